@@ -1,0 +1,384 @@
+//! Authentication and access: bearer tokens mapped to principals with scopes, and a tower
+//! layer that admits a call only when its method's access rule allows the caller.
+//!
+//! Every gRPC method of a service has a rule in its [`AccessPolicy`]: public (health,
+//! reflection) or a scope. A method without a rule is refused, so a new RPC is closed until
+//! someone decides who may call it. Finer checks (a department sees only its own notices)
+//! are the handler's, with the [`Principal`] the layer puts in the request's extensions.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    fmt,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::future::BoxFuture;
+use tonic::{Status, body::Body};
+
+/// Scope names, declared once.
+pub mod scopes {
+    pub const CENSUS_READ: &str = "census.read";
+    pub const CENSUS_WRITE: &str = "census.write";
+    pub const CLASSIFICATION_READ: &str = "classification.read";
+    pub const CLASSIFICATION_ADMIN: &str = "classification.admin";
+    pub const NOTICES_READ: &str = "notices.read";
+    pub const NOTICES_ACK: &str = "notices.ack";
+    pub const LAND_READ: &str = "land.read";
+    pub const LAND_WRITE: &str = "land.write";
+    pub const FAIRS_READ: &str = "fairs.read";
+    pub const FAIRS_WRITE: &str = "fairs.write";
+}
+
+/// The government departments (and the park committees) that call the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Department {
+    /// Commerce bureau (商务局): owns the census and the classification model.
+    Commerce,
+    /// Finance (财政): support-fund notices.
+    Finance,
+    /// Tax (税务): incentive pre-review notices; a source of tax figures.
+    Tax,
+    /// Market supervision (市场监管): rectification-supervision notices.
+    MarketSupervision,
+    /// Natural resources (自然资源): land.
+    NaturalResources,
+    /// Human resources (人社): skills training notices.
+    HumanResources,
+    /// A park management committee.
+    ParkCommittee,
+}
+
+impl Department {
+    pub const ALL: [Department; 7] = [
+        Department::Commerce,
+        Department::Finance,
+        Department::Tax,
+        Department::MarketSupervision,
+        Department::NaturalResources,
+        Department::HumanResources,
+        Department::ParkCommittee,
+    ];
+
+    /// The name used in tokens, topics' keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Department::Commerce => "commerce",
+            Department::Finance => "finance",
+            Department::Tax => "tax",
+            Department::MarketSupervision => "market_supervision",
+            Department::NaturalResources => "natural_resources",
+            Department::HumanResources => "human_resources",
+            Department::ParkCommittee => "park_committee",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+
+    /// Scopes a department's development token gets on a local stack.
+    fn development_scopes(self) -> &'static [&'static str] {
+        use scopes::*;
+        match self {
+            Department::Commerce => &[
+                CENSUS_READ, CENSUS_WRITE, CLASSIFICATION_READ, CLASSIFICATION_ADMIN, NOTICES_READ,
+                NOTICES_ACK, LAND_READ, FAIRS_READ, FAIRS_WRITE,
+            ],
+            Department::NaturalResources => &[
+                CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK, LAND_READ, LAND_WRITE,
+            ],
+            Department::ParkCommittee => &[CENSUS_READ, CLASSIFICATION_READ, LAND_READ, FAIRS_READ],
+            _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identity {
+    Department(Department),
+    /// A machine account, e.g. `census-import`.
+    Service(String),
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Department(d) => write!(f, "department:{}", d.as_str()),
+            Identity::Service(name) => write!(f, "service:{name}"),
+        }
+    }
+}
+
+/// An authenticated caller and what it may do; handlers read it from the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub identity: Identity,
+    pub scopes: BTreeSet<String>,
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+
+    /// PERMISSION_DENIED unless the principal holds `scope`.
+    pub fn require(&self, scope: &str) -> Result<(), Status> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!("{} lacks the scope {scope}", self.identity)))
+        }
+    }
+
+    /// The department, if the caller is one.
+    pub fn department(&self) -> Option<Department> {
+        match self.identity {
+            Identity::Department(d) => Some(d),
+            Identity::Service(_) => None,
+        }
+    }
+
+    /// The principal the auth layer attached to a request (UNAUTHENTICATED if none).
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+        request
+            .extensions()
+            .get::<Principal>()
+            .ok_or_else(|| Status::unauthenticated("no authenticated principal"))
+    }
+}
+
+/// Bearer tokens and the principals they stand for. Tokens never appear in `Debug` output.
+#[derive(Clone, Default)]
+pub struct TokenTable(Arc<HashMap<String, Principal>>);
+
+impl fmt::Debug for TokenTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut who: Vec<String> = self.0.values().map(|p| p.identity.to_string()).collect();
+        who.sort();
+        f.debug_struct("TokenTable").field("principals", &who).finish()
+    }
+}
+
+impl TokenTable {
+    /// Parses `AUTH_TOKENS`: entries separated by `;`, each `TOKEN=KIND:NAME:SCOPE,SCOPE…`
+    /// where KIND is `department` (NAME one of the department names) or `service`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut table = HashMap::new();
+        for (index, entry) in spec.split(';').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+            let at = format!("entry {}", index + 1);
+            let (token, rest) = entry.split_once('=').ok_or(format!("{at}: expected TOKEN=KIND:NAME:SCOPES"))?;
+            let mut parts = rest.splitn(3, ':');
+            let (kind, name, scope_list) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+            let identity = match (kind, name) {
+                (Some("department"), Some(name)) => Identity::Department(
+                    Department::parse(name).ok_or(format!("{at}: unknown department {name:?}"))?,
+                ),
+                (Some("service"), Some(name)) if !name.is_empty() => Identity::Service(name.to_string()),
+                _ => return Err(format!("{at}: KIND must be department or service, followed by :NAME")),
+            };
+            if token.trim().len() < 8 {
+                return Err(format!("{at}: a token needs at least 8 characters"));
+            }
+            let scopes = scope_list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            if table.insert(token.trim().to_string(), Principal { identity, scopes }).is_some() {
+                return Err(format!("{at}: the token is listed twice"));
+            }
+        }
+        Ok(Self(Arc::new(table)))
+    }
+
+    /// The local stack's tokens: `dev-<department>` for each department, and
+    /// `dev-census-import` for the import service account. Printed by `haicheng dev`.
+    pub fn development() -> Self {
+        let mut table: HashMap<String, Principal> = Department::ALL
+            .into_iter()
+            .map(|d| {
+                let principal = Principal {
+                    identity: Identity::Department(d),
+                    scopes: d.development_scopes().iter().map(|s| s.to_string()).collect(),
+                };
+                (Self::development_token(d), principal)
+            })
+            .collect();
+        table.insert(
+            "dev-census-import".into(),
+            Principal {
+                identity: Identity::Service("census-import".into()),
+                scopes: [scopes::CENSUS_WRITE.to_string()].into(),
+            },
+        );
+        Self(Arc::new(table))
+    }
+
+    pub fn development_token(department: Department) -> String {
+        format!("dev-{}", department.as_str().replace('_', "-"))
+    }
+
+    pub fn lookup(&self, token: &str) -> Option<&Principal> {
+        self.0.get(token)
+    }
+}
+
+/// The access rule of one gRPC method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone, without a token (health checks, reflection).
+    Public,
+    /// An authenticated caller holding this scope.
+    Scope(&'static str),
+}
+
+/// Access rules by gRPC path (`/package.Service/Method`) or by service prefix (`/package.Service/`).
+#[derive(Clone, Debug)]
+pub struct AccessPolicy {
+    tokens: TokenTable,
+    rules: Vec<(String, Rule)>,
+}
+
+impl AccessPolicy {
+    /// A policy where health and reflection are public and nothing else is allowed yet.
+    pub fn new(tokens: TokenTable) -> Self {
+        Self { tokens, rules: Vec::new() }
+            .allow("/grpc.health.v1.Health/", Rule::Public)
+            .allow("/grpc.reflection.v1.ServerReflection/", Rule::Public)
+            .allow("/grpc.reflection.v1alpha.ServerReflection/", Rule::Public)
+    }
+
+    /// Adds a rule for a method path, or for every method of a service when the path ends in `/`.
+    /// An exact method rule wins over a service rule.
+    pub fn allow(mut self, path: &str, rule: Rule) -> Self {
+        self.rules.retain(|(p, _)| p != path);
+        self.rules.push((path.to_string(), rule));
+        self
+    }
+
+    fn rule_for(&self, path: &str) -> Option<&Rule> {
+        let exact = self.rules.iter().find(|(p, _)| p == path);
+        let by_service = || self.rules.iter().find(|(p, _)| p.ends_with('/') && path.starts_with(p.as_str()));
+        exact.or_else(by_service).map(|(_, rule)| rule)
+    }
+
+    /// Decides on one call: `Ok(Some(principal))` for an authenticated caller,
+    /// `Ok(None)` for a public method, or the status to answer with.
+    pub fn admit(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Principal>, Status> {
+        let rule = self.rule_for(path);
+        if rule == Some(&Rule::Public) {
+            return Ok(None);
+        }
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("missing bearer token in the authorization header"))?;
+        let principal = self
+            .tokens
+            .lookup(token.trim())
+            .ok_or_else(|| Status::unauthenticated("the bearer token is not recognised"))?;
+        match rule {
+            Some(Rule::Scope(scope)) => principal.require(scope)?,
+            Some(Rule::Public) => unreachable!("handled above"),
+            None => return Err(Status::permission_denied(format!("{path} has no access rule"))),
+        }
+        Ok(Some(principal.clone()))
+    }
+}
+
+/// Tower layer applying an [`AccessPolicy`] before any handler runs.
+#[derive(Clone)]
+pub struct AuthLayer(Arc<AccessPolicy>);
+
+impl AuthLayer {
+    pub fn new(policy: AccessPolicy) -> Self {
+        Self(Arc::new(policy))
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Authenticated<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticated { inner, policy: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authenticated<S> {
+    inner: S,
+    policy: Arc<AccessPolicy>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for Authenticated<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        match self.policy.admit(request.uri().path(), request.headers()) {
+            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+            Ok(principal) => {
+                if let Some(principal) = principal {
+                    request.extensions_mut().insert(principal);
+                }
+                // The clone that was polled ready serves this call (tower's usual swap).
+                let ready = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, ready);
+                Box::pin(inner.call(request))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(token: Option<&str>) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        if let Some(token) = token {
+            map.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        }
+        map
+    }
+
+    fn policy() -> AccessPolicy {
+        AccessPolicy::new(TokenTable::development())
+            .allow("/haicheng.census.v1.CensusService/", Rule::Scope(scopes::CENSUS_READ))
+            .allow("/haicheng.census.v1.CensusService/SubmitReturn", Rule::Scope(scopes::CENSUS_WRITE))
+    }
+
+    #[test]
+    fn exact_rules_win_over_service_rules() {
+        let path = "/haicheng.census.v1.CensusService/SubmitReturn";
+        let denied = policy().admit(path, &headers(Some("dev-finance"))).unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert!(policy().admit(path, &headers(Some("dev-commerce"))).unwrap().is_some());
+        let read = "/haicheng.census.v1.CensusService/ListEnterprises";
+        assert!(policy().admit(read, &headers(Some("dev-finance"))).unwrap().is_some());
+    }
+
+    #[test]
+    fn methods_without_a_rule_are_refused() {
+        let err = policy().admit("/haicheng.x.v1.X/Y", &headers(Some("dev-commerce"))).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn token_table_parses_and_rejects() {
+        let table = TokenTable::parse("s3cret-token=department:finance:notices.read,notices.ack; other-token=service:import:census.write").unwrap();
+        let finance = table.lookup("s3cret-token").unwrap();
+        assert_eq!(finance.department(), Some(Department::Finance));
+        assert!(finance.has_scope("notices.ack"));
+        assert!(TokenTable::parse("tok=department:army:x").is_err());
+        assert!(TokenTable::parse("short=service:a:b").is_err());
+        assert!(!format!("{table:?}").contains("s3cret"));
+    }
+}

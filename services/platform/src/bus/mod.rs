@@ -1,0 +1,13 @@
+//! The Kafka bus: an idempotent producer and a consumer with manually stored offsets, both
+//! speaking CloudEvents binary-mode headers with the W3C trace context.
+
+pub mod cloudevents;
+pub(crate) mod producer;
+
+pub use cloudevents::CloudEvent;
+pub use producer::{Delivery, Producer};
+
+/// The dead-letter topic of `topic`.
+pub fn dlq_topic(topic: &str) -> String {
+    format!("{topic}.dlq")
+}

@@ -1,0 +1,107 @@
+//! The producer: idempotent, `acks=all`, one delivery report awaited per message.
+
+use std::time::Duration;
+
+use rdkafka::{
+    ClientConfig, ClientContext,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    config::RDKafkaLogLevel,
+    error::{KafkaError, RDKafkaErrorCode},
+    producer::{FutureProducer, FutureRecord, Producer as _},
+    util::Timeout,
+};
+
+use super::CloudEvent;
+
+pub use rdkafka::producer::future_producer::Delivery;
+
+/// Routes librdkafka's own log lines into `tracing`.
+#[derive(Clone, Default)]
+pub struct TracingContext;
+
+impl ClientContext for TracingContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+            _ => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", %error, "{reason}");
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for TracingContext {}
+
+/// Base client settings shared by producer, consumer and admin client.
+pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        // The local broker and most clusters are reached over IPv4 loopback or pod IPs.
+        .set("broker.address.family", "v4")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    config
+}
+
+/// The platform's Kafka producer.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer<TracingContext>,
+    bootstrap: String,
+}
+
+impl Producer {
+    /// `message_timeout` bounds how long one message is retried before its delivery fails.
+    pub fn new(bootstrap: &str, message_timeout: Duration) -> anyhow::Result<Self> {
+        let inner = client_config(bootstrap)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", message_timeout.as_millis().to_string())
+            .set("linger.ms", "5")
+            .create_with_context(TracingContext)?;
+        Ok(Self { inner, bootstrap: bootstrap.to_string() })
+    }
+
+    /// Sends one event and waits for the broker's acknowledgement.
+    pub async fn send(&self, topic: &str, key: &str, payload: &[u8], event: &CloudEvent) -> Result<Delivery, KafkaError> {
+        self.send_with_headers(topic, key, payload, event.to_headers()).await
+    }
+
+    /// Sends with headers already built (the DLQ keeps a message's own headers).
+    pub async fn send_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: rdkafka::message::OwnedHeaders,
+    ) -> Result<Delivery, KafkaError> {
+        let record = FutureRecord::to(topic).key(key).payload(payload).headers(headers);
+        self.inner.send(record, Timeout::Never).await.map_err(|(err, _)| err)
+    }
+
+    /// Waits until every queued message is delivered or `timeout` passes (on shutdown).
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.inner.flush(timeout)
+    }
+
+    /// Creates the topics that do not exist yet (the local stack; a cluster declares them as
+    /// KafkaTopic resources). A topic that already exists is fine.
+    pub async fn ensure_topics(&self, topics: &[&str], partitions: i32) -> anyhow::Result<()> {
+        let admin: AdminClient<TracingContext> = client_config(&self.bootstrap).create_with_context(TracingContext)?;
+        let new_topics: Vec<NewTopic> =
+            topics.iter().map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1))).collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.create_topics(&new_topics, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => anyhow::bail!("creating topic {topic}: {code}"),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! Typed configuration read from the environment, with local defaults.
+//!
+//! Every variable name is a constant in [`vars`], the one place the deploy checks and the
+//! README read from. A variable that is set but malformed stops start-up with a
+//! [`ConfigError`] naming it; a variable that is not set takes its local default, except
+//! where production must not guess (none yet: the defaults are the local stack's).
+
+use std::{net::SocketAddr, str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+use crate::auth::TokenTable;
+
+/// Names of the environment variables the platform reads, declared once.
+pub mod vars {
+    pub const GRPC_ADDR: &str = "GRPC_ADDR";
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const DATABASE_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
+    pub const KAFKA_BOOTSTRAP: &str = "KAFKA_BOOTSTRAP";
+    pub const KAFKA_MESSAGE_TIMEOUT_MS: &str = "KAFKA_MESSAGE_TIMEOUT_MS";
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    pub const LOG_FILTER: &str = "RUST_LOG";
+    pub const AUTH_TOKENS: &str = "AUTH_TOKENS";
+    pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
+    pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
+    pub const MAX_CONCURRENT_REQUESTS: &str = "MAX_CONCURRENT_REQUESTS";
+    pub const SHUTDOWN_GRACE_MS: &str = "SHUTDOWN_GRACE_MS";
+    pub const OUTBOX_BATCH_SIZE: &str = "OUTBOX_BATCH_SIZE";
+    pub const OUTBOX_POLL_MS: &str = "OUTBOX_POLL_MS";
+    pub const INBOX_MAX_ATTEMPTS: &str = "INBOX_MAX_ATTEMPTS";
+    pub const KAFKA_TOPIC_PARTITIONS: &str = "KAFKA_TOPIC_PARTITIONS";
+
+    /// Every variable above, for documentation and deploy checks.
+    pub const ALL: &[&str] = &[
+        GRPC_ADDR,
+        DATABASE_URL,
+        DATABASE_MAX_CONNECTIONS,
+        KAFKA_BOOTSTRAP,
+        KAFKA_MESSAGE_TIMEOUT_MS,
+        OTEL_EXPORTER_OTLP_ENDPOINT,
+        LOG_FILTER,
+        AUTH_TOKENS,
+        REQUEST_TIMEOUT_MS,
+        MAX_MESSAGE_BYTES,
+        MAX_CONCURRENT_REQUESTS,
+        SHUTDOWN_GRACE_MS,
+        OUTBOX_BATCH_SIZE,
+        OUTBOX_POLL_MS,
+        INBOX_MAX_ATTEMPTS,
+        KAFKA_TOPIC_PARTITIONS,
+    ];
+}
+
+/// A variable that is present but cannot be used; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration variable {var} is invalid: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+/// The part of a service's configuration that the platform owns.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// Name in logs, traces, CloudEvents `ce_source` and the consumer group id.
+    pub service_name: &'static str,
+    /// Where the gRPC server listens; port 0 picks a free port (tests).
+    pub grpc_addr: SocketAddr,
+    /// PostgreSQL connection string; a secret, since it may carry a password.
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    pub kafka_bootstrap: String,
+    /// Partitions of a topic the service creates on a local stack.
+    pub kafka_topic_partitions: i32,
+    /// How long the producer keeps retrying one message before it reports failure.
+    pub kafka_message_timeout: Duration,
+    /// Log filter in `tracing` syntax (`info`, `census=debug,info`).
+    pub log_filter: Option<String>,
+    /// OTLP/gRPC endpoint; traces and metrics are exported only when it is set.
+    pub otlp_endpoint: Option<String>,
+    /// Bearer tokens and the principals they stand for.
+    pub tokens: TokenTable,
+    /// Deadline applied to a call whose client sent none (and the cap on those that did).
+    pub request_timeout: Duration,
+    /// Largest protobuf message accepted or sent, in bytes.
+    pub max_message_bytes: usize,
+    /// Calls served at once; beyond this a call is shed with RESOURCE_EXHAUSTED.
+    pub max_concurrent_requests: usize,
+    /// Time between reporting NOT_SERVING and closing the listener, so load balancers notice.
+    pub shutdown_grace: Duration,
+    pub outbox_batch_size: i64,
+    /// How often the relay looks for new rows when nothing woke it.
+    pub outbox_poll: Duration,
+    /// Attempts of a failing event handler before its message goes to the DLQ.
+    pub inbox_max_attempts: u32,
+}
+
+impl PlatformConfig {
+    /// Reads the platform's variables for `service_name`, with local defaults.
+    pub fn from_env(service_name: &'static str, default_grpc_port: u16) -> Result<Self, ConfigError> {
+        Self::from_lookup(service_name, default_grpc_port, |name| std::env::var(name).ok())
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(
+        service_name: &'static str,
+        default_grpc_port: u16,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let tokens = match get(vars::AUTH_TOKENS) {
+            Some(spec) => TokenTable::parse(&spec).map_err(|reason| ConfigError {
+                var: vars::AUTH_TOKENS,
+                reason,
+            })?,
+            None => TokenTable::development(),
+        };
+        Ok(Self {
+            service_name,
+            grpc_addr: parse_or(get(vars::GRPC_ADDR), vars::GRPC_ADDR, || {
+                SocketAddr::from(([127, 0, 0, 1], default_grpc_port))
+            })?,
+            database_url: SecretString::from(
+                get(vars::DATABASE_URL)
+                    .unwrap_or_else(|| "postgres://haicheng@127.0.0.1:5432/postgres".into()),
+            ),
+            database_max_connections: parse_or(
+                get(vars::DATABASE_MAX_CONNECTIONS),
+                vars::DATABASE_MAX_CONNECTIONS,
+                || 10,
+            )?,
+            kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
+            kafka_topic_partitions: parse_or(get(vars::KAFKA_TOPIC_PARTITIONS), vars::KAFKA_TOPIC_PARTITIONS, || 3)?,
+            kafka_message_timeout: millis_or(
+                get(vars::KAFKA_MESSAGE_TIMEOUT_MS),
+                vars::KAFKA_MESSAGE_TIMEOUT_MS,
+                30_000,
+            )?,
+            log_filter: get(vars::LOG_FILTER),
+            otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+            tokens,
+            request_timeout: millis_or(get(vars::REQUEST_TIMEOUT_MS), vars::REQUEST_TIMEOUT_MS, 30_000)?,
+            max_message_bytes: parse_or(get(vars::MAX_MESSAGE_BYTES), vars::MAX_MESSAGE_BYTES, || {
+                4 * 1024 * 1024
+            })?,
+            max_concurrent_requests: parse_or(
+                get(vars::MAX_CONCURRENT_REQUESTS),
+                vars::MAX_CONCURRENT_REQUESTS,
+                || 256,
+            )?,
+            shutdown_grace: millis_or(get(vars::SHUTDOWN_GRACE_MS), vars::SHUTDOWN_GRACE_MS, 0)?,
+            outbox_batch_size: parse_or(get(vars::OUTBOX_BATCH_SIZE), vars::OUTBOX_BATCH_SIZE, || 256)?,
+            outbox_poll: millis_or(get(vars::OUTBOX_POLL_MS), vars::OUTBOX_POLL_MS, 500)?,
+            inbox_max_attempts: parse_or(get(vars::INBOX_MAX_ATTEMPTS), vars::INBOX_MAX_ATTEMPTS, || 5)?,
+        })
+    }
+}
+
+/// Parses a present variable, or takes the default when it is absent.
+pub fn parse_or<T>(value: Option<String>, var: &'static str, default: impl FnOnce() -> T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    match value {
+        None => Ok(default()),
+        Some(raw) => raw.trim().parse().map_err(|err| ConfigError {
+            var,
+            reason: format!("{raw:?}: {err}"),
+        }),
+    }
+}
+
+fn millis_or(value: Option<String>, var: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+    parse_or(value, var, || default_ms).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = PlatformConfig::from_lookup("census", 50051, lookup(&[])).unwrap();
+        assert_eq!(config.grpc_addr.port(), 50051);
+        assert_eq!(config.kafka_bootstrap, "127.0.0.1:9092");
+        assert!(config.otlp_endpoint.is_none());
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named_in_the_error() {
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&[(vars::REQUEST_TIMEOUT_MS, "soon")]))
+            .unwrap_err();
+        assert_eq!(err.var, vars::REQUEST_TIMEOUT_MS);
+        assert!(err.to_string().contains("REQUEST_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_token_table_is_refused() {
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&[(vars::AUTH_TOKENS, "no-equals-sign")]))
+            .unwrap_err();
+        assert_eq!(err.var, vars::AUTH_TOKENS);
+    }
+}

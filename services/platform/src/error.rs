@@ -1,0 +1,135 @@
+//! The one mapping from domain errors to gRPC `Status`, with `google.rpc` details.
+//!
+//! A service keeps its own error enum and converts it into [`ApiError`]; everything that
+//! leaves through gRPC goes through [`ApiError`]'s `Into<Status>`, so codes and details are
+//! chosen in one place. Internal errors are logged with their cause and answered without it.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// An error as the API reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input: one violation per bad field.
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<Violation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// Optimistic concurrency: the caller's expected version is stale.
+    #[error("version conflict: {0}")]
+    Aborted(String),
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("unexpected error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// One bad field and why, in the request's own field path (`indicators.employees_total`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub reason: String,
+}
+
+fn describe(violations: &[Violation]) -> String {
+    violations.iter().map(|v| format!("{}: {}", v.field, v.reason)).collect::<Vec<_>>().join("; ")
+}
+
+/// Collects the violations of one request, so all are reported at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(Violation { field: field.into(), reason: reason.into() });
+    }
+
+    /// Adds a violation when `ok` is false.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, reason: impl Into<String>) {
+        if !ok {
+            self.add(field, reason);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[Violation] {
+        &self.0
+    }
+
+    /// `Ok(())` when nothing was found, else INVALID_ARGUMENT with every violation.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::InvalidArgument(self.0)) }
+    }
+}
+
+impl ApiError {
+    /// INVALID_ARGUMENT for a single field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![Violation { field: field.into(), reason: reason.into() }])
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        let message = err.to_string();
+        match err {
+            ApiError::InvalidArgument(violations) => {
+                let details = ErrorDetails::with_bad_request(
+                    violations.into_iter().map(|v| FieldViolation::new(v.field, v.reason)).collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ApiError::NotFound(_) => Status::not_found(message),
+            ApiError::AlreadyExists(_) => Status::already_exists(message),
+            ApiError::Aborted(_) => Status::aborted(message),
+            ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Status::internal("internal error; the trace id in the service log tells more")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_violation_becomes_a_field_violation_detail() {
+        let mut violations = Violations::new();
+        violations.check(false, "uscc", "check character mismatch");
+        violations.check(true, "name", "never added");
+        violations.add("period", "expected YYYY or YYYYQn");
+        let status: Status = violations.finish().unwrap_err().into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> =
+            status.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["uscc", "period"]);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status: Status = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+}

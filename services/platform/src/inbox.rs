@@ -1,0 +1,277 @@
+//! Inbox: consume events with exactly-once effect.
+//!
+//! For each message, in one transaction: record its `ce_id` in the inbox table
+//! (`ON CONFLICT DO NOTHING`), run the handler only if the id was new, commit; then store
+//! the offset. A crash anywhere before the offset commit redelivers the message, and the
+//! inbox row makes the second delivery a no-op. A message that cannot be decoded goes to
+//! `<topic>.dlq` at once; one whose handler keeps failing goes there after the configured
+//! number of attempts; either way the partition moves on.
+
+use std::{future::Future, time::Duration};
+
+use opentelemetry::metrics::Counter;
+use prost::{Message, Name};
+use rdkafka::{
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    message::{Header, Headers, Message as _, OwnedHeaders, OwnedMessage},
+};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    backoff::Backoff,
+    bus::{
+        CloudEvent, Producer,
+        cloudevents::{self, TraceCarrier},
+        dlq_topic,
+        producer::{TracingContext, client_config},
+    },
+    telemetry::{self, attr},
+};
+
+/// One received event: where it came from, its CloudEvents attributes and its payload.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub event: CloudEvent,
+    pub payload: Vec<u8>,
+}
+
+impl Envelope {
+    /// Decodes the payload as `M`; a payload that is not an `M` is a permanent failure.
+    pub fn decode<M: Message + Name + Default>(&self) -> Result<M, HandlerError> {
+        M::decode(self.payload.as_slice())
+            .map_err(|err| HandlerError::Permanent(format!("payload is not a {}: {err}", M::full_name())))
+    }
+
+    /// True when the event's `ce_type` names `M`.
+    pub fn is<M: Name>(&self) -> bool {
+        self.event.ty == M::full_name()
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event can never be applied (undecodable, impossible content): to the DLQ at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// It may work later (a database hiccup): retried with backoff, then sent to the DLQ.
+    #[error(transparent)]
+    Transient(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Transient(err.into())
+    }
+}
+
+/// The effect of an event, applied inside the inbox transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// How a consumer is set up.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// The consumer's name in the inbox table and its Kafka group id.
+    pub name: String,
+    pub bootstrap: String,
+    pub topics: Vec<String>,
+    /// Attempts of a failing handler before the message goes to the DLQ.
+    pub max_attempts: u32,
+    /// How often stored offsets are committed while running; shutdown always commits.
+    pub commit_interval: Duration,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    Duplicate,
+    DeadLettered,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// A consumer that applies each event once through the inbox.
+pub struct InboxConsumer<H> {
+    settings: ConsumerSettings,
+    pool: PgPool,
+    /// For the DLQ.
+    producer: Producer,
+    handler: H,
+    processed: Counter<u64>,
+}
+
+/// Stopped while a message was still being retried; its offset is not stored.
+struct Interrupted;
+
+impl<H: Handler> InboxConsumer<H> {
+    pub fn new(settings: ConsumerSettings, pool: PgPool, producer: Producer, handler: H) -> Self {
+        let processed = opentelemetry::global::meter("platform.inbox").u64_counter("inbox.messages").build();
+        Self { settings, pool, producer, handler, processed }
+    }
+
+    /// Consumes until `shutdown`, then commits the stored offsets.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let consumer: StreamConsumer<TracingContext> = client_config(&self.settings.bootstrap)
+            .set("group.id", &self.settings.name)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .create_with_context(TracingContext)?;
+        let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        tracing::info!(consumer = %self.settings.name, ?topics, "consuming");
+
+        let mut last_commit = tokio::time::Instant::now();
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                received = consumer.recv() => received.map(|m| m.detach()),
+            };
+            let message = match received {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::warn!(error = %err, "receiving failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            let Ok(outcome) = self.process(&message, &shutdown).await else { break };
+            self.processed.add(1, &[attr("consumer", self.settings.name.clone()), attr("outcome", outcome.as_str())]);
+            consumer.store_offset(message.topic(), message.partition(), message.offset())?;
+            if last_commit.elapsed() >= self.settings.commit_interval {
+                if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
+                    tracing::warn!(error = %err, "committing offsets failed; the next commit retries");
+                }
+                last_commit = tokio::time::Instant::now();
+            }
+        }
+        // Always commit at the end: an earlier asynchronous commit may have failed.
+        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %err, "final offset commit (nothing stored is fine)");
+        }
+        tracing::info!(consumer = %self.settings.name, "consumer stopped");
+        Ok(())
+    }
+
+    async fn process(&self, message: &OwnedMessage, shutdown: &CancellationToken) -> Result<Outcome, Interrupted> {
+        let envelope = match envelope_of(message) {
+            Ok(envelope) => envelope,
+            Err(reason) => return self.dead_letter(message, &reason, shutdown).await,
+        };
+        let span = tracing::info_span!(
+            "inbox.consume",
+            consumer = %self.settings.name,
+            topic = %envelope.topic,
+            event_id = %envelope.event.id,
+            ce_type = %envelope.event.ty,
+        );
+        telemetry::set_remote_parent(&span, &TraceCarrier(&envelope.event.trace));
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.apply_once(&envelope).instrument(span.clone()).await {
+                Ok(true) => return Ok(Outcome::Applied),
+                Ok(false) => return Ok(Outcome::Duplicate),
+                Err(HandlerError::Permanent(reason)) => return self.dead_letter(message, &reason, shutdown).await,
+                Err(HandlerError::Transient(err)) if attempt >= self.settings.max_attempts => {
+                    let reason = format!("failed {attempt} times: {err:#}");
+                    return self.dead_letter(message, &reason, shutdown).await;
+                }
+                Err(HandlerError::Transient(err)) => {
+                    span.in_scope(|| tracing::warn!(attempt, error = format!("{err:#}"), "handler failed; retrying"));
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(Interrupted),
+                        _ = tokio::time::sleep(backoff.next()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the event id and applies the effect in one transaction; false for a duplicate.
+    async fn apply_once(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.settings.name)
+        .bind(envelope.event.id)
+        .bind(&envelope.topic)
+        .bind(envelope.partition)
+        .bind(envelope.offset)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if fresh {
+            self.handler.handle(&mut tx, envelope).await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Copies the message to `<topic>.dlq` with the reason; retries until the broker takes it.
+    async fn dead_letter(&self, message: &OwnedMessage, reason: &str, shutdown: &CancellationToken) -> Result<Outcome, Interrupted> {
+        tracing::warn!(topic = message.topic(), offset = message.offset(), reason, "sending message to the DLQ");
+        let mut headers = OwnedHeaders::new();
+        if let Some(original) = message.headers() {
+            for header in original.iter() {
+                headers = headers.insert(Header { key: header.key, value: header.value });
+            }
+        }
+        let position = format!("{}/{}/{}", message.topic(), message.partition(), message.offset());
+        headers = headers
+            .insert(Header { key: cloudevents::DLQ_ERROR, value: Some(reason) })
+            .insert(Header { key: "dlq_source", value: Some(position.as_str()) })
+            .insert(Header { key: "dlq_consumer", value: Some(self.settings.name.as_str()) });
+        let key = message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+        let payload = message.payload().unwrap_or_default();
+        let topic = dlq_topic(message.topic());
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        loop {
+            match self.producer.send_with_headers(&topic, &key, payload, headers.clone()).await {
+                Ok(_) => return Ok(Outcome::DeadLettered),
+                Err(err) => {
+                    tracing::warn!(error = %err, topic, "DLQ produce failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(Interrupted),
+                        _ = tokio::time::sleep(backoff.next()) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a message's CloudEvents headers; the reason is kept for the DLQ.
+fn envelope_of(message: &OwnedMessage) -> Result<Envelope, String> {
+    let event = CloudEvent::from_headers(message.headers().map(|h| h.as_borrowed()))
+        .map_err(|err| format!("not a CloudEvent: {err}"))?;
+    Ok(Envelope {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+        event,
+        payload: message.payload().unwrap_or_default().to_vec(),
+    })
+}

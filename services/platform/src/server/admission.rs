@@ -1,0 +1,96 @@
+//! Admission: a process-wide cap on calls in flight that sheds the excess at once with
+//! RESOURCE_EXHAUSTED (queueing would only turn overload into timeouts), and the request
+//! metrics. Health checks are never shed, so probes keep telling the truth under load.
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use futures::future::BoxFuture;
+use opentelemetry::metrics::{Counter, Histogram};
+use tokio::sync::Semaphore;
+use tonic::{Status, body::Body};
+
+use crate::telemetry::attr;
+
+#[derive(Clone)]
+pub struct AdmissionLayer(Arc<Shared>);
+
+struct Shared {
+    permits: Arc<Semaphore>,
+    requests: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl AdmissionLayer {
+    pub fn new(max_in_flight: usize) -> Self {
+        let meter = opentelemetry::global::meter("platform.grpc");
+        Self(Arc::new(Shared {
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+            requests: meter.u64_counter("rpc.server.requests").with_description("gRPC calls by method and code").build(),
+            duration: meter.f64_histogram("rpc.server.duration").with_unit("s").build(),
+        }))
+    }
+}
+
+impl<S> tower::Layer<S> for AdmissionLayer {
+    type Service = Admission<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Admission { inner, shared: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Admission<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for Admission<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let method = request.uri().path().to_string();
+        let shared = self.shared.clone();
+        let permit = if method.starts_with("/grpc.health.v1.") {
+            None
+        } else {
+            match shared.permits.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    shared.requests.add(1, &[attr("rpc.method", method), attr("rpc.grpc.status_code", "RESOURCE_EXHAUSTED")]);
+                    let status = Status::resource_exhausted("the server is at its concurrency limit; retry with backoff");
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
+            }
+        };
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let started = Instant::now();
+            let response = inner.call(request).await;
+            drop(permit);
+            // The grpc-status of a unary error is in the headers; streams report theirs in trailers.
+            let code = match &response {
+                Ok(r) => r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string(),
+                Err(_) => "transport".to_string(),
+            };
+            let attrs = [attr("rpc.method", method), attr("rpc.grpc.status_code", code)];
+            shared.requests.add(1, &attrs);
+            shared.duration.record(started.elapsed().as_secs_f64(), &attrs);
+            response
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! gRPC server bootstrap: health and reflection beside the service's own APIs, a default
+//! deadline, message size caps, admission control, auth, trace context from the caller,
+//! and a graceful stop (NOT_SERVING first, then drain).
+
+mod admission;
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    service::RoutesBuilder,
+    transport::Server,
+};
+use tonic_health::ServingStatus;
+
+pub use admission::AdmissionLayer;
+
+use crate::{
+    auth::{AccessPolicy, AuthLayer},
+    config::PlatformConfig,
+    telemetry::{self, HeaderExtractor},
+};
+
+/// Applies the configured message size caps to a generated tonic server.
+#[macro_export]
+macro_rules! capped {
+    ($server:expr, $config:expr) => {
+        $server
+            .max_decoding_message_size($config.max_message_bytes)
+            .max_encoding_message_size($config.max_message_bytes)
+    };
+}
+
+/// What the gRPC server needs besides the service's routes.
+pub struct GrpcSettings<'a> {
+    pub config: &'a PlatformConfig,
+    /// Fully qualified names of the service's gRPC services, reported by health.
+    pub service_names: &'a [&'a str],
+    /// The service's encoded FileDescriptorSet, served by reflection.
+    pub descriptor_set: &'a [u8],
+    pub policy: AccessPolicy,
+}
+
+/// Serves until `shutdown` is cancelled; then reports NOT_SERVING, waits the configured
+/// grace period, stops accepting and lets calls in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    mut routes: RoutesBuilder,
+    settings: GrpcSettings<'_>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = settings.config;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in settings.service_names {
+        health.set_service_status(name, ServingStatus::Serving).await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(settings.descriptor_set)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    routes
+        .add_service(capped!(health_service, config))
+        .add_service(reflection);
+
+    let service_name = config.service_name;
+    let drained = async {
+        shutdown.cancelled().await;
+        tracing::info!("shutdown requested: reporting NOT_SERVING");
+        health.set_service_status("", ServingStatus::NotServing).await;
+        for name in settings.service_names {
+            health.set_service_status(name, ServingStatus::NotServing).await;
+        }
+        tokio::time::sleep(config.shutdown_grace).await;
+        tracing::info!("draining calls in flight");
+    };
+    Server::builder()
+        .timeout(config.request_timeout)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .trace_fn(move |request| {
+            let span = tracing::info_span!("grpc", service = service_name, rpc = %request.uri().path());
+            telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
+            span
+        })
+        .layer(AdmissionLayer::new(config.max_concurrent_requests))
+        .layer(AuthLayer::new(settings.policy))
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained)
+        .await?;
+    Ok(())
+}
