@@ -87,7 +87,7 @@ impl Telemetry {
 pub fn init_for_tests() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let telemetry = Telemetry::init("test", None, Some("warn")).expect("test telemetry");
+        let telemetry = Telemetry::init("test", None, Some("info")).expect("test telemetry");
         // The providers must outlive every test of the process.
         std::mem::forget(telemetry);
     });
