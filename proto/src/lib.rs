@@ -15,6 +15,8 @@
 //! `haicheng.census.v1.CensusReturnSubmitted`) is the CloudEvents `ce_type` of the event.
 //! [`FILE_DESCRIPTOR_SET`] holds the encoded descriptors for gRPC reflection.
 
+pub mod topics;
+
 /// Types shared by every area (`haicheng.common.v1`).
 pub mod common {
     /// Version 1.

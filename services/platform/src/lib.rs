@@ -134,7 +134,8 @@ pub trait ServiceConfig: Send + 'static {
 
 /// The whole of a service's `main`: load the configuration (a bad variable stops start-up
 /// with its name and exit code 2), start telemetry, bind, run until SIGTERM/SIGINT.
-pub async fn main<C, F, Fut>(load: impl FnOnce() -> Result<C, ConfigError>, run: F) -> ExitCode
+/// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job).
+pub async fn main<C, F, Fut>(spec: &'static ServiceSpec, load: impl FnOnce() -> Result<C, ConfigError>, run: F) -> ExitCode
 where
     C: ServiceConfig,
     F: FnOnce(C, TcpListener, CancellationToken) -> Fut,
@@ -160,14 +161,11 @@ where
         }
     };
     let address = platform.grpc_addr;
-    let result = async {
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|e| anyhow::anyhow!("binding {address} ({}): {e}", config::vars::GRPC_ADDR))?;
-        let shutdown = shutdown::on_signal()?;
-        run(config, listener, shutdown).await
-    }
-    .await;
+    let result = match std::env::args().nth(1).as_deref() {
+        None => serve_until_signal(config, address, run).await,
+        Some("migrate") => migrate_only(spec, platform).await,
+        Some(other) => Err(anyhow::anyhow!("unknown argument {other:?}; the only one is `migrate`")),
+    };
     telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -177,4 +175,24 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve_until_signal<C, F, Fut>(config: C, address: std::net::SocketAddr, run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(C, TcpListener, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {address} ({}): {e}", config::vars::GRPC_ADDR))?;
+    let shutdown = shutdown::on_signal()?;
+    run(config, listener, shutdown).await
+}
+
+async fn migrate_only(spec: &ServiceSpec, config: &PlatformConfig) -> anyhow::Result<()> {
+    let pool = db::connect(&config.database_url, 1, Duration::from_secs(60)).await?;
+    db::migrate(&pool, spec.migrations).await?;
+    pool.close().await;
+    tracing::info!(service = spec.name, "migrations applied");
+    Ok(())
 }
