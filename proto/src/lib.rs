@@ -126,12 +126,19 @@ mod tests {
             "haicheng/fair/v1/events.proto",
             "google/protobuf/timestamp.proto",
         ] {
-            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
         }
         let services: Vec<String> = fds
             .file
             .iter()
-            .flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name())))
+            .flat_map(|f| {
+                f.service
+                    .iter()
+                    .map(move |s| format!("{}.{}", f.package(), s.name()))
+            })
             .collect();
         for expected in [
             "haicheng.census.v1.CensusService",
@@ -148,11 +155,20 @@ mod tests {
     #[test]
     fn every_enum_starts_with_its_unspecified_value() {
         let fds = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("decodes");
-        for file in fds.file.iter().filter(|f| f.package().starts_with("haicheng.")) {
+        for file in fds
+            .file
+            .iter()
+            .filter(|f| f.package().starts_with("haicheng."))
+        {
             for e in &file.enum_type {
                 let zero = &e.value[0];
                 assert_eq!(zero.number(), 0);
-                assert!(zero.name().ends_with("_UNSPECIFIED"), "{}: {}", e.name(), zero.name());
+                assert!(
+                    zero.name().ends_with("_UNSPECIFIED"),
+                    "{}: {}",
+                    e.name(),
+                    zero.name()
+                );
             }
         }
     }
@@ -186,7 +202,9 @@ mod tests {
     fn a_census_event_round_trips() {
         let event = census::v1::CensusReturnSubmitted {
             uscc: "91210381MA0Q12343L".into(),
-            period: Some(common::v1::Period { code: "2025Q3".into() }),
+            period: Some(common::v1::Period {
+                code: "2025Q3".into(),
+            }),
             revision: 2,
             indicators: Some(census::v1::CensusIndicators {
                 employees_total: 120,
@@ -202,6 +220,9 @@ mod tests {
         let back = census::v1::CensusReturnSubmitted::decode(bytes.as_slice()).expect("decodes");
         assert_eq!(back, event);
         assert_eq!(back.park(), common::v1::Park::Nantai);
-        assert_eq!(common::v1::EnterpriseClass::A.as_str_name(), "ENTERPRISE_CLASS_A");
+        assert_eq!(
+            common::v1::EnterpriseClass::A.as_str_name(),
+            "ENTERPRISE_CLASS_A"
+        );
     }
 }

@@ -12,7 +12,9 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self { platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)? })
+        Ok(Self {
+            platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)?,
+        })
     }
 }
 

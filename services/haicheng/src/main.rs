@@ -7,10 +7,16 @@ use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use tonic::transport::Endpoint;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 #[derive(Parser)]
-#[command(name = "haicheng", version, about = "Client of the Haicheng industry platform")]
+#[command(
+    name = "haicheng",
+    version,
+    about = "Client of the Haicheng industry platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +48,10 @@ async fn main() -> ExitCode {
 
 async fn health(services: Vec<String>) -> ExitCode {
     let targets: Vec<(String, String)> = if services.is_empty() {
-        LOCAL_SERVICES.iter().map(|(n, a)| (n.to_string(), a.to_string())).collect()
+        LOCAL_SERVICES
+            .iter()
+            .map(|(n, a)| (n.to_string(), a.to_string()))
+            .collect()
     } else {
         let mut targets = Vec::new();
         for spec in services {
@@ -64,7 +73,11 @@ async fn health(services: Vec<String>) -> ExitCode {
             Err(err) => println!("{name:<16} {address:<22} DOWN ({err})"),
         }
     }
-    if all_serving { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_serving {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn check(address: &str) -> anyhow::Result<ServingStatus> {
@@ -73,6 +86,10 @@ async fn check(address: &str) -> anyhow::Result<ServingStatus> {
         .timeout(Duration::from_secs(5))
         .connect()
         .await?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?;
     Ok(response.into_inner().status())
 }

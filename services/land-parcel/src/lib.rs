@@ -23,12 +23,23 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[topics::CENSUS_EVENTS, topics::CLASSIFICATION_EVENTS, topics::LAND_EVENTS, topics::POLICY_NOTICES],
+    topics: &[
+        topics::CENSUS_EVENTS,
+        topics::CLASSIFICATION_EVENTS,
+        topics::LAND_EVENTS,
+        topics::POLICY_NOTICES,
+    ],
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
     let policy = AccessPolicy::new(platform.config.tokens.clone());
-    platform.serve(listener, RoutesBuilder::default(), policy).await
+    platform
+        .serve(listener, RoutesBuilder::default(), policy)
+        .await
 }

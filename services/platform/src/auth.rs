@@ -82,11 +82,23 @@ impl Department {
         use scopes::*;
         match self {
             Department::Commerce => &[
-                CENSUS_READ, CENSUS_WRITE, CLASSIFICATION_READ, CLASSIFICATION_ADMIN, NOTICES_READ,
-                NOTICES_ACK, LAND_READ, FAIRS_READ, FAIRS_WRITE,
+                CENSUS_READ,
+                CENSUS_WRITE,
+                CLASSIFICATION_READ,
+                CLASSIFICATION_ADMIN,
+                NOTICES_READ,
+                NOTICES_ACK,
+                LAND_READ,
+                FAIRS_READ,
+                FAIRS_WRITE,
             ],
             Department::NaturalResources => &[
-                CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK, LAND_READ, LAND_WRITE,
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                NOTICES_READ,
+                NOTICES_ACK,
+                LAND_READ,
+                LAND_WRITE,
             ],
             Department::ParkCommittee => &[CENSUS_READ, CLASSIFICATION_READ, LAND_READ, FAIRS_READ],
             _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],
@@ -128,7 +140,10 @@ impl Principal {
         if self.has_scope(scope) {
             Ok(())
         } else {
-            Err(Status::permission_denied(format!("{} lacks the scope {scope}", self.identity)))
+            Err(Status::permission_denied(format!(
+                "{} lacks the scope {scope}",
+                self.identity
+            )))
         }
     }
 
@@ -157,7 +172,9 @@ impl fmt::Debug for TokenTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut who: Vec<String> = self.0.values().map(|p| p.identity.to_string()).collect();
         who.sort();
-        f.debug_struct("TokenTable").field("principals", &who).finish()
+        f.debug_struct("TokenTable")
+            .field("principals", &who)
+            .finish()
     }
 }
 
@@ -166,23 +183,44 @@ impl TokenTable {
     /// where KIND is `department` (NAME one of the department names) or `service`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut table = HashMap::new();
-        for (index, entry) in spec.split(';').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+        for (index, entry) in spec
+            .split(';')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
             let at = format!("entry {}", index + 1);
-            let (token, rest) = entry.split_once('=').ok_or(format!("{at}: expected TOKEN=KIND:NAME:SCOPES"))?;
+            let (token, rest) = entry
+                .split_once('=')
+                .ok_or(format!("{at}: expected TOKEN=KIND:NAME:SCOPES"))?;
             let mut parts = rest.splitn(3, ':');
             let (kind, name, scope_list) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
             let identity = match (kind, name) {
                 (Some("department"), Some(name)) => Identity::Department(
                     Department::parse(name).ok_or(format!("{at}: unknown department {name:?}"))?,
                 ),
-                (Some("service"), Some(name)) if !name.is_empty() => Identity::Service(name.to_string()),
-                _ => return Err(format!("{at}: KIND must be department or service, followed by :NAME")),
+                (Some("service"), Some(name)) if !name.is_empty() => {
+                    Identity::Service(name.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "{at}: KIND must be department or service, followed by :NAME"
+                    ));
+                }
             };
             if token.trim().len() < 8 {
                 return Err(format!("{at}: a token needs at least 8 characters"));
             }
-            let scopes = scope_list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-            if table.insert(token.trim().to_string(), Principal { identity, scopes }).is_some() {
+            let scopes = scope_list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            if table
+                .insert(token.trim().to_string(), Principal { identity, scopes })
+                .is_some()
+            {
                 return Err(format!("{at}: the token is listed twice"));
             }
         }
@@ -197,7 +235,11 @@ impl TokenTable {
             .map(|d| {
                 let principal = Principal {
                     identity: Identity::Department(d),
-                    scopes: d.development_scopes().iter().map(|s| s.to_string()).collect(),
+                    scopes: d
+                        .development_scopes()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                 };
                 (Self::development_token(d), principal)
             })
@@ -240,10 +282,13 @@ pub struct AccessPolicy {
 impl AccessPolicy {
     /// A policy where health and reflection are public and nothing else is allowed yet.
     pub fn new(tokens: TokenTable) -> Self {
-        Self { tokens, rules: Vec::new() }
-            .allow("/grpc.health.v1.Health/", Rule::Public)
-            .allow("/grpc.reflection.v1.ServerReflection/", Rule::Public)
-            .allow("/grpc.reflection.v1alpha.ServerReflection/", Rule::Public)
+        Self {
+            tokens,
+            rules: Vec::new(),
+        }
+        .allow("/grpc.health.v1.Health/", Rule::Public)
+        .allow("/grpc.reflection.v1.ServerReflection/", Rule::Public)
+        .allow("/grpc.reflection.v1alpha.ServerReflection/", Rule::Public)
     }
 
     /// Adds a rule for a method path, or for every method of a service when the path ends in `/`.
@@ -256,13 +301,21 @@ impl AccessPolicy {
 
     fn rule_for(&self, path: &str) -> Option<&Rule> {
         let exact = self.rules.iter().find(|(p, _)| p == path);
-        let by_service = || self.rules.iter().find(|(p, _)| p.ends_with('/') && path.starts_with(p.as_str()));
+        let by_service = || {
+            self.rules
+                .iter()
+                .find(|(p, _)| p.ends_with('/') && path.starts_with(p.as_str()))
+        };
         exact.or_else(by_service).map(|(_, rule)| rule)
     }
 
     /// Decides on one call: `Ok(Some(principal))` for an authenticated caller,
     /// `Ok(None)` for a public method, or the status to answer with.
-    pub fn admit(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Principal>, Status> {
+    pub fn admit(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Principal>, Status> {
         let rule = self.rule_for(path);
         if rule == Some(&Rule::Public) {
             return Ok(None);
@@ -271,7 +324,9 @@ impl AccessPolicy {
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("missing bearer token in the authorization header"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated("missing bearer token in the authorization header")
+            })?;
         let principal = self
             .tokens
             .lookup(token.trim())
@@ -279,7 +334,11 @@ impl AccessPolicy {
         match rule {
             Some(Rule::Scope(scope)) => principal.require(scope)?,
             Some(Rule::Public) => unreachable!("handled above"),
-            None => return Err(Status::permission_denied(format!("{path} has no access rule"))),
+            None => {
+                return Err(Status::permission_denied(format!(
+                    "{path} has no access rule"
+                )));
+            }
         }
         Ok(Some(principal.clone()))
     }
@@ -298,7 +357,10 @@ impl AuthLayer {
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = Authenticated<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticated { inner, policy: self.0.clone() }
+        Authenticated {
+            inner,
+            policy: self.0.clone(),
+        }
     }
 }
 
@@ -310,7 +372,10 @@ pub struct Authenticated<S> {
 
 impl<S> tower::Service<http::Request<Body>> for Authenticated<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -344,30 +409,53 @@ mod tests {
     fn headers(token: Option<&str>) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         if let Some(token) = token {
-            map.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+            map.insert(
+                http::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
         }
         map
     }
 
     fn policy() -> AccessPolicy {
         AccessPolicy::new(TokenTable::development())
-            .allow("/haicheng.census.v1.CensusService/", Rule::Scope(scopes::CENSUS_READ))
-            .allow("/haicheng.census.v1.CensusService/SubmitReturn", Rule::Scope(scopes::CENSUS_WRITE))
+            .allow(
+                "/haicheng.census.v1.CensusService/",
+                Rule::Scope(scopes::CENSUS_READ),
+            )
+            .allow(
+                "/haicheng.census.v1.CensusService/SubmitReturn",
+                Rule::Scope(scopes::CENSUS_WRITE),
+            )
     }
 
     #[test]
     fn exact_rules_win_over_service_rules() {
         let path = "/haicheng.census.v1.CensusService/SubmitReturn";
-        let denied = policy().admit(path, &headers(Some("dev-finance"))).unwrap_err();
+        let denied = policy()
+            .admit(path, &headers(Some("dev-finance")))
+            .unwrap_err();
         assert_eq!(denied.code(), tonic::Code::PermissionDenied);
-        assert!(policy().admit(path, &headers(Some("dev-commerce"))).unwrap().is_some());
+        assert!(
+            policy()
+                .admit(path, &headers(Some("dev-commerce")))
+                .unwrap()
+                .is_some()
+        );
         let read = "/haicheng.census.v1.CensusService/ListEnterprises";
-        assert!(policy().admit(read, &headers(Some("dev-finance"))).unwrap().is_some());
+        assert!(
+            policy()
+                .admit(read, &headers(Some("dev-finance")))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]
     fn methods_without_a_rule_are_refused() {
-        let err = policy().admit("/haicheng.x.v1.X/Y", &headers(Some("dev-commerce"))).unwrap_err();
+        let err = policy()
+            .admit("/haicheng.x.v1.X/Y", &headers(Some("dev-commerce")))
+            .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
     }
 

@@ -12,11 +12,15 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Self {
-        Self { min, max, current: min }
+        Self {
+            min,
+            max,
+            current: min,
+        }
     }
 
     /// The delay to wait now; each call doubles the next one, up to `max`.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let delay = self.current;
         self.current = (self.current * 2).min(self.max);
         delay

@@ -98,8 +98,13 @@ pub struct PlatformConfig {
 
 impl PlatformConfig {
     /// Reads the platform's variables for `service_name`, with local defaults.
-    pub fn from_env(service_name: &'static str, default_grpc_port: u16) -> Result<Self, ConfigError> {
-        Self::from_lookup(service_name, default_grpc_port, |name| std::env::var(name).ok())
+    pub fn from_env(
+        service_name: &'static str,
+        default_grpc_port: u16,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup(service_name, default_grpc_port, |name| {
+            std::env::var(name).ok()
+        })
     }
 
     /// The same as [`from_env`](Self::from_env) over any lookup, so tests need not touch the
@@ -132,7 +137,11 @@ impl PlatformConfig {
                 || 10,
             )?,
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
-            kafka_topic_partitions: parse_or(get(vars::KAFKA_TOPIC_PARTITIONS), vars::KAFKA_TOPIC_PARTITIONS, || 3)?,
+            kafka_topic_partitions: parse_or(
+                get(vars::KAFKA_TOPIC_PARTITIONS),
+                vars::KAFKA_TOPIC_PARTITIONS,
+                || 3,
+            )?,
             kafka_message_timeout: millis_or(
                 get(vars::KAFKA_MESSAGE_TIMEOUT_MS),
                 vars::KAFKA_MESSAGE_TIMEOUT_MS,
@@ -141,25 +150,43 @@ impl PlatformConfig {
             log_filter: get(vars::LOG_FILTER),
             otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
             tokens,
-            request_timeout: millis_or(get(vars::REQUEST_TIMEOUT_MS), vars::REQUEST_TIMEOUT_MS, 30_000)?,
-            max_message_bytes: parse_or(get(vars::MAX_MESSAGE_BYTES), vars::MAX_MESSAGE_BYTES, || {
-                4 * 1024 * 1024
-            })?,
+            request_timeout: millis_or(
+                get(vars::REQUEST_TIMEOUT_MS),
+                vars::REQUEST_TIMEOUT_MS,
+                30_000,
+            )?,
+            max_message_bytes: parse_or(
+                get(vars::MAX_MESSAGE_BYTES),
+                vars::MAX_MESSAGE_BYTES,
+                || 4 * 1024 * 1024,
+            )?,
             max_concurrent_requests: parse_or(
                 get(vars::MAX_CONCURRENT_REQUESTS),
                 vars::MAX_CONCURRENT_REQUESTS,
                 || 256,
             )?,
             shutdown_grace: millis_or(get(vars::SHUTDOWN_GRACE_MS), vars::SHUTDOWN_GRACE_MS, 0)?,
-            outbox_batch_size: parse_or(get(vars::OUTBOX_BATCH_SIZE), vars::OUTBOX_BATCH_SIZE, || 256)?,
+            outbox_batch_size: parse_or(
+                get(vars::OUTBOX_BATCH_SIZE),
+                vars::OUTBOX_BATCH_SIZE,
+                || 256,
+            )?,
             outbox_poll: millis_or(get(vars::OUTBOX_POLL_MS), vars::OUTBOX_POLL_MS, 500)?,
-            inbox_max_attempts: parse_or(get(vars::INBOX_MAX_ATTEMPTS), vars::INBOX_MAX_ATTEMPTS, || 5)?,
+            inbox_max_attempts: parse_or(
+                get(vars::INBOX_MAX_ATTEMPTS),
+                vars::INBOX_MAX_ATTEMPTS,
+                || 5,
+            )?,
         })
     }
 }
 
 /// Parses a present variable, or takes the default when it is absent.
-pub fn parse_or<T>(value: Option<String>, var: &'static str, default: impl FnOnce() -> T) -> Result<T, ConfigError>
+pub fn parse_or<T>(
+    value: Option<String>,
+    var: &'static str,
+    default: impl FnOnce() -> T,
+) -> Result<T, ConfigError>
 where
     T: FromStr,
     T::Err: std::fmt::Display,
@@ -173,7 +200,11 @@ where
     }
 }
 
-fn millis_or(value: Option<String>, var: &'static str, default_ms: u64) -> Result<Duration, ConfigError> {
+fn millis_or(
+    value: Option<String>,
+    var: &'static str,
+    default_ms: u64,
+) -> Result<Duration, ConfigError> {
     parse_or(value, var, || default_ms).map(Duration::from_millis)
 }
 
@@ -182,7 +213,12 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -195,16 +231,21 @@ mod tests {
 
     #[test]
     fn a_malformed_variable_is_named_in_the_error() {
-        let err = PlatformConfig::from_lookup("census", 1, lookup(&[(vars::REQUEST_TIMEOUT_MS, "soon")]))
-            .unwrap_err();
+        let err =
+            PlatformConfig::from_lookup("census", 1, lookup(&[(vars::REQUEST_TIMEOUT_MS, "soon")]))
+                .unwrap_err();
         assert_eq!(err.var, vars::REQUEST_TIMEOUT_MS);
         assert!(err.to_string().contains("REQUEST_TIMEOUT_MS"), "{err}");
     }
 
     #[test]
     fn a_malformed_token_table_is_refused() {
-        let err = PlatformConfig::from_lookup("census", 1, lookup(&[(vars::AUTH_TOKENS, "no-equals-sign")]))
-            .unwrap_err();
+        let err = PlatformConfig::from_lookup(
+            "census",
+            1,
+            lookup(&[(vars::AUTH_TOKENS, "no-equals-sign")]),
+        )
+        .unwrap_err();
         assert_eq!(err.var, vars::AUTH_TOKENS);
     }
 }

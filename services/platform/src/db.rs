@@ -12,7 +12,11 @@ use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// Connects, retrying while the server is starting (for up to `wait`).
-pub async fn connect(url: &SecretString, max_connections: u32, wait: Duration) -> anyhow::Result<PgPool> {
+pub async fn connect(
+    url: &SecretString,
+    max_connections: u32,
+    wait: Duration,
+) -> anyhow::Result<PgPool> {
     let deadline = Instant::now() + wait;
     loop {
         let attempt = PgPoolOptions::new()
@@ -38,7 +42,13 @@ pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
         ..Migrator::DEFAULT
     };
     platform.dangerous_set_table_name("_platform_migrations");
-    platform.run(pool).await.map_err(|e| anyhow::Error::new(e).context("platform migrations"))?;
-    service.run(pool).await.map_err(|e| anyhow::Error::new(e).context("service migrations"))?;
+    platform
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("platform migrations"))?;
+    service
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("service migrations"))?;
     Ok(())
 }

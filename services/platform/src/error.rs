@@ -36,7 +36,11 @@ pub struct Violation {
 }
 
 fn describe(violations: &[Violation]) -> String {
-    violations.iter().map(|v| format!("{}: {}", v.field, v.reason)).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Collects the violations of one request, so all are reported at once.
@@ -49,7 +53,10 @@ impl Violations {
     }
 
     pub fn add(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.0.push(Violation { field: field.into(), reason: reason.into() });
+        self.0.push(Violation {
+            field: field.into(),
+            reason: reason.into(),
+        });
     }
 
     /// Adds a violation when `ok` is false.
@@ -69,14 +76,21 @@ impl Violations {
 
     /// `Ok(())` when nothing was found, else INVALID_ARGUMENT with every violation.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidArgument(self.0))
+        }
     }
 }
 
 impl ApiError {
     /// INVALID_ARGUMENT for a single field.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidArgument(vec![Violation { field: field.into(), reason: reason.into() }])
+        Self::InvalidArgument(vec![Violation {
+            field: field.into(),
+            reason: reason.into(),
+        }])
     }
 }
 
@@ -92,7 +106,10 @@ impl From<ApiError> for Status {
         match err {
             ApiError::InvalidArgument(violations) => {
                 let details = ErrorDetails::with_bad_request(
-                    violations.into_iter().map(|v| FieldViolation::new(v.field, v.reason)).collect::<Vec<_>>(),
+                    violations
+                        .into_iter()
+                        .map(|v| FieldViolation::new(v.field, v.reason))
+                        .collect::<Vec<_>>(),
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
@@ -121,8 +138,13 @@ mod tests {
         violations.add("period", "expected YYYY or YYYYQn");
         let status: Status = violations.finish().unwrap_err().into();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let fields: Vec<String> =
-            status.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
         assert_eq!(fields, ["uscc", "period"]);
     }
 

@@ -44,8 +44,9 @@ pub struct Envelope {
 impl Envelope {
     /// Decodes the payload as `M`; a payload that is not an `M` is a permanent failure.
     pub fn decode<M: Message + Name + Default>(&self) -> Result<M, HandlerError> {
-        M::decode(self.payload.as_slice())
-            .map_err(|err| HandlerError::Permanent(format!("payload is not a {}: {err}", M::full_name())))
+        M::decode(self.payload.as_slice()).map_err(|err| {
+            HandlerError::Permanent(format!("payload is not a {}: {err}", M::full_name()))
+        })
     }
 
     /// True when the event's `ce_type` names `M`.
@@ -73,7 +74,11 @@ impl From<sqlx::Error> for HandlerError {
 
 /// The effect of an event, applied inside the inbox transaction.
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(
+        &self,
+        tx: &mut PgConnection,
+        event: &Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// How a consumer is set up.
@@ -122,8 +127,16 @@ struct Interrupted;
 
 impl<H: Handler> InboxConsumer<H> {
     pub fn new(settings: ConsumerSettings, pool: PgPool, producer: Producer, handler: H) -> Self {
-        let processed = opentelemetry::global::meter("platform.inbox").u64_counter("inbox.messages").build();
-        Self { settings, pool, producer, handler, processed }
+        let processed = opentelemetry::global::meter("platform.inbox")
+            .u64_counter("inbox.messages")
+            .build();
+        Self {
+            settings,
+            pool,
+            producer,
+            handler,
+            processed,
+        }
     }
 
     /// Consumes until `shutdown`, then commits the stored offsets.
@@ -152,8 +165,16 @@ impl<H: Handler> InboxConsumer<H> {
                     continue;
                 }
             };
-            let Ok(outcome) = self.process(&message, &shutdown).await else { break };
-            self.processed.add(1, &[attr("consumer", self.settings.name.clone()), attr("outcome", outcome.as_str())]);
+            let Ok(outcome) = self.process(&message, &shutdown).await else {
+                break;
+            };
+            self.processed.add(
+                1,
+                &[
+                    attr("consumer", self.settings.name.clone()),
+                    attr("outcome", outcome.as_str()),
+                ],
+            );
             consumer.store_offset(message.topic(), message.partition(), message.offset())?;
             if last_commit.elapsed() >= self.settings.commit_interval {
                 if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
@@ -170,7 +191,11 @@ impl<H: Handler> InboxConsumer<H> {
         Ok(())
     }
 
-    async fn process(&self, message: &OwnedMessage, shutdown: &CancellationToken) -> Result<Outcome, Interrupted> {
+    async fn process(
+        &self,
+        message: &OwnedMessage,
+        shutdown: &CancellationToken,
+    ) -> Result<Outcome, Interrupted> {
         let envelope = match envelope_of(message) {
             Ok(envelope) => envelope,
             Err(reason) => return self.dead_letter(message, &reason, shutdown).await,
@@ -190,16 +215,24 @@ impl<H: Handler> InboxConsumer<H> {
             match self.apply_once(&envelope).instrument(span.clone()).await {
                 Ok(true) => return Ok(Outcome::Applied),
                 Ok(false) => return Ok(Outcome::Duplicate),
-                Err(HandlerError::Permanent(reason)) => return self.dead_letter(message, &reason, shutdown).await,
+                Err(HandlerError::Permanent(reason)) => {
+                    return self.dead_letter(message, &reason, shutdown).await;
+                }
                 Err(HandlerError::Transient(err)) if attempt >= self.settings.max_attempts => {
                     let reason = format!("failed {attempt} times: {err:#}");
                     return self.dead_letter(message, &reason, shutdown).await;
                 }
                 Err(HandlerError::Transient(err)) => {
-                    span.in_scope(|| tracing::warn!(attempt, error = format!("{err:#}"), "handler failed; retrying"));
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            attempt,
+                            error = format!("{err:#}"),
+                            "handler failed; retrying"
+                        )
+                    });
                     tokio::select! {
                         _ = shutdown.cancelled() => return Err(Interrupted),
-                        _ = tokio::time::sleep(backoff.next()) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                     }
                 }
             }
@@ -230,31 +263,65 @@ impl<H: Handler> InboxConsumer<H> {
     }
 
     /// Copies the message to `<topic>.dlq` with the reason; retries until the broker takes it.
-    async fn dead_letter(&self, message: &OwnedMessage, reason: &str, shutdown: &CancellationToken) -> Result<Outcome, Interrupted> {
-        tracing::warn!(topic = message.topic(), offset = message.offset(), reason, "sending message to the DLQ");
+    async fn dead_letter(
+        &self,
+        message: &OwnedMessage,
+        reason: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<Outcome, Interrupted> {
+        tracing::warn!(
+            topic = message.topic(),
+            offset = message.offset(),
+            reason,
+            "sending message to the DLQ"
+        );
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for header in original.iter() {
-                headers = headers.insert(Header { key: header.key, value: header.value });
+                headers = headers.insert(Header {
+                    key: header.key,
+                    value: header.value,
+                });
             }
         }
-        let position = format!("{}/{}/{}", message.topic(), message.partition(), message.offset());
+        let position = format!(
+            "{}/{}/{}",
+            message.topic(),
+            message.partition(),
+            message.offset()
+        );
         headers = headers
-            .insert(Header { key: cloudevents::DLQ_ERROR, value: Some(reason) })
-            .insert(Header { key: "dlq_source", value: Some(position.as_str()) })
-            .insert(Header { key: "dlq_consumer", value: Some(self.settings.name.as_str()) });
-        let key = message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+            .insert(Header {
+                key: cloudevents::DLQ_ERROR,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "dlq_source",
+                value: Some(position.as_str()),
+            })
+            .insert(Header {
+                key: "dlq_consumer",
+                value: Some(self.settings.name.as_str()),
+            });
+        let key = message
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
         let payload = message.payload().unwrap_or_default();
         let topic = dlq_topic(message.topic());
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            match self.producer.send_with_headers(&topic, &key, payload, headers.clone()).await {
+            match self
+                .producer
+                .send_with_headers(&topic, &key, payload, headers.clone())
+                .await
+            {
                 Ok(_) => return Ok(Outcome::DeadLettered),
                 Err(err) => {
                     tracing::warn!(error = %err, topic, "DLQ produce failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return Err(Interrupted),
-                        _ = tokio::time::sleep(backoff.next()) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                     }
                 }
             }
@@ -270,7 +337,9 @@ fn envelope_of(message: &OwnedMessage) -> Result<Envelope, String> {
         topic: message.topic().to_string(),
         partition: message.partition(),
         offset: message.offset(),
-        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+        key: message
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned()),
         event,
         payload: message.payload().unwrap_or_default().to_vec(),
     })

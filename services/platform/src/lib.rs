@@ -29,7 +29,7 @@ pub use auth::{AccessPolicy, Principal, Rule};
 pub use config::{ConfigError, PlatformConfig};
 pub use error::{ApiError, Violations};
 pub use inbox::{Envelope, Handler, HandlerError};
-pub use outbox::{OutgoingEvent, Outbox};
+pub use outbox::{Outbox, OutgoingEvent};
 
 use crate::{
     bus::{Producer, dlq_topic},
@@ -67,20 +67,45 @@ pub struct Platform {
 
 impl Platform {
     /// Connects, migrates, creates the producer, ensures the topics, starts the relay.
-    pub async fn start(spec: &'static ServiceSpec, config: PlatformConfig, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let pool = db::connect(&config.database_url, config.database_max_connections, Duration::from_secs(30)).await?;
+    pub async fn start(
+        spec: &'static ServiceSpec,
+        config: PlatformConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let pool = db::connect(
+            &config.database_url,
+            config.database_max_connections,
+            Duration::from_secs(30),
+        )
+        .await?;
         db::migrate(&pool, spec.migrations).await?;
         let producer = Producer::new(&config.kafka_bootstrap, config.kafka_message_timeout)?;
         let mut topics: Vec<String> = spec.topics.iter().map(|t| t.to_string()).collect();
         topics.extend(spec.topics.iter().map(|t| dlq_topic(t)));
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        producer.ensure_topics(&topic_refs, config.kafka_topic_partitions).await?;
+        producer
+            .ensure_topics(&topic_refs, config.kafka_topic_partitions)
+            .await?;
 
         let workers = CancellationToken::new();
-        let relay = Relay::new(pool.clone(), producer.clone(), config.outbox_batch_size, config.outbox_poll);
+        let relay = Relay::new(
+            pool.clone(),
+            producer.clone(),
+            config.outbox_batch_size,
+            config.outbox_poll,
+        );
         let tasks = vec![tokio::spawn(relay.run(workers.clone()))];
         tracing::info!(service = spec.name, "platform started");
-        Ok(Self { outbox: Outbox::new(spec.name), config, pool, producer, spec, shutdown, workers, tasks })
+        Ok(Self {
+            outbox: Outbox::new(spec.name),
+            config,
+            pool,
+            producer,
+            spec,
+            shutdown,
+            workers,
+            tasks,
+        })
     }
 
     /// Starts a consumer named `<service>.<name>` that applies `handler` once per event.
@@ -92,7 +117,8 @@ impl Platform {
             max_attempts: self.config.inbox_max_attempts,
             commit_interval: Duration::from_secs(1),
         };
-        let consumer = InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), handler);
+        let consumer =
+            InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), handler);
         let workers = self.workers.clone();
         self.tasks.push(tokio::spawn(async move {
             if let Err(err) = consumer.run(workers).await {
@@ -103,7 +129,12 @@ impl Platform {
 
     /// Serves `routes` until shutdown, then: NOT_SERVING, drain calls, stop the relay and
     /// the consumers (offsets committed), flush the producer, close the pool.
-    pub async fn serve(self, listener: TcpListener, routes: RoutesBuilder, policy: AccessPolicy) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        routes: RoutesBuilder,
+        policy: AccessPolicy,
+    ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, "serving gRPC");
         let settings = GrpcSettings {
             config: &self.config,
@@ -114,7 +145,10 @@ impl Platform {
         let served = server::serve(listener, routes, settings, self.shutdown.clone()).await;
         self.workers.cancel();
         for task in self.tasks {
-            if tokio::time::timeout(Duration::from_secs(30), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("a background task did not stop within 30 s");
             }
         }
@@ -135,7 +169,11 @@ pub trait ServiceConfig: Send + 'static {
 /// The whole of a service's `main`: load the configuration (a bad variable stops start-up
 /// with its name and exit code 2), start telemetry, bind, run until SIGTERM/SIGINT.
 /// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job).
-pub async fn main<C, F, Fut>(spec: &'static ServiceSpec, load: impl FnOnce() -> Result<C, ConfigError>, run: F) -> ExitCode
+pub async fn main<C, F, Fut>(
+    spec: &'static ServiceSpec,
+    load: impl FnOnce() -> Result<C, ConfigError>,
+    run: F,
+) -> ExitCode
 where
     C: ServiceConfig,
     F: FnOnce(C, TcpListener, CancellationToken) -> Fut,
@@ -164,7 +202,9 @@ where
     let result = match std::env::args().nth(1).as_deref() {
         None => serve_until_signal(config, address, run).await,
         Some("migrate") => migrate_only(spec, platform).await,
-        Some(other) => Err(anyhow::anyhow!("unknown argument {other:?}; the only one is `migrate`")),
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown argument {other:?}; the only one is `migrate`"
+        )),
     };
     telemetry.shutdown();
     match result {
@@ -177,7 +217,11 @@ where
     }
 }
 
-async fn serve_until_signal<C, F, Fut>(config: C, address: std::net::SocketAddr, run: F) -> anyhow::Result<()>
+async fn serve_until_signal<C, F, Fut>(
+    config: C,
+    address: std::net::SocketAddr,
+    run: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(C, TcpListener, CancellationToken) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,

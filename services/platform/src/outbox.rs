@@ -68,12 +68,18 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(source: impl Into<String>) -> Self {
-        Self { source: source.into() }
+        Self {
+            source: source.into(),
+        }
     }
 
     /// Adds `event` to the transaction behind `conn`; it is published only if that commits.
     /// Returns the event id (`ce_id`). The active trace context is stored with it.
-    pub async fn enqueue(&self, conn: &mut PgConnection, event: OutgoingEvent) -> sqlx::Result<Uuid> {
+    pub async fn enqueue(
+        &self,
+        conn: &mut PgConnection,
+        event: OutgoingEvent,
+    ) -> sqlx::Result<Uuid> {
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers)
@@ -89,7 +95,10 @@ impl Outbox {
         .bind(Json(telemetry::inject_current()))
         .execute(&mut *conn)
         .await?;
-        sqlx::query("SELECT pg_notify($1, '')").bind(WAKE_CHANNEL).execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WAKE_CHANNEL)
+            .execute(&mut *conn)
+            .await?;
         Ok(id)
     }
 }
@@ -140,9 +149,18 @@ impl Relay {
         let metrics = RelayMetrics {
             published: meter.u64_counter("outbox.published").build(),
             failed: meter.u64_counter("outbox.failed").build(),
-            backlog: meter.u64_gauge("outbox.backlog").with_description("unsent outbox rows").build(),
+            backlog: meter
+                .u64_gauge("outbox.backlog")
+                .with_description("unsent outbox rows")
+                .build(),
         };
-        Self { pool, producer, batch_size: batch_size.max(1), poll, metrics }
+        Self {
+            pool,
+            producer,
+            batch_size: batch_size.max(1),
+            poll,
+            metrics,
+        }
     }
 
     /// Publishes until `shutdown`; a batch under way is finished first. While the broker is
@@ -165,12 +183,18 @@ impl Relay {
                 }
                 Ok(outcome) if outcome.busy => self.poll,
                 Ok(outcome) => {
-                    tracing::warn!(failed = outcome.failed, "outbox: events not delivered; backing off");
-                    backoff.next()
+                    tracing::warn!(
+                        failed = outcome.failed,
+                        "outbox: events not delivered; backing off"
+                    );
+                    backoff.next_delay()
                 }
                 Err(err) => {
-                    tracing::warn!(error = format!("{err:#}"), "outbox: relay pass failed; backing off");
-                    backoff.next()
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "outbox: relay pass failed; backing off"
+                    );
+                    backoff.next_delay()
                 }
             };
             tokio::select! {
@@ -190,9 +214,10 @@ impl Relay {
     }
 
     async fn record_backlog(&self) {
-        if let Ok(count) = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&self.pool)
-            .await
+        if let Ok(count) =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
         {
             self.metrics.backlog.record(count.max(0) as u64, &[]);
         }
@@ -207,7 +232,10 @@ impl Relay {
             .fetch_one(&mut *tx)
             .await?;
         if !locked {
-            return Ok(BatchOutcome { busy: true, ..Default::default() });
+            return Ok(BatchOutcome {
+                busy: true,
+                ..Default::default()
+            });
         }
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers
@@ -234,10 +262,12 @@ impl Relay {
                 }
             }
         }
-        sqlx::query("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
-            .bind(&sent)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        )
+        .bind(&sent)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = e.error
              FROM unnest($1::bigint[], $2::text[]) AS e(id, error) WHERE outbox.id = e.id",
@@ -249,7 +279,11 @@ impl Relay {
         tx.commit().await?;
         self.metrics.published.add(sent.len() as u64, &[]);
         self.metrics.failed.add(failed.len() as u64, &[]);
-        Ok(BatchOutcome { published: sent.len(), failed: failed.len(), busy: false })
+        Ok(BatchOutcome {
+            published: sent.len(),
+            failed: failed.len(),
+            busy: false,
+        })
     }
 
     async fn publish(&self, row: &Row) -> Result<(), rdkafka::error::KafkaError> {

@@ -36,7 +36,11 @@ pub struct Telemetry {
 impl Telemetry {
     /// Installs the global subscriber, tracer and meter providers and the W3C propagator.
     /// Call once per process; a second call keeps the first installation and says so.
-    pub fn init(service_name: &'static str, otlp_endpoint: Option<&str>, log_filter: Option<&str>) -> anyhow::Result<Self> {
+    pub fn init(
+        service_name: &'static str,
+        otlp_endpoint: Option<&str>,
+        log_filter: Option<&str>,
+    ) -> anyhow::Result<Self> {
         global::set_text_map_propagator(TraceContextPropagator::new());
         let resource = Resource::builder().with_service_name(service_name).build();
 
@@ -69,7 +73,10 @@ impl Telemetry {
         if installed.is_err() {
             tracing::debug!("a tracing subscriber was already installed; keeping it");
         }
-        Ok(Self { tracer_provider, meter_provider })
+        Ok(Self {
+            tracer_provider,
+            meter_provider,
+        })
     }
 
     /// Flushes spans and metrics still buffered; the last step of a graceful shutdown.
@@ -97,13 +104,17 @@ pub fn init_for_tests() {
 pub fn current_trace_id() -> Option<String> {
     let context = Context::current();
     let span_context = context.span().span_context().clone();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// W3C trace context headers (`traceparent`, `tracestate`) of the active span.
 pub fn inject_current() -> HashMap<String, String> {
     let mut carrier = HashMap::new();
-    global::get_text_map_propagator(|propagator| propagator.inject_context(&Context::current(), &mut carrier));
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&Context::current(), &mut carrier)
+    });
     carrier
 }
 
@@ -138,7 +149,10 @@ impl Extractor for HeaderExtractor<'_> {
 pub struct PropagateContext;
 
 impl tonic::service::Interceptor for PropagateContext {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
         impl Injector for MetadataInjector<'_> {
             fn set(&mut self, key: &str, value: String) {
@@ -151,7 +165,10 @@ impl tonic::service::Interceptor for PropagateContext {
             }
         }
         global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&Context::current(), &mut MetadataInjector(request.metadata_mut()))
+            propagator.inject_context(
+                &Context::current(),
+                &mut MetadataInjector(request.metadata_mut()),
+            )
         });
         Ok(request)
     }
@@ -171,7 +188,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let metadata = event.metadata();
         let mut line = Map::new();
         line.insert("time".into(), chrono::Utc::now().to_rfc3339().into());
@@ -187,7 +209,10 @@ where
         let context = Context::current();
         let span_context = context.span().span_context().clone();
         if span_context.is_valid() {
-            line.insert("trace_id".into(), span_context.trace_id().to_string().into());
+            line.insert(
+                "trace_id".into(),
+                span_context.trace_id().to_string().into(),
+            );
             line.insert("span_id".into(), span_context.span_id().to_string().into());
         }
         writeln!(writer, "{}", Value::Object(line))
@@ -198,7 +223,8 @@ struct FieldsToJson(Map<String, Value>);
 
 impl tracing::field::Visit for FieldsToJson {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.insert(field.name().into(), value.into());

@@ -25,12 +25,29 @@ impl Broker {
 
     /// Starts tansu (in-memory storage) and waits until it accepts connections.
     pub fn start(&mut self) {
-        let output = Command::new(super::scripts_dir().join("install-tansu")).output().expect("running install-tansu");
-        assert!(output.status.success(), "install-tansu failed: {}", String::from_utf8_lossy(&output.stderr));
-        let binary = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().trim().to_string();
+        let output = Command::new(super::scripts_dir().join("install-tansu"))
+            .output()
+            .expect("running install-tansu");
+        assert!(
+            output.status.success(),
+            "install-tansu failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let binary = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new(binary)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .current_dir(std::env::temp_dir())
             .stdout(Stdio::null())

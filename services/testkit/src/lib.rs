@@ -42,7 +42,10 @@ pub fn stack() -> &'static Stack {
             std::env::var("HAICHENG_TEST_KAFKA_BOOTSTRAP"),
         );
         if let (Ok(admin_url), Ok(kafka_bootstrap)) = from_env {
-            return Stack { admin_url, kafka_bootstrap };
+            return Stack {
+                admin_url,
+                kafka_bootstrap,
+            };
         }
         start_private_stack().unwrap_or_else(|err| panic!("starting the test stack: {err:#}"))
     })
@@ -53,7 +56,10 @@ static PRIVATE_STACK_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 extern "C" fn stop_private_stack() {
     if let Some(dir) = PRIVATE_STACK_DIR.lock().ok().and_then(|mut d| d.take()) {
-        let _ = Command::new(scripts_dir().join("stack")).arg("down").arg(&dir).output();
+        let _ = Command::new(scripts_dir().join("stack"))
+            .arg("down")
+            .arg(&dir)
+            .output();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -70,7 +76,11 @@ fn start_private_stack() -> anyhow::Result<Stack> {
     *PRIVATE_STACK_DIR.lock().expect("stack dir lock") = Some(dir.clone());
     // SAFETY: registering a plain `extern "C"` function with no captured state.
     unsafe { libc::atexit(stop_private_stack) };
-    anyhow::ensure!(output.status.success(), "scripts/stack up failed: {}", String::from_utf8_lossy(&output.stderr));
+    anyhow::ensure!(
+        output.status.success(),
+        "scripts/stack up failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let env = std::fs::read_to_string(dir.join("env"))?;
     let value = |name: &str| {
         env.lines()
@@ -78,7 +88,10 @@ fn start_private_stack() -> anyhow::Result<Stack> {
             .map(|v| v.trim_matches(['"', '\'']).to_string())
             .ok_or_else(|| anyhow::anyhow!("{name} missing from the stack's env file"))
     };
-    Ok(Stack { admin_url: value("DATABASE_URL")?, kafka_bootstrap: value("KAFKA_BOOTSTRAP")? })
+    Ok(Stack {
+        admin_url: value("DATABASE_URL")?,
+        kafka_bootstrap: value("KAFKA_BOOTSTRAP")?,
+    })
 }
 
 /// A database created for one test, with its own name.
@@ -93,15 +106,24 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let stack = stack();
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&stack.admin_url).await.expect("connecting to the test cluster");
+        let mut admin = PgConnection::connect(&stack.admin_url)
+            .await
+            .expect("connecting to the test cluster");
         // The name is generated here, never taken from input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("creating a test database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("creating a test database");
         let url = replace_database(&stack.admin_url, &name);
         Self { name, url }
     }
 
     pub async fn pool(&self) -> PgPool {
-        PgPoolOptions::new().max_connections(5).connect(&self.url).await.expect("connecting to the test database")
+        PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&self.url)
+            .await
+            .expect("connecting to the test database")
     }
 }
 
@@ -111,7 +133,10 @@ fn replace_database(url: &str, database: &str) -> String {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),
     };
-    let slash = base.rfind('/').filter(|i| base[..*i].ends_with(|c: char| c != '/')).unwrap_or(base.len());
+    let slash = base
+        .rfind('/')
+        .filter(|i| base[..*i].ends_with(|c: char| c != '/'))
+        .unwrap_or(base.len());
     let mut out = format!("{}/{database}", &base[..slash]);
     if let Some(query) = query {
         out.push('?');
@@ -124,7 +149,13 @@ fn replace_database(url: &str, database: &str) -> String {
 mod tests {
     #[test]
     fn replace_database_keeps_host_and_query() {
-        assert_eq!(super::replace_database("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
-        assert_eq!(super::replace_database("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
+        assert_eq!(
+            super::replace_database("postgres://u@h:1/postgres", "x"),
+            "postgres://u@h:1/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
     }
 }

@@ -15,7 +15,13 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Reads `topic` from the beginning until `expected` messages arrived or `timeout` passed,
 /// then keeps reading for `settle` to catch any extra (duplicate) messages.
-pub async fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: Duration, settle: Duration) -> Vec<OwnedMessage> {
+pub async fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> Vec<OwnedMessage> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("broker.address.family", "v4")
@@ -24,7 +30,9 @@ pub async fn read_topic(bootstrap: &str, topic: &str, expected: usize, timeout: 
         .set("auto.offset.reset", "earliest")
         .create()
         .expect("creating a test reader");
-    consumer.subscribe(&[topic]).expect("subscribing the test reader");
+    consumer
+        .subscribe(&[topic])
+        .expect("subscribing the test reader");
     let mut messages = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut settle_until = None;

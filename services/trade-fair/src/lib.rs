@@ -27,8 +27,14 @@ pub static SPEC: ServiceSpec = ServiceSpec {
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
     let policy = AccessPolicy::new(platform.config.tokens.clone());
-    platform.serve(listener, RoutesBuilder::default(), policy).await
+    platform
+        .serve(listener, RoutesBuilder::default(), policy)
+        .await
 }

@@ -2,5 +2,10 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    platform::main(&trade_fair::SPEC, trade_fair::Config::from_env, trade_fair::run).await
+    platform::main(
+        &trade_fair::SPEC,
+        trade_fair::Config::from_env,
+        trade_fair::run,
+    )
+    .await
 }

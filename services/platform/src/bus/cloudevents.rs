@@ -58,11 +58,17 @@ impl CloudEvent {
             (TIME, time.as_str()),
             (CONTENT_TYPE, "application/protobuf"),
         ] {
-            headers = headers.insert(Header { key, value: Some(value) });
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
         }
         for key in [TRACEPARENT, TRACESTATE] {
             if let Some(value) = self.trace.get(key) {
-                headers = headers.insert(Header { key, value: Some(value.as_str()) });
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_str()),
+                });
             }
         }
         headers
@@ -92,10 +98,17 @@ impl CloudEvent {
 
 /// Every header whose value is UTF-8, by name (the last one wins).
 pub fn header_map(headers: Option<&BorrowedHeaders>) -> HashMap<String, String> {
-    let Some(headers) = headers else { return HashMap::new() };
+    let Some(headers) = headers else {
+        return HashMap::new();
+    };
     headers
         .iter()
-        .filter_map(|h| Some((h.key.to_string(), String::from_utf8(h.value?.to_vec()).ok()?)))
+        .filter_map(|h| {
+            Some((
+                h.key.to_string(),
+                String::from_utf8(h.value?.to_vec()).ok()?,
+            ))
+        })
         .collect()
 }
 

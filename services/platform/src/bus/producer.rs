@@ -22,7 +22,10 @@ pub struct TracingContext;
 impl ClientContext for TracingContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
                 tracing::error!(target: "librdkafka", facility, "{message}")
             }
             RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
@@ -61,15 +64,28 @@ impl Producer {
         let inner = client_config(bootstrap)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", message_timeout.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                message_timeout.as_millis().to_string(),
+            )
             .set("linger.ms", "5")
             .create_with_context(TracingContext)?;
-        Ok(Self { inner, bootstrap: bootstrap.to_string() })
+        Ok(Self {
+            inner,
+            bootstrap: bootstrap.to_string(),
+        })
     }
 
     /// Sends one event and waits for the broker's acknowledgement.
-    pub async fn send(&self, topic: &str, key: &str, payload: &[u8], event: &CloudEvent) -> Result<Delivery, KafkaError> {
-        self.send_with_headers(topic, key, payload, event.to_headers()).await
+    pub async fn send(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        event: &CloudEvent,
+    ) -> Result<Delivery, KafkaError> {
+        self.send_with_headers(topic, key, payload, event.to_headers())
+            .await
     }
 
     /// Sends with headers already built (the DLQ keeps a message's own headers).
@@ -80,8 +96,14 @@ impl Producer {
         payload: &[u8],
         headers: rdkafka::message::OwnedHeaders,
     ) -> Result<Delivery, KafkaError> {
-        let record = FutureRecord::to(topic).key(key).payload(payload).headers(headers);
-        self.inner.send(record, Timeout::Never).await.map_err(|(err, _)| err)
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers);
+        self.inner
+            .send(record, Timeout::Never)
+            .await
+            .map_err(|(err, _)| err)
     }
 
     /// Waits until every queued message is delivered or `timeout` passes (on shutdown).
@@ -95,9 +117,12 @@ impl Producer {
         if topics.is_empty() {
             return Ok(());
         }
-        let admin: AdminClient<TracingContext> = client_config(&self.bootstrap).create_with_context(TracingContext)?;
-        let new_topics: Vec<NewTopic> =
-            topics.iter().map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1))).collect();
+        let admin: AdminClient<TracingContext> =
+            client_config(&self.bootstrap).create_with_context(TracingContext)?;
+        let new_topics: Vec<NewTopic> = topics
+            .iter()
+            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+            .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         for result in admin.create_topics(&new_topics, &options).await? {
             match result {

@@ -29,8 +29,14 @@ impl AdmissionLayer {
         let meter = opentelemetry::global::meter("platform.grpc");
         Self(Arc::new(Shared {
             permits: Arc::new(Semaphore::new(max_in_flight)),
-            requests: meter.u64_counter("rpc.server.requests").with_description("gRPC calls by method and code").build(),
-            duration: meter.f64_histogram("rpc.server.duration").with_unit("s").build(),
+            requests: meter
+                .u64_counter("rpc.server.requests")
+                .with_description("gRPC calls by method and code")
+                .build(),
+            duration: meter
+                .f64_histogram("rpc.server.duration")
+                .with_unit("s")
+                .build(),
         }))
     }
 }
@@ -38,7 +44,10 @@ impl AdmissionLayer {
 impl<S> tower::Layer<S> for AdmissionLayer {
     type Service = Admission<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Admission { inner, shared: self.0.clone() }
+        Admission {
+            inner,
+            shared: self.0.clone(),
+        }
     }
 }
 
@@ -50,7 +59,10 @@ pub struct Admission<S> {
 
 impl<S> tower::Service<http::Request<Body>> for Admission<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -70,8 +82,16 @@ where
             match shared.permits.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
-                    shared.requests.add(1, &[attr("rpc.method", method), attr("rpc.grpc.status_code", "RESOURCE_EXHAUSTED")]);
-                    let status = Status::resource_exhausted("the server is at its concurrency limit; retry with backoff");
+                    shared.requests.add(
+                        1,
+                        &[
+                            attr("rpc.method", method),
+                            attr("rpc.grpc.status_code", "RESOURCE_EXHAUSTED"),
+                        ],
+                    );
+                    let status = Status::resource_exhausted(
+                        "the server is at its concurrency limit; retry with backoff",
+                    );
                     return Box::pin(async move { Ok(status.into_http()) });
                 }
             }
@@ -84,13 +104,89 @@ where
             drop(permit);
             // The grpc-status of a unary error is in the headers; streams report theirs in trailers.
             let code = match &response {
-                Ok(r) => r.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("0").to_string(),
+                Ok(r) => r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("0")
+                    .to_string(),
                 Err(_) => "transport".to_string(),
             };
-            let attrs = [attr("rpc.method", method), attr("rpc.grpc.status_code", code)];
+            let attrs = [
+                attr("rpc.method", method),
+                attr("rpc.grpc.status_code", code),
+            ];
             shared.requests.add(1, &attrs);
-            shared.duration.record(started.elapsed().as_secs_f64(), &attrs);
+            shared
+                .duration
+                .record(started.elapsed().as_secs_f64(), &attrs);
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, time::Duration};
+
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+
+    fn request(path: &str) -> http::Request<Body> {
+        http::Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    fn grpc_status(response: &http::Response<Body>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_limit_are_shed_and_health_never_is() {
+        let slow = tower::service_fn(|_: http::Request<Body>| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, Infallible>(http::Response::new(Body::empty()))
+        });
+        let service = AdmissionLayer::new(1).layer(slow);
+
+        let first = tokio::spawn(service.clone().oneshot(request(
+            "/haicheng.census.v1.CensusService/GetEnterpriseFile",
+        )));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let shed = service
+            .clone()
+            .oneshot(request("/haicheng.census.v1.CensusService/ListEnterprises"))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&shed), Some("8"), "RESOURCE_EXHAUSTED");
+        let health = service
+            .clone()
+            .oneshot(request("/grpc.health.v1.Health/Check"))
+            .await
+            .unwrap();
+        assert_eq!(
+            grpc_status(&health),
+            None,
+            "health passes while the limit is reached"
+        );
+
+        let admitted = first.await.unwrap().unwrap();
+        assert_eq!(grpc_status(&admitted), None);
+        let after = service
+            .clone()
+            .oneshot(request("/haicheng.census.v1.CensusService/ListEnterprises"))
+            .await
+            .unwrap();
+        assert_eq!(
+            grpc_status(&after),
+            None,
+            "the permit is returned after the call"
+        );
     }
 }

@@ -9,10 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    service::RoutesBuilder,
-    transport::Server,
-};
+use tonic::{service::RoutesBuilder, transport::Server};
 use tonic_health::ServingStatus;
 
 pub use admission::AdmissionLayer;
@@ -54,7 +51,9 @@ pub async fn serve(
     let config = settings.config;
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in settings.service_names {
-        health.set_service_status(name, ServingStatus::Serving).await;
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(settings.descriptor_set)
@@ -68,9 +67,13 @@ pub async fn serve(
     let drained = async {
         shutdown.cancelled().await;
         tracing::info!("shutdown requested: reporting NOT_SERVING");
-        health.set_service_status("", ServingStatus::NotServing).await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         for name in settings.service_names {
-            health.set_service_status(name, ServingStatus::NotServing).await;
+            health
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
         }
         tokio::time::sleep(config.shutdown_grace).await;
         tracing::info!("draining calls in flight");
@@ -79,7 +82,8 @@ pub async fn serve(
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(move |request| {
-            let span = tracing::info_span!("grpc", service = service_name, rpc = %request.uri().path());
+            let span =
+                tracing::info_span!("grpc", service = service_name, rpc = %request.uri().path());
             telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
             span
         })

@@ -9,9 +9,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, service::RoutesBuilder, transport::Channel};
 use tonic_health::pb::{
-    HealthCheckRequest,
-    health_check_response::ServingStatus,
-    health_client::HealthClient,
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 static SPEC: ServiceSpec = ServiceSpec {
@@ -22,7 +20,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     topics: &[],
 };
 
-const TOKENS: &str = "probe-token-1=service:probe:health.check;other-token=service:other:census.read";
+const TOKENS: &str =
+    "probe-token-1=service:probe:health.check;other-token=service:other:census.read";
 
 struct Running {
     channel: Channel,
@@ -42,23 +41,39 @@ async fn start(policy: impl FnOnce(TokenTable) -> AccessPolicy, grace_ms: u64) -
         ("SHUTDOWN_GRACE_MS", grace.as_str()),
     ];
     let config = PlatformConfig::from_lookup("platform-tests", 0, |name| {
-        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
     })
     .unwrap();
     let policy = policy(config.tokens.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let platform = Platform::start(&SPEC, config, shutdown.clone()).await.unwrap();
+    let platform = Platform::start(&SPEC, config, shutdown.clone())
+        .await
+        .unwrap();
     let task = tokio::spawn(platform.serve(listener, RoutesBuilder::default(), policy));
-    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
-    Running { channel, shutdown, task }
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Running {
+        channel,
+        shutdown,
+        task,
+    }
 }
 
 fn check(token: Option<&str>, service: &str) -> Request<HealthCheckRequest> {
-    let mut request = Request::new(HealthCheckRequest { service: service.into() });
+    let mut request = Request::new(HealthCheckRequest {
+        service: service.into(),
+    });
     if let Some(token) = token {
-        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
     }
     request
 }
@@ -66,16 +81,32 @@ fn check(token: Option<&str>, service: &str) -> Request<HealthCheckRequest> {
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_without_a_valid_token_or_scope_are_refused() {
     // Health is public in production; here its Check method demands a scope, to exercise the rules.
-    let running = start(|tokens| AccessPolicy::new(tokens).allow("/grpc.health.v1.Health/Check", Rule::Scope("health.check")), 0).await;
+    let running = start(
+        |tokens| {
+            AccessPolicy::new(tokens)
+                .allow("/grpc.health.v1.Health/Check", Rule::Scope("health.check"))
+        },
+        0,
+    )
+    .await;
     let mut client = HealthClient::new(running.channel.clone());
 
     let no_token = client.check(check(None, "")).await.unwrap_err();
     assert_eq!(no_token.code(), Code::Unauthenticated);
-    let bad_token = client.check(check(Some("not-a-known-token"), "")).await.unwrap_err();
+    let bad_token = client
+        .check(check(Some("not-a-known-token"), ""))
+        .await
+        .unwrap_err();
     assert_eq!(bad_token.code(), Code::Unauthenticated);
-    let wrong_scope = client.check(check(Some("other-token"), "")).await.unwrap_err();
+    let wrong_scope = client
+        .check(check(Some("other-token"), ""))
+        .await
+        .unwrap_err();
     assert_eq!(wrong_scope.code(), Code::PermissionDenied);
-    let allowed = client.check(check(Some("probe-token-1"), "")).await.unwrap();
+    let allowed = client
+        .check(check(Some("probe-token-1"), ""))
+        .await
+        .unwrap();
     assert_eq!(allowed.into_inner().status(), ServingStatus::Serving);
 
     running.shutdown.cancel();
@@ -87,8 +118,17 @@ async fn health_reports_not_serving_as_soon_as_shutdown_begins() {
     let running = start(AccessPolicy::new, 3_000).await;
     let mut client = HealthClient::new(running.channel.clone());
     for service in ["", "haicheng.test.v1.TestService"] {
-        let status = client.check(check(None, service)).await.unwrap().into_inner().status();
-        assert_eq!(status, ServingStatus::Serving, "{service:?} serving after start");
+        let status = client
+            .check(check(None, service))
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(
+            status,
+            ServingStatus::Serving,
+            "{service:?} serving after start"
+        );
     }
 
     running.shutdown.cancel();
@@ -96,7 +136,11 @@ async fn health_reports_not_serving_as_soon_as_shutdown_begins() {
     let not_serving = wait_until(Duration::from_secs(2), || {
         let mut client = client.clone();
         async move {
-            client.check(check(None, "haicheng.test.v1.TestService")).await.ok().map(|r| r.into_inner().status())
+            client
+                .check(check(None, "haicheng.test.v1.TestService"))
+                .await
+                .ok()
+                .map(|r| r.into_inner().status())
                 == Some(ServingStatus::NotServing)
         }
     })

@@ -31,16 +31,27 @@ fn event_about(subject: &str) -> (CloudEvent, Vec<u8>) {
         time: Utc::now(),
         trace: Default::default(),
     };
-    let payload = CensusReturnSubmitted { uscc: subject.into(), ..Default::default() }.encode_to_vec();
+    let payload = CensusReturnSubmitted {
+        uscc: subject.into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
     (event, payload)
 }
 
 impl Setup {
     async fn produce(&self, event: &CloudEvent, payload: &[u8]) {
-        self.producer.send(&self.topic, &event.subject, payload, event).await.expect("produce");
+        self.producer
+            .send(&self.topic, &event.subject, payload, event)
+            .await
+            .expect("produce");
     }
 
-    fn consumer(&self, group: &str, commit_interval: Duration) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
+    fn consumer(
+        &self,
+        group: &str,
+        commit_interval: Duration,
+    ) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
         let settings = ConsumerSettings {
             name: group.to_string(),
             bootstrap: stack().kafka_bootstrap.clone(),
@@ -48,7 +59,12 @@ impl Setup {
             max_attempts: 3,
             commit_interval,
         };
-        let consumer = InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), RecordingHandler);
+        let consumer = InboxConsumer::new(
+            settings,
+            self.pool.clone(),
+            self.producer.clone(),
+            RecordingHandler,
+        );
         let token = CancellationToken::new();
         (token.clone(), tokio::spawn(consumer.run(token)))
     }
@@ -68,7 +84,10 @@ async fn the_same_event_delivered_twice_is_applied_once() {
     s.produce(&marker, &marker_payload).await;
 
     let (stop, task) = s.consumer(&unique_name("dup"), Duration::from_secs(1));
-    assert!(wait_until(Duration::from_secs(30), || s.applied(&marker)).await, "the consumer reached the marker");
+    assert!(
+        wait_until(Duration::from_secs(30), || s.applied(&marker)).await,
+        "the consumer reached the marker"
+    );
     stop.cancel();
     task.await.unwrap().unwrap();
     assert_eq!(s.effect_count(twice.id).await, 1);
@@ -84,7 +103,9 @@ fn committed_offset(group: &str, topic: &str) -> Option<i64> {
         .unwrap();
     let mut partitions = TopicPartitionList::new();
     partitions.add_partition(topic, 0);
-    let committed = consumer.committed_offsets(partitions, Duration::from_secs(10)).unwrap();
+    let committed = consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .unwrap();
     match committed.elements()[0].offset() {
         Offset::Offset(offset) => Some(offset),
         _ => None,
@@ -103,17 +124,32 @@ async fn a_consumer_killed_after_its_effect_but_before_its_offset_commit_applies
     assert!(wait_until(Duration::from_secs(30), || s.applied(&event)).await);
     first.abort(); // a crash: no graceful offset commit
     let _ = first.await;
-    assert_eq!(committed_offset(&group, &s.topic), None, "the crash left the offset uncommitted");
+    assert_eq!(
+        committed_offset(&group, &s.topic),
+        None,
+        "the crash left the offset uncommitted"
+    );
 
     let (marker, marker_payload) = event_about("marker");
     s.produce(&marker, &marker_payload).await;
     let (stop, second) = s.consumer(&group, Duration::from_secs(1));
-    assert!(wait_until(Duration::from_secs(60), || s.applied(&marker)).await, "the restarted consumer caught up");
+    assert!(
+        wait_until(Duration::from_secs(60), || s.applied(&marker)).await,
+        "the restarted consumer caught up"
+    );
     stop.cancel();
     second.await.unwrap().unwrap();
 
-    assert_eq!(s.effect_count(event.id).await, 1, "redelivered, applied once");
-    assert_eq!(committed_offset(&group, &s.topic), Some(2), "a graceful stop commits the offsets");
+    assert_eq!(
+        s.effect_count(event.id).await,
+        1,
+        "redelivered, applied once"
+    );
+    assert_eq!(
+        committed_offset(&group, &s.topic),
+        Some(2),
+        "a graceful stop commits the offsets"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,7 +157,12 @@ async fn poison_messages_go_to_the_dlq_and_the_partition_moves_on() {
     let s = setup().await;
     // No CloudEvents headers at all.
     s.producer
-        .send_with_headers(&s.topic, "k", b"not protobuf", rdkafka::message::OwnedHeaders::new())
+        .send_with_headers(
+            &s.topic,
+            "k",
+            b"not protobuf",
+            rdkafka::message::OwnedHeaders::new(),
+        )
         .await
         .unwrap();
     // Proper headers, a payload that is not the message it claims to be.
@@ -134,19 +175,36 @@ async fn poison_messages_go_to_the_dlq_and_the_partition_moves_on() {
     s.produce(&good, &good_payload).await;
 
     let (stop, task) = s.consumer(&unique_name("poison"), Duration::from_secs(1));
-    assert!(wait_until(Duration::from_secs(60), || s.applied(&good)).await, "the good message after the poison is applied");
+    assert!(
+        wait_until(Duration::from_secs(60), || s.applied(&good)).await,
+        "the good message after the poison is applied"
+    );
     stop.cancel();
     task.await.unwrap().unwrap();
 
-    let dead = read_topic(&stack().kafka_bootstrap, &dlq_topic(&s.topic), 3, Duration::from_secs(20), Duration::from_secs(1)).await;
+    let dead = read_topic(
+        &stack().kafka_bootstrap,
+        &dlq_topic(&s.topic),
+        3,
+        Duration::from_secs(20),
+        Duration::from_secs(1),
+    )
+    .await;
     assert_eq!(dead.len(), 3);
     let reasons: Vec<String> = dead
         .iter()
         .map(|m| platform::bus::cloudevents::header_map(m.headers().map(|h| h.as_borrowed()))["dlq_error"].clone())
         .collect();
     assert!(reasons[0].contains("not a CloudEvent"), "{reasons:?}");
-    assert!(reasons[1].contains("payload is not a haicheng.census.v1.CensusReturnSubmitted"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("payload is not a haicheng.census.v1.CensusReturnSubmitted"),
+        "{reasons:?}"
+    );
     assert!(reasons[2].contains("failed 3 times"), "{reasons:?}");
-    assert_eq!(dead[0].payload(), Some(&b"not protobuf"[..]), "the DLQ keeps the original payload");
+    assert_eq!(
+        dead[0].payload(),
+        Some(&b"not protobuf"[..]),
+        "the DLQ keeps the original payload"
+    );
     assert_eq!(s.effect_count(flaky.id).await, 0);
 }

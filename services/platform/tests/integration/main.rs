@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use haicheng_proto::census::v1::CensusReturnSubmitted;
 use platform::{
-    Envelope, Handler, HandlerError, OutgoingEvent, Outbox,
+    Envelope, Handler, HandlerError, Outbox, OutgoingEvent,
     bus::{Producer, dlq_topic},
     outbox::Relay,
     telemetry,
@@ -37,23 +37,43 @@ pub async fn setup_with_broker(bootstrap: &str, create_topics: bool) -> Setup {
     telemetry::init_for_tests();
     let db = TestDatabase::create().await;
     let pool = db.pool().await;
-    platform::db::migrate(&pool, &TEST_MIGRATIONS).await.expect("migrations");
+    platform::db::migrate(&pool, &TEST_MIGRATIONS)
+        .await
+        .expect("migrations");
     let producer = Producer::new(bootstrap, Duration::from_secs(3)).expect("producer");
     let topic = unique_name("test.events");
     if create_topics {
-        producer.ensure_topics(&[&topic, &dlq_topic(&topic)], 1).await.expect("topics");
+        producer
+            .ensure_topics(&[&topic, &dlq_topic(&topic)], 1)
+            .await
+            .expect("topics");
     }
-    Setup { db, pool, producer, topic, outbox: Outbox::new("platform-tests") }
+    Setup {
+        db,
+        pool,
+        producer,
+        topic,
+        outbox: Outbox::new("platform-tests"),
+    }
 }
 
 impl Setup {
     pub fn relay(&self, batch_size: i64) -> Relay {
-        Relay::new(self.pool.clone(), self.producer.clone(), batch_size, Duration::from_millis(100))
+        Relay::new(
+            self.pool.clone(),
+            self.producer.clone(),
+            batch_size,
+            Duration::from_millis(100),
+        )
     }
 
     /// A test event about `subject` (a USCC-like key).
     pub fn event(&self, subject: &str) -> OutgoingEvent {
-        let message = CensusReturnSubmitted { uscc: subject.to_string(), revision: 1, ..Default::default() };
+        let message = CensusReturnSubmitted {
+            uscc: subject.to_string(),
+            revision: 1,
+            ..Default::default()
+        };
         OutgoingEvent::new(&self.topic, subject, &message)
     }
 
@@ -62,14 +82,26 @@ impl Setup {
         let mut tx = self.pool.begin().await.unwrap();
         let mut ids = Vec::new();
         for i in 0..count {
-            ids.push(self.outbox.enqueue(&mut tx, self.event(&format!("subject-{}", i % 7))).await.unwrap());
+            ids.push(
+                self.outbox
+                    .enqueue(&mut tx, self.event(&format!("subject-{}", i % 7)))
+                    .await
+                    .unwrap(),
+            );
         }
-        if commit { tx.commit().await.unwrap() } else { tx.rollback().await.unwrap() }
+        if commit {
+            tx.commit().await.unwrap()
+        } else {
+            tx.rollback().await.unwrap()
+        }
         ids
     }
 
     pub async fn unsent(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     /// How many times each event's effect was applied.
@@ -99,7 +131,9 @@ impl Handler for RecordingHandler {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
         let message: CensusReturnSubmitted = event.decode()?;
         if message.uscc == "flaky" {
-            return Err(HandlerError::Transient(anyhow::anyhow!("the flaky subject always fails")));
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "the flaky subject always fails"
+            )));
         }
         sqlx::query("INSERT INTO effects (event_id, subject, trace_id) VALUES ($1, $2, $3)")
             .bind(event.event.id)

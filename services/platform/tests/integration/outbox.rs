@@ -10,7 +10,10 @@ use uuid::Uuid;
 use crate::{ce_id, setup, setup_with_broker};
 
 fn ids_of(messages: &[rdkafka::message::OwnedMessage]) -> Vec<Uuid> {
-    messages.iter().map(|m| ce_id(m).expect("every message carries ce_id")).collect()
+    messages
+        .iter()
+        .map(|m| ce_id(m).expect("every message carries ce_id"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -24,7 +27,14 @@ async fn committed_rows_are_published_exactly_once() {
     assert_eq!(relay.publish_batch().await.unwrap().published, 0);
     assert_eq!(s.unsent().await, 0);
 
-    let messages = read_topic(&testkit::stack().kafka_bootstrap, &s.topic, 65, Duration::from_secs(20), Duration::from_secs(2)).await;
+    let messages = read_topic(
+        &testkit::stack().kafka_bootstrap,
+        &s.topic,
+        65,
+        Duration::from_secs(20),
+        Duration::from_secs(2),
+    )
+    .await;
     let mut published = ids_of(&messages);
     assert_eq!(published.len(), 65, "each committed row exactly once");
     published.sort();
@@ -37,11 +47,22 @@ async fn rolled_back_rows_are_never_published() {
     let s = setup().await;
     let rolled_back = s.enqueue(10, false).await;
     let committed = s.enqueue(3, true).await;
-    assert_eq!(s.unsent().await, 3, "rolled-back rows never reach the table");
+    assert_eq!(
+        s.unsent().await,
+        3,
+        "rolled-back rows never reach the table"
+    );
     let relay = s.relay(100);
     assert_eq!(relay.publish_batch().await.unwrap().published, 3);
 
-    let messages = read_topic(&testkit::stack().kafka_bootstrap, &s.topic, 3, Duration::from_secs(20), Duration::from_secs(2)).await;
+    let messages = read_topic(
+        &testkit::stack().kafka_bootstrap,
+        &s.topic,
+        3,
+        Duration::from_secs(20),
+        Duration::from_secs(2),
+    )
+    .await;
     let published: HashSet<Uuid> = ids_of(&messages).into_iter().collect();
     assert_eq!(published, committed.into_iter().collect());
     assert!(rolled_back.iter().all(|id| !published.contains(id)));
@@ -54,7 +75,12 @@ async fn a_relay_killed_mid_run_publishes_the_rest_after_restart() {
 
     // The first relay is aborted (as a crash would) once it has published part of the rows.
     let first = tokio::spawn(s.relay(10).run(CancellationToken::new()));
-    assert!(wait_until(Duration::from_secs(30), || async { s.unsent().await <= 250 }).await);
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            s.unsent().await <= 250
+        })
+        .await
+    );
     first.abort();
     let _ = first.await;
     let left = s.unsent().await;
@@ -66,12 +92,23 @@ async fn a_relay_killed_mid_run_publishes_the_rest_after_restart() {
     shutdown.cancel();
     second.await.unwrap();
 
-    let messages = read_topic(&testkit::stack().kafka_bootstrap, &s.topic, 300, Duration::from_secs(30), Duration::from_secs(2)).await;
+    let messages = read_topic(
+        &testkit::stack().kafka_bootstrap,
+        &s.topic,
+        300,
+        Duration::from_secs(30),
+        Duration::from_secs(2),
+    )
+    .await;
     let published = ids_of(&messages);
     let distinct: HashSet<Uuid> = published.iter().copied().collect();
     assert_eq!(distinct, expected, "no row lost");
     // At most the batch in flight at the crash is published twice (consumers drop the copy).
-    assert!(published.len() - distinct.len() <= 10, "{} duplicates", published.len() - distinct.len());
+    assert!(
+        published.len() - distinct.len() <= 10,
+        "{} duplicates",
+        published.len() - distinct.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -84,23 +121,39 @@ async fn nothing_is_lost_while_the_broker_is_away() {
     let relay = tokio::spawn(s.relay(50).run(shutdown.clone()));
     // With no broker, deliveries time out (3 s) and the relay keeps the rows and backs off.
     let attempted = wait_until(Duration::from_secs(20), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE attempts > 0 AND last_error IS NOT NULL")
-            .fetch_one(&s.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM outbox WHERE attempts > 0 AND last_error IS NOT NULL",
+        )
+        .fetch_one(&s.pool)
+        .await
+        .unwrap()
             == 20
     })
     .await;
     assert!(attempted, "the relay tried and recorded the failure");
-    assert_eq!(s.unsent().await, 20, "nothing is marked sent while the broker is away");
+    assert_eq!(
+        s.unsent().await,
+        20,
+        "nothing is marked sent while the broker is away"
+    );
 
     broker.start();
     s.producer.ensure_topics(&[&s.topic], 1).await.unwrap();
-    assert!(wait_until(Duration::from_secs(60), || async { s.unsent().await == 0 }).await, "all published once the broker is back");
+    assert!(
+        wait_until(Duration::from_secs(60), || async { s.unsent().await == 0 }).await,
+        "all published once the broker is back"
+    );
     shutdown.cancel();
     relay.await.unwrap();
 
-    let messages = read_topic(&broker.bootstrap(), &s.topic, 20, Duration::from_secs(20), Duration::from_secs(2)).await;
+    let messages = read_topic(
+        &broker.bootstrap(),
+        &s.topic,
+        20,
+        Duration::from_secs(20),
+        Duration::from_secs(2),
+    )
+    .await;
     let published = ids_of(&messages);
     assert_eq!(published.len(), 20, "each row once");
     assert_eq!(published.into_iter().collect::<HashSet<_>>(), expected);

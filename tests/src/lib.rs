@@ -1,0 +1,115 @@
+//! Helpers for the system tests: start a service's binary as a real process on a free port,
+//! wait for its health, stop it with a signal.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use testkit::{TestDatabase, stack};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+/// The four services, by binary name.
+pub const SERVICES: [&str; 4] = ["census", "classification", "land-parcel", "trade-fair"];
+
+/// Where cargo put the workspace's binaries (`make test` builds them before the tests run).
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A service process with its own database.
+pub struct ServiceProcess {
+    pub name: &'static str,
+    pub address: String,
+    pub child: Child,
+}
+
+impl ServiceProcess {
+    /// Starts `name` with a fresh database and the shared broker, plus `extra` variables.
+    pub async fn start(name: &'static str, extra: &[(&str, &str)]) -> Self {
+        let db = TestDatabase::create().await;
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let child = Command::new(binary(name))
+            .env("DATABASE_URL", &db.url)
+            .env("KAFKA_BOOTSTRAP", &stack().kafka_bootstrap)
+            .env("GRPC_ADDR", &address)
+            .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the service");
+        Self {
+            name,
+            address,
+            child,
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connecting")
+    }
+
+    /// Waits until the overall health status is SERVING.
+    pub async fn wait_serving(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("{} exited early with {status}", self.name);
+            }
+            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
+                .connect()
+                .await
+            {
+                let reply = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await;
+                if reply.map(|r| r.into_inner().status()).ok() == Some(ServingStatus::Serving) {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{} not SERVING within {timeout:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the service stops within 30 s of SIGTERM")
+            .expect("waiting for the service")
+    }
+}
