@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod inbox;
 pub mod outbox;
+pub mod paging;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
