@@ -25,7 +25,7 @@ use crate::{
         CloudEvent, Producer,
         cloudevents::{self, TraceCarrier},
         dlq_topic,
-        producer::{TracingContext, client_config},
+        producer::{ConsumerContext, client_config},
     },
     telemetry::{self, attr},
 };
@@ -141,12 +141,13 @@ impl<H: Handler> InboxConsumer<H> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let consumer: StreamConsumer<TracingContext> = client_config(&self.settings.bootstrap)
+        let consumer: StreamConsumer<ConsumerContext> = client_config(&self.settings.bootstrap)
             .set("group.id", &self.settings.name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .create_with_context(TracingContext)?;
+            .set("statistics.interval.ms", "15000")
+            .create_with_context(ConsumerContext::new(&self.settings.name))?;
         let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(consumer = %self.settings.name, ?topics, "consuming");
@@ -175,7 +176,13 @@ impl<H: Handler> InboxConsumer<H> {
                     attr("outcome", outcome.as_str()),
                 ],
             );
-            consumer.store_offset(message.topic(), message.partition(), message.offset())?;
+            // Fails only when the partition was revoked meanwhile: its new owner redelivers
+            // the message and the inbox recognises it.
+            if let Err(err) =
+                consumer.store_offset(message.topic(), message.partition(), message.offset())
+            {
+                tracing::warn!(error = %err, "storing the offset failed");
+            }
             if last_commit.elapsed() >= self.settings.commit_interval {
                 if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
                     tracing::warn!(error = %err, "committing offsets failed; the next commit retries");

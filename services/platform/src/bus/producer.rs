@@ -40,6 +40,57 @@ impl ClientContext for TracingContext {
 
 impl rdkafka::consumer::ConsumerContext for TracingContext {}
 
+/// The consumer's context: logs like [`TracingContext`], and turns librdkafka's periodic
+/// statistics into the `consumer.lag` gauge (messages behind the partition's end).
+#[derive(Clone)]
+pub struct ConsumerContext {
+    group: String,
+    lag: opentelemetry::metrics::Gauge<i64>,
+}
+
+impl ConsumerContext {
+    pub fn new(group: &str) -> Self {
+        let lag = opentelemetry::global::meter("platform.inbox")
+            .i64_gauge("consumer.lag")
+            .with_description(
+                "messages between the committed position and the end of the partition",
+            )
+            .build();
+        Self {
+            group: group.to_string(),
+            lag,
+        }
+    }
+}
+
+impl ClientContext for ConsumerContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        TracingContext.log(level, facility, message)
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        TracingContext.error(error, reason)
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, detail) in statistics.topics {
+            for (partition, p) in detail.partitions {
+                // librdkafka reports -1 for partitions this member does not consume.
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    let attrs = [
+                        crate::telemetry::attr("consumer.group", self.group.clone()),
+                        crate::telemetry::attr("topic", topic.clone()),
+                        crate::telemetry::attr("partition", i64::from(partition)),
+                    ];
+                    self.lag.record(p.consumer_lag, &attrs);
+                }
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for ConsumerContext {}
+
 /// Base client settings shared by producer, consumer and admin client.
 pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
