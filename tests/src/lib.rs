@@ -1,6 +1,8 @@
 //! Helpers for the system tests: start a service's binary as a real process on a free port,
 //! wait for its health, stop it with a signal.
 
+pub mod otlp;
+
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use testkit::{TestDatabase, stack};

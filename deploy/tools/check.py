@@ -1,0 +1,976 @@
+#!/usr/bin/env python3
+"""Offline checks of the deployment files; `deploy/check` installs the tools and runs this.
+
+For each kustomization (the base and every overlay) it renders the objects with
+`kubectl kustomize`, validates each built-in object against the Kubernetes JSON schemas
+(kubernetes-validate, strict: unknown fields are errors) for every version asked, checks the
+custom resources (Strimzi, CloudNativePG) for their required fields, and then checks that the
+objects agree with each other and with the source:
+
+- every variable of `services/platform/src/config.rs` (`vars`) is set in every Deployment,
+  exactly once, with a value that parses; DATABASE_URL and AUTH_TOKENS come from Secrets;
+- ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
+  DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
+- security context, resources, graceful shutdown, the migration Job;
+- a KafkaTopic (and its .dlq) for every topic of `proto/src/topics.rs`, partitions equal to
+  KAFKA_TOPIC_PARTITIONS; a database and owner role per service; the connection budget;
+- Secrets: rendered ones are well formed (database URLs, AUTH_TOKENS); in a dev overlay every
+  referenced Secret must be rendered;
+- the Dockerfile copies every workspace member and builds every binary a pod runs;
+  deploy/README.md documents every variable.
+
+Exit status: 0 when everything passes, 1 on any error (all errors are listed), 2 on a usage
+or tool problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import subprocess
+import sys
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    tomllib = None
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, unquote
+
+import yaml
+
+NAMESPACE = "haicheng"
+APP_UID = 10001
+AUTH_SECRET = ("haicheng-auth-tokens", "auth-tokens")
+DATABASE_KEY = "database-url"
+PG_CLUSTER = "haicheng-pg"
+PG_RW_HOST = f"{PG_CLUSTER}-rw"
+KAFKA_CLUSTER = "haicheng"
+GATEWAY_LABEL = ("haicheng.io/gateway", "true")
+EGRESS_PORTS = {(5432, "TCP"), (9092, "TCP"), (53, "UDP"), (53, "TCP"), (4317, "TCP")}
+# Always set, whatever config.rs declares.
+REQUIRED_VARS = ("GRPC_ADDR", "DATABASE_URL", "KAFKA_BOOTSTRAP", "AUTH_TOKENS")
+SECRET_VARS = {"DATABASE_URL", "AUTH_TOKENS"}
+# Variables whose value must be a non-negative integer (config.rs parses them as numbers).
+NUMERIC_VAR = re.compile(r"(_MS|_BYTES|_REQUESTS|_SIZE|_ATTEMPTS|_CONNECTIONS|_PARTITIONS)$")
+# PostgreSQL's superuser_reserved_connections default, kept free of the services' pools.
+PG_RESERVED_CONNECTIONS = 3
+# SIGTERM: NOT_SERVING for SHUTDOWN_GRACE_MS, then drain, stop workers, flush the producer
+# (up to 10 s): the pod's grace period must cover the grace plus that.
+SHUTDOWN_DRAIN_MS = 10_000
+CRD_GROUPS = {"kafka.strimzi.io", "postgresql.cnpg.io"}
+CLUSTER_SCOPED = {"Namespace"}
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+# --------------------------------------------------------------------------- the source
+
+
+@dataclass
+class Source:
+    """What the repository says the deployment must agree with."""
+
+    repo: Path
+    env_vars: list[str]
+    services: dict[str, int]  # binary name -> DEFAULT_GRPC_PORT
+    topics: list[str]
+    departments: set[str]
+    scopes: set[str]
+    members: list[str]
+    docker_bins: list[str]
+    docker_copies: list[str]
+    docker_uid: int | None
+
+
+def fatal(message: str) -> None:
+    """A problem with the tools or the source, not with the manifests: exit status 2."""
+    print(f"check: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as err:
+        fatal(f"cannot read {path}: {err}")
+
+
+def read_source(repo: Path) -> Source:
+    config = _read(repo / "services/platform/src/config.rs")
+    block = re.search(r"pub mod vars \{(.*?)pub const ALL", config, re.S)
+    env_vars = re.findall(r'pub const \w+: &str = "([A-Z0-9_]+)";', block.group(1) if block else "")
+    if not env_vars:
+        fatal("found no variable names in services/platform/src/config.rs (mod vars)")
+    missing = [v for v in REQUIRED_VARS if v not in env_vars]
+    if missing:
+        fatal(f"config.rs no longer declares {', '.join(missing)}")
+
+    services = {}
+    for cfg in sorted(repo.glob("services/*/src/config.rs")):
+        m = re.search(r"pub const DEFAULT_GRPC_PORT: u16 = (\d+);", cfg.read_text())
+        if m:
+            services[cfg.parent.parent.name] = int(m.group(1))
+    if not services:
+        fatal("found no service (services/*/src/config.rs with DEFAULT_GRPC_PORT)")
+
+    topics = re.findall(r'pub const \w+: &str = "([a-z0-9.\-_]+)";', _read(repo / "proto/src/topics.rs"))
+    if not topics:
+        fatal("found no topic in proto/src/topics.rs")
+
+    auth = _read(repo / "services/platform/src/auth.rs")
+    departments = set(re.findall(r'Department::\w+ => "([a-z_]+)"', auth))
+    scope_block = re.search(r"pub mod scopes \{(.*?)\n\}", auth, re.S)
+    scopes = set(re.findall(r'pub const \w+: &str = "([a-z.]+)";', scope_block.group(1) if scope_block else ""))
+
+    manifest = _read(repo / "Cargo.toml")
+    if tomllib:
+        members = list(tomllib.loads(manifest).get("workspace", {}).get("members", []))
+    else:  # Python < 3.11: the members array, one string per entry
+        block = re.search(r"^members\s*=\s*\[(.*?)\]", manifest, re.S | re.M)
+        members = re.findall(r'"([^"]+)"', block.group(1)) if block else []
+
+    dockerfile = _read(repo / "deploy/Dockerfile")
+    joined = re.sub(r"\\\n", " ", dockerfile)
+    builds = [line for line in joined.splitlines() if "cargo build" in line]
+    docker_bins = re.findall(r"--bin\s+([\w-]+)", " ".join(builds))
+    stages = joined.split("\nFROM ")
+    builder = stages[1] if len(stages) > 1 else ""
+    docker_copies = []
+    for line in builder.splitlines():
+        m = re.match(r"\s*COPY\s+(?!--from)(.*)$", line)
+        if m:
+            docker_copies += m.group(1).split()[:-1]
+    uid = re.search(r"^USER\s+(\d+)", dockerfile, re.M)
+    return Source(repo, env_vars, services, topics, departments, scopes, members, docker_bins,
+                  docker_copies, int(uid.group(1)) if uid else None)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    where: str = ""
+
+    def error(self, obj: dict | None, message: str) -> None:
+        self.errors.append(f"{self.where}: {describe(obj) + ': ' if obj else ''}{message}")
+
+    def note(self, message: str) -> None:
+        self.notes.append(f"{self.where}: {message}")
+
+
+def describe(obj: dict) -> str:
+    return f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
+
+
+def dig(obj, *path, default=None):
+    for key in path:
+        if isinstance(obj, dict):
+            obj = obj.get(key)
+        elif isinstance(obj, list) and isinstance(key, int) and key < len(obj):
+            obj = obj[key]
+        else:
+            return default
+        if obj is None:
+            return default
+    return obj
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class Schemas:
+    """kubernetes-validate's bundled schemas, each loaded once."""
+
+    def __init__(self, versions: list[str]):
+        import kubernetes_validate.utils as kv  # noqa: PLC0415 (only with the tools installed)
+
+        self.kv = kv
+        known = kv.all_versions()
+        self.versions = []
+        for wanted in versions:
+            mm = kv.major_minor(wanted)
+            if not any(kv.major_minor(v) == mm for v in known):
+                fatal(f"kubernetes-validate has no schemas for Kubernetes {wanted} "
+                      f"(it has {known[0]} to {known[-1]})")
+            self.versions.append(next(v for v in known if kv.major_minor(v) == mm))
+
+    @functools.lru_cache(maxsize=None)
+    def _definitions(self, schema_dir: str):
+        from referencing import Resource  # noqa: PLC0415
+
+        return Resource.from_contents(self.kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", schema_dir))
+
+    @functools.lru_cache(maxsize=None)
+    def validator(self, version: str, kind: str, api_version: str):
+        import jsonschema  # noqa: PLC0415
+        from referencing import Registry, Resource  # noqa: PLC0415
+
+        schema_dir = f"v{version}-local-strict"
+        api = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        try:
+            schema = self.kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{api}.json", version)
+        except FileNotFoundError:
+            return None
+        registry = self._definitions(schema_dir) @ (Resource.from_contents(schema) @ Registry())
+        return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+    def validate(self, obj: dict, report: Report) -> None:
+        for version in self.versions:
+            validator = self.validator(version, obj["kind"], obj["apiVersion"])
+            if validator is None:
+                report.error(obj, f"no Kubernetes {self.kv.major_minor(version)} schema for "
+                                  f"{obj['apiVersion']} {obj['kind']} (unknown kind or apiVersion)")
+                continue
+            for err in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+                path = ".".join(str(p) for p in err.absolute_path) or "(top)"
+                report.error(obj, f"Kubernetes {self.kv.major_minor(version)} schema: {path}: {err.message}")
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def check_object(obj: dict, report: Report, schemas: Schemas) -> None:
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str) or not obj.get(key):
+            report.error(obj, f"{key} is missing")
+    name = dig(obj, "metadata", "name")
+    if not isinstance(name, str) or not name:
+        report.error(obj, "metadata.name is missing")
+    if not (isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str) and isinstance(name, str)
+            and obj["apiVersion"] and obj["kind"] and name):
+        return
+    pattern = DNS_LABEL if obj["kind"] in {"Service", "Namespace"} else DNS_SUBDOMAIN
+    if not pattern.match(name):
+        report.error(obj, f"metadata.name {name!r} is not a valid Kubernetes name")
+    namespace = dig(obj, "metadata", "namespace")
+    if obj["kind"] in CLUSTER_SCOPED:
+        if namespace:
+            report.error(obj, "a cluster-scoped object has a namespace")
+    elif namespace != NAMESPACE:
+        report.error(obj, f"namespace is {namespace!r}, not {NAMESPACE!r}")
+
+    group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
+    if group in CRD_GROUPS:
+        check_custom_resource(obj, report)
+    else:
+        schemas.validate(obj, report)
+
+
+def check_custom_resource(obj: dict, report: Report) -> None:
+    """No schema is bundled for these: required fields and the values the platform needs."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or not spec:
+        report.error(obj, "spec is missing")
+        return
+    kind = obj["kind"]
+    if kind == "KafkaTopic":
+        if obj["apiVersion"] != "kafka.strimzi.io/v1beta2":
+            report.error(obj, "apiVersion must be kafka.strimzi.io/v1beta2")
+        if dig(obj, "metadata", "labels", "strimzi.io/cluster") != KAFKA_CLUSTER:
+            report.error(obj, f"label strimzi.io/cluster must be {KAFKA_CLUSTER!r}")
+        topic = spec.get("topicName")
+        if not isinstance(topic, str) or not topic:
+            report.error(obj, "spec.topicName is missing")
+        elif obj["metadata"]["name"] != topic.replace(".", "-"):
+            report.error(obj, f"metadata.name should be {topic.replace('.', '-')!r} (spec.topicName with dashes)")
+        for key in ("partitions", "replicas"):
+            if not isinstance(spec.get(key), int) or spec[key] < 1:
+                report.error(obj, f"spec.{key} must be a positive integer")
+        isr = dig(spec, "config", "min.insync.replicas")
+        if isinstance(isr, int) and isinstance(spec.get("replicas"), int) and isr > spec["replicas"]:
+            report.error(obj, f"min.insync.replicas {isr} exceeds replicas {spec['replicas']}: every produce with acks=all would fail")
+    elif kind == "Cluster":
+        if not isinstance(spec.get("instances"), int) or spec["instances"] < 1:
+            report.error(obj, "spec.instances must be a positive integer")
+        if not dig(spec, "storage", "size"):
+            report.error(obj, "spec.storage.size is missing")
+    elif kind == "Database":
+        for path in (("name",), ("owner",), ("cluster", "name")):
+            if not dig(spec, *path):
+                report.error(obj, f"spec.{'.'.join(path)} is missing")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def parse_quantity(value) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.fullmatch(r"([0-9.]+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?", str(value))
+    if not m:
+        return None
+    factor = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+              "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}[m.group(2)]
+    return float(m.group(1)) * factor
+
+
+def selects(selector: dict | None, labels: dict | None) -> bool:
+    """A matchLabels selector (or a Service's plain selector) selects these labels."""
+    selector = selector or {}
+    if "matchExpressions" in selector:
+        return False  # not used here; treat as a mismatch so it gets looked at
+    match = selector["matchLabels"] if "matchLabels" in selector else selector
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+@dataclass
+class Objects:
+    items: list[dict]
+
+    def of(self, kind: str) -> list[dict]:
+        return [o for o in self.items if o.get("kind") == kind]
+
+    def get(self, kind: str, name: str) -> dict | None:
+        return next((o for o in self.of(kind) if dig(o, "metadata", "name") == name), None)
+
+    def by_original(self, kind: str, name: str) -> dict | None:
+        """A generated ConfigMap/Secret by its name without kustomize's hash suffix."""
+        exact = self.get(kind, name)
+        if exact:
+            return exact
+        pattern = re.compile(re.escape(name) + r"-[a-z0-9]{10}$")
+        found = [o for o in self.of(kind) if pattern.match(dig(o, "metadata", "name", default=""))]
+        return found[0] if len(found) == 1 else None
+
+
+def secret_value(secret: dict, key: str) -> str | None:
+    import base64  # noqa: PLC0415
+
+    if key in (secret.get("stringData") or {}):
+        return secret["stringData"][key]
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        return None
+    try:
+        return base64.b64decode(raw).decode()
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- the platform
+
+
+@dataclass
+class Policy:
+    name: str
+    self_contained: bool  # every referenced Secret must be rendered (dev)
+    pinned_image: bool  # no `latest`, no untagged image (prod and any other release overlay)
+
+
+class PlatformChecks:
+    def __init__(self, source: Source, objects: Objects, report: Report, policy: Policy):
+        self.src, self.objs, self.report, self.policy = source, objects, report, policy
+        self.secret_refs: set[tuple[str, str | None]] = set()  # (secret, key or None)
+        self.env_by_service: dict[str, dict[str, str | None]] = {}
+
+    def run(self) -> None:
+        if not self.objs.get("Namespace", NAMESPACE):
+            self.report.error(None, f"no Namespace {NAMESPACE}")
+        images = set()
+        for svc, port in self.src.services.items():
+            self.service(svc, port, images)
+        if len(images) > 1:
+            self.report.error(None, f"the workloads use different images: {', '.join(sorted(images))}")
+        for image in images:
+            self.image(image)
+        self.topics()
+        self.postgres()
+        self.secrets()
+
+    # ---- one service
+    def service(self, svc: str, port: int, images: set) -> None:
+        error = self.report.error
+        deploy = self.objs.get("Deployment", svc)
+        if not deploy:
+            error(None, f"no Deployment {svc}")
+            return
+        spec = deploy.get("spec") or {}
+        pod = dig(spec, "template", "spec", default={})
+        pod_labels = dig(spec, "template", "metadata", "labels", default={})
+        if not selects(spec.get("selector"), pod_labels):
+            error(deploy, "spec.selector does not select the pod template's labels")
+        containers = pod.get("containers") or []
+        if len(containers) != 1:
+            error(deploy, f"expected one container, found {len(containers)}")
+            return
+        container = containers[0]
+        images.add(container.get("image", ""))
+        command = container.get("command") or []
+        if command[:1] != [svc] or container.get("args"):
+            error(deploy, f"the container must run `{svc}` with no arguments, not {command + (container.get('args') or [])}")
+        if svc not in self.src.docker_bins:
+            error(deploy, f"the image does not build the binary {svc} (deploy/Dockerfile --bin list)")
+        replicas = spec.get("replicas", 1)
+
+        env = self.environment(deploy, container)
+        self.env_by_service[svc] = env
+        self.variables(deploy, svc, port, env)
+
+        ports = [p for p in container.get("ports") or [] if p.get("name") == "grpc"]
+        if [p.get("containerPort") for p in ports] != [port]:
+            error(deploy, f"the container needs one port named grpc = {port}")
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            got = dig(container, probe, "grpc", "port")
+            if got is None and probe != "startupProbe":
+                error(deploy, f"{probe} must be a gRPC probe on port {port}")
+            elif got is not None and got != port:
+                error(deploy, f"{probe} checks port {got}, the service listens on {port}")
+
+        grace_ms = env.get("SHUTDOWN_GRACE_MS")
+        period = pod.get("terminationGracePeriodSeconds", 30)
+        if grace_ms and grace_ms.isdigit() and int(grace_ms) + SHUTDOWN_DRAIN_MS > period * 1000:
+            error(deploy, f"terminationGracePeriodSeconds {period} s leaves no time to drain after "
+                          f"SHUTDOWN_GRACE_MS {grace_ms} (needs {int(grace_ms) + SHUTDOWN_DRAIN_MS} ms)")
+        self.hardening(deploy, pod, container)
+        if pod.get("serviceAccountName") and not self.objs.get("ServiceAccount", pod["serviceAccountName"]):
+            error(deploy, f"ServiceAccount {pod['serviceAccountName']} is not rendered")
+
+        self.service_object(svc, port, pod_labels)
+        hpa_min = self.autoscaler(svc, replicas)
+        self.disruption_budget(svc, pod_labels, hpa_min if hpa_min is not None else replicas)
+        job = self.migration_job(svc, container, env)
+        self.network_policy(svc, port, pod_labels, job)
+
+    def environment(self, obj: dict, container: dict) -> dict[str, str | None]:
+        """Every variable the container gets, with its value (None when from a Secret not rendered)."""
+        env: dict[str, str | None] = {}
+        origin: dict[str, str] = {}
+
+        def put(name: str, value, where: str) -> None:
+            if name in env:
+                self.report.error(obj, f"{name} is set twice ({origin[name]} and {where}): one place only")
+            env[name], origin[name] = value, where
+
+        for source in container.get("envFrom") or []:
+            if "configMapRef" in source:
+                name = source["configMapRef"].get("name", "")
+                cm = self.objs.get("ConfigMap", name)
+                if not cm:
+                    self.report.error(obj, f"envFrom ConfigMap {name} is not rendered")
+                    continue
+                for key, value in (cm.get("data") or {}).items():
+                    put(key, str(value), f"ConfigMap {name}")
+            elif "secretRef" in source:
+                name = source["secretRef"].get("name", "")
+                self.secret_refs.add((name, None))
+                secret = self.objs.get("Secret", name)
+                if not secret:
+                    self.report.error(obj, f"envFrom Secret {name}: its keys cannot be checked; use env secretKeyRef")
+                    continue
+                for key in set(secret.get("data") or {}) | set(secret.get("stringData") or {}):
+                    put(key, secret_value(secret, key), f"Secret {name}")
+        for item in container.get("env") or []:
+            name = item.get("name", "")
+            if "value" in item:
+                put(name, str(item["value"]), "env")
+            elif dig(item, "valueFrom", "secretKeyRef"):
+                ref = item["valueFrom"]["secretKeyRef"]
+                self.secret_refs.add((ref.get("name", ""), ref.get("key")))
+                secret = self.objs.get("Secret", ref.get("name", ""))
+                put(name, secret_value(secret, ref.get("key")) if secret else None, f"Secret {ref.get('name')}")
+            elif dig(item, "valueFrom", "configMapKeyRef"):
+                ref = item["valueFrom"]["configMapKeyRef"]
+                cm = self.objs.get("ConfigMap", ref.get("name", ""))
+                put(name, dig(cm, "data", ref.get("key")) if cm else None, f"ConfigMap {ref.get('name')}")
+                if not cm:
+                    self.report.error(obj, f"{name}: ConfigMap {ref.get('name')} is not rendered")
+            else:
+                put(name, None, "env (field reference)")
+        return env
+
+    def variables(self, deploy: dict, svc: str, port: int, env: dict) -> None:
+        error = self.report.error
+        known = set(self.src.env_vars)
+        for var in self.src.env_vars:
+            if var not in env:
+                error(deploy, f"{var} is not set (services/platform/src/config.rs reads it)")
+        for var in sorted(set(env) - known):
+            error(deploy, f"{var} is not a variable the services read (typo?); known: config.rs vars")
+        container = dig(deploy, "spec", "template", "spec", "containers", 0, default={})
+        refs = {i.get("name"): dig(i, "valueFrom", "secretKeyRef") for i in container.get("env") or []}
+        expected = {"DATABASE_URL": (f"{svc}-database", DATABASE_KEY), "AUTH_TOKENS": AUTH_SECRET}
+        for var in SECRET_VARS:
+            ref = refs.get(var)
+            want = expected[var]
+            if not ref or (ref.get("name"), ref.get("key")) != want:
+                error(deploy, f"{var} must come from Secret {want[0]} key {want[1]} (env valueFrom.secretKeyRef)")
+        addr = env.get("GRPC_ADDR") or ""
+        m = re.fullmatch(r"(0\.0\.0\.0|\[::\]):(\d+)", addr)
+        if "GRPC_ADDR" not in env:
+            pass
+        elif not m:
+            error(deploy, f"GRPC_ADDR {addr!r} must listen on all interfaces: 0.0.0.0:{port}")
+        elif int(m.group(2)) != port:
+            error(deploy, f"GRPC_ADDR port {m.group(2)} is not the service's port {port}")
+        for var, value in env.items():
+            if value is None or var in SECRET_VARS:
+                continue
+            if NUMERIC_VAR.search(var) and not re.fullmatch(r"\d+", value.strip()):
+                error(deploy, f"{var}={value!r} is not a whole number (the service would refuse to start)")
+        for entry in (env["KAFKA_BOOTSTRAP"] or "").split(",") if "KAFKA_BOOTSTRAP" in env else []:
+            if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d+", entry.strip()):
+                error(deploy, f"KAFKA_BOOTSTRAP entry {entry!r} is not host:port")
+        otlp = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if otlp and not re.match(r"https?://[^/:]+:\d+", otlp):
+            error(deploy, f"OTEL_EXPORTER_OTLP_ENDPOINT {otlp!r} must be http(s)://host:port")
+
+    def hardening(self, obj: dict, pod: dict, container: dict) -> None:
+        error = self.report.error
+        pod_sc = pod.get("securityContext") or {}
+        sc = container.get("securityContext") or {}
+        if not (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")):
+            error(obj, "runAsNonRoot must be true")
+        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+        if uid != APP_UID or (self.src.docker_uid is not None and self.src.docker_uid != APP_UID):
+            error(obj, f"runAsUser must be {APP_UID}, the image's user (deploy/Dockerfile USER {self.src.docker_uid})")
+        seccomp = dig(sc, "seccompProfile", "type") or dig(pod_sc, "seccompProfile", "type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            error(obj, "seccompProfile must be RuntimeDefault (Pod Security \"restricted\")")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            error(obj, "readOnlyRootFilesystem must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            error(obj, "allowPrivilegeEscalation must be false")
+        if sc.get("privileged"):
+            error(obj, "the container must not be privileged")
+        if "ALL" not in (dig(sc, "capabilities", "drop") or []):
+            error(obj, "capabilities.drop must contain ALL")
+        if dig(sc, "capabilities", "add"):
+            error(obj, "no capability may be added")
+        resources = container.get("resources") or {}
+        for res in ("cpu", "memory"):
+            req, lim = dig(resources, "requests", res), dig(resources, "limits", res)
+            if req is None or lim is None:
+                error(obj, f"resources.requests.{res} and resources.limits.{res} must be set")
+                continue
+            r, l = parse_quantity(req), parse_quantity(lim)
+            if r is None or l is None:
+                error(obj, f"resources {res}: cannot read {req!r} / {lim!r}")
+            elif r > l:
+                error(obj, f"resources {res}: request {req} exceeds limit {lim}")
+
+    def service_object(self, svc: str, port: int, pod_labels: dict) -> None:
+        error = self.report.error
+        service = self.objs.get("Service", svc)
+        if not service:
+            error(None, f"no Service {svc}")
+            return
+        spec = service.get("spec") or {}
+        if spec.get("type", "ClusterIP") != "ClusterIP":
+            error(service, "type must be ClusterIP")
+        if not spec.get("selector") or not selects(spec["selector"], pod_labels):
+            error(service, f"selector does not select Deployment {svc}'s pods")
+        grpc = [p for p in spec.get("ports") or [] if p.get("name") == "grpc"]
+        if len(grpc) != 1:
+            error(service, "needs one port named grpc")
+            return
+        p = grpc[0]
+        if p.get("appProtocol") != "grpc":
+            error(service, "port grpc needs appProtocol: grpc")
+        if p.get("port") != port or p.get("targetPort") not in ("grpc", port):
+            error(service, f"port grpc must be {port} -> targetPort grpc")
+
+    def autoscaler(self, svc: str, replicas: int) -> int | None:
+        error = self.report.error
+        hpa = self.objs.get("HorizontalPodAutoscaler", svc)
+        if not hpa:
+            error(None, f"no HorizontalPodAutoscaler {svc}")
+            return None
+        spec = hpa.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        if (target.get("kind"), target.get("name")) != ("Deployment", svc):
+            error(hpa, f"scaleTargetRef must be Deployment {svc}")
+        low, high = spec.get("minReplicas", 1), spec.get("maxReplicas", 0)
+        if low > high:
+            error(hpa, f"minReplicas {low} > maxReplicas {high}")
+        if low != replicas:
+            error(hpa, f"minReplicas {low} differs from the Deployment's replicas {replicas}: "
+                       "each apply would reset the scale")
+        cpu = [m for m in spec.get("metrics") or []
+               if m.get("type") == "Resource" and dig(m, "resource", "name") == "cpu"]
+        if not cpu or dig(cpu[0], "resource", "target", "type") != "Utilization":
+            error(hpa, "needs a cpu Utilization metric")
+        return low
+
+    def disruption_budget(self, svc: str, pod_labels: dict, min_pods: int) -> None:
+        pdb = self.objs.get("PodDisruptionBudget", svc)
+        if not pdb:
+            if min_pods >= 2:
+                self.report.error(None, f"no PodDisruptionBudget {svc} although it runs {min_pods} replicas")
+            return
+        spec = pdb.get("spec") or {}
+        if not selects(spec.get("selector"), pod_labels):
+            self.report.error(pdb, f"selector does not select Deployment {svc}'s pods")
+        need = spec.get("minAvailable")
+        if isinstance(need, int) and need >= min_pods:
+            self.report.error(pdb, f"minAvailable {need} with {min_pods} replicas blocks every voluntary eviction (node drains)")
+
+    def migration_job(self, svc: str, server: dict, server_env: dict) -> dict | None:
+        error = self.report.error
+        job = self.objs.get("Job", f"{svc}-migrate")
+        if not job:
+            error(None, f"no Job {svc}-migrate")
+            return None
+        pod = dig(job, "spec", "template", "spec", default={})
+        containers = pod.get("containers") or []
+        if len(containers) != 1:
+            error(job, "expected one container")
+            return job
+        c = containers[0]
+        if (c.get("command") or [])[:1] != [svc] or c.get("args") != ["migrate"]:
+            error(job, f"must run `{svc} migrate` (command [{svc}], args [migrate])")
+        if c.get("image") != server.get("image"):
+            error(job, f"image {c.get('image')} differs from the Deployment's {server.get('image')}")
+        if pod.get("restartPolicy") not in ("Never", "OnFailure"):
+            error(job, "restartPolicy must be Never or OnFailure")
+        env = self.environment(job, c)
+        ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "DATABASE_URL"), None)
+        if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-database", DATABASE_KEY):
+            error(job, f"DATABASE_URL must come from Secret {svc}-database key {DATABASE_KEY}, as in the Deployment")
+        for var in sorted(set(env) - set(self.src.env_vars)):
+            error(job, f"{var} is not a variable the services read (typo?)")
+        for var, value in env.items():
+            if var != "DATABASE_URL" and var in server_env and server_env[var] != value:
+                error(job, f"{var}={value!r} differs from the Deployment's {server_env[var]!r}")
+        self.hardening(job, pod, c)
+        return job
+
+    def network_policy(self, svc: str, port: int, pod_labels: dict, job: dict | None) -> None:
+        error = self.report.error
+        policy = self.objs.get("NetworkPolicy", svc)
+        if not policy:
+            error(None, f"no NetworkPolicy {svc}")
+            return
+        spec = policy.get("spec") or {}
+        if not selects(spec.get("podSelector"), pod_labels):
+            error(policy, f"podSelector does not select Deployment {svc}'s pods")
+        if job and not selects(spec.get("podSelector"), dig(job, "spec", "template", "metadata", "labels")):
+            error(policy, f"podSelector does not select Job {svc}-migrate's pods (it needs PostgreSQL egress)")
+        if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
+            error(policy, "policyTypes must be Ingress and Egress")
+        same_ns = gateway = False
+        for rule in spec.get("ingress") or []:
+            ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or []}
+            if ports != {(port, "TCP")} and ports != {("grpc", "TCP")}:
+                error(policy, f"an ingress rule opens {sorted(ports, key=str)}, not only the gRPC port {port}")
+                continue
+            for peer in rule.get("from") or []:
+                if peer.get("podSelector") == {} and "namespaceSelector" not in peer:
+                    same_ns = True
+                labels = dig(peer, "namespaceSelector", "matchLabels", default={})
+                if "podSelector" not in peer and labels == {GATEWAY_LABEL[0]: GATEWAY_LABEL[1]}:
+                    gateway = True
+        if not same_ns:
+            error(policy, f"no ingress to port {port} from the pods of the namespace")
+        if not gateway:
+            error(policy, f"no ingress to port {port} from namespaces labelled {GATEWAY_LABEL[0]}={GATEWAY_LABEL[1]}")
+        egress = {(p.get("port"), p.get("protocol", "TCP")) for rule in spec.get("egress") or [] for p in rule.get("ports") or []}
+        for missing in sorted(EGRESS_PORTS - egress):
+            error(policy, f"no egress to port {missing[0]}/{missing[1]}")
+        for extra in sorted(egress - EGRESS_PORTS, key=str):
+            error(policy, f"egress to port {extra[0]}/{extra[1]} is more than the service needs")
+        for rule in spec.get("egress") or []:
+            if not rule.get("ports"):
+                error(policy, "an egress rule without ports allows everything")
+
+    # ---- the image
+    def image(self, image: str) -> None:
+        name, _, digest = image.partition("@")
+        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        if self.policy.pinned_image and not digest and (not tag or tag == "latest"):
+            self.report.error(None, f"image {image!r} is not pinned: set a release tag or digest")
+
+    # ---- Kafka
+    def topics(self) -> None:
+        error = self.report.error
+        topics = {dig(t, "spec", "topicName"): t for t in self.objs.of("KafkaTopic")}
+        wanted = [t for base in self.src.topics for t in (base, f"{base}.dlq")]
+        for topic in wanted:
+            if topic not in topics:
+                error(None, f"no KafkaTopic for {topic} (proto/src/topics.rs)")
+        for topic, obj in topics.items():
+            if topic is not None and topic not in wanted:
+                error(obj, f"topic {topic} is not in proto/src/topics.rs (nor its .dlq)")
+        partitions = {v.get("KAFKA_TOPIC_PARTITIONS") for v in self.env_by_service.values()} - {None}
+        for value in partitions:
+            for topic, obj in topics.items():
+                if str(dig(obj, "spec", "partitions")) != value:
+                    error(obj, f"partitions {dig(obj, 'spec', 'partitions')} differ from KAFKA_TOPIC_PARTITIONS={value}")
+
+    # ---- PostgreSQL
+    def postgres(self) -> None:
+        error = self.report.error
+        cluster = self.objs.get("Cluster", PG_CLUSTER)
+        if not cluster:
+            error(None, f"no CloudNativePG Cluster {PG_CLUSTER}")
+            return
+        spec = cluster.get("spec") or {}
+        initdb = dig(spec, "bootstrap", "initdb", default={})
+        databases = {}  # database -> (owner, how)
+        if initdb.get("database"):
+            databases[initdb["database"]] = (initdb.get("owner"), "bootstrap.initdb")
+        for db in self.objs.of("Database"):
+            if dig(db, "spec", "cluster", "name") != PG_CLUSTER:
+                error(db, f"spec.cluster.name must be {PG_CLUSTER}")
+            name = dig(db, "spec", "name")
+            if name in databases:
+                error(db, f"database {name} is declared twice")
+            databases[name] = (dig(db, "spec", "owner"), describe(db))
+        roles = {}  # role -> credentials Secret
+        if initdb.get("owner"):
+            roles[initdb["owner"]] = dig(initdb, "secret", "name")
+        for role in dig(spec, "managed", "roles", default=[]):
+            if role.get("ensure", "present") == "present":
+                if not role.get("login"):
+                    error(cluster, f"managed role {role.get('name')} needs login: true")
+                roles[role.get("name")] = dig(role, "passwordSecret", "name")
+        for svc in self.src.services:
+            want = svc.replace("-", "_")
+            if want not in databases:
+                error(None, f"no database {want} for {svc} (bootstrap.initdb or a Database resource)")
+                continue
+            owner = databases[want][0]
+            if owner not in roles:
+                error(cluster, f"the owner {owner} of database {want} is neither the initdb owner nor a managed role")
+            credentials = roles.get(owner)
+            if not credentials:
+                error(cluster, f"role {owner} has no password Secret")
+                continue
+            self.secret_refs.add((credentials, "password"))
+            self.database_url(svc, want, owner, credentials)
+        # The pools at their largest, plus one connection per migration Job.
+        budget = 0
+        for svc, env in self.env_by_service.items():
+            hpa = self.objs.get("HorizontalPodAutoscaler", svc)
+            pods = dig(hpa, "spec", "maxReplicas") or dig(self.objs.get("Deployment", svc), "spec", "replicas", default=1)
+            pool = env.get("DATABASE_MAX_CONNECTIONS")
+            if pool and pool.isdigit():
+                budget += pods * int(pool) + 1
+        raw = dig(spec, "postgresql", "parameters", "max_connections", default="100")
+        if not str(raw).isdigit():
+            error(cluster, f"max_connections {raw!r} is not a number")
+        elif budget > int(raw) - PG_RESERVED_CONNECTIONS:
+            error(cluster, f"max_connections {raw} is below what the services may open at their HPA maximum "
+                           f"({budget} + {PG_RESERVED_CONNECTIONS} reserved)")
+
+    def database_url(self, svc: str, database: str, owner: str, credentials: str) -> None:
+        secret = self.objs.get("Secret", f"{svc}-database")
+        if not secret:
+            return
+        url = secret_value(secret, DATABASE_KEY)
+        if url is None:
+            self.report.error(secret, f"no key {DATABASE_KEY}")
+            return
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            self.report.error(secret, f"{DATABASE_KEY} is not a URL: {err}")
+            return
+        problems = []
+        if parts.scheme not in ("postgres", "postgresql"):
+            problems.append("scheme must be postgres://")
+        if unquote(parts.username or "") != owner:
+            problems.append(f"user must be {owner}")
+        if (parts.hostname or "").split(".")[0] != PG_RW_HOST:
+            problems.append(f"host must be {PG_RW_HOST} (the read-write service)")
+        if port not in (None, 5432):
+            problems.append("port must be 5432")
+        if parts.path.lstrip("/") != database:
+            problems.append(f"database must be {database}")
+        cred = self.objs.get("Secret", credentials)
+        if cred and secret_value(cred, "password") != unquote(parts.password or ""):
+            problems.append(f"password differs from Secret {credentials}")
+        if cred and secret_value(cred, "username") != owner:
+            self.report.error(cred, f"username must be {owner}")
+        for problem in problems:
+            self.report.error(secret, f"{DATABASE_KEY}: {problem}")
+
+    # ---- Secrets
+    def secrets(self) -> None:
+        tokens_secret = self.objs.get("Secret", AUTH_SECRET[0])
+        if tokens_secret:
+            spec = secret_value(tokens_secret, AUTH_SECRET[1])
+            if spec is None:
+                self.report.error(tokens_secret, f"no key {AUTH_SECRET[1]}")
+            else:
+                for problem in check_tokens(spec, self.src):
+                    self.report.error(tokens_secret, f"{AUTH_SECRET[1]}: {problem}")
+        external = set()
+        for name, key in sorted(self.secret_refs, key=str):
+            secret = self.objs.get("Secret", name)
+            if secret is None:
+                external.add(name)
+                if self.policy.self_contained:
+                    self.report.error(None, f"Secret {name} is referenced but not rendered")
+            elif key and secret_value(secret, key) is None:
+                self.report.error(secret, f"has no key {key}, which is referenced")
+        if external and not self.policy.self_contained:
+            self.report.note(f"Secrets to create in the cluster: {', '.join(sorted(external))}")
+
+
+def check_tokens(spec: str, src: Source) -> list[str]:
+    """The rules of platform::auth::TokenTable::parse, plus known scopes."""
+    problems, seen = [], set()
+    for index, entry in enumerate(e.strip() for e in spec.split(";") if e.strip()):
+        at = f"entry {index + 1}"
+        token, sep, rest = entry.partition("=")
+        if not sep:
+            problems.append(f"{at}: expected TOKEN=KIND:NAME:SCOPES")
+            continue
+        kind, _, rest = rest.partition(":")
+        name, _, scopes = rest.partition(":")
+        if kind == "department":
+            if src.departments and name not in src.departments:
+                problems.append(f"{at}: unknown department {name!r}")
+        elif kind != "service" or not name:
+            problems.append(f"{at}: KIND must be department or service, followed by :NAME")
+        if len(token.strip()) < 8:
+            problems.append(f"{at}: a token needs at least 8 characters")
+        if token.strip() in seen:
+            problems.append(f"{at}: the token is listed twice")
+        seen.add(token.strip())
+        for scope in (s.strip() for s in scopes.split(",") if s.strip()):
+            if src.scopes and scope not in src.scopes:
+                problems.append(f"{at}: unknown scope {scope!r}")
+    if not seen:
+        problems.append("no token")
+    return problems
+
+
+# --------------------------------------------------------------------------- the repository
+
+
+def check_repository(src: Source, report: Report, hadolint: str | None) -> None:
+    report.where = "deploy/Dockerfile"
+    repo = src.repo
+    for path in src.docker_copies:
+        if not (repo / path).exists():
+            report.error(None, f"COPY {path}: no such path in the repository (the build context)")
+    for member in src.members:
+        if not any(member == c.rstrip("/") or member.startswith(c.rstrip("/") + "/") for c in src.docker_copies):
+            report.error(None, f"workspace member {member} is not copied into the builder (cargo --locked needs it)")
+    for name in ("Cargo.toml", "Cargo.lock"):
+        if name not in src.docker_copies:
+            report.error(None, f"{name} is not copied into the builder")
+    for svc in list(src.services) + ["haicheng"]:
+        if svc not in src.docker_bins:
+            report.error(None, f"cargo build does not build --bin {svc}")
+    if src.docker_uid != APP_UID:
+        report.error(None, f"USER must be the numeric uid {APP_UID}")
+    if hadolint:
+        # DL3008 (pin apt package versions): Debian stable's security updates are wanted.
+        run = subprocess.run([hadolint, "--no-color", "--ignore", "DL3008", "--failure-threshold", "warning",
+                              str(repo / "deploy/Dockerfile")], capture_output=True, text=True)
+        if run.returncode != 0:
+            for line in (run.stdout + run.stderr).strip().splitlines():
+                report.error(None, f"hadolint: {line}")
+
+    report.where = "deploy/README.md"
+    readme = (repo / "deploy/README.md")
+    text = readme.read_text() if readme.exists() else ""
+    for var in src.env_vars:
+        if not re.search(rf"\b{var}\b", text):
+            report.error(None, f"{var} is not documented")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def render(kubectl: str, path: Path) -> str:
+    run = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr.strip() or f"kubectl kustomize exited {run.returncode}")
+    return run.stdout
+
+
+def policy_for(name: str) -> Policy:
+    leaf = name.rsplit("/", 1)[-1]
+    if name == "base":
+        return Policy(name, self_contained=False, pinned_image=False)
+    if leaf.startswith("dev"):
+        return Policy(name, self_contained=True, pinned_image=False)
+    return Policy(name, self_contained=False, pinned_image=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--kubectl", required=True)
+    parser.add_argument("--hadolint")
+    parser.add_argument("--k8s-versions", default="1.30.0 1.37.0")
+    parser.add_argument("--out", type=Path, help="write each rendering to DIR/<name>.yaml")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+
+    repo = args.repo.resolve()
+    src = read_source(repo)
+    schemas = Schemas(args.k8s_versions.split())
+    root = repo / "deploy/k8s"
+    targets = [root / "base"] + sorted(p.parent for p in (root / "overlays").glob("*/kustomization.yaml"))
+    report = Report()
+    for target in targets:
+        name = str(target.relative_to(root))
+        report.where = f"deploy/k8s/{name}"
+        try:
+            text = render(args.kubectl, target)
+        except RuntimeError as err:
+            report.error(None, f"kubectl kustomize failed: {err}")
+            continue
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / f"{name.replace('/', '-')}.yaml").write_text(text)
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        except yaml.YAMLError as err:
+            report.error(None, f"the rendering is not YAML: {err}")
+            continue
+        before = len(report.errors)
+        seen = set()
+        for obj in docs:
+            if not isinstance(obj, dict):
+                report.error(None, f"a rendered document is not an object: {obj!r:.60}")
+                continue
+            key = (obj.get("kind"), dig(obj, "metadata", "namespace"), dig(obj, "metadata", "name"))
+            if key in seen:
+                report.error(obj, "rendered twice")
+            seen.add(key)
+            check_object(obj, report, schemas)
+        objects = Objects([d for d in docs if isinstance(d, dict)])
+        PlatformChecks(src, objects, report, policy_for(name)).run()
+        custom = sum(1 for d in objects.items if d.get("apiVersion", "").split("/")[0] in CRD_GROUPS)
+        found = len(report.errors) - before
+        print(f"{report.where}: {len(docs)} objects ({len(docs) - custom} against the Kubernetes "
+              f"{' and '.join(schemas.kv.major_minor(v) for v in schemas.versions)} schemas, {custom} custom "
+              f"resources), {'OK' if not found else f'{found} error(s)'}")
+    before = len(report.errors)
+    check_repository(src, report, args.hadolint)
+    found = len(report.errors) - before
+    print(f"deploy/Dockerfile, deploy/README.md: {'OK' if not found else f'{found} error(s)'}"
+          + ("" if args.hadolint else " (hadolint not available on this machine: skipped)"))
+    if args.verbose or report.errors:
+        for note in report.notes:
+            print(f"note: {note}")
+    if report.errors:
+        print(f"\n{len(report.errors)} error(s):", file=sys.stderr)
+        for line in report.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"deploy/check: all passed ({len(src.env_vars)} variables, {len(src.services)} services, "
+          f"{len(src.topics)} topics checked)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SystemExit:
+        raise
+    except Exception as err:  # a bug here, not in the manifests
+        print(f"check: internal error: {err!r}", file=sys.stderr)
+        raise
