@@ -1,19 +1,71 @@
-//! Configuration of the census service: for now only the platform's part.
+//! Configuration of the census service: the platform's part and the census's own rules.
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig};
+use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+
+use crate::domain::Rules;
 
 /// The gRPC port when `GRPC_ADDR` is not set.
 pub const DEFAULT_GRPC_PORT: u16 = 50051;
 
+/// Names of the census's own environment variables, declared once.
+pub mod vars {
+    /// R&D spend may exceed revenue times this factor only when the return carries
+    /// `rd_exceeds_revenue_flag`; default 1.0.
+    pub const RD_REVENUE_FACTOR: &str = "CENSUS_RD_REVENUE_FACTOR";
+    /// Rows of an import stored per transaction; default 500.
+    pub const IMPORT_BATCH_ROWS: &str = "CENSUS_IMPORT_BATCH_ROWS";
+
+    /// Every variable above, for documentation and deploy checks.
+    pub const ALL: &[&str] = &[RD_REVENUE_FACTOR, IMPORT_BATCH_ROWS];
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
+    /// The local choices of the census rules.
+    pub rules: Rules,
+    /// Rows of an import written in one transaction: larger batches mean fewer round trips,
+    /// smaller ones shorter locks.
+    pub import_batch_rows: usize,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let factor: f64 = parse_or(
+            get(vars::RD_REVENUE_FACTOR),
+            vars::RD_REVENUE_FACTOR,
+            || 1.0,
+        )?;
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(ConfigError {
+                var: vars::RD_REVENUE_FACTOR,
+                reason: format!("{factor} must be a positive number"),
+            });
+        }
+        let import_batch_rows: usize = parse_or(
+            get(vars::IMPORT_BATCH_ROWS),
+            vars::IMPORT_BATCH_ROWS,
+            || 500,
+        )?;
+        if !(1..=2000).contains(&import_batch_rows) {
+            return Err(ConfigError {
+                var: vars::IMPORT_BATCH_ROWS,
+                reason: format!("{import_batch_rows} must be between 1 and 2000"),
+            });
+        }
         Ok(Self {
-            platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)?,
+            platform,
+            rules: Rules {
+                rd_revenue_factor: factor,
+            },
+            import_batch_rows,
         })
     }
 }
@@ -21,5 +73,42 @@ impl Config {
 impl ServiceConfig for Config {
     fn platform(&self) -> &PlatformConfig {
         &self.platform
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_rd_factor_defaults_to_one_and_can_be_set() {
+        let config = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(config.rules.rd_revenue_factor, 1.0);
+        assert_eq!(config.import_batch_rows, 500);
+        let config = Config::from_lookup(lookup(&[(vars::RD_REVENUE_FACTOR, "1.5")])).unwrap();
+        assert_eq!(config.rules.rd_revenue_factor, 1.5);
+    }
+
+    #[test]
+    fn a_bad_factor_or_batch_size_is_named() {
+        for (var, value) in [
+            (vars::RD_REVENUE_FACTOR, "-1"),
+            (vars::RD_REVENUE_FACTOR, "NaN"),
+            (vars::RD_REVENUE_FACTOR, "lots"),
+            (vars::IMPORT_BATCH_ROWS, "0"),
+        ] {
+            let err = Config::from_lookup(move |name| (name == var).then(|| value.to_string()))
+                .unwrap_err();
+            assert_eq!(err.var, var);
+        }
     }
 }

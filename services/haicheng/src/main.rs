@@ -1,7 +1,11 @@
 //! `haicheng`: the platform's command-line client.
 //!
-//! For now it answers one question, whether the services are up (`haicheng health`);
-//! the census, classification and notice commands arrive with their services.
+//! `haicheng health` asks whether the services are up; `haicheng census import FILE.csv`
+//! imports census returns ([`census`]); the classification and notice commands arrive with
+//! their services.
+
+mod census;
+mod census_csv;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -30,6 +34,11 @@ enum Command {
         #[arg(value_name = "NAME=HOST:PORT")]
         services: Vec<String>,
     },
+    /// The census service: import returns.
+    Census {
+        #[command(subcommand)]
+        command: census::CensusCommand,
+    },
 }
 
 const LOCAL_SERVICES: [(&str, &str); 4] = [
@@ -43,6 +52,7 @@ const LOCAL_SERVICES: [(&str, &str); 4] = [
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Health { services } => health(services).await,
+        Command::Census { command } => census::run(command).await,
     }
 }
 

@@ -1,0 +1,218 @@
+//! Reads: an enterprise's file (now or as of a time, audited), the filtered list, and the
+//! statistics of a period.
+
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+
+use super::{EnterpriseRow, ReturnRow, Store, enterprise_columns, return_columns};
+use crate::domain::{
+    CensusReturn, Enterprise, Group, Grouping, Park, Period, Segment, Status, Totals, Uscc,
+};
+
+/// The statistics query grouped by `$key` (a column of the enterprise's current version).
+/// Sums saturate at the largest bigint rather than fail.
+macro_rules! statistics_query {
+    ($key:literal) => {
+        concat!(
+            "WITH latest AS (
+                SELECT DISTINCT ON (uscc) *
+                FROM census_returns
+                WHERE period = $1
+                ORDER BY uscc, revision DESC
+            )
+            SELECT ", $key, " AS key,
+                count(*)::bigint AS enterprises,
+                LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS employees,
+                LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS rd_spend_fen,
+                LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
+                      9223372036854775807)::bigint AS patents,
+                LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS output_fen,
+                LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS tax_fen,
+                LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS export_fen
+            FROM latest l
+            JOIN enterprises e ON e.uscc = l.uscc
+            JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
+            GROUP BY ", $key
+        )
+    };
+}
+
+/// One group's sums as the statistics query returns them.
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    key: String,
+    enterprises: i64,
+    employees: i64,
+    rd_spend_fen: i64,
+    patents: i64,
+    output_fen: i64,
+    tax_fen: i64,
+    export_fen: i64,
+}
+
+/// Which view of a file to read.
+#[derive(Clone, Debug)]
+pub struct FileView {
+    /// Show the file as it was known then; `None` for now.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Every revision of every return, not only the latest per period.
+    pub all_revisions: bool,
+}
+
+/// Filters of the enterprise list; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
+    pub industry_class: Option<String>,
+    pub status: Option<Status>,
+    /// Case-insensitive part of the name.
+    pub name_contains: Option<String>,
+}
+
+impl Store {
+    /// The file of `uscc` as `view` asks, and an audit row saying `reader` read it, in one
+    /// transaction: a file is never shown without its audit row. `None` if the enterprise did
+    /// not exist at that time.
+    pub async fn read_file(
+        &self,
+        uscc: &Uscc,
+        view: &FileView,
+        reader: &str,
+    ) -> Result<Option<(Enterprise, Vec<CensusReturn>)>, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<EnterpriseRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            enterprise_columns!(),
+            " FROM enterprise_versions v JOIN enterprises e ON e.uscc = v.uscc
+             WHERE v.uscc = $1 AND ($2::timestamptz IS NULL OR v.recorded_at <= $2)
+             ORDER BY v.version DESC
+             LIMIT 1"
+        ))
+        .bind(uscc.as_str())
+        .bind(view.as_of)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let enterprise = Enterprise::try_from(row)?;
+        let query = if view.all_revisions {
+            concat!(
+                "SELECT ",
+                return_columns!(),
+                " FROM census_returns
+                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+                 ORDER BY period, revision"
+            )
+        } else {
+            concat!(
+                "SELECT DISTINCT ON (period) ",
+                return_columns!(),
+                " FROM census_returns
+                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+                 ORDER BY period, revision DESC"
+            )
+        };
+        let rows: Vec<ReturnRow> = sqlx::query_as(query)
+            .bind(uscc.as_str())
+            .bind(view.as_of)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut returns = rows
+            .into_iter()
+            .map(CensusReturn::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Periods in time order (a year before its quarters), then revisions.
+        returns.sort_by_key(|r| (r.content.period, r.revision));
+        sqlx::query(
+            "INSERT INTO file_reads (reader, uscc, as_of, all_revisions) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(reader)
+        .bind(uscc.as_str())
+        .bind(view.as_of)
+        .bind(view.all_revisions)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some((enterprise, returns)))
+    }
+
+    /// Up to `limit` current records matching `filter`, in USCC order after `after`.
+    pub async fn list(
+        &self,
+        filter: &ListFilter,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Enterprise>, ApiError> {
+        let rows: Vec<EnterpriseRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            enterprise_columns!(),
+            " FROM enterprises e JOIN enterprise_versions v
+               ON v.uscc = e.uscc AND v.version = e.current_version
+             WHERE ($1::text IS NULL OR v.park = $1)
+               AND ($2::text IS NULL OR v.segment = $2)
+               AND ($3::text IS NULL OR v.industry_class = $3)
+               AND ($4::text IS NULL OR v.status = $4)
+               AND ($5::text IS NULL OR strpos(lower(v.name), lower($5)) > 0)
+               AND ($6::text IS NULL OR e.uscc > $6)
+             ORDER BY e.uscc
+             LIMIT $7"
+        ))
+        .bind(filter.park.map(Park::as_str))
+        .bind(filter.segment.map(Segment::as_str))
+        .bind(filter.industry_class.as_deref())
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.name_contains.as_deref())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(Enterprise::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Totals of `period` per group, over the latest revision of each enterprise's return;
+    /// an enterprise counts in the park and segment of its current record. Every group is
+    /// listed, with zeros where nothing was returned.
+    pub async fn statistics(
+        &self,
+        period: Period,
+        grouping: Grouping,
+    ) -> Result<Vec<(Group, Totals)>, ApiError> {
+        let query = match grouping {
+            Grouping::Park => statistics_query!("v.park"),
+            Grouping::Segment => statistics_query!("v.segment"),
+        };
+        let rows: Vec<GroupRow> = sqlx::query_as(query)
+            .bind(period.code())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut totals: Vec<(Group, Totals)> = grouping
+            .groups()
+            .into_iter()
+            .map(|g| (g, Totals::default()))
+            .collect();
+        for row in rows {
+            let group = match grouping {
+                Grouping::Park => Park::parse(&row.key).map(Group::Park),
+                Grouping::Segment => Segment::parse(&row.key).map(Group::Segment),
+            }
+            .ok_or_else(|| super::corrupt(format!("group {}", row.key)))?;
+            if let Some((_, t)) = totals.iter_mut().find(|(g, _)| *g == group) {
+                *t = Totals {
+                    enterprises: row.enterprises,
+                    employees: row.employees,
+                    rd_spend_fen: row.rd_spend_fen,
+                    patents: row.patents,
+                    output_fen: row.output_fen,
+                    tax_fen: row.tax_fen,
+                    export_fen: row.export_fen,
+                };
+            }
+        }
+        Ok(totals)
+    }
+}

@@ -1,0 +1,274 @@
+//! Return submissions, one or many at a time. A submission is stored as a new revision of
+//! its (uscc, period), or recognised by its client request id as one already stored. A batch
+//! (an import's rows) is one transaction with one insert for all its new revisions.
+
+use std::collections::{BTreeSet, HashMap};
+
+use platform::ApiError;
+use sqlx::PgConnection;
+
+use super::{ATTEMPTS, ReturnRow, Store, clock, enterprise_columns, is_retryable, return_columns};
+use crate::{
+    domain::{CensusReturn, Enterprise, Submission},
+    events,
+};
+
+/// What became of one submission.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubmitOutcome {
+    /// Stored as a new revision.
+    Stored(CensusReturn),
+    /// Its client request id was seen before with the same content: the revision stored then.
+    Duplicate(CensusReturn),
+    /// No enterprise has this USCC.
+    UnknownEnterprise,
+    /// The enterprise is deregistered and takes no new returns.
+    Deregistered,
+    /// Its client request id was used before for different content.
+    ConflictingRequestId,
+}
+
+impl Store {
+    /// Decides and stores every submission of `batch` in one transaction, in order (a later
+    /// row may correct an earlier one). A transaction that lost a race with another writer is
+    /// tried again, and then sees that writer's rows.
+    pub async fn submit(
+        &self,
+        batch: &[Submission],
+        submitted_by: &str,
+    ) -> Result<Vec<SubmitOutcome>, ApiError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_submit(batch, submitted_by).await {
+                Err(err) if attempt < ATTEMPTS && is_retryable(&err) => {
+                    tracing::debug!(error = %err, attempt, "submission lost a race; trying again");
+                    attempt += 1;
+                }
+                result => return result.map_err(ApiError::from),
+            }
+        }
+    }
+
+    async fn try_submit(
+        &self,
+        batch: &[Submission],
+        submitted_by: &str,
+    ) -> sqlx::Result<Vec<SubmitOutcome>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let enterprises = lock_enterprises(&mut tx, batch).await?;
+        let submitted_at = clock(&mut tx).await?;
+        let mut seen = stored_by_request_id(&mut tx, batch).await?;
+        let mut last_revision = last_revisions(&mut tx, batch).await?;
+
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut new = Vec::new();
+        for submission in batch {
+            let content = &submission.content;
+            if let Some(earlier) = seen.get(&submission.client_request_id) {
+                outcomes.push(if earlier.content == *content {
+                    SubmitOutcome::Duplicate(earlier.clone())
+                } else {
+                    SubmitOutcome::ConflictingRequestId
+                });
+                continue;
+            }
+            let Some(enterprise) = enterprises.get(content.uscc.as_str()) else {
+                outcomes.push(SubmitOutcome::UnknownEnterprise);
+                continue;
+            };
+            if !enterprise.is_active() {
+                outcomes.push(SubmitOutcome::Deregistered);
+                continue;
+            }
+            let revision = last_revision
+                .entry((content.uscc.to_string(), content.period.code()))
+                .or_insert(0);
+            *revision += 1;
+            let stored = CensusReturn {
+                content: content.clone(),
+                revision: *revision,
+                client_request_id: submission.client_request_id.clone(),
+                submitted_at,
+                submitted_by: submitted_by.to_string(),
+                enterprise_version: enterprise.version,
+            };
+            seen.insert(stored.client_request_id.clone(), stored.clone());
+            new.push(stored.clone());
+            outcomes.push(SubmitOutcome::Stored(stored));
+        }
+
+        insert_returns(&mut tx, &new).await?;
+        for stored in &new {
+            let enterprise = enterprises
+                .get(stored.content.uscc.as_str())
+                .ok_or_else(|| super::corrupt("a stored return lost its enterprise"))?;
+            self.outbox
+                .enqueue(&mut tx, events::return_submitted(stored, enterprise))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+/// The current records of the batch's enterprises, locked in USCC order.
+async fn lock_enterprises(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> sqlx::Result<HashMap<String, Enterprise>> {
+    let usccs: Vec<String> = batch
+        .iter()
+        .map(|s| s.content.uscc.to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let rows: Vec<super::EnterpriseRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        enterprise_columns!(),
+        " FROM enterprises e JOIN enterprise_versions v
+           ON v.uscc = e.uscc AND v.version = e.current_version
+         WHERE e.uscc = ANY($1)
+         ORDER BY e.uscc
+         FOR UPDATE OF e"
+    ))
+    .bind(&usccs)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| Enterprise::try_from(row).map(|e| (e.uscc.to_string(), e)))
+        .collect()
+}
+
+/// Revisions already stored under the batch's client request ids.
+async fn stored_by_request_id(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> sqlx::Result<HashMap<String, CensusReturn>> {
+    let ids: Vec<&str> = batch.iter().map(|s| s.client_request_id.as_str()).collect();
+    let rows: Vec<ReturnRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        return_columns!(),
+        " FROM census_returns WHERE client_request_id = ANY($1)"
+    ))
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| CensusReturn::try_from(row).map(|r| (r.client_request_id.clone(), r)))
+        .collect()
+}
+
+/// The latest revision of each (uscc, period) the batch touches.
+async fn last_revisions(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> sqlx::Result<HashMap<(String, String), i64>> {
+    let (usccs, periods): (Vec<String>, Vec<String>) = batch
+        .iter()
+        .map(|s| (s.content.uscc.to_string(), s.content.period.code()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .unzip();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT r.uscc, r.period, max(r.revision)
+         FROM census_returns r
+         JOIN unnest($1::text[], $2::text[]) AS k(uscc, period)
+           ON r.uscc = k.uscc AND r.period = k.period
+         GROUP BY r.uscc, r.period",
+    )
+    .bind(&usccs)
+    .bind(&periods)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(uscc, period, revision)| ((uscc, period), revision))
+        .collect())
+}
+
+/// One INSERT for every new revision: the columns travel as arrays.
+async fn insert_returns(conn: &mut PgConnection, rows: &[CensusReturn]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    macro_rules! indicator {
+        ($name:ident) => {
+            column!(|r| r.content.indicators.$name)
+        };
+    }
+    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
+        .unwrap_or_else(|_| "{}".to_string()));
+    sqlx::query(
+        "INSERT INTO census_returns (uscc, period, revision, client_request_id,
+            employees_total, production_staff, rd_technical_staff, management_sales_staff,
+            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
+            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
+            equipment_level, invention_patents, utility_model_patents, design_patents,
+            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
+            enterprise_version, submitted_at, submitted_by)
+         SELECT uscc, period, revision, client_request_id,
+            employees_total, production_staff, rd_technical_staff, management_sales_staff,
+            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
+            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
+            equipment_level, invention_patents, utility_model_patents, design_patents,
+            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources::jsonb,
+            enterprise_version, submitted_at, submitted_by
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
+            $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
+            $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
+            $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[],
+            $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],
+            $21::bigint[], $22::float8[], $23::boolean[], $24::text[],
+            $25::bigint[], $26::timestamptz[], $27::text[])
+         AS r(uscc, period, revision, client_request_id,
+            employees_total, production_staff, rd_technical_staff, management_sales_staff,
+            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
+            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
+            equipment_level, invention_patents, utility_model_patents, design_patents,
+            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
+            enterprise_version, submitted_at, submitted_by)",
+    )
+    .bind(column!(|r| r.content.uscc.to_string()))
+    .bind(column!(|r| r.content.period.code()))
+    .bind(column!(|r| r.revision))
+    .bind(column!(|r| r.client_request_id.clone()))
+    .bind(indicator!(employees_total))
+    .bind(indicator!(production_staff))
+    .bind(indicator!(rd_technical_staff))
+    .bind(indicator!(management_sales_staff))
+    .bind(indicator!(college_educated_staff))
+    .bind(indicator!(rd_spend_fen))
+    .bind(indicator!(revenue_fen))
+    .bind(indicator!(industrial_output_fen))
+    .bind(indicator!(tax_paid_fen))
+    .bind(indicator!(export_sales_fen))
+    .bind(indicator!(equipment_value_fen))
+    .bind(indicator!(automation_share_percent))
+    .bind(column!(|r| r
+        .content
+        .indicators
+        .equipment_level
+        .as_str()
+        .to_string()))
+    .bind(indicator!(invention_patents))
+    .bind(indicator!(utility_model_patents))
+    .bind(indicator!(design_patents))
+    .bind(indicator!(land_used_centi_mu))
+    .bind(indicator!(energy_use_tce))
+    .bind(indicator!(rd_exceeds_revenue_flag))
+    .bind(sources)
+    .bind(column!(|r| r.enterprise_version))
+    .bind(column!(|r| r.submitted_at))
+    .bind(column!(|r| r.submitted_by.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

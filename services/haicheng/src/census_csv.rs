@@ -1,0 +1,510 @@
+//! The census import CSV: one census return per row, read into `ImportReturnsRow`s.
+//!
+//! # Format
+//!
+//! - UTF-8, comma-separated, with a header row naming the columns (any order). Lines starting
+//!   with `#` are comments; blank cells are empty. Cells are trimmed.
+//! - A row's number is its line in the file (the header is line 1 when there are no comments
+//!   before it), so the report points at the line to fix.
+//! - Required columns, whole numbers (money in fen, area in hundredths of a mu):
+//!   `uscc`, `period` (`2025` or `2025Q3`), `employees_total`, `production_staff`,
+//!   `rd_technical_staff`, `management_sales_staff`, `college_educated_staff`, `rd_spend_fen`,
+//!   `revenue_fen`, `industrial_output_fen`, `tax_paid_fen`, `export_sales_fen`,
+//!   `equipment_value_fen`, `invention_patents`, `utility_model_patents`, `design_patents`,
+//!   `land_used_centi_mu`; and `automation_share_percent` (a number, 0 to 100).
+//! - Optional columns:
+//!   - `client_request_id`: the row's idempotency key. Left out or empty, it is derived from
+//!     the row's content (`csv:<uscc>:<period>:<hash>`), so importing the same file again
+//!     changes nothing, and a changed row becomes a correction (a new revision).
+//!   - `equipment_level`: `INTERNATIONAL_ADVANCED`, `DOMESTIC_ADVANCED`, `DOMESTIC_AVERAGE`,
+//!     `OUTDATED`, or empty for not reported.
+//!   - `energy_use_tce`: tonnes of standard coal; empty when unknown.
+//!   - `rd_exceeds_revenue_flag`: `true`/`false` (also `yes`/`no`, `1`/`0`; empty is false):
+//!     confirms R&D spend above revenue.
+//!   - `sources`: where figures come from, `indicator=SOURCE` pairs separated by `;`, SOURCE
+//!     one of `TAX`, `STATISTICS`, `LAND_REGISTRY`, `SELF_REPORTED`; an indicator not named is
+//!     self-reported. Example: `tax_paid_fen=TAX;land_used_centi_mu=LAND_REGISTRY`.
+//! - A column not listed here stops the import before anything is sent (a typo in a header
+//!   would otherwise drop a figure). A cell that does not parse, or a row with the wrong
+//!   number of cells, makes that row a rejected row (row number, column, reason); the other
+//!   rows are sent. The census then checks every rule and reports the rows it refuses.
+
+use std::{collections::HashMap, io::Read};
+
+use haicheng_proto::{census::v1 as pb, common::v1 as common};
+
+/// The indicator columns that hold whole numbers, in the order of `CensusIndicators`.
+const INTEGER_COLUMNS: [&str; 15] = [
+    "employees_total",
+    "production_staff",
+    "rd_technical_staff",
+    "management_sales_staff",
+    "college_educated_staff",
+    "rd_spend_fen",
+    "revenue_fen",
+    "industrial_output_fen",
+    "tax_paid_fen",
+    "export_sales_fen",
+    "equipment_value_fen",
+    "invention_patents",
+    "utility_model_patents",
+    "design_patents",
+    "land_used_centi_mu",
+];
+
+/// Columns every file must have.
+const REQUIRED: [&str; 18] = [
+    "uscc",
+    "period",
+    "employees_total",
+    "production_staff",
+    "rd_technical_staff",
+    "management_sales_staff",
+    "college_educated_staff",
+    "rd_spend_fen",
+    "revenue_fen",
+    "industrial_output_fen",
+    "tax_paid_fen",
+    "export_sales_fen",
+    "equipment_value_fen",
+    "automation_share_percent",
+    "invention_patents",
+    "utility_model_patents",
+    "design_patents",
+    "land_used_centi_mu",
+];
+
+/// Columns a file may have besides the required ones.
+const OPTIONAL: [&str; 5] = [
+    "client_request_id",
+    "equipment_level",
+    "energy_use_tce",
+    "rd_exceeds_revenue_flag",
+    "sources",
+];
+
+/// A file that cannot be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("reading the file: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the header row: {0}")]
+    Header(String),
+    #[error("the header lacks the required column(s) {0}")]
+    MissingColumns(String),
+    #[error("the header has the unknown column {0:?} (see the format in the README)")]
+    UnknownColumn(String),
+    #[error("the header names the column {0:?} twice")]
+    DuplicateColumn(String),
+}
+
+/// What a file holds: the rows to send, and the rows refused before sending.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub rows: Vec<pb::ImportReturnsRow>,
+    pub rejected: Vec<pb::RejectedRow>,
+}
+
+/// Reads a census import CSV.
+pub fn parse(mut input: impl Read) -> Result<Parsed, FileError> {
+    let mut text = Vec::new();
+    input.read_to_end(&mut text)?;
+    let line_of = |position: Option<&csv::Position>| position.map_or(0, |p| line_of(&text, p));
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_slice());
+    let header = reader
+        .headers()
+        .map_err(|e| FileError::Header(e.to_string()))?
+        .clone();
+    let columns = columns(&header)?;
+
+    let mut parsed = Parsed::default();
+    for record in reader.records() {
+        match record {
+            Ok(record) => {
+                let line = line_of(record.position());
+                let cells = Cells {
+                    record: &record,
+                    columns: &columns,
+                };
+                match cells.row(line) {
+                    Ok(row) => parsed.rows.push(row),
+                    Err(mut rejected) => parsed.rejected.append(&mut rejected),
+                }
+            }
+            Err(err) => {
+                let line = line_of(err.position());
+                let reason = match err.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("has {len} cells, the header has {expected_len}"),
+                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                    csv::ErrorKind::Io(_) => {
+                        return Err(FileError::Read(std::io::Error::other(err.to_string())));
+                    }
+                    _ => err.to_string(),
+                };
+                parsed.rejected.push(reject(line, "", reason));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// The line a record starts on. The csv reader reports the start of the comments and blank
+/// lines it skipped before the record, so those are stepped over here.
+fn line_of(text: &[u8], position: &csv::Position) -> i64 {
+    let mut line = position.line() as i64;
+    let mut at = (position.byte() as usize).min(text.len());
+    while at < text.len() {
+        let end = text[at..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(text.len(), |i| at + i);
+        let content = text[at..end].strip_suffix(b"\r").unwrap_or(&text[at..end]);
+        if !(content.is_empty() || content.starts_with(b"#")) {
+            break;
+        }
+        line += 1;
+        at = end + 1;
+    }
+    line
+}
+
+/// Column name → position, checked against the format.
+fn columns(header: &csv::StringRecord) -> Result<HashMap<String, usize>, FileError> {
+    let mut columns = HashMap::new();
+    for (index, name) in header.iter().enumerate() {
+        // A byte-order mark some spreadsheet programs write before the first name.
+        let name = name.trim_start_matches('\u{feff}');
+        if !REQUIRED.contains(&name) && !OPTIONAL.contains(&name) {
+            return Err(FileError::UnknownColumn(name.to_string()));
+        }
+        if columns.insert(name.to_string(), index).is_some() {
+            return Err(FileError::DuplicateColumn(name.to_string()));
+        }
+    }
+    let missing: Vec<&str> = REQUIRED
+        .into_iter()
+        .filter(|c| !columns.contains_key(*c))
+        .collect();
+    if missing.is_empty() {
+        Ok(columns)
+    } else {
+        Err(FileError::MissingColumns(missing.join(", ")))
+    }
+}
+
+fn reject(row_number: i64, column: &str, reason: impl Into<String>) -> pb::RejectedRow {
+    pb::RejectedRow {
+        row_number,
+        field: column.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// One record's cells by column name.
+struct Cells<'a> {
+    record: &'a csv::StringRecord,
+    columns: &'a HashMap<String, usize>,
+}
+
+impl Cells<'_> {
+    fn get(&self, column: &str) -> &str {
+        self.columns
+            .get(column)
+            .and_then(|i| self.record.get(*i))
+            .unwrap_or("")
+    }
+
+    /// The row, or one rejection per cell that does not parse.
+    fn row(&self, line: i64) -> Result<pb::ImportReturnsRow, Vec<pb::RejectedRow>> {
+        let mut rejected = Vec::new();
+        let mut integer = |column: &str| -> i64 {
+            let cell = self.get(column);
+            cell.parse().unwrap_or_else(|_| {
+                let reason = if cell.is_empty() {
+                    "is empty; a whole number is required".to_string()
+                } else {
+                    format!("{cell:?} is not a whole number")
+                };
+                rejected.push(reject(line, column, reason));
+                0
+            })
+        };
+        let mut values: HashMap<&str, i64> = HashMap::new();
+        for column in INTEGER_COLUMNS {
+            values.insert(column, integer(column));
+        }
+        let value = |column: &str| values.get(column).copied().unwrap_or_default();
+
+        let automation = self.get("automation_share_percent");
+        let automation_share_percent = automation.parse::<f64>().unwrap_or_else(|_| {
+            rejected.push(reject(
+                line,
+                "automation_share_percent",
+                format!("{automation:?} is not a number"),
+            ));
+            0.0
+        });
+        let energy = self.get("energy_use_tce");
+        let energy_use_tce = match energy {
+            "" => None,
+            text => Some(text.parse::<f64>().unwrap_or_else(|_| {
+                rejected.push(reject(
+                    line,
+                    "energy_use_tce",
+                    format!("{text:?} is not a number"),
+                ));
+                0.0
+            })),
+        };
+        let level = self.get("equipment_level");
+        let equipment_level = equipment_level(level).unwrap_or_else(|| {
+            rejected.push(reject(
+                line,
+                "equipment_level",
+                format!("{level:?} is not INTERNATIONAL_ADVANCED, DOMESTIC_ADVANCED, DOMESTIC_AVERAGE or OUTDATED"),
+            ));
+            pb::EquipmentLevel::Unspecified
+        });
+        let flag = self.get("rd_exceeds_revenue_flag");
+        let rd_exceeds_revenue_flag = yes_no(flag).unwrap_or_else(|| {
+            rejected.push(reject(
+                line,
+                "rd_exceeds_revenue_flag",
+                format!("{flag:?} is not true or false"),
+            ));
+            false
+        });
+        let sources = sources(self.get("sources")).unwrap_or_else(|reason| {
+            rejected.push(reject(line, "sources", reason));
+            HashMap::new()
+        });
+        if !rejected.is_empty() {
+            return Err(rejected);
+        }
+
+        let uscc = self.get("uscc").to_string();
+        let period = self.get("period").to_string();
+        let client_request_id = match self.get("client_request_id") {
+            "" => self.derived_request_id(&uscc, &period),
+            id => id.to_string(),
+        };
+        Ok(pb::ImportReturnsRow {
+            row_number: line,
+            client_request_id,
+            uscc,
+            period: Some(common::Period { code: period }),
+            indicators: Some(pb::CensusIndicators {
+                employees_total: value("employees_total"),
+                production_staff: value("production_staff"),
+                rd_technical_staff: value("rd_technical_staff"),
+                management_sales_staff: value("management_sales_staff"),
+                college_educated_staff: value("college_educated_staff"),
+                rd_spend_fen: value("rd_spend_fen"),
+                revenue_fen: value("revenue_fen"),
+                industrial_output_fen: value("industrial_output_fen"),
+                tax_paid_fen: value("tax_paid_fen"),
+                export_sales_fen: value("export_sales_fen"),
+                equipment_value_fen: value("equipment_value_fen"),
+                automation_share_percent,
+                equipment_level: equipment_level as i32,
+                invention_patents: value("invention_patents"),
+                utility_model_patents: value("utility_model_patents"),
+                design_patents: value("design_patents"),
+                land_used_centi_mu: value("land_used_centi_mu"),
+                energy_use_tce,
+                rd_exceeds_revenue_flag,
+            }),
+            sources: Some(pb::FigureSources {
+                by_indicator: sources.into_iter().map(|(k, v)| (k, v as i32)).collect(),
+            }),
+        })
+    }
+
+    /// An id from the row's content: every cell but the id, in the format's column order, so
+    /// the same row gives the same id whatever the column order or spacing of the file.
+    fn derived_request_id(&self, uscc: &str, period: &str) -> String {
+        let mut hash = Fnv1a::new();
+        for column in REQUIRED.iter().chain(&OPTIONAL[1..]) {
+            hash.write(column.as_bytes());
+            hash.write(b"=");
+            hash.write(self.get(column).as_bytes());
+            hash.write(b"\n");
+        }
+        format!("csv:{uscc}:{period}:{:016x}", hash.finish())
+    }
+}
+
+fn equipment_level(cell: &str) -> Option<pb::EquipmentLevel> {
+    if cell.is_empty() {
+        return Some(pb::EquipmentLevel::Unspecified);
+    }
+    let upper = cell.to_ascii_uppercase();
+    let name = upper.strip_prefix("EQUIPMENT_LEVEL_").unwrap_or(&upper);
+    match pb::EquipmentLevel::from_str_name(&format!("EQUIPMENT_LEVEL_{name}"))? {
+        pb::EquipmentLevel::Unspecified => None,
+        level => Some(level),
+    }
+}
+
+fn yes_no(cell: &str) -> Option<bool> {
+    match cell.to_ascii_lowercase().as_str() {
+        "" | "false" | "no" | "0" => Some(false),
+        "true" | "yes" | "1" => Some(true),
+        _ => None,
+    }
+}
+
+/// `indicator=SOURCE;…`; the indicator names are checked by the census.
+fn sources(cell: &str) -> Result<HashMap<String, common::FigureSource>, String> {
+    let mut map = HashMap::new();
+    for pair in cell.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (indicator, source) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not indicator=SOURCE"))?;
+        let upper = source.trim().to_ascii_uppercase();
+        let name = upper.strip_prefix("FIGURE_SOURCE_").unwrap_or(&upper);
+        let source = common::FigureSource::from_str_name(&format!("FIGURE_SOURCE_{name}"))
+            .filter(|s| *s != common::FigureSource::Unspecified)
+            .ok_or_else(|| {
+                format!("{source:?} is not TAX, STATISTICS, LAND_REGISTRY or SELF_REPORTED")
+            })?;
+        if map.insert(indicator.trim().to_string(), source).is_some() {
+            return Err(format!("{indicator:?} is named twice"));
+        }
+    }
+    Ok(map)
+}
+
+/// FNV-1a, 64 bits: a small hash that is the same on every machine and every release.
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "uscc,period,employees_total,production_staff,rd_technical_staff,management_sales_staff,college_educated_staff,rd_spend_fen,revenue_fen,industrial_output_fen,tax_paid_fen,export_sales_fen,equipment_value_fen,automation_share_percent,invention_patents,utility_model_patents,design_patents,land_used_centi_mu";
+    const ROW: &str = "91210381MA0Q12343L,2025,10,5,1,2,3,100,1000,900,50,0,300,12.5,0,1,2,150";
+
+    #[test]
+    fn rows_carry_their_line_numbers_past_comments() {
+        let file = format!("# a comment\n{HEADER}\n{ROW}\n# another\n\n{ROW}\n");
+        let parsed = parse(file.as_bytes()).unwrap();
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        let lines: Vec<i64> = parsed.rows.iter().map(|r| r.row_number).collect();
+        assert_eq!(lines, [3, 6]);
+        let windows = parse(file.replace('\n', "\r\n").as_bytes()).unwrap();
+        let lines: Vec<i64> = windows.rows.iter().map(|r| r.row_number).collect();
+        assert_eq!(lines, [3, 6], "the same with CRLF line ends");
+        let indicators = parsed.rows[0].indicators.unwrap();
+        assert_eq!(indicators.revenue_fen, 1000);
+        assert_eq!(indicators.automation_share_percent, 12.5);
+        assert_eq!(indicators.energy_use_tce, None);
+    }
+
+    #[test]
+    fn derived_ids_follow_the_content_not_the_layout() {
+        let file = format!("{HEADER}\n{ROW}\n{}\n", ROW.replace(",10,5,", ",11,5,"));
+        let parsed = parse(file.as_bytes()).unwrap();
+        let (a, b) = (
+            &parsed.rows[0].client_request_id,
+            &parsed.rows[1].client_request_id,
+        );
+        assert!(a.starts_with("csv:91210381MA0Q12343L:2025:"), "{a}");
+        assert_ne!(a, b, "a changed row is a new submission");
+        let spaced = format!("{HEADER}\n{}\n", ROW.replace(',', " , "));
+        assert_eq!(
+            &parse(spaced.as_bytes()).unwrap().rows[0].client_request_id,
+            a
+        );
+    }
+
+    #[test]
+    fn cells_that_do_not_parse_reject_their_row_by_column() {
+        let header = format!("{HEADER},equipment_level,sources,rd_exceeds_revenue_flag");
+        let bad = ROW.replace(",10,5,", ",ten,5,").replace(",12.5,", ",lots,");
+        let file = format!(
+            "{header}\n{bad},OUTDATED,,\n{ROW},SHINY,tax_paid_fen=TAX,maybe\n{ROW},,tax_paid_fen=GUESS,yes\n{ROW},outdated,tax_paid_fen=tax;land_used_centi_mu=LAND_REGISTRY,1\n{ROW}\n"
+        );
+        let parsed = parse(file.as_bytes()).unwrap();
+        let rejected: Vec<(i64, &str)> = parsed
+            .rejected
+            .iter()
+            .map(|r| (r.row_number, r.field.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (2, "employees_total"),
+                (2, "automation_share_percent"),
+                (3, "equipment_level"),
+                (3, "rd_exceeds_revenue_flag"),
+                (4, "sources"),
+                (6, ""),
+            ]
+        );
+        assert_eq!(parsed.rows.len(), 1);
+        let row = &parsed.rows[0];
+        assert_eq!(row.row_number, 5);
+        assert!(row.indicators.unwrap().rd_exceeds_revenue_flag);
+        assert_eq!(
+            row.sources.as_ref().unwrap().by_indicator["land_used_centi_mu"],
+            common::FigureSource::LandRegistry as i32
+        );
+    }
+
+    #[test]
+    fn a_header_with_a_missing_unknown_or_repeated_column_stops_the_import() {
+        let missing = HEADER.replace(",tax_paid_fen", "");
+        assert!(matches!(
+            parse(format!("{missing}\n").as_bytes()),
+            Err(FileError::MissingColumns(c)) if c == "tax_paid_fen"
+        ));
+        assert!(matches!(
+            parse(format!("{HEADER},taxes\n").as_bytes()),
+            Err(FileError::UnknownColumn(c)) if c == "taxes"
+        ));
+        assert!(matches!(
+            parse(format!("{HEADER},uscc\n").as_bytes()),
+            Err(FileError::DuplicateColumn(_))
+        ));
+    }
+
+    #[test]
+    fn the_sample_file_parses_with_its_one_malformed_cell_and_one_short_row() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../census/samples/census-returns.csv"
+        );
+        let parsed = parse(std::fs::File::open(path).unwrap()).unwrap();
+        let rejected: Vec<(i64, &str)> = parsed
+            .rejected
+            .iter()
+            .map(|r| (r.row_number, r.field.as_str()))
+            .collect();
+        assert_eq!(rejected, [(21, "employees_total"), (27, "")]);
+        assert_eq!(parsed.rows.len(), 13);
+    }
+}

@@ -1,0 +1,140 @@
+//! `haicheng census import` end to end: the real binary sends the shipped sample CSV to a
+//! census service started in this process (real PostgreSQL and broker).
+
+use std::{process::Output, time::Duration};
+
+use haicheng_proto::{
+    census::v1::{self as pb, census_service_client::CensusServiceClient},
+    common::v1 as common,
+};
+use testkit::{TestDatabase, stack};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../census/samples/census-returns.csv"
+);
+
+/// The sample's enterprises, as its header comment lists them.
+const ENTERPRISES: [(&str, common::Park, &str); 5] = [
+    ("91210381MA0Q12343L", common::Park::Nantai, "1922"),
+    ("91210381MA10ABCD69", common::Park::Ganwang, "1711"),
+    ("91210381MA1HC8R2XL", common::Park::Xiliu, "1819"),
+    ("91210381MA0XN7F315", common::Park::Zhongxiao, "1830"),
+    ("92210381MA0UUR4K0L", common::Park::Xiliu, "5132"),
+];
+
+async fn import(address: &str, token: &str) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"))
+        .args(["census", "import", SAMPLE, "--census", address])
+        .env("HAICHENG_TOKEN", token)
+        .output()
+        .await
+        .expect("running haicheng")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_nothing_the_second_time()
+ {
+    platform::telemetry::init_for_tests();
+    let db = TestDatabase::create().await;
+    let vars = [
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+    ];
+    let config = census::Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(census::run(config, listener, shutdown.clone()));
+
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_lazy();
+    let mut client = CensusServiceClient::new(channel);
+    for (uscc, park, class) in ENTERPRISES {
+        let mut request = Request::new(pb::RegisterEnterpriseRequest {
+            uscc: uscc.into(),
+            name: format!("Sample enterprise {uscc}"),
+            legal_representative: "张伟".into(),
+            park: park as i32,
+            industry_class: class.into(),
+            size: pb::EnterpriseSize::Small as i32,
+            registration_date: "2016-05-20".into(),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", "Bearer dev-commerce".parse().unwrap());
+        tokio::time::timeout(Duration::from_secs(60), client.register_enterprise(request))
+            .await
+            .expect("the service answers")
+            .expect("registered");
+    }
+
+    let first = import(&address, "dev-census-import").await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    println!("{stdout}");
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "some rows are rejected\n{stdout}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains("accepted   7 (0 already imported before)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rejected   8"), "{stdout}");
+    for line in [
+        "row    13  indicators.tax_paid_fen:",
+        "row    15  indicators.production_staff:",
+        "row    17  uscc:",
+        "row    19  period:",
+        "row    21  employees_total:",
+        "row    23  indicators.rd_spend_fen:",
+        "row    25  uscc:",
+        "row    27  row:",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from\n{stdout}");
+    }
+
+    let second = import(&address, "dev-census-import").await;
+    let again = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        again.contains("accepted   7 (7 already imported before)"),
+        "{again}"
+    );
+
+    let pool = db.pool().await;
+    let revisions: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT uscc, period, revision FROM census_returns ORDER BY uscc, period, revision",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(revisions.len(), 7, "{revisions:?}");
+    assert!(
+        revisions.contains(&("91210381MA0Q12343L".into(), "2025".into(), 2)),
+        "the correction"
+    );
+
+    let refused = import(&address, "dev-finance").await;
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "a read-only token cannot import"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("census.write"));
+
+    shutdown.cancel();
+    service.await.unwrap().unwrap();
+}
