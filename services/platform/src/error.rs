@@ -24,6 +24,9 @@ pub enum ApiError {
     FailedPrecondition(String),
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// A dependency (the database) is briefly unreachable: the client should retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("unexpected error")]
     Internal(#[from] anyhow::Error),
 }
@@ -118,6 +121,7 @@ impl From<ApiError> for Status {
             ApiError::Aborted(_) => Status::aborted(message),
             ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::Unavailable(_) => Status::unavailable(message),
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 Status::internal("internal error; the trace id in the service log tells more")

@@ -128,6 +128,22 @@ impl Platform {
         }));
     }
 
+    /// Cancelled when shutdown begins (before the drain): long-lived calls such as watch
+    /// streams end on it, so the drain is not held up by them.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs a background task until the server has drained; it is given the token that asks
+    /// it to stop, and shutdown waits for it (up to 30 s).
+    pub fn spawn<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push(tokio::spawn(task(self.workers.clone())));
+    }
+
     /// Serves `routes` until shutdown, then: NOT_SERVING, drain calls, stop the relay and
     /// the consumers (offsets committed), flush the producer, close the pool.
     pub async fn serve(

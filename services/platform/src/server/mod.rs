@@ -78,7 +78,13 @@ pub async fn serve(
         tokio::time::sleep(config.shutdown_grace).await;
         tracing::info!("draining calls in flight");
     };
-    Server::builder()
+    // Calls still open after the grace period and one request deadline (a stream whose
+    // client stopped reading) are cut, so a stop always finishes.
+    let drain_limit = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(config.shutdown_grace + config.request_timeout).await;
+    };
+    let server = Server::builder()
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(move |request| {
@@ -90,7 +96,10 @@ pub async fn serve(
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(AuthLayer::new(settings.policy))
         .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained)
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained);
+    tokio::select! {
+        served = server => served?,
+        _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),
+    }
     Ok(())
 }
