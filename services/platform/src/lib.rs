@@ -18,6 +18,7 @@ pub mod paging;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod uscc;
 
 use std::{process::ExitCode, time::Duration};
 

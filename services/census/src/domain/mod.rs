@@ -10,7 +10,6 @@ pub mod enterprise;
 pub mod industry;
 pub mod period;
 pub mod statistics;
-pub mod uscc;
 
 pub use census_return::{
     CensusReturn, EquipmentLevel, FigureSource, Indicators, ReturnContent, ReturnInput, Rules,
@@ -19,5 +18,5 @@ pub use census_return::{
 pub use enterprise::{Enterprise, Park, RegistryFields, RegistryInput, Size, Status, Vetoes};
 pub use industry::{IndustryClass, Segment};
 pub use period::Period;
+pub use platform::uscc::{self, Uscc};
 pub use statistics::{Group, Grouping, Totals};
-pub use uscc::Uscc;

@@ -5,6 +5,9 @@
 //! (9–17, itself carrying a GB 11714 check character at 17), and the GB 32100 check
 //! character (18). [`Uscc::parse`] checks all of it; a code with any one character changed
 //! fails, because every weight of the mod-31 check is prime to 31.
+//!
+//! It lives in the platform because every service takes USCCs as input and the demo data
+//! generator makes them.
 
 use std::fmt;
 
