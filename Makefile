@@ -1,9 +1,10 @@
 # The project's commands. Each target is one or two commands; the scripts say how.
 .PHONY: run test lint bench deploy-check
 
-# The local stack (private PostgreSQL + tansu under .local/) and the four services.
+# The whole platform: local stack under .local/, the four services, demo data (haicheng dev).
 run:
-	scripts/dev
+	cargo build --workspace --bins
+	target/debug/haicheng dev
 
 # Every test, against a throwaway stack on free ports.
 test:

@@ -10,16 +10,17 @@
 //! unreachable, token refused): rows of completed calls are stored, and running the same file
 //! again is safe.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Args, Subcommand};
 use haicheng_proto::census::v1::{self as pb, census_service_client::CensusServiceClient};
 use indicatif::{ProgressBar, ProgressStyle};
-use tonic::{
-    Request, Status, metadata::AsciiMetadataValue, service::Interceptor, transport::Endpoint,
-};
+use tonic::{Status, transport::Endpoint};
 
-use crate::census_csv;
+use crate::{
+    census_csv,
+    client::{self, Bearer},
+};
 
 /// Environment variables of the census commands, declared once.
 pub mod vars {
@@ -58,19 +59,6 @@ pub async fn run(command: CensusCommand) -> ExitCode {
     }
 }
 
-/// Adds the bearer token to every call.
-#[derive(Clone)]
-struct Bearer(AsciiMetadataValue);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 async fn import(args: ImportArgs) -> ExitCode {
     let parsed = match std::fs::File::open(&args.file)
         .map_err(census_csv::FileError::from)
@@ -82,17 +70,15 @@ async fn import(args: ImportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Ok(token) = AsciiMetadataValue::try_from(format!("Bearer {}", args.token.trim())) else {
-        eprintln!("error: the token must be printable ASCII");
-        return ExitCode::from(2);
+    let token = match Bearer::new(&args.token) {
+        Ok(token) => token,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
     };
-    let address = if args.address.contains("://") {
-        args.address.clone()
-    } else {
-        format!("http://{}", args.address)
-    };
-    let endpoint = match Endpoint::from_shared(address) {
-        Ok(endpoint) => endpoint.connect_timeout(Duration::from_secs(5)),
+    let endpoint = match client::endpoint(&args.address) {
+        Ok(endpoint) => endpoint,
         Err(err) => {
             eprintln!("error: --census {:?}: {err}", args.address);
             return ExitCode::from(2);
@@ -133,7 +119,7 @@ impl census_csv::Parsed {
     }
 }
 
-fn progress_bar(rows: u64) -> ProgressBar {
+pub(crate) fn progress_bar(rows: u64) -> ProgressBar {
     let bar = ProgressBar::new(rows);
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} importing [{bar:40}] {pos}/{len} rows ({per_sec}, {eta})",
@@ -144,9 +130,9 @@ fn progress_bar(rows: u64) -> ProgressBar {
 }
 
 /// Streams the rows in calls of [`ROWS_PER_CALL`] and adds up the replies.
-async fn send(
+pub(crate) async fn send(
     endpoint: Endpoint,
-    token: AsciiMetadataValue,
+    token: Bearer,
     rows: Vec<pb::ImportReturnsRow>,
     bar: &ProgressBar,
 ) -> Result<pb::ImportReturnsResponse, Status> {
@@ -154,7 +140,7 @@ async fn send(
         .connect()
         .await
         .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
-    let mut client = CensusServiceClient::with_interceptor(channel, Bearer(token));
+    let mut client = CensusServiceClient::with_interceptor(channel, token);
     let mut total = pb::ImportReturnsResponse::default();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

@@ -6,6 +6,10 @@
 
 mod census;
 mod census_csv;
+mod client;
+mod demo;
+mod dev;
+mod load;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -34,6 +38,8 @@ enum Command {
         #[arg(value_name = "NAME=HOST:PORT")]
         services: Vec<String>,
     },
+    /// The whole platform on this machine: local stack, services, demo data (make run).
+    Dev(dev::DevArgs),
     /// The census service: import returns.
     Census {
         #[command(subcommand)]
@@ -48,11 +54,12 @@ const LOCAL_SERVICES: [(&str, &str); 4] = [
     ("trade-fair", "127.0.0.1:50054"),
 ];
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Health { services } => health(services).await,
         Command::Census { command } => census::run(command).await,
+        Command::Dev(args) => dev::run(args).await,
     }
 }
 
@@ -90,7 +97,7 @@ async fn health(services: Vec<String>) -> ExitCode {
     }
 }
 
-async fn check(address: &str) -> anyhow::Result<ServingStatus> {
+pub(crate) async fn check(address: &str) -> anyhow::Result<ServingStatus> {
     let channel = Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))

@@ -1,0 +1,70 @@
+//! Loading the demo data set through the services' own APIs, as any client would: registrations
+//! first (several calls in flight), then the returns as an import stream. Both are idempotent,
+//! so a load interrupted half-way is simply run again.
+
+use futures::{StreamExt, TryStreamExt, stream};
+use haicheng_proto::census::v1::census_service_client::CensusServiceClient;
+use tonic::Code;
+
+use crate::{
+    census::{progress_bar, send},
+    client::{Bearer, endpoint},
+    demo,
+};
+
+/// The account that loads the demo: the commerce bureau owns the census.
+const LOADER_TOKEN: &str = "dev-commerce";
+
+pub async fn demo(census: &str, seed: u64) -> anyhow::Result<()> {
+    let data = demo::census(seed);
+    let channel = endpoint(census)?.connect().await?;
+    let client = CensusServiceClient::with_interceptor(channel, Bearer::new(LOADER_TOKEN)?);
+
+    eprintln!(
+        "loading the demo data set (seed {seed}): {} enterprises",
+        data.enterprises.len()
+    );
+    let bar = progress_bar(data.enterprises.len() as u64);
+    stream::iter(data.enterprises)
+        .map(|request| {
+            let mut client = client.clone();
+            let bar = bar.clone();
+            async move {
+                let uscc = request.uscc.clone();
+                match client.register_enterprise(request).await {
+                    // Registered earlier with the same data: already there.
+                    Ok(_) => {}
+                    Err(status) if status.code() == Code::AlreadyExists => {}
+                    Err(status) => anyhow::bail!("registering {uscc}: {status}"),
+                }
+                bar.inc(1);
+                Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<()>()
+        .await?;
+    bar.finish_and_clear();
+
+    eprintln!("loading {} census returns", data.returns.len());
+    let bar = progress_bar(data.returns.len() as u64);
+    let report = send(
+        endpoint(census)?,
+        Bearer::new(LOADER_TOKEN)?,
+        data.returns,
+        &bar,
+    )
+    .await?;
+    bar.finish_and_clear();
+    anyhow::ensure!(
+        report.rejected_rows.is_empty(),
+        "{} demo rows were rejected, the first: {:?}",
+        report.rejected_rows.len(),
+        report.rejected_rows.first()
+    );
+    eprintln!(
+        "demo data loaded: {} returns ({} were already there)",
+        report.accepted_count, report.duplicate_count
+    );
+    Ok(())
+}
