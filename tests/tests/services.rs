@@ -3,8 +3,18 @@
 
 use std::time::Duration;
 
+use haicheng_proto::{
+    census::v1::{ListEnterprisesRequest, census_service_client::CensusServiceClient},
+    classification::v1::{
+        GetDistributionRequest, classification_service_client::ClassificationServiceClient,
+    },
+    fair::v1::{ListFairsRequest, fair_service_client::FairServiceClient},
+    land::v1::{ListParcelsRequest, land_service_client::LandServiceClient},
+    policy::v1::{ListNoticesRequest, notice_service_client::NoticeServiceClient},
+};
 use system_tests::{SERVICES, ServiceProcess, binary};
 use tokio::io::AsyncReadExt;
+use tonic::Code;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -43,6 +53,37 @@ async fn every_service_serves_health_and_reflection_and_stops_on_sigterm() {
             service.name
         );
     }
+    // A call without a token is refused by each, before any handler runs.
+    let refused = [
+        CensusServiceClient::new(running[0].channel().await)
+            .list_enterprises(ListEnterprisesRequest::default())
+            .await
+            .map(|_| ()),
+        ClassificationServiceClient::new(running[1].channel().await)
+            .get_distribution(GetDistributionRequest::default())
+            .await
+            .map(|_| ()),
+        NoticeServiceClient::new(running[1].channel().await)
+            .list_notices(ListNoticesRequest::default())
+            .await
+            .map(|_| ()),
+        LandServiceClient::new(running[2].channel().await)
+            .list_parcels(ListParcelsRequest::default())
+            .await
+            .map(|_| ()),
+        FairServiceClient::new(running[3].channel().await)
+            .list_fairs(ListFairsRequest::default())
+            .await
+            .map(|_| ()),
+    ];
+    for (index, result) in refused.into_iter().enumerate() {
+        assert_eq!(
+            result.unwrap_err().code(),
+            Code::Unauthenticated,
+            "call {index} without a token"
+        );
+    }
+
     for service in &mut running {
         let status = service.terminate().await;
         assert!(
