@@ -1,25 +1,292 @@
-//! Configuration of the classification service: for now only the platform's part.
+//! Configuration of the classification service: the platform's part, the defaults of the
+//! first model version, the re-ranker's timing, and the support-policy rules.
+//!
+//! The model settings seed version 1 only; after that the stored versions rule and a new one
+//! is made through `SetModel`.
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig};
+use std::{collections::BTreeSet, time::Duration};
+
+use haicheng_proto::topics;
+use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+
+use crate::{
+    domain::{
+        Indicator, Model, Weighted,
+        model::DEFAULT_CAP,
+        policy::{self, NoticeRule},
+    },
+    notices::NoticeSettings,
+};
 
 /// The gRPC port when `GRPC_ADDR` is not set.
 pub const DEFAULT_GRPC_PORT: u16 = 50052;
 
+/// Names of the environment variables this service reads besides the platform's.
+pub mod vars {
+    /// Share of class A in percent (default 10).
+    pub const QUOTA_A_PERCENT: &str = "CLASSIFICATION_QUOTA_A_PERCENT";
+    /// Share of class B in percent (default 30); C takes the rest.
+    pub const QUOTA_B_PERCENT: &str = "CLASSIFICATION_QUOTA_B_PERCENT";
+    /// Firms registered fewer years than this before the period's end are deferred (default 3).
+    pub const DEFERRAL_YEARS: &str = "CLASSIFICATION_DEFERRAL_YEARS";
+    /// Cap of value / benchmark of an indicator without its own (default 1.5).
+    pub const INDICATOR_CAP: &str = "CLASSIFICATION_INDICATOR_CAP";
+    /// Full model, `indicator=weight[:cap],…` (default tax_per_mu=30,output_per_mu=20,…).
+    pub const WEIGHTS: &str = "CLASSIFICATION_WEIGHTS";
+    /// Revenue (fen) under which the reduced model applies (default 2000000000, 20 M yuan).
+    pub const REDUCED_REVENUE_THRESHOLD_FEN: &str = "CLASSIFICATION_REDUCED_REVENUE_THRESHOLD_FEN";
+    /// Reduced model, same syntax as the weights (default tax_per_mu=70,tax_per_energy=30).
+    pub const REDUCED_WEIGHTS: &str = "CLASSIFICATION_REDUCED_WEIGHTS";
+    /// Four-digit industry classes exempt by type, comma-separated (default none).
+    pub const EXEMPT_INDUSTRY_CLASSES: &str = "CLASSIFICATION_EXEMPT_INDUSTRY_CLASSES";
+    /// Quiet time after the last change of a period before it is re-ranked (default 200 ms).
+    pub const RERANK_DEBOUNCE_MS: &str = "CLASSIFICATION_RERANK_DEBOUNCE_MS";
+    /// Longest a change waits for its re-rank while changes keep coming (default 2000 ms).
+    pub const RERANK_MAX_DELAY_MS: &str = "CLASSIFICATION_RERANK_MAX_DELAY_MS";
+    /// How often the re-ranker looks for work when no notification woke it (default 1000 ms).
+    pub const RERANK_POLL_MS: &str = "CLASSIFICATION_RERANK_POLL_MS";
+    /// Support-policy rules as a JSON array (default: the mapping of DOMAIN.md).
+    pub const NOTICE_RULES: &str = "CLASSIFICATION_NOTICE_RULES";
+    /// Topic of the census events (default haicheng.census.events.v1); tests and replays
+    /// point it elsewhere.
+    pub const CENSUS_TOPIC: &str = "CLASSIFICATION_CENSUS_TOPIC";
+    /// Name of the census consumer; the Kafka group is `classification.<name>` (default census).
+    pub const CONSUMER_NAME: &str = "CLASSIFICATION_CONSUMER_NAME";
+
+    /// Every variable above, for documentation and deploy checks.
+    pub const ALL: &[&str] = &[
+        QUOTA_A_PERCENT,
+        QUOTA_B_PERCENT,
+        DEFERRAL_YEARS,
+        INDICATOR_CAP,
+        WEIGHTS,
+        REDUCED_REVENUE_THRESHOLD_FEN,
+        REDUCED_WEIGHTS,
+        EXEMPT_INDUSTRY_CLASSES,
+        RERANK_DEBOUNCE_MS,
+        RERANK_MAX_DELAY_MS,
+        RERANK_POLL_MS,
+        NOTICE_RULES,
+        CENSUS_TOPIC,
+        CONSUMER_NAME,
+    ];
+}
+
+/// When dirty periods are re-ranked.
+#[derive(Debug, Clone)]
+pub struct RerankConfig {
+    /// A period is re-ranked once no change arrived for this long…
+    pub debounce: Duration,
+    /// …or once its oldest unranked change is this old, whichever comes first.
+    pub max_delay: Duration,
+    /// Fallback poll, for notifications lost while the listener reconnects.
+    pub poll: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
+    /// Content of model version 1, stored when the database has no model yet.
+    pub initial_model: Model,
+    pub rerank: RerankConfig,
+    pub notice_rules: Vec<NoticeRule>,
+    pub census_topic: String,
+    pub consumer_name: String,
+    /// The notice store's settings (its variables are in `notices::vars`).
+    pub notices: NoticeSettings,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let millis =
+            |var, default: u64| parse_or(get(var), var, || default).map(Duration::from_millis);
+
+        let defaults = Model::default();
+        let cap: f64 = parse_or(get(vars::INDICATOR_CAP), vars::INDICATOR_CAP, || {
+            DEFAULT_CAP
+        })?;
+        let weights = |var: &'static str, default: &[Weighted]| match get(var) {
+            None => Ok(default
+                .iter()
+                .map(|w| Weighted { cap, ..w.clone() })
+                .collect()),
+            Some(spec) => parse_weights(&spec, cap).map_err(|reason| ConfigError { var, reason }),
+        };
+        let mut model = Model {
+            indicators: weights(vars::WEIGHTS, &defaults.indicators)?,
+            quota_a_percent: parse_or(get(vars::QUOTA_A_PERCENT), vars::QUOTA_A_PERCENT, || {
+                defaults.quota_a_percent
+            })?,
+            quota_b_percent: parse_or(get(vars::QUOTA_B_PERCENT), vars::QUOTA_B_PERCENT, || {
+                defaults.quota_b_percent
+            })?,
+            deferral_years: parse_or(get(vars::DEFERRAL_YEARS), vars::DEFERRAL_YEARS, || {
+                defaults.deferral_years
+            })?,
+            exempt_industry_classes: get(vars::EXEMPT_INDUSTRY_CLASSES)
+                .map(|list| {
+                    list.split(',')
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                })
+                .unwrap_or_else(BTreeSet::new),
+            ..defaults.clone()
+        };
+        model.reduced.revenue_threshold_fen = parse_or(
+            get(vars::REDUCED_REVENUE_THRESHOLD_FEN),
+            vars::REDUCED_REVENUE_THRESHOLD_FEN,
+            || defaults.reduced.revenue_threshold_fen,
+        )?;
+        model.reduced.indicators = weights(vars::REDUCED_WEIGHTS, &defaults.reduced.indicators)?;
+        if let Some((field, reason)) = model.validate().into_iter().next() {
+            let var = match field.as_str() {
+                "quota_a_percent" => vars::QUOTA_A_PERCENT,
+                "quota_b_percent" => vars::QUOTA_B_PERCENT,
+                "deferral_years" => vars::DEFERRAL_YEARS,
+                f if f.starts_with("reduced_model.revenue") => vars::REDUCED_REVENUE_THRESHOLD_FEN,
+                f if f.starts_with("reduced_model") => vars::REDUCED_WEIGHTS,
+                f if f.starts_with("exempt_industry") => vars::EXEMPT_INDUSTRY_CLASSES,
+                f if f.ends_with(".cap") => vars::INDICATOR_CAP,
+                _ => vars::WEIGHTS,
+            };
+            return Err(ConfigError {
+                var,
+                reason: format!("{field}: {reason}"),
+            });
+        }
+
+        let notice_rules = match get(vars::NOTICE_RULES) {
+            None => policy::default_rules(),
+            Some(json) => serde_json::from_str(&json).map_err(|err| ConfigError {
+                var: vars::NOTICE_RULES,
+                reason: format!("not a JSON array of rules: {err}"),
+            })?,
+        };
+        policy::validate_rules(&notice_rules).map_err(|reason| ConfigError {
+            var: vars::NOTICE_RULES,
+            reason,
+        })?;
+
         Ok(Self {
-            platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)?,
+            platform,
+            initial_model: model,
+            rerank: RerankConfig {
+                debounce: millis(vars::RERANK_DEBOUNCE_MS, 200)?,
+                max_delay: millis(vars::RERANK_MAX_DELAY_MS, 2_000)?,
+                poll: millis(vars::RERANK_POLL_MS, 1_000)?,
+            },
+            notice_rules,
+            census_topic: get(vars::CENSUS_TOPIC).unwrap_or_else(|| topics::CENSUS_EVENTS.into()),
+            consumer_name: get(vars::CONSUMER_NAME).unwrap_or_else(|| "census".into()),
+            notices: NoticeSettings::from_lookup(&lookup)?,
         })
     }
+}
+
+/// Parses `tax_per_mu=30,output_per_mu=20:1.2,…` (`indicator=weight[:cap]`).
+fn parse_weights(spec: &str, default_cap: f64) -> Result<Vec<Weighted>, String> {
+    spec.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (name, rest) = item
+                .split_once('=')
+                .ok_or(format!("{item:?}: expected indicator=weight[:cap]"))?;
+            let indicator = Indicator::parse(name.trim()).ok_or_else(|| {
+                let known: Vec<&str> = Indicator::ALL.iter().map(|i| i.name()).collect();
+                format!("unknown indicator {name:?}; known: {}", known.join(", "))
+            })?;
+            let (weight, cap) = match rest.split_once(':') {
+                Some((w, c)) => (w, Some(c)),
+                None => (rest, None),
+            };
+            let weight = weight
+                .trim()
+                .parse()
+                .map_err(|e| format!("{item:?}: weight: {e}"))?;
+            let cap = match cap {
+                Some(c) => c
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("{item:?}: cap: {e}"))?,
+                None => default_cap,
+            };
+            Ok(Weighted {
+                indicator,
+                weight,
+                cap,
+            })
+        })
+        .collect()
 }
 
 impl ServiceConfig for Config {
     fn platform(&self) -> &PlatformConfig {
         &self.platform
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_domain_defaults() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.initial_model, Model::default());
+        assert_eq!(config.notice_rules, policy::default_rules());
+        assert_eq!(config.rerank.debounce, Duration::from_millis(200));
+        assert_eq!(config.rerank.max_delay, Duration::from_secs(2));
+        assert_eq!(config.census_topic, topics::CENSUS_EVENTS);
+    }
+
+    #[test]
+    fn weights_quotas_and_rules_are_read_and_bad_ones_named() {
+        let config = load(&[
+            (vars::WEIGHTS, "tax_per_mu=60, export_share=40:2"),
+            (vars::QUOTA_A_PERCENT, "5"),
+            (vars::EXEMPT_INDUSTRY_CLASSES, "5131, 5132"),
+        ])
+        .unwrap();
+        let model = config.initial_model;
+        assert_eq!(
+            model.indicators[0],
+            Weighted::new(Indicator::TaxPerMu, 60.0)
+        );
+        assert_eq!(model.indicators[1].cap, 2.0);
+        assert_eq!(model.quota_a_percent, 5.0);
+        assert!(model.exempt_industry_classes.contains("5132"));
+
+        for (var, value) in [
+            (vars::WEIGHTS, "tax_per_acre=1"),
+            (vars::QUOTA_B_PERCENT, "95"),
+            (vars::RERANK_DEBOUNCE_MS, "soon"),
+            (vars::NOTICE_RULES, "[{}]"),
+            (vars::EXEMPT_INDUSTRY_CLASSES, "17"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
     }
 }

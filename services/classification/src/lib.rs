@@ -1,13 +1,27 @@
 //! Classification service: ranks enterprises into leader (A), growth (B) and rectification (C)
 //! classes (分类管理) and turns every class change into support-policy notices.
 //!
-//! This crate is the service's skeleton: it starts, migrates, serves health and reflection,
-//! and runs the outbox relay; its domain, store and API arrive with its own issue.
+//! Data flows one way: census events → [`consumers`] (read model, periods marked dirty, through
+//! the inbox) → [`reranker`] (coalesced re-ranks: [`domain`] scoring and ranking, then
+//! [`store`] writing changed classes, `EnterpriseClassified` events and notices through the
+//! outbox in one transaction) → [`api`] (`ClassificationService`). The [`notices`] store
+//! consumes the notices topic and serves `NoticeService`.
 
+pub mod api;
 pub mod config;
+pub mod consumers;
+pub mod domain;
+pub mod notices;
+pub mod reranker;
+pub mod store;
 
-use haicheng_proto::topics;
-use platform::{AccessPolicy, Platform, ServiceSpec};
+use std::sync::Arc;
+
+use haicheng_proto::{
+    classification::v1::classification_service_server::{self, ClassificationServiceServer},
+    topics,
+};
+use platform::{AccessPolicy, Platform, ServiceSpec, bus::dlq_topic};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +34,10 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// What the platform needs to know about this service.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "classification",
-    grpc_services: &[],
+    grpc_services: &[
+        classification_service_server::SERVICE_NAME,
+        notices::SERVICE_NAME,
+    ],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
     topics: &[
@@ -36,9 +53,50 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
-    let policy = AccessPolicy::new(platform.config.tokens.clone());
-    platform
-        .serve(listener, RoutesBuilder::default(), policy)
-        .await
+    let mut platform = Platform::start(&SPEC, config.platform, shutdown.clone()).await?;
+    if config.census_topic != topics::CENSUS_EVENTS {
+        let dlq = dlq_topic(&config.census_topic);
+        platform
+            .producer
+            .ensure_topics(
+                &[&config.census_topic, &dlq],
+                platform.config.kafka_topic_partitions,
+            )
+            .await?;
+    }
+    store::models::ensure_initial(&platform.pool, &config.initial_model).await?;
+    let rules = Arc::new(config.notice_rules);
+
+    platform.consume(
+        &config.consumer_name,
+        &[&config.census_topic],
+        consumers::CensusConsumer,
+    );
+    let reranker = reranker::Reranker::new(
+        platform.pool.clone(),
+        platform.outbox.clone(),
+        rules.clone(),
+        config.rerank,
+    );
+    // Stopped at the start of shutdown; a re-rank under way finishes (the pool closes only
+    // once its connection is back).
+    let reranking = tokio::spawn(reranker.run(shutdown.clone()));
+
+    let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules);
+    let notice_service = notices::start(&mut platform, config.notices, shutdown.clone())?;
+    let mut routes = RoutesBuilder::default();
+    routes
+        .add_service(platform::capped!(
+            ClassificationServiceServer::new(api),
+            platform.config
+        ))
+        .add_service(notice_service);
+    let policy = notices::access_rules(api::access_rules(AccessPolicy::new(
+        platform.config.tokens.clone(),
+    )));
+    let served = platform.serve(listener, routes, policy).await;
+    if let Err(err) = reranking.await {
+        tracing::warn!(error = %err, "the re-ranker task ended abnormally");
+    }
+    served
 }

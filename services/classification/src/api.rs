@@ -1,0 +1,474 @@
+//! The gRPC API `ClassificationService`: classes, explanations, the model and overrides.
+//!
+//! Access (see [`access_rules`]): reads need `classification.read`; setting the model and
+//! overriding or lifting a class need `classification.admin`, which only commerce holds.
+//! Every error leaves through [`ApiError`]; bad input is INVALID_ARGUMENT naming its field.
+
+mod convert;
+
+use std::sync::Arc;
+
+use haicheng_proto::{
+    classification::v1::{
+        self as pb,
+        classification_service_server::{ClassificationService, SERVICE_NAME},
+    },
+    common::v1 as common,
+};
+use platform::{AccessPolicy, ApiError, Outbox, Principal, Rule, Violations, auth::scopes, paging};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{
+        Class, Grading, Indicator, evaluation::indicators_for, explain, model::Model,
+        policy::NoticeRule,
+    },
+    store::{
+        StoreError,
+        classes::{self, ClassRow, Filter, OverrideAction},
+        models::{self, ModelCache},
+    },
+};
+
+/// `policy` with a rule for every ClassificationService method.
+pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
+    let method = |name: &str| format!("/{SERVICE_NAME}/{name}");
+    let read = Rule::Scope(scopes::CLASSIFICATION_READ);
+    let admin = Rule::Scope(scopes::CLASSIFICATION_ADMIN);
+    policy
+        .allow(&method("GetClass"), read.clone())
+        .allow(&method("ListClasses"), read.clone())
+        .allow(&method("Explain"), read.clone())
+        .allow(&method("GetModel"), read.clone())
+        .allow(&method("GetDistribution"), read)
+        .allow(&method("SetModel"), admin.clone())
+        .allow(&method("OverrideClass"), admin.clone())
+        .allow(&method("LiftOverride"), admin)
+}
+
+/// The service's handlers.
+#[derive(Clone)]
+pub struct ClassificationApi {
+    pool: PgPool,
+    outbox: Outbox,
+    /// For the notices of overrides.
+    rules: Arc<Vec<NoticeRule>>,
+    /// Model versions by number, for breakdowns of classes computed with older versions.
+    models: ModelCache,
+}
+
+/// A page token's cursor: the period, then the listing order (segment, rank, USCC).
+type PageCursor = (String, i32, i32, String);
+
+impl ClassificationApi {
+    pub fn new(pool: PgPool, outbox: Outbox, rules: Arc<Vec<NoticeRule>>) -> Self {
+        Self {
+            pool,
+            outbox,
+            rules,
+            models: ModelCache::default(),
+        }
+    }
+
+    async fn model(&self, version: i64) -> Result<Arc<Model>, ApiError> {
+        Ok(self.models.get(&self.pool, version).await?)
+    }
+
+    async fn to_proto(&self, row: &ClassRow) -> Result<pb::Classification, ApiError> {
+        let model = self.model(row.model_version).await?;
+        Ok(convert::classification_to_proto(row, &model))
+    }
+
+    /// Validates a (uscc, optional period) pair.
+    fn target(uscc: &str, period: Option<&common::Period>) -> Result<Option<String>, ApiError> {
+        let mut violations = Violations::new();
+        convert::check_uscc(&mut violations, "uscc", uscc);
+        let period = convert::optional_period(&mut violations, "period", period);
+        violations.finish()?;
+        Ok(period)
+    }
+
+    async fn explain(&self, request: pb::ExplainRequest) -> Result<pb::ExplainResponse, ApiError> {
+        let period = Self::target(&request.uscc, request.period.as_ref())?;
+        let row = classes::find(&self.pool, &request.uscc, period.as_deref()).await?;
+        let model = self.model(row.model_version).await?;
+        let classification = convert::classification_to_proto(&row, &model);
+        let mut notes = Vec::new();
+        let mut next_class_gap = None;
+        match row.grading() {
+            Grading::NotEvaluated => notes.push(
+                "Not evaluated: the enterprise is deregistered (不参与评价).".to_string(),
+            ),
+            Grading::Deferred => notes.push(format!(
+                "Deferred (暂缓评价): registered on {} — fewer than {} years before the period ended.",
+                row.registration_date.map_or("an unknown date".into(), |d| d.to_string()),
+                model.deferral_years
+            )),
+            Grading::Exempt => notes.push(match model.exempt_enterprises.get(&row.uscc) {
+                Some(reason) => format!("Exempt by decision (免评): {reason}"),
+                None => "Exempt by industry class (免评).".to_string(),
+            }),
+            Grading::Graded => {}
+        }
+        if row.reduced_model {
+            notes.push(format!(
+                "Scored with the reduced model: revenue below {} yuan.",
+                model.reduced.revenue_threshold_fen / 100
+            ));
+        }
+        for item in classification.breakdown.iter().filter(|i| i.missing) {
+            let name = Indicator::from_proto(item.indicator).map_or("?", |i| i.name());
+            notes.push(format!(
+                "{name} could not be computed from the return and scores 0."
+            ));
+        }
+        if row.vetoed {
+            notes.push(
+                "Vetoed (一票否决): a serious safety, environmental or tax-credit violation keeps it out of A and B."
+                    .to_string(),
+            );
+        }
+        if let Some(reason) = &row.override_reason {
+            notes.push(format!(
+                "Overridden to {} (computed {}): {reason}",
+                row.class().map_or("no class".into(), |c| c.to_string()),
+                row.computed_class()
+                    .map_or("no class".into(), |c| c.to_string()),
+            ));
+        }
+        if let (Grading::Graded, false, Some(target)) = (
+            row.grading(),
+            row.vetoed,
+            row.computed_class().and_then(Class::next_up),
+        ) {
+            match classes::boundary_score(&self.pool, &row.period, row.segment, target).await? {
+                None => notes.push(format!(
+                    "Class {target} has no places in a cohort of {}.",
+                    row.cohort_size
+                )),
+                Some(boundary) => {
+                    let parts = explain::breakdown(
+                        indicators_for(&model, row.reduced_model),
+                        &row.figures(),
+                        &row.benchmarks(),
+                    );
+                    let gaps = explain::gaps(&parts, row.score, boundary);
+                    next_class_gap =
+                        Some(convert::gap_to_proto(target, boundary, row.score, &gaps));
+                    notes.push(format!(
+                        "{:.2} more points reach class {target} (its lowest score is {boundary:.2}); \
+                         on an equal score the lower USCC ranks first.",
+                        boundary - row.score
+                    ));
+                }
+            }
+        }
+        Ok(pb::ExplainResponse {
+            classification: Some(classification),
+            next_class_gap,
+            notes,
+        })
+    }
+
+    async fn list(
+        &self,
+        request: pb::ListClassesRequest,
+    ) -> Result<pb::ListClassesResponse, ApiError> {
+        let mut violations = Violations::new();
+        let class = convert::filter::<common::EnterpriseClass>(
+            &mut violations,
+            "enterprise_class",
+            request.enterprise_class,
+        );
+        let park = convert::filter::<common::Park>(&mut violations, "park", request.park);
+        let segment =
+            convert::filter::<common::Segment>(&mut violations, "segment", request.segment);
+        let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+        let limit = match paging::page_size(request.page_size) {
+            Ok(limit) => Some(limit),
+            Err(_) => {
+                violations.add("page_size", "must not be negative");
+                None
+            }
+        };
+        violations.finish()?;
+        let limit = limit.unwrap_or(paging::DEFAULT_PAGE_SIZE);
+        let cursor: Option<PageCursor> = paging::decode_token(&request.page_token)?;
+        let period = match (&cursor, period) {
+            (Some((p, ..)), _) => Some(p.clone()),
+            (None, Some(p)) => Some(p),
+            (None, None) => classes::latest_period(&self.pool).await?,
+        };
+        let Some(period) = period else {
+            return Ok(pb::ListClassesResponse::default());
+        };
+        let filter = Filter {
+            class: class.and_then(Class::from_proto),
+            park,
+            segment,
+        };
+        let after = cursor.map(|(_, segment, rank, uscc)| (segment, rank, uscc));
+        let mut rows =
+            classes::list(&self.pool, &period, &filter, after.as_ref(), limit + 1).await?;
+        let next_page_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map_or_else(String::new, |last| {
+                paging::encode_token(&(
+                    period.clone(),
+                    last.segment,
+                    last.sort_rank,
+                    last.uscc.clone(),
+                ))
+            })
+        } else {
+            String::new()
+        };
+        let mut classifications = Vec::with_capacity(rows.len());
+        for row in &rows {
+            classifications.push(self.to_proto(row).await?);
+        }
+        Ok(pb::ListClassesResponse {
+            classifications,
+            next_page_token,
+        })
+    }
+
+    async fn set_model(
+        &self,
+        principal: &Principal,
+        request: pb::SetModelRequest,
+    ) -> Result<pb::SetModelResponse, ApiError> {
+        let mut violations = Violations::new();
+        let model = convert::model_from_proto(&mut violations, request.model.as_ref());
+        violations.check(
+            request.expected_version > 0,
+            "expected_version",
+            "required: the version last read (GetModel)",
+        );
+        violations.finish()?;
+        let Some(model) = model else {
+            return Err(ApiError::invalid("model", "is invalid"));
+        };
+        let note = request.model.as_ref().map_or("", |m| m.note.as_str());
+        let stored = models::store_next(
+            &self.pool,
+            &model,
+            request.expected_version,
+            note,
+            &principal.identity.to_string(),
+        )
+        .await?;
+        tracing::info!(version = stored.version, by = %principal.identity, "new classification model stored; re-ranking every period");
+        Ok(pb::SetModelResponse {
+            model: Some(convert::model_to_proto(&stored)),
+        })
+    }
+
+    async fn override_or_lift(
+        &self,
+        principal: &Principal,
+        uscc: &str,
+        period: Option<&common::Period>,
+        class: Option<i32>,
+        reason: &str,
+    ) -> Result<pb::Classification, ApiError> {
+        let mut violations = Violations::new();
+        convert::check_uscc(&mut violations, "uscc", uscc);
+        let period = convert::optional_period(&mut violations, "period", period);
+        let class = class.and_then(|value| {
+            let class = Class::from_proto(value);
+            if class.is_none() {
+                violations.add("enterprise_class", "must be A, B or C");
+            }
+            class
+        });
+        convert::check_reason(&mut violations, "reason", reason);
+        violations.finish()?;
+        let action = match class {
+            Some(class) => OverrideAction::Set { class, reason },
+            None => OverrideAction::Lift { reason },
+        };
+        let row = classes::apply_override(
+            &self.pool,
+            &self.outbox,
+            &self.rules,
+            uscc,
+            period.as_deref(),
+            action,
+            &principal.identity.to_string(),
+        )
+        .await?;
+        tracing::info!(uscc, period = %row.period, class = row.class, by = %principal.identity, "override changed");
+        self.to_proto(&row).await
+    }
+
+    async fn distribution(
+        &self,
+        request: pb::GetDistributionRequest,
+    ) -> Result<pb::GetDistributionResponse, ApiError> {
+        let mut violations = Violations::new();
+        let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+        violations.finish()?;
+        let period = match period {
+            Some(p) => Some(p),
+            None => classes::latest_period(&self.pool).await?,
+        };
+        let Some(period) = period else {
+            return Ok(pb::GetDistributionResponse {
+                total: Some(pb::DistributionRow::default()),
+                ..Default::default()
+            });
+        };
+        let (rows, model_version) = classes::distribution(&self.pool, &period).await?;
+        let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+        let mut total = pb::DistributionRow::default();
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                total.class_a += count(r.class_a);
+                total.class_b += count(r.class_b);
+                total.class_c += count(r.class_c);
+                total.deferred += count(r.deferred);
+                total.exempt += count(r.exempt);
+                pb::DistributionRow {
+                    park: r.park,
+                    segment: r.segment,
+                    class_a: count(r.class_a),
+                    class_b: count(r.class_b),
+                    class_c: count(r.class_c),
+                    deferred: count(r.deferred),
+                    exempt: count(r.exempt),
+                }
+            })
+            .collect();
+        Ok(pb::GetDistributionResponse {
+            period: Some(common::Period { code: period }),
+            model_version,
+            rows,
+            total: Some(total),
+        })
+    }
+}
+
+fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    Principal::of(request).cloned()
+}
+
+#[tonic::async_trait]
+impl ClassificationService for ClassificationApi {
+    #[tracing::instrument(skip_all, fields(uscc = %request.get_ref().uscc))]
+    async fn get_class(
+        &self,
+        request: Request<pb::GetClassRequest>,
+    ) -> Result<Response<pb::GetClassResponse>, Status> {
+        let request = request.into_inner();
+        let period = Self::target(&request.uscc, request.period.as_ref())?;
+        let row = classes::find(&self.pool, &request.uscc, period.as_deref())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetClassResponse {
+            classification: Some(self.to_proto(&row).await?),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_classes(
+        &self,
+        request: Request<pb::ListClassesRequest>,
+    ) -> Result<Response<pb::ListClassesResponse>, Status> {
+        Ok(Response::new(self.list(request.into_inner()).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(uscc = %request.get_ref().uscc))]
+    async fn explain(
+        &self,
+        request: Request<pb::ExplainRequest>,
+    ) -> Result<Response<pb::ExplainResponse>, Status> {
+        Ok(Response::new(
+            ClassificationApi::explain(self, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_model(
+        &self,
+        request: Request<pb::GetModelRequest>,
+    ) -> Result<Response<pb::GetModelResponse>, Status> {
+        let version = request.into_inner().version;
+        if version < 0 {
+            return Err(
+                ApiError::invalid("version", "must not be negative (0: the current one)").into(),
+            );
+        }
+        let mut conn = self.pool.acquire().await.map_err(ApiError::from)?;
+        let stored = if version == 0 {
+            models::current(&mut conn).await
+        } else {
+            models::get(&mut conn, version).await.and_then(|m| {
+                m.ok_or_else(|| StoreError::NotFound(format!("model version {version}")))
+            })
+        }
+        .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetModelResponse {
+            model: Some(convert::model_to_proto(&stored)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_model(
+        &self,
+        request: Request<pb::SetModelRequest>,
+    ) -> Result<Response<pb::SetModelResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            ClassificationApi::set_model(self, &principal, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(uscc = %request.get_ref().uscc))]
+    async fn override_class(
+        &self,
+        request: Request<pb::OverrideClassRequest>,
+    ) -> Result<Response<pb::OverrideClassResponse>, Status> {
+        let principal = principal(&request)?;
+        let r = request.into_inner();
+        let classification = self
+            .override_or_lift(
+                &principal,
+                &r.uscc,
+                r.period.as_ref(),
+                Some(r.enterprise_class),
+                &r.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::OverrideClassResponse {
+            classification: Some(classification),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(uscc = %request.get_ref().uscc))]
+    async fn lift_override(
+        &self,
+        request: Request<pb::LiftOverrideRequest>,
+    ) -> Result<Response<pb::LiftOverrideResponse>, Status> {
+        let principal = principal(&request)?;
+        let r = request.into_inner();
+        let classification = self
+            .override_or_lift(&principal, &r.uscc, r.period.as_ref(), None, &r.reason)
+            .await?;
+        Ok(Response::new(pb::LiftOverrideResponse {
+            classification: Some(classification),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_distribution(
+        &self,
+        request: Request<pb::GetDistributionRequest>,
+    ) -> Result<Response<pb::GetDistributionResponse>, Status> {
+        Ok(Response::new(
+            self.distribution(request.into_inner()).await?,
+        ))
+    }
+}

@@ -1,0 +1,187 @@
+//! The census consumer: keeps the read model from census events through the inbox (the
+//! effect is applied once per event id) and marks the affected periods dirty in the same
+//! transaction. It never re-ranks itself: that is the re-ranker's job, coalesced.
+//!
+//! Events are told apart by `ce_type`; other types on the topic are ignored, not dead-lettered,
+//! so the census can add events without breaking this consumer.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use haicheng_proto::census::v1::{
+    CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
+    EnterpriseUpdated,
+};
+use platform::{Envelope, Handler, HandlerError};
+use sqlx::PgConnection;
+
+use crate::{
+    domain::{Figures, Period},
+    store::read_model::{self, EnterpriseRecord, ReturnEnterprise, ReturnRecord},
+};
+
+/// Applies census events to the read model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CensusConsumer;
+
+impl Handler for CensusConsumer {
+    async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
+        if event.is::<EnterpriseRegistered>() {
+            let message: EnterpriseRegistered = event.decode()?;
+            read_model::apply_enterprise(tx, &enterprise_record(message.enterprise)?).await?;
+        } else if event.is::<EnterpriseUpdated>() {
+            let message: EnterpriseUpdated = event.decode()?;
+            read_model::apply_enterprise(tx, &enterprise_record(message.enterprise)?).await?;
+        } else if event.is::<CensusReturnSubmitted>() {
+            let message: CensusReturnSubmitted = event.decode()?;
+            read_model::apply_return(tx, &return_record(message)?).await?;
+        } else {
+            tracing::debug!(ce_type = %event.event.ty, "ignoring an event type classification does not use");
+        }
+        Ok(())
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> HandlerError {
+    HandlerError::Permanent(reason.into())
+}
+
+/// `YYYY-MM-DD`; anything else is treated as unknown (the firm is then never deferred).
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
+    let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
+    if e.uscc.is_empty() {
+        return Err(invalid("the enterprise has no USCC"));
+    }
+    Ok(EnterpriseRecord {
+        active: e.status() != EnterpriseStatus::Deregistered,
+        registration_date: date(&e.registration_date),
+        uscc: e.uscc,
+        name: e.name,
+        park: e.park,
+        segment: e.segment,
+        industry_class: e.industry_class,
+        safety_violation: e.safety_violation,
+        environmental_violation: e.environmental_violation,
+        tax_credit_violation: e.tax_credit_violation,
+        version: e.version,
+    })
+}
+
+fn figures(indicators: &CensusIndicators) -> Figures {
+    Figures {
+        employees_total: indicators.employees_total,
+        rd_spend_fen: indicators.rd_spend_fen,
+        revenue_fen: indicators.revenue_fen,
+        industrial_output_fen: indicators.industrial_output_fen,
+        tax_paid_fen: indicators.tax_paid_fen,
+        export_sales_fen: indicators.export_sales_fen,
+        automation_share_percent: indicators.automation_share_percent,
+        patents: indicators
+            .invention_patents
+            .saturating_add(indicators.utility_model_patents)
+            .saturating_add(indicators.design_patents),
+        land_used_centi_mu: indicators.land_used_centi_mu,
+        energy_use_tce: indicators.energy_use_tce,
+    }
+}
+
+fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, HandlerError> {
+    if message.uscc.is_empty() {
+        return Err(invalid("the return has no USCC"));
+    }
+    let code = message
+        .period
+        .as_ref()
+        .map(|p| p.code.as_str())
+        .unwrap_or("");
+    let period = Period::parse(code)
+        .ok_or_else(|| invalid(format!("period {code:?} is not YYYY or YYYYQn")))?;
+    let indicators = message
+        .indicators
+        .as_ref()
+        .ok_or_else(|| invalid("the return carries no indicators"))?;
+    let submitted_at = message
+        .submitted_at
+        .as_ref()
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+    Ok(ReturnRecord {
+        figures: figures(indicators),
+        period: period.to_string(),
+        revision: message.revision,
+        submitted_at,
+        enterprise: ReturnEnterprise {
+            name: message.name,
+            park: message.park,
+            segment: message.segment,
+            industry_class: message.industry_class,
+            registration_date: date(&message.registration_date),
+            version: message.enterprise_version,
+        },
+        uscc: message.uscc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use haicheng_proto::common::v1::Period as PbPeriod;
+
+    use super::*;
+
+    #[test]
+    fn a_return_without_a_valid_period_or_indicators_is_permanent() {
+        let good = CensusReturnSubmitted {
+            uscc: "91210381MA0Q12343L".into(),
+            period: Some(PbPeriod {
+                code: "2025Q2".into(),
+            }),
+            revision: 1,
+            indicators: Some(CensusIndicators {
+                invention_patents: 2,
+                design_patents: 3,
+                ..Default::default()
+            }),
+            registration_date: "2020-02-29".into(),
+            ..Default::default()
+        };
+        let record = return_record(good.clone()).unwrap();
+        assert_eq!(record.figures.patents, 5);
+        assert_eq!(
+            record.enterprise.registration_date,
+            NaiveDate::from_ymd_opt(2020, 2, 29)
+        );
+
+        let bad_period = CensusReturnSubmitted {
+            period: Some(PbPeriod {
+                code: "2025-2".into(),
+            }),
+            ..good.clone()
+        };
+        assert!(matches!(
+            return_record(bad_period),
+            Err(HandlerError::Permanent(_))
+        ));
+        let no_figures = CensusReturnSubmitted {
+            indicators: None,
+            ..good
+        };
+        assert!(matches!(
+            return_record(no_figures),
+            Err(HandlerError::Permanent(_))
+        ));
+    }
+
+    #[test]
+    fn a_deregistered_enterprise_is_inactive() {
+        let record = enterprise_record(Some(Enterprise {
+            uscc: "91210381MA0Q12343L".into(),
+            status: EnterpriseStatus::Deregistered as i32,
+            version: 3,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert!(!record.active);
+        assert!(enterprise_record(None).is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! Support-policy notice store (保障政策通知): consumes `haicheng.policy.notices.v1`, whoever
+//! produced the notice (classification now, land-parcel later), and serves NoticeService to
+//! the departments: list, acknowledge, watch.
+//!
+//! # Wiring (in the service's `run`)
+//!
+//! ```ignore
+//! let mut platform = Platform::start(&SPEC, config.platform, shutdown.clone()).await?;
+//! let notices = notices::start(&mut platform, config.notices, shutdown.clone())?;
+//! let mut routes = RoutesBuilder::default();
+//! routes.add_service(notices);
+//! let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
+//! platform.serve(listener, routes, policy).await
+//! ```
+//!
+//! [`start`] registers the consumer `<service>.notices` on the notices topic, starts the one
+//! LISTEN task that wakes watch streams, and returns the gRPC server (message sizes capped).
+//! It needs the shutdown token given to `run`: watch streams never end by themselves, and the
+//! server's drain waits for every open call, so they end when shutdown begins. Add
+//! [`SERVICE_NAME`] to the spec's `grpc_services` for health, and the variables in
+//! [`vars::ALL`] to the deploy checks.
+//!
+//! # Design
+//!
+//! - Storage: table `notices` (migration `0100_notices.sql`), one row per `notice_id`. The
+//!   inbox makes each event's effect exactly-once, and `ON CONFLICT (notice_id) DO NOTHING`
+//!   makes the same notice republished under a new event id a no-op.
+//! - Cursor: the row's `seq` (bigserial). Inserts are ordered by an advisory lock so they
+//!   commit in `seq` order; a watch resumed after its last cursor misses and repeats nothing.
+//!   On the wire the cursor is the opaque `n1.<seq>`; empty means from the oldest notice.
+//! - Overdue: computed when read, not marked by a task. An unacknowledged notice is OVERDUE
+//!   once its deadline passed: the producer's `due_at`, or else `issued_at` plus
+//!   [`NoticeSettings::overdue_after`] (`NOTICE_OVERDUE_AFTER_MS`, default 7 days). Returned
+//!   notices carry that deadline in `due_at`.
+//! - Wake-up: `pg_notify` in the consumer's transaction, one LISTEN connection per process,
+//!   and a poll every [`NoticeSettings::watch_poll`] as the fallback (see `watch.rs`).
+
+mod api;
+mod consumer;
+mod model;
+mod settings;
+mod store;
+mod watch;
+
+use haicheng_proto::topics;
+use platform::{AccessPolicy, Platform, Rule, auth::scopes};
+use tokio_util::sync::CancellationToken;
+
+pub use api::NoticeApi;
+pub use consumer::NoticeConsumer;
+pub use haicheng_proto::policy::v1::notice_service_server::{NoticeServiceServer, SERVICE_NAME};
+pub use settings::{NoticeSettings, vars};
+
+/// Starts the notice store on `platform` and returns its gRPC server for the routes.
+///
+/// Registers the consumer of [`topics::POLICY_NOTICES`] and spawns the task that wakes watch
+/// streams on new notices (it stops when `shutdown` is cancelled, as do open watch streams).
+pub fn start(
+    platform: &mut Platform,
+    settings: NoticeSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<NoticeServiceServer<NoticeApi>> {
+    let wakeups = watch::Wakeups::default();
+    tokio::spawn(
+        wakeups
+            .clone()
+            .listen(platform.pool.clone(), shutdown.clone()),
+    );
+    platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer);
+    let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
+    let api = NoticeApi::new(store, wakeups, settings, shutdown);
+    Ok(platform::capped!(
+        NoticeServiceServer::new(api),
+        platform.config
+    ))
+}
+
+/// `policy` with a rule for each NoticeService method: `notices.read` to list and watch,
+/// `notices.ack` to acknowledge. Which department's notices a caller sees is the handler's
+/// business (its own).
+pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
+    let method = |name: &str| format!("/{SERVICE_NAME}/{name}");
+    policy
+        .allow(&method("ListNotices"), Rule::Scope(scopes::NOTICES_READ))
+        .allow(&method("WatchNotices"), Rule::Scope(scopes::NOTICES_READ))
+        .allow(
+            &method("AcknowledgeNotice"),
+            Rule::Scope(scopes::NOTICES_ACK),
+        )
+}

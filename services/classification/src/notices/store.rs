@@ -1,0 +1,312 @@
+//! The `notices` table: the consumer's insert (with its wake-up) and the API's reads and
+//! acknowledgement.
+//!
+//! Inserts are serialised by a transaction advisory lock taken before the sequence number is
+//! drawn, so notices commit in `seq` order. Without it two consumers (two replicas, or two
+//! partitions) could commit seq 7 after a watcher has already read seq 8, and a watch resumed
+//! "after 8" would never see 7. Notices are few; one insert at a time costs nothing.
+//!
+//! A notice's state is computed when it is read, never stored: acknowledged if it was,
+//! otherwise overdue once its deadline passed. The deadline is the producer's `due_at`, or
+//! `issued_at` plus the configured `overdue_after`, so changing the setting applies at once.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use haicheng_proto::policy::v1::{NoticeEntry, NoticeState, SupportPolicyNotice};
+use platform::{ApiError, auth::Department};
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::model::{self, Cursor};
+
+/// The channel a committed insert notifies, with the department as payload.
+pub const WAKE_CHANNEL: &str = "haicheng_notices";
+/// Key of the advisory lock that orders inserts (ASCII "notice"); the outbox uses "outbox".
+const INSERT_LOCK: i64 = 0x6e6f_7469_6365;
+
+/// A notice as consumed, checked and ready to store.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub notice: SupportPolicyNotice,
+    pub department: Department,
+    pub issued_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// The `ce_id` of the delivery, kept for tracing a notice back to its event.
+    pub event_id: Uuid,
+}
+
+/// Stores `new` in the caller's transaction unless a notice with its id is already there;
+/// true when it was new. Watchers of its department are notified when the transaction commits.
+pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bool> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(INSERT_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, due_at, payload, event_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (notice_id) DO NOTHING",
+    )
+    .bind(&new.notice.notice_id)
+    .bind(new.department.as_str())
+    .bind(&new.notice.uscc)
+    .bind(&new.notice.kind)
+    .bind(&new.notice.source)
+    .bind(new.issued_at)
+    .bind(new.due_at)
+    .bind(new.notice.encode_to_vec())
+    .bind(new.event_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKE_CHANNEL)
+            .bind(new.department.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(inserted)
+}
+
+/// A stored notice with its state now.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub cursor: Cursor,
+    /// As received, except `due_at`: the deadline the store applies.
+    pub notice: SupportPolicyNotice,
+    pub state: NoticeState,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+}
+
+impl Entry {
+    pub fn into_proto(self) -> NoticeEntry {
+        NoticeEntry {
+            notice: Some(self.notice),
+            state: self.state as i32,
+            acknowledged_at: self.acknowledged_at.map(model::timestamp),
+            acknowledged_by: self.acknowledged_by.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    payload: Vec<u8>,
+    deadline: DateTime<Utc>,
+    state: String,
+    acknowledged_at: Option<DateTime<Utc>>,
+    acknowledged_by: Option<String>,
+}
+
+impl TryFrom<Row> for Entry {
+    type Error = ApiError;
+
+    fn try_from(row: Row) -> Result<Self, ApiError> {
+        let corrupt =
+            |what: &str| ApiError::Internal(anyhow::anyhow!("notice seq {}: {what}", row.seq));
+        let mut notice = SupportPolicyNotice::decode(row.payload.as_slice())
+            .map_err(|_| corrupt("payload does not decode"))?;
+        notice.due_at = Some(model::timestamp(row.deadline));
+        let state = model::state_from_name(&row.state).ok_or_else(|| corrupt("unknown state"))?;
+        Ok(Entry {
+            cursor: Cursor(row.seq),
+            notice,
+            state,
+            acknowledged_at: row.acknowledged_at,
+            acknowledged_by: row.acknowledged_by,
+        })
+    }
+}
+
+/// Selects entries from `$from` (aliased `n`) with the deadline and state computed now;
+/// `$1` is always the default overdue time in milliseconds.
+macro_rules! entries {
+    ($with:literal, $from:literal, $rest:literal) => {
+        concat!(
+            $with,
+            "SELECT n.seq, n.payload, d.deadline, s.state, n.acknowledged_at, n.acknowledged_by
+             FROM ",
+            $from,
+            " n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s ",
+            $rest
+        )
+    };
+}
+
+/// Reads and acknowledges notices for the API.
+#[derive(Clone)]
+pub struct NoticeStore {
+    pool: PgPool,
+    /// `overdue_after` in milliseconds, as bound into the queries.
+    overdue_after_ms: i64,
+}
+
+impl NoticeStore {
+    pub fn new(pool: PgPool, overdue_after: Duration) -> Self {
+        Self {
+            pool,
+            overdue_after_ms: i64::try_from(overdue_after.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Up to `limit` of `department`'s notices, newest (highest sequence) first, below
+    /// `before` when given, in `state` when given.
+    pub async fn list(
+        &self,
+        department: Department,
+        state: Option<NoticeState>,
+        before: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Entry>, ApiError> {
+        let rows: Vec<Row> = sqlx::query_as(entries!(
+            "",
+            "notices",
+            "WHERE n.department = $2
+               AND ($3::bigint IS NULL OR n.seq < $3)
+               AND ($4::text IS NULL OR s.state = $4)
+             ORDER BY n.seq DESC LIMIT $5"
+        ))
+        .bind(self.overdue_after_ms)
+        .bind(department.as_str())
+        .bind(before.map(|c| c.0))
+        .bind(state.and_then(model::state_name))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    /// Up to `limit` of `department`'s notices after `cursor`, oldest first.
+    pub async fn after(
+        &self,
+        department: Department,
+        cursor: Cursor,
+        limit: i64,
+    ) -> Result<Vec<Entry>, ApiError> {
+        let rows: Vec<Row> = sqlx::query_as(entries!(
+            "",
+            "notices",
+            "WHERE n.department = $2 AND n.seq > $3 ORDER BY n.seq LIMIT $4"
+        ))
+        .bind(self.overdue_after_ms)
+        .bind(department.as_str())
+        .bind(cursor.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Entry::try_from).collect()
+    }
+
+    /// Marks `department`'s notice `notice_id` acknowledged by `by`, unless it already is: the
+    /// first acknowledgement's time and principal stay. `None` when the department has no such
+    /// notice (another department's notice is not revealed to exist).
+    pub async fn acknowledge(
+        &self,
+        department: Department,
+        notice_id: &str,
+        by: &str,
+    ) -> Result<Option<Entry>, ApiError> {
+        let row: Option<Row> = sqlx::query_as(entries!(
+            "WITH acked AS (
+                 UPDATE notices
+                    SET acknowledged_at = coalesce(acknowledged_at, now()),
+                        acknowledged_by = coalesce(acknowledged_by, $4)
+                  WHERE notice_id = $2 AND department = $3
+              RETURNING *)
+             ",
+            "acked",
+            ""
+        ))
+        .bind(self.overdue_after_ms)
+        .bind(notice_id)
+        .bind(department.as_str())
+        .bind(by)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Entry::try_from).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use haicheng_proto::common::v1 as common;
+    use testkit::TestDatabase;
+
+    use super::*;
+
+    fn new_notice(id: &str) -> NewNotice {
+        NewNotice {
+            notice: SupportPolicyNotice {
+                notice_id: id.into(),
+                department: common::Department::Finance as i32,
+                ..Default::default()
+            },
+            department: Department::Finance,
+            issued_at: Utc::now(),
+            due_at: None,
+            event_id: Uuid::now_v7(),
+        }
+    }
+
+    /// Without the insert lock, B (drawn later, committed first) would be read, the reader's
+    /// cursor would pass A's sequence number, and A would never be streamed.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_later_insert_waits_so_notices_commit_in_sequence_order() {
+        let db = TestDatabase::create().await;
+        let pool = db.pool().await;
+        platform::db::migrate(&pool, &crate::MIGRATIONS)
+            .await
+            .unwrap();
+        let store = NoticeStore::new(pool.clone(), Duration::from_secs(60));
+
+        let mut first = pool.begin().await.unwrap();
+        assert!(insert(&mut first, &new_notice("a")).await.unwrap());
+        let second = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let mut tx = pool.begin().await.unwrap();
+                assert!(insert(&mut tx, &new_notice("b")).await.unwrap());
+                tx.commit().await.unwrap();
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!second.is_finished(), "b waits for a's transaction");
+        let visible = store
+            .after(Department::Finance, Cursor::START, 10)
+            .await
+            .unwrap();
+        assert!(visible.is_empty(), "nothing is visible before a commits");
+
+        first.commit().await.unwrap();
+        second.await.unwrap();
+        let visible = store
+            .after(Department::Finance, Cursor::START, 10)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = visible
+            .iter()
+            .map(|e| e.notice.notice_id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(visible[0].cursor < visible[1].cursor);
+
+        let mut again = pool.begin().await.unwrap();
+        assert!(
+            !insert(&mut again, &new_notice("a")).await.unwrap(),
+            "the same notice id is stored once"
+        );
+        again.commit().await.unwrap();
+    }
+}

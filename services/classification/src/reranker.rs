@@ -1,0 +1,154 @@
+//! The re-ranker: a background task that re-ranks dirty periods, coalescing bursts.
+//!
+//! The census consumer only marks a period dirty (and notifies); this task decides when to
+//! re-rank. A period is due once no change arrived for `debounce` (200 ms by default), or
+//! once its oldest unranked change is `max_delay` old (2 s), whichever comes first. So a
+//! burst of 1,000 returns causes a re-rank every couple of seconds at most instead of 1,000,
+//! and every return is reflected within `max_delay` plus one re-rank's duration.
+//!
+//! The times are the database's (`clock_timestamp()`), so replicas agree; each re-rank takes
+//! the period's advisory lock without waiting, and a replica that finds it taken leaves the
+//! period to the holder. Notifications (`LISTEN`) wake the task; a poll covers lost ones.
+
+use std::{sync::Arc, time::Duration};
+
+use opentelemetry::metrics::{Counter, Histogram};
+use platform::{Outbox, backoff::Backoff};
+use sqlx::{PgPool, postgres::PgListener};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::RerankConfig,
+    domain::policy::NoticeRule,
+    store::{read_model::DIRTY_CHANNEL, rerank},
+};
+
+pub struct Reranker {
+    pool: PgPool,
+    outbox: Outbox,
+    rules: Arc<Vec<NoticeRule>>,
+    config: RerankConfig,
+    runs: Counter<u64>,
+    changed: Counter<u64>,
+    seconds: Histogram<f64>,
+}
+
+impl Reranker {
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        rules: Arc<Vec<NoticeRule>>,
+        config: RerankConfig,
+    ) -> Self {
+        let meter = opentelemetry::global::meter("classification");
+        Self {
+            pool,
+            outbox,
+            rules,
+            config,
+            runs: meter
+                .u64_counter("classification.reranks")
+                .with_description("re-ranks of a period")
+                .build(),
+            changed: meter
+                .u64_counter("classification.class_changes")
+                .with_description("enterprises whose class in force changed in a re-rank")
+                .build(),
+            seconds: meter
+                .f64_histogram("classification.rerank.duration")
+                .with_unit("s")
+                .build(),
+        }
+    }
+
+    /// Runs until `shutdown`; a re-rank under way is finished first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener: Option<PgListener> = None;
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+        while !shutdown.is_cancelled() {
+            if listener.is_none() {
+                listener = listen(&self.pool).await;
+            }
+            let wait = match self.pass().await {
+                Ok(next) => {
+                    backoff.reset();
+                    next.map_or(self.config.poll, |n| n.min(self.config.poll))
+                }
+                Err(err) => {
+                    tracing::warn!(error = format!("{err:#}"), "re-rank failed; backing off");
+                    backoff.next_delay()
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(wait) => {}
+                woke = notified(&mut listener) => {
+                    if !woke { listener = None; }
+                }
+            }
+        }
+        tracing::info!("re-ranker stopped");
+    }
+
+    /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
+    pub async fn pass(&self) -> anyhow::Result<Option<Duration>> {
+        let dirty: Vec<(String, f64)> = sqlx::query_as(
+            "SELECT period,
+                    GREATEST(0, LEAST(
+                        EXTRACT(EPOCH FROM (last_dirty_at - clock_timestamp())) * 1000 + $1,
+                        EXTRACT(EPOCH FROM (first_dirty_at - clock_timestamp())) * 1000 + $2
+                    ))::float8 AS wait_ms
+             FROM dirty_periods ORDER BY first_dirty_at",
+        )
+        .bind(self.config.debounce.as_millis() as f64)
+        .bind(self.config.max_delay.as_millis() as f64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut next: Option<Duration> = None;
+        let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n: Duration| n.min(wait)));
+        for (period, wait_ms) in dirty {
+            if wait_ms > 0.0 {
+                sooner(Duration::from_secs_f64(wait_ms / 1000.0));
+                continue;
+            }
+            let started = std::time::Instant::now();
+            match rerank::rerank_period(&self.pool, &self.outbox, &self.rules, &period).await? {
+                Some(outcome) => {
+                    let elapsed = started.elapsed();
+                    self.runs.add(1, &[]);
+                    self.changed.add(outcome.changed_classes as u64, &[]);
+                    self.seconds.record(elapsed.as_secs_f64(), &[]);
+                    tracing::info!(
+                        period,
+                        firms = outcome.firms,
+                        rows_written = outcome.rows_written,
+                        changed_classes = outcome.changed_classes,
+                        notices = outcome.notices,
+                        model_version = outcome.model_version,
+                        ms = elapsed.as_millis() as u64,
+                        "re-ranked"
+                    );
+                    // Changes may have come in meanwhile: look again at once.
+                    sooner(Duration::ZERO);
+                }
+                // Another replica holds the period: look again after a debounce.
+                None => sooner(self.config.debounce),
+            }
+        }
+        Ok(next)
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(DIRTY_CHANNEL).await.ok()?;
+    Some(listener)
+}
+
+/// Waits for a notification; false when the listener is gone (it is then re-created).
+async fn notified(listener: &mut Option<PgListener>) -> bool {
+    match listener {
+        Some(l) => l.recv().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}

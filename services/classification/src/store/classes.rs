@@ -1,0 +1,355 @@
+//! Reading classes for the API, and overrides (set and lift, audited, with their events).
+
+use chrono::{DateTime, Utc};
+use platform::Outbox;
+use sqlx::{PgConnection, PgPool};
+
+use super::{StoreError, events, lock_period};
+use crate::domain::{
+    Benchmarks, Class, Figures, Grading,
+    policy::{NoticeRule, Transition},
+};
+
+/// A stored classification with the figures and benchmarks its explanation needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClassRow {
+    pub period: String,
+    pub uscc: String,
+    pub name: String,
+    pub park: i32,
+    pub segment: i32,
+    pub grading: i16,
+    pub computed_class: i16,
+    pub class: i16,
+    pub score: f64,
+    pub rank: i32,
+    pub sort_rank: i32,
+    pub cohort_size: i32,
+    pub model_version: i64,
+    pub reduced_model: bool,
+    pub vetoed: bool,
+    pub override_class: Option<i16>,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    pub override_at: Option<DateTime<Utc>>,
+    pub classified_at: DateTime<Utc>,
+    pub registration_date: Option<chrono::NaiveDate>,
+    pub employees_total: i64,
+    pub rd_spend_fen: i64,
+    pub revenue_fen: i64,
+    pub industrial_output_fen: i64,
+    pub tax_paid_fen: i64,
+    pub export_sales_fen: i64,
+    pub automation_share_percent: f64,
+    pub patents: i64,
+    pub land_used_centi_mu: i64,
+    pub energy_use_tce: Option<f64>,
+    pub benchmarks: Option<Vec<Option<f64>>>,
+}
+
+impl ClassRow {
+    pub fn figures(&self) -> Figures {
+        Figures {
+            employees_total: self.employees_total,
+            rd_spend_fen: self.rd_spend_fen,
+            revenue_fen: self.revenue_fen,
+            industrial_output_fen: self.industrial_output_fen,
+            tax_paid_fen: self.tax_paid_fen,
+            export_sales_fen: self.export_sales_fen,
+            automation_share_percent: self.automation_share_percent,
+            patents: self.patents,
+            land_used_centi_mu: self.land_used_centi_mu,
+            energy_use_tce: self.energy_use_tce,
+        }
+    }
+
+    pub fn benchmarks(&self) -> Benchmarks {
+        let stored = self.benchmarks.as_deref().unwrap_or(&[]);
+        Benchmarks(std::array::from_fn(|i| stored.get(i).copied().flatten()))
+    }
+
+    pub fn class(&self) -> Option<Class> {
+        Class::from_proto(i32::from(self.class))
+    }
+
+    pub fn computed_class(&self) -> Option<Class> {
+        Class::from_proto(i32::from(self.computed_class))
+    }
+
+    pub fn grading(&self) -> Grading {
+        Grading::from_proto(i32::from(self.grading))
+    }
+}
+
+/// The columns of a [`ClassRow`]; a macro so queries stay `&'static str`.
+macro_rules! select_rows {
+    () => {
+        "SELECT c.period, c.uscc, c.name, c.park, c.segment, c.grading, c.computed_class, c.class,
+                c.score, c.rank, c.sort_rank, c.cohort_size, c.model_version, c.reduced_model,
+                c.vetoed, c.override_class, c.override_reason, c.override_by, c.override_at,
+                c.classified_at, e.registration_date,
+                r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
+                r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
+                r.land_used_centi_mu, r.energy_use_tce, k.benchmarks
+         FROM classifications c
+         JOIN census_returns r ON r.period = c.period AND r.uscc = c.uscc
+         JOIN enterprises e ON e.uscc = c.uscc
+         LEFT JOIN cohorts k ON k.period = c.period AND k.segment = c.segment "
+    };
+}
+
+/// The latest period with classifications, or `None` before the first re-rank.
+pub async fn latest_period(pool: &PgPool) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT period FROM classifications ORDER BY period_key DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await
+}
+
+/// The latest period `uscc` has a classification for.
+pub async fn latest_period_of(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT period FROM classifications WHERE uscc = $1 ORDER BY period_key DESC LIMIT 1",
+    )
+    .bind(uscc)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn get(
+    conn: &mut PgConnection,
+    period: &str,
+    uscc: &str,
+) -> sqlx::Result<Option<ClassRow>> {
+    sqlx::query_as(concat!(
+        select_rows!(),
+        "WHERE c.period = $1 AND c.uscc = $2"
+    ))
+    .bind(period)
+    .bind(uscc)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Filters of a listing; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub class: Option<Class>,
+    pub park: Option<i32>,
+    pub segment: Option<i32>,
+}
+
+/// Where a page starts: after this (segment, sort_rank, uscc).
+pub type Cursor = (i32, i32, String);
+
+/// One page in listing order (segment, rank, USCC; ungraded firms after the ranked ones).
+pub async fn list(
+    pool: &PgPool,
+    period: &str,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    limit: u32,
+) -> sqlx::Result<Vec<ClassRow>> {
+    let (segment, rank, uscc) = after
+        .cloned()
+        .unwrap_or((i32::MIN, i32::MIN, String::new()));
+    sqlx::query_as(concat!(
+        select_rows!(),
+        "WHERE c.period = $1
+           AND ($2::int2 IS NULL OR c.class = $2)
+           AND ($3::int4 IS NULL OR c.park = $3)
+           AND ($4::int4 IS NULL OR c.segment = $4)
+           AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
+         ORDER BY c.segment, c.sort_rank, c.uscc
+         LIMIT $8"
+    ))
+    .bind(period)
+    .bind(filter.class.map(|c| c.to_proto() as i16))
+    .bind(filter.park)
+    .bind(filter.segment)
+    .bind(segment)
+    .bind(rank)
+    .bind(uscc)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+}
+
+/// The lowest score computed into `class` in a cohort: the score to beat to enter it.
+pub async fn boundary_score(
+    pool: &PgPool,
+    period: &str,
+    segment: i32,
+    class: Class,
+) -> sqlx::Result<Option<f64>> {
+    sqlx::query_scalar(
+        "SELECT min(score) FROM classifications
+         WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
+    )
+    .bind(period)
+    .bind(segment)
+    .bind(class.to_proto() as i16)
+    .bind(Grading::Graded.to_proto() as i16)
+    .fetch_one(pool)
+    .await
+}
+
+/// Counts of one (park, segment).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct DistributionRow {
+    pub park: i32,
+    pub segment: i32,
+    pub class_a: i64,
+    pub class_b: i64,
+    pub class_c: i64,
+    pub deferred: i64,
+    pub exempt: i64,
+}
+
+/// Classes in force, deferred and exempt firms, per (park, segment) of a period.
+pub async fn distribution(
+    pool: &PgPool,
+    period: &str,
+) -> sqlx::Result<(Vec<DistributionRow>, i64)> {
+    let rows = sqlx::query_as(
+        "SELECT park, segment,
+                count(*) FILTER (WHERE class = $2) AS class_a,
+                count(*) FILTER (WHERE class = $3) AS class_b,
+                count(*) FILTER (WHERE class = $4) AS class_c,
+                count(*) FILTER (WHERE grading = $5) AS deferred,
+                count(*) FILTER (WHERE grading = $6) AS exempt
+         FROM classifications WHERE period = $1
+         GROUP BY park, segment ORDER BY park, segment",
+    )
+    .bind(period)
+    .bind(Class::A.to_proto() as i16)
+    .bind(Class::B.to_proto() as i16)
+    .bind(Class::C.to_proto() as i16)
+    .bind(Grading::Deferred.to_proto() as i16)
+    .bind(Grading::Exempt.to_proto() as i16)
+    .fetch_all(pool)
+    .await?;
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT max(model_version) FROM classifications WHERE period = $1")
+            .bind(period)
+            .fetch_one(pool)
+            .await?;
+    Ok((rows, version.unwrap_or(0)))
+}
+
+/// The period an override or a read refers to: the given one, or the enterprise's latest.
+async fn resolve_period(
+    conn: &mut PgConnection,
+    uscc: &str,
+    period: Option<&str>,
+) -> Result<String, StoreError> {
+    match period {
+        Some(p) => Ok(p.to_string()),
+        None => latest_period_of(conn, uscc)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc}"))),
+    }
+}
+
+/// Reads one classification (the latest period's when `period` is `None`).
+pub async fn find(pool: &PgPool, uscc: &str, period: Option<&str>) -> Result<ClassRow, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let period = resolve_period(&mut conn, uscc, period).await?;
+    get(&mut conn, &period, uscc)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))
+}
+
+/// What an override call changes.
+#[derive(Debug, Clone)]
+pub enum OverrideAction<'a> {
+    Set { class: Class, reason: &'a str },
+    Lift { reason: &'a str },
+}
+
+/// Sets or lifts an override in one transaction with its audit row and, when the class in
+/// force changes, its event and notices. A lift without an override is FAILED_PRECONDITION.
+pub async fn apply_override(
+    pool: &PgPool,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    uscc: &str,
+    period: Option<&str>,
+    action: OverrideAction<'_>,
+    principal: &str,
+) -> Result<ClassRow, StoreError> {
+    let mut tx = pool.begin().await?;
+    let period = resolve_period(&mut tx, uscc, period).await?;
+    lock_period(&mut tx, &period).await?;
+    let row = get(&mut tx, &period, uscc)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))?;
+    let (override_class, new_class, reason, verb) = match action {
+        OverrideAction::Set { class, reason } => (Some(class), Some(class), reason, "set"),
+        OverrideAction::Lift { reason } => {
+            if row.override_class.is_none() {
+                return Err(StoreError::Precondition(format!(
+                    "{uscc} has no override for {period}"
+                )));
+            }
+            (None, row.computed_class(), reason, "lift")
+        }
+    };
+    let at = Utc::now();
+    sqlx::query(
+        "UPDATE classifications SET override_class = $3, override_reason = $4, override_by = $5,
+                override_at = $6, class = $7, classified_at = $8
+         WHERE period = $1 AND uscc = $2",
+    )
+    .bind(&period)
+    .bind(uscc)
+    .bind(override_class.map(|c| c.to_proto() as i16))
+    .bind(override_class.map(|_| reason))
+    .bind(override_class.map(|_| principal))
+    .bind(override_class.map(|_| at))
+    .bind(crate::domain::class_to_proto(new_class) as i16)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO override_audit (period, uscc, action, override_class, class_before, reason, principal, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&period)
+    .bind(uscc)
+    .bind(verb)
+    .bind(override_class.map(|c| c.to_proto() as i16))
+    .bind(row.class)
+    .bind(reason)
+    .bind(principal)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    let transition = Transition {
+        from: row.class(),
+        to: new_class,
+    };
+    if transition.is_change() {
+        let change = events::ClassChange {
+            uscc,
+            name: &row.name,
+            park: row.park,
+            segment: row.segment,
+            period: &period,
+            transition,
+            grading: row.grading(),
+            score: row.score,
+            rank: row.rank,
+            cohort_size: row.cohort_size,
+            model_version: row.model_version,
+            overridden: override_class.is_some(),
+            override_reason: if override_class.is_some() { reason } else { "" },
+            at,
+        };
+        events::publish(&mut tx, outbox, rules, &change).await?;
+    }
+    let updated = get(&mut tx, &period, uscc)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))?;
+    tx.commit().await?;
+    Ok(updated)
+}

@@ -1,0 +1,147 @@
+//! What a class change publishes, through the outbox in the caller's transaction: one
+//! `EnterpriseClassified` keyed by USCC, and one `SupportPolicyNotice` per firing rule keyed
+//! by department.
+
+use chrono::{DateTime, Utc};
+use haicheng_proto::{
+    classification::v1::EnterpriseClassified,
+    common::v1 as common,
+    policy::v1::{ClassTransition, SupportPolicyNotice},
+    topics,
+};
+use platform::{Outbox, OutgoingEvent, auth::Department};
+use sqlx::PgConnection;
+
+use crate::domain::{
+    Grading, class_to_proto,
+    policy::{self, Cause, NoticeRule, Transition},
+};
+
+/// The `source` of the notices this service issues.
+pub const SOURCE: &str = "classification";
+
+/// One enterprise's change of class in force.
+#[derive(Debug, Clone)]
+pub struct ClassChange<'a> {
+    pub uscc: &'a str,
+    pub name: &'a str,
+    pub park: i32,
+    pub segment: i32,
+    pub period: &'a str,
+    pub transition: Transition,
+    pub grading: Grading,
+    pub score: f64,
+    pub rank: i32,
+    pub cohort_size: i32,
+    pub model_version: i64,
+    pub overridden: bool,
+    pub override_reason: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn department_to_proto(department: Department) -> common::Department {
+    match department {
+        Department::Commerce => common::Department::Commerce,
+        Department::Finance => common::Department::Finance,
+        Department::Tax => common::Department::Tax,
+        Department::MarketSupervision => common::Department::MarketSupervision,
+        Department::NaturalResources => common::Department::NaturalResources,
+        Department::HumanResources => common::Department::HumanResources,
+        Department::ParkCommittee => common::Department::ParkCommittee,
+    }
+}
+
+/// The notices `rules` give for a change, with the department each is for.
+pub fn notices(
+    change: &ClassChange<'_>,
+    rules: &[NoticeRule],
+) -> Vec<(Department, SupportPolicyNotice)> {
+    let cause = Cause {
+        uscc: change.uscc,
+        name: change.name,
+        period: change.period,
+        model_version: change.model_version,
+        transition: change.transition,
+    };
+    policy::firing(rules, change.transition)
+        .map(|rule| {
+            let notice = SupportPolicyNotice {
+                notice_id: policy::notice_id(&cause, &rule.id).to_string(),
+                department: department_to_proto(rule.department) as i32,
+                uscc: change.uscc.to_string(),
+                transition: Some(ClassTransition {
+                    from_class: class_to_proto(change.transition.from),
+                    to_class: class_to_proto(change.transition.to),
+                }),
+                kind: rule.kind.clone(),
+                text: policy::render(&rule.text, &cause),
+                model_version: change.model_version,
+                period: Some(common::Period {
+                    code: change.period.to_string(),
+                }),
+                rule_id: rule.id.clone(),
+                source: SOURCE.to_string(),
+                issued_at: Some(timestamp(change.at)),
+                due_at: rule
+                    .due_days
+                    .map(|days| timestamp(change.at + chrono::Duration::days(i64::from(days)))),
+                enterprise_name: change.name.to_string(),
+                parcel_id: String::new(),
+            };
+            (rule.department, notice)
+        })
+        .collect()
+}
+
+/// Enqueues the change's event and notices in the transaction behind `conn`; returns the
+/// number of notices.
+pub async fn publish(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    change: &ClassChange<'_>,
+) -> sqlx::Result<usize> {
+    let event = EnterpriseClassified {
+        uscc: change.uscc.to_string(),
+        old_class: class_to_proto(change.transition.from),
+        new_class: class_to_proto(change.transition.to),
+        score: change.score,
+        rank: change.rank,
+        cohort_size: change.cohort_size,
+        model_version: change.model_version,
+        period: Some(common::Period {
+            code: change.period.to_string(),
+        }),
+        park: change.park,
+        segment: change.segment,
+        overridden: change.overridden,
+        classified_at: Some(timestamp(change.at)),
+        grading: change.grading.to_proto(),
+        name: change.name.to_string(),
+        override_reason: change.override_reason.to_string(),
+    };
+    outbox
+        .enqueue(
+            conn,
+            OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, change.uscc, &event),
+        )
+        .await?;
+    let notices = notices(change, rules);
+    for (department, notice) in &notices {
+        outbox
+            .enqueue(
+                conn,
+                OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
+                    .with_subject(change.uscc),
+            )
+            .await?;
+    }
+    Ok(notices.len())
+}

@@ -1,0 +1,61 @@
+//! Storage (sqlx): the read model kept from census events, model versions, classes per
+//! period, overrides, and the re-rank that writes changed classes together with their
+//! events and notices in one transaction.
+
+pub mod classes;
+pub mod events;
+pub mod models;
+pub mod read_model;
+pub mod rerank;
+
+use platform::ApiError;
+use sqlx::PgConnection;
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A stale expected version (optimistic concurrency).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is valid but the state does not allow it.
+    #[error("{0}")]
+    Precondition(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict(why) => ApiError::Aborted(why),
+            StoreError::Precondition(why) => ApiError::FailedPrecondition(why),
+            StoreError::Database(err) => err.into(),
+            StoreError::Other(err) => ApiError::Internal(err),
+        }
+    }
+}
+
+/// Serialises everything that writes one period's classes (the re-rank, overrides) within
+/// a transaction: waits for the lock.
+pub async fn lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))")
+        .bind(period)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// As [`lock_period`] without waiting: false if another transaction holds it.
+pub async fn try_lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))",
+    )
+    .bind(period)
+    .fetch_one(conn)
+    .await
+}

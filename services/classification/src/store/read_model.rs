@@ -1,0 +1,199 @@
+//! The read model from census events: enterprises and the latest return per period. Each
+//! change marks the periods it affects dirty in the same transaction (the inbox's), and a
+//! `pg_notify` wakes the re-ranker once that transaction commits.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::Figures;
+
+/// The channel that wakes the re-ranker when a period turns dirty.
+pub const DIRTY_CHANNEL: &str = "classification_dirty";
+
+/// An enterprise's registry record as classification keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterpriseRecord {
+    pub uscc: String,
+    pub name: String,
+    pub park: i32,
+    pub segment: i32,
+    pub industry_class: String,
+    pub registration_date: Option<NaiveDate>,
+    pub active: bool,
+    pub safety_violation: bool,
+    pub environmental_violation: bool,
+    pub tax_credit_violation: bool,
+    /// The census record's version: an older or equal version is not applied again.
+    pub version: i64,
+}
+
+/// The registry fields a return carries (as of its acceptance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnEnterprise {
+    pub name: String,
+    pub park: i32,
+    pub segment: i32,
+    pub industry_class: String,
+    pub registration_date: Option<NaiveDate>,
+    pub version: i64,
+}
+
+/// One revision of a return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnRecord {
+    pub uscc: String,
+    pub period: String,
+    pub revision: i64,
+    pub figures: Figures,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub enterprise: ReturnEnterprise,
+}
+
+/// Applies a registration or an update unless a newer version is stored; returns whether
+/// anything changed. A change makes every period with a return of the enterprise dirty.
+pub async fn apply_enterprise(conn: &mut PgConnection, e: &EnterpriseRecord) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "INSERT INTO enterprises (uscc, name, park, segment, industry_class, registration_date, active,
+                                  safety_violation, environmental_violation, tax_credit_violation, record_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (uscc) DO UPDATE SET
+             name = EXCLUDED.name, park = EXCLUDED.park, segment = EXCLUDED.segment,
+             industry_class = EXCLUDED.industry_class, registration_date = EXCLUDED.registration_date,
+             active = EXCLUDED.active, safety_violation = EXCLUDED.safety_violation,
+             environmental_violation = EXCLUDED.environmental_violation,
+             tax_credit_violation = EXCLUDED.tax_credit_violation,
+             record_version = EXCLUDED.record_version, updated_at = now()
+         WHERE enterprises.record_version < EXCLUDED.record_version",
+    )
+    .bind(&e.uscc)
+    .bind(&e.name)
+    .bind(e.park)
+    .bind(e.segment)
+    .bind(&e.industry_class)
+    .bind(e.registration_date)
+    .bind(e.active)
+    .bind(e.safety_violation)
+    .bind(e.environmental_violation)
+    .bind(e.tax_credit_violation)
+    .bind(e.version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        mark_enterprise_periods_dirty(conn, &e.uscc).await?;
+    }
+    Ok(changed)
+}
+
+/// Applies a return revision unless a later one is stored, and the registry fields it
+/// carries when they are newer (a return may arrive for an enterprise not seen yet: it is
+/// then created active, without vetoes, until its record arrives). Returns whether anything
+/// changed.
+pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Result<bool> {
+    let f = &r.figures;
+    let return_changed = sqlx::query(
+        "INSERT INTO census_returns (period, uscc, revision, employees_total, rd_spend_fen, revenue_fen,
+                                     industrial_output_fen, tax_paid_fen, export_sales_fen,
+                                     automation_share_percent, patents, land_used_centi_mu,
+                                     energy_use_tce, submitted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (period, uscc) DO UPDATE SET
+             revision = EXCLUDED.revision, employees_total = EXCLUDED.employees_total,
+             rd_spend_fen = EXCLUDED.rd_spend_fen, revenue_fen = EXCLUDED.revenue_fen,
+             industrial_output_fen = EXCLUDED.industrial_output_fen,
+             tax_paid_fen = EXCLUDED.tax_paid_fen, export_sales_fen = EXCLUDED.export_sales_fen,
+             automation_share_percent = EXCLUDED.automation_share_percent,
+             patents = EXCLUDED.patents, land_used_centi_mu = EXCLUDED.land_used_centi_mu,
+             energy_use_tce = EXCLUDED.energy_use_tce, submitted_at = EXCLUDED.submitted_at,
+             received_at = now()
+         WHERE census_returns.revision < EXCLUDED.revision",
+    )
+    .bind(&r.period)
+    .bind(&r.uscc)
+    .bind(r.revision)
+    .bind(f.employees_total)
+    .bind(f.rd_spend_fen)
+    .bind(f.revenue_fen)
+    .bind(f.industrial_output_fen)
+    .bind(f.tax_paid_fen)
+    .bind(f.export_sales_fen)
+    .bind(f.automation_share_percent)
+    .bind(f.patents)
+    .bind(f.land_used_centi_mu)
+    .bind(f.energy_use_tce)
+    .bind(r.submitted_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+
+    let e = &r.enterprise;
+    let enterprise_changed = sqlx::query(
+        "INSERT INTO enterprises (uscc, name, park, segment, industry_class, registration_date, active, record_version)
+         VALUES ($1, $2, $3, $4, $5, $6, true, $7)
+         ON CONFLICT (uscc) DO UPDATE SET
+             name = EXCLUDED.name, park = EXCLUDED.park, segment = EXCLUDED.segment,
+             industry_class = EXCLUDED.industry_class, registration_date = EXCLUDED.registration_date,
+             record_version = EXCLUDED.record_version, updated_at = now()
+         WHERE enterprises.record_version < EXCLUDED.record_version",
+    )
+    .bind(&r.uscc)
+    .bind(&e.name)
+    .bind(e.park)
+    .bind(e.segment)
+    .bind(&e.industry_class)
+    .bind(e.registration_date)
+    .bind(e.version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+
+    if enterprise_changed {
+        mark_enterprise_periods_dirty(conn, &r.uscc).await?;
+    } else if return_changed {
+        mark_dirty(conn, std::slice::from_ref(&r.period)).await?;
+    }
+    Ok(return_changed || enterprise_changed)
+}
+
+async fn mark_enterprise_periods_dirty(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<()> {
+    let periods: Vec<String> =
+        sqlx::query_scalar("SELECT period FROM census_returns WHERE uscc = $1 ORDER BY period")
+            .bind(uscc)
+            .fetch_all(&mut *conn)
+            .await?;
+    mark_dirty(conn, &periods).await
+}
+
+/// Marks every period that has a return dirty (a new model re-ranks them all).
+pub async fn mark_all_dirty(conn: &mut PgConnection) -> sqlx::Result<()> {
+    let periods: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT period FROM census_returns ORDER BY period")
+            .fetch_all(&mut *conn)
+            .await?;
+    mark_dirty(conn, &periods).await
+}
+
+/// Marks `periods` (sorted, distinct) dirty: a new row starts the debounce clock, an existing
+/// one counts one more change. The re-ranker is notified on commit.
+pub async fn mark_dirty(conn: &mut PgConnection, periods: &[String]) -> sqlx::Result<()> {
+    if periods.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at)
+         SELECT p, 1, clock_timestamp(), clock_timestamp() FROM unnest($1::text[]) AS p
+         ON CONFLICT (period) DO UPDATE SET
+             generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp()",
+    )
+    .bind(periods)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(DIRTY_CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

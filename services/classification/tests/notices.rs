@@ -1,0 +1,683 @@
+//! The notice store against a real PostgreSQL and broker: notices produced onto
+//! `haicheng.policy.notices.v1`, consumed through the inbox, served over a real socket.
+//!
+//! The topic is fixed and the broker shared, so every test's server (with a consumer group of
+//! its own) stores every test's notices: each test names its notices with a run id of its own
+//! and looks only at those, except where it checks whole streams.
+
+use std::{collections::HashSet, time::Duration};
+
+use chrono::{DateTime, Utc};
+use classification::notices::{self, NoticeSettings, SERVICE_NAME};
+use haicheng_proto::{
+    common::v1::Department,
+    policy::v1::{
+        AcknowledgeNoticeRequest, ListNoticesRequest, NoticeEntry, NoticeState,
+        SupportPolicyNotice, WatchNoticesRequest, WatchNoticesResponse,
+        notice_service_client::NoticeServiceClient,
+    },
+    topics::POLICY_NOTICES,
+};
+use platform::{
+    AccessPolicy, Platform, PlatformConfig, ServiceSpec,
+    bus::{CloudEvent, Producer},
+};
+use prost::{Message, Name};
+use prost_types::Timestamp;
+use sqlx::PgPool;
+use testkit::{TestDatabase, stack, wait_until};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic::{Code, Request, Status, Streaming, service::RoutesBuilder, transport::Channel};
+use uuid::Uuid;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Generous: a new consumer group joins the shared broker before it reads.
+const ARRIVAL: Duration = Duration::from_secs(60);
+
+type Client = NoticeServiceClient<Channel>;
+
+/// The notice store served in-process on port 0, with a database of its own.
+struct Server {
+    client: Client,
+    pool: PgPool,
+    producer: Producer,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    /// Prefix of this test's notice ids.
+    run: String,
+}
+
+struct Options {
+    overdue_after: Duration,
+    /// `AUTH_TOKENS`; the development tokens when `None`.
+    tokens: Option<&'static str>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            overdue_after: Duration::from_secs(7 * 24 * 3600),
+            tokens: None,
+        }
+    }
+}
+
+async fn start(options: Options) -> Server {
+    platform::telemetry::init_for_tests();
+    let run = format!("test-{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let db = TestDatabase::create().await;
+    // A service name per test gives each server its own consumer group on the shared broker.
+    let name: &'static str = Box::leak(format!("notices-{run}").into_boxed_str());
+    let spec: &'static ServiceSpec = Box::leak(Box::new(ServiceSpec {
+        name,
+        grpc_services: &[SERVICE_NAME],
+        descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
+        migrations: &MIGRATIONS,
+        topics: &[POLICY_NOTICES],
+    }));
+    let mut vars = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+    ];
+    if let Some(tokens) = options.tokens {
+        vars.push(("AUTH_TOKENS", tokens.to_string()));
+    }
+    let config = PlatformConfig::from_lookup(name, 0, |var| {
+        vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let settings = NoticeSettings {
+        overdue_after: options.overdue_after,
+        // An hour: a watch that sees a new notice in time was woken by NOTIFY, not the poll.
+        watch_poll: Duration::from_secs(3600),
+    };
+
+    let shutdown = CancellationToken::new();
+    let mut platform = Platform::start(spec, config, shutdown.clone())
+        .await
+        .unwrap();
+    let service = notices::start(&mut platform, settings, shutdown.clone()).unwrap();
+    let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
+    let pool = platform.pool.clone();
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(service);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let task = tokio::spawn(platform.serve(listener, routes, policy));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Server {
+        client: NoticeServiceClient::new(channel),
+        pool,
+        producer: Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap(),
+        shutdown,
+        task,
+        run,
+    }
+}
+
+fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn event(department: Department) -> CloudEvent {
+    CloudEvent {
+        id: Uuid::now_v7(),
+        ty: SupportPolicyNotice::full_name(),
+        source: "notices-tests".into(),
+        subject: department.as_str_name().into(),
+        time: Utc::now(),
+        trace: Default::default(),
+    }
+}
+
+impl Server {
+    /// A notice of this test, issued now, with no due time of its own.
+    fn notice(&self, label: &str, department: Department) -> SupportPolicyNotice {
+        SupportPolicyNotice {
+            notice_id: self.id(label),
+            department: department as i32,
+            uscc: "91210381MA0Q12343L".into(),
+            kind: "key_support_fund_review".into(),
+            text: format!("notice {label}"),
+            source: "notices-tests".into(),
+            issued_at: Some(timestamp(Utc::now())),
+            ..Default::default()
+        }
+    }
+
+    fn id(&self, label: &str) -> String {
+        format!("{}-{label}", self.run)
+    }
+
+    fn ours(&self, notice_id: &str) -> bool {
+        notice_id.starts_with(&format!("{}-", self.run))
+    }
+
+    async fn send_as(&self, event: &CloudEvent, notice: &SupportPolicyNotice) {
+        let key = event.subject.clone();
+        self.producer
+            .send(POLICY_NOTICES, &key, &notice.encode_to_vec(), event)
+            .await
+            .expect("produce");
+    }
+
+    /// Publishes `notice` as a new event, keyed by its department as producers do.
+    async fn send(&self, notice: &SupportPolicyNotice) {
+        self.send_as(&event(notice.department()), notice).await;
+    }
+
+    /// Every notice of this test that `token`'s department lists in `state`, paging through.
+    async fn list(&self, token: &str, state: NoticeState) -> Vec<NoticeEntry> {
+        let mut client = self.client.clone();
+        let mut found = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_notices(authed(
+                    token,
+                    ListNoticesRequest {
+                        state: state as i32,
+                        page_size: 7,
+                        page_token,
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            found.extend(
+                page.notices
+                    .into_iter()
+                    .filter(|e| self.ours(&e.notice.as_ref().unwrap().notice_id)),
+            );
+            if page.next_page_token.is_empty() {
+                return found;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    async fn entry(&self, token: &str, notice_id: &str) -> Option<NoticeEntry> {
+        self.list(token, NoticeState::Unspecified)
+            .await
+            .into_iter()
+            .find(|e| e.notice.as_ref().unwrap().notice_id == notice_id)
+    }
+
+    /// Waits until `token`'s department lists every one of `ids`.
+    async fn arrived(&self, token: &str, ids: &[impl AsRef<str>]) -> bool {
+        wait_until(ARRIVAL, || async {
+            let listed: HashSet<String> = self
+                .list(token, NoticeState::Unspecified)
+                .await
+                .into_iter()
+                .map(|e| e.notice.unwrap().notice_id)
+                .collect();
+            ids.iter().all(|id| listed.contains(id.as_ref()))
+        })
+        .await
+    }
+
+    async fn acknowledge(&self, token: &str, notice_id: &str) -> Result<NoticeEntry, Status> {
+        let mut client = self.client.clone();
+        client
+            .acknowledge_notice(authed(
+                token,
+                AcknowledgeNoticeRequest {
+                    notice_id: notice_id.into(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().notice.unwrap())
+    }
+
+    async fn watch(
+        &self,
+        token: &str,
+        cursor: &str,
+    ) -> Result<Streaming<WatchNoticesResponse>, Status> {
+        let mut client = self.client.clone();
+        client
+            .watch_notices(authed(
+                token,
+                WatchNoticesRequest {
+                    cursor: cursor.into(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the server stops within 30 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Reads `stream` into `seen` until it has every one of `ids`.
+async fn read_until(
+    stream: &mut Streaming<WatchNoticesResponse>,
+    seen: &mut Vec<WatchNoticesResponse>,
+    ids: &[impl AsRef<str>],
+) {
+    let has_all = |seen: &[WatchNoticesResponse]| {
+        ids.iter().all(|id| {
+            seen.iter()
+                .any(|item| item.notice.as_ref().unwrap().notice_id == id.as_ref())
+        })
+    };
+    while !has_all(seen) {
+        let item = tokio::time::timeout(ARRIVAL, stream.message())
+            .await
+            .expect("a notice within the time allowed")
+            .expect("the stream stays healthy")
+            .expect("the stream stays open");
+        seen.push(item);
+    }
+}
+
+fn ids(server: &Server, prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| server.id(&format!("{prefix}{i}")))
+        .collect()
+}
+
+async fn send_all(server: &Server, ids: &[String], department: Department) {
+    for id in ids {
+        let mut notice = server.notice("x", department);
+        notice.notice_id = id.clone();
+        server.send(&notice).await;
+    }
+}
+
+const ISOLATION_TOKENS: &str = "finance-token=department:finance:notices.read,notices.ack;\
+     tax-token-1=department:tax:notices.read,notices.ack;\
+     robot-token=service:robot:notices.read,notices.ack";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finance_cannot_list_or_acknowledge_tax_notices() {
+    let s = start(Options {
+        tokens: Some(ISOLATION_TOKENS),
+        ..Default::default()
+    })
+    .await;
+    let tax = s.notice("tax", Department::Tax);
+    let finance = s.notice("finance", Department::Finance);
+    s.send(&tax).await;
+    s.send(&finance).await;
+    assert!(s.arrived("tax-token-1", &[&tax.notice_id]).await);
+    assert!(s.arrived("finance-token", &[&finance.notice_id]).await);
+
+    let listed: Vec<String> = s
+        .list("finance-token", NoticeState::Unspecified)
+        .await
+        .into_iter()
+        .map(|e| e.notice.unwrap().notice_id)
+        .collect();
+    assert_eq!(
+        listed,
+        [finance.notice_id.as_str()],
+        "finance sees only its own"
+    );
+
+    let refused = s
+        .acknowledge("finance-token", &tax.notice_id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    let open = s.entry("tax-token-1", &tax.notice_id).await.unwrap();
+    assert_eq!(
+        open.state(),
+        NoticeState::Open,
+        "finance's attempt left it open"
+    );
+    let acked = s.acknowledge("tax-token-1", &tax.notice_id).await.unwrap();
+    assert_eq!(acked.state(), NoticeState::Acknowledged);
+
+    // Finance's watch carries finance's notices only.
+    let mut stream = s.watch("finance-token", "").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut stream, &mut seen, &[&finance.notice_id]).await;
+    assert!(
+        seen.iter()
+            .all(|item| item.notice.as_ref().unwrap().department() == Department::Finance),
+        "{seen:?}"
+    );
+    drop(stream);
+
+    // A service account is no department: it has no notices to see.
+    let robot = s
+        .client
+        .clone()
+        .list_notices(authed("robot-token", ListNoticesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
+    let robot = s.watch("robot-token", "").await.unwrap_err();
+    assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
+    let robot = s
+        .acknowledge("robot-token", &tax.notice_id)
+        .await
+        .unwrap_err();
+    assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_notice_delivered_twice_is_stored_once() {
+    let s = start(Options::default()).await;
+    let notice = s.notice("twice", Department::Commerce);
+    let delivery = event(Department::Commerce);
+    s.send_as(&delivery, &notice).await; // delivered ...
+    s.send_as(&delivery, &notice).await; // ... twice (same ce_id)
+    s.send(&notice).await; // republished by its producer under a new event id
+    let marker = s.notice("marker", Department::Commerce);
+    s.send(&marker).await; // same key, same partition: behind the copies
+    assert!(s.arrived("dev-commerce", &[&marker.notice_id]).await);
+
+    let listed = s.list("dev-commerce", NoticeState::Unspecified).await;
+    let copies = listed
+        .iter()
+        .filter(|e| e.notice.as_ref().unwrap().notice_id == notice.notice_id)
+        .count();
+    assert_eq!(copies, 1);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM notices WHERE notice_id = $1")
+        .bind(&notice.notice_id)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledging_twice_keeps_the_first_time_and_principal() {
+    let s = start(Options::default()).await;
+    let notice = s.notice("ack", Department::MarketSupervision);
+    s.send(&notice).await;
+    assert!(
+        s.arrived("dev-market-supervision", &[&notice.notice_id])
+            .await
+    );
+
+    let first = s
+        .acknowledge("dev-market-supervision", &notice.notice_id)
+        .await
+        .unwrap();
+    assert_eq!(first.state(), NoticeState::Acknowledged);
+    assert_eq!(first.acknowledged_by, "department:market_supervision");
+    assert!(first.acknowledged_at.is_some());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = s
+        .acknowledge("dev-market-supervision", &notice.notice_id)
+        .await
+        .unwrap();
+    assert_eq!(second, first, "the same acknowledgement, time included");
+
+    let acknowledged = s
+        .list("dev-market-supervision", NoticeState::Acknowledged)
+        .await;
+    assert_eq!(acknowledged.len(), 1);
+    assert_eq!(acknowledged[0], first);
+    assert!(
+        s.list("dev-market-supervision", NoticeState::Open)
+            .await
+            .is_empty()
+    );
+    let unknown = s
+        .acknowledge("dev-market-supervision", &s.id("never-sent"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_cut_and_resumed_from_its_cursor_misses_and_repeats_nothing() {
+    let s = start(Options::default()).await;
+    let token = "dev-natural-resources";
+    let department = Department::NaturalResources;
+    let before = ids(&s, "before-", 5);
+    let during = ids(&s, "during-", 5);
+    let cut = ids(&s, "cut-", 5);
+    let after = ids(&s, "after-", 5);
+
+    send_all(&s, &before, department).await;
+    let mut first = s.watch(token, "").await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut first, &mut seen, &before).await;
+    send_all(&s, &during, department).await;
+    read_until(&mut first, &mut seen, &during[..2]).await;
+    drop(first); // cut off mid-stream; the rest of `during` may be in flight
+    let last = seen.last().unwrap().cursor.clone();
+
+    send_all(&s, &cut, department).await; // while nobody watches
+    let mut second = s.watch(token, &last).await.unwrap();
+    read_until(&mut second, &mut seen, &[&during[..], &cut[..]].concat()).await;
+    send_all(&s, &after, department).await; // to a stream already caught up
+    read_until(&mut second, &mut seen, &after).await;
+
+    let all_ours: Vec<&String> = [&before, &during, &cut, &after]
+        .into_iter()
+        .flatten()
+        .collect();
+    for id in &all_ours {
+        let times = seen
+            .iter()
+            .filter(|i| &&i.notice.as_ref().unwrap().notice_id == id)
+            .count();
+        assert_eq!(times, 1, "{id} seen {times} times");
+    }
+    let mut unique = HashSet::new();
+    assert!(
+        seen.iter()
+            .all(|i| unique.insert(i.notice.as_ref().unwrap().notice_id.clone())),
+        "no notice (of any test) repeats across the cut"
+    );
+
+    // Without gaps: a watch from the start reads exactly what the two did, in the same order.
+    let mut replay = s.watch(token, "").await.unwrap();
+    let mut again = Vec::new();
+    while again.len() < seen.len() {
+        let item = tokio::time::timeout(ARRIVAL, replay.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        again.push(item);
+    }
+    assert_eq!(again, seen);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unacknowledged_notices_turn_overdue_after_the_configured_time() {
+    let overdue_after = Duration::from_secs(3);
+    let s = start(Options {
+        overdue_after,
+        ..Default::default()
+    })
+    .await;
+    let token = "dev-human-resources";
+    let department = Department::HumanResources;
+    let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let mut old = s.notice("old", department);
+    old.issued_at = Some(timestamp(an_hour_ago));
+    let mut old_acked = s.notice("old-acked", department);
+    old_acked.issued_at = Some(timestamp(an_hour_ago));
+    let mut own_deadline = s.notice("own-deadline", department);
+    own_deadline.issued_at = Some(timestamp(an_hour_ago));
+    own_deadline.due_at = Some(timestamp(Utc::now() + chrono::Duration::hours(1)));
+    let fresh_issued = Utc::now();
+    let mut fresh = s.notice("fresh", department);
+    fresh.issued_at = Some(timestamp(fresh_issued));
+    for notice in [&old, &old_acked, &own_deadline, &fresh] {
+        s.send(notice).await;
+    }
+    let all = [&old, &old_acked, &own_deadline, &fresh].map(|n| n.notice_id.clone());
+    assert!(s.arrived(token, &all).await);
+    s.acknowledge(token, &old_acked.notice_id).await.unwrap();
+
+    let state = |entries: &[NoticeEntry], id: &str| {
+        entries
+            .iter()
+            .find(|e| e.notice.as_ref().unwrap().notice_id == id)
+            .map(|e| e.state())
+    };
+    let listed = s.list(token, NoticeState::Unspecified).await;
+    let looked_at = Utc::now();
+    assert_eq!(state(&listed, &old.notice_id), Some(NoticeState::Overdue));
+    assert_eq!(
+        state(&listed, &old_acked.notice_id),
+        Some(NoticeState::Acknowledged)
+    );
+    assert_eq!(
+        state(&listed, &own_deadline.notice_id),
+        Some(NoticeState::Open)
+    );
+    if looked_at < fresh_issued + chrono::Duration::from_std(overdue_after).unwrap() {
+        assert_eq!(state(&listed, &fresh.notice_id), Some(NoticeState::Open));
+    }
+    let fresh_entry = listed
+        .iter()
+        .find(|e| e.notice.as_ref().unwrap().notice_id == fresh.notice_id)
+        .unwrap();
+    let due = fresh_entry.notice.as_ref().unwrap().due_at.unwrap();
+    let expected = fresh_issued + chrono::Duration::from_std(overdue_after).unwrap();
+    assert!(
+        (due.seconds - expected.timestamp()).abs() <= 1,
+        "due_at is issued_at + overdue_after"
+    );
+
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            let overdue = s.list(token, NoticeState::Overdue).await;
+            state(&overdue, &fresh.notice_id) == Some(NoticeState::Overdue)
+        })
+        .await,
+        "the fresh notice turns overdue"
+    );
+    let overdue: HashSet<String> = s
+        .list(token, NoticeState::Overdue)
+        .await
+        .into_iter()
+        .map(|e| e.notice.unwrap().notice_id)
+        .collect();
+    assert_eq!(
+        overdue,
+        HashSet::from([old.notice_id.clone(), fresh.notice_id.clone()])
+    );
+    // Acknowledging an overdue notice is still allowed, and settles it.
+    let settled = s.acknowledge(token, &old.notice_id).await.unwrap();
+    assert_eq!(settled.state(), NoticeState::Acknowledged);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_invalid_argument_naming_the_field() {
+    let s = start(Options::default()).await;
+    let mut client = s.client.clone();
+    let invalid = |status: Status, field: &str| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains(field), "{status:?}");
+    };
+    for cursor in ["42", "n1.x", "n1.-1"] {
+        invalid(s.watch("dev-finance", cursor).await.unwrap_err(), "cursor");
+    }
+    for id in ["", "has space", &"x".repeat(200)] {
+        invalid(
+            s.acknowledge("dev-finance", id).await.unwrap_err(),
+            "notice_id",
+        );
+    }
+    let list = |request: ListNoticesRequest| {
+        let mut client = client.clone();
+        async move {
+            client
+                .list_notices(authed("dev-finance", request))
+                .await
+                .unwrap_err()
+        }
+    };
+    invalid(
+        list(ListNoticesRequest {
+            state: 42,
+            ..Default::default()
+        })
+        .await,
+        "state",
+    );
+    invalid(
+        list(ListNoticesRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await,
+        "page_size",
+    );
+    invalid(
+        list(ListNoticesRequest {
+            page_token: "garbage!".into(),
+            ..Default::default()
+        })
+        .await,
+        "page_token",
+    );
+    // Scopes: the import service account may not read notices at all.
+    let denied = client
+        .list_notices(authed("dev-census-import", ListNoticesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
+    let s = start(Options::default()).await;
+    let notice = s.notice("last", Department::Commerce);
+    s.send(&notice).await;
+    let mut stream = s.watch("dev-commerce", "").await.unwrap();
+    read_until(&mut stream, &mut Vec::new(), &[&notice.notice_id]).await;
+
+    s.shutdown.cancel();
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue, // notices of other tests still being read
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends promptly");
+    assert!(
+        matches!(end, Ok(None)),
+        "a clean end, not an error: {end:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(30), s.task)
+        .await
+        .expect("the server drains")
+        .unwrap()
+        .unwrap();
+}

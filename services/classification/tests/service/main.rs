@@ -1,0 +1,375 @@
+//! The classification service against a real PostgreSQL and broker: started in-process
+//! through `classification::run` on port 0 with a database of its own, fed census events
+//! on a census topic of its own, read back from the shared classification and notice topics
+//! (filtered by this test's USCCs, which carry a random tag).
+
+mod api;
+mod chain;
+mod coalescing;
+mod quotas;
+
+use std::{collections::HashSet, time::Duration};
+
+use chrono::Utc;
+use classification::{Config, config::vars, domain::uscc};
+use haicheng_proto::{
+    census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
+    classification::v1::{
+        Classification, GetClassRequest, ListClassesRequest,
+        classification_service_client::ClassificationServiceClient,
+    },
+    common::v1::{Park, Period, Segment},
+};
+use platform::bus::{CloudEvent, Producer};
+use prost::{Message, Name};
+use rdkafka::{
+    ClientConfig,
+    consumer::{Consumer, StreamConsumer},
+    message::Message as _,
+};
+use sqlx::PgPool;
+use testkit::{TestDatabase, stack, unique_name, wait_until};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+use uuid::Uuid;
+
+pub type Client = ClassificationServiceClient<Channel>;
+
+/// Land of every test firm: 50 mu, so tax per mu in yuan is tax_paid_fen / 5000.
+pub const LAND_CENTI_MU: i64 = 5_000;
+
+/// The service under test.
+pub struct App {
+    pub client: Client,
+    pub pool: PgPool,
+    pub producer: Producer,
+    pub census_topic: String,
+    /// Random characters in every USCC of this test.
+    tag: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the service with the default configuration.
+pub async fn spawn_app() -> App {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
+    platform::telemetry::init_for_tests();
+    let db = TestDatabase::create().await;
+    let census_topic = unique_name("test.census.events");
+    let consumer_name = unique_name("census");
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url.clone()),
+        ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
+        ("OUTBOX_POLL_MS".into(), "100".into()),
+        (vars::CENSUS_TOPIC.into(), census_topic.clone()),
+        (vars::CONSUMER_NAME.into(), consumer_name),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config =
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("test configuration");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(classification::run(config, listener, shutdown.clone()));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_lazy();
+    let pool = db.pool().await;
+    // Started once the migrations ran and the census topic exists.
+    assert!(
+        wait_until(Duration::from_secs(60), || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM models")
+                .fetch_one(&pool)
+                .await
+                .is_ok_and(|n| n > 0)
+        })
+        .await,
+        "the service started"
+    );
+    let producer = Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap();
+    producer
+        .ensure_topics(&[&census_topic], 3)
+        .await
+        .expect("the census topic");
+    let alphabet: Vec<char> = "0123456789ABCDEFGHJKLMNPQRTUWXY".chars().collect();
+    let random = Uuid::new_v4().as_u128();
+    let tag: String = (0..4)
+        .map(|i| alphabet[((random >> (i * 8)) % 31) as usize])
+        .collect();
+    App {
+        client: ClassificationServiceClient::new(channel),
+        pool,
+        producer,
+        census_topic,
+        tag,
+        shutdown,
+        task,
+    }
+}
+
+/// A request with the development bearer token of `department` (`commerce`, `finance`, …).
+pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer dev-{}", department.replace('_', "-"))
+            .parse()
+            .unwrap(),
+    );
+    request
+}
+
+pub fn period(code: &str) -> Option<Period> {
+    Some(Period { code: code.into() })
+}
+
+/// Figures of a test firm: everything equal but the tax per mu (yuan).
+pub fn figures(tax_yuan_per_mu: i64) -> CensusIndicators {
+    CensusIndicators {
+        employees_total: 100,
+        rd_spend_fen: 100_000_000,
+        revenue_fen: 5_000_000_000,
+        industrial_output_fen: 4_000_000_000,
+        tax_paid_fen: tax_yuan_per_mu * LAND_CENTI_MU,
+        export_sales_fen: 500_000_000,
+        automation_share_percent: 50.0,
+        invention_patents: 3,
+        land_used_centi_mu: LAND_CENTI_MU,
+        energy_use_tce: Some(100.0),
+        ..Default::default()
+    }
+}
+
+impl App {
+    /// The `i`-th USCC of this test; codes sort by `i`.
+    pub fn uscc(&self, i: usize) -> String {
+        uscc::complete(&format!("91210381{}{i:05}", self.tag)).expect("a valid prefix")
+    }
+
+    /// Publishes `message` about `subject` with CloudEvents headers; returns the event for replays.
+    pub async fn publish<M: Message + Name>(
+        &self,
+        subject: &str,
+        message: &M,
+    ) -> (CloudEvent, Vec<u8>) {
+        let event = CloudEvent {
+            id: Uuid::now_v7(),
+            ty: M::full_name(),
+            source: "census-tests".into(),
+            subject: subject.into(),
+            time: Utc::now(),
+            trace: Default::default(),
+        };
+        let payload = message.encode_to_vec();
+        self.publish_again(&event, &payload).await;
+        (event, payload)
+    }
+
+    pub async fn publish_again(&self, event: &CloudEvent, payload: &[u8]) {
+        self.producer
+            .send(&self.census_topic, &event.subject, payload, event)
+            .await
+            .expect("publishing a census event");
+    }
+
+    /// A return of firm `uscc` (segment textile, park Ganwang, registered long ago).
+    pub fn census_return(
+        &self,
+        uscc: &str,
+        period_code: &str,
+        revision: i64,
+        tax: i64,
+    ) -> CensusReturnSubmitted {
+        CensusReturnSubmitted {
+            uscc: uscc.into(),
+            period: period(period_code),
+            revision,
+            indicators: Some(figures(tax)),
+            segment: Segment::Textile as i32,
+            park: Park::Ganwang as i32,
+            registration_date: "2005-06-01".into(),
+            industry_class: "1711".into(),
+            name: format!("Firm {uscc}"),
+            enterprise_version: 1,
+            ..Default::default()
+        }
+    }
+
+    pub async fn submit(
+        &self,
+        uscc: &str,
+        period_code: &str,
+        revision: i64,
+        tax: i64,
+    ) -> (CloudEvent, Vec<u8>) {
+        let message = self.census_return(uscc, period_code, revision, tax);
+        self.publish(uscc, &message).await
+    }
+
+    /// Registers (or updates, with a higher version) an enterprise with a veto flag.
+    pub async fn register(&self, uscc: &str, version: i64, vetoed: bool) {
+        let message = EnterpriseRegistered {
+            enterprise: Some(Enterprise {
+                uscc: uscc.into(),
+                name: format!("Firm {uscc}"),
+                park: Park::Ganwang as i32,
+                industry_class: "1711".into(),
+                segment: Segment::Textile as i32,
+                registration_date: "2005-06-01".into(),
+                status: 1,
+                safety_violation: vetoed,
+                version,
+                ..Default::default()
+            }),
+        };
+        self.publish(uscc, &message).await;
+    }
+
+    /// Waits until `period` holds `firms` returns whose revisions sum to `revisions`, and no
+    /// re-rank is pending: every submitted figure is then reflected in the classes.
+    pub async fn settled(&self, period_code: &str, firms: i64, revisions: i64) {
+        let settled = wait_until(Duration::from_secs(90), || async {
+            let (count, sum): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT count(*), sum(revision)::int8 FROM census_returns WHERE period = $1",
+            )
+            .bind(period_code)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            let dirty: i64 = sqlx::query_scalar("SELECT count(*) FROM dirty_periods")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            let ranked: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM classifications WHERE period = $1")
+                    .bind(period_code)
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
+            count == firms && sum == Some(revisions) && dirty == 0 && ranked == firms
+        })
+        .await;
+        assert!(settled, "period {period_code} settled with {firms} firms");
+    }
+
+    pub async fn reranks(&self, period_code: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM rerank_runs WHERE period = $1")
+            .bind(period_code)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn class_of(&self, uscc: &str) -> Classification {
+        self.client
+            .clone()
+            .get_class(as_dept(
+                "finance",
+                GetClassRequest {
+                    uscc: uscc.into(),
+                    period: None,
+                },
+            ))
+            .await
+            .expect("GetClass")
+            .into_inner()
+            .classification
+            .expect("a classification")
+    }
+
+    /// Every classification of a period, through ListClasses page by page.
+    pub async fn list_all(&self, period_code: &str, page_size: i32) -> Vec<Classification> {
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .client
+                .clone()
+                .list_classes(as_dept(
+                    "finance",
+                    ListClassesRequest {
+                        page_size,
+                        page_token: token,
+                        period: period(period_code),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("ListClasses")
+                .into_inner();
+            all.extend(page.classifications);
+            if page.next_page_token.is_empty() {
+                return all;
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("the service stopped in time")
+            .expect("the service task");
+        result.expect("the service ran without error");
+    }
+}
+
+/// Reads `topic` from the beginning, keeping the `M` messages `keep` accepts, until
+/// `expected` were found (then a few more seconds, to catch extras) or `timeout` passed.
+/// Returns (message key, message) pairs.
+pub async fn collect<M: Message + Name + Default>(
+    topic: &str,
+    keep: impl Fn(&M) -> bool,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<(String, M)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack().kafka_bootstrap)
+        .set("broker.address.family", "v4")
+        .set("group.id", unique_name("classification-test-reader"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("a test reader");
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let mut found = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut settle_until = None;
+    loop {
+        let until = settle_until.unwrap_or(deadline);
+        let message = match tokio::time::timeout_at(until, consumer.recv()).await {
+            Ok(Ok(message)) => message,
+            Ok(Err(err)) => {
+                eprintln!("test reader: {err}");
+                continue;
+            }
+            Err(_) => break,
+        };
+        let headers = platform::bus::cloudevents::header_map(message.headers());
+        if headers.get("ce_type").map(String::as_str) != Some(M::full_name().as_str()) {
+            continue;
+        }
+        let Ok(decoded) = M::decode(message.payload().unwrap_or_default()) else {
+            continue;
+        };
+        if keep(&decoded) {
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            found.push((key, decoded));
+        }
+        if found.len() >= expected && settle_until.is_none() {
+            settle_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+        }
+    }
+    found
+}
+
+/// A set of USCCs, for filters.
+pub fn set(codes: &[&str]) -> HashSet<String> {
+    codes.iter().map(|c| c.to_string()).collect()
+}
