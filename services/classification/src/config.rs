@@ -6,7 +6,6 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use haicheng_proto::topics;
 use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
 
 use crate::{
@@ -47,11 +46,6 @@ pub mod vars {
     pub const RERANK_POLL_MS: &str = "CLASSIFICATION_RERANK_POLL_MS";
     /// Support-policy rules as a JSON array (default: the mapping of DOMAIN.md).
     pub const NOTICE_RULES: &str = "CLASSIFICATION_NOTICE_RULES";
-    /// Topic of the census events (default haicheng.census.events.v1); tests and replays
-    /// point it elsewhere.
-    pub const CENSUS_TOPIC: &str = "CLASSIFICATION_CENSUS_TOPIC";
-    /// Name of the census consumer; the Kafka group is `classification.<name>` (default census).
-    pub const CONSUMER_NAME: &str = "CLASSIFICATION_CONSUMER_NAME";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -67,8 +61,6 @@ pub mod vars {
         RERANK_MAX_DELAY_MS,
         RERANK_POLL_MS,
         NOTICE_RULES,
-        CENSUS_TOPIC,
-        CONSUMER_NAME,
     ];
 }
 
@@ -90,8 +82,6 @@ pub struct Config {
     pub initial_model: Model,
     pub rerank: RerankConfig,
     pub notice_rules: Vec<NoticeRule>,
-    pub census_topic: String,
-    pub consumer_name: String,
     /// The notice store's settings (its variables are in `notices::vars`).
     pub notices: NoticeSettings,
 }
@@ -184,8 +174,6 @@ impl Config {
                 poll: millis(vars::RERANK_POLL_MS, 1_000)?,
             },
             notice_rules,
-            census_topic: get(vars::CENSUS_TOPIC).unwrap_or_else(|| topics::CENSUS_EVENTS.into()),
-            consumer_name: get(vars::CONSUMER_NAME).unwrap_or_else(|| "census".into()),
             notices: NoticeSettings::from_lookup(&lookup)?,
         })
     }
@@ -258,7 +246,6 @@ mod tests {
         assert_eq!(config.notice_rules, policy::default_rules());
         assert_eq!(config.rerank.debounce, Duration::from_millis(200));
         assert_eq!(config.rerank.max_delay, Duration::from_secs(2));
-        assert_eq!(config.census_topic, topics::CENSUS_EVENTS);
     }
 
     #[test]

@@ -96,8 +96,7 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
         .as_ref()
         .map(|p| p.code.as_str())
         .unwrap_or("");
-    let period = Period::parse(code)
-        .ok_or_else(|| invalid(format!("period {code:?} is not YYYY or YYYYQn")))?;
+    let period = Period::parse(code).map_err(|err| invalid(format!("period {err}")))?;
     let indicators = message
         .indicators
         .as_ref()

@@ -21,7 +21,7 @@ use haicheng_proto::{
     classification::v1::classification_service_server::{self, ClassificationServiceServer},
     topics,
 };
-use platform::{AccessPolicy, Platform, ServiceSpec, bus::dlq_topic};
+use platform::{AccessPolicy, Platform, ServiceSpec};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -54,22 +54,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut platform = Platform::start(&SPEC, config.platform, shutdown.clone()).await?;
-    if config.census_topic != topics::CENSUS_EVENTS {
-        let dlq = dlq_topic(&config.census_topic);
-        platform
-            .producer
-            .ensure_topics(
-                &[&config.census_topic, &dlq],
-                platform.config.kafka_topic_partitions,
-            )
-            .await?;
-    }
     store::models::ensure_initial(&platform.pool, &config.initial_model).await?;
     let rules = Arc::new(config.notice_rules);
 
     platform.consume(
-        &config.consumer_name,
-        &[&config.census_topic],
+        "census",
+        &[topics::CENSUS_EVENTS],
         consumers::CensusConsumer,
     );
     let reranker = reranker::Reranker::new(

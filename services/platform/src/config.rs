@@ -29,6 +29,7 @@ pub mod vars {
     pub const OUTBOX_POLL_MS: &str = "OUTBOX_POLL_MS";
     pub const INBOX_MAX_ATTEMPTS: &str = "INBOX_MAX_ATTEMPTS";
     pub const KAFKA_TOPIC_PARTITIONS: &str = "KAFKA_TOPIC_PARTITIONS";
+    pub const KAFKA_TOPIC_PREFIX: &str = "KAFKA_TOPIC_PREFIX";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -48,6 +49,7 @@ pub mod vars {
         OUTBOX_POLL_MS,
         INBOX_MAX_ATTEMPTS,
         KAFKA_TOPIC_PARTITIONS,
+        KAFKA_TOPIC_PREFIX,
     ];
 }
 
@@ -71,6 +73,9 @@ pub struct PlatformConfig {
     pub database_max_connections: u32,
     /// Kafka bootstrap servers, `host:port[,host:port]`.
     pub kafka_bootstrap: String,
+    /// Put before every topic and consumer group name, so several platforms (or test runs)
+    /// can share one broker; empty in a normal deployment.
+    pub kafka_topic_prefix: String,
     /// Partitions of a topic the service creates on a local stack.
     pub kafka_topic_partitions: i32,
     /// How long the producer keeps retrying one message before it reports failure.
@@ -137,6 +142,7 @@ impl PlatformConfig {
                 || 10,
             )?,
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
+            kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
             kafka_topic_partitions: parse_or(
                 get(vars::KAFKA_TOPIC_PARTITIONS),
                 vars::KAFKA_TOPIC_PARTITIONS,
@@ -178,6 +184,13 @@ impl PlatformConfig {
                 || 5,
             )?,
         })
+    }
+}
+
+impl PlatformConfig {
+    /// The name of `topic` (or of a consumer group) on the broker: behind the topic prefix.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.kafka_topic_prefix)
     }
 }
 

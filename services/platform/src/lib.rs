@@ -15,6 +15,7 @@ pub mod error;
 pub mod inbox;
 pub mod outbox;
 pub mod paging;
+pub mod period;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
@@ -82,8 +83,8 @@ impl Platform {
         .await?;
         db::migrate(&pool, spec.migrations).await?;
         let producer = Producer::new(&config.kafka_bootstrap, config.kafka_message_timeout)?;
-        let mut topics: Vec<String> = spec.topics.iter().map(|t| t.to_string()).collect();
-        topics.extend(spec.topics.iter().map(|t| dlq_topic(t)));
+        let mut topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
+        topics.extend(spec.topics.iter().map(|t| dlq_topic(&config.topic(t))));
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         producer
             .ensure_topics(&topic_refs, config.kafka_topic_partitions)
@@ -95,7 +96,8 @@ impl Platform {
             producer.clone(),
             config.outbox_batch_size,
             config.outbox_poll,
-        );
+        )
+        .with_topic_prefix(&config.kafka_topic_prefix);
         let tasks = vec![tokio::spawn(relay.run(workers.clone()))];
         tracing::info!(service = spec.name, "platform started");
         Ok(Self {
@@ -110,12 +112,13 @@ impl Platform {
         })
     }
 
-    /// Starts a consumer named `<service>.<name>` that applies `handler` once per event.
+    /// Starts a consumer named `<service>.<name>` (its Kafka group, behind the topic prefix)
+    /// that applies `handler` once per event of `topics`.
     pub fn consume<H: Handler>(&mut self, name: &str, topics: &[&str], handler: H) {
         let settings = ConsumerSettings {
-            name: format!("{}.{name}", self.spec.name),
+            name: self.config.topic(&format!("{}.{name}", self.spec.name)),
             bootstrap: self.config.kafka_bootstrap.clone(),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
+            topics: topics.iter().map(|t| self.config.topic(t)).collect(),
             max_attempts: self.config.inbox_max_attempts,
             commit_interval: Duration::from_secs(1),
         };

@@ -125,6 +125,8 @@ pub struct Relay {
     batch_size: i64,
     /// How often to look for rows when no notification arrived.
     poll: Duration,
+    /// Put before each row's topic when publishing (`KAFKA_TOPIC_PREFIX`).
+    topic_prefix: String,
     metrics: RelayMetrics,
 }
 
@@ -159,8 +161,15 @@ impl Relay {
             producer,
             batch_size: batch_size.max(1),
             poll,
+            topic_prefix: String::new(),
             metrics,
         }
+    }
+
+    /// Publishes every row to `prefix` + its topic.
+    pub fn with_topic_prefix(mut self, prefix: &str) -> Self {
+        self.topic_prefix = prefix.to_string();
+        self
     }
 
     /// Publishes until `shutdown`; a batch under way is finished first. While the broker is
@@ -297,8 +306,9 @@ impl Relay {
             time: row.ce_time,
             trace: span.in_scope(telemetry::inject_current),
         };
+        let topic = format!("{}{}", self.topic_prefix, row.topic);
         self.producer
-            .send(&row.topic, &row.message_key, &row.payload, &event)
+            .send(&topic, &row.message_key, &row.payload, &event)
             .instrument(span)
             .await
             .map(|_| ())

@@ -8,7 +8,6 @@
 pub mod census_return;
 pub mod enterprise;
 pub mod industry;
-pub mod period;
 pub mod statistics;
 
 pub use census_return::{
@@ -17,6 +16,6 @@ pub use census_return::{
 };
 pub use enterprise::{Enterprise, Park, RegistryFields, RegistryInput, Size, Status, Vetoes};
 pub use industry::{IndustryClass, Segment};
-pub use period::Period;
+pub use platform::period::{self, Period};
 pub use platform::uscc::{self, Uscc};
 pub use statistics::{Group, Grouping, Totals};

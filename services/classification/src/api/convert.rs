@@ -8,11 +8,10 @@ use platform::Violations;
 
 use crate::{
     domain::{
-        Class, Indicator, Model, Period, ReducedModel, Weighted,
+        Class, Indicator, Model, Period, ReducedModel, Uscc, Weighted,
         evaluation::indicators_for,
         explain::{self, IndicatorScore},
         model::DEFAULT_CAP,
-        uscc,
     },
     store::{classes::ClassRow, events::timestamp, models::StoredModel},
 };
@@ -21,7 +20,7 @@ use crate::{
 pub const MAX_TEXT: usize = 2_000;
 
 pub fn check_uscc(violations: &mut Violations, field: &str, code: &str) {
-    if let Err(err) = uscc::validate(code) {
+    if let Err(err) = Uscc::parse(code) {
         violations.add(field, err.to_string());
     }
 }
@@ -34,9 +33,9 @@ pub fn optional_period(
 ) -> Option<String> {
     let code = period.map(|p| p.code.as_str()).filter(|c| !c.is_empty())?;
     match Period::parse(code) {
-        Some(p) => Some(p.to_string()),
-        None => {
-            violations.add(format!("{field}.code"), "expected YYYY or YYYYQn");
+        Ok(p) => Some(p.to_string()),
+        Err(err) => {
+            violations.add(format!("{field}.code"), err.to_string());
             None
         }
     }

@@ -10,11 +10,9 @@ pub mod evaluation;
 pub mod explain;
 pub mod indicators;
 pub mod model;
-pub mod period;
 pub mod policy;
 pub mod quotas;
 pub mod ranking;
-pub mod uscc;
 
 use std::fmt;
 
@@ -23,7 +21,8 @@ use haicheng_proto::{classification::v1 as pb, common::v1 as common};
 pub use evaluation::{Benchmarks, Evaluation, Firm, PeriodResult, classify};
 pub use indicators::{Figures, Indicator, Values};
 pub use model::{Model, ReducedModel, Weighted};
-pub use period::Period;
+pub use platform::period::Period;
+pub use platform::uscc::{self, Uscc};
 pub use quotas::{ClassCounts, Quotas};
 
 /// The class an enterprise is placed in.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Indicator, Quotas, uscc};
+use super::{Indicator, Quotas, Uscc};
 
 /// The default cap of value / benchmark: an item gives at most 1.5 × its weight.
 pub const DEFAULT_CAP: f64 = 1.5;
@@ -154,7 +154,7 @@ impl Model {
             }
         }
         for (i, (code, reason)) in self.exempt_enterprises.iter().enumerate() {
-            if let Err(err) = uscc::validate(code) {
+            if let Err(err) = Uscc::parse(code) {
                 problems.push((format!("exempt_enterprises[{i}].uscc"), err.to_string()));
             }
             if reason.trim().is_empty() {

@@ -164,7 +164,7 @@ async fn rerank_locked(
     period_code: &str,
 ) -> anyhow::Result<RerankOutcome> {
     let period = Period::parse(period_code)
-        .ok_or_else(|| anyhow::anyhow!("stored period {period_code:?} does not parse"))?;
+        .map_err(|err| anyhow::anyhow!("stored period {period_code:?}: {err}"))?;
     let model = models::current(&mut *tx).await?;
     let rows: Vec<FirmRow> = sqlx::query_as(
         "SELECT r.uscc, e.name, e.park, e.segment, e.industry_class, e.registration_date, e.active,
@@ -252,7 +252,7 @@ async fn rerank_locked(
         write_rows(
             &mut *tx,
             period_code,
-            period.sort_key(),
+            period.completion_key(),
             model.version,
             at,
             &rows,

@@ -75,13 +75,14 @@ fn is_change(notice: &SupportPolicyNotice) -> bool {
 
 /// This cohort's class events issued since `mark`.
 async fn changed_events(
+    app: &App,
     codes: &[String],
     mark: DateTime<Utc>,
     expected: usize,
 ) -> Vec<(String, EnterpriseClassified)> {
     let ours = set(&codes.iter().map(String::as_str).collect::<Vec<_>>());
     collect::<EnterpriseClassified>(
-        topics::CLASSIFICATION_EVENTS,
+        &app.topic(topics::CLASSIFICATION_EVENTS),
         |e| ours.contains(&e.uscc) && since(&e.classified_at, mark),
         expected,
         Duration::from_secs(60),
@@ -91,13 +92,14 @@ async fn changed_events(
 
 /// This cohort's notices of class changes (not first classes) issued since `mark`.
 async fn change_notices(
+    app: &App,
     codes: &[String],
     mark: DateTime<Utc>,
     expected: usize,
 ) -> Vec<(String, SupportPolicyNotice)> {
     let ours = set(&codes.iter().map(String::as_str).collect::<Vec<_>>());
     collect::<SupportPolicyNotice>(
-        topics::POLICY_NOTICES,
+        &app.topic(topics::POLICY_NOTICES),
         |n| ours.contains(&n.uscc) && is_change(n) && since(&n.issued_at, mark),
         expected,
         Duration::from_secs(60),
@@ -124,7 +126,7 @@ async fn a_return_that_moves_another_enterprise_across_the_a_b_boundary_yields_e
         EnterpriseClass::B
     );
 
-    let events = changed_events(&codes, mark, 2).await;
+    let events = changed_events(&app, &codes, mark, 2).await;
     let mut moves: Vec<(String, i32, i32)> = events
         .iter()
         .map(|(key, e)| {
@@ -155,7 +157,7 @@ async fn a_return_that_moves_another_enterprise_across_the_a_b_boundary_yields_e
     let reporter_event = &events.iter().find(|(_, e)| &e.uscc == reporter).unwrap().1;
     assert_eq!(reporter_event.rank, 1);
 
-    let notices = change_notices(&codes, mark, 6).await;
+    let notices = change_notices(&app, &codes, mark, 6).await;
     let ids: BTreeSet<String> = notices.iter().map(|(_, n)| n.notice_id.clone()).collect();
     assert_eq!(ids.len(), notices.len(), "no notice twice: {notices:?}");
     let mut want = expected_notice_ids(leader, Class::A, Class::B);
@@ -212,7 +214,7 @@ async fn replaying_the_same_census_event_yields_no_new_notice() {
     let (codes, mark) = cohort_of_ten(&app).await;
     let (event, payload) = app.submit(&codes[1], PERIOD, 2, 1_100).await;
     app.settled(PERIOD, 10, 11).await;
-    assert_eq!(change_notices(&codes, mark, 6).await.len(), 6);
+    assert_eq!(change_notices(&app, &codes, mark, 6).await.len(), 6);
     let reranks = app.reranks(PERIOD).await;
 
     // The same delivery twice more, and the same revision under a new event id.
@@ -228,7 +230,7 @@ async fn replaying_the_same_census_event_yields_no_new_notice() {
         reranks,
         "nothing to re-rank: nothing changed"
     );
-    let notices = change_notices(&codes, mark, 6).await;
+    let notices = change_notices(&app, &codes, mark, 6).await;
     assert_eq!(notices.len(), 6, "no new notice: {notices:?}");
 
     // Re-ranking the period again (as after a crash before the dirty mark was cleared)

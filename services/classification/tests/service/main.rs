@@ -11,7 +11,7 @@ mod quotas;
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
-use classification::{Config, config::vars, domain::uscc};
+use classification::{Config, domain::uscc};
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
     classification::v1::{
@@ -44,6 +44,9 @@ pub struct App {
     pub client: Client,
     pub pool: PgPool,
     pub producer: Producer,
+    /// Put before every topic and group name of this test's service (`KAFKA_TOPIC_PREFIX`),
+    /// so tests sharing the broker never see each other's events.
+    pub prefix: String,
     pub census_topic: String,
     /// Random characters in every USCC of this test.
     tag: String,
@@ -59,14 +62,13 @@ pub async fn spawn_app() -> App {
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
-    let census_topic = unique_name("test.census.events");
-    let consumer_name = unique_name("census");
+    let prefix = format!("{}.", unique_name("test"));
+    let census_topic = format!("{prefix}{}", haicheng_proto::topics::CENSUS_EVENTS);
     let mut vars: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
         ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
         ("OUTBOX_POLL_MS".into(), "100".into()),
-        (vars::CENSUS_TOPIC.into(), census_topic.clone()),
-        (vars::CONSUMER_NAME.into(), consumer_name),
+        ("KAFKA_TOPIC_PREFIX".into(), prefix.clone()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config =
@@ -105,6 +107,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
         client: ClassificationServiceClient::new(channel),
         pool,
         producer,
+        prefix,
         census_topic,
         tag,
         shutdown,
@@ -146,9 +149,16 @@ pub fn figures(tax_yuan_per_mu: i64) -> CensusIndicators {
 }
 
 impl App {
+    /// The broker's name of `topic` for this test's service.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
+    }
+
     /// The `i`-th USCC of this test; codes sort by `i`.
     pub fn uscc(&self, i: usize) -> String {
-        uscc::complete(&format!("91210381{}{i:05}", self.tag)).expect("a valid prefix")
+        uscc::Uscc::complete(&format!("91210381{}{i:04}", self.tag))
+            .expect("a valid prefix")
+            .to_string()
     }
 
     /// Publishes `message` about `subject` with CloudEvents headers; returns the event for replays.

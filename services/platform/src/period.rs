@@ -1,6 +1,10 @@
 //! Census period (普查期): a year `YYYY` or a quarter `YYYYQn`.
+//!
+//! In the platform because every service that reads census figures names periods.
 
 use std::{fmt, str::FromStr};
+
+use chrono::NaiveDate;
 
 /// A year or a quarter of a year. Ordered by year, the year itself before its quarters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,6 +65,32 @@ impl Period {
     pub fn code(&self) -> String {
         self.to_string()
     }
+
+    /// The last day of the period (deferral counts back from it, so a re-rank never depends
+    /// on the day it runs).
+    pub fn end(&self) -> NaiveDate {
+        let (month, day) = match self.quarter {
+            0 | 4 => (12, 31),
+            1 => (3, 31),
+            2 => (6, 30),
+            _ => (9, 30),
+        };
+        NaiveDate::from_ymd_opt(i32::from(self.year), month, day)
+            .expect("a quarter's last day exists")
+    }
+
+    /// Orders periods by completion in time: the quarters of a year first and the year itself
+    /// after its fourth quarter (an annual return is complete only once the year is), so the
+    /// "latest" period is the greatest key. The derived `Ord` instead lists a year before its
+    /// quarters, as a file shows them.
+    pub fn completion_key(&self) -> i32 {
+        i32::from(self.year) * 10
+            + if self.quarter == 0 {
+                5
+            } else {
+                i32::from(self.quarter)
+            }
+    }
 }
 
 impl fmt::Display for Period {
@@ -82,6 +112,20 @@ impl FromStr for Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_and_completion_order() {
+        assert_eq!(
+            Period::parse("2025Q2").unwrap().end(),
+            NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()
+        );
+        assert_eq!(
+            Period::parse("2025").unwrap().end(),
+            NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()
+        );
+        let key = |c| Period::parse(c).unwrap().completion_key();
+        assert!(key("2024") < key("2025Q1") && key("2025Q4") < key("2025"));
+    }
 
     #[test]
     fn years_and_quarters_parse_and_print_back() {
