@@ -53,7 +53,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut platform = Platform::start(&SPEC, config.platform, shutdown.clone()).await?;
+    let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
     store::models::ensure_initial(&platform.pool, &config.initial_model).await?;
     let rules = Arc::new(config.notice_rules);
 
@@ -68,12 +68,11 @@ pub async fn run(
         rules.clone(),
         config.rerank,
     );
-    // Stopped at the start of shutdown; a re-rank under way finishes (the pool closes only
-    // once its connection is back).
-    let reranking = tokio::spawn(reranker.run(shutdown.clone()));
+    // Stopped once the calls have drained; a re-rank under way finishes first.
+    platform.spawn(|stop| reranker.run(stop));
 
     let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules);
-    let notice_service = notices::start(&mut platform, config.notices, shutdown.clone())?;
+    let notice_service = notices::start(&mut platform, config.notices)?;
     let mut routes = RoutesBuilder::default();
     routes
         .add_service(platform::capped!(
@@ -84,9 +83,5 @@ pub async fn run(
     let policy = notices::access_rules(api::access_rules(AccessPolicy::new(
         platform.config.tokens.clone(),
     )));
-    let served = platform.serve(listener, routes, policy).await;
-    if let Err(err) = reranking.await {
-        tracing::warn!(error = %err, "the re-ranker task ended abnormally");
-    }
-    served
+    platform.serve(listener, routes, policy).await
 }

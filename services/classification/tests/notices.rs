@@ -98,7 +98,7 @@ async fn start(options: Options) -> Server {
     let mut platform = Platform::start(spec, config, shutdown.clone())
         .await
         .unwrap();
-    let service = notices::start(&mut platform, settings, shutdown.clone()).unwrap();
+    let service = notices::start(&mut platform, settings).unwrap();
     let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
     let pool = platform.pool.clone();
     let mut routes = RoutesBuilder::default();

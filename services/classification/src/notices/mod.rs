@@ -5,8 +5,8 @@
 //! # Wiring (in the service's `run`)
 //!
 //! ```ignore
-//! let mut platform = Platform::start(&SPEC, config.platform, shutdown.clone()).await?;
-//! let notices = notices::start(&mut platform, config.notices, shutdown.clone())?;
+//! let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
+//! let notices = notices::start(&mut platform, config.notices)?;
 //! let mut routes = RoutesBuilder::default();
 //! routes.add_service(notices);
 //! let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
@@ -15,8 +15,8 @@
 //!
 //! [`start`] registers the consumer `<service>.notices` on the notices topic, starts the one
 //! LISTEN task that wakes watch streams, and returns the gRPC server (message sizes capped).
-//! It needs the shutdown token given to `run`: watch streams never end by themselves, and the
-//! server's drain waits for every open call, so they end when shutdown begins. Add
+//! Watch streams never end by themselves and the server's drain waits for every open call,
+//! so they end on the platform's shutdown token, when shutdown begins. Add
 //! [`SERVICE_NAME`] to the spec's `grpc_services` for health, and the variables in
 //! [`vars::ALL`] to the deploy checks.
 //!
@@ -44,7 +44,6 @@ mod watch;
 
 use haicheng_proto::topics;
 use platform::{AccessPolicy, Platform, Rule, auth::scopes};
-use tokio_util::sync::CancellationToken;
 
 pub use api::NoticeApi;
 pub use consumer::NoticeConsumer;
@@ -58,14 +57,12 @@ pub use settings::{NoticeSettings, vars};
 pub fn start(
     platform: &mut Platform,
     settings: NoticeSettings,
-    shutdown: CancellationToken,
 ) -> anyhow::Result<NoticeServiceServer<NoticeApi>> {
+    // Streams end when shutdown begins, so they never hold up the drain.
+    let shutdown = platform.shutdown_token();
     let wakeups = watch::Wakeups::default();
-    tokio::spawn(
-        wakeups
-            .clone()
-            .listen(platform.pool.clone(), shutdown.clone()),
-    );
+    let (listener, pool) = (wakeups.clone(), platform.pool.clone());
+    platform.spawn(move |stop| listener.listen(pool, stop));
     platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer);
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
