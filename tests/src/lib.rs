@@ -1,6 +1,7 @@
 //! Helpers for the system tests: start a service's binary as a real process on a free port,
 //! wait for its health, stop it with a signal.
 
+pub mod cluster;
 pub mod otlp;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
@@ -36,35 +37,66 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+fn spawn(name: &str, env: &[(String, String)]) -> Child {
+    Command::new(binary(name))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the service")
+}
+
+/// A request carrying the bearer token `token`.
+pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("an ASCII token"),
+    );
+    request
+}
+
 /// A service process with its own database.
 pub struct ServiceProcess {
     pub name: &'static str,
     pub address: String,
+    /// The service's own database, for checks a client cannot make.
+    pub database_url: String,
     pub child: Child,
+    env: Vec<(String, String)>,
 }
 
 impl ServiceProcess {
     /// Starts `name` with a fresh database and the shared broker, plus `extra` variables.
     pub async fn start(name: &'static str, extra: &[(&str, &str)]) -> Self {
         let db = TestDatabase::create().await;
-        let port = free_port();
-        let address = format!("127.0.0.1:{port}");
-        let child = Command::new(binary(name))
-            .env("DATABASE_URL", &db.url)
-            .env("KAFKA_BOOTSTRAP", &stack().kafka_bootstrap)
-            .env("GRPC_ADDR", &address)
-            .env("RUST_LOG", "warn")
-            .envs(extra.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting the service");
+        let address = format!("127.0.0.1:{}", free_port());
+        let mut env: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
+            ("GRPC_ADDR".into(), address.clone()),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let child = spawn(name, &env);
         Self {
             name,
             address,
+            database_url: db.url,
             child,
+            env,
         }
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown at all).
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("killing the service");
+    }
+
+    /// Starts the same service again with the same database and settings.
+    pub fn restart(&mut self) {
+        self.child = spawn(self.name, &self.env);
     }
 
     pub async fn channel(&self) -> Channel {

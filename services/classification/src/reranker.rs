@@ -10,12 +10,13 @@
 //! the period's advisory lock without waiting, and a replica that finds it taken leaves the
 //! period to the holder. Notifications (`LISTEN`) wake the task; a poll covers lost ones.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use opentelemetry::metrics::{Counter, Histogram};
-use platform::{Outbox, backoff::Backoff};
-use sqlx::{PgPool, postgres::PgListener};
+use platform::{Outbox, backoff::Backoff, bus::cloudevents::TraceCarrier, telemetry};
+use sqlx::{PgPool, postgres::PgListener, types::Json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     config::RerankConfig,
@@ -92,12 +93,13 @@ impl Reranker {
 
     /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
     pub async fn pass(&self) -> anyhow::Result<Option<Duration>> {
-        let dirty: Vec<(String, f64)> = sqlx::query_as(
+        let dirty: Vec<DirtyPeriod> = sqlx::query_as(
             "SELECT period,
                     GREATEST(0, LEAST(
                         EXTRACT(EPOCH FROM (last_dirty_at - clock_timestamp())) * 1000 + $1,
                         EXTRACT(EPOCH FROM (first_dirty_at - clock_timestamp())) * 1000 + $2
-                    ))::float8 AS wait_ms
+                    ))::float8 AS wait_ms,
+                    trace_headers
              FROM dirty_periods ORDER BY first_dirty_at",
         )
         .bind(self.config.debounce.as_millis() as f64)
@@ -106,13 +108,19 @@ impl Reranker {
         .await?;
         let mut next: Option<Duration> = None;
         let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n: Duration| n.min(wait)));
-        for (period, wait_ms) in dirty {
+        for (period, wait_ms, trace) in dirty {
             if wait_ms > 0.0 {
                 sooner(Duration::from_secs_f64(wait_ms / 1000.0));
                 continue;
             }
             let started = std::time::Instant::now();
-            match rerank::rerank_period(&self.pool, &self.outbox, &self.rules, &period).await? {
+            // The re-rank continues the trace of the period's latest change.
+            let span = tracing::info_span!("classification.rerank", period = %period);
+            telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
+            let reranked = rerank::rerank_period(&self.pool, &self.outbox, &self.rules, &period)
+                .instrument(span)
+                .await?;
+            match reranked {
                 Some(outcome) => {
                     let elapsed = started.elapsed();
                     self.runs.add(1, &[]);
@@ -138,6 +146,9 @@ impl Reranker {
         Ok(next)
     }
 }
+
+/// A dirty period: its code, how long until it is due (ms), and its latest change's trace.
+type DirtyPeriod = (String, f64, Json<HashMap<String, String>>);
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {
     let mut listener = PgListener::connect_with(pool).await.ok()?;

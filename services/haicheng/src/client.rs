@@ -1,10 +1,35 @@
-//! Connecting to the services: endpoints from `HOST:PORT`, and the bearer token on every call.
+//! Connecting to the services: endpoints from `HOST:PORT`, the bearer token on every call,
+//! and the global connection options every client command shares.
 
 use std::time::Duration;
 
-use tonic::{
-    Request, Status, metadata::AsciiMetadataValue, service::Interceptor, transport::Endpoint,
+use clap::Args;
+use haicheng_proto::{
+    census::v1::census_service_client::CensusServiceClient,
+    classification::v1::classification_service_client::ClassificationServiceClient,
+    policy::v1::notice_service_client::NoticeServiceClient,
 };
+use tonic::{
+    Request, Status,
+    metadata::AsciiMetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+
+use crate::errors::CliError;
+
+/// Environment variables of the client commands, declared once.
+pub mod vars {
+    /// Bearer token of the caller.
+    pub const TOKEN: &str = "HAICHENG_TOKEN";
+    /// Address of the census service, `HOST:PORT`.
+    pub const CENSUS_ADDR: &str = "HAICHENG_CENSUS_ADDR";
+    /// Address of the classification service (which also serves the notices), `HOST:PORT`.
+    pub const CLASSIFICATION_ADDR: &str = "HAICHENG_CLASSIFICATION_ADDR";
+}
+
+/// Deadline of a unary call. Streams (notices watch) have none.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An endpoint for `HOST:PORT` (or a full `http://` URL).
 pub fn endpoint(address: &str) -> anyhow::Result<Endpoint> {
@@ -35,4 +60,130 @@ impl Interceptor for Bearer {
             .insert("authorization", self.0.clone());
         Ok(request)
     }
+}
+
+/// A channel that sends the caller's token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Where the services are and who is calling: global options of every client command.
+#[derive(Args, Clone, Debug)]
+pub struct Connect {
+    /// Bearer token of the caller (locally the development tokens `haicheng dev` prints:
+    /// dev-commerce, dev-finance, dev-tax, dev-census-import, …).
+    #[arg(long, global = true, env = vars::TOKEN, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Address of the census service.
+    #[arg(long = "census", global = true, value_name = "HOST:PORT", env = vars::CENSUS_ADDR, default_value = "127.0.0.1:50051")]
+    pub census: String,
+    /// Address of the classification service (it serves the notices too).
+    #[arg(long = "classification", global = true, value_name = "HOST:PORT", env = vars::CLASSIFICATION_ADDR, default_value = "127.0.0.1:50052")]
+    pub classification: String,
+}
+
+impl Connect {
+    /// The caller's token; a usage error when none was given.
+    pub fn bearer(&self) -> Result<Bearer, CliError> {
+        let token = self.token.as_deref().map(str::trim).unwrap_or_default();
+        if token.is_empty() {
+            return Err(CliError::usage(format!(
+                "no token: pass --token TOKEN or set {} (locally: dev-commerce, dev-finance, …)",
+                vars::TOKEN
+            )));
+        }
+        Bearer::new(token).map_err(|e| CliError::usage(e.to_string()))
+    }
+
+    pub async fn census(&self) -> Result<CensusServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("census", &self.census).await?;
+        Ok(CensusServiceClient::with_interceptor(channel, token))
+    }
+
+    pub async fn classification(&self) -> Result<ClassificationServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("classification", &self.classification).await?;
+        Ok(ClassificationServiceClient::with_interceptor(
+            channel, token,
+        ))
+    }
+
+    /// The notice service, served by the classification process.
+    pub async fn notices(&self) -> Result<NoticeServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("classification", &self.classification).await?;
+        Ok(NoticeServiceClient::with_interceptor(channel, token))
+    }
+}
+
+/// Connects now, so that an unreachable service is told apart from a refusal.
+async fn connect(service: &'static str, address: &str) -> Result<Channel, CliError> {
+    let endpoint = endpoint(address)
+        .map_err(|e| CliError::usage(format!("--{service} {address:?} is not HOST:PORT ({e})")))?;
+    endpoint.connect().await.map_err(|e| CliError::Unreachable {
+        service,
+        address: address.to_string(),
+        cause: causes(&e),
+    })
+}
+
+/// An error with its sources, `outer: inner: …`.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A unary request with the client's deadline.
+pub fn call<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.set_timeout(CALL_TIMEOUT);
+    request
+}
+
+/// One page of a list: its items and the next page's token (empty on the last page).
+pub type Page<T> = (Vec<T>, String);
+
+/// Reads a list from `token` on: one page, or with `all` every page (following the page
+/// tokens, with a spinner counting `what` on a terminal). Returns the items and the token of
+/// the page after them (empty when the list is complete).
+pub async fn pages<T, F, Fut>(
+    all: bool,
+    token: String,
+    what: &str,
+    mut fetch: F,
+) -> Result<Page<T>, CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, Status>>,
+{
+    let (mut items, mut next) = fetch(token).await?;
+    if !all {
+        return Ok((items, next));
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+        spinner.set_style(style);
+    }
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let result = async {
+        while !next.is_empty() {
+            spinner.set_message(format!("{} {what} read", items.len()));
+            let (more, token) = fetch(std::mem::take(&mut next)).await?;
+            items.extend(more);
+            next = token;
+        }
+        Ok::<_, Status>(())
+    }
+    .await;
+    spinner.finish_and_clear();
+    result?;
+    Ok((items, next))
 }

@@ -1,15 +1,33 @@
 //! `haicheng`: the platform's command-line client.
 //!
-//! `haicheng health` asks whether the services are up; `haicheng census import FILE.csv`
-//! imports census returns ([`census`]); the classification and notice commands arrive with
-//! their services.
+//! `haicheng dev` runs the whole platform on this machine ([`dev`]); `haicheng health` asks
+//! whether the services are up. The client commands, one module per group:
+//!
+//! - `haicheng enterprise show|list` ([`enterprise`]), `haicheng census submit|import`
+//!   ([`census`]): the census service;
+//! - `haicheng class show|list|explain|distribution` ([`classes`]) and
+//!   `haicheng model get|set` ([`model`]): the classification service;
+//! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
+//!   classification process), for the caller's own department.
+//!
+//! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
+//! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
+//! `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
 mod census;
 mod census_csv;
+mod classes;
 mod client;
 mod demo;
 mod dev;
+mod enterprise;
+mod enums;
+mod errors;
 mod load;
+mod model;
+mod notices;
+mod output;
+mod return_file;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -19,6 +37,8 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
+use crate::errors::CliError;
+
 #[derive(Parser)]
 #[command(
     name = "haicheng",
@@ -26,6 +46,17 @@ use tonic_health::pb::{
     about = "Client of the Haicheng industry platform"
 )]
 struct Cli {
+    #[command(flatten)]
+    connect: client::Connect,
+    /// Output: a table for people, or JSON for scripts.
+    #[arg(
+        short = 'o',
+        long = "output",
+        global = true,
+        value_enum,
+        default_value_t
+    )]
+    format: output::Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,11 +71,37 @@ enum Command {
     },
     /// The whole platform on this machine: local stack, services, demo data (make run).
     Dev(dev::DevArgs),
-    /// The census service: import returns.
+    /// Enterprises: the registry and each enterprise's file.
+    Enterprise {
+        #[command(subcommand)]
+        command: enterprise::EnterpriseCommand,
+    },
+    /// The census service: submit and import returns.
     Census {
         #[command(subcommand)]
         command: census::CensusCommand,
     },
+    /// Classes A, B and C: show, list, explain, distribution.
+    Class {
+        #[command(subcommand)]
+        command: classes::ClassCommand,
+    },
+    /// The classification model: get and set.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
+    },
+    /// Support-policy notices of your department: list, acknowledge, watch.
+    Notices {
+        #[command(subcommand)]
+        command: notices::NoticesCommand,
+    },
+}
+
+/// What every client command needs: where the services are, who calls, how to print.
+pub struct Context {
+    pub connect: client::Connect,
+    pub format: output::Format,
 }
 
 const LOCAL_SERVICES: [(&str, &str); 4] = [
@@ -56,10 +113,32 @@ const LOCAL_SERVICES: [(&str, &str); 4] = [
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let context = Context {
+        connect: cli.connect,
+        format: cli.format,
+    };
+    match cli.command {
         Command::Health { services } => health(services).await,
-        Command::Census { command } => census::run(command).await,
         Command::Dev(args) => dev::run(args).await,
+        Command::Census { command } => census::run(command, &context).await,
+        Command::Enterprise { command } => {
+            finish(enterprise::run(command, &context).await, &context)
+        }
+        Command::Class { command } => finish(classes::run(command, &context).await, &context),
+        Command::Model { command } => finish(model::run(command, &context).await, &context),
+        Command::Notices { command } => finish(notices::run(command, &context).await, &context),
+    }
+}
+
+/// The exit code of a client command, with its error printed on stderr.
+pub(crate) fn finish(result: Result<(), CliError>, context: &Context) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprint!("{}", err.render(context.format));
+            ExitCode::from(err.exit_code())
+        }
     }
 }
 
@@ -109,4 +188,70 @@ pub(crate) async fn check(address: &str) -> anyhow::Result<ServingStatus> {
         })
         .await?;
     Ok(response.into_inner().status())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_anywhere_after_the_program_name() {
+        let cli = Cli::try_parse_from([
+            "haicheng",
+            "census",
+            "import",
+            "returns.csv",
+            "--census",
+            "10.0.0.1:7000",
+            "--token",
+            "dev-census-import",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.connect.census, "10.0.0.1:7000");
+        assert_eq!(cli.connect.token.as_deref(), Some("dev-census-import"));
+        assert_eq!(cli.format, output::Format::Json);
+        let cli =
+            Cli::try_parse_from(["haicheng", "-o", "table", "class", "distribution"]).unwrap();
+        assert_eq!(cli.format, output::Format::Table);
+        assert!(Cli::try_parse_from(["haicheng", "-o", "yaml", "class", "distribution"]).is_err());
+    }
+
+    #[test]
+    fn submit_needs_its_key_fields() {
+        let ok = Cli::try_parse_from([
+            "haicheng",
+            "census",
+            "submit",
+            "--uscc",
+            "91210381MA0Q12343L",
+            "--period",
+            "2025",
+            "--request-id",
+            "r-1",
+            "--file",
+            "return.json",
+        ]);
+        assert!(ok.is_ok());
+        let missing = Cli::try_parse_from([
+            "haicheng",
+            "census",
+            "submit",
+            "--uscc",
+            "91210381MA0Q12343L",
+            "--period",
+            "2025",
+            "--file",
+            "return.json",
+        ]);
+        assert!(missing.is_err(), "the request id is required");
+    }
 }

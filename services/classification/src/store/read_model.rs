@@ -183,12 +183,14 @@ pub async fn mark_dirty(conn: &mut PgConnection, periods: &[String]) -> sqlx::Re
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at)
-         SELECT p, 1, clock_timestamp(), clock_timestamp() FROM unnest($1::text[]) AS p
+        "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at, trace_headers)
+         SELECT p, 1, clock_timestamp(), clock_timestamp(), $2 FROM unnest($1::text[]) AS p
          ON CONFLICT (period) DO UPDATE SET
-             generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp()",
+             generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp(),
+             trace_headers = EXCLUDED.trace_headers",
     )
     .bind(periods)
+    .bind(sqlx::types::Json(platform::telemetry::inject_current()))
     .execute(&mut *conn)
     .await?;
     sqlx::query("SELECT pg_notify($1, '')")

@@ -1,0 +1,212 @@
+//! How a command fails: what it prints on stderr, and its exit code.
+//!
+//! | exit | meaning |
+//! | --- | --- |
+//! | 0 | done |
+//! | 1 | the service refused the call: its code and message, and one line per bad field |
+//! | 2 | bad arguments or local input (a file that does not parse, no token): nothing was sent |
+//! | 3 | the service could not be reached, or answered UNAVAILABLE: try again later |
+//!
+//! A refused call prints `error: CODE: message`, then, when the status carries
+//! `google.rpc.BadRequest` details, `  field: reason` for each field violation. With `-o json`
+//! the same goes to stderr as one JSON document, so a script reads the fields from there.
+
+use serde_json::{Value, json};
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use crate::output::Format;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments or input; nothing was sent.
+    #[error("{0}")]
+    Usage(String),
+    /// The service answered with an error status.
+    #[error("{}: {}", code_name(.0.code()), .0.message())]
+    Refused(Status),
+    /// No connection to the service at `address`.
+    #[error("cannot reach the {service} service at {address}: {cause}")]
+    Unreachable {
+        service: &'static str,
+        address: String,
+        cause: String,
+    },
+}
+
+impl From<Status> for CliError {
+    fn from(status: Status) -> Self {
+        Self::Refused(status)
+    }
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::Usage(message.into())
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Refused(status) if status.code() == Code::Unavailable => 3,
+            CliError::Refused(_) => 1,
+            CliError::Unreachable { .. } => 3,
+        }
+    }
+
+    /// The text for stderr.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Table => self.render_text(),
+            Format::Json => {
+                let mut text = serde_json::to_string(&self.to_json()).unwrap_or_default();
+                text.push('\n');
+                text
+            }
+        }
+    }
+
+    fn render_text(&self) -> String {
+        let mut out = format!("error: {self}\n");
+        for (field, reason) in self.field_violations() {
+            out.push_str(&format!("  {field}: {reason}\n"));
+        }
+        out
+    }
+
+    fn to_json(&self) -> Value {
+        let (code, message) = match self {
+            CliError::Usage(message) => ("USAGE", message.clone()),
+            CliError::Refused(status) => (code_name(status.code()), status.message().to_string()),
+            CliError::Unreachable { .. } => ("UNREACHABLE", self.to_string()),
+        };
+        let violations: Vec<Value> = self
+            .field_violations()
+            .into_iter()
+            .map(|(field, reason)| json!({ "field": field, "reason": reason }))
+            .collect();
+        json!({
+            "error": {
+                "code": code,
+                "message": message,
+                "field_violations": violations,
+                "exit_code": self.exit_code(),
+            }
+        })
+    }
+
+    /// The `google.rpc.BadRequest` field violations of a refused call, in order.
+    fn field_violations(&self) -> Vec<(String, String)> {
+        let CliError::Refused(status) = self else {
+            return Vec::new();
+        };
+        status
+            .get_details_bad_request()
+            .map(|details| {
+                details
+                    .field_violations
+                    .into_iter()
+                    .map(|v| (v.field, v.description))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The canonical name of a gRPC status code (`INVALID_ARGUMENT`).
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::{ErrorDetails, FieldViolation};
+
+    use super::*;
+
+    fn bad_return() -> Status {
+        Status::with_error_details(
+            Code::InvalidArgument,
+            "invalid argument: indicators.production_staff: 130 exceeds employees_total (120); period: expected YYYY or YYYYQn",
+            ErrorDetails::with_bad_request(vec![
+                FieldViolation::new(
+                    "indicators.production_staff",
+                    "130 exceeds employees_total (120)",
+                ),
+                FieldViolation::new("period", "expected YYYY or YYYYQn"),
+            ]),
+        )
+    }
+
+    #[test]
+    fn a_refusal_prints_its_code_message_and_one_line_per_field() {
+        let error = CliError::from(bad_return());
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            error.render(Format::Table),
+            "error: INVALID_ARGUMENT: invalid argument: indicators.production_staff: 130 exceeds employees_total (120); period: expected YYYY or YYYYQn\n\
+             \x20 indicators.production_staff: 130 exceeds employees_total (120)\n\
+             \x20 period: expected YYYY or YYYYQn\n"
+        );
+    }
+
+    #[test]
+    fn with_json_output_the_error_is_json_too() {
+        let text = CliError::from(bad_return()).render(Format::Json);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["error"]["code"], "INVALID_ARGUMENT");
+        assert_eq!(value["error"]["exit_code"], 1);
+        assert_eq!(
+            value["error"]["field_violations"][0],
+            json!({"field": "indicators.production_staff", "reason": "130 exceeds employees_total (120)"})
+        );
+    }
+
+    #[test]
+    fn a_status_without_details_prints_one_line() {
+        let error = CliError::from(Status::not_found("enterprise with uscc X not found"));
+        assert_eq!(
+            error.render(Format::Table),
+            "error: NOT_FOUND: enterprise with uscc X not found\n"
+        );
+    }
+
+    #[test]
+    fn exit_codes_tell_refused_from_bad_input_from_unreachable() {
+        assert_eq!(CliError::usage("no token").exit_code(), 2);
+        assert_eq!(
+            CliError::from(Status::permission_denied("no")).exit_code(),
+            1
+        );
+        assert_eq!(CliError::from(Status::unavailable("db")).exit_code(), 3);
+        let unreachable = CliError::Unreachable {
+            service: "census",
+            address: "127.0.0.1:1".into(),
+            cause: "connection refused".into(),
+        };
+        assert_eq!(unreachable.exit_code(), 3);
+        assert_eq!(
+            unreachable.render(Format::Table),
+            "error: cannot reach the census service at 127.0.0.1:1: connection refused\n"
+        );
+    }
+}

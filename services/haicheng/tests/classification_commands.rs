@@ -1,0 +1,427 @@
+//! The class, model and notice commands end to end: census and classification started in
+//! this process (real PostgreSQL and broker, topics of their own), ten firms of one segment
+//! registered and given returns, then the real `haicheng` binary reads their classes, explains
+//! one, counts the distribution, lists, acknowledges and watches finance's notices, and sets a
+//! new model (refused for finance, refused again for a stale version).
+
+use std::{
+    path::Path,
+    process::{Output, Stdio},
+    time::Duration,
+};
+
+use haicheng_proto::{
+    census::v1::{self as census_pb, census_service_client::CensusServiceClient},
+    classification::v1::{self as pb, classification_service_client::ClassificationServiceClient},
+    common::v1 as common,
+};
+use serde_json::Value;
+use testkit::{TestDatabase, stack, unique_name, wait_until};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpListener,
+    task::JoinHandle,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, transport::Channel};
+
+const FIRMS: usize = 10;
+
+fn uscc(i: usize) -> String {
+    platform::uscc::Uscc::complete(&format!("91210381CLTX{i:04}"))
+        .expect("a valid prefix")
+        .to_string()
+}
+
+fn as_token<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// A service started through its `run`, with its database.
+struct Running {
+    address: String,
+    task: JoinHandle<anyhow::Result<()>>,
+    _db: TestDatabase,
+}
+
+fn lookup(vars: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+async fn start_census(prefix: &str, shutdown: &CancellationToken) -> Running {
+    let db = TestDatabase::create().await;
+    let config = census::Config::from_lookup(lookup(vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("KAFKA_TOPIC_PREFIX", prefix.to_string()),
+        ("OUTBOX_POLL_MS", "100".to_string()),
+    ]))
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(census::run(config, listener, shutdown.clone()));
+    Running {
+        address,
+        task,
+        _db: db,
+    }
+}
+
+async fn start_classification(prefix: &str, shutdown: &CancellationToken) -> Running {
+    let db = TestDatabase::create().await;
+    let config = classification::Config::from_lookup(lookup(vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("KAFKA_TOPIC_PREFIX", prefix.to_string()),
+        ("OUTBOX_POLL_MS", "100".to_string()),
+    ]))
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let task = tokio::spawn(classification::run(config, listener, shutdown.clone()));
+    Running {
+        address,
+        task,
+        _db: db,
+    }
+}
+
+/// Registers the firms (textile, Ganwang, registered long ago) and submits a 2025 return
+/// for each; firm `i` pays more tax per mu the higher `i` is.
+async fn load_firms(census: &str) {
+    let channel = Channel::from_shared(format!("http://{census}"))
+        .unwrap()
+        .connect_lazy();
+    let mut client = CensusServiceClient::new(channel);
+    for i in 0..FIRMS {
+        let request = census_pb::RegisterEnterpriseRequest {
+            uscc: uscc(i),
+            name: format!("感王纺织{i}号有限公司"),
+            legal_representative: "李娜".into(),
+            park: common::Park::Ganwang as i32,
+            industry_class: "1711".into(),
+            size: census_pb::EnterpriseSize::Small as i32,
+            registration_date: "2015-03-01".into(),
+            ..Default::default()
+        };
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            client.register_enterprise(as_token("dev-commerce", request)),
+        )
+        .await
+        .expect("the census answers")
+        .expect("registered");
+    }
+    for i in 0..FIRMS {
+        let land = 5_000;
+        let request = census_pb::SubmitReturnRequest {
+            client_request_id: format!("cli-class-{i}"),
+            uscc: uscc(i),
+            period: Some(common::Period {
+                code: "2025".into(),
+            }),
+            indicators: Some(census_pb::CensusIndicators {
+                employees_total: 100,
+                production_staff: 70,
+                rd_spend_fen: 100_000_000,
+                revenue_fen: 5_000_000_000,
+                industrial_output_fen: 4_000_000_000,
+                tax_paid_fen: (10_000 + 1_000 * i as i64) * land,
+                export_sales_fen: 500_000_000,
+                automation_share_percent: 50.0,
+                invention_patents: 3,
+                land_used_centi_mu: land,
+                energy_use_tce: Some(100.0),
+                ..Default::default()
+            }),
+            sources: None,
+        };
+        client
+            .submit_return(as_token("dev-commerce", request))
+            .await
+            .expect("submitted");
+    }
+}
+
+async fn haicheng(classification: &str, token: &str, args: &[&str]) -> Output {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        command(classification, token, args).output(),
+    )
+    .await
+    .expect("haicheng finishes")
+    .expect("running haicheng");
+    println!(
+        "$ haicheng {}\n{}{}exit {:?}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status.code()
+    );
+    output
+}
+
+fn command(classification: &str, token: &str, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"));
+    command
+        .args(args)
+        .env("HAICHENG_CLASSIFICATION_ADDR", classification)
+        .env("HAICHENG_TOKEN", token)
+        .env_remove("HAICHENG_CENSUS_ADDR")
+        .kill_on_drop(true);
+    command
+}
+
+fn json(output: &Output) -> Value {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the output is JSON")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write(path: &Path, value: &Value) -> String {
+    std::fs::write(path, value.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn classes_models_and_notices_from_the_command_line() {
+    platform::telemetry::init_for_tests();
+    let prefix = format!("{}.", unique_name("cli"));
+    let shutdown = CancellationToken::new();
+    let census = start_census(&prefix, &shutdown).await;
+    let classification = start_classification(&prefix, &shutdown).await;
+    load_firms(&census.address).await;
+
+    // Wait until every firm is graded and finance has its notices.
+    let channel = Channel::from_shared(format!("http://{}", classification.address))
+        .unwrap()
+        .connect_lazy();
+    let service = ClassificationServiceClient::new(channel);
+    let classified = wait_until(Duration::from_secs(120), || {
+        let mut service = service.clone();
+        async move {
+            let request = pb::ListClassesRequest {
+                page_size: 100,
+                ..Default::default()
+            };
+            service
+                .list_classes(as_token("dev-commerce", request))
+                .await
+                .is_ok_and(|r| {
+                    let list = r.into_inner().classifications;
+                    list.len() == FIRMS
+                        && list.iter().all(|c| c.grading == pb::Grading::Graded as i32)
+                })
+        }
+    })
+    .await;
+    assert!(classified, "every firm was classified within 2 minutes");
+    let address = classification.address.as_str();
+
+    // class list: every page, filters typed in lower case.
+    let all = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["class", "list", "-o", "json", "--all", "--page-size", "3"],
+        )
+        .await,
+    );
+    assert_eq!(all["classifications"].as_array().unwrap().len(), FIRMS);
+    assert_eq!(all["next_page_token"], "");
+    let leaders = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &[
+                "class",
+                "list",
+                "--class",
+                "a",
+                "--segment",
+                "textile",
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    );
+    let leaders = leaders["classifications"].as_array().unwrap();
+    assert!(!leaders.is_empty());
+    assert!(
+        leaders
+            .iter()
+            .all(|c| c["enterprise_class"] == "ENTERPRISE_CLASS_A")
+    );
+    assert_eq!(
+        leaders[0]["uscc"],
+        uscc(FIRMS - 1),
+        "the highest tax per mu leads"
+    );
+    let table = haicheng(address, "dev-finance", &["class", "list"]).await;
+    assert!(text(&table.stdout).starts_with("SEGMENT      RANK  USCC"));
+
+    // class show and explain of the last firm.
+    let last = uscc(0);
+    let shown = haicheng(address, "dev-finance", &["class", "show", &last]).await;
+    assert_eq!(shown.status.code(), Some(0));
+    let shown = text(&shown.stdout);
+    assert!(shown.contains("class          C\n"), "{shown}");
+    assert!(shown.contains("\nINDICATOR "), "the breakdown: {shown}");
+    let explained = haicheng(address, "dev-finance", &["class", "explain", &last]).await;
+    let explained = text(&explained.stdout);
+    assert!(
+        explained.contains("to reach class B: "),
+        "the gap: {explained}"
+    );
+    let explained = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["class", "explain", &last, "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(
+        explained["next_class_gap"]["target_class"],
+        "ENTERPRISE_CLASS_B"
+    );
+
+    // class distribution: the total adds up to the cohort.
+    let distribution = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["class", "distribution", "-o", "json"],
+        )
+        .await,
+    );
+    let total = &distribution["total"];
+    let counted: i64 = ["class_a", "class_b", "class_c"]
+        .iter()
+        .map(|k| total[k].as_i64().unwrap())
+        .sum();
+    assert_eq!(counted, FIRMS as i64);
+    assert_eq!(distribution["period"], "2025");
+    let table = haicheng(address, "dev-finance", &["class", "distribution"]).await;
+    assert!(text(&table.stdout).contains("\nGANWANG  TEXTILE  "));
+
+    // notices: finance's list, one acknowledged, the watch from the start.
+    let notices = wait_until(Duration::from_secs(60), || async {
+        let listed = haicheng(address, "dev-finance", &["notices", "list", "-o", "json"]).await;
+        listed.status.success()
+            && serde_json::from_slice::<Value>(&listed.stdout)
+                .is_ok_and(|v| !v["notices"].as_array().unwrap().is_empty())
+    })
+    .await;
+    assert!(notices, "finance received notices");
+    let listed = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["notices", "list", "--state", "open", "-o", "json", "--all"],
+        )
+        .await,
+    );
+    let first = &listed["notices"][0]["notice"];
+    assert_eq!(first["department"], "DEPARTMENT_FINANCE");
+    let id = first["notice_id"].as_str().unwrap().to_string();
+    let acked = haicheng(address, "dev-finance", &["notices", "ack", &id]).await;
+    assert_eq!(acked.status.code(), Some(0));
+    assert!(
+        text(&acked.stdout).starts_with(&format!("notice {id} acknowledged\n")),
+        "{}",
+        text(&acked.stdout)
+    );
+    let acknowledged = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["notices", "list", "--state", "ACKNOWLEDGED", "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(acknowledged["notices"][0]["notice"]["notice_id"], id);
+    let foreign = haicheng(address, "dev-tax", &["notices", "ack", &id]).await;
+    assert_eq!(
+        foreign.status.code(),
+        Some(1),
+        "tax cannot see finance's notice"
+    );
+    assert!(text(&foreign.stderr).starts_with("error: NOT_FOUND: "));
+
+    let mut watch = command(address, "dev-finance", &["notices", "watch", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a notice within 30 s")
+        .unwrap()
+        .expect("the watch runs");
+    let watched: Value = serde_json::from_str(&line).unwrap();
+    assert!(!watched["cursor"].as_str().unwrap().is_empty());
+    assert_eq!(watched["notice"]["department"], "DEPARTMENT_FINANCE");
+    let pid = watch.id().expect("running") as libc::pid_t;
+    // SAFETY: signals the child this test started, by its id.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let ended = tokio::time::timeout(Duration::from_secs(30), watch.wait())
+        .await
+        .expect("Ctrl-C ends the watch")
+        .unwrap();
+    assert_eq!(ended.code(), Some(0));
+
+    // model get, edit, set: finance may not, commerce may once, a stale version is refused.
+    let model = json(&haicheng(address, "dev-finance", &["model", "get", "-o", "json"]).await);
+    assert_eq!(model["version"], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut edited = model.clone();
+    edited["quota_a_percent"] = Value::from(20.0);
+    edited["note"] = Value::from("two leaders in ten");
+    let file = write(&dir.path().join("model.json"), &edited);
+    let denied = haicheng(address, "dev-finance", &["model", "set", "--file", &file]).await;
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(text(&denied.stderr).starts_with("error: PERMISSION_DENIED: "));
+    let stored = haicheng(address, "dev-commerce", &["model", "set", "--file", &file]).await;
+    assert_eq!(stored.status.code(), Some(0), "{}", text(&stored.stderr));
+    assert!(
+        text(&stored.stdout).starts_with("model version 2 stored (it follows version 1)"),
+        "{}",
+        text(&stored.stdout)
+    );
+    let stale = haicheng(address, "dev-commerce", &["model", "set", "--file", &file]).await;
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        text(&stale.stderr).starts_with("error: ABORTED: "),
+        "{}",
+        text(&stale.stderr)
+    );
+    let current = json(&haicheng(address, "dev-finance", &["model", "get", "-o", "json"]).await);
+    assert_eq!(current["version"], 2);
+    assert_eq!(current["quota_a_percent"], 20.0);
+    assert_eq!(current["note"], "two leaders in ten");
+    let first = haicheng(address, "dev-finance", &["model", "get", "--version", "1"]).await;
+    assert!(text(&first.stdout).starts_with("version         1\n"));
+
+    shutdown.cancel();
+    classification.task.await.unwrap().unwrap();
+    census.task.await.unwrap().unwrap();
+}
