@@ -5,8 +5,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use haicheng_proto::{
     census::v1::{
-        CensusIndicators, RegisterEnterpriseRequest, SubmitReturnRequest,
-        census_service_client::CensusServiceClient,
+        CensusIndicators, ImportReturnsResponse, ImportReturnsRow, RegisterEnterpriseRequest,
+        SubmitReturnRequest, census_service_client::CensusServiceClient,
     },
     classification::v1::{
         ListClassesRequest, classification_service_client::ClassificationServiceClient,
@@ -105,6 +105,24 @@ impl Cluster {
             .submit_return(authorized("dev-commerce", request))
             .await
             .expect("submitting a return");
+    }
+
+    /// Imports `rows` in one client stream, as `haicheng census import` does.
+    pub async fn import(&self, rows: Vec<ImportReturnsRow>) -> ImportReturnsResponse {
+        let request = authorized("dev-census-import", tokio_stream::iter(rows));
+        self.census()
+            .await
+            .import_returns(request)
+            .await
+            .expect("importing")
+            .into_inner()
+    }
+
+    /// The classification service's own database (checks no client can make).
+    pub async fn classification_db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.classification.database_url)
+            .await
+            .expect("the classification database")
     }
 
     /// Every firm's class for `period`, as the classification service reports it.

@@ -1,0 +1,242 @@
+//! Classification killed with SIGKILL in the middle of a 2,000-row import and restarted:
+//! afterwards every class and notice is as if nothing had happened: none lost, none twice.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    time::Duration,
+};
+
+use haicheng_proto::{
+    census::v1::ImportReturnsRow,
+    classification::v1::EnterpriseClassified,
+    common::v1::{EnterpriseClass, Period},
+    policy::v1::SupportPolicyNotice,
+    topics,
+};
+use prost::Message;
+use sqlx::PgPool;
+use system_tests::cluster::{Cluster, indicators, usccs};
+use testkit::wait_until;
+
+const FIRMS: usize = 250;
+const YEARS: std::ops::Range<i32> = 2018..2026;
+
+/// 250 firms × 8 years = 2,000 returns with scattered tax per mu.
+fn rows(firms: &[String]) -> Vec<ImportReturnsRow> {
+    let mut rows = Vec::new();
+    for (y, year) in YEARS.enumerate() {
+        for (i, uscc) in firms.iter().enumerate() {
+            let tax = 500 + ((i * 7_919 + y * 104_729) % 5_000) as i64;
+            rows.push(ImportReturnsRow {
+                row_number: rows.len() as i64 + 1,
+                client_request_id: format!("crash-{year}-{i}"),
+                uscc: uscc.clone(),
+                period: Some(Period {
+                    code: year.to_string(),
+                }),
+                indicators: Some(indicators(tax)),
+                sources: None,
+            });
+        }
+    }
+    rows
+}
+
+async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
+
+/// The notices classification published (its outbox) and those its store holds, by id.
+async fn notices(
+    pool: &PgPool,
+) -> (
+    BTreeMap<String, SupportPolicyNotice>,
+    BTreeMap<String, SupportPolicyNotice>,
+) {
+    let published: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1")
+        .bind(topics::POLICY_NOTICES)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM notices")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let by_id = |payloads: Vec<Vec<u8>>| {
+        payloads
+            .into_iter()
+            .map(|p| SupportPolicyNotice::decode(p.as_slice()).expect("a notice"))
+            .map(|n| (n.notice_id.clone(), n))
+            .collect()
+    };
+    (by_id(published), by_id(stored))
+}
+
+/// Waits until the service consumed every census event, re-ranked every dirty period,
+/// published everything and stored every notice it published.
+async fn settled(cluster: &Cluster) -> bool {
+    let pool = cluster.classification_db().await;
+    wait_until(Duration::from_secs(120), || async {
+        scalar(
+            &pool,
+            "SELECT count(*) FROM inbox WHERE consumer LIKE '%classification.census'",
+        )
+        .await
+            == (FIRMS + FIRMS * YEARS.len()) as i64
+            && scalar(&pool, "SELECT count(*) FROM dirty_periods").await == 0
+            && scalar(&pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await == 0
+            && {
+                let (published, stored) = notices(&pool).await;
+                published.keys().eq(stored.keys())
+            }
+    })
+    .await
+}
+
+fn class(value: i32) -> EnterpriseClass {
+    EnterpriseClass::try_from(value).unwrap_or(EnterpriseClass::Unspecified)
+}
+
+/// Notices the default rules give a change: entering A 3, B 2, C 2; leaving A 1.
+fn notices_for(from: EnterpriseClass, to: EnterpriseClass) -> usize {
+    let entering = match to {
+        EnterpriseClass::A => 3,
+        EnterpriseClass::B | EnterpriseClass::C => 2,
+        EnterpriseClass::Unspecified => 0,
+    };
+    entering + usize::from(from == EnterpriseClass::A)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn classification_killed_mid_import_recovers_every_class_and_notice_once() {
+    let firms = usccs(FIRMS);
+    let rows = rows(&firms);
+
+    // The reference: the same data without a fault.
+    let calm = Cluster::start(&[]).await;
+    calm.register(&firms).await;
+    assert_eq!(calm.import(rows.clone()).await.accepted_count, 2_000);
+
+    let mut struck = Cluster::start(&[]).await;
+    struck.register(&firms).await;
+    let census = struck.census().await;
+    let import = tokio::spawn({
+        let rows = rows.clone();
+        async move {
+            let request = system_tests::authorized("dev-census-import", tokio_stream::iter(rows));
+            census
+                .clone()
+                .import_returns(request)
+                .await
+                .expect("importing")
+                .into_inner()
+        }
+    });
+    let pool = struck.classification_db().await;
+    let midway = wait_until(Duration::from_secs(60), || async {
+        scalar(
+            &pool,
+            "SELECT count(*) FROM inbox WHERE consumer LIKE '%classification.census'",
+        )
+        .await
+            >= (FIRMS + 300) as i64
+    })
+    .await;
+    assert!(midway, "classification started on the import");
+    struck.classification.kill().await;
+    let consumed_at_kill = scalar(&pool, "SELECT count(*) FROM inbox").await;
+    assert!(
+        consumed_at_kill < (FIRMS + 2_000) as i64,
+        "killed before it consumed everything ({consumed_at_kill})"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    struck.classification.restart();
+    struck
+        .classification
+        .wait_serving(Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(import.await.unwrap().accepted_count, 2_000);
+
+    assert!(settled(&calm).await, "the reference settled");
+    assert!(settled(&struck).await, "the restarted service caught up");
+
+    // Every class as in the run without a fault.
+    for year in YEARS {
+        let period = year.to_string();
+        let (expected, actual) = (
+            calm.classes_of(&period).await,
+            struck.classes_of(&period).await,
+        );
+        assert_eq!(expected.len(), FIRMS);
+        assert_eq!(actual, expected, "classes of {period}");
+    }
+
+    // Every class change published once, in a gap-free chain per firm and period that ends
+    // in the class in force.
+    let payloads: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id")
+            .bind(topics::CLASSIFICATION_EVENTS)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut chains: HashMap<(String, String), Vec<(EnterpriseClass, EnterpriseClass)>> =
+        HashMap::new();
+    for payload in payloads {
+        let event = EnterpriseClassified::decode(payload.as_slice()).unwrap();
+        let period = event.period.map(|p| p.code).unwrap_or_default();
+        chains
+            .entry((event.uscc, period))
+            .or_default()
+            .push((class(event.old_class), class(event.new_class)));
+    }
+    let mut transitions = BTreeSet::new();
+    for year in YEARS {
+        let period = year.to_string();
+        for (uscc, in_force) in struck.classes_of(&period).await {
+            let chain = &chains[&(uscc.clone(), period.clone())];
+            let mut current = EnterpriseClass::Unspecified;
+            for &(from, to) in chain {
+                assert_eq!(
+                    from, current,
+                    "{uscc} {period}: a change lost or repeated in {chain:?}"
+                );
+                assert_ne!(from, to);
+                current = to;
+                transitions.insert((uscc.clone(), period.clone(), from, to));
+            }
+            assert_eq!(
+                current, in_force,
+                "{uscc} {period}: the chain ends in the class in force"
+            );
+        }
+    }
+
+    // Every notice published was stored once, and every change has its notices.
+    let (published, stored) = notices(&pool).await;
+    assert_eq!(
+        published.keys().collect::<Vec<_>>(),
+        stored.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM notices").await as usize,
+        stored.len()
+    );
+    let mut per_transition: HashMap<(String, String, EnterpriseClass, EnterpriseClass), usize> =
+        HashMap::new();
+    for notice in stored.values() {
+        let t = notice.transition.unwrap_or_default();
+        let period = notice.period.clone().map(|p| p.code).unwrap_or_default();
+        *per_transition
+            .entry((notice.uscc.clone(), period, t.from_class(), t.to_class()))
+            .or_default() += 1;
+    }
+    for transition in &transitions {
+        let expected = notices_for(transition.2, transition.3);
+        assert_eq!(
+            per_transition.get(transition).copied().unwrap_or(0),
+            expected,
+            "notices of {transition:?}"
+        );
+    }
+}
