@@ -105,6 +105,20 @@ pub fn census(seed: u64) -> DemoCensus {
     }
 }
 
+/// A firm of the data set for the tour: graded (registered long ago, no veto flag), so a
+/// strong correction moves it up.
+pub fn tour_firm(seed: u64) -> String {
+    census(seed)
+        .enterprises
+        .into_iter()
+        .find(|e| {
+            e.registration_date.as_str() < "2020"
+                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
+        })
+        .map(|e| e.uscc)
+        .unwrap_or_default()
+}
+
 /// The hidden traits of one firm, from which its figures follow.
 struct Firm {
     employees: f64,

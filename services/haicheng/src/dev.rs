@@ -129,7 +129,7 @@ async fn serve(
             .context("loading the demo data")?;
         std::fs::write(&marker, format!("seed {}\n", args.seed))?;
     }
-    print_banner(database_url, kafka, services, &args.dir);
+    print_banner(database_url, kafka, services, &args.dir, args.seed);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {
@@ -234,7 +234,7 @@ async fn stop(services: &mut [Service]) {
     }
 }
 
-fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Path) {
+fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Path, seed: u64) {
     println!("\nready.\n");
     for service in services {
         println!("  {:<16} {}", service.name, service.address);
@@ -254,11 +254,21 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         );
     }
     println!("  {:<20} dev-census-import", "census import");
-    println!("\ntry:");
-    println!("  haicheng health");
-    println!(
-        "  haicheng census import services/census/samples/census-returns.csv --token dev-census-import"
-    );
+    let firm = demo::tour_firm(seed);
+    println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
+    for line in [
+        "haicheng health".to_string(),
+        "haicheng enterprise list --park nantai --token dev-commerce".to_string(),
+        format!("haicheng enterprise show {firm} --token dev-commerce"),
+        "haicheng class distribution --token dev-commerce".to_string(),
+        format!("haicheng class explain {firm} --token dev-finance"),
+        "haicheng notices watch --token dev-finance          (in a second terminal; Ctrl-C ends it)".to_string(),
+        format!("haicheng census submit --uscc {firm} --period 2025 --request-id tour-1 --file services/haicheng/samples/return.json --token dev-commerce"),
+        format!("haicheng class show {firm} --token dev-commerce     (a moment later: its new class)"),
+        "haicheng notices list --token dev-finance".to_string(),
+    ] {
+        println!("  {line}");
+    }
     println!("\nCtrl-C stops everything.");
 }
 
