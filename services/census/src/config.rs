@@ -80,14 +80,7 @@ impl ServiceConfig for Config {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use platform::config::lookup_in as lookup;
 
     #[test]
     fn the_rd_factor_defaults_to_one_and_can_be_set() {

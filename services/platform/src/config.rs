@@ -194,6 +194,16 @@ impl PlatformConfig {
     }
 }
 
+/// A lookup over fixed pairs, for `from_lookup` constructors in tests.
+pub fn lookup_in<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
 /// Parses a present variable, or takes the default when it is absent.
 pub fn parse_or<T>(
     value: Option<String>,
@@ -223,16 +233,7 @@ fn millis_or(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use super::{lookup_in as lookup, *};
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {

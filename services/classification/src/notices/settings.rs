@@ -80,14 +80,7 @@ impl NoticeSettings {
 mod tests {
     use super::*;
 
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use platform::config::lookup_in as lookup;
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
