@@ -4,7 +4,7 @@
 pub mod cluster;
 pub mod otlp;
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use testkit::{TestDatabase, stack};
 use tokio::process::{Child, Command};
@@ -37,11 +37,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(name: &str, env: &[(String, String)]) -> Child {
+/// Starts `name`; its log (stdout and stderr) goes to `log`, appended across restarts. A file,
+/// not a pipe: a pipe nobody reads fills up and blocks a chatty process.
+fn spawn(name: &str, env: &[(String, String)], log: &std::path::Path) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the service's log file");
     Command::new(binary(name))
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(file.try_clone().expect("the log file"))
+        .stderr(file)
         .kill_on_drop(true)
         .spawn()
         .expect("starting the service")
@@ -64,6 +71,8 @@ pub struct ServiceProcess {
     /// The service's own database, for checks a client cannot make.
     pub database_url: String,
     pub child: Child,
+    /// Where its log goes (kept after the test, for diagnosis).
+    pub log: PathBuf,
     env: Vec<(String, String)>,
 }
 
@@ -79,12 +88,16 @@ impl ServiceProcess {
             ("RUST_LOG".into(), "warn".into()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let child = spawn(name, &env);
+        let logs = std::env::temp_dir().join("haicheng-system-tests");
+        std::fs::create_dir_all(&logs).expect("the log folder");
+        let log = logs.join(format!("{name}-{}.log", &db.name));
+        let child = spawn(name, &env, &log);
         Self {
             name,
             address,
             database_url: db.url,
             child,
+            log,
             env,
         }
     }
@@ -96,7 +109,7 @@ impl ServiceProcess {
 
     /// Starts the same service again with the same database and settings.
     pub fn restart(&mut self) {
-        self.child = spawn(self.name, &self.env);
+        self.child = spawn(self.name, &self.env, &self.log);
     }
 
     pub async fn channel(&self) -> Channel {
@@ -134,6 +147,11 @@ impl ServiceProcess {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The service's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Sends SIGTERM and waits for the exit status.

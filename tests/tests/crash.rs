@@ -72,25 +72,53 @@ async fn notices(
     (by_id(published), by_id(stored))
 }
 
+/// What the service still has to do: census events to consume, periods to re-rank, rows
+/// to publish, published notices not yet stored. Empty when it has settled.
+async fn pending(pool: &PgPool) -> Vec<String> {
+    let mut pending = Vec::new();
+    let consumed = scalar(
+        pool,
+        "SELECT count(*) FROM inbox WHERE consumer LIKE '%classification.census'",
+    )
+    .await;
+    if consumed != (FIRMS + FIRMS * YEARS.len()) as i64 {
+        pending.push(format!("{consumed} census events consumed"));
+    }
+    let dirty = scalar(pool, "SELECT count(*) FROM dirty_periods").await;
+    if dirty != 0 {
+        pending.push(format!("{dirty} periods to re-rank"));
+    }
+    let unsent = scalar(pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await;
+    if unsent != 0 {
+        pending.push(format!("{unsent} outbox rows unsent"));
+    }
+    let (published, stored) = notices(pool).await;
+    if !published.keys().eq(stored.keys()) {
+        pending.push(format!(
+            "{} notices published, {} stored",
+            published.len(),
+            stored.len()
+        ));
+    }
+    pending
+}
+
 /// Waits until the service consumed every census event, re-ranked every dirty period,
 /// published everything and stored every notice it published.
-async fn settled(cluster: &Cluster) -> bool {
+async fn settle(cluster: &Cluster, what: &str) {
     let pool = cluster.classification_db().await;
-    wait_until(Duration::from_secs(120), || async {
-        scalar(
-            &pool,
-            "SELECT count(*) FROM inbox WHERE consumer LIKE '%classification.census'",
-        )
-        .await
-            == (FIRMS + FIRMS * YEARS.len()) as i64
-            && scalar(&pool, "SELECT count(*) FROM dirty_periods").await == 0
-            && scalar(&pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await == 0
-            && {
-                let (published, stored) = notices(&pool).await;
-                published.keys().eq(stored.keys())
-            }
+    let settled = wait_until(Duration::from_secs(240), || async {
+        pending(&pool).await.is_empty()
     })
-    .await
+    .await;
+    let log = cluster.classification.log_text();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    assert!(
+        settled,
+        "{what} did not settle: {:?}; its log ends:\n{}",
+        pending(&pool).await,
+        tail.join("\n")
+    );
 }
 
 fn class(value: i32) -> EnterpriseClass {
@@ -117,7 +145,7 @@ async fn classification_killed_mid_import_recovers_every_class_and_notice_once()
     calm.register(&firms).await;
     assert_eq!(calm.import(rows.clone()).await.accepted_count, 2_000);
 
-    let mut struck = Cluster::start(&[]).await;
+    let mut struck = Cluster::start(&[("KAFKA_GROUP_INSTANCE_ID", "classification-0")]).await;
     struck.register(&firms).await;
     let census = struck.census().await;
     let import = tokio::spawn({
@@ -158,8 +186,8 @@ async fn classification_killed_mid_import_recovers_every_class_and_notice_once()
         .unwrap();
     assert_eq!(import.await.unwrap().accepted_count, 2_000);
 
-    assert!(settled(&calm).await, "the reference settled");
-    assert!(settled(&struck).await, "the restarted service caught up");
+    settle(&calm, "the reference").await;
+    settle(&struck, "the restarted service").await;
 
     // Every class as in the run without a fault.
     for year in YEARS {

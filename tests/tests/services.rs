@@ -13,7 +13,6 @@ use haicheng_proto::{
     policy::v1::{ListNoticesRequest, notice_service_client::NoticeServiceClient},
 };
 use system_tests::{SERVICES, ServiceProcess, binary};
-use tokio::io::AsyncReadExt;
 use tonic::Code;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -101,15 +100,7 @@ async fn a_malformed_variable_stops_start_up_with_its_name() {
         .await
         .unwrap()
         .unwrap();
-    let mut stderr = String::new();
-    service
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let stderr = service.log_text();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("REQUEST_TIMEOUT_MS"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

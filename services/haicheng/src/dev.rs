@@ -177,6 +177,8 @@ async fn start_services(
             .env("KAFKA_BOOTSTRAP", kafka)
             .env("GRPC_ADDR", &address)
             .env("SHUTDOWN_GRACE_MS", "0")
+            // A service restarted after a crash takes its partitions back at once.
+            .env("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev"))
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())

@@ -30,6 +30,7 @@ pub mod vars {
     pub const INBOX_MAX_ATTEMPTS: &str = "INBOX_MAX_ATTEMPTS";
     pub const KAFKA_TOPIC_PARTITIONS: &str = "KAFKA_TOPIC_PARTITIONS";
     pub const KAFKA_TOPIC_PREFIX: &str = "KAFKA_TOPIC_PREFIX";
+    pub const KAFKA_GROUP_INSTANCE_ID: &str = "KAFKA_GROUP_INSTANCE_ID";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -50,6 +51,7 @@ pub mod vars {
         INBOX_MAX_ATTEMPTS,
         KAFKA_TOPIC_PARTITIONS,
         KAFKA_TOPIC_PREFIX,
+        KAFKA_GROUP_INSTANCE_ID,
     ];
 }
 
@@ -76,6 +78,10 @@ pub struct PlatformConfig {
     /// Put before every topic and consumer group name, so several platforms (or test runs)
     /// can share one broker; empty in a normal deployment.
     pub kafka_topic_prefix: String,
+    /// Static group membership (`group.instance.id`): a replica restarted under the same id
+    /// (a pod's name) takes its partitions back at once instead of waiting for the broker to
+    /// expire its dead predecessor. Unset: dynamic membership.
+    pub kafka_group_instance_id: Option<String>,
     /// Partitions of a topic the service creates on a local stack.
     pub kafka_topic_partitions: i32,
     /// How long the producer keeps retrying one message before it reports failure.
@@ -143,6 +149,7 @@ impl PlatformConfig {
             )?,
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
+            kafka_group_instance_id: get(vars::KAFKA_GROUP_INSTANCE_ID),
             kafka_topic_partitions: parse_or(
                 get(vars::KAFKA_TOPIC_PARTITIONS),
                 vars::KAFKA_TOPIC_PARTITIONS,

@@ -92,6 +92,8 @@ pub struct ConsumerSettings {
     pub max_attempts: u32,
     /// How often stored offsets are committed while running; shutdown always commits.
     pub commit_interval: Duration,
+    /// `group.instance.id` for static membership (see `PlatformConfig`).
+    pub group_instance_id: Option<String>,
 }
 
 /// What happened to one message.
@@ -141,11 +143,21 @@ impl<H: Handler> InboxConsumer<H> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let consumer: StreamConsumer<ConsumerContext> = client_config(&self.settings.bootstrap)
+        let mut config = client_config(&self.settings.bootstrap);
+        if let Some(instance) = &self.settings.group_instance_id {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<ConsumerContext> = config
             .set("group.id", &self.settings.name)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // A member that died without leaving (SIGKILL, a lost pod) is dropped from the
+            // group after 10 s, and a rebalance waits at most 30 s for members to rejoin
+            // (librdkafka's defaults: 45 s and 5 min). A handler's retries stay well within it.
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "3000")
+            .set("max.poll.interval.ms", "30000")
             .set("statistics.interval.ms", "15000")
             .create_with_context(ConsumerContext::new(&self.settings.name))?;
         let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();

@@ -121,6 +121,7 @@ impl Platform {
             topics: topics.iter().map(|t| self.config.topic(t)).collect(),
             max_attempts: self.config.inbox_max_attempts,
             commit_interval: Duration::from_secs(1),
+            group_instance_id: self.config.kafka_group_instance_id.clone(),
         };
         let consumer =
             InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), handler);

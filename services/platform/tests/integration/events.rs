@@ -70,6 +70,7 @@ async fn messages_carry_cloudevents_headers_and_the_consumer_continues_the_trace
         topics: vec![s.topic.clone()],
         max_attempts: 3,
         commit_interval: Duration::from_secs(1),
+        group_instance_id: None,
     };
     let stop = CancellationToken::new();
     let consumer = tokio::spawn(

@@ -58,6 +58,7 @@ impl Setup {
             topics: vec![self.topic.clone()],
             max_attempts: 3,
             commit_interval,
+            group_instance_id: None,
         };
         let consumer = InboxConsumer::new(
             settings,
