@@ -31,6 +31,7 @@ pub mod vars {
     pub const KAFKA_TOPIC_PARTITIONS: &str = "KAFKA_TOPIC_PARTITIONS";
     pub const KAFKA_TOPIC_PREFIX: &str = "KAFKA_TOPIC_PREFIX";
     pub const KAFKA_GROUP_INSTANCE_ID: &str = "KAFKA_GROUP_INSTANCE_ID";
+    pub const KAFKA_BATCH_MESSAGES: &str = "KAFKA_BATCH_MESSAGES";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -52,6 +53,7 @@ pub mod vars {
         KAFKA_TOPIC_PARTITIONS,
         KAFKA_TOPIC_PREFIX,
         KAFKA_GROUP_INSTANCE_ID,
+        KAFKA_BATCH_MESSAGES,
     ];
 }
 
@@ -82,6 +84,10 @@ pub struct PlatformConfig {
     /// (a pod's name) takes its partitions back at once instead of waiting for the broker to
     /// expire its dead predecessor. Unset: dynamic membership.
     pub kafka_group_instance_id: Option<String>,
+    /// Most messages the producer puts in one record batch. 1 on the local stack: tansu 0.6
+    /// answers a fetch from an offset inside a batch with the batches after it, so a
+    /// consumer resuming mid-batch after a crash would skip the batch's rest.
+    pub kafka_batch_messages: u32,
     /// Partitions of a topic the service creates on a local stack.
     pub kafka_topic_partitions: i32,
     /// How long the producer keeps retrying one message before it reports failure.
@@ -150,6 +156,11 @@ impl PlatformConfig {
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
             kafka_group_instance_id: get(vars::KAFKA_GROUP_INSTANCE_ID),
+            kafka_batch_messages: parse_or(
+                get(vars::KAFKA_BATCH_MESSAGES),
+                vars::KAFKA_BATCH_MESSAGES,
+                || 10_000,
+            )?,
             kafka_topic_partitions: parse_or(
                 get(vars::KAFKA_TOPIC_PARTITIONS),
                 vars::KAFKA_TOPIC_PARTITIONS,
