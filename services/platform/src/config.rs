@@ -84,9 +84,9 @@ pub struct PlatformConfig {
     /// (a pod's name) takes its partitions back at once instead of waiting for the broker to
     /// expire its dead predecessor. Unset: dynamic membership.
     pub kafka_group_instance_id: Option<String>,
-    /// Most messages the producer puts in one record batch. 1 on the local stack: tansu 0.6
-    /// answers a fetch from an offset inside a batch with the batches after it, so a
-    /// consumer resuming mid-batch after a crash would skip the batch's rest.
+    /// Most messages the producer puts in one record batch. 1 on the local stack: with tansu
+    /// 0.6, a consumer that resumed inside a record batch after a crash skipped the rest of
+    /// that batch (seen in the SIGKILL system test); one-record batches avoid it.
     pub kafka_batch_messages: u32,
     /// Partitions of a topic the service creates on a local stack.
     pub kafka_topic_partitions: i32,
