@@ -273,7 +273,8 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
     ] {
         println!("  {line}");
     }
-    println!("\nCtrl-C stops everything.");
+    println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
+    println!("Ctrl-C stops everything.");
 }
 
 /// The repository, for `scripts/` (this command is a development tool run from a checkout).
