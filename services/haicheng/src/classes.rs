@@ -72,15 +72,8 @@ pub struct ListArgs {
     segment: Option<common::Segment>,
     #[command(flatten)]
     period: PeriodArgs,
-    /// Classifications per page (the service caps it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
-    page_size: Option<i32>,
-    /// Start at this page (the token a previous list printed).
-    #[arg(long, value_name = "TOKEN", default_value = "")]
-    page_token: String,
-    /// Follow the page tokens to the end of the list.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    paging: client::Paging,
 }
 
 impl ListArgs {
@@ -89,7 +82,7 @@ impl ListArgs {
             enterprise_class: self.class.map_or(0, |c| c as i32),
             park: self.park.map_or(0, |p| p as i32),
             segment: self.segment.map_or(0, |s| s as i32),
-            page_size: self.page_size.unwrap_or(0),
+            page_size: self.paging.page_size.unwrap_or(0),
             page_token,
             period: self.period.proto(),
         }
@@ -117,16 +110,20 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
             });
         }
         ClassCommand::List(args) => {
-            let (classifications, next_page_token) =
-                client::pages(args.all, args.page_token.clone(), "classes", |token| {
+            let (classifications, next_page_token) = client::pages(
+                args.paging.all,
+                args.paging.page_token.clone(),
+                "classes",
+                |token| {
                     let mut service = service.clone();
                     let request = call(args.request(token));
                     async move {
                         let page = service.list_classes(request).await?.into_inner();
                         Ok((page.classifications, page.next_page_token))
                     }
-                })
-                .await?;
+                },
+            )
+            .await?;
             match format {
                 Format::Table => {
                     output::emit(&render_list(&classifications));

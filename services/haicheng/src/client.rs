@@ -151,6 +151,20 @@ pub fn call<T>(message: T) -> Request<T> {
 /// One page of a list: its items and the next page's token (empty on the last page).
 pub type Page<T> = (Vec<T>, String);
 
+/// The paging flags every list command takes.
+#[derive(clap::Args, Debug)]
+pub struct Paging {
+    /// Items per page (the service caps it).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub page_size: Option<i32>,
+    /// Start at this page (the token a previous list printed).
+    #[arg(long, value_name = "TOKEN", default_value = "")]
+    pub page_token: String,
+    /// Follow the page tokens to the end of the list.
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Reads a list from `token` on: one page, or with `all` every page (following the page
 /// tokens, with a spinner counting `what` on a terminal). Returns the items and the token of
 /// the page after them (empty when the list is complete).

@@ -58,15 +58,8 @@ pub struct ListArgs {
     /// Only names containing this text (case-insensitive).
     #[arg(long, value_name = "TEXT")]
     name: Option<String>,
-    /// Enterprises per page (the service caps it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
-    page_size: Option<i32>,
-    /// Start at this page (the token a previous list printed).
-    #[arg(long, value_name = "TOKEN", default_value = "")]
-    page_token: String,
-    /// Follow the page tokens to the end of the list.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    paging: client::Paging,
 }
 
 pub async fn run(command: EnterpriseCommand, context: &Context) -> Result<(), CliError> {
@@ -105,7 +98,7 @@ impl ListArgs {
             industry_class: self.industry_class.clone().unwrap_or_default(),
             status: self.status.map_or(0, |s| s as i32),
             name_contains: self.name.clone().unwrap_or_default(),
-            page_size: self.page_size.unwrap_or(0),
+            page_size: self.paging.page_size.unwrap_or(0),
             page_token,
         }
     }
@@ -113,16 +106,20 @@ impl ListArgs {
 
 async fn list(args: ListArgs, context: &Context) -> Result<(), CliError> {
     let census = context.connect.census().await?;
-    let (enterprises, next_page_token) =
-        client::pages(args.all, args.page_token.clone(), "enterprises", |token| {
+    let (enterprises, next_page_token) = client::pages(
+        args.paging.all,
+        args.paging.page_token.clone(),
+        "enterprises",
+        |token| {
             let mut census = census.clone();
             let request = call(args.request(token));
             async move {
                 let page = census.list_enterprises(request).await?.into_inner();
                 Ok((page.enterprises, page.next_page_token))
             }
-        })
-        .await?;
+        },
+    )
+    .await?;
     let page = pb::ListEnterprisesResponse {
         enterprises,
         next_page_token,
@@ -440,7 +437,7 @@ mod tests {
         assert_eq!(request.segment, common::Segment::LuggageLeather as i32);
         assert_eq!(request.status, pb::EnterpriseStatus::Active as i32);
         assert_eq!(request.page_size, 50);
-        assert!(args.all);
+        assert!(args.paging.all);
         assert!(Cli::try_parse_from(["enterprise", "list", "--park", "dalian"]).is_err());
         assert!(Cli::try_parse_from(["enterprise", "list", "--page-size", "0"]).is_err());
     }

@@ -58,22 +58,15 @@ pub struct ListArgs {
     /// Only notices in this state: OPEN, ACKNOWLEDGED or OVERDUE (any case).
     #[arg(long, value_parser = enums::parse::<pb::NoticeState>)]
     state: Option<pb::NoticeState>,
-    /// Notices per page (the service caps it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
-    page_size: Option<i32>,
-    /// Start at this page (the token a previous list printed).
-    #[arg(long, value_name = "TOKEN", default_value = "")]
-    page_token: String,
-    /// Follow the page tokens to the end of the list.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    paging: client::Paging,
 }
 
 impl ListArgs {
     fn request(&self, page_token: String) -> pb::ListNoticesRequest {
         pb::ListNoticesRequest {
             state: self.state.map_or(0, |s| s as i32),
-            page_size: self.page_size.unwrap_or(0),
+            page_size: self.paging.page_size.unwrap_or(0),
             page_token,
         }
     }
@@ -83,16 +76,20 @@ pub async fn run(command: NoticesCommand, context: &Context) -> Result<(), CliEr
     let mut service = context.connect.notices().await?;
     match command {
         NoticesCommand::List(args) => {
-            let (notices, next_page_token) =
-                client::pages(args.all, args.page_token.clone(), "notices", |token| {
+            let (notices, next_page_token) = client::pages(
+                args.paging.all,
+                args.paging.page_token.clone(),
+                "notices",
+                |token| {
                     let mut service = service.clone();
                     let request = call(args.request(token));
                     async move {
                         let page = service.list_notices(request).await?.into_inner();
                         Ok((page.notices, page.next_page_token))
                     }
-                })
-                .await?;
+                },
+            )
+            .await?;
             match context.format {
                 Format::Table => {
                     output::emit(&render_list(&notices));
