@@ -1,19 +1,203 @@
-//! Configuration of the trade-fair service: for now only the platform's part.
+//! Configuration of the trade-fair service: the platform's part and the bureau's rules with
+//! their defaults (every default of the issue is here, each behind one variable).
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig};
+use std::time::Duration;
+
+use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+
+use crate::domain::subsidy::SubsidyPolicy;
 
 /// The gRPC port when `GRPC_ADDR` is not set.
 pub const DEFAULT_GRPC_PORT: u16 = 50054;
 
+/// Names of the environment variables this service reads besides the platform's.
+pub mod vars {
+    /// Export sales (fen) a firm needs in its latest year for an external fair (default
+    /// 1050000000, 10.5 M yuan ≈ 1.5 M USD).
+    pub const MIN_EXPORT_SALES_FEN: &str = "TRADE_FAIR_MIN_EXPORT_SALES_FEN";
+    /// Default share of booths kept for small firms, percent (default 20).
+    pub const SMALL_FIRM_RESERVE_PERCENT: &str = "TRADE_FAIR_SMALL_FIRM_RESERVE_PERCENT";
+    /// Default share of booths kept for invited A-class firms until the window closes (default 10).
+    pub const A_CLASS_RESERVE_PERCENT: &str = "TRADE_FAIR_A_CLASS_RESERVE_PERCENT";
+    /// Default most booths per firm and fair (default 10).
+    pub const PER_FIRM_CAP: &str = "TRADE_FAIR_PER_FIRM_CAP";
+    /// How long a waitlist offer holds its booths, hours (default 48).
+    pub const OFFER_HOLD_HOURS: &str = "TRADE_FAIR_OFFER_HOLD_HOURS";
+    /// Share of the booth fee a cancellation after the window costs, percent (default 30).
+    pub const LATE_CANCELLATION_FEE_PERCENT: &str = "TRADE_FAIR_LATE_CANCELLATION_FEE_PERCENT";
+    /// Subsidy share of the booth fee for domestic-market fairs, percent (default 0).
+    pub const SUBSIDY_DOMESTIC_PERCENT: &str = "TRADE_FAIR_SUBSIDY_DOMESTIC_PERCENT";
+    /// … for traditional export markets (default 50).
+    pub const SUBSIDY_TRADITIONAL_PERCENT: &str = "TRADE_FAIR_SUBSIDY_TRADITIONAL_PERCENT";
+    /// … for emerging markets (default 70).
+    pub const SUBSIDY_EMERGING_PERCENT: &str = "TRADE_FAIR_SUBSIDY_EMERGING_PERCENT";
+    /// Most subsidy per booth, fen (default 3000000, 30,000 yuan).
+    pub const SUBSIDY_PER_BOOTH_CAP_FEN: &str = "TRADE_FAIR_SUBSIDY_PER_BOOTH_CAP_FEN";
+    /// Most subsidy per firm and year, fen (default 20000000, 200,000 yuan).
+    pub const SUBSIDY_PER_FIRM_YEAR_CAP_FEN: &str = "TRADE_FAIR_SUBSIDY_PER_FIRM_YEAR_CAP_FEN";
+    /// The yearly subsidy budget, fen, for years without one set through the API (default
+    /// 500000000, 5 M yuan).
+    pub const SUBSIDY_YEARLY_BUDGET_FEN: &str = "TRADE_FAIR_SUBSIDY_YEARLY_BUDGET_FEN";
+    /// How often offers are expired, reserves released and open fairs swept for
+    /// invitations, ms (default 5000).
+    pub const SWEEP_MS: &str = "TRADE_FAIR_SWEEP_MS";
+
+    /// Every variable above, for documentation and deploy checks.
+    pub const ALL: &[&str] = &[
+        MIN_EXPORT_SALES_FEN,
+        SMALL_FIRM_RESERVE_PERCENT,
+        A_CLASS_RESERVE_PERCENT,
+        PER_FIRM_CAP,
+        OFFER_HOLD_HOURS,
+        LATE_CANCELLATION_FEE_PERCENT,
+        SUBSIDY_DOMESTIC_PERCENT,
+        SUBSIDY_TRADITIONAL_PERCENT,
+        SUBSIDY_EMERGING_PERCENT,
+        SUBSIDY_PER_BOOTH_CAP_FEN,
+        SUBSIDY_PER_FIRM_YEAR_CAP_FEN,
+        SUBSIDY_YEARLY_BUDGET_FEN,
+        SWEEP_MS,
+    ];
+}
+
+/// The bureau's rules, shared by the API, the consumers and the sweeper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    pub min_export_sales_fen: i64,
+    /// Used when a new fair does not say (a fair stores its own).
+    pub default_small_firm_reserve_percent: u32,
+    pub default_a_class_reserve_percent: u32,
+    pub default_per_firm_cap: u32,
+    pub offer_hold: chrono::Duration,
+    pub late_cancellation_fee_percent: u32,
+    pub subsidy: SubsidyPolicy,
+    pub default_yearly_budget_fen: i64,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            min_export_sales_fen: 1_050_000_000,
+            default_small_firm_reserve_percent: 20,
+            default_a_class_reserve_percent: 10,
+            default_per_firm_cap: 10,
+            offer_hold: chrono::Duration::hours(48),
+            late_cancellation_fee_percent: 30,
+            subsidy: SubsidyPolicy {
+                domestic_percent: 0,
+                traditional_percent: 50,
+                emerging_percent: 70,
+                per_booth_cap_fen: 3_000_000,
+                per_firm_year_cap_fen: 20_000_000,
+            },
+            default_yearly_budget_fen: 500_000_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
+    pub rules: Rules,
+    /// Period of the background sweep.
+    pub sweep: Duration,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let d = Rules::default();
+        let percent = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value: u32 = parse_or(get(var), var, || default)?;
+            if value > 100 {
+                return Err(ConfigError {
+                    var,
+                    reason: format!("{value} is more than 100 %"),
+                });
+            }
+            Ok(value)
+        };
+        let money = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
+            let value: i64 = parse_or(get(var), var, || default)?;
+            if value < 0 {
+                return Err(ConfigError {
+                    var,
+                    reason: "must not be negative".into(),
+                });
+            }
+            Ok(value)
+        };
+        let positive = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value: u32 = parse_or(get(var), var, || default)?;
+            if value == 0 {
+                return Err(ConfigError {
+                    var,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(value)
+        };
+        let small = percent(
+            vars::SMALL_FIRM_RESERVE_PERCENT,
+            d.default_small_firm_reserve_percent,
+        )?;
+        let a_class = percent(
+            vars::A_CLASS_RESERVE_PERCENT,
+            d.default_a_class_reserve_percent,
+        )?;
+        if small + a_class > 100 {
+            return Err(ConfigError {
+                var: vars::A_CLASS_RESERVE_PERCENT,
+                reason: "the two reserves together exceed 100 %".into(),
+            });
+        }
+        let rules = Rules {
+            min_export_sales_fen: money(vars::MIN_EXPORT_SALES_FEN, d.min_export_sales_fen)?,
+            default_small_firm_reserve_percent: small,
+            default_a_class_reserve_percent: a_class,
+            default_per_firm_cap: positive(vars::PER_FIRM_CAP, d.default_per_firm_cap)?,
+            offer_hold: chrono::Duration::hours(i64::from(positive(vars::OFFER_HOLD_HOURS, 48)?)),
+            late_cancellation_fee_percent: percent(
+                vars::LATE_CANCELLATION_FEE_PERCENT,
+                d.late_cancellation_fee_percent,
+            )?,
+            subsidy: SubsidyPolicy {
+                domestic_percent: percent(
+                    vars::SUBSIDY_DOMESTIC_PERCENT,
+                    d.subsidy.domestic_percent,
+                )?,
+                traditional_percent: percent(
+                    vars::SUBSIDY_TRADITIONAL_PERCENT,
+                    d.subsidy.traditional_percent,
+                )?,
+                emerging_percent: percent(
+                    vars::SUBSIDY_EMERGING_PERCENT,
+                    d.subsidy.emerging_percent,
+                )?,
+                per_booth_cap_fen: money(
+                    vars::SUBSIDY_PER_BOOTH_CAP_FEN,
+                    d.subsidy.per_booth_cap_fen,
+                )?,
+                per_firm_year_cap_fen: money(
+                    vars::SUBSIDY_PER_FIRM_YEAR_CAP_FEN,
+                    d.subsidy.per_firm_year_cap_fen,
+                )?,
+            },
+            default_yearly_budget_fen: money(
+                vars::SUBSIDY_YEARLY_BUDGET_FEN,
+                d.default_yearly_budget_fen,
+            )?,
+        };
         Ok(Self {
-            platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)?,
+            platform,
+            rules,
+            sweep: Duration::from_millis(u64::from(positive(vars::SWEEP_MS, 5_000)?)),
         })
     }
 }
@@ -21,5 +205,53 @@ impl Config {
 impl ServiceConfig for Config {
     fn platform(&self) -> &PlatformConfig {
         &self.platform
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_the_issue_s() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.rules, Rules::default());
+        assert_eq!(config.rules.default_small_firm_reserve_percent, 20);
+        assert_eq!(config.rules.offer_hold, chrono::Duration::hours(48));
+        assert_eq!(config.rules.subsidy.traditional_percent, 50);
+        assert_eq!(config.rules.subsidy.emerging_percent, 70);
+    }
+
+    #[test]
+    fn values_are_read_and_bad_ones_named() {
+        let config = load(&[
+            (vars::OFFER_HOLD_HOURS, "24"),
+            (vars::MIN_EXPORT_SALES_FEN, "5"),
+        ])
+        .unwrap();
+        assert_eq!(config.rules.offer_hold, chrono::Duration::hours(24));
+        assert_eq!(config.rules.min_export_sales_fen, 5);
+        for (var, value) in [
+            (vars::SMALL_FIRM_RESERVE_PERCENT, "120"),
+            (vars::A_CLASS_RESERVE_PERCENT, "90"),
+            (vars::OFFER_HOLD_HOURS, "0"),
+            (vars::SUBSIDY_PER_BOOTH_CAP_FEN, "-1"),
+            (vars::SWEEP_MS, "often"),
+        ] {
+            assert_eq!(load(&[(var, value)]).unwrap_err().var, var);
+        }
     }
 }

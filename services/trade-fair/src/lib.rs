@@ -5,6 +5,7 @@
 //! and runs the outbox relay; its domain, store and API arrive with its own issue.
 
 pub mod config;
+pub mod domain;
 
 use haicheng_proto::topics;
 use platform::{AccessPolicy, Platform, ServiceSpec};

@@ -1,0 +1,386 @@
+//! A fair (展会) as the bureau plans it: kind, market, dates, booth inventory by type,
+//! registration window, allocation mode, reserves and the per-firm cap, and the checks that
+//! keep a plan coherent.
+
+use chrono::{DateTime, Utc};
+
+/// What kind of fair it is: the local kinds ("the production area hosts the fair") and the
+/// external fairs the bureau sends leader enterprises to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FairKind {
+    /// Fabric and accessories fair (面辅料展).
+    LocalFabricAccessories,
+    /// Fashion show (时装发布).
+    LocalFashionShow,
+    /// Printing fair (印花展).
+    LocalPrinting,
+    /// Craft fair (工艺展).
+    LocalCraft,
+    /// Garment-culture fair (服装文化节).
+    LocalGarmentCulture,
+    /// China Import and Export Fair (广交会), Guangzhou.
+    CantonFair,
+    /// China International Fashion Fair (CHIC), Shanghai.
+    Chic,
+    /// China Brand Fair (CEE), Budapest.
+    ChinaBrandFairBudapest,
+    /// CPM, Moscow.
+    CpmMoscow,
+}
+
+impl FairKind {
+    pub const ALL: [FairKind; 9] = [
+        FairKind::LocalFabricAccessories,
+        FairKind::LocalFashionShow,
+        FairKind::LocalPrinting,
+        FairKind::LocalCraft,
+        FairKind::LocalGarmentCulture,
+        FairKind::CantonFair,
+        FairKind::Chic,
+        FairKind::ChinaBrandFairBudapest,
+        FairKind::CpmMoscow,
+    ];
+
+    /// Held elsewhere: the bureau sends firms, invites its leaders, checks eligibility and
+    /// pays subsidies.
+    pub fn is_external(self) -> bool {
+        matches!(
+            self,
+            FairKind::CantonFair
+                | FairKind::Chic
+                | FairKind::ChinaBrandFairBudapest
+                | FairKind::CpmMoscow
+        )
+    }
+
+    /// The database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FairKind::LocalFabricAccessories => "local_fabric_accessories",
+            FairKind::LocalFashionShow => "local_fashion_show",
+            FairKind::LocalPrinting => "local_printing",
+            FairKind::LocalCraft => "local_craft",
+            FairKind::LocalGarmentCulture => "local_garment_culture",
+            FairKind::CantonFair => "canton_fair",
+            FairKind::Chic => "chic",
+            FairKind::ChinaBrandFairBudapest => "china_brand_fair_budapest",
+            FairKind::CpmMoscow => "cpm_moscow",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// The market a fair opens: it decides the subsidy share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Market {
+    Domestic,
+    /// Traditional export markets (Europe, North America, Japan, …).
+    TraditionalExport,
+    /// Emerging markets (Belt and Road, Central and Eastern Europe, Russia, …).
+    Emerging,
+}
+
+impl Market {
+    pub const ALL: [Market; 3] = [
+        Market::Domestic,
+        Market::TraditionalExport,
+        Market::Emerging,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Market::Domestic => "domestic",
+            Market::TraditionalExport => "traditional_export",
+            Market::Emerging => "emerging",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// A unit of exhibition space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BoothType {
+    /// Standard shell-scheme booth of 9 m² (标准展位).
+    Standard,
+    /// Brand booth, a larger unit (品牌展位).
+    Brand,
+    /// Raw space for a custom-built stand, in units (特装).
+    CustomSpace,
+}
+
+impl BoothType {
+    pub const ALL: [BoothType; 3] = [
+        BoothType::Standard,
+        BoothType::Brand,
+        BoothType::CustomSpace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoothType::Standard => "standard",
+            BoothType::Brand => "brand",
+            BoothType::CustomSpace => "custom_space",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// How a fair's booths are handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AllocationMode {
+    /// Confirmed on application while booths last, waitlisted after (local fairs).
+    FirstCome,
+    /// Collected until the window closes, then allocated by score (the Canton Fair's way).
+    Scored,
+}
+
+impl AllocationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllocationMode::FirstCome => "first_come",
+            AllocationMode::Scored => "scored",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "first_come" => Some(AllocationMode::FirstCome),
+            "scored" => Some(AllocationMode::Scored),
+            _ => None,
+        }
+    }
+}
+
+/// Booths of one type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inventory {
+    pub booth_type: BoothType,
+    /// Booths (units) the zone's firms may have.
+    pub capacity: u32,
+    /// Fee per booth, fen.
+    pub fee_fen: i64,
+}
+
+/// The registration window: applications are taken from `opens_at` (inclusive) to
+/// `closes_at` (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        self.opens_at <= at && at < self.closes_at
+    }
+
+    pub fn has_closed(&self, at: DateTime<Utc>) -> bool {
+        at >= self.closes_at
+    }
+}
+
+/// Everything the bureau decides about a fair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FairSpec {
+    pub name: String,
+    pub kind: FairKind,
+    pub city: String,
+    pub venue: String,
+    pub market: Market,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub window: Window,
+    pub mode: AllocationMode,
+    /// One entry per booth type offered, each type at most once.
+    pub inventory: Vec<Inventory>,
+    /// Share of each type's booths kept for small firms (percent).
+    pub small_firm_reserve_percent: u32,
+    /// Share of each type's booths kept for invited A-class firms until the window closes
+    /// (percent).
+    pub a_class_reserve_percent: u32,
+    /// Most booths one firm may have at this fair.
+    pub per_firm_cap: u32,
+}
+
+/// Largest capacity of one booth type (far above any real fair, low enough for i32 columns).
+pub const MAX_CAPACITY: u32 = 100_000;
+/// Longest name, city or venue accepted.
+pub const MAX_TEXT: usize = 200;
+
+impl FairSpec {
+    /// Every problem of the plan, as (field, reason), in the request's field names.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, field: &str, reason: String| {
+            if !ok {
+                problems.push((field.to_string(), reason));
+            }
+        };
+        for (field, text) in [
+            ("name", &self.name),
+            ("city", &self.city),
+            ("venue", &self.venue),
+        ] {
+            check(!text.trim().is_empty(), field, "is required".into());
+            check(
+                text.chars().count() <= MAX_TEXT,
+                field,
+                format!("at most {MAX_TEXT} characters"),
+            );
+        }
+        check(
+            self.starts_at < self.ends_at,
+            "ends_at",
+            "must be after starts_at".into(),
+        );
+        check(
+            self.window.opens_at < self.window.closes_at,
+            "registration_closes_at",
+            "must be after registration_opens_at".into(),
+        );
+        check(
+            self.window.closes_at <= self.starts_at,
+            "registration_closes_at",
+            "must not be after starts_at".into(),
+        );
+        check(
+            !self.inventory.is_empty(),
+            "inventory",
+            "at least one booth type".into(),
+        );
+        for (i, item) in self.inventory.iter().enumerate() {
+            check(
+                (1..=MAX_CAPACITY).contains(&item.capacity),
+                &format!("inventory[{i}].capacity"),
+                format!("must be 1 to {MAX_CAPACITY}"),
+            );
+            check(
+                item.fee_fen >= 0,
+                &format!("inventory[{i}].fee_fen"),
+                "must not be negative".into(),
+            );
+            let repeated = self.inventory[..i]
+                .iter()
+                .any(|o| o.booth_type == item.booth_type);
+            check(
+                !repeated,
+                &format!("inventory[{i}].booth_type"),
+                format!("{} is listed twice", item.booth_type.as_str()),
+            );
+        }
+        check(
+            self.small_firm_reserve_percent + self.a_class_reserve_percent <= 100,
+            "small_firm_reserve_percent",
+            "the two reserves together may not exceed 100 %".into(),
+        );
+        check(
+            self.per_firm_cap >= 1,
+            "per_firm_cap",
+            "must be at least 1".into(),
+        );
+        problems
+    }
+
+    pub fn inventory_of(&self, booth_type: BoothType) -> Option<&Inventory> {
+        self.inventory.iter().find(|i| i.booth_type == booth_type)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    pub fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 3, day, 0, 0, 0).unwrap()
+    }
+
+    pub fn spec() -> FairSpec {
+        FairSpec {
+            name: "Canton Fair, phase 3".into(),
+            kind: FairKind::CantonFair,
+            city: "Guangzhou".into(),
+            venue: "Pazhou complex".into(),
+            market: Market::TraditionalExport,
+            starts_at: at(20),
+            ends_at: at(25),
+            window: Window {
+                opens_at: at(1),
+                closes_at: at(10),
+            },
+            mode: AllocationMode::Scored,
+            inventory: vec![Inventory {
+                booth_type: BoothType::Standard,
+                capacity: 30,
+                fee_fen: 1_500_000,
+            }],
+            small_firm_reserve_percent: 20,
+            a_class_reserve_percent: 10,
+            per_firm_cap: 10,
+        }
+    }
+
+    #[test]
+    fn the_window_includes_its_opening_and_excludes_its_close() {
+        let w = spec().window;
+        assert!(!w.is_open(w.opens_at - Duration::nanoseconds(1)));
+        assert!(w.is_open(w.opens_at));
+        assert!(w.is_open(w.closes_at - Duration::nanoseconds(1)));
+        assert!(!w.is_open(w.closes_at));
+        assert!(w.has_closed(w.closes_at));
+    }
+
+    #[test]
+    fn a_coherent_plan_passes_and_each_flaw_is_named() {
+        assert!(spec().validate().is_empty());
+        let mut bad = spec();
+        bad.name = " ".into();
+        bad.ends_at = bad.starts_at;
+        bad.window.closes_at = at(21);
+        bad.inventory.push(Inventory {
+            booth_type: BoothType::Standard,
+            capacity: 0,
+            fee_fen: -1,
+        });
+        bad.small_firm_reserve_percent = 95;
+        bad.per_firm_cap = 0;
+        let fields: Vec<String> = bad.validate().into_iter().map(|(f, _)| f).collect();
+        for field in [
+            "name",
+            "ends_at",
+            "registration_closes_at",
+            "inventory[1].capacity",
+            "inventory[1].fee_fen",
+            "inventory[1].booth_type",
+            "small_firm_reserve_percent",
+            "per_firm_cap",
+        ] {
+            assert!(
+                fields.iter().any(|f| f == field),
+                "{field} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_four_fairs_abroad_or_elsewhere_are_external() {
+        let external: Vec<FairKind> = FairKind::ALL
+            .into_iter()
+            .filter(|k| k.is_external())
+            .collect();
+        assert_eq!(external.len(), 4);
+        for kind in FairKind::ALL {
+            assert_eq!(FairKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+}

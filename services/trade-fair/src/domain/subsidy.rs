@@ -1,0 +1,187 @@
+//! Booth-fee subsidies for going abroad (出国参展补贴): for an external fair, a share of the
+//! booth fee by market (50 % traditional, 70 % emerging by default), capped per booth and
+//! per firm per year, paid out of a yearly budget that is never exceeded. Claimed once per
+//! registration, after its outcome is recorded.
+
+use super::fair::Market;
+
+/// The bureau's subsidy rules (from the configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubsidyPolicy {
+    pub domestic_percent: u32,
+    pub traditional_percent: u32,
+    pub emerging_percent: u32,
+    /// Most paid per booth, fen.
+    pub per_booth_cap_fen: i64,
+    /// Most paid to one firm in one year, fen.
+    pub per_firm_year_cap_fen: i64,
+}
+
+impl SubsidyPolicy {
+    pub fn percent(&self, market: Market) -> u32 {
+        match market {
+            Market::Domestic => self.domestic_percent,
+            Market::TraditionalExport => self.traditional_percent,
+            Market::Emerging => self.emerging_percent,
+        }
+    }
+}
+
+/// What stands between a claim and its full amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    PerBooth,
+    PerFirmYear,
+    Budget,
+}
+
+/// The subsidy of one claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Award {
+    pub amount_fen: i64,
+    /// The share of the fee applied, percent.
+    pub percent: u32,
+    /// The limits that cut the amount, in the order applied.
+    pub limited_by: Vec<Limit>,
+}
+
+/// Why a claim pays nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("fairs of this market are not subsidised")]
+    NotSubsidised,
+    #[error("the enterprise has reached its yearly subsidy cap")]
+    FirmCapReached,
+    #[error("the year's subsidy budget is spent")]
+    BudgetSpent,
+}
+
+/// The claim's amount: the share of the fee, then the per-booth cap, the firm's yearly
+/// remainder and the budget's remainder.
+pub fn award(
+    policy: &SubsidyPolicy,
+    market: Market,
+    fee_per_booth_fen: i64,
+    booths: u32,
+    firm_granted_this_year_fen: i64,
+    budget_left_fen: i64,
+) -> Result<Award, Refusal> {
+    let percent = policy.percent(market);
+    let per_booth = i128::from(fee_per_booth_fen) * i128::from(percent) / 100;
+    if per_booth <= 0 || booths == 0 {
+        return Err(Refusal::NotSubsidised);
+    }
+    let mut limited_by = Vec::new();
+    let per_booth = if per_booth > i128::from(policy.per_booth_cap_fen) {
+        limited_by.push(Limit::PerBooth);
+        i128::from(policy.per_booth_cap_fen)
+    } else {
+        per_booth
+    };
+    let mut amount = (per_booth * i128::from(booths)).min(i128::from(i64::MAX)) as i64;
+    let firm_left = (policy.per_firm_year_cap_fen - firm_granted_this_year_fen).max(0);
+    if firm_left == 0 {
+        return Err(Refusal::FirmCapReached);
+    }
+    if amount > firm_left {
+        amount = firm_left;
+        limited_by.push(Limit::PerFirmYear);
+    }
+    if budget_left_fen <= 0 {
+        return Err(Refusal::BudgetSpent);
+    }
+    if amount > budget_left_fen {
+        amount = budget_left_fen;
+        limited_by.push(Limit::Budget);
+    }
+    Ok(Award {
+        amount_fen: amount,
+        percent,
+        limited_by,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn policy() -> SubsidyPolicy {
+        SubsidyPolicy {
+            domestic_percent: 0,
+            traditional_percent: 50,
+            emerging_percent: 70,
+            per_booth_cap_fen: 2_000_000,
+            per_firm_year_cap_fen: 5_000_000,
+        }
+    }
+
+    #[test]
+    fn the_share_follows_the_market_and_the_caps_cut_in_order() {
+        let traditional = award(
+            &policy(),
+            Market::TraditionalExport,
+            3_000_000,
+            1,
+            0,
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            (traditional.amount_fen, traditional.percent),
+            (1_500_000, 50)
+        );
+        let emerging = award(&policy(), Market::Emerging, 3_000_000, 1, 0, i64::MAX).unwrap();
+        assert_eq!(
+            (emerging.amount_fen, emerging.limited_by.clone()),
+            (2_000_000, vec![Limit::PerBooth])
+        );
+        let firm = award(
+            &policy(),
+            Market::Emerging,
+            3_000_000,
+            4,
+            1_000_000,
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(firm.amount_fen, 4_000_000);
+        assert_eq!(firm.limited_by, vec![Limit::PerBooth, Limit::PerFirmYear]);
+        let budget = award(&policy(), Market::TraditionalExport, 1_000_000, 1, 0, 100).unwrap();
+        assert_eq!(
+            (budget.amount_fen, budget.limited_by),
+            (100, vec![Limit::Budget])
+        );
+    }
+
+    #[test]
+    fn nothing_is_paid_past_a_cap_or_for_a_domestic_fair() {
+        assert_eq!(
+            award(&policy(), Market::Domestic, 1_000, 1, 0, 10),
+            Err(Refusal::NotSubsidised)
+        );
+        assert_eq!(
+            award(&policy(), Market::Emerging, 1_000, 1, 5_000_000, 10),
+            Err(Refusal::FirmCapReached)
+        );
+        assert_eq!(
+            award(&policy(), Market::Emerging, 1_000, 1, 0, 0),
+            Err(Refusal::BudgetSpent)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn an_award_never_passes_a_limit(fee in 0i64..10_000_000, booths in 0u32..20,
+                                         granted in 0i64..6_000_000, budget in -10i64..20_000_000) {
+            if let Ok(a) = award(&policy(), Market::Emerging, fee, booths, granted, budget) {
+                prop_assert!(a.amount_fen > 0);
+                prop_assert!(a.amount_fen <= budget);
+                prop_assert!(a.amount_fen + granted <= policy().per_firm_year_cap_fen);
+                prop_assert!(a.amount_fen <= policy().per_booth_cap_fen * i64::from(booths));
+                prop_assert!(a.amount_fen <= fee * i64::from(booths) * 70 / 100 + 1);
+            }
+        }
+    }
+}
