@@ -299,7 +299,7 @@ impl CensusApi {
         let as_of = match &request.as_of {
             None => Some(None),
             Some(time) => {
-                let parsed = convert::from_timestamp(time);
+                let parsed = platform::time::from_timestamp(time);
                 if parsed.is_none() {
                     violations.add("as_of", "is not a valid timestamp");
                 }

@@ -1,6 +1,9 @@
 //! Configuration of the census service: the platform's part and the census's own rules.
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+use platform::{
+    ConfigError, PlatformConfig, ServiceConfig,
+    config::{non_blank, parse_or},
+};
 
 use crate::domain::Rules;
 
@@ -37,7 +40,7 @@ impl Config {
     /// The same as [`from_env`](Self::from_env) over any lookup (tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = non_blank(&lookup);
         let factor: f64 = parse_or(
             get(vars::RD_REVENUE_FACTOR),
             vars::RD_REVENUE_FACTOR,

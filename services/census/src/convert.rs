@@ -1,10 +1,9 @@
 //! Protobuf ↔ domain. Enumerations the caller left unset or sent with a number the contract
 //! does not define come out as `None` (or a violation), never as a guess.
 
-use chrono::{DateTime, Utc};
 use haicheng_proto::{census::v1 as pb, common::v1 as common};
 use platform::Violations;
-use prost_types::Timestamp;
+use platform::time::to_timestamp;
 
 use crate::domain::{
     CensusReturn, Enterprise, EquipmentLevel, FigureSource, Group, Indicators, Park, RegistryInput,
@@ -124,22 +123,6 @@ fn figure_source_to_proto(source: FigureSource) -> common::FigureSource {
     }
 }
 
-pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// A caller's timestamp; `None` when it is outside what a timestamp can mean.
-pub fn from_timestamp(time: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(time.nanos).ok()?;
-    if nanos >= 1_000_000_000 {
-        return None;
-    }
-    DateTime::from_timestamp(time.seconds, nanos)
-}
-
 pub fn enterprise_to_proto(enterprise: &Enterprise) -> pb::Enterprise {
     let fields = &enterprise.fields;
     pb::Enterprise {
@@ -156,8 +139,8 @@ pub fn enterprise_to_proto(enterprise: &Enterprise) -> pb::Enterprise {
         environmental_violation: fields.vetoes.environmental,
         tax_credit_violation: fields.vetoes.tax_credit,
         version: enterprise.version,
-        created_at: Some(timestamp(enterprise.created_at)),
-        updated_at: Some(timestamp(enterprise.updated_at)),
+        created_at: Some(to_timestamp(enterprise.created_at)),
+        updated_at: Some(to_timestamp(enterprise.updated_at)),
         deregistration_reason: enterprise.deregistration_reason.clone().unwrap_or_default(),
     }
 }
@@ -320,7 +303,7 @@ pub fn return_to_proto(census_return: &CensusReturn) -> pb::CensusReturn {
         revision: census_return.revision,
         indicators: Some(indicators_to_proto(&content.indicators)),
         sources: Some(sources_to_proto(&content.sources)),
-        submitted_at: Some(timestamp(census_return.submitted_at)),
+        submitted_at: Some(to_timestamp(census_return.submitted_at)),
         client_request_id: census_return.client_request_id.clone(),
         submitted_by: census_return.submitted_by.clone(),
     }
@@ -367,30 +350,5 @@ mod tests {
             &mut violations,
         );
         assert_eq!(violations.as_slice()[0].field, "indicators.equipment_level");
-    }
-
-    #[test]
-    fn timestamps_out_of_range_are_refused() {
-        let ok = Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 5_000,
-        };
-        assert_eq!(from_timestamp(&ok).map(timestamp), Some(ok));
-        for bad in [
-            Timestamp {
-                seconds: 0,
-                nanos: -1,
-            },
-            Timestamp {
-                seconds: 0,
-                nanos: 1_000_000_000,
-            },
-            Timestamp {
-                seconds: i64::MAX,
-                nanos: 0,
-            },
-        ] {
-            assert_eq!(from_timestamp(&bad), None);
-        }
     }
 }

@@ -40,7 +40,7 @@ pub fn return_submitted(census_return: &CensusReturn, enterprise: &Enterprise) -
         segment: convert::segment_to_proto(fields.industry_class.segment()) as i32,
         park: convert::park_to_proto(fields.park) as i32,
         registration_date: fields.registration_date.format("%Y-%m-%d").to_string(),
-        submitted_at: Some(convert::timestamp(census_return.submitted_at)),
+        submitted_at: Some(platform::time::to_timestamp(census_return.submitted_at)),
         industry_class: fields.industry_class.code().to_string(),
         name: fields.name.clone(),
         enterprise_version: enterprise.version,

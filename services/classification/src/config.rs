@@ -6,7 +6,10 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+use platform::{
+    ConfigError, PlatformConfig, ServiceConfig,
+    config::{non_blank, parse_or},
+};
 
 use crate::{
     domain::{
@@ -94,7 +97,7 @@ impl Config {
     /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = non_blank(&lookup);
         let millis =
             |var, default: u64| parse_or(get(var), var, || default).map(Duration::from_millis);
 

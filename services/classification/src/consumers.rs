@@ -5,7 +5,7 @@
 //! Events are told apart by `ce_type`; other types on the topic are ignored, not dead-lettered,
 //! so the census can add events without breaking this consumer.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use haicheng_proto::census::v1::{
     CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
     EnterpriseUpdated,
@@ -104,7 +104,7 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
     let submitted_at = message
         .submitted_at
         .as_ref()
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+        .and_then(platform::time::from_timestamp);
     Ok(ReturnRecord {
         figures: figures(indicators),
         period: period.to_string(),

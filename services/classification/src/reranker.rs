@@ -13,8 +13,10 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use opentelemetry::metrics::{Counter, Histogram};
-use platform::{Outbox, backoff::Backoff, bus::cloudevents::TraceCarrier, telemetry};
-use sqlx::{PgPool, postgres::PgListener, types::Json};
+use platform::{
+    Outbox, backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry,
+};
+use sqlx::{PgPool, types::Json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -64,12 +66,9 @@ impl Reranker {
 
     /// Runs until `shutdown`; a re-rank under way is finished first.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener: Option<PgListener> = None;
+        let mut wakeups = Listener::new(self.pool.clone(), &[DIRTY_CHANNEL]);
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
         while !shutdown.is_cancelled() {
-            if listener.is_none() {
-                listener = listen(&self.pool).await;
-            }
             let wait = match self.pass().await {
                 Ok(next) => {
                     backoff.reset();
@@ -83,9 +82,8 @@ impl Reranker {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
-                woke = notified(&mut listener) => {
-                    if !woke { listener = None; }
-                }
+                // Any wake-up, a missed one included, just means "look again".
+                _ = wakeups.next() => {}
             }
         }
         tracing::info!("re-ranker stopped");
@@ -149,17 +147,3 @@ impl Reranker {
 
 /// A dirty period: its code, how long until it is due (ms), and its latest change's trace.
 type DirtyPeriod = (String, f64, Json<HashMap<String, String>>);
-
-async fn listen(pool: &PgPool) -> Option<PgListener> {
-    let mut listener = PgListener::connect_with(pool).await.ok()?;
-    listener.listen(DIRTY_CHANNEL).await.ok()?;
-    Some(listener)
-}
-
-/// Waits for a notification; false when the listener is gone (it is then re-created).
-async fn notified(listener: &mut Option<PgListener>) -> bool {
-    match listener {
-        Some(l) => l.recv().await.is_ok(),
-        None => std::future::pending().await,
-    }
-}

@@ -7,7 +7,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use classification::notices::{self, NoticeSettings, SERVICE_NAME};
 use haicheng_proto::{
     common::v1::Department,
@@ -21,9 +21,9 @@ use haicheng_proto::{
 use platform::{
     AccessPolicy, Platform, PlatformConfig, ServiceSpec,
     bus::{CloudEvent, Producer},
+    time::to_timestamp,
 };
 use prost::{Message, Name};
-use prost_types::Timestamp;
 use sqlx::PgPool;
 use testkit::{TestDatabase, stack, wait_until};
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -76,6 +76,7 @@ async fn start(options: Options) -> Server {
         descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
         migrations: &MIGRATIONS,
         topics: &[POLICY_NOTICES],
+        vars: &[],
     }));
     let mut vars = vec![
         ("DATABASE_URL", db.url.clone()),
@@ -129,13 +130,6 @@ fn authed<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
-fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
 fn event(department: Department) -> CloudEvent {
     CloudEvent {
         id: Uuid::now_v7(),
@@ -157,7 +151,7 @@ impl Server {
             kind: "key_support_fund_review".into(),
             text: format!("notice {label}"),
             source: "notices-tests".into(),
-            issued_at: Some(timestamp(Utc::now())),
+            issued_at: Some(to_timestamp(Utc::now())),
             ..Default::default()
         }
     }
@@ -522,15 +516,15 @@ async fn unacknowledged_notices_turn_overdue_after_the_configured_time() {
     let department = Department::HumanResources;
     let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
     let mut old = s.notice("old", department);
-    old.issued_at = Some(timestamp(an_hour_ago));
+    old.issued_at = Some(to_timestamp(an_hour_ago));
     let mut old_acked = s.notice("old-acked", department);
-    old_acked.issued_at = Some(timestamp(an_hour_ago));
+    old_acked.issued_at = Some(to_timestamp(an_hour_ago));
     let mut own_deadline = s.notice("own-deadline", department);
-    own_deadline.issued_at = Some(timestamp(an_hour_ago));
-    own_deadline.due_at = Some(timestamp(Utc::now() + chrono::Duration::hours(1)));
+    own_deadline.issued_at = Some(to_timestamp(an_hour_ago));
+    own_deadline.due_at = Some(to_timestamp(Utc::now() + chrono::Duration::hours(1)));
     let fresh_issued = Utc::now();
     let mut fresh = s.notice("fresh", department);
-    fresh.issued_at = Some(timestamp(fresh_issued));
+    fresh.issued_at = Some(to_timestamp(fresh_issued));
     for notice in [&old, &old_acked, &own_deadline, &fresh] {
         s.send(notice).await;
     }

@@ -12,6 +12,7 @@
 
 use clap::ValueEnum;
 use haicheng_proto::common::v1 as common;
+use platform::time::{from_timestamp, to_timestamp};
 use prost_types::Timestamp;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
@@ -118,13 +119,9 @@ pub fn json(value: &Value) -> String {
     text
 }
 
-fn to_datetime(ts: &Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?)
-}
-
 /// A timestamp for a table: RFC 3339 to the second, `-` when unset.
 pub fn time(ts: Option<&Timestamp>) -> String {
-    match ts.and_then(to_datetime) {
+    match ts.and_then(from_timestamp) {
         Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None if ts.is_some() => "(invalid time)".to_string(),
         None => "-".to_string(),
@@ -133,7 +130,7 @@ pub fn time(ts: Option<&Timestamp>) -> String {
 
 /// A timestamp for JSON: RFC 3339 with the sub-second digits it has, `null` when unset.
 pub fn time_json(ts: Option<&Timestamp>) -> Value {
-    match ts.and_then(to_datetime) {
+    match ts.and_then(from_timestamp) {
         Some(t) => Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         None => Value::Null,
     }
@@ -144,10 +141,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     let time = chrono::DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
         format!("{text:?} is not an RFC 3339 time such as 2025-06-30T00:00:00+08:00 ({e})")
     })?;
-    Ok(Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    })
+    Ok(to_timestamp(time.to_utc()))
 }
 
 /// A period code, `-` when unset.

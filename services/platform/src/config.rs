@@ -131,7 +131,7 @@ impl PlatformConfig {
         default_grpc_port: u16,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = non_blank(&lookup);
         let tokens = match get(vars::AUTH_TOKENS) {
             Some(spec) => TokenTable::parse(&spec).map_err(|reason| ConfigError {
                 var: vars::AUTH_TOKENS,
@@ -220,6 +220,14 @@ pub fn lookup_in<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
     }
+}
+
+/// A lookup that treats a blank variable as unset: `FOO=` in a manifest or an env file means
+/// "take the default", not "parse the empty string".
+pub fn non_blank(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> impl Fn(&'static str) -> Option<String> {
+    move |var| lookup(var).filter(|v| !v.trim().is_empty())
 }
 
 /// Parses a present variable, or takes the default when it is absent.

@@ -10,15 +10,18 @@ pub mod auth;
 pub mod backoff;
 pub mod bus;
 pub mod config;
+pub mod contract;
 pub mod db;
 pub mod error;
 pub mod inbox;
+pub mod notify;
 pub mod outbox;
 pub mod paging;
 pub mod period;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
 pub mod uscc;
 
 use std::{process::ExitCode, time::Duration};

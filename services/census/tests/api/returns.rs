@@ -237,8 +237,10 @@ async fn every_file_read_is_audited_with_the_reader_the_file_and_the_view() {
             .fetch_all(&pool)
             .await
             .unwrap();
-    let created = registered.created_at.unwrap();
-    let created = chrono::DateTime::from_timestamp(created.seconds, created.nanos as u32);
+    let created = registered
+        .created_at
+        .as_ref()
+        .and_then(platform::time::from_timestamp);
     assert_eq!(
         rows,
         [

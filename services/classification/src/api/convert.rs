@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
-use platform::Violations;
+use platform::{Violations, time::to_timestamp};
 
 use crate::{
     domain::{
@@ -13,7 +13,7 @@ use crate::{
         explain::{self, IndicatorScore},
         model::DEFAULT_CAP,
     },
-    store::{classes::ClassRow, events::timestamp, models::StoredModel},
+    store::{classes::ClassRow, models::StoredModel},
 };
 
 /// Longest reason or note accepted.
@@ -199,7 +199,7 @@ pub fn model_to_proto(stored: &StoredModel) -> pb::Model {
                 reason: reason.clone(),
             })
             .collect(),
-        created_at: Some(timestamp(stored.created_at)),
+        created_at: Some(to_timestamp(stored.created_at)),
         created_by: stored.created_by.clone(),
         note: stored.note.clone(),
     }
@@ -250,7 +250,7 @@ pub fn classification_to_proto(row: &ClassRow, model: &Model) -> pb::Classificat
             .iter()
             .map(indicator_score_to_proto)
             .collect(),
-        classified_at: Some(timestamp(row.classified_at)),
+        classified_at: Some(to_timestamp(row.classified_at)),
     }
 }
 

@@ -5,7 +5,11 @@
 //! under a new event id (a re-run of the producer).
 
 use haicheng_proto::policy::v1::SupportPolicyNotice;
-use platform::{Envelope, Handler, HandlerError};
+use platform::{
+    Envelope, Handler, HandlerError,
+    auth::Department,
+    time::{from_timestamp, to_timestamp},
+};
 use prost::Name;
 use sqlx::PgConnection;
 
@@ -42,17 +46,17 @@ fn checked(mut notice: SupportPolicyNotice, event: &Envelope) -> Result<NewNotic
     if let Some(problem) = model::notice_id_problem(&notice.notice_id) {
         return Err(format!("notice_id: {problem}"));
     }
-    let department = model::department_of(notice.department)
+    let department = Department::from_proto(notice.department)
         .ok_or_else(|| format!("department: {} is not a department", notice.department))?;
     // A producer that sent no issue time issued it when it published.
     let issued_at = match &notice.issued_at {
         None => event.event.time,
-        Some(at) => model::datetime(at).ok_or("issued_at: out of range")?,
+        Some(at) => from_timestamp(at).ok_or("issued_at: out of range")?,
     };
-    notice.issued_at = Some(model::timestamp(issued_at));
+    notice.issued_at = Some(to_timestamp(issued_at));
     let due_at = match &notice.due_at {
         None => None,
-        Some(at) => Some(model::datetime(at).ok_or("due_at: out of range")?),
+        Some(at) => Some(from_timestamp(at).ok_or("due_at: out of range")?),
     };
     Ok(NewNotice {
         notice,

@@ -1,10 +1,7 @@
 //! The notice store's pure rules: what a notice id and a watch cursor look like, how
-//! departments and states map between the contract and the store, timestamps. No I/O.
+//! states map between the contract and the store. No I/O.
 
-use chrono::{DateTime, Utc};
-use haicheng_proto::{common::v1 as common, policy::v1::NoticeState};
-use platform::auth::Department;
-use prost_types::Timestamp;
+use haicheng_proto::policy::v1::NoticeState;
 
 /// Longest notice id accepted (a producer's deterministic id is a hash or a UUID).
 pub const MAX_NOTICE_ID_LEN: usize = 128;
@@ -52,21 +49,6 @@ impl Cursor {
     }
 }
 
-/// The platform's department for a contract department; `None` for unspecified or unknown.
-pub fn department_of(value: i32) -> Option<Department> {
-    let department = match common::Department::try_from(value).ok()? {
-        common::Department::Unspecified => return None,
-        common::Department::Commerce => Department::Commerce,
-        common::Department::Finance => Department::Finance,
-        common::Department::Tax => Department::Tax,
-        common::Department::MarketSupervision => Department::MarketSupervision,
-        common::Department::NaturalResources => Department::NaturalResources,
-        common::Department::HumanResources => Department::HumanResources,
-        common::Department::ParkCommittee => Department::ParkCommittee,
-    };
-    Some(department)
-}
-
 /// A notice's state as the store keeps it in SQL (`open`, `acknowledged`, `overdue`).
 pub fn state_name(state: NoticeState) -> Option<&'static str> {
     match state {
@@ -85,23 +67,6 @@ pub fn state_from_name(name: &str) -> Option<NoticeState> {
         "overdue" => Some(NoticeState::Overdue),
         _ => None,
     }
-}
-
-pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// A contract timestamp as a time the database can hold (years 1000 to 9999).
-pub fn datetime(at: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(at.nanos)
-        .ok()
-        .filter(|n| *n < 1_000_000_000)?;
-    let datetime = DateTime::from_timestamp(at.seconds, nanos)?;
-    let year = chrono::Datelike::year(&datetime);
-    (1000..=9999).contains(&year).then_some(datetime)
 }
 
 #[cfg(test)]
@@ -135,18 +100,6 @@ mod tests {
     }
 
     #[test]
-    fn every_contract_department_maps_to_a_platform_one() {
-        assert_eq!(department_of(0), None);
-        assert_eq!(department_of(99), None);
-        let mapped: Vec<_> = (1..=7).filter_map(department_of).collect();
-        assert_eq!(mapped.len(), Department::ALL.len());
-        assert_eq!(
-            department_of(common::Department::Tax as i32),
-            Some(Department::Tax)
-        );
-    }
-
-    #[test]
     fn states_round_trip_through_their_names() {
         for state in [
             NoticeState::Open,
@@ -156,21 +109,5 @@ mod tests {
             assert_eq!(state_from_name(state_name(state).unwrap()), Some(state));
         }
         assert_eq!(state_name(NoticeState::Unspecified), None);
-    }
-
-    #[test]
-    fn timestamps_outside_the_databases_range_are_refused() {
-        let now = Utc::now();
-        assert_eq!(datetime(&timestamp(now)), Some(now));
-        assert_eq!(
-            datetime(&Timestamp {
-                seconds: i64::MAX,
-                nanos: 0
-            }),
-            None
-        );
-        for nanos in [-1, 1_000_000_000] {
-            assert_eq!(datetime(&Timestamp { seconds: 0, nanos }), None);
-        }
     }
 }

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use platform::{ConfigError, config::parse_or};
+use platform::{
+    ConfigError,
+    config::{non_blank, parse_or},
+};
 
 /// Names of the environment variables the notice store reads, declared once.
 pub mod vars {
@@ -52,7 +55,7 @@ impl NoticeSettings {
 
     /// The same over any lookup, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = non_blank(&lookup);
         let millis = |var: &'static str, default: Duration| {
             parse_or(get(var), var, || default.as_millis() as u64).map(Duration::from_millis)
         };

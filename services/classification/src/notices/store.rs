@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::policy::v1::{NoticeEntry, NoticeState, SupportPolicyNotice};
-use platform::{ApiError, auth::Department};
+use platform::{ApiError, auth::Department, time::to_timestamp};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -88,7 +88,7 @@ impl Entry {
         NoticeEntry {
             notice: Some(self.notice),
             state: self.state as i32,
-            acknowledged_at: self.acknowledged_at.map(model::timestamp),
+            acknowledged_at: self.acknowledged_at.map(to_timestamp),
             acknowledged_by: self.acknowledged_by.unwrap_or_default(),
         }
     }
@@ -112,7 +112,7 @@ impl TryFrom<Row> for Entry {
             |what: &str| ApiError::Internal(anyhow::anyhow!("notice seq {}: {what}", row.seq));
         let mut notice = SupportPolicyNotice::decode(row.payload.as_slice())
             .map_err(|_| corrupt("payload does not decode"))?;
-        notice.due_at = Some(model::timestamp(row.deadline));
+        notice.due_at = Some(to_timestamp(row.deadline));
         let state = model::state_from_name(&row.state).ok_or_else(|| corrupt("unknown state"))?;
         Ok(Entry {
             cursor: Cursor(row.seq),

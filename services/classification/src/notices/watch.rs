@@ -21,8 +21,11 @@ use std::{
 
 use futures::Stream;
 use haicheng_proto::policy::v1::WatchNoticesResponse;
-use platform::{auth::Department, backoff::Backoff};
-use sqlx::{PgPool, postgres::PgListener};
+use platform::{
+    auth::Department,
+    notify::{self, Wake},
+};
+use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -68,55 +71,24 @@ impl Wakeups {
         }
     }
 
-    /// Listens for inserts until `shutdown`, reconnecting with backoff.
+    /// Listens for inserts until `shutdown`; the LISTEN connection reconnects by itself.
     pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
-        let mut listener: Option<PgListener> = None;
-        while !shutdown.is_cancelled() {
-            let Some(connected) = listener.as_mut() else {
-                match connect(&pool).await {
-                    Ok(l) => {
-                        listener = Some(l);
-                        backoff.reset();
-                        // Anything committed while nobody listened is read now.
-                        self.wake_all();
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "notices: LISTEN failed; watches poll meanwhile");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => {}
-                            _ = tokio::time::sleep(backoff.next_delay()) => {}
-                        }
-                    }
-                }
-                continue;
-            };
-            let received = tokio::select! {
+        let mut wakeups = notify::Listener::new(pool, &[WAKE_CHANNEL]);
+        loop {
+            let wake = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                received = connected.try_recv() => received,
+                wake = wakeups.next() => wake,
             };
-            match received {
-                Ok(Some(notification)) => match Department::parse(notification.payload()) {
+            match wake {
+                Wake::Notified { payload, .. } => match Department::parse(&payload) {
                     Some(department) => self.wake(department),
                     None => self.wake_all(),
                 },
-                // The connection dropped; the next try_recv reconnects. Notifications sent
-                // meanwhile are lost, so everyone re-reads.
-                Ok(None) => self.wake_all(),
-                Err(err) => {
-                    tracing::warn!(error = %err, "notices: LISTEN connection failed");
-                    listener = None;
-                    self.wake_all();
-                }
+                // Anything committed while nobody listened is read now.
+                Wake::Resync => self.wake_all(),
             }
         }
     }
-}
-
-async fn connect(pool: &PgPool) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(WAKE_CHANNEL).await?;
-    Ok(listener)
 }
 
 /// Everything one watch needs; moved through the stream's steps.

@@ -9,7 +9,7 @@ use haicheng_proto::{
     policy::v1::{ClassTransition, SupportPolicyNotice},
     topics,
 };
-use platform::{Outbox, OutgoingEvent, auth::Department};
+use platform::{Outbox, OutgoingEvent, auth::Department, time::to_timestamp};
 use sqlx::PgConnection;
 
 use crate::domain::{
@@ -39,25 +39,6 @@ pub struct ClassChange<'a> {
     pub at: DateTime<Utc>,
 }
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
-pub fn department_to_proto(department: Department) -> common::Department {
-    match department {
-        Department::Commerce => common::Department::Commerce,
-        Department::Finance => common::Department::Finance,
-        Department::Tax => common::Department::Tax,
-        Department::MarketSupervision => common::Department::MarketSupervision,
-        Department::NaturalResources => common::Department::NaturalResources,
-        Department::HumanResources => common::Department::HumanResources,
-        Department::ParkCommittee => common::Department::ParkCommittee,
-    }
-}
-
 /// The notices `rules` give for a change, with the department each is for.
 pub fn notices(
     change: &ClassChange<'_>,
@@ -74,7 +55,7 @@ pub fn notices(
         .map(|rule| {
             let notice = SupportPolicyNotice {
                 notice_id: policy::notice_id(&cause, &rule.id).to_string(),
-                department: department_to_proto(rule.department) as i32,
+                department: rule.department.to_proto() as i32,
                 uscc: change.uscc.to_string(),
                 transition: Some(ClassTransition {
                     from_class: class_to_proto(change.transition.from),
@@ -88,10 +69,10 @@ pub fn notices(
                 }),
                 rule_id: rule.id.clone(),
                 source: SOURCE.to_string(),
-                issued_at: Some(timestamp(change.at)),
+                issued_at: Some(to_timestamp(change.at)),
                 due_at: rule
                     .due_days
-                    .map(|days| timestamp(change.at + chrono::Duration::days(i64::from(days)))),
+                    .map(|days| to_timestamp(change.at + chrono::Duration::days(i64::from(days)))),
                 enterprise_name: change.name.to_string(),
                 parcel_id: String::new(),
             };
@@ -122,7 +103,7 @@ pub async fn publish(
         park: change.park,
         segment: change.segment,
         overridden: change.overridden,
-        classified_at: Some(timestamp(change.at)),
+        classified_at: Some(to_timestamp(change.at)),
         grading: change.grading.to_proto(),
         name: change.name.to_string(),
         override_reason: change.override_reason.to_string(),

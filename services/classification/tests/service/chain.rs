@@ -44,7 +44,7 @@ async fn cohort_of_ten(app: &App) -> (Vec<String>, DateTime<Utc>) {
 
 fn since(at: &Option<prost_types::Timestamp>, mark: DateTime<Utc>) -> bool {
     at.as_ref()
-        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos as u32))
+        .and_then(platform::time::from_timestamp)
         .is_some_and(|t| t >= mark)
 }
 
