@@ -35,7 +35,6 @@ impl Cluster {
         let prefix = format!("{}.", testkit::unique_name("system"));
         let mut env = vec![
             ("KAFKA_TOPIC_PREFIX", prefix.as_str()),
-            ("KAFKA_BATCH_MESSAGES", "1"),
             ("OUTBOX_POLL_MS", "100"),
             ("SHUTDOWN_GRACE_MS", "0"),
         ];

@@ -179,8 +179,6 @@ async fn start_services(
             .env("SHUTDOWN_GRACE_MS", "0")
             // A service restarted after a crash takes its partitions back at once.
             .env("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev"))
-            // tansu 0.6 skips the rest of a record batch when a consumer resumes inside it.
-            .env("KAFKA_BATCH_MESSAGES", "1")
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())

@@ -31,7 +31,7 @@ pub mod vars {
     pub const KAFKA_TOPIC_PARTITIONS: &str = "KAFKA_TOPIC_PARTITIONS";
     pub const KAFKA_TOPIC_PREFIX: &str = "KAFKA_TOPIC_PREFIX";
     pub const KAFKA_GROUP_INSTANCE_ID: &str = "KAFKA_GROUP_INSTANCE_ID";
-    pub const KAFKA_BATCH_MESSAGES: &str = "KAFKA_BATCH_MESSAGES";
+    pub const KAFKA_ENSURE_TOPICS: &str = "KAFKA_ENSURE_TOPICS";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -53,7 +53,7 @@ pub mod vars {
         KAFKA_TOPIC_PARTITIONS,
         KAFKA_TOPIC_PREFIX,
         KAFKA_GROUP_INSTANCE_ID,
-        KAFKA_BATCH_MESSAGES,
+        KAFKA_ENSURE_TOPICS,
     ];
 }
 
@@ -84,11 +84,11 @@ pub struct PlatformConfig {
     /// (a pod's name) takes its partitions back at once instead of waiting for the broker to
     /// expire its dead predecessor. Unset: dynamic membership.
     pub kafka_group_instance_id: Option<String>,
-    /// Most messages the producer puts in one record batch. 1 on the local stack: with tansu
-    /// 0.6, a consumer that resumed inside a record batch after a crash skipped the rest of
-    /// that batch (seen in the SIGKILL system test); one-record batches avoid it.
-    pub kafka_batch_messages: u32,
-    /// Partitions of a topic the service creates on a local stack.
+    /// Whether the service creates its topics (and their DLQs) when they are missing: on for
+    /// the local stack and the tests; off in Kubernetes, where Strimzi's Topic Operator owns
+    /// the topics (`KafkaTopic` resources) and a service must not race it.
+    pub kafka_ensure_topics: bool,
+    /// Partitions of a topic the service creates (`kafka_ensure_topics`).
     pub kafka_topic_partitions: i32,
     /// How long the producer keeps retrying one message before it reports failure.
     pub kafka_message_timeout: Duration,
@@ -156,10 +156,10 @@ impl PlatformConfig {
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
             kafka_group_instance_id: get(vars::KAFKA_GROUP_INSTANCE_ID),
-            kafka_batch_messages: parse_or(
-                get(vars::KAFKA_BATCH_MESSAGES),
-                vars::KAFKA_BATCH_MESSAGES,
-                || 10_000,
+            kafka_ensure_topics: parse_or(
+                get(vars::KAFKA_ENSURE_TOPICS),
+                vars::KAFKA_ENSURE_TOPICS,
+                || true,
             )?,
             kafka_topic_partitions: parse_or(
                 get(vars::KAFKA_TOPIC_PARTITIONS),

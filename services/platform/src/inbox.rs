@@ -152,12 +152,16 @@ impl<H: Handler> InboxConsumer<H> {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            // A member that died without leaving (SIGKILL, a lost pod) is dropped from the
-            // group after 10 s, and a rebalance waits at most 30 s for members to rejoin
-            // (librdkafka's defaults: 45 s and 5 min). A handler's retries stay well within it.
-            .set("session.timeout.ms", "10000")
+            // Kafka's own defaults, stated so they are chosen, not inherited. A member that
+            // died without leaving (SIGKILL, a lost node) keeps its partitions for 45 s; a pod
+            // restarted within that time under its static `group.instance.id` takes them back
+            // with no rebalance at all, so the session only bounds how long a pod that never
+            // returns holds its partitions. 5 min between polls covers one message's handler
+            // retries (INBOX_MAX_ATTEMPTS with a backoff capped in seconds) many times over;
+            // a consumer that exceeds it is presumed stuck and leaves the group.
+            .set("session.timeout.ms", "45000")
             .set("heartbeat.interval.ms", "3000")
-            .set("max.poll.interval.ms", "30000")
+            .set("max.poll.interval.ms", "300000")
             .set("statistics.interval.ms", "15000")
             .create_with_context(ConsumerContext::new(&self.settings.name))?;
         let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();

@@ -85,17 +85,15 @@ impl Platform {
         )
         .await?;
         db::migrate(&pool, spec.migrations).await?;
-        let producer = Producer::with_batch_size(
-            &config.kafka_bootstrap,
-            config.kafka_message_timeout,
-            config.kafka_batch_messages,
-        )?;
-        let mut topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
-        topics.extend(spec.topics.iter().map(|t| dlq_topic(&config.topic(t))));
-        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        producer
-            .ensure_topics(&topic_refs, config.kafka_topic_partitions)
-            .await?;
+        let producer = Producer::new(&config.kafka_bootstrap, config.kafka_message_timeout)?;
+        if config.kafka_ensure_topics {
+            let mut topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
+            topics.extend(spec.topics.iter().map(|t| dlq_topic(&config.topic(t))));
+            let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+            producer
+                .ensure_topics(&topic_refs, config.kafka_topic_partitions)
+                .await?;
+        }
 
         let workers = CancellationToken::new();
         let relay = Relay::new(

@@ -1,12 +1,12 @@
 //! A broker of a test's own, for faults the shared one must not suffer (stopping it).
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::{path::PathBuf, process::Command};
 
-/// A tansu broker on a fixed port that a test starts and stops at will.
+/// An Apache Kafka broker on a fixed port that a test starts and stops at will
+/// (`scripts/stack` with only its Kafka part, in a folder of its own).
 pub struct Broker {
     pub port: u16,
-    child: Option<Child>,
+    dir: PathBuf,
 }
 
 impl Broker {
@@ -16,64 +16,56 @@ impl Broker {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        Self { port, child: None }
+        let dir = std::env::temp_dir().join(format!("haicheng-broker-{}-{port}", std::process::id()));
+        Self { port, dir }
     }
 
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Starts tansu (in-memory storage) and waits until it accepts connections.
+    /// Starts the broker and returns once it answers a metadata request. Its log dirs persist
+    /// across `stop` and `start`, as a real broker's disks do.
     pub fn start(&mut self) {
-        let output = Command::new(super::scripts_dir().join("install-tansu"))
-            .output()
-            .expect("running install-tansu");
-        assert!(
-            output.status.success(),
-            "install-tansu failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let binary = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .current_dir(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting tansu");
-        self.child = Some(child);
-        for _ in 0..300 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let port = self.port.to_string();
+        let vars = [("HAICHENG_STACK_PARTS", "kafka"), ("KAFKA_PORT", port.as_str())];
+        if let Err(err) = self.stack("up", &vars) {
+            panic!("{err}");
         }
-        panic!("tansu did not listen on port {} within 30 s", self.port);
     }
 
+    /// Stops the broker (controlled shutdown); clients see it as gone.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Err(err) = self.stack("down", &[]) {
+            panic!("{err}");
         }
+    }
+
+    fn stack(&self, command: &str, vars: &[(&str, &str)]) -> Result<(), String> {
+        if command == "down" && !self.dir.exists() {
+            return Ok(());
+        }
+        let output = Command::new(super::scripts_dir().join("stack"))
+            .arg(command)
+            .arg(&self.dir)
+            .envs(vars.iter().copied())
+            .output()
+            .map_err(|err| format!("running scripts/stack: {err}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "scripts/stack {command} {} failed: {}",
+            self.dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.stop();
+        // Never panic in drop (a failing test is already unwinding); leave nothing running.
+        let _ = self.stack("down", &[]);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

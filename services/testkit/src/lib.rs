@@ -1,4 +1,4 @@
-//! The test harness: one real stack (PostgreSQL and the tansu broker) per test run, a fresh
+//! The test harness: one real stack (PostgreSQL and an Apache Kafka broker) per test run, a fresh
 //! database per test, unique topic names, and helpers to read topics back.
 //!
 //! When `HAICHENG_TEST_DATABASE_URL` and `HAICHENG_TEST_KAFKA_BOOTSTRAP` are set

@@ -5,7 +5,7 @@ pub mod cloudevents;
 pub(crate) mod producer;
 
 pub use cloudevents::CloudEvent;
-pub use producer::{Delivery, Producer};
+pub use producer::{ConsumerContext, Delivery, Producer};
 
 /// The dead-letter topic of `topic`.
 pub fn dlq_topic(topic: &str) -> String {

@@ -112,15 +112,6 @@ pub struct Producer {
 impl Producer {
     /// `message_timeout` bounds how long one message is retried before its delivery fails.
     pub fn new(bootstrap: &str, message_timeout: Duration) -> anyhow::Result<Self> {
-        Self::with_batch_size(bootstrap, message_timeout, 10_000)
-    }
-
-    /// As [`new`](Self::new), with at most `batch_messages` messages per record batch.
-    pub fn with_batch_size(
-        bootstrap: &str,
-        message_timeout: Duration,
-        batch_messages: u32,
-    ) -> anyhow::Result<Self> {
         let inner = client_config(bootstrap)
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -128,7 +119,6 @@ impl Producer {
                 "message.timeout.ms",
                 message_timeout.as_millis().to_string(),
             )
-            .set("batch.num.messages", batch_messages.max(1).to_string())
             .set("linger.ms", "5")
             .create_with_context(TracingContext)?;
         Ok(Self {

@@ -1,5 +1,6 @@
-//! Platform tests against a real PostgreSQL and a real tansu broker.
+//! Platform tests against a real PostgreSQL and a real Apache Kafka broker.
 
+mod broker;
 mod events;
 mod grpc;
 mod inbox;
