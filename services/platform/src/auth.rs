@@ -299,6 +299,11 @@ impl AccessPolicy {
         self
     }
 
+    /// Whether a call to `path` has a rule (checked for every served method at start).
+    pub fn has_rule(&self, path: &str) -> bool {
+        self.rule_for(path).is_some()
+    }
+
     fn rule_for(&self, path: &str) -> Option<&Rule> {
         let exact = self.rules.iter().find(|(p, _)| p == path);
         let by_service = || {

@@ -2,7 +2,10 @@
 //!
 //! A service keeps its own error enum and converts it into [`ApiError`]; everything that
 //! leaves through gRPC goes through [`ApiError`]'s `Into<Status>`, so codes and details are
-//! chosen in one place. Internal errors are logged with their cause and answered without it.
+//! chosen in one place. Internal errors are logged with their cause and answered without it,
+//! but with the trace id to quote. A database that cannot be reached (connection lost or
+//! refused, pool timed out, server shutting down or out of connections) is UNAVAILABLE: the
+//! caller should retry, and the service serves again as soon as PostgreSQL is back.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -99,8 +102,33 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database"))
+        if is_unavailable(&err) {
+            Self::Unavailable(format!("the database cannot be reached ({err}); retry"))
+        } else {
+            Self::Internal(anyhow::Error::new(err).context("database"))
+        }
     }
+}
+
+/// Whether `err` means the database cannot be reached right now (rather than a bad query):
+/// an I/O error, a pool timeout or a closed pool, or a PostgreSQL error of class 08
+/// (connection exception), 57P01-57P03 (admin or crash shutdown, cannot connect now) or
+/// 53300 (too many connections).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// [`is_unavailable`] anywhere in an error's chain (a store error wrapping a sqlx error).
+fn chain_is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .any(is_unavailable)
 }
 
 impl From<ApiError> for Status {
@@ -122,9 +150,18 @@ impl From<ApiError> for Status {
             ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
             ApiError::Unavailable(_) => Status::unavailable(message),
+            ApiError::Internal(cause) if chain_is_unavailable(&cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                Status::unavailable("the database cannot be reached; retry")
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
-                Status::internal("internal error; the trace id in the service log tells more")
+                Status::internal(match crate::telemetry::current_trace_id() {
+                    Some(trace) => {
+                        format!("internal error; quote trace id {trace} to the service's operators")
+                    }
+                    None => "internal error; the service log has the cause".to_string(),
+                })
             }
         }
     }
@@ -153,9 +190,34 @@ mod tests {
     }
 
     #[test]
-    fn internal_errors_hide_their_cause() {
-        let status: Status = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into();
+    fn internal_errors_hide_their_cause_and_name_the_trace_id() {
+        crate::telemetry::init_for_tests();
+        let span = tracing::info_span!("call");
+        let trace = span.in_scope(crate::telemetry::current_trace_id).unwrap();
+        let status: Status =
+            span.in_scope(|| ApiError::Internal(anyhow::anyhow!("password=hunter2")).into());
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("hunter2"));
+        assert!(status.message().contains(&trace), "{}", status.message());
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_a_bad_query_is_not() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for err in [
+            sqlx::Error::Io(refused),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+        ] {
+            let status: Status = ApiError::from(err).into();
+            assert_eq!(status.code(), Code::Unavailable);
+        }
+        let wrapped: Status = ApiError::Internal(
+            anyhow::Error::new(sqlx::Error::PoolTimedOut).context("storing the return"),
+        )
+        .into();
+        assert_eq!(wrapped.code(), Code::Unavailable);
+        let bad_query: Status = ApiError::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(bad_query.code(), Code::Internal);
     }
 }

@@ -1,18 +1,26 @@
 //! gRPC server bootstrap: health and reflection beside the service's own APIs, a default
 //! deadline, message size caps, admission control, auth, trace context from the caller,
 //! and a graceful stop (NOT_SERVING first, then drain).
+//!
+//! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
+//! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
+//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
 
 mod admission;
+pub mod codes;
+pub mod incoming;
+pub mod methods;
 
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::RoutesBuilder, transport::Server};
 use tonic_health::ServingStatus;
 
 pub use admission::AdmissionLayer;
+pub use codes::StatusCodesLayer;
+pub use methods::{ServedMethods, ServedOnlyLayer};
 
 use crate::{
     auth::{AccessPolicy, AuthLayer},
@@ -42,6 +50,9 @@ pub struct GrpcSettings<'a> {
 
 /// Serves until `shutdown` is cancelled; then reports NOT_SERVING, waits the configured
 /// grace period, stops accepting and lets calls in flight finish.
+///
+/// Refuses to start when a method of a served service has no access rule, or a served
+/// service is not in the descriptor set.
 pub async fn serve(
     listener: TcpListener,
     mut routes: RoutesBuilder,
@@ -49,13 +60,23 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = settings.config;
+    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?;
+    methods.check_rules(&settings.policy)?;
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in settings.service_names {
         health
             .set_service_status(name, ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
+    // Reflection lists what this process serves, not every service of the contract.
+    let reflection = settings
+        .service_names
+        .iter()
+        .chain(&[methods::HEALTH, methods::REFLECTION])
+        .fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, name| builder.with_service_name(*name),
+        )
         .register_encoded_file_descriptor_set(settings.descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -94,9 +115,11 @@ pub async fn serve(
             span
         })
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
+        .layer(StatusCodesLayer)
+        .layer(ServedOnlyLayer::new(methods))
         .layer(AuthLayer::new(settings.policy))
         .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drained);
+        .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
     tokio::select! {
         served = server => served?,
         _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),
