@@ -1,25 +1,298 @@
-//! Configuration of the land-parcel service: for now only the platform's part.
+//! Configuration of the land-parcel service: the platform's part and every number of the
+//! land rules (DOMAIN.md, land), each with its default and its variable.
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig};
+use std::time::Duration;
+
+use platform::{
+    ConfigError, PlatformConfig, ServiceConfig,
+    auth::Department,
+    config::{non_blank, parse_or},
+};
+
+use crate::domain::{
+    evaluation::EvaluationRules,
+    grant::PlotRatioMinimums,
+    idle::IdleRules,
+    lateness::LatenessRules,
+    supply::{LEASE_YEARS_CAP, TermRules},
+};
 
 /// The gRPC port when `GRPC_ADDR` is not set.
 pub const DEFAULT_GRPC_PORT: u16 = 50053;
 
+/// Names of the environment variables this service reads besides the platform's.
+pub mod vars {
+    /// Statutory maximum term of industrial land, years (default 50).
+    pub const INDUSTRIAL_MAX_YEARS: &str = "LAND_INDUSTRIAL_MAX_YEARS";
+    /// Of commercial land (default 40).
+    pub const COMMERCIAL_MAX_YEARS: &str = "LAND_COMMERCIAL_MAX_YEARS";
+    /// Of public service land (default 50).
+    pub const PUBLIC_SERVICE_MAX_YEARS: &str = "LAND_PUBLIC_SERVICE_MAX_YEARS";
+    /// Longest flexible term, years (default 20).
+    pub const FLEXIBLE_MAX_YEARS: &str = "LAND_FLEXIBLE_MAX_YEARS";
+    /// Longest lease of lease-then-transfer, years (default 5, at most 10).
+    pub const LEASE_MAX_YEARS: &str = "LAND_LEASE_MAX_YEARS";
+    /// Least yearly rent, per mille of the price (default 50 = 5 %).
+    pub const MIN_YEARLY_RENT_PERMILLE: &str = "LAND_MIN_YEARLY_RENT_PERMILLE";
+    /// Minimum plot ratio of textiles, thousandths (default 800).
+    pub const PLOT_RATIO_MIN_TEXTILE: &str = "LAND_PLOT_RATIO_MIN_TEXTILE";
+    /// Of apparel (default 1000).
+    pub const PLOT_RATIO_MIN_APPAREL: &str = "LAND_PLOT_RATIO_MIN_APPAREL";
+    /// Of leather, fur and luggage (default 1000).
+    pub const PLOT_RATIO_MIN_LUGGAGE_LEATHER: &str = "LAND_PLOT_RATIO_MIN_LUGGAGE_LEATHER";
+    /// Damages per day late, per mille of the price (default 1).
+    pub const LATE_DAMAGES_PERMILLE: &str = "LAND_LATE_DAMAGES_PERMILLE_PER_DAY";
+    /// Months of a late start before take-back review (default 6).
+    pub const TAKE_BACK_AFTER_MONTHS: &str = "LAND_TAKE_BACK_AFTER_MONTHS";
+    /// Days to rectify a shortfall (default 180).
+    pub const RECTIFICATION_DAYS: &str = "LAND_RECTIFICATION_DAYS";
+    /// Months without a start before land is idle (default 12).
+    pub const IDLE_NOT_STARTED_MONTHS: &str = "LAND_IDLE_NOT_STARTED_MONTHS";
+    /// Months of standstill after an early stop before land is idle (default 12).
+    pub const IDLE_STOPPED_MONTHS: &str = "LAND_IDLE_STOPPED_MONTHS";
+    /// Investment share under which a stop counts, percent (default 25).
+    pub const IDLE_INVESTMENT_PERCENT: &str = "LAND_IDLE_INVESTMENT_PERCENT";
+    /// How often the idle pass runs, seconds (default 3600).
+    pub const IDLE_CHECK_SECONDS: &str = "LAND_IDLE_CHECK_SECONDS";
+    /// Smallest unit of a split building, hundredths of a m² (default 30000 = 300 m²).
+    pub const MIN_UNIT_CENTI_M2: &str = "LAND_MIN_UNIT_CENTI_M2";
+    /// Departments told of evaluation changes, comma-separated (default natural_resources,commerce).
+    pub const NOTICE_DEPARTMENTS: &str = "LAND_NOTICE_DEPARTMENTS";
+
+    /// Every variable above, for documentation and deploy checks.
+    pub const ALL: &[&str] = &[
+        INDUSTRIAL_MAX_YEARS,
+        COMMERCIAL_MAX_YEARS,
+        PUBLIC_SERVICE_MAX_YEARS,
+        FLEXIBLE_MAX_YEARS,
+        LEASE_MAX_YEARS,
+        MIN_YEARLY_RENT_PERMILLE,
+        PLOT_RATIO_MIN_TEXTILE,
+        PLOT_RATIO_MIN_APPAREL,
+        PLOT_RATIO_MIN_LUGGAGE_LEATHER,
+        LATE_DAMAGES_PERMILLE,
+        TAKE_BACK_AFTER_MONTHS,
+        RECTIFICATION_DAYS,
+        IDLE_NOT_STARTED_MONTHS,
+        IDLE_STOPPED_MONTHS,
+        IDLE_INVESTMENT_PERCENT,
+        IDLE_CHECK_SECONDS,
+        MIN_UNIT_CENTI_M2,
+        NOTICE_DEPARTMENTS,
+    ];
+}
+
+/// Every land rule's numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandRules {
+    pub terms: TermRules,
+    pub plot_ratio_minimums: PlotRatioMinimums,
+    pub lateness: LatenessRules,
+    pub evaluation: EvaluationRules,
+    pub idle: IdleRules,
+    pub min_unit_centi_m2: i64,
+    /// Who hears of a shortfall, an early warning or a restored grant.
+    pub notice_departments: Vec<Department>,
+    /// Who hears of idle land.
+    pub idle_notice_departments: Vec<Department>,
+}
+
+impl Default for LandRules {
+    fn default() -> Self {
+        Self {
+            terms: TermRules::default(),
+            plot_ratio_minimums: PlotRatioMinimums::default(),
+            lateness: LatenessRules::default(),
+            evaluation: EvaluationRules::default(),
+            idle: IdleRules::default(),
+            min_unit_centi_m2: 30_000,
+            notice_departments: vec![Department::NaturalResources, Department::Commerce],
+            idle_notice_departments: vec![Department::NaturalResources],
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
+    pub rules: LandRules,
+    /// Interval of the idle land pass.
+    pub idle_check: Duration,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
+        let get = non_blank(&lookup);
+        let d = LandRules::default();
+        let years = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let value: u32 = parse_or(get(var), var, || default)?;
+            if value == 0 || value > 70 {
+                return Err(ConfigError {
+                    var,
+                    reason: "1 to 70 years".into(),
+                });
+            }
+            Ok(value)
+        };
+        let terms = TermRules {
+            industrial_max_years: years(vars::INDUSTRIAL_MAX_YEARS, d.terms.industrial_max_years)?,
+            commercial_max_years: years(vars::COMMERCIAL_MAX_YEARS, d.terms.commercial_max_years)?,
+            public_service_max_years: years(
+                vars::PUBLIC_SERVICE_MAX_YEARS,
+                d.terms.public_service_max_years,
+            )?,
+            flexible_max_years: years(vars::FLEXIBLE_MAX_YEARS, d.terms.flexible_max_years)?,
+            lease_max_years: years(vars::LEASE_MAX_YEARS, d.terms.lease_max_years)?,
+            min_yearly_rent_permille: parse_or(
+                get(vars::MIN_YEARLY_RENT_PERMILLE),
+                vars::MIN_YEARLY_RENT_PERMILLE,
+                || d.terms.min_yearly_rent_permille,
+            )?,
+        };
+        if terms.lease_max_years > LEASE_YEARS_CAP {
+            return Err(ConfigError {
+                var: vars::LEASE_MAX_YEARS,
+                reason: format!("at most {LEASE_YEARS_CAP} years"),
+            });
+        }
+        let milli = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
+            let value: i64 = parse_or(get(var), var, || default)?;
+            if !(1..=20_000).contains(&value) {
+                return Err(ConfigError {
+                    var,
+                    reason: "1 to 20000 thousandths".into(),
+                });
+            }
+            Ok(value)
+        };
+        let m = &d.plot_ratio_minimums;
+        let plot_ratio_minimums = PlotRatioMinimums {
+            textile: milli(vars::PLOT_RATIO_MIN_TEXTILE, m.textile)?,
+            apparel: milli(vars::PLOT_RATIO_MIN_APPAREL, m.apparel)?,
+            luggage_leather: milli(vars::PLOT_RATIO_MIN_LUGGAGE_LEATHER, m.luggage_leather)?,
+        };
+        let number = |var: &'static str, default: u32| parse_or(get(var), var, || default);
+        let lateness = LatenessRules {
+            damages_permille_per_day: number(
+                vars::LATE_DAMAGES_PERMILLE,
+                d.lateness.damages_permille_per_day,
+            )?,
+            take_back_after_months: number(
+                vars::TAKE_BACK_AFTER_MONTHS,
+                d.lateness.take_back_after_months,
+            )?,
+        };
+        let evaluation = EvaluationRules {
+            rectification_days: number(vars::RECTIFICATION_DAYS, d.evaluation.rectification_days)?,
+        };
+        let idle = IdleRules {
+            not_started_months: number(vars::IDLE_NOT_STARTED_MONTHS, d.idle.not_started_months)?,
+            stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.idle.stopped_months)?,
+            investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.idle.investment_percent)?,
+        };
+        let min_unit_centi_m2: i64 = parse_or(
+            get(vars::MIN_UNIT_CENTI_M2),
+            vars::MIN_UNIT_CENTI_M2,
+            || d.min_unit_centi_m2,
+        )?;
+        if min_unit_centi_m2 < 1 {
+            return Err(ConfigError {
+                var: vars::MIN_UNIT_CENTI_M2,
+                reason: "must be positive".into(),
+            });
+        }
+        let notice_departments = match get(vars::NOTICE_DEPARTMENTS) {
+            None => d.notice_departments.clone(),
+            Some(list) => departments(&list).map_err(|reason| ConfigError {
+                var: vars::NOTICE_DEPARTMENTS,
+                reason,
+            })?,
+        };
+        let idle_seconds: u64 = parse_or(
+            get(vars::IDLE_CHECK_SECONDS),
+            vars::IDLE_CHECK_SECONDS,
+            || 3600,
+        )?;
+        if idle_seconds == 0 {
+            return Err(ConfigError {
+                var: vars::IDLE_CHECK_SECONDS,
+                reason: "must be positive".into(),
+            });
+        }
         Ok(Self {
-            platform: PlatformConfig::from_env(crate::SPEC.name, DEFAULT_GRPC_PORT)?,
+            platform,
+            rules: LandRules {
+                terms,
+                plot_ratio_minimums,
+                lateness,
+                evaluation,
+                idle,
+                min_unit_centi_m2,
+                notice_departments,
+                idle_notice_departments: d.idle_notice_departments,
+            },
+            idle_check: Duration::from_secs(idle_seconds),
         })
     }
+}
+
+/// `natural_resources,commerce` → departments; unknown names are refused.
+fn departments(list: &str) -> Result<Vec<Department>, String> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let department =
+            Department::parse(name).ok_or_else(|| format!("unknown department {name:?}"))?;
+        if !out.contains(&department) {
+            out.push(department);
+        }
+    }
+    if out.is_empty() {
+        return Err("name at least one department".into());
+    }
+    Ok(out)
 }
 
 impl ServiceConfig for Config {
     fn platform(&self) -> &PlatformConfig {
         &self.platform
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::config::lookup_in;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_domain_reference_numbers() {
+        let config = Config::from_lookup(lookup_in(&[])).unwrap();
+        assert_eq!(config.rules, LandRules::default());
+        assert_eq!(config.rules.terms.industrial_max_years, 50);
+        assert_eq!(config.rules.terms.flexible_max_years, 20);
+        assert_eq!(config.rules.terms.lease_max_years, 5);
+        assert_eq!(config.rules.terms.min_yearly_rent_permille, 50);
+        assert_eq!(config.rules.lateness.damages_permille_per_day, 1);
+        assert_eq!(config.rules.lateness.take_back_after_months, 6);
+    }
+
+    #[test]
+    fn a_lease_past_ten_years_and_unknown_departments_are_refused_by_name() {
+        let err = Config::from_lookup(lookup_in(&[(vars::LEASE_MAX_YEARS, "11")])).unwrap_err();
+        assert_eq!(err.var, vars::LEASE_MAX_YEARS);
+        let ok = Config::from_lookup(lookup_in(&[(vars::LEASE_MAX_YEARS, "10")])).unwrap();
+        assert_eq!(ok.rules.terms.lease_max_years, 10);
+        let err =
+            Config::from_lookup(lookup_in(&[(vars::NOTICE_DEPARTMENTS, "army")])).unwrap_err();
+        assert_eq!(err.var, vars::NOTICE_DEPARTMENTS);
+        let err =
+            Config::from_lookup(lookup_in(&[(vars::FLEXIBLE_MAX_YEARS, "zero")])).unwrap_err();
+        assert_eq!(err.var, vars::FLEXIBLE_MAX_YEARS);
     }
 }

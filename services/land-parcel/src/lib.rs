@@ -5,6 +5,7 @@
 //! and runs the outbox relay; its domain, store and API arrive with its own issue.
 
 pub mod config;
+pub mod domain;
 
 use haicheng_proto::topics;
 use platform::{AccessPolicy, Platform, ServiceSpec};
@@ -29,6 +30,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         topics::LAND_EVENTS,
         topics::POLICY_NOTICES,
     ],
+    vars: &[],
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.

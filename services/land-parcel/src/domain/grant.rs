@@ -1,0 +1,336 @@
+//! A grant's two documents: the transfer contract (出让合同: deposit and dates) and the
+//! performance-supervision agreement (履约监管协议: the commitments of "standard land", 标准地).
+//!
+//! A committed plot ratio must reach the national minimum of the holder's segment for
+//! industrial land (工业项目建设用地控制指标: garments 1.0, leather and luggage 1.0,
+//! textiles 0.8; configurable) and lie within the range the plan allows for the parcel.
+
+use chrono::NaiveDate;
+use platform::Violations;
+
+use super::{LandUse, Segment, parse_date};
+
+/// Plot ratios are kept in thousandths: 1.0 = 1000.
+pub type Milli = i64;
+
+/// National minimum plot ratio of an industrial project by segment, thousandths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlotRatioMinimums {
+    pub textile: Milli,
+    pub apparel: Milli,
+    pub luggage_leather: Milli,
+}
+
+impl Default for PlotRatioMinimums {
+    fn default() -> Self {
+        Self {
+            textile: 800,
+            apparel: 1000,
+            luggage_leather: 1000,
+        }
+    }
+}
+
+impl PlotRatioMinimums {
+    /// The minimum for a segment; `None` for traders (who get no industrial land).
+    pub fn for_segment(&self, segment: Segment) -> Option<Milli> {
+        match segment {
+            Segment::Textile => Some(self.textile),
+            Segment::Apparel => Some(self.apparel),
+            Segment::LuggageLeather => Some(self.luggage_leather),
+            Segment::Trade => None,
+        }
+    }
+}
+
+/// The contract's dates and deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contract {
+    pub deposit_fen: i64,
+    pub signed_on: NaiveDate,
+    pub start_by: NaiveDate,
+    pub complete_by: NaiveDate,
+    pub production_check_on: NaiveDate,
+}
+
+/// The contract as asked for, dates still text.
+#[derive(Debug, Clone, Default)]
+pub struct ContractRequest {
+    pub deposit_fen: i64,
+    pub signed_on: String,
+    pub start_by: String,
+    pub complete_by: String,
+    pub production_check_on: String,
+}
+
+/// Checks the contract against the (already checked) price; dates must be in order:
+/// signed ≤ start ≤ completion ≤ production check.
+pub fn check_contract(
+    request: &ContractRequest,
+    price_fen: i64,
+    violations: &mut Violations,
+) -> Option<Contract> {
+    let before = violations.as_slice().len();
+    if request.deposit_fen < 0 || request.deposit_fen > price_fen.max(0) {
+        violations.add("contract.deposit_fen", "must be 0 to the price");
+    }
+    let mut date = |text: &str, name: &str| {
+        let parsed = parse_date(text);
+        if parsed.is_none() {
+            violations.add(format!("contract.{name}"), "a date YYYY-MM-DD is required");
+        }
+        parsed
+    };
+    let signed = date(&request.signed_on, "signed_on");
+    let start = date(&request.start_by, "start_by");
+    let complete = date(&request.complete_by, "complete_by");
+    let check = date(&request.production_check_on, "production_check_on");
+    let order = [
+        (signed, start, "start_by", "signed_on"),
+        (start, complete, "complete_by", "start_by"),
+        (complete, check, "production_check_on", "complete_by"),
+    ];
+    for (earlier, later, field, after) in order {
+        if let (Some(a), Some(b)) = (earlier, later)
+            && b < a
+        {
+            violations.add(
+                format!("contract.{field}"),
+                format!("must not be before {after}"),
+            );
+        }
+    }
+    if violations.as_slice().len() != before {
+        return None;
+    }
+    Some(Contract {
+        deposit_fen: request.deposit_fen,
+        signed_on: signed?,
+        start_by: start?,
+        complete_by: complete?,
+        production_check_on: check?,
+    })
+}
+
+/// What the grantee commits to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commitments {
+    pub investment_fen_per_mu: i64,
+    pub output_fen_per_mu: i64,
+    pub tax_fen_per_mu: i64,
+    pub plot_ratio_milli: Milli,
+    /// Tonnes of standard coal per 10,000 yuan of output (lower is better).
+    pub energy_tce_per_wan_yuan: Option<f64>,
+}
+
+/// Largest per-mu amount accepted, fen (10^13: 100 billion yuan a mu).
+const MAX_PER_MU_FEN: i64 = 10_000_000_000_000;
+
+/// The parcel facts and holder a commitment check needs.
+#[derive(Debug, Clone, Copy)]
+pub struct PlotContext {
+    pub land_use: LandUse,
+    pub plan_min_milli: Milli,
+    pub plan_max_milli: Milli,
+    pub segment: Option<Segment>,
+}
+
+/// Checks the commitments; an industrial plot ratio under the segment minimum is refused on
+/// `commitments.plot_ratio_milli`.
+pub fn check_commitments(
+    c: &Commitments,
+    at: PlotContext,
+    minimums: &PlotRatioMinimums,
+    violations: &mut Violations,
+) -> bool {
+    let before = violations.as_slice().len();
+    for (value, name, least) in [
+        (c.investment_fen_per_mu, "investment_fen_per_mu", 1),
+        (c.output_fen_per_mu, "output_fen_per_mu", 0),
+        (c.tax_fen_per_mu, "tax_fen_per_mu", 0),
+    ] {
+        if !(least..=MAX_PER_MU_FEN).contains(&value) {
+            violations.add(
+                format!("commitments.{name}"),
+                format!("must be {least} to {MAX_PER_MU_FEN}"),
+            );
+        }
+    }
+    let field = "commitments.plot_ratio_milli";
+    let segment_min = match (at.land_use, at.segment) {
+        (LandUse::Industrial, Some(segment)) => minimums.for_segment(segment),
+        _ => None,
+    };
+    if let Some(min) = segment_min
+        && c.plot_ratio_milli < min
+    {
+        violations.add(
+            field,
+            format!(
+                "{} is under the national minimum of {min} for the holder's segment",
+                c.plot_ratio_milli
+            ),
+        );
+    } else if c.plot_ratio_milli < at.plan_min_milli || c.plot_ratio_milli > at.plan_max_milli {
+        violations.add(
+            field,
+            format!(
+                "must lie within the plan's {}..={}",
+                at.plan_min_milli, at.plan_max_milli
+            ),
+        );
+    }
+    if let Some(energy) = c.energy_tce_per_wan_yuan
+        && !(energy.is_finite() && energy > 0.0 && energy < 1.0e6)
+    {
+        violations.add(
+            "commitments.energy_tce_per_wan_yuan",
+            "a positive number when set",
+        );
+    }
+    violations.as_slice().len() == before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract() -> ContractRequest {
+        ContractRequest {
+            deposit_fen: 100,
+            signed_on: "2025-01-10".into(),
+            start_by: "2025-07-01".into(),
+            complete_by: "2027-07-01".into(),
+            production_check_on: "2030-07-01".into(),
+        }
+    }
+
+    fn fields(v: &Violations) -> Vec<String> {
+        v.as_slice().iter().map(|v| v.field.clone()).collect()
+    }
+
+    #[test]
+    fn contract_dates_must_be_in_order_and_the_deposit_within_the_price() {
+        let mut v = Violations::new();
+        assert!(check_contract(&contract(), 1_000, &mut v).is_some());
+        let bad = ContractRequest {
+            deposit_fen: 1_001,
+            complete_by: "2025-06-30".into(),
+            production_check_on: "soon".into(),
+            ..contract()
+        };
+        assert!(check_contract(&bad, 1_000, &mut v).is_none());
+        assert_eq!(
+            fields(&v),
+            [
+                "contract.deposit_fen",
+                "contract.production_check_on",
+                "contract.complete_by"
+            ]
+        );
+    }
+
+    fn commitments(plot: Milli) -> Commitments {
+        Commitments {
+            investment_fen_per_mu: 300_000_000,
+            output_fen_per_mu: 500_000_000,
+            tax_fen_per_mu: 20_000_000,
+            plot_ratio_milli: plot,
+            energy_tce_per_wan_yuan: None,
+        }
+    }
+
+    fn industrial(segment: Segment) -> PlotContext {
+        PlotContext {
+            land_use: LandUse::Industrial,
+            plan_min_milli: 500,
+            plan_max_milli: 3000,
+            segment: Some(segment),
+        }
+    }
+
+    #[test]
+    fn a_plot_ratio_under_the_segment_minimum_is_refused_on_its_field() {
+        let minimums = PlotRatioMinimums::default();
+        let mut v = Violations::new();
+        assert!(check_commitments(
+            &commitments(800),
+            industrial(Segment::Textile),
+            &minimums,
+            &mut v
+        ));
+        assert!(check_commitments(
+            &commitments(1000),
+            industrial(Segment::Apparel),
+            &minimums,
+            &mut v
+        ));
+        assert!(!check_commitments(
+            &commitments(999),
+            industrial(Segment::LuggageLeather),
+            &minimums,
+            &mut v
+        ));
+        assert!(!check_commitments(
+            &commitments(799),
+            industrial(Segment::Textile),
+            &minimums,
+            &mut v
+        ));
+        assert_eq!(
+            fields(&v),
+            [
+                "commitments.plot_ratio_milli",
+                "commitments.plot_ratio_milli"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plot_ratio_must_lie_within_the_plan() {
+        let minimums = PlotRatioMinimums::default();
+        let mut v = Violations::new();
+        assert!(!check_commitments(
+            &commitments(3001),
+            industrial(Segment::Textile),
+            &minimums,
+            &mut v
+        ));
+        let commercial = PlotContext {
+            land_use: LandUse::Commercial,
+            ..industrial(Segment::Trade)
+        };
+        assert!(check_commitments(
+            &commitments(600),
+            commercial,
+            &minimums,
+            &mut v
+        ));
+        assert_eq!(v.as_slice().len(), 1);
+    }
+
+    #[test]
+    fn amounts_must_be_positive_and_energy_a_number() {
+        let mut v = Violations::new();
+        let bad = Commitments {
+            investment_fen_per_mu: 0,
+            tax_fen_per_mu: -1,
+            energy_tce_per_wan_yuan: Some(f64::NAN),
+            ..commitments(1200)
+        };
+        assert!(!check_commitments(
+            &bad,
+            industrial(Segment::Apparel),
+            &PlotRatioMinimums::default(),
+            &mut v
+        ));
+        assert_eq!(
+            fields(&v),
+            [
+                "commitments.investment_fen_per_mu",
+                "commitments.tax_fen_per_mu",
+                "commitments.energy_tce_per_wan_yuan"
+            ]
+        );
+    }
+}

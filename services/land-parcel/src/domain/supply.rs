@@ -1,0 +1,388 @@
+//! Supply modes and their term rules (供地方式).
+//!
+//! - Standard transfer (出让): a term up to the statutory maximum of the land use
+//!   (industrial 50 years, commercial 40, public service 50).
+//! - Flexible term (弹性年期): at most `flexible_max_years` (20 by default) and never past the
+//!   statutory maximum; the price asked is that of a statutory-maximum term and the contract
+//!   price is scaled pro rata to the years granted.
+//! - Lease then transfer (先租后让): a lease of at most `lease_max_years` (5 by default, never
+//!   more than [`LEASE_YEARS_CAP`]), then a transfer; lease + transfer within the statutory
+//!   maximum; a yearly rent of at least `min_yearly_rent_permille` of the price (50 ‰ = 5 %).
+
+use platform::Violations;
+
+use super::{LandUse, scale_fen};
+
+/// The most lease years any configuration may allow (the pilot rules' ceiling).
+pub const LEASE_YEARS_CAP: u32 = 10;
+
+/// How land is supplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupplyMode {
+    StandardTransfer,
+    FlexibleTerm,
+    LeaseThenTransfer,
+}
+
+impl SupplyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupplyMode::StandardTransfer => "standard_transfer",
+            SupplyMode::FlexibleTerm => "flexible_term",
+            SupplyMode::LeaseThenTransfer => "lease_then_transfer",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            SupplyMode::StandardTransfer,
+            SupplyMode::FlexibleTerm,
+            SupplyMode::LeaseThenTransfer,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+    }
+}
+
+/// The configurable limits of the term rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermRules {
+    /// Statutory maximum term of industrial land, years (50).
+    pub industrial_max_years: u32,
+    /// Statutory maximum of commercial land (40).
+    pub commercial_max_years: u32,
+    /// Statutory maximum of public service land (50).
+    pub public_service_max_years: u32,
+    /// Longest flexible term (20).
+    pub flexible_max_years: u32,
+    /// Longest lease of a lease-then-transfer grant (5; at most [`LEASE_YEARS_CAP`]).
+    pub lease_max_years: u32,
+    /// Least yearly rent as a share of the price, per mille (50 = 5 %).
+    pub min_yearly_rent_permille: u32,
+}
+
+impl Default for TermRules {
+    fn default() -> Self {
+        Self {
+            industrial_max_years: 50,
+            commercial_max_years: 40,
+            public_service_max_years: 50,
+            flexible_max_years: 20,
+            lease_max_years: 5,
+            min_yearly_rent_permille: 50,
+        }
+    }
+}
+
+impl TermRules {
+    pub fn statutory_max(&self, land_use: LandUse) -> u32 {
+        match land_use {
+            LandUse::Industrial => self.industrial_max_years,
+            LandUse::Commercial => self.commercial_max_years,
+            LandUse::PublicService => self.public_service_max_years,
+        }
+    }
+}
+
+/// The terms as asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TermRequest {
+    pub term_years: i64,
+    pub lease_years: i64,
+    pub transfer_years: i64,
+    pub price_fen: i64,
+    pub yearly_rent_fen: i64,
+}
+
+/// Terms that passed every rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    pub mode: SupplyMode,
+    /// Years of the lease phase; 0 unless lease then transfer.
+    pub lease_years: u32,
+    /// Years of transfer (the whole term for the transfer modes).
+    pub transfer_years: u32,
+    /// The contract price, fen (scaled for a flexible term).
+    pub price_fen: i64,
+    /// Yearly rent during the lease, fen; 0 unless lease then transfer.
+    pub yearly_rent_fen: i64,
+}
+
+impl Terms {
+    pub fn total_years(&self) -> u32 {
+        self.lease_years + self.transfer_years
+    }
+}
+
+/// Largest price accepted: 10^15 fen (10 trillion yuan), so sums stay far from overflow.
+pub const MAX_PRICE_FEN: i64 = 1_000_000_000_000_000;
+
+/// Checks `request` under `mode` for land of `land_use`; every broken rule becomes a
+/// violation on its field under `prefix` (e.g. `supply.term_years`).
+pub fn check_terms(
+    mode: SupplyMode,
+    request: &TermRequest,
+    land_use: LandUse,
+    rules: &TermRules,
+    prefix: &str,
+    violations: &mut Violations,
+) -> Option<Terms> {
+    let field = |name: &str| format!("{prefix}.{name}");
+    let before = violations.as_slice().len();
+    let statutory = i64::from(rules.statutory_max(land_use));
+    if request.price_fen <= 0 || request.price_fen > MAX_PRICE_FEN {
+        violations.add(field("price_fen"), format!("must be 1 to {MAX_PRICE_FEN}"));
+    }
+    let in_years = |value: i64, max: i64, name: &str, what: &str, v: &mut Violations| {
+        if value < 1 {
+            v.add(field(name), "must be at least 1 year");
+        } else if value > max {
+            v.add(
+                field(name),
+                format!("{value} years exceeds {what} of {max} years"),
+            );
+        }
+    };
+    let terms = match mode {
+        SupplyMode::StandardTransfer | SupplyMode::FlexibleTerm => {
+            let (max, what) = if mode == SupplyMode::FlexibleTerm {
+                let flexible = i64::from(rules.flexible_max_years).min(statutory);
+                (flexible, "the flexible-term maximum")
+            } else {
+                (statutory, "the statutory maximum for this land use")
+            };
+            in_years(request.term_years, max, "term_years", what, violations);
+            for (value, name) in [
+                (request.lease_years, "lease_years"),
+                (request.transfer_years, "transfer_years"),
+                (request.yearly_rent_fen, "yearly_rent_fen"),
+            ] {
+                violations.check(value == 0, field(name), "only for lease then transfer");
+            }
+            let years = request.term_years.clamp(0, max);
+            let price_fen = if mode == SupplyMode::FlexibleTerm {
+                scale_fen(request.price_fen, years, statutory)
+            } else {
+                request.price_fen
+            };
+            Terms {
+                mode,
+                lease_years: 0,
+                transfer_years: years as u32,
+                price_fen,
+                yearly_rent_fen: 0,
+            }
+        }
+        SupplyMode::LeaseThenTransfer => {
+            let lease_max = i64::from(rules.lease_max_years.min(LEASE_YEARS_CAP));
+            in_years(
+                request.lease_years,
+                lease_max,
+                "lease_years",
+                "the lease maximum",
+                violations,
+            );
+            in_years(
+                request.transfer_years,
+                statutory,
+                "transfer_years",
+                "the statutory maximum for this land use",
+                violations,
+            );
+            let total = request.lease_years.saturating_add(request.transfer_years);
+            if request.lease_years >= 1 && request.transfer_years >= 1 && total > statutory {
+                violations.add(
+                    field("transfer_years"),
+                    format!("lease + transfer = {total} years exceeds the statutory maximum of {statutory} years"),
+                );
+            }
+            if request.term_years != 0 && request.term_years != total {
+                violations.add(field("term_years"), "0, or lease years + transfer years");
+            }
+            let least_rent = scale_fen(
+                request.price_fen,
+                i64::from(rules.min_yearly_rent_permille),
+                1000,
+            );
+            if request.yearly_rent_fen < least_rent {
+                violations.add(
+                    field("yearly_rent_fen"),
+                    format!(
+                        "at least {} ‰ of the price: {least_rent} fen",
+                        rules.min_yearly_rent_permille
+                    ),
+                );
+            }
+            Terms {
+                mode,
+                lease_years: request.lease_years.clamp(0, lease_max) as u32,
+                transfer_years: request.transfer_years.clamp(0, statutory) as u32,
+                price_fen: request.price_fen,
+                yearly_rent_fen: request.yearly_rent_fen,
+            }
+        }
+    };
+    (violations.as_slice().len() == before).then_some(terms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(mode: SupplyMode, request: TermRequest) -> Result<Terms, Vec<String>> {
+        let mut v = Violations::new();
+        check_terms(
+            mode,
+            &request,
+            LandUse::Industrial,
+            &TermRules::default(),
+            "supply",
+            &mut v,
+        )
+        .ok_or_else(|| v.as_slice().iter().map(|v| v.field.clone()).collect())
+    }
+
+    fn years(term: i64) -> TermRequest {
+        TermRequest {
+            term_years: term,
+            price_fen: 10_000_000,
+            ..Default::default()
+        }
+    }
+
+    fn lease(lease: i64, transfer: i64, rent: i64) -> TermRequest {
+        TermRequest {
+            lease_years: lease,
+            transfer_years: transfer,
+            price_fen: 10_000_000,
+            yearly_rent_fen: rent,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn standard_transfer_allows_fifty_industrial_years_and_not_fifty_one() {
+        assert_eq!(
+            check(SupplyMode::StandardTransfer, years(50))
+                .unwrap()
+                .total_years(),
+            50
+        );
+        assert_eq!(
+            check(SupplyMode::StandardTransfer, years(51)).unwrap_err(),
+            ["supply.term_years"]
+        );
+        assert!(check(SupplyMode::StandardTransfer, years(0)).is_err());
+        let mut v = Violations::new();
+        let commercial = check_terms(
+            SupplyMode::StandardTransfer,
+            &years(41),
+            LandUse::Commercial,
+            &TermRules::default(),
+            "supply",
+            &mut v,
+        );
+        assert!(commercial.is_none(), "commercial land stops at 40 years");
+    }
+
+    #[test]
+    fn flexible_term_stops_at_twenty_and_scales_the_price() {
+        let terms = check(SupplyMode::FlexibleTerm, years(20)).unwrap();
+        // 10,000,000 fen for 50 years → 20/50 of it.
+        assert_eq!(terms.price_fen, 4_000_000);
+        assert_eq!(
+            check(SupplyMode::FlexibleTerm, years(21)).unwrap_err(),
+            ["supply.term_years"]
+        );
+        let odd = check(
+            SupplyMode::FlexibleTerm,
+            TermRequest {
+                price_fen: 1_000,
+                ..years(7)
+            },
+        );
+        assert_eq!(odd.unwrap().price_fen, 140);
+        let third = check(
+            SupplyMode::FlexibleTerm,
+            TermRequest {
+                price_fen: 100,
+                ..years(1)
+            },
+        );
+        assert_eq!(third.unwrap().price_fen, 2, "100 × 1/50 = 2");
+    }
+
+    #[test]
+    fn lease_then_transfer_limits_the_lease_the_total_and_the_rent() {
+        // 5 % of 10,000,000 is 500,000 a year.
+        assert!(check(SupplyMode::LeaseThenTransfer, lease(5, 45, 500_000)).is_ok());
+        assert_eq!(
+            check(SupplyMode::LeaseThenTransfer, lease(6, 44, 500_000)).unwrap_err(),
+            ["supply.lease_years"]
+        );
+        assert_eq!(
+            check(SupplyMode::LeaseThenTransfer, lease(5, 46, 500_000)).unwrap_err(),
+            ["supply.transfer_years"]
+        );
+        assert_eq!(
+            check(SupplyMode::LeaseThenTransfer, lease(5, 45, 499_999)).unwrap_err(),
+            ["supply.yearly_rent_fen"]
+        );
+    }
+
+    #[test]
+    fn a_longer_lease_may_be_configured_but_never_past_ten_years() {
+        let rules = TermRules {
+            lease_max_years: 12,
+            ..TermRules::default()
+        };
+        let run = |l| {
+            let mut v = Violations::new();
+            check_terms(
+                SupplyMode::LeaseThenTransfer,
+                &lease(l, 40, 500_000),
+                LandUse::Industrial,
+                &rules,
+                "supply",
+                &mut v,
+            )
+        };
+        assert!(run(10).is_some());
+        assert!(run(11).is_none());
+    }
+
+    #[test]
+    fn lease_fields_are_refused_for_the_transfer_modes() {
+        let request = TermRequest {
+            lease_years: 2,
+            yearly_rent_fen: 1,
+            ..years(20)
+        };
+        assert_eq!(
+            check(SupplyMode::StandardTransfer, request).unwrap_err(),
+            ["supply.lease_years", "supply.yearly_rent_fen"]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_flexible_prices_never_exceed_the_full_term_price(
+            term in 1_i64..=20, price in 1_i64..=MAX_PRICE_FEN
+        ) {
+            let terms = check(SupplyMode::FlexibleTerm, TermRequest { price_fen: price, ..years(term) }).unwrap();
+            proptest::prop_assert!(terms.price_fen <= price);
+            proptest::prop_assert!(terms.total_years() <= 20);
+        }
+
+        #[test]
+        fn accepted_lease_terms_stay_within_every_limit(
+            l in 0_i64..12, t in 0_i64..60, rent in 0_i64..2_000_000
+        ) {
+            if let Ok(terms) = check(SupplyMode::LeaseThenTransfer, lease(l, t, rent)) {
+                proptest::prop_assert!(terms.lease_years <= 5);
+                proptest::prop_assert!(terms.total_years() <= 50);
+                proptest::prop_assert!(terms.yearly_rent_fen * 20 >= terms.price_fen);
+            }
+        }
+    }
+}
