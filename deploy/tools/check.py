@@ -7,8 +7,11 @@ For each kustomization (the base and every overlay) it renders the objects with
 custom resources (Strimzi, CloudNativePG) for their required fields, and then checks that the
 objects agree with each other and with the source:
 
-- every variable of `services/platform/src/config.rs` (`vars`) is set in every Deployment,
-  exactly once, with a value that parses; DATABASE_URL and AUTH_TOKENS come from Secrets;
+- the variables are what each service binary says it reads (`<service> vars`, built with
+  cargo): every platform variable is set in every Deployment, exactly once, with a value
+  that parses; a service's own variables (notice rules, census factors) may be set in its
+  Deployment; any other name is an error (a typo); DATABASE_URL and AUTH_TOKENS come from
+  Secrets;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
 - security context, resources, graceful shutdown, the migration Job;
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import subprocess
 import sys
@@ -49,7 +53,7 @@ PG_RW_HOST = f"{PG_CLUSTER}-rw"
 KAFKA_CLUSTER = "haicheng"
 GATEWAY_LABEL = ("haicheng.io/gateway", "true")
 EGRESS_PORTS = {(5432, "TCP"), (9092, "TCP"), (53, "UDP"), (53, "TCP"), (4317, "TCP")}
-# Always set, whatever config.rs declares.
+# Always set, whatever the services list.
 REQUIRED_VARS = ("GRPC_ADDR", "DATABASE_URL", "KAFKA_BOOTSTRAP", "AUTH_TOKENS")
 SECRET_VARS = {"DATABASE_URL", "AUTH_TOKENS"}
 # Variables whose value must be a non-negative integer (config.rs parses them as numbers).
@@ -73,7 +77,7 @@ class Source:
     """What the repository says the deployment must agree with."""
 
     repo: Path
-    env_vars: list[str]
+    env_vars: list[str]  # the platform's: every Deployment sets them
     services: dict[str, int]  # binary name -> DEFAULT_GRPC_PORT
     topics: list[str]
     departments: set[str]
@@ -82,6 +86,7 @@ class Source:
     docker_bins: list[str]
     docker_copies: list[str]
     docker_uid: int | None
+    service_vars: dict[str, list[str]] = field(default_factory=dict)  # binary -> its own variables
 
 
 def fatal(message: str) -> None:
@@ -97,16 +102,38 @@ def _read(path: Path) -> str:
         fatal(f"cannot read {path}: {err}")
 
 
-def read_source(repo: Path) -> Source:
-    config = _read(repo / "services/platform/src/config.rs")
-    block = re.search(r"pub mod vars \{(.*?)pub const ALL", config, re.S)
-    env_vars = re.findall(r'pub const \w+: &str = "([A-Z0-9_]+)";', block.group(1) if block else "")
-    if not env_vars:
-        fatal("found no variable names in services/platform/src/config.rs (mod vars)")
-    missing = [v for v in REQUIRED_VARS if v not in env_vars]
+def read_variables(repo: Path, services: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """What each service binary reads, as it prints it (`<service> vars`: OWNER<TAB>NAME lines,
+    OWNER `platform` or the service): the platform's variables and each service's own."""
+    cargo = os.environ.get("CARGO", "cargo")
+    packages = [arg for svc in services for arg in ("-p", svc)]
+    try:
+        build = subprocess.run([cargo, "build", "--quiet", "--bins", *packages], cwd=repo,
+                               capture_output=True, text=True)
+    except OSError as err:
+        fatal(f"cannot run {cargo} to build the services (their variable lists): {err}")
+    if build.returncode != 0:
+        fatal(f"cargo build of {', '.join(services)} failed:\n{build.stderr.strip()}")
+    platform: list[str] | None = None
+    own: dict[str, list[str]] = {}
+    for svc in services:
+        run = subprocess.run([cargo, "run", "--quiet", "-p", svc, "--bin", svc, "--", "vars"], cwd=repo,
+                             capture_output=True, text=True)
+        lines = [line.split("\t") for line in run.stdout.splitlines() if line.strip()]
+        if run.returncode != 0 or not lines or any(len(parts) != 2 for parts in lines):
+            fatal(f"`{svc} vars` did not list its variables: {run.stderr.strip() or run.stdout[:200]}")
+        mine = [name for owner, name in lines if owner == "platform"]
+        if platform is not None and mine != platform:
+            fatal(f"`{svc} vars` lists other platform variables than the other services")
+        platform = mine
+        own[svc] = [name for owner, name in lines if owner != "platform"]
+    missing = [v for v in REQUIRED_VARS if v not in (platform or [])]
     if missing:
-        fatal(f"config.rs no longer declares {', '.join(missing)}")
+        fatal(f"the services no longer read {', '.join(missing)}")
+    return platform or [], own
 
+
+def read_source(repo: Path) -> Source:
     services = {}
     for cfg in sorted(repo.glob("services/*/src/config.rs")):
         m = re.search(r"pub const DEFAULT_GRPC_PORT: u16 = (\d+);", cfg.read_text())
@@ -114,6 +141,7 @@ def read_source(repo: Path) -> Source:
             services[cfg.parent.parent.name] = int(m.group(1))
     if not services:
         fatal("found no service (services/*/src/config.rs with DEFAULT_GRPC_PORT)")
+    env_vars, service_vars = read_variables(repo, list(services))
 
     topics = re.findall(r'pub const \w+: &str = "([a-z0-9.\-_]+)";', _read(repo / "proto/src/topics.rs"))
     if not topics:
@@ -144,7 +172,7 @@ def read_source(repo: Path) -> Source:
             docker_copies += m.group(1).split()[:-1]
     uid = re.search(r"^USER\s+(\d+)", dockerfile, re.M)
     return Source(repo, env_vars, services, topics, departments, scopes, members, docker_bins,
-                  docker_copies, int(uid.group(1)) if uid else None)
+                  docker_copies, int(uid.group(1)) if uid else None, service_vars)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -296,6 +324,14 @@ def check_custom_resource(obj: dict, report: Report) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def span_ms(value) -> int | None:
+    """A retention span of config.rs (`14d`, `36h`, `90m`, `45s`) in milliseconds."""
+    m = re.fullmatch(r"(\d+)([dhms])", (value or "").strip())
+    if not m:
+        return None
+    return int(m.group(1)) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[m.group(2)] * 1000
 
 
 def parse_quantity(value) -> float | None:
@@ -486,12 +522,13 @@ class PlatformChecks:
 
     def variables(self, deploy: dict, svc: str, port: int, env: dict) -> None:
         error = self.report.error
-        known = set(self.src.env_vars)
+        own = self.src.service_vars.get(svc, [])
+        known = set(self.src.env_vars) | set(own)
         for var in self.src.env_vars:
             if var not in env:
-                error(deploy, f"{var} is not set (services/platform/src/config.rs reads it)")
+                error(deploy, f"{var} is not set (every service reads it; `{svc} vars` lists it)")
         for var in sorted(set(env) - known):
-            error(deploy, f"{var} is not a variable the services read (typo?); known: config.rs vars")
+            error(deploy, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         container = dig(deploy, "spec", "template", "spec", "containers", 0, default={})
         refs = {i.get("name"): dig(i, "valueFrom", "secretKeyRef") for i in container.get("env") or []}
         expected = {"DATABASE_URL": (f"{svc}-database", DATABASE_KEY), "AUTH_TOKENS": AUTH_SECRET}
@@ -632,8 +669,8 @@ class PlatformChecks:
         ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "DATABASE_URL"), None)
         if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-database", DATABASE_KEY):
             error(job, f"DATABASE_URL must come from Secret {svc}-database key {DATABASE_KEY}, as in the Deployment")
-        for var in sorted(set(env) - set(self.src.env_vars)):
-            error(job, f"{var} is not a variable the services read (typo?)")
+        for var in sorted(set(env) - set(self.src.env_vars) - set(self.src.service_vars.get(svc, []))):
+            error(job, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         for var, value in env.items():
             if var != "DATABASE_URL" and var in server_env and server_env[var] != value:
                 error(job, f"{var}={value!r} differs from the Deployment's {server_env[var]!r}")
@@ -701,6 +738,15 @@ class PlatformChecks:
             for topic, obj in topics.items():
                 if str(dig(obj, "spec", "partitions")) != value:
                     error(obj, f"partitions {dig(obj, 'spec', 'partitions')} differ from KAFKA_TOPIC_PARTITIONS={value}")
+        # A consumer re-reading a whole topic must still find every event id in its inbox.
+        for svc, env in self.env_by_service.items():
+            inbox = span_ms(env.get("INBOX_RETENTION"))
+            for topic, obj in topics.items():
+                kept = dig(obj, "spec", "config", "retention.ms")
+                if inbox is None or topic is None or topic.endswith(".dlq") or kept is None:
+                    continue
+                if inbox <= int(kept):
+                    error(obj, f"retention.ms {kept} is not shorter than {svc}'s INBOX_RETENTION={env['INBOX_RETENTION']}")
 
     # ---- PostgreSQL
     def postgres(self) -> None:
@@ -961,7 +1007,8 @@ def main() -> int:
         for line in report.errors:
             print(f"  {line}", file=sys.stderr)
         return 1
-    print(f"deploy/check: all passed ({len(src.env_vars)} variables, {len(src.services)} services, "
+    own = sum(len(v) for v in src.service_vars.values())
+    print(f"deploy/check: all passed ({len(src.env_vars)} platform and {own} service variables, {len(src.services)} services, "
           f"{len(src.topics)} topics checked)")
     return 0
 

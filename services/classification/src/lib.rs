@@ -45,6 +45,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         topics::CLASSIFICATION_EVENTS,
         topics::POLICY_NOTICES,
     ],
+    vars: &[config::vars::ALL, notices::vars::ALL],
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
@@ -61,7 +62,7 @@ pub async fn run(
         "census",
         &[topics::CENSUS_EVENTS],
         consumers::CensusConsumer,
-    );
+    )?;
     let reranker = reranker::Reranker::new(
         platform.pool.clone(),
         platform.outbox.clone(),

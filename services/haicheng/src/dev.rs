@@ -1,25 +1,41 @@
 //! `haicheng dev`: the whole platform on one machine.
 //!
-//! Starts the local stack (`scripts/stack`: a private PostgreSQL and the tansu broker under
+//! Starts the local stack (`scripts/stack`: a private PostgreSQL and an Apache Kafka broker under
 //! `.local/stack`), one database per service, and the four services as separate processes
 //! (the binaries beside this one; logs in `.local/logs`); waits until every service reports
 //! SERVING; loads the demo data set on first start; prints the addresses, the development
 //! tokens and a short tour; and runs until Ctrl-C, when it stops the services (SIGTERM:
 //! NOT_SERVING, drain, commit) in the reverse order of their start, then the stack.
 //! PostgreSQL keeps its data under `.local/`, so a restart finds everything again.
+//!
+//! Meanwhile it supervises the services as a kubelet would: a process that dies is reported
+//! (its exit status or signal first, then the last lines of its log) and started again after
+//! an exponential back-off (1 s doubling to 60 s, reset once it ran for a minute), while the
+//! others keep running. Logs are appended across starts, each start marked by a line.
 
 use std::{
+    io::Write,
+    os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
-    process::{ExitCode, Stdio},
+    process::{ExitCode, ExitStatus, Stdio},
     time::Duration,
 };
 
 use anyhow::{Context, bail};
 use clap::Args;
+use platform::backoff::Backoff;
 use sqlx::{Connection, PgConnection};
-use tokio::process::{Child, Command};
+use tokio::{
+    process::{Child, Command},
+    time::Instant,
+};
 
 use crate::{demo, load};
+
+/// Lines of a dead process's log printed with its report.
+const LOG_TAIL_LINES: usize = 12;
+/// A restarted process that has run this long gets the shortest back-off again.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// Where the services listen, in start order (census first: the others consume its events).
 pub const SERVICES: [(&str, u16); 4] = [
@@ -42,11 +58,110 @@ pub struct DevArgs {
     no_demo: bool,
 }
 
-/// A running service process.
+/// A supervised service process.
 struct Service {
     name: &'static str,
     address: String,
-    child: Child,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    /// The running process; `None` while it waits for its restart.
+    child: Option<Child>,
+    started: Instant,
+    backoff: Backoff,
+    /// When a dead process is started again.
+    restart_at: Option<Instant>,
+    restarts: u32,
+    /// Restarted and not yet reported SERVING.
+    awaiting_serving: bool,
+}
+
+impl Service {
+    /// Starts (or restarts) the process; its output is appended to its log.
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        writeln!(
+            log,
+            "----- haicheng dev: starting {} at {} -----",
+            self.name,
+            chrono::Utc::now().to_rfc3339()
+        )?;
+        let child = Command::new(&self.program)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", self.name))?;
+        self.child = Some(child);
+        self.started = Instant::now();
+        Ok(())
+    }
+
+    /// The exit status if the process has died since the last look.
+    fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(None);
+        };
+        let status = child.try_wait()?;
+        if status.is_some() {
+            self.child = None;
+        }
+        Ok(status)
+    }
+
+    /// What happened and the end of its log, cause first.
+    fn report_death(&self, status: ExitStatus) -> String {
+        let mut report = format!("{} {}", self.name, describe(status));
+        report.push_str(&format!("; last lines of {}:\n", self.log.display()));
+        for line in log_tail(&self.log, LOG_TAIL_LINES) {
+            report.push_str("  | ");
+            report.push_str(&line);
+            report.push('\n');
+        }
+        report
+    }
+}
+
+/// "exited with status 1", "was killed by signal 9 (SIGKILL)".
+fn describe(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exited with status {code}");
+    }
+    match status.signal() {
+        Some(signal) => {
+            let name = match signal {
+                libc::SIGKILL => " (SIGKILL)",
+                libc::SIGTERM => " (SIGTERM)",
+                libc::SIGINT => " (SIGINT)",
+                libc::SIGABRT => " (SIGABRT)",
+                libc::SIGSEGV => " (SIGSEGV)",
+                libc::SIGBUS => " (SIGBUS)",
+                _ => "",
+            };
+            format!("was killed by signal {signal}{name}")
+        }
+        None => format!("ended ({status})"),
+    }
+}
+
+/// The last `count` lines of a log (long lines cut), empty if it cannot be read.
+fn log_tail(path: &Path, count: usize) -> Vec<String> {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..]
+        .iter()
+        .map(|line| match line.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        })
+        .collect()
 }
 
 pub async fn run(args: DevArgs) -> ExitCode {
@@ -114,7 +229,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     outcome
 }
 
-/// After start: demo data once, the banner, then wait for Ctrl-C or a service that dies.
+/// After start: demo data once, the banner, then supervise the services until Ctrl-C.
 async fn serve(
     args: &DevArgs,
     database_url: &str,
@@ -122,29 +237,79 @@ async fn serve(
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
-    if !args.no_demo && !marker.exists() {
-        let census = &services[0].address;
-        load::demo(census, args.seed)
+    let census = services[0].address.clone();
+    let demo = async {
+        if args.no_demo || marker.exists() {
+            return Ok(());
+        }
+        load::demo(&census, args.seed)
             .await
             .context("loading the demo data")?;
         std::fs::write(&marker, format!("seed {}\n", args.seed))?;
-    }
-    print_banner(database_url, kafka, services, &args.dir, args.seed);
+        anyhow::Ok(())
+    };
+    tokio::pin!(demo);
+    let mut demo_pending = true;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut ctrl_c => {
                 eprintln!("\nstopping…");
                 return Ok(ExitCode::SUCCESS);
             }
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                for service in services.iter_mut() {
-                    if let Some(status) = service.child.try_wait()? {
-                        bail!("{} exited ({status}); its log: {}", service.name, args.dir.join("logs").join(format!("{}.log", service.name)).display());
-                    }
+            loaded = &mut demo, if demo_pending => {
+                demo_pending = false;
+                if let Err(err) = loaded {
+                    eprintln!("error: {err:#}; it is tried again on the next start");
                 }
+                print_banner(database_url, kafka, services, &args.dir, args.seed);
             }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => supervise(services).await?,
         }
     }
+}
+
+/// One look at every service: report and schedule the restart of the dead, restart those
+/// whose back-off has passed, and say when a restarted one serves again.
+async fn supervise(services: &mut [Service]) -> anyhow::Result<()> {
+    for service in services.iter_mut() {
+        if let Some(status) = service.exited()? {
+            if service.started.elapsed() >= STABLE_AFTER {
+                service.backoff.reset();
+            }
+            let delay = service.backoff.next_delay();
+            eprint!("{}", service.report_death(status));
+            eprintln!(
+                "{} restarts in {} s; the other services keep running",
+                service.name,
+                delay.as_secs()
+            );
+            service.restart_at = Some(Instant::now() + delay);
+            service.awaiting_serving = false;
+        }
+        if service.restart_at.is_some_and(|at| Instant::now() >= at) {
+            service.restart_at = None;
+            service.restarts += 1;
+            service.spawn()?;
+            service.awaiting_serving = true;
+            eprintln!(
+                "{} started again (restart {})",
+                service.name, service.restarts
+            );
+        }
+        if service.awaiting_serving
+            && service.child.is_some()
+            && matches!(
+                crate::check(&service.address).await,
+                Ok(tonic_health::pb::health_check_response::ServingStatus::Serving)
+            )
+        {
+            service.awaiting_serving = false;
+            eprintln!("{:<16} {:<18} SERVING again", service.name, service.address);
+        }
+    }
+    Ok(())
 }
 
 async fn start_services(
@@ -171,25 +336,29 @@ async fn start_services(
                 .await?;
         }
         let address = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
-        let child = Command::new(binaries.join(name))
-            .env("DATABASE_URL", with_database(database_url, &database))
-            .env("KAFKA_BOOTSTRAP", kafka)
-            .env("GRPC_ADDR", &address)
-            .env("SHUTDOWN_GRACE_MS", "0")
+        let env = [
+            ("DATABASE_URL", with_database(database_url, &database)),
+            ("KAFKA_BOOTSTRAP", kafka.to_string()),
+            ("GRPC_ADDR", address.clone()),
+            ("SHUTDOWN_GRACE_MS", "0".to_string()),
             // A service restarted after a crash takes its partitions back at once.
-            .env("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev"))
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        services.push(Service {
+            ("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev")),
+        ];
+        let mut service = Service {
             name,
             address,
-            child,
-        });
+            program: binaries.join(name),
+            env: env.map(|(k, v)| (k.to_string(), v)).to_vec(),
+            log: logs.join(format!("{name}.log")),
+            child: None,
+            started: Instant::now(),
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+            restart_at: None,
+            restarts: 0,
+            awaiting_serving: false,
+        };
+        service.spawn()?;
+        services.push(service);
     }
     for service in services.iter_mut() {
         wait_serving(service, Duration::from_secs(90)).await?;
@@ -201,11 +370,10 @@ async fn start_services(
 async fn wait_serving(service: &mut Service, timeout: Duration) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
-        if let Some(status) = service.child.try_wait()? {
+        if let Some(status) = service.exited()? {
             bail!(
-                "{} exited during start-up ({status}); see .local/logs/{}.log",
-                service.name,
-                service.name
+                "during start-up, {}",
+                service.report_death(status).trim_end()
             );
         }
         if matches!(
@@ -219,20 +387,38 @@ async fn wait_serving(service: &mut Service, timeout: Duration) -> anyhow::Resul
     bail!("{} did not report SERVING within {timeout:?}", service.name)
 }
 
-/// SIGTERM to each service, last started first; each gets 30 s to drain.
+/// SIGTERM to each running service, last started first; each gets 30 s to drain. One that
+/// is not running (dead, waiting for its restart) is said to be so, not "stopped".
 async fn stop(services: &mut [Service]) {
     for service in services.iter_mut().rev() {
-        if let Some(pid) = service.child.id() {
+        match service.exited() {
+            Ok(Some(status)) => {
+                eprint!("{}", service.report_death(status));
+                continue;
+            }
+            Ok(None) if service.child.is_none() => {
+                eprintln!("{} was not running", service.name);
+                continue;
+            }
+            _ => {}
+        }
+        let Some(child) = service.child.as_mut() else {
+            continue;
+        };
+        if let Some(pid) = child.id() {
             // SAFETY: signalling a child process we started.
             unsafe { libc::kill(pid as i32, libc::SIGTERM) };
         }
-        match tokio::time::timeout(Duration::from_secs(30), service.child.wait()).await {
-            Ok(_) => eprintln!("{} stopped", service.name),
+        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+            Ok(Ok(status)) if status.success() => eprintln!("{} stopped", service.name),
+            Ok(Ok(status)) => eprintln!("{} stopped: {}", service.name, describe(status)),
+            Ok(Err(err)) => eprintln!("{}: waiting for it failed: {err}", service.name),
             Err(_) => {
                 eprintln!("{} did not stop within 30 s; killing it", service.name);
-                let _ = service.child.kill().await;
+                let _ = child.kill().await;
             }
         }
+        service.child = None;
     }
 }
 
@@ -245,7 +431,7 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         "  {:<16} {database_url}  (one database per service)",
         "PostgreSQL"
     );
-    println!("  {:<16} {kafka}", "Kafka (tansu)");
+    println!("  {:<16} {kafka}", "Kafka");
     println!("  {:<16} {}", "logs", dir.join("logs").display());
     println!("\ndevelopment tokens (Authorization: Bearer TOKEN):");
     for department in platform::auth::Department::ALL {
@@ -272,7 +458,7 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         println!("  {line}");
     }
     println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
-    println!("Ctrl-C stops everything.");
+    println!("A service that dies is reported and started again; Ctrl-C stops everything.");
 }
 
 /// The repository, for `scripts/` (this command is a development tool run from a checkout).
@@ -280,7 +466,7 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn env_value(env: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn env_value(env: &str, name: &str) -> anyhow::Result<String> {
     env.lines()
         .find_map(|line| line.strip_prefix(&format!("export {name}=")))
         .map(|v| v.trim_matches(['"', '\'']).to_string())
@@ -288,7 +474,7 @@ fn env_value(env: &str, name: &str) -> anyhow::Result<String> {
 }
 
 /// The same connection string naming another database.
-fn with_database(url: &str, database: &str) -> String {
+pub(crate) fn with_database(url: &str, database: &str) -> String {
     match url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{database}"),
         None => url.to_string(),

@@ -124,6 +124,9 @@ pub struct InboxConsumer<H> {
     processed: Counter<u64>,
 }
 
+/// A Kafka consumer created and subscribed, for [`InboxConsumer::run_subscribed`].
+pub struct Subscription(StreamConsumer<ConsumerContext>);
+
 /// Stopped while a message was still being retried; its offset is not stored.
 struct Interrupted;
 
@@ -143,6 +146,13 @@ impl<H: Handler> InboxConsumer<H> {
 
     /// Consumes until `shutdown`, then commits the stored offsets.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let subscription = self.subscribe()?;
+        self.run_subscribed(subscription, shutdown).await
+    }
+
+    /// Creates the Kafka consumer and subscribes it: a consumer that cannot start fails here,
+    /// at start-up, rather than in a background task.
+    pub fn subscribe(&self) -> anyhow::Result<Subscription> {
         let mut config = client_config(&self.settings.bootstrap);
         if let Some(instance) = &self.settings.group_instance_id {
             config.set("group.instance.id", instance);
@@ -167,6 +177,16 @@ impl<H: Handler> InboxConsumer<H> {
         let topics: Vec<&str> = self.settings.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(consumer = %self.settings.name, ?topics, "consuming");
+        Ok(Subscription(consumer))
+    }
+
+    /// [`run`](Self::run) with a consumer already subscribed by [`subscribe`](Self::subscribe).
+    pub async fn run_subscribed(
+        self,
+        subscription: Subscription,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let consumer = subscription.0;
 
         let mut last_commit = tokio::time::Instant::now();
         loop {

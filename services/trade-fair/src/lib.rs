@@ -25,6 +25,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
     topics: &[topics::CLASSIFICATION_EVENTS, topics::FAIR_EVENTS],
+    vars: &[config::vars::ALL],
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.

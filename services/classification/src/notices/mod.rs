@@ -63,7 +63,7 @@ pub fn start(
     let wakeups = watch::Wakeups::default();
     let (listener, pool) = (wakeups.clone(), platform.pool.clone());
     platform.spawn(move |stop| listener.listen(pool, stop));
-    platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer);
+    platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer)?;
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
     Ok(platform::capped!(

@@ -18,6 +18,7 @@ static SPEC: ServiceSpec = ServiceSpec {
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &crate::TEST_MIGRATIONS,
     topics: &[],
+    vars: &[],
 };
 
 const TOKENS: &str =
