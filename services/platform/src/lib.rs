@@ -20,6 +20,7 @@ pub mod paging;
 pub mod period;
 pub mod server;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
 pub mod time;
 pub mod uscc;
@@ -27,7 +28,7 @@ pub mod uscc;
 use std::{process::ExitCode, time::Duration};
 
 use sqlx::{PgPool, migrate::Migrator};
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
@@ -42,6 +43,7 @@ use crate::{
     inbox::{ConsumerSettings, InboxConsumer},
     outbox::Relay,
     server::GrpcSettings,
+    supervisor::Supervisor,
 };
 
 /// What a service declares about itself.
@@ -55,6 +57,19 @@ pub struct ServiceSpec {
     pub migrations: &'static Migrator,
     /// Topics the service produces to or consumes from; created (with their DLQs) when absent.
     pub topics: &'static [&'static str],
+    /// The service's own environment variables, one list per module that reads some (e.g.
+    /// `&[config::vars::ALL]`); the platform's ([`config::vars::ALL`]) are added. Printed by
+    /// `<service> vars`, which the deploy checks read.
+    pub vars: &'static [&'static [&'static str]],
+}
+
+impl ServiceSpec {
+    /// Every variable the service reads, with who reads it: `platform` or the service.
+    pub fn variables(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        let platform = config::vars::ALL.iter().map(|var| ("platform", *var));
+        let own = self.vars.iter().flat_map(|vars| vars.iter());
+        platform.chain(own.map(|var| (self.name, *var)))
+    }
 }
 
 /// A started service's shared parts.
@@ -64,11 +79,13 @@ pub struct Platform {
     pub producer: Producer,
     pub outbox: Outbox,
     spec: &'static ServiceSpec,
-    /// Cancelled from outside (signal, test) to begin the shutdown.
+    /// Cancelled to begin the shutdown: from outside (signal, test; this is a child of the
+    /// token given to [`start`](Self::start)) or by the supervisor when a task failed.
     shutdown: CancellationToken,
     /// Cancelled once the server has drained, to stop the relay and the consumers.
     workers: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
+    /// The relay, the consumers and the service's own tasks.
+    supervisor: Supervisor,
 }
 
 impl Platform {
@@ -103,7 +120,12 @@ impl Platform {
             config.outbox_poll,
         )
         .with_topic_prefix(&config.kafka_topic_prefix);
-        let tasks = vec![tokio::spawn(relay.run(workers.clone()))];
+        let mut supervisor = Supervisor::default();
+        let stop = workers.clone();
+        supervisor.spawn("outbox relay", async move {
+            relay.run(stop).await;
+            Ok(())
+        });
         tracing::info!(service = spec.name, "platform started");
         Ok(Self {
             outbox: Outbox::new(spec.name),
@@ -111,15 +133,22 @@ impl Platform {
             pool,
             producer,
             spec,
-            shutdown,
+            shutdown: shutdown.child_token(),
             workers,
-            tasks,
+            supervisor,
         })
     }
 
     /// Starts a consumer named `<service>.<name>` (its Kafka group, behind the topic prefix)
-    /// that applies `handler` once per event of `topics`.
-    pub fn consume<H: Handler>(&mut self, name: &str, topics: &[&str], handler: H) {
+    /// that applies `handler` once per event of `topics`. A consumer that cannot be created
+    /// or subscribed is an error here, so the service does not start without it; once
+    /// running it is supervised like every background task.
+    pub fn consume<H: Handler>(
+        &mut self,
+        name: &str,
+        topics: &[&str],
+        handler: H,
+    ) -> anyhow::Result<()> {
         let settings = ConsumerSettings {
             name: self.config.topic(&format!("{}.{name}", self.spec.name)),
             bootstrap: self.config.kafka_bootstrap.clone(),
@@ -128,14 +157,16 @@ impl Platform {
             commit_interval: Duration::from_secs(1),
             group_instance_id: self.config.kafka_group_instance_id.clone(),
         };
+        let task_name = format!("consumer {}", settings.name);
         let consumer =
             InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), handler);
+        let subscription = consumer
+            .subscribe()
+            .map_err(|err| err.context(format!("starting the {task_name}")))?;
         let workers = self.workers.clone();
-        self.tasks.push(tokio::spawn(async move {
-            if let Err(err) = consumer.run(workers).await {
-                tracing::error!(error = format!("{err:#}"), "consumer stopped with an error");
-            }
-        }));
+        self.supervisor
+            .spawn(task_name, consumer.run_subscribed(subscription, workers));
+        Ok(())
     }
 
     /// Cancelled when shutdown begins (before the drain): long-lived calls such as watch
@@ -145,46 +176,82 @@ impl Platform {
     }
 
     /// Runs a background task until the server has drained; it is given the token that asks
-    /// it to stop, and shutdown waits for it (up to 30 s).
+    /// it to stop, and shutdown waits for it (up to 30 s). The task must run until then: if
+    /// it returns or panics earlier, the supervisor stops the service with an error (see
+    /// [`supervisor`]). It is reported under the name of its future's function.
     pub fn spawn<F, Fut>(&mut self, task: F)
     where
         F: FnOnce(CancellationToken) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.tasks.push(tokio::spawn(task(self.workers.clone())));
+        let future = task(self.workers.clone());
+        self.supervisor
+            .spawn(supervisor::name_of::<Fut>(), async move {
+                future.await;
+                Ok(())
+            });
     }
 
     /// Serves `routes` until shutdown, then: NOT_SERVING, drain calls, stop the relay and
     /// the consumers (offsets committed), flush the producer, close the pool.
+    ///
+    /// Refuses to start (an error) when a method of a served gRPC service has no access
+    /// rule. A background task that ends or panics before shutdown was asked begins the same
+    /// shutdown and makes this return an error naming the task, so the process exits
+    /// non-zero.
     pub async fn serve(
         self,
         listener: TcpListener,
         routes: RoutesBuilder,
         policy: AccessPolicy,
     ) -> anyhow::Result<()> {
+        let Platform {
+            config,
+            pool,
+            producer,
+            spec,
+            shutdown,
+            workers,
+            mut supervisor,
+            ..
+        } = self;
         tracing::info!(address = %listener.local_addr()?, "serving gRPC");
         let settings = GrpcSettings {
-            config: &self.config,
-            service_names: self.spec.grpc_services,
-            descriptor_set: self.spec.descriptor_set,
+            config: &config,
+            service_names: spec.grpc_services,
+            descriptor_set: spec.descriptor_set,
             policy,
         };
-        let served = server::serve(listener, routes, settings, self.shutdown.clone()).await;
-        self.workers.cancel();
-        for task in self.tasks {
-            if tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a background task did not stop within 30 s");
+        let mut failure: Option<anyhow::Error> = None;
+        let served = {
+            let server = server::serve(listener, routes, settings, shutdown.clone());
+            tokio::pin!(server);
+            loop {
+                tokio::select! {
+                    served = &mut server => break served,
+                    // Every task runs until the workers are told to stop, after the drain.
+                    Some(exit) = supervisor.next_exit() => {
+                        tracing::error!(task = %exit.name, "{exit}; shutting the service down");
+                        failure.get_or_insert_with(|| anyhow::anyhow!("{exit}"));
+                        shutdown.cancel();
+                    }
+                }
+            }
+        };
+        workers.cancel();
+        for exit in supervisor.join_all(Duration::from_secs(30)).await {
+            if exit.is_failure() {
+                tracing::error!(task = %exit.name, "{exit} while stopping");
+                failure.get_or_insert_with(|| anyhow::anyhow!("{exit} while stopping"));
             }
         }
-        if let Err(err) = self.producer.flush(Duration::from_secs(10)) {
+        if let Err(err) = producer.flush(Duration::from_secs(10)) {
             tracing::warn!(error = %err, "producer flush on shutdown");
         }
-        self.pool.close().await;
+        pool.close().await;
         tracing::info!("stopped");
-        served
+        served?;
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -195,7 +262,9 @@ pub trait ServiceConfig: Send + 'static {
 
 /// The whole of a service's `main`: load the configuration (a bad variable stops start-up
 /// with its name and exit code 2), start telemetry, bind, run until SIGTERM/SIGINT.
-/// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job).
+/// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job);
+/// with `vars` it prints every variable it reads, one `OWNER<TAB>NAME` a line (OWNER is
+/// `platform` or the service), and exits: what `deploy/check` checks the manifests against.
 pub async fn main<C, F, Fut>(
     spec: &'static ServiceSpec,
     load: impl FnOnce() -> Result<C, ConfigError>,
@@ -206,6 +275,12 @@ where
     F: FnOnce(C, TcpListener, CancellationToken) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    if std::env::args().nth(1).as_deref() == Some("vars") {
+        for (owner, var) in spec.variables() {
+            println!("{owner}\t{var}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let config = match load() {
         Ok(config) => config,
         Err(err) => {
@@ -230,7 +305,7 @@ where
         None => serve_until_signal(config, address, run).await,
         Some("migrate") => migrate_only(spec, platform).await,
         Some(other) => Err(anyhow::anyhow!(
-            "unknown argument {other:?}; the only one is `migrate`"
+            "unknown argument {other:?}; the only ones are `migrate` and `vars`"
         )),
     };
     telemetry.shutdown();
