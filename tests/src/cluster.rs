@@ -14,7 +14,6 @@ use haicheng_proto::{
     common::v1::{EnterpriseClass, Park, Period},
     policy::v1::notice_service_client::NoticeServiceClient,
 };
-use platform::uscc::Uscc;
 use tonic::transport::Channel;
 
 use crate::{ServiceProcess, authorized};
@@ -176,23 +175,7 @@ impl Cluster {
 
 /// `count` valid USCCs, unique to this call, in ascending order.
 pub fn usccs(count: usize) -> Vec<String> {
-    let alphabet = platform::uscc::ALPHABET;
-    let random = uuid_bits();
-    let tag: String = (0..4)
-        .map(|i| alphabet[((random >> (i * 8)) % 31) as usize] as char)
-        .collect();
-    (0..count)
-        .map(|i| {
-            Uscc::complete(&format!("91210381{tag}{i:04}"))
-                .expect("a valid code")
-                .to_string()
-        })
-        .collect()
-}
-
-fn uuid_bits() -> u128 {
-    // Distinct per call: the unique names of testkit are random.
-    u128::from_str_radix(&testkit::unique_name("x")[2..34], 16).unwrap_or(7)
+    testkit::Usccs::new().first(count)
 }
 
 /// Figures of a test firm: all equal but the tax per mu (yuan).

@@ -10,10 +10,8 @@ use haicheng_proto::{
     common::v1 as common,
 };
 use serde_json::Value;
-use testkit::{TestDatabase, stack};
+use testkit::Service;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::{Request, transport::Channel};
 
 const ENTERPRISES: [(&str, common::Park, &str, &str); 3] = [
     (
@@ -95,36 +93,16 @@ fn json(output: &Output) -> Value {
 /// A census service on a free port, with the enterprises registered.
 struct Census {
     address: String,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _db: TestDatabase,
+    service: Service,
 }
 
 impl Census {
     async fn start() -> Self {
         platform::telemetry::init_for_tests();
-        let db = TestDatabase::create().await;
-        let vars = [
-            ("DATABASE_URL", db.url.clone()),
-            ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
-        ];
-        let config = census::Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        })
-        .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(census::run(config, listener, shutdown.clone()));
-
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect_lazy();
-        let mut client = CensusServiceClient::new(channel);
+        let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
+        let mut client = CensusServiceClient::new(service.channel.clone());
         for (uscc, park, class, name) in ENTERPRISES {
-            let mut request = Request::new(pb::RegisterEnterpriseRequest {
+            let request = pb::RegisterEnterpriseRequest {
                 uscc: uscc.into(),
                 name: name.into(),
                 legal_representative: "张伟".into(),
@@ -133,26 +111,23 @@ impl Census {
                 size: pb::EnterpriseSize::Small as i32,
                 registration_date: "2016-05-20".into(),
                 ..Default::default()
-            });
-            request
-                .metadata_mut()
-                .insert("authorization", "Bearer dev-commerce".parse().unwrap());
-            tokio::time::timeout(Duration::from_secs(60), client.register_enterprise(request))
-                .await
-                .expect("the service answers")
-                .expect("registered");
+            };
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                client.register_enterprise(testkit::with_token("dev-commerce", request)),
+            )
+            .await
+            .expect("the service answers")
+            .expect("registered");
         }
         Self {
-            address,
-            shutdown,
-            task,
-            _db: db,
+            address: service.address.to_string(),
+            service,
         }
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
+        self.service.stop().await;
     }
 }
 

@@ -7,10 +7,6 @@ use haicheng_proto::{
     census::v1::{self as pb, census_service_client::CensusServiceClient},
     common::v1 as common,
 };
-use testkit::{TestDatabase, stack};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::{Request, transport::Channel};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -39,28 +35,11 @@ async fn import(address: &str, token: &str) -> Output {
 async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_nothing_the_second_time()
  {
     platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
-    let vars = [
-        ("DATABASE_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
-    ];
-    let config = census::Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let shutdown = CancellationToken::new();
-    let service = tokio::spawn(census::run(config, listener, shutdown.clone()));
-
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
-    let mut client = CensusServiceClient::new(channel);
+    let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
+    let address = service.address.to_string();
+    let mut client = CensusServiceClient::new(service.channel.clone());
     for (uscc, park, class) in ENTERPRISES {
-        let mut request = Request::new(pb::RegisterEnterpriseRequest {
+        let request = pb::RegisterEnterpriseRequest {
             uscc: uscc.into(),
             name: format!("Sample enterprise {uscc}"),
             legal_representative: "张伟".into(),
@@ -69,14 +48,14 @@ async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_n
             size: pb::EnterpriseSize::Small as i32,
             registration_date: "2016-05-20".into(),
             ..Default::default()
-        });
-        request
-            .metadata_mut()
-            .insert("authorization", "Bearer dev-commerce".parse().unwrap());
-        tokio::time::timeout(Duration::from_secs(60), client.register_enterprise(request))
-            .await
-            .expect("the service answers")
-            .expect("registered");
+        };
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            client.register_enterprise(testkit::with_token("dev-commerce", request)),
+        )
+        .await
+        .expect("the service answers")
+        .expect("registered");
     }
 
     let first = import(&address, "dev-census-import").await;
@@ -114,7 +93,7 @@ async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_n
         "{again}"
     );
 
-    let pool = db.pool().await;
+    let pool = service.pool.clone();
     let revisions: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT uscc, period, revision FROM census_returns ORDER BY uscc, period, revision",
     )
@@ -135,6 +114,5 @@ async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_n
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("census.write"));
 
-    shutdown.cancel();
-    service.await.unwrap().unwrap();
+    service.stop().await;
 }

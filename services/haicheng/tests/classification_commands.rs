@@ -1,8 +1,9 @@
 //! The class, model and notice commands end to end: census and classification started in
-//! this process (real PostgreSQL and broker, topics of their own), ten firms of one segment
-//! registered and given returns, then the real `haicheng` binary reads their classes, explains
-//! one, counts the distribution, lists, acknowledges and watches finance's notices, and sets a
-//! new model (refused for finance, refused again for a stale version).
+//! this process through `testkit::spawn` (real PostgreSQL and broker, one topic prefix per
+//! test), ten firms of one segment registered and given returns, then the real `haicheng`
+//! binary reads their classes, explains one, counts the distribution, lists, acknowledges
+//! and watches finance's notices, and sets a new model. One test per behaviour; each starts
+//! its own services.
 
 use std::{
     path::Path,
@@ -16,94 +17,86 @@ use haicheng_proto::{
     common::v1 as common,
 };
 use serde_json::Value;
-use testkit::{TestDatabase, stack, unique_name, wait_until};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
-    task::JoinHandle,
-};
-use tokio_util::sync::CancellationToken;
-use tonic::{Request, transport::Channel};
+use testkit::{Service, Usccs, unique_name, wait_until, with_token};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const FIRMS: usize = 10;
 
-fn uscc(i: usize) -> String {
-    platform::uscc::Uscc::complete(&format!("91210381CLTX{i:04}"))
-        .expect("a valid prefix")
-        .to_string()
-}
-
-fn as_token<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-/// A service started through its `run`, with its database.
-struct Running {
+/// Census and classification on one topic prefix, with the firms graded.
+struct Graded {
+    census: Service,
+    classification: Service,
+    /// The firms' codes; firm `i` pays more tax per mu the higher `i` is.
+    usccs: Usccs,
+    /// Where the CLI reaches classification.
     address: String,
-    task: JoinHandle<anyhow::Result<()>>,
-    _db: TestDatabase,
 }
 
-fn lookup(vars: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
-    move |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+impl Graded {
+    /// Starts both services, loads the firms and waits until every one is graded.
+    async fn start() -> Self {
+        let classification = start_classification().await;
+        let census = testkit::spawn(
+            census::Config::from_lookup,
+            census::run,
+            &[("KAFKA_TOPIC_PREFIX", &classification.prefix)],
+        )
+        .await;
+        let usccs = Usccs::new();
+        load_firms(&census, &usccs).await;
+        let client = ClassificationServiceClient::new(classification.channel.clone());
+        let classified = wait_until(Duration::from_secs(120), || {
+            let mut client = client.clone();
+            async move {
+                let request = pb::ListClassesRequest {
+                    page_size: 100,
+                    ..Default::default()
+                };
+                client
+                    .list_classes(with_token("dev-commerce", request))
+                    .await
+                    .is_ok_and(|r| {
+                        let list = r.into_inner().classifications;
+                        list.len() == FIRMS
+                            && list.iter().all(|c| c.grading == pb::Grading::Graded as i32)
+                    })
+            }
+        })
+        .await;
+        assert!(classified, "every firm was classified within 2 minutes");
+        Self {
+            address: classification.address.to_string(),
+            census,
+            classification,
+            usccs,
+        }
+    }
+
+    async fn stop(self) {
+        self.classification.stop().await;
+        self.census.stop().await;
     }
 }
 
-async fn start_census(prefix: &str, shutdown: &CancellationToken) -> Running {
-    let db = TestDatabase::create().await;
-    let config = census::Config::from_lookup(lookup(vec![
-        ("DATABASE_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
-        ("KAFKA_TOPIC_PREFIX", prefix.to_string()),
-        ("OUTBOX_POLL_MS", "100".to_string()),
-    ]))
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let task = tokio::spawn(census::run(config, listener, shutdown.clone()));
-    Running {
-        address,
-        task,
-        _db: db,
-    }
-}
-
-async fn start_classification(prefix: &str, shutdown: &CancellationToken) -> Running {
-    let db = TestDatabase::create().await;
-    let config = classification::Config::from_lookup(lookup(vec![
-        ("DATABASE_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
-        ("KAFKA_TOPIC_PREFIX", prefix.to_string()),
-        ("OUTBOX_POLL_MS", "100".to_string()),
-    ]))
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let task = tokio::spawn(classification::run(config, listener, shutdown.clone()));
-    Running {
-        address,
-        task,
-        _db: db,
-    }
+/// Classification alone, on a topic prefix of its own.
+async fn start_classification() -> Service {
+    platform::telemetry::init_for_tests();
+    let prefix = format!("{}.", unique_name("cli"));
+    testkit::spawn(
+        classification::Config::from_lookup,
+        classification::run,
+        &[("KAFKA_TOPIC_PREFIX", &prefix)],
+    )
+    .await
 }
 
 /// Registers the firms (textile, Ganwang, registered long ago) and submits a 2025 return
 /// for each; firm `i` pays more tax per mu the higher `i` is.
-async fn load_firms(census: &str) {
-    let channel = Channel::from_shared(format!("http://{census}"))
-        .unwrap()
-        .connect_lazy();
-    let mut client = CensusServiceClient::new(channel);
+async fn load_firms(census: &Service, usccs: &Usccs) {
+    let mut client = CensusServiceClient::new(census.channel.clone());
     for i in 0..FIRMS {
         let request = census_pb::RegisterEnterpriseRequest {
-            uscc: uscc(i),
+            uscc: usccs.nth(i),
             name: format!("感王纺织{i}号有限公司"),
             legal_representative: "李娜".into(),
             park: common::Park::Ganwang as i32,
@@ -114,7 +107,7 @@ async fn load_firms(census: &str) {
         };
         tokio::time::timeout(
             Duration::from_secs(60),
-            client.register_enterprise(as_token("dev-commerce", request)),
+            client.register_enterprise(with_token("dev-commerce", request)),
         )
         .await
         .expect("the census answers")
@@ -124,7 +117,7 @@ async fn load_firms(census: &str) {
         let land = 5_000;
         let request = census_pb::SubmitReturnRequest {
             client_request_id: format!("cli-class-{i}"),
-            uscc: uscc(i),
+            uscc: usccs.nth(i),
             period: Some(common::Period {
                 code: "2025".into(),
             }),
@@ -145,7 +138,7 @@ async fn load_firms(census: &str) {
             sources: None,
         };
         client
-            .submit_return(as_token("dev-commerce", request))
+            .submit_return(with_token("dev-commerce", request))
             .await
             .expect("submitted");
     }
@@ -200,40 +193,9 @@ fn write(path: &Path, value: &Value) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn classes_models_and_notices_from_the_command_line() {
-    platform::telemetry::init_for_tests();
-    let prefix = format!("{}.", unique_name("cli"));
-    let shutdown = CancellationToken::new();
-    let census = start_census(&prefix, &shutdown).await;
-    let classification = start_classification(&prefix, &shutdown).await;
-    load_firms(&census.address).await;
-
-    // Wait until every firm is graded and finance has its notices.
-    let channel = Channel::from_shared(format!("http://{}", classification.address))
-        .unwrap()
-        .connect_lazy();
-    let service = ClassificationServiceClient::new(channel);
-    let classified = wait_until(Duration::from_secs(120), || {
-        let mut service = service.clone();
-        async move {
-            let request = pb::ListClassesRequest {
-                page_size: 100,
-                ..Default::default()
-            };
-            service
-                .list_classes(as_token("dev-commerce", request))
-                .await
-                .is_ok_and(|r| {
-                    let list = r.into_inner().classifications;
-                    list.len() == FIRMS
-                        && list.iter().all(|c| c.grading == pb::Grading::Graded as i32)
-                })
-        }
-    })
-    .await;
-    assert!(classified, "every firm was classified within 2 minutes");
-    let address = classification.address.as_str();
-
+async fn class_list_reads_every_page_filters_in_lower_case_and_prints_a_table() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
     // class list: every page, filters typed in lower case.
     let all = json(
         &haicheng(
@@ -271,14 +233,20 @@ async fn classes_models_and_notices_from_the_command_line() {
     );
     assert_eq!(
         leaders[0]["uscc"],
-        uscc(FIRMS - 1),
+        graded.usccs.nth(FIRMS - 1),
         "the highest tax per mu leads"
     );
     let table = haicheng(address, "dev-finance", &["class", "list"]).await;
     assert!(text(&table.stdout).starts_with("SEGMENT      RANK  USCC"));
+    graded.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn class_show_and_explain_print_the_breakdown_and_the_gap_to_the_next_class() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
     // class show and explain of the last firm.
-    let last = uscc(0);
+    let last = graded.usccs.nth(0);
     let shown = haicheng(address, "dev-finance", &["class", "show", &last]).await;
     assert_eq!(shown.status.code(), Some(0));
     let shown = text(&shown.stdout);
@@ -302,7 +270,13 @@ async fn classes_models_and_notices_from_the_command_line() {
         explained["next_class_gap"]["target_class"],
         "ENTERPRISE_CLASS_B"
     );
+    graded.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn class_distribution_adds_up_to_the_cohort() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
     // class distribution: the total adds up to the cohort.
     let distribution = json(
         &haicheng(
@@ -321,7 +295,13 @@ async fn classes_models_and_notices_from_the_command_line() {
     assert_eq!(distribution["period"], "2025");
     let table = haicheng(address, "dev-finance", &["class", "distribution"]).await;
     assert!(text(&table.stdout).contains("\nGANWANG  TEXTILE  "));
+    graded.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn finance_lists_and_acknowledges_its_notices_and_tax_cannot_see_them() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
     // notices: finance's list, one acknowledged, the watch from the start.
     let notices = wait_until(Duration::from_secs(60), || async {
         let listed = haicheng(address, "dev-finance", &["notices", "list", "-o", "json"]).await;
@@ -365,7 +345,13 @@ async fn classes_models_and_notices_from_the_command_line() {
         "tax cannot see finance's notice"
     );
     assert!(text(&foreign.stderr).starts_with("error: NOT_FOUND: "));
+    graded.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_watch_prints_json_lines_from_the_start_and_ends_on_ctrl_c() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
     let mut watch = command(address, "dev-finance", &["notices", "watch", "-o", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -388,7 +374,14 @@ async fn classes_models_and_notices_from_the_command_line() {
         .expect("Ctrl-C ends the watch")
         .unwrap();
     assert_eq!(ended.code(), Some(0));
+    graded.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn model_set_is_refused_for_finance_stored_for_commerce_and_refused_when_stale() {
+    let classification = start_classification().await;
+    let address = classification.address.to_string();
+    let address = address.as_str();
     // model get, edit, set: finance may not, commerce may once, a stale version is refused.
     let model = json(&haicheng(address, "dev-finance", &["model", "get", "-o", "json"]).await);
     assert_eq!(model["version"], 1);
@@ -420,8 +413,5 @@ async fn classes_models_and_notices_from_the_command_line() {
     assert_eq!(current["note"], "two leaders in ten");
     let first = haicheng(address, "dev-finance", &["model", "get", "--version", "1"]).await;
     assert!(text(&first.stdout).starts_with("version         1\n"));
-
-    shutdown.cancel();
-    classification.task.await.unwrap().unwrap();
-    census.task.await.unwrap().unwrap();
+    classification.stop().await;
 }

@@ -7,7 +7,9 @@
 //! stops it when it exits.
 
 mod broker;
+mod service;
 mod topics;
+mod uscc;
 
 use std::{
     path::PathBuf,
@@ -18,7 +20,9 @@ use std::{
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
 pub use broker::Broker;
+pub use service::{Lookup, Service, spawn, with_token};
 pub use topics::{read_topic, unique_name, wait_until};
+pub use uscc::{Usccs, new_uscc};
 
 /// The addresses of the stack the tests run against.
 #[derive(Debug, Clone)]

@@ -68,7 +68,7 @@ async fn a_department_without_write_scope_is_refused_every_write_but_may_read() 
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let enterprises: i64 = sqlx::query_scalar("SELECT count(*) FROM enterprises")
         .fetch_one(&pool)
         .await

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use haicheng_proto::{census::v1 as pb, topics};
+use haicheng_proto::census::v1 as pb;
 use platform::bus::cloudevents::header_map;
 use prost::{Message as _, Name};
 use rdkafka::{Message, message::OwnedMessage};
@@ -13,12 +13,12 @@ use tonic::Request;
 use crate::{COMMERCE, good_indicators, new_uscc, registration, spawn, submission};
 
 /// The messages of the census topic keyed by `uscc`, once `expected` of them arrived.
-async fn messages_about(uscc: &str, expected: usize) -> Vec<OwnedMessage> {
+async fn messages_about(topic: &str, uscc: &str, expected: usize) -> Vec<OwnedMessage> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let mine: Vec<OwnedMessage> = read_topic(
             &stack().kafka_bootstrap,
-            topics::CENSUS_EVENTS,
+            topic,
             1,
             Duration::from_secs(15),
             Duration::from_secs(2),
@@ -81,7 +81,7 @@ async fn each_change_is_published_as_a_cloudevent_keyed_by_uscc_with_the_full_fi
     // A repeat and a refused request publish nothing.
     client.submit_return(request).await.unwrap();
 
-    let messages = messages_about(&uscc, 3).await;
+    let messages = messages_about(&census.events_topic(), &uscc, 3).await;
     let types: Vec<String> = messages
         .iter()
         .map(|m| header_map(m.headers().map(|h| h.as_borrowed()))["ce_type"].clone())

@@ -98,7 +98,7 @@ async fn an_import_stores_the_good_rows_reports_each_bad_one_and_a_second_run_ch
     );
     assert!(first.rejected_rows.iter().all(|r| !r.reason.is_empty()));
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let returns = count(&pool, "SELECT count(*) FROM census_returns").await;
     let events = count(&pool, "SELECT count(*) FROM outbox").await;
     assert_eq!(returns, 3, "rows 2, 4 and the correction in row 7");

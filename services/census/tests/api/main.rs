@@ -1,7 +1,6 @@
 //! The census service against a real PostgreSQL and broker: each test starts the service
-//! in-process (`census::run` on port 0, a fresh database) and talks gRPC to it with a
-//! development bearer token. Topics are shared across tests, so each test uses USCCs of
-//! its own and filters what it reads back by them.
+//! in-process through `testkit::spawn` (`census::run` on port 0, a fresh database, topics
+//! under a prefix of its own) and talks gRPC to it with a development bearer token.
 
 mod access;
 mod events;
@@ -11,25 +10,20 @@ mod registry;
 mod returns;
 mod validation;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
-use census::domain::{Uscc, uscc::ALPHABET};
 use haicheng_proto::{
     census::v1::{self as pb, census_service_client::CensusServiceClient},
     common::v1 as common,
 };
-use rand::Rng;
-use testkit::{TestDatabase, stack, wait_until};
-use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use sqlx::PgPool;
+use testkit::Service;
+pub use testkit::new_uscc;
 use tonic::{
     Code, Request, Status,
     metadata::{AsciiMetadataValue, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
     transport::Channel,
-};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 use tonic_types::StatusExt;
 
@@ -53,56 +47,16 @@ impl Interceptor for Bearer {
     }
 }
 
-/// A census service running in this process.
+/// A census service running in this process (see `testkit::spawn`).
 pub struct Census {
-    pub db: TestDatabase,
-    address: SocketAddr,
-    channel: Channel,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    pub service: Service,
 }
 
-/// Starts the service with a fresh database and the shared broker; `extra` adds variables.
+/// Starts the service with a fresh database and topics of its own; `extra` adds variables.
 pub async fn spawn_with(extra: &[(&str, &str)]) -> Census {
     platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
-    let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
-        ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
-        ("OUTBOX_POLL_MS".into(), "100".into()),
-        ("DATABASE_MAX_CONNECTIONS".into(), "5".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = census::Config::from_lookup(|name| {
-        vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    })
-    .expect("test configuration");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(census::run(config, listener, shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
-    let serving = wait_until(Duration::from_secs(60), || {
-        let mut health = HealthClient::new(channel.clone());
-        async move {
-            let request = HealthCheckRequest {
-                service: census::GRPC_SERVICE.into(),
-            };
-            let reply = tokio::time::timeout(Duration::from_secs(2), health.check(request)).await;
-            matches!(reply, Ok(Ok(r)) if r.get_ref().status() == ServingStatus::Serving)
-        }
-    })
-    .await;
-    assert!(serving, "the census service did not start serving");
-    Census {
-        db,
-        address,
-        channel,
-        shutdown,
-        task,
-    }
+    let service = testkit::spawn(census::Config::from_lookup, census::run, extra).await;
+    Census { service }
 }
 
 pub async fn spawn() -> Census {
@@ -113,32 +67,27 @@ impl Census {
     /// A client calling with `token`.
     pub fn client(&self, token: &str) -> Client {
         let value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {token}")).unwrap();
-        CensusServiceClient::with_interceptor(self.channel.clone(), Bearer(value))
+        CensusServiceClient::with_interceptor(self.service.channel.clone(), Bearer(value))
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.service.address
+    }
+
+    /// A pool on the service's database.
+    pub fn pool(&self) -> PgPool {
+        self.service.pool.clone()
+    }
+
+    /// The broker's name of the census topic for this service.
+    pub fn events_topic(&self) -> String {
+        self.service.topic(haicheng_proto::topics::CENSUS_EVENTS)
     }
 
     /// Stops the service and waits for it to finish cleanly.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.task
-            .await
-            .expect("the service task")
-            .expect("the service stopped cleanly");
+        self.service.stop().await;
     }
-}
-
-/// A fresh, valid USCC of a Haicheng enterprise, different in every call.
-pub fn new_uscc() -> String {
-    let mut rng = rand::rng();
-    let body: String = (0..8)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    Uscc::complete(&format!("91210381{body}"))
-        .unwrap()
-        .to_string()
 }
 
 /// A registration of a Nantai luggage maker.

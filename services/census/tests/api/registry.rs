@@ -44,7 +44,7 @@ async fn registering_again_with_the_same_data_returns_the_existing_record_and_wi
     assert_eq!(status.code(), Code::AlreadyExists);
     assert!(status.message().contains(&uscc), "{}", status.message());
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let versions: i64 =
         sqlx::query_scalar("SELECT count(*) FROM enterprise_versions WHERE uscc = $1")
             .bind(&uscc)

@@ -54,7 +54,7 @@ async fn a_repeated_submission_returns_the_stored_revision_and_a_reused_id_with_
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().contains(&unknown), "{}", status.message());
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM census_returns")
         .fetch_one(&pool)
         .await
@@ -231,7 +231,7 @@ async fn every_file_read_is_audited_with_the_reader_the_file_and_the_view() {
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let rows: Vec<(String, String, Option<chrono::DateTime<chrono::Utc>>, bool)> =
         sqlx::query_as("SELECT reader, uscc, as_of, all_revisions FROM file_reads ORDER BY id")
             .fetch_all(&pool)

@@ -216,7 +216,7 @@ async fn each_broken_rule_of_a_return_is_its_own_field_violation_and_nothing_is_
         assert_eq!(fields, expected, "{rule}: {}", status.message());
     }
 
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM census_returns")
         .fetch_one(&pool)
         .await
@@ -335,7 +335,7 @@ async fn each_bad_registry_field_is_its_own_field_violation() {
             status.message()
         );
     }
-    let pool = census.db.pool().await;
+    let pool = census.pool();
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM enterprises")
         .fetch_one(&pool)
         .await

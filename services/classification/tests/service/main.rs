@@ -1,7 +1,7 @@
 //! The classification service against a real PostgreSQL and broker: started in-process
-//! through `classification::run` on port 0 with a database of its own, fed census events
-//! on a census topic of its own, read back from the shared classification and notice topics
-//! (filtered by this test's USCCs, which carry a random tag).
+//! through `testkit::spawn` (`classification::run` on port 0, a database and a topic prefix
+//! of its own), fed census events on its own census topic, read back from its own
+//! classification and notice topics.
 
 mod api;
 mod chain;
@@ -11,7 +11,7 @@ mod quotas;
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
-use classification::{Config, domain::uscc};
+use classification::Config;
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
     classification::v1::{
@@ -28,9 +28,7 @@ use rdkafka::{
     message::Message as _,
 };
 use sqlx::PgPool;
-use testkit::{TestDatabase, stack, unique_name, wait_until};
-use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_util::sync::CancellationToken;
+use testkit::{Service, Usccs, stack, unique_name, wait_until};
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -42,16 +40,16 @@ pub const LAND_CENTI_MU: i64 = 5_000;
 /// The service under test.
 pub struct App {
     pub client: Client,
+    /// A pool on the service's database.
     pub pool: PgPool,
     pub producer: Producer,
     /// Put before every topic and group name of this test's service (`KAFKA_TOPIC_PREFIX`),
     /// so tests sharing the broker never see each other's events.
     pub prefix: String,
     pub census_topic: String,
-    /// Random characters in every USCC of this test.
-    tag: String,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    /// This test's USCCs.
+    usccs: Usccs,
+    service: Service,
 }
 
 /// Starts the service with the default configuration.
@@ -61,57 +59,21 @@ pub async fn spawn_app() -> App {
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
-    let prefix = format!("{}.", unique_name("test"));
-    let census_topic = format!("{prefix}{}", haicheng_proto::topics::CENSUS_EVENTS);
-    let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
-        ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
-        ("OUTBOX_POLL_MS".into(), "100".into()),
-        ("KAFKA_TOPIC_PREFIX".into(), prefix.clone()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config =
-        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("test configuration");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(classification::run(config, listener, shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
-    let pool = db.pool().await;
-    // Started once the migrations ran and the census topic exists.
-    assert!(
-        wait_until(Duration::from_secs(60), || async {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM models")
-                .fetch_one(&pool)
-                .await
-                .is_ok_and(|n| n > 0)
-        })
-        .await,
-        "the service started"
-    );
+    let service = testkit::spawn(Config::from_lookup, classification::run, extra).await;
+    let census_topic = service.topic(haicheng_proto::topics::CENSUS_EVENTS);
     let producer = Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap();
     producer
         .ensure_topics(&[&census_topic], 3)
         .await
         .expect("the census topic");
-    let alphabet: Vec<char> = "0123456789ABCDEFGHJKLMNPQRTUWXY".chars().collect();
-    let random = Uuid::new_v4().as_u128();
-    let tag: String = (0..4)
-        .map(|i| alphabet[((random >> (i * 8)) % 31) as usize])
-        .collect();
     App {
-        client: ClassificationServiceClient::new(channel),
-        pool,
+        client: ClassificationServiceClient::new(service.channel.clone()),
+        pool: service.pool.clone(),
         producer,
-        prefix,
+        prefix: service.prefix.clone(),
         census_topic,
-        tag,
-        shutdown,
-        task,
+        usccs: Usccs::new(),
+        service,
     }
 }
 
@@ -156,9 +118,7 @@ impl App {
 
     /// The `i`-th USCC of this test; codes sort by `i`.
     pub fn uscc(&self, i: usize) -> String {
-        uscc::Uscc::complete(&format!("91210381{}{i:04}", self.tag))
-            .expect("a valid prefix")
-            .to_string()
+        self.usccs.nth(i)
     }
 
     /// Publishes `message` about `subject` with CloudEvents headers; returns the event for replays.
@@ -321,12 +281,9 @@ impl App {
     }
 
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        let result = tokio::time::timeout(Duration::from_secs(60), self.task)
+        tokio::time::timeout(Duration::from_secs(60), self.service.stop())
             .await
-            .expect("the service stopped in time")
-            .expect("the service task");
-        result.expect("the service ran without error");
+            .expect("the service stopped in time");
     }
 }
 
