@@ -8,7 +8,9 @@
 //! - `haicheng class show|list|explain|distribution` ([`classes`]) and
 //!   `haicheng model get|set` ([`model`]): the classification service;
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
-//!   classification process), for the caller's own department.
+//!   classification process), for the caller's own department;
+//! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
+//!   outbox events with their original ids (an operator's command, on the service's database).
 //!
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
@@ -27,6 +29,7 @@ mod load;
 mod model;
 mod notices;
 mod output;
+mod replay;
 mod return_file;
 
 use std::{process::ExitCode, time::Duration};
@@ -96,6 +99,8 @@ enum Command {
         #[command(subcommand)]
         command: notices::NoticesCommand,
     },
+    /// Re-publish a service's retained events (same event ids) after a broker lost some.
+    Replay(replay::ReplayArgs),
 }
 
 /// What every client command needs: where the services are, who calls, how to print.
@@ -128,6 +133,7 @@ async fn main() -> ExitCode {
         Command::Class { command } => finish(classes::run(command, &context).await, &context),
         Command::Model { command } => finish(model::run(command, &context).await, &context),
         Command::Notices { command } => finish(notices::run(command, &context).await, &context),
+        Command::Replay(args) => replay::run(args, &context).await,
     }
 }
 

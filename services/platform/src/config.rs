@@ -32,6 +32,8 @@ pub mod vars {
     pub const KAFKA_TOPIC_PREFIX: &str = "KAFKA_TOPIC_PREFIX";
     pub const KAFKA_GROUP_INSTANCE_ID: &str = "KAFKA_GROUP_INSTANCE_ID";
     pub const KAFKA_ENSURE_TOPICS: &str = "KAFKA_ENSURE_TOPICS";
+    pub const OUTBOX_RETENTION: &str = "OUTBOX_RETENTION";
+    pub const INBOX_RETENTION: &str = "INBOX_RETENTION";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -54,6 +56,8 @@ pub mod vars {
         KAFKA_TOPIC_PREFIX,
         KAFKA_GROUP_INSTANCE_ID,
         KAFKA_ENSURE_TOPICS,
+        OUTBOX_RETENTION,
+        INBOX_RETENTION,
     ];
 }
 
@@ -111,6 +115,12 @@ pub struct PlatformConfig {
     pub outbox_poll: Duration,
     /// Attempts of a failing event handler before its message goes to the DLQ.
     pub inbox_max_attempts: u32,
+    /// Sent outbox rows are kept this long after they were written, for replay.
+    pub outbox_retention: Duration,
+    /// Inbox ids are kept this long after the event was applied. Longer than the topics'
+    /// retention (a consumer re-reading a whole topic still recognises every event) and
+    /// than `outbox_retention` (a replayed event is still recognised): checked at start.
+    pub inbox_retention: Duration,
 }
 
 impl PlatformConfig {
@@ -139,7 +149,7 @@ impl PlatformConfig {
             })?,
             None => TokenTable::development(),
         };
-        Ok(Self {
+        Self {
             service_name,
             grpc_addr: parse_or(get(vars::GRPC_ADDR), vars::GRPC_ADDR, || {
                 SocketAddr::from(([127, 0, 0, 1], default_grpc_port))
@@ -201,9 +211,36 @@ impl PlatformConfig {
                 vars::INBOX_MAX_ATTEMPTS,
                 || 5,
             )?,
-        })
+            outbox_retention: span_or(
+                get(vars::OUTBOX_RETENTION),
+                vars::OUTBOX_RETENTION,
+                DAY * 14,
+            )?,
+            inbox_retention: span_or(get(vars::INBOX_RETENTION), vars::INBOX_RETENTION, DAY * 30)?,
+        }
+        .checked()
+    }
+
+    /// Refuses settings that are each well-formed but wrong together.
+    fn checked(self) -> Result<Self, ConfigError> {
+        // A replay re-publishes sent rows up to OUTBOX_RETENTION old; a consumer that has
+        // already forgotten such an event's id would apply it a second time.
+        if self.inbox_retention <= self.outbox_retention {
+            return Err(ConfigError {
+                var: vars::INBOX_RETENTION,
+                reason: format!(
+                    "{:?} must be longer than {} ({:?}), so a replayed event is still recognised",
+                    self.inbox_retention,
+                    vars::OUTBOX_RETENTION,
+                    self.outbox_retention
+                ),
+            });
+        }
+        Ok(self)
     }
 }
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl PlatformConfig {
     /// The name of `topic` (or of a consumer group) on the broker: behind the topic prefix.
@@ -249,6 +286,39 @@ where
     }
 }
 
+/// A present span such as `14d`, `36h`, `90m` or `45s` (more than zero), or the default.
+fn span_or(
+    value: Option<String>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = value else {
+        return Ok(default);
+    };
+    let invalid = |why: &str| ConfigError {
+        var,
+        reason: format!("{raw:?}: {why}"),
+    };
+    let text = raw.trim();
+    let split = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = text.split_at(split);
+    let count: u64 = number
+        .parse()
+        .map_err(|_| invalid("expected a whole number and a unit, e.g. 14d, 36h, 90m, 45s"))?;
+    let unit_secs = match unit {
+        "d" => 24 * 60 * 60,
+        "h" => 60 * 60,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(invalid("the unit must be d, h, m or s (e.g. 14d)")),
+    };
+    match count.checked_mul(unit_secs) {
+        Some(0) => Err(invalid("must be more than zero")),
+        Some(secs) => Ok(Duration::from_secs(secs)),
+        None => Err(invalid("too long")),
+    }
+}
+
 fn millis_or(
     value: Option<String>,
     var: &'static str,
@@ -276,6 +346,55 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.var, vars::REQUEST_TIMEOUT_MS);
         assert!(err.to_string().contains("REQUEST_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn retention_spans_take_a_unit_and_default_to_two_and_four_weeks() {
+        let config = PlatformConfig::from_lookup("census", 1, lookup(&[])).unwrap();
+        assert_eq!(config.outbox_retention, DAY * 14);
+        assert_eq!(config.inbox_retention, DAY * 30);
+        let config = PlatformConfig::from_lookup(
+            "census",
+            1,
+            lookup(&[
+                (vars::OUTBOX_RETENTION, "36h"),
+                (vars::INBOX_RETENTION, "8d"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.outbox_retention, Duration::from_secs(36 * 3600));
+        assert_eq!(config.inbox_retention, DAY * 8);
+        for bad in [
+            "14",
+            "d",
+            "14 days",
+            "-1d",
+            "0h",
+            "1.5d",
+            "99999999999999999999d",
+        ] {
+            let err =
+                PlatformConfig::from_lookup("census", 1, lookup(&[(vars::OUTBOX_RETENTION, bad)]))
+                    .unwrap_err();
+            assert_eq!(err.var, vars::OUTBOX_RETENTION, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_inbox_window_not_longer_than_the_outbox_window_is_refused() {
+        for inbox in ["14d", "13d"] {
+            let err = PlatformConfig::from_lookup(
+                "census",
+                1,
+                lookup(&[
+                    (vars::OUTBOX_RETENTION, "14d"),
+                    (vars::INBOX_RETENTION, inbox),
+                ]),
+            )
+            .unwrap_err();
+            assert_eq!(err.var, vars::INBOX_RETENTION);
+            assert!(err.to_string().contains("OUTBOX_RETENTION"), "{err}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod outbox;
 pub mod paging;
 pub mod period;
+pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod supervisor;
@@ -124,6 +125,16 @@ impl Platform {
         let stop = workers.clone();
         supervisor.spawn("outbox relay", async move {
             relay.run(stop).await;
+            Ok(())
+        });
+        let sweeper = retention::Sweeper::new(
+            pool.clone(),
+            config.outbox_retention,
+            config.inbox_retention,
+        );
+        let stop = workers.clone();
+        supervisor.spawn("retention", async move {
+            sweeper.run(stop).await;
             Ok(())
         });
         tracing::info!(service = spec.name, "platform started");
@@ -263,6 +274,7 @@ pub trait ServiceConfig: Send + 'static {
 /// The whole of a service's `main`: load the configuration (a bad variable stops start-up
 /// with its name and exit code 2), start telemetry, bind, run until SIGTERM/SIGINT.
 /// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job);
+/// with `replay …` it re-queues retained outbox events ([`outbox::replay::command`]) and exits;
 /// with `vars` it prints every variable it reads, one `OWNER<TAB>NAME` a line (OWNER is
 /// `platform` or the service), and exits: what `deploy/check` checks the manifests against.
 pub async fn main<C, F, Fut>(
@@ -304,8 +316,13 @@ where
     let result = match std::env::args().nth(1).as_deref() {
         None => serve_until_signal(config, address, run).await,
         Some("migrate") => migrate_only(spec, platform).await,
+        Some("replay") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            outbox::replay::command(platform, &args).await
+        }
         Some(other) => Err(anyhow::anyhow!(
-            "unknown argument {other:?}; the only ones are `migrate` and `vars`"
+            "unknown argument {other:?}; the only ones are `migrate`, `vars` and `{}`",
+            outbox::replay::USAGE
         )),
     };
     telemetry.shutdown();

@@ -6,6 +6,9 @@
 //! Rows are claimed with `FOR UPDATE SKIP LOCKED`, and each batch also takes a transaction
 //! advisory lock, so that with several replicas only one relay publishes at a time: two
 //! relays publishing interleaved batches could reorder the events of one key.
+//! [`replay`] re-queues retained sent rows; [`crate::retention`] deletes expired ones.
+
+pub mod replay;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -27,7 +30,7 @@ use crate::{
 /// The channel a commit with new outbox rows notifies, so the relay need not wait for its poll.
 const WAKE_CHANNEL: &str = "haicheng_outbox";
 /// Key of the advisory lock that makes one relay per database publish at a time.
-const RELAY_LOCK: i64 = 0x6f75_7462_6f78; // "outbox"
+pub const RELAY_LOCK: i64 = 0x6f75_7462_6f78; // "outbox"
 
 /// An event to publish, built from its protobuf message.
 #[derive(Debug, Clone)]

@@ -5,6 +5,8 @@ mod events;
 mod grpc;
 mod inbox;
 mod outbox;
+mod replay;
+mod retention;
 
 use std::time::Duration;
 
