@@ -1,12 +1,14 @@
 //! Platform tests against a real PostgreSQL and a real Apache Kafka broker.
 
 mod broker;
+mod edge;
 mod events;
 mod grpc;
 mod inbox;
 mod outbox;
 mod replay;
 mod retention;
+mod supervision;
 
 use std::time::Duration;
 
