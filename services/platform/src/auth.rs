@@ -28,6 +28,8 @@ pub mod scopes {
     pub const LAND_WRITE: &str = "land.write";
     pub const FAIRS_READ: &str = "fairs.read";
     pub const FAIRS_WRITE: &str = "fairs.write";
+    /// Booth-fee subsidies and budgets of the trade-fair service (commerce, finance).
+    pub const FAIR_SUBSIDIES_READ: &str = "fairs.subsidies.read";
 }
 
 /// The government departments (and the park committees) that call the platform.
@@ -91,6 +93,7 @@ impl Department {
                 LAND_READ,
                 FAIRS_READ,
                 FAIRS_WRITE,
+                FAIR_SUBSIDIES_READ,
             ],
             Department::NaturalResources => &[
                 CENSUS_READ,
@@ -101,6 +104,13 @@ impl Department {
                 LAND_WRITE,
             ],
             Department::ParkCommittee => &[CENSUS_READ, CLASSIFICATION_READ, LAND_READ, FAIRS_READ],
+            Department::Finance => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                NOTICES_READ,
+                NOTICES_ACK,
+                FAIR_SUBSIDIES_READ,
+            ],
             _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],
         }
     }

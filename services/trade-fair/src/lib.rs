@@ -1,13 +1,26 @@
-//! Trade-fair service: local and external fairs, invitations for leaders, registrations with
-//! booth capacity, outcomes and export orders (会展经济).
+//! Trade-fair service (会展经济): local fairs and the external fairs the commerce bureau sends
+//! leader enterprises to; invitations for class-A firms, applications with first-come or
+//! scored booth allocation, the waitlist and its offers, outcomes, reports and subsidies.
 //!
-//! This crate is the service's skeleton: it starts, migrates, serves health and reflection,
-//! and runs the outbox relay; its domain, store and API arrive with its own issue.
+//! Data flows one way: census and classification events → [`consumers`] (read model and
+//! invitations, through the inbox) → [`store`] (rules of [`domain`] applied under a lock of
+//! the fair, events through the outbox) ← [`api`] (`FairService`); the [`sweeper`] lapses
+//! offers, releases reserves when windows close and invites leaders to newly opened fairs.
 
+pub mod api;
 pub mod config;
+pub mod consumers;
+pub mod convert;
 pub mod domain;
+pub mod store;
+pub mod sweeper;
 
-use haicheng_proto::topics;
+use std::sync::Arc;
+
+use haicheng_proto::{
+    fair::v1::fair_service_server::{self, FairServiceServer},
+    topics,
+};
 use platform::{AccessPolicy, Platform, ServiceSpec};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -21,10 +34,14 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// What the platform needs to know about this service.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "trade-fair",
-    grpc_services: &[],
+    grpc_services: &[fair_service_server::SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[topics::CLASSIFICATION_EVENTS, topics::FAIR_EVENTS],
+    topics: &[
+        topics::CENSUS_EVENTS,
+        topics::CLASSIFICATION_EVENTS,
+        topics::FAIR_EVENTS,
+    ],
     vars: &[config::vars::ALL],
 };
 
@@ -34,9 +51,33 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
-    let policy = AccessPolicy::new(platform.config.tokens.clone());
-    platform
-        .serve(listener, RoutesBuilder::default(), policy)
-        .await
+    let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
+    let rules = Arc::new(config.rules);
+    platform.consume(
+        "census",
+        &[topics::CENSUS_EVENTS],
+        consumers::CensusConsumer,
+    )?;
+    platform.consume(
+        "classification",
+        &[topics::CLASSIFICATION_EVENTS],
+        consumers::ClassificationConsumer {
+            outbox: platform.outbox.clone(),
+        },
+    )?;
+    let (pool, outbox, sweep_rules) = (
+        platform.pool.clone(),
+        platform.outbox.clone(),
+        rules.clone(),
+    );
+    platform.spawn(move |stop| sweeper::run(pool, outbox, sweep_rules, config.sweep, stop));
+
+    let api = api::FairApi::new(platform.pool.clone(), platform.outbox.clone(), rules);
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(platform::capped!(
+        FairServiceServer::new(api),
+        platform.config
+    ));
+    let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
+    platform.serve(listener, routes, policy).await
 }

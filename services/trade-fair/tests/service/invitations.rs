@@ -1,0 +1,250 @@
+//! Consumers through the real broker: an enterprise entering class A is invited once to
+//! every external fair whose window is open, however often the event arrives; leaving A
+//! withdraws the invitations it has not used; census events feed eligibility.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use haicheng_proto::{
+    census::v1::{
+        CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseSize,
+    },
+    classification::v1::EnterpriseClassified,
+    common::v1::{EnterpriseClass, Period},
+    fair::v1 as pb,
+    topics,
+};
+use platform::time::to_timestamp;
+use testkit::wait_until;
+
+use crate::{App, FirmSpec, as_dept, collect, fair_plan, hours, spawn_app};
+
+fn classified(
+    uscc: &str,
+    old: EnterpriseClass,
+    new: EnterpriseClass,
+    period: &str,
+) -> EnterpriseClassified {
+    EnterpriseClassified {
+        uscc: uscc.into(),
+        old_class: old as i32,
+        new_class: new as i32,
+        period: Some(Period {
+            code: period.into(),
+        }),
+        classified_at: Some(to_timestamp(Utc::now())),
+        ..Default::default()
+    }
+}
+
+async fn consumed(app: &App, events: i64) {
+    let done = wait_until(Duration::from_secs(60), || async {
+        app.inbox_rows().await >= events
+    })
+    .await;
+    assert!(done, "{events} events reached the inbox");
+}
+
+async fn invitations(app: &App, uscc: &str) -> Vec<pb::Invitation> {
+    app.client
+        .clone()
+        .list_invitations(as_dept(
+            "commerce",
+            pb::ListInvitationsRequest {
+                uscc: uscc.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("ListInvitations")
+        .into_inner()
+        .invitations
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_a_class_event_delivered_twice_invites_once_to_each_open_external_fair() {
+    let app = spawn_app().await;
+    let open = app
+        .create_fair(fair_plan(
+            pb::FairKind::CantonFair,
+            pb::AllocationMode::Scored,
+            10,
+        ))
+        .await;
+    app.create_fair(fair_plan(
+        pb::FairKind::LocalCraft,
+        pb::AllocationMode::FirstCome,
+        10,
+    ))
+    .await;
+    let mut later = fair_plan(pb::FairKind::CpmMoscow, pb::AllocationMode::Scored, 10);
+    later.registration_opens_at = Some(to_timestamp(Utc::now() + hours(2)));
+    app.create_fair(later).await;
+
+    let uscc = app.uscc(0);
+    let event = classified(&uscc, EnterpriseClass::B, EnterpriseClass::A, "2025");
+    let (ce, payload) = app
+        .publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
+        .await;
+    app.publish_again(topics::CLASSIFICATION_EVENTS, &ce, &payload)
+        .await;
+    // The same news under a new event id (a re-publication) is no new entry into A either.
+    app.publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
+        .await;
+    consumed(&app, 2).await;
+    // The third message is the redelivered id: the inbox took it without a second row.
+    let found = invitations(&app, &uscc).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].fair_id, open.id);
+    assert_eq!(found[0].status(), pb::InvitationStatus::Issued);
+    assert_eq!(found[0].enterprise_class(), EnterpriseClass::A);
+
+    let topic = app.topic(topics::FAIR_EVENTS);
+    let issued = collect::<pb::InvitationIssued>(
+        &topic,
+        |e| e.invitation.as_ref().is_some_and(|i| i.uscc == uscc),
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(issued.len(), 1, "one InvitationIssued");
+    assert_eq!(issued[0].fair.as_ref().unwrap().id, open.id);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_class_a_withdraws_an_unused_invitation_but_not_a_used_one() {
+    let app = spawn_app().await;
+    let fair = app
+        .create_fair(fair_plan(
+            pb::FairKind::ChinaBrandFairBudapest,
+            pb::AllocationMode::Scored,
+            10,
+        ))
+        .await;
+    let (idle, applicant) = (app.uscc(0), app.uscc(1));
+    for uscc in [&idle, &applicant] {
+        app.seed(
+            uscc,
+            FirmSpec {
+                class: None,
+                ..FirmSpec::default()
+            },
+        )
+        .await;
+        app.publish(
+            topics::CLASSIFICATION_EVENTS,
+            uscc,
+            &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+        )
+        .await;
+    }
+    consumed(&app, 2).await;
+    app.apply(&fair.id, &applicant, 1)
+        .await
+        .expect("the invited firm applies");
+    for uscc in [&idle, &applicant] {
+        app.publish(
+            topics::CLASSIFICATION_EVENTS,
+            uscc,
+            &classified(uscc, EnterpriseClass::A, EnterpriseClass::B, "2025"),
+        )
+        .await;
+    }
+    consumed(&app, 4).await;
+    let idle_invitation = &invitations(&app, &idle).await[0];
+    assert_eq!(idle_invitation.status(), pb::InvitationStatus::Withdrawn);
+    assert!(idle_invitation.withdrawn_at.is_some());
+    assert_eq!(
+        invitations(&app, &applicant).await[0].status(),
+        pb::InvitationStatus::Applied
+    );
+
+    let withdrawn = collect::<pb::InvitationWithdrawn>(
+        &app.topic(topics::FAIR_EVENTS),
+        |e| e.invitation.as_ref().is_some_and(|i| i.fair_id == fair.id),
+        1,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(withdrawn[0].invitation.as_ref().unwrap().uscc, idle);
+
+    // An older period's class never replaces the newer one.
+    app.publish(
+        topics::CLASSIFICATION_EVENTS,
+        &idle,
+        &classified(&idle, EnterpriseClass::B, EnterpriseClass::A, "2024"),
+    )
+    .await;
+    consumed(&app, 5).await;
+    assert_eq!(
+        invitations(&app, &idle).await[0].status(),
+        pb::InvitationStatus::Withdrawn
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new_fair() {
+    let app = spawn_app().await;
+    let uscc = app.uscc(0);
+    let registered = EnterpriseRegistered {
+        enterprise: Some(Enterprise {
+            uscc: uscc.clone(),
+            name: "Haicheng Knitwear".into(),
+            size: EnterpriseSize::Small as i32,
+            version: 1,
+            ..Default::default()
+        }),
+    };
+    app.publish(topics::CENSUS_EVENTS, &uscc, &registered).await;
+    let submitted = CensusReturnSubmitted {
+        uscc: uscc.clone(),
+        period: Some(Period {
+            code: "2025".into(),
+        }),
+        revision: 1,
+        indicators: Some(CensusIndicators {
+            export_sales_fen: 3_000_000_000,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    app.publish(topics::CENSUS_EVENTS, &uscc, &submitted).await;
+    app.publish(
+        topics::CLASSIFICATION_EVENTS,
+        &uscc,
+        &classified(&uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+    )
+    .await;
+    consumed(&app, 3).await;
+    assert!(
+        invitations(&app, &uscc).await.is_empty(),
+        "no external fair was open"
+    );
+
+    // A fair created afterwards: the sweep invites the leader it has not invited yet, once.
+    let fair = app
+        .create_fair(fair_plan(
+            pb::FairKind::CantonFair,
+            pb::AllocationMode::Scored,
+            10,
+        ))
+        .await;
+    let swept = trade_fair::sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(swept.invitations, 1);
+    let again = trade_fair::sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(again.invitations, 0);
+
+    let registration = app
+        .apply(&fair.id, &uscc, 1)
+        .await
+        .expect("eligible from the census events");
+    assert_eq!(registration.enterprise_class(), EnterpriseClass::A);
+    app.stop().await;
+}

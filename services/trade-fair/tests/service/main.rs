@@ -1,0 +1,334 @@
+//! The trade-fair service against a real PostgreSQL and broker: started in-process through
+//! `testkit::spawn` with a database and topic prefix of its own. Tests drive the API, feed
+//! census and classification events on the service's topics, or call the store with the
+//! time they need (window edges, offer expiry) on the service's own database.
+
+mod access;
+mod first_come;
+mod invitations;
+mod scored;
+mod subsidies;
+mod waitlist;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use haicheng_proto::fair::v1::{self as pb, fair_service_client::FairServiceClient};
+use platform::{
+    Outbox,
+    bus::{CloudEvent, Producer},
+    time::to_timestamp,
+};
+use prost::{Message, Name};
+use rdkafka::{
+    ClientConfig,
+    consumer::{Consumer, StreamConsumer},
+    message::Message as _,
+};
+use sqlx::PgPool;
+use testkit::{Service, Usccs, stack, unique_name};
+use tonic::{Request, transport::Channel};
+use trade_fair::{
+    Config,
+    config::Rules,
+    domain::{Class, Period},
+    store::read_model::{self, EnterpriseRecord},
+};
+use uuid::Uuid;
+
+pub type Client = FairServiceClient<Channel>;
+
+/// The service under test.
+pub struct App {
+    pub client: Client,
+    pub pool: PgPool,
+    pub outbox: Outbox,
+    pub rules: Rules,
+    pub producer: Producer,
+    pub usccs: Usccs,
+    service: Service,
+}
+
+/// Starts the service; its background sweep is slowed to once an hour so tests run each
+/// sweep themselves, at the time they choose.
+pub async fn spawn_app() -> App {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
+    platform::telemetry::init_for_tests();
+    let mut vars = vec![(trade_fair::config::vars::SWEEP_MS, "3600000")];
+    vars.extend_from_slice(extra);
+    let service = testkit::spawn(Config::from_lookup, trade_fair::run, &vars).await;
+    let producer =
+        Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).expect("a producer");
+    let config = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("the same configuration");
+    App {
+        client: FairServiceClient::new(service.channel.clone()),
+        pool: service.pool.clone(),
+        outbox: Outbox::new(trade_fair::SPEC.name),
+        rules: config.rules,
+        producer,
+        usccs: Usccs::new(),
+        service,
+    }
+}
+
+/// A request with the development bearer token of `department` (`commerce`, `finance`, …).
+pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
+    testkit::with_token(&format!("dev-{}", department.replace('_', "-")), message)
+}
+
+/// Field names of an INVALID_ARGUMENT's violations.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
+}
+
+/// What a test firm looks like in the census and to classification.
+#[derive(Debug, Clone, Copy)]
+pub struct FirmSpec {
+    pub class: Option<Class>,
+    pub export_sales_fen: i64,
+    pub small: bool,
+    pub tax_veto: bool,
+}
+
+impl Default for FirmSpec {
+    fn default() -> Self {
+        Self {
+            class: Some(Class::B),
+            export_sales_fen: 2_000_000_000,
+            small: false,
+            tax_veto: false,
+        }
+    }
+}
+
+/// A fair plan: window open from an hour ago for `window_hours`, the fair a month on.
+pub fn fair_plan(kind: pb::FairKind, mode: pb::AllocationMode, standard_booths: i32) -> pb::Fair {
+    let now = Utc::now();
+    pb::Fair {
+        name: format!("Test fair {}", unique_name("f")),
+        kind: kind as i32,
+        city: "Guangzhou".into(),
+        venue: "Pazhou".into(),
+        market: pb::Market::TraditionalExport as i32,
+        starts_at: Some(to_timestamp(now + hours(24 * 30))),
+        ends_at: Some(to_timestamp(now + hours(24 * 35))),
+        registration_opens_at: Some(to_timestamp(now - hours(1))),
+        registration_closes_at: Some(to_timestamp(now + hours(24))),
+        allocation_mode: mode as i32,
+        inventory: vec![pb::BoothInventory {
+            booth_type: pb::BoothType::Standard as i32,
+            capacity: standard_booths,
+            fee_fen: 2_000_000,
+            taken: 0,
+        }],
+        ..Default::default()
+    }
+}
+
+impl App {
+    /// The broker's name of `topic` for this test's service.
+    pub fn topic(&self, topic: &str) -> String {
+        self.service.topic(topic)
+    }
+
+    pub fn uscc(&self, i: usize) -> String {
+        self.usccs.nth(i)
+    }
+
+    /// Puts a firm into the read model directly, as the consumers would.
+    pub async fn seed(&self, uscc: &str, firm: FirmSpec) {
+        let mut tx = self.pool.begin().await.unwrap();
+        let record = EnterpriseRecord {
+            uscc: uscc.into(),
+            name: format!("Firm {uscc}"),
+            small_firm: firm.small,
+            tax_credit_violation: firm.tax_veto,
+            segment: 1,
+            version: 1,
+        };
+        read_model::apply_enterprise(&mut tx, &record)
+            .await
+            .unwrap();
+        let period = Period::parse("2025").unwrap();
+        read_model::apply_return(&mut tx, uscc, "", 1, period, 1, firm.export_sales_fen)
+            .await
+            .unwrap();
+        read_model::apply_class(&mut tx, uscc, firm.class, period, Utc::now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    pub async fn create_fair(&self, plan: pb::Fair) -> pb::Fair {
+        self.client
+            .clone()
+            .create_fair(as_dept(
+                "commerce",
+                pb::CreateFairRequest { fair: Some(plan) },
+            ))
+            .await
+            .expect("CreateFair")
+            .into_inner()
+            .fair
+            .expect("a fair")
+    }
+
+    pub async fn apply(
+        &self,
+        fair_id: &str,
+        uscc: &str,
+        booths: i32,
+    ) -> Result<pb::Registration, tonic::Status> {
+        self.client
+            .clone()
+            .apply(as_dept(
+                "commerce",
+                pb::ApplyRequest {
+                    fair_id: fair_id.into(),
+                    uscc: uscc.into(),
+                    booth_type: pb::BoothType::Standard as i32,
+                    booths,
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().registration.expect("a registration"))
+    }
+
+    pub async fn registrations(&self, fair_id: &str) -> Vec<pb::Registration> {
+        self.client
+            .clone()
+            .list_registrations(as_dept(
+                "commerce",
+                pb::ListRegistrationsRequest {
+                    fair_id: fair_id.into(),
+                    status: 0,
+                },
+            ))
+            .await
+            .expect("ListRegistrations")
+            .into_inner()
+            .registrations
+    }
+
+    pub async fn get_fair(&self, fair_id: &str) -> pb::GetFairResponse {
+        self.client
+            .clone()
+            .get_fair(as_dept(
+                "commerce",
+                pb::GetFairRequest {
+                    fair_id: fair_id.into(),
+                },
+            ))
+            .await
+            .expect("GetFair")
+            .into_inner()
+    }
+
+    /// Publishes `message` about `subject` on the service's `topic`; returns the event for replays.
+    pub async fn publish<M: Message + Name>(
+        &self,
+        topic: &str,
+        subject: &str,
+        message: &M,
+    ) -> (CloudEvent, Vec<u8>) {
+        let event = CloudEvent {
+            id: Uuid::now_v7(),
+            ty: M::full_name(),
+            source: "trade-fair-tests".into(),
+            subject: subject.into(),
+            time: Utc::now(),
+            trace: Default::default(),
+        };
+        let payload = message.encode_to_vec();
+        self.publish_again(topic, &event, &payload).await;
+        (event, payload)
+    }
+
+    pub async fn publish_again(&self, topic: &str, event: &CloudEvent, payload: &[u8]) {
+        self.producer
+            .send(&self.topic(topic), &event.subject, payload, event)
+            .await
+            .expect("publishing an event");
+    }
+
+    /// Rows in the inbox of the service's consumers (each event applied once is one row).
+    pub async fn inbox_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM inbox")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(60), self.service.stop())
+            .await
+            .expect("the service stopped in time");
+    }
+}
+
+/// Reads the service's fair-events topic from the beginning, keeping the `M` messages
+/// `keep` accepts, until `expected` were found (then 3 s more, to catch extras) or `timeout`.
+pub async fn collect<M: Message + Name + Default>(
+    topic: &str,
+    keep: impl Fn(&M) -> bool,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<M> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &stack().kafka_bootstrap)
+        .set("broker.address.family", "v4")
+        .set("group.id", unique_name("trade-fair-test-reader"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("a test reader");
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let mut found = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut settle_until = None;
+    loop {
+        let until = settle_until.unwrap_or(deadline);
+        let message = match tokio::time::timeout_at(until, consumer.recv()).await {
+            Ok(Ok(message)) => message,
+            Ok(Err(err)) => {
+                eprintln!("test reader: {err}");
+                continue;
+            }
+            Err(_) => break,
+        };
+        let headers = platform::bus::cloudevents::header_map(message.headers());
+        if headers.get("ce_type").map(String::as_str) != Some(M::full_name().as_str()) {
+            continue;
+        }
+        let Ok(decoded) = M::decode(message.payload().unwrap_or_default()) else {
+            continue;
+        };
+        if keep(&decoded) {
+            found.push(decoded);
+        }
+        if found.len() >= expected && settle_until.is_none() {
+            settle_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+        }
+    }
+    found
+}
+
+pub fn at(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
+    platform::time::from_timestamp(t.as_ref().expect("a timestamp")).expect("a valid timestamp")
+}
