@@ -1,13 +1,23 @@
-//! Land-parcel service: parcels of the four parks, flexible supply, commitments checked
-//! against census figures, and buildings split into units (土地资源保障).
+//! Land-parcel service: parcels of the four parks, flexible land supply, "standard land"
+//! commitments checked against census figures, idle land, buildings split into units, and
+//! a land queue ordered by class (土地资源保障).
 //!
-//! This crate is the service's skeleton: it starts, migrates, serves health and reflection,
-//! and runs the outbox relay; its domain, store and API arrive with its own issue.
+//! Data flows one way: census and classification events → [`consumers`] (read model; a
+//! holder's yearly return evaluates its grants, through the inbox) → [`store`] (sqlx; every
+//! change with its outbox rows in one transaction) ← [`api`] (`LandService`, proto ↔ domain
+//! in [`convert`]). The rules themselves are pure, in [`domain`], with their numbers in
+//! [`config`]. A background task runs the idle land pass on the database's date.
 
+pub mod api;
 pub mod config;
+pub mod consumers;
+pub mod convert;
 pub mod domain;
+pub mod store;
 
-use haicheng_proto::topics;
+use std::sync::Arc;
+
+use haicheng_proto::{land::v1::land_service_server::LandServiceServer, topics};
 use platform::{AccessPolicy, Platform, ServiceSpec};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
@@ -21,7 +31,7 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// What the platform needs to know about this service.
 pub static SPEC: ServiceSpec = ServiceSpec {
     name: "land-parcel",
-    grpc_services: &[],
+    grpc_services: &[api::SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
     topics: &[
@@ -30,7 +40,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         topics::LAND_EVENTS,
         topics::POLICY_NOTICES,
     ],
-    vars: &[],
+    vars: &[config::vars::ALL],
 };
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
@@ -39,9 +49,52 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
-    let policy = AccessPolicy::new(platform.config.tokens.clone());
-    platform
-        .serve(listener, RoutesBuilder::default(), policy)
-        .await
+    let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
+    let store = store::Store::new(
+        platform.pool.clone(),
+        platform.outbox.clone(),
+        Arc::new(config.rules),
+    );
+    platform.consume(
+        "census",
+        &[topics::CENSUS_EVENTS],
+        consumers::CensusConsumer {
+            store: store.clone(),
+        },
+    )?;
+    platform.consume(
+        "classification",
+        &[topics::CLASSIFICATION_EVENTS],
+        consumers::ClassificationConsumer,
+    )?;
+    let idle_store = store.clone();
+    let interval = config.idle_check;
+    platform.spawn(move |stop| idle_pass(idle_store, interval, stop));
+
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(platform::capped!(
+        LandServiceServer::new(api::LandApi::new(store)),
+        platform.config
+    ));
+    let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
+    platform.serve(listener, routes, policy).await
+}
+
+/// The idle land pass, every `interval` until `stop`; a failed pass is logged and retried at
+/// the next tick (the database may be briefly away).
+async fn idle_pass(store: store::Store, interval: std::time::Duration, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match store.flag_idle(None).await {
+            Ok(0) => {}
+            Ok(flagged) => tracing::info!(flagged, "idle land flagged"),
+            Err(err) => {
+                tracing::warn!(error = %err, "idle land pass failed; retried at the next tick")
+            }
+        }
+    }
 }

@@ -31,7 +31,7 @@ impl Default for EvaluationRules {
 }
 
 /// A commitment item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Item {
     InvestmentIntensity,
     OutputPerMu,
@@ -91,7 +91,7 @@ pub struct Input<'a> {
 
 /// One item compared. Values are in the item's unit: fen per mu, thousandths of plot ratio,
 /// or thousandths of a tonne of standard coal per 10,000 yuan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemResult {
     pub item: Item,
     pub committed: i64,

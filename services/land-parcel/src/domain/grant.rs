@@ -334,3 +334,113 @@ mod tests {
         );
     }
 }
+
+/// A grant as asked for, before the parcel and the holder are known.
+#[derive(Debug, Clone)]
+pub struct GrantRequest {
+    pub mode: Option<super::supply::SupplyMode>,
+    pub terms: super::supply::TermRequest,
+    pub contract: ContractRequest,
+    pub commitments: Commitments,
+}
+
+/// A grant that passed every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantPlan {
+    pub terms: super::supply::Terms,
+    pub contract: Contract,
+    pub commitments: Commitments,
+}
+
+/// Why a grant is refused once parcel and holder are known.
+#[derive(Debug)]
+pub enum GrantRefused {
+    /// Terms, contract or commitments break a rule: field violations.
+    Invalid(Violations),
+    /// The holder may not have this land.
+    Holder(super::HolderRefused),
+}
+
+/// The parcel facts a grant is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct ParcelFacts {
+    pub land_use: LandUse,
+    pub plan_min_milli: Milli,
+    pub plan_max_milli: Milli,
+}
+
+/// Checks a grant of a parcel to an enterprise: the holder (known, active; a manufacturer
+/// for industrial land), the term rules of the mode, the contract and the commitments.
+pub fn plan(
+    request: &GrantRequest,
+    parcel: ParcelFacts,
+    uscc: &str,
+    holder: Option<&super::Enterprise>,
+    terms: &super::supply::TermRules,
+    minimums: &PlotRatioMinimums,
+) -> Result<GrantPlan, GrantRefused> {
+    super::check_holder(uscc, holder, parcel.land_use == LandUse::Industrial)
+        .map_err(GrantRefused::Holder)?;
+    let mut violations = Violations::new();
+    let Some(mode) = request.mode else {
+        violations.add("supply.mode", "required");
+        return Err(GrantRefused::Invalid(violations));
+    };
+    let checked_terms = super::supply::check_terms(
+        mode,
+        &request.terms,
+        parcel.land_use,
+        terms,
+        "supply",
+        &mut violations,
+    );
+    let price = checked_terms
+        .as_ref()
+        .map_or(request.terms.price_fen, |t| t.price_fen);
+    let contract = check_contract(&request.contract, price, &mut violations);
+    let context = PlotContext {
+        land_use: parcel.land_use,
+        plan_min_milli: parcel.plan_min_milli,
+        plan_max_milli: parcel.plan_max_milli,
+        segment: holder.and_then(|h| h.segment),
+    };
+    let commitments_ok =
+        check_commitments(&request.commitments, context, minimums, &mut violations);
+    match (checked_terms, contract, commitments_ok) {
+        (Some(terms), Some(contract), true) if violations.is_empty() => Ok(GrantPlan {
+            terms,
+            contract,
+            commitments: request.commitments.clone(),
+        }),
+        _ => Err(GrantRefused::Invalid(violations)),
+    }
+}
+
+/// Where a grant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantStatus {
+    /// The lease phase of lease then transfer.
+    Leasing,
+    Transferred,
+    Ended,
+}
+
+impl GrantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantStatus::Leasing => "leasing",
+            GrantStatus::Transferred => "transferred",
+            GrantStatus::Ended => "ended",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            GrantStatus::Leasing,
+            GrantStatus::Transferred,
+            GrantStatus::Ended,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}

@@ -135,3 +135,191 @@ mod tests {
         );
     }
 }
+
+/// What a milestone records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MilestoneKind {
+    Started,
+    Completed,
+    Progress,
+}
+
+impl MilestoneKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MilestoneKind::Started => "started",
+            MilestoneKind::Completed => "completed",
+            MilestoneKind::Progress => "progress",
+        }
+    }
+}
+
+/// A milestone as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Milestone {
+    pub kind: MilestoneKind,
+    pub on: NaiveDate,
+    pub investment_to_date_fen: i64,
+    pub built_floor_area_centi_m2: i64,
+}
+
+/// Why a milestone is refused.
+#[derive(Debug)]
+pub enum MilestoneRefused {
+    Invalid(platform::Violations),
+    /// Out of order with what is recorded (started twice, completed before started).
+    Precondition(String),
+}
+
+/// The progress after `milestone`, checked against what is recorded: dated between the
+/// signing and today, figures never decreasing, a start before a completion, each once.
+pub fn apply_milestone(
+    progress: &Progress,
+    signed_on: NaiveDate,
+    milestone: &Milestone,
+    today: NaiveDate,
+) -> Result<Progress, MilestoneRefused> {
+    let mut v = platform::Violations::new();
+    if milestone.on < signed_on {
+        v.add(
+            "on",
+            format!("before the contract was signed ({signed_on})"),
+        );
+    } else if milestone.on > today {
+        v.add("on", "in the future");
+    }
+    let figures = [
+        (
+            milestone.investment_to_date_fen,
+            progress.investment_to_date_fen,
+            "investment_to_date_fen",
+        ),
+        (
+            milestone.built_floor_area_centi_m2,
+            progress.built_floor_area_centi_m2,
+            "built_floor_area_centi_m2",
+        ),
+    ];
+    for (value, before, field) in figures {
+        if value < before {
+            v.add(field, format!("never less than recorded before: {before}"));
+        }
+    }
+    let mut next = progress.clone();
+    match milestone.kind {
+        MilestoneKind::Started => {
+            if let Some(on) = progress.started_on {
+                return Err(MilestoneRefused::Precondition(format!(
+                    "construction already started on {on}"
+                )));
+            }
+            next.started_on = Some(milestone.on);
+        }
+        MilestoneKind::Completed => {
+            let Some(started) = progress.started_on else {
+                return Err(MilestoneRefused::Precondition(
+                    "construction has not started".into(),
+                ));
+            };
+            if let Some(on) = progress.completed_on {
+                return Err(MilestoneRefused::Precondition(format!(
+                    "construction already completed on {on}"
+                )));
+            }
+            if milestone.on < started {
+                v.add("on", format!("before the start ({started})"));
+            }
+            next.completed_on = Some(milestone.on);
+        }
+        MilestoneKind::Progress => {}
+    }
+    if !v.is_empty() {
+        return Err(MilestoneRefused::Invalid(v));
+    }
+    let moved = milestone.kind != MilestoneKind::Progress
+        || milestone.investment_to_date_fen > progress.investment_to_date_fen
+        || milestone.built_floor_area_centi_m2 > progress.built_floor_area_centi_m2;
+    next.investment_to_date_fen = milestone.investment_to_date_fen;
+    next.built_floor_area_centi_m2 = milestone.built_floor_area_centi_m2;
+    if moved {
+        next.last_progress_on = Some(
+            progress
+                .last_progress_on
+                .map_or(milestone.on, |d| d.max(milestone.on)),
+        );
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod milestone_tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn milestone(kind: MilestoneKind, on: NaiveDate, investment: i64) -> Milestone {
+        Milestone {
+            kind,
+            on,
+            investment_to_date_fen: investment,
+            built_floor_area_centi_m2: 0,
+        }
+    }
+
+    #[test]
+    fn milestones_come_in_order_and_figures_never_fall() {
+        let signed = day(2025, 1, 1);
+        let today = day(2025, 12, 1);
+        let started = apply_milestone(
+            &Progress::default(),
+            signed,
+            &milestone(MilestoneKind::Started, day(2025, 3, 1), 10),
+            today,
+        )
+        .unwrap();
+        assert_eq!(started.started_on, Some(day(2025, 3, 1)));
+        assert_eq!(started.last_progress_on, Some(day(2025, 3, 1)));
+        assert!(matches!(
+            apply_milestone(
+                &started,
+                signed,
+                &milestone(MilestoneKind::Started, day(2025, 4, 1), 10),
+                today
+            ),
+            Err(MilestoneRefused::Precondition(_))
+        ));
+        assert!(matches!(
+            apply_milestone(
+                &Progress::default(),
+                signed,
+                &milestone(MilestoneKind::Completed, day(2025, 4, 1), 0),
+                today
+            ),
+            Err(MilestoneRefused::Precondition(_))
+        ));
+        let Err(MilestoneRefused::Invalid(v)) = apply_milestone(
+            &started,
+            signed,
+            &milestone(MilestoneKind::Progress, day(2026, 1, 1), 9),
+            today,
+        ) else {
+            panic!("a future date and a falling figure are invalid");
+        };
+        let fields: Vec<&str> = v.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["on", "investment_to_date_fen"]);
+        let same = apply_milestone(
+            &started,
+            signed,
+            &milestone(MilestoneKind::Progress, day(2025, 9, 1), 10),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            same.last_progress_on,
+            Some(day(2025, 3, 1)),
+            "nothing moved"
+        );
+    }
+}
