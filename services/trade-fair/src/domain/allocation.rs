@@ -78,10 +78,11 @@ pub fn allocate(pools: Pools, cap: u32, applicants: &[Applicant]) -> Vec<Grant> 
     let mut left = pools;
     for round in 0..cap {
         for &i in &ranked {
-            if held(i, &draws, &released) == round && round < demand[i] {
-                if let Some(pool) = left.take_one(applicants[i].access) {
-                    draws[i].add(pool);
-                }
+            if held(i, &draws, &released) == round
+                && round < demand[i]
+                && let Some(pool) = left.take_one(applicants[i].access)
+            {
+                draws[i].add(pool);
             }
         }
     }

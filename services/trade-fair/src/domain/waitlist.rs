@@ -15,26 +15,24 @@ pub struct Waiting {
     pub booths: u32,
 }
 
-/// Sorts the list into its order: class, then application time, then id.
+/// The list's order: class, then application time, then id.
+fn by_priority(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
+    class_priority(a.class)
+        .cmp(&class_priority(b.class))
+        .then(a.applied_at.cmp(&b.applied_at))
+        .then(a.id.cmp(&b.id))
+}
+
+/// Sorts the list into its order.
 pub fn order(list: &mut [Waiting]) {
-    list.sort_by(|a, b| {
-        class_priority(a.class)
-            .cmp(&class_priority(b.class))
-            .then(a.applied_at.cmp(&b.applied_at))
-            .then(a.id.cmp(&b.id))
-    });
+    list.sort_by(by_priority);
 }
 
 /// The registration that gets the next offer when `free` booths are open to it: the first in
 /// order whose whole request fits (a request is never split).
 pub fn next_offer(list: &[Waiting], free: impl Fn(&Waiting) -> u32) -> Option<&Waiting> {
     let mut ordered: Vec<&Waiting> = list.iter().collect();
-    ordered.sort_by(|a, b| {
-        class_priority(a.class)
-            .cmp(&class_priority(b.class))
-            .then(a.applied_at.cmp(&b.applied_at))
-            .then(a.id.cmp(&b.id))
-    });
+    ordered.sort_by(|a, b| by_priority(a, b));
     ordered.into_iter().find(|w| w.booths <= free(w))
 }
 

@@ -91,8 +91,9 @@ async fn an_a_class_event_delivered_twice_invites_once_to_each_open_external_fai
     // The same news under a new event id (a re-publication) is no new entry into A either.
     app.publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
         .await;
+    // Two ids, three messages: the redelivered id left no second inbox row. All three sit on
+    // one partition (keyed by USCC), so the second id's row means all were consumed.
     consumed(&app, 2).await;
-    // The third message is the redelivered id: the inbox took it without a second row.
     let found = invitations(&app, &uscc).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].fair_id, open.id);
