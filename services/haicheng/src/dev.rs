@@ -480,3 +480,72 @@ pub(crate) fn with_database(url: &str, database: &str) -> String {
         None => url.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(program: &str, log: PathBuf) -> Service {
+        Service {
+            name: "flaky",
+            // Nothing listens here: the SERVING check after a restart fails at once.
+            address: "127.0.0.1:1".into(),
+            program: program.into(),
+            env: Vec::new(),
+            log,
+            child: None,
+            started: Instant::now(),
+            backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(40)),
+            restart_at: None,
+            restarts: 0,
+            awaiting_serving: false,
+        }
+    }
+
+    #[test]
+    fn the_cause_of_a_death_is_said_plainly() {
+        assert_eq!(
+            describe(ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
+        assert_eq!(
+            describe(ExitStatus::from_raw(libc::SIGKILL)),
+            "was killed by signal 9 (SIGKILL)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_process_that_dies_is_restarted_with_back_off_and_its_log_kept() {
+        let dir = std::env::temp_dir().join(format!("haicheng-dev-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("flaky.log");
+        std::fs::write(&log, "a line from an earlier run\n").unwrap();
+        let mut services = [service("false", log.clone())];
+        services[0].spawn().unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while services[0].restarts < 3 {
+            assert!(Instant::now() < deadline, "three restarts within 20 s");
+            supervise(&mut services).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.starts_with("a line from an earlier run\n"), "{text}");
+        assert_eq!(
+            text.matches("----- haicheng dev: starting flaky").count(),
+            4,
+            "the first start and three restarts, appended: {text}"
+        );
+        let report = services[0].report_death(ExitStatus::from_raw(1 << 8));
+        assert!(
+            report.starts_with("flaky exited with status 1; last lines of"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| ----- haicheng dev: starting flaky"),
+            "{report}"
+        );
+        stop(&mut services).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
