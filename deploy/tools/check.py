@@ -738,15 +738,20 @@ class PlatformChecks:
             for topic, obj in topics.items():
                 if str(dig(obj, "spec", "partitions")) != value:
                     error(obj, f"partitions {dig(obj, 'spec', 'partitions')} differ from KAFKA_TOPIC_PARTITIONS={value}")
-        # A consumer re-reading a whole topic must still find every event id in its inbox.
+        # A consumer must still find an event's id in its inbox when it reads the event again:
+        # replayed (up to OUTBOX_RETENTION after it was written) and then re-read from the
+        # topic (up to retention.ms after that).
+        replayable = max((span_ms(v.get("OUTBOX_RETENTION")) or 0 for v in self.env_by_service.values()), default=0)
         for svc, env in self.env_by_service.items():
             inbox = span_ms(env.get("INBOX_RETENTION"))
             for topic, obj in topics.items():
                 kept = dig(obj, "spec", "config", "retention.ms")
                 if inbox is None or topic is None or topic.endswith(".dlq") or kept is None:
                     continue
-                if inbox <= int(kept):
-                    error(obj, f"retention.ms {kept} is not shorter than {svc}'s INBOX_RETENTION={env['INBOX_RETENTION']}")
+                if inbox <= replayable + int(kept):
+                    error(obj, f"{svc}'s INBOX_RETENTION={env['INBOX_RETENTION']} is not longer than OUTBOX_RETENTION "
+                               f"({replayable} ms, the longest) plus retention.ms {kept}: a replayed event re-read "
+                               "from the topic would be applied again")
 
     # ---- PostgreSQL
     def postgres(self) -> None:

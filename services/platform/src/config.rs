@@ -117,9 +117,11 @@ pub struct PlatformConfig {
     pub inbox_max_attempts: u32,
     /// Sent outbox rows are kept this long after they were written, for replay.
     pub outbox_retention: Duration,
-    /// Inbox ids are kept this long after the event was applied. Longer than the topics'
-    /// retention (a consumer re-reading a whole topic still recognises every event) and
-    /// than `outbox_retention` (a replayed event is still recognised): checked at start.
+    /// Inbox ids are kept this long after the event was applied. An event can reach a
+    /// consumer again up to `outbox_retention` after it was written (a replay) plus the
+    /// topic's retention (re-read from the topic), so this must exceed that sum to recognise
+    /// it: start-up refuses a window not longer than `outbox_retention`, and `deploy/check`
+    /// compares the sum with the topics' `retention.ms`.
     pub inbox_retention: Duration,
 }
 

@@ -6,9 +6,10 @@
 //! service's own traffic. Unsent outbox rows are never deleted, however old. An outbox row's
 //! age counts from its creation, not from when it was (last) sent: a replay
 //! ([`crate::outbox::replay`]) can then never re-publish an event older than
-//! `OUTBOX_RETENTION`, and consumers, which keep ids for the longer `INBOX_RETENTION`
-//! (checked at start), still recognise every replayed event. Several replicas may sweep at
-//! once: a batch skips rows another has locked.
+//! `OUTBOX_RETENTION`, and consumers, which keep ids for `INBOX_RETENTION` (longer than
+//! `OUTBOX_RETENTION` plus the topics' retention: see `PlatformConfig::inbox_retention`),
+//! still recognise every replayed event, even one re-read from the topic later. Several
+//! replicas may sweep at once: a batch skips rows another has locked.
 
 use std::time::Duration;
 
