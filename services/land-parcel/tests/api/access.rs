@@ -1,0 +1,178 @@
+//! Access: natural resources writes; commerce and finance read; a park committee reads only
+//! its own park; every method has a rule.
+
+use haicheng_proto::{common::v1::Park, land::v1 as pb};
+use tonic::Code;
+
+use super::*;
+
+const TOKENS: &str = "nr-token-1=department:natural_resources:land.read,land.write;\
+commerce-token=department:commerce:land.read;\
+finance-token=department:finance:land.read;\
+nantai-committee=department:park_committee:land.read,land.park:nantai;\
+tax-token-1=department:tax:notices.read";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
+    let app = spawn_app_with(&[("AUTH_TOKENS", TOKENS)]).await;
+    let mut client = app.client.clone();
+    let register = |id: &str, park: Park| pb::RegisterParcelRequest {
+        id: id.into(),
+        park: park as i32,
+        land_use: pb::LandUse::Industrial as i32,
+        area_centi_mu: 500,
+        plot_ratio_min_milli: 800,
+        plot_ratio_max_milli: 2000,
+        location: String::new(),
+    };
+    let nantai = parcel_id("NT");
+    let xiliu = parcel_id("XL");
+    client
+        .register_parcel(with_token("nr-token-1", register(&nantai, Park::Nantai)))
+        .await
+        .unwrap();
+    client
+        .register_parcel(with_token("nr-token-1", register(&xiliu, Park::Xiliu)))
+        .await
+        .unwrap();
+    let err = client
+        .register_parcel(with_token(
+            "commerce-token",
+            register(&parcel_id("C"), Park::Xiliu),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "commerce only reads");
+
+    let list = |token: &'static str| {
+        let mut client = client.clone();
+        async move {
+            client
+                .list_parcels(with_token(token, pb::ListParcelsRequest::default()))
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .parcels
+                        .into_iter()
+                        .map(|p| p.id)
+                        .collect::<Vec<_>>()
+                })
+        }
+    };
+    let mut both = vec![nantai.clone(), xiliu.clone()];
+    both.sort();
+    assert_eq!(list("finance-token").await.unwrap(), both);
+    assert_eq!(list("commerce-token").await.unwrap(), both);
+    assert_eq!(list("nantai-committee").await.unwrap(), [nantai.clone()]);
+    assert_eq!(
+        list("tax-token-1").await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+
+    let get = |id: &str| pb::GetParcelRequest {
+        parcel_id: id.into(),
+    };
+    client
+        .get_parcel(with_token("nantai-committee", get(&nantai)))
+        .await
+        .unwrap();
+    let err = client
+        .get_parcel(with_token("nantai-committee", get(&xiliu)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = client
+        .get_parcel(with_token("finance-token", get("not a parcel id")))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["parcel_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parcels_split_and_merge_with_their_lineage() {
+    let app = spawn_app().await;
+    let mut client = app.client.clone();
+    let parcel = app
+        .register_parcel(&parcel_id("S"), Park::Ganwang, 1_000)
+        .await;
+    let (a, b) = (format!("{}-A", parcel.id), format!("{}-B", parcel.id));
+    let part = |id: &str, area| pb::ParcelPart {
+        id: id.into(),
+        area_centi_mu: area,
+        location: String::new(),
+    };
+    let err = client
+        .split_parcel(with_token(
+            NATURAL_RESOURCES,
+            pb::SplitParcelRequest {
+                parcel_id: parcel.id.clone(),
+                expected_version: parcel.version,
+                parts: vec![part(&a, 400), part(&b, 599)],
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&err), ["parts"]);
+    let parts = client
+        .split_parcel(with_token(
+            NATURAL_RESOURCES,
+            pb::SplitParcelRequest {
+                parcel_id: parcel.id.clone(),
+                expected_version: parcel.version,
+                parts: vec![part(&a, 400), part(&b, 600)],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .parcels;
+    assert!(parts.iter().all(|p| p.parent_ids == [parcel.id.clone()]));
+    let merged_id = format!("{}-M", parcel.id);
+    let merged = client
+        .merge_parcels(with_token(
+            NATURAL_RESOURCES,
+            pb::MergeParcelsRequest {
+                parcel_ids: vec![b.clone(), a.clone()],
+                new_parcel_id: merged_id.clone(),
+                location: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .parcel
+        .unwrap();
+    assert_eq!(merged.area_centi_mu, 1_000);
+    assert_eq!(merged.parent_ids, [a.clone(), b.clone()]);
+    let old = client
+        .get_parcel(with_token(
+            COMMERCE,
+            pb::GetParcelRequest {
+                parcel_id: parcel.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .parcel
+        .unwrap();
+    assert_eq!(old.status(), pb::ParcelStatus::Ended);
+    assert_eq!(old.child_ids, [a, b]);
+    let page = client
+        .list_parcels(with_token(
+            COMMERCE,
+            pb::ListParcelsRequest {
+                status: pb::ParcelStatus::Ended as i32,
+                page_size: 2,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.parcels.len(), 2);
+    assert!(
+        !page.next_page_token.is_empty(),
+        "three ended parcels, pages of two"
+    );
+}
