@@ -10,6 +10,11 @@ run:
 test:
 	scripts/test
 
+# Every benchmark row, release builds, on a throwaway stack; prints the table (BENCHMARKS.md).
+bench:
+	cargo build --release -p census -p classification -p haicheng-bench
+	scripts/with-stack target/release/haicheng-bench
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings

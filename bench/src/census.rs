@@ -1,0 +1,369 @@
+//! The census's rows: the gRPC overhead (a health check), SubmitReturn, GetEnterpriseFile and
+//! ImportReturns, each beside the same SQL issued directly by sqlx (COPY for the import).
+
+use std::{sync::Arc, time::Instant};
+
+use haicheng_proto::census::v1::{
+    GetEnterpriseFileRequest, ImportReturnsRow, SubmitReturnRequest,
+    census_service_client::CensusServiceClient,
+};
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::{
+    fixtures,
+    load::{self, Bounds},
+    table::{Row, Side, Target},
+};
+
+/// A request carrying the bearer token `token`.
+pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("an ASCII token"),
+    );
+    request
+}
+
+/// A pool of exactly `size` connections, opened before the clock starts.
+pub async fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .min_connections(size)
+        .max_connections(size)
+        .connect(url)
+        .await?;
+    // Open every connection now, not during the measurement.
+    let held: Vec<_> = futures::future::try_join_all((0..size).map(|_| pool.acquire())).await?;
+    drop(held);
+    Ok(pool)
+}
+
+fn note(failed: &[&load::Measured]) -> String {
+    failed
+        .iter()
+        .filter(|m| m.failed > 0)
+        .map(|m| {
+            format!(
+                "{} failed: {}",
+                m.failed,
+                m.first_error.as_deref().unwrap_or("?")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `grpc.health.v1` checks on the census's server, through the same layers as every call.
+pub async fn health(channels: &[Channel], bounds: Bounds) -> Row {
+    let channels = Arc::new(channels.to_vec());
+    let measured = load::run(bounds, move |caller, _| {
+        let mut client = HealthClient::new(channels[caller % channels.len()].clone());
+        async move {
+            client
+                .check(HealthCheckRequest::default())
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    Row {
+        path: "gRPC overhead: grpc.health.v1 check, 16 callers".into(),
+        unit: "calls",
+        platform: Side::of(&measured),
+        limit: None,
+        target: Target::Report,
+        note: note(&[&measured]),
+    }
+}
+
+/// SubmitReturn of distinct returns of `firms` (period 2025), beside the same return row and
+/// an outbox row inserted in one transaction by sqlx (period 2024, so the keys never meet).
+pub async fn submit(
+    channels: &[Channel],
+    database_url: &str,
+    firms: &[String],
+    bounds: Bounds,
+) -> anyhow::Result<Row> {
+    let firms = Arc::new(firms.to_vec());
+    let channels = Arc::new(channels.to_vec());
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let platform = {
+        let firms = firms.clone();
+        load::run(bounds, move |caller, sequence| {
+            let mut client = CensusServiceClient::new(channels[caller % channels.len()].clone());
+            let request = SubmitReturnRequest {
+                client_request_id: format!("bench-submit-{run}-{sequence}"),
+                uscc: firms[sequence as usize % firms.len()].clone(),
+                period: fixtures::period("2025"),
+                indicators: Some(fixtures::indicators(sequence)),
+                sources: None,
+            };
+            async move {
+                client
+                    .submit_return(authorized("dev-commerce", request))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await
+    };
+
+    let pool = pool(database_url, bounds.callers as u32).await?;
+    let limit = load::run(bounds, move |_, sequence| {
+        let pool = pool.clone();
+        let firms = firms.clone();
+        async move { insert_return_and_outbox(&pool, &firms, sequence).await }
+    })
+    .await;
+    Ok(Row {
+        path: "SubmitReturn, 16 callers (limit: return + outbox row, one transaction, sqlx)".into(),
+        unit: "calls",
+        platform: Side::of(&platform),
+        limit: Some(Side::of(&limit)),
+        target: Target::AtLeast(0.7),
+        note: note(&[&platform, &limit]),
+    })
+}
+
+/// The limit of one submission: the return row and its outbox row, one transaction. The
+/// outbox row is written as already sent, so the census's relay leaves it alone.
+async fn insert_return_and_outbox(
+    pool: &PgPool,
+    firms: &[String],
+    sequence: u64,
+) -> sqlx::Result<()> {
+    let uscc = &firms[sequence as usize % firms.len()];
+    let revision = (sequence as usize / firms.len()) as i64 + 1;
+    let i = fixtures::indicators(sequence);
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO census_returns (uscc, period, revision, client_request_id,
+            employees_total, production_staff, rd_technical_staff, management_sales_staff,
+            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
+            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
+            equipment_level, invention_patents, utility_model_patents, design_patents,
+            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
+            enterprise_version, submitted_at, submitted_by)
+         VALUES ($1, '2024', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+            'NOT_REPORTED', $16, 0, 0, $17, $18, false, '{}', 1, clock_timestamp(), 'bench')",
+    )
+    .bind(uscc)
+    .bind(revision)
+    .bind(format!("bench-limit-{}", uuid::Uuid::now_v7()))
+    .bind(i.employees_total)
+    .bind(i.production_staff)
+    .bind(i.rd_technical_staff)
+    .bind(i.management_sales_staff)
+    .bind(i.college_educated_staff)
+    .bind(i.rd_spend_fen)
+    .bind(i.revenue_fen)
+    .bind(i.industrial_output_fen)
+    .bind(i.tax_paid_fen)
+    .bind(i.export_sales_fen)
+    .bind(i.equipment_value_fen)
+    .bind(i.automation_share_percent)
+    .bind(i.invention_patents)
+    .bind(i.land_used_centi_mu)
+    .bind(i.energy_use_tce)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject,
+            ce_time, payload, trace_headers, sent_at)
+         VALUES ($1, 'haicheng.census.events.v1', $2, 'haicheng.census.v1.CensusReturnSubmitted',
+            'census', $2, now(), $3, '{}', now())",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(uscc)
+    .bind(prost::Message::encode_to_vec(&i))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// GetEnterpriseFile of `firms`, beside its SQL (the enterprise, its latest returns, the
+/// audit row, one transaction) issued by sqlx.
+pub async fn file(
+    channels: &[Channel],
+    database_url: &str,
+    firms: &[String],
+    bounds: Bounds,
+) -> anyhow::Result<Row> {
+    let firms = Arc::new(firms.to_vec());
+    let channels = Arc::new(channels.to_vec());
+    let platform = {
+        let firms = firms.clone();
+        load::run(bounds, move |caller, sequence| {
+            let mut client = CensusServiceClient::new(channels[caller % channels.len()].clone());
+            let request = GetEnterpriseFileRequest {
+                uscc: firms[sequence as usize % firms.len()].clone(),
+                as_of: None,
+                all_revisions: false,
+            };
+            async move {
+                client
+                    .get_enterprise_file(authorized("dev-commerce", request))
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await
+    };
+    let pool = pool(database_url, bounds.callers as u32).await?;
+    let limit = load::run(bounds, move |_, sequence| {
+        let pool = pool.clone();
+        let uscc = firms[sequence as usize % firms.len()].clone();
+        async move { read_file(&pool, &uscc).await }
+    })
+    .await;
+    Ok(Row {
+        path: "GetEnterpriseFile, 16 callers (limit: its 3 statements, one transaction, sqlx)"
+            .into(),
+        unit: "calls",
+        platform: Side::of(&platform),
+        limit: Some(Side::of(&limit)),
+        target: Target::AtLeast(0.7),
+        note: note(&[&platform, &limit]),
+    })
+}
+
+/// The census's file read, statement for statement (services/census/src/store/reads.rs).
+async fn read_file(pool: &PgPool, uscc: &str) -> sqlx::Result<()> {
+    let none: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT v.uscc, v.version, v.name, v.legal_representative, v.park, v.industry_class,
+            v.size, v.registration_date, v.status, v.deregistration_reason, v.safety_violation,
+            v.environmental_violation, v.tax_credit_violation, v.recorded_at, e.created_at
+         FROM enterprise_versions v JOIN enterprises e ON e.uscc = v.uscc
+         WHERE v.uscc = $1 AND ($2::timestamptz IS NULL OR v.recorded_at <= $2)
+         ORDER BY v.version DESC
+         LIMIT 1",
+    )
+    .bind(uscc)
+    .bind(none)
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query(
+        "SELECT DISTINCT ON (period) uscc, period, revision, client_request_id, employees_total,
+            production_staff, rd_technical_staff, management_sales_staff, college_educated_staff,
+            rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen, export_sales_fen,
+            equipment_value_fen, automation_share_percent, equipment_level, invention_patents,
+            utility_model_patents, design_patents, land_used_centi_mu, energy_use_tce,
+            rd_exceeds_revenue_flag, sources, enterprise_version, submitted_at, submitted_by
+         FROM census_returns
+         WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+         ORDER BY period, revision DESC",
+    )
+    .bind(uscc)
+    .bind(none)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO file_reads (reader, uscc, as_of, all_revisions) VALUES ($1, $2, $3, $4)",
+    )
+    .bind("department:commerce")
+    .bind(uscc)
+    .bind(none)
+    .bind(false)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// ImportReturns of one return per firm (period 2023) in one client stream, as the CLI
+/// sends it, beside a COPY of the same rows (period 2022) into the same table.
+pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> anyhow::Result<Row> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let rows: Vec<ImportReturnsRow> = firms
+        .iter()
+        .enumerate()
+        .map(|(i, uscc)| ImportReturnsRow {
+            row_number: i as i64 + 1,
+            client_request_id: format!("bench-import-{run}-{i}"),
+            uscc: uscc.clone(),
+            period: fixtures::period("2023"),
+            indicators: Some(fixtures::indicators(i as u64)),
+            sources: None,
+        })
+        .collect();
+    let mut client = CensusServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20);
+    let started = Instant::now();
+    let report = client
+        .import_returns(authorized("dev-census-import", futures::stream::iter(rows)))
+        .await?
+        .into_inner();
+    let platform_time = started.elapsed();
+    anyhow::ensure!(
+        report.accepted_count as usize == firms.len(),
+        "the import accepted {} of {} rows; first rejection: {:?}",
+        report.accepted_count,
+        firms.len(),
+        report.rejected_rows.first()
+    );
+
+    let csv = copy_rows(firms, &run);
+    let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY census_returns (uscc, period, revision, client_request_id,
+            employees_total, production_staff, rd_technical_staff, management_sales_staff,
+            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
+            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
+            equipment_level, invention_patents, utility_model_patents, design_patents,
+            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
+            enterprise_version, submitted_at, submitted_by) FROM STDIN (FORMAT csv)",
+        )
+        .await?;
+    copy.send(csv.as_bytes()).await?;
+    let copied = copy.finish().await?;
+    let limit_time = started.elapsed();
+    anyhow::ensure!(copied as usize == firms.len(), "COPY wrote {copied} rows");
+    let n = firms.len() as u64;
+    Ok(Row {
+        path: format!(
+            "ImportReturns of {} rows, one stream (limit: COPY of the same rows)",
+            firms.len()
+        ),
+        unit: "rows",
+        platform: Side::once(n, platform_time),
+        limit: Some(Side::once(n, limit_time)),
+        target: Target::AtLeast(0.5),
+        note: String::new(),
+    })
+}
+
+use sqlx::Connection as _;
+
+/// The import's rows as COPY CSV, with the values the census would store.
+fn copy_rows(firms: &[String], run: &str) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut csv = String::with_capacity(firms.len() * 200);
+    for (n, uscc) in firms.iter().enumerate() {
+        let i = fixtures::indicators(n as u64);
+        csv.push_str(&format!(
+            "{uscc},2022,1,bench-copy-{run}-{n},{},{},{},{},{},{},{},{},{},{},{},{},NOT_REPORTED,{},0,0,{},{},false,{{}},1,{now},census-import\n",
+            i.employees_total,
+            i.production_staff,
+            i.rd_technical_staff,
+            i.management_sales_staff,
+            i.college_educated_staff,
+            i.rd_spend_fen,
+            i.revenue_fen,
+            i.industrial_output_fen,
+            i.tax_paid_fen,
+            i.export_sales_fen,
+            i.equipment_value_fen,
+            i.automation_share_percent,
+            i.invention_patents,
+            i.land_used_centi_mu,
+            i.energy_use_tce.unwrap_or(0.0),
+        ));
+    }
+    csv
+}

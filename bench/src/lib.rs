@@ -1,0 +1,174 @@
+//! Benchmarks of the platform's hot paths, each as a ratio to its limit measured beside it in
+//! the same run (absolute times drift on a shared machine; ratios much less). See
+//! BENCHMARKS.md for the table and where the time goes.
+//!
+//! [`run`] starts census and classification as processes (the binaries in
+//! [`Options::bin_dir`], release builds for `make bench`) against the stack that
+//! `testkit::stack` names (`scripts/with-stack`, or a private one it starts), drives each row
+//! with the [`load`] generator (16 callers over 4 connections, loopback) or a timed bulk
+//! operation, and returns the [`table`] rows. Quick mode runs every row with tiny counts, so
+//! the harness is tested in `make test`; its figures mean nothing.
+
+pub mod census;
+pub mod events;
+pub mod fixtures;
+pub mod load;
+pub mod rerank;
+pub mod services;
+pub mod table;
+
+use std::{path::PathBuf, time::Duration};
+
+use load::Bounds;
+use services::{PeakRss, ServiceProcess, rss_mib};
+use table::{Row, Side, Target};
+
+/// Callers and connections of every gRPC row (and the size of each limit's pool).
+pub const CALLERS: usize = 16;
+pub const CONNECTIONS: usize = 4;
+
+/// What to run and how much.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the service binaries are.
+    pub bin_dir: PathBuf,
+    /// Tiny counts: the harness works, the figures mean nothing.
+    pub quick: bool,
+}
+
+/// The counts of one mode.
+struct Counts {
+    firms: usize,
+    /// Requests of one gRPC row (per side), and its time bound.
+    requests: u64,
+    time: Duration,
+    import_rows: usize,
+    relay_messages: usize,
+    consumed_messages: usize,
+    rerank_firms: usize,
+    rerank_rounds: usize,
+}
+
+impl Counts {
+    fn of(quick: bool) -> Self {
+        if quick {
+            Self {
+                firms: 200,
+                requests: 200,
+                time: Duration::from_secs(5),
+                import_rows: 300,
+                relay_messages: 200,
+                consumed_messages: 100,
+                rerank_firms: 10_000,
+                rerank_rounds: 1,
+            }
+        } else {
+            Self {
+                firms: 10_000,
+                requests: 30_000,
+                time: Duration::from_secs(15),
+                import_rows: 100_000,
+                relay_messages: 50_000,
+                consumed_messages: 20_000,
+                rerank_firms: 1_000_000,
+                rerank_rounds: 3,
+            }
+        }
+    }
+
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            callers: CALLERS,
+            requests: self.requests,
+            time: self.time,
+        }
+    }
+}
+
+/// Runs every row and returns them in the table's order. Progress goes to stderr.
+pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
+    let counts = Counts::of(options.quick);
+    let say = |what: &str| eprintln!("bench: {what}");
+    say("starting census and classification");
+    let census = ServiceProcess::start(&options.bin_dir, "census", &[]).await?;
+    let classification = ServiceProcess::start(&options.bin_dir, "classification", &[]).await?;
+    // Settled after start-up (migrations, the first relay and re-ranker passes).
+    tokio::time::sleep(Duration::from_secs(if options.quick { 1 } else { 3 })).await;
+    let idle = [&census, &classification].map(|s| s.pid().and_then(rss_mib).unwrap_or(0.0));
+    let peaks = [&census, &classification].map(|s| PeakRss::watch(s.pid().unwrap_or(0)));
+
+    let census_pool = census::pool(&census.database_url, 2).await?;
+    let import_firms = fixtures::usccs(counts.import_rows.max(counts.firms));
+    let firms = &import_firms[..counts.firms];
+    say(&format!("registering {} firms", import_firms.len()));
+    fixtures::register(&census_pool, &import_firms).await?;
+    let channels = census.channels(CONNECTIONS).await?;
+
+    let mut rows = Vec::new();
+    say("gRPC overhead (health check)");
+    rows.push(census::health(&channels, counts.bounds()).await);
+    say("SubmitReturn");
+    rows.push(census::submit(&channels, &census.database_url, firms, counts.bounds()).await?);
+    say("GetEnterpriseFile");
+    rows.push(census::file(&channels, &census.database_url, firms, counts.bounds()).await?);
+    say(&format!("ImportReturns of {} rows", counts.import_rows));
+    rows.push(
+        census::import(
+            channels[0].clone(),
+            &census.database_url,
+            &import_firms[..counts.import_rows],
+        )
+        .await?,
+    );
+    say(&format!("outbox relay of {} rows", counts.relay_messages));
+    rows.push(
+        events::relay(
+            &census.database_url,
+            &census.topic_prefix,
+            firms,
+            counts.relay_messages,
+        )
+        .await?,
+    );
+    say(&format!(
+        "classification consuming {} events",
+        counts.consumed_messages
+    ));
+    rows.push(
+        events::consumer(
+            &classification.database_url,
+            &classification.topic_prefix,
+            firms,
+            counts.consumed_messages,
+        )
+        .await?,
+    );
+    say(&format!("re-rank of {} firms", counts.rerank_firms));
+    let (firms_n, rounds) = (counts.rerank_firms, counts.rerank_rounds);
+    rows.push(tokio::task::spawn_blocking(move || rerank::run(firms_n, rounds)).await?);
+
+    for ((service, idle), peak) in [&census, &classification].iter().zip(idle).zip(&peaks) {
+        let memory = |state: &str, mib: f64, max: f64| Row {
+            path: format!("{} resident memory, {state}", service.name),
+            unit: "MiB",
+            platform: Side {
+                rate: mib,
+                p50_ms: 0.0,
+                p99_ms: 0.0,
+            },
+            limit: None,
+            target: Target::MemoryAtMost(max),
+            note: String::new(),
+        };
+        rows.push(memory("idle", idle, 30.0));
+        rows.push(memory(
+            "loaded (peak over the rows above)",
+            peak.peak_mib(),
+            100.0,
+        ));
+    }
+    drop(peaks);
+    census.stop().await;
+    classification.stop().await;
+    Ok(rows)
+}

@@ -1,0 +1,30 @@
+//! The benchmark in quick mode against the test stack, with the debug binaries `make test`
+//! builds: every row must produce a figure. No timing is asserted (the machine is shared).
+
+use std::path::PathBuf;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_produces_a_figure_in_quick_mode() {
+    let bin_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("debug");
+    let options = haicheng_bench::Options {
+        bin_dir,
+        quick: true,
+    };
+    let rows = haicheng_bench::run(&options).await.expect("the quick run");
+    let table = haicheng_bench::table::print(&rows);
+    println!("{table}");
+    // The rows of issue 13 that exist today, each with a figure on both sides.
+    assert_eq!(rows.len(), 11, "{table}");
+    for row in &rows {
+        assert!(row.has_figure(), "no figure for {}\n{table}", row.path);
+        assert!(
+            row.note.is_empty() || !row.note.contains("failed"),
+            "{}: {}",
+            row.path,
+            row.note
+        );
+    }
+}
