@@ -11,13 +11,14 @@ use platform::{
     config::{non_blank, parse_or},
 };
 
+use notices::NoticeSettings;
+
 use crate::{
     domain::{
         Indicator, Model, Weighted,
         model::DEFAULT_CAP,
         policy::{self, NoticeRule},
     },
-    notices::NoticeSettings,
 };
 
 /// The gRPC port when `GRPC_ADDR` is not set.

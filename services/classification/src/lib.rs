@@ -4,14 +4,14 @@
 //! Data flows one way: census events → [`consumers`] (read model, periods marked dirty, through
 //! the inbox) → [`reranker`] (coalesced re-ranks: [`domain`] scoring and ranking, then
 //! [`store`] writing changed classes, `EnterpriseClassified` events and notices through the
-//! outbox in one transaction) → [`api`] (`ClassificationService`). The [`notices`] store
-//! consumes the notices topic and serves `NoticeService`.
+//! outbox in one transaction) → [`api`] (`ClassificationService`). The process also hosts the
+//! notice store (the `notices` library crate): it consumes the notices topic, whoever
+//! produced them, and serves `NoticeService`.
 
 pub mod api;
 pub mod config;
 pub mod consumers;
 pub mod domain;
-pub mod notices;
 pub mod reranker;
 pub mod store;
 

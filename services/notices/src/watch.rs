@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::{
+use crate::{
     model::Cursor,
     store::{Entry, NoticeStore, WAKE_CHANNEL},
 };

@@ -19,7 +19,7 @@ use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::model::{self, Cursor};
+use crate::model::{self, Cursor};
 
 /// The channel a committed insert notifies, with the department as payload.
 pub const WAKE_CHANNEL: &str = "haicheng_notices";

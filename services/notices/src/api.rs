@@ -12,7 +12,7 @@ use platform::{ApiError, Principal, auth::Department, paging};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{
+use crate::{
     NoticeSettings,
     model::{self, Cursor},
     store::NoticeStore,

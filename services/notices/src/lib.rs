@@ -2,7 +2,12 @@
 //! produced the notice (classification now, land-parcel later), and serves NoticeService to
 //! the departments: list, acknowledge, watch.
 //!
-//! # Wiring (in the service's `run`)
+//! A library, not a process: the classification process hosts it. A host links the store's
+//! migration ([`MIGRATIONS`], `migrations/0100_notices.sql`) into its own migrations folder
+//! (classification's `migrations/0100_notices.sql` is a symbolic link to it), so the table is
+//! part of the host's one schema history and there is one copy of the SQL.
+//!
+//! # Wiring (in the host's `run`)
 //!
 //! ```ignore
 //! let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
@@ -49,6 +54,10 @@ pub use api::NoticeApi;
 pub use consumer::NoticeConsumer;
 pub use haicheng_proto::policy::v1::notice_service_server::{NoticeServiceServer, SERVICE_NAME};
 pub use settings::{NoticeSettings, vars};
+
+/// The store's own migration, for a process that hosts the store alone (its tests); a
+/// service host applies it through the link in its own migrations folder.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Starts the notice store on `platform` and returns its gRPC server for the routes.
 ///

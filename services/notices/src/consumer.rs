@@ -13,7 +13,7 @@ use platform::{
 use prost::Name;
 use sqlx::PgConnection;
 
-use super::{
+use crate::{
     model,
     store::{self, NewNotice},
 };

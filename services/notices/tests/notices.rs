@@ -1,14 +1,13 @@
 //! The notice store against a real PostgreSQL and broker: notices produced onto
 //! `haicheng.policy.notices.v1`, consumed through the inbox, served over a real socket.
 //!
-//! The topic is fixed and the broker shared, so every test's server (with a consumer group of
-//! its own) stores every test's notices: each test names its notices with a run id of its own
-//! and looks only at those, except where it checks whole streams.
+//! Each test hosts the store alone in a process of its own making ([`run`], started by
+//! `testkit::spawn`): a database and a topic prefix of its own, so it sees only its own
+//! notices.
 
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
-use classification::notices::{self, NoticeSettings, SERVICE_NAME};
 use haicheng_proto::{
     common::v1::Department,
     policy::v1::{
@@ -18,33 +17,72 @@ use haicheng_proto::{
     },
     topics::POLICY_NOTICES,
 };
+use notices::{NoticeSettings, SERVICE_NAME};
 use platform::{
-    AccessPolicy, Platform, PlatformConfig, ServiceSpec,
+    AccessPolicy, ConfigError, Platform, PlatformConfig, ServiceSpec,
     bus::{CloudEvent, Producer},
     time::to_timestamp,
 };
 use prost::{Message, Name};
 use sqlx::PgPool;
-use testkit::{TestDatabase, stack, wait_until};
-use tokio::{net::TcpListener, task::JoinHandle};
+use testkit::{Service, stack, wait_until, with_token as authed};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, Streaming, service::RoutesBuilder, transport::Channel};
+use tonic::{Code, Status, Streaming, service::RoutesBuilder, transport::Channel};
 use uuid::Uuid;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
-/// Generous: a new consumer group joins the shared broker before it reads.
+/// Generous: a new consumer group joins the broker before it reads.
 const ARRIVAL: Duration = Duration::from_secs(60);
 
 type Client = NoticeServiceClient<Channel>;
+
+/// A process that hosts the notice store and nothing else.
+static SPEC: ServiceSpec = ServiceSpec {
+    name: "notices-test-host",
+    grpc_services: &[SERVICE_NAME],
+    descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
+    migrations: &notices::MIGRATIONS,
+    topics: &[POLICY_NOTICES],
+    vars: &[notices::vars::ALL],
+};
+
+/// The host's configuration: the platform's and the store's.
+struct HostConfig {
+    platform: PlatformConfig,
+    notices: NoticeSettings,
+}
+
+impl HostConfig {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            platform: PlatformConfig::from_lookup(SPEC.name, 0, &lookup)?,
+            notices: NoticeSettings::from_lookup(&lookup)?,
+        })
+    }
+}
+
+/// The host's `run`, wired as the notices crate says a host wires it.
+async fn run(
+    config: HostConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
+    let service = notices::start(&mut platform, config.notices)?;
+    let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(service);
+    platform.serve(listener, routes, policy).await
+}
 
 /// The notice store served in-process on port 0, with a database of its own.
 struct Server {
     client: Client,
     pool: PgPool,
     producer: Producer,
-    shutdown: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
+    /// The notices topic of this test's host.
+    topic: String,
+    service: Service,
     /// Prefix of this test's notice ids.
     run: String,
 }
@@ -66,68 +104,24 @@ impl Default for Options {
 
 async fn start(options: Options) -> Server {
     platform::telemetry::init_for_tests();
-    let run = format!("test-{}", &Uuid::new_v4().simple().to_string()[..12]);
-    let db = TestDatabase::create().await;
-    // A service name per test gives each server its own consumer group on the shared broker.
-    let name: &'static str = Box::leak(format!("notices-{run}").into_boxed_str());
-    let spec: &'static ServiceSpec = Box::leak(Box::new(ServiceSpec {
-        name,
-        grpc_services: &[SERVICE_NAME],
-        descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
-        migrations: &MIGRATIONS,
-        topics: &[POLICY_NOTICES],
-        vars: &[],
-    }));
+    let overdue_ms = options.overdue_after.as_millis().to_string();
     let mut vars = vec![
-        ("DATABASE_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("NOTICE_OVERDUE_AFTER_MS", overdue_ms.as_str()),
+        // An hour: a watch that sees a new notice in time was woken by NOTIFY, not the poll.
+        ("NOTICE_WATCH_POLL_MS", "3600000"),
     ];
     if let Some(tokens) = options.tokens {
-        vars.push(("AUTH_TOKENS", tokens.to_string()));
+        vars.push(("AUTH_TOKENS", tokens));
     }
-    let config = PlatformConfig::from_lookup(name, 0, |var| {
-        vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let settings = NoticeSettings {
-        overdue_after: options.overdue_after,
-        // An hour: a watch that sees a new notice in time was woken by NOTIFY, not the poll.
-        watch_poll: Duration::from_secs(3600),
-    };
-
-    let shutdown = CancellationToken::new();
-    let mut platform = Platform::start(spec, config, shutdown.clone())
-        .await
-        .unwrap();
-    let service = notices::start(&mut platform, settings).unwrap();
-    let policy = notices::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
-    let pool = platform.pool.clone();
-    let mut routes = RoutesBuilder::default();
-    routes.add_service(service);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let task = tokio::spawn(platform.serve(listener, routes, policy));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let service = testkit::spawn(HostConfig::from_lookup, run, &vars).await;
     Server {
-        client: NoticeServiceClient::new(channel),
-        pool,
+        client: NoticeServiceClient::new(service.channel.clone()),
+        pool: service.pool.clone(),
         producer: Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap(),
-        shutdown,
-        task,
-        run,
+        topic: service.topic(POLICY_NOTICES),
+        service,
+        run: format!("test-{}", &Uuid::new_v4().simple().to_string()[..12]),
     }
-}
-
-fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 fn event(department: Department) -> CloudEvent {
@@ -167,7 +161,7 @@ impl Server {
     async fn send_as(&self, event: &CloudEvent, notice: &SupportPolicyNotice) {
         let key = event.subject.clone();
         self.producer
-            .send(POLICY_NOTICES, &key, &notice.encode_to_vec(), event)
+            .send(&self.topic, &key, &notice.encode_to_vec(), event)
             .await
             .expect("produce");
     }
@@ -259,12 +253,9 @@ impl Server {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
+        tokio::time::timeout(Duration::from_secs(30), self.service.stop())
             .await
-            .expect("the server stops within 30 s")
-            .unwrap()
-            .unwrap();
+            .expect("the server stops within 30 s");
     }
 }
 
@@ -654,11 +645,11 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
     let mut stream = s.watch("dev-commerce", "").await.unwrap();
     read_until(&mut stream, &mut Vec::new(), &[&notice.notice_id]).await;
 
-    s.shutdown.cancel();
+    s.service.begin_shutdown();
     let end = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match stream.message().await {
-                Ok(Some(_)) => continue, // notices of other tests still being read
+                Ok(Some(_)) => continue,
                 other => return other,
             }
         }
@@ -669,9 +660,5 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
         matches!(end, Ok(None)),
         "a clean end, not an error: {end:?}"
     );
-    tokio::time::timeout(Duration::from_secs(30), s.task)
-        .await
-        .expect("the server drains")
-        .unwrap()
-        .unwrap();
+    s.stop().await;
 }
