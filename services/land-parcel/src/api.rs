@@ -33,7 +33,7 @@ use crate::{
 pub const SERVICE_NAME: &str = haicheng_proto::land::v1::land_service_server::SERVICE_NAME;
 
 /// A scope naming one park a park committee may read: `land.park:nantai`.
-pub const PARK_SCOPE_PREFIX: &str = "land.park:";
+pub const PARK_SCOPE_PREFIX: &str = scopes::LAND_PARK_PREFIX;
 
 /// Every method's access rule.
 pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {

@@ -26,6 +26,11 @@ pub mod scopes {
     pub const NOTICES_ACK: &str = "notices.ack";
     pub const LAND_READ: &str = "land.read";
     pub const LAND_WRITE: &str = "land.write";
+    /// Prefix of a park committee's park scopes (`land.park:nantai`): with `land.read`, it
+    /// reads the land of the parks it names and no other.
+    pub const LAND_PARK_PREFIX: &str = "land.park:";
+    /// The development park committee's park.
+    pub const LAND_PARK_XILIU: &str = "land.park:xiliu";
     pub const FAIRS_READ: &str = "fairs.read";
     pub const FAIRS_WRITE: &str = "fairs.write";
     /// Booth-fee subsidies and budgets of the trade-fair service (commerce, finance).
@@ -103,12 +108,19 @@ impl Department {
                 LAND_READ,
                 LAND_WRITE,
             ],
-            Department::ParkCommittee => &[CENSUS_READ, CLASSIFICATION_READ, LAND_READ, FAIRS_READ],
+            Department::ParkCommittee => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                LAND_READ,
+                LAND_PARK_XILIU,
+                FAIRS_READ,
+            ],
             Department::Finance => &[
                 CENSUS_READ,
                 CLASSIFICATION_READ,
                 NOTICES_READ,
                 NOTICES_ACK,
+                LAND_READ,
                 FAIR_SUBSIDIES_READ,
             ],
             _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],

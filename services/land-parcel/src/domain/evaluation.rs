@@ -335,7 +335,7 @@ mod tests {
     ) -> Input<'a> {
         Input {
             land_centi_mu: 1_000,
-            price_fen: 50_000_000_00,
+            price_fen: 5_000_000_000,
             commitments: c,
             production_check_on: day(2025, 1, 1),
             progress: p,
@@ -475,7 +475,7 @@ mod tests {
             let (c, p) = (commitments(), progress());
             let e = evaluate(&input(&c, &p, figures(output, tax), day(2026, 1, 1)), &EvaluationRules::default());
             for item in &e.items {
-                proptest::prop_assert!(item.damages_fen <= 50_000_000_00);
+                proptest::prop_assert!(item.damages_fen <= 5_000_000_000);
                 proptest::prop_assert!((0..=10_000).contains(&item.shortfall_bp));
                 proptest::prop_assert_eq!(item.shortfall_bp == 0, item.actual >= item.committed);
             }

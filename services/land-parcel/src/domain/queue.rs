@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn class_then_score_then_time() {
-        let mut queue = vec![
+        let mut queue = [
             key("none", None, 99.0, 0),
             key("c", Some(Class::C), 90.0, 1),
             key("b-late", Some(Class::B), 70.0, 9),

@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::{Result, Store, StoreError, events, is_unique_violation, parcels, read_model, today};
 use crate::domain::{
-    LandUse,
     conversion::{self, Conversion, LeaseFacts},
     grant::{
         self, Commitments, Contract, GrantPlan, GrantRefused, GrantRequest, GrantStatus,
@@ -410,9 +409,4 @@ impl Store {
         tx.commit().await?;
         Ok((grant, conversion))
     }
-}
-
-/// True when the parcel's land use asks a manufacturer (industrial land).
-pub fn manufacturing_only(land_use: LandUse) -> bool {
-    land_use == LandUse::Industrial
 }

@@ -118,9 +118,12 @@ pub async fn apply_class(
     Ok(())
 }
 
+/// uscc, name, active, segment, park.
+type EnterpriseRow = (String, String, bool, Option<String>, Option<String>);
+
 /// An enterprise as known here.
 pub async fn enterprise(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<Option<Enterprise>> {
-    let row: Option<(String, String, bool, Option<String>, Option<String>)> =
+    let row: Option<EnterpriseRow> =
         sqlx::query_as("SELECT uscc, name, active, segment, park FROM enterprises WHERE uscc = $1")
             .bind(uscc)
             .fetch_optional(conn)

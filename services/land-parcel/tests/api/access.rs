@@ -63,7 +63,10 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
     both.sort();
     assert_eq!(list("finance-token").await.unwrap(), both);
     assert_eq!(list("commerce-token").await.unwrap(), both);
-    assert_eq!(list("nantai-committee").await.unwrap(), [nantai.clone()]);
+    assert_eq!(
+        list("nantai-committee").await.unwrap(),
+        std::slice::from_ref(&nantai)
+    );
     assert_eq!(
         list("tax-token-1").await.unwrap_err().code(),
         Code::PermissionDenied
@@ -175,4 +178,44 @@ async fn parcels_split_and_merge_with_their_lineage() {
         !page.next_page_token.is_empty(),
         "three ended parcels, pages of two"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_development_tokens_let_finance_read_and_the_park_committee_read_xiliu() {
+    let app = spawn_app().await;
+    let xiliu = app
+        .register_parcel(&parcel_id("DX"), Park::Xiliu, 500)
+        .await;
+    let nantai = app
+        .register_parcel(&parcel_id("DN"), Park::Nantai, 500)
+        .await;
+    let mut client = app.client.clone();
+    let ids = |reply: pb::ListParcelsResponse| {
+        reply.parcels.into_iter().map(|p| p.id).collect::<Vec<_>>()
+    };
+    let finance = client
+        .list_parcels(with_token("dev-finance", pb::ListParcelsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(finance.parcels.len(), 2);
+    let committee = client
+        .list_parcels(with_token(
+            "dev-park-committee",
+            pb::ListParcelsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(committee), [xiliu.id]);
+    let err = client
+        .get_parcel(with_token(
+            "dev-park-committee",
+            pb::GetParcelRequest {
+                parcel_id: nantai.id,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
 }

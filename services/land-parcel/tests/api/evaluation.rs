@@ -69,7 +69,7 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
     let grant = built_grant(&app, &uscc, "2023-06-01").await;
     let at = Utc.with_ymd_and_hms(2025, 3, 1, 2, 0, 0).unwrap();
 
-    let met = app.census_return(&uscc, 2024, 1, 1_000, 6_000_000, 300_000, at);
+    let met = app.census_return(&uscc, 2024, 1, 6_000_000, 300_000, at);
     app.publish(topics::CENSUS_EVENTS, &uscc, &met).await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
     let first = app.evaluations(&grant.id).await;
@@ -80,7 +80,6 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
         &uscc,
         2024,
         2,
-        1_000,
         6_000_000,
         200_000,
         at + chrono::Duration::days(1),
@@ -148,7 +147,6 @@ async fn a_falling_trend_before_the_check_sends_an_early_warning() {
         &uscc,
         2022,
         1,
-        1_000,
         7_000_000,
         400_000,
         at - chrono::Duration::days(365),
@@ -156,7 +154,7 @@ async fn a_falling_trend_before_the_check_sends_an_early_warning() {
     app.publish(topics::CENSUS_EVENTS, &uscc, &year_2022).await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
     // Tax falls 80,000 yuan a mu a year: at the check, four years on, nothing is left.
-    let year_2023 = app.census_return(&uscc, 2023, 1, 1_000, 6_500_000, 320_000, at);
+    let year_2023 = app.census_return(&uscc, 2023, 1, 6_500_000, 320_000, at);
     app.publish(topics::CENSUS_EVENTS, &uscc, &year_2023).await;
     assert!(app.wait_evaluations(&grant.id, 2).await);
     let latest = app.evaluations(&grant.id).await.remove(0);

@@ -38,6 +38,9 @@ pub const COMMERCE: &str = "dev-commerce";
 
 pub type Client = LandServiceClient<Channel>;
 
+/// Land of every test parcel that is evaluated: 10 mu, so yuan per mu × 1,000 is fen.
+pub const LAND_CENTI_MU: i64 = 1_000;
+
 /// The service under test.
 pub struct App {
     pub client: Client,
@@ -176,13 +179,12 @@ impl App {
         );
     }
 
-    /// A yearly return of `uscc` with output and tax in yuan per mu of `land_centi_mu`.
+    /// A yearly return of `uscc` with output and tax in yuan per mu of [`LAND_CENTI_MU`].
     pub fn census_return(
         &self,
         uscc: &str,
         year: i32,
         revision: i64,
-        land_centi_mu: i64,
         output_yuan_per_mu: i64,
         tax_yuan_per_mu: i64,
         submitted_at: DateTime<Utc>,
@@ -193,9 +195,9 @@ impl App {
             revision,
             indicators: Some(CensusIndicators {
                 employees_total: 100,
-                industrial_output_fen: output_yuan_per_mu * land_centi_mu,
-                tax_paid_fen: tax_yuan_per_mu * land_centi_mu,
-                land_used_centi_mu: land_centi_mu,
+                industrial_output_fen: output_yuan_per_mu * LAND_CENTI_MU,
+                tax_paid_fen: tax_yuan_per_mu * LAND_CENTI_MU,
+                land_used_centi_mu: LAND_CENTI_MU,
                 ..Default::default()
             }),
             segment: Segment::Apparel as i32,
