@@ -280,3 +280,107 @@ async fn upcoming_fairs_page_in_start_order_and_updates_need_the_current_version
     assert_eq!(stale.code(), Code::Aborted);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_closes() {
+    use trade_fair::{domain::Class, store::invitations, sweeper};
+
+    let app = spawn_app().await;
+    // Ten booths: 2 for small firms (20 %), 1 for invited A-class firms (10 %), 7 general.
+    let mut plan = fair_plan(pb::FairKind::Chic, pb::AllocationMode::FirstCome, 10);
+    plan.small_firm_reserve_percent = Some(20);
+    plan.a_class_reserve_percent = Some(10);
+    let fair = app.create_fair(plan).await;
+    let fair_id = Uuid::parse_str(&fair.id).unwrap();
+    let opens = crate::at(&fair.registration_opens_at);
+    let closes = crate::at(&fair.registration_closes_at);
+    let apply = |uscc: String, minute: i64| {
+        let application = Application {
+            fair_id,
+            uscc,
+            booth_type: BoothType::Standard,
+            booths: 1,
+        };
+        let (pool, outbox, rules) = (app.pool.clone(), app.outbox.clone(), app.rules.clone());
+        async move {
+            registrations::apply(
+                &pool,
+                &outbox,
+                &rules,
+                &application,
+                opens + chrono::Duration::minutes(minute),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for i in 0..8 {
+        app.seed(&app.uscc(i), FirmSpec::default()).await;
+    }
+    let mut large = Vec::new();
+    for i in 0..8 {
+        large.push(apply(app.uscc(i), i as i64).await);
+    }
+    let confirmed = large
+        .iter()
+        .filter(|r| r.status == registrations::Status::Confirmed)
+        .count();
+    assert_eq!(confirmed, 7, "large firms share the general pool only");
+    assert_eq!(large[7].status, registrations::Status::Waitlisted);
+
+    // A small firm and an invited leader still find their reserved booths.
+    let small = app.uscc(8);
+    app.seed(
+        &small,
+        FirmSpec {
+            small: true,
+            ..FirmSpec::default()
+        },
+    )
+    .await;
+    let leader = app.uscc(9);
+    app.seed(
+        &leader,
+        FirmSpec {
+            class: Some(Class::A),
+            ..FirmSpec::default()
+        },
+    )
+    .await;
+    let mut tx = app.pool.begin().await.unwrap();
+    invitations::invite_to_open_fairs(
+        &mut tx,
+        &app.outbox,
+        &leader,
+        opens + chrono::Duration::minutes(9),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let small_r = apply(small, 10).await;
+    assert_eq!(
+        (small_r.status, small_r.draw.small),
+        (registrations::Status::Confirmed, 1)
+    );
+    let leader_r = apply(leader, 11).await;
+    assert_eq!(
+        (leader_r.status, leader_r.draw.a_class),
+        (registrations::Status::Confirmed, 1)
+    );
+    assert!(leader_r.invited_a);
+
+    // At the close the small-firm reserve's last booth goes to the waiting large firm.
+    let swept = sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, closes)
+        .await
+        .unwrap();
+    assert_eq!(swept.fairs_released, 1);
+    let waiting = registrations::get(&mut app.pool.acquire().await.unwrap(), large[7].id)
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, registrations::Status::Offered);
+    assert_eq!(
+        app.get_fair(&fair.id).await.fair.unwrap().inventory[0].taken,
+        10
+    );
+    app.stop().await;
+}
