@@ -124,8 +124,9 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// [`is_unavailable`] anywhere in an error's chain (a store error wrapping a sqlx error).
-fn chain_is_unavailable(err: &anyhow::Error) -> bool {
+/// [`is_unavailable`] anywhere in an error's chain (a store error wrapping a sqlx error): the
+/// test for "retry later, it is not this request's fault" (an API call, a consumed event).
+pub fn database_unavailable(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
         .any(is_unavailable)
@@ -150,7 +151,7 @@ impl From<ApiError> for Status {
             ApiError::FailedPrecondition(_) => Status::failed_precondition(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
             ApiError::Unavailable(_) => Status::unavailable(message),
-            ApiError::Internal(cause) if chain_is_unavailable(&cause) => {
+            ApiError::Internal(cause) if database_unavailable(&cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable");
                 Status::unavailable("the database cannot be reached; retry")
             }
