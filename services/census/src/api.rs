@@ -15,10 +15,10 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::{
     convert::{self, ReturnMessage},
     domain::{
-        Grouping, IndustryClass, Period, Rules, Submission, Totals, Uscc,
+        Grouping, IndustryClass, Period, Rules, Segment, Submission, Totals, Uscc,
         enterprise::{MAX_NAME_CHARS, MAX_REASON_CHARS, text},
     },
-    store::{FileView, ListFilter, Registered, Store, SubmitOutcome},
+    store::{FileView, ListFilter, Registered, Store, StoreError, SubmitOutcome},
 };
 
 /// The census service's handlers.
@@ -41,6 +41,26 @@ impl CensusApi {
             store,
             rules,
             import_batch_rows: import_batch_rows.max(1),
+        }
+    }
+}
+
+/// The one place a store error becomes a gRPC status: what the caller can do about it.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::RegisteredDifferently(uscc) => {
+                ApiError::AlreadyExists(format!("enterprise {uscc} with different registry data"))
+            }
+            StoreError::UnknownEnterprise(uscc) => {
+                ApiError::NotFound(format!("enterprise with uscc {uscc}"))
+            }
+            err @ StoreError::Deregistered(_) => ApiError::FailedPrecondition(err.to_string()),
+            err @ StoreError::StaleVersion { .. } => {
+                ApiError::Aborted(format!("{err}; read it again"))
+            }
+            // UNAVAILABLE when the database cannot be reached, else INTERNAL.
+            StoreError::Database(err) => ApiError::from(err),
         }
     }
 }
@@ -348,7 +368,7 @@ impl CensusApi {
             park: enum_filter(request.park, convert::park, "park", &mut violations),
             segment: enum_filter(
                 request.segment,
-                convert::segment,
+                Segment::from_proto,
                 "segment",
                 &mut violations,
             ),

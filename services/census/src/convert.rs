@@ -7,7 +7,7 @@ use platform::time::to_timestamp;
 
 use crate::domain::{
     CensusReturn, Enterprise, EquipmentLevel, FigureSource, Group, Indicators, Park, RegistryInput,
-    ReturnInput, Segment, Size, Sources, Status, Totals, Vetoes,
+    ReturnInput, Size, Sources, Status, Totals, Vetoes,
 };
 
 pub fn park(value: i32) -> Option<Park> {
@@ -26,25 +26,6 @@ pub fn park_to_proto(park: Park) -> common::Park {
         Park::Nantai => common::Park::Nantai,
         Park::Ganwang => common::Park::Ganwang,
         Park::Zhongxiao => common::Park::Zhongxiao,
-    }
-}
-
-pub fn segment(value: i32) -> Option<Segment> {
-    match common::Segment::try_from(value).ok()? {
-        common::Segment::Unspecified => None,
-        common::Segment::Textile => Some(Segment::Textile),
-        common::Segment::Apparel => Some(Segment::Apparel),
-        common::Segment::LuggageLeather => Some(Segment::LuggageLeather),
-        common::Segment::Trade => Some(Segment::Trade),
-    }
-}
-
-pub fn segment_to_proto(segment: Segment) -> common::Segment {
-    match segment {
-        Segment::Textile => common::Segment::Textile,
-        Segment::Apparel => common::Segment::Apparel,
-        Segment::LuggageLeather => common::Segment::LuggageLeather,
-        Segment::Trade => common::Segment::Trade,
     }
 }
 
@@ -131,7 +112,7 @@ pub fn enterprise_to_proto(enterprise: &Enterprise) -> pb::Enterprise {
         legal_representative: fields.legal_representative.clone(),
         park: park_to_proto(fields.park) as i32,
         industry_class: fields.industry_class.code().to_string(),
-        segment: segment_to_proto(fields.industry_class.segment()) as i32,
+        segment: fields.industry_class.segment().to_proto() as i32,
         size: size_to_proto(fields.size) as i32,
         registration_date: fields.registration_date.format("%Y-%m-%d").to_string(),
         status: status_to_proto(enterprise.status) as i32,
@@ -312,7 +293,7 @@ pub fn return_to_proto(census_return: &CensusReturn) -> pb::CensusReturn {
 pub fn statistics_row(group: Option<Group>, totals: &Totals) -> pb::StatisticsRow {
     let (park, segment) = match group {
         Some(Group::Park(p)) => (park_to_proto(p), common::Segment::Unspecified),
-        Some(Group::Segment(s)) => (common::Park::Unspecified, segment_to_proto(s)),
+        Some(Group::Segment(s)) => (common::Park::Unspecified, s.to_proto()),
         None => (common::Park::Unspecified, common::Segment::Unspecified),
     };
     pb::StatisticsRow {

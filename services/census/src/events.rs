@@ -37,7 +37,7 @@ pub fn return_submitted(census_return: &CensusReturn, enterprise: &Enterprise) -
         revision: census_return.revision,
         indicators: Some(convert::indicators_to_proto(&content.indicators)),
         sources: Some(convert::sources_to_proto(&content.sources)),
-        segment: convert::segment_to_proto(fields.industry_class.segment()) as i32,
+        segment: fields.industry_class.segment().to_proto() as i32,
         park: convert::park_to_proto(fields.park) as i32,
         registration_date: fields.registration_date.format("%Y-%m-%d").to_string(),
         submitted_at: Some(platform::time::to_timestamp(census_return.submitted_at)),

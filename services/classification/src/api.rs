@@ -21,7 +21,11 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{
-        Class, Grading, Indicator, evaluation::indicators_for, explain, model::Model,
+        Class, Grading, Indicator,
+        evaluation::indicators_for,
+        explain,
+        model::Model,
+        notes::{self, Facts, NextClass},
         policy::NoticeRule,
     },
     store::{
@@ -30,6 +34,19 @@ use crate::{
         models::{self, ModelCache},
     },
 };
+
+/// The one place a store error becomes a gRPC status.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict(why) => ApiError::Aborted(why),
+            StoreError::Precondition(why) => ApiError::FailedPrecondition(why),
+            StoreError::Database(err) => err.into(),
+            StoreError::Other(err) => ApiError::Internal(err),
+        }
+    }
+}
 
 /// `policy` with a rule for every ClassificationService method.
 pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
@@ -94,76 +111,50 @@ impl ClassificationApi {
         let row = classes::find(&self.pool, &request.uscc, period.as_deref()).await?;
         let model = self.model(row.model_version).await?;
         let classification = convert::classification_to_proto(&row, &model);
-        let mut notes = Vec::new();
         let mut next_class_gap = None;
-        match row.grading() {
-            Grading::NotEvaluated => notes.push(
-                "Not evaluated: the enterprise is deregistered (不参与评价).".to_string(),
-            ),
-            Grading::Deferred => notes.push(format!(
-                "Deferred (暂缓评价): registered on {} — fewer than {} years before the period ended.",
-                row.registration_date.map_or("an unknown date".into(), |d| d.to_string()),
-                model.deferral_years
-            )),
-            Grading::Exempt => notes.push(match model.exempt_enterprises.get(&row.uscc) {
-                Some(reason) => format!("Exempt by decision (免评): {reason}"),
-                None => "Exempt by industry class (免评).".to_string(),
-            }),
-            Grading::Graded => {}
-        }
-        if row.reduced_model {
-            notes.push(format!(
-                "Scored with the reduced model: revenue below {} yuan.",
-                model.reduced.revenue_threshold_fen / 100
-            ));
-        }
-        for item in classification.breakdown.iter().filter(|i| i.missing) {
-            let name = Indicator::from_proto(item.indicator).map_or("?", |i| i.name());
-            notes.push(format!(
-                "{name} could not be computed from the return and scores 0."
-            ));
-        }
-        if row.vetoed {
-            notes.push(
-                "Vetoed (一票否决): a serious safety, environmental or tax-credit violation keeps it out of A and B."
-                    .to_string(),
-            );
-        }
-        if let Some(reason) = &row.override_reason {
-            notes.push(format!(
-                "Overridden to {} (computed {}): {reason}",
-                row.class().map_or("no class".into(), |c| c.to_string()),
-                row.computed_class()
-                    .map_or("no class".into(), |c| c.to_string()),
-            ));
-        }
+        let mut next = NextClass::None;
         if let (Grading::Graded, false, Some(target)) = (
             row.grading(),
             row.vetoed,
             row.computed_class().and_then(Class::next_up),
         ) {
-            match classes::boundary_score(&self.pool, &row.period, row.segment, target).await? {
-                None => notes.push(format!(
-                    "Class {target} has no places in a cohort of {}.",
-                    row.cohort_size
-                )),
+            next = match classes::boundary_score(&self.pool, &row.period, row.segment, target)
+                .await?
+            {
+                None => NextClass::NoPlaces(target),
                 Some(boundary) => {
                     let parts = explain::breakdown(
                         indicators_for(&model, row.reduced_model),
-                        &row.figures(),
+                        &row.figures,
                         &row.benchmarks(),
                     );
                     let gaps = explain::gaps(&parts, row.score, boundary);
                     next_class_gap =
                         Some(convert::gap_to_proto(target, boundary, row.score, &gaps));
-                    notes.push(format!(
-                        "{:.2} more points reach class {target} (its lowest score is {boundary:.2}); \
-                         on an equal score the lower USCC ranks first.",
-                        boundary - row.score
-                    ));
+                    NextClass::Boundary(target, boundary)
                 }
-            }
+            };
         }
+        let facts = Facts {
+            uscc: &row.uscc,
+            grading: row.grading(),
+            registration_date: row.registration_date,
+            reduced_model: row.reduced_model,
+            missing: classification
+                .breakdown
+                .iter()
+                .filter(|i| i.missing)
+                .filter_map(|i| Indicator::from_proto(i.indicator))
+                .collect(),
+            vetoed: row.vetoed,
+            class: row.class(),
+            computed_class: row.computed_class(),
+            override_reason: row.override_reason.as_deref(),
+            cohort_size: row.cohort_size,
+            score: row.score,
+            next,
+        };
+        let notes = notes::notes(&facts, &model);
         Ok(pb::ExplainResponse {
             classification: Some(classification),
             next_class_gap,

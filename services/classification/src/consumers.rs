@@ -14,7 +14,7 @@ use platform::{Envelope, Handler, HandlerError};
 use sqlx::PgConnection;
 
 use crate::{
-    domain::{Figures, Period},
+    domain::{Figures, Period, Segment},
     store::read_model::{self, EnterpriseRecord, ReturnEnterprise, ReturnRecord},
 };
 
@@ -54,6 +54,7 @@ fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord,
     if e.uscc.is_empty() {
         return Err(invalid("the enterprise has no USCC"));
     }
+    checked_segment(e.segment)?;
     Ok(EnterpriseRecord {
         active: e.status() != EnterpriseStatus::Deregistered,
         registration_date: date(&e.registration_date),
@@ -67,6 +68,12 @@ fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord,
         tax_credit_violation: e.tax_credit_violation,
         version: e.version,
     })
+}
+
+/// Census always assigns a segment; an event without one can never be ranked.
+fn checked_segment(segment: i32) -> Result<Segment, HandlerError> {
+    Segment::from_proto(segment)
+        .ok_or_else(|| invalid(format!("segment {segment} is not a segment")))
 }
 
 fn figures(indicators: &CensusIndicators) -> Figures {
@@ -97,6 +104,7 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
         .map(|p| p.code.as_str())
         .unwrap_or("");
     let period = Period::parse(code).map_err(|err| invalid(format!("period {err}")))?;
+    checked_segment(message.segment)?;
     let indicators = message
         .indicators
         .as_ref()
@@ -124,7 +132,7 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
 
 #[cfg(test)]
 mod tests {
-    use haicheng_proto::common::v1::Period as PbPeriod;
+    use haicheng_proto::common::v1::{Period as PbPeriod, Segment as PbSegment};
 
     use super::*;
 
@@ -142,6 +150,7 @@ mod tests {
                 ..Default::default()
             }),
             registration_date: "2020-02-29".into(),
+            segment: PbSegment::Textile as i32,
             ..Default::default()
         };
         let record = return_record(good.clone()).unwrap();
@@ -163,10 +172,18 @@ mod tests {
         ));
         let no_figures = CensusReturnSubmitted {
             indicators: None,
-            ..good
+            ..good.clone()
         };
         assert!(matches!(
             return_record(no_figures),
+            Err(HandlerError::Permanent(_))
+        ));
+        let no_segment = CensusReturnSubmitted {
+            segment: PbSegment::Unspecified as i32,
+            ..good
+        };
+        assert!(matches!(
+            return_record(no_segment),
             Err(HandlerError::Permanent(_))
         ));
     }
@@ -176,6 +193,7 @@ mod tests {
         let record = enterprise_record(Some(Enterprise {
             uscc: "91210381MA0Q12343L".into(),
             status: EnterpriseStatus::Deregistered as i32,
+            segment: PbSegment::Apparel as i32,
             version: 3,
             ..Default::default()
         }))

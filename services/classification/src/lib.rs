@@ -12,6 +12,7 @@ pub mod api;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod proto;
 pub mod reranker;
 pub mod store;
 

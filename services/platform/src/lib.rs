@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod paging;
 pub mod period;
 pub mod retention;
+pub mod segment;
 pub mod server;
 pub mod shutdown;
 pub mod supervisor;

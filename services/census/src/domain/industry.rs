@@ -3,41 +3,7 @@
 
 use std::fmt;
 
-/// Benchmarking segment (对标分组): enterprises are compared within their segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Segment {
-    /// Textiles (纺织业), C17.
-    Textile,
-    /// Apparel and accessories (纺织服装、服饰业), C18.
-    Apparel,
-    /// Leather, fur, feather and footwear, with luggage and bags (皮革、毛皮、羽毛及其制品和制鞋业), C19.
-    LuggageLeather,
-    /// Wholesale of textiles, garments and luggage by market traders (批发), 513x.
-    Trade,
-}
-
-impl Segment {
-    pub const ALL: [Segment; 4] = [
-        Segment::Textile,
-        Segment::Apparel,
-        Segment::LuggageLeather,
-        Segment::Trade,
-    ];
-
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Segment::Textile => "TEXTILE",
-            Segment::Apparel => "APPAREL",
-            Segment::LuggageLeather => "LUGGAGE_LEATHER",
-            Segment::Trade => "TRADE",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
+pub use platform::segment::Segment;
 
 /// The classes in scope, each with its segment. C17 textiles, C18 apparel, the C19 classes
 /// DOMAIN.md lists (leather products, fur, down, footwear; tanning 1910 is not in the

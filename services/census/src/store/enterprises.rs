@@ -1,10 +1,9 @@
 //! Registry writes: register, update, deregister. Each adds a version row and moves the
 //! enterprise's current-version pointer, never changing an earlier version.
 
-use platform::ApiError;
 use sqlx::PgConnection;
 
-use super::{Store, clock, enterprise_columns};
+use super::{Store, StoreError, clock, corrupt, enterprise_columns};
 use crate::{
     domain::{Enterprise, RegistryFields, Status, Uscc},
     events,
@@ -32,7 +31,7 @@ impl Store {
         uscc: &Uscc,
         fields: &RegistryFields,
         recorded_by: &str,
-    ) -> Result<Registered, ApiError> {
+    ) -> Result<Registered, StoreError> {
         let mut tx = self.pool.begin().await?;
         let created_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
             "INSERT INTO enterprises (uscc, current_version, created_at)
@@ -44,15 +43,13 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(created_at) = created_at else {
-            let current = current(&mut tx, uscc, false)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("enterprise {uscc} vanished during registration"))?;
+            let current = current(&mut tx, uscc, false).await?.ok_or_else(|| {
+                corrupt(format!("enterprise {uscc} vanished during registration"))
+            })?;
             return if current.is_active() && &current.fields == fields {
                 Ok(Registered::Existing(current))
             } else {
-                Err(ApiError::AlreadyExists(format!(
-                    "enterprise {uscc} with different registry data"
-                )))
+                Err(StoreError::RegisteredDifferently(uscc.clone()))
             };
         };
         let enterprise = Enterprise {
@@ -81,7 +78,7 @@ impl Store {
         expected_version: i64,
         fields: RegistryFields,
         recorded_by: &str,
-    ) -> Result<Enterprise, ApiError> {
+    ) -> Result<Enterprise, StoreError> {
         self.change(uscc, expected_version, Change::Fields(fields), recorded_by)
             .await
     }
@@ -93,7 +90,7 @@ impl Store {
         expected_version: i64,
         reason: String,
         recorded_by: &str,
-    ) -> Result<Enterprise, ApiError> {
+    ) -> Result<Enterprise, StoreError> {
         self.change(
             uscc,
             expected_version,
@@ -109,21 +106,20 @@ impl Store {
         expected_version: i64,
         change: Change,
         recorded_by: &str,
-    ) -> Result<Enterprise, ApiError> {
+    ) -> Result<Enterprise, StoreError> {
         let mut tx = self.pool.begin().await?;
         let current = current(&mut tx, uscc, true)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("enterprise with uscc {uscc}")))?;
+            .ok_or_else(|| StoreError::UnknownEnterprise(uscc.clone()))?;
         if !current.is_active() {
-            return Err(ApiError::FailedPrecondition(format!(
-                "enterprise {uscc} is deregistered; its record no longer changes"
-            )));
+            return Err(StoreError::Deregistered(uscc.clone()));
         }
         if current.version != expected_version {
-            return Err(ApiError::Aborted(format!(
-                "enterprise {uscc} is at version {}, not the expected {expected_version}; read it again",
-                current.version
-            )));
+            return Err(StoreError::StaleVersion {
+                uscc: uscc.clone(),
+                current: current.version,
+                expected: expected_version,
+            });
         }
         let mut next = Enterprise {
             version: current.version + 1,

@@ -7,6 +7,7 @@
 //! therefore grow together, which is what as-of reads rely on.
 
 mod enterprises;
+mod error;
 mod reads;
 mod returns;
 
@@ -17,6 +18,7 @@ use platform::Outbox;
 use sqlx::{PgConnection, PgPool, types::Json};
 
 pub use enterprises::Registered;
+pub use error::StoreError;
 pub use reads::{FileView, ListFilter};
 pub use returns::SubmitOutcome;
 

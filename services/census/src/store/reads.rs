@@ -2,9 +2,8 @@
 //! statistics of a period.
 
 use chrono::{DateTime, Utc};
-use platform::ApiError;
 
-use super::{EnterpriseRow, ReturnRow, Store, enterprise_columns, return_columns};
+use super::{EnterpriseRow, ReturnRow, Store, StoreError, enterprise_columns, return_columns};
 use crate::domain::{
     CensusReturn, Enterprise, Group, Grouping, Park, Period, Segment, Status, Totals, Uscc,
 };
@@ -79,7 +78,7 @@ impl Store {
         uscc: &Uscc,
         view: &FileView,
         reader: &str,
-    ) -> Result<Option<(Enterprise, Vec<CensusReturn>)>, ApiError> {
+    ) -> Result<Option<(Enterprise, Vec<CensusReturn>)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<EnterpriseRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -144,7 +143,7 @@ impl Store {
         filter: &ListFilter,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<Enterprise>, ApiError> {
+    ) -> Result<Vec<Enterprise>, StoreError> {
         let rows: Vec<EnterpriseRow> = sqlx::query_as(concat!(
             "SELECT ",
             enterprise_columns!(),
@@ -181,7 +180,7 @@ impl Store {
         &self,
         period: Period,
         grouping: Grouping,
-    ) -> Result<Vec<(Group, Totals)>, ApiError> {
+    ) -> Result<Vec<(Group, Totals)>, StoreError> {
         let query = match grouping {
             Grouping::Park => statistics_query!("v.park"),
             Grouping::Segment => statistics_query!("v.segment"),

@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use platform::ApiError;
 use sqlx::PgConnection;
 
-use super::{ATTEMPTS, ReturnRow, Store, clock, enterprise_columns, is_retryable, return_columns};
+use super::{
+    ATTEMPTS, ReturnRow, Store, StoreError, clock, enterprise_columns, is_retryable, return_columns,
+};
 use crate::{
     domain::{CensusReturn, Enterprise, Submission},
     events,
@@ -36,7 +37,7 @@ impl Store {
         &self,
         batch: &[Submission],
         submitted_by: &str,
-    ) -> Result<Vec<SubmitOutcome>, ApiError> {
+    ) -> Result<Vec<SubmitOutcome>, StoreError> {
         let mut attempt = 1;
         loop {
             match self.try_submit(batch, submitted_by).await {
@@ -44,7 +45,7 @@ impl Store {
                     tracing::debug!(error = %err, attempt, "submission lost a race; trying again");
                     attempt += 1;
                 }
-                result => return result.map_err(ApiError::from),
+                result => return result.map_err(StoreError::from),
             }
         }
     }

@@ -209,7 +209,7 @@ pub fn model_to_proto(stored: &StoredModel) -> pb::Model {
 pub fn breakdown(row: &ClassRow, model: &Model) -> Vec<IndicatorScore> {
     explain::breakdown(
         indicators_for(model, row.reduced_model),
-        &row.figures(),
+        &row.figures,
         &row.benchmarks(),
     )
 }

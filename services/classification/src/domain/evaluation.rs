@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::{Class, Figures, Grading, Indicator, Model, Period, Weighted, ranking};
+use super::{Class, Figures, Grading, Indicator, Model, Period, Segment, Weighted, ranking};
 
 /// An enterprise with a return in the period, as the evaluation needs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Firm {
     pub uscc: String,
-    /// Benchmarking segment (`haicheng.common.v1.Segment` number): the cohort.
-    pub segment: i32,
+    /// Benchmarking segment: the cohort.
+    pub segment: Segment,
     /// Four-digit GB/T 4754 class, for exemptions by type.
     pub industry_class: String,
     pub registration_date: Option<NaiveDate>,
@@ -75,7 +75,7 @@ pub struct PeriodResult {
     /// One per firm, in the order of the input.
     pub evaluations: Vec<Evaluation>,
     /// Per segment with at least one evaluated firm.
-    pub cohorts: BTreeMap<i32, Cohort>,
+    pub cohorts: BTreeMap<Segment, Cohort>,
 }
 
 /// Whether `firm` is graded in `period` under `model`.
@@ -230,7 +230,7 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
     let n = firms.len();
     let cutoff = deferral_cutoff(period, model.deferral_years);
     // Per firm: dense cohort number, grading, model variant.
-    let mut segments: Vec<i32> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
     let mut cohorts = Vec::with_capacity(n);
     let mut gradings = Vec::with_capacity(n);
     let mut reduced = Vec::with_capacity(n);
@@ -346,7 +346,7 @@ pub(crate) mod tests {
     pub(crate) fn firm(i: usize, tax_fen: i64) -> Firm {
         Firm {
             uscc: format!("91210381MA{i:08}"),
-            segment: 1,
+            segment: Segment::Textile,
             industry_class: "1711".into(),
             registration_date: NaiveDate::from_ymd_opt(2010, 1, 1),
             active: true,
@@ -380,14 +380,16 @@ pub(crate) mod tests {
         assert!((scores[0] - (70.0 + 15.0)).abs() < 1e-9, "{scores:?}");
         assert!((scores[1] - (70.0 + 30.0)).abs() < 1e-9, "{scores:?}");
         assert!((scores[2] - (70.0 + 45.0)).abs() < 1e-9, "{scores:?}");
-        let benchmark = result.cohorts[&1].benchmarks.get(Indicator::TaxPerMu);
+        let benchmark = result.cohorts[&Segment::Textile]
+            .benchmarks
+            .get(Indicator::TaxPerMu);
         assert!((benchmark.unwrap() - 2_000.0).abs() < 1e-9);
         // The fast path scores exactly as `score` (and so the explanation) does.
         for (firm, evaluation) in firms.iter().zip(&result.evaluations) {
             let again = score(
                 &Model::default().indicators,
                 &firm.figures,
-                &result.cohorts[&1].benchmarks,
+                &result.cohorts[&Segment::Textile].benchmarks,
             );
             assert_eq!(evaluation.score.to_bits(), again.to_bits());
         }
@@ -469,7 +471,7 @@ pub(crate) mod tests {
                 Grading::Graded
             ]
         );
-        assert_eq!(result.cohorts[&1].size, 2);
+        assert_eq!(result.cohorts[&Segment::Textile].size, 2);
         assert!(result.evaluations.iter().all(|e| e.cohort_size == 2));
         assert_eq!(result.evaluations[0].class, None);
         assert_eq!(result.evaluations[0].rank, 0);
@@ -506,7 +508,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(i, &(tax, segment, vetoed, young))| {
                 let mut f = firm(i, i64::from(tax) * 1_000_000);
-                f.segment = i32::from(segment);
+                f.segment = Segment::ALL[usize::from(segment)];
                 f.vetoed = vetoed;
                 if young {
                     f.registration_date = NaiveDate::from_ymd_opt(2024, 5, 1);

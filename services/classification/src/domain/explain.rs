@@ -108,7 +108,7 @@ mod tests {
         let firms = vec![firm(1, 5_000_000), firm(2, 15_000_000)];
         let model = Model::default();
         let result = classify(&model, &Period::parse("2025").unwrap(), &firms);
-        let benchmarks = &result.cohorts[&1].benchmarks;
+        let benchmarks = &result.cohorts[&crate::domain::Segment::Textile].benchmarks;
         let parts = breakdown(&model.indicators, &firms[0].figures, benchmarks);
         let total: f64 = parts.iter().map(|p| p.contribution).sum();
         assert!((total - result.evaluations[0].score).abs() < 1e-9);

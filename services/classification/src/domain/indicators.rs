@@ -6,8 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use haicheng_proto::classification::v1 as pb;
-
 /// One indicator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,41 +83,12 @@ impl Indicator {
     pub fn parse(name: &str) -> Option<Indicator> {
         Self::ALL.into_iter().find(|i| i.name() == name)
     }
-
-    pub fn to_proto(self) -> i32 {
-        (match self {
-            Indicator::TaxPerMu => pb::Indicator::TaxPerMu,
-            Indicator::OutputPerMu => pb::Indicator::OutputPerMu,
-            Indicator::OutputPerEnergy => pb::Indicator::OutputPerEnergy,
-            Indicator::RdIntensity => pb::Indicator::RdIntensity,
-            Indicator::LabourProductivity => pb::Indicator::LabourProductivity,
-            Indicator::PatentsPer100Employees => pb::Indicator::PatentsPer100Employees,
-            Indicator::AutomationShare => pb::Indicator::AutomationShare,
-            Indicator::ExportShare => pb::Indicator::ExportShare,
-            Indicator::TaxPerEnergy => pb::Indicator::TaxPerEnergy,
-        }) as i32
-    }
-
-    /// `None` for unspecified or an unknown number.
-    pub fn from_proto(value: i32) -> Option<Indicator> {
-        Some(match pb::Indicator::try_from(value).ok()? {
-            pb::Indicator::Unspecified => return None,
-            pb::Indicator::TaxPerMu => Indicator::TaxPerMu,
-            pb::Indicator::OutputPerMu => Indicator::OutputPerMu,
-            pb::Indicator::OutputPerEnergy => Indicator::OutputPerEnergy,
-            pb::Indicator::RdIntensity => Indicator::RdIntensity,
-            pb::Indicator::LabourProductivity => Indicator::LabourProductivity,
-            pb::Indicator::PatentsPer100Employees => Indicator::PatentsPer100Employees,
-            pb::Indicator::AutomationShare => Indicator::AutomationShare,
-            pb::Indicator::ExportShare => Indicator::ExportShare,
-            pb::Indicator::TaxPerEnergy => Indicator::TaxPerEnergy,
-        })
-    }
 }
 
 /// The figures of a census return the indicators are computed from (money in fen, land in
-/// hundredths of a mu, as the census reports them).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// hundredths of a mu, as the census reports them). The store reads them straight from a
+/// row whose columns bear these names (`FromRow` is a derive, not I/O).
+#[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
 pub struct Figures {
     pub employees_total: i64,
     pub rd_spend_fen: i64,

@@ -4,24 +4,25 @@
 //! values are scored against their segment's benchmark with a versioned [`Model`],
 //! scored firms are ranked and placed by [`Quotas`] into [`Class`]es ([`classify`]),
 //! and each class change becomes support-policy notices ([`policy`]).
-//! [`explain`] answers "why this class, and what would it take to move up".
+//! [`explain`] answers "why this class, and what would it take to move up", and [`notes`]
+//! says it in sentences.
 
 pub mod evaluation;
 pub mod explain;
 pub mod indicators;
 pub mod model;
+pub mod notes;
 pub mod policy;
 pub mod quotas;
 pub mod ranking;
 
 use std::fmt;
 
-use haicheng_proto::{classification::v1 as pb, common::v1 as common};
-
 pub use evaluation::{Benchmarks, Evaluation, Firm, PeriodResult, classify};
 pub use indicators::{Figures, Indicator, Values};
 pub use model::{Model, ReducedModel, Weighted};
 pub use platform::period::Period;
+pub use platform::segment::Segment;
 pub use platform::uscc::{self, Uscc};
 pub use quotas::{ClassCounts, Quotas};
 
@@ -55,36 +56,12 @@ impl Class {
             Class::C => Some(Class::B),
         }
     }
-
-    /// The protobuf value (`haicheng.common.v1.EnterpriseClass`).
-    pub fn to_proto(self) -> i32 {
-        match self {
-            Class::A => common::EnterpriseClass::A as i32,
-            Class::B => common::EnterpriseClass::B as i32,
-            Class::C => common::EnterpriseClass::C as i32,
-        }
-    }
-
-    /// `None` for unspecified or an unknown number.
-    pub fn from_proto(value: i32) -> Option<Class> {
-        match common::EnterpriseClass::try_from(value).ok()? {
-            common::EnterpriseClass::A => Some(Class::A),
-            common::EnterpriseClass::B => Some(Class::B),
-            common::EnterpriseClass::C => Some(Class::C),
-            common::EnterpriseClass::Unspecified => None,
-        }
-    }
 }
 
 impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.letter())
     }
-}
-
-/// The protobuf value of an optional class (none = unspecified).
-pub fn class_to_proto(class: Option<Class>) -> i32 {
-    class.map_or(common::EnterpriseClass::Unspecified as i32, Class::to_proto)
 }
 
 /// Whether an enterprise with a return is graded.
@@ -98,24 +75,4 @@ pub enum Grading {
     Deferred,
     /// Evaluated but not graded: exempt by industry class or by decision.
     Exempt,
-}
-
-impl Grading {
-    pub fn to_proto(self) -> i32 {
-        match self {
-            Grading::NotEvaluated => pb::Grading::Unspecified as i32,
-            Grading::Graded => pb::Grading::Graded as i32,
-            Grading::Deferred => pb::Grading::Deferred as i32,
-            Grading::Exempt => pb::Grading::Exempt as i32,
-        }
-    }
-
-    pub fn from_proto(value: i32) -> Grading {
-        match pb::Grading::try_from(value) {
-            Ok(pb::Grading::Graded) => Grading::Graded,
-            Ok(pb::Grading::Deferred) => Grading::Deferred,
-            Ok(pb::Grading::Exempt) => Grading::Exempt,
-            _ => Grading::NotEvaluated,
-        }
-    }
 }

@@ -34,35 +34,13 @@ pub struct ClassRow {
     pub override_at: Option<DateTime<Utc>>,
     pub classified_at: DateTime<Utc>,
     pub registration_date: Option<chrono::NaiveDate>,
-    pub employees_total: i64,
-    pub rd_spend_fen: i64,
-    pub revenue_fen: i64,
-    pub industrial_output_fen: i64,
-    pub tax_paid_fen: i64,
-    pub export_sales_fen: i64,
-    pub automation_share_percent: f64,
-    pub patents: i64,
-    pub land_used_centi_mu: i64,
-    pub energy_use_tce: Option<f64>,
+    /// The figures of the firm's return, which its breakdown is computed from.
+    #[sqlx(flatten)]
+    pub figures: Figures,
     pub benchmarks: Option<Vec<Option<f64>>>,
 }
 
 impl ClassRow {
-    pub fn figures(&self) -> Figures {
-        Figures {
-            employees_total: self.employees_total,
-            rd_spend_fen: self.rd_spend_fen,
-            revenue_fen: self.revenue_fen,
-            industrial_output_fen: self.industrial_output_fen,
-            tax_paid_fen: self.tax_paid_fen,
-            export_sales_fen: self.export_sales_fen,
-            automation_share_percent: self.automation_share_percent,
-            patents: self.patents,
-            land_used_centi_mu: self.land_used_centi_mu,
-            energy_use_tce: self.energy_use_tce,
-        }
-    }
-
     pub fn benchmarks(&self) -> Benchmarks {
         let stored = self.benchmarks.as_deref().unwrap_or(&[]);
         Benchmarks(std::array::from_fn(|i| stored.get(i).copied().flatten()))
@@ -306,7 +284,7 @@ pub async fn apply_override(
     .bind(override_class.map(|_| reason))
     .bind(override_class.map(|_| principal))
     .bind(override_class.map(|_| at))
-    .bind(crate::domain::class_to_proto(new_class) as i16)
+    .bind(crate::proto::class_to_proto(new_class) as i16)
     .bind(at)
     .execute(&mut *tx)
     .await?;

@@ -12,9 +12,12 @@ use haicheng_proto::{
 use platform::{Outbox, OutgoingEvent, auth::Department, time::to_timestamp};
 use sqlx::PgConnection;
 
-use crate::domain::{
-    Grading, class_to_proto,
-    policy::{self, Cause, NoticeRule, Transition},
+use crate::{
+    domain::{
+        Grading,
+        policy::{self, Cause, NoticeRule, Transition},
+    },
+    proto::class_to_proto,
 };
 
 /// The `source` of the notices this service issues.

@@ -8,7 +8,6 @@ pub mod models;
 pub mod read_model;
 pub mod rerank;
 
-use platform::ApiError;
 use sqlx::PgConnection;
 
 /// Why a store operation did not happen.
@@ -28,16 +27,9 @@ pub enum StoreError {
     Other(#[from] anyhow::Error),
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::Conflict(why) => ApiError::Aborted(why),
-            StoreError::Precondition(why) => ApiError::FailedPrecondition(why),
-            StoreError::Database(err) => err.into(),
-            StoreError::Other(err) => ApiError::Internal(err),
-        }
-    }
+/// A stored value that no longer parses: the database was changed behind the service's back.
+fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored data is not valid: {what}").into())
 }
 
 /// Serialises everything that writes one period's classes (the re-rank, overrides) within

@@ -12,10 +12,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool};
 
-use super::{events, models, try_lock_period};
-use crate::domain::{
-    Class, Figures, Firm, Indicator, Period, class_to_proto, classify,
-    policy::{NoticeRule, Transition},
+use super::{corrupt, events, models, try_lock_period};
+use crate::{
+    domain::{
+        Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
+        policy::{NoticeRule, Transition},
+    },
+    proto::class_to_proto,
 };
 
 /// What one re-rank did.
@@ -41,16 +44,8 @@ struct FirmRow {
     registration_date: Option<NaiveDate>,
     active: bool,
     vetoed: bool,
-    employees_total: i64,
-    rd_spend_fen: i64,
-    revenue_fen: i64,
-    industrial_output_fen: i64,
-    tax_paid_fen: i64,
-    export_sales_fen: i64,
-    automation_share_percent: f64,
-    patents: i64,
-    land_used_centi_mu: i64,
-    energy_use_tce: Option<f64>,
+    #[sqlx(flatten)]
+    figures: Figures,
 }
 
 #[derive(sqlx::FromRow, Clone)]
@@ -156,7 +151,9 @@ pub async fn rerank_period(
     Ok(Some(outcome))
 }
 
-/// The re-rank itself, inside the caller's transaction holding the period's lock.
+/// The re-rank itself, inside the caller's transaction holding the period's lock: read the
+/// period's firms and their stored classes, classify, publish each change of class in force,
+/// write what changed and the cohorts' benchmarks.
 async fn rerank_locked(
     tx: &mut PgConnection,
     outbox: &Outbox,
@@ -166,31 +163,12 @@ async fn rerank_locked(
     let period = Period::parse(period_code)
         .map_err(|err| anyhow::anyhow!("stored period {period_code:?}: {err}"))?;
     let model = models::current(&mut *tx).await?;
-    let rows: Vec<FirmRow> = sqlx::query_as(
-        "SELECT r.uscc, e.name, e.park, e.segment, e.industry_class, e.registration_date, e.active,
-                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS vetoed,
-                r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
-                r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
-                r.land_used_centi_mu, r.energy_use_tce
-         FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
-         WHERE r.period = $1",
-    )
-    .bind(period_code)
-    .fetch_all(&mut *tx)
-    .await?;
-    let previous: HashMap<String, Previous> = sqlx::query_as::<_, Previous>(
-        "SELECT uscc, name, park, segment, grading, computed_class, class, score, rank, cohort_size,
-                model_version, reduced_model, vetoed, override_class, override_reason
-         FROM classifications WHERE period = $1",
-    )
-    .bind(period_code)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|p| (p.uscc.clone(), p))
-    .collect();
-
-    let firms: Vec<Firm> = rows.iter().map(firm_of).collect();
+    let rows = firm_rows(&mut *tx, period_code).await?;
+    let previous = previous_rows(&mut *tx, period_code).await?;
+    let firms = rows
+        .iter()
+        .map(firm_of)
+        .collect::<sqlx::Result<Vec<Firm>>>()?;
     let result = classify(&model.model, &period, &firms);
     let at = Utc::now();
 
@@ -202,45 +180,23 @@ async fn rerank_locked(
     let mut writes: Vec<(usize, Computed)> = Vec::new();
     for (i, (row, evaluation)) in rows.iter().zip(&result.evaluations).enumerate() {
         let before = previous.get(&row.uscc);
-        let computed_class = class_to_proto(evaluation.class) as i16;
-        let override_class = before.and_then(|p| p.override_class);
-        let computed = Computed {
-            grading: evaluation.grading.to_proto() as i16,
-            computed_class,
-            class: override_class.unwrap_or(computed_class),
-            score: evaluation.score,
-            rank: evaluation.rank as i32,
-            cohort_size: evaluation.cohort_size as i32,
-            reduced_model: evaluation.reduced,
-            vetoed: row.vetoed,
-        };
+        let computed = Computed::of(evaluation, before, row);
         if before.is_some_and(|p| computed.same_as(p, row, model.version)) {
             continue;
         }
-        let old_class = before.and_then(|p| Class::from_proto(i32::from(p.class)));
-        let new_class = Class::from_proto(i32::from(computed.class));
-        if old_class != new_class {
-            let change = events::ClassChange {
-                uscc: &row.uscc,
-                name: &row.name,
-                park: row.park,
-                segment: row.segment,
-                period: period_code,
-                transition: Transition {
-                    from: old_class,
-                    to: new_class,
-                },
-                grading: evaluation.grading,
-                score: computed.score,
-                rank: computed.rank,
-                cohort_size: computed.cohort_size,
-                model_version: model.version,
-                overridden: override_class.is_some(),
-                override_reason: before
-                    .and_then(|p| p.override_reason.as_deref())
-                    .unwrap_or(""),
-                at,
+        let transition = Transition {
+            from: before.and_then(|p| Class::from_proto(i32::from(p.class))),
+            to: Class::from_proto(i32::from(computed.class)),
+        };
+        if transition.from != transition.to {
+            let change = ClassChangeOf {
+                row,
+                before,
+                computed: &computed,
+                evaluation,
+                transition,
             };
+            let change = change.event(period_code, model.version, at);
             outcome.notices += events::publish(&mut *tx, outbox, rules, &change).await?;
             outcome.changed_classes += 1;
         }
@@ -249,20 +205,116 @@ async fn rerank_locked(
     outcome.rows_written = writes.len();
 
     for chunk in writes.chunks(CHUNK) {
-        write_rows(
-            &mut *tx,
-            period_code,
-            period.completion_key(),
-            model.version,
+        let run = Run {
+            period: period_code,
+            period_key: period.completion_key(),
+            model_version: model.version,
             at,
-            &rows,
-            chunk,
-        )
-        .await?;
+        };
+        write_rows(&mut *tx, &run, &rows, chunk).await?;
     }
+    write_cohorts(&mut *tx, period_code, model.version, &result, at).await?;
+    Ok(outcome)
+}
 
+/// Every firm with a return in the period, with its registry record.
+async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<FirmRow>> {
+    sqlx::query_as(
+        "SELECT r.uscc, e.name, e.park, e.segment, e.industry_class, e.registration_date, e.active,
+                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS vetoed,
+                r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
+                r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
+                r.land_used_centi_mu, r.energy_use_tce
+         FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
+         WHERE r.period = $1",
+    )
+    .bind(period)
+    .fetch_all(tx)
+    .await
+}
+
+/// The period's stored classifications, by USCC.
+async fn previous_rows(
+    tx: &mut PgConnection,
+    period: &str,
+) -> sqlx::Result<HashMap<String, Previous>> {
+    let rows: Vec<Previous> = sqlx::query_as(
+        "SELECT uscc, name, park, segment, grading, computed_class, class, score, rank, cohort_size,
+                model_version, reduced_model, vetoed, override_class, override_reason
+         FROM classifications WHERE period = $1",
+    )
+    .bind(period)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().map(|p| (p.uscc.clone(), p)).collect())
+}
+
+impl Computed {
+    /// The row an evaluation gives; an override stored `before` stays the class in force.
+    fn of(evaluation: &Evaluation, before: Option<&Previous>, row: &FirmRow) -> Self {
+        let computed_class = class_to_proto(evaluation.class) as i16;
+        let override_class = before.and_then(|p| p.override_class);
+        Computed {
+            grading: evaluation.grading.to_proto() as i16,
+            computed_class,
+            class: override_class.unwrap_or(computed_class),
+            score: evaluation.score,
+            rank: evaluation.rank as i32,
+            cohort_size: evaluation.cohort_size as i32,
+            reduced_model: evaluation.reduced,
+            vetoed: row.vetoed,
+        }
+    }
+}
+
+/// What a change of class in force is made of, before it becomes an event.
+struct ClassChangeOf<'a> {
+    row: &'a FirmRow,
+    before: Option<&'a Previous>,
+    computed: &'a Computed,
+    evaluation: &'a Evaluation,
+    transition: Transition,
+}
+
+impl<'a> ClassChangeOf<'a> {
+    fn event(
+        &self,
+        period: &'a str,
+        model_version: i64,
+        at: DateTime<Utc>,
+    ) -> events::ClassChange<'a> {
+        events::ClassChange {
+            uscc: &self.row.uscc,
+            name: &self.row.name,
+            park: self.row.park,
+            segment: self.row.segment,
+            period,
+            transition: self.transition,
+            grading: self.evaluation.grading,
+            score: self.computed.score,
+            rank: self.computed.rank,
+            cohort_size: self.computed.cohort_size,
+            model_version,
+            overridden: self.before.is_some_and(|p| p.override_class.is_some()),
+            override_reason: self
+                .before
+                .and_then(|p| p.override_reason.as_deref())
+                .unwrap_or(""),
+            at,
+        }
+    }
+}
+
+/// Replaces the period's cohorts (segment, size, benchmarks) with this run's.
+async fn write_cohorts(
+    tx: &mut PgConnection,
+    period: &str,
+    model_version: i64,
+    result: &PeriodResult,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM cohorts WHERE period = $1")
-        .bind(period_code)
+        .bind(period)
         .execute(&mut *tx)
         .await?;
     for (segment, cohort) in &result.cohorts {
@@ -274,48 +326,45 @@ async fn rerank_locked(
             "INSERT INTO cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(period_code)
-        .bind(segment)
-        .bind(model.version)
+        .bind(period)
+        .bind(segment.to_proto() as i32)
+        .bind(model_version)
         .bind(cohort.size as i32)
         .bind(&benchmarks)
         .bind(at)
         .execute(&mut *tx)
         .await?;
     }
-    Ok(outcome)
+    Ok(())
 }
 
-fn firm_of(row: &FirmRow) -> Firm {
-    Firm {
+/// The firm as the evaluation sees it; its segment is stored as the contract's number.
+fn firm_of(row: &FirmRow) -> sqlx::Result<Firm> {
+    let segment = Segment::from_proto(row.segment)
+        .ok_or_else(|| corrupt(format!("enterprise {}: segment {}", row.uscc, row.segment)))?;
+    Ok(Firm {
         uscc: row.uscc.clone(),
-        segment: row.segment,
+        segment,
         industry_class: row.industry_class.clone(),
         registration_date: row.registration_date,
         active: row.active,
         vetoed: row.vetoed,
-        figures: Figures {
-            employees_total: row.employees_total,
-            rd_spend_fen: row.rd_spend_fen,
-            revenue_fen: row.revenue_fen,
-            industrial_output_fen: row.industrial_output_fen,
-            tax_paid_fen: row.tax_paid_fen,
-            export_sales_fen: row.export_sales_fen,
-            automation_share_percent: row.automation_share_percent,
-            patents: row.patents,
-            land_used_centi_mu: row.land_used_centi_mu,
-            energy_use_tce: row.energy_use_tce,
-        },
-    }
+        figures: row.figures.clone(),
+    })
+}
+
+/// What every row written by one re-rank shares.
+struct Run<'a> {
+    period: &'a str,
+    period_key: i32,
+    model_version: i64,
+    at: DateTime<Utc>,
 }
 
 /// One bulk upsert of computed rows; override columns are left as they are.
 async fn write_rows(
     tx: &mut PgConnection,
-    period: &str,
-    period_key: i32,
-    model_version: i64,
-    at: DateTime<Utc>,
+    run: &Run<'_>,
     rows: &[FirmRow],
     chunk: &[(usize, Computed)],
 ) -> sqlx::Result<()> {
@@ -349,10 +398,10 @@ async fn write_rows(
              reduced_model = EXCLUDED.reduced_model, vetoed = EXCLUDED.vetoed,
              classified_at = EXCLUDED.classified_at",
     )
-    .bind(period)
-    .bind(period_key)
-    .bind(model_version)
-    .bind(at)
+    .bind(run.period)
+    .bind(run.period_key)
+    .bind(run.model_version)
+    .bind(run.at)
     .bind(&usccs)
     .bind(&names)
     .bind(&parks)

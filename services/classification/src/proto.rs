@@ -1,0 +1,85 @@
+//! The domain's enumerations as the contract's numbers, both ways: the API, the events and
+//! the stored columns (which hold the contract's numbers) convert here, so the domain itself
+//! knows no protobuf types.
+
+use haicheng_proto::{classification::v1 as pb, common::v1 as common};
+
+use crate::domain::{Class, Grading, Indicator};
+
+impl Class {
+    /// The protobuf value (`haicheng.common.v1.EnterpriseClass`).
+    pub fn to_proto(self) -> i32 {
+        match self {
+            Class::A => common::EnterpriseClass::A as i32,
+            Class::B => common::EnterpriseClass::B as i32,
+            Class::C => common::EnterpriseClass::C as i32,
+        }
+    }
+
+    /// `None` for unspecified or an unknown number.
+    pub fn from_proto(value: i32) -> Option<Class> {
+        match common::EnterpriseClass::try_from(value).ok()? {
+            common::EnterpriseClass::A => Some(Class::A),
+            common::EnterpriseClass::B => Some(Class::B),
+            common::EnterpriseClass::C => Some(Class::C),
+            common::EnterpriseClass::Unspecified => None,
+        }
+    }
+}
+
+/// The protobuf value of an optional class (none = unspecified).
+pub fn class_to_proto(class: Option<Class>) -> i32 {
+    class.map_or(common::EnterpriseClass::Unspecified as i32, Class::to_proto)
+}
+
+impl Grading {
+    pub fn to_proto(self) -> i32 {
+        match self {
+            Grading::NotEvaluated => pb::Grading::Unspecified as i32,
+            Grading::Graded => pb::Grading::Graded as i32,
+            Grading::Deferred => pb::Grading::Deferred as i32,
+            Grading::Exempt => pb::Grading::Exempt as i32,
+        }
+    }
+
+    pub fn from_proto(value: i32) -> Grading {
+        match pb::Grading::try_from(value) {
+            Ok(pb::Grading::Graded) => Grading::Graded,
+            Ok(pb::Grading::Deferred) => Grading::Deferred,
+            Ok(pb::Grading::Exempt) => Grading::Exempt,
+            _ => Grading::NotEvaluated,
+        }
+    }
+}
+
+impl Indicator {
+    pub fn to_proto(self) -> i32 {
+        (match self {
+            Indicator::TaxPerMu => pb::Indicator::TaxPerMu,
+            Indicator::OutputPerMu => pb::Indicator::OutputPerMu,
+            Indicator::OutputPerEnergy => pb::Indicator::OutputPerEnergy,
+            Indicator::RdIntensity => pb::Indicator::RdIntensity,
+            Indicator::LabourProductivity => pb::Indicator::LabourProductivity,
+            Indicator::PatentsPer100Employees => pb::Indicator::PatentsPer100Employees,
+            Indicator::AutomationShare => pb::Indicator::AutomationShare,
+            Indicator::ExportShare => pb::Indicator::ExportShare,
+            Indicator::TaxPerEnergy => pb::Indicator::TaxPerEnergy,
+        }) as i32
+    }
+
+    /// `None` for unspecified or an unknown number.
+    pub fn from_proto(value: i32) -> Option<Indicator> {
+        Some(match pb::Indicator::try_from(value).ok()? {
+            pb::Indicator::Unspecified => return None,
+            pb::Indicator::TaxPerMu => Indicator::TaxPerMu,
+            pb::Indicator::OutputPerMu => Indicator::OutputPerMu,
+            pb::Indicator::OutputPerEnergy => Indicator::OutputPerEnergy,
+            pb::Indicator::RdIntensity => Indicator::RdIntensity,
+            pb::Indicator::LabourProductivity => Indicator::LabourProductivity,
+            pb::Indicator::PatentsPer100Employees => Indicator::PatentsPer100Employees,
+            pb::Indicator::AutomationShare => Indicator::AutomationShare,
+            pb::Indicator::ExportShare => Indicator::ExportShare,
+            pb::Indicator::TaxPerEnergy => Indicator::TaxPerEnergy,
+        })
+    }
+}
