@@ -95,6 +95,9 @@ impl Service {
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())
+            // Its own process group: Ctrl-C in the terminal reaches only `haicheng dev`, which
+            // then stops the services one by one, instead of all of them at once.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", self.name))?;
