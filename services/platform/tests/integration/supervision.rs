@@ -92,3 +92,31 @@ async fn a_task_that_panics_turns_health_not_serving_and_fails_serve() {
         "the caller's token is left alone; the platform stopped on its own"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_consumer_that_cannot_subscribe_stops_start_up() {
+    platform::telemetry::init_for_tests();
+    let db = TestDatabase::create().await;
+    let vars = [
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+    ];
+    let config = PlatformConfig::from_lookup(SPEC.name, 0, |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let mut platform = Platform::start(&SPEC, config, CancellationToken::new())
+        .await
+        .unwrap();
+    // A name starting with `^` is a pattern to the client, and this one does not compile.
+    let err = platform
+        .consume("broken", &["^[unclosed"], crate::RecordingHandler)
+        .expect_err("an invalid subscription is refused at once");
+    assert!(
+        format!("{err:#}")
+            .starts_with("starting the consumer supervision-tests.broken: Subscription error"),
+        "{err:#}"
+    );
+}
