@@ -9,6 +9,8 @@
 //!   `haicheng model get|set` ([`model`]): the classification service;
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
 //!   classification process), for the caller's own department;
+//! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
+//!   land-parcel service;
 //! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
 //!   outbox events with their original ids (an operator's command, on the service's database).
 //!
@@ -25,6 +27,7 @@ mod dev;
 mod enterprise;
 mod enums;
 mod errors;
+mod land;
 mod load;
 mod model;
 mod notices;
@@ -99,6 +102,8 @@ enum Command {
         #[command(subcommand)]
         command: notices::NoticesCommand,
     },
+    /// Land: parcels, grants, evaluations, units, the land queue.
+    Land(land::LandArgs),
     /// Re-publish a service's retained events (same event ids) after a broker lost some.
     Replay(replay::ReplayArgs),
 }
@@ -133,6 +138,7 @@ async fn main() -> ExitCode {
         Command::Class { command } => finish(classes::run(command, &context).await, &context),
         Command::Model { command } => finish(model::run(command, &context).await, &context),
         Command::Notices { command } => finish(notices::run(command, &context).await, &context),
+        Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
     }
 }
