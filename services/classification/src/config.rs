@@ -13,12 +13,10 @@ use platform::{
 
 use notices::NoticeSettings;
 
-use crate::{
-    domain::{
-        Indicator, Model, Weighted,
-        model::DEFAULT_CAP,
-        policy::{self, NoticeRule},
-    },
+use crate::domain::{
+    Indicator, Model, Weighted,
+    model::DEFAULT_CAP,
+    policy::{self, NoticeRule},
 };
 
 /// The gRPC port when `GRPC_ADDR` is not set.
@@ -99,88 +97,106 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
         let get = non_blank(&lookup);
-        let millis =
-            |var, default: u64| parse_or(get(var), var, || default).map(Duration::from_millis);
-
-        let defaults = Model::default();
-        let cap: f64 = parse_or(get(vars::INDICATOR_CAP), vars::INDICATOR_CAP, || {
-            DEFAULT_CAP
-        })?;
-        let weights = |var: &'static str, default: &[Weighted]| match get(var) {
-            None => Ok(default
-                .iter()
-                .map(|w| Weighted { cap, ..w.clone() })
-                .collect()),
-            Some(spec) => parse_weights(&spec, cap).map_err(|reason| ConfigError { var, reason }),
-        };
-        let mut model = Model {
-            indicators: weights(vars::WEIGHTS, &defaults.indicators)?,
-            quota_a_percent: parse_or(get(vars::QUOTA_A_PERCENT), vars::QUOTA_A_PERCENT, || {
-                defaults.quota_a_percent
-            })?,
-            quota_b_percent: parse_or(get(vars::QUOTA_B_PERCENT), vars::QUOTA_B_PERCENT, || {
-                defaults.quota_b_percent
-            })?,
-            deferral_years: parse_or(get(vars::DEFERRAL_YEARS), vars::DEFERRAL_YEARS, || {
-                defaults.deferral_years
-            })?,
-            exempt_industry_classes: get(vars::EXEMPT_INDUSTRY_CLASSES)
-                .map(|list| {
-                    list.split(',')
-                        .map(|c| c.trim().to_string())
-                        .filter(|c| !c.is_empty())
-                        .collect()
-                })
-                .unwrap_or_else(BTreeSet::new),
-            ..defaults.clone()
-        };
-        model.reduced.revenue_threshold_fen = parse_or(
-            get(vars::REDUCED_REVENUE_THRESHOLD_FEN),
-            vars::REDUCED_REVENUE_THRESHOLD_FEN,
-            || defaults.reduced.revenue_threshold_fen,
-        )?;
-        model.reduced.indicators = weights(vars::REDUCED_WEIGHTS, &defaults.reduced.indicators)?;
-        if let Some((field, reason)) = model.validate().into_iter().next() {
-            let var = match field.as_str() {
-                "quota_a_percent" => vars::QUOTA_A_PERCENT,
-                "quota_b_percent" => vars::QUOTA_B_PERCENT,
-                "deferral_years" => vars::DEFERRAL_YEARS,
-                f if f.starts_with("reduced_model.revenue") => vars::REDUCED_REVENUE_THRESHOLD_FEN,
-                f if f.starts_with("reduced_model") => vars::REDUCED_WEIGHTS,
-                f if f.starts_with("exempt_industry") => vars::EXEMPT_INDUSTRY_CLASSES,
-                f if f.ends_with(".cap") => vars::INDICATOR_CAP,
-                _ => vars::WEIGHTS,
-            };
-            return Err(ConfigError {
-                var,
-                reason: format!("{field}: {reason}"),
-            });
-        }
-
-        let notice_rules = match get(vars::NOTICE_RULES) {
-            None => policy::default_rules(),
-            Some(json) => serde_json::from_str(&json).map_err(|err| ConfigError {
-                var: vars::NOTICE_RULES,
-                reason: format!("not a JSON array of rules: {err}"),
-            })?,
-        };
-        policy::validate_rules(&notice_rules).map_err(|reason| ConfigError {
-            var: vars::NOTICE_RULES,
-            reason,
-        })?;
-
         Ok(Self {
             platform,
-            initial_model: model,
-            rerank: RerankConfig {
-                debounce: millis(vars::RERANK_DEBOUNCE_MS, 200)?,
-                max_delay: millis(vars::RERANK_MAX_DELAY_MS, 2_000)?,
-                poll: millis(vars::RERANK_POLL_MS, 1_000)?,
-            },
-            notice_rules,
+            initial_model: initial_model(&get)?,
+            rerank: rerank(&get)?,
+            notice_rules: notice_rules(&get)?,
             notices: NoticeSettings::from_lookup(&lookup)?,
         })
     }
+}
+
+/// A variable's value, `None` when unset or blank.
+type Get<'a> = dyn Fn(&'static str) -> Option<String> + 'a;
+
+/// Model version 1 from the variables over the domain's defaults, validated as a whole.
+fn initial_model(get: &Get<'_>) -> Result<Model, ConfigError> {
+    let defaults = Model::default();
+    let cap: f64 = parse_or(get(vars::INDICATOR_CAP), vars::INDICATOR_CAP, || {
+        DEFAULT_CAP
+    })?;
+    let weights = |var: &'static str, default: &[Weighted]| match get(var) {
+        None => Ok(default
+            .iter()
+            .map(|w| Weighted { cap, ..w.clone() })
+            .collect()),
+        Some(spec) => parse_weights(&spec, cap).map_err(|reason| ConfigError { var, reason }),
+    };
+    let mut model = Model {
+        indicators: weights(vars::WEIGHTS, &defaults.indicators)?,
+        quota_a_percent: parse_or(get(vars::QUOTA_A_PERCENT), vars::QUOTA_A_PERCENT, || {
+            defaults.quota_a_percent
+        })?,
+        quota_b_percent: parse_or(get(vars::QUOTA_B_PERCENT), vars::QUOTA_B_PERCENT, || {
+            defaults.quota_b_percent
+        })?,
+        deferral_years: parse_or(get(vars::DEFERRAL_YEARS), vars::DEFERRAL_YEARS, || {
+            defaults.deferral_years
+        })?,
+        exempt_industry_classes: get(vars::EXEMPT_INDUSTRY_CLASSES)
+            .map(|list| {
+                list.split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(BTreeSet::new),
+        ..defaults.clone()
+    };
+    model.reduced.revenue_threshold_fen = parse_or(
+        get(vars::REDUCED_REVENUE_THRESHOLD_FEN),
+        vars::REDUCED_REVENUE_THRESHOLD_FEN,
+        || defaults.reduced.revenue_threshold_fen,
+    )?;
+    model.reduced.indicators = weights(vars::REDUCED_WEIGHTS, &defaults.reduced.indicators)?;
+    match model.validate().into_iter().next() {
+        Some((field, reason)) => Err(model_error(&field, &reason)),
+        None => Ok(model),
+    }
+}
+
+/// A problem of the model as a whole, named by the variable that set the field.
+fn model_error(field: &str, reason: &str) -> ConfigError {
+    let var = match field {
+        "quota_a_percent" => vars::QUOTA_A_PERCENT,
+        "quota_b_percent" => vars::QUOTA_B_PERCENT,
+        "deferral_years" => vars::DEFERRAL_YEARS,
+        f if f.starts_with("reduced_model.revenue") => vars::REDUCED_REVENUE_THRESHOLD_FEN,
+        f if f.starts_with("reduced_model") => vars::REDUCED_WEIGHTS,
+        f if f.starts_with("exempt_industry") => vars::EXEMPT_INDUSTRY_CLASSES,
+        f if f.ends_with(".cap") => vars::INDICATOR_CAP,
+        _ => vars::WEIGHTS,
+    };
+    ConfigError {
+        var,
+        reason: format!("{field}: {reason}"),
+    }
+}
+
+fn rerank(get: &Get<'_>) -> Result<RerankConfig, ConfigError> {
+    let millis = |var, default: u64| parse_or(get(var), var, || default).map(Duration::from_millis);
+    Ok(RerankConfig {
+        debounce: millis(vars::RERANK_DEBOUNCE_MS, 200)?,
+        max_delay: millis(vars::RERANK_MAX_DELAY_MS, 2_000)?,
+        poll: millis(vars::RERANK_POLL_MS, 1_000)?,
+    })
+}
+
+/// The support-policy rules: the domain's mapping, or a JSON array replacing it.
+fn notice_rules(get: &Get<'_>) -> Result<Vec<NoticeRule>, ConfigError> {
+    let rules = match get(vars::NOTICE_RULES) {
+        None => policy::default_rules(),
+        Some(json) => serde_json::from_str(&json).map_err(|err| ConfigError {
+            var: vars::NOTICE_RULES,
+            reason: format!("not a JSON array of rules: {err}"),
+        })?,
+    };
+    policy::validate_rules(&rules).map_err(|reason| ConfigError {
+        var: vars::NOTICE_RULES,
+        reason,
+    })?;
+    Ok(rules)
 }
 
 /// Parses `tax_per_mu=30,output_per_mu=20:1.2,…` (`indicator=weight[:cap]`).

@@ -222,72 +222,16 @@ impl Cells<'_> {
 
     /// The row, or one rejection per cell that does not parse.
     fn row(&self, line: i64) -> Result<pb::ImportReturnsRow, Vec<pb::RejectedRow>> {
-        let mut rejected = Vec::new();
-        let mut integer = |column: &str| -> i64 {
-            let cell = self.get(column);
-            cell.parse().unwrap_or_else(|_| {
-                let reason = if cell.is_empty() {
-                    "is empty; a whole number is required".to_string()
-                } else {
-                    format!("{cell:?} is not a whole number")
-                };
-                rejected.push(reject(line, column, reason));
-                0
-            })
+        let mut parse = Parse {
+            cells: self,
+            line,
+            rejected: Vec::new(),
         };
-        let mut values: HashMap<&str, i64> = HashMap::new();
-        for column in INTEGER_COLUMNS {
-            values.insert(column, integer(column));
+        let indicators = parse.indicators();
+        let sources = parse.sources();
+        if !parse.rejected.is_empty() {
+            return Err(parse.rejected);
         }
-        let value = |column: &str| values.get(column).copied().unwrap_or_default();
-
-        let automation = self.get("automation_share_percent");
-        let automation_share_percent = automation.parse::<f64>().unwrap_or_else(|_| {
-            rejected.push(reject(
-                line,
-                "automation_share_percent",
-                format!("{automation:?} is not a number"),
-            ));
-            0.0
-        });
-        let energy = self.get("energy_use_tce");
-        let energy_use_tce = match energy {
-            "" => None,
-            text => Some(text.parse::<f64>().unwrap_or_else(|_| {
-                rejected.push(reject(
-                    line,
-                    "energy_use_tce",
-                    format!("{text:?} is not a number"),
-                ));
-                0.0
-            })),
-        };
-        let level = self.get("equipment_level");
-        let equipment_level = equipment_level(level).unwrap_or_else(|| {
-            rejected.push(reject(
-                line,
-                "equipment_level",
-                format!("{level:?} is not INTERNATIONAL_ADVANCED, DOMESTIC_ADVANCED, DOMESTIC_AVERAGE or OUTDATED"),
-            ));
-            pb::EquipmentLevel::Unspecified
-        });
-        let flag = self.get("rd_exceeds_revenue_flag");
-        let rd_exceeds_revenue_flag = yes_no(flag).unwrap_or_else(|| {
-            rejected.push(reject(
-                line,
-                "rd_exceeds_revenue_flag",
-                format!("{flag:?} is not true or false"),
-            ));
-            false
-        });
-        let sources = sources(self.get("sources")).unwrap_or_else(|reason| {
-            rejected.push(reject(line, "sources", reason));
-            HashMap::new()
-        });
-        if !rejected.is_empty() {
-            return Err(rejected);
-        }
-
         let uscc = self.get("uscc").to_string();
         let period = self.get("period").to_string();
         let client_request_id = match self.get("client_request_id") {
@@ -299,27 +243,7 @@ impl Cells<'_> {
             client_request_id,
             uscc,
             period: Some(common::Period { code: period }),
-            indicators: Some(pb::CensusIndicators {
-                employees_total: value("employees_total"),
-                production_staff: value("production_staff"),
-                rd_technical_staff: value("rd_technical_staff"),
-                management_sales_staff: value("management_sales_staff"),
-                college_educated_staff: value("college_educated_staff"),
-                rd_spend_fen: value("rd_spend_fen"),
-                revenue_fen: value("revenue_fen"),
-                industrial_output_fen: value("industrial_output_fen"),
-                tax_paid_fen: value("tax_paid_fen"),
-                export_sales_fen: value("export_sales_fen"),
-                equipment_value_fen: value("equipment_value_fen"),
-                automation_share_percent,
-                equipment_level: equipment_level as i32,
-                invention_patents: value("invention_patents"),
-                utility_model_patents: value("utility_model_patents"),
-                design_patents: value("design_patents"),
-                land_used_centi_mu: value("land_used_centi_mu"),
-                energy_use_tce,
-                rd_exceeds_revenue_flag,
-            }),
+            indicators: Some(indicators),
             sources: Some(pb::FigureSources {
                 by_indicator: sources.into_iter().map(|(k, v)| (k, v as i32)).collect(),
             }),
@@ -337,6 +261,112 @@ impl Cells<'_> {
             hash.write(b"\n");
         }
         format!("csv:{uscc}:{period}:{:016x}", hash.finish())
+    }
+}
+
+/// Typed cells of one row; each cell that does not parse adds a rejection naming it, and
+/// reads as zero so the rest of the row is still checked.
+struct Parse<'c> {
+    cells: &'c Cells<'c>,
+    line: i64,
+    rejected: Vec<pb::RejectedRow>,
+}
+
+impl Parse<'_> {
+    fn reject(&mut self, column: &str, reason: impl Into<String>) {
+        self.rejected.push(reject(self.line, column, reason));
+    }
+
+    /// The indicators, checked in the format's column order: whole numbers first.
+    fn indicators(&mut self) -> pb::CensusIndicators {
+        let mut values: HashMap<&str, i64> = HashMap::new();
+        for column in INTEGER_COLUMNS {
+            let value = self.integer(column);
+            values.insert(column, value);
+        }
+        let value = |column: &str| values.get(column).copied().unwrap_or_default();
+        let automation_share_percent = self.number("automation_share_percent");
+        let energy_use_tce = self.optional_number("energy_use_tce");
+        let equipment_level = self.equipment_level();
+        let rd_exceeds_revenue_flag = self.flag("rd_exceeds_revenue_flag");
+        pb::CensusIndicators {
+            employees_total: value("employees_total"),
+            production_staff: value("production_staff"),
+            rd_technical_staff: value("rd_technical_staff"),
+            management_sales_staff: value("management_sales_staff"),
+            college_educated_staff: value("college_educated_staff"),
+            rd_spend_fen: value("rd_spend_fen"),
+            revenue_fen: value("revenue_fen"),
+            industrial_output_fen: value("industrial_output_fen"),
+            tax_paid_fen: value("tax_paid_fen"),
+            export_sales_fen: value("export_sales_fen"),
+            equipment_value_fen: value("equipment_value_fen"),
+            automation_share_percent,
+            equipment_level: equipment_level as i32,
+            invention_patents: value("invention_patents"),
+            utility_model_patents: value("utility_model_patents"),
+            design_patents: value("design_patents"),
+            land_used_centi_mu: value("land_used_centi_mu"),
+            energy_use_tce,
+            rd_exceeds_revenue_flag,
+        }
+    }
+
+    fn integer(&mut self, column: &str) -> i64 {
+        let cell = self.cells.get(column);
+        match cell.parse() {
+            Ok(value) => value,
+            Err(_) if cell.is_empty() => {
+                self.reject(column, "is empty; a whole number is required");
+                0
+            }
+            Err(_) => {
+                self.reject(column, format!("{cell:?} is not a whole number"));
+                0
+            }
+        }
+    }
+
+    fn number(&mut self, column: &str) -> f64 {
+        let cell = self.cells.get(column);
+        cell.parse().unwrap_or_else(|_| {
+            self.reject(column, format!("{cell:?} is not a number"));
+            0.0
+        })
+    }
+
+    /// A number, or `None` for an empty cell.
+    fn optional_number(&mut self, column: &str) -> Option<f64> {
+        match self.cells.get(column) {
+            "" => None,
+            _ => Some(self.number(column)),
+        }
+    }
+
+    fn equipment_level(&mut self) -> pb::EquipmentLevel {
+        let level = self.cells.get("equipment_level");
+        equipment_level(level).unwrap_or_else(|| {
+            self.reject(
+                "equipment_level",
+                format!("{level:?} is not INTERNATIONAL_ADVANCED, DOMESTIC_ADVANCED, DOMESTIC_AVERAGE or OUTDATED"),
+            );
+            pb::EquipmentLevel::Unspecified
+        })
+    }
+
+    fn flag(&mut self, column: &str) -> bool {
+        let cell = self.cells.get(column);
+        yes_no(cell).unwrap_or_else(|| {
+            self.reject(column, format!("{cell:?} is not true or false"));
+            false
+        })
+    }
+
+    fn sources(&mut self) -> HashMap<String, common::FigureSource> {
+        sources(self.cells.get("sources")).unwrap_or_else(|reason| {
+            self.reject("sources", reason);
+            HashMap::new()
+        })
     }
 }
 

@@ -234,7 +234,7 @@ pub async fn find(pool: &PgPool, uscc: &str, period: Option<&str>) -> Result<Cla
     let period = resolve_period(&mut conn, uscc, period).await?;
     get(&mut conn, &period, uscc)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))
+        .ok_or_else(|| not_found(uscc, &period))
 }
 
 /// What an override call changes.
@@ -260,74 +260,146 @@ pub async fn apply_override(
     lock_period(&mut tx, &period).await?;
     let row = get(&mut tx, &period, uscc)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))?;
-    let (override_class, new_class, reason, verb) = match action {
-        OverrideAction::Set { class, reason } => (Some(class), Some(class), reason, "set"),
-        OverrideAction::Lift { reason } => {
-            if row.override_class.is_none() {
-                return Err(StoreError::Precondition(format!(
-                    "{uscc} has no override for {period}"
-                )));
-            }
-            (None, row.computed_class(), reason, "lift")
-        }
-    };
+        .ok_or_else(|| not_found(uscc, &period))?;
+    let decision = Decision::of(&row, action)?;
     let at = Utc::now();
-    sqlx::query(
-        "UPDATE classifications SET override_class = $3, override_reason = $4, override_by = $5,
-                override_at = $6, class = $7, classified_at = $8
-         WHERE period = $1 AND uscc = $2",
-    )
-    .bind(&period)
-    .bind(uscc)
-    .bind(override_class.map(|c| c.to_proto() as i16))
-    .bind(override_class.map(|_| reason))
-    .bind(override_class.map(|_| principal))
-    .bind(override_class.map(|_| at))
-    .bind(crate::proto::class_to_proto(new_class) as i16)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO override_audit (period, uscc, action, override_class, class_before, reason, principal, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&period)
-    .bind(uscc)
-    .bind(verb)
-    .bind(override_class.map(|c| c.to_proto() as i16))
-    .bind(row.class)
-    .bind(reason)
-    .bind(principal)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
+    write_override(&mut tx, &row, &decision, principal, at).await?;
+    audit_override(&mut tx, &row, &decision, principal, at).await?;
     let transition = Transition {
         from: row.class(),
-        to: new_class,
+        to: decision.new_class,
     };
     if transition.is_change() {
-        let change = events::ClassChange {
-            uscc,
+        let change = decision.change(&row, transition, at);
+        events::publish(&mut tx, outbox, rules, &change).await?;
+    }
+    let updated = get(&mut tx, &period, uscc)
+        .await?
+        .ok_or_else(|| not_found(uscc, &period))?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+fn not_found(uscc: &str, period: &str) -> StoreError {
+    StoreError::NotFound(format!("classification of {uscc} for {period}"))
+}
+
+/// What an override call does to one stored classification.
+struct Decision<'a> {
+    /// The override after the call (`None` once lifted).
+    override_class: Option<Class>,
+    /// The class in force after the call.
+    new_class: Option<Class>,
+    reason: &'a str,
+    /// `set` or `lift`, for the audit.
+    verb: &'static str,
+}
+
+impl<'a> Decision<'a> {
+    fn of(row: &ClassRow, action: OverrideAction<'a>) -> Result<Self, StoreError> {
+        match action {
+            OverrideAction::Set { class, reason } => Ok(Decision {
+                override_class: Some(class),
+                new_class: Some(class),
+                reason,
+                verb: "set",
+            }),
+            OverrideAction::Lift { .. } if row.override_class.is_none() => {
+                Err(StoreError::Precondition(format!(
+                    "{} has no override for {}",
+                    row.uscc, row.period
+                )))
+            }
+            OverrideAction::Lift { reason } => Ok(Decision {
+                override_class: None,
+                new_class: row.computed_class(),
+                reason,
+                verb: "lift",
+            }),
+        }
+    }
+
+    /// The event of the change of class in force this decision makes.
+    fn change<'r>(
+        &self,
+        row: &'r ClassRow,
+        transition: Transition,
+        at: DateTime<Utc>,
+    ) -> events::ClassChange<'r>
+    where
+        'a: 'r,
+    {
+        events::ClassChange {
+            uscc: &row.uscc,
             name: &row.name,
             park: row.park,
             segment: row.segment,
-            period: &period,
+            period: &row.period,
             transition,
             grading: row.grading(),
             score: row.score,
             rank: row.rank,
             cohort_size: row.cohort_size,
             model_version: row.model_version,
-            overridden: override_class.is_some(),
-            override_reason: if override_class.is_some() { reason } else { "" },
+            overridden: self.override_class.is_some(),
+            override_reason: if self.override_class.is_some() {
+                self.reason
+            } else {
+                ""
+            },
             at,
-        };
-        events::publish(&mut tx, outbox, rules, &change).await?;
+        }
     }
-    let updated = get(&mut tx, &period, uscc)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc} for {period}")))?;
-    tx.commit().await?;
-    Ok(updated)
+}
+
+/// The override columns and the class in force, as the decision has them.
+async fn write_override(
+    tx: &mut PgConnection,
+    row: &ClassRow,
+    decision: &Decision<'_>,
+    principal: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let set = decision.override_class;
+    sqlx::query(
+        "UPDATE classifications SET override_class = $3, override_reason = $4, override_by = $5,
+                override_at = $6, class = $7, classified_at = $8
+         WHERE period = $1 AND uscc = $2",
+    )
+    .bind(&row.period)
+    .bind(&row.uscc)
+    .bind(set.map(|c| c.to_proto() as i16))
+    .bind(set.map(|_| decision.reason))
+    .bind(set.map(|_| principal))
+    .bind(set.map(|_| at))
+    .bind(crate::proto::class_to_proto(decision.new_class) as i16)
+    .bind(at)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}
+
+/// The audit row of an override call: who, when, why, and the class before.
+async fn audit_override(
+    tx: &mut PgConnection,
+    row: &ClassRow,
+    decision: &Decision<'_>,
+    principal: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO override_audit (period, uscc, action, override_class, class_before, reason, principal, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&row.period)
+    .bind(&row.uscc)
+    .bind(decision.verb)
+    .bind(decision.override_class.map(|c| c.to_proto() as i16))
+    .bind(row.class)
+    .bind(decision.reason)
+    .bind(principal)
+    .bind(at)
+    .execute(tx)
+    .await
+    .map(|_| ())
 }
