@@ -131,7 +131,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Fair> {
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let row = row.ok_or_else(|| StoreError::NotFound(format!("fair {id} not found")))?;
+    let row = row.ok_or_else(|| StoreError::NotFound(format!("fair {id}")))?;
     Ok(load_many(conn, vec![row]).await?.remove(0))
 }
 

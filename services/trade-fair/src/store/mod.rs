@@ -20,9 +20,11 @@ use uuid::Uuid;
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    /// What was not found (the API adds "not found").
+    #[error("{0} not found")]
     NotFound(String),
-    #[error("{0}")]
+    /// What exists already (the API adds "already exists").
+    #[error("{0} already exists")]
     AlreadyExists(String),
     /// A stale expected version (optimistic concurrency).
     #[error("{0}")]
@@ -68,7 +70,7 @@ pub async fn lock_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<()> {
         .fetch_optional(conn)
         .await?
         .map(|_| ())
-        .ok_or_else(|| StoreError::NotFound(format!("fair {fair_id} not found")))
+        .ok_or_else(|| StoreError::NotFound(format!("fair {fair_id}")))
 }
 
 /// A stored enum name this code does not know.

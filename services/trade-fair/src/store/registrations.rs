@@ -188,8 +188,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Registration> {
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-    let fair_id =
-        fair_id.ok_or_else(|| StoreError::NotFound(format!("registration {id} not found")))?;
+    let fair_id = fair_id.ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM ({RANKED}) x WHERE id = $2"
     )))
@@ -373,7 +372,7 @@ pub async fn apply(
     .await?;
     if exists {
         return Err(StoreError::AlreadyExists(format!(
-            "{} has already applied for this fair",
+            "a registration of {} for this fair",
             a.uscc
         )));
     }
@@ -406,6 +405,17 @@ pub async fn apply(
         match pools.draw(registration.access(), a.booths) {
             Some(draw) => {
                 set_state(&mut tx, id, Status::Confirmed, draw, Some(now), None).await?;
+                set_explanation(
+                    &mut tx,
+                    id,
+                    &format!(
+                        "Confirmed on application, first come first served: {} of the {} {} booths open to it.",
+                        a.booths,
+                        pools.open_to(registration.access()),
+                        a.booth_type.as_str()
+                    ),
+                )
+                .await?;
                 take(&mut tx, a.fair_id, a.booth_type, i64::from(a.booths)).await?;
                 let r = get(&mut tx, id).await?;
                 events::confirmed(&mut tx, outbox, &r, false).await?;
