@@ -9,6 +9,7 @@
 //!   `haicheng model get|set` ([`model`]): the classification service;
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
 //!   classification process), for the caller's own department;
+//! - `haicheng fair …` ([`fair`]): the trade-fair service;
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
 //! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
@@ -27,6 +28,7 @@ mod dev;
 mod enterprise;
 mod enums;
 mod errors;
+mod fair;
 mod land;
 mod load;
 mod model;
@@ -106,6 +108,8 @@ enum Command {
     Land(land::LandArgs),
     /// Re-publish a service's retained events (same event ids) after a broker lost some.
     Replay(replay::ReplayArgs),
+    /// Trade fairs: fairs, invitations, applications, allocation, offers, outcomes, subsidies.
+    Fair(fair::FairArgs),
 }
 
 /// What every client command needs: where the services are, who calls, how to print.
@@ -140,6 +144,7 @@ async fn main() -> ExitCode {
         Command::Notices { command } => finish(notices::run(command, &context).await, &context),
         Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
+        Command::Fair(args) => finish(fair::run(args, &context).await, &context),
     }
 }
 
