@@ -121,7 +121,50 @@ impl http_body::Body for CorrectedTrailers {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
+    use http_body::Body as _;
+    use tower::{Layer, ServiceExt};
+
     use super::*;
+
+    /// A body of nothing but trailers, as a stream whose response was too large ends.
+    struct TrailersOnly(Option<HeaderMap>);
+
+    impl http_body::Body for TrailersOnly {
+        type Data = Bytes;
+        type Error = Status;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            Poll::Ready(self.0.take().map(|t| Ok(Frame::trailers(t))))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_code_in_the_trailers_is_corrected_too() {
+        let inner = tower::service_fn(|_: http::Request<Body>| async {
+            let mut trailers = HeaderMap::new();
+            Status::out_of_range("Error, encoded message length too large: found 9 bytes")
+                .add_header(&mut trailers)
+                .unwrap();
+            Ok::<_, Infallible>(http::Response::new(Body::new(TrailersOnly(Some(trailers)))))
+        });
+        let response = StatusCodesLayer
+            .layer(inner)
+            .oneshot(http::Request::new(Body::empty()))
+            .await
+            .unwrap();
+        let mut body = response.into_body();
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx))
+            .await
+            .unwrap()
+            .unwrap();
+        let trailers = frame.into_trailers().unwrap();
+        let status = Status::from_header_map(&trailers).unwrap();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+    }
 
     fn rewritten(status: Status) -> (Code, String) {
         let mut headers = HeaderMap::new();
