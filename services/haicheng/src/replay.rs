@@ -15,21 +15,24 @@
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use chrono::{DateTime, Utc};
-use clap::{Args, builder::PossibleValuesParser};
+use clap::{ArgGroup, Args, builder::PossibleValuesParser};
 use platform::outbox::replay::{ReplayFrom, Replayed, replay};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
 
 use crate::{Context, dev, errors::CliError, output};
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Args)]
+#[command(group(ArgGroup::new("from").required(true).args(["since", "from_id"])))]
 pub struct ReplayArgs {
     /// The service whose outbox events to re-publish.
     #[arg(value_parser = PossibleValuesParser::new(dev::SERVICES.map(|(name, _)| name)))]
     service: String,
     /// Re-publish the events written at or after this RFC 3339 time
     /// (2026-12-01T08:00:00+08:00); what retention kept, OUTBOX_RETENTION back at most.
-    #[arg(long, value_parser = parse_since, required_unless_present = "from_id", conflicts_with = "from_id")]
+    #[arg(long, value_parser = parse_since, )]
     since: Option<DateTime<Utc>>,
     /// Or re-publish the events from this outbox id on (a replay prints the ids it took).
     #[arg(long, value_name = "OUTBOX_ID", value_parser = clap::value_parser!(i64).range(1..))]
@@ -49,29 +52,28 @@ pub async fn run(args: ReplayArgs, context: &Context) -> ExitCode {
     let from = match (args.since, args.from_id) {
         (Some(time), _) => ReplayFrom::Time(time),
         (None, Some(id)) => ReplayFrom::Id(id),
-        (None, None) => unreachable!("clap requires --since or --from-id"),
+        (None, None) => {
+            let missing = CliError::usage("give --since or --from-id");
+            return crate::finish(Err(missing), context);
+        }
     };
     let url = match database_url(&args) {
         Ok(url) => url,
         Err(err) => return crate::finish(Err(err), context),
     };
-    let pool = match PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(&url)
-        .await
-    {
-        Ok(pool) => pool,
-        Err(err) => {
-            return failed(
-                context,
-                3,
-                &format!("cannot reach the {} database: {err}", args.service),
-            );
+    let connected = match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(&url)).await {
+        Ok(connected) => connected.map_err(|err| err.to_string()),
+        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+    };
+    let mut connection = match connected {
+        Ok(connection) => connection,
+        Err(cause) => {
+            let message = format!("cannot reach the {} database: {cause}", args.service);
+            return failed(context, 3, &message);
         }
     };
-    let replayed = replay(&pool, from, args.topic.as_deref()).await;
-    pool.close().await;
+    let replayed = replay(&mut connection, from, args.topic.as_deref()).await;
+    let _ = connection.close().await;
     match replayed {
         Ok(replayed) => {
             output::emit(&report(&args.service, &replayed, context.format));

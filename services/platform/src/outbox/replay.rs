@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{Acquire, Postgres};
 
 use super::{RELAY_LOCK, WAKE_CHANNEL};
 use crate::{config::PlatformConfig, db};
@@ -45,9 +45,9 @@ pub struct Replayed {
 
 /// Marks the sent rows from `from` (of `topic` only, when given) unsent again, so the relay
 /// publishes them once more in their original order. Rows not yet sent are left as they are:
-/// they are published anyway.
-pub async fn replay(
-    pool: &PgPool,
+/// they are published anyway. `db` is a pool or a connection.
+pub async fn replay<'c>(
+    db: impl Acquire<'c, Database = Postgres>,
     from: ReplayFrom,
     topic: Option<&str>,
 ) -> sqlx::Result<Replayed> {
@@ -55,7 +55,7 @@ pub async fn replay(
         ReplayFrom::Time(time) => (Some(time), None),
         ReplayFrom::Id(id) => (None, Some(id)),
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
     // Waits for a relay batch in flight; the relay skips its passes until this commits.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(RELAY_LOCK)
