@@ -186,8 +186,21 @@ async fn one_trace_runs_from_the_census_call_to_the_notice() {
     .await;
     let firm = usccs(1);
     cluster.register(&firm).await;
-    // Let the registration's event be consumed first, so the return is the period's last change.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The registration's event is consumed first, so the return is the period's last change.
+    let db = cluster.classification_db().await;
+    let registered = testkit::wait_until(Duration::from_secs(60), || {
+        let db = db.clone();
+        let uscc = firm[0].clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM enterprises WHERE uscc = $1")
+                .bind(uscc)
+                .fetch_one(&db)
+                .await
+                .is_ok_and(|n| n == 1)
+        }
+    })
+    .await;
+    assert!(registered, "classification applied the registration");
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut request = authorized(

@@ -1,7 +1,8 @@
 //! The census client commands end to end: the real `haicheng` binary against a census
-//! service started in this process (real PostgreSQL and broker): `enterprise list` and
-//! `enterprise show` in both output formats, `census submit` accepted and refused, and the
-//! exit codes of bad input (2), refusals (1) and an unreachable service (3).
+//! service started in this process through `testkit::spawn` (real PostgreSQL and broker):
+//! `enterprise list` and `enterprise show` in both output formats, `census submit` accepted
+//! and refused, and the exit codes of bad input (2), refusals (1) and an unreachable
+//! service (3). One test per behaviour.
 
 use std::{process::Output, time::Duration};
 
@@ -131,13 +132,40 @@ impl Census {
     }
 }
 
+/// `haicheng census submit` of `file` for the first enterprise's 2025 return, as commerce.
+async fn submit(address: &str, file: &std::path::Path, request_id: &str) -> Output {
+    haicheng(
+        address,
+        Some("dev-commerce"),
+        &[
+            "census",
+            "submit",
+            "--uscc",
+            "91210381MA0Q12343L",
+            "--period",
+            "2025",
+            "--request-id",
+            request_id,
+            "--file",
+            &file.display().to_string(),
+        ],
+    )
+    .await
+}
+
+/// An address nobody listens on.
+async fn nowhere() -> String {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    address
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field() {
+async fn enterprise_list_reads_every_page_prints_a_table_and_filters_in_lower_case() {
     let census = Census::start().await;
     let address = census.address.as_str();
     let finance = Some("dev-finance");
-    let commerce = Some("dev-commerce");
-
     // Every page, followed by its tokens, as JSON.
     let all = haicheng(
         address,
@@ -193,40 +221,23 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
     let xiliu = json(&xiliu);
     assert_eq!(xiliu["enterprises"].as_array().unwrap().len(), 1);
     assert_eq!(xiliu["enterprises"][0]["uscc"], "91210381MA1HC8R2XL");
+    census.stop().await;
+}
 
-    // A return accepted, then the file shows it, but not as known before it came.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accepted_return_is_in_the_file_but_not_as_known_before_it_came() {
+    let census = Census::start().await;
+    let address = census.address.as_str();
+    let finance = Some("dev-finance");
     let before = chrono::Utc::now().to_rfc3339();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.json");
     std::fs::write(&good, return_file(80)).unwrap();
-    let submit = |file: &std::path::Path, id: &str| {
-        let file = file.display().to_string();
-        let id = id.to_string();
-        async move {
-            haicheng(
-                address,
-                commerce,
-                &[
-                    "census",
-                    "submit",
-                    "--uscc",
-                    "91210381MA0Q12343L",
-                    "--period",
-                    "2025",
-                    "--request-id",
-                    &id,
-                    "--file",
-                    &file,
-                ],
-            )
-            .await
-        }
-    };
-    let accepted = submit(&good, "cli-test-1").await;
+    let accepted = submit(address, &good, "cli-test-1").await;
     assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
     assert!(stdout(&accepted).starts_with("return accepted\n"));
     assert!(stdout(&accepted).contains("revision    1\n"));
-    let again = submit(&good, "cli-test-1").await;
+    let again = submit(address, &good, "cli-test-1").await;
     assert!(stdout(&again).starts_with("already submitted with this request id"));
 
     let shown = haicheng(
@@ -271,11 +282,18 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
     )
     .await;
     assert_eq!(json(&earlier)["returns"], Value::Array(vec![]));
+    census.stop().await;
+}
 
-    // A return the census refuses: the field and the reason, exit 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_return_prints_its_field_as_text_and_as_json_and_exits_1() {
+    let census = Census::start().await;
+    let address = census.address.as_str();
+    let commerce = Some("dev-commerce");
+    let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, return_file(130)).unwrap();
-    let refused = submit(&bad, "cli-test-2").await;
+    let refused = submit(address, &bad, "cli-test-2").await;
     assert_eq!(refused.status.code(), Some(1));
     let errors = stderr(&refused);
     assert!(errors.starts_with("error: INVALID_ARGUMENT: "), "{errors}");
@@ -314,8 +332,17 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
         error["error"]["field_violations"][0]["field"],
         "indicators.production_staff"
     );
+    census.stop().await;
+}
 
-    // Refusals without details: an unknown enterprise, a token without census.write.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_enterprise_and_a_read_only_token_are_refused_with_exit_1() {
+    let census = Census::start().await;
+    let address = census.address.as_str();
+    let finance = Some("dev-finance");
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, return_file(80)).unwrap();
     let unknown = haicheng(
         address,
         finance,
@@ -343,8 +370,16 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
     .await;
     assert_eq!(read_only.status.code(), Some(1));
     assert!(stderr(&read_only).starts_with("error: PERMISSION_DENIED: "));
+    census.stop().await;
+}
 
-    // Bad local input: nothing is sent, exit 2.
+/// Nothing is sent: against an address nobody listens on, sending would exit 3, not 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_local_input_sends_nothing_and_exits_2() {
+    let address = nowhere().await;
+    let address = address.as_str();
+    let finance = Some("dev-finance");
+    let dir = tempfile::tempdir().unwrap();
     let no_token = haicheng(address, None, &["enterprise", "list"]).await;
     assert_eq!(no_token.status.code(), Some(2));
     assert!(stderr(&no_token).contains("no token"));
@@ -357,14 +392,15 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
     assert_eq!(bad_park.status.code(), Some(2));
     let typo = dir.path().join("typo.json");
     std::fs::write(&typo, return_file(80).replace("design_patents", "designs")).unwrap();
-    let typo = submit(&typo, "cli-test-5").await;
+    let typo = submit(address, &typo, "cli-test-5").await;
     assert_eq!(typo.status.code(), Some(2));
     assert!(stderr(&typo).contains("designs"), "{}", stderr(&typo));
+}
 
-    // Nobody listening: exit 3.
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let nowhere = closed.local_addr().unwrap().to_string();
-    drop(closed);
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_census_exits_3() {
+    let nowhere = nowhere().await;
+    let finance = Some("dev-finance");
     let unreachable = haicheng(&nowhere, finance, &["enterprise", "list"]).await;
     assert_eq!(unreachable.status.code(), Some(3));
     assert!(
@@ -372,6 +408,4 @@ async fn enterprises_are_listed_and_shown_and_a_refused_return_prints_its_field(
         "{}",
         stderr(&unreachable)
     );
-
-    census.stop().await;
 }

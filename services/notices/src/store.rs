@@ -281,8 +281,20 @@ mod tests {
                 tx.commit().await.unwrap();
             }
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!second.is_finished(), "b waits for a's transaction");
+        // B is seen waiting for the insert lock that A's open transaction holds.
+        let waiting = testkit::wait_until(Duration::from_secs(10), || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND NOT granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&pool)
+            .await
+            .is_ok_and(|n| n == 1)
+        })
+        .await;
+        assert!(waiting, "b waits for a's transaction");
+        assert!(!second.is_finished(), "b has not stored anything yet");
         let visible = store
             .after(Department::Finance, Cursor::START, 10)
             .await

@@ -412,7 +412,21 @@ async fn acknowledging_twice_keeps_the_first_time_and_principal() {
     assert_eq!(first.state(), NoticeState::Acknowledged);
     assert_eq!(first.acknowledged_by, "department:market_supervision");
     assert!(first.acknowledged_at.is_some());
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The clock has moved on, so a second acknowledgement that overwrote the first would
+    // carry a later time.
+    let first_at = first
+        .acknowledged_at
+        .as_ref()
+        .and_then(platform::time::from_timestamp);
+    let later = wait_until(ARRIVAL, || async {
+        sqlx::query_scalar::<_, bool>("SELECT clock_timestamp() > $1")
+            .bind(first_at)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(later, "the database clock advanced");
     let second = s
         .acknowledge("dev-market-supervision", &notice.notice_id)
         .await
