@@ -17,6 +17,7 @@ use std::{future::Future, time::Duration};
 
 use clap::{Args, Subcommand};
 use haicheng_proto::{common::v1 as common, policy::v1 as pb};
+use platform::backoff::Backoff;
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 
@@ -143,12 +144,13 @@ where
             format!("cursor {cursor}")
         }
     );
-    let mut wait = RECONNECT_FIRST;
+    let mut backoff = Backoff::new(RECONNECT_FIRST, RECONNECT_MAX);
     loop {
         let ended = tokio::select! {
             _ = &mut stop => return Ok(()),
-            ended = follow(&mut service, &mut cursor, &mut wait, format) => ended,
+            ended = follow(&mut service, &mut cursor, &mut backoff, format) => ended,
         };
+        let wait = backoff.next_delay();
         match ended {
             Err(status) if !is_transient(&status) => return Err(status.into()),
             Err(status) => eprintln!(
@@ -164,7 +166,6 @@ where
             _ = &mut stop => return Ok(()),
             () = tokio::time::sleep(wait) => {}
         }
-        wait = (wait * 2).min(RECONNECT_MAX);
     }
 }
 
@@ -173,7 +174,7 @@ where
 async fn follow(
     service: &mut NoticeClient,
     cursor: &mut String,
-    wait: &mut Duration,
+    backoff: &mut Backoff,
     format: Format,
 ) -> Result<(), Status> {
     let mut stream = service
@@ -182,7 +183,7 @@ async fn follow(
         })
         .await?
         .into_inner();
-    *wait = RECONNECT_FIRST;
+    backoff.reset();
     while let Some(item) = stream.message().await? {
         output::emit(&match format {
             Format::Table => render_watched(&item),
