@@ -241,11 +241,12 @@ async fn serve(
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
     let census = services[0].address.clone();
+    let land = services[2].address.clone();
     let demo = async {
         if args.no_demo || marker.exists() {
             return Ok(());
         }
-        load::demo(&census, args.seed)
+        load::demo(&census, &land, args.seed)
             .await
             .context("loading the demo data")?;
         std::fs::write(&marker, format!("seed {}\n", args.seed))?;

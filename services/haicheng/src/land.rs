@@ -14,6 +14,8 @@
 //! Money is shown in yuan and land in mu (`12,345.67`); the protos and JSON carry fen and
 //! hundredths of a mu. The service's address is `--land HOST:PORT` (`HAICHENG_LAND_ADDR`).
 
+pub mod demo;
+
 use clap::{Args, Subcommand};
 use haicheng_proto::{
     common::v1 as common,

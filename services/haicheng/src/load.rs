@@ -1,6 +1,7 @@
 //! Loading the demo data set through the services' own APIs, as any client would: registrations
-//! first (several calls in flight), then the returns as an import stream. Both are idempotent,
-//! so a load interrupted half-way is simply run again.
+//! first (several calls in flight), then the land (parcels and grants, so the returns that
+//! follow are evaluated against the grants' commitments), then the returns as an import
+//! stream. All are idempotent, so a load interrupted half-way is simply run again.
 
 use futures::{StreamExt, TryStreamExt, stream};
 use haicheng_proto::census::v1::census_service_client::CensusServiceClient;
@@ -15,7 +16,7 @@ use crate::{
 /// The account that loads the demo: the commerce bureau owns the census.
 const LOADER_TOKEN: &str = "dev-commerce";
 
-pub async fn demo(census: &str, seed: u64) -> anyhow::Result<()> {
+pub async fn demo(census: &str, land: &str, seed: u64) -> anyhow::Result<()> {
     let data = demo::census(seed);
     let channel = endpoint(census)?.connect().await?;
     let client = CensusServiceClient::with_interceptor(channel, Bearer::new(LOADER_TOKEN)?);
@@ -25,7 +26,7 @@ pub async fn demo(census: &str, seed: u64) -> anyhow::Result<()> {
         data.enterprises.len()
     );
     let bar = progress_bar(data.enterprises.len() as u64);
-    stream::iter(data.enterprises)
+    stream::iter(data.enterprises.clone())
         .map(|request| {
             let mut client = client.clone();
             let bar = bar.clone();
@@ -45,6 +46,8 @@ pub async fn demo(census: &str, seed: u64) -> anyhow::Result<()> {
         .try_collect::<()>()
         .await?;
     bar.finish_and_clear();
+
+    crate::land::demo::load(land, &data).await?;
 
     eprintln!("loading {} census returns", data.returns.len());
     let bar = progress_bar(data.returns.len() as u64);
