@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    Result, StoreError, events, fairs, outcomes,
+    Result, StoreError, events, fairs, lock_fair, outcomes,
     registrations::{self, Status},
 };
 use crate::{
@@ -74,6 +74,10 @@ pub async fn claim(
     now: DateTime<Utc>,
 ) -> Result<Subsidy> {
     let mut tx = pool.begin().await?;
+    // The fair first (as every booth-moving write), so the registration cannot be cancelled
+    // under the claim; then the year's budget.
+    let fair_id = registrations::get(&mut tx, registration_id).await?.fair_id;
+    lock_fair(&mut tx, fair_id).await?;
     let r = registrations::get(&mut tx, registration_id).await?;
     let fair = fairs::get(&mut tx, r.fair_id).await?;
     let year = fair.spec.starts_at.year();
