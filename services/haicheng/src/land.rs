@@ -460,9 +460,9 @@ fn render_parcel(p: &pb::Parcel) -> String {
 }
 
 fn render_grant(g: &pb::Grant) -> String {
-    let supply = g.supply.clone().unwrap_or_default();
+    let supply = g.supply.unwrap_or_default();
     let contract = g.contract.clone().unwrap_or_default();
-    let c = g.commitments.clone().unwrap_or_default();
+    let c = g.commitments.unwrap_or_default();
     let p = g.progress.clone().unwrap_or_default();
     let term = if supply.lease_years > 0 {
         format!(
@@ -560,9 +560,9 @@ fn parcel_json(p: &pb::Parcel) -> Value {
 }
 
 fn grant_json(g: &pb::Grant) -> Value {
-    let s = g.supply.clone().unwrap_or_default();
+    let s = g.supply.unwrap_or_default();
     let c = g.contract.clone().unwrap_or_default();
-    let k = g.commitments.clone().unwrap_or_default();
+    let k = g.commitments.unwrap_or_default();
     let p = g.progress.clone().unwrap_or_default();
     json!({
         "id": g.id,

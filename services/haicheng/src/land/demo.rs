@@ -99,7 +99,7 @@ pub fn plan(census: &DemoCensus) -> DemoLand {
                     .filter(|r| r.uscc == e.uscc)
                     .filter_map(|r| r.indicators.as_ref())
                     .next_back()?;
-                Some((e, latest.clone()))
+                Some((e, *latest))
             })
             .filter(|(_, figures)| figures.land_used_centi_mu >= 100)
             .take(GRANTS_PER_PARK);
@@ -288,7 +288,6 @@ mod tests {
                 .find(|r| r.uscc == g.grant.uscc)
                 .unwrap()
                 .indicators
-                .clone()
                 .unwrap();
             c.tax_fen_per_mu > per_mu(figures.tax_paid_fen, area)
         });
