@@ -4,12 +4,11 @@
 //! and refused, and the exit codes of bad input (2), refusals (1) and an unreachable
 //! service (3). One test per behaviour.
 
-use std::{process::Output, time::Duration};
+use std::process::Output;
 
-use haicheng_proto::{
-    census::v1::{self as pb, census_service_client::CensusServiceClient},
-    common::v1 as common,
-};
+mod support;
+
+use haicheng_proto::{census::v1 as pb, common::v1 as common};
 use serde_json::Value;
 use testkit::Service;
 use tokio::net::TcpListener;
@@ -56,27 +55,12 @@ fn return_file(production_staff: i64) -> String {
 
 /// Runs `haicheng ARGS` with this token against the census at `address`.
 async fn haicheng(address: &str, token: Option<&str>, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"));
-    command
-        .args(args)
-        .env("HAICHENG_CENSUS_ADDR", address)
-        .env_remove("HAICHENG_TOKEN")
-        .env_remove("HAICHENG_CLASSIFICATION_ADDR");
+    let mut command = support::command(args);
+    command.env("HAICHENG_CENSUS_ADDR", address);
     if let Some(token) = token {
         command.env("HAICHENG_TOKEN", token);
     }
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("haicheng finishes")
-        .expect("running haicheng");
-    println!(
-        "$ haicheng {}\n{}{}exit {:?}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        output.status.code()
-    );
-    output
+    support::run(command, args).await
 }
 
 fn stdout(output: &Output) -> String {
@@ -101,26 +85,17 @@ impl Census {
     async fn start() -> Self {
         platform::telemetry::init_for_tests();
         let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
-        let mut client = CensusServiceClient::new(service.channel.clone());
-        for (uscc, park, class, name) in ENTERPRISES {
-            let request = pb::RegisterEnterpriseRequest {
-                uscc: uscc.into(),
-                name: name.into(),
-                legal_representative: "张伟".into(),
-                park: park as i32,
-                industry_class: class.into(),
-                size: pb::EnterpriseSize::Small as i32,
-                registration_date: "2016-05-20".into(),
-                ..Default::default()
-            };
-            tokio::time::timeout(
-                Duration::from_secs(60),
-                client.register_enterprise(testkit::with_token("dev-commerce", request)),
-            )
-            .await
-            .expect("the service answers")
-            .expect("registered");
-        }
+        let requests = ENTERPRISES.map(|(uscc, park, class, name)| pb::RegisterEnterpriseRequest {
+            uscc: uscc.into(),
+            name: name.into(),
+            legal_representative: "张伟".into(),
+            park: park as i32,
+            industry_class: class.into(),
+            size: pb::EnterpriseSize::Small as i32,
+            registration_date: "2016-05-20".into(),
+            ..Default::default()
+        });
+        support::register(&service, requests).await;
         Self {
             address: service.address.to_string(),
             service,
@@ -132,25 +107,30 @@ impl Census {
     }
 }
 
-/// `haicheng census submit` of `file` for the first enterprise's 2025 return, as commerce.
-async fn submit(address: &str, file: &std::path::Path, request_id: &str) -> Output {
-    haicheng(
-        address,
-        Some("dev-commerce"),
-        &[
-            "census",
-            "submit",
-            "--uscc",
-            "91210381MA0Q12343L",
-            "--period",
-            "2025",
-            "--request-id",
-            request_id,
-            "--file",
-            &file.display().to_string(),
-        ],
-    )
-    .await
+/// `haicheng census submit` of `file` for the first enterprise's 2025 return, with `extra`
+/// arguments.
+async fn submit(
+    address: &str,
+    token: &str,
+    file: &std::path::Path,
+    request_id: &str,
+    extra: &[&str],
+) -> Output {
+    let file = file.display().to_string();
+    let mut args = vec![
+        "census",
+        "submit",
+        "--uscc",
+        "91210381MA0Q12343L",
+        "--period",
+        "2025",
+        "--request-id",
+        request_id,
+        "--file",
+        &file,
+    ];
+    args.extend_from_slice(extra);
+    haicheng(address, Some(token), &args).await
 }
 
 /// An address nobody listens on.
@@ -233,11 +213,11 @@ async fn an_accepted_return_is_in_the_file_but_not_as_known_before_it_came() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.json");
     std::fs::write(&good, return_file(80)).unwrap();
-    let accepted = submit(address, &good, "cli-test-1").await;
+    let accepted = submit(address, "dev-commerce", &good, "cli-test-1", &[]).await;
     assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
     assert!(stdout(&accepted).starts_with("return accepted\n"));
     assert!(stdout(&accepted).contains("revision    1\n"));
-    let again = submit(address, &good, "cli-test-1").await;
+    let again = submit(address, "dev-commerce", &good, "cli-test-1", &[]).await;
     assert!(stdout(&again).starts_with("already submitted with this request id"));
 
     let shown = haicheng(
@@ -289,11 +269,10 @@ async fn an_accepted_return_is_in_the_file_but_not_as_known_before_it_came() {
 async fn a_refused_return_prints_its_field_as_text_and_as_json_and_exits_1() {
     let census = Census::start().await;
     let address = census.address.as_str();
-    let commerce = Some("dev-commerce");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, return_file(130)).unwrap();
-    let refused = submit(address, &bad, "cli-test-2").await;
+    let refused = submit(address, "dev-commerce", &bad, "cli-test-2", &[]).await;
     assert_eq!(refused.status.code(), Some(1));
     let errors = stderr(&refused);
     assert!(errors.starts_with("error: INVALID_ARGUMENT: "), "{errors}");
@@ -306,25 +285,7 @@ async fn a_refused_return_prints_its_field_as_text_and_as_json_and_exits_1() {
     assert!(stdout(&refused).is_empty());
 
     // The same with -o json: the error as JSON on stderr.
-    let refused_json = haicheng(
-        address,
-        commerce,
-        &[
-            "census",
-            "submit",
-            "--uscc",
-            "91210381MA0Q12343L",
-            "--period",
-            "2025",
-            "--request-id",
-            "cli-test-3",
-            "--file",
-            &bad.display().to_string(),
-            "-o",
-            "json",
-        ],
-    )
-    .await;
+    let refused_json = submit(address, "dev-commerce", &bad, "cli-test-3", &["-o", "json"]).await;
     assert_eq!(refused_json.status.code(), Some(1));
     let error: Value = serde_json::from_slice(&refused_json.stderr).unwrap();
     assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
@@ -351,23 +312,7 @@ async fn an_unknown_enterprise_and_a_read_only_token_are_refused_with_exit_1() {
     .await;
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).starts_with("error: NOT_FOUND: "));
-    let read_only = haicheng(
-        address,
-        finance,
-        &[
-            "census",
-            "submit",
-            "--uscc",
-            "91210381MA0Q12343L",
-            "--period",
-            "2025",
-            "--request-id",
-            "cli-test-4",
-            "--file",
-            &good.display().to_string(),
-        ],
-    )
-    .await;
+    let read_only = submit(address, "dev-finance", &good, "cli-test-4", &[]).await;
     assert_eq!(read_only.status.code(), Some(1));
     assert!(stderr(&read_only).starts_with("error: PERMISSION_DENIED: "));
     census.stop().await;
@@ -392,7 +337,7 @@ async fn bad_local_input_sends_nothing_and_exits_2() {
     assert_eq!(bad_park.status.code(), Some(2));
     let typo = dir.path().join("typo.json");
     std::fs::write(&typo, return_file(80).replace("design_patents", "designs")).unwrap();
-    let typo = submit(address, &typo, "cli-test-5").await;
+    let typo = submit(address, "dev-commerce", &typo, "cli-test-5", &[]).await;
     assert_eq!(typo.status.code(), Some(2));
     assert!(stderr(&typo).contains("designs"), "{}", stderr(&typo));
 }

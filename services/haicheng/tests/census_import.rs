@@ -1,12 +1,11 @@
 //! `haicheng census import` end to end: the real binary sends the shipped sample CSV to a
 //! census service started in this process (real PostgreSQL and broker).
 
-use std::{process::Output, time::Duration};
+mod support;
 
-use haicheng_proto::{
-    census::v1::{self as pb, census_service_client::CensusServiceClient},
-    common::v1 as common,
-};
+use std::process::Output;
+
+use haicheng_proto::{census::v1 as pb, common::v1 as common};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -23,12 +22,10 @@ const ENTERPRISES: [(&str, common::Park, &str); 5] = [
 ];
 
 async fn import(address: &str, token: &str) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"))
-        .args(["census", "import", SAMPLE, "--census", address])
-        .env("HAICHENG_TOKEN", token)
-        .output()
-        .await
-        .expect("running haicheng")
+    let args = ["census", "import", SAMPLE, "--census", address];
+    let mut command = support::command(&args);
+    command.env("HAICHENG_TOKEN", token);
+    support::run(command, &args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -37,26 +34,17 @@ async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_n
     platform::telemetry::init_for_tests();
     let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
     let address = service.address.to_string();
-    let mut client = CensusServiceClient::new(service.channel.clone());
-    for (uscc, park, class) in ENTERPRISES {
-        let request = pb::RegisterEnterpriseRequest {
-            uscc: uscc.into(),
-            name: format!("Sample enterprise {uscc}"),
-            legal_representative: "张伟".into(),
-            park: park as i32,
-            industry_class: class.into(),
-            size: pb::EnterpriseSize::Small as i32,
-            registration_date: "2016-05-20".into(),
-            ..Default::default()
-        };
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            client.register_enterprise(testkit::with_token("dev-commerce", request)),
-        )
-        .await
-        .expect("the service answers")
-        .expect("registered");
-    }
+    let requests = ENTERPRISES.map(|(uscc, park, class)| pb::RegisterEnterpriseRequest {
+        uscc: uscc.into(),
+        name: format!("Sample enterprise {uscc}"),
+        legal_representative: "张伟".into(),
+        park: park as i32,
+        industry_class: class.into(),
+        size: pb::EnterpriseSize::Small as i32,
+        registration_date: "2016-05-20".into(),
+        ..Default::default()
+    });
+    support::register(&service, requests).await;
 
     let first = import(&address, "dev-census-import").await;
     let stdout = String::from_utf8_lossy(&first.stdout);

@@ -5,6 +5,8 @@
 //! and watches finance's notices, and sets a new model. One test per behaviour; each starts
 //! its own services.
 
+mod support;
+
 use std::{
     path::Path,
     process::{Output, Stdio},
@@ -93,26 +95,18 @@ async fn start_classification() -> Service {
 /// Registers the firms (textile, Ganwang, registered long ago) and submits a 2025 return
 /// for each; firm `i` pays more tax per mu the higher `i` is.
 async fn load_firms(census: &Service, usccs: &Usccs) {
+    let requests = (0..FIRMS).map(|i| census_pb::RegisterEnterpriseRequest {
+        uscc: usccs.nth(i),
+        name: format!("感王纺织{i}号有限公司"),
+        legal_representative: "李娜".into(),
+        park: common::Park::Ganwang as i32,
+        industry_class: "1711".into(),
+        size: census_pb::EnterpriseSize::Small as i32,
+        registration_date: "2015-03-01".into(),
+        ..Default::default()
+    });
+    support::register(census, requests).await;
     let mut client = CensusServiceClient::new(census.channel.clone());
-    for i in 0..FIRMS {
-        let request = census_pb::RegisterEnterpriseRequest {
-            uscc: usccs.nth(i),
-            name: format!("感王纺织{i}号有限公司"),
-            legal_representative: "李娜".into(),
-            park: common::Park::Ganwang as i32,
-            industry_class: "1711".into(),
-            size: census_pb::EnterpriseSize::Small as i32,
-            registration_date: "2015-03-01".into(),
-            ..Default::default()
-        };
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            client.register_enterprise(with_token("dev-commerce", request)),
-        )
-        .await
-        .expect("the census answers")
-        .expect("registered");
-    }
     for i in 0..FIRMS {
         let land = 5_000;
         let request = census_pb::SubmitReturnRequest {
@@ -145,31 +139,14 @@ async fn load_firms(census: &Service, usccs: &Usccs) {
 }
 
 async fn haicheng(classification: &str, token: &str, args: &[&str]) -> Output {
-    let output = tokio::time::timeout(
-        Duration::from_secs(60),
-        command(classification, token, args).output(),
-    )
-    .await
-    .expect("haicheng finishes")
-    .expect("running haicheng");
-    println!(
-        "$ haicheng {}\n{}{}exit {:?}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        output.status.code()
-    );
-    output
+    support::run(command(classification, token, args), args).await
 }
 
 fn command(classification: &str, token: &str, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"));
+    let mut command = support::command(args);
     command
-        .args(args)
         .env("HAICHENG_CLASSIFICATION_ADDR", classification)
-        .env("HAICHENG_TOKEN", token)
-        .env_remove("HAICHENG_CENSUS_ADDR")
-        .kill_on_drop(true);
+        .env("HAICHENG_TOKEN", token);
     command
 }
 
