@@ -384,3 +384,59 @@ async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_c
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capacity_never_drops_below_the_booths_taken() {
+    let app = spawn_app().await;
+    let fair = app
+        .create_fair(fair_plan(
+            pb::FairKind::LocalCraft,
+            pb::AllocationMode::FirstCome,
+            10,
+        ))
+        .await;
+    app.apply(&fair.id, &app.uscc(0), 3).await.unwrap();
+    let mut smaller = fair.clone();
+    smaller.inventory[0].capacity = 2;
+    let status = app
+        .client
+        .clone()
+        .update_fair(as_dept(
+            "commerce",
+            pb::UpdateFairRequest {
+                fair_id: fair.id.clone(),
+                fair: Some(smaller),
+                expected_version: fair.version,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("3 are taken"),
+        "{}",
+        status.message()
+    );
+    let mut scored = fair.clone();
+    scored.allocation_mode = pb::AllocationMode::Scored as i32;
+    let status = app
+        .client
+        .clone()
+        .update_fair(as_dept(
+            "commerce",
+            pb::UpdateFairRequest {
+                fair_id: fair.id.clone(),
+                fair: Some(scored),
+                expected_version: fair.version,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::FailedPrecondition,
+        "{}",
+        status.message()
+    );
+    app.stop().await;
+}

@@ -5,7 +5,7 @@ use chrono::Datelike;
 use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
 
-use crate::{FirmSpec, as_dept, fair_plan, spawn_app_with};
+use crate::{FirmSpec, as_dept, fair_plan, spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subsidies_stop_at_the_per_firm_cap_and_at_the_budget() {
@@ -203,5 +203,77 @@ async fn subsidies_stop_at_the_per_firm_cap_and_at_the_budget() {
     assert_eq!(firm.registrations.len(), 2);
     assert_eq!(firm.years.len(), 1);
     assert_eq!(firm.years[0].intended_orders_fen, 100_000_000);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_never_spend_more_than_the_budget() {
+    let app = spawn_app().await;
+    let mut plan = fair_plan(pb::FairKind::CpmMoscow, pb::AllocationMode::FirstCome, 40);
+    plan.market = pb::Market::Emerging as i32;
+    plan.small_firm_reserve_percent = Some(0);
+    plan.a_class_reserve_percent = Some(0);
+    let fair = app.create_fair(plan).await;
+    let year = crate::at(&fair.starts_at).year();
+    // 70 % of a 20,000-yuan booth is 14,000 yuan a claim; the budget holds 4.5 of them.
+    app.client
+        .clone()
+        .set_subsidy_budget(as_dept(
+            "commerce",
+            pb::SetSubsidyBudgetRequest {
+                year,
+                budget_fen: 6_300_000,
+            },
+        ))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        app.seed(&app.uscc(i), FirmSpec::default()).await;
+        let r = app.apply(&fair.id, &app.uscc(i), 1).await.unwrap();
+        app.client
+            .clone()
+            .record_outcome(as_dept(
+                "commerce",
+                pb::RecordOutcomeRequest {
+                    registration_id: r.id.clone(),
+                    leads: 1,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+        ids.push(r.id);
+    }
+    let claims = ids.iter().map(|id| {
+        let mut client = app.client.clone();
+        let request = pb::ClaimSubsidyRequest {
+            registration_id: id.clone(),
+        };
+        async move { client.claim_subsidy(as_dept("commerce", request)).await }
+    });
+    let results = futures::future::join_all(claims).await;
+    let granted: Vec<i64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.get_ref().subsidy.as_ref().unwrap().amount_fen)
+        .collect();
+    let refused: Vec<&tonic::Status> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(
+        granted.iter().sum::<i64>(),
+        6_300_000,
+        "the budget is spent exactly"
+    );
+    assert_eq!(
+        granted.len(),
+        5,
+        "four full claims and the remainder: {granted:?}"
+    );
+    assert_eq!(refused.len(), 15);
+    assert!(
+        refused.iter().all(
+            |s| s.code() == Code::FailedPrecondition && s.message().contains("budget is spent")
+        )
+    );
     app.stop().await;
 }
