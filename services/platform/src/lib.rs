@@ -1,10 +1,15 @@
 //! The one runtime every Haicheng service uses the same way.
 //!
-//! A service declares a [`ServiceSpec`], builds its [`PlatformConfig`] (plus its own
-//! settings), and calls [`Platform::start`]: that connects and migrates the database,
-//! creates the producer, ensures the topics and starts the outbox relay. The service then
-//! adds its consumers ([`Platform::consume`]) and hands its gRPC routes to
-//! [`Platform::serve`], which runs until shutdown and stops everything in order.
+//! A service declares a [`ServiceSpec`] (its name, the gRPC services it serves by their
+//! generated `SERVICE_NAME`, topics, migrations, and its own variable lists in `vars`),
+//! builds its [`PlatformConfig`] (plus its own settings), and calls [`Platform::start`]: that
+//! connects and migrates the database, creates the producer, ensures the topics and starts
+//! the outbox relay. The service then adds its consumers ([`Platform::consume`], `?`: one that
+//! cannot start stops start-up) and background tasks ([`Platform::spawn`]), and hands its
+//! gRPC routes and access policy to [`Platform::serve`]. That refuses to start when a served
+//! method has no access rule, runs until shutdown and stops everything in order; every
+//! background task is supervised ([`supervisor`]): one that ends or panics early stops the
+//! service with an error, so the process exits non-zero and is restarted.
 
 pub mod auth;
 pub mod backoff;
