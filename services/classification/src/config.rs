@@ -4,7 +4,7 @@
 //! The model settings seed version 1 only; after that the stored versions rule and a new one
 //! is made through `SetModel`.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::time::Duration;
 
 use platform::{
     ConfigError, PlatformConfig, ServiceConfig,
@@ -141,7 +141,7 @@ fn initial_model(get: &Get<'_>) -> Result<Model, ConfigError> {
                     .filter(|c| !c.is_empty())
                     .collect()
             })
-            .unwrap_or_else(BTreeSet::new),
+            .unwrap_or_default(),
         ..defaults.clone()
     };
     model.reduced.revenue_threshold_fen = parse_or(
