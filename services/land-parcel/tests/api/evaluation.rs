@@ -102,6 +102,23 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
         latest.rectification_due_on, "2025-08-29",
         "180 days after 2 March (China)"
     );
+    // As known when the first evaluation was recorded: only the first.
+    let as_then = app
+        .client
+        .clone()
+        .list_evaluations(with_token(
+            COMMERCE,
+            pb::ListEvaluationsRequest {
+                grant_id: grant.id.clone(),
+                as_of: first[0].recorded_at,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .evaluations;
+    assert_eq!(as_then.len(), 1);
+    assert_eq!(as_then[0].outcome(), pb::EvaluationOutcome::Met);
 
     // The same event again, and the same return under a new event id: neither evaluates.
     app.publish_again(topics::CENSUS_EVENTS, &event, &payload)

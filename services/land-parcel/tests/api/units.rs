@@ -149,9 +149,40 @@ async fn bad_units_are_refused_field_by_field_and_good_ones_leased_to_manufactur
         Code::FailedPrecondition,
         "a leased unit is not leased again"
     );
+    let whole = building.units.iter().find(|u| u.part.is_empty()).unwrap();
+    let sold = client
+        .sell_unit(with_token(
+            NATURAL_RESOURCES,
+            pb::SellUnitRequest {
+                unit_id: whole.id.clone(),
+                expected_version: whole.version,
+                uscc: tenant.clone(),
+                price_fen: 800_000_000,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert_eq!(sold.status(), pb::UnitStatus::Sold);
+    assert_eq!(
+        sold.apportioned_centi_mu, 500,
+        "4,000 of 8,000 m²: half the parcel"
+    );
     let history: i64 = sqlx::query_scalar("SELECT count(*) FROM unit_transactions")
         .fetch_one(&app.service.pool)
         .await
         .unwrap();
-    assert_eq!(history, 1);
+    assert_eq!(history, 2);
+    let events: (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE ce_type = 'haicheng.land.v1.UnitLeased'),
+                count(*) FILTER (WHERE ce_type = 'haicheng.land.v1.UnitSold')
+         FROM outbox WHERE message_key = $1",
+    )
+    .bind(&parcel.id)
+    .fetch_one(&app.service.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, (1, 1));
 }
