@@ -47,12 +47,6 @@ impl Setup {
             .unwrap()
     }
 
-    async fn publish_everything(&self, prefix: &str) {
-        let relay = self.relay(500).with_topic_prefix(prefix);
-        while relay.publish_batch().await.unwrap().published > 0 {}
-        assert_eq!(self.unsent().await, 0);
-    }
-
     async fn database_now(&self) -> DateTime<Utc> {
         sqlx::query_scalar("SELECT now()")
             .fetch_one(&self.pool)
@@ -83,7 +77,7 @@ async fn a_consumer_whose_broker_lost_events_catches_up_from_a_replay_applying_e
 
     // Before the replay point: published and applied; not replayed.
     let before = s.enqueue(5, true).await;
-    s.publish_everything("").await;
+    s.publish_all().await;
     let (stop, task) = s.start_consumer(&consumer);
     assert!(
         wait_until(Duration::from_secs(60), || async {
@@ -95,7 +89,7 @@ async fn a_consumer_whose_broker_lost_events_catches_up_from_a_replay_applying_e
 
     // Published and applied: the replay re-publishes them and the inbox drops them.
     let applied = s.enqueue(20, true).await;
-    s.publish_everything("").await;
+    s.publish_all().await;
     assert!(
         wait_until(Duration::from_secs(60), || async {
             s.applied_count().await == 25
@@ -110,7 +104,7 @@ async fn a_consumer_whose_broker_lost_events_catches_up_from_a_replay_applying_e
     let lost_topic = format!("{lost_prefix}{}", s.topic);
     s.producer.ensure_topics(&[&lost_topic], 1).await.unwrap();
     let lost = s.enqueue(15, true).await;
-    s.publish_everything(&lost_prefix).await;
+    s.publish_all_to(&lost_prefix).await;
     // Written after the lost ones and not yet published when the replay runs.
     let newer = s.enqueue(3, true).await;
 
@@ -124,7 +118,7 @@ async fn a_consumer_whose_broker_lost_events_catches_up_from_a_replay_applying_e
     assert_eq!(replayed.first_id, Some(s.outbox_id(applied[0]).await));
     assert_eq!(replayed.last_id, Some(s.outbox_id(lost[14]).await));
 
-    s.publish_everything("").await;
+    s.publish_all().await;
     let (stop, task) = s.start_consumer(&consumer);
     assert!(
         wait_until(Duration::from_secs(60), || async {
@@ -175,7 +169,7 @@ async fn a_replay_from_an_id_takes_the_sent_rows_of_one_topic_from_there() {
     event.topic = other_topic.clone();
     let elsewhere = s.outbox.enqueue(&mut tx, event).await.unwrap();
     tx.commit().await.unwrap();
-    s.publish_everything("").await;
+    s.publish_all().await;
     let unsent = s.enqueue(2, true).await;
 
     let from = ReplayFrom::Id(s.outbox_id(later[0]).await);
@@ -192,7 +186,7 @@ async fn a_replay_from_an_id_takes_the_sent_rows_of_one_topic_from_there() {
     assert!(!s.requeued().await.iter().any(|id| first.contains(id)));
 
     // The service binary's `replay` command does the same against DATABASE_URL.
-    s.publish_everything("").await;
+    s.publish_all().await;
     let config = PlatformConfig::from_lookup(
         "platform-tests",
         0,
@@ -215,7 +209,7 @@ async fn a_replay_from_an_id_takes_the_sent_rows_of_one_topic_from_there() {
 async fn a_replay_waits_for_the_relay_batch_in_flight() {
     let s = setup().await;
     s.enqueue(3, true).await;
-    s.publish_everything("").await;
+    s.publish_all().await;
 
     // A relay in the middle of a batch holds the lock in its transaction.
     let mut relay_batch = s.pool.begin().await.unwrap();

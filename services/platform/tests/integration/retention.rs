@@ -1,24 +1,52 @@
 //! Retention: expired sent outbox rows and inbox ids go in batches, recent and unsent rows
 //! stay, and under a steady load both tables stay bounded. Time passing is simulated by
-//! moving every row's timestamp back, and the sweep is driven step by step.
+//! moving every row's timestamp back, and the sweep is driven step by step; a started
+//! platform runs the sweep on its own.
 
 use std::time::Duration;
 
-use platform::retention::{Sweeper, Swept};
+use platform::{
+    Platform, PlatformConfig, ServiceSpec,
+    config::{lookup_in, vars},
+    retention::{Sweeper, Swept},
+};
+use testkit::{stack, wait_until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{Setup, setup};
 
+static SPEC: ServiceSpec = ServiceSpec {
+    name: "platform-tests",
+    grpc_services: &[],
+    descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
+    migrations: &crate::TEST_MIGRATIONS,
+    topics: &[],
+    vars: &[],
+};
+
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 impl Setup {
-    /// Publishes every unsent row through a real relay.
-    async fn publish_all(&self) {
-        let relay = self.relay(500);
-        while relay.publish_batch().await.unwrap().published > 0 {}
-        assert_eq!(self.unsent().await, 0);
+    /// Publishes every unsent row through a real relay, retrying a failed delivery (a topic
+    /// just created may not be known to the broker's leader yet) as the relay's loop does.
+    pub async fn publish_all(&self) {
+        self.publish_all_to("").await;
+    }
+
+    pub async fn publish_all_to(&self, prefix: &str) {
+        let relay = self.relay(500).with_topic_prefix(prefix);
+        let published = wait_until(Duration::from_secs(30), || async {
+            relay.publish_batch().await.unwrap();
+            self.unsent().await == 0
+        })
+        .await;
+        assert!(
+            published,
+            "every row published ({} left)",
+            self.unsent().await
+        );
     }
 
     /// Moves the creation time of the outbox rows of `events` back by `age`.
@@ -134,4 +162,38 @@ async fn under_a_steady_load_both_tables_stay_bounded() {
     assert_eq!(s.unsent().await, 0);
     // 1,000 events went through each table; each holds only its window.
     assert!(s.count("outbox").await * 4 < (per_tick * ticks as usize) as i64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_started_platform_sweeps_on_its_own() {
+    let s = setup().await;
+    let expired = s.enqueue(12, true).await;
+    let mut recent = s.enqueue(3, true).await;
+    s.publish_all().await;
+    s.age_outbox(&expired, "15 days").await;
+    s.add_inbox_ids(7, "31 days").await;
+    s.add_inbox_ids(2, "1 day").await;
+
+    let config = PlatformConfig::from_lookup(
+        "platform-tests",
+        0,
+        lookup_in(&[
+            (vars::DATABASE_URL, &s.db.url),
+            (vars::KAFKA_BOOTSTRAP, &stack().kafka_bootstrap),
+        ]),
+    )
+    .unwrap();
+    let platform = Platform::start(&SPEC, config, CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            s.count("outbox").await == 3 && s.count("inbox").await == 2
+        })
+        .await,
+        "the retention task started with the relay deleted what had expired"
+    );
+    recent.sort();
+    assert_eq!(s.outbox_ids().await, recent);
+    drop(platform);
 }
