@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use opentelemetry::metrics::{Counter, Gauge};
 use prost::{Message, Name};
-use sqlx::{PgConnection, PgPool, postgres::PgListener, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     backoff::Backoff,
     bus::{CloudEvent, Producer, cloudevents::TraceCarrier},
-    telemetry,
+    notify, telemetry,
 };
 
 /// The channel a commit with new outbox rows notifies, so the relay need not wait for its poll.
@@ -178,12 +178,9 @@ impl Relay {
     /// Publishes until `shutdown`; a batch under way is finished first. While the broker is
     /// away it backs off (up to 30 s) and loses nothing: rows stay until acknowledged.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener = None;
+        let mut wakeups = notify::Listener::new(self.pool.clone(), &[WAKE_CHANNEL]);
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
         while !shutdown.is_cancelled() {
-            if listener.is_none() {
-                listener = self.listen().await;
-            }
             let wait = match self.publish_batch().await {
                 Ok(outcome) if outcome.failed == 0 && !outcome.busy => {
                     backoff.reset();
@@ -212,17 +209,10 @@ impl Relay {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
-                woke = wait_for_notification(&mut listener) => {
-                    if !woke { listener = None; }
-                }
+                // Any wake-up, a missed one included, just means "look again".
+                _ = wakeups.next() => {}
             }
         }
-    }
-
-    async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
-        listener.listen(WAKE_CHANNEL).await.ok()?;
-        Some(listener)
     }
 
     async fn record_backlog(&self) {
@@ -315,13 +305,5 @@ impl Relay {
             .instrument(span)
             .await
             .map(|_| ())
-    }
-}
-
-/// Waits for a notification; false when the listener is gone (it is then re-created).
-async fn wait_for_notification(listener: &mut Option<PgListener>) -> bool {
-    match listener {
-        Some(l) => l.recv().await.is_ok(),
-        None => std::future::pending().await,
     }
 }
