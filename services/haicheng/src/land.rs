@@ -302,6 +302,7 @@ pub async fn run(args: LandArgs, context: &Context) -> Result<(), CliError> {
                     "LAND (MU)",
                     "STATUS",
                     "HOLDER",
+                    "HOLDER PER MU (YEAR: OUTPUT / TAX, YUAN)",
                 ])
                 .numeric(&[2, 4, 5]);
                 for u in units {
@@ -318,6 +319,18 @@ pub async fn run(args: LandArgs, context: &Context) -> Result<(), CliError> {
                         hundredths(u.apportioned_centi_mu),
                         enums::short::<pb::UnitStatus>(u.status),
                         dash(&u.holder_uscc),
+                        u.holder_figures.map_or_else(
+                            || "-".to_string(),
+                            |h| {
+                                format!(
+                                    "{}: {} / {}{}",
+                                    h.year,
+                                    hundredths(h.output_fen_per_mu),
+                                    hundredths(h.tax_fen_per_mu),
+                                    if h.meets_commitments { "" } else { " (short)" }
+                                )
+                            },
+                        ),
                     ]);
                 }
                 output::emit(&table.render());
@@ -646,6 +659,12 @@ fn unit_json(u: &pb::Unit) -> Value {
         "holder_uscc": u.holder_uscc,
         "apportioned_centi_mu": u.apportioned_centi_mu,
         "version": u.version,
+        "holder_figures": u.holder_figures.map_or(Value::Null, |h| json!({
+            "year": h.year,
+            "output_fen_per_mu": h.output_fen_per_mu,
+            "tax_fen_per_mu": h.tax_fen_per_mu,
+            "meets_commitments": h.meets_commitments,
+        })),
     })
 }
 

@@ -282,6 +282,12 @@ pub fn unit_to_proto(u: &UnitRecord) -> pb::Unit {
         holder_uscc: u.holder_uscc.clone().unwrap_or_default(),
         apportioned_centi_mu: u.apportioned_centi_mu,
         version: u.version,
+        holder_figures: u.holder_figures.map(|h| pb::HolderFigures {
+            year: h.year,
+            output_fen_per_mu: h.output_fen_per_mu,
+            tax_fen_per_mu: h.tax_fen_per_mu,
+            meets_commitments: h.meets_commitments,
+        }),
     }
 }
 

@@ -127,6 +127,8 @@ pub async fn apply_return(
         );
         return Ok(ReturnOutcome::default());
     }
+    // Tenants and owners of units are evaluated per mu of their apportioned land too.
+    super::units::evaluate_holder(conn, facts.uscc, facts.year, &facts.figures).await?;
     let previous = read_model::previous_return(conn, facts.uscc, facts.year).await?;
     let mut outcome = ReturnOutcome::default();
     for grant in grants::in_force_of(conn, facts.uscc).await? {

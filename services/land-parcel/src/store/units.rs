@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Result, Store, StoreError, evaluations, events, grants, parcels, read_model};
 use crate::domain::{
     check_holder,
-    evaluation::Outcome,
+    evaluation::{Figures, Outcome, per_mu},
     units::{self, FloorSpec, UnitSpec, apportioned_centi_mu},
 };
 
@@ -58,6 +58,16 @@ pub struct UnitRecord {
     pub holder_uscc: Option<String>,
     pub apportioned_centi_mu: i64,
     pub version: i64,
+    pub holder_figures: Option<HolderFigures>,
+}
+
+/// A unit holder's latest yearly figures per mu of its apportioned land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HolderFigures {
+    pub year: i32,
+    pub output_fen_per_mu: i64,
+    pub tax_fen_per_mu: i64,
+    pub meets_commitments: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +92,10 @@ struct UnitRow {
     version: i64,
     parcel_centi_mu: i64,
     parcel_floor_centi_m2: i64,
+    holder_year: Option<i32>,
+    holder_output_fen_per_mu: Option<i64>,
+    holder_tax_fen_per_mu: Option<i64>,
+    holder_meets_commitments: Option<bool>,
 }
 
 impl TryFrom<UnitRow> for UnitRecord {
@@ -103,6 +117,25 @@ impl TryFrom<UnitRow> for UnitRecord {
             floor_area_centi_m2: r.floor_area_centi_m2,
             holder_uscc: r.holder_uscc,
             version: r.version,
+            holder_figures: match (
+                r.holder_year,
+                r.holder_output_fen_per_mu,
+                r.holder_tax_fen_per_mu,
+                r.holder_meets_commitments,
+            ) {
+                (
+                    Some(year),
+                    Some(output_fen_per_mu),
+                    Some(tax_fen_per_mu),
+                    Some(meets_commitments),
+                ) => Some(HolderFigures {
+                    year,
+                    output_fen_per_mu,
+                    tax_fen_per_mu,
+                    meets_commitments,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -110,12 +143,14 @@ impl TryFrom<UnitRow> for UnitRecord {
 /// Units with the land apportioned by floor area among all buildings of their parcel.
 const UNITS: &str = "SELECT u.id, u.building_id, u.parcel_id, u.floor, u.part, u.floor_area_centi_m2,
         u.status, u.holder_uscc, u.version, p.area_centi_mu AS parcel_centi_mu,
+        u.holder_year, u.holder_output_fen_per_mu, u.holder_tax_fen_per_mu, u.holder_meets_commitments,
         (SELECT COALESCE(sum(total_floor_centi_m2), 0)::bigint FROM buildings b WHERE b.parcel_id = u.parcel_id) AS parcel_floor_centi_m2
     FROM units u JOIN parcels p ON p.id = u.parcel_id
     WHERE u.parcel_id = $1 ORDER BY u.building_id, u.floor, u.part";
 
 const UNIT_BY_ID: &str = "SELECT u.id, u.building_id, u.parcel_id, u.floor, u.part, u.floor_area_centi_m2,
         u.status, u.holder_uscc, u.version, p.area_centi_mu AS parcel_centi_mu,
+        u.holder_year, u.holder_output_fen_per_mu, u.holder_tax_fen_per_mu, u.holder_meets_commitments,
         (SELECT COALESCE(sum(total_floor_centi_m2), 0)::bigint FROM buildings b WHERE b.parcel_id = u.parcel_id) AS parcel_floor_centi_m2
     FROM units u JOIN parcels p ON p.id = u.parcel_id
     WHERE u.id = $1";
@@ -164,6 +199,47 @@ pub async fn buildings_of(conn: &mut PgConnection, parcel_id: &str) -> Result<Ve
                 .collect(),
         })
         .collect())
+}
+
+/// Evaluates the units `uscc` holds per mu of their apportioned land on its yearly return
+/// of `year`, against the output and tax per mu of each parcel's grant in force; returns how
+/// many units were updated. An older year than the one recorded changes nothing.
+pub async fn evaluate_holder(
+    conn: &mut PgConnection,
+    uscc: &str,
+    year: i32,
+    figures: &Figures,
+) -> Result<usize> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM units WHERE holder_uscc = $1 AND status IN ('leased', 'sold')
+           AND (holder_year IS NULL OR holder_year <= $2) ORDER BY id FOR UPDATE",
+    )
+    .bind(uscc)
+    .bind(year)
+    .fetch_all(&mut *conn)
+    .await?;
+    for &id in &ids {
+        let held = unit(conn, id).await?;
+        let grant = grants::in_force_on(conn, &held.parcel_id).await?;
+        let output = per_mu(figures.output_fen, held.apportioned_centi_mu);
+        let tax = per_mu(figures.tax_fen, held.apportioned_centi_mu);
+        let meets = grant.is_some_and(|g| {
+            output >= g.commitments.output_fen_per_mu && tax >= g.commitments.tax_fen_per_mu
+        });
+        sqlx::query(
+            "UPDATE units SET holder_year = $2, holder_output_fen_per_mu = $3, holder_tax_fen_per_mu = $4,
+                 holder_meets_commitments = $5
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(year)
+        .bind(output)
+        .bind(tax)
+        .bind(meets)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ids.len())
 }
 
 /// A lease or a sale.

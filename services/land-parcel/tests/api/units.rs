@@ -149,6 +149,42 @@ async fn bad_units_are_refused_field_by_field_and_good_ones_leased_to_manufactur
         Code::FailedPrecondition,
         "a leased unit is not leased again"
     );
+    // The tenant's own return is evaluated per mu of its 2.5 apportioned mu: 1,500,000 yuan
+    // of output per mu of 10 mu is 15 M yuan in all, 6 M yuan per apportioned mu.
+    let at = chrono::Utc::now();
+    let figures = app.census_return(&tenant, 2025, 1, 1_500_000, 75_000, at);
+    app.publish(haicheng_proto::topics::CENSUS_EVENTS, &tenant, &figures)
+        .await;
+    let evaluated = wait_until(std::time::Duration::from_secs(30), || {
+        let mut client = client.clone();
+        let parcel_id = parcel.id.clone();
+        let unit_id = east.id.clone();
+        async move {
+            let reply = client
+                .get_parcel(with_token(COMMERCE, pb::GetParcelRequest { parcel_id }))
+                .await
+                .unwrap()
+                .into_inner();
+            reply
+                .buildings
+                .iter()
+                .flat_map(|b| &b.units)
+                .find(|u| u.id == unit_id)
+                .and_then(|u| u.holder_figures)
+                == Some(pb::HolderFigures {
+                    year: 2025,
+                    output_fen_per_mu: 600_000_000,
+                    tax_fen_per_mu: 30_000_000,
+                    meets_commitments: true,
+                })
+        }
+    })
+    .await;
+    assert!(
+        evaluated,
+        "the tenant is evaluated per mu of its apportioned land"
+    );
+
     let whole = building.units.iter().find(|u| u.part.is_empty()).unwrap();
     let sold = client
         .sell_unit(with_token(
