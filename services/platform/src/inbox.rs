@@ -196,6 +196,12 @@ impl<H: Handler> InboxConsumer<H> {
             };
             let message = match received {
                 Ok(message) => message,
+                // A fatal error (fenced by a newer static member, an unrecoverable client
+                // state) never clears: end the task, so the supervisor stops the service and
+                // the orchestrator restarts it, rather than serve while consuming nothing.
+                Err(err) if is_fatal(&err) => {
+                    anyhow::bail!("consumer {}: fatal Kafka error: {err}", self.settings.name)
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "receiving failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -260,6 +266,22 @@ impl<H: Handler> InboxConsumer<H> {
                 Ok(false) => return Ok(Outcome::Duplicate),
                 Err(HandlerError::Permanent(reason)) => {
                     return self.dead_letter(message, &reason, shutdown).await;
+                }
+                // The database being away is no fault of the event: retry until it returns
+                // (the partition waits, as it should) instead of dead-lettering every event
+                // that arrives during the outage.
+                Err(HandlerError::Transient(err)) if crate::error::database_unavailable(&err) => {
+                    attempt -= 1;
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            error = format!("{err:#}"),
+                            "database unavailable; retrying the event"
+                        )
+                    });
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(Interrupted),
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
                 }
                 Err(HandlerError::Transient(err)) if attempt >= self.settings.max_attempts => {
                     let reason = format!("failed {attempt} times: {err:#}");
@@ -386,4 +408,15 @@ fn envelope_of(message: &OwnedMessage) -> Result<Envelope, String> {
         event,
         payload: message.payload().unwrap_or_default().to_vec(),
     })
+}
+
+/// A consumer error that retrying cannot clear: librdkafka's fatal state, or this static
+/// member fenced by another process using the same `group.instance.id`.
+fn is_fatal(err: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::{error::KafkaError, types::RDKafkaErrorCode};
+    matches!(err, KafkaError::MessageConsumptionFatal(_))
+        || matches!(
+            err.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::Fatal | RDKafkaErrorCode::FencedInstanceId)
+        )
 }

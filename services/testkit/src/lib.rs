@@ -6,7 +6,7 @@
 //! first test of a process starts its own with `scripts/stack` on free ports, and the process
 //! stops it when it exits.
 
-mod broker;
+mod private_stack;
 mod service;
 mod topics;
 mod uscc;
@@ -19,7 +19,7 @@ use std::{
 
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
-pub use broker::Broker;
+pub use private_stack::{Broker, Postgres};
 pub use service::{Lookup, Service, spawn, with_token};
 pub use topics::{read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};
@@ -132,7 +132,7 @@ impl TestDatabase {
 }
 
 /// The same connection string pointing at another database.
-fn replace_database(url: &str, database: &str) -> String {
+pub fn replace_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

@@ -173,7 +173,7 @@ async fn consumer_lag_counts_the_messages_after_the_committed_position() {
     opentelemetry::global::set_meter_provider(provider.clone());
 
     let topic = topic().await;
-    produce(&topic, 100, BatchSizes::default()).await;
+    let _producer = produce(&topic, 100, BatchSizes::default()).await;
     let group = unique_name("lag");
     let consumer = consumer(&group, ConsumerContext::new(&group));
     consumer.subscribe(&[&topic]).unwrap();

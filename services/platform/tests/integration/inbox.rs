@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{RecordingHandler, Setup, setup};
 
-fn event_about(subject: &str) -> (CloudEvent, Vec<u8>) {
+pub(crate) fn event_about(subject: &str) -> (CloudEvent, Vec<u8>) {
     let event = CloudEvent {
         id: Uuid::now_v7(),
         ty: CensusReturnSubmitted::full_name(),

@@ -5,6 +5,7 @@ mod edge;
 mod events;
 mod grpc;
 mod inbox;
+mod outage;
 mod outbox;
 mod replay;
 mod retention;
