@@ -5,7 +5,7 @@ use std::{future::Future, time::Duration};
 use rdkafka::{
     ClientConfig,
     consumer::{Consumer, StreamConsumer},
-    message::{Message, OwnedMessage},
+    message::{BorrowedMessage, Message, OwnedMessage},
 };
 
 /// A name no other test uses: `prefix.<random>`.
@@ -22,6 +22,58 @@ pub async fn read_topic(
     timeout: Duration,
     settle: Duration,
 ) -> Vec<OwnedMessage> {
+    let mut messages = Vec::new();
+    read(bootstrap, topic, timeout, settle, |message| {
+        messages.push(message.detach());
+        messages.len() >= expected
+    })
+    .await;
+    messages.sort_by_key(|m| (m.partition(), m.offset()));
+    messages
+}
+
+/// Reads `topic` from the beginning and keeps, with its key, each event of type `M` (by its
+/// `ce_type` header) that `keep` accepts, until `expected` were kept or `timeout` passed;
+/// then reads 3 s more to catch extras (duplicates).
+pub async fn read_events<M: prost::Message + prost::Name + Default>(
+    bootstrap: &str,
+    topic: &str,
+    keep: impl Fn(&M) -> bool,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<(String, M)> {
+    let mut found = Vec::new();
+    let ty = M::full_name();
+    read(
+        bootstrap,
+        topic,
+        timeout,
+        Duration::from_secs(3),
+        |message| {
+            let headers = platform::bus::cloudevents::header_map(message.headers());
+            if headers.get("ce_type") == Some(&ty)
+                && let Ok(decoded) = M::decode(message.payload().unwrap_or_default())
+                && keep(&decoded)
+            {
+                let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+                found.push((key, decoded));
+            }
+            found.len() >= expected
+        },
+    )
+    .await;
+    found
+}
+
+/// Hands every message of `topic`, from the beginning, to `enough` until it says so (then
+/// for `settle` more) or `timeout` passed.
+async fn read(
+    bootstrap: &str,
+    topic: &str,
+    timeout: Duration,
+    settle: Duration,
+    mut enough: impl FnMut(&BorrowedMessage<'_>) -> bool,
+) {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("broker.address.family", "v4")
@@ -33,22 +85,20 @@ pub async fn read_topic(
     consumer
         .subscribe(&[topic])
         .expect("subscribing the test reader");
-    let mut messages = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut settle_until = None;
     loop {
         let until = settle_until.unwrap_or(deadline);
         match tokio::time::timeout_at(until, consumer.recv()).await {
-            Ok(Ok(message)) => messages.push(message.detach()),
+            Ok(Ok(message)) => {
+                if enough(&message) && settle_until.is_none() {
+                    settle_until = Some(tokio::time::Instant::now() + settle);
+                }
+            }
             Ok(Err(err)) => eprintln!("test reader: {err}"),
             Err(_) => break,
         }
-        if messages.len() >= expected && settle_until.is_none() {
-            settle_until = Some(tokio::time::Instant::now() + settle);
-        }
     }
-    messages.sort_by_key(|m| (m.partition(), m.offset()));
-    messages
 }
 
 /// Polls `condition` every 100 ms until it holds or `timeout` passes; returns whether it held.

@@ -22,13 +22,8 @@ use haicheng_proto::{
 };
 use platform::bus::{CloudEvent, Producer};
 use prost::{Message, Name};
-use rdkafka::{
-    ClientConfig,
-    consumer::{Consumer, StreamConsumer},
-    message::Message as _,
-};
 use sqlx::PgPool;
-use testkit::{Service, Usccs, stack, unique_name, wait_until};
+use testkit::{Service, Usccs, stack, wait_until};
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -287,53 +282,14 @@ impl App {
     }
 }
 
-/// Reads `topic` from the beginning, keeping the `M` messages `keep` accepts, until
-/// `expected` were found (then a few more seconds, to catch extras) or `timeout` passed.
-/// Returns (message key, message) pairs.
+/// The `M` events of `topic` that `keep` accepts, with their keys (see `testkit::read_events`).
 pub async fn collect<M: Message + Name + Default>(
     topic: &str,
     keep: impl Fn(&M) -> bool,
     expected: usize,
     timeout: Duration,
 ) -> Vec<(String, M)> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack().kafka_bootstrap)
-        .set("broker.address.family", "v4")
-        .set("group.id", unique_name("classification-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("a test reader");
-    consumer.subscribe(&[topic]).expect("subscribing");
-    let mut found = Vec::new();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut settle_until = None;
-    loop {
-        let until = settle_until.unwrap_or(deadline);
-        let message = match tokio::time::timeout_at(until, consumer.recv()).await {
-            Ok(Ok(message)) => message,
-            Ok(Err(err)) => {
-                eprintln!("test reader: {err}");
-                continue;
-            }
-            Err(_) => break,
-        };
-        let headers = platform::bus::cloudevents::header_map(message.headers());
-        if headers.get("ce_type").map(String::as_str) != Some(M::full_name().as_str()) {
-            continue;
-        }
-        let Ok(decoded) = M::decode(message.payload().unwrap_or_default()) else {
-            continue;
-        };
-        if keep(&decoded) {
-            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-            found.push((key, decoded));
-        }
-        if found.len() >= expected && settle_until.is_none() {
-            settle_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
-        }
-    }
-    found
+    testkit::read_events(&stack().kafka_bootstrap, topic, keep, expected, timeout).await
 }
 
 /// A set of USCCs, for filters.
