@@ -21,7 +21,7 @@ use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
 pub use private_stack::{Broker, Postgres};
 pub use service::{Lookup, Service, spawn, with_token};
-pub use topics::{read_topic, unique_name, wait_until};
+pub use topics::{read_events, read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};
 
 /// The addresses of the stack the tests run against.
