@@ -8,7 +8,7 @@ use std::process::Output;
 
 mod support;
 
-use haicheng_proto::{census::v1 as pb, common::v1 as common};
+use haicheng_proto::common::v1 as common;
 use serde_json::Value;
 use testkit::Service;
 use tokio::net::TcpListener;
@@ -85,16 +85,8 @@ impl Census {
     async fn start() -> Self {
         platform::telemetry::init_for_tests();
         let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
-        let requests = ENTERPRISES.map(|(uscc, park, class, name)| pb::RegisterEnterpriseRequest {
-            uscc: uscc.into(),
-            name: name.into(),
-            legal_representative: "张伟".into(),
-            park: park as i32,
-            industry_class: class.into(),
-            size: pb::EnterpriseSize::Small as i32,
-            registration_date: "2016-05-20".into(),
-            ..Default::default()
-        });
+        let requests = ENTERPRISES
+            .map(|(uscc, park, class, name)| support::registration(uscc, name, park, class));
         support::register(&service, requests).await;
         Self {
             address: service.address.to_string(),

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Output;
 
-use haicheng_proto::{census::v1 as pb, common::v1 as common};
+use haicheng_proto::common::v1 as common;
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -34,15 +34,8 @@ async fn the_sample_csv_imports_its_good_rows_reports_its_bad_ones_and_changes_n
     platform::telemetry::init_for_tests();
     let service = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
     let address = service.address.to_string();
-    let requests = ENTERPRISES.map(|(uscc, park, class)| pb::RegisterEnterpriseRequest {
-        uscc: uscc.into(),
-        name: format!("Sample enterprise {uscc}"),
-        legal_representative: "张伟".into(),
-        park: park as i32,
-        industry_class: class.into(),
-        size: pb::EnterpriseSize::Small as i32,
-        registration_date: "2016-05-20".into(),
-        ..Default::default()
+    let requests = ENTERPRISES.map(|(uscc, park, class)| {
+        support::registration(uscc, &format!("Sample enterprise {uscc}"), park, class)
     });
     support::register(&service, requests).await;
 

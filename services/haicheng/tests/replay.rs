@@ -2,6 +2,8 @@
 //! running in this process (real PostgreSQL and broker), whose relay publishes them a second
 //! time; and its exit codes for bad arguments (2) and an unreachable database (3).
 
+mod support;
+
 use std::{process::Output, time::Duration};
 
 use haicheng_proto::census::v1::{self as pb, census_service_client::CensusServiceClient};
@@ -16,24 +18,9 @@ const ENTERPRISES: [&str; 3] = [
 ];
 
 async fn haicheng(args: &[&str]) -> Output {
-    let output = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_haicheng"))
-            .args(args)
-            .env_remove("HAICHENG_REPLAY_DATABASE_URL")
-            .output(),
-    )
-    .await
-    .expect("haicheng finishes")
-    .expect("running haicheng");
-    println!(
-        "$ haicheng {}\n{}{}exit {:?}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        output.status.code()
-    );
-    output
+    let mut command = support::command(args);
+    command.env_remove("HAICHENG_REPLAY_DATABASE_URL");
+    support::run(command, args).await
 }
 
 /// Outbox rows published `times` times (the relay counts each publication in `attempts`).

@@ -5,8 +5,11 @@
 
 use std::{process::Output, time::Duration};
 
-use haicheng_proto::census::v1::{
-    RegisterEnterpriseRequest, census_service_client::CensusServiceClient,
+use haicheng_proto::{
+    census::v1::{
+        EnterpriseSize, RegisterEnterpriseRequest, census_service_client::CensusServiceClient,
+    },
+    common::v1::Park,
 };
 use testkit::Service;
 
@@ -53,5 +56,24 @@ pub async fn register(
         .await
         .expect("the census answers")
         .expect("registered");
+    }
+}
+
+/// A small enterprise registered in 2016, legal representative 张伟.
+pub fn registration(
+    uscc: &str,
+    name: &str,
+    park: Park,
+    industry_class: &str,
+) -> RegisterEnterpriseRequest {
+    RegisterEnterpriseRequest {
+        uscc: uscc.into(),
+        name: name.into(),
+        legal_representative: "张伟".into(),
+        park: park as i32,
+        industry_class: industry_class.into(),
+        size: EnterpriseSize::Small as i32,
+        registration_date: "2016-05-20".into(),
+        ..Default::default()
     }
 }
