@@ -447,6 +447,7 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
     }
     println!("  {:<20} dev-census-import", "census import");
     let firm = demo::tour_firm(seed);
+    let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
     for line in [
         "haicheng health".to_string(),
@@ -458,6 +459,9 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         format!("haicheng census submit --uscc {firm} --period 2025 --request-id tour-1 --file services/haicheng/samples/return.json --token dev-commerce"),
         format!("haicheng class show {firm} --token dev-commerce     (a moment later: its new class)"),
         "haicheng notices list --token dev-finance".to_string(),
+        "haicheng land parcels --token dev-park-committee         (the Xiliu committee sees its own park)".to_string(),
+        format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
+        "haicheng notices list --token dev-natural-resources      (land shortfall notices among them)".to_string(),
     ] {
         println!("  {line}");
     }

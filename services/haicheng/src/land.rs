@@ -203,6 +203,17 @@ pub async fn run(args: LandArgs, context: &Context) -> Result<(), CliError> {
                     Some(grant) => {
                         text.push('\n');
                         text.push_str(&render_grant(grant));
+                        let latest = service
+                            .get_grant(call(pb::GetGrantRequest {
+                                grant_id: grant.id.clone(),
+                            }))
+                            .await?
+                            .into_inner()
+                            .latest_evaluation;
+                        if let Some(evaluation) = latest {
+                            text.push('\n');
+                            text.push_str(&render_evaluation(&evaluation));
+                        }
                     }
                     None => text.push_str("no grant in force\n"),
                 }

@@ -161,14 +161,10 @@ impl Handler for ClassificationConsumer {
             .and_then(from_timestamp)
             .unwrap_or(event.event.time);
         let score = if m.score.is_finite() { m.score } else { 0.0 };
-        read_model::apply_class(
-            tx,
-            &m.uscc,
-            convert::class_from_proto(m.new_class),
-            score,
-            at,
-        )
-        .await?;
+        let code = m.period.as_ref().map(|p| p.code.as_str()).unwrap_or("");
+        let period = Period::parse(code).map_err(|err| invalid(format!("period {err}")))?;
+        let class = convert::class_from_proto(m.new_class);
+        read_model::apply_class(tx, &m.uscc, &period.code(), class, score, at).await?;
         Ok(())
     }
 }

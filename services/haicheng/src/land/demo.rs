@@ -1,7 +1,8 @@
 //! The land part of the demo data set: in each park, parcels granted to fifty of its
 //! manufacturers (standard transfer, some flexible term, some lease then transfer) with
 //! "standard land" commitments set from the firm's own census figures, construction
-//! milestones, and a few parcels left available for the queue.
+//! milestones, a few parcels left available, ten land applications a park, and a multi-storey
+//! factory split into units, two of them leased.
 //!
 //! Most commitments sit under the firm's figures; one grant in seven commits 25 % above
 //! them, so the census returns loaded after the grants find it short and natural resources
@@ -41,11 +42,20 @@ pub struct DemoGrant {
     pub milestones: Vec<pb::RecordMilestoneRequest>,
 }
 
-/// The land of the demo: grants, then spare parcels.
+/// The land of the demo: grants, then spare parcels, a split building and the queue.
 pub struct DemoLand {
     pub grants: Vec<DemoGrant>,
     pub spare: Vec<pb::RegisterParcelRequest>,
+    /// A multi-storey factory on the first Nantai grant, split into units.
+    pub building: Option<pb::DefineBuildingRequest>,
+    /// Manufacturers without land that lease a unit of it.
+    pub tenants: Vec<String>,
+    /// Land applications of manufacturers without land, ten a park.
+    pub applications: Vec<pb::SubmitLandApplicationRequest>,
 }
+
+/// Applications per park.
+const APPLICATIONS_PER_PARK: usize = 10;
 
 fn park_code(park: Park) -> &'static str {
     match park {
@@ -87,6 +97,7 @@ fn per_mu(total: i64, centi_mu: i64) -> i64 {
 pub fn plan(census: &DemoCensus) -> DemoLand {
     let mut grants = Vec::new();
     let mut spare = Vec::new();
+    let mut applications = Vec::new();
     for park in [Park::Xiliu, Park::Nantai, Park::Ganwang, Park::Zhongxiao] {
         let firms = census
             .enterprises
@@ -180,6 +191,30 @@ pub fn plan(census: &DemoCensus) -> DemoLand {
                 ],
             });
         }
+        let granted: std::collections::HashSet<&str> = grants
+            .iter()
+            .map(|g: &DemoGrant| g.grant.uscc.as_str())
+            .collect();
+        let applicants = census
+            .enterprises
+            .iter()
+            .filter(|e| e.park == park as i32 && !e.industry_class.starts_with('5'))
+            .filter(|e| !granted.contains(e.uscc.as_str()))
+            .take(APPLICATIONS_PER_PARK);
+        for (i, firm) in applicants.enumerate() {
+            applications.push(pb::SubmitLandApplicationRequest {
+                uscc: firm.uscc.clone(),
+                park: park as i32,
+                land_use: pb::LandUse::Industrial as i32,
+                area_centi_mu: 1_000 + 500 * (i as i64 % 4),
+                supply_mode: if i % 2 == 0 {
+                    pb::SupplyMode::LeaseThenTransfer
+                } else {
+                    pb::SupplyMode::FlexibleTerm
+                } as i32,
+                purpose: "new workshop".into(),
+            });
+        }
         for i in 0..SPARE_PER_PARK {
             spare.push(parcel(
                 format!("DEMO-{}-S{:02}", park_code(park), i + 1),
@@ -188,7 +223,77 @@ pub fn plan(census: &DemoCensus) -> DemoLand {
             ));
         }
     }
-    DemoLand { grants, spare }
+    // The first Nantai grant that meets its commitments gets a three-storey factory.
+    let factory = grants
+        .iter()
+        .filter(|g| g.parcel.park == Park::Nantai as i32)
+        .find(|g| !is_short(census, g));
+    let building = factory.map(|g| pb::DefineBuildingRequest {
+        parcel_id: g.parcel.id.clone(),
+        name: "No. 1 multi-storey factory".into(),
+        floors: (1..=3)
+            .map(|number| pb::Floor {
+                number,
+                area_centi_m2: 300_000,
+            })
+            .collect(),
+        units: vec![
+            unit(1, "", 300_000),
+            unit(2, "east", 150_000),
+            unit(2, "west", 150_000),
+            unit(3, "", 300_000),
+        ],
+    });
+    // Tenants: applicants of the factory's park (manufacturers without land of their own).
+    let tenants = applications
+        .iter()
+        .filter(|a| a.park == Park::Nantai as i32)
+        .take(2)
+        .map(|a| a.uscc.clone())
+        .collect();
+    DemoLand {
+        grants,
+        spare,
+        building,
+        tenants,
+        applications,
+    }
+}
+
+fn unit(floor: i32, part: &str, area: i64) -> pb::UnitSpec {
+    pb::UnitSpec {
+        floor,
+        part: part.into(),
+        floor_area_centi_m2: area,
+        unit_use: pb::UnitUse::Production as i32,
+    }
+}
+
+/// True when the grant commits more tax per mu than the firm's latest return shows.
+fn is_short(census: &DemoCensus, g: &DemoGrant) -> bool {
+    let latest = census
+        .returns
+        .iter()
+        .rev()
+        .find(|r| r.uscc == g.grant.uscc)
+        .and_then(|r| r.indicators);
+    match (latest, g.grant.commitments) {
+        (Some(figures), Some(c)) => {
+            c.tax_fen_per_mu > per_mu(figures.tax_paid_fen, g.parcel.area_centi_mu)
+        }
+        _ => false,
+    }
+}
+
+/// A demo parcel for the tour: granted with commitments above the firm's latest figures, so
+/// its latest evaluation is short and natural resources has its notice.
+pub fn tour_parcel(census: &DemoCensus) -> String {
+    let land = plan(census);
+    land.grants
+        .iter()
+        .find(|g| is_short(census, g))
+        .map(|g| g.parcel.id.clone())
+        .unwrap_or_default()
 }
 
 type Client = LandServiceClient<InterceptedService<Channel, Bearer>>;
@@ -213,17 +318,17 @@ async fn ensure_parcel(
     }
 }
 
-/// Grants, retrying while land-parcel has not yet read the firm from the census events.
-async fn grant(client: &mut Client, request: &pb::GrantParcelRequest) -> anyhow::Result<pb::Grant> {
+/// Runs `call` again while land-parcel has not yet read the firm from the census events
+/// (FAILED_PRECONDITION "… not known …"), for up to two minutes.
+async fn retrying_unknown<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        match client.grant_parcel(request.clone()).await {
-            Ok(reply) => {
-                return reply
-                    .into_inner()
-                    .grant
-                    .ok_or_else(|| anyhow::anyhow!("no grant in the reply"));
-            }
+        match call().await {
+            Ok(value) => return Ok(value),
             Err(status)
                 if status.code() == Code::FailedPrecondition
                     && status.message().contains("not known")
@@ -231,11 +336,7 @@ async fn grant(client: &mut Client, request: &pb::GrantParcelRequest) -> anyhow:
             {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(status) => anyhow::bail!(
-                "granting {} to {}: {status}",
-                request.parcel_id,
-                request.uscc
-            ),
+            Err(status) => anyhow::bail!("{what}: {status}"),
         }
     }
 }
@@ -254,7 +355,16 @@ pub async fn load(land: &str, census: &DemoCensus) -> anyhow::Result<()> {
         if ensure_parcel(&mut client, &demo.parcel).await? {
             continue;
         }
-        let granted = grant(&mut client, &demo.grant).await?;
+        let what = format!("granting {} to {}", demo.grant.parcel_id, demo.grant.uscc);
+        let granted = retrying_unknown(&what, || {
+            let mut client = client.clone();
+            let request = demo.grant.clone();
+            async move { client.grant_parcel(request).await }
+        })
+        .await?
+        .into_inner()
+        .grant
+        .ok_or_else(|| anyhow::anyhow!("no grant in the reply"))?;
         for milestone in &demo.milestones {
             let mut milestone = milestone.clone();
             milestone.grant_id = granted.id.clone();
@@ -263,6 +373,53 @@ pub async fn load(land: &str, census: &DemoCensus) -> anyhow::Result<()> {
     }
     for parcel in &plan.spare {
         ensure_parcel(&mut client, parcel).await?;
+    }
+    if let Some(building) = &plan.building {
+        match client.define_building(building.clone()).await {
+            Ok(reply) => {
+                let units = reply
+                    .into_inner()
+                    .building
+                    .map(|b| b.units)
+                    .unwrap_or_default();
+                for (unit, tenant) in units.iter().zip(&plan.tenants) {
+                    let request = pb::LeaseUnitRequest {
+                        unit_id: unit.id.clone(),
+                        expected_version: unit.version,
+                        uscc: tenant.clone(),
+                        term_months: 36,
+                        yearly_rent_fen: unit.floor_area_centi_m2 * 20,
+                    };
+                    retrying_unknown("leasing a demo unit", || {
+                        let mut client = client.clone();
+                        let request = request.clone();
+                        async move { client.lease_unit(request).await }
+                    })
+                    .await?;
+                }
+            }
+            // Loaded before: the building and its leases are there.
+            Err(status) if status.code() == Code::AlreadyExists => {}
+            Err(status) => anyhow::bail!("defining the demo building: {status}"),
+        }
+    }
+    // The queue is loaded once: applications have no natural key to find them again by.
+    let queued = client
+        .list_land_applications(pb::ListLandApplicationsRequest {
+            park: Park::Xiliu as i32,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    if queued.applications.is_empty() {
+        for application in &plan.applications {
+            retrying_unknown("submitting a demo land application", || {
+                let mut client = client.clone();
+                let request = application.clone();
+                async move { client.submit_land_application(request).await }
+            })
+            .await?;
+        }
     }
     Ok(())
 }
@@ -278,6 +435,9 @@ mod tests {
         let land = plan(&census);
         assert_eq!(land.grants.len(), 200);
         assert_eq!(land.spare.len(), 20);
+        assert_eq!(land.applications.len(), 40);
+        assert_eq!(land.tenants.len(), 2);
+        assert!(land.building.is_some());
         let short = land.grants.iter().filter(|g| {
             let c = g.grant.commitments.as_ref().unwrap();
             let area = g.parcel.area_centi_mu;
@@ -298,6 +458,10 @@ mod tests {
         let ids: std::collections::HashSet<&str> =
             land.grants.iter().map(|g| g.parcel.id.as_str()).collect();
         assert_eq!(ids.len(), 200, "parcel ids are unique");
+        assert!(
+            ids.contains(tour_parcel(&census).as_str()),
+            "the tour has a short grant"
+        );
         assert!(land.grants.iter().all(|g| {
             !census
                 .enterprises

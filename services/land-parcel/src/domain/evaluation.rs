@@ -178,7 +178,9 @@ fn projected(now: i64, before: Option<(i32, i64)>, year: i32, check_on: NaiveDat
 pub fn evaluate(input: &Input<'_>, rules: &EvaluationRules) -> Evaluation {
     let c = input.commitments;
     let land = input.land_centi_mu;
-    let previous = input.previous;
+    // From the check date on the figures are enforced as they are: no projection.
+    let enforced = input.evaluated_on >= input.production_check_on;
+    let previous = if enforced { None } else { input.previous };
     let mut items = Vec::new();
     let mut push = |item, committed: i64, actual: i64, lower: bool, projection: Option<i64>| {
         items.push(ItemResult {
@@ -234,7 +236,6 @@ pub fn evaluate(input: &Input<'_>, rules: &EvaluationRules) -> Evaluation {
     }
 
     let all_met = items.iter().all(|i| i.shortfall_bp == 0);
-    let enforced = input.evaluated_on >= input.production_check_on;
     let outcome = if enforced {
         if all_met {
             Outcome::Met
@@ -395,6 +396,13 @@ mod tests {
         assert_eq!(output.damages_fen, 500_000_000);
         assert_eq!(e.damages_fen, 2_166_666_667);
         assert_eq!(e.rectification_due_on, Some(day(2026, 8, 28)));
+
+        // After the check a trend projects nothing: the figures count as they are.
+        let mut falling = input(&c, &p, figures(5_400_000, 200_000), day(2026, 3, 1));
+        falling.previous = Some((2024, figures(9_000_000, 900_000)));
+        let e = evaluate(&falling, &EvaluationRules::default());
+        assert!(e.items.iter().all(|i| i.projected_shortfall_bp == 0));
+        assert_eq!(e.damages_fen, 2_166_666_667);
     }
 
     #[test]

@@ -95,21 +95,26 @@ pub async fn previous_return(
     }))
 }
 
-/// Applies a class unless a later classification is known.
+/// Applies a class unless one of a later period, or a later classification of the same
+/// period, is known. `period` is the census period code (`2025`, `2025Q3`): codes of one
+/// year sort the year before its quarters, as the periods do.
 pub async fn apply_class(
     conn: &mut PgConnection,
     uscc: &str,
+    period: &str,
     class: Option<Class>,
     score: f64,
     classified_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO classes (uscc, class, score, classified_at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO classes (uscc, period, class, score, classified_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (uscc) DO UPDATE SET
-             class = excluded.class, score = excluded.score, classified_at = excluded.classified_at
-         WHERE classes.classified_at <= excluded.classified_at",
+             period = excluded.period, class = excluded.class, score = excluded.score,
+             classified_at = excluded.classified_at
+         WHERE (classes.period, classes.classified_at) <= (excluded.period, excluded.classified_at)",
     )
     .bind(uscc)
+    .bind(period)
     .bind(class.map(Class::as_str))
     .bind(score)
     .bind(classified_at)

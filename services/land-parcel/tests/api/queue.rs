@@ -58,6 +58,9 @@ async fn classify(app: &App, uscc: &str, class: EnterpriseClass, score: f64) {
         uscc: uscc.into(),
         new_class: class as i32,
         score,
+        period: Some(haicheng_proto::common::v1::Period {
+            code: "2025".into(),
+        }),
         classified_at: Some(to_timestamp(chrono::Utc::now())),
         ..Default::default()
     };
@@ -101,6 +104,37 @@ async fn a_classification_event_moves_an_application_up_the_queue() {
         "the A-class firm moves to the head: {:?}",
         queue(&app).await
     );
+
+    // A re-rank of an older period, classified later, does not replace the latest period's
+    // class: the event is applied (the inbox has it) and the firm stays at the head.
+    let stale = EnterpriseClassified {
+        uscc: first.clone(),
+        new_class: EnterpriseClass::C as i32,
+        score: 5.0,
+        period: Some(haicheng_proto::common::v1::Period {
+            code: "2024".into(),
+        }),
+        classified_at: Some(to_timestamp(
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )),
+        ..Default::default()
+    };
+    let (event, _) = app
+        .publish(topics::CLASSIFICATION_EVENTS, &first, &stale)
+        .await;
+    let pool = &app.service.pool;
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM inbox WHERE event_id = $1")
+                .bind(event.id)
+                .fetch_one(pool)
+                .await
+                .is_ok_and(|n| n == 1)
+        })
+        .await,
+        "the stale event was handled"
+    );
+    assert_eq!(queue(&app).await, expected, "still at the head");
 
     // Allocation grants the head with every check of a grant, and it leaves the queue.
     let parcel = app
