@@ -9,7 +9,7 @@
 //!
 //! # Wiring (in the host's `run`)
 //!
-//! ```ignore
+//! ```text
 //! let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
 //! let notices = notices::start(&mut platform, config.notices)?;
 //! let mut routes = RoutesBuilder::default();

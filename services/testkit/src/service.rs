@@ -38,7 +38,7 @@ pub struct Service {
 /// own and a 100 ms outbox poll; `vars` add to or override these (two services of one test
 /// share a prefix by naming it). Returns once the service answers health checks as serving.
 ///
-/// ```ignore
+/// ```text
 /// let census = testkit::spawn(census::Config::from_lookup, census::run, &[]).await;
 /// ```
 pub async fn spawn<C, E, F, Fut>(
