@@ -127,8 +127,9 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::{convert::Infallible, time::Duration};
+    use std::{convert::Infallible, sync::Arc};
 
+    use tokio::sync::Notify;
     use tower::{Layer, ServiceExt};
 
     use super::*;
@@ -149,16 +150,27 @@ mod tests {
 
     #[tokio::test]
     async fn calls_beyond_the_limit_are_shed_and_health_never_is() {
-        let slow = tower::service_fn(|_: http::Request<Body>| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            Ok::<_, Infallible>(http::Response::new(Body::empty()))
-        });
-        let service = AdmissionLayer::new(1).layer(slow);
+        // A file read that holds its permit until the test lets it go.
+        let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let held = {
+            let (entered, release) = (entered.clone(), release.clone());
+            tower::service_fn(move |request: http::Request<Body>| {
+                let (entered, release) = (entered.clone(), release.clone());
+                async move {
+                    if request.uri().path().ends_with("/GetEnterpriseFile") {
+                        entered.notify_one();
+                        release.notified().await;
+                    }
+                    Ok::<_, Infallible>(http::Response::new(Body::empty()))
+                }
+            })
+        };
+        let service = AdmissionLayer::new(1).layer(held);
 
         let first = tokio::spawn(service.clone().oneshot(request(
             "/haicheng.census.v1.CensusService/GetEnterpriseFile",
         )));
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        entered.notified().await;
         let shed = service
             .clone()
             .oneshot(request("/haicheng.census.v1.CensusService/ListEnterprises"))
@@ -176,6 +188,7 @@ mod tests {
             "health passes while the limit is reached"
         );
 
+        release.notify_one();
         let admitted = first.await.unwrap().unwrap();
         assert_eq!(grpc_status(&admitted), None);
         let after = service
