@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig, config::parse_or};
+use platform::{ConfigError, PlatformConfig, ServiceConfig, config::{non_blank, parse_or}};
 
 use crate::domain::subsidy::SubsidyPolicy;
 
@@ -111,7 +111,7 @@ impl Config {
     /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
-        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let get = non_blank(&lookup);
         let d = Rules::default();
         let percent = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
             let value: u32 = parse_or(get(var), var, || default)?;

@@ -20,11 +20,6 @@ use platform::{
     time::to_timestamp,
 };
 use prost::{Message, Name};
-use rdkafka::{
-    ClientConfig,
-    consumer::{Consumer, StreamConsumer},
-    message::Message as _,
-};
 use sqlx::PgPool;
 use testkit::{Service, Usccs, stack, unique_name};
 use tonic::{Request, transport::Channel};
@@ -282,51 +277,18 @@ impl App {
     }
 }
 
-/// Reads the service's fair-events topic from the beginning, keeping the `M` messages
-/// `keep` accepts, until `expected` were found (then 3 s more, to catch extras) or `timeout`.
+/// The `M` events of `topic` that `keep` accepts (`testkit::read_events`, without the keys).
 pub async fn collect<M: Message + Name + Default>(
     topic: &str,
     keep: impl Fn(&M) -> bool,
     expected: usize,
     timeout: Duration,
 ) -> Vec<M> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &stack().kafka_bootstrap)
-        .set("broker.address.family", "v4")
-        .set("group.id", unique_name("trade-fair-test-reader"))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("a test reader");
-    consumer.subscribe(&[topic]).expect("subscribing");
-    let mut found = Vec::new();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut settle_until = None;
-    loop {
-        let until = settle_until.unwrap_or(deadline);
-        let message = match tokio::time::timeout_at(until, consumer.recv()).await {
-            Ok(Ok(message)) => message,
-            Ok(Err(err)) => {
-                eprintln!("test reader: {err}");
-                continue;
-            }
-            Err(_) => break,
-        };
-        let headers = platform::bus::cloudevents::header_map(message.headers());
-        if headers.get("ce_type").map(String::as_str) != Some(M::full_name().as_str()) {
-            continue;
-        }
-        let Ok(decoded) = M::decode(message.payload().unwrap_or_default()) else {
-            continue;
-        };
-        if keep(&decoded) {
-            found.push(decoded);
-        }
-        if found.len() >= expected && settle_until.is_none() {
-            settle_until = Some(tokio::time::Instant::now() + Duration::from_secs(3));
-        }
-    }
-    found
+    testkit::read_events::<M>(&stack().kafka_bootstrap, topic, keep, expected, timeout)
+        .await
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect()
 }
 
 pub fn at(t: &Option<prost_types::Timestamp>) -> DateTime<Utc> {
