@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::{
+    cpu::Watched,
     fixtures,
     load::{self, Bounds},
     table::{Row, Side, Target},
@@ -56,8 +57,9 @@ fn note(failed: &[&load::Measured]) -> String {
 }
 
 /// `grpc.health.v1` checks on the census's server, through the same layers as every call.
-pub async fn health(channels: &[Channel], bounds: Bounds) -> Row {
+pub async fn health(channels: &[Channel], cpu: Watched, bounds: Bounds) -> Row {
     let channels = Arc::new(channels.to_vec());
+    let before = cpu.sample();
     let measured = load::run(bounds, move |caller, _| {
         let mut client = HealthClient::new(channels[caller % channels.len()].clone());
         async move {
@@ -68,6 +70,7 @@ pub async fn health(channels: &[Channel], bounds: Bounds) -> Row {
         }
     })
     .await;
+    let used = before.per_unit(&cpu.sample(), measured.done, "call");
     Row {
         path: "gRPC overhead: grpc.health.v1 check, 16 callers".into(),
         unit: "calls",
@@ -75,6 +78,7 @@ pub async fn health(channels: &[Channel], bounds: Bounds) -> Row {
         limit: None,
         target: Target::Report,
         note: note(&[&measured]),
+        cpu: Some((used, "—".into())),
     }
 }
 
@@ -84,11 +88,13 @@ pub async fn submit(
     channels: &[Channel],
     database_url: &str,
     firms: &[String],
+    cpu: Watched,
     bounds: Bounds,
 ) -> anyhow::Result<Row> {
     let firms = Arc::new(firms.to_vec());
     let channels = Arc::new(channels.to_vec());
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let before = cpu.sample();
     let platform = {
         let firms = firms.clone();
         load::run(bounds, move |caller, sequence| {
@@ -110,13 +116,16 @@ pub async fn submit(
         .await
     };
 
+    let platform_cpu = before.per_unit(&cpu.sample(), platform.done, "call");
     let pool = pool(database_url, bounds.callers as u32).await?;
+    let before = cpu.sample();
     let limit = load::run(bounds, move |_, sequence| {
         let pool = pool.clone();
         let firms = firms.clone();
         async move { insert_return_and_outbox(&pool, &firms, sequence).await }
     })
     .await;
+    let limit_cpu = before.per_unit(&cpu.sample(), limit.done, "call");
     Ok(Row {
         path: "SubmitReturn, 16 callers (limit: return + outbox row, one transaction, sqlx)".into(),
         unit: "calls",
@@ -124,6 +133,7 @@ pub async fn submit(
         limit: Some(Side::of(&limit)),
         target: Target::AtLeast(0.7),
         note: note(&[&platform, &limit]),
+        cpu: Some((platform_cpu, limit_cpu)),
     })
 }
 
@@ -189,10 +199,12 @@ pub async fn file(
     channels: &[Channel],
     database_url: &str,
     firms: &[String],
+    cpu: Watched,
     bounds: Bounds,
 ) -> anyhow::Result<Row> {
     let firms = Arc::new(firms.to_vec());
     let channels = Arc::new(channels.to_vec());
+    let before = cpu.sample();
     let platform = {
         let firms = firms.clone();
         load::run(bounds, move |caller, sequence| {
@@ -211,13 +223,16 @@ pub async fn file(
         })
         .await
     };
+    let platform_cpu = before.per_unit(&cpu.sample(), platform.done, "call");
     let pool = pool(database_url, bounds.callers as u32).await?;
+    let before = cpu.sample();
     let limit = load::run(bounds, move |_, sequence| {
         let pool = pool.clone();
         let uscc = firms[sequence as usize % firms.len()].clone();
         async move { read_file(&pool, &uscc).await }
     })
     .await;
+    let limit_cpu = before.per_unit(&cpu.sample(), limit.done, "call");
     Ok(Row {
         path: "GetEnterpriseFile, 16 callers (limit: its 3 statements, one transaction, sqlx)"
             .into(),
@@ -226,6 +241,7 @@ pub async fn file(
         limit: Some(Side::of(&limit)),
         target: Target::AtLeast(0.7),
         note: note(&[&platform, &limit]),
+        cpu: Some((platform_cpu, limit_cpu)),
     })
 }
 
@@ -275,7 +291,12 @@ async fn read_file(pool: &PgPool, uscc: &str) -> sqlx::Result<()> {
 
 /// ImportReturns of one return per firm (period 2023) in one client stream, as the CLI
 /// sends it, beside a COPY of the same rows (period 2022) into the same table.
-pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> anyhow::Result<Row> {
+pub async fn import(
+    channel: Channel,
+    database_url: &str,
+    firms: &[String],
+    cpu: Watched,
+) -> anyhow::Result<Row> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let rows: Vec<ImportReturnsRow> = firms
         .iter()
@@ -292,12 +313,14 @@ pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> a
     let mut client = CensusServiceClient::new(channel)
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
+    let before = cpu.sample();
     let started = Instant::now();
     let report = client
         .import_returns(authorized("dev-census-import", futures::stream::iter(rows)))
         .await?
         .into_inner();
     let platform_time = started.elapsed();
+    let platform_cpu = before.per_unit(&cpu.sample(), firms.len() as u64, "row");
     anyhow::ensure!(
         report.accepted_count as usize == firms.len(),
         "the import accepted {} of {} rows; first rejection: {:?}",
@@ -308,6 +331,7 @@ pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> a
 
     let csv = copy_rows(firms, &run);
     let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    let before = cpu.sample();
     let started = Instant::now();
     let mut copy = conn
         .copy_in_raw(
@@ -323,6 +347,7 @@ pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> a
     copy.send(csv.as_bytes()).await?;
     let copied = copy.finish().await?;
     let limit_time = started.elapsed();
+    let limit_cpu = before.per_unit(&cpu.sample(), firms.len() as u64, "row");
     anyhow::ensure!(copied as usize == firms.len(), "COPY wrote {copied} rows");
     let n = firms.len() as u64;
     Ok(Row {
@@ -335,6 +360,7 @@ pub async fn import(channel: Channel, database_url: &str, firms: &[String]) -> a
         limit: Some(Side::once(n, limit_time)),
         target: Target::AtLeast(0.5),
         note: String::new(),
+        cpu: Some((platform_cpu, limit_cpu)),
     })
 }
 

@@ -17,6 +17,7 @@ use rdkafka::{
 use sqlx::PgPool;
 
 use crate::{
+    cpu::Watched,
     fixtures,
     table::{Row, Side, Target},
 };
@@ -79,6 +80,7 @@ pub async fn relay(
     census_prefix: &str,
     firms: &[String],
     messages: usize,
+    cpu: Watched,
 ) -> anyhow::Result<Row> {
     let pool = PgPool::connect(census_db).await?;
     let unsent = "SELECT -count(*) FROM outbox WHERE sent_at IS NULL";
@@ -111,10 +113,12 @@ pub async fn relay(
     sqlx::query("SELECT pg_notify('haicheng_outbox', '')")
         .execute(&mut *tx)
         .await?;
+    let before = cpu.sample();
     let started = Instant::now();
     tx.commit().await?;
     wait_count(&pool, unsent, 0).await?;
     let platform_time = started.elapsed();
+    let platform_cpu = before.per_unit(&cpu.sample(), messages as u64, "message");
 
     let producer = Producer::new(&testkit::stack().kafka_bootstrap, Duration::from_secs(30))?;
     let topic = format!("{census_prefix}{}", topics::CENSUS_EVENTS);
@@ -123,6 +127,7 @@ pub async fn relay(
         .send(&topic, &keys[0], &payloads[0], &cloud_event(&keys[0]))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let before = cpu.sample();
     let started = Instant::now();
     let sends = events.iter().map(|(key, payload)| {
         let event = cloud_event(key);
@@ -133,6 +138,7 @@ pub async fn relay(
         result?;
     }
     let limit_time = started.elapsed();
+    let limit_cpu = before.per_unit(&cpu.sample(), messages as u64, "message");
     let n = messages as u64;
     Ok(Row {
         path: format!(
@@ -143,6 +149,7 @@ pub async fn relay(
         limit: Some(Side::once(n, limit_time)),
         target: Target::AtLeast(0.5),
         note: String::new(),
+        cpu: Some((platform_cpu, limit_cpu)),
     })
 }
 
@@ -154,6 +161,7 @@ pub async fn consumer(
     classification_prefix: &str,
     firms: &[String],
     messages: usize,
+    cpu: Watched,
 ) -> anyhow::Result<Row> {
     let pool = PgPool::connect(classification_db).await?;
     let bootstrap = &testkit::stack().kafka_bootstrap;
@@ -169,6 +177,7 @@ pub async fn consumer(
             )
         })
         .collect();
+    let before = cpu.sample();
     let started = Instant::now();
     let sends = events.iter().map(|(key, payload)| {
         let event = cloud_event(key);
@@ -187,6 +196,7 @@ pub async fn consumer(
     )
     .await?;
     let platform_time = started.elapsed();
+    let platform_cpu = before.per_unit(&cpu.sample(), messages as u64, "message");
 
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS bench_consumed (
@@ -205,6 +215,7 @@ pub async fn consumer(
     raw.subscribe(&[&topic])?;
     let mut received = 0;
     let mut first = None;
+    let before = cpu.sample();
     while received < messages {
         let message = tokio::time::timeout(CATCH_UP, raw.recv()).await??;
         first.get_or_insert_with(Instant::now);
@@ -222,6 +233,7 @@ pub async fn consumer(
     }
     // The first message's wait includes the group join; the rest is the consume rate.
     let limit_time = first.map_or(Duration::ZERO, |f| f.elapsed());
+    let limit_cpu = before.per_unit(&cpu.sample(), messages as u64, "message");
     let n = messages as u64;
     Ok(Row {
         path: format!(
@@ -232,5 +244,6 @@ pub async fn consumer(
         limit: Some(Side::once(n.saturating_sub(1).max(1), limit_time)),
         target: Target::AtLeast(0.5),
         note: format!("produced in {:.0} ms", produced.as_secs_f64() * 1e3),
+        cpu: Some((platform_cpu, limit_cpu)),
     })
 }

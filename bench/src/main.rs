@@ -14,6 +14,18 @@ struct Args {
     /// Where the census and classification binaries are (default: beside this one).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Only these rows (comma-separated): health, submit, file, import, relay, consumer, rerank.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(haicheng_bench::ROWS))]
+    only: Vec<String>,
+    /// An extra variable for both services (repeatable), to try a setting: `--env OUTBOX_BATCH_SIZE=1000`.
+    #[arg(long = "env", value_parser = key_value)]
+    service_env: Vec<(String, String)>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 #[tokio::main]
@@ -29,6 +41,8 @@ async fn main() -> anyhow::Result<()> {
     let options = haicheng_bench::Options {
         bin_dir,
         quick: args.quick,
+        only: args.only,
+        service_env: args.service_env,
     };
     let started = chrono::Utc::now();
     let rows = haicheng_bench::run(&options).await?;

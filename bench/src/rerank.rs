@@ -87,5 +87,6 @@ pub fn run(count: usize, rounds: usize) -> Row {
         limit: Some(Side::once(n, limit)),
         target: Target::SlowerAtMost(3.0),
         note: String::new(),
+        cpu: None,
     }
 }

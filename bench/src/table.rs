@@ -61,6 +61,9 @@ pub struct Row {
     pub target: Target,
     /// Failed calls or anything else the reader should know.
     pub note: String,
+    /// CPU per unit of the service, PostgreSQL and the bench, on each side
+    /// ([`crate::cpu::Sample::per_unit`]).
+    pub cpu: Option<(String, String)>,
 }
 
 impl Row {
@@ -85,10 +88,37 @@ impl Row {
         }
     }
 
+    /// A row whose measurement failed: no figure, the error in its note.
+    pub fn failed(path: &str, error: &str) -> Self {
+        let nothing = Side {
+            rate: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+        };
+        Self {
+            path: path.to_string(),
+            unit: "",
+            platform: nothing,
+            limit: None,
+            target: Target::Report,
+            note: format!("failed: {error}"),
+            cpu: None,
+        }
+    }
+
     /// True when the row measured something real: positive, finite figures.
     pub fn has_figure(&self) -> bool {
         let good = |s: &Side| s.rate.is_finite() && s.rate > 0.0;
         good(&self.platform) && self.limit.as_ref().is_none_or(good)
+    }
+}
+
+/// One line for progress output: the ratio and whether the target is met.
+pub fn summary(row: &Row) -> String {
+    match (row.ratio(), row.met()) {
+        _ if !row.note.is_empty() && row.note.starts_with("failed") => row.note.clone(),
+        (Some(ratio), Some(met)) => format!("{ratio:.2} ({})", if met { "met" } else { "not met" }),
+        _ => format!("{:.0}/s", row.platform.rate),
     }
 }
 
@@ -128,6 +158,16 @@ pub fn print(rows: &[Row]) -> String {
         out.push_str(&format!(
             "| {path} | {platform} | {limit} | {ratio} | {target} | {met} |\n"
         ));
+    }
+    let cpu: Vec<_> = rows
+        .iter()
+        .filter_map(|r| Some((&r.path, r.cpu.as_ref()?)))
+        .collect();
+    if !cpu.is_empty() {
+        out.push_str("\n| path | CPU, platform side | CPU, limit side |\n| --- | --- | --- |\n");
+        for (path, (platform, limit)) in cpu {
+            out.push_str(&format!("| {path} | {platform} | {limit} |\n"));
+        }
     }
     out
 }
@@ -179,6 +219,7 @@ mod tests {
             limit: Some(side(1000.0)),
             target: Target::AtLeast(0.7),
             note: String::new(),
+            cpu: None,
         };
         assert_eq!(row.ratio(), Some(0.7));
         assert_eq!(row.met(), Some(true));

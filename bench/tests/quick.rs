@@ -12,6 +12,8 @@ async fn every_row_produces_a_figure_in_quick_mode() {
     let options = haicheng_bench::Options {
         bin_dir,
         quick: true,
+        only: Vec::new(),
+        service_env: Vec::new(),
     };
     let rows = haicheng_bench::run(&options).await.expect("the quick run");
     let table = haicheng_bench::table::print(&rows);
