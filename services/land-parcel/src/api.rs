@@ -178,9 +178,13 @@ impl LandApi {
             plot_ratio_max_milli: r.plot_ratio_max_milli,
             location: r.location.clone(),
         });
-        if let Some(new) = &new {
-            parcel::check_new(new, &mut v);
-        }
+        parcel::check_fields(
+            &r.id,
+            r.area_centi_mu,
+            (r.plot_ratio_min_milli, r.plot_ratio_max_milli),
+            &r.location,
+            &mut v,
+        );
         let new = done(new, v)?;
         let record = self.store.register_parcel(&new).await?;
         Ok(pb::RegisterParcelResponse {

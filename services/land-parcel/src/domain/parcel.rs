@@ -107,20 +107,36 @@ pub fn check_location(location: &str, field: &str, violations: &mut Violations) 
 
 /// Checks what only the parcel itself decides (park and use are checked at the edge).
 pub fn check_new(parcel: &NewParcel, violations: &mut Violations) {
-    check_id(&parcel.id, "id", violations);
-    check_area(parcel.area_centi_mu, "area_centi_mu", violations);
+    check_fields(
+        &parcel.id,
+        parcel.area_centi_mu,
+        (parcel.plot_ratio_min_milli, parcel.plot_ratio_max_milli),
+        &parcel.location,
+        violations,
+    );
+}
+
+/// The same on the bare fields, so they are checked even when park or use is bad.
+pub fn check_fields(
+    id: &str,
+    area_centi_mu: i64,
+    (min, max): (i64, i64),
+    location: &str,
+    violations: &mut Violations,
+) {
+    check_id(id, "id", violations);
+    check_area(area_centi_mu, "area_centi_mu", violations);
     violations.check(
-        (1..=MAX_PLOT_RATIO_MILLI).contains(&parcel.plot_ratio_min_milli),
+        (1..=MAX_PLOT_RATIO_MILLI).contains(&min),
         "plot_ratio_min_milli",
         format!("1 to {MAX_PLOT_RATIO_MILLI}"),
     );
     violations.check(
-        parcel.plot_ratio_max_milli >= parcel.plot_ratio_min_milli
-            && parcel.plot_ratio_max_milli <= MAX_PLOT_RATIO_MILLI,
+        max >= min && max <= MAX_PLOT_RATIO_MILLI,
         "plot_ratio_max_milli",
         format!("from plot_ratio_min_milli to {MAX_PLOT_RATIO_MILLI}"),
     );
-    check_location(&parcel.location, "location", violations);
+    check_location(location, "location", violations);
 }
 
 /// A part of a split.
