@@ -156,6 +156,21 @@ fn done<T>(value: Option<T>, v: Violations) -> Result<T, ApiError> {
 
 type PageCursor = String;
 
+/// A check's value, with an INVALID_ARGUMENT's violations moved into `v` (so a request's bad
+/// fields are all reported together); other errors pass through.
+fn absorb<T>(result: Result<T, ApiError>, v: &mut Violations) -> Result<Option<T>, ApiError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ApiError::InvalidArgument(list)) => {
+            for violation in list {
+                v.add(violation.field, violation.reason);
+            }
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 impl LandApi {
     async fn register_parcel(
         &self,
@@ -236,20 +251,9 @@ impl LandApi {
             "status",
             "not a defined status",
         );
-        let size = paging::page_size(r.page_size);
-        let after = paging::decode_token::<PageCursor>(&r.page_token);
-        let (size, after) = match (size, after) {
-            (Ok(size), Ok(after)) => (size, after),
-            (Err(ApiError::InvalidArgument(list)), _)
-            | (_, Err(ApiError::InvalidArgument(list))) => {
-                for violation in list {
-                    v.add(violation.field, violation.reason);
-                }
-                (0, None)
-            }
-            (Err(err), _) | (_, Err(err)) => return Err(err),
-        };
-        v.finish()?;
+        let size = absorb(paging::page_size(r.page_size), &mut v)?;
+        let after = absorb(paging::decode_token::<PageCursor>(&r.page_token), &mut v)?.flatten();
+        let size = done(size, v)?;
         let wanted: Option<Vec<Park>> = match (&parks, park) {
             (Parks::All, None) => None,
             (Parks::All, Some(p)) => Some(vec![p]),
@@ -626,19 +630,10 @@ impl LandApi {
                 true
             }
         };
-        let size = paging::page_size(r.page_size);
-        let offset = paging::decode_token::<usize>(&r.page_token);
-        let (size, offset) = match (size, offset) {
-            (Ok(size), Ok(offset)) => (size as usize, offset.unwrap_or(0)),
-            _ => {
-                v.add(
-                    "page_token",
-                    "not a token this service issued, or a negative page_size",
-                );
-                (0, 0)
-            }
-        };
-        let park = done(park, v)?;
+        let size = absorb(paging::page_size(r.page_size), &mut v)?;
+        let offset = absorb(paging::decode_token::<usize>(&r.page_token), &mut v)?.flatten();
+        let (park, size) = done(park.zip(size), v)?;
+        let (size, offset) = (size as usize, offset.unwrap_or(0));
         parks.check(park)?;
         let all = self.store.applications(park, queued).await?;
         let page: Vec<_> = all.iter().skip(offset).take(size).collect();

@@ -122,7 +122,7 @@ async fn bad_requests_name_each_bad_field() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["status", "page_size"]);
+    assert_eq!(fields(&err), ["status", "page_size", "page_token"]);
 
     let err = client
         .lease_unit(with_token(
