@@ -150,7 +150,7 @@ def read_source(repo: Path) -> Source:
     auth = _read(repo / "services/platform/src/auth.rs")
     departments = set(re.findall(r'Department::\w+ => "([a-z_]+)"', auth))
     scope_block = re.search(r"pub mod scopes \{(.*?)\n\}", auth, re.S)
-    scopes = set(re.findall(r'pub const \w+: &str = "([a-z.]+)";', scope_block.group(1) if scope_block else ""))
+    scopes = set(re.findall(r'pub const \w+: &str = "([a-z._:]+)";', scope_block.group(1) if scope_block else ""))
 
     manifest = _read(repo / "Cargo.toml")
     if tomllib:

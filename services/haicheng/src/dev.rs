@@ -240,13 +240,21 @@ async fn serve(
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
-    let census = services[0].address.clone();
-    let land = services[2].address.clone();
+    let (census, land, fair) = (
+        services[0].address.clone(),
+        services[2].address.clone(),
+        services[3].address.clone(),
+    );
     let demo = async {
         if args.no_demo || marker.exists() {
             return Ok(());
         }
-        load::demo(&census, &land, args.seed)
+        let targets = load::Targets {
+            census: &census,
+            land: &land,
+            fair: &fair,
+        };
+        load::demo(targets, args.seed)
             .await
             .context("loading the demo data")?;
         std::fs::write(&marker, format!("seed {}\n", args.seed))?;
@@ -462,6 +470,8 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         "haicheng land parcels --token dev-park-committee         (the Xiliu committee sees its own park)".to_string(),
         format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
         "haicheng notices list --token dev-natural-resources      (land shortfall notices among them)".to_string(),
+        "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
+        format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
     ] {
         println!("  {line}");
     }

@@ -778,10 +778,31 @@ pub fn demo_plans(now: chrono::DateTime<chrono::Utc>) -> Vec<pb::Fair> {
         .collect()
 }
 
-/// Creates the demo fairs; returns them as stored.
+/// Creates the demo fairs that are not there yet (a name already listed is skipped, so a demo
+/// load interrupted half-way is simply run again); returns those it created.
 pub async fn load_demo(service: &mut FairServiceClient<Authed>) -> Result<Vec<pb::Fair>, CliError> {
+    let mut existing = std::collections::HashSet::new();
+    let mut page_token = String::new();
+    loop {
+        let page = service
+            .list_fairs(call(pb::ListFairsRequest {
+                page_size: 100,
+                page_token,
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        existing.extend(page.fairs.into_iter().map(|fair| fair.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     let mut created = Vec::new();
     for plan in demo_plans(chrono::Utc::now()) {
+        if existing.contains(&plan.name) {
+            continue;
+        }
         let fair = service
             .create_fair(call(pb::CreateFairRequest { fair: Some(plan) }))
             .await?

@@ -1,10 +1,14 @@
 //! Loading the demo data set through the services' own APIs, as any client would: registrations
 //! first (several calls in flight), then the land (parcels and grants, so the returns that
-//! follow are evaluated against the grants' commitments), then the returns as an import
+//! follow are evaluated against the grants' commitments) and the fairs (open external fairs,
+//! so the firms the returns lift into class A are invited), then the returns as an import
 //! stream. All are idempotent, so a load interrupted half-way is simply run again.
 
 use futures::{StreamExt, TryStreamExt, stream};
-use haicheng_proto::census::v1::census_service_client::CensusServiceClient;
+use haicheng_proto::{
+    census::v1::census_service_client::CensusServiceClient,
+    fair::v1::fair_service_client::FairServiceClient,
+};
 use tonic::Code;
 
 use crate::{
@@ -16,7 +20,15 @@ use crate::{
 /// The account that loads the demo: the commerce bureau owns the census.
 const LOADER_TOKEN: &str = "dev-commerce";
 
-pub async fn demo(census: &str, land: &str, seed: u64) -> anyhow::Result<()> {
+/// The addresses of the services the demo is loaded through.
+pub struct Targets<'a> {
+    pub census: &'a str,
+    pub land: &'a str,
+    pub fair: &'a str,
+}
+
+pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<()> {
+    let Targets { census, land, fair } = targets;
     let data = demo::census(seed);
     let channel = endpoint(census)?.connect().await?;
     let client = CensusServiceClient::with_interceptor(channel, Bearer::new(LOADER_TOKEN)?);
@@ -48,6 +60,12 @@ pub async fn demo(census: &str, land: &str, seed: u64) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     crate::land::demo::load(land, &data).await?;
+    let mut fairs = FairServiceClient::with_interceptor(
+        endpoint(fair)?.connect().await?,
+        Bearer::new(LOADER_TOKEN)?,
+    );
+    let created = crate::fair::load_demo(&mut fairs).await?;
+    eprintln!("{} demo fairs created", created.len());
 
     eprintln!("loading {} census returns", data.returns.len());
     let bar = progress_bar(data.returns.len() as u64);
