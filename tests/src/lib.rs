@@ -156,9 +156,8 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and waits for the exit status.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("running") as i32;
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        platform::process::signal(self.child.id().expect("running"), libc::SIGTERM)
+            .expect("signalling the service");
         tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("the service stops within 30 s of SIGTERM")

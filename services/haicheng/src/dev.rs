@@ -418,8 +418,8 @@ async fn stop(services: &mut [Service]) {
             continue;
         };
         if let Some(pid) = child.id() {
-            // SAFETY: signalling a child process we started.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            // Already gone is fine: the wait below reports how it ended.
+            let _ = platform::process::signal(pid, libc::SIGTERM);
         }
         match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
             Ok(Ok(status)) if status.success() => eprintln!("{} stopped", service.name),

@@ -343,9 +343,7 @@ async fn notices_watch_prints_json_lines_from_the_start_and_ends_on_ctrl_c() {
     let watched: Value = serde_json::from_str(&line).unwrap();
     assert!(!watched["cursor"].as_str().unwrap().is_empty());
     assert_eq!(watched["notice"]["department"], "DEPARTMENT_FINANCE");
-    let pid = watch.id().expect("running") as libc::pid_t;
-    // SAFETY: signals the child this test started, by its id.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    platform::process::signal(watch.id().expect("running"), libc::SIGINT).unwrap();
     let ended = tokio::time::timeout(Duration::from_secs(30), watch.wait())
         .await
         .expect("Ctrl-C ends the watch")

@@ -150,9 +150,7 @@ async fn a_dropped_watch_resumes_from_the_last_cursor_and_ctrl_c_ends_it() {
     assert_eq!(seen, ["1", "2", "3"], "each notice once, in order");
     assert_eq!(*service.cursors.lock().unwrap(), ["", "2"]);
 
-    let pid = child.id().expect("running") as libc::pid_t;
-    // SAFETY: signals the child this test started, by its id.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    platform::process::signal(child.id().expect("running"), libc::SIGINT).unwrap();
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("Ctrl-C ends the watch")

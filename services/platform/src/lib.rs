@@ -23,6 +23,7 @@ pub mod notify;
 pub mod outbox;
 pub mod paging;
 pub mod period;
+pub mod process;
 pub mod retention;
 pub mod segment;
 pub mod server;

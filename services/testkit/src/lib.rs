@@ -78,8 +78,12 @@ fn start_private_stack() -> anyhow::Result<Stack> {
         .env_remove("KAFKA_PORT")
         .output()?;
     *PRIVATE_STACK_DIR.lock().expect("stack dir lock") = Some(dir.clone());
-    // SAFETY: registering a plain `extern "C"` function with no captured state.
-    unsafe { libc::atexit(stop_private_stack) };
+    // SAFETY: registering a plain `extern "C"` function with no captured state; it runs at
+    // exit, touches only its own static, and never unwinds (every error is ignored).
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::atexit(stop_private_stack)
+    };
     anyhow::ensure!(
         output.status.success(),
         "scripts/stack up failed: {}",
