@@ -1,6 +1,12 @@
 //! Return submissions, one or many at a time. A submission is stored as a new revision of
 //! its (uscc, period), or recognised by its client request id as one already stored. A batch
 //! (an import's rows) is one transaction with one insert for all its new revisions.
+//!
+//! The batch's lookups by key array are not prepared (`persistent(false)`), so each is
+//! planned for its own keys and the table as it is: prepared, a connection keeps a cached
+//! plan (a generic one assumes ten keys) made when the tables were small, and an import's
+//! PostgreSQL time per row grew with the table, to 475 µs per row after 40,000 returns
+//! against 96 µs unprepared (BENCHMARKS.md).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -102,14 +108,18 @@ impl Store {
         }
 
         insert_returns(&mut tx, &new).await?;
-        for stored in &new {
-            let enterprise = enterprises
-                .get(stored.content.uscc.as_str())
-                .ok_or_else(|| super::corrupt("a stored return lost its enterprise"))?;
-            self.outbox
-                .enqueue(&mut tx, events::return_submitted(stored, enterprise))
-                .await?;
-        }
+        // The batch's events in one statement too: one each cost two round trips, the most
+        // of an import's time (BENCHMARKS.md).
+        let events = new
+            .iter()
+            .map(|stored| {
+                enterprises
+                    .get(stored.content.uscc.as_str())
+                    .map(|enterprise| events::return_submitted(stored, enterprise))
+                    .ok_or_else(|| super::corrupt("a stored return lost its enterprise"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.outbox.enqueue_many(&mut tx, events).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -136,6 +146,7 @@ async fn lock_enterprises(
          FOR UPDATE OF e"
     ))
     .bind(&usccs)
+    .persistent(false)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
@@ -155,6 +166,7 @@ async fn stored_by_request_id(
         " FROM census_returns WHERE client_request_id = ANY($1)"
     ))
     .bind(&ids)
+    .persistent(false)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
@@ -182,6 +194,7 @@ async fn last_revisions(
     )
     .bind(&usccs)
     .bind(&periods)
+    .persistent(false)
     .fetch_all(conn)
     .await?;
     Ok(rows

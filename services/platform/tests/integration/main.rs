@@ -7,6 +7,7 @@ mod grpc;
 mod inbox;
 mod outage;
 mod outbox;
+mod outbox_many;
 mod replay;
 mod retention;
 mod supervision;
