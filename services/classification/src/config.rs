@@ -48,6 +48,9 @@ pub mod vars {
     pub const RERANK_POLL_MS: &str = "CLASSIFICATION_RERANK_POLL_MS";
     /// Support-policy rules as a JSON array (default: the mapping of DOMAIN.md).
     pub const NOTICE_RULES: &str = "CLASSIFICATION_NOTICE_RULES";
+    /// Quiet time after a period's last change of class before its notices go out: `30s`
+    /// (the default), `500ms`, `2m`, or `0s` for at once after each re-rank.
+    pub const NOTICE_SETTLE: &str = "CLASSIFICATION_NOTICE_SETTLE";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -63,6 +66,7 @@ pub mod vars {
         RERANK_MAX_DELAY_MS,
         RERANK_POLL_MS,
         NOTICE_RULES,
+        NOTICE_SETTLE,
     ];
 }
 
@@ -75,7 +79,12 @@ pub struct RerankConfig {
     pub max_delay: Duration,
     /// Fallback poll, for notifications lost while the listener reconnects.
     pub poll: Duration,
+    /// A period's notices go out once its classes have not changed for this long.
+    pub notice_settle: Duration,
 }
+
+/// The default of [`vars::NOTICE_SETTLE`].
+pub const DEFAULT_NOTICE_SETTLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -180,7 +189,37 @@ fn rerank(get: &Get<'_>) -> Result<RerankConfig, ConfigError> {
         debounce: millis(vars::RERANK_DEBOUNCE_MS, 200)?,
         max_delay: millis(vars::RERANK_MAX_DELAY_MS, 2_000)?,
         poll: millis(vars::RERANK_POLL_MS, 1_000)?,
+        notice_settle: match get(vars::NOTICE_SETTLE) {
+            None => DEFAULT_NOTICE_SETTLE,
+            Some(text) => parse_duration(&text).map_err(|reason| ConfigError {
+                var: vars::NOTICE_SETTLE,
+                reason,
+            })?,
+        },
     })
+}
+
+/// A whole number with a unit: `ms`, `s` or `m` (`30s`, `500ms`, `2m`, `0s`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?}: expected a number with a unit (ms, s or m), e.g. 30s"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a whole number before the unit, e.g. 30s"))?;
+    let millis_per_unit = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (ms, s or m)")),
+    };
+    number
+        .checked_mul(millis_per_unit)
+        .filter(|ms| *ms <= 24 * 3_600_000)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text:?}: at most a day (1440m)"))
 }
 
 /// The support-policy rules: the domain's mapping, or a JSON array replacing it.
@@ -266,6 +305,29 @@ mod tests {
         assert_eq!(config.notice_rules, policy::default_rules());
         assert_eq!(config.rerank.debounce, Duration::from_millis(200));
         assert_eq!(config.rerank.max_delay, Duration::from_secs(2));
+        assert_eq!(config.rerank.notice_settle, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_settle_time_takes_a_unit_and_bad_ones_are_named() {
+        let settle =
+            |text: &str| load(&[(vars::NOTICE_SETTLE, text)]).map(|c| c.rerank.notice_settle);
+        assert_eq!(settle("0s").unwrap(), Duration::ZERO);
+        assert_eq!(settle("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(settle(" 2m ").unwrap(), Duration::from_secs(120));
+        assert_eq!(settle("45s").unwrap(), Duration::from_secs(45));
+        for bad in [
+            "30",
+            "s",
+            "-1s",
+            "1.5s",
+            "10h",
+            "1441m",
+            "99999999999999999999s",
+        ] {
+            let err = settle(bad).unwrap_err();
+            assert_eq!(err.var, vars::NOTICE_SETTLE, "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Data flows one way: census events → [`consumers`] (read model, periods marked dirty, through
 //! the inbox) → [`reranker`] (coalesced re-ranks: [`domain`] scoring and ranking, then
-//! [`store`] writing changed classes, `EnterpriseClassified` events and notices through the
-//! outbox in one transaction) → [`api`] (`ClassificationService`). The process also hosts the
+//! [`store`] writing changed classes and their `EnterpriseClassified` events through the
+//! outbox in one transaction; once a period has been quiet for the settle time, its net
+//! notices against the classes last notified, in another) → [`api`] (`ClassificationService`). The process also hosts the
 //! notice store (the `notices` library crate): it consumes the notices topic, whoever
 //! produced them, and serves `NoticeService`.
 

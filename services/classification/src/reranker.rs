@@ -6,9 +6,13 @@
 //! burst of 1,000 returns causes a re-rank every couple of seconds at most instead of 1,000,
 //! and every return is reflected within `max_delay` plus one re-rank's duration.
 //!
-//! The times are the database's (`clock_timestamp()`), so replicas agree; each re-rank takes
-//! the period's advisory lock without waiting, and a replica that finds it taken leaves the
-//! period to the holder. Notifications (`LISTEN`) wake the task; a poll covers lost ones.
+//! The same task settles periods (`store::settle`): once a period's classes have not changed
+//! for `notice_settle` (30 s by default) and no re-rank is pending, its net notices go out.
+//!
+//! The times are the database's (`clock_timestamp()`), so replicas agree; each re-rank and
+//! each settle takes the period's advisory lock without waiting, and a replica that finds it
+//! taken leaves the period to the holder. Notifications (`LISTEN`) wake the task; a poll
+//! covers lost ones.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -23,7 +27,7 @@ use tracing::Instrument;
 use crate::{
     config::RerankConfig,
     domain::policy::NoticeRule,
-    store::{read_model::DIRTY_CHANNEL, rerank},
+    store::{read_model::DIRTY_CHANNEL, rerank, settle},
 };
 
 pub struct Reranker {
@@ -33,6 +37,7 @@ pub struct Reranker {
     config: RerankConfig,
     runs: Counter<u64>,
     changed: Counter<u64>,
+    notices: Counter<u64>,
     seconds: Histogram<f64>,
 }
 
@@ -56,6 +61,10 @@ impl Reranker {
             changed: meter
                 .u64_counter("classification.class_changes")
                 .with_description("enterprises whose class in force changed in a re-rank")
+                .build(),
+            notices: meter
+                .u64_counter("classification.settled_notices")
+                .with_description("notices sent when a period settled")
                 .build(),
             seconds: meter
                 .f64_histogram("classification.rerank.duration")
@@ -89,8 +98,38 @@ impl Reranker {
         tracing::info!("re-ranker stopped");
     }
 
-    /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
+    /// Re-ranks every period that is due, then settles every period that is quiet; returns
+    /// when the next of either will be (`None`: nothing dirty or unsettled).
     pub async fn pass(&self) -> anyhow::Result<Option<Duration>> {
+        let reranked = self.rerank_pass().await?;
+        let settled = self.settle_pass().await?;
+        Ok(match (reranked, settled) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Settles every unsettled period quiet for the settle time.
+    async fn settle_pass(&self) -> anyhow::Result<Option<Duration>> {
+        let (due, mut next) = settle::due_periods(&self.pool, self.config.notice_settle).await?;
+        for period in due {
+            match settle::settle_period(&self.pool, &self.outbox, &self.rules, &period).await? {
+                Some(outcome) => {
+                    self.notices.add(outcome.notices as u64, &[]);
+                    tracing::info!(period, transitions = outcome.transitions, "settled");
+                }
+                // Another replica holds the period: look again after a debounce.
+                None => {
+                    let wait = self.config.debounce;
+                    next = Some(next.map_or(wait, |n| n.min(wait)));
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
+    async fn rerank_pass(&self) -> anyhow::Result<Option<Duration>> {
         let dirty: Vec<DirtyPeriod> = sqlx::query_as(
             "SELECT period,
                     GREATEST(0, LEAST(
@@ -115,7 +154,7 @@ impl Reranker {
             // The re-rank continues the trace of the period's latest change.
             let span = tracing::info_span!("classification.rerank", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
-            let reranked = rerank::rerank_period(&self.pool, &self.outbox, &self.rules, &period)
+            let reranked = rerank::rerank_period(&self.pool, &self.outbox, &period)
                 .instrument(span)
                 .await?;
             match reranked {
@@ -129,7 +168,6 @@ impl Reranker {
                         firms = outcome.firms,
                         rows_written = outcome.rows_written,
                         changed_classes = outcome.changed_classes,
-                        notices = outcome.notices,
                         model_version = outcome.model_version,
                         ms = elapsed.as_millis() as u64,
                         "re-ranked"

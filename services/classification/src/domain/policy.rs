@@ -1,9 +1,11 @@
 //! Support-policy rules: a class transition becomes notices for the departments concerned.
 //!
 //! A rule fires on entering or leaving a class. A notice's id is a name-based UUID (v5) of
-//! (enterprise, transition, model version, period, rule): the same cause always gives the
-//! same id, so a re-rank or a redelivered event that reproduces a transition reproduces the
-//! id too, and the notice store keeps one notice per id.
+//! (enterprise, transition, model version, period, rule, sequence): the sequence counts the
+//! firm's settled transitions in the period, so a genuine second A->B gets ids of its own,
+//! while a retried computation of the same transition reproduces its ids and the notice
+//! store keeps one notice per id. Transitions are settled against the class last notified
+//! (see `store::settle`), not against each re-rank.
 
 use std::fmt;
 
@@ -211,13 +213,16 @@ pub struct Cause<'a> {
     pub period: &'a str,
     pub model_version: i64,
     pub transition: Transition,
+    /// The firm's count of settled transitions in the period, this one included: a second
+    /// genuine A->B is a new notice, a retried computation of the same one is not.
+    pub sequence: i64,
 }
 
 /// The deterministic id of the notice `rule` gives for `cause`.
 pub fn notice_id(cause: &Cause<'_>, rule_id: &str) -> Uuid {
     let name = format!(
-        "{}|{}|{}|{}|{}",
-        cause.uscc, cause.transition, cause.model_version, cause.period, rule_id
+        "{}|{}|{}|{}|{}|{}",
+        cause.uscc, cause.transition, cause.model_version, cause.period, rule_id, cause.sequence
     );
     Uuid::new_v5(&NOTICE_NAMESPACE, name.as_bytes())
 }
@@ -264,6 +269,7 @@ mod tests {
             period: "2025",
             model_version: 1,
             transition,
+            sequence: 1,
         }
     }
 
@@ -321,6 +327,17 @@ mod tests {
                 },
                 "r"
             )
+        );
+        assert_ne!(
+            base,
+            notice_id(
+                &Cause {
+                    sequence: 3,
+                    ..cause(up)
+                },
+                "r"
+            ),
+            "a later genuine transition of the same kind is a new notice"
         );
         assert_ne!(
             base,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool};
 
-use super::{StoreError, events, lock_period};
+use super::{StoreError, events, lock_period, settle};
 use crate::domain::{
     Benchmarks, Class, Figures, Grading,
     policy::{NoticeRule, Transition},
@@ -245,7 +245,8 @@ pub enum OverrideAction<'a> {
 }
 
 /// Sets or lifts an override in one transaction with its audit row and, when the class in
-/// force changes, its event and notices. A lift without an override is FAILED_PRECONDITION.
+/// force changes, its event; the notices of the class in force against the one last notified
+/// go with it. A lift without an override is FAILED_PRECONDITION.
 pub async fn apply_override(
     pool: &PgPool,
     outbox: &Outbox,
@@ -271,8 +272,11 @@ pub async fn apply_override(
     };
     if transition.is_change() {
         let change = decision.change(&row, transition, at);
-        events::publish(&mut tx, outbox, rules, &change).await?;
+        events::publish_classified(&mut tx, outbox, &change).await?;
     }
+    // An override is a deliberate decision, not churn: its notices go out at once, against
+    // the class last notified (a lift back to it sends none).
+    settle::notify(&mut tx, outbox, rules, &period, Some(&row.uscc)).await?;
     let updated = get(&mut tx, &period, uscc)
         .await?
         .ok_or_else(|| not_found(uscc, &period))?;

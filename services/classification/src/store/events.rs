@@ -1,6 +1,6 @@
-//! What a class change publishes, through the outbox in the caller's transaction: one
-//! `EnterpriseClassified` keyed by USCC, and one `SupportPolicyNotice` per firing rule keyed
-//! by department.
+//! What goes out through the outbox in the caller's transaction: an `EnterpriseClassified`
+//! keyed by USCC at every change of class in force, and, once the change is settled, one
+//! `SupportPolicyNotice` per firing rule keyed by department.
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::{
@@ -42,41 +42,35 @@ pub struct ClassChange<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// The notices `rules` give for a change, with the department each is for.
+/// The notices `rules` give for `cause`, issued `at`, with the department each is for.
 pub fn notices(
-    change: &ClassChange<'_>,
+    cause: &Cause<'_>,
+    at: DateTime<Utc>,
     rules: &[NoticeRule],
 ) -> Vec<(Department, SupportPolicyNotice)> {
-    let cause = Cause {
-        uscc: change.uscc,
-        name: change.name,
-        period: change.period,
-        model_version: change.model_version,
-        transition: change.transition,
-    };
-    policy::firing(rules, change.transition)
+    policy::firing(rules, cause.transition)
         .map(|rule| {
             let notice = SupportPolicyNotice {
-                notice_id: policy::notice_id(&cause, &rule.id).to_string(),
+                notice_id: policy::notice_id(cause, &rule.id).to_string(),
                 department: rule.department.to_proto() as i32,
-                uscc: change.uscc.to_string(),
+                uscc: cause.uscc.to_string(),
                 transition: Some(ClassTransition {
-                    from_class: class_to_proto(change.transition.from),
-                    to_class: class_to_proto(change.transition.to),
+                    from_class: class_to_proto(cause.transition.from),
+                    to_class: class_to_proto(cause.transition.to),
                 }),
                 kind: rule.kind.clone(),
-                text: policy::render(&rule.text, &cause),
-                model_version: change.model_version,
+                text: policy::render(&rule.text, cause),
+                model_version: cause.model_version,
                 period: Some(common::Period {
-                    code: change.period.to_string(),
+                    code: cause.period.to_string(),
                 }),
                 rule_id: rule.id.clone(),
                 source: SOURCE.to_string(),
-                issued_at: Some(to_timestamp(change.at)),
+                issued_at: Some(to_timestamp(at)),
                 due_at: rule
                     .due_days
-                    .map(|days| to_timestamp(change.at + chrono::Duration::days(i64::from(days)))),
-                enterprise_name: change.name.to_string(),
+                    .map(|days| to_timestamp(at + chrono::Duration::days(i64::from(days)))),
+                enterprise_name: cause.name.to_string(),
                 parcel_id: String::new(),
             };
             (rule.department, notice)
@@ -84,14 +78,13 @@ pub fn notices(
         .collect()
 }
 
-/// Enqueues the change's event and notices in the transaction behind `conn`; returns the
-/// number of notices.
-pub async fn publish(
+/// Enqueues the change's `EnterpriseClassified` in the transaction behind `conn`. Its
+/// notices are not: they wait for the period to settle (`store::settle`).
+pub async fn publish_classified(
     conn: &mut PgConnection,
     outbox: &Outbox,
-    rules: &[NoticeRule],
     change: &ClassChange<'_>,
-) -> sqlx::Result<usize> {
+) -> sqlx::Result<()> {
     let event = EnterpriseClassified {
         uscc: change.uscc.to_string(),
         old_class: class_to_proto(change.transition.from),
@@ -116,16 +109,22 @@ pub async fn publish(
             conn,
             OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, change.uscc, &event),
         )
-        .await?;
-    let notices = notices(change, rules);
-    for (department, notice) in &notices {
-        outbox
-            .enqueue(
-                conn,
-                OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
-                    .with_subject(change.uscc),
-            )
-            .await?;
-    }
-    Ok(notices.len())
+        .await
+        .map(|_| ())
+}
+
+/// Enqueues `notices` (keyed by department, with the enterprise as subject) in one statement.
+pub async fn enqueue_notices(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    notices: &[(Department, SupportPolicyNotice)],
+) -> sqlx::Result<()> {
+    let events = notices
+        .iter()
+        .map(|(department, notice)| {
+            OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
+                .with_subject(&notice.uscc)
+        })
+        .collect();
+    outbox.enqueue_many(conn, events).await.map(|_| ())
 }

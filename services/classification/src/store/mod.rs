@@ -1,12 +1,13 @@
 //! Storage (sqlx): the read model kept from census events, model versions, classes per
-//! period, overrides, and the re-rank that writes changed classes together with their
-//! events and notices in one transaction.
+//! period, overrides, the re-rank that writes changed classes together with their events in
+//! one transaction, and the settle that sends a quiet period's net notices.
 
 pub mod classes;
 pub mod events;
 pub mod models;
 pub mod read_model;
 pub mod rerank;
+pub mod settle;
 
 use sqlx::PgConnection;
 

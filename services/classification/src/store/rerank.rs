@@ -1,6 +1,7 @@
 //! Re-ranking one period: read the cohort, classify it, and in one transaction write the
-//! rows that changed, the cohorts' benchmarks, an `EnterpriseClassified` and the notices
-//! for every enterprise whose class in force changed, and the run's record.
+//! rows that changed, the cohorts' benchmarks, an `EnterpriseClassified` for every
+//! enterprise whose class in force changed, and the run's record. Notices are not sent here:
+//! a change marks the period unsettled, and `settle` sends the net notices once it is quiet.
 //!
 //! An override wins over the computed class and is never touched here: the class in force
 //! is the override while there is one. The period's advisory lock keeps a concurrent
@@ -12,11 +13,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool};
 
-use super::{corrupt, events, models, try_lock_period};
+use super::{corrupt, events, models, settle, try_lock_period};
 use crate::{
     domain::{
         Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
-        policy::{NoticeRule, Transition},
+        policy::Transition,
     },
     proto::class_to_proto,
 };
@@ -30,7 +31,6 @@ pub struct RerankOutcome {
     pub rows_written: usize,
     /// Enterprises whose class in force changed (each got an event).
     pub changed_classes: usize,
-    pub notices: usize,
     pub model_version: i64,
 }
 
@@ -103,7 +103,6 @@ const CHUNK: usize = 5_000;
 pub async fn rerank_period(
     pool: &PgPool,
     outbox: &Outbox,
-    rules: &[NoticeRule],
     period: &str,
 ) -> anyhow::Result<Option<RerankOutcome>> {
     let mut tx = pool.begin().await?;
@@ -119,7 +118,10 @@ pub async fn rerank_period(
     let Some((generation, started_at)) = dirty else {
         return Ok(None); // another replica has just done it
     };
-    let outcome = rerank_locked(&mut tx, outbox, rules, period).await?;
+    let outcome = rerank_locked(&mut tx, outbox, period).await?;
+    if outcome.changed_classes > 0 {
+        settle::mark_changed(&mut tx, period).await?;
+    }
 
     let cleared = sqlx::query("DELETE FROM dirty_periods WHERE period = $1 AND generation = $2")
         .bind(period)
@@ -157,7 +159,6 @@ pub async fn rerank_period(
 async fn rerank_locked(
     tx: &mut PgConnection,
     outbox: &Outbox,
-    rules: &[NoticeRule],
     period_code: &str,
 ) -> anyhow::Result<RerankOutcome> {
     let period = Period::parse(period_code)
@@ -197,7 +198,7 @@ async fn rerank_locked(
                 transition,
             };
             let change = change.event(period_code, model.version, at);
-            outcome.notices += events::publish(&mut *tx, outbox, rules, &change).await?;
+            events::publish_classified(&mut *tx, outbox, &change).await?;
             outcome.changed_classes += 1;
         }
         writes.push((i, computed));

@@ -10,7 +10,7 @@ use classification::{
         Class,
         policy::{self, Cause, Transition},
     },
-    store::rerank,
+    store::{rerank, settle},
 };
 use haicheng_proto::{
     classification::v1::EnterpriseClassified, common::v1::EnterpriseClass,
@@ -48,8 +48,17 @@ fn since(at: &Option<prost_types::Timestamp>, mark: DateTime<Utc>) -> bool {
         .is_some_and(|t| t >= mark)
 }
 
-/// The notice ids the default rules give for a transition.
-fn expected_notice_ids(uscc: &str, from: Class, to: Class) -> BTreeSet<String> {
+/// The notice ids the default rules give for a firm's transition, the last one it was
+/// notified of (its sequence number is read back: the load's intermediate rankings may
+/// already have notified the firm more than once).
+async fn expected_notice_ids(app: &App, uscc: &str, from: Class, to: Class) -> BTreeSet<String> {
+    let sequence: i64 =
+        sqlx::query_scalar("SELECT sequence FROM notified_classes WHERE period = $1 AND uscc = $2")
+            .bind(PERIOD)
+            .bind(uscc)
+            .fetch_one(&app.pool)
+            .await
+            .expect("the firm was notified");
     let transition = Transition {
         from: Some(from),
         to: Some(to),
@@ -60,6 +69,7 @@ fn expected_notice_ids(uscc: &str, from: Class, to: Class) -> BTreeSet<String> {
         period: PERIOD,
         model_version: 1,
         transition,
+        sequence,
     };
     policy::firing(&policy::default_rules(), transition)
         .map(|rule| policy::notice_id(&cause, &rule.id).to_string())
@@ -160,8 +170,8 @@ async fn a_return_that_moves_another_enterprise_across_the_a_b_boundary_yields_e
     let notices = change_notices(&app, &codes, mark, 6).await;
     let ids: BTreeSet<String> = notices.iter().map(|(_, n)| n.notice_id.clone()).collect();
     assert_eq!(ids.len(), notices.len(), "no notice twice: {notices:?}");
-    let mut want = expected_notice_ids(leader, Class::A, Class::B);
-    want.extend(expected_notice_ids(reporter, Class::B, Class::A));
+    let mut want = expected_notice_ids(&app, leader, Class::A, Class::B).await;
+    want.extend(expected_notice_ids(&app, reporter, Class::B, Class::A).await);
     assert_eq!(
         ids, want,
         "leaving A and entering B for one, entering A for the other"
@@ -241,12 +251,22 @@ async fn replaying_the_same_census_event_yields_no_new_notice() {
         .await
         .unwrap();
     let outbox = platform::Outbox::new("classification");
-    let outcome = rerank::rerank_period(&app.pool, &outbox, &policy::default_rules(), PERIOD)
+    let outcome = rerank::rerank_period(&app.pool, &outbox, PERIOD)
         .await
         .unwrap();
     if let Some(outcome) = outcome {
         assert_eq!(outcome.changed_classes, 0);
-        assert_eq!(outcome.notices, 0);
     }
+    // And settling it again finds every class in force already notified.
+    let settled = settle::settle_period(&app.pool, &outbox, &policy::default_rules(), PERIOD)
+        .await
+        .unwrap()
+        .expect("the period's lock is free");
+    assert_eq!(settled, settle::SettleOutcome::default());
+    assert_eq!(
+        change_notices(&app, &codes, mark, 6).await.len(),
+        6,
+        "still no new notice"
+    );
     app.stop().await;
 }

@@ -2,11 +2,15 @@
 //! through `testkit::spawn` (`classification::run` on port 0, a database and a topic prefix
 //! of its own), fed census events on its own census topic, read back from its own
 //! classification and notice topics.
+//!
+//! Tests start the service with `CLASSIFICATION_NOTICE_SETTLE=0s` (notices right after each
+//! re-rank) unless they set it: only `settling` tests the quiet time itself.
 
 mod api;
 mod chain;
 mod coalescing;
 mod quotas;
+mod settling;
 
 use std::{collections::HashSet, time::Duration};
 
@@ -42,19 +46,27 @@ pub struct App {
     /// so tests sharing the broker never see each other's events.
     pub prefix: String,
     pub census_topic: String,
+    /// Notices go out right after each re-rank (a settle time of 0): [`App::settled`] then
+    /// also waits for them.
+    notices_at_once: bool,
     /// This test's USCCs.
     usccs: Usccs,
     service: Service,
 }
 
-/// Starts the service with the default configuration.
+/// Starts the service with the default configuration but a settle time of 0.
 pub async fn spawn_app() -> App {
     spawn_app_with(&[]).await
 }
 
+/// Starts the service with `extra` settings; the settle time is 0 unless `extra` sets it.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
-    let service = testkit::spawn(Config::from_lookup, classification::run, extra).await;
+    let settle = classification::config::vars::NOTICE_SETTLE;
+    let mut vars = vec![(settle, "0s")];
+    vars.extend_from_slice(extra);
+    let notices_at_once = vars.iter().rev().find(|(k, _)| *k == settle) == Some(&(settle, "0s"));
+    let service = testkit::spawn(Config::from_lookup, classification::run, &vars).await;
     let census_topic = service.topic(haicheng_proto::topics::CENSUS_EVENTS);
     let producer = Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap();
     producer
@@ -67,6 +79,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
         producer,
         prefix: service.prefix.clone(),
         census_topic,
+        notices_at_once,
         usccs: Usccs::new(),
         service,
     }
@@ -196,7 +209,8 @@ impl App {
     }
 
     /// Waits until `period` holds `firms` returns whose revisions sum to `revisions`, and no
-    /// re-rank is pending: every submitted figure is then reflected in the classes.
+    /// re-rank is pending: every submitted figure is then reflected in the classes. With a
+    /// settle time of 0 also until no period is unsettled: the notices are in the outbox.
     pub async fn settled(&self, period_code: &str, firms: i64, revisions: i64) {
         let settled = wait_until(Duration::from_secs(90), || async {
             let (count, sum): (i64, Option<i64>) = sqlx::query_as(
@@ -210,6 +224,15 @@ impl App {
                 .fetch_one(&self.pool)
                 .await
                 .unwrap();
+            let unsettled: i64 = sqlx::query_scalar("SELECT count(*) FROM unsettled_periods")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            let dirty = if self.notices_at_once {
+                dirty + unsettled
+            } else {
+                dirty
+            };
             let ranked: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM classifications WHERE period = $1")
                     .bind(period_code)

@@ -1,0 +1,185 @@
+//! Settling a period (通知结算): its notices, computed against what the departments were last
+//! notified of, once its classes have stopped moving.
+//!
+//! A re-rank publishes every change of class in force as an `EnterpriseClassified` and marks
+//! the period unsettled; it sends no notice. Once the period has had no change of class for
+//! the settle time (`CLASSIFICATION_NOTICE_SETTLE`) and no re-rank is pending, one
+//! transaction under the period's lock compares each firm's class in force with its row in
+//! `notified_classes`, enqueues the notices of every difference and records the class as
+//! notified. So a firm that went A→B→A meanwhile gets nothing, and one that really moved gets
+//! the notices of its net transition, numbered by its sequence of settled transitions.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use platform::Outbox;
+use sqlx::{PgConnection, PgPool};
+
+use super::{events, try_lock_period};
+use crate::domain::{
+    Class,
+    policy::{Cause, NoticeRule, Transition},
+};
+
+/// What one settle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettleOutcome {
+    /// Firms whose class in force differed from the one notified.
+    pub transitions: usize,
+    pub notices: usize,
+}
+
+/// Records that `period`'s classes changed now (the database's clock): its settle waits.
+pub async fn mark_changed(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO unsettled_periods (period, last_change_at) VALUES ($1, clock_timestamp())
+         ON CONFLICT (period) DO UPDATE SET last_change_at = EXCLUDED.last_change_at",
+    )
+    .bind(period)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
+/// until the next of the others is (`None`: no other).
+pub async fn due_periods(
+    pool: &PgPool,
+    settle: Duration,
+) -> sqlx::Result<(Vec<String>, Option<Duration>)> {
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT u.period,
+                GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8
+         FROM unsettled_periods u
+         WHERE NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
+         ORDER BY u.last_change_at",
+    )
+    .bind(settle.as_secs_f64() * 1000.0)
+    .fetch_all(pool)
+    .await?;
+    let mut due = Vec::new();
+    let mut next: Option<Duration> = None;
+    for (period, wait_ms) in rows {
+        if wait_ms > 0.0 {
+            let wait = Duration::from_secs_f64(wait_ms / 1000.0);
+            next = Some(next.map_or(wait, |n| n.min(wait)));
+        } else {
+            due.push(period);
+        }
+    }
+    Ok((due, next))
+}
+
+/// Settles `period` now, whatever its quiet time (the caller decides that; tests call this
+/// directly): `None` if another transaction holds the period's lock.
+pub async fn settle_period(
+    pool: &PgPool,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    period: &str,
+) -> anyhow::Result<Option<SettleOutcome>> {
+    let mut tx = pool.begin().await?;
+    if !try_lock_period(&mut tx, period).await? {
+        return Ok(None);
+    }
+    let outcome = notify(&mut tx, outbox, rules, period, None).await?;
+    sqlx::query("DELETE FROM unsettled_periods WHERE period = $1")
+        .bind(period)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+#[derive(sqlx::FromRow)]
+struct Pending {
+    uscc: String,
+    name: String,
+    class: i16,
+    model_version: i64,
+    notified_class: Option<i16>,
+    sequence: i64,
+}
+
+/// In the caller's transaction holding the period's lock: the notices of every firm of
+/// `period` (only `uscc` when given) whose class in force is not the one notified, and the
+/// class recorded as notified.
+pub async fn notify(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    period: &str,
+    uscc: Option<&str>,
+) -> sqlx::Result<SettleOutcome> {
+    let pending: Vec<Pending> = sqlx::query_as(
+        "SELECT c.uscc, c.name, c.class, c.model_version, n.class AS notified_class,
+                COALESCE(n.sequence, 0) AS sequence
+         FROM classifications c
+         LEFT JOIN notified_classes n ON n.period = c.period AND n.uscc = c.uscc
+         WHERE c.period = $1 AND ($2::text IS NULL OR c.uscc = $2)
+           AND c.class <> COALESCE(n.class, 0)
+         ORDER BY c.uscc",
+    )
+    .bind(period)
+    .bind(uscc)
+    .fetch_all(&mut *tx)
+    .await?;
+    if pending.is_empty() {
+        return Ok(SettleOutcome::default());
+    }
+    let at = Utc::now();
+    let mut notices = Vec::new();
+    for firm in &pending {
+        let cause = Cause {
+            uscc: &firm.uscc,
+            name: &firm.name,
+            period,
+            model_version: firm.model_version,
+            transition: Transition {
+                from: firm
+                    .notified_class
+                    .and_then(|c| Class::from_proto(i32::from(c))),
+                to: Class::from_proto(i32::from(firm.class)),
+            },
+            sequence: firm.sequence + 1,
+        };
+        notices.extend(events::notices(&cause, at, rules));
+    }
+    events::enqueue_notices(&mut *tx, outbox, &notices).await?;
+    record_notified(&mut *tx, period, &pending, at).await?;
+    Ok(SettleOutcome {
+        transitions: pending.len(),
+        notices: notices.len(),
+    })
+}
+
+/// The firms' classes in force as notified, each with its next sequence number.
+async fn record_notified(
+    tx: &mut PgConnection,
+    period: &str,
+    firms: &[Pending],
+    at: chrono::DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let usccs: Vec<&str> = firms.iter().map(|f| f.uscc.as_str()).collect();
+    let classes: Vec<i16> = firms.iter().map(|f| f.class).collect();
+    let versions: Vec<i64> = firms.iter().map(|f| f.model_version).collect();
+    let sequences: Vec<i64> = firms.iter().map(|f| f.sequence + 1).collect();
+    sqlx::query(
+        "INSERT INTO notified_classes (period, uscc, class, model_version, sequence, notified_at)
+         SELECT $1, t.uscc, t.class, t.model_version, t.sequence, $2
+         FROM unnest($3::text[], $4::int2[], $5::int8[], $6::int8[])
+              AS t(uscc, class, model_version, sequence)
+         ON CONFLICT (period, uscc) DO UPDATE SET
+             class = EXCLUDED.class, model_version = EXCLUDED.model_version,
+             sequence = EXCLUDED.sequence, notified_at = EXCLUDED.notified_at",
+    )
+    .bind(period)
+    .bind(at)
+    .bind(&usccs)
+    .bind(&classes)
+    .bind(&versions)
+    .bind(&sequences)
+    .execute(tx)
+    .await
+    .map(|_| ())
+}

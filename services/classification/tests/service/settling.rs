@@ -1,0 +1,245 @@
+//! Net notices: a period's notices go out once it has settled, computed against the class
+//! each firm was last notified of, not against the previous re-rank.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use classification::{
+    config::vars,
+    domain::{
+        Class,
+        policy::{self, Cause, Transition},
+    },
+    store::settle::{self, SettleOutcome},
+};
+use haicheng_proto::{
+    classification::v1::EnterpriseClassified, common::v1::EnterpriseClass,
+    policy::v1::SupportPolicyNotice, topics,
+};
+use testkit::wait_until;
+
+use crate::{App, collect, set, spawn_app_with};
+
+const PERIOD: &str = "2025";
+
+/// Notices of a first class: 1 A (3 rules), 3 B (2 each), 6 C (2 each).
+const FIRST_NOTICES: usize = 3 + 3 * 2 + 6 * 2;
+
+/// Ten firms in one cohort: firm 0 leads (1090 yuan tax per mu), firm 1 follows (1080).
+async fn cohort_of_ten(app: &App) -> Vec<String> {
+    let codes: Vec<String> = (0..10).map(|i| app.uscc(i)).collect();
+    for (i, code) in codes.iter().enumerate() {
+        app.submit(code, PERIOD, 1, 1_090 - 10 * i as i64).await;
+    }
+    app.settled(PERIOD, 10, 10).await;
+    codes
+}
+
+/// The settle step, called directly (the service's own settle time is never reached).
+async fn settle_now(app: &App) -> SettleOutcome {
+    let outbox = platform::Outbox::new("classification");
+    settle::settle_period(&app.pool, &outbox, &policy::default_rules(), PERIOD)
+        .await
+        .expect("settling")
+        .expect("the period's lock is free")
+}
+
+async fn class(app: &App, uscc: &str) -> EnterpriseClass {
+    app.class_of(uscc).await.enterprise_class()
+}
+
+fn since(at: &Option<prost_types::Timestamp>, mark: DateTime<Utc>) -> bool {
+    at.as_ref()
+        .and_then(platform::time::from_timestamp)
+        .is_some_and(|t| t >= mark)
+}
+
+/// The ids the default rules give for `uscc`'s `sequence`-th settled transition.
+fn ids_of(uscc: &str, from: Class, to: Class, sequence: i64) -> BTreeSet<String> {
+    let transition = Transition {
+        from: Some(from),
+        to: Some(to),
+    };
+    let cause = Cause {
+        uscc,
+        name: "",
+        period: PERIOD,
+        model_version: 1,
+        transition,
+        sequence,
+    };
+    policy::firing(&policy::default_rules(), transition)
+        .map(|rule| policy::notice_id(&cause, &rule.id).to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_notices_of_its_own()
+{
+    // The service's settle time is an hour: only the direct calls below settle the period.
+    let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "60m")]).await;
+    let codes = cohort_of_ten(&app).await;
+    let (leader, reporter) = (&codes[0], &codes[1]);
+    let first = settle_now(&app).await;
+    assert_eq!(
+        first,
+        SettleOutcome {
+            transitions: 10,
+            notices: FIRST_NOTICES
+        },
+        "every firm's first class"
+    );
+    let mark = Utc::now();
+
+    // The reporter overtakes the leader and falls back before the period settles.
+    app.submit(reporter, PERIOD, 2, 1_100).await;
+    app.settled(PERIOD, 10, 11).await;
+    assert_eq!(class(&app, leader).await, EnterpriseClass::B);
+    app.submit(reporter, PERIOD, 3, 1_080).await;
+    app.settled(PERIOD, 10, 12).await;
+    assert_eq!(class(&app, leader).await, EnterpriseClass::A);
+    assert_eq!(
+        settle_now(&app).await,
+        SettleOutcome::default(),
+        "A->B->A inside the settle time: no notice"
+    );
+    // The ranking's events flowed at every change all the same: two moves of two firms.
+    let pair = set(&[leader.as_str(), reporter.as_str()]);
+    let moves = collect::<EnterpriseClassified>(
+        &app.topic(topics::CLASSIFICATION_EVENTS),
+        |e| pair.contains(&e.uscc) && since(&e.classified_at, mark),
+        4,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(moves.len(), 4, "{moves:?}");
+
+    // Three genuine moves, each settled: A->B, later B->A, later A->B for the leader, and
+    // the reverse for the reporter.
+    let mut last = None;
+    for (revision, tax) in [(4, 1_100), (5, 1_080), (6, 1_100)] {
+        last = Some(app.submit(reporter, PERIOD, revision, tax).await);
+        app.settled(PERIOD, 10, 9 + revision).await;
+        assert_eq!(
+            settle_now(&app).await,
+            SettleOutcome {
+                transitions: 2,
+                notices: 6
+            },
+            "revision {revision}: the leader's and the reporter's move, three notices each"
+        );
+    }
+    assert_eq!(class(&app, leader).await, EnterpriseClass::B);
+
+    // Replaying the last census event, and the same revision under a new event id, changes
+    // nothing: a marker behind them on the same key shows they were consumed.
+    let (event, payload) = last.expect("three moves");
+    app.publish_again(&event, &payload).await;
+    app.submit(reporter, PERIOD, 6, 1_100).await;
+    app.submit(reporter, "2026", 1, 1_100).await;
+    app.settled("2026", 1, 1).await;
+    assert_eq!(settle_now(&app).await, SettleOutcome::default());
+
+    // On the notice topic: exactly the three moves' notices, none for the eight firms whose
+    // class never left the notified one, and every id distinct.
+    let ours = set(&codes.iter().map(String::as_str).collect::<Vec<_>>());
+    let notices = collect::<SupportPolicyNotice>(
+        &app.topic(topics::POLICY_NOTICES),
+        |n| ours.contains(&n.uscc) && since(&n.issued_at, mark),
+        18,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(notices.len(), 18, "{notices:?}");
+    let mut by_firm: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (_, n) in &notices {
+        by_firm
+            .entry(n.uscc.as_str())
+            .or_default()
+            .insert(n.notice_id.clone());
+    }
+    assert_eq!(
+        by_firm.keys().copied().collect::<Vec<_>>(),
+        {
+            let mut pair = vec![leader.as_str(), reporter.as_str()];
+            pair.sort();
+            pair
+        },
+        "only the two firms that moved"
+    );
+    let mut want = ids_of(leader, Class::A, Class::B, 2);
+    want.extend(ids_of(leader, Class::B, Class::A, 3));
+    want.extend(ids_of(leader, Class::A, Class::B, 4));
+    assert_eq!(want.len(), 9, "the second A->B has ids of its own");
+    assert_eq!(by_firm[leader.as_str()], want);
+    let mut want = ids_of(reporter, Class::B, Class::A, 2);
+    want.extend(ids_of(reporter, Class::A, Class::B, 3));
+    want.extend(ids_of(reporter, Class::B, Class::A, 4));
+    assert_eq!(by_firm[reporter.as_str()], want);
+
+    let notified: (i16, i64) = sqlx::query_as(
+        "SELECT class, sequence FROM notified_classes WHERE period = $1 AND uscc = $2",
+    )
+    .bind(PERIOD)
+    .bind(leader)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(notified, (EnterpriseClass::B as i16, 4));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_re_ranker_sends_a_periods_notices_once_it_has_been_quiet_for_the_settle_time() {
+    // Long enough that the load's re-ranks (a few, 200 ms apart) all fall inside it.
+    let settle = Duration::from_secs(3);
+    let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "3s")]).await;
+    let codes = cohort_of_ten(&app).await;
+    let notified = wait_until(Duration::from_secs(60), || async {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notified_classes WHERE period = $1")
+                .bind(PERIOD)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        count == 10
+    })
+    .await;
+    assert!(notified, "the period settled by itself");
+
+    // The last change of class came no earlier than the start of the last re-rank that made
+    // one: nothing was notified before the settle time had passed since.
+    let (first_notice, last_change): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT (SELECT min(notified_at) FROM notified_classes WHERE period = $1),
+                (SELECT max(started_at) FROM rerank_runs WHERE period = $1 AND changed_classes > 0)",
+    )
+    .bind(PERIOD)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        first_notice - last_change >= chrono::Duration::from_std(settle).unwrap(),
+        "notified at {first_notice}, last change at {last_change} or later"
+    );
+
+    let ours = set(&codes.iter().map(String::as_str).collect::<Vec<_>>());
+    let notices = collect::<SupportPolicyNotice>(
+        &app.topic(topics::POLICY_NOTICES),
+        |n| ours.contains(&n.uscc),
+        FIRST_NOTICES,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(notices.len(), FIRST_NOTICES, "one first class each, once");
+    assert!(
+        notices.iter().all(|(_, n)| n
+            .transition
+            .as_ref()
+            .is_some_and(|t| t.from_class == EnterpriseClass::Unspecified as i32)),
+        "the load's intermediate rankings were not notified"
+    );
+    app.stop().await;
+}
