@@ -15,6 +15,7 @@ pub mod events;
 pub mod fixtures;
 pub mod load;
 pub mod rerank;
+pub mod rerank_db;
 pub mod services;
 pub mod table;
 
@@ -35,7 +36,7 @@ pub struct Options {
     pub bin_dir: PathBuf,
     /// Tiny counts: the harness works, the figures mean nothing.
     pub quick: bool,
-    /// Only these rows (`health`, `submit`, `file`, `import`, `relay`, `consumer`, `rerank`);
+    /// Only these rows ([`ROWS`]);
     /// empty for all. Memory rows come with any row that starts the services.
     pub only: Vec<String>,
     /// Extra variables for both services (`KEY=VALUE`), to try a setting's effect.
@@ -44,7 +45,14 @@ pub struct Options {
 
 /// The row names [`Options::only`] takes.
 pub const ROWS: &[&str] = &[
-    "health", "submit", "file", "import", "relay", "consumer", "rerank",
+    "health",
+    "submit",
+    "file",
+    "import",
+    "relay",
+    "consumer",
+    "rerank",
+    "rerank-db",
 ];
 
 /// The counts of one mode.
@@ -58,6 +66,8 @@ struct Counts {
     consumed_messages: usize,
     rerank_firms: usize,
     rerank_rounds: usize,
+    /// Firms of the period re-ranked in the database.
+    rerank_db_firms: usize,
 }
 
 impl Counts {
@@ -72,6 +82,7 @@ impl Counts {
                 consumed_messages: 100,
                 rerank_firms: 10_000,
                 rerank_rounds: 1,
+                rerank_db_firms: 500,
             }
         } else {
             Self {
@@ -83,6 +94,7 @@ impl Counts {
                 consumed_messages: 20_000,
                 rerank_firms: 1_000_000,
                 rerank_rounds: 3,
+                rerank_db_firms: 100_000,
             }
         }
     }
@@ -186,6 +198,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         record(
             "census consumer",
             events::consumer(url, prefix, firms, n, classification_cpu).await,
+        );
+    }
+    if wants("rerank-db") {
+        let (url, n) = (&classification.database_url, counts.rerank_db_firms);
+        record(
+            "re-rank in the database",
+            rerank_db::run(url, n, classification_cpu).await,
         );
     }
     if wants("rerank") {
