@@ -37,9 +37,14 @@ impl Cluster {
             ("OUTBOX_POLL_MS", "100"),
             ("SHUTDOWN_GRACE_MS", "0"),
         ];
+        // Classification sends a period's notices once it has been quiet for the settle time
+        // (30 s by default); the system tests want them right after each re-rank.
+        let mut classification_env = env.clone();
+        classification_env.push(("CLASSIFICATION_NOTICE_SETTLE", "0s"));
         env.extend_from_slice(extra);
+        classification_env.extend_from_slice(extra);
         let mut census = ServiceProcess::start("census", &env).await;
-        let mut classification = ServiceProcess::start("classification", &env).await;
+        let mut classification = ServiceProcess::start("classification", &classification_env).await;
         census
             .wait_serving(Duration::from_secs(60))
             .await

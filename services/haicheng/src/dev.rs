@@ -466,7 +466,7 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         "haicheng notices watch --token dev-finance          (in a second terminal; Ctrl-C ends it)".to_string(),
         format!("haicheng census submit --uscc {firm} --period 2025 --request-id tour-1 --file services/haicheng/samples/return.json --token dev-commerce"),
         format!("haicheng class show {firm} --token dev-commerce     (a moment later: its new class)"),
-        "haicheng notices list --token dev-finance".to_string(),
+        "haicheng notices list --token dev-finance                (about 30 s after the submit: notices wait for the period to settle)".to_string(),
         "haicheng land parcels --token dev-park-committee         (the Xiliu committee sees its own park)".to_string(),
         format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
         "haicheng notices list --token dev-natural-resources      (land shortfall notices among them)".to_string(),
@@ -476,6 +476,10 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         println!("  {line}");
     }
     println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
+    println!(
+        "Notices go out once a period's classes have not changed for CLASSIFICATION_NOTICE_SETTLE (30 s);"
+    );
+    println!("a class that moves and moves back meanwhile sends none.");
     println!("A service that dies is reported and started again; Ctrl-C stops everything.");
 }
 

@@ -16,8 +16,10 @@ use classification::{
     store::settle::{self, SettleOutcome},
 };
 use haicheng_proto::{
-    classification::v1::EnterpriseClassified, common::v1::EnterpriseClass,
-    policy::v1::SupportPolicyNotice, topics,
+    classification::v1::{EnterpriseClassified, OverrideClassRequest},
+    common::v1::EnterpriseClass,
+    policy::v1::SupportPolicyNotice,
+    topics,
 };
 use testkit::wait_until;
 
@@ -241,5 +243,46 @@ async fn the_re_ranker_sends_a_periods_notices_once_it_has_been_quiet_for_the_se
             .is_some_and(|t| t.from_class == EnterpriseClass::Unspecified as i32)),
         "the load's intermediate rankings were not notified"
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_override_notifies_at_once_against_the_class_last_notified() {
+    let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "60m")]).await;
+    let codes = cohort_of_ten(&app).await;
+    let leader = &codes[0];
+    assert_eq!(settle_now(&app).await.notices, FIRST_NOTICES);
+    let mark = Utc::now();
+
+    // Commerce moves the leader to C: its notices go out without waiting for a settle.
+    app.client
+        .clone()
+        .override_class(crate::as_dept(
+            "commerce",
+            OverrideClassRequest {
+                uscc: leader.clone(),
+                enterprise_class: EnterpriseClass::C as i32,
+                reason: "safety inspection 2025-31: falsified records".into(),
+                period: None,
+            },
+        ))
+        .await
+        .expect("the override");
+    let mine = |n: &SupportPolicyNotice| &n.uscc == leader && since(&n.issued_at, mark);
+    let notices = collect::<SupportPolicyNotice>(
+        &app.topic(topics::POLICY_NOTICES),
+        mine,
+        3,
+        Duration::from_secs(60),
+    )
+    .await;
+    let ids: BTreeSet<String> = notices.iter().map(|(_, n)| n.notice_id.clone()).collect();
+    assert_eq!(
+        ids,
+        ids_of(leader, Class::A, Class::C, 2),
+        "leaving A and entering C"
+    );
+    // The override is what the departments now know: settling finds nothing to send.
+    assert_eq!(settle_now(&app).await, SettleOutcome::default());
     app.stop().await;
 }
