@@ -22,7 +22,10 @@ pub fn signal(pid: u32, signal: libc::c_int) -> io::Result<()> {
 mod tests {
     #[test]
     fn a_child_is_signalled_and_an_ended_one_is_an_error() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         super::signal(child.id(), libc::SIGTERM).unwrap();
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use platform::{ConfigError, PlatformConfig, ServiceConfig, config::{non_blank, parse_or}};
+use platform::{
+    ConfigError, PlatformConfig, ServiceConfig,
+    config::{non_blank, parse_or},
+};
 
 use crate::domain::subsidy::SubsidyPolicy;
 
