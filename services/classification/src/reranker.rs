@@ -112,8 +112,14 @@ impl Reranker {
     /// Settles every unsettled period quiet for the settle time.
     async fn settle_pass(&self) -> anyhow::Result<Option<Duration>> {
         let (due, mut next) = settle::due_periods(&self.pool, self.config.notice_settle).await?;
-        for period in due {
-            match settle::settle_period(&self.pool, &self.outbox, &self.rules, &period).await? {
+        for (period, trace) in due {
+            // The settle continues the trace of the change that left the period unsettled.
+            let span = tracing::info_span!("classification.settle", period = %period);
+            telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
+            let settled = settle::settle_period(&self.pool, &self.outbox, &self.rules, &period)
+                .instrument(span)
+                .await?;
+            match settled {
                 Some(outcome) => {
                     self.notices.add(outcome.notices as u64, &[]);
                     tracing::info!(period, transitions = outcome.transitions, "settled");

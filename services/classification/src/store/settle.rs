@@ -9,11 +9,11 @@
 //! notified. So a firm that went A→B→A meanwhile gets nothing, and one that really moved gets
 //! the notices of its net transition, numbered by its sequence of settled transitions.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
 use platform::Outbox;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, types::Json};
 
 use super::{events, try_lock_period};
 use crate::domain::{
@@ -29,11 +29,15 @@ pub struct SettleOutcome {
     pub notices: usize,
 }
 
-/// Records that `period`'s classes changed now (the database's clock): its settle waits.
+/// Records that `period`'s classes changed now (the database's clock): its settle waits. Called
+/// by the re-rank while the period is still marked dirty, whose trace the settle continues.
 pub async fn mark_changed(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO unsettled_periods (period, last_change_at) VALUES ($1, clock_timestamp())
-         ON CONFLICT (period) DO UPDATE SET last_change_at = EXCLUDED.last_change_at",
+        "INSERT INTO unsettled_periods (period, last_change_at, trace_headers)
+         VALUES ($1, clock_timestamp(),
+                 COALESCE((SELECT trace_headers FROM dirty_periods WHERE period = $1), '{}'))
+         ON CONFLICT (period) DO UPDATE SET
+             last_change_at = EXCLUDED.last_change_at, trace_headers = EXCLUDED.trace_headers",
     )
     .bind(period)
     .execute(conn)
@@ -41,15 +45,22 @@ pub async fn mark_changed(conn: &mut PgConnection, period: &str) -> sqlx::Result
     .map(|_| ())
 }
 
+/// Trace context headers, as stored.
+type Trace = Json<HashMap<String, String>>;
+
+/// A period due to settle, with the trace context of its last change.
+pub type DuePeriod = (String, Trace);
+
 /// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
 /// until the next of the others is (`None`: no other).
 pub async fn due_periods(
     pool: &PgPool,
     settle: Duration,
-) -> sqlx::Result<(Vec<String>, Option<Duration>)> {
-    let rows: Vec<(String, f64)> = sqlx::query_as(
+) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
+    let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
         "SELECT u.period,
-                GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8
+                GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
+                u.trace_headers
          FROM unsettled_periods u
          WHERE NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
          ORDER BY u.last_change_at",
@@ -59,12 +70,12 @@ pub async fn due_periods(
     .await?;
     let mut due = Vec::new();
     let mut next: Option<Duration> = None;
-    for (period, wait_ms) in rows {
+    for (period, wait_ms, trace) in rows {
         if wait_ms > 0.0 {
             let wait = Duration::from_secs_f64(wait_ms / 1000.0);
             next = Some(next.map_or(wait, |n| n.min(wait)));
         } else {
-            due.push(period);
+            due.push((period, trace));
         }
     }
     Ok((due, next))
