@@ -124,9 +124,9 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and waits (up to 30 s) for the exit.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: a signal to our own child process.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        if let Some(pid) = self.child.id()
+            && platform::process::signal(pid, libc::SIGTERM).is_ok()
+        {
             let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
         }
     }
