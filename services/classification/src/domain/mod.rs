@@ -3,7 +3,8 @@
 //! Data flows through it in one direction: census [`Figures`] become indicator values,
 //! values are scored against their segment's benchmark with a versioned [`Model`],
 //! scored firms are ranked and placed by [`Quotas`] into [`Class`]es ([`classify`]),
-//! and each class change becomes support-policy notices ([`policy`]).
+//! and each settled change of class (against the one last notified) becomes support-policy
+//! notices ([`policy`]).
 //! [`explain`] answers "why this class, and what would it take to move up", and [`notes`]
 //! says it in sentences.
 
