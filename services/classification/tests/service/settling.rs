@@ -286,3 +286,111 @@ async fn an_override_notifies_at_once_against_the_class_last_notified() {
     assert_eq!(settle_now(&app).await, SettleOutcome::default());
     app.stop().await;
 }
+
+/// Every firm's class in force in `period`, through ListClasses.
+async fn classes(app: &App, period: &str) -> BTreeMap<String, Option<Class>> {
+    app.list_all(period, 500)
+        .await
+        .into_iter()
+        .map(|c| {
+            let class = Class::from_proto(c.enterprise_class);
+            (c.uscc, class)
+        })
+        .collect()
+}
+
+/// The notices the default rules give for every firm whose class moved from `before` to `after`.
+fn expected(
+    before: &BTreeMap<String, Option<Class>>,
+    after: &BTreeMap<String, Option<Class>>,
+) -> SettleOutcome {
+    let mut outcome = SettleOutcome::default();
+    for (uscc, to) in after {
+        let from = before.get(uscc).copied().flatten();
+        let transition = Transition { from, to: *to };
+        if transition.is_change() {
+            outcome.transitions += 1;
+            outcome.notices += policy::firing(&policy::default_rules(), transition).count();
+        }
+    }
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bursts_half_undone_settle_into_the_notices_of_the_net_moves_only() {
+    let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "60m")]).await;
+    const FIRMS: usize = 300;
+    let codes: Vec<String> = (0..FIRMS).map(|i| app.uscc(i)).collect();
+    let tax = |i: usize, round: usize| 500 + ((i * 7_919 + round * 104_729) % 3_000) as i64;
+    // Published concurrently, as an import would: partial cohorts are ranked meanwhile.
+    futures::future::join_all(
+        codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| app.submit(code, PERIOD, 1, tax(i, 0))),
+    )
+    .await;
+    app.settled(PERIOD, FIRMS as i64, FIRMS as i64).await;
+    let first = classes(&app, PERIOD).await;
+    assert_eq!(settle_now(&app).await, expected(&BTreeMap::new(), &first));
+
+    // A second burst reshuffles the ranking, and a third takes half of it back, each
+    // re-ranked before the next; the settle sends only the net moves.
+    futures::future::join_all(
+        codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| app.submit(code, PERIOD, 2, tax(i, 1))),
+    )
+    .await;
+    app.settled(PERIOD, FIRMS as i64, 2 * FIRMS as i64).await;
+    let between = classes(&app, PERIOD).await;
+    futures::future::join_all(
+        codes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(i, code)| app.submit(code, PERIOD, 3, tax(i, 0))),
+    )
+    .await;
+    app.settled(PERIOD, FIRMS as i64, 2 * FIRMS as i64 + FIRMS as i64 / 2)
+        .await;
+    let last = classes(&app, PERIOD).await;
+    let churn = expected(&first, &between).transitions + expected(&between, &last).transitions;
+    let net = expected(&first, &last);
+    assert!(
+        net.transitions > 0 && net.transitions < FIRMS,
+        "some firms moved, not all: {net:?}"
+    );
+    assert!(
+        churn > net.transitions,
+        "some moves were undone before the settle: {churn} moves, {net:?}"
+    );
+    assert_eq!(settle_now(&app).await, net);
+    println!(
+        "{churn} class changes after the first settle, {} net transitions notified",
+        net.transitions
+    );
+
+    let notified: Vec<(String, i16)> =
+        sqlx::query_as("SELECT uscc, class FROM notified_classes WHERE period = $1 ORDER BY uscc")
+            .bind(PERIOD)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let in_force: Vec<(String, i16)> = last
+        .iter()
+        .filter(|(_, class)| class.is_some())
+        .map(|(uscc, class)| {
+            (
+                uscc.clone(),
+                classification::proto::class_to_proto(*class) as i16,
+            )
+        })
+        .collect();
+    assert_eq!(
+        notified, in_force,
+        "every firm is notified of its class in force"
+    );
+    app.stop().await;
+}
