@@ -116,13 +116,20 @@ impl Reranker {
             // The settle continues the trace of the change that left the period unsettled.
             let span = tracing::info_span!("classification.settle", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
-            let settled = settle::settle_period(&self.pool, &self.outbox, &self.rules, &period)
-                .instrument(span)
-                .await?;
+            let quiet = self.config.notice_settle;
+            let settled =
+                settle::settle_if_due(&self.pool, &self.outbox, &self.rules, &period, quiet)
+                    .instrument(span)
+                    .await?;
             match settled {
                 Some(outcome) => {
                     self.notices.add(outcome.notices as u64, &[]);
-                    tracing::info!(period, transitions = outcome.transitions, "settled");
+                    tracing::info!(
+                        period,
+                        transitions = outcome.transitions,
+                        notices = outcome.notices,
+                        "settled"
+                    );
                 }
                 // Another replica holds the period: look again after a debounce.
                 None => {

@@ -81,17 +81,56 @@ pub async fn due_periods(
     Ok((due, next))
 }
 
-/// Settles `period` now, whatever its quiet time (the caller decides that; tests call this
-/// directly): `None` if another transaction holds the period's lock.
+/// Settles `period` now, whatever its quiet time (tests call this directly): `None` if
+/// another transaction holds the period's lock.
 pub async fn settle_period(
     pool: &PgPool,
     outbox: &Outbox,
     rules: &[NoticeRule],
     period: &str,
 ) -> anyhow::Result<Option<SettleOutcome>> {
+    settle(pool, outbox, rules, period, None).await
+}
+
+/// As [`settle_period`] if the period is still due under its lock (quiet for `quiet`, no
+/// re-rank pending): another replica may have settled it, and a change left it unsettled
+/// again, since [`due_periods`] was read. Not due: nothing is done.
+pub async fn settle_if_due(
+    pool: &PgPool,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    period: &str,
+    quiet: Duration,
+) -> anyhow::Result<Option<SettleOutcome>> {
+    settle(pool, outbox, rules, period, Some(quiet)).await
+}
+
+async fn settle(
+    pool: &PgPool,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    period: &str,
+    quiet: Option<Duration>,
+) -> anyhow::Result<Option<SettleOutcome>> {
     let mut tx = pool.begin().await?;
     if !try_lock_period(&mut tx, period).await? {
         return Ok(None);
+    }
+    if let Some(quiet) = quiet {
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (
+                 SELECT 1 FROM unsettled_periods u
+                 WHERE u.period = $1
+                   AND u.last_change_at <= clock_timestamp() - make_interval(secs => $2)
+                   AND NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period))",
+        )
+        .bind(period)
+        .bind(quiet.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !due {
+            return Ok(Some(SettleOutcome::default()));
+        }
     }
     let outcome = notify(&mut tx, outbox, rules, period, None).await?;
     sqlx::query("DELETE FROM unsettled_periods WHERE period = $1")

@@ -85,6 +85,24 @@ async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_n
     let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "60m")]).await;
     let codes = cohort_of_ten(&app).await;
     let (leader, reporter) = (&codes[0], &codes[1]);
+    // Not quiet for an hour yet: the re-ranker's settle step leaves the period as it is.
+    let outbox = platform::Outbox::new("classification");
+    let rules = policy::default_rules();
+    let early = settle::settle_if_due(
+        &app.pool,
+        &outbox,
+        &rules,
+        PERIOD,
+        Duration::from_secs(3_600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(early, Some(SettleOutcome::default()));
+    let notified: i64 = sqlx::query_scalar("SELECT count(*) FROM notified_classes")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(notified, 0, "nothing notified before the settle time");
     let first = settle_now(&app).await;
     assert_eq!(
         first,
