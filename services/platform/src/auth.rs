@@ -10,11 +10,11 @@ use std::{
     collections::{BTreeSet, HashMap},
     fmt,
     sync::Arc,
-    task::{Context, Poll},
 };
 
-use futures::future::BoxFuture;
 use tonic::{Status, body::Body};
+
+use crate::server::Gate;
 
 /// Scope names, declared once.
 pub mod scopes {
@@ -371,61 +371,14 @@ impl AccessPolicy {
     }
 }
 
-/// Tower layer applying an [`AccessPolicy`] before any handler runs.
-#[derive(Clone)]
-pub struct AuthLayer(Arc<AccessPolicy>);
-
-impl AuthLayer {
-    pub fn new(policy: AccessPolicy) -> Self {
-        Self(Arc::new(policy))
-    }
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Authenticated<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticated {
-            inner,
-            policy: self.0.clone(),
+/// Refuses what the policy refuses; an admitted call carries its [`Principal`] in its
+/// extensions for the handler.
+impl Gate for AccessPolicy {
+    fn check(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
+        if let Some(principal) = self.admit(request.uri().path(), request.headers())? {
+            request.extensions_mut().insert(principal);
         }
-    }
-}
-
-#[derive(Clone)]
-pub struct Authenticated<S> {
-    inner: S,
-    policy: Arc<AccessPolicy>,
-}
-
-impl<S> tower::Service<http::Request<Body>> for Authenticated<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        match self.policy.admit(request.uri().path(), request.headers()) {
-            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
-            Ok(principal) => {
-                if let Some(principal) = principal {
-                    request.extensions_mut().insert(principal);
-                }
-                // The clone that was polled ready serves this call (tower's usual swap).
-                let ready = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, ready);
-                Box::pin(inner.call(request))
-            }
-        }
+        Ok(())
     }
 }
 

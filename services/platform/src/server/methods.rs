@@ -6,17 +6,13 @@
 //! not serve, a method no contract declares) answers UNIMPLEMENTED before auth, where it
 //! would otherwise look like a missing permission.
 
-use std::{
-    collections::BTreeSet,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::collections::BTreeSet;
 
-use futures::future::BoxFuture;
 use prost::Message;
 use prost_types::FileDescriptorSet;
 use tonic::{Status, body::Body};
 
+use super::gate::Gate;
 use crate::auth::AccessPolicy;
 
 /// Served by every process beside its own services (public by the default policy).
@@ -79,58 +75,15 @@ impl ServedMethods {
     }
 }
 
-/// Answers UNIMPLEMENTED for every path [`ServedMethods`] does not serve.
-#[derive(Clone)]
-pub struct ServedOnlyLayer(Arc<ServedMethods>);
-
-impl ServedOnlyLayer {
-    pub fn new(methods: ServedMethods) -> Self {
-        Self(Arc::new(methods))
-    }
-}
-
-impl<S> tower::Layer<S> for ServedOnlyLayer {
-    type Service = ServedOnly<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        ServedOnly {
-            inner,
-            methods: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct ServedOnly<S> {
-    inner: S,
-    methods: Arc<ServedMethods>,
-}
-
-impl<S> tower::Service<http::Request<Body>> for ServedOnly<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+/// Answers UNIMPLEMENTED for every path not served here.
+impl Gate for ServedMethods {
+    fn check(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
         let path = request.uri().path();
-        if !self.methods.serves(path) {
-            let status = Status::unimplemented(format!("{path} is not served here"));
-            return Box::pin(async move { Ok(status.into_http()) });
+        if self.serves(path) {
+            Ok(())
+        } else {
+            Err(Status::unimplemented(format!("{path} is not served here")))
         }
-        // The clone that was polled ready serves this call (tower's usual swap).
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        Box::pin(inner.call(request))
     }
 }
 

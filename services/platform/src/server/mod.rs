@@ -8,6 +8,7 @@
 
 mod admission;
 pub mod codes;
+pub mod gate;
 pub mod incoming;
 pub mod methods;
 
@@ -20,10 +21,11 @@ use tonic_health::ServingStatus;
 
 pub use admission::AdmissionLayer;
 pub use codes::StatusCodesLayer;
-pub use methods::{ServedMethods, ServedOnlyLayer};
+pub use gate::{Gate, GateLayer};
+pub use methods::ServedMethods;
 
 use crate::{
-    auth::{AccessPolicy, AuthLayer},
+    auth::AccessPolicy,
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
 };
@@ -116,8 +118,8 @@ pub async fn serve(
         })
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(StatusCodesLayer)
-        .layer(ServedOnlyLayer::new(methods))
-        .layer(AuthLayer::new(settings.policy))
+        .layer(GateLayer::new(methods))
+        .layer(GateLayer::new(settings.policy))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
     tokio::select! {
