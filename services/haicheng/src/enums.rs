@@ -7,7 +7,7 @@
 
 use haicheng_proto::{
     census::v1 as census, classification::v1 as classification, common::v1 as common,
-    policy::v1 as policy,
+    fair::v1 as fair, land::v1 as land, policy::v1 as policy,
 };
 use serde_json::Value;
 
@@ -54,6 +54,20 @@ proto_enums! {
     classification::Indicator => "INDICATOR_",
     classification::Grading => "GRADING_",
     policy::NoticeState => "NOTICE_STATE_",
+    land::LandUse => "LAND_USE_",
+    land::ParcelStatus => "PARCEL_STATUS_",
+    land::SupplyMode => "SUPPLY_MODE_",
+    land::GrantStatus => "GRANT_STATUS_",
+    land::CommitmentItem => "COMMITMENT_ITEM_",
+    land::EvaluationOutcome => "EVALUATION_OUTCOME_",
+    land::UnitStatus => "UNIT_STATUS_",
+    land::ApplicationStatus => "APPLICATION_STATUS_",
+    fair::FairKind => "FAIR_KIND_",
+    fair::Market => "MARKET_",
+    fair::BoothType => "BOOTH_TYPE_",
+    fair::AllocationMode => "ALLOCATION_MODE_",
+    fair::RegistrationStatus => "REGISTRATION_STATUS_",
+    fair::InvitationStatus => "INVITATION_STATUS_",
 }
 
 /// A value as typed: any case, with or without the prefix, `-` for `_`. The unspecified

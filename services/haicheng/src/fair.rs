@@ -31,42 +31,13 @@ use crate::{
     Context,
     client::{self, Authed, call},
     enterprise::more_hint,
-    enums::{self, ProtoEnum},
+    enums,
     errors::CliError,
     output::{self, Format, Table, hundredths},
 };
 
 /// Address of the trade-fair service, `HOST:PORT`.
 pub const ADDR_VAR: &str = "HAICHENG_TRADE_FAIR_ADDR";
-
-macro_rules! fair_enums {
-    ($($t:ty => $prefix:literal),* $(,)?) => {$(
-        impl ProtoEnum for $t {
-            const PREFIX: &'static str = $prefix;
-            fn from_value(value: i32) -> Option<Self> {
-                Self::try_from(value).ok()
-            }
-            fn proto_name(self) -> &'static str {
-                self.as_str_name()
-            }
-            fn from_proto_name(name: &str) -> Option<Self> {
-                Self::from_str_name(name)
-            }
-            fn value(self) -> i32 {
-                self as i32
-            }
-        }
-    )*};
-}
-
-fair_enums! {
-    pb::FairKind => "FAIR_KIND_",
-    pb::Market => "MARKET_",
-    pb::BoothType => "BOOTH_TYPE_",
-    pb::AllocationMode => "ALLOCATION_MODE_",
-    pb::RegistrationStatus => "REGISTRATION_STATUS_",
-    pb::InvitationStatus => "INVITATION_STATUS_",
-}
 
 #[derive(Args)]
 pub struct FairArgs {

@@ -27,44 +27,13 @@ use crate::{
     Context,
     client::{self, Authed, call},
     enterprise::more_hint,
-    enums::{self, ProtoEnum},
+    enums,
     errors::CliError,
     output::{self, Format, Table, hundredths},
 };
 
 /// Address of the land-parcel service, `HOST:PORT`.
 pub const ADDR_VAR: &str = "HAICHENG_LAND_ADDR";
-
-macro_rules! land_enums {
-    ($($t:ty => $prefix:literal),* $(,)?) => {$(
-        impl ProtoEnum for $t {
-            const PREFIX: &'static str = $prefix;
-            fn from_value(value: i32) -> Option<Self> {
-                Self::try_from(value).ok()
-            }
-            fn proto_name(self) -> &'static str {
-                self.as_str_name()
-            }
-            fn from_proto_name(name: &str) -> Option<Self> {
-                Self::from_str_name(name)
-            }
-            fn value(self) -> i32 {
-                self as i32
-            }
-        }
-    )*};
-}
-
-land_enums! {
-    pb::LandUse => "LAND_USE_",
-    pb::ParcelStatus => "PARCEL_STATUS_",
-    pb::SupplyMode => "SUPPLY_MODE_",
-    pb::GrantStatus => "GRANT_STATUS_",
-    pb::CommitmentItem => "COMMITMENT_ITEM_",
-    pb::EvaluationOutcome => "EVALUATION_OUTCOME_",
-    pb::UnitStatus => "UNIT_STATUS_",
-    pb::ApplicationStatus => "APPLICATION_STATUS_",
-}
 
 #[derive(Args)]
 pub struct LandArgs {
