@@ -78,13 +78,9 @@ pub fn notices(
         .collect()
 }
 
-/// Enqueues the change's `EnterpriseClassified` in the transaction behind `conn`. Its
-/// notices are not: they wait for the period to settle (`store::settle`).
-pub async fn publish_classified(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    change: &ClassChange<'_>,
-) -> sqlx::Result<()> {
+/// The change's `EnterpriseClassified`, keyed by USCC. Its notices are not part of it: they
+/// wait for the period to settle (`store::settle`).
+pub fn classified_event(change: &ClassChange<'_>) -> OutgoingEvent {
     let event = EnterpriseClassified {
         uscc: change.uscc.to_string(),
         old_class: class_to_proto(change.transition.from),
@@ -104,11 +100,18 @@ pub async fn publish_classified(
         name: change.name.to_string(),
         override_reason: change.override_reason.to_string(),
     };
+    OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, change.uscc, &event)
+}
+
+/// Enqueues one change's `EnterpriseClassified` in the transaction behind `conn` (an
+/// override; a re-rank enqueues all of its changes at once).
+pub async fn publish_classified(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    change: &ClassChange<'_>,
+) -> sqlx::Result<()> {
     outbox
-        .enqueue(
-            conn,
-            OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, change.uscc, &event),
-        )
+        .enqueue(conn, classified_event(change))
         .await
         .map(|_| ())
 }

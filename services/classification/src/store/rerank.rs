@@ -179,6 +179,7 @@ async fn rerank_locked(
         ..Default::default()
     };
     let mut writes: Vec<(usize, Computed)> = Vec::new();
+    let mut classified = Vec::new();
     for (i, (row, evaluation)) in rows.iter().zip(&result.evaluations).enumerate() {
         let before = previous.get(&row.uscc);
         let computed = Computed::of(evaluation, before, row);
@@ -197,13 +198,22 @@ async fn rerank_locked(
                 evaluation,
                 transition,
             };
-            let change = change.event(period_code, model.version, at);
-            events::publish_classified(&mut *tx, outbox, &change).await?;
+            classified.push(events::classified_event(&change.event(
+                period_code,
+                model.version,
+                at,
+            )));
             outcome.changed_classes += 1;
         }
         writes.push((i, computed));
     }
     outcome.rows_written = writes.len();
+    // One statement per chunk of changes, in ranking order, instead of one per change.
+    while !classified.is_empty() {
+        let rest = classified.split_off(classified.len().min(CHUNK));
+        outbox.enqueue_many(&mut *tx, classified).await?;
+        classified = rest;
+    }
 
     for chunk in writes.chunks(CHUNK) {
         let run = Run {
