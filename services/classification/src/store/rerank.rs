@@ -99,6 +99,9 @@ impl Computed {
 /// Rows per bulk upsert statement.
 const CHUNK: usize = 5_000;
 
+/// `EnterpriseClassified` events enqueued per statement.
+const EVENT_CHUNK: usize = 1_000;
+
 /// Re-ranks `period` if it is dirty and no one else is re-ranking it (`None` otherwise).
 pub async fn rerank_period(
     pool: &PgPool,
@@ -204,16 +207,18 @@ async fn rerank_locked(
                 at,
             )));
             outcome.changed_classes += 1;
+            // One statement per EVENT_CHUNK changes, in ranking order, not one per change;
+            // flushed as they fill, so a large re-rank never holds all its events at once.
+            if classified.len() == EVENT_CHUNK {
+                outbox
+                    .enqueue_many(&mut *tx, std::mem::take(&mut classified))
+                    .await?;
+            }
         }
         writes.push((i, computed));
     }
+    outbox.enqueue_many(&mut *tx, classified).await?;
     outcome.rows_written = writes.len();
-    // One statement per chunk of changes, in ranking order, instead of one per change.
-    while !classified.is_empty() {
-        let rest = classified.split_off(classified.len().min(CHUNK));
-        outbox.enqueue_many(&mut *tx, classified).await?;
-        classified = rest;
-    }
 
     for chunk in writes.chunks(CHUNK) {
         let run = Run {
