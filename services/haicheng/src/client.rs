@@ -95,13 +95,13 @@ impl Connect {
 
     pub async fn census(&self) -> Result<CensusServiceClient<Authed>, CliError> {
         let token = self.bearer()?;
-        let channel = connect("census", &self.census).await?;
+        let channel = connect("census", "census", &self.census).await?;
         Ok(CensusServiceClient::with_interceptor(channel, token))
     }
 
     pub async fn classification(&self) -> Result<ClassificationServiceClient<Authed>, CliError> {
         let token = self.bearer()?;
-        let channel = connect("classification", &self.classification).await?;
+        let channel = connect("classification", "classification", &self.classification).await?;
         Ok(ClassificationServiceClient::with_interceptor(
             channel, token,
         ))
@@ -110,15 +110,20 @@ impl Connect {
     /// The notice service, served by the classification process.
     pub async fn notices(&self) -> Result<NoticeServiceClient<Authed>, CliError> {
         let token = self.bearer()?;
-        let channel = connect("classification", &self.classification).await?;
+        let channel = connect("classification", "classification", &self.classification).await?;
         Ok(NoticeServiceClient::with_interceptor(channel, token))
     }
 }
 
-/// Connects now, so that an unreachable service is told apart from a refusal.
-async fn connect(service: &'static str, address: &str) -> Result<Channel, CliError> {
+/// Connects now, so that an unreachable service is told apart from a refusal; `flag` is the
+/// option that gave the address (`--land` for land-parcel).
+pub async fn connect(
+    service: &'static str,
+    flag: &str,
+    address: &str,
+) -> Result<Channel, CliError> {
     let endpoint = endpoint(address)
-        .map_err(|e| CliError::usage(format!("--{service} {address:?} is not HOST:PORT ({e})")))?;
+        .map_err(|e| CliError::usage(format!("--{flag} {address:?} is not HOST:PORT ({e})")))?;
     endpoint.connect().await.map_err(|e| CliError::Unreachable {
         service,
         address: address.to_string(),

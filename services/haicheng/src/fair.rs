@@ -214,16 +214,7 @@ pub fn parse_yuan(text: &str) -> Result<i64, String> {
 
 async fn connect(address: &str, context: &Context) -> Result<FairServiceClient<Authed>, CliError> {
     let token = context.connect.bearer()?;
-    let endpoint = client::endpoint(address)
-        .map_err(|e| CliError::usage(format!("--trade-fair {address:?} is not HOST:PORT ({e})")))?;
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| CliError::Unreachable {
-            service: "trade-fair",
-            address: address.to_string(),
-            cause: e.to_string(),
-        })?;
+    let channel = client::connect("trade-fair", "trade-fair", address).await?;
     Ok(FairServiceClient::with_interceptor(channel, token))
 }
 
@@ -405,13 +396,7 @@ pub async fn run(args: FairArgs, context: &Context) -> Result<(), CliError> {
                 .await?
                 .into_inner()
                 .registrations;
-            if json {
-                output::emit(&output::json(&Value::from(
-                    all.iter().map(registration_json).collect::<Vec<_>>(),
-                )));
-            } else {
-                output::emit(&registrations_table(&all));
-            }
+            emit_registrations(&all, json);
         }
         FairCommand::Registration { registration_id } => {
             let r = service
@@ -426,13 +411,7 @@ pub async fn run(args: FairArgs, context: &Context) -> Result<(), CliError> {
                 .await?
                 .into_inner()
                 .registrations;
-            if json {
-                output::emit(&output::json(&Value::from(
-                    all.iter().map(registration_json).collect::<Vec<_>>(),
-                )));
-            } else {
-                output::emit(&registrations_table(&all));
-            }
+            emit_registrations(&all, json);
         }
         FairCommand::Cancel {
             registration_id,
@@ -837,6 +816,16 @@ fn render_fair(f: &pb::Fair, waitlisted: i32) -> String {
         ("waitlisted", waitlisted.to_string()),
         ("version", f.version.to_string()),
     ])
+}
+
+fn emit_registrations(all: &[pb::Registration], json: bool) {
+    if json {
+        output::emit(&output::json(&Value::from(
+            all.iter().map(registration_json).collect::<Vec<_>>(),
+        )));
+    } else {
+        output::emit(&registrations_table(all));
+    }
 }
 
 fn emit_registration(r: &pb::Registration, json: bool) {

@@ -104,16 +104,7 @@ pub struct QueueArgs {
 
 async fn connect(address: &str, context: &Context) -> Result<LandServiceClient<Authed>, CliError> {
     let token = context.connect.bearer()?;
-    let endpoint = client::endpoint(address)
-        .map_err(|e| CliError::usage(format!("--land {address:?} is not HOST:PORT ({e})")))?;
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| CliError::Unreachable {
-            service: "land-parcel",
-            address: address.to_string(),
-            cause: e.to_string(),
-        })?;
+    let channel = client::connect("land-parcel", "land", address).await?;
     Ok(LandServiceClient::with_interceptor(channel, token))
 }
 
