@@ -5,8 +5,15 @@
 //! reflection) or a scope. A method without a rule is refused, so a new RPC is closed until
 //! someone decides who may call it. Finer checks (a department sees only its own notices)
 //! are the handler's, with the [`Principal`] the layer puts in the request's extensions.
+//!
+//! Three kinds of principal call: a government department, a machine account (service), and
+//! an enterprise (企业) bound to its one USCC. An enterprise holds no scopes: it passes only
+//! methods marked [`Rule::ScopeOrEnterprise`], whose handler then keeps it to its own records
+//! with [`Principal::require_enterprise_self`] or [`Principal::restrict_to_self`]; every
+//! [`Rule::Scope`] method refuses it.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeSet, HashMap},
     fmt,
     sync::Arc,
@@ -14,7 +21,7 @@ use std::{
 
 use tonic::{Status, body::Body};
 
-use crate::server::Gate;
+use crate::{server::Gate, uscc::Uscc};
 
 /// Scope names, declared once.
 pub mod scopes {
@@ -134,6 +141,9 @@ pub enum Identity {
     Department(Department),
     /// A machine account, e.g. `census-import`.
     Service(String),
+    /// An enterprise (企业), by its USCC (validated when the token table was read): it may
+    /// read its own records and nothing else.
+    Enterprise(String),
 }
 
 impl fmt::Display for Identity {
@@ -141,6 +151,7 @@ impl fmt::Display for Identity {
         match self {
             Identity::Department(d) => write!(f, "department:{}", d.as_str()),
             Identity::Service(name) => write!(f, "service:{name}"),
+            Identity::Enterprise(uscc) => write!(f, "enterprise:{uscc}"),
         }
     }
 }
@@ -153,14 +164,21 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the principal holds `scope`. Never for an enterprise, whatever scopes a
+    /// hand-built principal claims: an enterprise passes only by its own rule.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.contains(scope)
+        self.enterprise().is_none() && self.scopes.contains(scope)
     }
 
-    /// PERMISSION_DENIED unless the principal holds `scope`.
+    /// PERMISSION_DENIED unless the principal holds `scope` (never for an enterprise).
     pub fn require(&self, scope: &str) -> Result<(), Status> {
         if self.has_scope(scope) {
             Ok(())
+        } else if self.enterprise().is_some() {
+            Err(Status::permission_denied(format!(
+                "{} may read only its own file, class and explanation; this method needs the scope {scope}",
+                self.identity
+            )))
         } else {
             Err(Status::permission_denied(format!(
                 "{} lacks the scope {scope}",
@@ -173,7 +191,41 @@ impl Principal {
     pub fn department(&self) -> Option<Department> {
         match self.identity {
             Identity::Department(d) => Some(d),
-            Identity::Service(_) => None,
+            Identity::Service(_) | Identity::Enterprise(_) => None,
+        }
+    }
+
+    /// The enterprise's USCC, if the caller is an enterprise.
+    pub fn enterprise(&self) -> Option<&str> {
+        match &self.identity {
+            Identity::Enterprise(uscc) => Some(uscc),
+            Identity::Department(_) | Identity::Service(_) => None,
+        }
+    }
+
+    /// For a handler behind [`Rule::ScopeOrEnterprise`] reading one enterprise's record: Ok
+    /// for a department or service (the rule checked its scope), Ok for the enterprise
+    /// itself, PERMISSION_DENIED for an enterprise asking about another USCC.
+    pub fn require_enterprise_self(&self, uscc: &str) -> Result<(), Status> {
+        match self.enterprise() {
+            Some(own) if own != uscc => Err(Status::permission_denied(format!(
+                "{} may read only its own records, not those of {uscc:?}",
+                self.identity
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// For a list behind [`Rule::ScopeOrEnterprise`] with a USCC filter (empty = all): the
+    /// filter unchanged for a department or service; for an enterprise its own USCC (an
+    /// empty filter becomes it), PERMISSION_DENIED if it names another.
+    pub fn restrict_to_self(&self, uscc_filter: &str) -> Result<String, Status> {
+        match self.enterprise() {
+            None => Ok(uscc_filter.to_string()),
+            Some(own) if uscc_filter.is_empty() || uscc_filter == own => Ok(own.to_string()),
+            Some(_) => self
+                .require_enterprise_self(uscc_filter)
+                .map(|()| uscc_filter.to_string()),
         }
     }
 
@@ -188,21 +240,35 @@ impl Principal {
 
 /// Bearer tokens and the principals they stand for. Tokens never appear in `Debug` output.
 #[derive(Clone, Default)]
-pub struct TokenTable(Arc<HashMap<String, Principal>>);
+pub struct TokenTable {
+    principals: Arc<HashMap<String, Principal>>,
+    /// Whether `dev-enterprise-<USCC>` stands for that enterprise (the development table only).
+    development_enterprises: bool,
+}
+
+/// The prefix of an enterprise's development token: `dev-enterprise-<USCC>`.
+pub const DEVELOPMENT_ENTERPRISE_PREFIX: &str = "dev-enterprise-";
 
 impl fmt::Debug for TokenTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut who: Vec<String> = self.0.values().map(|p| p.identity.to_string()).collect();
+        let mut who: Vec<String> = self
+            .principals
+            .values()
+            .map(|p| p.identity.to_string())
+            .collect();
         who.sort();
         f.debug_struct("TokenTable")
             .field("principals", &who)
+            .field("development_enterprises", &self.development_enterprises)
             .finish()
     }
 }
 
 impl TokenTable {
     /// Parses `AUTH_TOKENS`: entries separated by `;`, each `TOKEN=KIND:NAME:SCOPE,SCOPE…`
-    /// where KIND is `department` (NAME one of the department names) or `service`.
+    /// where KIND is `department` (NAME one of the department names) or `service`, or
+    /// `TOKEN=enterprise:USCC` for an enterprise (a valid USCC, and no scopes: what an
+    /// enterprise may do is fixed by the methods marked [`Rule::ScopeOrEnterprise`]).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut table = HashMap::new();
         for (index, entry) in spec
@@ -224,9 +290,19 @@ impl TokenTable {
                 (Some("service"), Some(name)) if !name.is_empty() => {
                     Identity::Service(name.to_string())
                 }
+                (Some("enterprise"), Some(uscc)) => {
+                    let uscc = Uscc::parse(uscc)
+                        .map_err(|err| format!("{at}: enterprise USCC {uscc:?} {err}"))?;
+                    if !scope_list.trim().is_empty() {
+                        return Err(format!(
+                            "{at}: an enterprise entry carries no scopes (TOKEN=enterprise:USCC)"
+                        ));
+                    }
+                    Identity::Enterprise(uscc.as_str().to_string())
+                }
                 _ => {
                     return Err(format!(
-                        "{at}: KIND must be department or service, followed by :NAME"
+                        "{at}: KIND must be department, service or enterprise, followed by :NAME"
                     ));
                 }
             };
@@ -246,11 +322,15 @@ impl TokenTable {
                 return Err(format!("{at}: the token is listed twice"));
             }
         }
-        Ok(Self(Arc::new(table)))
+        Ok(Self {
+            principals: Arc::new(table),
+            development_enterprises: false,
+        })
     }
 
-    /// The local stack's tokens: `dev-<department>` for each department, and
-    /// `dev-census-import` for the import service account. Printed by `haicheng dev`.
+    /// The local stack's tokens: `dev-<department>` for each department,
+    /// `dev-census-import` for the import service account, and `dev-enterprise-<USCC>` for
+    /// any enterprise (the USCC validated on lookup). Printed by `haicheng dev`.
     pub fn development() -> Self {
         let mut table: HashMap<String, Principal> = Department::ALL
             .into_iter()
@@ -273,15 +353,33 @@ impl TokenTable {
                 scopes: [scopes::CENSUS_WRITE.to_string()].into(),
             },
         );
-        Self(Arc::new(table))
+        Self {
+            principals: Arc::new(table),
+            development_enterprises: true,
+        }
     }
 
     pub fn development_token(department: Department) -> String {
         format!("dev-{}", department.as_str().replace('_', "-"))
     }
 
-    pub fn lookup(&self, token: &str) -> Option<&Principal> {
-        self.0.get(token)
+    /// An enterprise's development token (it works only with the development table).
+    pub fn development_enterprise_token(uscc: &str) -> String {
+        format!("{DEVELOPMENT_ENTERPRISE_PREFIX}{uscc}")
+    }
+
+    pub fn lookup(&self, token: &str) -> Option<Cow<'_, Principal>> {
+        if let Some(principal) = self.principals.get(token) {
+            return Some(Cow::Borrowed(principal));
+        }
+        let uscc = token
+            .strip_prefix(DEVELOPMENT_ENTERPRISE_PREFIX)
+            .filter(|_| self.development_enterprises)?;
+        let uscc = Uscc::parse(uscc).ok()?;
+        Some(Cow::Owned(Principal {
+            identity: Identity::Enterprise(uscc.as_str().to_string()),
+            scopes: BTreeSet::new(),
+        }))
     }
 }
 
@@ -290,8 +388,11 @@ impl TokenTable {
 pub enum Rule {
     /// Anyone, without a token (health checks, reflection).
     Public,
-    /// An authenticated caller holding this scope.
+    /// An authenticated caller holding this scope; never an enterprise.
     Scope(&'static str),
+    /// A holder of this scope, or any enterprise: the handler then keeps an enterprise to
+    /// its own USCC ([`Principal::require_enterprise_self`], [`Principal::restrict_to_self`]).
+    ScopeOrEnterprise(&'static str),
 }
 
 /// Access rules by gRPC path (`/package.Service/Method`) or by service prefix (`/package.Service/`).
@@ -360,6 +461,11 @@ impl AccessPolicy {
             .ok_or_else(|| Status::unauthenticated("the bearer token is not recognised"))?;
         match rule {
             Some(Rule::Scope(scope)) => principal.require(scope)?,
+            Some(Rule::ScopeOrEnterprise(scope)) => {
+                if principal.enterprise().is_none() {
+                    principal.require(scope)?
+                }
+            }
             Some(Rule::Public) => unreachable!("handled above"),
             None => {
                 return Err(Status::permission_denied(format!(
@@ -367,7 +473,7 @@ impl AccessPolicy {
                 )));
             }
         }
-        Ok(Some(principal.clone()))
+        Ok(Some(principal.into_owned()))
     }
 }
 
@@ -448,5 +554,120 @@ mod tests {
         assert!(TokenTable::parse("tok=department:army:x").is_err());
         assert!(TokenTable::parse("short=service:a:b").is_err());
         assert!(!format!("{table:?}").contains("s3cret"));
+    }
+
+    fn uscc(first16: &str) -> String {
+        Uscc::complete(first16).unwrap().as_str().to_string()
+    }
+
+    fn enterprise_policy() -> AccessPolicy {
+        policy().allow(
+            "/haicheng.census.v1.CensusService/GetEnterpriseFile",
+            Rule::ScopeOrEnterprise(scopes::CENSUS_READ),
+        )
+    }
+
+    const LIST: &str = "/haicheng.census.v1.CensusService/ListEnterprises";
+    const FILE: &str = "/haicheng.census.v1.CensusService/GetEnterpriseFile";
+
+    #[test]
+    fn enterprise_entries_parse_with_a_valid_uscc_and_no_scopes() {
+        let own = uscc("91210381MA0Q1234");
+        let table = TokenTable::parse(&format!("firm-token-1=enterprise:{own}")).unwrap();
+        let firm = table.lookup("firm-token-1").unwrap();
+        assert_eq!(firm.enterprise(), Some(own.as_str()));
+        assert_eq!(firm.department(), None);
+        assert_eq!(firm.identity.to_string(), format!("enterprise:{own}"));
+
+        let bad = TokenTable::parse("firm-token-1=enterprise:91210381MA0Q12345").unwrap_err();
+        assert!(bad.contains("entry 1") && bad.contains("USCC"), "{bad}");
+        let scoped =
+            TokenTable::parse(&format!("firm-token-1=enterprise:{own}:census.read")).unwrap_err();
+        assert!(scoped.contains("carries no scopes"), "{scoped}");
+        assert!(TokenTable::parse("firm-token-1=enterprise:").is_err());
+    }
+
+    #[test]
+    fn an_enterprise_is_denied_under_a_scope_rule_whatever_it_claims() {
+        let own = uscc("91210381MA0Q1234");
+        // A hand-built principal claiming every scope still holds none of them.
+        let claiming = Principal {
+            identity: Identity::Enterprise(own.clone()),
+            scopes: [scopes::CENSUS_READ.to_string()].into(),
+        };
+        assert!(!claiming.has_scope(scopes::CENSUS_READ));
+        let err = claiming.require(scopes::CENSUS_READ).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        assert!(err.message().contains("its own"), "{}", err.message());
+
+        let token = TokenTable::development_enterprise_token(&own);
+        let err = enterprise_policy()
+            .admit(LIST, &headers(Some(&token)))
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn scope_or_enterprise_admits_the_scope_and_any_enterprise() {
+        let own = uscc("91210381MA0Q1234");
+        let token = TokenTable::development_enterprise_token(&own);
+        let admitted = enterprise_policy()
+            .admit(FILE, &headers(Some(&token)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(admitted.enterprise(), Some(own.as_str()));
+        assert!(
+            enterprise_policy()
+                .admit(FILE, &headers(Some("dev-finance")))
+                .unwrap()
+                .is_some()
+        );
+        // A service without the scope is still refused.
+        let err = enterprise_policy()
+            .admit(FILE, &headers(Some("dev-census-import")))
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[test]
+    fn development_enterprise_tokens_need_a_valid_uscc_and_the_development_table() {
+        let own = uscc("91210381MA0Q1234");
+        let token = TokenTable::development_enterprise_token(&own);
+        assert!(TokenTable::development().lookup(&token).is_some());
+        let mut wrong = own.clone();
+        wrong.replace_range(17.., if own.ends_with('0') { "1" } else { "0" });
+        let err = enterprise_policy()
+            .admit(FILE, &headers(Some(&format!("dev-enterprise-{wrong}"))))
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        let configured = TokenTable::parse("s3cret-token=department:finance:census.read").unwrap();
+        assert!(configured.lookup(&token).is_none());
+    }
+
+    #[test]
+    fn require_enterprise_self_keeps_an_enterprise_to_its_own_uscc() {
+        let own = uscc("91210381MA0Q1234");
+        let other = uscc("91210381MA10ABCD");
+        let firm = Principal {
+            identity: Identity::Enterprise(own.clone()),
+            scopes: BTreeSet::new(),
+        };
+        assert!(firm.require_enterprise_self(&own).is_ok());
+        let err = firm.require_enterprise_self(&other).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        let department = TokenTable::development()
+            .lookup("dev-finance")
+            .unwrap()
+            .into_owned();
+        assert!(department.require_enterprise_self(&other).is_ok());
+
+        assert_eq!(firm.restrict_to_self("").unwrap(), own);
+        assert_eq!(firm.restrict_to_self(&own).unwrap(), own);
+        assert_eq!(
+            firm.restrict_to_self(&other).unwrap_err().code(),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(department.restrict_to_self("").unwrap(), "");
+        assert_eq!(department.restrict_to_self(&other).unwrap(), other);
     }
 }
