@@ -8,6 +8,7 @@
 //! [`explain`] answers "why this class, and what would it take to move up", and [`notes`]
 //! says it in sentences.
 
+pub mod calendar;
 pub mod evaluation;
 pub mod explain;
 pub mod indicators;
