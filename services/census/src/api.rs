@@ -503,6 +503,8 @@ impl CensusService for CensusApi {
         request: Request<pb::GetEnterpriseFileRequest>,
     ) -> Result<Response<pb::GetEnterpriseFileResponse>, Status> {
         let reader = caller(&request)?;
+        // An enterprise reads its own file only (the rule let every enterprise in).
+        Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
         Ok(Response::new(
             self.file(request.into_inner(), &reader).await?,
         ))

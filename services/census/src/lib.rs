@@ -39,26 +39,30 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     vars: &[config::vars::ALL],
 };
 
-/// Every method and the scope it needs. Writes are the commerce bureau's (and the
-/// `census-import` service account's); departments read with `census.read`. A method missing
+/// Every method and its access rule. Writes are the commerce bureau's (and the
+/// `census-import` service account's); departments read with `census.read`; an enterprise
+/// reads its own file (and nothing else: the handler checks the USCC). A method missing
 /// here stops the service at start (the platform checks every method of the contract).
-pub const METHOD_SCOPES: &[(&str, &str)] = &[
-    ("RegisterEnterprise", scopes::CENSUS_WRITE),
-    ("UpdateEnterprise", scopes::CENSUS_WRITE),
-    ("DeregisterEnterprise", scopes::CENSUS_WRITE),
-    ("SubmitReturn", scopes::CENSUS_WRITE),
-    ("ImportReturns", scopes::CENSUS_WRITE),
-    ("GetEnterpriseFile", scopes::CENSUS_READ),
-    ("ListEnterprises", scopes::CENSUS_READ),
-    ("GetStatistics", scopes::CENSUS_READ),
+pub const METHOD_RULES: &[(&str, Rule)] = &[
+    ("RegisterEnterprise", Rule::Scope(scopes::CENSUS_WRITE)),
+    ("UpdateEnterprise", Rule::Scope(scopes::CENSUS_WRITE)),
+    ("DeregisterEnterprise", Rule::Scope(scopes::CENSUS_WRITE)),
+    ("SubmitReturn", Rule::Scope(scopes::CENSUS_WRITE)),
+    ("ImportReturns", Rule::Scope(scopes::CENSUS_WRITE)),
+    (
+        "GetEnterpriseFile",
+        Rule::ScopeOrEnterprise(scopes::CENSUS_READ),
+    ),
+    ("ListEnterprises", Rule::Scope(scopes::CENSUS_READ)),
+    ("GetStatistics", Rule::Scope(scopes::CENSUS_READ)),
 ];
 
 /// The access rules of the census service.
 pub fn access_policy(tokens: TokenTable) -> AccessPolicy {
-    METHOD_SCOPES
+    METHOD_RULES
         .iter()
-        .fold(AccessPolicy::new(tokens), |policy, (method, scope)| {
-            policy.allow(&format!("/{GRPC_SERVICE}/{method}"), Rule::Scope(scope))
+        .fold(AccessPolicy::new(tokens), |policy, (method, rule)| {
+            policy.allow(&format!("/{GRPC_SERVICE}/{method}"), rule.clone())
         })
 }
 
