@@ -3,7 +3,8 @@
 //! Access (see [`access_rules`]): commerce (`fairs.write`) manages fairs, applications,
 //! allocation, offers, outcomes and subsidies; `fairs.read` (commerce, park committees) reads
 //! fairs, registrations and reports; `fairs.subsidies.read` (commerce, finance) reads
-//! subsidies and budgets. Every error leaves through [`ApiError`]; bad input is
+//! subsidies and budgets; an enterprise lists its own invitations (the USCC filter forced to
+//! its own) and nothing else. Every error leaves through [`ApiError`]; bad input is
 //! INVALID_ARGUMENT naming its field.
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use haicheng_proto::fair::v1::{
     self as pb,
     fair_service_server::{FairService, SERVICE_NAME},
 };
-use platform::{AccessPolicy, ApiError, Outbox, Rule, Violations, auth::scopes, paging};
+use platform::{AccessPolicy, ApiError, Outbox, Principal, Rule, Violations, auth::scopes, paging};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
@@ -29,11 +30,14 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
     let read = Rule::Scope(scopes::FAIRS_READ);
     let write = Rule::Scope(scopes::FAIRS_WRITE);
     let subsidies = Rule::Scope(scopes::FAIR_SUBSIDIES_READ);
-    let mut policy = policy;
+    // An enterprise lists its own invitations; the handler forces the filter to its USCC.
+    let mut policy = policy.allow(
+        &method("ListInvitations"),
+        Rule::ScopeOrEnterprise(scopes::FAIRS_READ),
+    );
     for name in [
         "GetFair",
         "ListFairs",
-        "ListInvitations",
         "GetRegistration",
         "ListRegistrations",
         "GetFairReport",
@@ -565,7 +569,10 @@ impl FairService for FairApi {
         &self,
         request: Request<pb::ListInvitationsRequest>,
     ) -> Result<Response<pb::ListInvitationsResponse>, Status> {
-        done(self.list_invitations(request.into_inner()).await)
+        let uscc = Principal::of(&request)?.restrict_to_self(&request.get_ref().uscc)?;
+        let mut message = request.into_inner();
+        message.uscc = uscc;
+        done(self.list_invitations(message).await)
     }
 
     #[tracing::instrument(skip_all, fields(fair_id = %request.get_ref().fair_id, uscc = %request.get_ref().uscc))]

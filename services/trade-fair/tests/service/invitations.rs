@@ -249,3 +249,104 @@ async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new
     assert_eq!(registration.enterprise_class(), EnterpriseClass::A);
     app.stop().await;
 }
+
+/// An enterprise principal lists its own invitations only: an empty filter or a fair's
+/// filter is narrowed to its USCC, another firm's USCC is PERMISSION_DENIED, and every other
+/// method refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enterprise_lists_only_its_own_invitations() {
+    let app = spawn_app().await;
+    let fair = app
+        .create_fair(fair_plan(
+            pb::FairKind::CantonFair,
+            pb::AllocationMode::Scored,
+            10,
+        ))
+        .await;
+    let (own, other) = (app.uscc(0), app.uscc(1));
+    for uscc in [&own, &other] {
+        app.publish(
+            topics::CLASSIFICATION_EVENTS,
+            uscc,
+            &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+        )
+        .await;
+    }
+    consumed(&app, 2).await;
+    assert_eq!(invitations(&app, &other).await.len(), 1, "both are invited");
+
+    let token = platform::auth::TokenTable::development_enterprise_token(&own);
+    let as_firm = |request| testkit::with_token(&token, request);
+    let mut client = app.client.clone();
+    for request in [
+        pb::ListInvitationsRequest::default(),
+        pb::ListInvitationsRequest {
+            fair_id: fair.id.clone(),
+            ..Default::default()
+        },
+        pb::ListInvitationsRequest {
+            uscc: own.clone(),
+            ..Default::default()
+        },
+    ] {
+        let found = client
+            .list_invitations(as_firm(request.clone()))
+            .await
+            .unwrap_or_else(|s| panic!("{request:?}: {s:?}"))
+            .into_inner()
+            .invitations;
+        assert_eq!(found.len(), 1, "{request:?}: {found:?}");
+        assert_eq!(found[0].uscc, own);
+        assert_eq!(found[0].fair_id, fair.id);
+    }
+    let status = client
+        .list_invitations(as_firm(pb::ListInvitationsRequest {
+            uscc: other.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+
+    let denied = [
+        client
+            .list_fairs(testkit::with_token(&token, pb::ListFairsRequest::default()))
+            .await
+            .unwrap_err(),
+        client
+            .list_registrations(testkit::with_token(
+                &token,
+                pb::ListRegistrationsRequest {
+                    fair_id: fair.id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err(),
+        client
+            .apply(testkit::with_token(
+                &token,
+                pb::ApplyRequest {
+                    fair_id: fair.id.clone(),
+                    uscc: own.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err(),
+        client
+            .list_subsidies(testkit::with_token(
+                &token,
+                pb::ListSubsidiesRequest {
+                    year: 2027,
+                    uscc: own.clone(),
+                },
+            ))
+            .await
+            .unwrap_err(),
+    ];
+    for status in denied {
+        assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    }
+    app.stop().await;
+}
