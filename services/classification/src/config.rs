@@ -15,6 +15,9 @@ use notices::NoticeSettings;
 
 use crate::domain::{
     Indicator, Model, Weighted,
+    calendar::{
+        self, Calendar, DEFAULT_OBJECTION_WORKING_DAYS, MAX_OBJECTION_WORKING_DAYS, ObjectionWindow,
+    },
     model::DEFAULT_CAP,
     policy::{self, NoticeRule},
 };
@@ -51,6 +54,15 @@ pub mod vars {
     /// Quiet time after a period's last change of class before its notices go out: `30s`
     /// (the default), `500ms`, `2m`, or `0s` for at once after each re-rank.
     pub const NOTICE_SETTLE: &str = "CLASSIFICATION_NOTICE_SETTLE";
+    /// Working days after the day of publication in which objections are accepted (default 5,
+    /// 1 to 30).
+    pub const OBJECTION_WORKING_DAYS: &str = "CLASSIFICATION_OBJECTION_WORKING_DAYS";
+    /// Non-working days besides weekends (public holidays), comma-separated dates and
+    /// inclusive ranges: `2026-01-01,2026-10-01..2026-10-07` (default none).
+    pub const NON_WORKING_DAYS: &str = "CLASSIFICATION_NON_WORKING_DAYS";
+    /// Saturdays and Sundays that are working days (adjusted working days), same syntax
+    /// (default none).
+    pub const EXTRA_WORKING_DAYS: &str = "CLASSIFICATION_EXTRA_WORKING_DAYS";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -67,6 +79,9 @@ pub mod vars {
         RERANK_POLL_MS,
         NOTICE_RULES,
         NOTICE_SETTLE,
+        OBJECTION_WORKING_DAYS,
+        NON_WORKING_DAYS,
+        EXTRA_WORKING_DAYS,
     ];
 }
 
@@ -95,6 +110,8 @@ pub struct Config {
     pub notice_rules: Vec<NoticeRule>,
     /// The notice store's settings (its variables are in `notices::vars`).
     pub notices: NoticeSettings,
+    /// How long objections to a published ranking are accepted.
+    pub objection_window: ObjectionWindow,
 }
 
 impl Config {
@@ -112,6 +129,7 @@ impl Config {
             rerank: rerank(&get)?,
             notice_rules: notice_rules(&get)?,
             notices: NoticeSettings::from_lookup(&lookup)?,
+            objection_window: objection_window(&get)?,
         })
     }
 }
@@ -222,6 +240,37 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?}: at most a day (1440m)"))
 }
 
+/// The objection window: its length and the calendar of working days it is counted in.
+fn objection_window(get: &Get<'_>) -> Result<ObjectionWindow, ConfigError> {
+    let working_days: u32 = parse_or(
+        get(vars::OBJECTION_WORKING_DAYS),
+        vars::OBJECTION_WORKING_DAYS,
+        || DEFAULT_OBJECTION_WORKING_DAYS,
+    )?;
+    if !(1..=MAX_OBJECTION_WORKING_DAYS).contains(&working_days) {
+        return Err(ConfigError {
+            var: vars::OBJECTION_WORKING_DAYS,
+            reason: format!("{working_days}: must be 1 to {MAX_OBJECTION_WORKING_DAYS}"),
+        });
+    }
+    let dates = |var: &'static str| {
+        calendar::parse_dates(&get(var).unwrap_or_default()).map_err(|err| ConfigError {
+            var,
+            reason: err.to_string(),
+        })
+    };
+    let non_working = dates(vars::NON_WORKING_DAYS)?;
+    let extra_working = dates(vars::EXTRA_WORKING_DAYS)?;
+    let calendar = Calendar::new(non_working, extra_working).map_err(|err| ConfigError {
+        var: vars::EXTRA_WORKING_DAYS,
+        reason: err.to_string(),
+    })?;
+    Ok(ObjectionWindow {
+        calendar,
+        working_days,
+    })
+}
+
 /// The support-policy rules: the domain's mapping, or a JSON array replacing it.
 fn notice_rules(get: &Get<'_>) -> Result<Vec<NoticeRule>, ConfigError> {
     let rules = match get(vars::NOTICE_RULES) {
@@ -297,6 +346,43 @@ mod tests {
         assert_eq!(config.rerank.debounce, Duration::from_millis(200));
         assert_eq!(config.rerank.max_delay, Duration::from_secs(2));
         assert_eq!(config.rerank.notice_settle, Duration::from_secs(30));
+        assert_eq!(config.objection_window, ObjectionWindow::default());
+        assert_eq!(config.objection_window.working_days, 5);
+    }
+
+    #[test]
+    fn the_objection_window_is_read_and_bad_values_are_named() {
+        let config = load(&[
+            (vars::OBJECTION_WORKING_DAYS, "3"),
+            (vars::NON_WORKING_DAYS, "2026-10-01..2026-10-07, 2026-01-01"),
+            (vars::EXTRA_WORKING_DAYS, "2026-10-10"),
+        ])
+        .unwrap();
+        let window = config.objection_window;
+        assert_eq!(window.working_days, 3);
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        assert!(!window.calendar.is_working_day(day("2026-10-05")));
+        assert!(!window.calendar.is_working_day(day("2026-01-01")));
+        assert!(window.calendar.is_working_day(day("2026-10-10")));
+
+        for (var, value) in [
+            (vars::OBJECTION_WORKING_DAYS, "0"),
+            (vars::OBJECTION_WORKING_DAYS, "31"),
+            (vars::OBJECTION_WORKING_DAYS, "five"),
+            (vars::NON_WORKING_DAYS, "2026-02-30"),
+            (vars::NON_WORKING_DAYS, "2026-10-07..2026-10-01"),
+            (vars::EXTRA_WORKING_DAYS, "2026-10-12"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}: {err}");
+        }
+        // A day in both lists is named by the list of adjusted working days.
+        let err = load(&[
+            (vars::NON_WORKING_DAYS, "2026-10-10"),
+            (vars::EXTRA_WORKING_DAYS, "2026-10-10"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, vars::EXTRA_WORKING_DAYS, "{err}");
     }
 
     #[test]

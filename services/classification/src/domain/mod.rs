@@ -14,6 +14,7 @@ pub mod explain;
 pub mod indicators;
 pub mod model;
 pub mod notes;
+pub mod objection;
 pub mod policy;
 pub mod quotas;
 pub mod ranking;
