@@ -70,27 +70,41 @@ pub struct ListFilter {
 }
 
 impl Store {
-    /// The file of `uscc` as `view` asks, and an audit row saying `reader` read it, in one
-    /// transaction: a file is never shown without its audit row. `None` if the enterprise did
-    /// not exist at that time.
+    /// The file of `uscc` as `view` asks, and an audit row saying `reader` read it: a file is
+    /// never shown without its audit row. `None` if the enterprise did not exist at that time
+    /// (and then nothing is audited).
+    ///
+    /// Two statements on one connection, no transaction (under READ COMMITTED each statement
+    /// of one reads its own snapshot anyway): the record with the audit insert in the same
+    /// statement, so both or neither, then the returns. A transaction cost three more round
+    /// trips per read (BENCHMARKS.md, GetEnterpriseFile). A read whose second statement
+    /// fails stays audited: the reader asked for the file and may have been shown part of it.
     pub async fn read_file(
         &self,
         uscc: &Uscc,
         view: &FileView,
         reader: &str,
     ) -> Result<Option<(Enterprise, Vec<CensusReturn>)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
         let row: Option<EnterpriseRow> = sqlx::query_as(concat!(
-            "SELECT ",
+            "WITH found AS (
+                SELECT ",
             enterprise_columns!(),
             " FROM enterprise_versions v JOIN enterprises e ON e.uscc = v.uscc
-             WHERE v.uscc = $1 AND ($2::timestamptz IS NULL OR v.recorded_at <= $2)
-             ORDER BY v.version DESC
-             LIMIT 1"
+                WHERE v.uscc = $1 AND ($2::timestamptz IS NULL OR v.recorded_at <= $2)
+                ORDER BY v.version DESC
+                LIMIT 1
+             ), audit AS (
+                INSERT INTO file_reads (reader, uscc, as_of, all_revisions)
+                SELECT $3, $1, $2, $4 FROM found
+             )
+             SELECT * FROM found"
         ))
         .bind(uscc.as_str())
         .bind(view.as_of)
-        .fetch_optional(&mut *tx)
+        .bind(reader)
+        .bind(view.all_revisions)
+        .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -116,7 +130,7 @@ impl Store {
         let rows: Vec<ReturnRow> = sqlx::query_as(query)
             .bind(uscc.as_str())
             .bind(view.as_of)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
         let mut returns = rows
             .into_iter()
@@ -124,16 +138,6 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         // Periods in time order (a year before its quarters), then revisions.
         returns.sort_by_key(|r| (r.content.period, r.revision));
-        sqlx::query(
-            "INSERT INTO file_reads (reader, uscc, as_of, all_revisions) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(reader)
-        .bind(uscc.as_str())
-        .bind(view.as_of)
-        .bind(view.all_revisions)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(Some((enterprise, returns)))
     }
 

@@ -2,6 +2,10 @@
 //! its (uscc, period), or recognised by its client request id as one already stored. A batch
 //! (an import's rows) is one transaction with one insert for all its new revisions.
 //!
+//! A single submission (SubmitReturn) reads what it is decided from in one round trip, the
+//! `census_submission_context` function (lock, then clock and lookups); a batch reads it in
+//! four statements whatever its size.
+//!
 //! The batch's lookups by key array are not prepared (`persistent(false)`), so each is
 //! planned for its own keys and the table as it is: prepared, a connection keeps a cached
 //! plan (a generic one assumes ten keys) made when the tables were small, and an import's
@@ -10,10 +14,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use platform::OutgoingEvent;
+use sqlx::{FromRow, PgConnection, Row, postgres::PgRow};
 
 use super::{
-    ATTEMPTS, ReturnRow, Store, StoreError, clock, enterprise_columns, is_retryable, return_columns,
+    ATTEMPTS, EnterpriseRow, ReturnRow, Store, StoreError, clock, enterprise_columns, is_retryable,
+    return_columns,
 };
 use crate::{
     domain::{CensusReturn, Enterprise, Submission},
@@ -65,64 +72,134 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
-        let enterprises = lock_enterprises(&mut tx, batch).await?;
-        let submitted_at = clock(&mut tx).await?;
-        let mut seen = stored_by_request_id(&mut tx, batch).await?;
-        let mut last_revision = last_revisions(&mut tx, batch).await?;
-
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut new = Vec::new();
-        for submission in batch {
-            let content = &submission.content;
-            if let Some(earlier) = seen.get(&submission.client_request_id) {
-                outcomes.push(if earlier.content == *content {
-                    SubmitOutcome::Duplicate(earlier.clone())
-                } else {
-                    SubmitOutcome::ConflictingRequestId
-                });
-                continue;
-            }
-            let Some(enterprise) = enterprises.get(content.uscc.as_str()) else {
-                outcomes.push(SubmitOutcome::UnknownEnterprise);
-                continue;
-            };
-            if !enterprise.is_active() {
-                outcomes.push(SubmitOutcome::Deregistered);
-                continue;
-            }
-            let revision = last_revision
-                .entry((content.uscc.to_string(), content.period.code()))
-                .or_insert(0);
-            *revision += 1;
-            let stored = CensusReturn {
-                content: content.clone(),
-                revision: *revision,
-                client_request_id: submission.client_request_id.clone(),
-                submitted_at,
-                submitted_by: submitted_by.to_string(),
-                enterprise_version: enterprise.version,
-            };
-            seen.insert(stored.client_request_id.clone(), stored.clone());
-            new.push(stored.clone());
-            outcomes.push(SubmitOutcome::Stored(stored));
-        }
-
+        let context = match batch {
+            [one] => single_context(&mut tx, one).await?,
+            _ => batch_context(&mut tx, batch).await?,
+        };
+        let (outcomes, new, events) = decide(batch, context, submitted_by);
         insert_returns(&mut tx, &new).await?;
         // The batch's events in one statement too: one each cost two round trips, the most
         // of an import's time (BENCHMARKS.md).
-        let events = new
-            .iter()
-            .map(|stored| {
-                enterprises
-                    .get(stored.content.uscc.as_str())
-                    .map(|enterprise| events::return_submitted(stored, enterprise))
-                    .ok_or_else(|| super::corrupt("a stored return lost its enterprise"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         self.outbox.enqueue_many(&mut tx, events).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
+}
+
+/// What a batch is decided from, read while its enterprises' row locks are held.
+struct Context {
+    /// The current records of the batch's enterprises, by USCC.
+    enterprises: HashMap<String, Enterprise>,
+    /// The database's clock after the locks: the new revisions' time.
+    submitted_at: DateTime<Utc>,
+    /// Revisions already stored under the batch's client request ids.
+    seen: HashMap<String, CensusReturn>,
+    /// The latest revision of each (uscc, period) the batch touches.
+    last_revision: HashMap<(String, String), i64>,
+}
+
+/// Decides every submission of `batch` in order: its outcome, the new revisions to insert and
+/// their events.
+fn decide(
+    batch: &[Submission],
+    context: Context,
+    submitted_by: &str,
+) -> (Vec<SubmitOutcome>, Vec<CensusReturn>, Vec<OutgoingEvent>) {
+    let Context {
+        enterprises,
+        submitted_at,
+        mut seen,
+        mut last_revision,
+    } = context;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut new = Vec::new();
+    let mut events = Vec::new();
+    for submission in batch {
+        let content = &submission.content;
+        if let Some(earlier) = seen.get(&submission.client_request_id) {
+            outcomes.push(if earlier.content == *content {
+                SubmitOutcome::Duplicate(earlier.clone())
+            } else {
+                SubmitOutcome::ConflictingRequestId
+            });
+            continue;
+        }
+        let Some(enterprise) = enterprises.get(content.uscc.as_str()) else {
+            outcomes.push(SubmitOutcome::UnknownEnterprise);
+            continue;
+        };
+        if !enterprise.is_active() {
+            outcomes.push(SubmitOutcome::Deregistered);
+            continue;
+        }
+        let revision = last_revision
+            .entry((content.uscc.to_string(), content.period.code()))
+            .or_insert(0);
+        *revision += 1;
+        let stored = CensusReturn {
+            content: content.clone(),
+            revision: *revision,
+            client_request_id: submission.client_request_id.clone(),
+            submitted_at,
+            submitted_by: submitted_by.to_string(),
+            enterprise_version: enterprise.version,
+        };
+        events.push(events::return_submitted(&stored, enterprise));
+        seen.insert(stored.client_request_id.clone(), stored.clone());
+        new.push(stored.clone());
+        outcomes.push(SubmitOutcome::Stored(stored));
+    }
+    (outcomes, new, events)
+}
+
+/// The context of a single submission in one round trip (`census_submission_context`, the
+/// migration says how it keeps the order lock, then reads), and the stored revision in a
+/// second only when its request id is taken.
+async fn single_context(conn: &mut PgConnection, submission: &Submission) -> sqlx::Result<Context> {
+    let content = &submission.content;
+    let row: PgRow = sqlx::query("SELECT * FROM census_submission_context($1, $2, $3)")
+        .bind(content.uscc.as_str())
+        .bind(content.period.code())
+        .bind(&submission.client_request_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut enterprises = HashMap::new();
+    // The enterprise's columns are NULL when no enterprise has this USCC.
+    if row.try_get::<Option<i64>, _>("version")?.is_some() {
+        let enterprise = Enterprise::try_from(EnterpriseRow::from_row(&row)?)?;
+        enterprises.insert(enterprise.uscc.to_string(), enterprise);
+    }
+    let mut last_revision = HashMap::new();
+    if let Some(revision) = row.try_get::<Option<i64>, _>("last_revision")? {
+        last_revision.insert((content.uscc.to_string(), content.period.code()), revision);
+    }
+    // Revisions never change, so reading the taken one in a later statement is as good.
+    let seen = if row.try_get("request_id_taken")? {
+        stored_by_request_id(conn, std::slice::from_ref(submission)).await?
+    } else {
+        HashMap::new()
+    };
+    Ok(Context {
+        enterprises,
+        submitted_at: row.try_get("now")?,
+        seen,
+        last_revision,
+    })
+}
+
+/// The context of a batch: its enterprises locked, then the clock and the two lookups, each
+/// one statement for the whole batch.
+async fn batch_context(conn: &mut PgConnection, batch: &[Submission]) -> sqlx::Result<Context> {
+    let enterprises = lock_enterprises(conn, batch).await?;
+    let submitted_at = clock(conn).await?;
+    let seen = stored_by_request_id(conn, batch).await?;
+    let last_revision = last_revisions(conn, batch).await?;
+    Ok(Context {
+        enterprises,
+        submitted_at,
+        seen,
+        last_revision,
+    })
 }
 
 /// The current records of the batch's enterprises, locked in USCC order.
