@@ -1,10 +1,13 @@
 //! The gRPC API `ClassificationService`: classes, explanations, the model and overrides.
 //!
-//! Access (see [`access_rules`]): reads need `classification.read`; setting the model and
-//! overriding or lifting a class need `classification.admin`, which only commerce holds.
+//! Access (see [`access_rules`]): reads need `classification.read`; setting the model,
+//! overriding or lifting a class and publishing a period need `classification.admin`, which
+//! only commerce holds. Reads answer from the current ranking or, with `view` PUBLISHED, from
+//! a period's published snapshot ([`publication`]).
 //! Every error leaves through [`ApiError`]; bad input is INVALID_ARGUMENT naming its field.
 
 mod convert;
+mod publication;
 
 use std::sync::Arc;
 
@@ -32,6 +35,7 @@ use crate::{
         StoreError,
         classes::{self, ClassRow, Filter, OverrideAction},
         models::{self, ModelCache},
+        publication::{self as published, View},
     },
 };
 
@@ -61,7 +65,8 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         .allow(&method("GetDistribution"), read)
         .allow(&method("SetModel"), admin.clone())
         .allow(&method("OverrideClass"), admin.clone())
-        .allow(&method("LiftOverride"), admin)
+        .allow(&method("LiftOverride"), admin.clone())
+        .allow(&method("PublishPeriod"), admin)
 }
 
 /// The service's handlers.
@@ -97,18 +102,23 @@ impl ClassificationApi {
         Ok(convert::classification_to_proto(row, &model))
     }
 
-    /// Validates a (uscc, optional period) pair.
-    fn target(uscc: &str, period: Option<&common::Period>) -> Result<Option<String>, ApiError> {
+    /// Validates a (uscc, optional period, view) triple.
+    fn target(
+        uscc: &str,
+        period: Option<&common::Period>,
+        view: i32,
+    ) -> Result<(Option<String>, View), ApiError> {
         let mut violations = Violations::new();
         convert::check_uscc(&mut violations, "uscc", uscc);
         let period = convert::optional_period(&mut violations, "period", period);
+        let view = publication::view(&mut violations, "view", view);
         violations.finish()?;
-        Ok(period)
+        Ok((period, view))
     }
 
     async fn explain(&self, request: pb::ExplainRequest) -> Result<pb::ExplainResponse, ApiError> {
-        let period = Self::target(&request.uscc, request.period.as_ref())?;
-        let row = classes::find(&self.pool, &request.uscc, period.as_deref()).await?;
+        let (period, view) = Self::target(&request.uscc, request.period.as_ref(), request.view)?;
+        let row = classes::find(&self.pool, view, &request.uscc, period.as_deref()).await?;
         let model = self.model(row.model_version).await?;
         let classification = convert::classification_to_proto(&row, &model);
         let mut next_class_gap = None;
@@ -118,7 +128,7 @@ impl ClassificationApi {
             row.vetoed,
             row.computed_class().and_then(Class::next_up),
         ) {
-            next = match classes::boundary_score(&self.pool, &row.period, row.segment, target)
+            next = match classes::boundary_score(&self.pool, view, &row.period, row.segment, target)
                 .await?
             {
                 None => NextClass::NoPlaces(target),
@@ -176,6 +186,7 @@ impl ClassificationApi {
         let segment =
             convert::filter::<common::Segment>(&mut violations, "segment", request.segment);
         let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+        let view = publication::view(&mut violations, "view", request.view);
         let limit = match paging::page_size(request.page_size) {
             Ok(limit) => Some(limit),
             Err(_) => {
@@ -186,11 +197,8 @@ impl ClassificationApi {
         violations.finish()?;
         let limit = limit.unwrap_or(paging::DEFAULT_PAGE_SIZE);
         let cursor: Option<PageCursor> = paging::decode_token(&request.page_token)?;
-        let period = match (&cursor, period) {
-            (Some((p, ..)), _) => Some(p.clone()),
-            (None, Some(p)) => Some(p),
-            (None, None) => classes::latest_period(&self.pool).await?,
-        };
+        let period = cursor.as_ref().map(|(p, ..)| p.clone()).or(period);
+        let period = published::resolve_period(&self.pool, view, period).await?;
         let Some(period) = period else {
             return Ok(pb::ListClassesResponse::default());
         };
@@ -200,8 +208,15 @@ impl ClassificationApi {
             segment,
         };
         let after = cursor.map(|(_, segment, rank, uscc)| (segment, rank, uscc));
-        let mut rows =
-            classes::list(&self.pool, &period, &filter, after.as_ref(), limit + 1).await?;
+        let mut rows = classes::list(
+            &self.pool,
+            view,
+            &period,
+            &filter,
+            after.as_ref(),
+            limit + 1,
+        )
+        .await?;
         let next_page_token = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map_or_else(String::new, |last| {
@@ -300,18 +315,16 @@ impl ClassificationApi {
     ) -> Result<pb::GetDistributionResponse, ApiError> {
         let mut violations = Violations::new();
         let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+        let view = publication::view(&mut violations, "view", request.view);
         violations.finish()?;
-        let period = match period {
-            Some(p) => Some(p),
-            None => classes::latest_period(&self.pool).await?,
-        };
+        let period = published::resolve_period(&self.pool, view, period).await?;
         let Some(period) = period else {
             return Ok(pb::GetDistributionResponse {
                 total: Some(pb::DistributionRow::default()),
                 ..Default::default()
             });
         };
-        let (rows, model_version) = classes::distribution(&self.pool, &period).await?;
+        let (rows, model_version) = classes::distribution(&self.pool, view, &period).await?;
         let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         let mut total = pb::DistributionRow::default();
         let rows = rows
@@ -354,8 +367,8 @@ impl ClassificationService for ClassificationApi {
         request: Request<pb::GetClassRequest>,
     ) -> Result<Response<pb::GetClassResponse>, Status> {
         let request = request.into_inner();
-        let period = Self::target(&request.uscc, request.period.as_ref())?;
-        let row = classes::find(&self.pool, &request.uscc, period.as_deref())
+        let (period, view) = Self::target(&request.uscc, request.period.as_ref(), request.view)?;
+        let row = classes::find(&self.pool, view, &request.uscc, period.as_deref())
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::GetClassResponse {
@@ -460,6 +473,17 @@ impl ClassificationService for ClassificationApi {
     ) -> Result<Response<pb::GetDistributionResponse>, Status> {
         Ok(Response::new(
             self.distribution(request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn publish_period(
+        &self,
+        request: Request<pb::PublishPeriodRequest>,
+    ) -> Result<Response<pb::PublishPeriodResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            self.publish(&principal, request.into_inner()).await?,
         ))
     }
 }

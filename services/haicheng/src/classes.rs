@@ -6,10 +6,13 @@
 //!   [--page-token T] [--all]`: classifications ordered by segment then rank;
 //! - `class explain USCC [--period P]`: each indicator's contribution, the gap to the next
 //!   class up (per indicator, the value that would close it alone) and the reasons in words;
-//! - `class distribution [--period P]`: counts per class by park and segment.
+//! - `class distribution [--period P]`: counts per class by park and segment;
+//! - `class publish --period P [--note TEXT]`: publishes a period's ranking (commerce only,
+//!   [`crate::publication`]).
 //!
-//! Without `--period` the latest classified period is meant. Needs `classification.read`
-//! (every department's development token has it).
+//! Without `--period` the latest classified period is meant. `--published` reads the ranking
+//! as published instead of the current one (the latest published period without `--period`).
+//! Needs `classification.read` (every department's development token has it).
 
 use clap::{Args, Subcommand};
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
@@ -22,6 +25,7 @@ use crate::{
     enums,
     errors::CliError,
     output::{self, Format, Table, number},
+    publication::{self, PublishArgs},
 };
 
 #[derive(Subcommand)]
@@ -34,6 +38,8 @@ pub enum ClassCommand {
     Explain(TargetArgs),
     /// Counts per class by park and segment.
     Distribution(PeriodArgs),
+    /// Publishes a period's ranking (公示) as a snapshot and sends its notices; commerce only.
+    Publish(PublishArgs),
 }
 
 #[derive(Args)]
@@ -49,6 +55,9 @@ pub struct PeriodArgs {
     /// Census period (2025 or 2025Q3); the latest classified period when left out.
     #[arg(long)]
     period: Option<String>,
+    /// The ranking as published (PublishPeriod) instead of the current one.
+    #[arg(long)]
+    published: bool,
 }
 
 impl PeriodArgs {
@@ -56,6 +65,14 @@ impl PeriodArgs {
         self.period.as_ref().map(|code| common::Period {
             code: code.trim().to_string(),
         })
+    }
+
+    fn view(&self) -> i32 {
+        if self.published {
+            pb::ClassView::Published as i32
+        } else {
+            pb::ClassView::Current as i32
+        }
     }
 }
 
@@ -85,6 +102,7 @@ impl ListArgs {
             page_size: self.paging.page_size.unwrap_or(0),
             page_token,
             period: self.period.proto(),
+            view: self.period.view(),
         }
     }
 }
@@ -98,6 +116,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 .get_class(call(pb::GetClassRequest {
                     uscc: args.uscc.trim().to_string(),
                     period: args.period.proto(),
+                    view: args.period.view(),
                 }))
                 .await?
                 .into_inner();
@@ -140,6 +159,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 .explain(call(pb::ExplainRequest {
                     uscc: args.uscc.trim().to_string(),
                     period: args.period.proto(),
+                    view: args.period.view(),
                 }))
                 .await?
                 .into_inner();
@@ -152,6 +172,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
             let reply = service
                 .get_distribution(call(pb::GetDistributionRequest {
                     period: args.proto(),
+                    view: args.view(),
                 }))
                 .await?
                 .into_inner();
@@ -160,6 +181,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 Format::Json => output::json(&distribution_json(&reply)),
             });
         }
+        ClassCommand::Publish(args) => publication::publish(&mut service, &args, format).await?,
     }
     Ok(())
 }
@@ -477,7 +499,16 @@ mod tests {
         assert_eq!(request.park, common::Park::Ganwang as i32);
         assert_eq!(request.period.unwrap().code, "2025");
         assert_eq!(request.page_token, "t");
+        assert_eq!(request.view, pb::ClassView::Current as i32);
         assert!(Cli::try_parse_from(["class", "list", "--class", "D"]).is_err());
+        let cli = Cli::try_parse_from(["class", "list", "--published"]).unwrap();
+        let ClassCommand::List(args) = cli.command else {
+            panic!("a list")
+        };
+        assert_eq!(
+            args.request(String::new()).view,
+            pb::ClassView::Published as i32
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! - `haicheng enterprise show|list` ([`enterprise`]), `haicheng census submit|import`
 //!   ([`census`]): the census service;
-//! - `haicheng class show|list|explain|distribution` ([`classes`]) and
+//! - `haicheng class show|list|explain|distribution|publish` ([`classes`]) and
 //!   `haicheng model get|set` ([`model`]): the classification service;
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
 //!   classification process), for the caller's own department;
@@ -34,6 +34,7 @@ mod load;
 mod model;
 mod notices;
 mod output;
+mod publication;
 mod replay;
 mod return_file;
 
@@ -89,7 +90,7 @@ enum Command {
         #[command(subcommand)]
         command: census::CensusCommand,
     },
-    /// Classes A, B and C: show, list, explain, distribution.
+    /// Classes A, B and C: show, list, explain, distribution; publish a period.
     Class {
         #[command(subcommand)]
         command: classes::ClassCommand,

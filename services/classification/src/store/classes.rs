@@ -1,10 +1,15 @@
-//! Reading classes for the API, and overrides (set and lift, audited, with their events).
+//! Reading classes for the API, current or as published (one query per read, naming the
+//! view's table: [`View`]), and overrides (set and lift, audited, with their events).
 
 use chrono::{DateTime, Utc};
 use platform::Outbox;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
-use super::{StoreError, events, lock_period, settle};
+use super::{
+    StoreError, events, lock_period,
+    publication::{self, View},
+    settle,
+};
 use crate::domain::{
     Benchmarks, Class, Figures, Grading,
     policy::{NoticeRule, Transition},
@@ -59,35 +64,36 @@ impl ClassRow {
     }
 }
 
-/// The columns of a [`ClassRow`]; a macro so queries stay `&'static str`.
-macro_rules! select_rows {
-    () => {
-        "SELECT c.period, c.uscc, c.name, c.park, c.segment, c.grading, c.computed_class, c.class,
-                c.score, c.rank, c.sort_rank, c.cohort_size, c.model_version, c.reduced_model,
-                c.vetoed, c.override_class, c.override_reason, c.override_by, c.override_at,
-                c.classified_at, e.registration_date,
-                r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
-                r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
-                r.land_used_centi_mu, r.energy_use_tce, k.benchmarks
-         FROM classifications c
-         JOIN census_returns r ON r.period = c.period AND r.uscc = c.uscc
-         JOIN enterprises e ON e.uscc = c.uscc
-         LEFT JOIN cohorts k ON k.period = c.period AND k.segment = c.segment "
-    };
-}
-
-/// The latest period with classifications, or `None` before the first re-rank.
-pub async fn latest_period(pool: &PgPool) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT period FROM classifications ORDER BY period_key DESC LIMIT 1")
-        .fetch_optional(pool)
-        .await
-}
-
-/// The latest period `uscc` has a classification for.
-pub async fn latest_period_of(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
-        "SELECT period FROM classifications WHERE uscc = $1 ORDER BY period_key DESC LIMIT 1",
+/// `sql` with `{rows}` and `{classes}` naming the view's tables ([`View::rows`] has the
+/// columns of a [`ClassRow`]). Only those fixed names are put in: nothing from a request.
+fn in_view(view: View, sql: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(
+        sql.replace("{rows}", view.rows())
+            .replace("{classes}", view.classes()),
     )
+}
+
+/// The latest period with classifications in `view`, or `None` before the first re-rank
+/// (the first publication).
+pub async fn latest_period(conn: &mut PgConnection, view: View) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(in_view(
+        view,
+        "SELECT period FROM {classes} ORDER BY period_key DESC LIMIT 1",
+    ))
+    .fetch_optional(conn)
+    .await
+}
+
+/// The latest period `uscc` has a classification for in `view`.
+pub async fn latest_period_of(
+    conn: &mut PgConnection,
+    view: View,
+    uscc: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(in_view(
+        view,
+        "SELECT period FROM {classes} WHERE uscc = $1 ORDER BY period_key DESC LIMIT 1",
+    ))
     .bind(uscc)
     .fetch_optional(conn)
     .await
@@ -95,12 +101,13 @@ pub async fn latest_period_of(conn: &mut PgConnection, uscc: &str) -> sqlx::Resu
 
 pub async fn get(
     conn: &mut PgConnection,
+    view: View,
     period: &str,
     uscc: &str,
 ) -> sqlx::Result<Option<ClassRow>> {
-    sqlx::query_as(concat!(
-        select_rows!(),
-        "WHERE c.period = $1 AND c.uscc = $2"
+    sqlx::query_as(in_view(
+        view,
+        "SELECT c.* FROM {rows} c WHERE c.period = $1 AND c.uscc = $2",
     ))
     .bind(period)
     .bind(uscc)
@@ -122,6 +129,7 @@ pub type Cursor = (i32, i32, String);
 /// One page in listing order (segment, rank, USCC; ungraded firms after the ranked ones).
 pub async fn list(
     pool: &PgPool,
+    view: View,
     period: &str,
     filter: &Filter,
     after: Option<&Cursor>,
@@ -130,15 +138,16 @@ pub async fn list(
     let (segment, rank, uscc) = after
         .cloned()
         .unwrap_or((i32::MIN, i32::MIN, String::new()));
-    sqlx::query_as(concat!(
-        select_rows!(),
-        "WHERE c.period = $1
+    sqlx::query_as(in_view(
+        view,
+        "SELECT c.* FROM {rows} c
+         WHERE c.period = $1
            AND ($2::int2 IS NULL OR c.class = $2)
            AND ($3::int4 IS NULL OR c.park = $3)
            AND ($4::int4 IS NULL OR c.segment = $4)
            AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
          ORDER BY c.segment, c.sort_rank, c.uscc
-         LIMIT $8"
+         LIMIT $8",
     ))
     .bind(period)
     .bind(filter.class.map(|c| c.to_proto() as i16))
@@ -155,14 +164,16 @@ pub async fn list(
 /// The lowest score computed into `class` in a cohort: the score to beat to enter it.
 pub async fn boundary_score(
     pool: &PgPool,
+    view: View,
     period: &str,
     segment: i32,
     class: Class,
 ) -> sqlx::Result<Option<f64>> {
-    sqlx::query_scalar(
-        "SELECT min(score) FROM classifications
+    sqlx::query_scalar(in_view(
+        view,
+        "SELECT min(score) FROM {classes}
          WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
-    )
+    ))
     .bind(period)
     .bind(segment)
     .bind(class.to_proto() as i16)
@@ -186,18 +197,20 @@ pub struct DistributionRow {
 /// Classes in force, deferred and exempt firms, per (park, segment) of a period.
 pub async fn distribution(
     pool: &PgPool,
+    view: View,
     period: &str,
 ) -> sqlx::Result<(Vec<DistributionRow>, i64)> {
-    let rows = sqlx::query_as(
+    let rows = sqlx::query_as(in_view(
+        view,
         "SELECT park, segment,
                 count(*) FILTER (WHERE class = $2) AS class_a,
                 count(*) FILTER (WHERE class = $3) AS class_b,
                 count(*) FILTER (WHERE class = $4) AS class_c,
                 count(*) FILTER (WHERE grading = $5) AS deferred,
                 count(*) FILTER (WHERE grading = $6) AS exempt
-         FROM classifications WHERE period = $1
+         FROM {classes} WHERE period = $1
          GROUP BY park, segment ORDER BY park, segment",
-    )
+    ))
     .bind(period)
     .bind(Class::A.to_proto() as i16)
     .bind(Class::B.to_proto() as i16)
@@ -206,33 +219,50 @@ pub async fn distribution(
     .bind(Grading::Exempt.to_proto() as i16)
     .fetch_all(pool)
     .await?;
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT max(model_version) FROM classifications WHERE period = $1")
-            .bind(period)
-            .fetch_one(pool)
-            .await?;
+    let version: Option<i64> = sqlx::query_scalar(in_view(
+        view,
+        "SELECT max(model_version) FROM {classes} WHERE period = $1",
+    ))
+    .bind(period)
+    .fetch_one(pool)
+    .await?;
     Ok((rows, version.unwrap_or(0)))
 }
 
-/// The period an override or a read refers to: the given one, or the enterprise's latest.
+/// The period an override or a read in `view` refers to: the given one (published, for the
+/// published view), or the enterprise's latest in the view.
 async fn resolve_period(
     conn: &mut PgConnection,
+    view: View,
     uscc: &str,
     period: Option<&str>,
 ) -> Result<String, StoreError> {
     match period {
-        Some(p) => Ok(p.to_string()),
-        None => latest_period_of(conn, uscc)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("classification of {uscc}"))),
+        Some(p) => {
+            if view == View::Published {
+                publication::require_published(conn, p).await?;
+            }
+            Ok(p.to_string())
+        }
+        None => latest_period_of(conn, view, uscc).await?.ok_or_else(|| {
+            StoreError::NotFound(match view {
+                View::Current => format!("classification of {uscc}"),
+                View::Published => format!("published classification of {uscc}"),
+            })
+        }),
     }
 }
 
-/// Reads one classification (the latest period's when `period` is `None`).
-pub async fn find(pool: &PgPool, uscc: &str, period: Option<&str>) -> Result<ClassRow, StoreError> {
+/// Reads one classification in `view` (the latest period's when `period` is `None`).
+pub async fn find(
+    pool: &PgPool,
+    view: View,
+    uscc: &str,
+    period: Option<&str>,
+) -> Result<ClassRow, StoreError> {
     let mut conn = pool.acquire().await?;
-    let period = resolve_period(&mut conn, uscc, period).await?;
-    get(&mut conn, &period, uscc)
+    let period = resolve_period(&mut conn, view, uscc, period).await?;
+    get(&mut conn, view, &period, uscc)
         .await?
         .ok_or_else(|| not_found(uscc, &period))
 }
@@ -257,31 +287,46 @@ pub async fn apply_override(
     principal: &str,
 ) -> Result<ClassRow, StoreError> {
     let mut tx = pool.begin().await?;
-    let period = resolve_period(&mut tx, uscc, period).await?;
-    lock_period(&mut tx, &period).await?;
-    let row = get(&mut tx, &period, uscc)
+    let updated =
+        apply_override_in(&mut tx, outbox, rules, uscc, period, action, principal).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// [`apply_override`] in the caller's transaction: the one path of every override (an upheld
+/// objection's decision calls it in its own transaction). Takes the period's lock.
+pub async fn apply_override_in(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    uscc: &str,
+    period: Option<&str>,
+    action: OverrideAction<'_>,
+    principal: &str,
+) -> Result<ClassRow, StoreError> {
+    let period = resolve_period(tx, View::Current, uscc, period).await?;
+    lock_period(tx, &period).await?;
+    let row = get(tx, View::Current, &period, uscc)
         .await?
         .ok_or_else(|| not_found(uscc, &period))?;
     let decision = Decision::of(&row, action)?;
     let at = Utc::now();
-    write_override(&mut tx, &row, &decision, principal, at).await?;
-    audit_override(&mut tx, &row, &decision, principal, at).await?;
+    write_override(tx, &row, &decision, principal, at).await?;
+    audit_override(tx, &row, &decision, principal, at).await?;
     let transition = Transition {
         from: row.class(),
         to: decision.new_class,
     };
     if transition.is_change() {
         let change = decision.change(&row, transition, at);
-        events::publish_classified(&mut tx, outbox, &change).await?;
+        events::publish_classified(tx, outbox, &change).await?;
     }
     // An override is a deliberate decision, not churn: its notices go out at once, against
     // the class last notified (a lift back to it sends none).
-    settle::notify(&mut tx, outbox, rules, &period, Some(&row.uscc)).await?;
-    let updated = get(&mut tx, &period, uscc)
+    settle::notify(tx, outbox, rules, &period, Some(&row.uscc)).await?;
+    get(tx, View::Current, &period, uscc)
         .await?
-        .ok_or_else(|| not_found(uscc, &period))?;
-    tx.commit().await?;
-    Ok(updated)
+        .ok_or_else(|| not_found(uscc, &period))
 }
 
 fn not_found(uscc: &str, period: &str) -> StoreError {

@@ -112,6 +112,21 @@ pub async fn rerank_period(
     if !try_lock_period(&mut tx, period).await? {
         return Ok(None);
     }
+    let outcome = rerank_if_dirty(&mut tx, outbox, period).await?;
+    if outcome.is_some() {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// In the caller's transaction holding the period's lock: re-ranks `period` if it is dirty
+/// (`None` if not), clears the dirty mark unless a change arrived meanwhile, and records the
+/// run. Publishing a period calls it too, so what it publishes reflects every return.
+pub async fn rerank_if_dirty(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    period: &str,
+) -> anyhow::Result<Option<RerankOutcome>> {
     // The generation read now: if a change commits while this runs, the row stays dirty.
     let dirty: Option<(i64, DateTime<Utc>)> =
         sqlx::query_as("SELECT generation, clock_timestamp() FROM dirty_periods WHERE period = $1")
@@ -121,9 +136,9 @@ pub async fn rerank_period(
     let Some((generation, started_at)) = dirty else {
         return Ok(None); // another replica has just done it
     };
-    let outcome = rerank_locked(&mut tx, outbox, period).await?;
+    let outcome = rerank_locked(&mut *tx, outbox, period).await?;
     if outcome.changed_classes > 0 {
-        settle::mark_changed(&mut tx, period).await?;
+        settle::mark_changed(&mut *tx, period).await?;
     }
 
     let cleared = sqlx::query("DELETE FROM dirty_periods WHERE period = $1 AND generation = $2")
@@ -152,7 +167,6 @@ pub async fn rerank_period(
     .bind(started_at)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Some(outcome))
 }
 

@@ -132,13 +132,26 @@ async fn settle(
             return Ok(Some(SettleOutcome::default()));
         }
     }
-    let outcome = notify(&mut tx, outbox, rules, period, None).await?;
+    let outcome = settle_locked(&mut tx, outbox, rules, period).await?;
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// The settle itself, in the caller's transaction holding the period's lock: the notices of
+/// every firm of `period` against the class last notified, and the period no longer
+/// unsettled. Publishing a period calls it too.
+pub async fn settle_locked(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    period: &str,
+) -> sqlx::Result<SettleOutcome> {
+    let outcome = notify(&mut *tx, outbox, rules, period, None).await?;
     sqlx::query("DELETE FROM unsettled_periods WHERE period = $1")
         .bind(period)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(Some(outcome))
+    Ok(outcome)
 }
 
 #[derive(sqlx::FromRow)]

@@ -231,7 +231,7 @@ async fn explain_names_the_tax_per_mu_that_reaches_the_next_class() {
             "tax",
             ExplainRequest {
                 uscc: codes[1].clone(),
-                period: None,
+                ..Default::default()
             },
         ))
         .await
@@ -267,7 +267,7 @@ async fn explain_names_the_tax_per_mu_that_reaches_the_next_class() {
             "tax",
             ExplainRequest {
                 uscc: codes[0].clone(),
-                period: None,
+                ..Default::default()
             },
         ))
         .await
@@ -324,7 +324,7 @@ async fn bad_input_is_invalid_argument_naming_each_field() {
             "finance",
             haicheng_proto::classification::v1::GetClassRequest {
                 uscc: app.uscc(1),
-                period: None,
+                ..Default::default()
             },
         ))
         .await

@@ -38,6 +38,7 @@ async fn a_burst_of_300_returns_is_ranked_in_far_fewer_re_ranks_than_returns() {
                 period: Some(Period {
                     code: "2027".into(),
                 }),
+                ..Default::default()
             },
         ))
         .await

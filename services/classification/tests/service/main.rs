@@ -9,6 +9,7 @@
 mod api;
 mod chain;
 mod coalescing;
+mod publication;
 mod quotas;
 mod settling;
 
@@ -260,7 +261,7 @@ impl App {
                 "finance",
                 GetClassRequest {
                     uscc: uscc.into(),
-                    period: None,
+                    ..Default::default()
                 },
             ))
             .await
