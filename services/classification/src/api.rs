@@ -7,6 +7,7 @@
 //! Every error leaves through [`ApiError`]; bad input is INVALID_ARGUMENT naming its field.
 
 mod convert;
+mod objections;
 mod publication;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     domain::{
         Class, Grading, Indicator,
+        calendar::ObjectionWindow,
         evaluation::indicators_for,
         explain,
         model::Model,
@@ -66,7 +68,17 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         .allow(&method("SetModel"), admin.clone())
         .allow(&method("OverrideClass"), admin.clone())
         .allow(&method("LiftOverride"), admin.clone())
-        .allow(&method("PublishPeriod"), admin)
+        .allow(&method("PublishPeriod"), admin.clone())
+        .allow(&method("DecideObjection"), admin)
+        // An enterprise files and lists its own objections (the handlers keep it to them).
+        .allow(
+            &method("FileObjection"),
+            Rule::ScopeOrEnterprise(scopes::CLASSIFICATION_ADMIN),
+        )
+        .allow(
+            &method("ListObjections"),
+            Rule::ScopeOrEnterprise(scopes::CLASSIFICATION_ADMIN),
+        )
 }
 
 /// The service's handlers.
@@ -78,6 +90,8 @@ pub struct ClassificationApi {
     rules: Arc<Vec<NoticeRule>>,
     /// Model versions by number, for breakdowns of classes computed with older versions.
     models: ModelCache,
+    /// How long objections are accepted after publication.
+    objection_window: ObjectionWindow,
 }
 
 /// A page token's cursor: the period, then the listing order (segment, rank, USCC).
@@ -90,7 +104,14 @@ impl ClassificationApi {
             outbox,
             rules,
             models: ModelCache::default(),
+            objection_window: ObjectionWindow::default(),
         }
+    }
+
+    /// The objection window as configured (default: 5 working days, weekends off).
+    pub fn with_objection_window(mut self, window: ObjectionWindow) -> Self {
+        self.objection_window = window;
+        self
     }
 
     async fn model(&self, version: i64) -> Result<Arc<Model>, ApiError> {
@@ -484,6 +505,39 @@ impl ClassificationService for ClassificationApi {
         let principal = principal(&request)?;
         Ok(Response::new(
             self.publish(&principal, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(uscc = %request.get_ref().uscc))]
+    async fn file_objection(
+        &self,
+        request: Request<pb::FileObjectionRequest>,
+    ) -> Result<Response<pb::FileObjectionResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            ClassificationApi::file_objection(self, &principal, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(id = request.get_ref().objection_id))]
+    async fn decide_objection(
+        &self,
+        request: Request<pb::DecideObjectionRequest>,
+    ) -> Result<Response<pb::DecideObjectionResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            ClassificationApi::decide_objection(self, &principal, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_objections(
+        &self,
+        request: Request<pb::ListObjectionsRequest>,
+    ) -> Result<Response<pb::ListObjectionsResponse>, Status> {
+        let principal = principal(&request)?;
+        Ok(Response::new(
+            ClassificationApi::list_objections(self, &principal, request.into_inner()).await?,
         ))
     }
 }

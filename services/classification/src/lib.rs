@@ -74,7 +74,8 @@ pub async fn run(
     // Stopped once the calls have drained; a re-rank under way finishes first.
     platform.spawn(|stop| reranker.run(stop));
 
-    let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules);
+    let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules)
+        .with_objection_window(config.objection_window);
     let notice_service = notices::start(&mut platform, config.notices)?;
     let mut routes = RoutesBuilder::default();
     routes

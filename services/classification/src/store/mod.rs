@@ -5,6 +5,7 @@
 pub mod classes;
 pub mod events;
 pub mod models;
+pub mod objections;
 pub mod publication;
 pub mod read_model;
 pub mod rerank;

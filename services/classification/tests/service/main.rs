@@ -9,6 +9,7 @@
 mod api;
 mod chain;
 mod coalescing;
+mod objections;
 mod publication;
 mod quotas;
 mod settling;
