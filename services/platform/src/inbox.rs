@@ -6,8 +6,17 @@
 //! inbox row makes the second delivery a no-op. A message that cannot be decoded goes to
 //! `<topic>.dlq` at once; one whose handler keeps failing goes there after the configured
 //! number of attempts; either way the partition moves on.
+//!
+//! Messages already received when one arrives (up to [`BATCH_MAX`], never waited for) are
+//! applied together: their ids in one statement and their handlers in order, in one
+//! transaction, and their offsets stored after it commits, so a crash still redelivers only
+//! what the inbox then recognises. If any handler of the batch fails, the transaction is rolled
+//! back and the batch is applied again message by message as above, so retries, attempt
+//! counting, dead-lettering and waiting out a database outage are those of the one message.
 
-use std::{future::Future, time::Duration};
+use std::{collections::HashSet, future::Future, time::Duration};
+
+use futures::FutureExt;
 
 use opentelemetry::metrics::Counter;
 use prost::{Message, Name};
@@ -17,7 +26,8 @@ use rdkafka::{
 };
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
+use uuid::Uuid;
 
 use crate::{
     backoff::Backoff,
@@ -81,6 +91,9 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
+/// At most this many messages, of those already received, are applied in one transaction.
+pub const BATCH_MAX: usize = 64;
+
 /// How a consumer is set up.
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
@@ -129,6 +142,13 @@ pub struct Subscription(StreamConsumer<ConsumerContext>);
 
 /// Stopped while a message was still being retried; its offset is not stored.
 struct Interrupted;
+
+/// What became of a batch: the outcomes of its first messages, in order; `interrupted` when
+/// the consumer was stopped before the rest were done (their offsets are not stored).
+struct BatchOutcomes {
+    done: Vec<Outcome>,
+    interrupted: bool,
+}
 
 impl<H: Handler> InboxConsumer<H> {
     pub fn new(settings: ConsumerSettings, pool: PgPool, producer: Producer, handler: H) -> Self {
@@ -194,42 +214,53 @@ impl<H: Handler> InboxConsumer<H> {
                 _ = shutdown.cancelled() => break,
                 received = consumer.recv() => received.map(|m| m.detach()),
             };
-            let message = match received {
-                Ok(message) => message,
-                // A fatal error (fenced by a newer static member, an unrecoverable client
-                // state) never clears: end the task, so the supervisor stops the service and
-                // the orchestrator restarts it, rather than serve while consuming nothing.
-                Err(err) if is_fatal(&err) => {
-                    anyhow::bail!("consumer {}: fatal Kafka error: {err}", self.settings.name)
-                }
+            let mut batch = match received {
+                Ok(message) => vec![message],
                 Err(err) => {
-                    tracing::warn!(error = %err, "receiving failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    self.receive_failed(err).await?;
                     continue;
                 }
             };
-            let Ok(outcome) = self.process(&message, &shutdown).await else {
+            // What is already here joins the batch; nothing is waited for.
+            let mut failed_receive = None;
+            while batch.len() < BATCH_MAX {
+                match consumer.recv().now_or_never() {
+                    Some(Ok(message)) => batch.push(message.detach()),
+                    Some(Err(err)) => {
+                        failed_receive = Some(err);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let outcomes = self.process_batch(&batch, &shutdown).await;
+            for (message, outcome) in batch.iter().zip(&outcomes.done) {
+                self.processed.add(
+                    1,
+                    &[
+                        attr("consumer", self.settings.name.clone()),
+                        attr("outcome", outcome.as_str()),
+                    ],
+                );
+                // Fails only when the partition was revoked meanwhile: its new owner
+                // redelivers the message and the inbox recognises it.
+                if let Err(err) =
+                    consumer.store_offset(message.topic(), message.partition(), message.offset())
+                {
+                    tracing::warn!(error = %err, "storing the offset failed");
+                }
+            }
+            if outcomes.interrupted {
                 break;
-            };
-            self.processed.add(
-                1,
-                &[
-                    attr("consumer", self.settings.name.clone()),
-                    attr("outcome", outcome.as_str()),
-                ],
-            );
-            // Fails only when the partition was revoked meanwhile: its new owner redelivers
-            // the message and the inbox recognises it.
-            if let Err(err) =
-                consumer.store_offset(message.topic(), message.partition(), message.offset())
-            {
-                tracing::warn!(error = %err, "storing the offset failed");
             }
             if last_commit.elapsed() >= self.settings.commit_interval {
                 if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
                     tracing::warn!(error = %err, "committing offsets failed; the next commit retries");
                 }
                 last_commit = tokio::time::Instant::now();
+            }
+            if let Some(err) = failed_receive {
+                self.receive_failed(err).await?;
             }
         }
         // Always commit at the end: an earlier asynchronous commit may have failed.
@@ -238,6 +269,147 @@ impl<H: Handler> InboxConsumer<H> {
         }
         tracing::info!(consumer = %self.settings.name, "consumer stopped");
         Ok(())
+    }
+
+    /// A receive error: a fatal one ends the consumer (the supervisor stops the service and
+    /// the orchestrator restarts it, rather than serve while consuming nothing); any other is
+    /// waited out.
+    async fn receive_failed(&self, err: rdkafka::error::KafkaError) -> anyhow::Result<()> {
+        if is_fatal(&err) {
+            anyhow::bail!("consumer {}: fatal Kafka error: {err}", self.settings.name)
+        }
+        tracing::warn!(error = %err, "receiving failed; retrying");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(())
+    }
+
+    /// Applies `batch` in one transaction, or, when that fails, message by message.
+    async fn process_batch(
+        &self,
+        batch: &[OwnedMessage],
+        shutdown: &CancellationToken,
+    ) -> BatchOutcomes {
+        if batch.len() > 1 {
+            let envelopes: Vec<Result<Envelope, String>> = batch.iter().map(envelope_of).collect();
+            match self.apply_batch(&envelopes).await {
+                Ok(applied) => {
+                    return self
+                        .dead_letter_undecodable(batch, &envelopes, applied, shutdown)
+                        .await;
+                }
+                Err(err) => tracing::debug!(
+                    consumer = %self.settings.name,
+                    messages = batch.len(),
+                    error = %err,
+                    "a message of the batch failed; applying them one by one"
+                ),
+            }
+        }
+        let mut done = Vec::with_capacity(batch.len());
+        for message in batch {
+            match self.process(message, shutdown).await {
+                Ok(outcome) => done.push(outcome),
+                Err(Interrupted) => {
+                    return BatchOutcomes {
+                        done,
+                        interrupted: true,
+                    };
+                }
+            }
+        }
+        BatchOutcomes {
+            done,
+            interrupted: false,
+        }
+    }
+
+    /// After a batch committed: the outcomes in message order, the messages without a
+    /// CloudEvent (left out of the transaction) sent to the DLQ in their place.
+    async fn dead_letter_undecodable(
+        &self,
+        batch: &[OwnedMessage],
+        envelopes: &[Result<Envelope, String>],
+        applied: Vec<Outcome>,
+        shutdown: &CancellationToken,
+    ) -> BatchOutcomes {
+        let mut applied = applied.into_iter();
+        let mut done = Vec::with_capacity(batch.len());
+        for (message, envelope) in batch.iter().zip(envelopes) {
+            let outcome = match envelope {
+                Ok(_) => applied.next().expect("an outcome per envelope"),
+                Err(reason) => match self.dead_letter(message, reason, shutdown).await {
+                    Ok(outcome) => outcome,
+                    Err(Interrupted) => {
+                        return BatchOutcomes {
+                            done,
+                            interrupted: true,
+                        };
+                    }
+                },
+            };
+            done.push(outcome);
+        }
+        BatchOutcomes {
+            done,
+            interrupted: false,
+        }
+    }
+
+    /// The ids of the events among `envelopes` and their effects in one transaction; the
+    /// outcome of each envelope that is one, in order. Any error rolls the whole back.
+    async fn apply_batch(
+        &self,
+        envelopes: &[Result<Envelope, String>],
+    ) -> Result<Vec<Outcome>, HandlerError> {
+        let events: Vec<&Envelope> = envelopes.iter().filter_map(|e| e.as_ref().ok()).collect();
+        let mut tx = self.pool.begin().await?;
+        // An id twice in the batch is inserted once; its first occurrence is the fresh one.
+        let mut fresh: HashSet<Uuid> = sqlx::query_scalar(
+            "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+             SELECT $1, e.event_id, e.topic, e.kafka_partition, e.kafka_offset
+             FROM unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[])
+                  WITH ORDINALITY AS e(event_id, topic, kafka_partition, kafka_offset, n)
+             ORDER BY e.n
+             ON CONFLICT DO NOTHING
+             RETURNING event_id",
+        )
+        .bind(&self.settings.name)
+        .bind(events.iter().map(|e| e.event.id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.topic.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.partition).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.offset).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for envelope in events {
+            if fresh.remove(&envelope.event.id) {
+                let span = self.span_of(envelope);
+                self.handler
+                    .handle(&mut tx, envelope)
+                    .instrument(span)
+                    .await?;
+                outcomes.push(Outcome::Applied);
+            } else {
+                outcomes.push(Outcome::Duplicate);
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The span an event is handled in, a child of the producer's trace.
+    fn span_of(&self, envelope: &Envelope) -> Span {
+        let span = tracing::info_span!(
+            "inbox.consume",
+            consumer = %self.settings.name,
+            topic = %envelope.topic,
+            event_id = %envelope.event.id,
+            ce_type = %envelope.event.ty,
+        );
+        telemetry::set_remote_parent(&span, &TraceCarrier(&envelope.event.trace));
+        span
     }
 
     async fn process(
@@ -249,14 +421,7 @@ impl<H: Handler> InboxConsumer<H> {
             Ok(envelope) => envelope,
             Err(reason) => return self.dead_letter(message, &reason, shutdown).await,
         };
-        let span = tracing::info_span!(
-            "inbox.consume",
-            consumer = %self.settings.name,
-            topic = %envelope.topic,
-            event_id = %envelope.event.id,
-            ce_type = %envelope.event.ty,
-        );
-        telemetry::set_remote_parent(&span, &TraceCarrier(&envelope.event.trace));
+        let span = self.span_of(&envelope);
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut attempt = 0;
         loop {

@@ -157,6 +157,41 @@ impl Producer {
             .map_err(|(err, _)| err)
     }
 
+    /// Hands one event to the producer without waiting for the broker, and returns the wait
+    /// for its acknowledgement. Calls keep their order in the partition's queue. A message the
+    /// producer refuses outright (larger than `message.max.bytes`, say) is an error here,
+    /// before the caller hands over anything after it; a full local queue is waited out.
+    pub async fn enqueue(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        event: &CloudEvent,
+    ) -> Result<impl Future<Output = Result<Delivery, KafkaError>> + Send + 'static, KafkaError>
+    {
+        let mut record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .headers(event.to_headers());
+        loop {
+            match self.inner.send_result(record) {
+                Ok(delivery) => {
+                    return Ok(async move {
+                        match delivery.await {
+                            Ok(report) => report.map_err(|(err, _)| err),
+                            Err(_dropped) => Err(KafkaError::Canceled),
+                        }
+                    });
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((err, _)) => return Err(err),
+            }
+        }
+    }
+
     /// Waits until every queued message is delivered or `timeout` passes (on shutdown).
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.inner.flush(timeout)

@@ -36,7 +36,7 @@ async fn messages_carry_cloudevents_headers_and_the_consumer_continues_the_trace
     }
     .instrument(request)
     .await;
-    assert_eq!(s.relay(10).publish_batch().await.unwrap().published, 1);
+    assert_eq!(s.relay(10).publish_pass().await.unwrap().published, 1);
 
     let messages = read_topic(
         &stack().kafka_bootstrap,

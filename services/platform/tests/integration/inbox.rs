@@ -52,6 +52,15 @@ impl Setup {
         group: &str,
         commit_interval: Duration,
     ) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
+        self.consumer_with(group, commit_interval, RecordingHandler)
+    }
+
+    fn consumer_with(
+        &self,
+        group: &str,
+        commit_interval: Duration,
+        handler: impl platform::Handler,
+    ) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
         let settings = ConsumerSettings {
             name: group.to_string(),
             bootstrap: stack().kafka_bootstrap.clone(),
@@ -60,12 +69,8 @@ impl Setup {
             commit_interval,
             group_instance_id: None,
         };
-        let consumer = InboxConsumer::new(
-            settings,
-            self.pool.clone(),
-            self.producer.clone(),
-            RecordingHandler,
-        );
+        let consumer =
+            InboxConsumer::new(settings, self.pool.clone(), self.producer.clone(), handler);
         let token = CancellationToken::new();
         (token.clone(), tokio::spawn(consumer.run(token)))
     }
@@ -208,4 +213,125 @@ async fn poison_messages_go_to_the_dlq_and_the_partition_moves_on() {
         "the DLQ keeps the original payload"
     );
     assert_eq!(s.effect_count(flaky.id).await, 0);
+}
+
+/// [`RecordingHandler`], and the transaction each effect was applied in.
+#[derive(Clone)]
+struct TransactionRecordingHandler;
+
+impl platform::Handler for TransactionRecordingHandler {
+    async fn handle(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        event: &platform::Envelope,
+    ) -> Result<(), platform::HandlerError> {
+        RecordingHandler.handle(tx, event).await?;
+        sqlx::query(
+            "INSERT INTO effect_transactions (event_id, xid) VALUES ($1, pg_current_xact_id()::text::bigint)",
+        )
+        .bind(event.event.id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_with_a_failing_message_is_applied_message_by_message() {
+    let s = setup().await;
+    sqlx::query("CREATE TABLE effect_transactions (event_id uuid NOT NULL, xid bigint NOT NULL)")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    // All produced before the consumer starts, so they arrive together: one batch, or a few.
+    let mut good = Vec::new();
+    for i in 0..10 {
+        let (event, payload) = event_about(&format!("91210381MA0Q1234{i:02}"));
+        s.produce(&event, &payload).await;
+        good.push(event.id);
+    }
+    let (flaky, flaky_payload) = event_about("flaky");
+    s.produce(&flaky, &flaky_payload).await;
+    for i in 10..20 {
+        let (event, payload) = event_about(&format!("91210381MA0Q1234{i:02}"));
+        s.produce(&event, &payload).await;
+        good.push(event.id);
+    }
+    // Ten more once those are applied: they arrive together and share transactions.
+    let mut later = Vec::new();
+    for i in 20..30 {
+        let (event, payload) = event_about(&format!("91210381MA0Q1234{i:02}"));
+        later.push((event, payload));
+    }
+
+    let group = unique_name("batch");
+    let (stop, task) = s.consumer_with(&group, Duration::from_secs(1), TransactionRecordingHandler);
+    let all_applied = wait_until(Duration::from_secs(60), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(DISTINCT event_id) FROM effects WHERE event_id = ANY($1)",
+        )
+        .bind(&good)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap()
+            == 20
+    })
+    .await;
+    assert!(all_applied, "every good message of the batch applied");
+    // Produced at once, so the producer sends them in one record batch.
+    futures::future::join_all(
+        later
+            .iter()
+            .map(|(event, payload)| s.produce(event, payload)),
+    )
+    .await;
+    let later_ids: Vec<Uuid> = later.iter().map(|(e, _)| e.id).collect();
+    let later_applied = wait_until(Duration::from_secs(60), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM effects WHERE event_id = ANY($1)")
+            .bind(&later_ids)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap()
+            == 10
+    })
+    .await;
+    assert!(later_applied);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    for id in good.iter().chain(&later_ids) {
+        assert_eq!(s.effect_count(*id).await, 1, "{id} applied exactly once");
+    }
+    assert_eq!(s.effect_count(flaky.id).await, 0);
+    let dead = read_topic(
+        &stack().kafka_bootstrap,
+        &dlq_topic(&s.topic),
+        1,
+        Duration::from_secs(20),
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(dead.len(), 1, "only the failing message is dead-lettered");
+    let reason = platform::bus::cloudevents::header_map(dead[0].headers().map(|h| h.as_borrowed()))
+        ["dlq_error"]
+        .clone();
+    assert!(reason.contains("failed 3 times"), "{reason}");
+    assert_eq!(
+        committed_offset(&group, &s.topic),
+        Some(31),
+        "every offset committed, the dead-lettered one included"
+    );
+    // The failing message's batch was rolled back and applied one transaction per message;
+    // the messages after it arrived together again and shared transactions.
+    let transactions: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xid) FROM effect_transactions WHERE event_id = ANY($1)",
+    )
+    .bind(&later_ids)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert!(
+        transactions < 10,
+        "10 messages that arrived together took {transactions} transactions"
+    );
 }

@@ -8,6 +8,7 @@ mod inbox;
 mod outage;
 mod outbox;
 mod outbox_many;
+mod outbox_order;
 mod replay;
 mod retention;
 mod supervision;

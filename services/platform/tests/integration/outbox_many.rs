@@ -41,7 +41,7 @@ async fn many_events_are_stored_and_published_in_the_order_given() {
     assert_eq!(stored_payloads, payloads);
 
     let relay = s.relay(50);
-    while relay.publish_batch().await.unwrap().published > 0 {}
+    while relay.publish_pass().await.unwrap().published > 0 {}
     assert_eq!(s.unsent().await, 0);
     let messages = read_topic(
         &testkit::stack().kafka_bootstrap,

@@ -38,7 +38,7 @@ impl Setup {
     pub async fn publish_all_to(&self, prefix: &str) {
         let relay = self.relay(500).with_topic_prefix(prefix);
         let published = wait_until(Duration::from_secs(30), || async {
-            relay.publish_batch().await.unwrap();
+            relay.publish_pass().await.unwrap();
             self.unsent().await == 0
         })
         .await;
