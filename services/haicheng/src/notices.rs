@@ -1,8 +1,10 @@
 //! `haicheng notices …`: the support-policy notices of the caller's department (the token
 //! decides which: `dev-finance` sees finance's notices).
 //!
-//! - `notices list [--state open|acknowledged|overdue] [--page-size N] [--page-token T]
-//!   [--all]`: newest first;
+//! - `notices list [--period P] [--uscc USCC] [--rule RULE_ID] [--kind KIND]
+//!   [--state open|acknowledged|overdue] [--page-size N] [--page-token T] [--all]`: newest
+//!   first, the filters combined (the server checks them: a bad USCC or period is refused
+//!   naming the flag's field); a `--page-token` goes with the filters it was printed for;
 //! - `notices ack NOTICE_ID`: marks one acknowledged (twice is harmless);
 //! - `notices watch [--cursor C]`: prints each notice as it arrives, with its cursor, until
 //!   Ctrl-C. When the stream drops (the service restarts, the network fails) it reconnects
@@ -56,6 +58,18 @@ pub enum NoticesCommand {
 
 #[derive(Args)]
 pub struct ListArgs {
+    /// Only notices of this census period: YYYY or YYYYQn.
+    #[arg(long)]
+    period: Option<String>,
+    /// Only notices about this enterprise (USCC).
+    #[arg(long)]
+    uscc: Option<String>,
+    /// Only notices of this configured rule (its id, as `-o json` shows in `rule_id`).
+    #[arg(long)]
+    rule: Option<String>,
+    /// Only notices of this kind of action (e.g. key_support_fund_review).
+    #[arg(long)]
+    kind: Option<String>,
     /// Only notices in this state: OPEN, ACKNOWLEDGED or OVERDUE (any case).
     #[arg(long, value_parser = enums::parse::<pb::NoticeState>)]
     state: Option<pb::NoticeState>,
@@ -65,10 +79,17 @@ pub struct ListArgs {
 
 impl ListArgs {
     fn request(&self, page_token: String) -> pb::ListNoticesRequest {
+        let text = |value: &Option<String>| value.as_deref().unwrap_or("").trim().to_string();
         pb::ListNoticesRequest {
             state: self.state.map_or(0, |s| s as i32),
             page_size: self.paging.page_size.unwrap_or(0),
             page_token,
+            period: self.period.as_ref().map(|code| common::Period {
+                code: code.trim().to_string(),
+            }),
+            uscc: text(&self.uscc),
+            rule_id: text(&self.rule),
+            kind: text(&self.kind),
         }
     }
 }
@@ -229,7 +250,8 @@ fn render_list(entries: &[pb::NoticeEntry]) -> String {
         return "no notices\n".to_string();
     }
     let mut table = Table::new(&[
-        "NOTICE", "ISSUED", "STATE", "DUE", "USCC", "NAME", "CLASS", "KIND", "TEXT",
+        "NOTICE", "ISSUED", "STATE", "DUE", "USCC", "NAME", "CLASS", "PERIOD", "RULE", "KIND",
+        "TEXT",
     ]);
     for entry in entries {
         let n = entry.notice.clone().unwrap_or_default();
@@ -241,6 +263,14 @@ fn render_list(entries: &[pb::NoticeEntry]) -> String {
             n.uscc.clone(),
             n.enterprise_name.clone(),
             transition(&n),
+            n.period
+                .as_ref()
+                .map_or("-".to_string(), |p| p.code.clone()),
+            if n.rule_id.is_empty() {
+                "-".to_string()
+            } else {
+                n.rule_id.clone()
+            },
             n.kind.clone(),
             n.text.clone(),
         ]);
@@ -350,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn the_state_filter_parses_case_insensitively() {
+    fn the_filters_parse_into_the_request() {
         for state in ["open", "OPEN", "Open"] {
             let cli = Cli::try_parse_from(["notices", "list", "--state", state]).unwrap();
             let NoticesCommand::List(args) = cli.command else {
@@ -362,6 +392,35 @@ mod tests {
             );
         }
         assert!(Cli::try_parse_from(["notices", "list", "--state", "closed"]).is_err());
+        let cli = Cli::try_parse_from([
+            "notices",
+            "list",
+            "--period",
+            "2025Q3",
+            "--uscc",
+            " 91210381MA0Q12343L ",
+            "--rule",
+            "finance-entering-a",
+            "--kind",
+            "key_support_fund_review",
+        ])
+        .unwrap();
+        let NoticesCommand::List(args) = cli.command else {
+            panic!("a list")
+        };
+        let request = args.request("next".into());
+        assert_eq!(request.period.unwrap().code, "2025Q3");
+        assert_eq!(request.uscc, "91210381MA0Q12343L");
+        assert_eq!(request.rule_id, "finance-entering-a");
+        assert_eq!(request.kind, "key_support_fund_review");
+        assert_eq!(request.page_token, "next");
+        let cli = Cli::try_parse_from(["notices", "list"]).unwrap();
+        let NoticesCommand::List(args) = cli.command else {
+            panic!("a list")
+        };
+        let request = args.request(String::new());
+        assert_eq!(request.period, None, "no --period filters no period");
+        assert!(request.uscc.is_empty() && request.rule_id.is_empty());
         let cli = Cli::try_parse_from(["notices", "watch", "--cursor", "42"]).unwrap();
         assert!(matches!(cli.command, NoticesCommand::Watch { cursor } if cursor == "42"));
     }

@@ -6,14 +6,14 @@
 
 use haicheng_proto::policy::v1::{
     AcknowledgeNoticeRequest, AcknowledgeNoticeResponse, ListNoticesRequest, ListNoticesResponse,
-    NoticeState, WatchNoticesRequest, notice_service_server::NoticeService,
+    WatchNoticesRequest, notice_service_server::NoticeService,
 };
-use platform::{ApiError, Principal, auth::Department, paging};
+use platform::{ApiError, Principal, auth::Department};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    NoticeSettings,
+    NoticeSettings, filter,
     model::{self, Cursor},
     store::NoticeStore,
     watch::{Wakeups, Watch, WatchStream},
@@ -65,23 +65,22 @@ impl NoticeService for NoticeApi {
     ) -> Result<Response<ListNoticesResponse>, Status> {
         let (department, _) = department_of(&request)?;
         tracing::Span::current().record("department", department.as_str());
-        let request = request.into_inner();
-        let state = match NoticeState::try_from(request.state) {
-            Ok(NoticeState::Unspecified) => None,
-            Ok(state) => Some(state),
-            Err(_) => return Err(ApiError::invalid("state", "not a NoticeState").into()),
-        };
-        let page_size = paging::page_size(request.page_size)?;
-        let before = paging::decode_token::<i64>(&request.page_token)?.map(Cursor);
+        let query = filter::query(request.get_ref())?;
+        let page_size = query.page_size;
         let mut entries = self
             .store
-            .list(department, state, before, i64::from(page_size) + 1)
+            .list(
+                department,
+                &query.filter,
+                query.before,
+                i64::from(page_size) + 1,
+            )
             .await?;
         let next_page_token = if entries.len() > page_size as usize {
             entries.truncate(page_size as usize);
             entries
                 .last()
-                .map(|e| paging::encode_token(&e.cursor.0))
+                .map(|e| filter::next_page_token(&query.filter, e.cursor))
                 .unwrap_or_default()
         } else {
             String::new()

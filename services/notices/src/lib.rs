@@ -3,8 +3,8 @@
 //! the departments: list, acknowledge, watch.
 //!
 //! A library, not a process: the classification process hosts it. A host links the store's
-//! migration ([`MIGRATIONS`], `migrations/0100_notices.sql`) into its own migrations folder
-//! (classification's `migrations/0100_notices.sql` is a symbolic link to it), so the table is
+//! migrations ([`MIGRATIONS`], `migrations/0100_notices.sql` and `0101_notice_filters.sql`)
+//! into its own migrations folder (classification's are symbolic links to them), so the table is
 //! part of the host's one schema history and there is one copy of the SQL.
 //!
 //! # Wiring (in the host's `run`)
@@ -27,6 +27,10 @@
 //!
 //! # Design
 //!
+//! - Filters: ListNotices filters by period, USCC, rule id, kind and state ([`filter`]); the
+//!   period and rule id are columns since `0101_notice_filters.sql` (which a host links too),
+//!   indexed with the department and the sequence like the USCC; the page token carries the
+//!   filters it was issued for. Notices stored before 0101 are filed by a backfill at start.
 //! - Storage: table `notices` (migration `0100_notices.sql`), one row per `notice_id`. The
 //!   inbox makes each event's effect exactly-once, and `ON CONFLICT (notice_id) DO NOTHING`
 //!   makes the same notice republished under a new event id a no-op.
@@ -42,6 +46,7 @@
 
 mod api;
 mod consumer;
+mod filter;
 mod model;
 mod settings;
 mod store;
@@ -72,6 +77,8 @@ pub fn start(
     let wakeups = watch::Wakeups::default();
     let (listener, pool) = (wakeups.clone(), platform.pool.clone());
     platform.spawn(move |stop| listener.listen(pool, stop));
+    let pool = platform.pool.clone();
+    platform.spawn(move |stop| file_old_notices(pool, stop));
     platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer)?;
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
@@ -79,6 +86,21 @@ pub fn start(
         NoticeServiceServer::new(api),
         platform.config
     ))
+}
+
+/// Fills the filter columns of notices stored before migration 0101, then waits for
+/// shutdown (a background task that ends early would stop the process).
+async fn file_old_notices(pool: sqlx::PgPool, stop: tokio_util::sync::CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => return,
+        result = store::backfill_filter_columns(&pool) => match result {
+            Ok(0) => {}
+            Ok(filled) => tracing::info!(filled, "filter columns of older notices filled"),
+            // Those older notices then escape the period and rule filters until a restart.
+            Err(err) => tracing::warn!(error = %err, "filling the filter columns of older notices failed"),
+        },
+    }
+    stop.cancelled().await;
 }
 
 /// `policy` with a rule for each NoticeService method: `notices.read` to list and watch,

@@ -19,7 +19,10 @@ use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::model::{self, Cursor};
+use crate::{
+    filter::Filter,
+    model::{self, Cursor},
+};
 
 /// The channel a committed insert notifies, with the department as payload.
 pub const WAKE_CHANNEL: &str = "haicheng_notices";
@@ -45,8 +48,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bo
         .execute(&mut *conn)
         .await?;
     let inserted = sqlx::query(
-        "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, due_at, payload, event_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, due_at, payload, event_id, period, rule_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (notice_id) DO NOTHING",
     )
     .bind(&new.notice.notice_id)
@@ -58,6 +61,8 @@ pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bo
     .bind(new.due_at)
     .bind(new.notice.encode_to_vec())
     .bind(new.event_id)
+    .bind(period_of(&new.notice))
+    .bind(&new.notice.rule_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -70,6 +75,46 @@ pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bo
             .await?;
     }
     Ok(inserted)
+}
+
+/// The period code a notice is filed under; empty when it names none.
+fn period_of(notice: &SupportPolicyNotice) -> &str {
+    notice.period.as_ref().map_or("", |p| p.code.as_str())
+}
+
+/// How many notices stored before the filter columns existed one backfill step fills.
+const BACKFILL_BATCH: i64 = 500;
+
+/// Fills `period` and `rule_id` of notices stored before migration 0101 (they are NULL
+/// there), from each notice's payload, in batches; returns how many it filled. Idempotent:
+/// two replicas doing it at once write the same values.
+pub async fn backfill_filter_columns(pool: &PgPool) -> anyhow::Result<u64> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, payload FROM notices WHERE period IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(BACKFILL_BATCH)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        let mut tx = pool.begin().await?;
+        for (seq, payload) in rows {
+            // A payload that does not decode was never stored by the consumer (it decodes
+            // first); file it under no period and no rule rather than retrying it forever.
+            let notice = SupportPolicyNotice::decode(payload.as_slice()).unwrap_or_default();
+            sqlx::query("UPDATE notices SET period = $2, rule_id = $3 WHERE seq = $1")
+                .bind(seq)
+                .bind(period_of(&notice))
+                .bind(&notice.rule_id)
+                .execute(&mut *tx)
+                .await?;
+            filled += 1;
+        }
+        tx.commit().await?;
+    }
 }
 
 /// A stored notice with its state now.
@@ -160,29 +205,55 @@ impl NoticeStore {
     }
 
     /// Up to `limit` of `department`'s notices, newest (highest sequence) first, below
-    /// `before` when given, in `state` when given.
+    /// `before` when given, matching every filter given. The period, USCC and rule filters
+    /// each have an index with the department and the sequence (migration 0101), so a
+    /// selective filter reads its own rows, not the department's whole history.
     pub async fn list(
         &self,
         department: Department,
-        state: Option<NoticeState>,
+        filter: &Filter,
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Entry>, ApiError> {
-        let rows: Vec<Row> = sqlx::query_as(entries!(
-            "",
-            "notices",
-            "WHERE n.department = $2
-               AND ($3::bigint IS NULL OR n.seq < $3)
-               AND ($4::text IS NULL OR s.state = $4)
-             ORDER BY n.seq DESC LIMIT $5"
-        ))
-        .bind(self.overdue_after_ms)
-        .bind(department.as_str())
-        .bind(before.map(|c| c.0))
-        .bind(state.and_then(model::state_name))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        // Only the filters given become conditions, so each combination has a plan of its
+        // own that can use the matching index (an `$n IS NULL OR` form cannot, once
+        // PostgreSQL switches the prepared statement to a generic plan).
+        let mut conditions = vec!["n.department = $2".to_string()];
+        let mut texts: Vec<&str> = Vec::new();
+        let mut next = 3;
+        for (column, value) in [
+            ("s.state", &filter.state),
+            ("n.period", &filter.period),
+            ("n.uscc", &filter.uscc),
+            ("n.rule_id", &filter.rule_id),
+            ("n.kind", &filter.kind),
+        ] {
+            if let Some(value) = value {
+                conditions.push(format!("{column} = ${next}"));
+                texts.push(value);
+                next += 1;
+            }
+        }
+        if before.is_some() {
+            conditions.push(format!("n.seq < ${next}"));
+            next += 1;
+        }
+        let sql = format!(
+            entries!("", "notices", "WHERE {} ORDER BY n.seq DESC LIMIT ${}"),
+            conditions.join(" AND "),
+            next
+        );
+        // Safe: the text is fixed fragments and placeholder numbers; every value is bound.
+        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+            .bind(self.overdue_after_ms)
+            .bind(department.as_str());
+        for text in texts {
+            query = query.bind(text);
+        }
+        if let Some(before) = before {
+            query = query.bind(before.0);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
         rows.into_iter().map(Entry::try_from).collect()
     }
 
@@ -258,6 +329,56 @@ mod tests {
             due_at: None,
             event_id: Uuid::now_v7(),
         }
+    }
+
+    /// Notices stored before migration 0101 get their period and rule from the payload.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_backfill_files_older_notices_under_their_period_and_rule() {
+        let db = TestDatabase::create().await;
+        let pool = db.pool().await;
+        platform::db::migrate(&pool, &crate::MIGRATIONS)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        for (id, period) in [("old-1", Some("2025Q3")), ("old-2", None)] {
+            let mut new = new_notice(id);
+            new.notice.period = period.map(|code| common::Period { code: code.into() });
+            new.notice.rule_id = format!("rule-{id}");
+            assert!(insert(&mut tx, &new).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        // As a row written before the columns existed.
+        sqlx::query("UPDATE notices SET period = NULL, rule_id = NULL")
+            .execute(&pool)
+            .await
+            .unwrap();
+
+        assert_eq!(backfill_filter_columns(&pool).await.unwrap(), 2);
+        let rows: Vec<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT notice_id, period, rule_id FROM notices ORDER BY notice_id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "old-1".into(),
+                    Some("2025Q3".into()),
+                    Some("rule-old-1".into())
+                ),
+                (
+                    "old-2".into(),
+                    Some(String::new()),
+                    Some("rule-old-2".into())
+                ),
+            ]
+        );
+        assert_eq!(
+            backfill_filter_columns(&pool).await.unwrap(),
+            0,
+            "done once"
+        );
     }
 
     /// Without the insert lock, B (drawn later, committed first) would be read, the reader's

@@ -184,6 +184,7 @@ impl Server {
                         state: state as i32,
                         page_size: 7,
                         page_token,
+                        ..Default::default()
                     },
                 ))
                 .await
@@ -674,5 +675,225 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
         matches!(end, Ok(None)),
         "a clean end, not an error: {end:?}"
     );
+    s.stop().await;
+}
+
+/// Every page of `request` (its filters repeated with each page token), as notice ids.
+async fn list_filtered(s: &Server, request: ListNoticesRequest) -> Vec<String> {
+    let mut client = s.client.clone();
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_notices(authed(
+                "dev-finance",
+                ListNoticesRequest {
+                    page_token,
+                    ..request.clone()
+                },
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("{request:?}: {status:?}"))
+            .into_inner();
+        ids.extend(
+            page.notices
+                .into_iter()
+                .map(|e| e.notice.unwrap().notice_id)
+                .filter(|id| s.ours(id)),
+        );
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Period, USCC, rule, kind and state filter and combine; a filtered list pages through its
+/// own notices only; a page token sent with other filters and a bad USCC or period are
+/// INVALID_ARGUMENT naming the field.
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
+    let s = start(Options::default()).await;
+    let (firm, other_firm) = (testkit::new_uscc(), testkit::new_uscc());
+    let mut sent = Vec::new();
+    // 2 periods x 2 firms x 2 rules, with the kind following the rule; a tax notice too.
+    for period in ["2024", "2025Q3"] {
+        for uscc in [&firm, &other_firm] {
+            for (rule, kind) in [
+                ("finance-entering-a", "key_support_fund_review"),
+                ("finance-leaving-a", "support_fund_recovery"),
+            ] {
+                let mut notice = s.notice(&format!("{period}-{uscc}-{rule}"), Department::Finance);
+                notice.period = Some(haicheng_proto::common::v1::Period {
+                    code: period.into(),
+                });
+                notice.uscc = uscc.clone();
+                notice.rule_id = rule.into();
+                notice.kind = kind.into();
+                s.send(&notice).await;
+                sent.push(notice);
+            }
+        }
+    }
+    let mut tax = s.notice("tax", Department::Tax);
+    tax.uscc = firm.clone();
+    s.send(&tax).await;
+    let ids: Vec<&str> = sent.iter().map(|n| n.notice_id.as_str()).collect();
+    assert!(s.arrived("dev-finance", &ids).await);
+    let acknowledged = &sent[0];
+    s.acknowledge("dev-finance", &acknowledged.notice_id)
+        .await
+        .unwrap();
+
+    // The expected answer of a filter, computed from what was sent (newest first).
+    let expect = |keep: &dyn Fn(&SupportPolicyNotice) -> bool| -> Vec<String> {
+        sent.iter()
+            .rev()
+            .filter(|n| keep(n))
+            .map(|n| n.notice_id.clone())
+            .collect()
+    };
+    let period = |code: &str| Some(haicheng_proto::common::v1::Period { code: code.into() });
+    let code = |n: &SupportPolicyNotice| n.period.as_ref().unwrap().code.clone();
+    let cases: Vec<(ListNoticesRequest, Vec<String>)> = vec![
+        (
+            ListNoticesRequest {
+                period: period("2025Q3"),
+                ..Default::default()
+            },
+            expect(&|n| code(n) == "2025Q3"),
+        ),
+        (
+            ListNoticesRequest {
+                uscc: firm.clone(),
+                ..Default::default()
+            },
+            expect(&|n| n.uscc == firm),
+        ),
+        (
+            ListNoticesRequest {
+                rule_id: "finance-leaving-a".into(),
+                ..Default::default()
+            },
+            expect(&|n| n.rule_id == "finance-leaving-a"),
+        ),
+        (
+            ListNoticesRequest {
+                kind: "key_support_fund_review".into(),
+                ..Default::default()
+            },
+            expect(&|n| n.kind == "key_support_fund_review"),
+        ),
+        (
+            ListNoticesRequest {
+                period: period("2024"),
+                uscc: firm.clone(),
+                rule_id: "finance-entering-a".into(),
+                state: NoticeState::Open as i32,
+                ..Default::default()
+            },
+            // The one notice of those three filters is acknowledged: none open.
+            Vec::new(),
+        ),
+        (
+            ListNoticesRequest {
+                period: period("2024"),
+                uscc: firm.clone(),
+                state: NoticeState::Acknowledged as i32,
+                ..Default::default()
+            },
+            vec![acknowledged.notice_id.clone()],
+        ),
+        (
+            ListNoticesRequest {
+                period: period("2023"),
+                ..Default::default()
+            },
+            Vec::new(),
+        ),
+    ];
+    for (request, expected) in cases {
+        // One notice a page: the filters have to hold on every page.
+        let paged = ListNoticesRequest {
+            page_size: 1,
+            ..request.clone()
+        };
+        assert_eq!(list_filtered(&s, paged).await, expected, "{request:?}");
+    }
+
+    // A token belongs to its filters.
+    let first = s
+        .client
+        .clone()
+        .list_notices(authed(
+            "dev-finance",
+            ListNoticesRequest {
+                uscc: firm.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.next_page_token.is_empty());
+    let mut client = s.client.clone();
+    let mut invalid = async |request: ListNoticesRequest, field: &str| {
+        let status = client
+            .list_notices(authed("dev-finance", request))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains(field), "{field}: {status:?}");
+    };
+    invalid(
+        ListNoticesRequest {
+            uscc: other_firm.clone(),
+            page_size: 1,
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        },
+        "page_token",
+    )
+    .await;
+    invalid(
+        ListNoticesRequest {
+            uscc: "91210381MA0Q1234".into(),
+            ..Default::default()
+        },
+        "uscc",
+    )
+    .await;
+    invalid(
+        ListNoticesRequest {
+            period: period("2025Q5"),
+            ..Default::default()
+        },
+        "period",
+    )
+    .await;
+    invalid(
+        ListNoticesRequest {
+            rule_id: "two words".into(),
+            ..Default::default()
+        },
+        "rule_id",
+    )
+    .await;
+    // An enterprise is no department: notices are not its to read.
+    let token = platform::auth::TokenTable::development_enterprise_token(&firm);
+    let status = s
+        .client
+        .clone()
+        .list_notices(authed(
+            &token,
+            ListNoticesRequest {
+                uscc: firm.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     s.stop().await;
 }

@@ -1,0 +1,1 @@
+../../notices/migrations/0101_notice_filters.sql
