@@ -9,6 +9,7 @@
 mod api;
 mod chain;
 mod coalescing;
+mod net_notices_5000;
 mod objections;
 mod publication;
 mod quotas;
