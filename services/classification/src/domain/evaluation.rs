@@ -221,46 +221,71 @@ impl ExactSum {
     }
 }
 
+/// What the scoring pass needs of a firm besides its values, in four bytes: the firms
+/// themselves (about 150 bytes each, the USCC on the heap) are read once.
+#[derive(Clone, Copy)]
+struct Fact {
+    /// Dense cohort number: the segment's place in order of first appearance.
+    cohort: u8,
+    grading: Grading,
+    reduced: bool,
+    vetoed: bool,
+}
+
 /// Evaluates every firm of one period: grading, score, rank and class.
 ///
-/// At a million firms fresh memory costs as much as the sort, so the work reads the firms
-/// twice rather than keeping their values, and writes scores and placements straight into
-/// the result.
+/// One pass over the firms grades them, computes the values of the indicators each is
+/// scored on into one flat array (a row of `width` values per firm, in the model's order)
+/// and sums the benchmarks; one pass over that array scores, writes the evaluations and
+/// puts each graded firm's sort key straight into its cohort's place; then each cohort is
+/// sorted and placed. At a million firms memory traffic is what costs, so no pass reads the
+/// firms again (the USCC only breaks exact ties) and nothing is allocated per firm.
 pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult {
     let n = firms.len();
     let cutoff = deferral_cutoff(period, model.deferral_years);
-    // Per firm: dense cohort number, grading, model variant.
-    let mut segments: Vec<Segment> = Vec::new();
-    let mut cohorts = Vec::with_capacity(n);
-    let mut gradings = Vec::with_capacity(n);
-    let mut reduced = Vec::with_capacity(n);
+    let plans = [indicators_for(model, false), indicators_for(model, true)];
+    let width = plans.iter().map(|p| p.len()).max().unwrap_or(0).max(1);
+
+    // Pass 1: grading, values and the benchmark sums (graded firms, each indicator over
+    // the firms scored on it).
+    let mut segments: Vec<Segment> = Vec::with_capacity(Segment::ALL.len());
+    let mut sums: Vec<[ExactSum; Indicator::COUNT]> = Vec::new();
+    let mut sizes: Vec<u32> = Vec::new();
+    let mut facts: Vec<Fact> = Vec::with_capacity(n);
+    let mut values: Vec<f64> = Vec::with_capacity(n * width);
     for firm in firms {
         let cohort = match segments.iter().position(|s| *s == firm.segment) {
             Some(c) => c,
             None => {
                 segments.push(firm.segment);
+                sums.push([ExactSum::default(); Indicator::COUNT]);
+                sizes.push(0);
                 segments.len() - 1
             }
         };
-        cohorts.push(cohort as u32);
-        gradings.push(grading_with_cutoff(model, cutoff, firm));
-        reduced.push(uses_reduced_model(model, &firm.figures));
-    }
-
-    // Pass 1: benchmark sums over graded firms, each indicator over the firms scored on it.
-    let mut sums = vec![[ExactSum::default(); Indicator::COUNT]; segments.len()];
-    let mut sizes = vec![0u32; segments.len()];
-    for (i, firm) in firms.iter().enumerate() {
-        if gradings[i] != Grading::Graded {
-            continue;
+        let grading = grading_with_cutoff(model, cutoff, firm);
+        let reduced = uses_reduced_model(model, &firm.figures);
+        facts.push(Fact {
+            cohort: cohort as u8,
+            grading,
+            reduced,
+            vetoed: firm.vetoed,
+        });
+        let plan = plans[usize::from(reduced)];
+        let mut row = [f64::NAN; Indicator::COUNT];
+        if grading != Grading::NotEvaluated {
+            let all = firm.figures.raw_values();
+            for (slot, item) in row.iter_mut().zip(plan) {
+                *slot = all[item.indicator.index()];
+            }
         }
-        let cohort = cohorts[i] as usize;
-        sizes[cohort] += 1;
-        let values = firm.figures.raw_values();
-        for item in indicators_for(model, reduced[i]) {
-            let value = values[item.indicator.index()];
-            if value >= 0.0 {
-                sums[cohort][item.indicator.index()].add(value);
+        values.extend_from_slice(&row[..width]);
+        if grading == Grading::Graded {
+            sizes[cohort] += 1;
+            for (item, &value) in plan.iter().zip(&row) {
+                if value >= 0.0 {
+                    sums[cohort][item.indicator.index()].add(value);
+                }
             }
         }
     }
@@ -270,63 +295,75 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
         .collect();
     let raw: Vec<[f64; Indicator::COUNT]> = benchmarks.iter().map(raw_benchmarks).collect();
 
+    // Each cohort's graded firms take `starts[c]..starts[c + 1]` of the sort keys.
+    let mut starts = Vec::with_capacity(sizes.len() + 1);
+    starts.push(0usize);
+    for size in &sizes {
+        starts.push(starts[starts.len() - 1] + *size as usize);
+    }
+    let mut fill = starts.clone();
+    let index_mask = ranking::index_mask(n);
+    let mut keys = vec![0u64; starts[starts.len() - 1]];
+
     // Pass 2: scores (also of deferred and exempt firms, for their explanation), with the
-    // formula of [`score`], so they equal it bit for bit.
-    let mut graded: Vec<u32> = Vec::new();
-    let mut graded_vetoed: Vec<bool> = Vec::new();
+    // formula and the order of summation of [`score`], so they equal it bit for bit.
     let mut evaluations: Vec<Evaluation> = Vec::with_capacity(n);
-    for (i, firm) in firms.iter().enumerate() {
-        let score = match gradings[i] {
+    for (i, (fact, row)) in facts.iter().zip(values.chunks_exact(width)).enumerate() {
+        let cohort = usize::from(fact.cohort);
+        let score = match fact.grading {
             Grading::NotEvaluated => 0.0,
-            _ => raw_score(
-                indicators_for(model, reduced[i]),
-                &firm.figures.raw_values(),
-                &raw[cohorts[i] as usize],
-            ),
+            _ => {
+                let benchmark = &raw[cohort];
+                plans[usize::from(fact.reduced)]
+                    .iter()
+                    .zip(row)
+                    .map(|(item, &value)| {
+                        raw_contribution(item, value, benchmark[item.indicator.index()])
+                    })
+                    .sum()
+            }
         };
-        if gradings[i] == Grading::Graded {
-            graded.push(i as u32);
-            graded_vetoed.push(firm.vetoed);
+        if fact.grading == Grading::Graded {
+            keys[fill[cohort]] = ranking::sort_key(score, i, index_mask);
+            fill[cohort] += 1;
         }
         evaluations.push(Evaluation {
-            grading: gradings[i],
-            reduced: reduced[i],
+            grading: fact.grading,
+            reduced: fact.reduced,
             score,
             rank: 0,
-            cohort_size: sizes[cohorts[i] as usize],
+            cohort_size: sizes[cohort],
             class: None,
         });
     }
+    drop(values);
 
-    // The ranking: one counting pass and one sort per cohort.
-    let firm_of = |j: usize| graded[j] as usize;
-    let mut placed: Vec<(u32, Class)> = vec![(0, Class::C); graded.len()];
-    ranking::rank_by(
-        graded.len(),
-        |j| (cohorts[firm_of(j)], evaluations[firm_of(j)].score),
-        |j| firms[firm_of(j)].uscc.as_str(),
-        |j| graded_vetoed[j],
-        &model.quotas(),
-        |j, placement| placed[j] = (placement.rank, placement.class),
+    // The ranking: one sort per cohort, then placement by quota.
+    ranking::order_cohorts(
+        &mut keys,
+        &starts,
+        index_mask,
+        |i| evaluations[i].score,
+        |i| firms[i].uscc.as_str(),
     );
-    for (j, (rank, class)) in placed.into_iter().enumerate() {
-        let evaluation = &mut evaluations[firm_of(j)];
-        evaluation.rank = rank;
-        evaluation.class = Some(class);
-    }
+    ranking::place_cohorts(
+        &keys,
+        &starts,
+        index_mask,
+        |i| facts[i].vetoed,
+        &model.quotas(),
+        |i, placement| {
+            let evaluation = &mut evaluations[i];
+            evaluation.rank = placement.rank;
+            evaluation.class = Some(placement.class);
+        },
+    );
 
     let cohorts = segments
         .iter()
-        .enumerate()
-        .map(|(cohort, &segment)| {
-            (
-                segment,
-                Cohort {
-                    benchmarks: benchmarks[cohort].clone(),
-                    size: sizes[cohort],
-                },
-            )
-        })
+        .zip(benchmarks)
+        .zip(&sizes)
+        .map(|((&segment, benchmarks), &size)| (segment, Cohort { benchmarks, size }))
         .collect();
     PeriodResult {
         evaluations,
@@ -341,7 +378,7 @@ pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::Quotas;
+    use crate::domain::{Quotas, indicators::usable};
 
     pub(crate) fn firm(i: usize, tax_fen: i64) -> Firm {
         Firm {
@@ -573,6 +610,176 @@ pub(crate) mod tests {
             if let (Some(b), Some(a)) = (before.class, after.class) {
                 prop_assert!(a <= b, "{:?} -> {:?}", before, after);
             }
+        }
+    }
+
+    /// The evaluation done the straightforward way, from the public pieces one firm at a
+    /// time: `grading`, the benchmark as the mean of usable values, `score`, `ranking::rank`.
+    fn reference(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult {
+        let gradings: Vec<Grading> = firms.iter().map(|f| grading(model, period, f)).collect();
+        let mut cohorts: BTreeMap<Segment, Cohort> = BTreeMap::new();
+        let mut sums: BTreeMap<Segment, [ExactSum; Indicator::COUNT]> = BTreeMap::new();
+        for (firm, grading) in firms.iter().zip(&gradings) {
+            cohorts.entry(firm.segment).or_default();
+            let sum = sums.entry(firm.segment).or_default();
+            if *grading != Grading::Graded {
+                continue;
+            }
+            cohorts.get_mut(&firm.segment).unwrap().size += 1;
+            let reduced = uses_reduced_model(model, &firm.figures);
+            for item in indicators_for(model, reduced) {
+                if let Some(value) = usable(firm.figures.value(item.indicator)) {
+                    sum[item.indicator.index()].add(value);
+                }
+            }
+        }
+        for (segment, cohort) in &mut cohorts {
+            cohort.benchmarks = Benchmarks(std::array::from_fn(|i| sums[segment][i].mean()));
+        }
+        let mut evaluations: Vec<Evaluation> = firms
+            .iter()
+            .zip(&gradings)
+            .map(|(firm, &grading)| {
+                let reduced = uses_reduced_model(model, &firm.figures);
+                let cohort = &cohorts[&firm.segment];
+                Evaluation {
+                    grading,
+                    reduced,
+                    score: match grading {
+                        Grading::NotEvaluated => 0.0,
+                        _ => score(
+                            indicators_for(model, reduced),
+                            &firm.figures,
+                            &cohort.benchmarks,
+                        ),
+                    },
+                    rank: 0,
+                    cohort_size: cohort.size,
+                    class: None,
+                }
+            })
+            .collect();
+        let segments: Vec<Segment> = cohorts.keys().copied().collect();
+        let graded: Vec<usize> = (0..firms.len())
+            .filter(|&i| gradings[i] == Grading::Graded)
+            .collect();
+        let candidates: Vec<ranking::Candidate> = graded
+            .iter()
+            .map(|&i| ranking::Candidate {
+                uscc: &firms[i].uscc,
+                cohort: segments
+                    .iter()
+                    .position(|s| *s == firms[i].segment)
+                    .unwrap() as u32,
+                score: evaluations[i].score,
+                vetoed: firms[i].vetoed,
+            })
+            .collect();
+        for (&i, placement) in graded
+            .iter()
+            .zip(ranking::rank(&candidates, &model.quotas()))
+        {
+            evaluations[i].rank = placement.rank;
+            evaluations[i].class = Some(placement.class);
+        }
+        PeriodResult {
+            evaluations,
+            cohorts,
+        }
+    }
+
+    /// Firms with varied figures: missing and negative values, small firms, every grading.
+    fn arb_varied_firms() -> impl Strategy<Value = Vec<Firm>> {
+        let figures = (
+            (0i64..4, -2i64..6, 0i64..5, 0i64..4),
+            (
+                -1i64..5,
+                0i64..3,
+                0u8..4,
+                0i64..4,
+                0i64..3,
+                prop::option::of(0u8..4),
+            ),
+        );
+        let spec = (figures, 0usize..4, prop::bool::weighted(0.1), 0u8..12);
+        prop::collection::vec(spec, 0..150).prop_map(|specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(
+                    |(
+                        i,
+                        (
+                            ((e, rd, rev, out), (tax, exp, auto, pat, land, energy)),
+                            seg,
+                            vetoed,
+                            kind,
+                        ),
+                    )| {
+                        let mut f = firm(i, tax * 3_000_000);
+                        f.segment = Segment::ALL[seg];
+                        f.vetoed = vetoed;
+                        f.active = kind != 0;
+                        f.registration_date = match kind {
+                            1 => NaiveDate::from_ymd_opt(2024, 5, 1),
+                            2 => None,
+                            _ => f.registration_date,
+                        };
+                        if kind == 3 {
+                            f.industry_class = "1811".into();
+                        }
+                        f.figures = Figures {
+                            employees_total: e * 40,
+                            rd_spend_fen: rd * 700_000,
+                            // 0 and 1 are below the reduced model's threshold.
+                            revenue_fen: rev * 1_500_000_000,
+                            industrial_output_fen: out * 1_300_000_000,
+                            tax_paid_fen: tax * 3_000_000,
+                            export_sales_fen: exp * 400_000_000,
+                            automation_share_percent: f64::from(auto) * 17.5,
+                            patents: pat,
+                            land_used_centi_mu: land * 2_500,
+                            energy_use_tce: energy.map(|e| f64::from(e) * 45.5),
+                        };
+                        f
+                    },
+                )
+                .collect()
+        })
+    }
+
+    fn assert_same_bits(a: &PeriodResult, b: &PeriodResult) {
+        assert_eq!(a, b);
+        for (x, y) in a.evaluations.iter().zip(&b.evaluations) {
+            assert_eq!(x.score.to_bits(), y.score.to_bits());
+        }
+        for (x, y) in a.cohorts.values().zip(b.cohorts.values()) {
+            let bits = |c: &Cohort| c.benchmarks.0.map(|v| v.map(f64::to_bits));
+            assert_eq!(bits(x), bits(y));
+        }
+    }
+
+    #[test]
+    fn an_empty_period_has_no_cohorts() {
+        let result = classify(&Model::default(), &period(), &[]);
+        assert!(result.evaluations.is_empty() && result.cohorts.is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn classify_equals_the_straightforward_evaluation_bit_for_bit(
+            firms in arb_varied_firms(),
+            quota_a in 0.0f64..40.0,
+        ) {
+            let mut model = Model::default();
+            model.quota_a_percent = quota_a;
+            model.exempt_industry_classes.insert("1811".into());
+            if let Some(first) = firms.first() {
+                model.exempt_enterprises.insert(first.uscc.clone(), "decision 9".into());
+            }
+            assert_same_bits(&classify(&model, &period(), &firms), &reference(&model, &period(), &firms));
+            let plain = Model::default();
+            assert_same_bits(&classify(&plain, &period(), &firms), &reference(&plain, &period(), &firms));
         }
     }
 }

@@ -91,12 +91,9 @@ pub fn rank_by<'a>(
     uscc_of: impl Fn(usize) -> &'a str,
     vetoed_of: impl Fn(usize) -> bool,
     quotas: &Quotas,
-    mut place: impl FnMut(usize, Placement),
+    place: impl FnMut(usize, Placement),
 ) {
-    // The index takes the low bits of each key; the score's high bits the rest.
-    let index_bits = usize::BITS - n.max(1).leading_zeros();
-    let index_mask = (1u64 << index_bits) - 1;
-
+    let index_mask = index_mask(n);
     // Counting sort by cohort: `starts[c]..starts[c + 1]` will hold cohort c.
     let cohort_count = (0..n).map(|i| key_of(i).0 as usize + 1).max().unwrap_or(0);
     let mut starts = vec![0usize; cohort_count + 1];
@@ -110,24 +107,65 @@ pub fn rank_by<'a>(
     let mut keys = vec![0u64; n];
     for i in 0..n {
         let (cohort, score) = key_of(i);
-        keys[fill[cohort as usize]] = (descending_key(score) & !index_mask) | i as u64;
+        keys[fill[cohort as usize]] = sort_key(score, i, index_mask);
         fill[cohort as usize] += 1;
     }
+    order_cohorts(&mut keys, &starts, index_mask, |i| key_of(i).1, uscc_of);
+    place_cohorts(&keys, &starts, index_mask, vetoed_of, quotas, place);
+}
 
-    for c in 0..cohort_count {
-        let cohort = &mut keys[starts[c]..starts[c + 1]];
+/// The low bits of a sort key that hold the index of one of `n` firms.
+pub fn index_mask(n: usize) -> u64 {
+    let index_bits = usize::BITS - n.max(1).leading_zeros();
+    (1u64 << index_bits) - 1
+}
+
+/// Firm `index`'s sort key: the score's [`descending_key`] with its lowest bits replaced by
+/// the index.
+pub fn sort_key(score: f64, index: usize, index_mask: u64) -> u64 {
+    (descending_key(score) & !index_mask) | index as u64
+}
+
+/// Sorts each cohort's keys (`keys[starts[c]..starts[c + 1]]`, made by [`sort_key`]) into
+/// the ranking's exact order: by score, best first, then USCC ascending. `score_of` and
+/// `uscc_of` take a key's index.
+pub fn order_cohorts<'a>(
+    keys: &mut [u64],
+    starts: &[usize],
+    index_mask: u64,
+    score_of: impl Fn(usize) -> f64,
+    uscc_of: impl Fn(usize) -> &'a str,
+) {
+    for bounds in starts.windows(2) {
+        let cohort = &mut keys[bounds[0]..bounds[1]];
         cohort.sort_unstable();
         // Runs equal above the index bits: in exact order, by full score then USCC.
         for run in cohort.chunk_by_mut(|x, y| x & !index_mask == y & !index_mask) {
             if run.len() > 1 {
                 run.sort_unstable_by(|x, y| {
                     let (x, y) = ((x & index_mask) as usize, (y & index_mask) as usize);
-                    descending_key(key_of(x).1)
-                        .cmp(&descending_key(key_of(y).1))
+                    descending_key(score_of(x))
+                        .cmp(&descending_key(score_of(y)))
                         .then_with(|| uscc_of(x).cmp(uscc_of(y)))
                 });
             }
         }
+    }
+}
+
+/// Places each cohort's firms, its keys in ranking order ([`order_cohorts`]): rank by
+/// position, classes by quota, a vetoed firm in C. `place(index, placement)` is called once
+/// per key.
+pub fn place_cohorts(
+    keys: &[u64],
+    starts: &[usize],
+    index_mask: u64,
+    vetoed_of: impl Fn(usize) -> bool,
+    quotas: &Quotas,
+    mut place: impl FnMut(usize, Placement),
+) {
+    for bounds in starts.windows(2) {
+        let cohort = &keys[bounds[0]..bounds[1]];
         let counts = quotas.counts(cohort.len());
         let (mut a_left, mut b_left) = (counts.a, counts.b);
         for (position, key) in cohort.iter().enumerate() {
