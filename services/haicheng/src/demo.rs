@@ -119,6 +119,35 @@ pub fn tour_firm(seed: u64) -> String {
         .unwrap_or_default()
 }
 
+/// The firm that objects in the tour: graded like [`tour_firm`] (and not it), with the
+/// lowest 2025 tax per mu, so it is ranked into C and has something to object to.
+pub fn objecting_firm(seed: u64) -> String {
+    let data = census(seed);
+    let tour = tour_firm(seed);
+    let graded: std::collections::HashSet<&str> = data
+        .enterprises
+        .iter()
+        .filter(|e| {
+            e.registration_date.as_str() < "2020"
+                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
+                && e.uscc != tour
+        })
+        .map(|e| e.uscc.as_str())
+        .collect();
+    data.returns
+        .iter()
+        .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
+        .filter(|r| graded.contains(r.uscc.as_str()))
+        .filter_map(|r| {
+            let figures = r.indicators.as_ref()?;
+            let land = figures.land_used_centi_mu.max(1) as f64;
+            Some((figures.tax_paid_fen as f64 / land, &r.uscc))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, uscc)| uscc.clone())
+        .unwrap_or_default()
+}
+
 /// The hidden traits of one firm, from which its figures follow.
 struct Firm {
     employees: f64,

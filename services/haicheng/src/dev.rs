@@ -456,8 +456,23 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
     println!("  {:<20} dev-census-import", "census import");
     let firm = demo::tour_firm(seed);
     let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
+    let objector = demo::objecting_firm(seed);
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
-    for line in [
+    for line in tour(&firm, &parcel, &objector) {
+        println!("  {line}");
+    }
+    println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
+    println!(
+        "Notices go out once a period's classes have not changed for CLASSIFICATION_NOTICE_SETTLE (30 s);"
+    );
+    println!("a class that moves and moves back meanwhile sends none.");
+    println!("A service that dies is reported and started again; Ctrl-C stops everything.");
+}
+
+/// The commands the banner suggests, in order: `firm` is the tour firm, `parcel` the tour's
+/// land parcel, `objector` the firm that objects to its published class. A test parses each.
+fn tour(firm: &str, parcel: &str, objector: &str) -> Vec<String> {
+    vec![
         "haicheng health".to_string(),
         "haicheng enterprise list --park nantai --token dev-commerce".to_string(),
         format!("haicheng enterprise show {firm} --token dev-commerce"),
@@ -472,15 +487,12 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         "haicheng notices list --token dev-natural-resources      (land shortfall notices among them)".to_string(),
         "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
         format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
-    ] {
-        println!("  {line}");
-    }
-    println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
-    println!(
-        "Notices go out once a period's classes have not changed for CLASSIFICATION_NOTICE_SETTLE (30 s);"
-    );
-    println!("a class that moves and moves back meanwhile sends none.");
-    println!("A service that dies is reported and started again; Ctrl-C stops everything.");
+        "haicheng class publish --period 2025 --token dev-commerce   (publishes the ranking; objections open for 5 working days)".to_string(),
+        format!("haicheng objection file --period 2025 --uscc {objector} --reason \"export sales were left out of the return\" --evidence customs-2025-0815 --class B --token dev-enterprise-{objector}   (the firm objects itself)"),
+        "haicheng objection list --period 2025 --token dev-commerce".to_string(),
+        "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id file printed; an override, its notices at once)".to_string(),
+        format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
+    ]
 }
 
 /// The repository, for `scripts/` (this command is a development tool run from a checkout).
@@ -522,6 +534,112 @@ mod tests {
             restarts: 0,
             awaiting_serving: false,
         }
+    }
+
+    /// A tour line as the shell splits it: words, double quotes keeping spaces; the comment
+    /// in parentheses after two spaces left out.
+    fn shell_words(line: &str) -> Vec<String> {
+        let command = line.split("  (").next().unwrap_or(line);
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in command.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                c if c.is_whitespace() && !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn every_tour_line_parses_as_printed() {
+        use clap::Parser;
+        let seed = demo::DEFAULT_SEED;
+        let firm = demo::tour_firm(seed);
+        let objector = demo::objecting_firm(seed);
+        assert!(
+            platform::uscc::Uscc::parse(&objector).is_ok(),
+            "{objector:?}"
+        );
+        assert_ne!(firm, objector);
+        let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
+        let lines = tour(&firm, &parcel, &objector);
+        assert!(lines.iter().any(|l| l.contains("class publish")));
+        assert!(lines.iter().any(|l| l.contains("objection decide")));
+        for line in lines {
+            let words = shell_words(&line);
+            assert_eq!(words[0], "haicheng", "{line}");
+            if let Err(err) = crate::Cli::try_parse_from(&words) {
+                panic!("{line}\n{err}");
+            }
+        }
+    }
+
+    /// The tour's objecting firm, ranked from the demo data with the default model as the
+    /// service does, is in class C in 2025: its objection has something to ask for.
+    #[test]
+    fn the_objecting_firm_is_ranked_into_c() {
+        use classification::domain::{Class, Figures, Firm, Model, Period, Segment, classify};
+        let seed = demo::DEFAULT_SEED;
+        let data = demo::census(seed);
+        let objector = demo::objecting_firm(seed);
+        let registered: std::collections::HashMap<&str, _> = data
+            .enterprises
+            .iter()
+            .map(|e| (e.uscc.as_str(), e))
+            .collect();
+        // Census assigns the segment from the industry class (C17, C18, C19, 513x).
+        let segment = |class: &str| match &class[..2] {
+            "17" => Segment::Textile,
+            "18" => Segment::Apparel,
+            "19" => Segment::LuggageLeather,
+            _ => Segment::Trade,
+        };
+        let firms: Vec<Firm> = data
+            .returns
+            .iter()
+            .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
+            .map(|r| {
+                let e = registered[r.uscc.as_str()];
+                let i = r.indicators.clone().unwrap_or_default();
+                Firm {
+                    uscc: r.uscc.clone(),
+                    segment: segment(&e.industry_class),
+                    industry_class: e.industry_class.clone(),
+                    registration_date: chrono::NaiveDate::parse_from_str(
+                        &e.registration_date,
+                        "%Y-%m-%d",
+                    )
+                    .ok(),
+                    active: true,
+                    vetoed: e.safety_violation
+                        || e.environmental_violation
+                        || e.tax_credit_violation,
+                    figures: Figures {
+                        employees_total: i.employees_total,
+                        rd_spend_fen: i.rd_spend_fen,
+                        revenue_fen: i.revenue_fen,
+                        industrial_output_fen: i.industrial_output_fen,
+                        tax_paid_fen: i.tax_paid_fen,
+                        export_sales_fen: i.export_sales_fen,
+                        automation_share_percent: i.automation_share_percent,
+                        patents: i.invention_patents + i.utility_model_patents + i.design_patents,
+                        land_used_centi_mu: i.land_used_centi_mu,
+                        energy_use_tce: i.energy_use_tce,
+                    },
+                }
+            })
+            .collect();
+        let result = classify(&Model::default(), &Period::parse("2025").unwrap(), &firms);
+        let at = firms.iter().position(|f| f.uscc == objector).unwrap();
+        assert_eq!(result.evaluations[at].class, Some(Class::C), "{objector}");
     }
 
     #[test]

@@ -53,6 +53,7 @@ proto_enums! {
     census::EquipmentLevel => "EQUIPMENT_LEVEL_",
     classification::Indicator => "INDICATOR_",
     classification::Grading => "GRADING_",
+    classification::ObjectionState => "OBJECTION_STATE_",
     policy::NoticeState => "NOTICE_STATE_",
     land::LandUse => "LAND_USE_",
     land::ParcelStatus => "PARCEL_STATUS_",

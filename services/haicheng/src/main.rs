@@ -7,6 +7,8 @@
 //!   ([`census`]): the census service;
 //! - `haicheng class show|list|explain|distribution|publish` ([`classes`]) and
 //!   `haicheng model get|set` ([`model`]): the classification service;
+//! - `haicheng objection file|decide|list` ([`objections`]): objections to a published
+//!   ranking (the classification service);
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
 //!   classification process), for the caller's own department;
 //! - `haicheng fair …` ([`fair`]): the trade-fair service;
@@ -33,6 +35,7 @@ mod land;
 mod load;
 mod model;
 mod notices;
+mod objections;
 mod output;
 mod publication;
 mod replay;
@@ -100,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         command: model::ModelCommand,
     },
+    /// Objections to a published ranking: file, decide, list.
+    Objection {
+        #[command(subcommand)]
+        command: objections::ObjectionCommand,
+    },
     /// Support-policy notices of your department: list, acknowledge, watch.
     Notices {
         #[command(subcommand)]
@@ -142,6 +150,9 @@ async fn main() -> ExitCode {
         }
         Command::Class { command } => finish(classes::run(command, &context).await, &context),
         Command::Model { command } => finish(model::run(command, &context).await, &context),
+        Command::Objection { command } => {
+            finish(objections::run(command, &context).await, &context)
+        }
         Command::Notices { command } => finish(notices::run(command, &context).await, &context),
         Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
