@@ -50,8 +50,8 @@ impl ClassificationApi {
                 note: request.note.trim(),
                 principal: &by,
             },
-            // The objection window's calendar is not configured here yet: no deadline.
-            |_published_at| None,
+            // The end of the objection window, as FileObjection counts it.
+            |published_at| Some(self.objection_window.deadline(published_at)),
         )
         .await?;
         tracing::info!(

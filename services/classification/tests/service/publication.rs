@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use classification::config::vars;
+use classification::{config::vars, domain::calendar::ObjectionWindow};
 use haicheng_proto::{
     classification::v1::{
         ClassView, Classification, ExplainRequest, ExplainResponse, GetClassRequest,
@@ -171,6 +171,13 @@ async fn a_published_snapshot_does_not_change_when_a_later_return_moves_the_curr
         (Utc::now() - at).num_seconds().abs() < 60,
         "published at {at}"
     );
+    // The default window: five working days after the day of publication, in CST.
+    let deadline = published
+        .objection_deadline
+        .as_ref()
+        .and_then(platform::time::from_timestamp);
+    assert_eq!(deadline, Some(ObjectionWindow::default().deadline(at)));
+    assert!(deadline.is_some_and(|d| d - at >= chrono::Duration::days(5)));
 
     // As published and current agree right after publishing.
     let leader_then = get_class(&app, leader, true).await.expect("as published");
