@@ -59,10 +59,12 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
     let method = |name: &str| format!("/{SERVICE_NAME}/{name}");
     let read = Rule::Scope(scopes::CLASSIFICATION_READ);
     let admin = Rule::Scope(scopes::CLASSIFICATION_ADMIN);
+    // An enterprise reads its own class and explanation (the handlers keep it to them).
+    let own = Rule::ScopeOrEnterprise(scopes::CLASSIFICATION_READ);
     policy
-        .allow(&method("GetClass"), read.clone())
+        .allow(&method("GetClass"), own.clone())
         .allow(&method("ListClasses"), read.clone())
-        .allow(&method("Explain"), read.clone())
+        .allow(&method("Explain"), own)
         .allow(&method("GetModel"), read.clone())
         .allow(&method("GetDistribution"), read)
         .allow(&method("SetModel"), admin.clone())
@@ -387,6 +389,7 @@ impl ClassificationService for ClassificationApi {
         &self,
         request: Request<pb::GetClassRequest>,
     ) -> Result<Response<pb::GetClassResponse>, Status> {
+        Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
         let request = request.into_inner();
         let (period, view) = Self::target(&request.uscc, request.period.as_ref(), request.view)?;
         let row = classes::find(&self.pool, view, &request.uscc, period.as_deref())
@@ -410,6 +413,7 @@ impl ClassificationService for ClassificationApi {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
+        Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
         Ok(Response::new(
             ClassificationApi::explain(self, request.into_inner()).await?,
         ))

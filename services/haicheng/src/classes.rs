@@ -244,9 +244,26 @@ fn render_classification(c: &pb::Classification) -> String {
     out
 }
 
+/// An indicator's unit as the service sent it; "-" from a service too old to send one.
+fn unit(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 fn render_breakdown(scores: &[pb::IndicatorScore]) -> String {
-    let mut table = Table::new(&["INDICATOR", "VALUE", "BENCHMARK", "WEIGHT", "CAP", "POINTS"])
-        .numeric(&[1, 2, 3, 4, 5]);
+    let mut table = Table::new(&[
+        "INDICATOR",
+        "VALUE",
+        "BENCHMARK",
+        "UNIT",
+        "WEIGHT",
+        "CAP",
+        "POINTS",
+    ])
+    .numeric(&[1, 2, 4, 5, 6]);
     for s in scores {
         table.row(vec![
             enums::short::<pb::Indicator>(s.indicator),
@@ -256,6 +273,7 @@ fn render_breakdown(scores: &[pb::IndicatorScore]) -> String {
                 number(s.value)
             },
             number(s.benchmark),
+            unit(&s.unit),
             number(s.weight),
             number(s.cap),
             number(s.contribution),
@@ -301,14 +319,15 @@ fn render_explain(reply: &pb::ExplainResponse) -> String {
             number(gap.score_gap),
             number(gap.boundary_score)
         ));
-        let mut table =
-            Table::new(&["INDICATOR", "NOW", "NEEDED", "INCREASE", "ALONE"]).numeric(&[1, 2, 3]);
+        let mut table = Table::new(&["INDICATOR", "NOW", "NEEDED", "INCREASE", "UNIT", "ALONE"])
+            .numeric(&[1, 2, 3]);
         for i in &gap.indicators {
             table.row(vec![
                 enums::short::<pb::Indicator>(i.indicator),
                 number(i.current_value),
                 number(i.required_value),
                 number(i.increase),
+                unit(&i.unit),
                 if i.reachable {
                     "closes the gap".to_string()
                 } else {
@@ -373,6 +392,7 @@ fn score_json(s: &pb::IndicatorScore) -> Value {
         "weight": s.weight,
         "cap": s.cap,
         "missing": s.missing,
+        "unit": s.unit,
     })
 }
 
@@ -411,6 +431,7 @@ fn explain_json(reply: &pb::ExplainResponse) -> Value {
                 "required_value": i.required_value,
                 "increase": i.increase,
                 "reachable": i.reachable,
+                "unit": i.unit,
             })).collect::<Vec<_>>(),
         })
     });
@@ -480,6 +501,7 @@ mod tests {
                 weight: 30.0,
                 cap: 1.5,
                 missing: false,
+                unit: "yuan per mu".into(),
             }],
             ..Default::default()
         }
@@ -532,16 +554,20 @@ mod tests {
 
     #[test]
     fn the_breakdown_is_a_right_aligned_table() {
-        let mut missing = classification().breakdown[0];
+        let mut missing = classification().breakdown[0].clone();
         missing.indicator = pb::Indicator::OutputPerEnergy as i32;
         missing.missing = true;
         missing.contribution = 0.0;
-        let text = render_breakdown(&[classification().breakdown[0], missing]);
+        missing.unit = "yuan per tonne of standard coal".into();
+        let mut old = missing.clone();
+        old.unit = String::new();
+        let text = render_breakdown(&[classification().breakdown[0].clone(), missing, old]);
         assert_eq!(
             text,
-            "INDICATOR               VALUE  BENCHMARK  WEIGHT  CAP   POINTS\n\
-             TAX_PER_MU         67307.6923      50000      30  1.5  40.3846\n\
-             OUTPUT_PER_ENERGY     missing      50000      30  1.5        0\n"
+            "INDICATOR               VALUE  BENCHMARK  UNIT                             WEIGHT  CAP   POINTS\n\
+             TAX_PER_MU         67307.6923      50000  yuan per mu                          30  1.5  40.3846\n\
+             OUTPUT_PER_ENERGY     missing      50000  yuan per tonne of standard coal      30  1.5        0\n\
+             OUTPUT_PER_ENERGY     missing      50000  -                                    30  1.5        0\n"
         );
     }
 
@@ -587,6 +613,7 @@ mod tests {
                     required_value: 82_000.0,
                     increase: 14_692.31,
                     reachable: true,
+                    unit: "yuan per mu".into(),
                 }],
             }),
             notes: vec!["9.27 more points reach class A".into()],
@@ -597,7 +624,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("TAX_PER_MU  67307.69   82000  14692.31  closes the gap\n"),
+            text.contains("TAX_PER_MU  67307.69   82000  14692.31  yuan per mu  closes the gap\n"),
             "{text}"
         );
         assert!(
@@ -612,6 +639,18 @@ mod tests {
         assert_eq!(
             value["classification"]["breakdown"][0]["indicator"],
             "INDICATOR_TAX_PER_MU"
+        );
+        assert_eq!(
+            value["classification"]["breakdown"][0]["unit"],
+            "yuan per mu"
+        );
+        assert_eq!(
+            value["next_class_gap"]["indicators"][0]["unit"],
+            "yuan per mu"
+        );
+        assert!(
+            text.contains("TAX_PER_MU  67307.6923      50000  yuan per mu      30"),
+            "the explanation's breakdown shows the unit: {text}"
         );
         assert_eq!(
             value["classification"]["computed_class"],

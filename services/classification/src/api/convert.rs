@@ -223,6 +223,7 @@ fn indicator_score_to_proto(item: &IndicatorScore) -> pb::IndicatorScore {
         weight: item.weight,
         cap: item.cap,
         missing: item.value.is_none(),
+        unit: item.indicator.unit().to_string(),
     }
 }
 
@@ -272,6 +273,7 @@ pub fn gap_to_proto(
                 required_value: g.required,
                 increase: g.increase,
                 reachable: g.reachable,
+                unit: g.indicator.unit().to_string(),
             })
             .collect(),
     }

@@ -30,6 +30,20 @@ pub enum Indicator {
     TaxPerEnergy,
 }
 
+/// The unit of each indicator's value, as an explanation prints it beside the number; one
+/// entry per indicator, in [`Indicator::ALL`] order (a test checks that it stays complete).
+const UNITS: [(Indicator, &str); Indicator::COUNT] = [
+    (Indicator::TaxPerMu, "yuan per mu"),
+    (Indicator::OutputPerMu, "yuan per mu"),
+    (Indicator::OutputPerEnergy, "yuan per tonne of standard coal"),
+    (Indicator::RdIntensity, "per cent"),
+    (Indicator::LabourProductivity, "yuan per employee"),
+    (Indicator::PatentsPer100Employees, "patents per 100 employees"),
+    (Indicator::AutomationShare, "per cent"),
+    (Indicator::ExportShare, "per cent"),
+    (Indicator::TaxPerEnergy, "yuan per tonne of standard coal"),
+];
+
 /// One value per indicator, indexed by [`Indicator::index`]; `None` when it cannot be
 /// computed (no land, no employees, no revenue, energy unknown).
 pub type Values = [Option<f64>; Indicator::COUNT];
@@ -68,16 +82,11 @@ impl Indicator {
         }
     }
 
+    /// The unit of the indicator's value (and of its benchmark and gaps): "yuan per mu",
+    /// "per cent", "patents per 100 employees", "yuan per tonne of standard coal" (标准煤),
+    /// "yuan per employee".
     pub fn unit(self) -> &'static str {
-        match self {
-            Indicator::TaxPerMu | Indicator::OutputPerMu => "yuan per mu",
-            Indicator::OutputPerEnergy | Indicator::TaxPerEnergy => "yuan per tce",
-            Indicator::RdIntensity | Indicator::AutomationShare | Indicator::ExportShare => {
-                "percent"
-            }
-            Indicator::LabourProductivity => "yuan per employee",
-            Indicator::PatentsPer100Employees => "patents per 100 employees",
-        }
+        UNITS[self.index()].1
     }
 
     pub fn parse(name: &str) -> Option<Indicator> {
@@ -154,6 +163,27 @@ pub fn usable(value: Option<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_indicator_has_its_own_entry_in_the_unit_table() {
+        for indicator in Indicator::ALL {
+            let (listed, unit) = UNITS[indicator.index()];
+            assert_eq!(listed, indicator, "the unit table follows Indicator::ALL");
+            assert!(!unit.trim().is_empty(), "{indicator:?} has no unit");
+            assert_eq!(indicator.unit(), unit);
+        }
+        assert_eq!(Indicator::TaxPerMu.unit(), "yuan per mu");
+        assert_eq!(Indicator::RdIntensity.unit(), "per cent");
+        assert_eq!(
+            Indicator::PatentsPer100Employees.unit(),
+            "patents per 100 employees"
+        );
+        assert_eq!(
+            Indicator::TaxPerEnergy.unit(),
+            "yuan per tonne of standard coal"
+        );
+        assert_eq!(Indicator::LabourProductivity.unit(), "yuan per employee");
+    }
 
     #[test]
     fn values_follow_their_definitions_and_missing_denominators_give_none() {

@@ -9,6 +9,7 @@
 mod api;
 mod chain;
 mod coalescing;
+mod enterprise;
 mod net_notices_5000;
 mod objections;
 mod publication;
