@@ -390,3 +390,81 @@ async fn model_set_is_refused_for_finance_stored_for_commerce_and_refused_when_s
     assert!(text(&first.stdout).starts_with("version         1\n"));
     classification.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn class_publish_is_for_commerce_once_and_published_reads_answer_from_the_snapshot() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
+    let first = graded.usccs.nth(0);
+    // Nothing published yet: reading as published is refused, naming the period.
+    let early = haicheng(
+        address,
+        "dev-finance",
+        &["class", "show", &first, "--period", "2025", "--published"],
+    )
+    .await;
+    assert_eq!(early.status.code(), Some(1));
+    assert!(
+        text(&early.stderr).starts_with("error: FAILED_PRECONDITION: ")
+            && text(&early.stderr).contains("period 2025 is not published"),
+        "{}",
+        text(&early.stderr)
+    );
+    let denied = haicheng(
+        address,
+        "dev-finance",
+        &["class", "publish", "--period", "2025"],
+    )
+    .await;
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(text(&denied.stderr).starts_with("error: PERMISSION_DENIED: "));
+
+    let published = json(
+        &haicheng(
+            address,
+            "dev-commerce",
+            &[
+                "class", "publish", "--period", "2025", "--note", "doc 7", "-o", "json",
+            ],
+        )
+        .await,
+    )["publication"]
+        .clone();
+    assert_eq!(published["period"], "2025");
+    assert_eq!(published["enterprises"], FIRMS as i64);
+    assert_eq!(published["published_by"], "department:commerce");
+    assert_eq!(published["note"], "doc 7");
+    assert!(published["objection_deadline"].is_string(), "{published}");
+
+    let counted = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &["class", "distribution", "--published", "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(counted["period"], "2025", "the latest published period");
+    let shown = haicheng(
+        address,
+        "dev-finance",
+        &["class", "show", &first, "--published"],
+    )
+    .await;
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains(&first));
+
+    let again = haicheng(
+        address,
+        "dev-commerce",
+        &["class", "publish", "--period", "2025"],
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("was published at"),
+        "{}",
+        text(&again.stderr)
+    );
+    graded.stop().await;
+}
