@@ -454,6 +454,10 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
         );
     }
     println!("  {:<20} dev-census-import", "census import");
+    println!(
+        "  {:<20} dev-enterprise-<USCC>   (that enterprise: its own file, class, explanation, invitations and objections)",
+        "an enterprise"
+    );
     let firm = demo::tour_firm(seed);
     let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
     let objector = demo::objecting_firm(seed);
