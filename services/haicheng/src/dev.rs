@@ -612,7 +612,7 @@ mod tests {
             .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
             .map(|r| {
                 let e = registered[r.uscc.as_str()];
-                let i = r.indicators.clone().unwrap_or_default();
+                let i = r.indicators.unwrap_or_default();
                 Firm {
                     uscc: r.uscc.clone(),
                     segment: segment(&e.industry_class),

@@ -306,7 +306,7 @@ mod tests {
             decided_class: common::EnterpriseClass::B as i32,
             ..Default::default()
         };
-        let text = render_list(&[objection.clone()]);
+        let text = render_list(std::slice::from_ref(&objection));
         let row = text.lines().nth(1).unwrap();
         assert!(row.contains("UPHELD"), "{row}");
         assert!(
