@@ -100,7 +100,10 @@ pub struct PlatformConfig {
     pub log_filter: Option<String>,
     /// OTLP/gRPC endpoint; traces and metrics are exported only when it is set.
     pub otlp_endpoint: Option<String>,
-    /// Bearer tokens and the principals they stand for.
+    /// Bearer tokens and the principals they stand for: `AUTH_TOKENS`, entries
+    /// `TOKEN=department:NAME:SCOPES`, `TOKEN=service:NAME:SCOPES` or `TOKEN=enterprise:USCC`
+    /// (see [`TokenTable::parse`]); unset, the development table (`dev-<department>`,
+    /// `dev-census-import`, `dev-enterprise-<USCC>`).
     pub tokens: TokenTable,
     /// Deadline applied to a call whose client sent none (and the cap on those that did).
     pub request_timeout: Duration,
