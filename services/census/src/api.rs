@@ -29,6 +29,14 @@ pub struct CensusApi {
     import_batch_rows: usize,
 }
 
+/// Rows of an import read from the stream: the checked ones for one batch, the refused ones
+/// with their violations; `ended` once the stream has no more.
+struct Chunk {
+    rows: Vec<(i64, Submission)>,
+    rejected: Vec<pb::RejectedRow>,
+    ended: bool,
+}
+
 /// The position in the enterprise list a page token carries: the last USCC served.
 #[derive(Serialize, Deserialize)]
 struct ListCursor {
@@ -221,7 +229,10 @@ impl CensusApi {
     }
 
     /// Reads the stream to its end, storing a batch whenever one is full; each row stands on
-    /// its own, so a bad row is reported and the others go on.
+    /// its own, so a bad row is reported and the others go on. The next batch is read and
+    /// checked while the last one is being stored (one task, no more than one batch ahead),
+    /// so the service's work on the rows overlaps the database's; a batch is stored only
+    /// after the one before it committed, so a later row still sees an earlier one.
     #[tracing::instrument(skip_all)]
     async fn import(
         &self,
@@ -229,26 +240,20 @@ impl CensusApi {
         by: &str,
     ) -> Result<pb::ImportReturnsResponse, Status> {
         let mut report = pb::ImportReturnsResponse::default();
-        let mut batch: Vec<(i64, Submission)> = Vec::with_capacity(self.import_batch_rows);
-        while let Some(row) = rows.message().await? {
-            let (submission, violations) = self.check_return(ReturnMessage::of_row(&row));
-            match submission {
-                Some(submission) if violations.is_empty() => {
-                    batch.push((row.row_number, submission))
-                }
-                _ => report
-                    .rejected_rows
-                    .extend(violations.as_slice().iter().map(|v| pb::RejectedRow {
-                        row_number: row.row_number,
-                        field: v.field.clone(),
-                        reason: v.reason.clone(),
-                    })),
+        let mut chunk = self.read_chunk(&mut rows).await?;
+        loop {
+            report.rejected_rows.append(&mut chunk.rejected);
+            if chunk.ended {
+                self.import_batch(chunk.rows, &mut report, by).await?;
+                break;
             }
-            if batch.len() >= self.import_batch_rows {
-                self.import_batch(&mut batch, &mut report, by).await?;
-            }
+            let (stored, next) = tokio::join!(
+                self.import_batch(chunk.rows, &mut report, by),
+                self.read_chunk(&mut rows)
+            );
+            stored?;
+            chunk = next?;
         }
-        self.import_batch(&mut batch, &mut report, by).await?;
         report.rejected_rows.sort_by_key(|r| r.row_number);
         tracing::info!(
             accepted = report.accepted_count,
@@ -259,18 +264,53 @@ impl CensusApi {
         Ok(report)
     }
 
+    /// The next batch of checked rows (up to the batch size), and the rows refused by the
+    /// checks on the way.
+    async fn read_chunk(
+        &self,
+        rows: &mut Streaming<pb::ImportReturnsRow>,
+    ) -> Result<Chunk, Status> {
+        let mut chunk = Chunk {
+            rows: Vec::with_capacity(self.import_batch_rows),
+            rejected: Vec::new(),
+            ended: false,
+        };
+        while chunk.rows.len() < self.import_batch_rows {
+            let Some(row) = rows.message().await? else {
+                chunk.ended = true;
+                break;
+            };
+            let (submission, violations) = self.check_return(ReturnMessage::of_row(&row));
+            match submission {
+                Some(submission) if violations.is_empty() => {
+                    chunk.rows.push((row.row_number, submission))
+                }
+                _ => chunk
+                    .rejected
+                    .extend(violations.as_slice().iter().map(|v| pb::RejectedRow {
+                        row_number: row.row_number,
+                        field: v.field.clone(),
+                        reason: v.reason.clone(),
+                    })),
+            }
+        }
+        Ok(chunk)
+    }
+
     async fn import_batch(
         &self,
-        batch: &mut Vec<(i64, Submission)>,
+        batch: Vec<(i64, Submission)>,
         report: &mut pb::ImportReturnsResponse,
         by: &str,
     ) -> Result<(), ApiError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let submissions: Vec<Submission> = batch.iter().map(|(_, s)| s.clone()).collect();
+        let (row_numbers, submissions): (Vec<i64>, Vec<Submission>) = batch.into_iter().unzip();
         let outcomes = self.store.submit(&submissions, by).await?;
-        for ((row_number, submission), outcome) in batch.drain(..).zip(outcomes) {
+        for ((row_number, submission), outcome) in
+            row_numbers.into_iter().zip(&submissions).zip(outcomes)
+        {
             let reject = |field: &str, reason: String| pb::RejectedRow {
                 row_number,
                 field: field.to_string(),
