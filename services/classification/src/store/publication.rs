@@ -7,6 +7,11 @@
 //! cohort benchmarks) into the snapshot tables; the publication is recorded and a
 //! `PeriodPublished` enqueued. A period is published once. The snapshot is never written
 //! again, so an "as published" read never changes.
+//!
+//! Returns are applied without the period's lock: one committed while publishing could put
+//! figures in the snapshot that its ranking did not see. Such a return marks the period dirty
+//! in its own transaction, so a period found dirty after the copy means exactly that: the
+//! attempt is rolled back and made again (re-ranking first), a few times, then ABORTED.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use haicheng_proto::{
@@ -80,16 +85,39 @@ pub struct PublishRequest<'a> {
     pub principal: &'a str,
 }
 
+/// Attempts at publishing while returns keep arriving.
+const ATTEMPTS: usize = 3;
+
 /// Publishes `request.period`; `deadline` gives the end of the objection window from the
 /// publication time. FAILED_PRECONDITION if the period is published already (naming when and
-/// by whom) or has no classifications.
+/// by whom) or has no classifications; ABORTED if returns kept arriving meanwhile.
 pub async fn publish(
     pool: &PgPool,
     outbox: &Outbox,
     rules: &[NoticeRule],
     request: PublishRequest<'_>,
-    deadline: impl FnOnce(DateTime<Utc>) -> Option<DateTime<Utc>>,
+    deadline: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
 ) -> Result<(Publication, PublishOutcome), StoreError> {
+    for _ in 0..ATTEMPTS {
+        if let Some(published) = attempt(pool, outbox, rules, request, &deadline).await? {
+            return Ok(published);
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "returns of period {} kept arriving while it was being published ({ATTEMPTS} attempts): \
+         nothing was published; publish it once the census import is done",
+        request.period
+    )))
+}
+
+/// One publishing transaction; `None` (rolled back) if a return arrived meanwhile.
+async fn attempt(
+    pool: &PgPool,
+    outbox: &Outbox,
+    rules: &[NoticeRule],
+    request: PublishRequest<'_>,
+    deadline: &impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
+) -> Result<Option<(Publication, PublishOutcome)>, StoreError> {
     let period = request.period;
     let mut tx = pool.begin().await?;
     lock_period(&mut tx, period).await?;
@@ -140,6 +168,9 @@ pub async fn publish(
     .execute(&mut *tx)
     .await?;
     copy_snapshot(&mut tx, period, enterprises).await?;
+    if still_dirty(&mut tx, period).await? {
+        return Ok(None);
+    }
     let event = PeriodPublished {
         publication: Some(to_proto(&publication)),
     };
@@ -154,7 +185,15 @@ pub async fn publish(
         reranked_changes: reranked.map(|r| r.changed_classes),
         settled,
     };
-    Ok((publication, outcome))
+    Ok(Some((publication, outcome)))
+}
+
+/// Whether a change of the period's returns or firms committed since it was last re-ranked.
+async fn still_dirty(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dirty_periods WHERE period = $1)")
+        .bind(period)
+        .fetch_one(conn)
+        .await
 }
 
 /// Copies the period's classes in force with their figures, and its cohorts, into the

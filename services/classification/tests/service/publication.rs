@@ -436,3 +436,61 @@ async fn only_commerce_publishes_and_bad_input_names_its_field() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_committed_while_publishing_rolls_the_attempt_back_with_its_notices() {
+    let app = spawn_app_with(&[(vars::NOTICE_SETTLE, "60m")]).await;
+    cohort_of_ten(&app).await;
+    // Stands in for a return committed between the re-rank and the copy of the snapshot: each
+    // copy marks the period dirty, as a return's own transaction does.
+    sqlx::query(
+        "CREATE FUNCTION test_return_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at)
+             VALUES ('2025', 1, now(), now())
+             ON CONFLICT (period) DO UPDATE SET generation = dirty_periods.generation + 1;
+             RETURN NULL;
+         END $$",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER test_return_meanwhile AFTER INSERT ON published_classifications
+         FOR EACH STATEMENT EXECUTE FUNCTION test_return_meanwhile()",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let refused = publish(&app, "commerce", PERIOD, "").await.unwrap_err();
+    assert_eq!(refused.code(), Code::Aborted, "{refused:?}");
+    assert!(
+        refused.message().contains("nothing was published"),
+        "{refused:?}"
+    );
+    let pool = &app.pool;
+    let count = |sql: &'static str| async move {
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
+        n
+    };
+    // Every attempt rolled back: no publication, no snapshot, no notice, still unsettled.
+    assert_eq!(count("SELECT count(*) FROM publications").await, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM published_classifications").await,
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM notified_classes").await, 0);
+    assert_eq!(count("SELECT count(*) FROM unsettled_periods").await, 1);
+    assert_eq!(count("SELECT count(*) FROM dirty_periods").await, 0);
+
+    sqlx::query("DROP TRIGGER test_return_meanwhile ON published_classifications")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let published = publish(&app, "commerce", PERIOD, "")
+        .await
+        .expect("publishing");
+    assert_eq!(published.enterprises, 10);
+    assert_eq!(count("SELECT count(*) FROM notified_classes").await, 10);
+    app.stop().await;
+}
