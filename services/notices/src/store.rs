@@ -188,6 +188,42 @@ macro_rules! entries {
     };
 }
 
+/// The list query for `filter`: `$1` the default overdue time, `$2` the department, then one
+/// text parameter per filter given (returned in order), then the `before` sequence when
+/// `with_before`, then the limit.
+///
+/// Only the filters given become conditions, so each combination is a statement of its own
+/// whose plan can use the matching index (an `$n IS NULL OR …` form cannot, once PostgreSQL
+/// switches a prepared statement to its generic plan).
+fn list_sql(filter: &Filter, with_before: bool) -> (String, Vec<&str>) {
+    let mut conditions = vec!["n.department = $2".to_string()];
+    let mut texts: Vec<&str> = Vec::new();
+    let mut next = 3;
+    for (column, value) in [
+        ("s.state", &filter.state),
+        ("n.period", &filter.period),
+        ("n.uscc", &filter.uscc),
+        ("n.rule_id", &filter.rule_id),
+        ("n.kind", &filter.kind),
+    ] {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = ${next}"));
+            texts.push(value);
+            next += 1;
+        }
+    }
+    if with_before {
+        conditions.push(format!("n.seq < ${next}"));
+        next += 1;
+    }
+    let sql = format!(
+        entries!("", "notices", "WHERE {} ORDER BY n.seq DESC LIMIT ${}"),
+        conditions.join(" AND "),
+        next
+    );
+    (sql, texts)
+}
+
 /// Reads and acknowledges notices for the API.
 #[derive(Clone)]
 pub struct NoticeStore {
@@ -215,34 +251,7 @@ impl NoticeStore {
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Entry>, ApiError> {
-        // Only the filters given become conditions, so each combination has a plan of its
-        // own that can use the matching index (an `$n IS NULL OR` form cannot, once
-        // PostgreSQL switches the prepared statement to a generic plan).
-        let mut conditions = vec!["n.department = $2".to_string()];
-        let mut texts: Vec<&str> = Vec::new();
-        let mut next = 3;
-        for (column, value) in [
-            ("s.state", &filter.state),
-            ("n.period", &filter.period),
-            ("n.uscc", &filter.uscc),
-            ("n.rule_id", &filter.rule_id),
-            ("n.kind", &filter.kind),
-        ] {
-            if let Some(value) = value {
-                conditions.push(format!("{column} = ${next}"));
-                texts.push(value);
-                next += 1;
-            }
-        }
-        if before.is_some() {
-            conditions.push(format!("n.seq < ${next}"));
-            next += 1;
-        }
-        let sql = format!(
-            entries!("", "notices", "WHERE {} ORDER BY n.seq DESC LIMIT ${}"),
-            conditions.join(" AND "),
-            next
-        );
+        let (sql, texts) = list_sql(filter, before.is_some());
         // Safe: the text is fixed fragments and placeholder numbers; every value is bound.
         let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
             .bind(self.overdue_after_ms)
@@ -328,6 +337,68 @@ mod tests {
             issued_at: Utc::now(),
             due_at: None,
             event_id: Uuid::now_v7(),
+        }
+    }
+
+    /// A narrow filter reads through its own index, not the department's whole history.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_period_uscc_or_rule_filter_uses_its_index() {
+        let db = TestDatabase::create().await;
+        let pool = db.pool().await;
+        platform::db::migrate(&pool, &crate::MIGRATIONS)
+            .await
+            .unwrap();
+        // 3,000 notices of one period, firm and rule; 10 of another of each.
+        sqlx::query(
+            "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, payload,
+                                  event_id, period, rule_id)
+             SELECT 'n' || i, 'finance', CASE WHEN i <= 10 THEN 'rare' ELSE 'common' END, 'k',
+                    'tests', now(), '\\x'::bytea, gen_random_uuid(),
+                    CASE WHEN i <= 10 THEN '2025' ELSE '2024' END,
+                    CASE WHEN i <= 10 THEN 'rare-rule' ELSE 'common-rule' END
+               FROM generate_series(1, 3000) i",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE notices").execute(&pool).await.unwrap();
+        for (filter, index) in [
+            (
+                Filter {
+                    period: Some("2025".into()),
+                    ..Filter::default()
+                },
+                "notices_department_period_seq",
+            ),
+            (
+                Filter {
+                    uscc: Some("rare".into()),
+                    ..Filter::default()
+                },
+                "notices_department_uscc_seq",
+            ),
+            (
+                Filter {
+                    rule_id: Some("rare-rule".into()),
+                    ..Filter::default()
+                },
+                "notices_department_rule_seq",
+            ),
+        ] {
+            let (sql, texts) = list_sql(&filter, false);
+            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+            let mut query =
+                sqlx::query_scalar::<_, serde_json::Value>(sqlx::AssertSqlSafe(explain))
+                    .bind(60_000_i64)
+                    .bind("finance");
+            for text in texts {
+                query = query.bind(text);
+            }
+            let plan = query.bind(51_i64).fetch_one(&pool).await.unwrap();
+            assert!(
+                plan.to_string().contains(index),
+                "{filter:?} uses {index}: {plan}"
+            );
         }
     }
 
