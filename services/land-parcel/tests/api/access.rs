@@ -219,3 +219,39 @@ async fn the_development_tokens_let_finance_read_and_the_park_committee_read_xil
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// An enterprise principal has no land method: every one is `Rule::Scope`, which refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enterprise_principal_is_refused_every_land_method() {
+    let app = spawn_app().await;
+    let parcel = app
+        .register_parcel(&parcel_id("EN"), Park::Xiliu, 500)
+        .await;
+    let token = platform::auth::TokenTable::development_enterprise_token(&testkit::new_uscc());
+    let mut client = app.client.clone();
+    let denied = [
+        client
+            .list_parcels(with_token(&token, pb::ListParcelsRequest::default()))
+            .await
+            .unwrap_err(),
+        client
+            .get_parcel(with_token(
+                &token,
+                pb::GetParcelRequest {
+                    parcel_id: parcel.id,
+                },
+            ))
+            .await
+            .unwrap_err(),
+        client
+            .list_land_applications(with_token(
+                &token,
+                pb::ListLandApplicationsRequest::default(),
+            ))
+            .await
+            .unwrap_err(),
+    ];
+    for status in denied {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    }
+}
