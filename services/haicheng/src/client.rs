@@ -69,7 +69,8 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 #[derive(Args, Clone, Debug)]
 pub struct Connect {
     /// Bearer token of the caller (locally the development tokens `haicheng dev` prints:
-    /// dev-commerce, dev-finance, dev-tax, dev-census-import, …).
+    /// dev-commerce, dev-finance, dev-tax, dev-census-import, …, and dev-enterprise-<USCC>
+    /// for an enterprise, which reads only its own records).
     #[arg(long, global = true, env = vars::TOKEN, hide_env_values = true)]
     pub token: Option<String>,
     /// Address of the census service.
