@@ -3,10 +3,11 @@
 //! A *pass* holds the relay's advisory lock ([`RELAY_LOCK`], a session lock on one pooled
 //! connection), so with several replicas one relay publishes at a time, and a replay waits for
 //! the pass to end. Within a pass the relay is a pipeline: it claims a batch of unsent rows
-//! (`OUTBOX_BATCH_SIZE`), hands them to the producer and claims the next batch while the
-//! broker acknowledges the earlier ones, up to [`WINDOW_BATCHES`] batches published and not
-//! yet marked; acknowledged rows are marked sent with one `UPDATE … WHERE id = ANY(…)` per
-//! batch. No row lock is taken: only the lock holder claims or marks rows.
+//! (`OUTBOX_BATCH_SIZE`) and hands them to the producer, and keeps doing so while the broker
+//! acknowledges earlier ones, up to [`WINDOW_BATCHES`] batches published and not yet marked.
+//! Acknowledged rows are marked sent a batch at a time, one `UPDATE … WHERE id = ANY(…)` on a
+//! second connection while the next batch is claimed on the first. No row lock is taken: only
+//! the lock holder claims or marks rows.
 //!
 //! Order per key. Rows are handed to the producer one at a time in id order, and the
 //! idempotent producer (`acks=all`) writes one partition in the order it was given. A row the
@@ -177,6 +178,25 @@ struct Pass {
     held_back: usize,
 }
 
+/// Where the claiming of a pass stands.
+#[derive(Default)]
+struct Cursor {
+    /// The id of the last row claimed: the next claim starts after it.
+    after: i64,
+    batches: usize,
+    /// The last claim found fewer rows than a batch: nothing more to claim now.
+    exhausted: bool,
+}
+
+impl Cursor {
+    /// Whether the pass claims more: rows may be left, the pass is within its bound, and no
+    /// delivery failed (a refused row holds back only its key; a failed delivery means the
+    /// broker is likely away, so the pass finishes what is in flight and ends).
+    fn open(&self, pass: &Pass) -> bool {
+        !self.exhausted && self.batches < PASS_BATCHES && !pass.delivery_failed
+    }
+}
+
 impl Pass {
     fn fail(&mut self, id: i64, key: StreamKey, err: &rdkafka::error::KafkaError) {
         self.failures.push((id, err.to_string()));
@@ -230,10 +250,10 @@ impl Relay {
         self
     }
 
-    /// At most this many rows are published and not yet marked sent at any time: what a
-    /// relay that dies may publish a second time.
+    /// At most this many rows are published and not yet marked sent at any time (the window,
+    /// and a batch being marked): what a relay that dies may publish a second time.
     pub fn unmarked_limit(&self) -> usize {
-        self.batch_size as usize * WINDOW_BATCHES
+        self.batch_size as usize * (WINDOW_BATCHES + 1)
     }
 
     /// Publishes until `shutdown`; a pass under way is finished first. While the broker is
@@ -310,26 +330,36 @@ impl Relay {
         };
         let mut pass = Pass::default();
         let mut in_flight = FuturesUnordered::new();
-        let mut after = 0_i64;
-        let mut claimed_batches = 0;
-        let mut exhausted = false;
-        let window = self.unmarked_limit();
+        let mut cursor = Cursor::default();
+        // Marking runs on a connection of its own, beside the next claim.
+        let mut marker = self.pool.acquire().await?;
+        let window = self.batch_size as usize * WINDOW_BATCHES;
         let batch = self.batch_size as usize;
+        let room = |in_flight: usize, acked: usize| in_flight + acked + batch <= window;
         loop {
-            // Claim while a whole batch fits in the window. A refused row holds back only its
-            // key; a failed delivery ends the claiming (the broker is likely away).
-            while !exhausted
-                && !pass.delivery_failed
-                && claimed_batches < PASS_BATCHES
-                && in_flight.len() + pass.acked.len() + batch <= window
-            {
-                let rows = self.claim(lock.conn(), after).await?;
-                claimed_batches += 1;
-                exhausted = rows.len() < batch;
-                for row in rows {
-                    after = row.id;
-                    self.hand_over(row, &mut pass, &mut in_flight).await;
+            // Claim while a whole batch fits in the window.
+            while cursor.open(&pass) && room(in_flight.len(), pass.acked.len()) {
+                let rows = self.claim(lock.conn(), cursor.after).await?;
+                self.hand_over_all(rows, &mut cursor, &mut pass, &mut in_flight)
+                    .await;
+            }
+            if pass.acked.len() >= batch || (in_flight.is_empty() && !pass.acked.is_empty()) {
+                // One batch marked sent while the next is claimed, so the producer is handed
+                // new rows while the marking goes on, and the two statements use two backends.
+                let marked: Vec<i64> = pass.acked.drain(..pass.acked.len().min(batch)).collect();
+                if cursor.open(&pass) && room(in_flight.len(), pass.acked.len()) {
+                    let (sent, rows) = tokio::join!(
+                        self.mark_sent(&mut marker, &marked),
+                        self.claim(lock.conn(), cursor.after)
+                    );
+                    sent?;
+                    self.hand_over_all(rows?, &mut cursor, &mut pass, &mut in_flight)
+                        .await;
+                } else {
+                    self.mark_sent(&mut marker, &marked).await?;
                 }
+                pass.published += marked.len();
+                continue;
             }
             if in_flight.is_empty() {
                 break;
@@ -341,11 +371,8 @@ impl Relay {
             while let Some(Some(ack)) = in_flight.next().now_or_never() {
                 pass.acknowledged(ack);
             }
-            if pass.acked.len() >= batch {
-                self.mark_sent(lock.conn(), &mut pass).await?;
-            }
         }
-        self.mark_sent(lock.conn(), &mut pass).await?;
+        drop(marker);
         self.record_failures(lock.conn(), &pass.failures).await?;
         lock.release().await?;
         self.metrics.published.add(pass.published as u64, &[]);
@@ -355,8 +382,24 @@ impl Relay {
             failed: pass.failures.len(),
             held_back: pass.held_back,
             busy: false,
-            more: !exhausted && !pass.delivery_failed,
+            more: !cursor.exhausted && !pass.delivery_failed,
         })
+    }
+
+    /// Hands a claimed batch over, row by row in id order, and moves the cursor past it.
+    async fn hand_over_all(
+        &self,
+        rows: Vec<Row>,
+        cursor: &mut Cursor,
+        pass: &mut Pass,
+        in_flight: &mut FuturesUnordered<BoxFuture<'static, Acknowledged>>,
+    ) {
+        cursor.batches += 1;
+        cursor.exhausted = rows.len() < self.batch_size as usize;
+        for row in rows {
+            cursor.after = row.id;
+            self.hand_over(row, pass, in_flight).await;
+        }
     }
 
     /// The next batch of unsent rows after `after`, in id order. Rows claimed earlier in the
@@ -423,19 +466,14 @@ impl Relay {
         }
     }
 
-    /// Marks the acknowledged rows sent: one statement, whatever their number.
-    async fn mark_sent(&self, conn: &mut PgConnection, pass: &mut Pass) -> sqlx::Result<()> {
-        if pass.acked.is_empty() {
-            return Ok(());
-        }
+    /// Marks acknowledged rows sent: one statement, whatever their number.
+    async fn mark_sent(&self, conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
         )
-        .bind(&pass.acked)
+        .bind(ids)
         .execute(conn)
         .await?;
-        pass.published += pass.acked.len();
-        pass.acked.clear();
         Ok(())
     }
 
