@@ -16,7 +16,7 @@ use haicheng_proto::{
     classification::v1::{
         DecideObjectionRequest, EnterpriseClassified, FileObjectionRequest, GetModelRequest,
         ListObjectionsRequest, Objection, ObjectionDecided, ObjectionDecision, ObjectionFiled,
-        ObjectionState, PublishPeriodRequest, SetModelRequest,
+        ObjectionState, Publication, PublishPeriodRequest, SetModelRequest,
     },
     common::v1::EnterpriseClass,
     policy::v1::SupportPolicyNotice,
@@ -60,7 +60,8 @@ async fn cohort(app: &App, n: usize) -> Vec<String> {
     codes
 }
 
-async fn publish(app: &App) {
+/// Publishes the period; the publication answered.
+async fn publish(app: &App) -> Publication {
     app.client
         .clone()
         .publish_period(as_dept(
@@ -71,7 +72,10 @@ async fn publish(app: &App) {
             },
         ))
         .await
-        .expect("PublishPeriod");
+        .expect("PublishPeriod")
+        .into_inner()
+        .publication
+        .expect("a publication")
 }
 
 fn filing(uscc: &str, reason: &str) -> FileObjectionRequest {
@@ -370,13 +374,16 @@ async fn a_rejected_objection_changes_nothing_and_one_waits_for_decision_at_a_ti
         "{}",
         unpublished.message()
     );
-    publish(&app).await;
+    let publication = publish(&app).await;
 
     let first = file(&app, "dev-commerce", filing(&firm, "patents not counted"))
         .await
         .unwrap();
     assert_eq!(first.filed_by, "department:commerce");
     assert_eq!(first.evidence, ["tax-certificate-2025-0042"]);
+    // The window the publication announced is the one the objection is held to.
+    assert!(publication.objection_deadline.is_some());
+    assert_eq!(first.deadline, publication.objection_deadline);
     let second = file(&app, "dev-commerce", filing(&firm, "and the land"))
         .await
         .unwrap_err();
