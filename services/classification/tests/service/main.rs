@@ -4,7 +4,8 @@
 //! classification and notice topics.
 //!
 //! Tests start the service with `CLASSIFICATION_NOTICE_SETTLE=0s` (notices right after each
-//! re-rank) unless they set it: only `settling` tests the quiet time itself.
+//! re-rank) unless they set it: `settling` tests the quiet time itself, and `publication` and
+//! `net_notices_5000` set one to see notices wait for it (or for publication).
 
 mod api;
 mod chain;

@@ -350,6 +350,10 @@ async fn only_commerce_publishes_and_bad_input_names_its_field() {
 
     let denied = publish(&app, "finance", PERIOD, "").await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    // An enterprise, even about its own period's ranking, does not publish.
+    let own = format!("enterprise-{}", codes[0]);
+    let denied = publish(&app, &own, PERIOD, "").await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
 
     let bad = publish(&app, "commerce", "2025Q5", "").await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
