@@ -468,3 +468,209 @@ async fn class_publish_is_for_commerce_once_and_published_reads_answer_from_the_
     );
     graded.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_enterprise_files_its_objection_and_commerce_upholds_it_through_the_cli() {
+    let graded = Graded::start().await;
+    let address = graded.address.as_str();
+    // Firm 0 pays the least tax per mu: class C.
+    let (firm, other) = (graded.usccs.nth(0), graded.usccs.nth(1));
+    let own_token = format!("dev-enterprise-{firm}");
+    let early = haicheng(
+        address,
+        &own_token,
+        &[
+            "objection",
+            "file",
+            "--period",
+            "2025",
+            "--uscc",
+            &firm,
+            "--reason",
+            "too early",
+        ],
+    )
+    .await;
+    assert_eq!(early.status.code(), Some(1));
+    assert!(
+        text(&early.stderr).contains("not published"),
+        "{}",
+        text(&early.stderr)
+    );
+    let published = haicheng(
+        address,
+        "dev-commerce",
+        &["class", "publish", "--period", "2025"],
+    )
+    .await;
+    assert_eq!(
+        published.status.code(),
+        Some(0),
+        "{}",
+        text(&published.stderr)
+    );
+
+    let filed = json(
+        &haicheng(
+            address,
+            &own_token,
+            &[
+                "objection",
+                "file",
+                "--period",
+                "2025",
+                "--uscc",
+                &firm,
+                "--reason",
+                "export sales were left out",
+                "--evidence",
+                "customs-2025-0815",
+                "--evidence",
+                "https://example.org/declarations/7",
+                "--class",
+                "b",
+                "-o",
+                "json",
+            ],
+        )
+        .await,
+    )["objection"]
+        .clone();
+    assert_eq!(filed["state"], "OBJECTION_STATE_FILED");
+    assert_eq!(filed["class_at_filing"], "ENTERPRISE_CLASS_C");
+    assert_eq!(filed["requested_class"], "ENTERPRISE_CLASS_B");
+    assert_eq!(filed["filed_by"], format!("enterprise:{firm}"));
+    assert_eq!(filed["evidence"].as_array().map(Vec::len), Some(2));
+    assert!(filed["deadline"].is_string(), "{filed}");
+    let id = filed["id"].as_i64().expect("an id").to_string();
+
+    let foreign = haicheng(
+        address,
+        &own_token,
+        &[
+            "objection",
+            "file",
+            "--period",
+            "2025",
+            "--uscc",
+            &other,
+            "--reason",
+            "theirs",
+        ],
+    )
+    .await;
+    assert_eq!(foreign.status.code(), Some(1));
+    assert!(text(&foreign.stderr).starts_with("error: PERMISSION_DENIED: "));
+    let blank = haicheng(
+        address,
+        "dev-commerce",
+        &[
+            "objection",
+            "file",
+            "--period",
+            "2025",
+            "--uscc",
+            &other,
+            "--reason",
+            " ",
+            "--evidence",
+            "",
+        ],
+    )
+    .await;
+    assert_eq!(blank.status.code(), Some(1));
+    let said = text(&blank.stderr);
+    assert!(said.starts_with("error: INVALID_ARGUMENT"), "{said}");
+    assert!(
+        said.contains("  reason: ") && said.contains("  evidence[0]: "),
+        "{said}"
+    );
+
+    let listed = haicheng(
+        address,
+        "dev-commerce",
+        &["objection", "list", "--state", "filed"],
+    )
+    .await;
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let table = text(&listed.stdout);
+    assert!(table.starts_with("ID  PERIOD"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains(&firm))
+        .expect("the firm's row");
+    assert!(row.contains("FILED") && row.contains("+08:00"), "{row}");
+
+    let neither = haicheng(
+        address,
+        "dev-commerce",
+        &[
+            "objection",
+            "decide",
+            "--id",
+            &id,
+            "--reason",
+            "no decision",
+        ],
+    )
+    .await;
+    assert_eq!(
+        neither.status.code(),
+        Some(2),
+        "uphold or reject is required"
+    );
+    let by_firm = haicheng(
+        address,
+        &own_token,
+        &[
+            "objection",
+            "decide",
+            "--id",
+            &id,
+            "--uphold",
+            "A",
+            "--reason",
+            "ours",
+        ],
+    )
+    .await;
+    assert_eq!(by_firm.status.code(), Some(1));
+    assert!(text(&by_firm.stderr).starts_with("error: PERMISSION_DENIED: "));
+    let decided = haicheng(
+        address,
+        "dev-commerce",
+        &[
+            "objection",
+            "decide",
+            "--id",
+            &id,
+            "--uphold",
+            "B",
+            "--reason",
+            "customs declarations confirm the exports",
+        ],
+    )
+    .await;
+    assert_eq!(decided.status.code(), Some(0), "{}", text(&decided.stderr));
+    let record = text(&decided.stdout);
+    assert!(
+        record.contains("UPHELD") && record.contains("department:commerce"),
+        "{record}"
+    );
+
+    let class = json(
+        &haicheng(
+            address,
+            "dev-commerce",
+            &["class", "show", &firm, "--period", "2025", "-o", "json"],
+        )
+        .await,
+    )["classification"]
+        .clone();
+    assert_eq!(class["enterprise_class"], "ENTERPRISE_CLASS_B");
+    assert_eq!(class["overridden"], true);
+    let mine = json(&haicheng(address, &own_token, &["objection", "list", "-o", "json"]).await);
+    assert_eq!(mine["objections"].as_array().map(Vec::len), Some(1));
+    assert_eq!(mine["objections"][0]["state"], "OBJECTION_STATE_UPHELD");
+    graded.stop().await;
+}
