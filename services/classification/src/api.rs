@@ -3,7 +3,8 @@
 //! Access (see [`access_rules`]): reads need `classification.read`; setting the model,
 //! overriding or lifting a class and publishing a period need `classification.admin`, which
 //! only commerce holds. Reads answer from the current ranking or, with `view` PUBLISHED, from
-//! a period's published snapshot ([`publication`]).
+//! a period's published snapshot ([`publication`]). Objections (module `objections`): filed and
+//! listed by commerce or by the enterprise itself (kept to its own), decided by commerce.
 //! Every error leaves through [`ApiError`]; bad input is INVALID_ARGUMENT naming its field.
 
 mod convert;

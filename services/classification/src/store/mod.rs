@@ -1,6 +1,7 @@
 //! Storage (sqlx): the read model kept from census events, model versions, classes per
 //! period, overrides, the re-rank that writes changed classes together with their events in
-//! one transaction, and the settle that sends a quiet period's net notices.
+//! one transaction, the settle that sends a quiet period's net notices, publications and the
+//! objections filed against them.
 
 pub mod classes;
 pub mod events;
