@@ -168,7 +168,10 @@ mod tests {
             0,
             "characters, not bytes"
         );
-        assert_eq!(reason_problems("reason", &"x".repeat(MAX_REASON + 1)).len(), 1);
+        assert_eq!(
+            reason_problems("reason", &"x".repeat(MAX_REASON + 1)).len(),
+            1
+        );
     }
 
     #[test]
