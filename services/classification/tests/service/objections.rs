@@ -640,3 +640,66 @@ async fn an_enterprise_files_and_lists_only_its_own_and_only_commerce_decides() 
     assert_eq!(finance.code(), Code::PermissionDenied);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filings_and_decisions_at_once_leave_one_of_each() {
+    let app = spawn_app().await;
+    let codes = cohort(&app, 3).await;
+    publish(&app).await;
+    let firm = codes[2].clone();
+
+    // Eight filings for one firm at once: the partial unique index lets one through.
+    let filings = (0..8).map(|i| {
+        let app = &app;
+        let request = filing(&firm, &format!("filing {i}"));
+        async move { file(app, "dev-commerce", request).await }
+    });
+    let results = futures::future::join_all(filings).await;
+    let filed: Vec<&Objection> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(filed.len(), 1, "{results:?}");
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM objections WHERE uscc = $1")
+        .bind(&firm)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+
+    // Two decisions at once: the objection's row lock lets one decide.
+    let id = filed[0].id;
+    let (upheld, rejected) = tokio::join!(
+        decide(
+            &app,
+            id,
+            ObjectionDecision::Uphold,
+            EnterpriseClass::A,
+            "yes"
+        ),
+        decide(
+            &app,
+            id,
+            ObjectionDecision::Reject,
+            EnterpriseClass::Unspecified,
+            "no"
+        ),
+    );
+    assert!(
+        upheld.is_ok() != rejected.is_ok(),
+        "{upheld:?} {rejected:?}"
+    );
+    let loser = upheld.as_ref().err().or(rejected.as_ref().err()).unwrap();
+    assert_eq!(loser.code(), Code::FailedPrecondition);
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM override_audit WHERE uscc = $1")
+        .bind(&firm)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        audited,
+        i64::from(upheld.is_ok()),
+        "an override only if upheld"
+    );
+    app.stop().await;
+}
