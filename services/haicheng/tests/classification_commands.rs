@@ -80,14 +80,18 @@ impl Graded {
     }
 }
 
-/// Classification alone, on a topic prefix of its own.
+/// Classification alone, on a topic prefix of its own. Notices go out 1 s after the period's
+/// last change instead of the default 30 s, which is as long as the watch test waits.
 async fn start_classification() -> Service {
     platform::telemetry::init_for_tests();
     let prefix = format!("{}.", unique_name("cli"));
     testkit::spawn(
         classification::Config::from_lookup,
         classification::run,
-        &[("KAFKA_TOPIC_PREFIX", &prefix)],
+        &[
+            ("KAFKA_TOPIC_PREFIX", &prefix),
+            (classification::config::vars::NOTICE_SETTLE, "1s"),
+        ],
     )
     .await
 }
@@ -247,6 +251,33 @@ async fn class_show_and_explain_print_the_breakdown_and_the_gap_to_the_next_clas
         explained["next_class_gap"]["target_class"],
         "ENTERPRISE_CLASS_B"
     );
+    assert!(
+        explained["classification"]["breakdown"][0]["unit"]
+            .as_str()
+            .is_some_and(|unit| !unit.is_empty()),
+        "{explained}"
+    );
+    // The firm itself, with its enterprise token: its explanation, each indicator with its
+    // unit; another firm's class is refused.
+    let firm = format!("dev-enterprise-{last}");
+    let own = haicheng(address, &firm, &["class", "explain", &last]).await;
+    assert_eq!(own.status.code(), Some(0), "{}", text(&own.stderr));
+    let own = text(&own.stdout);
+    for unit in [
+        "yuan per mu",
+        "per cent",
+        "yuan per employee",
+        "patents per 100 employees",
+    ] {
+        assert!(own.contains(unit), "{unit}: {own}");
+    }
+    let other = haicheng(address, &firm, &["class", "show", &graded.usccs.nth(1)]).await;
+    assert_eq!(other.status.code(), Some(1));
+    assert!(
+        text(&other.stderr).starts_with("error: PERMISSION_DENIED: "),
+        "{}",
+        text(&other.stderr)
+    );
     graded.stop().await;
 }
 
@@ -299,6 +330,42 @@ async fn finance_lists_and_acknowledges_its_notices_and_tax_cannot_see_them() {
     let first = &listed["notices"][0]["notice"];
     assert_eq!(first["department"], "DEPARTMENT_FINANCE");
     let id = first["notice_id"].as_str().unwrap().to_string();
+    // The filters: one firm's notices of the period, and a bad USCC named.
+    let uscc = first["uscc"].as_str().unwrap().to_string();
+    let one_firm = json(
+        &haicheng(
+            address,
+            "dev-finance",
+            &[
+                "notices", "list", "--uscc", &uscc, "--period", "2025", "--all", "-o", "json",
+            ],
+        )
+        .await,
+    );
+    let found = one_firm["notices"].as_array().unwrap();
+    assert!(!found.is_empty(), "{one_firm}");
+    assert!(
+        found.iter().all(|e| e["notice"]["uscc"] == uscc.as_str()),
+        "{one_firm}"
+    );
+    let everyone = listed["notices"].as_array().unwrap().len();
+    let firm_open = found
+        .iter()
+        .filter(|e| e["state"] == "NOTICE_STATE_OPEN")
+        .count();
+    assert!(firm_open < everyone, "the filter narrowed the list");
+    let bad = haicheng(
+        address,
+        "dev-finance",
+        &["notices", "list", "--uscc", "91210381MA0Q1234"],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    let bad = text(&bad.stderr);
+    assert!(
+        bad.starts_with("error: INVALID_ARGUMENT: ") && bad.contains("\n  uscc: "),
+        "{bad}"
+    );
     let acked = haicheng(address, "dev-finance", &["notices", "ack", &id]).await;
     assert_eq!(acked.status.code(), Some(0));
     assert!(
