@@ -176,7 +176,7 @@ impl Principal {
             Ok(())
         } else if self.enterprise().is_some() {
             Err(Status::permission_denied(format!(
-                "{} may read only its own file, class and explanation; this method needs the scope {scope}",
+                "{} may call only the methods about its own records; this one needs the scope {scope}",
                 self.identity
             )))
         } else {
@@ -209,7 +209,7 @@ impl Principal {
     pub fn require_enterprise_self(&self, uscc: &str) -> Result<(), Status> {
         match self.enterprise() {
             Some(own) if own != uscc => Err(Status::permission_denied(format!(
-                "{} may read only its own records, not those of {uscc:?}",
+                "{} may see and act on only its own records, not those of {uscc:?}",
                 self.identity
             ))),
             _ => Ok(()),
@@ -222,10 +222,10 @@ impl Principal {
     pub fn restrict_to_self(&self, uscc_filter: &str) -> Result<String, Status> {
         match self.enterprise() {
             None => Ok(uscc_filter.to_string()),
-            Some(own) if uscc_filter.is_empty() || uscc_filter == own => Ok(own.to_string()),
-            Some(_) => self
+            Some(own) if uscc_filter.is_empty() => Ok(own.to_string()),
+            Some(own) => self
                 .require_enterprise_self(uscc_filter)
-                .map(|()| uscc_filter.to_string()),
+                .map(|()| own.to_string()),
         }
     }
 
