@@ -455,11 +455,7 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
     }
     println!("  {:<20} dev-census-import", "census import");
     println!(
-        "  {:<20} dev-enterprise-<USCC>  (its own file, class and objections)",
-        "an enterprise"
-    );
-    println!(
-        "  {:<20} dev-enterprise-<USCC>   (that enterprise: its own file, class, explanation, invitations and objections)",
+        "  {:<20} dev-enterprise-<USCC>  (that enterprise: its own file, class, explanation, invitations and objections)",
         "an enterprise"
     );
     let firm = demo::tour_firm(seed);
