@@ -35,10 +35,16 @@ pub enum Indicator {
 const UNITS: [(Indicator, &str); Indicator::COUNT] = [
     (Indicator::TaxPerMu, "yuan per mu"),
     (Indicator::OutputPerMu, "yuan per mu"),
-    (Indicator::OutputPerEnergy, "yuan per tonne of standard coal"),
+    (
+        Indicator::OutputPerEnergy,
+        "yuan per tonne of standard coal",
+    ),
     (Indicator::RdIntensity, "per cent"),
     (Indicator::LabourProductivity, "yuan per employee"),
-    (Indicator::PatentsPer100Employees, "patents per 100 employees"),
+    (
+        Indicator::PatentsPer100Employees,
+        "patents per 100 employees",
+    ),
     (Indicator::AutomationShare, "per cent"),
     (Indicator::ExportShare, "per cent"),
     (Indicator::TaxPerEnergy, "yuan per tonne of standard coal"),
