@@ -14,6 +14,7 @@ pub mod cpu;
 pub mod events;
 pub mod fixtures;
 pub mod load;
+pub mod notices;
 pub mod rerank;
 pub mod rerank_db;
 pub mod services;
@@ -53,6 +54,7 @@ pub const ROWS: &[&str] = &[
     "consumer",
     "rerank",
     "rerank-db",
+    "notice",
 ];
 
 /// The counts of one mode.
@@ -68,6 +70,8 @@ struct Counts {
     rerank_rounds: usize,
     /// Firms of the period re-ranked in the database.
     rerank_db_firms: usize,
+    /// Returns of the notice latency row.
+    notice: notices::Load,
 }
 
 impl Counts {
@@ -83,6 +87,11 @@ impl Counts {
                 rerank_firms: 10_000,
                 rerank_rounds: 1,
                 rerank_db_firms: 500,
+                notice: notices::Load {
+                    firms: 30,
+                    rate: 30,
+                    time: Duration::from_secs(3),
+                },
             }
         } else {
             Self {
@@ -95,6 +104,11 @@ impl Counts {
                 rerank_firms: 1_000_000,
                 rerank_rounds: 3,
                 rerank_db_firms: 100_000,
+                notice: notices::Load {
+                    firms: 10_000,
+                    rate: 500,
+                    time: Duration::from_secs(60),
+                },
             }
         }
     }
@@ -205,6 +219,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         record(
             "re-rank in the database",
             rerank_db::run(url, n, classification_cpu).await,
+        );
+    }
+    if wants("notice") {
+        // A census and a classification of its own, sharing one topic prefix.
+        record(
+            "census return → department notice",
+            notices::run(&options.bin_dir, &extra, counts.notice).await,
         );
     }
     if wants("rerank") {

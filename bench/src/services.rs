@@ -38,6 +38,19 @@ impl ServiceProcess {
         name: &'static str,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        let topic_prefix = format!("{}.", testkit::unique_name("bench"));
+        Self::start_with_prefix(bin_dir, name, extra, &topic_prefix).await
+    }
+
+    /// As [`Self::start`] with a topic prefix given: services that share one see each
+    /// other's events.
+    pub async fn start_with_prefix(
+        bin_dir: &Path,
+        name: &'static str,
+        extra: &[(&str, &str)],
+        topic_prefix: &str,
+    ) -> anyhow::Result<Self> {
+        let topic_prefix = topic_prefix.to_string();
         let binary = bin_dir.join(name);
         anyhow::ensure!(
             binary.exists(),
@@ -46,7 +59,6 @@ impl ServiceProcess {
         );
         let db = TestDatabase::create().await;
         let address = format!("127.0.0.1:{}", free_port()?);
-        let topic_prefix = format!("{}.", testkit::unique_name("bench"));
         let log = std::env::temp_dir().join(format!("haicheng-bench-{name}-{}.log", db.name));
         let file = std::fs::File::create(&log).context("the service's log file")?;
         let child = Command::new(&binary)

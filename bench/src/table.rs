@@ -45,6 +45,8 @@ pub enum Target {
     SlowerAtMost(f64),
     /// Resident memory at most this many MiB.
     MemoryAtMost(f64),
+    /// p99 latency at most this multiple of the limit's p99.
+    P99AtMost(f64),
     /// Reported only.
     Report,
 }
@@ -74,6 +76,7 @@ impl Row {
             (Target::AtLeast(_), Some(limit)) => Some(self.platform.rate / limit.rate),
             (Target::SlowerAtMost(_), Some(limit)) => Some(limit.rate / self.platform.rate),
             (Target::MemoryAtMost(_), _) => Some(self.platform.rate),
+            (Target::P99AtMost(_), Some(limit)) => Some(self.platform.p99_ms / limit.p99_ms),
             _ => None,
         }
     }
@@ -83,7 +86,9 @@ impl Row {
         let ratio = self.ratio()?;
         match self.target {
             Target::AtLeast(min) => Some(ratio >= min),
-            Target::SlowerAtMost(max) | Target::MemoryAtMost(max) => Some(ratio <= max),
+            Target::SlowerAtMost(max) | Target::MemoryAtMost(max) | Target::P99AtMost(max) => {
+                Some(ratio <= max)
+            }
             Target::Report => None,
         }
     }
@@ -129,6 +134,14 @@ pub fn print(rows: &[Row]) -> String {
     for row in rows {
         let (platform, limit) = match row.target {
             Target::MemoryAtMost(_) => (format!("{:.1} MiB", row.platform.rate), "—".to_string()),
+            Target::P99AtMost(_) => {
+                let latency =
+                    |s: &Side| format!("p50 {}, p99 {}", millis(s.p50_ms), millis(s.p99_ms));
+                (
+                    latency(&row.platform),
+                    row.limit.as_ref().map_or_else(|| "—".to_string(), latency),
+                )
+            }
             _ => (
                 row.platform.text(row.unit),
                 row.limit
@@ -143,6 +156,7 @@ pub fn print(rows: &[Row]) -> String {
             Target::AtLeast(x) => format!("≥ {x}×"),
             Target::SlowerAtMost(x) => format!("≤ {x}× the time"),
             Target::MemoryAtMost(x) => format!("≤ {x} MiB"),
+            Target::P99AtMost(x) => format!("p99 ≤ {x}× the limit's"),
             Target::Report => "report".to_string(),
         };
         let met = match row.met() {

@@ -180,15 +180,18 @@ async fn rerank_locked(
 ) -> anyhow::Result<RerankOutcome> {
     let period = Period::parse(period_code)
         .map_err(|err| anyhow::anyhow!("stored period {period_code:?}: {err}"))?;
+    let mut steps = Steps::start();
     let model = models::current(&mut *tx).await?;
     let rows = firm_rows(&mut *tx, period_code).await?;
     let previous = previous_rows(&mut *tx, period_code).await?;
+    steps.mark("read");
     let firms = rows
         .iter()
         .map(firm_of)
         .collect::<sqlx::Result<Vec<Firm>>>()?;
     let result = classify(&model.model, &period, &firms);
     let at = Utc::now();
+    steps.mark("classify");
 
     let mut outcome = RerankOutcome {
         firms: firms.len(),
@@ -224,15 +227,19 @@ async fn rerank_locked(
             // One statement per EVENT_CHUNK changes, in ranking order, not one per change;
             // flushed as they fill, so a large re-rank never holds all its events at once.
             if classified.len() == EVENT_CHUNK {
+                steps.mark("events");
                 outbox
                     .enqueue_many(&mut *tx, std::mem::take(&mut classified))
                     .await?;
+                steps.mark("enqueue");
             }
         }
         writes.push((i, computed));
     }
+    steps.mark("events");
     outbox.enqueue_many(&mut *tx, classified).await?;
     outcome.rows_written = writes.len();
+    steps.mark("enqueue");
 
     for chunk in writes.chunks(CHUNK) {
         let run = Run {
@@ -243,8 +250,47 @@ async fn rerank_locked(
         };
         write_rows(&mut *tx, &run, &rows, chunk).await?;
     }
+    steps.mark("write");
     write_cohorts(&mut *tx, period_code, model.version, &result, at).await?;
+    steps.mark("cohorts");
+    tracing::debug!(period = period_code, firms = outcome.firms, steps = %steps, "re-rank steps");
     Ok(outcome)
+}
+
+/// Where a re-rank's time went: milliseconds per step, summed over repeats.
+struct Steps {
+    last: std::time::Instant,
+    spent: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Steps {
+    fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            spent: Vec::new(),
+        }
+    }
+
+    /// The time since the last mark goes to `step`.
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        let spent = now - self.last;
+        self.last = now;
+        match self.spent.iter_mut().find(|(s, _)| *s == step) {
+            Some((_, total)) => *total += spent,
+            None => self.spent.push((step, spent)),
+        }
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, spent)) in self.spent.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{step} {:.1} ms", spent.as_secs_f64() * 1e3)?;
+        }
+        Ok(())
+    }
 }
 
 /// Every firm with a return in the period, with its registry record.
