@@ -7,8 +7,9 @@
 //! event id, `ce_time`, key and trace headers. It never copies a row, so an event is in the
 //! outbox once. Order: the relay publishes unsent rows in id order, and the replayed rows are
 //! the older ones, so for every key they go out before any event written after them. The
-//! replay takes the relay's lock, waiting for a batch in flight to finish, so no batch of
-//! newer rows can be published between the replay and the re-published rows; and it is one
+//! replay takes the relay's lock, waiting for a relay pass in flight to finish (each pass starts
+//! from the lowest unsent id), so no newer rows can be published between the replay and the
+//! re-published rows; and it is one
 //! transaction, so no relay sees half a replay. What can be replayed is what retention has
 //! kept: `OUTBOX_RETENTION` back at most.
 //!
@@ -56,7 +57,7 @@ pub async fn replay<'c>(
         ReplayFrom::Id(id) => (None, Some(id)),
     };
     let mut tx = db.begin().await?;
-    // Waits for a relay batch in flight; the relay skips its passes until this commits.
+    // Waits for a relay pass in flight; the relay skips its passes until this commits.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(RELAY_LOCK)
         .execute(&mut *tx)
