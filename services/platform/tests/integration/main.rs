@@ -7,6 +7,7 @@ mod grpc;
 mod inbox;
 mod outage;
 mod outbox;
+mod outbox_lock;
 mod outbox_many;
 mod outbox_order;
 mod replay;
