@@ -7,8 +7,9 @@
 //! with the others that report it); deferred and exempt firms are scored against it but
 //! neither shape it nor count in the cohort.
 //!
-//! The work is linear apart from the sort in [`ranking::rank_by`]: one pass sums the
-//! benchmarks, one pass scores, a few flat vectors and no per-firm allocation. Benchmark sums
+//! The work is linear apart from the sort of each cohort ([`ranking::order_cohorts`]): one
+//! pass grades and sums the benchmarks, one pass scores, a few flat vectors and no per-firm
+//! allocation ([`classify`]). Benchmark sums
 //! are kept in exact fixed point, so the result is the same bit for bit whatever the order of
 //! the firms.
 
@@ -221,8 +222,8 @@ impl ExactSum {
     }
 }
 
-/// What the scoring pass needs of a firm besides its values, in four bytes: the firms
-/// themselves (about 150 bytes each, the USCC on the heap) are read once.
+/// What the scoring pass and the placement need of a firm besides its figures, in four
+/// bytes (a firm is about 150 bytes, its USCC on the heap).
 #[derive(Clone, Copy)]
 struct Fact {
     /// Dense cohort number: the segment's place in order of first appearance.
@@ -234,25 +235,24 @@ struct Fact {
 
 /// Evaluates every firm of one period: grading, score, rank and class.
 ///
-/// One pass over the firms grades them, computes the values of the indicators each is
-/// scored on into one flat array (a row of `width` values per firm, in the model's order)
-/// and sums the benchmarks; one pass over that array scores, writes the evaluations and
-/// puts each graded firm's sort key straight into its cohort's place; then each cohort is
-/// sorted and placed. At a million firms memory traffic is what costs, so no pass reads the
-/// firms again (the USCC only breaks exact ties) and nothing is allocated per firm.
+/// Two passes over the firms: the first grades them and sums the benchmarks, the second
+/// scores, writes the evaluations and puts each graded firm's sort key straight into its
+/// cohort's place; then each cohort is sorted and placed. At a million firms fresh memory
+/// costs more than reading the firms again (a page fault and a zeroed page per 4 KiB, and
+/// glibc maps every block above 32 MiB afresh), so the indicator values are computed twice
+/// rather than kept, and what is kept per firm is small: four bytes of [`Fact`], the
+/// evaluation and a sort key.
 pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult {
     let n = firms.len();
     let cutoff = deferral_cutoff(period, model.deferral_years);
     let plans = [indicators_for(model, false), indicators_for(model, true)];
-    let width = plans.iter().map(|p| p.len()).max().unwrap_or(0).max(1);
 
-    // Pass 1: grading, values and the benchmark sums (graded firms, each indicator over
-    // the firms scored on it).
+    // Pass 1: grading and the benchmark sums (graded firms, each indicator over the firms
+    // scored on it).
     let mut segments: Vec<Segment> = Vec::with_capacity(Segment::ALL.len());
     let mut sums: Vec<[ExactSum; Indicator::COUNT]> = Vec::new();
     let mut sizes: Vec<u32> = Vec::new();
     let mut facts: Vec<Fact> = Vec::with_capacity(n);
-    let mut values: Vec<f64> = Vec::with_capacity(n * width);
     for firm in firms {
         let cohort = match segments.iter().position(|s| *s == firm.segment) {
             Some(c) => c,
@@ -271,18 +271,11 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
             reduced,
             vetoed: firm.vetoed,
         });
-        let plan = plans[usize::from(reduced)];
-        let mut row = [f64::NAN; Indicator::COUNT];
-        if grading != Grading::NotEvaluated {
-            let all = firm.figures.raw_values();
-            for (slot, item) in row.iter_mut().zip(plan) {
-                *slot = all[item.indicator.index()];
-            }
-        }
-        values.extend_from_slice(&row[..width]);
         if grading == Grading::Graded {
             sizes[cohort] += 1;
-            for (item, &value) in plan.iter().zip(&row) {
+            let values = firm.figures.raw_values();
+            for item in plans[usize::from(reduced)] {
+                let value = values[item.indicator.index()];
                 if value >= 0.0 {
                     sums[cohort][item.indicator.index()].add(value);
                 }
@@ -305,23 +298,18 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
     let index_mask = ranking::index_mask(n);
     let mut keys = vec![0u64; starts[starts.len() - 1]];
 
-    // Pass 2: scores (also of deferred and exempt firms, for their explanation), with the
-    // formula and the order of summation of [`score`], so they equal it bit for bit.
+    // Pass 2: scores (also of deferred and exempt firms, for their explanation) with the
+    // formula of [`score`], so they equal it bit for bit.
     let mut evaluations: Vec<Evaluation> = Vec::with_capacity(n);
-    for (i, (fact, row)) in facts.iter().zip(values.chunks_exact(width)).enumerate() {
+    for (i, (firm, fact)) in firms.iter().zip(&facts).enumerate() {
         let cohort = usize::from(fact.cohort);
         let score = match fact.grading {
             Grading::NotEvaluated => 0.0,
-            _ => {
-                let benchmark = &raw[cohort];
-                plans[usize::from(fact.reduced)]
-                    .iter()
-                    .zip(row)
-                    .map(|(item, &value)| {
-                        raw_contribution(item, value, benchmark[item.indicator.index()])
-                    })
-                    .sum()
-            }
+            _ => raw_score(
+                plans[usize::from(fact.reduced)],
+                &firm.figures.raw_values(),
+                &raw[cohort],
+            ),
         };
         if fact.grading == Grading::Graded {
             keys[fill[cohort]] = ranking::sort_key(score, i, index_mask);
@@ -336,7 +324,6 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
             class: None,
         });
     }
-    drop(values);
 
     // The ranking: one sort per cohort, then placement by quota.
     ranking::order_cohorts(
@@ -771,8 +758,10 @@ pub(crate) mod tests {
             firms in arb_varied_firms(),
             quota_a in 0.0f64..40.0,
         ) {
-            let mut model = Model::default();
-            model.quota_a_percent = quota_a;
+            let mut model = Model {
+                quota_a_percent: quota_a,
+                ..Model::default()
+            };
             model.exempt_industry_classes.insert("1811".into());
             if let Some(first) = firms.first() {
                 model.exempt_enterprises.insert(first.uscc.clone(), "decision 9".into());
