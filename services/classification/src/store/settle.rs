@@ -52,7 +52,10 @@ type Trace = Json<HashMap<String, String>>;
 pub type DuePeriod = (String, Trace);
 
 /// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
-/// until the next of the others is (`None`: no other).
+/// until the next of the others is (`None`: no other). A settle time of zero asks for notices
+/// as the ranking moves: every unsettled period is due after each re-rank, pending or not
+/// (under a steady stream of returns a re-rank is nearly always pending, and notices would
+/// otherwise wait for the stream to stop).
 pub async fn due_periods(
     pool: &PgPool,
     settle: Duration,
@@ -62,7 +65,7 @@ pub async fn due_periods(
                 GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
                 u.trace_headers
          FROM unsettled_periods u
-         WHERE NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
+         WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
          ORDER BY u.last_change_at",
     )
     .bind(settle.as_secs_f64() * 1000.0)
@@ -122,7 +125,8 @@ async fn settle(
                  SELECT 1 FROM unsettled_periods u
                  WHERE u.period = $1
                    AND u.last_change_at <= clock_timestamp() - make_interval(secs => $2)
-                   AND NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period))",
+                   AND ($2 = 0
+                        OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)))",
         )
         .bind(period)
         .bind(quiet.as_secs_f64())

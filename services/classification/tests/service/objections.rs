@@ -150,12 +150,28 @@ fn publication_day_for(calendar: &Calendar, last: NaiveDate, n: u32) -> NaiveDat
     }
 }
 
+/// Today in China, with at least five minutes of it left: the test reads the date once and
+/// files minutes later, so started just before midnight CST it waits for the next day (the
+/// date itself is the condition, at most once a day).
+async fn a_day_with_time_left() -> NaiveDate {
+    let now = Utc::now();
+    let midnight = china_standard_time()
+        .from_local_datetime(&china_date(now).succ_opt().unwrap().and_time(NaiveTime::MIN))
+        .unwrap()
+        .with_timezone(&Utc);
+    let left = midnight - now;
+    if left < chrono::Duration::minutes(5) {
+        tokio::time::sleep(left.to_std().unwrap_or_default() + Duration::from_secs(1)).await;
+    }
+    china_date(Utc::now())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_objection_on_the_last_working_day_is_accepted_and_one_a_day_later_refused() {
     // Today (in China) is made a working day whatever it is: an adjusted working day if it is
     // a weekend. A holiday two days before stands in the window, so the service's calendar is
     // the configured one.
-    let today = china_date(Utc::now());
+    let today = a_day_with_time_left().await;
     let holiday = today - chrono::Duration::days(2);
     let extra = if matches!(today.weekday(), Weekday::Sat | Weekday::Sun) {
         today.to_string()

@@ -412,3 +412,50 @@ async fn bursts_half_undone_settle_into_the_notices_of_the_net_moves_only() {
     );
     app.stop().await;
 }
+
+/// A settle time of zero settles after every re-rank, a pending one included; any other
+/// settle time waits for the pending re-rank.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zero_settle_time_does_not_wait_for_a_pending_re_rank() {
+    // The service's own re-ranker and settle are held off (an hour each), so the rows below
+    // stay as written while `due_periods` is asked with other settle times.
+    let app = spawn_app_with(&[
+        (vars::NOTICE_SETTLE, "60m"),
+        (vars::RERANK_DEBOUNCE_MS, "3600000"),
+        (vars::RERANK_MAX_DELAY_MS, "3600000"),
+    ])
+    .await;
+    sqlx::query(
+        "INSERT INTO unsettled_periods (period, last_change_at)
+         VALUES ($1, now() - interval '1 minute')",
+    )
+    .bind(PERIOD)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let due = |settle: Duration| {
+        let pool = app.pool.clone();
+        async move {
+            let (due, _) = settle::due_periods(&pool, settle).await.unwrap();
+            due.into_iter()
+                .map(|(period, _)| period)
+                .collect::<Vec<_>>()
+        }
+    };
+    let quiet_enough = Duration::from_secs(1);
+    assert_eq!(due(quiet_enough).await, [PERIOD]);
+    sqlx::query(
+        "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at)
+         VALUES ($1, 1, now(), now())",
+    )
+    .bind(PERIOD)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        due(quiet_enough).await.is_empty(),
+        "a settle time waits for the pending re-rank"
+    );
+    assert_eq!(due(Duration::ZERO).await, [PERIOD]);
+    app.stop().await;
+}
