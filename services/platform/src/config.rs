@@ -166,7 +166,7 @@ impl PlatformConfig {
             database_max_connections: parse_or(
                 get(vars::DATABASE_MAX_CONNECTIONS),
                 vars::DATABASE_MAX_CONNECTIONS,
-                || 10,
+                || 16,
             )?,
             kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
