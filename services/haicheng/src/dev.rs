@@ -492,9 +492,10 @@ fn tour(firm: &str, parcel: &str, objector: &str) -> Vec<String> {
         "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
         format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
         "haicheng class publish --period 2025 --token dev-commerce   (publishes the ranking; objections open for 5 working days)".to_string(),
+        format!("haicheng class show {firm} --period 2025 --published --token dev-commerce   (the class as published: later returns move only the current one)"),
         format!("haicheng objection file --period 2025 --uscc {objector} --reason \"export sales were left out of the return\" --evidence customs-2025-0815 --class B --token dev-enterprise-{objector}   (the firm objects itself)"),
         "haicheng objection list --period 2025 --token dev-commerce".to_string(),
-        "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id file printed; an override, its notices at once)".to_string(),
+        "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id that objection file printed; an override, its notices at once)".to_string(),
         format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
     ]
 }
