@@ -6,10 +6,13 @@
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{Connection, PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 /// The platform's migrations, applied to every service database before the service's own.
 static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// How long a pooled connection may sit idle before it is pinged when handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Connects, retrying while the server is starting (for up to `wait`).
 pub async fn connect(
@@ -22,6 +25,18 @@ pub async fn connect(
         let attempt = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: one more round trip per
+            // transaction. Only a connection idle for a while is pinged (a database restart
+            // breaks those); one in steady use is handed out as it is.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url.expose_secret())
             .await;
         match attempt {
