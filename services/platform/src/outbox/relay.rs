@@ -331,8 +331,11 @@ impl Relay {
         let mut pass = Pass::default();
         let mut in_flight = FuturesUnordered::new();
         let mut cursor = Cursor::default();
-        // Marking runs on a connection of its own, beside the next claim.
-        let mut marker = self.pool.acquire().await?;
+        // Marking runs on a second connection beside the next claim when the pool has one
+        // free. The relay never waits for it while holding the lock's connection: with a
+        // small pool, waiting would deadlock against whoever holds the other connections and
+        // waits for the relay's lock (or starve the service's calls until the pool's timeout).
+        let mut marker = None;
         let window = self.batch_size as usize * WINDOW_BATCHES;
         let batch = self.batch_size as usize;
         let room = |in_flight: usize, acked: usize| in_flight + acked + batch <= window;
@@ -347,16 +350,21 @@ impl Relay {
                 // One batch marked sent while the next is claimed, so the producer is handed
                 // new rows while the marking goes on, and the two statements use two backends.
                 let marked: Vec<i64> = pass.acked.drain(..pass.acked.len().min(batch)).collect();
-                if cursor.open(&pass) && room(in_flight.len(), pass.acked.len()) {
-                    let (sent, rows) = tokio::join!(
-                        self.mark_sent(&mut marker, &marked),
-                        self.claim(lock.conn(), cursor.after)
-                    );
-                    sent?;
-                    self.hand_over_all(rows?, &mut cursor, &mut pass, &mut in_flight)
-                        .await;
-                } else {
-                    self.mark_sent(&mut marker, &marked).await?;
+                if marker.is_none() {
+                    marker = self.pool.try_acquire();
+                }
+                let claim_beside = cursor.open(&pass) && room(in_flight.len(), pass.acked.len());
+                match marker.as_mut() {
+                    Some(marker) if claim_beside => {
+                        let (sent, rows) = tokio::join!(
+                            self.mark_sent(marker, &marked),
+                            self.claim(lock.conn(), cursor.after)
+                        );
+                        sent?;
+                        self.hand_over_all(rows?, &mut cursor, &mut pass, &mut in_flight)
+                            .await;
+                    }
+                    _ => self.mark_sent(lock.conn(), &marked).await?,
                 }
                 pass.published += marked.len();
                 continue;

@@ -68,3 +68,23 @@ async fn a_pass_dropped_half_way_releases_the_lock() {
     assert_eq!(replayed.rows, 0, "nothing was marked sent");
     assert_eq!(s.unsent().await, 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_with_one_free_connection_marks_on_the_lock_connection() {
+    // A service's LISTEN connections and busy handlers can leave the relay one connection:
+    // it must not wait for a second one while holding the lock's.
+    let s = setup().await;
+    s.enqueue(300, true).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(s.pool.acquire().await.unwrap());
+    }
+    let relay = s.relay(10);
+    let pass = tokio::time::timeout(Duration::from_secs(20), relay.publish_pass())
+        .await
+        .expect("the pass never waits for a connection it cannot have")
+        .unwrap();
+    assert_eq!((pass.busy, pass.published), (false, 300), "{pass:?}");
+    drop(held);
+    assert_eq!(s.unsent().await, 0);
+}
