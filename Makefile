@@ -12,7 +12,7 @@ test:
 
 # Every benchmark row, release builds, on a throwaway stack; prints the table (BENCHMARKS.md).
 bench:
-	cargo build --release -p census -p classification -p haicheng-bench
+	cargo build --release -p census -p classification -p land-parcel -p trade-fair -p haicheng-bench
 	scripts/with-stack target/release/haicheng-bench
 
 lint:

@@ -12,7 +12,9 @@
 pub mod census;
 pub mod cpu;
 pub mod events;
+pub mod fair;
 pub mod fixtures;
+pub mod land;
 pub mod load;
 pub mod notices;
 pub mod rerank;
@@ -55,6 +57,8 @@ pub const ROWS: &[&str] = &[
     "rerank",
     "rerank-db",
     "notice",
+    "land",
+    "fair",
 ];
 
 /// The counts of one mode.
@@ -70,6 +74,10 @@ struct Counts {
     rerank_rounds: usize,
     /// Firms of the period re-ranked in the database.
     rerank_db_firms: usize,
+    /// Firms holding a granted parcel, one return each, in the land evaluation row.
+    land_firms: usize,
+    /// Registrations of the fair in the booth allocation row.
+    fair_registrations: usize,
     /// Returns of the notice latency row.
     notice: notices::Load,
 }
@@ -87,6 +95,8 @@ impl Counts {
                 rerank_firms: 10_000,
                 rerank_rounds: 1,
                 rerank_db_firms: 500,
+                land_firms: 3,
+                fair_registrations: 4,
                 notice: notices::Load {
                     firms: 30,
                     rate: 30,
@@ -104,6 +114,8 @@ impl Counts {
                 rerank_firms: 1_000_000,
                 rerank_rounds: 3,
                 rerank_db_firms: 100_000,
+                land_firms: 2_000,
+                fair_registrations: 1_000,
                 notice: notices::Load {
                     firms: 10_000,
                     rate: 500,
@@ -228,6 +240,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
             notices::run(&options.bin_dir, &extra, counts.notice).await,
         );
     }
+    if wants("land") {
+        record("land evaluation", land_row(options, &extra, &counts).await);
+    }
+    if wants("fair") {
+        record("booth allocation", fair_row(options, &extra, &counts).await);
+    }
     if wants("rerank") {
         rows.push(tokio::task::block_in_place(rerank_row));
     }
@@ -257,4 +275,47 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
     census.stop().await;
     classification.stop().await;
     Ok(rows)
+}
+
+/// The land evaluation row with a land-parcel of its own, stopped after the row.
+async fn land_row(
+    options: &Options,
+    extra: &[(&str, &str)],
+    counts: &Counts,
+) -> anyhow::Result<Row> {
+    let land = ServiceProcess::start(&options.bin_dir, "land-parcel", extra).await?;
+    let pool = census::pool(&land.database_url, 1).await?;
+    let cpu = cpu::Watched::new(land.pid().unwrap_or(0), &pool).await?;
+    let channel = land.channels(1).await?.remove(0);
+    let firms = fixtures::usccs(counts.land_firms);
+    let row = land::run(
+        &channel,
+        &land.database_url,
+        &land.topic_prefix,
+        &firms,
+        cpu,
+    )
+    .await;
+    land.stop().await;
+    row
+}
+
+/// The booth allocation row with a trade-fair of its own, stopped after the row.
+async fn fair_row(
+    options: &Options,
+    extra: &[(&str, &str)],
+    counts: &Counts,
+) -> anyhow::Result<Row> {
+    // Its sweep would allocate a fair as soon as the window closes: once an hour, so the
+    // bench's AllocateBooths is the allocation.
+    let mut env = vec![("TRADE_FAIR_SWEEP_MS", "3600000")];
+    env.extend(extra);
+    let service = ServiceProcess::start(&options.bin_dir, "trade-fair", &env).await?;
+    let pool = census::pool(&service.database_url, 1).await?;
+    let cpu = cpu::Watched::new(service.pid().unwrap_or(0), &pool).await?;
+    let channel = service.channels(1).await?.remove(0);
+    let firms = fixtures::usccs(counts.fair_registrations);
+    let row = fair::run(&channel, &service.database_url, &firms, cpu).await;
+    service.stop().await;
+    row
 }

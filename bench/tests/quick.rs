@@ -19,7 +19,7 @@ async fn every_row_produces_a_figure_in_quick_mode() {
     let table = haicheng_bench::table::print(&rows);
     println!("{table}");
     // The rows of issue 13 that exist today, each with a figure on both sides.
-    assert_eq!(rows.len(), 13, "{table}");
+    assert_eq!(rows.len(), 15, "{table}");
     for row in &rows {
         assert!(row.has_figure(), "no figure for {}\n{table}", row.path);
         assert!(
