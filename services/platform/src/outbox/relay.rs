@@ -109,19 +109,19 @@ struct PassLock(Option<PoolConnection<Postgres>>);
 impl PassLock {
     /// The lock, or `None` when another relay (or a replay) holds it.
     async fn try_take(pool: &PgPool) -> sqlx::Result<Option<Self>> {
-        let mut conn = pool.acquire().await?;
-        let locked: bool = match sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        // Held as the lock from before the query: a task aborted while the query runs, or a
+        // query that fails, closes the connection, whose session may hold the lock by then.
+        let mut lock = Self(Some(pool.acquire().await?));
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(RELAY_LOCK)
-            .fetch_one(&mut *conn)
-            .await
-        {
-            Ok(locked) => locked,
-            Err(err) => {
-                conn.close_on_drop(); // whether the lock was taken is unknown
-                return Err(err);
-            }
-        };
-        Ok(locked.then(|| Self(Some(conn))))
+            .fetch_one(lock.conn())
+            .await?;
+        if locked {
+            Ok(Some(lock))
+        } else {
+            drop(lock.0.take()); // not locked: back to the pool as it is
+            Ok(None)
+        }
     }
 
     fn conn(&mut self) -> &mut PgConnection {
