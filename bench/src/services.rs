@@ -67,6 +67,7 @@ impl ServiceProcess {
             .env("GRPC_ADDR", &address)
             .env("KAFKA_TOPIC_PREFIX", &topic_prefix)
             .env("RUST_LOG", "warn")
+            .env("AUTH_DEVELOPMENT", "true")
             .envs(extra.iter().copied())
             .stdout(file.try_clone()?)
             .stderr(file)

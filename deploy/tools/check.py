@@ -11,7 +11,7 @@ objects agree with each other and with the source:
   cargo): every platform variable is set in every Deployment, exactly once, with a value
   that parses; a service's own variables (notice rules, census factors) may be set in its
   Deployment; any other name is an error (a typo); DATABASE_URL and AUTH_TOKENS come from
-  Secrets;
+  Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
 - security context, resources, graceful shutdown, the migration Job;
@@ -56,6 +56,9 @@ EGRESS_PORTS = {(5432, "TCP"), (9092, "TCP"), (53, "UDP"), (53, "TCP"), (4317, "
 # Always set, whatever the services list.
 REQUIRED_VARS = ("GRPC_ADDR", "DATABASE_URL", "KAFKA_BOOTSTRAP", "AUTH_TOKENS")
 SECRET_VARS = {"DATABASE_URL", "AUTH_TOKENS"}
+# Variables no manifest may set: development mode accepts the development tokens, and a
+# cluster must fail closed without credentials instead.
+FORBIDDEN_VARS = {"AUTH_DEVELOPMENT": "development mode accepts the development tokens (dev-commerce, dev-enterprise-<USCC>); a cluster runs with credentials"}
 # Variables whose value must be a non-negative integer (config.rs parses them as numbers).
 NUMERIC_VAR = re.compile(r"(_MS|_BYTES|_REQUESTS|_SIZE|_ATTEMPTS|_CONNECTIONS|_PARTITIONS)$")
 # PostgreSQL's superuser_reserved_connections default, kept free of the services' pools.
@@ -525,7 +528,10 @@ class PlatformChecks:
         own = self.src.service_vars.get(svc, [])
         known = set(self.src.env_vars) | set(own)
         for var in self.src.env_vars:
-            if var not in env:
+            if var in FORBIDDEN_VARS:
+                if var in env:
+                    error(deploy, f"{var} must not be set: {FORBIDDEN_VARS[var]}")
+            elif var not in env:
                 error(deploy, f"{var} is not set (every service reads it; `{svc} vars` lists it)")
         for var in sorted(set(env) - known):
             error(deploy, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")

@@ -86,6 +86,8 @@ impl ServiceProcess {
             ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
             ("GRPC_ADDR".into(), address.clone()),
             ("RUST_LOG".into(), "warn".into()),
+            // The system tests call with the development tokens.
+            ("AUTH_DEVELOPMENT".into(), "true".into()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let logs = std::env::temp_dir().join("haicheng-system-tests");

@@ -103,8 +103,7 @@ mod tests {
             (vars::RD_REVENUE_FACTOR, "lots"),
             (vars::IMPORT_BATCH_ROWS, "0"),
         ] {
-            let err = Config::from_lookup(move |name| (name == var).then(|| value.to_string()))
-                .unwrap_err();
+            let err = Config::from_lookup(lookup(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var);
         }
     }

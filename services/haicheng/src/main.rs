@@ -194,7 +194,20 @@ async fn health(services: Vec<String>) -> ExitCode {
         let serving = matches!(status, Ok(ServingStatus::Serving));
         all_serving &= serving;
         match status {
-            Ok(status) => println!("{name:<16} {address:<22} {}", status.as_str_name()),
+            Ok(status) => {
+                // A service in development mode reports it in a health entry of its own.
+                let development = serving
+                    && matches!(
+                        check_entry(&address, platform::server::DEVELOPMENT_MODE_HEALTH).await,
+                        Ok(ServingStatus::Serving)
+                    );
+                let mode = if development {
+                    " (development mode)"
+                } else {
+                    ""
+                };
+                println!("{name:<16} {address:<22} {}{mode}", status.as_str_name())
+            }
             Err(err) => println!("{name:<16} {address:<22} DOWN ({err})"),
         }
     }
@@ -206,6 +219,11 @@ async fn health(services: Vec<String>) -> ExitCode {
 }
 
 pub(crate) async fn check(address: &str) -> anyhow::Result<ServingStatus> {
+    check_entry(address, "").await
+}
+
+/// The status of one health entry (`""`: the whole server).
+async fn check_entry(address: &str, service: &str) -> anyhow::Result<ServingStatus> {
     let channel = Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))
@@ -213,7 +231,7 @@ pub(crate) async fn check(address: &str) -> anyhow::Result<ServingStatus> {
         .await?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
-            service: String::new(),
+            service: service.to_string(),
         })
         .await?;
     Ok(response.into_inner().status())

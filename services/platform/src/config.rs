@@ -3,7 +3,9 @@
 //! Every variable name is a constant in [`vars`], the one place the deploy checks and the
 //! README read from. A variable that is set but malformed stops start-up with a
 //! [`ConfigError`] naming it; a variable that is not set takes its local default, except
-//! where production must not guess (none yet: the defaults are the local stack's).
+//! where production must not guess: credentials. A service with no `AUTH_TOKENS` refuses to
+//! start unless development mode is asked for explicitly (`AUTH_DEVELOPMENT=true`), which
+//! `haicheng dev` and the tests do.
 
 use std::{net::SocketAddr, str::FromStr, time::Duration};
 
@@ -21,6 +23,10 @@ pub mod vars {
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
     pub const LOG_FILTER: &str = "RUST_LOG";
     pub const AUTH_TOKENS: &str = "AUTH_TOKENS";
+    /// `true` runs the service in development mode: the development tokens (`dev-commerce`,
+    /// `dev-enterprise-<USCC>`, …) are accepted and no credentials need be configured. Never
+    /// set in a cluster (`deploy/check` refuses an overlay that sets it).
+    pub const AUTH_DEVELOPMENT: &str = "AUTH_DEVELOPMENT";
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
     pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
     pub const MAX_CONCURRENT_REQUESTS: &str = "MAX_CONCURRENT_REQUESTS";
@@ -45,6 +51,7 @@ pub mod vars {
         OTEL_EXPORTER_OTLP_ENDPOINT,
         LOG_FILTER,
         AUTH_TOKENS,
+        AUTH_DEVELOPMENT,
         REQUEST_TIMEOUT_MS,
         MAX_MESSAGE_BYTES,
         MAX_CONCURRENT_REQUESTS,
@@ -102,9 +109,13 @@ pub struct PlatformConfig {
     pub otlp_endpoint: Option<String>,
     /// Bearer tokens and the principals they stand for: `AUTH_TOKENS`, entries
     /// `TOKEN=department:NAME:SCOPES`, `TOKEN=service:NAME:SCOPES` or `TOKEN=enterprise:USCC`
-    /// (see [`TokenTable::parse`]); unset, the development table (`dev-<department>`,
-    /// `dev-census-import`, `dev-enterprise-<USCC>`).
+    /// (see [`TokenTable::parse`]); in development mode the development table
+    /// (`dev-<department>`, `dev-census-import`, `dev-enterprise-<USCC>`) besides them.
     pub tokens: TokenTable,
+    /// Development mode (`AUTH_DEVELOPMENT=true`): the development tokens work and no
+    /// credentials are required. The service says so in its first log line and in its health
+    /// (the health entry [`crate::server::DEVELOPMENT_MODE_HEALTH`] is SERVING).
+    pub development: bool,
     /// Deadline applied to a call whose client sent none (and the cap on those that did).
     pub request_timeout: Duration,
     /// Largest protobuf message accepted or sent, in bytes.
@@ -147,13 +158,10 @@ impl PlatformConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = non_blank(&lookup);
-        let tokens = match get(vars::AUTH_TOKENS) {
-            Some(spec) => TokenTable::parse(&spec).map_err(|reason| ConfigError {
-                var: vars::AUTH_TOKENS,
-                reason,
-            })?,
-            None => TokenTable::development(),
-        };
+        let development = parse_or(get(vars::AUTH_DEVELOPMENT), vars::AUTH_DEVELOPMENT, || {
+            false
+        })?;
+        let tokens = credentials(get(vars::AUTH_TOKENS), development)?;
         Self {
             service_name,
             grpc_addr: parse_or(get(vars::GRPC_ADDR), vars::GRPC_ADDR, || {
@@ -189,6 +197,7 @@ impl PlatformConfig {
             log_filter: get(vars::LOG_FILTER),
             otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
             tokens,
+            development,
             request_timeout: millis_or(
                 get(vars::REQUEST_TIMEOUT_MS),
                 vars::REQUEST_TIMEOUT_MS,
@@ -247,6 +256,33 @@ impl PlatformConfig {
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The token table: `AUTH_TOKENS` as configured, plus the development table in development
+/// mode. Outside development mode a service without credentials does not start (fail
+/// closed): a forgotten Secret must not open the service to the development tokens.
+fn credentials(configured: Option<String>, development: bool) -> Result<TokenTable, ConfigError> {
+    let parsed = configured
+        .map(|spec| TokenTable::parse(&spec))
+        .transpose()
+        .map_err(|reason| ConfigError {
+            var: vars::AUTH_TOKENS,
+            reason,
+        })?;
+    match (parsed, development) {
+        (Some(table), false) => Ok(table),
+        (Some(table), true) => Ok(table.with_development()),
+        (None, true) => Ok(TokenTable::development()),
+        (None, false) => Err(ConfigError {
+            var: vars::AUTH_TOKENS,
+            reason: format!(
+                "no credentials are configured, so the service refuses to start; set {} \
+                 (TOKEN=KIND:NAME:SCOPES;…), or {}=true on a local development stack",
+                vars::AUTH_TOKENS,
+                vars::AUTH_DEVELOPMENT
+            ),
+        }),
+    }
+}
+
 impl PlatformConfig {
     /// The name of `topic` (or of a consumer group) on the broker: behind the topic prefix.
     pub fn topic(&self, topic: &str) -> String {
@@ -254,13 +290,15 @@ impl PlatformConfig {
     }
 }
 
-/// A lookup over fixed pairs, for `from_lookup` constructors in tests.
+/// A lookup over fixed pairs, for `from_lookup` constructors in tests. Like every test, it
+/// asks for development mode (`AUTH_DEVELOPMENT=true`) unless the pairs set that variable.
 pub fn lookup_in<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
     move |name| {
         pairs
             .iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
+            .or_else(|| (name == vars::AUTH_DEVELOPMENT).then(|| "true".to_string()))
     }
 }
 
@@ -400,6 +438,54 @@ mod tests {
             assert_eq!(err.var, vars::INBOX_RETENTION);
             assert!(err.to_string().contains("OUTBOX_RETENTION"), "{err}");
         }
+    }
+
+    #[test]
+    fn without_credentials_outside_development_mode_the_service_does_not_start() {
+        for pairs in [
+            &[(vars::AUTH_DEVELOPMENT, "false")][..],
+            &[(vars::AUTH_DEVELOPMENT, "false"), (vars::AUTH_TOKENS, "  ")][..],
+            &[(vars::AUTH_DEVELOPMENT, ""), (vars::AUTH_TOKENS, "")][..],
+        ] {
+            let err = PlatformConfig::from_lookup("census", 1, lookup(pairs)).unwrap_err();
+            assert_eq!(err.var, vars::AUTH_TOKENS, "{pairs:?}");
+            assert!(err.to_string().contains("AUTH_DEVELOPMENT=true"), "{err}");
+        }
+        let err =
+            PlatformConfig::from_lookup("census", 1, lookup(&[(vars::AUTH_DEVELOPMENT, "yes")]))
+                .unwrap_err();
+        assert_eq!(err.var, vars::AUTH_DEVELOPMENT);
+    }
+
+    #[test]
+    fn development_tokens_exist_only_in_development_mode() {
+        let enterprise = crate::auth::TokenTable::development_enterprise_token(
+            crate::uscc::Uscc::complete("91210381MA0Q1234")
+                .unwrap()
+                .as_str(),
+        );
+        let configured = [
+            (vars::AUTH_DEVELOPMENT, "false"),
+            (
+                vars::AUTH_TOKENS,
+                "finance-token-1=department:finance:notices.read",
+            ),
+        ];
+        let config = PlatformConfig::from_lookup("census", 1, lookup(&configured)).unwrap();
+        assert!(!config.development);
+        assert!(config.tokens.lookup("finance-token-1").is_some());
+        assert!(config.tokens.lookup("dev-commerce").is_none());
+        assert!(config.tokens.lookup(&enterprise).is_none());
+
+        let development = [(
+            vars::AUTH_TOKENS,
+            "finance-token-1=department:finance:notices.read",
+        )];
+        let config = PlatformConfig::from_lookup("census", 1, lookup(&development)).unwrap();
+        assert!(config.development);
+        assert!(config.tokens.lookup("finance-token-1").is_some());
+        assert!(config.tokens.lookup("dev-commerce").is_some());
+        assert!(config.tokens.lookup(&enterprise).is_some());
     }
 
     #[test]

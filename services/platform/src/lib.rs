@@ -300,6 +300,17 @@ where
         }
         return ExitCode::SUCCESS;
     }
+    let command = std::env::args().nth(1);
+    if let Some(other) = command
+        .as_deref()
+        .filter(|c| !["migrate", "replay"].contains(c))
+    {
+        eprintln!(
+            "error: unknown argument {other:?}; the only ones are `migrate`, `vars` and `{}`",
+            outbox::replay::USAGE
+        );
+        return ExitCode::from(2);
+    }
     let config = match load() {
         Ok(config) => config,
         Err(err) => {
@@ -319,18 +330,22 @@ where
             return ExitCode::from(2);
         }
     };
+    if platform.development {
+        tracing::warn!(
+            service = platform.service_name,
+            "DEVELOPMENT MODE ({}=true): the development tokens (dev-commerce, \
+             dev-enterprise-<USCC>, …) are accepted; never run a cluster like this",
+            config::vars::AUTH_DEVELOPMENT
+        );
+    }
     let address = platform.grpc_addr;
-    let result = match std::env::args().nth(1).as_deref() {
-        None => serve_until_signal(config, address, run).await,
+    let result = match command.as_deref() {
         Some("migrate") => migrate_only(spec, platform).await,
         Some("replay") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
             outbox::replay::command(platform, &args).await
         }
-        Some(other) => Err(anyhow::anyhow!(
-            "unknown argument {other:?}; the only ones are `migrate`, `vars` and `{}`",
-            outbox::replay::USAGE
-        )),
+        _ => serve_until_signal(config, address, run).await,
     };
     telemetry.shutdown();
     match result {

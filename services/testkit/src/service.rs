@@ -61,6 +61,8 @@ where
         ),
         ("OUTBOX_POLL_MS".into(), "100".into()),
         ("DATABASE_MAX_CONNECTIONS".into(), "5".into()),
+        // Tests use the development tokens; a test of production credentials overrides it.
+        ("AUTH_DEVELOPMENT".into(), "true".into()),
     ];
     for (name, value) in vars {
         all.retain(|(k, _)| k != name);

@@ -30,6 +30,11 @@ use crate::{
     telemetry::{self, HeaderExtractor},
 };
 
+/// The health entry that is SERVING when the service runs in development mode (and unknown,
+/// NOT_FOUND, otherwise): a probe or `haicheng health` can tell a development service from
+/// a production one with the standard health protocol.
+pub const DEVELOPMENT_MODE_HEALTH: &str = "haicheng.development-mode";
+
 /// Applies the configured message size caps to a generated tonic server.
 #[macro_export]
 macro_rules! capped {
@@ -68,6 +73,11 @@ pub async fn serve(
     for name in settings.service_names {
         health
             .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    if config.development {
+        health
+            .set_service_status(DEVELOPMENT_MODE_HEALTH, ServingStatus::Serving)
             .await;
     }
     // Reflection lists what this process serves, not every service of the contract.

@@ -43,6 +43,7 @@ async fn config(extra: &[(&str, &str)]) -> PlatformConfig {
     let mut vars: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), db.url.clone()),
         ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
+        ("AUTH_DEVELOPMENT".into(), "true".into()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     PlatformConfig::from_lookup("edge-tests", 0, |name| {

@@ -36,6 +36,7 @@ async fn a_task_that_panics_turns_health_not_serving_and_fails_serve() {
     let vars = [
         ("DATABASE_URL", db.url.clone()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("AUTH_DEVELOPMENT", "true".to_string()),
         // Long enough to watch NOT_SERVING before the listener closes.
         ("SHUTDOWN_GRACE_MS", "1500".to_string()),
     ];
@@ -100,6 +101,7 @@ async fn a_consumer_that_cannot_subscribe_stops_start_up() {
     let vars = [
         ("DATABASE_URL", db.url.clone()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("AUTH_DEVELOPMENT", "true".to_string()),
     ];
     let config = PlatformConfig::from_lookup(SPEC.name, 0, |name| {
         vars.iter()

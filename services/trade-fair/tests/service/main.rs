@@ -52,7 +52,10 @@ pub async fn spawn_app() -> App {
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
-    let mut vars = vec![(trade_fair::config::vars::SWEEP_MS, "3600000")];
+    let mut vars = vec![
+        (trade_fair::config::vars::SWEEP_MS, "3600000"),
+        (platform::config::vars::AUTH_DEVELOPMENT, "true"),
+    ];
     vars.extend_from_slice(extra);
     let service = testkit::spawn(Config::from_lookup, trade_fair::run, &vars).await;
     let producer =

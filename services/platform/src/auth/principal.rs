@@ -1,0 +1,202 @@
+//! Who calls: a government department, a machine account (service) or an enterprise, and
+//! what it may do.
+
+use std::{collections::BTreeSet, fmt};
+
+use tonic::Status;
+
+use super::scopes;
+
+/// The government departments (and the park committees) that call the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Department {
+    /// Commerce bureau (商务局): owns the census and the classification model.
+    Commerce,
+    /// Finance (财政): support-fund notices.
+    Finance,
+    /// Tax (税务): incentive pre-review notices; a source of tax figures.
+    Tax,
+    /// Market supervision (市场监管): rectification-supervision notices.
+    MarketSupervision,
+    /// Natural resources (自然资源): land.
+    NaturalResources,
+    /// Human resources (人社): skills training notices.
+    HumanResources,
+    /// A park management committee.
+    ParkCommittee,
+}
+
+impl Department {
+    pub const ALL: [Department; 7] = [
+        Department::Commerce,
+        Department::Finance,
+        Department::Tax,
+        Department::MarketSupervision,
+        Department::NaturalResources,
+        Department::HumanResources,
+        Department::ParkCommittee,
+    ];
+
+    /// The name used in tokens, topics' keys and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Department::Commerce => "commerce",
+            Department::Finance => "finance",
+            Department::Tax => "tax",
+            Department::MarketSupervision => "market_supervision",
+            Department::NaturalResources => "natural_resources",
+            Department::HumanResources => "human_resources",
+            Department::ParkCommittee => "park_committee",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+
+    /// Scopes a department's development token gets on a local stack.
+    pub(super) fn development_scopes(self) -> &'static [&'static str] {
+        use scopes::*;
+        match self {
+            Department::Commerce => &[
+                CENSUS_READ,
+                CENSUS_WRITE,
+                CLASSIFICATION_READ,
+                CLASSIFICATION_ADMIN,
+                NOTICES_READ,
+                NOTICES_ACK,
+                LAND_READ,
+                FAIRS_READ,
+                FAIRS_WRITE,
+                FAIR_SUBSIDIES_READ,
+            ],
+            Department::NaturalResources => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                NOTICES_READ,
+                NOTICES_ACK,
+                LAND_READ,
+                LAND_WRITE,
+            ],
+            Department::ParkCommittee => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                LAND_READ,
+                LAND_PARK_XILIU,
+                FAIRS_READ,
+            ],
+            Department::Finance => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                NOTICES_READ,
+                NOTICES_ACK,
+                LAND_READ,
+                FAIR_SUBSIDIES_READ,
+            ],
+            _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identity {
+    Department(Department),
+    /// A machine account, e.g. `census-import`.
+    Service(String),
+    /// An enterprise (企业), by its USCC (validated when the token table was read): it may
+    /// read its own records and nothing else.
+    Enterprise(String),
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Department(d) => write!(f, "department:{}", d.as_str()),
+            Identity::Service(name) => write!(f, "service:{name}"),
+            Identity::Enterprise(uscc) => write!(f, "enterprise:{uscc}"),
+        }
+    }
+}
+
+/// An authenticated caller and what it may do; handlers read it from the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub identity: Identity,
+    pub scopes: BTreeSet<String>,
+}
+
+impl Principal {
+    /// Whether the principal holds `scope`. Never for an enterprise, whatever scopes a
+    /// hand-built principal claims: an enterprise passes only by its own rule.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.enterprise().is_none() && self.scopes.contains(scope)
+    }
+
+    /// PERMISSION_DENIED unless the principal holds `scope` (never for an enterprise).
+    pub fn require(&self, scope: &str) -> Result<(), Status> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else if self.enterprise().is_some() {
+            Err(Status::permission_denied(format!(
+                "{} may call only the methods about its own records; this one needs the scope {scope}",
+                self.identity
+            )))
+        } else {
+            Err(Status::permission_denied(format!(
+                "{} lacks the scope {scope}",
+                self.identity
+            )))
+        }
+    }
+
+    /// The department, if the caller is one.
+    pub fn department(&self) -> Option<Department> {
+        match self.identity {
+            Identity::Department(d) => Some(d),
+            Identity::Service(_) | Identity::Enterprise(_) => None,
+        }
+    }
+
+    /// The enterprise's USCC, if the caller is an enterprise.
+    pub fn enterprise(&self) -> Option<&str> {
+        match &self.identity {
+            Identity::Enterprise(uscc) => Some(uscc),
+            Identity::Department(_) | Identity::Service(_) => None,
+        }
+    }
+
+    /// For a handler behind [`Rule::ScopeOrEnterprise`] reading one enterprise's record: Ok
+    /// for a department or service (the rule checked its scope), Ok for the enterprise
+    /// itself, PERMISSION_DENIED for an enterprise asking about another USCC.
+    pub fn require_enterprise_self(&self, uscc: &str) -> Result<(), Status> {
+        match self.enterprise() {
+            Some(own) if own != uscc => Err(Status::permission_denied(format!(
+                "{} may see and act on only its own records, not those of {uscc:?}",
+                self.identity
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// For a list behind [`Rule::ScopeOrEnterprise`] with a USCC filter (empty = all): the
+    /// filter unchanged for a department or service; for an enterprise its own USCC (an
+    /// empty filter becomes it), PERMISSION_DENIED if it names another.
+    pub fn restrict_to_self(&self, uscc_filter: &str) -> Result<String, Status> {
+        match self.enterprise() {
+            None => Ok(uscc_filter.to_string()),
+            Some(own) if uscc_filter.is_empty() => Ok(own.to_string()),
+            Some(own) => self
+                .require_enterprise_self(uscc_filter)
+                .map(|()| own.to_string()),
+        }
+    }
+
+    /// The principal the auth layer attached to a request (UNAUTHENTICATED if none).
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+        request
+            .extensions()
+            .get::<Principal>()
+            .ok_or_else(|| Status::unauthenticated("no authenticated principal"))
+    }
+}
