@@ -95,6 +95,8 @@ pub struct ClassificationApi {
     models: ModelCache,
     /// How long objections are accepted after publication.
     objection_window: ObjectionWindow,
+    /// The band an enterprise's own explanation rounds the boundary score up to.
+    enterprise_boundary_band: f64,
 }
 
 /// A page token's cursor: the period, then the listing order (segment, rank, USCC).
@@ -108,7 +110,14 @@ impl ClassificationApi {
             rules,
             models: ModelCache::default(),
             objection_window: ObjectionWindow::default(),
+            enterprise_boundary_band: explain::DEFAULT_BOUNDARY_BAND,
         }
+    }
+
+    /// The band an enterprise sees the next class's boundary score in (default 5 points).
+    pub fn with_enterprise_boundary_band(mut self, band: f64) -> Self {
+        self.enterprise_boundary_band = band;
+        self
     }
 
     /// The objection window as configured (default: 5 working days, weekends off).
@@ -126,22 +135,45 @@ impl ClassificationApi {
         Ok(convert::classification_to_proto(row, &model))
     }
 
-    /// Validates a (uscc, optional period, view) triple.
-    fn target(
+    /// Validates a (uscc, optional period, view) triple; for an enterprise, the view is the
+    /// one it may read ([`publication::enterprise_view`]).
+    async fn target(
+        &self,
+        principal: &Principal,
         uscc: &str,
         period: Option<&common::Period>,
-        view: i32,
+        requested: i32,
     ) -> Result<(Option<String>, View), ApiError> {
         let mut violations = Violations::new();
         convert::check_uscc(&mut violations, "uscc", uscc);
         let period = convert::optional_period(&mut violations, "period", period);
-        let view = publication::view(&mut violations, "view", view);
+        let view = publication::view(&mut violations, "view", requested);
         violations.finish()?;
+        if principal.enterprise().is_none() {
+            return Ok((period, view));
+        }
+        let is_published = published::is_published_for(&self.pool, uscc, period.as_deref()).await?;
+        let view = publication::enterprise_view(requested, view, is_published)?;
         Ok((period, view))
     }
 
-    async fn explain(&self, request: pb::ExplainRequest) -> Result<pb::ExplainResponse, ApiError> {
-        let (period, view) = Self::target(&request.uscc, request.period.as_ref(), request.view)?;
+    async fn explain(
+        &self,
+        principal: &Principal,
+        request: pb::ExplainRequest,
+    ) -> Result<pb::ExplainResponse, ApiError> {
+        let (period, view) = self
+            .target(
+                principal,
+                &request.uscc,
+                request.period.as_ref(),
+                request.view,
+            )
+            .await?;
+        // An enterprise sees the boundary in a band: the exact one is a competitor's score.
+        let band = principal
+            .enterprise()
+            .map(|_| self.enterprise_boundary_band);
         let row = classes::find(&self.pool, view, &request.uscc, period.as_deref()).await?;
         let model = self.model(row.model_version).await?;
         let classification = convert::classification_to_proto(&row, &model);
@@ -156,7 +188,8 @@ impl ClassificationApi {
                 .await?
             {
                 None => NextClass::NoPlaces(target),
-                Some(boundary) => {
+                Some(exact) => {
+                    let boundary = band.map_or(exact, |band| explain::banded_boundary(exact, band));
                     let parts = explain::breakdown(
                         indicators_for(&model, row.reduced_model),
                         &row.figures,
@@ -390,9 +423,17 @@ impl ClassificationService for ClassificationApi {
         &self,
         request: Request<pb::GetClassRequest>,
     ) -> Result<Response<pb::GetClassResponse>, Status> {
-        Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
+        let principal = principal(&request)?;
+        principal.require_enterprise_self(&request.get_ref().uscc)?;
         let request = request.into_inner();
-        let (period, view) = Self::target(&request.uscc, request.period.as_ref(), request.view)?;
+        let (period, view) = self
+            .target(
+                &principal,
+                &request.uscc,
+                request.period.as_ref(),
+                request.view,
+            )
+            .await?;
         let row = classes::find(&self.pool, view, &request.uscc, period.as_deref())
             .await
             .map_err(ApiError::from)?;
@@ -414,9 +455,10 @@ impl ClassificationService for ClassificationApi {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
-        Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
+        let principal = principal(&request)?;
+        principal.require_enterprise_self(&request.get_ref().uscc)?;
         Ok(Response::new(
-            ClassificationApi::explain(self, request.into_inner()).await?,
+            ClassificationApi::explain(self, &principal, request.into_inner()).await?,
         ))
     }
 

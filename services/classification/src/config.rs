@@ -18,6 +18,7 @@ use crate::domain::{
     calendar::{
         self, Calendar, DEFAULT_OBJECTION_WORKING_DAYS, MAX_OBJECTION_WORKING_DAYS, ObjectionWindow,
     },
+    explain,
     model::DEFAULT_CAP,
     policy::{self, NoticeRule},
 };
@@ -63,6 +64,10 @@ pub mod vars {
     /// Saturdays and Sundays that are working days (adjusted working days), same syntax
     /// (default none).
     pub const EXTRA_WORKING_DAYS: &str = "CLASSIFICATION_EXTRA_WORKING_DAYS";
+    /// Width in score points of the band an enterprise's own explanation rounds the next
+    /// class's boundary score up to (default 5): the exact boundary is one named competitor's
+    /// score. Departments see it exactly.
+    pub const ENTERPRISE_BOUNDARY_BAND: &str = "CLASSIFICATION_ENTERPRISE_BOUNDARY_BAND";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -82,6 +87,7 @@ pub mod vars {
         OBJECTION_WORKING_DAYS,
         NON_WORKING_DAYS,
         EXTRA_WORKING_DAYS,
+        ENTERPRISE_BOUNDARY_BAND,
     ];
 }
 
@@ -112,6 +118,8 @@ pub struct Config {
     pub notices: NoticeSettings,
     /// How long objections to a published ranking are accepted.
     pub objection_window: ObjectionWindow,
+    /// The band an enterprise's explanation rounds the boundary score up to.
+    pub enterprise_boundary_band: f64,
 }
 
 impl Config {
@@ -130,12 +138,27 @@ impl Config {
             notice_rules: notice_rules(&get)?,
             notices: NoticeSettings::from_lookup(&lookup)?,
             objection_window: objection_window(&get)?,
+            enterprise_boundary_band: boundary_band(&get)?,
         })
     }
 }
 
 /// A variable's value, `None` when unset or blank.
 type Get<'a> = dyn Fn(&'static str) -> Option<String> + 'a;
+
+/// The enterprise's boundary band: a finite number of points above zero.
+fn boundary_band(get: &Get<'_>) -> Result<f64, ConfigError> {
+    let var = vars::ENTERPRISE_BOUNDARY_BAND;
+    let band: f64 = parse_or(get(var), var, || explain::DEFAULT_BOUNDARY_BAND)?;
+    if band.is_finite() && band > 0.0 {
+        Ok(band)
+    } else {
+        Err(ConfigError {
+            var,
+            reason: format!("{band} must be a number of score points above 0 (e.g. 5)"),
+        })
+    }
+}
 
 /// Model version 1 from the variables over the domain's defaults, validated as a whole.
 fn initial_model(get: &Get<'_>) -> Result<Model, ConfigError> {

@@ -75,7 +75,8 @@ pub async fn run(
     platform.spawn(|stop| reranker.run(stop));
 
     let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules)
-        .with_objection_window(config.objection_window);
+        .with_objection_window(config.objection_window)
+        .with_enterprise_boundary_band(config.enterprise_boundary_band);
     let notice_service = notices::start(&mut platform, config.notices)?;
     let mut routes = RoutesBuilder::default();
     routes

@@ -7,6 +7,30 @@ use platform::{ApiError, Principal, Violations};
 use super::{ClassificationApi, convert};
 use crate::store::publication::{self, PublishRequest, View};
 
+/// The ranking an enterprise reads its own class and explanation in (decided for the security
+/// issue): before its period is published the current one, the only one there is; once the
+/// period is published only the ranking as published (公示), the one it may object to, so an
+/// unset view means PUBLISHED and an explicit CURRENT is PERMISSION_DENIED. Later re-ranks
+/// and overrides move only the current ranking, which stays the departments' working view;
+/// the outcome of its own objection the enterprise reads from `ListObjections`.
+pub(super) fn enterprise_view(
+    requested: i32,
+    view: View,
+    published: bool,
+) -> Result<View, ApiError> {
+    if !published {
+        return Ok(view);
+    }
+    match pb::ClassView::try_from(requested) {
+        Ok(pb::ClassView::Current) => Err(ApiError::PermissionDenied(
+            "an enterprise reads the ranking of a published period as published: ask for view \
+             PUBLISHED, or leave the view unset"
+                .into(),
+        )),
+        _ => Ok(View::Published),
+    }
+}
+
 /// The ranking a read asks for (`field`: the request's `view`); unset is the current one.
 pub(super) fn view(violations: &mut Violations, field: &str, value: i32) -> View {
     match pb::ClassView::try_from(value) {
@@ -66,5 +90,43 @@ impl ClassificationApi {
         Ok(pb::PublishPeriodResponse {
             publication: Some(publication::to_proto(&publication)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enterprise_reads_a_published_period_only_as_published() {
+        let current = pb::ClassView::Current as i32;
+        let unset = pb::ClassView::Unspecified as i32;
+        let published = pb::ClassView::Published as i32;
+        // Not published yet: the view asked for, as for a department.
+        assert_eq!(
+            enterprise_view(unset, View::Current, false).unwrap(),
+            View::Current
+        );
+        assert_eq!(
+            enterprise_view(current, View::Current, false).unwrap(),
+            View::Current
+        );
+        assert_eq!(
+            enterprise_view(published, View::Published, false).unwrap(),
+            View::Published
+        );
+        // Published: unset means published, current is refused.
+        assert_eq!(
+            enterprise_view(unset, View::Current, true).unwrap(),
+            View::Published
+        );
+        assert_eq!(
+            enterprise_view(published, View::Published, true).unwrap(),
+            View::Published
+        );
+        let refused = enterprise_view(current, View::Current, true).unwrap_err();
+        assert!(
+            matches!(refused, ApiError::PermissionDenied(ref why) if why.contains("PUBLISHED"))
+        );
     }
 }

@@ -97,9 +97,35 @@ pub fn gaps(breakdown: &[IndicatorScore], score: f64, target: f64) -> Vec<Indica
         .collect()
 }
 
+/// The default width, in score points, of the band an enterprise sees the boundary in.
+pub const DEFAULT_BOUNDARY_BAND: f64 = 5.0;
+
+/// The next class's boundary score as an enterprise sees it in its own explanation: rounded
+/// up to the next multiple of `band`. The exact boundary is the score of the lowest firm in
+/// that class, a named competitor's figure, so an enterprise is given the band's upper edge
+/// instead; its gaps are computed against that edge, so reaching them still reaches the
+/// class (others unchanged) and they reveal nothing finer. Departments see it exactly.
+pub fn banded_boundary(boundary: f64, band: f64) -> f64 {
+    (boundary / band).ceil() * band
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enterprise_sees_the_boundary_rounded_up_to_its_band() {
+        assert_eq!(banded_boundary(83.27, 5.0), 85.0);
+        assert_eq!(banded_boundary(85.0, 5.0), 85.0);
+        assert_eq!(banded_boundary(85.000_001, 5.0), 90.0);
+        assert_eq!(banded_boundary(0.4, 5.0), 5.0);
+        assert_eq!(banded_boundary(83.27, 0.5), 83.5);
+        // Never below the exact boundary: the gaps still lead into the class.
+        for boundary in [0.1, 17.3, 49.99, 50.0, 112.6] {
+            assert!(banded_boundary(boundary, 5.0) >= boundary);
+            assert!(banded_boundary(boundary, 5.0) - boundary < 5.0);
+        }
+    }
     use crate::domain::{Model, Period, classify, evaluation::score, evaluation::tests::firm};
 
     #[test]

@@ -277,14 +277,36 @@ pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<
     }))
 }
 
+/// Whether `period` is published.
+pub async fn is_published(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1)")
+        .bind(period)
+        .fetch_one(conn)
+        .await
+}
+
+/// Whether the period an enterprise's read is about is published: the given period, else the
+/// latest period the enterprise is classified in (`false` when it is in none: the read then
+/// answers NOT_FOUND as before).
+pub async fn is_published_for(
+    pool: &PgPool,
+    uscc: &str,
+    period: Option<&str>,
+) -> Result<bool, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let period = match period {
+        Some(period) => Some(period.to_string()),
+        None => classes::latest_period_of(&mut conn, View::Current, uscc).await?,
+    };
+    match period {
+        Some(period) => Ok(is_published(&mut conn, &period).await?),
+        None => Ok(false),
+    }
+}
+
 /// FAILED_PRECONDITION naming `period` unless it is published.
 pub async fn require_published(conn: &mut PgConnection, period: &str) -> Result<(), StoreError> {
-    let published: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1)")
-            .bind(period)
-            .fetch_one(conn)
-            .await?;
-    if published {
+    if is_published(conn, period).await? {
         Ok(())
     } else {
         Err(StoreError::Precondition(format!(
