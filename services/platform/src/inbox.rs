@@ -13,8 +13,17 @@
 //! what the inbox then recognises. If any handler of the batch fails, the transaction is rolled
 //! back and the batch is applied again message by message as above, so retries, attempt
 //! counting, dead-lettering and waiting out a database outage are those of the one message.
+//!
+//! A handler that panics is a permanent failure of its message: the panic is caught, the
+//! message goes to the DLQ with the panic's message in its error header, and the partition
+//! and the service go on (a panic that ended the consumer would restart the service into the
+//! same message for ever).
+//!
+//! Stored offsets are committed every `commit_interval` while messages arrive, once more when
+//! the consumer has been idle that long (so a caught-up group's committed lag is 0, not the
+//! last batch), and at shutdown.
 
-use std::{collections::HashSet, future::Future, time::Duration};
+use std::{collections::HashSet, future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use futures::FutureExt;
 
@@ -213,10 +222,21 @@ impl<H: Handler> InboxConsumer<H> {
         let consumer = subscription.0;
 
         let mut last_commit = tokio::time::Instant::now();
+        // Offsets stored since the last commit.
+        let mut uncommitted = false;
         loop {
+            let idle_commit = last_commit + self.settings.commit_interval;
             let received = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 received = consumer.recv() => received.map(|m| m.detach()),
+                // Caught up: what the last batches stored is committed now, not when (if ever)
+                // another message arrives.
+                _ = tokio::time::sleep_until(idle_commit), if uncommitted => {
+                    commit_stored(&consumer);
+                    uncommitted = false;
+                    last_commit = tokio::time::Instant::now();
+                    continue;
+                }
             };
             let mut batch = match received {
                 Ok(message) => vec![message],
@@ -253,14 +273,14 @@ impl<H: Handler> InboxConsumer<H> {
                 {
                     tracing::warn!(error = %err, "storing the offset failed");
                 }
+                uncommitted = true;
             }
             if outcomes.interrupted {
                 break;
             }
             if last_commit.elapsed() >= self.settings.commit_interval {
-                if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
-                    tracing::warn!(error = %err, "committing offsets failed; the next commit retries");
-                }
+                commit_stored(&consumer);
+                uncommitted = false;
                 last_commit = tokio::time::Instant::now();
             }
             if let Some(err) = failed_receive {
@@ -390,10 +410,7 @@ impl<H: Handler> InboxConsumer<H> {
         for envelope in events {
             if fresh.remove(&envelope.event.id) {
                 let span = self.span_of(envelope);
-                self.handler
-                    .handle(&mut tx, envelope)
-                    .instrument(span)
-                    .await?;
+                self.handle(&mut tx, envelope).instrument(span).await?;
                 outcomes.push(Outcome::Applied);
             } else {
                 outcomes.push(Outcome::Duplicate);
@@ -401,6 +418,23 @@ impl<H: Handler> InboxConsumer<H> {
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// Runs the handler; a panic becomes a permanent failure naming the panic's message.
+    async fn handle(&self, tx: &mut PgConnection, envelope: &Envelope) -> Result<(), HandlerError> {
+        // Unwind safety: after a panic the caller drops the transaction (a rollback), so no
+        // half-applied effect survives; the handler's shared state is what a process restart
+        // would otherwise have discarded, and handlers keep none that a panic could tear.
+        match AssertUnwindSafe(self.handler.handle(tx, envelope))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(panic) => Err(HandlerError::Permanent(format!(
+                "the handler panicked: {}",
+                panic_message(panic.as_ref())
+            ))),
+        }
     }
 
     /// The span an event is handled in, a child of the producer's trace.
@@ -490,7 +524,7 @@ impl<H: Handler> InboxConsumer<H> {
         .rows_affected()
             == 1;
         if fresh {
-            self.handler.handle(&mut tx, envelope).await?;
+            self.handle(&mut tx, envelope).await?;
         }
         tx.commit().await?;
         Ok(fresh)
@@ -560,6 +594,24 @@ impl<H: Handler> InboxConsumer<H> {
                 }
             }
         }
+    }
+}
+
+/// Commits the stored offsets without waiting; a failure is retried by the next commit.
+fn commit_stored(consumer: &StreamConsumer<ConsumerContext>) {
+    if let Err(err) = consumer.commit_consumer_state(CommitMode::Async) {
+        tracing::warn!(error = %err, "committing offsets failed; the next commit retries");
+    }
+}
+
+/// The text of a panic's payload (`panic!("…")` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
     }
 }
 

@@ -335,3 +335,108 @@ async fn a_batch_with_a_failing_message_is_applied_message_by_message() {
         "10 messages that arrived together took {transactions} transactions"
     );
 }
+
+/// [`RecordingHandler`], except that it panics on the subject `panics`.
+#[derive(Clone)]
+struct PanickingHandler;
+
+impl platform::Handler for PanickingHandler {
+    async fn handle(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        event: &platform::Envelope,
+    ) -> Result<(), platform::HandlerError> {
+        let message: CensusReturnSubmitted = event.decode()?;
+        // Written before the panic: it must be rolled back with the rest.
+        RecordingHandler.handle(tx, event).await?;
+        assert_ne!(
+            message.uscc, "panics",
+            "the test handler panics on this subject"
+        );
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_that_panics_dead_letters_its_message_and_the_consumer_goes_on() {
+    let s = setup().await;
+    let (before, before_payload) = event_about("91210381MA0Q12343L");
+    s.produce(&before, &before_payload).await;
+    let (poison, poison_payload) = event_about("panics");
+    s.produce(&poison, &poison_payload).await;
+    let (after, after_payload) = event_about("91210381MA10ABCD69");
+    s.produce(&after, &after_payload).await;
+
+    let (stop, task) = s.consumer_with(
+        &unique_name("panic"),
+        Duration::from_secs(1),
+        PanickingHandler,
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || s.applied(&after)).await,
+        "the message after the panicking one is applied"
+    );
+    assert!(!task.is_finished(), "the consumer is still running");
+    stop.cancel();
+    task.await
+        .expect("the consumer task did not panic")
+        .expect("the consumer stopped cleanly");
+
+    assert_eq!(s.effect_count(before.id).await, 1);
+    assert_eq!(s.effect_count(poison.id).await, 0, "rolled back");
+    assert_eq!(s.effect_count(after.id).await, 1);
+    let dead = read_topic(
+        &stack().kafka_bootstrap,
+        &dlq_topic(&s.topic),
+        1,
+        Duration::from_secs(20),
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(dead.len(), 1);
+    let headers =
+        platform::bus::cloudevents::header_map(dead[0].headers().map(|h| h.as_borrowed()));
+    assert!(
+        headers["dlq_error"].contains("the handler panicked")
+            && headers["dlq_error"].contains("the test handler panics on this subject"),
+        "{headers:?}"
+    );
+    assert_eq!(dead[0].payload(), Some(&poison_payload[..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_consumer_commits_its_last_batch_so_its_lag_reaches_zero() {
+    let s = setup().await;
+    let group = unique_name("idle");
+    let (stop, task) = s.consumer(&group, Duration::from_secs(1));
+    // One message, then four more right after it is applied: the last batch comes well
+    // within the commit interval of the one before, and then nothing more arrives. Before
+    // the idle commit, that batch stayed uncommitted until another message came.
+    let (first, payload) = event_about("idle-0");
+    s.produce(&first, &payload).await;
+    assert!(wait_until(Duration::from_secs(30), || s.applied(&first)).await);
+    let mut last = first;
+    for i in 1..5 {
+        let (event, payload) = event_about(&format!("idle-{i}"));
+        s.produce(&event, &payload).await;
+        last = event;
+    }
+    assert!(wait_until(Duration::from_secs(30), || s.applied(&last)).await);
+    let committed = wait_until(Duration::from_secs(30), || {
+        let (group, topic) = (group.clone(), s.topic.clone());
+        async move {
+            tokio::task::spawn_blocking(move || committed_offset(&group, &topic))
+                .await
+                .unwrap()
+                == Some(5)
+        }
+    })
+    .await;
+    assert!(
+        committed,
+        "the committed offset reaches the end while the consumer runs, with no new message"
+    );
+    assert!(!task.is_finished());
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
