@@ -11,7 +11,7 @@ use std::{net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
-use crate::auth::TokenTable;
+use crate::{auth::TokenTable, bus::KafkaSettings};
 
 /// Names of the environment variables the platform reads, declared once.
 pub mod vars {
@@ -20,6 +20,21 @@ pub mod vars {
     pub const DATABASE_MAX_CONNECTIONS: &str = "DATABASE_MAX_CONNECTIONS";
     pub const KAFKA_BOOTSTRAP: &str = "KAFKA_BOOTSTRAP";
     pub const KAFKA_MESSAGE_TIMEOUT_MS: &str = "KAFKA_MESSAGE_TIMEOUT_MS";
+    /// `PLAINTEXT` (default), `SSL` (TLS; mutual with a client certificate) or `SASL_SSL`
+    /// (TLS and a SCRAM login).
+    pub const KAFKA_SECURITY_PROTOCOL: &str = "KAFKA_SECURITY_PROTOCOL";
+    /// PEM file of the CA that signed the brokers' certificates.
+    pub const KAFKA_SSL_CA_FILE: &str = "KAFKA_SSL_CA_FILE";
+    /// PEM file of the client's certificate (a Strimzi `tls` user's `user.crt`).
+    pub const KAFKA_SSL_CERT_FILE: &str = "KAFKA_SSL_CERT_FILE";
+    /// PEM file of the client's private key (`user.key`).
+    pub const KAFKA_SSL_KEY_FILE: &str = "KAFKA_SSL_KEY_FILE";
+    /// `SCRAM-SHA-512` (default) or `SCRAM-SHA-256`, with `SASL_SSL`.
+    pub const KAFKA_SASL_MECHANISM: &str = "KAFKA_SASL_MECHANISM";
+    /// The SCRAM user name, with `SASL_SSL`.
+    pub const KAFKA_SASL_USERNAME: &str = "KAFKA_SASL_USERNAME";
+    /// The file holding the SCRAM password (a Strimzi `scram-sha-512` user's `password`).
+    pub const KAFKA_SASL_PASSWORD_FILE: &str = "KAFKA_SASL_PASSWORD_FILE";
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
     pub const LOG_FILTER: &str = "RUST_LOG";
     pub const AUTH_TOKENS: &str = "AUTH_TOKENS";
@@ -48,6 +63,13 @@ pub mod vars {
         DATABASE_MAX_CONNECTIONS,
         KAFKA_BOOTSTRAP,
         KAFKA_MESSAGE_TIMEOUT_MS,
+        KAFKA_SECURITY_PROTOCOL,
+        KAFKA_SSL_CA_FILE,
+        KAFKA_SSL_CERT_FILE,
+        KAFKA_SSL_KEY_FILE,
+        KAFKA_SASL_MECHANISM,
+        KAFKA_SASL_USERNAME,
+        KAFKA_SASL_PASSWORD_FILE,
         OTEL_EXPORTER_OTLP_ENDPOINT,
         LOG_FILTER,
         AUTH_TOKENS,
@@ -86,8 +108,8 @@ pub struct PlatformConfig {
     /// PostgreSQL connection string; a secret, since it may carry a password.
     pub database_url: SecretString,
     pub database_max_connections: u32,
-    /// Kafka bootstrap servers, `host:port[,host:port]`.
-    pub kafka_bootstrap: String,
+    /// The Kafka bootstrap servers (`host:port[,host:port]`) and the connection's security.
+    pub kafka: KafkaSettings,
     /// Put before every topic and consumer group name, so several platforms (or test runs)
     /// can share one broker; empty in a normal deployment.
     pub kafka_topic_prefix: String,
@@ -176,7 +198,7 @@ impl PlatformConfig {
                 vars::DATABASE_MAX_CONNECTIONS,
                 || 16,
             )?,
-            kafka_bootstrap: get(vars::KAFKA_BOOTSTRAP).unwrap_or_else(|| "127.0.0.1:9092".into()),
+            kafka: KafkaSettings::from_lookup(&get)?,
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
             kafka_group_instance_id: get(vars::KAFKA_GROUP_INSTANCE_ID),
             kafka_ensure_topics: parse_or(
@@ -378,7 +400,7 @@ mod tests {
     fn defaults_apply_when_nothing_is_set() {
         let config = PlatformConfig::from_lookup("census", 50051, lookup(&[])).unwrap();
         assert_eq!(config.grpc_addr.port(), 50051);
-        assert_eq!(config.kafka_bootstrap, "127.0.0.1:9092");
+        assert_eq!(config.kafka.bootstrap, "127.0.0.1:9092");
         assert!(config.otlp_endpoint.is_none());
     }
 

@@ -41,10 +41,10 @@ use uuid::Uuid;
 use crate::{
     backoff::Backoff,
     bus::{
-        CloudEvent, Producer,
+        CloudEvent, KafkaSettings, Producer,
         cloudevents::{self, TraceCarrier},
         dlq_topic,
-        producer::{ConsumerContext, client_config},
+        producer::ConsumerContext,
     },
     telemetry::{self, attr},
 };
@@ -108,7 +108,8 @@ pub const BATCH_MAX: usize = 64;
 pub struct ConsumerSettings {
     /// The consumer's name in the inbox table and its Kafka group id.
     pub name: String,
-    pub bootstrap: String,
+    /// The brokers and how to reach them.
+    pub kafka: KafkaSettings,
     pub topics: Vec<String>,
     /// Attempts of a failing handler before the message goes to the DLQ.
     pub max_attempts: u32,
@@ -182,7 +183,7 @@ impl<H: Handler> InboxConsumer<H> {
     /// Creates the Kafka consumer and subscribes it: a consumer that cannot start fails here,
     /// at start-up, rather than in a background task.
     pub fn subscribe(&self) -> anyhow::Result<Subscription> {
-        let mut config = client_config(&self.settings.bootstrap);
+        let mut config = self.settings.kafka.client_config();
         if let Some(instance) = &self.settings.group_instance_id {
             config.set("group.instance.id", instance);
         }

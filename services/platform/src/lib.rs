@@ -110,15 +110,20 @@ impl Platform {
         )
         .await?;
         db::migrate(&pool, spec.migrations).await?;
-        let producer = Producer::new(&config.kafka_bootstrap, config.kafka_message_timeout)?;
+        let producer = Producer::new(&config.kafka, config.kafka_message_timeout)?;
+        let topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
         if config.kafka_ensure_topics {
-            let mut topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
-            topics.extend(spec.topics.iter().map(|t| dlq_topic(&config.topic(t))));
-            let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+            let mut all = topics.clone();
+            all.extend(topics.iter().map(|t| dlq_topic(t)));
+            let topic_refs: Vec<&str> = all.iter().map(String::as_str).collect();
             producer
                 .ensure_topics(&topic_refs, config.kafka_topic_partitions)
                 .await?;
         }
+        // A missing topic or ACL stops the start here, naming the topic.
+        producer
+            .check_topics(&topics, Duration::from_secs(10))
+            .await?;
 
         let workers = CancellationToken::new();
         let relay = Relay::new(
@@ -169,7 +174,7 @@ impl Platform {
     ) -> anyhow::Result<()> {
         let settings = ConsumerSettings {
             name: self.config.topic(&format!("{}.{name}", self.spec.name)),
-            bootstrap: self.config.kafka_bootstrap.clone(),
+            kafka: self.config.kafka.clone(),
             topics: topics.iter().map(|t| self.config.topic(t)).collect(),
             max_attempts: self.config.inbox_max_attempts,
             commit_interval: Duration::from_secs(1),

@@ -19,7 +19,7 @@ use std::{
 
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
-pub use private_stack::{Broker, Postgres};
+pub use private_stack::{Broker, Postgres, SecureBroker};
 pub use service::{Lookup, Service, spawn, with_token};
 pub use topics::{read_events, read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};

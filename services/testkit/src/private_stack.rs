@@ -5,6 +5,8 @@
 
 use std::{path::PathBuf, process::Command};
 
+use platform::bus::{KafkaSecurity, KafkaSettings, security::TlsFiles};
+
 /// A `scripts/stack` folder with some of the stack's parts; stopped and removed on drop.
 struct StackDir {
     dir: PathBuf,
@@ -107,6 +109,111 @@ impl Broker {
     /// Stops the broker (controlled shutdown); clients see it as gone.
     pub fn stop(&mut self) {
         self.stack.down();
+    }
+}
+
+/// A broker run as a cluster runs it (`scripts/stack` with `HAICHENG_KAFKA_TLS=1`): one TLS
+/// listener that requires a client certificate, ACLs and nothing allowed without one. Each
+/// name of `clients` gets a certificate (principal `User:NAME`); `admin` is a super user.
+pub struct SecureBroker {
+    pub bootstrap: String,
+    stack: StackDir,
+}
+
+impl SecureBroker {
+    /// Starts the broker with certificates for `admin` and each of `clients`.
+    pub fn start(clients: &[&str]) -> Self {
+        let mut names = vec!["admin"];
+        names.extend_from_slice(clients);
+        let vars = vec![
+            ("HAICHENG_STACK_PARTS", "kafka".to_string()),
+            ("HAICHENG_KAFKA_TLS", "1".to_string()),
+            ("HAICHENG_KAFKA_CLIENTS", names.join(" ")),
+        ];
+        let stack = StackDir::new("secure-broker", vars);
+        stack.up();
+        Self {
+            bootstrap: stack.env("KAFKA_BOOTSTRAP"),
+            stack,
+        }
+    }
+
+    /// The CA certificate the broker's certificate is signed with.
+    pub fn ca_file(&self) -> PathBuf {
+        PathBuf::from(self.stack.env("KAFKA_SSL_CA_FILE"))
+    }
+
+    /// The certificate and key files of `client`.
+    pub fn client_files(&self, client: &str) -> (PathBuf, PathBuf) {
+        let dir = PathBuf::from(self.stack.env("KAFKA_TLS_DIR"));
+        (
+            dir.join(format!("{client}.crt")),
+            dir.join(format!("{client}.key")),
+        )
+    }
+
+    /// The variables a service connects as `client` with (`KAFKA_BOOTSTRAP`, the protocol,
+    /// the CA, its certificate and key).
+    pub fn service_vars(&self, client: &str) -> Vec<(&'static str, String)> {
+        let (certificate, key) = self.client_files(client);
+        vec![
+            ("KAFKA_BOOTSTRAP", self.bootstrap.clone()),
+            ("KAFKA_SECURITY_PROTOCOL", "SSL".into()),
+            ("KAFKA_SSL_CA_FILE", self.ca_file().display().to_string()),
+            ("KAFKA_SSL_CERT_FILE", certificate.display().to_string()),
+            ("KAFKA_SSL_KEY_FILE", key.display().to_string()),
+        ]
+    }
+
+    /// Client settings of `client` (`None`: TLS without a client certificate).
+    pub fn settings(&self, client: Option<&str>) -> KafkaSettings {
+        let (certificate, key) = match client {
+            Some(client) => {
+                let (certificate, key) = self.client_files(client);
+                (Some(certificate), Some(key))
+            }
+            None => (None, None),
+        };
+        KafkaSettings {
+            bootstrap: self.bootstrap.clone(),
+            security: KafkaSecurity::Ssl(TlsFiles {
+                ca: Some(self.ca_file()),
+                certificate,
+                key,
+            }),
+        }
+    }
+
+    /// Allows `principal` (`User:NAME`) `operation` (`Read`, `Write`, …) on each of `topics`
+    /// and `groups`, with Kafka's own ACL tool as the admin.
+    pub fn allow(&self, principal: &str, operation: &str, topics: &[&str], groups: &[&str]) {
+        let libs = self.stack.env("KAFKA_LIBS");
+        let mut command = Command::new("java");
+        command
+            .arg("-cp")
+            .arg(format!("{libs}/*"))
+            .arg("org.apache.kafka.tools.AclCommand")
+            .args(["--bootstrap-server", &self.bootstrap])
+            .args(["--command-config", &self.stack.env("KAFKA_ADMIN_CONFIG")])
+            .args([
+                "--add",
+                "--allow-principal",
+                principal,
+                "--operation",
+                operation,
+            ]);
+        for topic in topics {
+            command.args(["--topic", topic]);
+        }
+        for group in groups {
+            command.args(["--group", group]);
+        }
+        let output = command.output().expect("running the ACL tool");
+        assert!(
+            output.status.success(),
+            "adding ACLs for {principal}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

@@ -3,9 +3,11 @@
 
 pub mod cloudevents;
 pub(crate) mod producer;
+pub mod security;
 
 pub use cloudevents::CloudEvent;
 pub use producer::{ConsumerContext, Delivery, Producer};
+pub use security::{KafkaSecurity, KafkaSettings};
 
 /// The dead-letter topic of `topic`.
 pub fn dlq_topic(topic: &str) -> String {

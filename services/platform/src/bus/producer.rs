@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rdkafka::{
-    ClientConfig, ClientContext,
+    ClientContext,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     config::RDKafkaLogLevel,
     error::{KafkaError, RDKafkaErrorCode},
@@ -11,7 +11,7 @@ use rdkafka::{
     util::Timeout,
 };
 
-use super::CloudEvent;
+use super::{CloudEvent, KafkaSettings};
 
 pub use rdkafka::producer::future_producer::Delivery;
 
@@ -91,28 +91,20 @@ impl ClientContext for ConsumerContext {
 
 impl rdkafka::consumer::ConsumerContext for ConsumerContext {}
 
-/// Base client settings shared by producer, consumer and admin client.
-pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        // The local broker and most clusters are reached over IPv4 loopback or pod IPs.
-        .set("broker.address.family", "v4")
-        .set_log_level(RDKafkaLogLevel::Warning);
-    config
-}
-
 /// The platform's Kafka producer.
 #[derive(Clone)]
 pub struct Producer {
     inner: FutureProducer<TracingContext>,
-    bootstrap: String,
+    kafka: KafkaSettings,
 }
 
 impl Producer {
-    /// `message_timeout` bounds how long one message is retried before its delivery fails.
-    pub fn new(bootstrap: &str, message_timeout: Duration) -> anyhow::Result<Self> {
-        let inner = client_config(bootstrap)
+    /// A producer to `kafka` (a bootstrap address alone means plaintext); `message_timeout`
+    /// bounds how long one message is retried before its delivery fails.
+    pub fn new(kafka: impl Into<KafkaSettings>, message_timeout: Duration) -> anyhow::Result<Self> {
+        let kafka = kafka.into();
+        let inner = kafka
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set(
@@ -121,10 +113,7 @@ impl Producer {
             )
             .set("linger.ms", "5")
             .create_with_context(TracingContext)?;
-        Ok(Self {
-            inner,
-            bootstrap: bootstrap.to_string(),
-        })
+        Ok(Self { inner, kafka })
     }
 
     /// Sends one event and waits for the broker's acknowledgement.
@@ -197,14 +186,61 @@ impl Producer {
         self.inner.flush(timeout)
     }
 
+    /// Checks that every topic of `topics` exists and that this client may see it: a metadata
+    /// request per topic. A topic the client is not authorized for (no ACL of its Kafka user
+    /// names it) or that does not exist (no `KafkaTopic`) is an error naming the topic, so a
+    /// service with a missing ACL stops at start instead of failing each send or consuming
+    /// nothing. A topic just created may take a moment to appear, so "unknown" is asked again
+    /// for up to `wait`.
+    pub async fn check_topics(&self, topics: &[String], wait: Duration) -> anyhow::Result<()> {
+        let producer = self.inner.clone();
+        let topics = topics.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + wait;
+            for topic in &topics {
+                loop {
+                    let metadata = producer
+                        .client()
+                        .fetch_metadata(Some(topic), Duration::from_secs(10))
+                        .map_err(|err| {
+                            anyhow::anyhow!("reading the metadata of topic {topic}: {err}")
+                        })?;
+                    let error = metadata
+                        .topics()
+                        .iter()
+                        .find(|t| t.name() == topic)
+                        .and_then(|t| t.error())
+                        .map(RDKafkaErrorCode::from);
+                    match error {
+                        None => break,
+                        Some(RDKafkaErrorCode::TopicAuthorizationFailed) => anyhow::bail!(
+                            "this service's Kafka user is not authorized for topic {topic}: \
+                             its KafkaUser lacks an ACL on it"
+                        ),
+                        Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+                            if std::time::Instant::now() < deadline =>
+                        {
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        Some(code) => anyhow::bail!("topic {topic} cannot be used: {code}"),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?
+    }
+
     /// Creates the topics that do not exist yet (the local stack; a cluster declares them as
     /// KafkaTopic resources). A topic that already exists is fine.
     pub async fn ensure_topics(&self, topics: &[&str], partitions: i32) -> anyhow::Result<()> {
         if topics.is_empty() {
             return Ok(());
         }
-        let admin: AdminClient<TracingContext> =
-            client_config(&self.bootstrap).create_with_context(TracingContext)?;
+        let admin: AdminClient<TracingContext> = self
+            .kafka
+            .client_config()
+            .create_with_context(TracingContext)?;
         let new_topics: Vec<NewTopic> = topics
             .iter()
             .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))

@@ -66,7 +66,7 @@ async fn messages_carry_cloudevents_headers_and_the_consumer_continues_the_trace
 
     let settings = ConsumerSettings {
         name: unique_name("trace"),
-        bootstrap: stack().kafka_bootstrap.clone(),
+        kafka: stack().kafka_bootstrap.as_str().into(),
         topics: vec![s.topic.clone()],
         max_attempts: 3,
         commit_interval: Duration::from_secs(1),

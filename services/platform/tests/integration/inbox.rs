@@ -63,7 +63,7 @@ impl Setup {
     ) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
         let settings = ConsumerSettings {
             name: group.to_string(),
-            bootstrap: stack().kafka_bootstrap.clone(),
+            kafka: stack().kafka_bootstrap.as_str().into(),
             topics: vec![self.topic.clone()],
             max_attempts: 3,
             commit_interval,

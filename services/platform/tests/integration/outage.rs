@@ -122,7 +122,7 @@ async fn events_arriving_while_the_database_is_away_wait_for_it_and_none_is_dead
     // One attempt allowed: before the fix, the first failure sent the event to the DLQ.
     let settings = ConsumerSettings {
         name: unique_name("outage-consumer"),
-        bootstrap: stack().kafka_bootstrap.clone(),
+        kafka: stack().kafka_bootstrap.as_str().into(),
         topics: vec![topic.clone()],
         max_attempts: 1,
         commit_interval: Duration::from_millis(200),

@@ -24,7 +24,7 @@ impl Setup {
     fn start_consumer(&self, name: &str) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
         let settings = ConsumerSettings {
             name: name.to_string(),
-            bootstrap: stack().kafka_bootstrap.clone(),
+            kafka: stack().kafka_bootstrap.as_str().into(),
             topics: vec![self.topic.clone()],
             max_attempts: 3,
             commit_interval: Duration::from_millis(200),
