@@ -233,6 +233,21 @@ impl Postgres {
         Self { stack }
     }
 
+    /// A cluster as a Kubernetes one runs: TLS on, TCP logins without TLS rejected
+    /// (`scripts/stack` with `HAICHENG_PG_TLS=1`); its [`admin_url`](Self::admin_url) asks for
+    /// `sslmode=verify-full` against the cluster's CA.
+    pub fn start_tls() -> Self {
+        let stack = StackDir::new(
+            "postgres-tls",
+            vec![
+                ("HAICHENG_STACK_PARTS", "postgres".into()),
+                ("HAICHENG_PG_TLS", "1".into()),
+            ],
+        );
+        stack.up();
+        Self { stack }
+    }
+
     /// Connection string to the cluster's `postgres` database.
     pub fn admin_url(&self) -> String {
         self.stack.env("DATABASE_URL")

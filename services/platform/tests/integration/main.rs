@@ -10,6 +10,7 @@ mod outbox;
 mod outbox_lock;
 mod outbox_many;
 mod outbox_order;
+mod postgres_tls;
 mod replay;
 mod retention;
 mod supervision;
