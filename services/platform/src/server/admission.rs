@@ -257,7 +257,11 @@ mod tests {
         let last = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
         assert!(last.unwrap().unwrap().is_trailers());
         let third = watch().await.unwrap();
-        assert_eq!(grpc_status(&third), None, "the ended stream gave its permit back");
+        assert_eq!(
+            grpc_status(&third),
+            None,
+            "the ended stream gave its permit back"
+        );
         assert_eq!(grpc_status(&watch().await.unwrap()), Some("8"));
         drop(second);
         assert_eq!(

@@ -166,5 +166,7 @@ fn reflection_rule(policy: AccessPolicy, reflection: &limits::Reflection) -> Acc
         "/grpc.reflection.v1alpha.ServerReflection/",
     ]
     .into_iter()
-    .fold(policy, |policy, path| policy.allow(path, Rule::Scope(scope)))
+    .fold(policy, |policy, path| {
+        policy.allow(path, Rule::Scope(scope))
+    })
 }

@@ -62,12 +62,10 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
             let full = f64::from(rate.burst);
             buckets.retain(|_, bucket| bucket.refilled(rate, now).tokens < full);
         }
-        let bucket = buckets
-            .entry(key.clone())
-            .or_insert(Bucket {
-                tokens: f64::from(rate.burst),
-                at: now,
-            });
+        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+            tokens: f64::from(rate.burst),
+            at: now,
+        });
         *bucket = bucket.refilled(rate, now);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -108,7 +106,11 @@ mod tests {
             Err(Duration::from_millis(500)),
             "one token every half second"
         );
-        assert_eq!(buckets.take(&"tax", start), Ok(()), "another key has its own");
+        assert_eq!(
+            buckets.take(&"tax", start),
+            Ok(()),
+            "another key has its own"
+        );
         let later = start + Duration::from_millis(500);
         assert_eq!(buckets.take(&"finance", later), Ok(()));
         assert!(buckets.take(&"finance", later).is_err());
@@ -129,12 +131,14 @@ mod tests {
         }
         assert_eq!(buckets.len(), SWEEP_AT);
         // Key 0 keeps calling; the others are full again a second later.
-        buckets
-            .take(&0, start + Duration::from_millis(10))
-            .unwrap();
+        buckets.take(&0, start + Duration::from_millis(10)).unwrap();
         let later = start + Duration::from_secs(1);
         buckets.take(&usize::MAX, later).unwrap();
-        assert_eq!(buckets.len(), 2, "the caller still below its burst and the new one");
+        assert_eq!(
+            buckets.len(),
+            2,
+            "the caller still below its burst and the new one"
+        );
         assert!(
             buckets.take(&0, later).is_ok(),
             "key 0 kept its (nearly full) bucket"

@@ -45,7 +45,8 @@ impl FromStr for RateLimit {
         if text == "off" {
             return Ok(Self(None));
         }
-        let expected = "expected `off` or CALLS/UNIT[,BURST] with the unit s, m or h (e.g. 200/s,400)";
+        let expected =
+            "expected `off` or CALLS/UNIT[,BURST] with the unit s, m or h (e.g. 200/s,400)";
         let (rate, burst) = match text.split_once(',') {
             Some((rate, burst)) => (rate, Some(burst.trim())),
             None => (text, None),
@@ -63,7 +64,9 @@ impl FromStr for RateLimit {
             None => calls,
         };
         if calls == 0 || burst == 0 {
-            return Err("calls and burst must be more than zero (`off` turns the limit off)".into());
+            return Err(
+                "calls and burst must be more than zero (`off` turns the limit off)".into(),
+            );
         }
         Ok(Self(Some(Rate { calls, per, burst })))
     }
@@ -136,9 +139,11 @@ impl LimitsConfig {
             })
         };
         // The stream caps' defaults shrink with a small global cap.
-        let streams_max = parse_or(get(vars::WATCH_STREAMS_MAX), vars::WATCH_STREAMS_MAX, || {
-            DEFAULT_STREAMS_MAX.min(max_concurrent_requests.saturating_sub(1))
-        })?;
+        let streams_max = parse_or(
+            get(vars::WATCH_STREAMS_MAX),
+            vars::WATCH_STREAMS_MAX,
+            || DEFAULT_STREAMS_MAX.min(max_concurrent_requests.saturating_sub(1)),
+        )?;
         let config = Self {
             reads: rate(vars::RATE_LIMIT_READS, DEFAULT_READS)?,
             writes: rate(vars::RATE_LIMIT_WRITES, DEFAULT_WRITES)?,
@@ -206,7 +211,9 @@ mod tests {
         assert_eq!((per_minute.burst, per_minute.per_second()), (60, 1.0));
         assert_eq!(rate("1/h,2").unwrap().unwrap().to_string(), "1/h,2");
         assert_eq!(rate("off"), Ok(None));
-        for bad in ["200", "0/s", "5/s,0", "5/d", "-1/s", "five/s", "5/s,lots", ""] {
+        for bad in [
+            "200", "0/s", "5/s,0", "5/d", "-1/s", "five/s", "5/s,lots", "",
+        ] {
             assert!(rate(bad).is_err(), "{bad}");
         }
     }
@@ -234,7 +241,10 @@ mod tests {
         let small = [(vars::MAX_CONCURRENT_REQUESTS, "4")];
         let config = PlatformConfig::from_lookup("census", 1, lookup(&small)).unwrap();
         assert_eq!(config.limits.streams_per_principal, 3);
-        assert_eq!(config.limits.streams_max, 3, "the default follows a small cap");
+        assert_eq!(
+            config.limits.streams_max, 3,
+            "the default follows a small cap"
+        );
     }
 
     #[test]
@@ -249,8 +259,8 @@ mod tests {
             (vars::WATCH_STREAMS_PER_PRINCIPAL, "129"),
             (vars::GRPC_REFLECTION, "yes"),
         ] {
-            let err = PlatformConfig::from_lookup("census", 1, lookup(&[(var, value)]))
-                .expect_err(value);
+            let err =
+                PlatformConfig::from_lookup("census", 1, lookup(&[(var, value)])).expect_err(value);
             assert_eq!(err.var, var, "{value}");
         }
     }

@@ -133,7 +133,10 @@ impl Limits {
                     ),
                     wait,
                     who,
-                    format!("{}: {rate} (calls/unit,burst) per principal", class.group.name()),
+                    format!(
+                        "{}: {rate} (calls/unit,burst) per principal",
+                        class.group.name()
+                    ),
                 )
             })?;
         }
@@ -354,10 +357,7 @@ mod tests {
     fn one_principal_over_its_rate_is_refused_with_retry_info_and_another_is_not() {
         let limits = limits(&[("RATE_LIMIT_READS", "1/h,2")]);
         let read = format!("/{CENSUS}/GetEnterpriseFile");
-        let (finance, tax) = (
-            department(Department::Finance),
-            department(Department::Tax),
-        );
+        let (finance, tax) = (department(Department::Finance), department(Department::Tax));
         let now = Instant::now();
         for _ in 0..2 {
             assert!(limits.admit(&read, &finance, now).is_ok());
@@ -370,7 +370,10 @@ mod tests {
         assert_eq!(quota.violations[0].subject, "department:finance");
         assert!(refused.message().contains("reads"), "{}", refused.message());
 
-        assert!(limits.admit(&read, &tax, now).is_ok(), "tax has its own bucket");
+        assert!(
+            limits.admit(&read, &tax, now).is_ok(),
+            "tax has its own bucket"
+        );
         let write = format!("/{CENSUS}/SubmitReturn");
         assert!(
             limits.admit(&write, &finance, now).is_ok(),
@@ -407,7 +410,11 @@ mod tests {
         );
         let _tax = open(&tax).unwrap();
         let refused = open(&commerce).err().unwrap();
-        assert!(refused.message().contains("this server"), "{}", refused.message());
+        assert!(
+            refused.message().contains("this server"),
+            "{}",
+            refused.message()
+        );
         drop(first);
         assert!(open(&commerce).is_ok(), "the slot was given back");
     }

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn each_principal_has_its_cap_and_the_process_has_one_over_all() {
         let caps = StreamCaps::new(2, 3);
-        let finance = [caps.open(&"finance").unwrap(), caps.open(&"finance").unwrap()];
+        let finance = [
+            caps.open(&"finance").unwrap(),
+            caps.open(&"finance").unwrap(),
+        ];
         assert_eq!(caps.open(&"finance").err(), Some(Full::Principal(2)));
         let tax = caps.open(&"tax").unwrap();
         assert_eq!(
