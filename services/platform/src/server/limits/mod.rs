@@ -125,14 +125,14 @@ impl Limits {
         if let Some(buckets) = self.rates.get(&class.group) {
             buckets.take(who, now).map_err(|wait| {
                 let rate = buckets.rate();
-                exhausted(
+                resource_exhausted(
                     format!(
                         "{who} is calling faster than its limit for {} ({rate}); retry in {} ms",
                         class.group.name(),
                         wait.as_millis().max(1)
                     ),
                     wait,
-                    who,
+                    who.to_string(),
                     format!(
                         "{}: {rate} (calls/unit,burst) per principal",
                         class.group.name()
@@ -148,23 +148,29 @@ impl Limits {
                 Full::Principal(cap) => (format!("{who} holds"), cap),
                 Full::Process(cap) => ("this server holds".to_string(), cap),
             };
-            exhausted(
+            resource_exhausted(
                 format!(
                     "{whose} {cap} open streams, the most allowed; close one (or retry later, \
                      or on another replica)"
                 ),
                 STREAM_RETRY,
-                who,
+                who.to_string(),
                 format!("open streams: {cap}"),
             )
         })
     }
 }
 
-/// RESOURCE_EXHAUSTED with a RetryInfo and a QuotaFailure.
-fn exhausted(message: String, retry: Duration, who: &Identity, quota: String) -> Status {
+/// RESOURCE_EXHAUSTED with a RetryInfo (`retry`: when to come back) and a QuotaFailure
+/// (`subject`: whose limit; `quota`: which), as every limit answers.
+pub fn resource_exhausted(
+    message: impl Into<String>,
+    retry: Duration,
+    subject: impl Into<String>,
+    quota: impl Into<String>,
+) -> Status {
     let mut details = ErrorDetails::with_retry_info(Some(retry));
-    details.add_quota_failure_violation(who.to_string(), quota);
+    details.add_quota_failure_violation(subject, quota);
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
