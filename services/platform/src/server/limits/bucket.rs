@@ -4,7 +4,8 @@
 //! A bucket holds up to `burst` tokens and refills at the rate; a call takes one token or is
 //! told how long until one is there. Memory stays bounded: once the map holds
 //! [`SWEEP_AT`] buckets, the full ones are dropped (a full bucket is the same as none), so it
-//! keeps only the keys that called within the last `burst / rate` seconds.
+//! keeps only the keys that called within the last `burst / rate` seconds. The next sweep
+//! waits until the map has doubled, so many active keys do not cost a sweep per call.
 
 use std::{
     collections::HashMap,
@@ -38,14 +39,23 @@ impl Bucket {
 /// The buckets of one rate, by key.
 pub struct Buckets<K> {
     rate: Rate,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    buckets: Mutex<Map<K>>,
+}
+
+struct Map<K> {
+    buckets: HashMap<K, Bucket>,
+    /// The size at which the next sweep runs.
+    sweep_at: usize,
 }
 
 impl<K: Hash + Eq + Clone> Buckets<K> {
     pub fn new(rate: Rate) -> Self {
         Self {
             rate,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Map {
+                buckets: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
         }
     }
 
@@ -57,10 +67,12 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
     pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
         let rate = &self.rate;
         // A poisoned lock only means another call panicked mid-update; the map is still sound.
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= SWEEP_AT && !buckets.contains_key(key) {
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let Map { buckets, sweep_at } = &mut *map;
+        if buckets.len() >= *sweep_at && !buckets.contains_key(key) {
             let full = f64::from(rate.burst);
             buckets.retain(|_, bucket| bucket.refilled(rate, now).tokens < full);
+            *sweep_at = SWEEP_AT.max(buckets.len() * 2);
         }
         let bucket = buckets.entry(key.clone()).or_insert(Bucket {
             tokens: f64::from(rate.burst),
@@ -79,7 +91,7 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.buckets.lock().unwrap().len()
+        self.buckets.lock().unwrap().buckets.len()
     }
 }
 
