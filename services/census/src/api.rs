@@ -8,7 +8,7 @@ use haicheng_proto::{
     census::v1::{self as pb, census_service_server::CensusService},
     common::v1 as common,
 };
-use platform::{ApiError, Principal, Violations, paging};
+use platform::{ApiError, Principal, Violations, paging, server::limits::resource_exhausted};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -27,6 +27,8 @@ pub struct CensusApi {
     rules: Rules,
     /// Import rows stored per transaction.
     import_batch_rows: usize,
+    /// Rows one import may carry.
+    import_max_rows: u64,
 }
 
 /// Rows of an import read from the stream: the checked ones for one batch, the refused ones
@@ -44,13 +46,28 @@ struct ListCursor {
 }
 
 impl CensusApi {
-    pub fn new(store: Store, rules: Rules, import_batch_rows: usize) -> Self {
+    pub fn new(store: Store, rules: Rules, import_batch_rows: usize, import_max_rows: u64) -> Self {
         Self {
             store,
             rules,
             import_batch_rows: import_batch_rows.max(1),
+            import_max_rows,
         }
     }
+}
+
+/// RESOURCE_EXHAUSTED for an import over the row cap, with a RetryInfo (retry at once, in
+/// parts) and a QuotaFailure naming the cap.
+fn too_many_rows(max_rows: u64) -> Status {
+    resource_exhausted(
+        format!(
+            "an import carries at most {max_rows} rows; split the file and import the parts \
+             (rows already stored come back as duplicates)"
+        ),
+        std::time::Duration::ZERO,
+        "ImportReturns",
+        format!("at most {max_rows} rows per import"),
+    )
 }
 
 /// The one place a store error becomes a gRPC status: what the caller can do about it.
@@ -233,6 +250,12 @@ impl CensusApi {
     /// checked while the last one is being stored (one task, no more than one batch ahead),
     /// so the service's work on the rows overlaps the database's; a batch is stored only
     /// after the one before it committed, so a later row still sees an earlier one.
+    ///
+    /// A stream of more than `import_max_rows` rows is refused with RESOURCE_EXHAUSTED
+    /// ([`too_many_rows`]) as soon as the row past the cap arrives. The batches committed
+    /// before it stay stored (each row stands on its own, as the report promises) and the
+    /// batch being read is dropped; the caller splits the file and sends it again, and the
+    /// rows already stored come back as duplicates of their `client_request_id`.
     #[tracing::instrument(skip_all)]
     async fn import(
         &self,
@@ -240,7 +263,8 @@ impl CensusApi {
         by: &str,
     ) -> Result<pb::ImportReturnsResponse, Status> {
         let mut report = pb::ImportReturnsResponse::default();
-        let mut chunk = self.read_chunk(&mut rows).await?;
+        let mut read = 0;
+        let mut chunk = self.read_chunk(&mut rows, &mut read).await?;
         loop {
             report.rejected_rows.append(&mut chunk.rejected);
             if chunk.ended {
@@ -249,7 +273,7 @@ impl CensusApi {
             }
             let (stored, next) = tokio::join!(
                 self.import_batch(chunk.rows, &mut report, by),
-                self.read_chunk(&mut rows)
+                self.read_chunk(&mut rows, &mut read)
             );
             stored?;
             chunk = next?;
@@ -265,10 +289,11 @@ impl CensusApi {
     }
 
     /// The next batch of checked rows (up to the batch size), and the rows refused by the
-    /// checks on the way.
+    /// checks on the way; `read` counts the rows of the whole stream against the cap.
     async fn read_chunk(
         &self,
         rows: &mut Streaming<pb::ImportReturnsRow>,
+        read: &mut u64,
     ) -> Result<Chunk, Status> {
         let mut chunk = Chunk {
             rows: Vec::with_capacity(self.import_batch_rows),
@@ -280,6 +305,10 @@ impl CensusApi {
                 chunk.ended = true;
                 break;
             };
+            *read += 1;
+            if *read > self.import_max_rows {
+                return Err(too_many_rows(self.import_max_rows));
+            }
             let (submission, violations) = self.check_return(ReturnMessage::of_row(&row));
             match submission {
                 Some(submission) if violations.is_empty() => {

@@ -18,9 +18,12 @@ pub mod vars {
     /// Rows of an import stored per transaction; default 2,000 (500-row batches imported at 0.7x
     /// the speed, BENCHMARKS.md).
     pub const IMPORT_BATCH_ROWS: &str = "CENSUS_IMPORT_BATCH_ROWS";
+    /// Rows one ImportReturns stream may carry; beyond them the stream is refused with
+    /// RESOURCE_EXHAUSTED ("split the file"); default 200,000.
+    pub const IMPORT_MAX_ROWS: &str = "CENSUS_IMPORT_MAX_ROWS";
 
     /// Every variable above, for documentation and deploy checks.
-    pub const ALL: &[&str] = &[RD_REVENUE_FACTOR, IMPORT_BATCH_ROWS];
+    pub const ALL: &[&str] = &[RD_REVENUE_FACTOR, IMPORT_BATCH_ROWS, IMPORT_MAX_ROWS];
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct Config {
     /// Rows of an import written in one transaction: larger batches mean fewer round trips,
     /// smaller ones shorter locks.
     pub import_batch_rows: usize,
+    /// Rows one import may carry: a cap on the work (and the report) one call can demand.
+    pub import_max_rows: u64,
 }
 
 impl Config {
@@ -64,12 +69,24 @@ impl Config {
                 reason: format!("{import_batch_rows} must be between 1 and 10000"),
             });
         }
+        // Twice the bench's 100,000-row file; a city's census is tens of thousands of firms.
+        let import_max_rows: u64 =
+            parse_or(get(vars::IMPORT_MAX_ROWS), vars::IMPORT_MAX_ROWS, || {
+                200_000
+            })?;
+        if import_max_rows == 0 {
+            return Err(ConfigError {
+                var: vars::IMPORT_MAX_ROWS,
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(Self {
             platform,
             rules: Rules {
                 rd_revenue_factor: factor,
             },
             import_batch_rows,
+            import_max_rows,
         })
     }
 }
@@ -91,6 +108,7 @@ mod tests {
         let config = Config::from_lookup(lookup(&[])).unwrap();
         assert_eq!(config.rules.rd_revenue_factor, 1.0);
         assert_eq!(config.import_batch_rows, 2000);
+        assert_eq!(config.import_max_rows, 200_000);
         let config = Config::from_lookup(lookup(&[(vars::RD_REVENUE_FACTOR, "1.5")])).unwrap();
         assert_eq!(config.rules.rd_revenue_factor, 1.5);
     }
@@ -102,6 +120,8 @@ mod tests {
             (vars::RD_REVENUE_FACTOR, "NaN"),
             (vars::RD_REVENUE_FACTOR, "lots"),
             (vars::IMPORT_BATCH_ROWS, "0"),
+            (vars::IMPORT_MAX_ROWS, "0"),
+            (vars::IMPORT_MAX_ROWS, "many"),
         ] {
             let err = Config::from_lookup(lookup(&[(var, value)])).unwrap_err();
             assert_eq!(err.var, var);

@@ -74,7 +74,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let platform = Platform::start(&SPEC, config.platform, shutdown).await?;
     let store = store::Store::new(platform.pool.clone(), platform.outbox.clone());
-    let api = api::CensusApi::new(store, config.rules, config.import_batch_rows);
+    let api = api::CensusApi::new(
+        store,
+        config.rules,
+        config.import_batch_rows,
+        config.import_max_rows,
+    );
     let mut routes = RoutesBuilder::default();
     routes.add_service(platform::capped!(
         CensusServiceServer::new(api),

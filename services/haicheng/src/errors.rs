@@ -8,7 +8,8 @@
 //! | 3 | the service could not be reached, or answered UNAVAILABLE: try again later |
 //!
 //! A refused call prints `error: CODE: message`, then, when the status carries
-//! `google.rpc.BadRequest` details, `  field: reason` for each field violation. With `-o json`
+//! `google.rpc.BadRequest` details, `  field: reason` for each field violation, and when it
+//! carries a `google.rpc.RetryInfo` (a per-caller limit), `  retry after: N ms`. With `-o json`
 //! the same goes to stderr as one JSON document, so a script reads the fields from there.
 
 use serde_json::{Value, json};
@@ -72,7 +73,21 @@ impl CliError {
         for (field, reason) in self.field_violations() {
             out.push_str(&format!("  {field}: {reason}\n"));
         }
+        if let Some(ms) = self.retry_after_ms() {
+            out.push_str(&format!("  retry after: {ms} ms\n"));
+        }
         out
+    }
+
+    /// The delay of a refusal's `google.rpc.RetryInfo`, in milliseconds.
+    fn retry_after_ms(&self) -> Option<u128> {
+        let CliError::Refused(status) = self else {
+            return None;
+        };
+        status
+            .get_details_retry_info()
+            .and_then(|retry| retry.retry_delay)
+            .map(|delay| delay.as_millis())
     }
 
     fn to_json(&self) -> Value {
@@ -91,6 +106,7 @@ impl CliError {
                 "code": code,
                 "message": message,
                 "field_violations": violations,
+                "retry_after_ms": self.retry_after_ms(),
                 "exit_code": self.exit_code(),
             }
         })
@@ -179,6 +195,22 @@ mod tests {
             value["error"]["field_violations"][0],
             json!({"field": "indicators.production_staff", "reason": "130 exceeds employees_total (120)"})
         );
+    }
+
+    #[test]
+    fn a_limit_prints_when_to_retry() {
+        let limited = CliError::from(Status::with_error_details(
+            Code::ResourceExhausted,
+            "department:finance is calling faster than its limit for reads",
+            ErrorDetails::with_retry_info(Some(std::time::Duration::from_millis(1500))),
+        ));
+        assert_eq!(
+            limited.render(Format::Table),
+            "error: RESOURCE_EXHAUSTED: department:finance is calling faster than its limit for reads\n\
+             \x20 retry after: 1500 ms\n"
+        );
+        let value: Value = serde_json::from_str(&limited.render(Format::Json)).unwrap();
+        assert_eq!(value["error"]["retry_after_ms"], 1500);
     }
 
     #[test]

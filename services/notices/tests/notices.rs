@@ -29,6 +29,7 @@ use testkit::{Service, stack, wait_until, with_token as authed};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, Streaming, service::RoutesBuilder, transport::Channel};
+use tonic_types::StatusExt;
 use uuid::Uuid;
 
 /// Generous: a new consumer group joins the broker before it reads.
@@ -91,6 +92,8 @@ struct Options {
     overdue_after: Duration,
     /// `AUTH_TOKENS`; the development tokens when `None`.
     tokens: Option<&'static str>,
+    /// More variables (limits).
+    vars: &'static [(&'static str, &'static str)],
 }
 
 impl Default for Options {
@@ -98,6 +101,7 @@ impl Default for Options {
         Self {
             overdue_after: Duration::from_secs(7 * 24 * 3600),
             tokens: None,
+            vars: &[],
         }
     }
 }
@@ -113,6 +117,7 @@ async fn start(options: Options) -> Server {
     if let Some(tokens) = options.tokens {
         vars.push(("AUTH_TOKENS", tokens));
     }
+    vars.extend_from_slice(options.vars);
     let service = testkit::spawn(HostConfig::from_lookup, run, &vars).await;
     Server {
         client: NoticeServiceClient::new(service.channel.clone()),
@@ -675,6 +680,65 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
         matches!(end, Ok(None)),
         "a clean end, not an error: {end:?}"
     );
+    s.stop().await;
+}
+
+/// RESOURCE_EXHAUSTED with a RetryInfo detail, as every per-caller limit answers.
+fn assert_exhausted_with_retry(status: &Status) {
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let retry = status.get_details_retry_info().expect("a RetryInfo detail");
+    assert!(
+        retry.retry_delay.is_some_and(|d| d > Duration::ZERO),
+        "{retry:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_department_at_its_watch_cap_or_rate_is_refused_with_retry_info_while_another_is_served()
+{
+    let s = start(Options {
+        vars: &[
+            ("WATCH_STREAMS_PER_PRINCIPAL", "2"),
+            ("WATCH_STREAMS_MAX", "3"),
+            // One acknowledgement an hour: the second within the test is over the limit.
+            ("RATE_LIMIT_WRITES", "1/h,1"),
+        ],
+        ..Options::default()
+    })
+    .await;
+
+    // The watch cap: two streams per department, three in the process.
+    let first = s.watch("dev-finance", "").await.unwrap();
+    let _second = s.watch("dev-finance", "").await.unwrap();
+    assert_exhausted_with_retry(&s.watch("dev-finance", "").await.unwrap_err());
+    let mut tax = s.watch("dev-tax", "").await.expect("tax is served");
+    let notice = s.notice("for-tax", Department::Tax);
+    s.send(&notice).await;
+    read_until(&mut tax, &mut Vec::new(), &[&notice.notice_id]).await;
+    let full = s.watch("dev-commerce", "").await.unwrap_err();
+    assert_exhausted_with_retry(&full);
+    // Finance's client goes away: its slot comes back, without the server's stream ending.
+    drop(first);
+    let commerce_served = wait_until(Duration::from_secs(10), || async {
+        s.watch("dev-commerce", "").await.is_ok()
+    })
+    .await;
+    assert!(commerce_served, "a dropped stream gave its slot back");
+
+    // The rate: finance's second acknowledgement is refused, tax's first is answered.
+    let missing = s.id("missing");
+    let answered = s.acknowledge("dev-finance", &missing).await.unwrap_err();
+    assert_eq!(answered.code(), Code::NotFound, "{answered:?}");
+    let refused = s.acknowledge("dev-finance", &missing).await.unwrap_err();
+    assert_exhausted_with_retry(&refused);
+    assert!(refused.message().contains("writes"), "{refused:?}");
+    let answered = s.acknowledge("dev-tax", &missing).await.unwrap_err();
+    assert_eq!(
+        answered.code(),
+        Code::NotFound,
+        "tax is served: {answered:?}"
+    );
+    drop((_second, tax));
     s.stop().await;
 }
 

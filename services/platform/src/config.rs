@@ -11,7 +11,7 @@ use std::{net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
-use crate::{auth::TokenTable, bus::KafkaSettings};
+use crate::{auth::TokenTable, bus::KafkaSettings, server::limits::config::LimitsConfig};
 
 /// Names of the environment variables the platform reads, declared once.
 pub mod vars {
@@ -55,6 +55,14 @@ pub mod vars {
     pub const KAFKA_ENSURE_TOPICS: &str = "KAFKA_ENSURE_TOPICS";
     pub const OUTBOX_RETENTION: &str = "OUTBOX_RETENTION";
     pub const INBOX_RETENTION: &str = "INBOX_RETENTION";
+    /// Per-caller limits and reflection: see [`crate::server::limits`].
+    pub const RATE_LIMIT_READS: &str = "RATE_LIMIT_READS";
+    pub const RATE_LIMIT_WRITES: &str = "RATE_LIMIT_WRITES";
+    pub const RATE_LIMIT_IMPORTS: &str = "RATE_LIMIT_IMPORTS";
+    pub const WATCH_STREAMS_PER_PRINCIPAL: &str = "WATCH_STREAMS_PER_PRINCIPAL";
+    pub const WATCH_STREAMS_MAX: &str = "WATCH_STREAMS_MAX";
+    /// `off`, `public` or `scope:<scope>`.
+    pub const GRPC_REFLECTION: &str = "GRPC_REFLECTION";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -87,6 +95,12 @@ pub mod vars {
         KAFKA_ENSURE_TOPICS,
         OUTBOX_RETENTION,
         INBOX_RETENTION,
+        RATE_LIMIT_READS,
+        RATE_LIMIT_WRITES,
+        RATE_LIMIT_IMPORTS,
+        WATCH_STREAMS_PER_PRINCIPAL,
+        WATCH_STREAMS_MAX,
+        GRPC_REFLECTION,
     ];
 }
 
@@ -159,6 +173,9 @@ pub struct PlatformConfig {
     /// it: start-up refuses a window not longer than `outbox_retention`, and `deploy/check`
     /// compares the sum with the topics' `retention.ms`.
     pub inbox_retention: Duration,
+    /// Per-principal rate limits by method group, caps on open streams, and who may use
+    /// reflection ([`crate::server::limits`]).
+    pub limits: LimitsConfig,
 }
 
 impl PlatformConfig {
@@ -184,6 +201,11 @@ impl PlatformConfig {
             false
         })?;
         let tokens = credentials(get(vars::AUTH_TOKENS), development)?;
+        let max_concurrent_requests = parse_or(
+            get(vars::MAX_CONCURRENT_REQUESTS),
+            vars::MAX_CONCURRENT_REQUESTS,
+            || 256,
+        )?;
         Self {
             service_name,
             grpc_addr: parse_or(get(vars::GRPC_ADDR), vars::GRPC_ADDR, || {
@@ -230,11 +252,7 @@ impl PlatformConfig {
                 vars::MAX_MESSAGE_BYTES,
                 || 4 * 1024 * 1024,
             )?,
-            max_concurrent_requests: parse_or(
-                get(vars::MAX_CONCURRENT_REQUESTS),
-                vars::MAX_CONCURRENT_REQUESTS,
-                || 256,
-            )?,
+            max_concurrent_requests,
             shutdown_grace: millis_or(get(vars::SHUTDOWN_GRACE_MS), vars::SHUTDOWN_GRACE_MS, 0)?,
             outbox_batch_size: parse_or(
                 get(vars::OUTBOX_BATCH_SIZE),
@@ -253,6 +271,7 @@ impl PlatformConfig {
                 DAY * 14,
             )?,
             inbox_retention: span_or(get(vars::INBOX_RETENTION), vars::INBOX_RETENTION, DAY * 30)?,
+            limits: LimitsConfig::from_lookup(&get, max_concurrent_requests)?,
         }
         .checked()
     }

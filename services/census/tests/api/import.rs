@@ -3,6 +3,8 @@
 
 use haicheng_proto::census::v1 as pb;
 
+use tonic_types::StatusExt;
+
 use crate::{COMMERCE, IMPORTER, good_indicators, new_uscc, period, register, spawn_with};
 
 fn row(
@@ -138,5 +140,62 @@ async fn an_import_stores_the_good_rows_reports_each_bad_one_and_a_second_run_ch
         events,
         "no new events"
     );
+    census.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_over_the_row_cap_is_refused_and_the_file_goes_through_in_parts() {
+    // Batches of two rows and a cap of five: the sixth row refuses the stream.
+    let census = spawn_with(&[
+        ("CENSUS_IMPORT_BATCH_ROWS", "2"),
+        ("CENSUS_IMPORT_MAX_ROWS", "5"),
+    ])
+    .await;
+    let mut commerce = census.client(COMMERCE);
+    let firms: Vec<String> = (0..8).map(|_| new_uscc()).collect();
+    for uscc in &firms {
+        register(&mut commerce, uscc).await;
+    }
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let rows: Vec<pb::ImportReturnsRow> = firms
+        .iter()
+        .zip(1..)
+        .map(|(uscc, n)| row(n, &format!("{tag}-{n}"), uscc, "2025", good_indicators()))
+        .collect();
+
+    let mut importer = census.client(IMPORTER);
+    let refused = importer
+        .import_returns(tokio_stream::iter(rows.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("split the file"), "{refused:?}");
+    assert!(refused.get_details_retry_info().is_some(), "a RetryInfo");
+    let quota = refused.get_details_quota_failure().expect("a QuotaFailure");
+    assert!(quota.violations[0].description.contains('5'), "{quota:?}");
+    // What committed before the sixth row arrived stays (each row stands on its own): the
+    // two batches read before it; the batch being read when it came is dropped.
+    let pool = census.pool();
+    let stored = count(&pool, "SELECT count(*) FROM census_returns").await;
+    assert_eq!(stored, 4, "rows 1 to 4");
+
+    // Split: a part at the cap passes, and the rows stored before are duplicates.
+    let first = importer
+        .import_returns(tokio_stream::iter(rows[..5].to_vec()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.accepted_count, first.duplicate_count), (5, 4));
+    let second = importer
+        .import_returns(tokio_stream::iter(rows[5..].to_vec()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second.accepted_count, second.duplicate_count), (3, 0));
+    assert_eq!(count(&pool, "SELECT count(*) FROM census_returns").await, 8);
     census.stop().await;
 }

@@ -49,7 +49,8 @@ impl AccessPolicy {
         self.rule_for(path).is_some()
     }
 
-    fn rule_for(&self, path: &str) -> Option<&Rule> {
+    /// The rule of a call to `path` (the per-caller limits group methods by it).
+    pub(crate) fn rule_for(&self, path: &str) -> Option<&Rule> {
         let exact = self.rules.iter().find(|(p, _)| p == path);
         let by_service = || {
             self.rules

@@ -1,6 +1,12 @@
 //! Admission: a process-wide cap on calls in flight that sheds the excess at once with
 //! RESOURCE_EXHAUSTED (queueing would only turn overload into timeouts), and the request
 //! metrics. Health checks are never shed, so probes keep telling the truth under load.
+//!
+//! A call holds its permit until its response body has ended or been dropped ([`held`]), not
+//! only until its headers are ready: an open stream counts against the cap for its whole life.
+//! The cap is therefore also the last guard on open streams; the per-principal and
+//! per-process stream caps of [`super::limits`] are below it (start-up checks
+//! `WATCH_STREAMS_MAX < MAX_CONCURRENT_REQUESTS`), so streams never take every permit.
 
 use std::{
     sync::Arc,
@@ -13,6 +19,7 @@ use opentelemetry::metrics::{Counter, Histogram};
 use tokio::sync::Semaphore;
 use tonic::{Status, body::Body};
 
+use super::held;
 use crate::telemetry::attr;
 
 #[derive(Clone)]
@@ -101,7 +108,6 @@ where
         Box::pin(async move {
             let started = Instant::now();
             let response = inner.call(request).await;
-            drop(permit);
             // The grpc-status of a unary error is in the headers; streams report theirs in trailers.
             let code = match &response {
                 Ok(r) => r
@@ -120,7 +126,10 @@ where
             shared
                 .duration
                 .record(started.elapsed().as_secs_f64(), &attrs);
-            response
+            Ok(match (response?, permit) {
+                (response, Some(permit)) => held::hold(response, permit),
+                (response, None) => response,
+            })
         })
     }
 }
@@ -129,7 +138,9 @@ where
 mod tests {
     use std::{convert::Infallible, sync::Arc};
 
+    use http_body::Body as _;
     use tokio::sync::Notify;
+    use tonic::codegen::Bytes;
     use tower::{Layer, ServiceExt};
 
     use super::*;
@@ -191,6 +202,7 @@ mod tests {
         release.notify_one();
         let admitted = first.await.unwrap().unwrap();
         assert_eq!(grpc_status(&admitted), None);
+        drop(admitted); // its body held the permit
         let after = service
             .clone()
             .oneshot(request("/haicheng.census.v1.CensusService/ListEnterprises"))
@@ -201,5 +213,79 @@ mod tests {
             None,
             "the permit is returned after the call"
         );
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_holds_its_permit_until_its_body_ends_or_is_dropped() {
+        // Every call answers at once with headers and a body that ends only when told to.
+        let streams = tower::service_fn(|_: http::Request<Body>| async {
+            let (end, ended) = tokio::sync::oneshot::channel::<()>();
+            let body = futures::stream::once(async move {
+                let _ = ended.await;
+                Ok::<_, Status>(http_body::Frame::trailers(http::HeaderMap::new()))
+            });
+            let response = http::Response::new(Body::new(FrameStream(Box::pin(body))));
+            Ok::<_, Infallible>((response, end))
+        });
+        let (ends_tx, mut ends) = tokio::sync::mpsc::unbounded_channel();
+        let streams = tower::ServiceExt::map_response(streams, move |(response, end)| {
+            let _ = ends_tx.send(end);
+            response
+        });
+        let service = AdmissionLayer::new(2).layer(streams);
+        let watch = || {
+            service
+                .clone()
+                .oneshot(request("/haicheng.policy.v1.NoticeService/WatchNotices"))
+        };
+
+        let first = watch().await.unwrap();
+        let second = watch().await.unwrap();
+        assert_eq!(grpc_status(&first), None);
+        assert_eq!(grpc_status(&second), None);
+        let shed = watch().await.unwrap();
+        assert_eq!(
+            grpc_status(&shed),
+            Some("8"),
+            "two open streams hold both permits"
+        );
+
+        // The first ends (its trailers sent); the client of the second goes away.
+        let (end_first, _end_second) = (ends.recv().await.unwrap(), ends.recv().await.unwrap());
+        end_first.send(()).unwrap();
+        let mut body = first.into_body();
+        let last = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(last.unwrap().unwrap().is_trailers());
+        let third = watch().await.unwrap();
+        assert_eq!(
+            grpc_status(&third),
+            None,
+            "the ended stream gave its permit back"
+        );
+        assert_eq!(grpc_status(&watch().await.unwrap()), Some("8"));
+        drop(second);
+        assert_eq!(
+            grpc_status(&watch().await.unwrap()),
+            None,
+            "a dropped stream gave its permit back"
+        );
+    }
+
+    /// A body from a stream of frames.
+    struct FrameStream(
+        std::pin::Pin<
+            Box<dyn futures::Stream<Item = Result<http_body::Frame<Bytes>, Status>> + Send>,
+        >,
+    );
+
+    impl http_body::Body for FrameStream {
+        type Data = Bytes;
+        type Error = Status;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+            self.0.as_mut().poll_next(cx)
+        }
     }
 }

@@ -4,12 +4,16 @@
 //!
 //! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
 //! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
-//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
+//! [`methods`]) → auth → per-caller limits ([`limits`]) → the routes. Every accepted socket
+//! has `TCP_NODELAY` ([`incoming`]). Reflection is served as `GRPC_REFLECTION` says: off,
+//! public, or to the holders of a scope.
 
 mod admission;
 pub mod codes;
 pub mod gate;
+mod held;
 pub mod incoming;
+pub mod limits;
 pub mod methods;
 
 use std::time::Duration;
@@ -22,10 +26,11 @@ use tonic_health::ServingStatus;
 pub use admission::AdmissionLayer;
 pub use codes::StatusCodesLayer;
 pub use gate::{Gate, GateLayer};
+pub use limits::{Limits, LimitsLayer};
 pub use methods::ServedMethods;
 
 use crate::{
-    auth::AccessPolicy,
+    auth::{AccessPolicy, Rule},
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
 };
@@ -69,6 +74,13 @@ pub async fn serve(
     let config = settings.config;
     let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?;
     methods.check_rules(&settings.policy)?;
+    let policy = reflection_rule(settings.policy, &config.limits.reflection);
+    let limits = Limits::new(
+        &config.limits,
+        settings.descriptor_set,
+        settings.service_names,
+        &policy,
+    )?;
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in settings.service_names {
         health
@@ -92,9 +104,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(settings.descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    routes
-        .add_service(capped!(health_service, config))
-        .add_service(reflection);
+    routes.add_service(capped!(health_service, config));
+    if config.limits.reflection != limits::Reflection::Off {
+        routes.add_service(reflection);
+    }
 
     let service_name = config.service_name;
     let drained = async {
@@ -129,7 +142,8 @@ pub async fn serve(
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(StatusCodesLayer)
         .layer(GateLayer::new(methods))
-        .layer(GateLayer::new(settings.policy))
+        .layer(GateLayer::new(policy))
+        .layer(LimitsLayer::new(limits))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
     tokio::select! {
@@ -137,4 +151,22 @@ pub async fn serve(
         _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),
     }
     Ok(())
+}
+
+/// `policy` with reflection's rule as configured: public (as [`AccessPolicy::new`] has it)
+/// or a scope. Off needs no rule: the service is not routed, so it answers UNIMPLEMENTED.
+fn reflection_rule(policy: AccessPolicy, reflection: &limits::Reflection) -> AccessPolicy {
+    let limits::Reflection::Scope(scope) = reflection else {
+        return policy;
+    };
+    // Rules name their scope for the life of the process; this one is made once per server.
+    let scope: &'static str = scope.clone().leak();
+    [
+        "/grpc.reflection.v1.ServerReflection/",
+        "/grpc.reflection.v1alpha.ServerReflection/",
+    ]
+    .into_iter()
+    .fold(policy, |policy, path| {
+        policy.allow(path, Rule::Scope(scope))
+    })
 }

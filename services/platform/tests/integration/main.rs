@@ -5,6 +5,7 @@ mod edge;
 mod events;
 mod grpc;
 mod inbox;
+mod limits;
 mod outage;
 mod outbox;
 mod outbox_lock;
