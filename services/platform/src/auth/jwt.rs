@@ -599,6 +599,38 @@ mod tests {
         assert_eq!(*jwt.asked_at.lock().unwrap(), asked);
     }
 
+    #[tokio::test]
+    async fn a_key_set_by_url_is_fetched_when_the_service_starts() {
+        let issuer = TestIssuer::new();
+        let jwks = std::fs::read_to_string(&issuer.jwks).unwrap();
+        let url = crate::auth::jwks_fetch::tests::serve_once("200 OK", jwks).await;
+        let jwt = Arc::new(
+            JwtVerifier::new(JwtSettings {
+                issuer: issuer.issuer.clone(),
+                audience: "census".into(),
+                jwks: JwksSource::parse(&url).unwrap(),
+                algorithms: parse_algorithms(DEFAULT_ALGORITHMS).unwrap(),
+                refresh: Duration::from_secs(600),
+            })
+            .unwrap(),
+        );
+        let token = issuer.enterprise("census", &uscc());
+        let err = jwt.verify(&token).unwrap_err();
+        assert!(err.contains("not loaded yet"), "{err}");
+        let stop = CancellationToken::new();
+        let refresher = tokio::spawn(jwt.clone().run_refresher(stop.clone()));
+        assert!(
+            testkit::wait_until(Duration::from_secs(10), || {
+                let ok = jwt.verify(&token).is_ok();
+                async move { ok }
+            })
+            .await,
+            "the key set was fetched"
+        );
+        stop.cancel();
+        refresher.await.unwrap();
+    }
+
     #[test]
     fn a_key_set_without_a_usable_key_is_refused() {
         let issuer = TestIssuer::new();
