@@ -19,7 +19,11 @@ pub enum TokenCommand {
 #[derive(Args)]
 pub struct NewArgs {
     /// The machine account's name (`service:NAME`).
-    #[arg(long, conflicts_with = "department", required_unless_present = "department")]
+    #[arg(
+        long,
+        conflicts_with = "department",
+        required_unless_present = "department"
+    )]
     service: Option<String>,
     /// A department's machine account instead (`department:NAME`, e.g. finance).
     #[arg(long)]
@@ -85,7 +89,10 @@ mod tests {
         };
         let (token, entry) = new_entry(&args).unwrap();
         assert!(!entry.contains(&token));
-        assert!(entry.ends_with("=service:census-import:census.write"), "{entry}");
+        assert!(
+            entry.ends_with("=service:census-import:census.write"),
+            "{entry}"
+        );
         let table = TokenTable::parse(&entry).unwrap();
         let principal = table.lookup(&token).unwrap();
         assert!(principal.has_scope("census.write"));

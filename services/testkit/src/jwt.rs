@@ -37,8 +37,8 @@ impl Default for TestIssuer {
 
 fn new_key() -> (Vec<u8>, Vec<u8>) {
     let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-        .expect("a P-256 key");
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a P-256 key");
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
         .expect("the key just made");
     (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())

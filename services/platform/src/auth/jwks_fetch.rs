@@ -103,11 +103,7 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
             rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map(|builder| {
-                    Arc::new(
-                        builder
-                            .with_root_certificates(roots)
-                            .with_no_client_auth(),
-                    )
+                    Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
                 })
                 .map_err(|err| format!("TLS settings: {err}"))
         })

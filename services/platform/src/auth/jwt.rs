@@ -199,8 +199,8 @@ impl JwtVerifier {
         struct Set {
             keys: Vec<serde_json::Value>,
         }
-        let set: Set =
-            serde_json::from_str(jwks).map_err(|err| format!("the JWKS is not a key set: {err}"))?;
+        let set: Set = serde_json::from_str(jwks)
+            .map_err(|err| format!("the JWKS is not a key set: {err}"))?;
         let keys: Vec<Key> = set
             .keys
             .into_iter()
@@ -333,14 +333,12 @@ impl JwtVerifier {
         match kind {
             ErrorKind::ExpiredSignature => "the JWT has expired".into(),
             ErrorKind::ImmatureSignature => "the JWT is not valid yet (nbf)".into(),
-            ErrorKind::InvalidAudience => format!(
-                "the JWT's audience is not {:?}",
-                self.settings.audience
-            ),
-            ErrorKind::InvalidIssuer => format!(
-                "the JWT's issuer is not {:?}",
-                self.settings.issuer
-            ),
+            ErrorKind::InvalidAudience => {
+                format!("the JWT's audience is not {:?}", self.settings.audience)
+            }
+            ErrorKind::InvalidIssuer => {
+                format!("the JWT's issuer is not {:?}", self.settings.issuer)
+            }
             ErrorKind::InvalidSignature | ErrorKind::Crypto(_) => {
                 "the JWT's signature does not verify".into()
             }
@@ -522,7 +520,11 @@ mod tests {
         let mut both = issuer.claims("census");
         both["haicheng_uscc"] = json!(uscc());
         both["haicheng_department"] = json!("finance");
-        assert!(jwt.verify(&issuer.sign(&both)).unwrap_err().contains("both"));
+        assert!(
+            jwt.verify(&issuer.sign(&both))
+                .unwrap_err()
+                .contains("both")
+        );
         let err = jwt
             .verify(&issuer.department("census", "army", "census.read"))
             .unwrap_err();

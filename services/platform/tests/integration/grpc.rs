@@ -130,10 +130,7 @@ async fn calls_without_a_valid_token_or_scope_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(wrong_scope.code(), Code::PermissionDenied);
-    let allowed = client
-        .check(check(Some(PROBE_TOKEN), ""))
-        .await
-        .unwrap();
+    let allowed = client.check(check(Some(PROBE_TOKEN), "")).await.unwrap();
     assert_eq!(allowed.into_inner().status(), ServingStatus::Serving);
 
     running.shutdown.cancel();
@@ -177,10 +174,7 @@ async fn jwts_that_fail_a_check_are_unauthenticated() {
         ),
     ];
     for (case, token) in refused {
-        let status = client
-            .check(check(Some(&token), ""))
-            .await
-            .expect_err(case);
+        let status = client.check(check(Some(&token), "")).await.expect_err(case);
         assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");
         assert!(
             !status.message().contains(&token[..20]),
@@ -193,7 +187,10 @@ async fn jwts_that_fail_a_check_are_unauthenticated() {
         .unwrap();
     assert_eq!(allowed.into_inner().status(), ServingStatus::Serving);
     let no_scope = client
-        .check(check(Some(&issuer.sign(&with("scope", json!("census.read")))), ""))
+        .check(check(
+            Some(&issuer.sign(&with("scope", json!("census.read")))),
+            "",
+        ))
         .await
         .unwrap_err();
     assert_eq!(no_scope.code(), Code::PermissionDenied);
