@@ -1,5 +1,7 @@
-//! A test identity provider: an ECDSA P-256 key made per test, its JWKS written to a file,
-//! and JWTs signed with it (or, to be refused, with another key or none).
+//! A test identity provider: an ECDSA P-256 key made per test and a fixed RSA key (ring
+//! cannot make one; `fixtures/jwt-rsa-test-key.pem`, made once with `openssl genrsa
+//! -traditional 2048`, a test key and nothing else), its JWKS written to a file, and JWTs
+//! signed with them (or, to be refused, with another key or none).
 
 use std::{
     path::PathBuf,
@@ -16,6 +18,22 @@ use serde_json::{Value, json};
 
 /// The key id of the issuer's key in its JWKS.
 pub const KEY_ID: &str = "test-key-1";
+/// The key id of the issuer's RSA key in its JWKS.
+pub const RSA_KEY_ID: &str = "test-rsa-1";
+
+/// A 2048-bit RSA key for tests only (PKCS#1 PEM).
+const RSA_TEST_KEY: &str = include_str!("../fixtures/jwt-rsa-test-key.pem");
+
+/// The RSA test key as PKCS#1 DER.
+fn rsa_key() -> Vec<u8> {
+    let body: String = RSA_TEST_KEY
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("the fixture is PEM")
+}
 
 /// An identity provider for one test: [`vars`](Self::vars) configure a service to trust it.
 pub struct TestIssuer {
@@ -59,9 +77,14 @@ impl TestIssuer {
         let (other_key, _) = new_key();
         // An uncompressed P-256 point: 0x04, x (32 bytes), y (32 bytes).
         let (x, y) = public[1..].split_at(32);
+        let rsa = ring::rsa::KeyPair::from_der(&rsa_key()).expect("the RSA test key");
+        let rsa = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public());
         let jwks = json!({"keys": [{
             "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": KEY_ID,
             "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y),
+        }, {
+            "kty": "RSA", "use": "sig", "kid": RSA_KEY_ID,
+            "n": URL_SAFE_NO_PAD.encode(&rsa.n), "e": URL_SAFE_NO_PAD.encode(&rsa.e),
         }]});
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("jwks.json");
@@ -110,6 +133,14 @@ impl TestIssuer {
     /// `claims` signed with the issuer's key (ES256, its key id).
     pub fn sign(&self, claims: &Value) -> String {
         sign_with(&self.key, claims)
+    }
+
+    /// `claims` signed with the issuer's RSA key under `algorithm` (RS256, PS256, …).
+    pub fn sign_rsa(&self, algorithm: Algorithm, claims: &Value) -> String {
+        let mut header = Header::new(algorithm);
+        header.kid = Some(RSA_KEY_ID.into());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&rsa_key()))
+            .expect("a signed JWT")
     }
 
     /// `claims` signed with a key the JWKS does not hold, under the issuer's key id.

@@ -279,8 +279,13 @@ impl JwtVerifier {
 
     /// The principal a JWT stands for, or why it is refused (never echoing the token).
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        let raw_header = raw_header(token).ok_or("the JWT's header is malformed")?;
+        if raw_header.get("crit").is_some() {
+            // RFC 7515 4.1.11: extensions the recipient must understand; this one knows none.
+            return Err("the JWT's header names critical extensions (crit)".into());
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            if names_an_algorithm(token) {
+            if raw_header.get("alg").is_some() {
                 // `none`, or a name `jsonwebtoken` does not know.
                 self.algorithm_refused()
             } else {
@@ -449,15 +454,12 @@ impl JwtVerifier {
     }
 }
 
-/// Whether the token's header is JSON with an `alg`, whatever its value.
-fn names_an_algorithm(token: &str) -> bool {
+/// The token's header as a JSON object, if it is one.
+fn raw_header(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    let header = token.split('.').next().unwrap_or_default();
-    URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|value| value.get("alg").is_some())
+    let header = token.split('.').next()?;
+    let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]
@@ -599,6 +601,44 @@ mod tests {
         assert!(asked.is_some());
         jwt.verify(&renamed).unwrap_err();
         assert_eq!(*jwt.asked_at.lock().unwrap(), asked);
+    }
+
+    #[test]
+    fn rsa_keys_verify_the_allowed_rsa_algorithms_only() {
+        let issuer = TestIssuer::new();
+        let jwt = verifier(&issuer);
+        let mut claims = issuer.claims("census");
+        claims["haicheng_department"] = json!("commerce");
+        let firm = jwt.verify(&issuer.sign_rsa(Algorithm::RS256, &claims));
+        assert_eq!(firm.unwrap().department(), Some(Department::Commerce));
+        // PS256 is an RSA algorithm, but not in the default allow-list.
+        let err = jwt
+            .verify(&issuer.sign_rsa(Algorithm::PS256, &claims))
+            .unwrap_err();
+        assert!(err.contains("algorithm"), "{err}");
+        let mut settings = jwt.settings().clone();
+        settings.algorithms = parse_algorithms("PS256").unwrap();
+        let pss = JwtVerifier::new(settings).unwrap();
+        assert!(
+            pss.verify(&issuer.sign_rsa(Algorithm::PS256, &claims))
+                .is_ok()
+        );
+        assert!(
+            pss.verify(&issuer.sign_rsa(Algorithm::RS256, &claims))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_critical_header_extension_is_refused() {
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let issuer = TestIssuer::new();
+        let jwt = verifier(&issuer);
+        let token = issuer.enterprise("census", &uscc());
+        let (_, rest) = token.split_once('.').unwrap();
+        let header = json!({"alg": "ES256", "kid": testkit::jwt::KEY_ID, "crit": ["exp"]});
+        let crit = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()));
+        assert!(jwt.verify(&crit).unwrap_err().contains("crit"));
     }
 
     #[tokio::test]
