@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import os
 import re
+import string
 import subprocess
 import sys
 try:
@@ -874,27 +876,50 @@ class PlatformChecks:
             self.report.note(f"Secrets to create in the cluster: {', '.join(sorted(external))}")
 
 
+def token_digest(key: str) -> tuple[str | None, str | None]:
+    """The digest an AUTH_TOKENS key stands for (platform::auth::tokens::parse_key), or why not."""
+    if key.startswith("sha256:"):
+        hexdigits = key[len("sha256:"):]
+        if len(hexdigits) == 64 and all(c in string.hexdigits for c in hexdigits):
+            return hexdigits.lower(), None
+        return None, "sha256: must be followed by 64 hexadecimal digits (a SHA-256 digest)"
+    b64 = string.ascii_letters + string.digits + "-_"
+    if key and all(c in string.hexdigits for c in key):
+        size = len(key) // 2
+    elif key.rstrip("=") and all(c in b64 for c in key.rstrip("=")):
+        size = len(key.rstrip("=")) * 6 // 8
+    else:
+        size = 0
+    if size < 32 or len(set(key)) < 10:
+        return None, ("a static token must carry at least 32 random bytes (43+ base64url or 64+ "
+                      "hexadecimal characters); make one with `haicheng token new` and configure its sha256: digest")
+    return hashlib.sha256(key.encode()).hexdigest(), None
+
+
 def check_tokens(spec: str, src: Source) -> list[str]:
     """The rules of platform::auth::TokenTable::parse, plus known scopes."""
     problems, seen = [], set()
     for index, entry in enumerate(e.strip() for e in spec.split(";") if e.strip()):
         at = f"entry {index + 1}"
-        token, sep, rest = entry.partition("=")
+        key, sep, rest = entry.partition("=")
         if not sep:
-            problems.append(f"{at}: expected TOKEN=KIND:NAME:SCOPES")
+            problems.append(f"{at}: expected KEY=KIND:NAME:SCOPES")
             continue
         kind, _, rest = rest.partition(":")
         name, _, scopes = rest.partition(":")
-        if kind == "department":
+        if kind.strip() == "enterprise":
+            problems.append(f"{at}: enterprises authenticate with JWTs (AUTH_JWT_ISSUER), not static tokens")
+        elif kind == "department":
             if src.departments and name not in src.departments:
                 problems.append(f"{at}: unknown department {name!r}")
         elif kind != "service" or not name:
-            problems.append(f"{at}: KIND must be department or service, followed by :NAME")
-        if len(token.strip()) < 8:
-            problems.append(f"{at}: a token needs at least 8 characters")
-        if token.strip() in seen:
+            problems.append(f"{at}: KIND must be service or department, followed by :NAME")
+        digest, problem = token_digest(key.strip())
+        if problem:
+            problems.append(f"{at}: {problem}")
+        elif digest in seen:
             problems.append(f"{at}: the token is listed twice")
-        seen.add(token.strip())
+        seen.add(digest)
         for scope in (s.strip() for s in scopes.split(",") if s.strip()):
             if src.scopes and scope not in src.scopes:
                 problems.append(f"{at}: unknown scope {scope!r}")

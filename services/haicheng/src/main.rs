@@ -15,7 +15,9 @@
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
 //! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
-//!   outbox events with their original ids (an operator's command, on the service's database).
+//!   outbox events with their original ids (an operator's command, on the service's database);
+//! - `haicheng token new` ([`token`]): a machine account's static token and its
+//!   `AUTH_TOKENS` entry (an operator's command, offline).
 //!
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
@@ -40,6 +42,7 @@ mod output;
 mod publication;
 mod replay;
 mod return_file;
+mod token;
 
 use std::{process::ExitCode, time::Duration};
 
@@ -119,6 +122,11 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Trade fairs: fairs, invitations, applications, allocation, offers, outcomes, subsidies.
     Fair(fair::FairArgs),
+    /// Static tokens of machine accounts: `token new` prints one and its AUTH_TOKENS entry.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
 }
 
 /// What every client command needs: where the services are, who calls, how to print.
@@ -157,6 +165,7 @@ async fn main() -> ExitCode {
         Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
         Command::Fair(args) => finish(fair::run(args, &context).await, &context),
+        Command::Token { command } => token::run(command, context.format),
     }
 }
 

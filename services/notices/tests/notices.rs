@@ -25,7 +25,7 @@ use platform::{
 };
 use prost::{Message, Name};
 use sqlx::PgPool;
-use testkit::{Service, stack, wait_until, with_token as authed};
+use testkit::{Service, jwt::TestIssuer, stack, wait_until, with_token as authed};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, Streaming, service::RoutesBuilder, transport::Channel};
@@ -94,6 +94,8 @@ struct Options {
     tokens: Option<&'static str>,
     /// More variables (limits).
     vars: &'static [(&'static str, &'static str)],
+    /// A JWT issuer's variables (`TestIssuer::vars`), if JWTs are to be accepted.
+    jwt: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
@@ -102,6 +104,7 @@ impl Default for Options {
             overdue_after: Duration::from_secs(7 * 24 * 3600),
             tokens: None,
             vars: &[],
+            jwt: Vec::new(),
         }
     }
 }
@@ -118,6 +121,7 @@ async fn start(options: Options) -> Server {
         vars.push(("AUTH_TOKENS", tokens));
     }
     vars.extend_from_slice(options.vars);
+    vars.extend(options.jwt.iter().map(|(k, v)| (*k, v.as_str())));
     let service = testkit::spawn(HostConfig::from_lookup, run, &vars).await;
     Server {
         client: NoticeServiceClient::new(service.channel.clone()),
@@ -301,9 +305,14 @@ async fn send_all(server: &Server, ids: &[String], department: Department) {
     }
 }
 
-const ISOLATION_TOKENS: &str = "finance-token=department:finance:notices.read,notices.ack;\
-     tax-token-1=department:tax:notices.read,notices.ack;\
-     robot-token=service:robot:notices.read,notices.ack";
+/// Machine accounts' tokens (32 random bytes each, base64url); tax's is configured by its
+/// digest, as a deployment does, the others raw (hashed at start).
+const FINANCE_TOKEN: &str = "Fn3Kq8Wm1Hb6Nc9Vz4Lp7Rd2Gs5Jf0Ye3Ua8Oi1Ek6Qw";
+const TAX_TOKEN: &str = "Tx5Kq9Wm2Hb7Nc4Vz1Lp8Rd3Gs6Jf0Ye5Ua9Oi2Ek7Qw";
+const ROBOT_TOKEN: &str = "Rb7Kq1Wm4Hb9Nc2Vz6Lp3Rd8Gs0Jf5Ye7Ua1Oi4Ek9Qw";
+const ISOLATION_TOKENS: &str = "Fn3Kq8Wm1Hb6Nc9Vz4Lp7Rd2Gs5Jf0Ye3Ua8Oi1Ek6Qw=department:finance:notices.read,notices.ack;\
+     sha256:5972dd5bda33a5bf7e201dd1d1619c5ba9ea6eb931092d9e7e602c205834ccdc=department:tax:notices.read,notices.ack;\
+     Rb7Kq1Wm4Hb9Nc2Vz6Lp3Rd8Gs0Jf5Ye7Ua1Oi4Ek9Qw=service:robot:notices.read,notices.ack";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn finance_cannot_list_or_acknowledge_tax_notices() {
@@ -316,11 +325,11 @@ async fn finance_cannot_list_or_acknowledge_tax_notices() {
     let finance = s.notice("finance", Department::Finance);
     s.send(&tax).await;
     s.send(&finance).await;
-    assert!(s.arrived("tax-token-1", &[&tax.notice_id]).await);
-    assert!(s.arrived("finance-token", &[&finance.notice_id]).await);
+    assert!(s.arrived(TAX_TOKEN, &[&tax.notice_id]).await);
+    assert!(s.arrived(FINANCE_TOKEN, &[&finance.notice_id]).await);
 
     let listed: Vec<String> = s
-        .list("finance-token", NoticeState::Unspecified)
+        .list(FINANCE_TOKEN, NoticeState::Unspecified)
         .await
         .into_iter()
         .map(|e| e.notice.unwrap().notice_id)
@@ -332,21 +341,21 @@ async fn finance_cannot_list_or_acknowledge_tax_notices() {
     );
 
     let refused = s
-        .acknowledge("finance-token", &tax.notice_id)
+        .acknowledge(FINANCE_TOKEN, &tax.notice_id)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
-    let open = s.entry("tax-token-1", &tax.notice_id).await.unwrap();
+    let open = s.entry(TAX_TOKEN, &tax.notice_id).await.unwrap();
     assert_eq!(
         open.state(),
         NoticeState::Open,
         "finance's attempt left it open"
     );
-    let acked = s.acknowledge("tax-token-1", &tax.notice_id).await.unwrap();
+    let acked = s.acknowledge(TAX_TOKEN, &tax.notice_id).await.unwrap();
     assert_eq!(acked.state(), NoticeState::Acknowledged);
 
     // Finance's watch carries finance's notices only.
-    let mut stream = s.watch("finance-token", "").await.unwrap();
+    let mut stream = s.watch(FINANCE_TOKEN, "").await.unwrap();
     let mut seen = Vec::new();
     read_until(&mut stream, &mut seen, &[&finance.notice_id]).await;
     assert!(
@@ -360,17 +369,58 @@ async fn finance_cannot_list_or_acknowledge_tax_notices() {
     let robot = s
         .client
         .clone()
-        .list_notices(authed("robot-token", ListNoticesRequest::default()))
+        .list_notices(authed(ROBOT_TOKEN, ListNoticesRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
-    let robot = s.watch("robot-token", "").await.unwrap_err();
+    let robot = s.watch(ROBOT_TOKEN, "").await.unwrap_err();
     assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
     let robot = s
-        .acknowledge("robot-token", &tax.notice_id)
+        .acknowledge(ROBOT_TOKEN, &tax.notice_id)
         .await
         .unwrap_err();
     assert_eq!(robot.code(), Code::PermissionDenied, "{robot:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finance_jwt_lists_no_tax_notice() {
+    let issuer = TestIssuer::new();
+    let s = start(Options {
+        tokens: Some(ISOLATION_TOKENS),
+        jwt: issuer.vars(),
+        ..Default::default()
+    })
+    .await;
+    // Finance as the identity provider vouches for it: a department claim and its scopes.
+    let finance_jwt = issuer.department(SPEC.name, "finance", "notices.read notices.ack");
+    let tax = s.notice("tax", Department::Tax);
+    let finance = s.notice("finance", Department::Finance);
+    s.send(&tax).await;
+    s.send(&finance).await;
+    assert!(s.arrived(TAX_TOKEN, &[&tax.notice_id]).await);
+    assert!(s.arrived(&finance_jwt, &[&finance.notice_id]).await);
+    let listed: Vec<String> = s
+        .list(&finance_jwt, NoticeState::Unspecified)
+        .await
+        .into_iter()
+        .map(|e| e.notice.unwrap().notice_id)
+        .collect();
+    assert_eq!(listed, [finance.notice_id.as_str()], "no tax notice");
+    let refused = s
+        .acknowledge(&finance_jwt, &tax.notice_id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    // A finance JWT meant for another service is refused here.
+    let elsewhere = issuer.department("census", "finance", "notices.read");
+    let err = s
+        .client
+        .clone()
+        .list_notices(authed(&elsewhere, ListNoticesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     s.stop().await;
 }
 

@@ -3,15 +3,22 @@
 //! Every variable name is a constant in [`vars`], the one place the deploy checks and the
 //! README read from. A variable that is set but malformed stops start-up with a
 //! [`ConfigError`] naming it; a variable that is not set takes its local default, except
-//! where production must not guess: credentials. A service with no `AUTH_TOKENS` refuses to
-//! start unless development mode is asked for explicitly (`AUTH_DEVELOPMENT=true`), which
-//! `haicheng dev` and the tests do.
+//! where production must not guess: credentials. A service with neither `AUTH_TOKENS` nor
+//! `AUTH_JWT_ISSUER` refuses to start unless development mode is asked for explicitly
+//! (`AUTH_DEVELOPMENT=true`), which `haicheng dev` and the tests do.
 
 use std::{net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
-use crate::{auth::TokenTable, bus::KafkaSettings, server::limits::config::LimitsConfig};
+use crate::{
+    auth::{
+        TokenTable,
+        jwt::{JwtSettings, JwtVerifier},
+    },
+    bus::KafkaSettings,
+    server::limits::config::LimitsConfig,
+};
 
 /// Names of the environment variables the platform reads, declared once.
 pub mod vars {
@@ -42,6 +49,16 @@ pub mod vars {
     /// `dev-enterprise-<USCC>`, …) are accepted and no credentials need be configured. Never
     /// set in a cluster (`deploy/check` refuses an overlay that sets it).
     pub const AUTH_DEVELOPMENT: &str = "AUTH_DEVELOPMENT";
+    /// The identity provider's issuer (`iss`); set, the service accepts its JWTs.
+    pub const AUTH_JWT_ISSUER: &str = "AUTH_JWT_ISSUER";
+    /// The `aud` a JWT must name; default: the service's name.
+    pub const AUTH_JWT_AUDIENCE: &str = "AUTH_JWT_AUDIENCE";
+    /// The identity provider's JWKS: a file path or an https URL.
+    pub const AUTH_JWT_JWKS: &str = "AUTH_JWT_JWKS";
+    /// How often the JWKS is read again (`10m`, `1h`, …).
+    pub const AUTH_JWT_JWKS_REFRESH: &str = "AUTH_JWT_JWKS_REFRESH";
+    /// JWS algorithms accepted, comma-separated; default `RS256,ES256`; `none` and HS* refused.
+    pub const AUTH_JWT_ALGORITHMS: &str = "AUTH_JWT_ALGORITHMS";
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
     pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
     pub const MAX_CONCURRENT_REQUESTS: &str = "MAX_CONCURRENT_REQUESTS";
@@ -82,6 +99,11 @@ pub mod vars {
         LOG_FILTER,
         AUTH_TOKENS,
         AUTH_DEVELOPMENT,
+        AUTH_JWT_ISSUER,
+        AUTH_JWT_AUDIENCE,
+        AUTH_JWT_JWKS,
+        AUTH_JWT_JWKS_REFRESH,
+        AUTH_JWT_ALGORITHMS,
         REQUEST_TIMEOUT_MS,
         MAX_MESSAGE_BYTES,
         MAX_CONCURRENT_REQUESTS,
@@ -144,8 +166,9 @@ pub struct PlatformConfig {
     /// OTLP/gRPC endpoint; traces and metrics are exported only when it is set.
     pub otlp_endpoint: Option<String>,
     /// Bearer tokens and the principals they stand for: `AUTH_TOKENS`, entries
-    /// `TOKEN=department:NAME:SCOPES`, `TOKEN=service:NAME:SCOPES` or `TOKEN=enterprise:USCC`
-    /// (see [`TokenTable::parse`]); in development mode the development table
+    /// `sha256:DIGEST=service:NAME:SCOPES` or `sha256:DIGEST=department:NAME:SCOPES` (see
+    /// [`TokenTable::parse`]), and JWTs when `AUTH_JWT_ISSUER` is set (see
+    /// [`crate::auth::jwt`]); in development mode the development table
     /// (`dev-<department>`, `dev-census-import`, `dev-enterprise-<USCC>`) besides them.
     pub tokens: TokenTable,
     /// Development mode (`AUTH_DEVELOPMENT=true`): the development tokens work and no
@@ -200,7 +223,8 @@ impl PlatformConfig {
         let development = parse_or(get(vars::AUTH_DEVELOPMENT), vars::AUTH_DEVELOPMENT, || {
             false
         })?;
-        let tokens = credentials(get(vars::AUTH_TOKENS), development)?;
+        let jwt = JwtSettings::from_lookup(&get, service_name)?;
+        let tokens = credentials(get(vars::AUTH_TOKENS), jwt, development)?;
         let max_concurrent_requests = parse_or(
             get(vars::MAX_CONCURRENT_REQUESTS),
             vars::MAX_CONCURRENT_REQUESTS,
@@ -297,10 +321,15 @@ impl PlatformConfig {
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// The token table: `AUTH_TOKENS` as configured, plus the development table in development
-/// mode. Outside development mode a service without credentials does not start (fail
-/// closed): a forgotten Secret must not open the service to the development tokens.
-fn credentials(configured: Option<String>, development: bool) -> Result<TokenTable, ConfigError> {
+/// The token table: `AUTH_TOKENS` as configured and the JWT verifier (`AUTH_JWT_*`), plus
+/// the development table in development mode. Outside development mode a service without
+/// credentials (neither static tokens nor an issuer) does not start (fail closed): a
+/// forgotten Secret must not open the service to the development tokens.
+fn credentials(
+    configured: Option<String>,
+    jwt: Option<JwtSettings>,
+    development: bool,
+) -> Result<TokenTable, ConfigError> {
     let parsed = configured
         .map(|spec| TokenTable::parse(&spec))
         .transpose()
@@ -308,20 +337,38 @@ fn credentials(configured: Option<String>, development: bool) -> Result<TokenTab
             var: vars::AUTH_TOKENS,
             reason,
         })?;
-    match (parsed, development) {
-        (Some(table), false) => Ok(table),
-        (Some(table), true) => Ok(table.with_development()),
-        (None, true) => Ok(TokenTable::development()),
-        (None, false) => Err(ConfigError {
-            var: vars::AUTH_TOKENS,
-            reason: format!(
-                "no credentials are configured, so the service refuses to start; set {} \
-                 (TOKEN=KIND:NAME:SCOPES;…), or {}=true on a local development stack",
-                vars::AUTH_TOKENS,
-                vars::AUTH_DEVELOPMENT
-            ),
-        }),
-    }
+    let verifier = jwt
+        .map(JwtVerifier::new)
+        .transpose()
+        .map_err(|reason| ConfigError {
+            var: vars::AUTH_JWT_JWKS,
+            reason,
+        })?
+        .map(std::sync::Arc::new);
+    let table = match (parsed, &verifier, development) {
+        (Some(table), _, false) => table,
+        (None, Some(_), false) => TokenTable::default(),
+        (Some(table), _, true) => table.with_development(),
+        (None, _, true) => TokenTable::development(),
+        (None, None, false) => {
+            return Err(ConfigError {
+                var: vars::AUTH_TOKENS,
+                reason: format!(
+                    "no credentials are configured, so the service refuses to start; set {} \
+                     (sha256:DIGEST=KIND:NAME:SCOPES;…) or {} with {}, or {}=true on a local \
+                     development stack",
+                    vars::AUTH_TOKENS,
+                    vars::AUTH_JWT_ISSUER,
+                    vars::AUTH_JWT_JWKS,
+                    vars::AUTH_DEVELOPMENT
+                ),
+            });
+        }
+    };
+    Ok(match verifier {
+        Some(verifier) => table.with_jwt(verifier),
+        None => table,
+    })
 }
 
 impl PlatformConfig {
@@ -371,7 +418,7 @@ where
 }
 
 /// A present span such as `14d`, `36h`, `90m` or `45s` (more than zero), or the default.
-fn span_or(
+pub(crate) fn span_or(
     value: Option<String>,
     var: &'static str,
     default: Duration,
@@ -498,6 +545,10 @@ mod tests {
         assert_eq!(err.var, vars::AUTH_DEVELOPMENT);
     }
 
+    /// 32 random bytes as base64url, and its entry (by digest).
+    const FINANCE_TOKEN: &str = "q3Xv9Lm2Rt8Kp0Wz5Yc7Hn4Jd6Fs1Ga3Eb9Ui2Oe5Ty";
+    const FINANCE_ENTRY: &str = "sha256:f419e88db58ab31696665bc84927a3648ae50a159d7ff33fdf0c19bd68689518=department:finance:notices.read";
+
     #[test]
     fn development_tokens_exist_only_in_development_mode() {
         let enterprise = crate::auth::TokenTable::development_enterprise_token(
@@ -507,24 +558,18 @@ mod tests {
         );
         let configured = [
             (vars::AUTH_DEVELOPMENT, "false"),
-            (
-                vars::AUTH_TOKENS,
-                "finance-token-1=department:finance:notices.read",
-            ),
+            (vars::AUTH_TOKENS, FINANCE_ENTRY),
         ];
         let config = PlatformConfig::from_lookup("census", 1, lookup(&configured)).unwrap();
         assert!(!config.development);
-        assert!(config.tokens.lookup("finance-token-1").is_some());
+        assert!(config.tokens.lookup(FINANCE_TOKEN).is_some());
         assert!(config.tokens.lookup("dev-commerce").is_none());
         assert!(config.tokens.lookup(&enterprise).is_none());
 
-        let development = [(
-            vars::AUTH_TOKENS,
-            "finance-token-1=department:finance:notices.read",
-        )];
+        let development = [(vars::AUTH_TOKENS, FINANCE_ENTRY)];
         let config = PlatformConfig::from_lookup("census", 1, lookup(&development)).unwrap();
         assert!(config.development);
-        assert!(config.tokens.lookup("finance-token-1").is_some());
+        assert!(config.tokens.lookup(FINANCE_TOKEN).is_some());
         assert!(config.tokens.lookup("dev-commerce").is_some());
         assert!(config.tokens.lookup(&enterprise).is_some());
     }
@@ -538,5 +583,38 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.var, vars::AUTH_TOKENS);
+    }
+
+    #[test]
+    fn an_issuer_counts_as_credentials_and_needs_its_key_set() {
+        let issuer = testkit::jwt::TestIssuer::new();
+        let jwks = issuer.jwks.display().to_string();
+        let production = [
+            (vars::AUTH_DEVELOPMENT, "false"),
+            (vars::AUTH_JWT_ISSUER, issuer.issuer.as_str()),
+            (vars::AUTH_JWT_JWKS, jwks.as_str()),
+        ];
+        let config = PlatformConfig::from_lookup("census", 1, lookup(&production)).unwrap();
+        let verifier = config.tokens.jwt().expect("JWTs accepted");
+        assert_eq!(verifier.settings().audience, "census");
+        assert!(config.tokens.lookup("dev-commerce").is_none());
+        let token = issuer.department("census", "finance", "census.read");
+        assert!(config.tokens.lookup(&token).is_some());
+
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&production[..2])).unwrap_err();
+        assert_eq!(err.var, vars::AUTH_JWT_JWKS);
+        let missing = [
+            (vars::AUTH_JWT_ISSUER, "https://idp"),
+            (vars::AUTH_JWT_JWKS, "/nonexistent/jwks.json"),
+        ];
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&missing)).unwrap_err();
+        assert_eq!(err.var, vars::AUTH_JWT_JWKS);
+        let stray = [(vars::AUTH_JWT_AUDIENCE, "census")];
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&stray)).unwrap_err();
+        assert_eq!(err.var, vars::AUTH_JWT_AUDIENCE);
+        let mut hmac = production.to_vec();
+        hmac.push((vars::AUTH_JWT_ALGORITHMS, "ES256,HS256"));
+        let err = PlatformConfig::from_lookup("census", 1, lookup(&hmac)).unwrap_err();
+        assert_eq!(err.var, vars::AUTH_JWT_ALGORITHMS);
     }
 }

@@ -149,6 +149,13 @@ impl Platform {
             sweeper.run(stop).await;
             Ok(())
         });
+        if let Some(verifier) = config.tokens.jwt() {
+            let (verifier, stop) = (verifier.clone(), workers.clone());
+            supervisor.spawn("jwks refresh", async move {
+                verifier.run_refresher(stop).await;
+                Ok(())
+            });
+        }
         tracing::info!(service = spec.name, "platform started");
         Ok(Self {
             outbox: Outbox::new(spec.name),

@@ -6,6 +6,7 @@
 //! first test of a process starts its own with `scripts/stack` on free ports, and the process
 //! stops it when it exits.
 
+pub mod jwt;
 mod private_stack;
 mod service;
 mod topics;

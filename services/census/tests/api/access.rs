@@ -151,33 +151,68 @@ async fn an_enterprise_reads_only_its_own_file() {
     census.stop().await;
 }
 
-/// A configured `enterprise:<USCC>` entry of AUTH_TOKENS is the same principal.
+/// In production an enterprise authenticates with a JWT from the identity provider, which
+/// vouches for its USCC (`haicheng_uscc`): it reads its own file and nothing else, and no
+/// development token works beside it.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_configured_enterprise_token_reads_its_own_file_only() {
+async fn an_enterprise_jwt_reads_its_own_file_only() {
+    let issuer = testkit::jwt::TestIssuer::new();
     let (own, other) = (new_uscc(), new_uscc());
-    let tokens = format!(
-        "commerce-token-1=department:commerce:census.read,census.write;firm-token-1=enterprise:{own}"
-    );
-    let census = crate::spawn_with(&[("AUTH_TOKENS", &tokens)]).await;
-    let mut commerce = census.client("commerce-token-1");
+    // Commerce's machine account: 32 random bytes, base64url.
+    let commerce_token = "Cm4Kq2Wm7Hb1Nc5Vz8Lp0Rd6Gs3Jf9Ye4Ua2Oi7Ek1Qw";
+    let mut vars = issuer.vars();
+    vars.push((
+        "AUTH_TOKENS",
+        format!("{commerce_token}=department:commerce:census.read,census.write"),
+    ));
+    vars.push(("AUTH_DEVELOPMENT", "false".into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let census = crate::spawn_with(&vars).await;
+    let mut commerce = census.client(commerce_token);
     register(&mut commerce, &own).await;
     register(&mut commerce, &other).await;
-    let mut firm = census.client("firm-token-1");
-    firm.get_enterprise_file(pb::GetEnterpriseFileRequest {
-        uscc: own.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("its own file");
+
+    let mut firm = census.client(&issuer.enterprise("census", &own));
+    let file = firm
+        .get_enterprise_file(pb::GetEnterpriseFileRequest {
+            uscc: own.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("its own file")
+        .into_inner();
+    assert_eq!(file.enterprise.unwrap().uscc, own);
     let status = firm
         .get_enterprise_file(pb::GetEnterpriseFileRequest {
-            uscc: other,
+            uscc: other.clone(),
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    // Development enterprise tokens do not exist beside a configured table.
+    let status = firm
+        .list_enterprises(pb::ListEnterprisesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // The same enterprise's JWT for another service, or expired, stands for no one here.
+    let elsewhere = issuer.enterprise("land-parcel", &own);
+    let mut expired = issuer.claims("census");
+    expired["haicheng_uscc"] = own.clone().into();
+    expired["exp"] = testkit::jwt::now_plus(-3600).into();
+    for token in [elsewhere, issuer.sign(&expired)] {
+        let status = census
+            .client(&token)
+            .get_enterprise_file(pb::GetEnterpriseFileRequest {
+                uscc: own.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    // Development enterprise tokens do not exist outside development mode.
     let status = census
         .client(&platform::auth::TokenTable::development_enterprise_token(
             &own,

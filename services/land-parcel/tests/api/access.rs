@@ -6,11 +6,17 @@ use tonic::Code;
 
 use super::*;
 
-const TOKENS: &str = "nr-token-1=department:natural_resources:land.read,land.write;\
-commerce-token=department:commerce:land.read;\
-finance-token=department:finance:land.read;\
-nantai-committee=department:park_committee:land.read,land.park:nantai;\
-tax-token-1=department:tax:notices.read";
+/// Machine accounts' tokens (32 random bytes each, base64url), configured raw.
+const NR_TOKEN: &str = "3b3Ckyl8I5pAUW4R_VC_Ep81AwsDYtdOCKOlCaAry1U";
+const COMMERCE_TOKEN: &str = "QcwR98oa68yDvI_Gg4Yzq9Um0lSQG61b5R2CeWZakXs";
+const FINANCE_TOKEN: &str = "FJ-buZgMpBZ1TIreuW4LKAHmUUbCUtzZ01AYYNJW7bI";
+const NANTAI_TOKEN: &str = "t3ECDWk73ki0nziDRU_x8Ztqo9DIPSXLaEKFlAg_fWg";
+const TAX_TOKEN: &str = "ziJOttTnXMUWrcHAKJtCSqxP5qx2qy9dRc0SxAFpe-4";
+const TOKENS: &str = "3b3Ckyl8I5pAUW4R_VC_Ep81AwsDYtdOCKOlCaAry1U=department:natural_resources:land.read,land.write;\
+QcwR98oa68yDvI_Gg4Yzq9Um0lSQG61b5R2CeWZakXs=department:commerce:land.read;\
+FJ-buZgMpBZ1TIreuW4LKAHmUUbCUtzZ01AYYNJW7bI=department:finance:land.read;\
+t3ECDWk73ki0nziDRU_x8Ztqo9DIPSXLaEKFlAg_fWg=department:park_committee:land.read,land.park:nantai;\
+ziJOttTnXMUWrcHAKJtCSqxP5qx2qy9dRc0SxAFpe-4=department:tax:notices.read";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
@@ -28,16 +34,16 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
     let nantai = parcel_id("NT");
     let xiliu = parcel_id("XL");
     client
-        .register_parcel(with_token("nr-token-1", register(&nantai, Park::Nantai)))
+        .register_parcel(with_token(NR_TOKEN, register(&nantai, Park::Nantai)))
         .await
         .unwrap();
     client
-        .register_parcel(with_token("nr-token-1", register(&xiliu, Park::Xiliu)))
+        .register_parcel(with_token(NR_TOKEN, register(&xiliu, Park::Xiliu)))
         .await
         .unwrap();
     let err = client
         .register_parcel(with_token(
-            "commerce-token",
+            COMMERCE_TOKEN,
             register(&parcel_id("C"), Park::Xiliu),
         ))
         .await
@@ -61,14 +67,14 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
     };
     let mut both = vec![nantai.clone(), xiliu.clone()];
     both.sort();
-    assert_eq!(list("finance-token").await.unwrap(), both);
-    assert_eq!(list("commerce-token").await.unwrap(), both);
+    assert_eq!(list(FINANCE_TOKEN).await.unwrap(), both);
+    assert_eq!(list(COMMERCE_TOKEN).await.unwrap(), both);
     assert_eq!(
-        list("nantai-committee").await.unwrap(),
+        list(NANTAI_TOKEN).await.unwrap(),
         std::slice::from_ref(&nantai)
     );
     assert_eq!(
-        list("tax-token-1").await.unwrap_err().code(),
+        list(TAX_TOKEN).await.unwrap_err().code(),
         Code::PermissionDenied
     );
 
@@ -76,16 +82,16 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
         parcel_id: id.into(),
     };
     client
-        .get_parcel(with_token("nantai-committee", get(&nantai)))
+        .get_parcel(with_token(NANTAI_TOKEN, get(&nantai)))
         .await
         .unwrap();
     let err = client
-        .get_parcel(with_token("nantai-committee", get(&xiliu)))
+        .get_parcel(with_token(NANTAI_TOKEN, get(&xiliu)))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let err = client
-        .get_parcel(with_token("finance-token", get("not a parcel id")))
+        .get_parcel(with_token(FINANCE_TOKEN, get("not a parcel id")))
         .await
         .unwrap_err();
     assert_eq!(fields(&err), ["parcel_id"]);

@@ -13,15 +13,22 @@
 //! [`Rule::Scope`] method refuses it.
 //!
 //! Files: [`principal`] (who calls: departments, services, enterprises), [`tokens`] (bearer
-//! tokens to principals), [`policy`] (the access rule of each method, and the gate).
+//! tokens to principals: static digests, or JWTs via [`jwt`]), [`policy`] (the access rule
+//! of each method, and the gate).
 
+mod jwks_fetch;
+pub mod jwt;
+mod jwt_config;
 mod policy;
 mod principal;
 mod tokens;
 
 pub use policy::{AccessPolicy, Rule};
 pub use principal::{Department, Identity, Principal};
-pub use tokens::{DEVELOPMENT_ENTERPRISE_PREFIX, TokenTable};
+pub use tokens::{
+    DEVELOPMENT_ENTERPRISE_PREFIX, DIGEST_PREFIX, MIN_TOKEN_BYTES, TokenTable, digest_key,
+    new_static_token,
+};
 
 /// Scope names, declared once.
 pub mod scopes {

@@ -80,8 +80,8 @@ impl AccessPolicy {
             })?;
         let principal = self
             .tokens
-            .lookup(token.trim())
-            .ok_or_else(|| Status::unauthenticated("the bearer token is not recognised"))?;
+            .authenticate(token.trim())
+            .map_err(Status::unauthenticated)?;
         match rule {
             Some(Rule::Scope(scope)) => principal.require(scope)?,
             Some(Rule::ScopeOrEnterprise(scope)) => {

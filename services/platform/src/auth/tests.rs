@@ -58,15 +58,94 @@ fn methods_without_a_rule_are_refused() {
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
 }
 
+/// Static tokens of the tests: 32 random bytes as base64url and as hex.
+const FINANCE_TOKEN: &str = "q3Xv9Lm2Rt8Kp0Wz5Yc7Hn4Jd6Fs1Ga3Eb9Ui2Oe5Ty";
+const IMPORT_TOKEN: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
 #[test]
-fn token_table_parses_and_rejects() {
-    let table = TokenTable::parse("s3cret-token=department:finance:notices.read,notices.ack; other-token=service:import:census.write").unwrap();
-    let finance = table.lookup("s3cret-token").unwrap();
+fn token_table_parses_digests_and_long_raw_tokens() {
+    let table = TokenTable::parse(&format!(
+        "{}=department:finance:notices.read,notices.ack; {IMPORT_TOKEN}=service:import:census.write",
+        digest_key(FINANCE_TOKEN)
+    ))
+    .unwrap();
+    let finance = table.lookup(FINANCE_TOKEN).unwrap();
     assert_eq!(finance.department(), Some(Department::Finance));
     assert!(finance.has_scope("notices.ack"));
-    assert!(TokenTable::parse("tok=department:army:x").is_err());
-    assert!(TokenTable::parse("short=service:a:b").is_err());
-    assert!(!format!("{table:?}").contains("s3cret"));
+    let import = table.lookup(IMPORT_TOKEN).unwrap();
+    assert_eq!(import.identity, Identity::Service("import".into()));
+    // The digest itself is not a token.
+    assert!(table.lookup(&digest_key(FINANCE_TOKEN)).is_none());
+    assert!(table.lookup(&FINANCE_TOKEN[1..]).is_none());
+    assert!(TokenTable::parse(&format!("{IMPORT_TOKEN}=department:army:x")).is_err());
+}
+
+#[test]
+fn short_or_patterned_raw_tokens_are_refused_at_parse() {
+    for short in [
+        "short",
+        "s3cret-token-of-many-characters-but-not-32",
+        // 63 hex digits: hex counts 4 bits a character.
+        &IMPORT_TOKEN[1..],
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "not base64url, though long enough to pass the length check for sure",
+    ] {
+        let err = TokenTable::parse(&format!("{short}=service:a:b")).unwrap_err();
+        assert!(err.contains("32 random bytes"), "{short}: {err}");
+        assert!(!err.contains(short), "the refusal echoes the token: {err}");
+    }
+    for digest in ["sha256:abc", &format!("sha256:{}", "g".repeat(64))] {
+        let err = TokenTable::parse(&format!("{digest}=service:a:b")).unwrap_err();
+        assert!(err.contains("64 hexadecimal"), "{err}");
+    }
+    let twice = format!(
+        "{FINANCE_TOKEN}=service:a:b;{}=service:c:d",
+        digest_key(FINANCE_TOKEN)
+    );
+    assert!(TokenTable::parse(&twice).unwrap_err().contains("twice"));
+}
+
+#[test]
+fn debug_shows_neither_tokens_nor_digests() {
+    let table = TokenTable::parse(&format!(
+        "{FINANCE_TOKEN}=department:finance:notices.read;{}=service:import:census.write",
+        digest_key(IMPORT_TOKEN)
+    ))
+    .unwrap();
+    let shown = format!("{table:?}");
+    assert!(shown.contains("department:finance"), "{shown}");
+    for secret in [
+        FINANCE_TOKEN,
+        IMPORT_TOKEN,
+        &digest_key(FINANCE_TOKEN)[DIGEST_PREFIX.len()..],
+        &digest_key(IMPORT_TOKEN)[DIGEST_PREFIX.len()..],
+    ] {
+        assert!(!shown.contains(&secret[..16]), "{shown}");
+    }
+    let development = format!("{:?}", TokenTable::development());
+    assert!(!development.contains("dev-commerce"), "{development}");
+}
+
+#[test]
+fn a_new_static_token_is_32_random_bytes_with_its_digest_entry() {
+    let (token, key) = new_static_token().unwrap();
+    assert_eq!(token.len(), 43);
+    assert_eq!(key, digest_key(&token));
+    let table = TokenTable::parse(&format!("{key}=service:import:census.write")).unwrap();
+    assert!(table.lookup(&token).is_some());
+    assert_ne!(new_static_token().unwrap().0, token);
+}
+
+#[test]
+fn a_jwt_shaped_token_without_an_issuer_is_unauthenticated() {
+    let err = policy()
+        .admit(
+            "/haicheng.census.v1.CensusService/ListEnterprises",
+            &headers(Some("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(err.message().contains("JWT"), "{}", err.message());
 }
 
 fn uscc(first16: &str) -> String {
@@ -84,20 +163,15 @@ const LIST: &str = "/haicheng.census.v1.CensusService/ListEnterprises";
 const FILE: &str = "/haicheng.census.v1.CensusService/GetEnterpriseFile";
 
 #[test]
-fn enterprise_entries_parse_with_a_valid_uscc_and_no_scopes() {
+fn enterprise_entries_are_refused_pointing_to_jwts() {
     let own = uscc("91210381MA0Q1234");
-    let table = TokenTable::parse(&format!("firm-token-1=enterprise:{own}")).unwrap();
-    let firm = table.lookup("firm-token-1").unwrap();
-    assert_eq!(firm.enterprise(), Some(own.as_str()));
-    assert_eq!(firm.department(), None);
-    assert_eq!(firm.identity.to_string(), format!("enterprise:{own}"));
-
-    let bad = TokenTable::parse("firm-token-1=enterprise:91210381MA0Q12345").unwrap_err();
-    assert!(bad.contains("entry 1") && bad.contains("USCC"), "{bad}");
-    let scoped =
-        TokenTable::parse(&format!("firm-token-1=enterprise:{own}:census.read")).unwrap_err();
-    assert!(scoped.contains("carries no scopes"), "{scoped}");
-    assert!(TokenTable::parse("firm-token-1=enterprise:").is_err());
+    for entry in [
+        format!("{FINANCE_TOKEN}=enterprise:{own}"),
+        format!("{}=enterprise:{own}", digest_key(FINANCE_TOKEN)),
+    ] {
+        let err = TokenTable::parse(&entry).unwrap_err();
+        assert!(err.contains("entry 1") && err.contains("JWT"), "{err}");
+    }
 }
 
 #[test]
@@ -153,7 +227,8 @@ fn development_enterprise_tokens_need_a_valid_uscc_and_the_development_table() {
         .admit(FILE, &headers(Some(&format!("dev-enterprise-{wrong}"))))
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
-    let configured = TokenTable::parse("s3cret-token=department:finance:census.read").unwrap();
+    let configured =
+        TokenTable::parse(&format!("{FINANCE_TOKEN}=department:finance:census.read")).unwrap();
     assert!(configured.lookup(&token).is_none());
 }
 

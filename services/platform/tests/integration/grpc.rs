@@ -5,7 +5,12 @@ use std::time::Duration;
 
 use haicheng_proto::census::v1::census_service_server::SERVICE_NAME as CENSUS;
 use platform::{AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec, auth::TokenTable};
-use testkit::{TestDatabase, stack, wait_until};
+use serde_json::json;
+use testkit::{
+    TestDatabase,
+    jwt::{TestIssuer, now_plus},
+    stack, wait_until,
+};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, service::RoutesBuilder, transport::Channel};
@@ -23,8 +28,17 @@ static SPEC: ServiceSpec = ServiceSpec {
     vars: &[],
 };
 
-const TOKENS: &str =
-    "probe-token-1=service:probe:health.check;other-token=service:other:census.read";
+/// Two machine accounts' tokens (32 random bytes each, base64url); the probe's is
+/// configured by its digest, as a deployment does.
+const PROBE_TOKEN: &str = "Zq8Rk2Lw5Nx1Tb7Pv4Hc9Jm3Dg6Fs0Ya2Ue8Oi5Kt1Wr";
+const OTHER_TOKEN: &str = "Mc4Vh7Xn1Qp9Bz3Ls6Kd0Tf8Gw2Jy5Ra7Ee1Ou4Ii9Nm";
+
+fn tokens() -> String {
+    format!(
+        "{}=service:probe:health.check;{OTHER_TOKEN}=service:other:census.read",
+        platform::auth::digest_key(PROBE_TOKEN)
+    )
+}
 
 struct Running {
     channel: Channel,
@@ -34,15 +48,24 @@ struct Running {
 
 /// Starts the platform on port 0 with `policy` and the given shutdown grace.
 async fn start(policy: impl FnOnce(TokenTable) -> AccessPolicy, grace_ms: u64) -> Running {
+    start_with(policy, grace_ms, Vec::new()).await
+}
+
+/// [`start`], with more variables (e.g. a JWT issuer's).
+async fn start_with(
+    policy: impl FnOnce(TokenTable) -> AccessPolicy,
+    grace_ms: u64,
+    more: Vec<(&'static str, String)>,
+) -> Running {
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
-    let grace = grace_ms.to_string();
-    let vars = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.as_str()),
-        ("AUTH_TOKENS", TOKENS),
-        ("SHUTDOWN_GRACE_MS", grace.as_str()),
+    let mut vars = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("AUTH_TOKENS", tokens()),
+        ("SHUTDOWN_GRACE_MS", grace_ms.to_string()),
     ];
+    vars.extend(more);
     let config = PlatformConfig::from_lookup("platform-tests", 0, |name| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -103,15 +126,76 @@ async fn calls_without_a_valid_token_or_scope_are_refused() {
         .unwrap_err();
     assert_eq!(bad_token.code(), Code::Unauthenticated);
     let wrong_scope = client
-        .check(check(Some("other-token"), ""))
+        .check(check(Some(OTHER_TOKEN), ""))
         .await
         .unwrap_err();
     assert_eq!(wrong_scope.code(), Code::PermissionDenied);
+    let allowed = client.check(check(Some(PROBE_TOKEN), "")).await.unwrap();
+    assert_eq!(allowed.into_inner().status(), ServingStatus::Serving);
+
+    running.shutdown.cancel();
+    running.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwts_that_fail_a_check_are_unauthenticated() {
+    let issuer = TestIssuer::new();
+    let running = start_with(
+        |tokens| {
+            AccessPolicy::new(tokens)
+                .allow("/grpc.health.v1.Health/Check", Rule::Scope("health.check"))
+        },
+        0,
+        issuer.vars(),
+    )
+    .await;
+    let mut client = HealthClient::new(running.channel.clone());
+    // The audience is the service's name, by default.
+    let mut valid = issuer.claims("platform-tests");
+    valid["sub"] = json!("probe");
+    valid["scope"] = json!("health.check");
+    let with = |key: &str, value: serde_json::Value| {
+        let mut claims = valid.clone();
+        claims[key] = value;
+        claims
+    };
+    let refused = [
+        ("wrong audience", issuer.sign(&with("aud", json!("census")))),
+        ("expired", issuer.sign(&with("exp", json!(now_plus(-3600))))),
+        (
+            "not yet valid",
+            issuer.sign(&with("nbf", json!(now_plus(3600)))),
+        ),
+        ("alg none", issuer.unsigned(&valid)),
+        ("wrong key", issuer.sign_with_other_key(&valid)),
+        (
+            "wrong issuer",
+            issuer.sign(&with("iss", json!("https://elsewhere"))),
+        ),
+    ];
+    for (case, token) in refused {
+        let status = client.check(check(Some(&token), "")).await.expect_err(case);
+        assert_eq!(status.code(), Code::Unauthenticated, "{case}: {status:?}");
+        assert!(
+            !status.message().contains(&token[..20]),
+            "{case}: the refusal echoes the token"
+        );
+    }
     let allowed = client
-        .check(check(Some("probe-token-1"), ""))
+        .check(check(Some(&issuer.sign(&valid)), ""))
         .await
         .unwrap();
     assert_eq!(allowed.into_inner().status(), ServingStatus::Serving);
+    let no_scope = client
+        .check(check(
+            Some(&issuer.sign(&with("scope", json!("census.read")))),
+            "",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(no_scope.code(), Code::PermissionDenied);
+    // The static tokens still work beside the JWTs.
+    assert!(client.check(check(Some(PROBE_TOKEN), "")).await.is_ok());
 
     running.shutdown.cancel();
     running.task.await.unwrap().unwrap();
