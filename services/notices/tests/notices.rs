@@ -42,7 +42,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &notices::MIGRATIONS,
-    topics: &[POLICY_NOTICES],
+    consumes: &[("notices", &[POLICY_NOTICES])],
+    produces: &[],
     vars: &[notices::vars::ALL],
 };
 

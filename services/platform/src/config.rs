@@ -21,6 +21,9 @@ pub mod vars {
     pub const KAFKA_BOOTSTRAP: &str = "KAFKA_BOOTSTRAP";
     pub const KAFKA_MESSAGE_TIMEOUT_MS: &str = "KAFKA_MESSAGE_TIMEOUT_MS";
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// `key=value,…` added to the telemetry resource; read by the OpenTelemetry SDK itself
+    /// (its environment detector). A pod sets `service.instance.id` to its name here.
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const LOG_FILTER: &str = "RUST_LOG";
     pub const AUTH_TOKENS: &str = "AUTH_TOKENS";
     /// `true` runs the service in development mode: the development tokens (`dev-commerce`,
@@ -49,6 +52,7 @@ pub mod vars {
         KAFKA_BOOTSTRAP,
         KAFKA_MESSAGE_TIMEOUT_MS,
         OTEL_EXPORTER_OTLP_ENDPOINT,
+        OTEL_RESOURCE_ATTRIBUTES,
         LOG_FILTER,
         AUTH_TOKENS,
         AUTH_DEVELOPMENT,
