@@ -1260,6 +1260,115 @@ def check_repository(src: Source, report: Report, hadolint: str | None) -> None:
             report.error(None, f"{var} is not documented")
 
 
+# --------------------------------------------------------------------------- cluster prerequisites
+
+
+# The metrics the dashboard and the alert rules must cover: the instruments' Prometheus names.
+OBSERVED = {
+    "request rate, errors": "rpc_server_requests_total",
+    "latency": "rpc_server_duration_seconds_bucket",
+    "outbox backlog": "outbox_backlog",
+    "consumer lag": "consumer_lag",
+    "DLQ arrivals": 'outcome="dead_lettered"',
+    "re-rank duration": "classification_rerank_duration_seconds_bucket",
+    "overdue notices": "notices_overdue",
+}
+
+
+def check_kafka_resource(kafka: dict | None, services: list[str], report: Report) -> None:
+    """The Kafka cluster the KafkaUsers need: a TLS listener that authenticates clients and
+    admits the four services' pods only, ACL authorisation, operators watching haicheng."""
+    if not isinstance(kafka, dict) or kafka.get("kind") != "Kafka":
+        report.error(None, "no Kafka resource")
+        return
+    spec = kafka.get("spec") or {}
+    if dig(spec, "kafka", "authorization", "type") != "simple":
+        report.error(kafka, "spec.kafka.authorization.type must be simple (the KafkaUsers' ACLs)")
+    listeners = [l for l in dig(spec, "kafka", "listeners", default=[]) if l.get("port") == KAFKA_TLS_PORT]
+    if not listeners:
+        report.error(kafka, f"no listener on {KAFKA_TLS_PORT}, the port the services use")
+    for listener in listeners:
+        if listener.get("tls") is not True:
+            report.error(kafka, f"listener {listener.get('name')}: tls must be true")
+        if dig(listener, "authentication", "type") not in ("tls", "scram-sha-512"):
+            report.error(kafka, f"listener {listener.get('name')}: authentication must be tls or scram-sha-512")
+        named = set()
+        for peer in listener.get("networkPolicyPeers") or []:
+            if named_namespaces(peer.get("namespaceSelector")) != {NAMESPACE}:
+                report.error(kafka, f"listener {listener.get('name')}: peer {peer} is not in namespace {NAMESPACE}")
+            for e in dig(peer, "podSelector", "matchExpressions", default=[]):
+                if e.get("key") == "app.kubernetes.io/name":
+                    named |= set(e.get("values") or [])
+            named |= {v for k, v in dig(peer, "podSelector", "matchLabels", default={}).items() if k == "app.kubernetes.io/name"}
+        if named != set(services):
+            report.error(kafka, f"listener {listener.get('name')}: networkPolicyPeers name {sorted(named)}, "
+                                f"not the services {sorted(services)}")
+    for operator in ("topicOperator", "userOperator"):
+        if dig(spec, "entityOperator", operator, "watchedNamespace") != NAMESPACE:
+            report.error(kafka, f"entityOperator.{operator}.watchedNamespace must be {NAMESPACE} (the KafkaTopics and KafkaUsers)")
+
+
+def check_observability(root: Path, report: Report) -> None:
+    """The collector's configuration, the ServiceMonitor, the alert rules and the dashboard."""
+    import json  # noqa: PLC0415
+
+    def load(name: str):
+        try:
+            return yaml.safe_load((root / name).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            report.error(None, f"{name}: {err}")
+            return None
+
+    cm = load("collector.yaml")
+    try:
+        config = yaml.safe_load(dig(cm, "data", "collector.yaml", default="")) or {}
+    except yaml.YAMLError as err:
+        report.error(None, f"collector.yaml: data.collector.yaml is not YAML: {err}")
+        config = {}
+    exporters = config.get("exporters") or {}
+    pipelines = dig(config, "service", "pipelines", default={})
+    if not pipelines:
+        report.error(None, "collector.yaml: no pipelines")
+    for name, pipeline in pipelines.items():
+        procs = pipeline.get("processors") or []
+        if procs[:1] != ["memory_limiter"]:
+            report.error(None, f"collector.yaml: pipeline {name}: memory_limiter must come first")
+        if procs[-1:] != ["batch"]:
+            report.error(None, f"collector.yaml: pipeline {name}: batch must come last")
+        if "k8sattributes" not in procs:
+            report.error(None, f"collector.yaml: pipeline {name}: no k8sattributes")
+        for exporter in pipeline.get("exporters") or []:
+            if exporter not in exporters:
+                report.error(None, f"collector.yaml: pipeline {name}: exporter {exporter} is not configured")
+    for name, exporter in exporters.items():
+        if name.split("/")[0] in ("otlp", "otlphttp"):
+            tls = (exporter or {}).get("tls") or {}
+            endpoint = str((exporter or {}).get("endpoint", ""))
+            if tls.get("insecure") or endpoint.startswith("http://"):
+                report.error(None, f"collector.yaml: exporter {name} must use TLS")
+    if "prometheus" not in dig(pipelines, "metrics", "exporters", default=[]):
+        report.error(None, "collector.yaml: the metrics pipeline does not export to prometheus (the ServiceMonitor scrapes it)")
+    monitor = load("servicemonitor.yaml")
+    if dig(monitor, "kind") != "ServiceMonitor" or not dig(monitor, "spec", "endpoints"):
+        report.error(None, "servicemonitor.yaml: no ServiceMonitor with endpoints")
+    rules = load("alerts.yaml")
+    exprs = " ".join(str(r.get("expr", "")) for g in dig(rules, "spec", "groups", default=[]) for r in g.get("rules") or [])
+    try:
+        dashboard = json.loads((root / "dashboard.json").read_text())
+    except (OSError, ValueError) as err:
+        report.error(None, f"dashboard.json: {err}")
+        dashboard = {}
+    targets = " ".join(t.get("expr", "") for panel in dashboard.get("panels") or [] for t in panel.get("targets") or [])
+    for what, metric in OBSERVED.items():
+        if metric not in exprs:
+            report.error(None, f"alerts.yaml: no alert on {what} ({metric})")
+        if metric not in targets:
+            report.error(None, f"dashboard.json: no panel for {what} ({metric})")
+    for needed in ("rpc_method", "principal"):
+        if f"{needed}" not in targets:
+            report.error(None, f"dashboard.json: requests are not broken down by {needed}")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1336,6 +1445,18 @@ def main() -> int:
         print(f"{report.where}: {len(docs)} objects ({len(docs) - custom} against the Kubernetes "
               f"{' and '.join(schemas.kv.major_minor(v) for v in schemas.versions)} schemas, {custom} custom "
               f"resources), {'OK' if not found else f'{found} error(s)'}")
+    before = len(report.errors)
+    report.where = "deploy/strimzi/kafka.yaml"
+    try:
+        kafka = yaml.safe_load((repo / "deploy/strimzi/kafka.yaml").read_text())
+    except (OSError, yaml.YAMLError) as err:
+        report.error(None, str(err))
+    else:
+        check_kafka_resource(kafka, list(src.services), report)
+    report.where = "deploy/observability"
+    check_observability(repo / "deploy/observability", report)
+    found = len(report.errors) - before
+    print(f"deploy/strimzi, deploy/observability: {'OK' if not found else f'{found} error(s)'}")
     before = len(report.errors)
     check_repository(src, report, args.hadolint)
     found = len(report.errors) - before

@@ -119,6 +119,36 @@ CASES = [
 ]
 
 
+def kafka_cases(repo: Path, services: list[str]) -> list[str]:
+    """The Kafka resource and the observability files, broken one way at a time."""
+    failures = []
+    kafka = yaml.safe_load((repo / "deploy/strimzi/kafka.yaml").read_text())
+    broken = {
+        "a plain listener": (lambda k: k["spec"]["kafka"]["listeners"][0].update(tls=False), "tls must be true"),
+        "no client authentication": (lambda k: k["spec"]["kafka"]["listeners"][0].pop("authentication"), "authentication must be"),
+        "no authorization": (lambda k: k["spec"]["kafka"].pop("authorization"), "authorization.type must be simple"),
+        "peers missing a service": (
+            lambda k: k["spec"]["kafka"]["listeners"][0]["networkPolicyPeers"][0]["podSelector"]["matchExpressions"][0]["values"].pop(),
+            "networkPolicyPeers name"),
+    }
+    report = check.Report(where="deploy/strimzi/kafka.yaml")
+    check.check_kafka_resource(copy.deepcopy(kafka), services, report)
+    if report.errors:
+        failures.append(f"deploy/strimzi/kafka.yaml as committed: {report.errors[0]}")
+    for what, (mutate, expected) in broken.items():
+        k = copy.deepcopy(kafka)
+        mutate(k)
+        report = check.Report(where="deploy/strimzi/kafka.yaml")
+        check.check_kafka_resource(k, services, report)
+        if not any(expected in e for e in report.errors):
+            failures.append(f"deploy/strimzi/kafka.yaml, {what}: not reported ({report.errors[:2]})")
+    report = check.Report(where="deploy/observability")
+    check.check_observability(repo / "deploy/observability", report)
+    if report.errors:
+        failures.append(f"deploy/observability as committed: {report.errors[0]}")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repo", type=Path, required=True)
@@ -146,6 +176,7 @@ def main() -> int:
         check.check_rendering(src, None, report, name, docs)
         if not any(expected in error for error in report.errors):
             failures.append(f"{name}, {broken}: not reported (expected {expected!r}; got {report.errors[:3]})")
+    failures += kafka_cases(repo, list(src.services))
     for failure in failures:
         print(f"self-test: FAILED {failure}", file=sys.stderr)
     print(f"self-test: {len(CASES) - len(failures)} of {len(CASES)} broken manifests reported"
