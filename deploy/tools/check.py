@@ -994,6 +994,10 @@ class PlatformChecks:
                 error(user, "spec.authorization.type must be simple")
             prefix = (self.env_by_service.get(svc) or {}).get("KAFKA_TOPIC_PREFIX") or ""
             reads, writes = self.src.kafka.get(svc, ([], []))
+            contract = set(self.src.topics) | {f"{t}.dlq" for t in self.src.topics}
+            for topic in sorted({t for t, _ in reads} | set(writes)):
+                if topic not in contract:
+                    error(user, f"`{svc} topics` uses {topic}, which is not in proto/src/topics.rs (nor its .dlq)")
             want = set()
             for topic, group in reads:
                 want |= {("topic", prefix + topic, "Read"), ("topic", prefix + topic, "Describe"),

@@ -117,7 +117,12 @@ impl ServiceSpec {
             .iter()
             .flat_map(|(_, topics)| topics.iter().map(|topic| dlq_topic(topic)));
         let mut written: Vec<String> = Vec::new();
-        for topic in self.produces.iter().map(|t| t.to_string()).chain(dead_letters) {
+        for topic in self
+            .produces
+            .iter()
+            .map(|t| t.to_string())
+            .chain(dead_letters)
+        {
             if !written.contains(&topic) {
                 written.push(topic);
             }
