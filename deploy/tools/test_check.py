@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -104,6 +106,9 @@ CASES = [
     ("overlays/prod", "a release without a backup schedule",
      lambda d: d.remove(find(d, "ScheduledBackup", "haicheng-pg-daily")),
      "no ScheduledBackup of haicheng-pg"),
+    ("overlays/prod", "PostgreSQL without a PodMonitor",
+     lambda d: d.remove(find(d, "PodMonitor", "haicheng-pg")),
+     "no PodMonitor selecting cnpg.io/cluster=haicheng-pg"),
     ("overlays/prod", "an image pinned by tag only",
      lambda d: [c.update(image="registry.example.com/haicheng/haicheng:0.1.0")
                 for o in d if o.get("kind") in ("Deployment", "Job")
@@ -142,10 +147,31 @@ def kafka_cases(repo: Path, services: list[str]) -> list[str]:
         check.check_kafka_resource(k, services, report)
         if not any(expected in e for e in report.errors):
             failures.append(f"deploy/strimzi/kafka.yaml, {what}: not reported ({report.errors[:2]})")
+    root = repo / "deploy/observability"
     report = check.Report(where="deploy/observability")
-    check.check_observability(repo / "deploy/observability", report)
+    check.check_observability(root, report)
     if report.errors:
         failures.append(f"deploy/observability as committed: {report.errors[0]}")
+    edits = {
+        "a pipeline without the memory limiter": ("collector.yaml", "processors: [memory_limiter, k8sattributes, batch]",
+                                                  "processors: [k8sattributes, batch]", "memory_limiter must come first"),
+        "OTLP onwards without TLS": ("collector.yaml", "insecure: false", "insecure: true", "must use TLS"),
+        "no alert on consumer lag": ("alerts.yaml", "sum by (consumer_group) (consumer_lag)", "vector(0)",
+                                     "no alert on consumer lag"),
+    }
+    for what, (name, old, new, expected) in edits.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(root, tmp, dirs_exist_ok=True)
+            path = Path(tmp) / name
+            text = path.read_text()
+            if old not in text:
+                failures.append(f"deploy/observability, {what}: {old!r} is not in {name}")
+                continue
+            path.write_text(text.replace(old, new, 1))
+            report = check.Report(where="deploy/observability")
+            check.check_observability(Path(tmp), report)
+            if not any(expected in e for e in report.errors):
+                failures.append(f"deploy/observability, {what}: not reported ({report.errors[:2]})")
     return failures
 
 
