@@ -64,7 +64,6 @@ import yaml
 NAMESPACE = "haicheng"
 APP_UID = 10001
 AUTH_SECRET = ("haicheng-auth-tokens", "auth-tokens")
-DATABASE_KEY = "database-url"
 PG_CLUSTER = "haicheng-pg"
 PG_RW_HOST = f"{PG_CLUSTER}-rw"
 KAFKA_CLUSTER = "haicheng"
@@ -614,7 +613,7 @@ class PlatformChecks:
             names = [n for n, v in volumes.items() if dig(v, "secret", "secretName") == secret]
             if not names or not mounted & set(names):
                 self.report.error(obj, f"does not mount Secret {secret} ({what})")
-            for name in names:
+            if names:
                 self.secret_refs.add((secret, None))
 
     def environment(self, obj: dict, container: dict) -> dict[str, str | None]:
@@ -817,7 +816,7 @@ class PlatformChecks:
         ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "PGPASSWORD"), None)
         if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-db-credentials", "password"):
             error(job, f"PGPASSWORD must come from Secret {svc}-db-credentials key password, as in the Deployment")
-        if env.get("DATABASE_URL") is None and "DATABASE_URL" not in env:
+        if "DATABASE_URL" not in env:
             error(job, "DATABASE_URL is not set")
         volumes = {v.get("name"): v for v in pod.get("volumes") or []}
         if not any(dig(v, "secret", "secretName") == PG_CA_SECRET for v in volumes.values()):
