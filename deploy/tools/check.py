@@ -14,13 +14,30 @@ objects agree with each other and with the source:
   Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
-- security context, resources, graceful shutdown, the migration Job;
+- security context, resources, the migration Job (a name per release in an overlay);
+  terminationGracePeriodSeconds covers the whole shutdown: SHUTDOWN_GRACE_MS, the drain cut
+  at REQUEST_TIMEOUT_MS, and the platform's WORKERS_STOP_BUDGET and PRODUCER_FLUSH_BUDGET
+  (read from services/platform/src/lib.rs);
+- the namespace enforces Pod Security "restricted";
+- network policy: a namespace default deny; ingress only from named namespaces (never from
+  every pod of the namespace), egress only to named peers (never to any IP, never a rule
+  without peers): kube-dns, the brokers, the PostgreSQL instances, the collector; the
+  PostgreSQL instances reached only by the services, the operator and each other;
+- Kafka identities: one KafkaUser per service whose ACLs are exactly what `<service> topics`
+  prints (its consumers' topics and groups, its outbox topics and the DLQs of what it reads),
+  no Create/Delete/Alter nor a cluster ACL, its Secret mounted by the service's pods;
+- PostgreSQL: TLS only (pg_hba), DATABASE_URL with sslmode=verify-full against the mounted
+  cluster CA and no password (PGPASSWORD from the role's one Secret), backups in a release
+  overlay (object store, ScheduledBackup), a PodMonitor;
 - a KafkaTopic (and its .dlq) for every topic of `proto/src/topics.rs`, partitions equal to
   KAFKA_TOPIC_PARTITIONS; a database and owner role per service; the connection budget;
 - Secrets: rendered ones are well formed (database URLs, AUTH_TOKENS); in a dev overlay every
   referenced Secret must be rendered;
 - the Dockerfile copies every workspace member and builds every binary a pod runs;
   deploy/README.md documents every variable.
+
+deploy/strimzi/kafka.yaml (the Kafka resource the cluster needs) and deploy/observability/
+(collector configuration, ServiceMonitor, alert rules, dashboard) are checked too.
 
 Exit status: 0 when everything passes, 1 on any error (all errors are listed), 2 on a usage
 or tool problem.
@@ -49,15 +66,33 @@ import yaml
 NAMESPACE = "haicheng"
 APP_UID = 10001
 AUTH_SECRET = ("haicheng-auth-tokens", "auth-tokens")
-DATABASE_KEY = "database-url"
 PG_CLUSTER = "haicheng-pg"
 PG_RW_HOST = f"{PG_CLUSTER}-rw"
 KAFKA_CLUSTER = "haicheng"
-GATEWAY_LABEL = ("haicheng.io/gateway", "true")
-EGRESS_PORTS = {(5432, "TCP"), (9092, "TCP"), (53, "UDP"), (53, "TCP"), (4317, "TCP")}
 # Always set, whatever the services list.
 REQUIRED_VARS = ("GRPC_ADDR", "DATABASE_URL", "KAFKA_BOOTSTRAP", "AUTH_TOKENS")
-SECRET_VARS = {"DATABASE_URL", "AUTH_TOKENS"}
+SECRET_VARS = {"PGPASSWORD", "AUTH_TOKENS"}
+# Read by a client library rather than by the platform's configuration: sqlx takes the
+# password from PGPASSWORD when DATABASE_URL has none (libpq's convention).
+CLIENT_LIBRARY_VARS = {"PGPASSWORD"}
+PG_CA_SECRET = "haicheng-pg-ca"  # written by CloudNativePG: ca.crt (and ca.key, never mounted)
+KAFKA_CA_SECRET = "haicheng-kafka-cluster-ca"  # the Kafka cluster CA, copied from namespace kafka
+# Secrets an operator or the cluster's set-up writes, never an overlay: (name, who).
+def provided_secret(name: str) -> str | None:
+    if name == PG_CA_SECRET:
+        return "CloudNativePG"
+    if name == KAFKA_CA_SECRET:
+        return "the cluster set-up (copied from namespace kafka)"
+    if name.endswith("-kafka"):
+        return "Strimzi's User Operator"
+    return None
+KAFKA_NAMESPACE = "kafka"
+KAFKA_TLS_PORT = 9093
+NAME_LABEL = "kubernetes.io/metadata.name"
+# Operations no service's KafkaUser may hold: the Topic Operator owns the topics.
+FORBIDDEN_KAFKA_OPERATIONS = {"Create", "Delete", "Alter", "AlterConfigs", "All", "ClusterAction", "IdempotentWrite"}
+# What shutdown does after the drain besides the budgets (closing the pool, flushing telemetry).
+SHUTDOWN_MARGIN_MS = 5_000
 # Variables no manifest may set: development mode accepts the development tokens, and a
 # cluster must fail closed without credentials instead.
 FORBIDDEN_VARS = {"AUTH_DEVELOPMENT": "development mode accepts the development tokens (dev-commerce, dev-enterprise-<USCC>); a cluster runs with credentials"}
@@ -65,10 +100,7 @@ FORBIDDEN_VARS = {"AUTH_DEVELOPMENT": "development mode accepts the development 
 NUMERIC_VAR = re.compile(r"(_MS|_BYTES|_REQUESTS|_SIZE|_ATTEMPTS|_CONNECTIONS|_PARTITIONS)$")
 # PostgreSQL's superuser_reserved_connections default, kept free of the services' pools.
 PG_RESERVED_CONNECTIONS = 3
-# SIGTERM: NOT_SERVING for SHUTDOWN_GRACE_MS, then drain, stop workers, flush the producer
-# (up to 10 s): the pod's grace period must cover the grace plus that.
-SHUTDOWN_DRAIN_MS = 10_000
-CRD_GROUPS = {"kafka.strimzi.io", "postgresql.cnpg.io"}
+CRD_GROUPS = {"kafka.strimzi.io", "postgresql.cnpg.io", "monitoring.coreos.com"}
 CLUSTER_SCOPED = {"Namespace"}
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -92,6 +124,9 @@ class Source:
     docker_copies: list[str]
     docker_uid: int | None
     service_vars: dict[str, list[str]] = field(default_factory=dict)  # binary -> its own variables
+    # binary -> (topics read with their group, topics written), as `<service> topics` prints them
+    kafka: dict[str, tuple[list[tuple[str, str]], list[str]]] = field(default_factory=dict)
+    shutdown_budgets_ms: dict[str, int] = field(default_factory=dict)  # constant -> ms
 
 
 def fatal(message: str) -> None:
@@ -138,6 +173,41 @@ def read_variables(repo: Path, services: list[str]) -> tuple[list[str], dict[str
     return platform or [], own
 
 
+def read_kafka_use(repo: Path, services: list[str]) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
+    """What each service reads and writes on Kafka, as its binary prints it (`<service> topics`:
+    `consume<TAB>TOPIC<TAB>GROUP` and `produce<TAB>TOPIC` lines, from its ServiceSpec)."""
+    cargo = os.environ.get("CARGO", "cargo")
+    use = {}
+    for svc in services:
+        run = subprocess.run([cargo, "run", "--quiet", "-p", svc, "--bin", svc, "--", "topics"], cwd=repo,
+                             capture_output=True, text=True)
+        reads, writes = [], []
+        for line in run.stdout.splitlines():
+            parts = line.split("\t")
+            if parts[0] == "consume" and len(parts) == 3:
+                reads.append((parts[1], parts[2]))
+            elif parts[0] == "produce" and len(parts) == 2:
+                writes.append(parts[1])
+            elif line.strip():
+                fatal(f"`{svc} topics` printed an unexpected line: {line!r}")
+        if run.returncode != 0 or not (reads or writes):
+            fatal(f"`{svc} topics` did not list its topics: {run.stderr.strip() or run.stdout[:200]}")
+        use[svc] = (reads, writes)
+    return use
+
+
+def read_shutdown_budgets(repo: Path) -> dict[str, int]:
+    """The shutdown budgets the platform's code uses after the drain (constants in lib.rs)."""
+    text = _read(repo / "services/platform/src/lib.rs")
+    budgets = {}
+    for name in ("WORKERS_STOP_BUDGET", "PRODUCER_FLUSH_BUDGET"):
+        m = re.search(rf"pub const {name}: Duration = Duration::from_(secs|millis)\((\d+)\);", text)
+        if not m:
+            fatal(f"services/platform/src/lib.rs has no `pub const {name}: Duration = Duration::from_secs(N);`")
+        budgets[name] = int(m.group(2)) * (1000 if m.group(1) == "secs" else 1)
+    return budgets
+
+
 def read_source(repo: Path) -> Source:
     services = {}
     for cfg in sorted(repo.glob("services/*/src/config.rs")):
@@ -147,15 +217,18 @@ def read_source(repo: Path) -> Source:
     if not services:
         fatal("found no service (services/*/src/config.rs with DEFAULT_GRPC_PORT)")
     env_vars, service_vars = read_variables(repo, list(services))
+    kafka = read_kafka_use(repo, list(services))
+    budgets = read_shutdown_budgets(repo)
 
     topics = re.findall(r'pub const \w+: &str = "([a-z0-9.\-_]+)";', _read(repo / "proto/src/topics.rs"))
     if not topics:
         fatal("found no topic in proto/src/topics.rs")
 
-    # `platform::auth` is a folder (mod.rs: the scopes; principal.rs: the departments).
-    auth_dir = repo / "services/platform/src/auth"
-    auth = "\n".join(_read(f) for f in sorted(auth_dir.glob("*.rs"))) if auth_dir.is_dir() \
-        else _read(repo / "services/platform/src/auth.rs")
+    # platform::auth, one file or a folder of them (auth/principal.rs, auth/tokens.rs, …).
+    auth_files = [repo / "services/platform/src/auth.rs"] + sorted((repo / "services/platform/src/auth").glob("*.rs"))
+    auth = "\n".join(_read(f) for f in auth_files if f.exists())
+    if not auth:
+        fatal("found no services/platform/src/auth.rs nor auth/*.rs")
     departments = set(re.findall(r'Department::\w+ => "([a-z_]+)"', auth))
     scope_block = re.search(r"pub mod scopes \{(.*?)\n\}", auth, re.S)
     scopes = set(re.findall(r'pub const \w+: &str = "([a-z._:]+)";', scope_block.group(1) if scope_block else ""))
@@ -180,7 +253,7 @@ def read_source(repo: Path) -> Source:
             docker_copies += m.group(1).split()[:-1]
     uid = re.search(r"^USER\s+(\d+)", dockerfile, re.M)
     return Source(repo, env_vars, services, topics, departments, scopes, members, docker_bins,
-                  docker_copies, int(uid.group(1)) if uid else None, service_vars)
+                  docker_copies, int(uid.group(1)) if uid else None, service_vars, kafka, budgets)
 
 
 # --------------------------------------------------------------------------- reporting
@@ -325,6 +398,19 @@ def check_custom_resource(obj: dict, report: Report) -> None:
             report.error(obj, "spec.instances must be a positive integer")
         if not dig(spec, "storage", "size"):
             report.error(obj, "spec.storage.size is missing")
+    elif kind == "KafkaUser":
+        if obj["apiVersion"] != "kafka.strimzi.io/v1beta2":
+            report.error(obj, "apiVersion must be kafka.strimzi.io/v1beta2")
+        if dig(obj, "metadata", "labels", "strimzi.io/cluster") != KAFKA_CLUSTER:
+            report.error(obj, f"label strimzi.io/cluster must be {KAFKA_CLUSTER!r}")
+    elif kind == "ScheduledBackup":
+        if len(str(spec.get("schedule", "")).split()) != 6:
+            report.error(obj, "spec.schedule must have six fields (seconds first)")
+        if not dig(spec, "cluster", "name"):
+            report.error(obj, "spec.cluster.name is missing")
+    elif kind == "PodMonitor":
+        if not spec.get("selector") or not spec.get("podMetricsEndpoints"):
+            report.error(obj, "spec.selector and spec.podMetricsEndpoints are required")
     elif kind == "Database":
         for path in (("name",), ("owner",), ("cluster", "name")):
             if not dig(spec, *path):
@@ -361,6 +447,22 @@ def selects(selector: dict | None, labels: dict | None) -> bool:
     match = selector["matchLabels"] if "matchLabels" in selector else selector
     labels = labels or {}
     return all(labels.get(k) == v for k, v in match.items())
+
+
+def named_namespaces(selector: dict | None) -> set[str] | None:
+    """The namespaces a namespaceSelector names by kubernetes.io/metadata.name, or None when
+    it selects by anything else (or selects every namespace)."""
+    if not isinstance(selector, dict):
+        return None
+    labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if set(labels) - {NAME_LABEL} or any(e.get("key") != NAME_LABEL or e.get("operator") != "In" for e in expressions):
+        return None
+    names = [set([labels[NAME_LABEL]])] if NAME_LABEL in labels else []
+    names += [set(e.get("values") or []) for e in expressions]
+    if not names:
+        return None
+    return set.intersection(*names) or None
 
 
 @dataclass
@@ -423,7 +525,12 @@ class PlatformChecks:
             self.report.error(None, f"the workloads use different images: {', '.join(sorted(images))}")
         for image in images:
             self.image(image)
+        self.namespace()
+        self.default_deny()
+        for policy in self.objs.of("NetworkPolicy"):
+            self.peers(policy)
         self.topics()
+        self.kafka_users()
         self.postgres()
         self.secrets()
 
@@ -466,11 +573,8 @@ class PlatformChecks:
             elif got is not None and got != port:
                 error(deploy, f"{probe} checks port {got}, the service listens on {port}")
 
-        grace_ms = env.get("SHUTDOWN_GRACE_MS")
-        period = pod.get("terminationGracePeriodSeconds", 30)
-        if grace_ms and grace_ms.isdigit() and int(grace_ms) + SHUTDOWN_DRAIN_MS > period * 1000:
-            error(deploy, f"terminationGracePeriodSeconds {period} s leaves no time to drain after "
-                          f"SHUTDOWN_GRACE_MS {grace_ms} (needs {int(grace_ms) + SHUTDOWN_DRAIN_MS} ms)")
+        self.shutdown(deploy, pod, env)
+        self.mounts(deploy, svc, pod, container)
         self.hardening(deploy, pod, container)
         if pod.get("serviceAccountName") and not self.objs.get("ServiceAccount", pod["serviceAccountName"]):
             error(deploy, f"ServiceAccount {pod['serviceAccountName']} is not rendered")
@@ -480,6 +584,39 @@ class PlatformChecks:
         self.disruption_budget(svc, pod_labels, hpa_min if hpa_min is not None else replicas)
         job = self.migration_job(svc, container, env)
         self.network_policy(svc, port, pod_labels, job)
+
+    def shutdown(self, deploy: dict, pod: dict, env: dict) -> None:
+        """SIGTERM: NOT_SERVING for SHUTDOWN_GRACE_MS, calls cut at SHUTDOWN_GRACE_MS +
+        REQUEST_TIMEOUT_MS, then the workers' and the producer's budgets (lib.rs), then the
+        pool and telemetry: the pod's grace period must cover all of it, or the kubelet's
+        SIGKILL cuts the offsets' commit or the producer's flush."""
+        period = pod.get("terminationGracePeriodSeconds", 30)
+        parts = {}
+        for var in ("SHUTDOWN_GRACE_MS", "REQUEST_TIMEOUT_MS"):
+            value = env.get(var)
+            if value is None or not value.strip().isdigit():
+                return  # reported by variables()
+            parts[var] = int(value)
+        # The calls are cut SHUTDOWN_GRACE_MS + REQUEST_TIMEOUT_MS after SIGTERM (server/mod.rs).
+        parts.update(self.src.shutdown_budgets_ms)
+        parts["margin"] = SHUTDOWN_MARGIN_MS
+        need = sum(parts.values())
+        if not isinstance(period, int) or need > period * 1000:
+            terms = " + ".join(f"{k} {v}" for k, v in parts.items())
+            self.report.error(deploy, f"terminationGracePeriodSeconds {period} s is shorter than the shutdown: "
+                                      f"{terms} = {need} ms")
+
+    def mounts(self, obj: dict, svc: str, pod: dict, container: dict) -> None:
+        """The Kafka identity (the KafkaUser's Secret) and the two CAs, mounted read-only."""
+        volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+        mounted = {m.get("name") for m in container.get("volumeMounts") or []}
+        for secret, what in ((f"{svc}-kafka", f"the KafkaUser {svc}-kafka's certificate"),
+                             (KAFKA_CA_SECRET, "the Kafka cluster CA"), (PG_CA_SECRET, "the PostgreSQL cluster CA")):
+            names = [n for n, v in volumes.items() if dig(v, "secret", "secretName") == secret]
+            if not names or not mounted & set(names):
+                self.report.error(obj, f"does not mount Secret {secret} ({what})")
+            if names:
+                self.secret_refs.add((secret, None))
 
     def environment(self, obj: dict, container: dict) -> dict[str, str | None]:
         """Every variable the container gets, with its value (None when from a Secret not rendered)."""
@@ -531,7 +668,7 @@ class PlatformChecks:
     def variables(self, deploy: dict, svc: str, port: int, env: dict) -> None:
         error = self.report.error
         own = self.src.service_vars.get(svc, [])
-        known = set(self.src.env_vars) | set(own)
+        known = set(self.src.env_vars) | set(own) | CLIENT_LIBRARY_VARS
         for var in self.src.env_vars:
             if var in FORBIDDEN_VARS:
                 if var in env:
@@ -542,7 +679,7 @@ class PlatformChecks:
             error(deploy, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         container = dig(deploy, "spec", "template", "spec", "containers", 0, default={})
         refs = {i.get("name"): dig(i, "valueFrom", "secretKeyRef") for i in container.get("env") or []}
-        expected = {"DATABASE_URL": (f"{svc}-database", DATABASE_KEY), "AUTH_TOKENS": AUTH_SECRET}
+        expected = {"PGPASSWORD": (f"{svc}-db-credentials", "password"), "AUTH_TOKENS": AUTH_SECRET}
         for var in SECRET_VARS:
             ref = refs.get(var)
             want = expected[var]
@@ -660,10 +797,11 @@ class PlatformChecks:
 
     def migration_job(self, svc: str, server: dict, server_env: dict) -> dict | None:
         error = self.report.error
-        job = self.objs.get("Job", f"{svc}-migrate")
-        if not job:
-            error(None, f"no Job {svc}-migrate")
+        jobs = [j for j in self.objs.of("Job") if re.fullmatch(rf"{re.escape(svc)}-migrate(-.+)?", dig(j, "metadata", "name", default=""))]
+        if len(jobs) != 1:
+            error(None, f"expected one Job {svc}-migrate[-<release>], found {len(jobs)}")
             return None
+        job = jobs[0]
         pod = dig(job, "spec", "template", "spec", default={})
         containers = pod.get("containers") or []
         if len(containers) != 1:
@@ -677,18 +815,35 @@ class PlatformChecks:
         if pod.get("restartPolicy") not in ("Never", "OnFailure"):
             error(job, "restartPolicy must be Never or OnFailure")
         env = self.environment(job, c)
-        ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "DATABASE_URL"), None)
-        if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-database", DATABASE_KEY):
-            error(job, f"DATABASE_URL must come from Secret {svc}-database key {DATABASE_KEY}, as in the Deployment")
-        for var in sorted(set(env) - set(self.src.env_vars) - set(self.src.service_vars.get(svc, []))):
+        ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "PGPASSWORD"), None)
+        if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-db-credentials", "password"):
+            error(job, f"PGPASSWORD must come from Secret {svc}-db-credentials key password, as in the Deployment")
+        if "DATABASE_URL" not in env:
+            error(job, "DATABASE_URL is not set")
+        volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+        if not any(dig(v, "secret", "secretName") == PG_CA_SECRET for v in volumes.values()):
+            error(job, f"does not mount Secret {PG_CA_SECRET} (the PostgreSQL cluster CA)")
+        self.secret_refs.add((PG_CA_SECRET, None))
+        version = dig(job, "metadata", "labels", "app.kubernetes.io/version")
+        name = dig(job, "metadata", "name")
+        if self.policy.name != "base":
+            if not version:
+                error(job, "has no label app.kubernetes.io/version (the release, also in its name)")
+            elif name != f"{svc}-migrate-{version}":
+                error(job, f"must be named {svc}-migrate-{version} (one Job per release: a Job's template "
+                           "cannot change, so the next release's apply would fail)")
+        for var in sorted(set(env) - set(self.src.env_vars) - set(self.src.service_vars.get(svc, [])) - CLIENT_LIBRARY_VARS):
             error(job, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         for var, value in env.items():
-            if var != "DATABASE_URL" and var in server_env and server_env[var] != value:
+            if var not in ("DATABASE_URL", "PGPASSWORD") and var in server_env and server_env[var] != value:
                 error(job, f"{var}={value!r} differs from the Deployment's {server_env[var]!r}")
         self.hardening(job, pod, c)
         return job
 
     def network_policy(self, svc: str, port: int, pod_labels: dict, job: dict | None) -> None:
+        """The service's own policy: gRPC in from the named gateway namespaces only; out to
+        kube-dns, the PostgreSQL instances, the Kafka brokers and the collector only. (The
+        rules every policy obeys, whatever it selects, are in peers().)"""
         error = self.report.error
         policy = self.objs.get("NetworkPolicy", svc)
         if not policy:
@@ -701,37 +856,93 @@ class PlatformChecks:
             error(policy, f"podSelector does not select Job {svc}-migrate's pods (it needs PostgreSQL egress)")
         if set(spec.get("policyTypes") or []) != {"Ingress", "Egress"}:
             error(policy, "policyTypes must be Ingress and Egress")
-        same_ns = gateway = False
+        gateways = set()
         for rule in spec.get("ingress") or []:
             ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or []}
             if ports != {(port, "TCP")} and ports != {("grpc", "TCP")}:
                 error(policy, f"an ingress rule opens {sorted(ports, key=str)}, not only the gRPC port {port}")
-                continue
             for peer in rule.get("from") or []:
-                if peer.get("podSelector") == {} and "namespaceSelector" not in peer:
-                    same_ns = True
-                labels = dig(peer, "namespaceSelector", "matchLabels", default={})
-                if "podSelector" not in peer and labels == {GATEWAY_LABEL[0]: GATEWAY_LABEL[1]}:
-                    gateway = True
-        if not same_ns:
-            error(policy, f"no ingress to port {port} from the pods of the namespace")
-        if not gateway:
-            error(policy, f"no ingress to port {port} from namespaces labelled {GATEWAY_LABEL[0]}={GATEWAY_LABEL[1]}")
-        egress = {(p.get("port"), p.get("protocol", "TCP")) for rule in spec.get("egress") or [] for p in rule.get("ports") or []}
-        for missing in sorted(EGRESS_PORTS - egress):
-            error(policy, f"no egress to port {missing[0]}/{missing[1]}")
-        for extra in sorted(egress - EGRESS_PORTS, key=str):
-            error(policy, f"egress to port {extra[0]}/{extra[1]} is more than the service needs")
+                named = named_namespaces(peer.get("namespaceSelector"))
+                if "podSelector" in peer or not named:
+                    error(policy, f"ingress peer {peer} is not a gateway namespace named by {NAME_LABEL}")
+                gateways |= named or set()
+        if not gateways:
+            error(policy, f"no ingress to port {port} from the gateway namespaces (named by {NAME_LABEL})")
+        wanted = {
+            "DNS (kube-dns in kube-system, 53/UDP and 53/TCP)": lambda peer, ports: (
+                named_namespaces(peer.get("namespaceSelector")) == {"kube-system"}
+                and dig(peer, "podSelector", "matchLabels", "k8s-app") == "kube-dns"
+                and {(53, "UDP"), (53, "TCP")} <= ports),
+            f"PostgreSQL (the pods of {PG_CLUSTER}, 5432)": lambda peer, ports: (
+                "namespaceSelector" not in peer
+                and dig(peer, "podSelector", "matchLabels", "cnpg.io/cluster") == PG_CLUSTER
+                and (5432, "TCP") in ports),
+            f"Kafka (the brokers of {KAFKA_CLUSTER} in namespace {KAFKA_NAMESPACE}, {KAFKA_TLS_PORT})": lambda peer, ports: (
+                named_namespaces(peer.get("namespaceSelector")) == {KAFKA_NAMESPACE}
+                and dig(peer, "podSelector", "matchLabels", "strimzi.io/cluster") == KAFKA_CLUSTER
+                and (KAFKA_TLS_PORT, "TCP") in ports),
+            "the OpenTelemetry collector's namespace (4317)": lambda peer, ports: (
+                bool(named_namespaces(peer.get("namespaceSelector"))) and (4317, "TCP") in ports),
+        }
+        found = set()
         for rule in spec.get("egress") or []:
-            if not rule.get("ports"):
-                error(policy, "an egress rule without ports allows everything")
+            ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or []}
+            for peer in rule.get("to") or []:
+                matched = [name for name, test in wanted.items() if test(peer, ports)]
+                if not matched:
+                    error(policy, f"egress to {peer} on {sorted(ports, key=str)} is more than the service needs")
+                found |= set(matched)
+        for missing in wanted.keys() - found:
+            error(policy, f"no egress to {missing}")
+
+    def peers(self, policy: dict) -> None:
+        """Every NetworkPolicy: no ingress from every pod of the namespace (or of the
+        cluster), no egress rule without peers, no egress to any IP, every rule with ports."""
+        error = self.report.error
+        spec = policy.get("spec") or {}
+        for direction, key in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction) or []:
+                peers = rule.get(key)
+                if not peers:
+                    error(policy, f"an {direction} rule without peers ({key}) admits {'every source' if direction == 'ingress' else 'any destination'}")
+                if not rule.get("ports"):
+                    error(policy, f"an {direction} rule without ports admits every port")
+                for peer in peers or []:
+                    pods, namespaces = peer.get("podSelector"), peer.get("namespaceSelector")
+                    if "ipBlock" in peer:
+                        cidr = str(dig(peer, "ipBlock", "cidr", default=""))
+                        prefix = cidr.rpartition("/")[2]
+                        if direction == "egress" and (not prefix.isdigit() or int(prefix) < 8):
+                            error(policy, f"egress to {cidr}: any IP (a whole range); name the addresses")
+                        elif direction == "ingress":
+                            error(policy, f"ingress from {cidr}: addresses, not named peers")
+                    elif namespaces is None and pods == {}:
+                        error(policy, f"{direction} {'from' if direction == 'ingress' else 'to'} every pod of the namespace (podSelector: {{}})")
+                    elif namespaces is not None and not named_namespaces(namespaces):
+                        error(policy, f"{direction} peer {peer} does not name its namespace ({NAME_LABEL})")
+
+    def default_deny(self) -> None:
+        policy = next((p for p in self.objs.of("NetworkPolicy")
+                       if dig(p, "spec", "podSelector") == {} and not dig(p, "spec", "ingress")
+                       and not dig(p, "spec", "egress")
+                       and set(dig(p, "spec", "policyTypes", default=[])) == {"Ingress", "Egress"}), None)
+        if not policy:
+            self.report.error(None, "no default-deny NetworkPolicy (podSelector {}, policyTypes Ingress and Egress, no rule)")
+
+    def namespace(self) -> None:
+        ns = self.objs.get("Namespace", NAMESPACE)
+        if not ns:
+            return
+        labels = dig(ns, "metadata", "labels", default={})
+        if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+            self.report.error(ns, "must enforce Pod Security \"restricted\" (label pod-security.kubernetes.io/enforce)")
 
     # ---- the image
     def image(self, image: str) -> None:
         name, _, digest = image.partition("@")
         tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
-        if self.policy.pinned_image and not digest and (not tag or tag == "latest"):
-            self.report.error(None, f"image {image!r} is not pinned: set a release tag or digest")
+        if self.policy.pinned_image and not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            self.report.error(None, f"image {image!r} is not pinned by digest (@sha256:…): a tag{' ' + tag if tag else ''} can be moved")
 
     # ---- Kafka
     def topics(self) -> None:
@@ -763,6 +974,58 @@ class PlatformChecks:
                     error(obj, f"{svc}'s INBOX_RETENTION={env['INBOX_RETENTION']} is not longer than OUTBOX_RETENTION "
                                f"({replayable} ms, the longest) plus retention.ms {kept}: a replayed event re-read "
                                "from the topic would be applied again")
+
+    def kafka_users(self) -> None:
+        """One KafkaUser per service, its ACLs exactly what the service's binary says it reads
+        and writes (behind its KAFKA_TOPIC_PREFIX), nothing that creates, deletes or alters."""
+        error = self.report.error
+        expected_users = {f"{svc}-kafka" for svc in self.src.services}
+        for user in self.objs.of("KafkaUser"):
+            if dig(user, "metadata", "name") not in expected_users:
+                error(user, "is no service's KafkaUser (<service>-kafka)")
+        for svc in self.src.services:
+            user = self.objs.get("KafkaUser", f"{svc}-kafka")
+            if not user:
+                error(None, f"no KafkaUser {svc}-kafka (the service's Kafka identity)")
+                continue
+            spec = user.get("spec") or {}
+            if dig(spec, "authentication", "type") not in ("tls", "scram-sha-512"):
+                error(user, "spec.authentication.type must be tls or scram-sha-512")
+            if dig(spec, "authorization", "type") != "simple":
+                error(user, "spec.authorization.type must be simple")
+            prefix = (self.env_by_service.get(svc) or {}).get("KAFKA_TOPIC_PREFIX") or ""
+            reads, writes = self.src.kafka.get(svc, ([], []))
+            contract = set(self.src.topics) | {f"{t}.dlq" for t in self.src.topics}
+            for topic in sorted({t for t, _ in reads} | set(writes)):
+                if topic not in contract:
+                    error(user, f"`{svc} topics` uses {topic}, which is not in proto/src/topics.rs (nor its .dlq)")
+            want = set()
+            for topic, group in reads:
+                want |= {("topic", prefix + topic, "Read"), ("topic", prefix + topic, "Describe"),
+                         ("group", prefix + group, "Read")}
+            for topic in writes:
+                want |= {("topic", prefix + topic, "Write"), ("topic", prefix + topic, "Describe")}
+            have = set()
+            for acl in dig(spec, "authorization", "acls", default=[]):
+                resource = acl.get("resource") or {}
+                kind, name = resource.get("type"), resource.get("name")
+                if resource.get("patternType", "literal") != "literal":
+                    error(user, f"ACL on {kind} {name}: patternType must be literal (a prefix grants more)")
+                if kind not in ("topic", "group"):
+                    error(user, f"ACL on {kind} {name or ''}: a service holds topic and group ACLs only")
+                if acl.get("type", "allow") != "allow" or acl.get("host", "*") != "*":
+                    error(user, f"ACL on {kind} {name}: only allow rules for any host")
+                operations = list(acl.get("operations") or []) + ([acl["operation"]] if acl.get("operation") else [])
+                for operation in operations:
+                    if operation in FORBIDDEN_KAFKA_OPERATIONS:
+                        error(user, f"ACL on {kind} {name} grants {operation}: no service creates, deletes or alters")
+                    have.add((kind, name, operation))
+            source = f"`{svc} topics`"
+            for kind, name, operation in sorted(want - have):
+                error(user, f"lacks {operation} on {kind} {name} ({source} uses it)")
+            for kind, name, operation in sorted(have - want):
+                if operation not in FORBIDDEN_KAFKA_OPERATIONS and kind in ("topic", "group"):
+                    error(user, f"grants {operation} on {kind} {name}, which {source} does not use")
 
     # ---- PostgreSQL
     def postgres(self) -> None:
@@ -805,6 +1068,7 @@ class PlatformChecks:
                 continue
             self.secret_refs.add((credentials, "password"))
             self.database_url(svc, want, owner, credentials)
+        self.postgres_tls_and_backups(cluster)
         # The pools at their largest, plus one connection per migration Job.
         budget = 0
         for svc, env in self.env_by_service.items():
@@ -821,37 +1085,94 @@ class PlatformChecks:
                            f"({budget} + {PG_RESERVED_CONNECTIONS} reserved)")
 
     def database_url(self, svc: str, database: str, owner: str, credentials: str) -> None:
-        secret = self.objs.get("Secret", f"{svc}-database")
-        if not secret:
-            return
-        url = secret_value(secret, DATABASE_KEY)
-        if url is None:
-            self.report.error(secret, f"no key {DATABASE_KEY}")
+        """DATABASE_URL names the role, the read-write service and the database, carries no
+        password (PGPASSWORD comes from the role's one Secret) and verifies the server."""
+        deploy = self.objs.get("Deployment", svc)
+        url = (self.env_by_service.get(svc) or {}).get("DATABASE_URL")
+        if not deploy or url is None:
             return
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as err:
-            self.report.error(secret, f"{DATABASE_KEY} is not a URL: {err}")
+            self.report.error(deploy, f"DATABASE_URL is not a URL: {err}")
             return
+        query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
         problems = []
         if parts.scheme not in ("postgres", "postgresql"):
             problems.append("scheme must be postgres://")
         if unquote(parts.username or "") != owner:
             problems.append(f"user must be {owner}")
+        if parts.password is not None:
+            problems.append(f"holds a password: it belongs in Secret {credentials} only (PGPASSWORD)")
         if (parts.hostname or "").split(".")[0] != PG_RW_HOST:
             problems.append(f"host must be {PG_RW_HOST} (the read-write service)")
         if port not in (None, 5432):
             problems.append("port must be 5432")
         if parts.path.lstrip("/") != database:
             problems.append(f"database must be {database}")
+        if query.get("sslmode") != "verify-full":
+            problems.append("sslmode must be verify-full (TLS, the server's name checked)")
+        root = query.get("sslrootcert", "")
+        pod = dig(deploy, "spec", "template", "spec", default={})
+        container = dig(pod, "containers", 0, default={})
+        ca_volumes = {v.get("name") for v in pod.get("volumes") or [] if dig(v, "secret", "secretName") == PG_CA_SECRET}
+        ca_paths = {m.get("mountPath", "").rstrip("/") + "/ca.crt" for m in container.get("volumeMounts") or []
+                    if m.get("name") in ca_volumes}
+        if root not in ca_paths:
+            problems.append(f"sslrootcert must be the mounted cluster CA (Secret {PG_CA_SECRET}): {sorted(ca_paths) or 'not mounted'}")
+        for problem in problems:
+            self.report.error(deploy, f"DATABASE_URL: {problem}")
         cred = self.objs.get("Secret", credentials)
-        if cred and secret_value(cred, "password") != unquote(parts.password or ""):
-            problems.append(f"password differs from Secret {credentials}")
         if cred and secret_value(cred, "username") != owner:
             self.report.error(cred, f"username must be {owner}")
-        for problem in problems:
-            self.report.error(secret, f"{DATABASE_KEY}: {problem}")
+
+    def postgres_tls_and_backups(self, cluster: dict) -> None:
+        error = self.report.error
+        spec = cluster.get("spec") or {}
+        hba = [re.sub(r"\s+", " ", str(line).strip()) for line in dig(spec, "postgresql", "pg_hba", default=[])]
+        for network in ("0.0.0.0/0", "::/0"):
+            rule = f"hostnossl all all {network} reject"
+            if rule not in hba:
+                error(cluster, f"postgresql.pg_hba lacks `{rule}`: connections without TLS would be accepted")
+        store = dig(spec, "backup", "barmanObjectStore")
+        if self.policy.pinned_image:
+            if not store or not store.get("destinationPath"):
+                error(cluster, "no backup.barmanObjectStore.destinationPath: a release overlay backs up to an object store")
+            if not any(dig(b, "spec", "cluster", "name") == PG_CLUSTER for b in self.objs.of("ScheduledBackup")):
+                error(None, f"no ScheduledBackup of {PG_CLUSTER}")
+        if store:
+            for key in ("accessKeyId", "secretAccessKey"):
+                name = dig(store, "s3Credentials", key, "name")
+                if name:
+                    self.secret_refs.add((name, dig(store, "s3Credentials", key, "key")))
+        for backup in self.objs.of("ScheduledBackup"):
+            if not store:
+                error(backup, f"backs up {PG_CLUSTER}, which has no backup.barmanObjectStore")
+        monitored = any(dig(m, "spec", "selector", "matchLabels", "cnpg.io/cluster") == PG_CLUSTER for m in self.objs.of("PodMonitor"))
+        if not monitored and not self.policy.self_contained:  # a dev cluster may lack Prometheus
+            error(None, f"no PodMonitor selecting cnpg.io/cluster={PG_CLUSTER}")
+        policy = next((p for p in self.objs.of("NetworkPolicy")
+                       if dig(p, "spec", "podSelector", "matchLabels", "cnpg.io/cluster") == PG_CLUSTER), None)
+        if not policy:
+            error(None, f"no NetworkPolicy for the pods of {PG_CLUSTER}")
+            return
+        services = set(self.src.services)
+        for rule in dig(policy, "spec", "ingress", default=[]):
+            ports = {(p.get("port"), p.get("protocol", "TCP")) for p in rule.get("ports") or []}
+            for peer in rule.get("from") or []:
+                labels = dig(peer, "podSelector", "matchLabels", default={})
+                names = {v for e in dig(peer, "podSelector", "matchExpressions", default=[])
+                         if e.get("key") == "app.kubernetes.io/name" and e.get("operator") == "In" for v in e.get("values") or []}
+                names |= {labels["app.kubernetes.io/name"]} if "app.kubernetes.io/name" in labels else set()
+                same_ns = "namespaceSelector" not in peer
+                if same_ns and labels.get("cnpg.io/cluster") == PG_CLUSTER:
+                    continue  # replication
+                if same_ns and names and names <= services and ports == {(5432, "TCP")}:
+                    continue  # the services and their migration Jobs
+                if not same_ns and named_namespaces(peer.get("namespaceSelector")):
+                    continue  # the operator, Prometheus: named namespaces (peers() checks the rest)
+                error(policy, f"ingress from {peer} on {sorted(ports, key=str)}: only the services, the operator and replication")
 
     # ---- Secrets
     def secrets(self) -> None:
@@ -866,7 +1187,11 @@ class PlatformChecks:
         external = set()
         for name, key in sorted(self.secret_refs, key=str):
             secret = self.objs.get("Secret", name)
-            if secret is None:
+            if secret is not None and provided_secret(name):
+                self.report.error(secret, f"is written by {provided_secret(name)}, not by an overlay")
+            elif secret is None and provided_secret(name):
+                continue
+            elif secret is None:
                 external.add(name)
                 if self.policy.self_contained:
                     self.report.error(None, f"Secret {name} is referenced but not rendered")
@@ -964,6 +1289,115 @@ def check_repository(src: Source, report: Report, hadolint: str | None) -> None:
             report.error(None, f"{var} is not documented")
 
 
+# --------------------------------------------------------------------------- cluster prerequisites
+
+
+# The metrics the dashboard and the alert rules must cover: the instruments' Prometheus names.
+OBSERVED = {
+    "request rate, errors": "rpc_server_requests_total",
+    "latency": "rpc_server_duration_seconds_bucket",
+    "outbox backlog": "outbox_backlog",
+    "consumer lag": "consumer_lag",
+    "DLQ arrivals": 'outcome="dead_lettered"',
+    "re-rank duration": "classification_rerank_duration_seconds_bucket",
+    "overdue notices": "notices_overdue",
+}
+
+
+def check_kafka_resource(kafka: dict | None, services: list[str], report: Report) -> None:
+    """The Kafka cluster the KafkaUsers need: a TLS listener that authenticates clients and
+    admits the four services' pods only, ACL authorisation, operators watching haicheng."""
+    if not isinstance(kafka, dict) or kafka.get("kind") != "Kafka":
+        report.error(None, "no Kafka resource")
+        return
+    spec = kafka.get("spec") or {}
+    if dig(spec, "kafka", "authorization", "type") != "simple":
+        report.error(kafka, "spec.kafka.authorization.type must be simple (the KafkaUsers' ACLs)")
+    listeners = [l for l in dig(spec, "kafka", "listeners", default=[]) if l.get("port") == KAFKA_TLS_PORT]
+    if not listeners:
+        report.error(kafka, f"no listener on {KAFKA_TLS_PORT}, the port the services use")
+    for listener in listeners:
+        if listener.get("tls") is not True:
+            report.error(kafka, f"listener {listener.get('name')}: tls must be true")
+        if dig(listener, "authentication", "type") not in ("tls", "scram-sha-512"):
+            report.error(kafka, f"listener {listener.get('name')}: authentication must be tls or scram-sha-512")
+        named = set()
+        for peer in listener.get("networkPolicyPeers") or []:
+            if named_namespaces(peer.get("namespaceSelector")) != {NAMESPACE}:
+                report.error(kafka, f"listener {listener.get('name')}: peer {peer} is not in namespace {NAMESPACE}")
+            for e in dig(peer, "podSelector", "matchExpressions", default=[]):
+                if e.get("key") == "app.kubernetes.io/name":
+                    named |= set(e.get("values") or [])
+            named |= {v for k, v in dig(peer, "podSelector", "matchLabels", default={}).items() if k == "app.kubernetes.io/name"}
+        if named != set(services):
+            report.error(kafka, f"listener {listener.get('name')}: networkPolicyPeers name {sorted(named)}, "
+                                f"not the services {sorted(services)}")
+    for operator in ("topicOperator", "userOperator"):
+        if dig(spec, "entityOperator", operator, "watchedNamespace") != NAMESPACE:
+            report.error(kafka, f"entityOperator.{operator}.watchedNamespace must be {NAMESPACE} (the KafkaTopics and KafkaUsers)")
+
+
+def check_observability(root: Path, report: Report) -> None:
+    """The collector's configuration, the ServiceMonitor, the alert rules and the dashboard."""
+    import json  # noqa: PLC0415
+
+    def load(name: str):
+        try:
+            return yaml.safe_load((root / name).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            report.error(None, f"{name}: {err}")
+            return None
+
+    cm = load("collector.yaml")
+    try:
+        config = yaml.safe_load(dig(cm, "data", "collector.yaml", default="")) or {}
+    except yaml.YAMLError as err:
+        report.error(None, f"collector.yaml: data.collector.yaml is not YAML: {err}")
+        config = {}
+    exporters = config.get("exporters") or {}
+    pipelines = dig(config, "service", "pipelines", default={})
+    if not pipelines:
+        report.error(None, "collector.yaml: no pipelines")
+    for name, pipeline in pipelines.items():
+        procs = pipeline.get("processors") or []
+        if procs[:1] != ["memory_limiter"]:
+            report.error(None, f"collector.yaml: pipeline {name}: memory_limiter must come first")
+        if procs[-1:] != ["batch"]:
+            report.error(None, f"collector.yaml: pipeline {name}: batch must come last")
+        if "k8sattributes" not in procs:
+            report.error(None, f"collector.yaml: pipeline {name}: no k8sattributes")
+        for exporter in pipeline.get("exporters") or []:
+            if exporter not in exporters:
+                report.error(None, f"collector.yaml: pipeline {name}: exporter {exporter} is not configured")
+    for name, exporter in exporters.items():
+        if name.split("/")[0] in ("otlp", "otlphttp"):
+            tls = (exporter or {}).get("tls") or {}
+            endpoint = str((exporter or {}).get("endpoint", ""))
+            if tls.get("insecure") or endpoint.startswith("http://"):
+                report.error(None, f"collector.yaml: exporter {name} must use TLS")
+    if "prometheus" not in dig(pipelines, "metrics", "exporters", default=[]):
+        report.error(None, "collector.yaml: the metrics pipeline does not export to prometheus (the ServiceMonitor scrapes it)")
+    monitor = load("servicemonitor.yaml")
+    if dig(monitor, "kind") != "ServiceMonitor" or not dig(monitor, "spec", "endpoints"):
+        report.error(None, "servicemonitor.yaml: no ServiceMonitor with endpoints")
+    rules = load("alerts.yaml")
+    exprs = " ".join(str(r.get("expr", "")) for g in dig(rules, "spec", "groups", default=[]) for r in g.get("rules") or [])
+    try:
+        dashboard = json.loads((root / "dashboard.json").read_text())
+    except (OSError, ValueError) as err:
+        report.error(None, f"dashboard.json: {err}")
+        dashboard = {}
+    targets = " ".join(t.get("expr", "") for panel in dashboard.get("panels") or [] for t in panel.get("targets") or [])
+    for what, metric in OBSERVED.items():
+        if metric not in exprs:
+            report.error(None, f"alerts.yaml: no alert on {what} ({metric})")
+        if metric not in targets:
+            report.error(None, f"dashboard.json: no panel for {what} ({metric})")
+    for needed in ("rpc_method", "principal"):
+        if f"{needed}" not in targets:
+            report.error(None, f"dashboard.json: requests are not broken down by {needed}")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -981,6 +1415,24 @@ def policy_for(name: str) -> Policy:
     if leaf.startswith("dev"):
         return Policy(name, self_contained=True, pinned_image=False)
     return Policy(name, self_contained=False, pinned_image=True)
+
+
+def check_rendering(src: Source, schemas: Schemas | None, report: Report, name: str, docs: list) -> Objects:
+    """Every check of one rendering (base or an overlay); errors go to `report`."""
+    seen = set()
+    for obj in docs:
+        if not isinstance(obj, dict):
+            report.error(None, f"a rendered document is not an object: {obj!r:.60}")
+            continue
+        key = (obj.get("kind"), dig(obj, "metadata", "namespace"), dig(obj, "metadata", "name"))
+        if key in seen:
+            report.error(obj, "rendered twice")
+        seen.add(key)
+        if schemas is not None:
+            check_object(obj, report, schemas)
+    objects = Objects([d for d in docs if isinstance(d, dict)])
+    PlatformChecks(src, objects, report, policy_for(name)).run()
+    return objects
 
 
 def main() -> int:
@@ -1016,23 +1468,24 @@ def main() -> int:
             report.error(None, f"the rendering is not YAML: {err}")
             continue
         before = len(report.errors)
-        seen = set()
-        for obj in docs:
-            if not isinstance(obj, dict):
-                report.error(None, f"a rendered document is not an object: {obj!r:.60}")
-                continue
-            key = (obj.get("kind"), dig(obj, "metadata", "namespace"), dig(obj, "metadata", "name"))
-            if key in seen:
-                report.error(obj, "rendered twice")
-            seen.add(key)
-            check_object(obj, report, schemas)
-        objects = Objects([d for d in docs if isinstance(d, dict)])
-        PlatformChecks(src, objects, report, policy_for(name)).run()
+        objects = check_rendering(src, schemas, report, name, docs)
         custom = sum(1 for d in objects.items if d.get("apiVersion", "").split("/")[0] in CRD_GROUPS)
         found = len(report.errors) - before
         print(f"{report.where}: {len(docs)} objects ({len(docs) - custom} against the Kubernetes "
               f"{' and '.join(schemas.kv.major_minor(v) for v in schemas.versions)} schemas, {custom} custom "
               f"resources), {'OK' if not found else f'{found} error(s)'}")
+    before = len(report.errors)
+    report.where = "deploy/strimzi/kafka.yaml"
+    try:
+        kafka = yaml.safe_load((repo / "deploy/strimzi/kafka.yaml").read_text())
+    except (OSError, yaml.YAMLError) as err:
+        report.error(None, str(err))
+    else:
+        check_kafka_resource(kafka, list(src.services), report)
+    report.where = "deploy/observability"
+    check_observability(repo / "deploy/observability", report)
+    found = len(report.errors) - before
+    print(f"deploy/strimzi, deploy/observability: {'OK' if not found else f'{found} error(s)'}")
     before = len(report.errors)
     check_repository(src, report, args.hadolint)
     found = len(report.errors) - before

@@ -35,7 +35,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[GRPC_SERVICE],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[topics::CENSUS_EVENTS],
+    consumes: &[],
+    produces: &[topics::CENSUS_EVENTS],
     vars: &[config::vars::ALL],
 };
 

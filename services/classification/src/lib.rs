@@ -42,11 +42,12 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     ],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[
-        topics::CENSUS_EVENTS,
-        topics::CLASSIFICATION_EVENTS,
-        topics::POLICY_NOTICES,
+    consumes: &[
+        ("census", &[topics::CENSUS_EVENTS]),
+        // The notice store's consumer (notices::start).
+        ("notices", &[topics::POLICY_NOTICES]),
     ],
+    produces: &[topics::CLASSIFICATION_EVENTS, topics::POLICY_NOTICES],
     vars: &[config::vars::ALL, notices::vars::ALL],
 };
 

@@ -34,12 +34,11 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[api::SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[
-        topics::CENSUS_EVENTS,
-        topics::CLASSIFICATION_EVENTS,
-        topics::LAND_EVENTS,
-        topics::POLICY_NOTICES,
+    consumes: &[
+        ("census", &[topics::CENSUS_EVENTS]),
+        ("classification", &[topics::CLASSIFICATION_EVENTS]),
     ],
+    produces: &[topics::LAND_EVENTS, topics::POLICY_NOTICES],
     vars: &[config::vars::ALL],
 };
 

@@ -40,7 +40,8 @@
 //! - Overdue: computed when read, not marked by a task. An unacknowledged notice is OVERDUE
 //!   once its deadline passed: the producer's `due_at`, or else `issued_at` plus
 //!   [`NoticeSettings::overdue_after`] (`NOTICE_OVERDUE_AFTER_MS`, default 7 days). Returned
-//!   notices carry that deadline in `due_at`.
+//!   notices carry that deadline in `due_at`. The gauge `notices.overdue` counts them by
+//!   department once a minute ([`overdue`]), for the alert on overdue notices.
 //! - Wake-up: `pg_notify` in the consumer's transaction, one LISTEN connection per process,
 //!   and a poll every [`NoticeSettings::watch_poll`] as the fallback (see `watch.rs`).
 
@@ -48,6 +49,7 @@ mod api;
 mod consumer;
 mod filter;
 mod model;
+pub mod overdue;
 mod settings;
 mod store;
 mod watch;
@@ -80,6 +82,8 @@ pub fn start(
     let pool = platform.pool.clone();
     platform.spawn(move |stop| file_old_notices(pool, stop));
     platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer)?;
+    let (pool, overdue_after) = (platform.pool.clone(), settings.overdue_after);
+    platform.spawn(move |stop| overdue::report(pool, overdue_after, stop));
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
     Ok(platform::capped!(

@@ -43,7 +43,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &notices::MIGRATIONS,
-    topics: &[POLICY_NOTICES],
+    consumes: &[("notices", &[POLICY_NOTICES])],
+    produces: &[],
     vars: &[notices::vars::ALL],
 };
 
@@ -642,9 +643,24 @@ async fn unacknowledged_notices_turn_overdue_after_the_configured_time() {
         overdue,
         HashSet::from([old.notice_id.clone(), fresh.notice_id.clone()])
     );
+    // What the gauge `notices.overdue` reports, by department.
+    let counted = notices::overdue::count_by_department(&s.pool, overdue_after)
+        .await
+        .unwrap();
+    assert_eq!(
+        counted,
+        std::collections::BTreeMap::from([("human_resources".to_string(), 2)])
+    );
     // Acknowledging an overdue notice is still allowed, and settles it.
     let settled = s.acknowledge(token, &old.notice_id).await.unwrap();
     assert_eq!(settled.state(), NoticeState::Acknowledged);
+    let counted = notices::overdue::count_by_department(&s.pool, overdue_after)
+        .await
+        .unwrap();
+    assert_eq!(
+        counted,
+        std::collections::BTreeMap::from([("human_resources".to_string(), 1)])
+    );
     s.stop().await;
 }
 

@@ -43,6 +43,9 @@ pub mod vars {
     /// The file holding the SCRAM password (a Strimzi `scram-sha-512` user's `password`).
     pub const KAFKA_SASL_PASSWORD_FILE: &str = "KAFKA_SASL_PASSWORD_FILE";
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// `key=value,…` added to the telemetry resource; read by the OpenTelemetry SDK itself
+    /// (its environment detector). A pod sets `service.instance.id` to its name here.
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const LOG_FILTER: &str = "RUST_LOG";
     pub const AUTH_TOKENS: &str = "AUTH_TOKENS";
     /// `true` runs the service in development mode: the development tokens (`dev-commerce`,
@@ -96,6 +99,7 @@ pub mod vars {
         KAFKA_SASL_USERNAME,
         KAFKA_SASL_PASSWORD_FILE,
         OTEL_EXPORTER_OTLP_ENDPOINT,
+        OTEL_RESOURCE_ATTRIBUTES,
         LOG_FILTER,
         AUTH_TOKENS,
         AUTH_DEVELOPMENT,

@@ -63,8 +63,17 @@ pub struct ServiceSpec {
     /// Encoded FileDescriptorSet for reflection.
     pub descriptor_set: &'static [u8],
     pub migrations: &'static Migrator,
-    /// Topics the service produces to or consumes from; created (with their DLQs) when absent.
-    pub topics: &'static [&'static str],
+    /// The consumers the service starts, `(name, topics)`: the group of each is
+    /// `<service>.<name>` (behind `KAFKA_TOPIC_PREFIX`), and [`Platform::consume`] refuses one
+    /// not listed here, so the list is what the process does. A consumer also writes the DLQ
+    /// of each topic it reads.
+    pub consumes: &'static [(&'static str, &'static [&'static str])],
+    /// The topics the service's outbox events go to.
+    ///
+    /// With `consumes`, printed by `<service> topics`, from which `deploy/check` derives the
+    /// service's Kafka ACLs; the topics of both (and their DLQs) are created when absent and
+    /// `KAFKA_ENSURE_TOPICS` is on.
+    pub produces: &'static [&'static str],
     /// The service's own environment variables, one list per module that reads some (e.g.
     /// `&[config::vars::ALL]`); the platform's ([`config::vars::ALL`]) are added. Printed by
     /// `<service> vars`, which the deploy checks read.
@@ -78,7 +87,64 @@ impl ServiceSpec {
         let own = self.vars.iter().flat_map(|vars| vars.iter());
         platform.chain(own.map(|var| (self.name, *var)))
     }
+
+    /// Every topic the service reads or writes, once each, in declaration order (without
+    /// the DLQs).
+    pub fn topics(&self) -> Vec<&'static str> {
+        let read = self.consumes.iter().flat_map(|(_, topics)| topics.iter());
+        let mut all: Vec<&'static str> = Vec::new();
+        for topic in read.chain(self.produces) {
+            if !all.contains(topic) {
+                all.push(topic);
+            }
+        }
+        all
+    }
+
+    /// The service's use of Kafka as `<service> topics` prints it, one tab-separated line
+    /// each, names without `KAFKA_TOPIC_PREFIX`: `consume TOPIC GROUP` for each topic a
+    /// consumer reads, `produce TOPIC` for each topic written (outbox events and the DLQs of
+    /// the topics read). `deploy/check` turns these into each KafkaUser's ACLs.
+    pub fn kafka_use(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (name, topics) in self.consumes {
+            for topic in *topics {
+                lines.push(format!("consume\t{topic}\t{}.{name}", self.name));
+            }
+        }
+        let dead_letters = self
+            .consumes
+            .iter()
+            .flat_map(|(_, topics)| topics.iter().map(|topic| dlq_topic(topic)));
+        let mut written: Vec<String> = Vec::new();
+        for topic in self
+            .produces
+            .iter()
+            .map(|t| t.to_string())
+            .chain(dead_letters)
+        {
+            if !written.contains(&topic) {
+                written.push(topic);
+            }
+        }
+        lines.extend(written.into_iter().map(|topic| format!("produce\t{topic}")));
+        lines
+    }
+
+    fn declares_consumer(&self, name: &str, topics: &[&str]) -> bool {
+        self.consumes
+            .iter()
+            .any(|(declared, declared_topics)| *declared == name && *declared_topics == topics)
+    }
 }
+
+/// How long shutdown waits for the relay, the consumers and the service's tasks to stop
+/// once the calls have drained; `deploy/check` reads this constant to check that
+/// `terminationGracePeriodSeconds` covers the whole sequence.
+pub const WORKERS_STOP_BUDGET: Duration = Duration::from_secs(30);
+/// How long shutdown waits for the producer to deliver what it holds (also read by
+/// `deploy/check`).
+pub const PRODUCER_FLUSH_BUDGET: Duration = Duration::from_secs(10);
 
 /// A started service's shared parts.
 pub struct Platform {
@@ -111,7 +177,13 @@ impl Platform {
         .await?;
         db::migrate(&pool, spec.migrations).await?;
         let producer = Producer::new(&config.kafka, config.kafka_message_timeout)?;
-        let topics: Vec<String> = spec.topics.iter().map(|t| config.topic(t)).collect();
+        // A name starting with `^` is a subscription pattern, not a topic of its own.
+        let topics: Vec<String> = spec
+            .topics()
+            .into_iter()
+            .filter(|t| !t.starts_with('^'))
+            .map(|t| config.topic(t))
+            .collect();
         if config.kafka_ensure_topics {
             let mut all = topics.clone();
             all.extend(topics.iter().map(|t| dlq_topic(t)));
@@ -172,13 +244,21 @@ impl Platform {
     /// Starts a consumer named `<service>.<name>` (its Kafka group, behind the topic prefix)
     /// that applies `handler` once per event of `topics`. A consumer that cannot be created
     /// or subscribed is an error here, so the service does not start without it; once
-    /// running it is supervised like every background task.
+    /// running it is supervised like every background task. A consumer the [`ServiceSpec`]
+    /// does not declare in `consumes` is refused: its Kafka identity would lack the ACLs.
     pub fn consume<H: Handler>(
         &mut self,
         name: &str,
         topics: &[&str],
         handler: H,
     ) -> anyhow::Result<()> {
+        if !self.spec.declares_consumer(name, topics) {
+            anyhow::bail!(
+                "the consumer {name} of {topics:?} is not in the ServiceSpec's `consumes` \
+                 (the list `{} topics` prints and the Kafka ACLs follow)",
+                self.spec.name
+            );
+        }
         let settings = ConsumerSettings {
             name: self.config.topic(&format!("{}.{name}", self.spec.name)),
             kafka: self.config.kafka.clone(),
@@ -269,13 +349,13 @@ impl Platform {
             }
         };
         workers.cancel();
-        for exit in supervisor.join_all(Duration::from_secs(30)).await {
+        for exit in supervisor.join_all(WORKERS_STOP_BUDGET).await {
             if exit.is_failure() {
                 tracing::error!(task = %exit.name, "{exit} while stopping");
                 failure.get_or_insert_with(|| anyhow::anyhow!("{exit} while stopping"));
             }
         }
-        if let Err(err) = producer.flush(Duration::from_secs(10)) {
+        if let Err(err) = producer.flush(PRODUCER_FLUSH_BUDGET) {
             tracing::warn!(error = %err, "producer flush on shutdown");
         }
         pool.close().await;
@@ -295,7 +375,8 @@ pub trait ServiceConfig: Send + 'static {
 /// With the argument `migrate` it only applies the migrations and exits (the Kubernetes Job);
 /// with `replay …` it re-queues retained outbox events ([`outbox::replay::command`]) and exits;
 /// with `vars` it prints every variable it reads, one `OWNER<TAB>NAME` a line (OWNER is
-/// `platform` or the service), and exits: what `deploy/check` checks the manifests against.
+/// `platform` or the service), and exits: what `deploy/check` checks the manifests against;
+/// with `topics` it prints [`ServiceSpec::kafka_use`] (the KafkaUser ACLs) and exits.
 pub async fn main<C, F, Fut>(
     spec: &'static ServiceSpec,
     load: impl FnOnce() -> Result<C, ConfigError>,
@@ -312,13 +393,19 @@ where
         }
         return ExitCode::SUCCESS;
     }
+    if std::env::args().nth(1).as_deref() == Some("topics") {
+        for line in spec.kafka_use() {
+            println!("{line}");
+        }
+        return ExitCode::SUCCESS;
+    }
     let command = std::env::args().nth(1);
     if let Some(other) = command
         .as_deref()
         .filter(|c| !["migrate", "replay"].contains(c))
     {
         eprintln!(
-            "error: unknown argument {other:?}; the only ones are `migrate`, `vars` and `{}`",
+            "error: unknown argument {other:?}; the only ones are `migrate`, `vars`, `topics` and `{}`",
             outbox::replay::USAGE
         );
         return ExitCode::from(2);
@@ -392,4 +479,49 @@ async fn migrate_only(spec: &ServiceSpec, config: &PlatformConfig) -> anyhow::Re
     pool.close().await;
     tracing::info!(service = spec.name, "migrations applied");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
+
+    /// Shaped like classification: two consumers, one topic both read and written.
+    static SPEC: ServiceSpec = ServiceSpec {
+        name: "ranker",
+        grpc_services: &[],
+        descriptor_set: &[],
+        migrations: &NO_MIGRATIONS,
+        consumes: &[("census", &["census.events"]), ("notices", &["notices"])],
+        produces: &["ranks", "notices"],
+        vars: &[],
+    };
+
+    #[test]
+    fn kafka_use_lists_each_read_with_its_group_and_each_write_once() {
+        assert_eq!(
+            SPEC.kafka_use(),
+            [
+                "consume\tcensus.events\tranker.census",
+                "consume\tnotices\tranker.notices",
+                "produce\tranks",
+                "produce\tnotices",
+                "produce\tcensus.events.dlq",
+                "produce\tnotices.dlq",
+            ]
+        );
+    }
+
+    #[test]
+    fn topics_are_the_reads_and_writes_once_each() {
+        assert_eq!(SPEC.topics(), ["census.events", "notices", "ranks"]);
+    }
+
+    #[test]
+    fn only_a_declared_consumer_with_its_declared_topics_is_accepted() {
+        assert!(SPEC.declares_consumer("census", &["census.events"]));
+        assert!(!SPEC.declares_consumer("census", &["notices"]));
+        assert!(!SPEC.declares_consumer("audit", &["census.events"]));
+    }
 }

@@ -37,11 +37,11 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[fair_service_server::SERVICE_NAME],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &MIGRATIONS,
-    topics: &[
-        topics::CENSUS_EVENTS,
-        topics::CLASSIFICATION_EVENTS,
-        topics::FAIR_EVENTS,
+    consumes: &[
+        ("census", &[topics::CENSUS_EVENTS]),
+        ("classification", &[topics::CLASSIFICATION_EVENTS]),
     ],
+    produces: &[topics::FAIR_EVENTS],
     vars: &[config::vars::ALL],
 };
 

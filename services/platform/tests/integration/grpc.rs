@@ -24,7 +24,8 @@ static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[CENSUS],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &crate::TEST_MIGRATIONS,
-    topics: &[],
+    consumes: &[],
+    produces: &[],
     vars: &[],
 };
 

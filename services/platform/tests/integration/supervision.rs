@@ -17,7 +17,9 @@ static SPEC: ServiceSpec = ServiceSpec {
     grpc_services: &[],
     descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
     migrations: &crate::TEST_MIGRATIONS,
-    topics: &[],
+    // A pattern that does not compile, for the refused subscription below.
+    consumes: &[("broken", &["^[unclosed"])],
+    produces: &[],
     vars: &[],
 };
 
