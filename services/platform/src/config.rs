@@ -40,6 +40,12 @@ pub mod vars {
     pub const KAFKA_ENSURE_TOPICS: &str = "KAFKA_ENSURE_TOPICS";
     pub const OUTBOX_RETENTION: &str = "OUTBOX_RETENTION";
     pub const INBOX_RETENTION: &str = "INBOX_RETENTION";
+    /// The owner role's connection string: the `migrate` command (the Job) migrates with it.
+    /// Never set in a Deployment (`deploy/check`); a development launcher that sets it has
+    /// the service migrate with it before serving as `DATABASE_URL`'s runtime role.
+    pub const DATABASE_OWNER_URL: &str = "DATABASE_OWNER_URL";
+    /// How long audit records are kept (at least 183 days).
+    pub const AUDIT_RETENTION: &str = "AUDIT_RETENTION";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -65,6 +71,8 @@ pub mod vars {
         KAFKA_ENSURE_TOPICS,
         OUTBOX_RETENTION,
         INBOX_RETENTION,
+        DATABASE_OWNER_URL,
+        AUDIT_RETENTION,
     ];
 }
 
@@ -137,6 +145,8 @@ pub struct PlatformConfig {
     /// it: start-up refuses a window not longer than `outbox_retention`, and `deploy/check`
     /// compares the sum with the topics' `retention.ms`.
     pub inbox_retention: Duration,
+    /// The owner role's connection (migrations) and the audit log's retention.
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl PlatformConfig {
@@ -231,6 +241,7 @@ impl PlatformConfig {
                 DAY * 14,
             )?,
             inbox_retention: span_or(get(vars::INBOX_RETENTION), vars::INBOX_RETENTION, DAY * 30)?,
+            audit: crate::audit::AuditConfig::from_lookup(&get)?,
         }
         .checked()
     }
@@ -254,7 +265,7 @@ impl PlatformConfig {
     }
 }
 
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The token table: `AUTH_TOKENS` as configured, plus the development table in development
 /// mode. Outside development mode a service without credentials does not start (fail
@@ -330,7 +341,7 @@ where
 }
 
 /// A present span such as `14d`, `36h`, `90m` or `45s` (more than zero), or the default.
-fn span_or(
+pub(crate) fn span_or(
     value: Option<String>,
     var: &'static str,
     default: Duration,

@@ -4,7 +4,7 @@
 //!
 //! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
 //! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
-//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
+//! [`methods`]) → audit (refusals and audited reads, [`crate::audit`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
 
 mod admission;
 pub mod codes;
@@ -12,7 +12,7 @@ pub mod gate;
 pub mod incoming;
 pub mod methods;
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,11 @@ pub use gate::{Gate, GateLayer};
 pub use methods::ServedMethods;
 
 use crate::{
-    auth::AccessPolicy,
+    audit::{
+        AuditLayer, AuditLog,
+        api::{AuditApi, AuditServiceServer, LIST_AUDIT_RECORDS},
+    },
+    auth::{AccessPolicy, Rule, scopes},
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
 };
@@ -53,6 +57,12 @@ pub struct GrpcSettings<'a> {
     /// The service's encoded FileDescriptorSet, served by reflection.
     pub descriptor_set: &'a [u8],
     pub policy: AccessPolicy,
+    /// Where the calls' audit records go.
+    pub audit_log: AuditLog,
+    /// The gRPC paths recorded on every call (reads of enterprise data, notice reads).
+    pub audited_reads: BTreeSet<String>,
+    /// The service's database, for the audit service's reads.
+    pub pool: sqlx::PgPool,
 }
 
 /// Serves until `shutdown` is cancelled; then reports NOT_SERVING, waits the configured
@@ -67,8 +77,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = settings.config;
-    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?;
-    methods.check_rules(&settings.policy)?;
+    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?
+        .merge(ServedMethods::from_descriptors(
+            haicheng_proto::FILE_DESCRIPTOR_SET,
+            &[crate::audit::api::SERVICE_NAME],
+        )?);
+    let policy = settings
+        .policy
+        .allow(LIST_AUDIT_RECORDS, Rule::Scope(scopes::AUDIT_READ));
+    methods.check_rules(&policy)?;
+    if let Some(unknown) = settings.audited_reads.iter().find(|p| !methods.serves(p)) {
+        anyhow::bail!("refusing to start: the audited read {unknown} is not a served method");
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in settings.service_names {
         health
@@ -94,7 +114,11 @@ pub async fn serve(
         .build_v1()?;
     routes
         .add_service(capped!(health_service, config))
-        .add_service(reflection);
+        .add_service(reflection)
+        .add_service(capped!(
+            AuditServiceServer::new(AuditApi::new(settings.pool.clone())),
+            config
+        ));
 
     let service_name = config.service_name;
     let drained = async {
@@ -129,7 +153,12 @@ pub async fn serve(
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(StatusCodesLayer)
         .layer(GateLayer::new(methods))
-        .layer(GateLayer::new(settings.policy))
+        .layer(AuditLayer::new(
+            settings.audit_log,
+            settings.audited_reads,
+            policy.clone(),
+        ))
+        .layer(GateLayer::new(policy))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
     tokio::select! {
