@@ -38,7 +38,8 @@ async fn start(policy: impl FnOnce(TokenTable) -> AccessPolicy, grace_ms: u64) -
     let db = TestDatabase::create().await;
     let grace = grace_ms.to_string();
     let vars = [
-        ("DATABASE_URL", db.url.as_str()),
+        ("DATABASE_URL", db.runtime_url.as_str()),
+        ("DATABASE_OWNER_URL", db.url.as_str()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.as_str()),
         ("AUTH_TOKENS", TOKENS),
         ("SHUTDOWN_GRACE_MS", grace.as_str()),
