@@ -68,6 +68,9 @@ pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 ///
 /// Registers the consumer of [`topics::POLICY_NOTICES`] and spawns the task that wakes watch
 /// streams on new notices (it stops when `shutdown` is cancelled, as do open watch streams).
+/// The NoticeService methods recorded in the audit log on every call.
+pub const AUDITED_READS: &[&str] = &["ListNotices", "WatchNotices", "AcknowledgeNotice"];
+
 pub fn start(
     platform: &mut Platform,
     settings: NoticeSettings,
@@ -80,6 +83,8 @@ pub fn start(
     let pool = platform.pool.clone();
     platform.spawn(move |stop| file_old_notices(pool, stop));
     platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer)?;
+    // Every notice list, watch and acknowledgement is written to the audit log.
+    platform.audit_reads(SERVICE_NAME, AUDITED_READS);
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
     Ok(platform::capped!(
