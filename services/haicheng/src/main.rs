@@ -14,6 +14,8 @@
 //! - `haicheng fair …` ([`fair`]): the trade-fair service;
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
+//! - `haicheng audit [--service S] [--principal P] [--uscc U] [--since T] [--until T]`
+//!   ([`audit`]): every service's audit records merged newest first (commerce);
 //! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
 //!   outbox events with their original ids (an operator's command, on the service's database).
 //!
@@ -21,6 +23,7 @@
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
 //! `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
+mod audit;
 mod census;
 mod census_csv;
 mod classes;
@@ -119,6 +122,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Trade fairs: fairs, invitations, applications, allocation, offers, outcomes, subsidies.
     Fair(fair::FairArgs),
+    /// The audit log of every service: refusals, enterprise-data reads, notice reads (commerce).
+    Audit(audit::AuditArgs),
 }
 
 /// What every client command needs: where the services are, who calls, how to print.
@@ -157,6 +162,7 @@ async fn main() -> ExitCode {
         Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
         Command::Fair(args) => finish(fair::run(args, &context).await, &context),
+        Command::Audit(args) => finish(audit::run(args, &context).await, &context),
     }
 }
 
