@@ -11,12 +11,16 @@ objects agree with each other and with the source:
   cargo): every platform variable is set in every Deployment, exactly once, with a value
   that parses; a service's own variables (notice rules, census factors) may be set in its
   Deployment; any other name is an error (a typo); DATABASE_URL and AUTH_TOKENS come from
-  Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay;
+  Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay; DATABASE_OWNER_URL (the
+  owner role) in no Deployment, and in every migration Job from `<svc>-database-owner`;
+  AUDIT_RETENTION keeps six months at least;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
 - security context, resources, graceful shutdown, the migration Job;
 - a KafkaTopic (and its .dlq) for every topic of `proto/src/topics.rs`, partitions equal to
-  KAFKA_TOPIC_PARTITIONS; a database and owner role per service; the connection budget;
+  KAFKA_TOPIC_PARTITIONS; a database, an owner role and a runtime role (`<owner>_app`) per
+  service, the runtime role's URL in `<svc>-database`, the owner's in `<svc>-database-owner`;
+  the connection budget;
 - Secrets: rendered ones are well formed (database URLs, AUTH_TOKENS); in a dev overlay every
   referenced Secret must be rendered;
 - the Dockerfile copies every workspace member and builds every binary a pod runs;
@@ -59,6 +63,13 @@ SECRET_VARS = {"DATABASE_URL", "AUTH_TOKENS"}
 # Variables no manifest may set: development mode accepts the development tokens, and a
 # cluster must fail closed without credentials instead.
 FORBIDDEN_VARS = {"AUTH_DEVELOPMENT": "development mode accepts the development tokens (dev-commerce, dev-enterprise-<USCC>); a cluster runs with credentials"}
+# Variables no Deployment may set (a migration Job sets them): the service runs as its
+# runtime role and never holds the owner's credentials.
+JOB_ONLY_VARS = {"DATABASE_OWNER_URL": "the owner role's credentials belong to the migration Job; the service runs as its runtime role"}
+OWNER_SECRET_SUFFIX = "-database-owner"
+RUNTIME_ROLE_SUFFIX = "_app"
+# The Cybersecurity Law keeps network logs six months: platform::audit::MIN_RETENTION.
+AUDIT_MIN_MS = 183 * 86400 * 1000
 # Variables whose value must be a non-negative integer (config.rs parses them as numbers).
 NUMERIC_VAR = re.compile(r"(_MS|_BYTES|_REQUESTS|_SIZE|_ATTEMPTS|_CONNECTIONS|_PARTITIONS)$")
 # PostgreSQL's superuser_reserved_connections default, kept free of the services' pools.
@@ -531,6 +542,9 @@ class PlatformChecks:
             if var in FORBIDDEN_VARS:
                 if var in env:
                     error(deploy, f"{var} must not be set: {FORBIDDEN_VARS[var]}")
+            elif var in JOB_ONLY_VARS:
+                if var in env:
+                    error(deploy, f"{var} must not be set in a Deployment: {JOB_ONLY_VARS[var]}")
             elif var not in env:
                 error(deploy, f"{var} is not set (every service reads it; `{svc} vars` lists it)")
         for var in sorted(set(env) - known):
@@ -543,6 +557,9 @@ class PlatformChecks:
             want = expected[var]
             if not ref or (ref.get("name"), ref.get("key")) != want:
                 error(deploy, f"{var} must come from Secret {want[0]} key {want[1]} (env valueFrom.secretKeyRef)")
+        audit = env.get("AUDIT_RETENTION")
+        if audit is not None and (span_ms(audit) or 0) < AUDIT_MIN_MS:
+            error(deploy, f"AUDIT_RETENTION={audit!r} must be a span of at least 183d (six months; the service refuses less)")
         addr = env.get("GRPC_ADDR") or ""
         m = re.fullmatch(r"(0\.0\.0\.0|\[::\]):(\d+)", addr)
         if "GRPC_ADDR" not in env:
@@ -675,6 +692,10 @@ class PlatformChecks:
         ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "DATABASE_URL"), None)
         if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-database", DATABASE_KEY):
             error(job, f"DATABASE_URL must come from Secret {svc}-database key {DATABASE_KEY}, as in the Deployment")
+        owner_secret = f"{svc}{OWNER_SECRET_SUFFIX}"
+        ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "DATABASE_OWNER_URL"), None)
+        if not ref or (ref.get("name"), ref.get("key")) != (owner_secret, DATABASE_KEY):
+            error(job, f"DATABASE_OWNER_URL must come from Secret {owner_secret} key {DATABASE_KEY}: the owner migrates")
         for var in sorted(set(env) - set(self.src.env_vars) - set(self.src.service_vars.get(svc, []))):
             error(job, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         for var, value in env.items():
@@ -799,7 +820,15 @@ class PlatformChecks:
                 error(cluster, f"role {owner} has no password Secret")
                 continue
             self.secret_refs.add((credentials, "password"))
-            self.database_url(svc, want, owner, credentials)
+            self.database_url(svc, f"{svc}{OWNER_SECRET_SUFFIX}", want, owner, credentials)
+            runtime = f"{owner}{RUNTIME_ROLE_SUFFIX}"
+            runtime_credentials = roles.get(runtime)
+            if not runtime_credentials:
+                error(cluster, f"no managed role {runtime} (with a password Secret): {svc}'s runtime role, "
+                               "which may not delete its audit rows")
+                continue
+            self.secret_refs.add((runtime_credentials, "password"))
+            self.database_url(svc, f"{svc}-database", want, runtime, runtime_credentials)
         # The pools at their largest, plus one connection per migration Job.
         budget = 0
         for svc, env in self.env_by_service.items():
@@ -815,8 +844,9 @@ class PlatformChecks:
             error(cluster, f"max_connections {raw} is below what the services may open at their HPA maximum "
                            f"({budget} + {PG_RESERVED_CONNECTIONS} reserved)")
 
-    def database_url(self, svc: str, database: str, owner: str, credentials: str) -> None:
-        secret = self.objs.get("Secret", f"{svc}-database")
+    def database_url(self, svc: str, secret_name: str, database: str, owner: str, credentials: str) -> None:
+        """The URL in `secret_name` logs in as `owner` (a role) with the password of `credentials`."""
+        secret = self.objs.get("Secret", secret_name)
         if not secret:
             return
         url = secret_value(secret, DATABASE_KEY)
