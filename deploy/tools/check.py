@@ -161,7 +161,8 @@ def read_source(repo: Path) -> Source:
     if not topics:
         fatal("found no topic in proto/src/topics.rs")
 
-    auth = _read(repo / "services/platform/src/auth.rs")
+    # platform::auth is a folder (mod.rs: the scopes; principal.rs: the departments).
+    auth = "\n".join(_read(repo / f"services/platform/src/auth/{f}") for f in ("mod.rs", "principal.rs"))
     departments = set(re.findall(r'Department::\w+ => "([a-z_]+)"', auth))
     scope_block = re.search(r"pub mod scopes \{(.*?)\n\}", auth, re.S)
     scopes = set(re.findall(r'pub const \w+: &str = "([a-z._:]+)";', scope_block.group(1) if scope_block else ""))
