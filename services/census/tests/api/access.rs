@@ -158,7 +158,9 @@ async fn a_configured_enterprise_token_reads_its_own_file_only() {
     let tokens = format!(
         "commerce-token-1=department:commerce:census.read,census.write;firm-token-1=enterprise:{own}"
     );
-    let census = crate::spawn_with(&[("AUTH_TOKENS", &tokens)]).await;
+    // Outside development mode, as a cluster runs (testkit asks for development mode).
+    let census =
+        crate::spawn_with(&[("AUTH_TOKENS", &tokens), ("AUTH_DEVELOPMENT", "false")]).await;
     let mut commerce = census.client("commerce-token-1");
     register(&mut commerce, &own).await;
     register(&mut commerce, &other).await;
