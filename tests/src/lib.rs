@@ -55,14 +55,16 @@ fn spawn(name: &str, env: &[(String, String)], log: &std::path::Path) -> Child {
 }
 
 /// `<name> migrate` as the owner (`owner_url`), as the Kubernetes Job runs it before the
-/// Deployment; panics, pointing at the log, when it fails.
+/// Deployment, its output in the service's log. A migration that fails (a test of a bad
+/// variable) is left for the service's own start to report: it refuses an unmigrated
+/// database, naming `migrate`.
 async fn migrate(name: &str, env: &[(String, String)], owner_url: &str, log: &std::path::Path) {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("the service's log file");
-    let status = Command::new(binary(name))
+    Command::new(binary(name))
         .arg("migrate")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("DATABASE_OWNER_URL", owner_url)
@@ -71,11 +73,6 @@ async fn migrate(name: &str, env: &[(String, String)], owner_url: &str, log: &st
         .status()
         .await
         .expect("running the migrate command");
-    assert!(
-        status.success(),
-        "{name} migrate failed ({status}); see {}",
-        log.display()
-    );
 }
 
 /// A request carrying the bearer token `token`.
