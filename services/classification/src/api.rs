@@ -402,7 +402,11 @@ impl ClassificationService for ClassificationApi {
             classification: Some(self.to_proto(&row).await?),
         };
         let detail = serde_json::json!({ "period": row.period, "view": request.view });
-        Ok(audit::subject(Response::new(reply), Some(&request.uscc), detail))
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&request.uscc),
+            detail,
+        ))
     }
 
     #[tracing::instrument(skip_all)]

@@ -931,13 +931,18 @@ async fn notice_lists_watches_acknowledgements_and_refusals_are_audited() {
 
     type Row = (String, String, String, serde_json::Value);
     let rows = || async {
-        sqlx::query_as::<_, Row>("SELECT method, principal, code, detail FROM audit_log ORDER BY id")
-            .fetch_all(&server.pool)
-            .await
-            .unwrap()
+        sqlx::query_as::<_, Row>(
+            "SELECT method, principal, code, detail FROM audit_log ORDER BY id",
+        )
+        .fetch_all(&server.pool)
+        .await
+        .unwrap()
     };
     assert!(
-        wait_until(Duration::from_secs(10), || async { rows().await.len() >= 4 }).await,
+        wait_until(Duration::from_secs(10), || async {
+            rows().await.len() >= 4
+        })
+        .await,
         "{:?}",
         rows().await
     );

@@ -52,7 +52,14 @@ async fn a_refusal_a_list_and_a_file_read_each_leave_a_row_the_service_cannot_ch
         .unwrap();
 
     let pool = census.pool();
-    type Row = (String, String, String, Option<String>, String, serde_json::Value);
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        serde_json::Value,
+    );
     let rows = || async {
         sqlx::query_as::<_, Row>(
             "SELECT method, principal, code, uscc, coalesce(peer, ''), detail
@@ -63,7 +70,10 @@ async fn a_refusal_a_list_and_a_file_read_each_leave_a_row_the_service_cannot_ch
         .unwrap()
     };
     assert!(
-        wait_until(Duration::from_secs(10), || async { rows().await.len() >= 4 }).await,
+        wait_until(Duration::from_secs(10), || async {
+            rows().await.len() >= 4
+        })
+        .await,
         "four audit rows: {:?}",
         rows().await
     );
@@ -145,7 +155,10 @@ async fn a_refusal_a_list_and_a_file_read_each_leave_a_row_the_service_cannot_ch
         .unwrap()
         .into_inner();
     assert_eq!(by_uscc.records.len(), 1);
-    assert_eq!(by_uscc.records[0].method, format!("{SERVICE}/GetEnterpriseFile"));
+    assert_eq!(
+        by_uscc.records[0].method,
+        format!("{SERVICE}/GetEnterpriseFile")
+    );
     assert_eq!(by_uscc.records[0].service, "census");
     let denied = audit
         .list_audit_records(with_token(FINANCE, ListAuditRecordsRequest::default()))

@@ -90,8 +90,7 @@ async fn the_runtime_role_inserts_and_reads_audit_rows_but_cannot_change_or_dele
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pruning_deletes_only_records_older_than_the_retention_and_never_younger_than_six_months()
-{
+async fn pruning_deletes_only_records_older_than_the_retention_and_never_younger_than_six_months() {
     let db = migrated().await;
     let owner = db.pool().await;
     for days in [400, 200, 190, 150, 100, 1] {
