@@ -112,6 +112,9 @@ async fn a_refusal_a_list_and_a_file_read_each_leave_a_row_the_service_cannot_ch
         assert!(peer.starts_with("127.0.0.1:"), "peer {peer:?}");
     }
     assert_eq!(rows[2].5["park"], common::Park::Nantai as i32);
+    // A refusal keeps what the caller was told.
+    let told = rows[0].5["message"].as_str().unwrap_or_default();
+    assert!(told.contains("lacks the scope census.write"), "{told}");
     let everything: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM audit_log t")
         .fetch_one(&pool)
         .await

@@ -1,8 +1,10 @@
 //! The tower layer that writes the audit records of a gRPC server's calls.
 //!
-//! It sits outside the access gate, so it sees the gate's refusals as well as the
-//! handlers'. It reads the outcome from the response headers: a unary call, and any call
-//! refused before its first message, carries its status there. A stream that fails later
+//! It is the outermost layer, so it sees admission's shedding and the access gate's refusals
+//! as well as the handlers'. It reads the outcome from the response headers: a unary call,
+//! and any call refused before its first message, carries its status there. A failed call's
+//! status message (what the caller was told; never a credential) goes into the detail when
+//! the handler named no subject. A stream that fails later
 //! carries it in the trailers and is recorded as the OK it started with (an audited read's
 //! stream is recorded when it is opened).
 
@@ -117,8 +119,8 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
-            let code = Status::from_header_map(response.headers())
-                .map_or(Code::Ok, |status| status.code());
+            let status = Status::from_header_map(response.headers());
+            let code = status.as_ref().map_or(Code::Ok, Status::code);
             let refused = is_refusal(code);
             if !refused && !read {
                 return Ok(response);
@@ -135,10 +137,12 @@ where
                 peer,
                 code: code_name(code).to_string(),
                 uscc,
-                detail: if detail.is_null() {
-                    Value::Object(Default::default())
-                } else {
-                    detail
+                detail: match (detail, &status) {
+                    (Value::Null, Some(status)) if code != Code::Ok => {
+                        serde_json::json!({ "message": status.message() })
+                    }
+                    (Value::Null, _) => Value::Object(Default::default()),
+                    (detail, _) => detail,
                 },
             };
             if shared.log.try_record(record).is_ok() {

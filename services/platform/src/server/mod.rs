@@ -2,9 +2,10 @@
 //! deadline, message size caps, admission control, auth, trace context from the caller,
 //! and a graceful stop (NOT_SERVING first, then drain).
 //!
-//! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
-//! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
-//! [`methods`]) → audit (refusals and audited reads, [`crate::audit`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
+//! Layers, outermost first: audit (refusals, shedding included, and audited reads, see
+//! [`crate::audit`]) → admission (shedding, metrics) → status codes (tonic's codec errors
+//! corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
+//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
 
 mod admission;
 pub mod codes;
@@ -150,14 +151,14 @@ pub async fn serve(
             telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
             span
         })
-        .layer(AdmissionLayer::new(config.max_concurrent_requests))
-        .layer(StatusCodesLayer)
-        .layer(GateLayer::new(methods))
         .layer(AuditLayer::new(
             settings.audit_log,
             settings.audited_reads,
             policy.clone(),
         ))
+        .layer(AdmissionLayer::new(config.max_concurrent_requests))
+        .layer(StatusCodesLayer)
+        .layer(GateLayer::new(methods))
         .layer(GateLayer::new(policy))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
