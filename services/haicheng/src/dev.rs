@@ -748,4 +748,19 @@ mod tests {
         stop(&mut services).await;
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn the_runtime_url_is_the_owner_url_with_the_runtime_role() {
+        assert_eq!(
+            with_user("postgres://haicheng@127.0.0.1:5432/census", RUNTIME_ROLE),
+            "postgres://haicheng_runtime@127.0.0.1:5432/census"
+        );
+        assert_eq!(
+            with_user(
+                "postgres://127.0.0.1:5432/census?sslmode=disable",
+                RUNTIME_ROLE
+            ),
+            "postgres://haicheng_runtime@127.0.0.1:5432/census?sslmode=disable"
+        );
+    }
 }
