@@ -61,8 +61,10 @@ impl ServiceProcess {
         let address = format!("127.0.0.1:{}", free_port()?);
         let log = std::env::temp_dir().join(format!("haicheng-bench-{name}-{}.log", db.name));
         let file = std::fs::File::create(&log).context("the service's log file")?;
+        // Served as the runtime role, after migrating at start as the owner.
         let child = Command::new(&binary)
-            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_URL", &db.runtime_url)
+            .env("DATABASE_OWNER_URL", &db.url)
             .env("KAFKA_BOOTSTRAP", &testkit::stack().kafka_bootstrap)
             .env("GRPC_ADDR", &address)
             .env("KAFKA_TOPIC_PREFIX", &topic_prefix)

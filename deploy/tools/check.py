@@ -11,7 +11,9 @@ objects agree with each other and with the source:
   cargo): every platform variable is set in every Deployment, exactly once, with a value
   that parses; a service's own variables (notice rules, census factors) may be set in its
   Deployment; any other name is an error (a typo); DATABASE_URL and AUTH_TOKENS come from
-  Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay;
+  Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay; DATABASE_OWNER_URL (the
+  owner role) in no Deployment, and in every migration Job from `<svc>-database-owner`;
+  AUDIT_RETENTION keeps six months at least;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
 - security context, resources, the migration Job (a name per release in an overlay);
@@ -30,7 +32,9 @@ objects agree with each other and with the source:
   cluster CA and no password (PGPASSWORD from the role's one Secret), backups in a release
   overlay (object store, ScheduledBackup), a PodMonitor;
 - a KafkaTopic (and its .dlq) for every topic of `proto/src/topics.rs`, partitions equal to
-  KAFKA_TOPIC_PARTITIONS; a database and owner role per service; the connection budget;
+  KAFKA_TOPIC_PARTITIONS; a database, an owner role and a runtime role (`<owner>_app`) per
+  service, the runtime role's URL in `<svc>-database`, the owner's in `<svc>-database-owner`;
+  the connection budget;
 - Secrets: rendered ones are well formed (database URLs, AUTH_TOKENS); in a dev overlay every
   referenced Secret must be rendered;
 - the Dockerfile copies every workspace member and builds every binary a pod runs;
@@ -96,6 +100,12 @@ SHUTDOWN_MARGIN_MS = 5_000
 # Variables no manifest may set: development mode accepts the development tokens, and a
 # cluster must fail closed without credentials instead.
 FORBIDDEN_VARS = {"AUTH_DEVELOPMENT": "development mode accepts the development tokens (dev-commerce, dev-enterprise-<USCC>); a cluster runs with credentials"}
+# Variables no Deployment may set (a migration Job sets them): the service runs as its
+# runtime role and never holds the owner's credentials.
+JOB_ONLY_VARS = {"DATABASE_OWNER_URL": "the owner role's credentials belong to the migration Job; the service runs as its runtime role"}
+RUNTIME_ROLE_SUFFIX = "_app"
+# The Cybersecurity Law keeps network logs six months: platform::audit::MIN_RETENTION.
+AUDIT_MIN_MS = 183 * 86400 * 1000
 # Variables whose value must be a non-negative integer (config.rs parses them as numbers).
 NUMERIC_VAR = re.compile(r"(_MS|_BYTES|_REQUESTS|_SIZE|_ATTEMPTS|_CONNECTIONS|_PARTITIONS)$")
 # PostgreSQL's superuser_reserved_connections default, kept free of the services' pools.
@@ -514,6 +524,8 @@ class PlatformChecks:
         self.src, self.objs, self.report, self.policy = source, objects, report, policy
         self.secret_refs: set[tuple[str, str | None]] = set()  # (secret, key or None)
         self.env_by_service: dict[str, dict[str, str | None]] = {}
+        # Each migration Job and its DATABASE_OWNER_URL, checked with the roles.
+        self.job_owner_url: dict[str, tuple[dict, str | None]] = {}
 
     def run(self) -> None:
         if not self.objs.get("Namespace", NAMESPACE):
@@ -673,18 +685,24 @@ class PlatformChecks:
             if var in FORBIDDEN_VARS:
                 if var in env:
                     error(deploy, f"{var} must not be set: {FORBIDDEN_VARS[var]}")
+            elif var in JOB_ONLY_VARS:
+                if var in env:
+                    error(deploy, f"{var} must not be set in a Deployment: {JOB_ONLY_VARS[var]}")
             elif var not in env:
                 error(deploy, f"{var} is not set (every service reads it; `{svc} vars` lists it)")
         for var in sorted(set(env) - known):
             error(deploy, f"{var} is not a variable {svc} reads (typo?); `{svc} vars` lists them")
         container = dig(deploy, "spec", "template", "spec", "containers", 0, default={})
         refs = {i.get("name"): dig(i, "valueFrom", "secretKeyRef") for i in container.get("env") or []}
-        expected = {"PGPASSWORD": (f"{svc}-db-credentials", "password"), "AUTH_TOKENS": AUTH_SECRET}
+        expected = {"PGPASSWORD": (f"{svc}-app-db-credentials", "password"), "AUTH_TOKENS": AUTH_SECRET}
         for var in SECRET_VARS:
             ref = refs.get(var)
             want = expected[var]
             if not ref or (ref.get("name"), ref.get("key")) != want:
                 error(deploy, f"{var} must come from Secret {want[0]} key {want[1]} (env valueFrom.secretKeyRef)")
+        audit = env.get("AUDIT_RETENTION")
+        if audit is not None and (span_ms(audit) or 0) < AUDIT_MIN_MS:
+            error(deploy, f"AUDIT_RETENTION={audit!r} must be a span of at least 183d (six months; the service refuses less)")
         addr = env.get("GRPC_ADDR") or ""
         m = re.fullmatch(r"(0\.0\.0\.0|\[::\]):(\d+)", addr)
         if "GRPC_ADDR" not in env:
@@ -817,9 +835,13 @@ class PlatformChecks:
         env = self.environment(job, c)
         ref = next((dig(i, "valueFrom", "secretKeyRef") for i in c.get("env") or [] if i.get("name") == "PGPASSWORD"), None)
         if not ref or (ref.get("name"), ref.get("key")) != (f"{svc}-db-credentials", "password"):
-            error(job, f"PGPASSWORD must come from Secret {svc}-db-credentials key password, as in the Deployment")
+            error(job, f"PGPASSWORD must come from Secret {svc}-db-credentials key password: the owner's, "
+                       "for DATABASE_OWNER_URL (DATABASE_URL only names the runtime role it grants)")
         if "DATABASE_URL" not in env:
             error(job, "DATABASE_URL is not set")
+        if not env.get("DATABASE_OWNER_URL"):
+            error(job, "DATABASE_OWNER_URL is not set: the owner role migrates")
+        self.job_owner_url[svc] = (job, env.get("DATABASE_OWNER_URL"))
         volumes = {v.get("name"): v for v in pod.get("volumes") or []}
         if not any(dig(v, "secret", "secretName") == PG_CA_SECRET for v in volumes.values()):
             error(job, f"does not mount Secret {PG_CA_SECRET} (the PostgreSQL cluster CA)")
@@ -1067,7 +1089,19 @@ class PlatformChecks:
                 error(cluster, f"role {owner} has no password Secret")
                 continue
             self.secret_refs.add((credentials, "password"))
-            self.database_url(svc, want, owner, credentials)
+            runtime = f"{owner}{RUNTIME_ROLE_SUFFIX}"
+            runtime_credentials = roles.get(runtime)
+            if not runtime_credentials:
+                error(cluster, f"no managed role {runtime} (with a password Secret): {svc}'s runtime role, "
+                               "which may not delete its audit rows")
+                continue
+            self.secret_refs.add((runtime_credentials, "password"))
+            deploy = self.objs.get("Deployment", svc)
+            self.database_url(deploy, "DATABASE_URL", (self.env_by_service.get(svc) or {}).get("DATABASE_URL"),
+                              want, runtime, runtime_credentials)
+            job, owner_url = self.job_owner_url.get(svc, (None, None))
+            if job and owner_url:
+                self.database_url(job, "DATABASE_OWNER_URL", owner_url, want, owner, credentials)
         self.postgres_tls_and_backups(cluster)
         # The pools at their largest, plus one connection per migration Job.
         budget = 0
@@ -1084,18 +1118,18 @@ class PlatformChecks:
             error(cluster, f"max_connections {raw} is below what the services may open at their HPA maximum "
                            f"({budget} + {PG_RESERVED_CONNECTIONS} reserved)")
 
-    def database_url(self, svc: str, database: str, owner: str, credentials: str) -> None:
-        """DATABASE_URL names the role, the read-write service and the database, carries no
+    def database_url(self, obj: dict | None, var: str, url: str | None, database: str, owner: str,
+                     credentials: str) -> None:
+        """`var` of `obj` names the role, the read-write service and the database, carries no
         password (PGPASSWORD comes from the role's one Secret) and verifies the server."""
-        deploy = self.objs.get("Deployment", svc)
-        url = (self.env_by_service.get(svc) or {}).get("DATABASE_URL")
+        deploy = obj
         if not deploy or url is None:
             return
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as err:
-            self.report.error(deploy, f"DATABASE_URL is not a URL: {err}")
+            self.report.error(deploy, f"{var} is not a URL: {err}")
             return
         query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
         problems = []
@@ -1122,7 +1156,7 @@ class PlatformChecks:
         if root not in ca_paths:
             problems.append(f"sslrootcert must be the mounted cluster CA (Secret {PG_CA_SECRET}): {sorted(ca_paths) or 'not mounted'}")
         for problem in problems:
-            self.report.error(deploy, f"DATABASE_URL: {problem}")
+            self.report.error(deploy, f"{var}: {problem}")
         cred = self.objs.get("Secret", credentials)
         if cred and secret_value(cred, "username") != owner:
             self.report.error(cred, f"username must be {owner}")

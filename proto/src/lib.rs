@@ -9,7 +9,8 @@
 //! - [`classification::v1`]: `ClassificationService` and `EnterpriseClassified`;
 //! - [`policy::v1`]: `NoticeService` and `SupportPolicyNotice`;
 //! - [`land::v1`]: `LandService` and the land events;
-//! - [`fair::v1`]: `FairService` and the trade-fair events.
+//! - [`fair::v1`]: `FairService` and the trade-fair events;
+//! - [`audit::v1`]: `AuditService`, served by every service through the platform.
 //!
 //! Every message implements [`prost::Name`]; its `full_name()` (for example
 //! `haicheng.census.v1.CensusReturnSubmitted`) is the CloudEvents `ce_type` of the event.
@@ -68,6 +69,15 @@ pub mod fair {
     #[allow(clippy::all, clippy::pedantic, missing_docs)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/haicheng.fair.v1.rs"));
+    }
+}
+
+/// The audit log every service keeps (`haicheng.audit.v1`).
+pub mod audit {
+    /// Version 1.
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/haicheng.audit.v1.rs"));
     }
 }
 

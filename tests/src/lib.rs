@@ -54,6 +54,27 @@ fn spawn(name: &str, env: &[(String, String)], log: &std::path::Path) -> Child {
         .expect("starting the service")
 }
 
+/// `<name> migrate` as the owner (`owner_url`), as the Kubernetes Job runs it before the
+/// Deployment, its output in the service's log. A migration that fails (a test of a bad
+/// variable) is left for the service's own start to report: it refuses an unmigrated
+/// database, naming `migrate`.
+async fn migrate(name: &str, env: &[(String, String)], owner_url: &str, log: &std::path::Path) {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the service's log file");
+    Command::new(binary(name))
+        .arg("migrate")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("DATABASE_OWNER_URL", owner_url)
+        .stdout(file.try_clone().expect("the log file"))
+        .stderr(file)
+        .status()
+        .await
+        .expect("running the migrate command");
+}
+
 /// A request carrying the bearer token `token`.
 pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -82,7 +103,8 @@ impl ServiceProcess {
         let db = TestDatabase::create().await;
         let address = format!("127.0.0.1:{}", free_port());
         let mut env: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), db.url.clone()),
+            // Served as the runtime role; migrated first as the owner, as the Job does.
+            ("DATABASE_URL".into(), db.runtime_url.clone()),
             ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
             ("GRPC_ADDR".into(), address.clone()),
             ("RUST_LOG".into(), "warn".into()),
@@ -93,6 +115,12 @@ impl ServiceProcess {
         let logs = std::env::temp_dir().join("haicheng-system-tests");
         std::fs::create_dir_all(&logs).expect("the log folder");
         let log = logs.join(format!("{name}-{}.log", &db.name));
+        // A test that names its own database (DATABASE_URL in `extra`) owns it as that user.
+        let owner_url = extra
+            .iter()
+            .find(|(k, _)| *k == "DATABASE_URL")
+            .map_or(db.url.clone(), |(_, v)| v.to_string());
+        migrate(name, &env, &owner_url, &log).await;
         let child = spawn(name, &env, &log);
         Self {
             name,

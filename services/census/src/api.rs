@@ -8,7 +8,9 @@ use haicheng_proto::{
     census::v1::{self as pb, census_service_server::CensusService},
     common::v1 as common,
 };
-use platform::{ApiError, Principal, Violations, paging, server::limits::resource_exhausted};
+use platform::{
+    ApiError, Principal, Violations, audit, paging, server::limits::resource_exhausted,
+};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -574,9 +576,14 @@ impl CensusService for CensusApi {
         let reader = caller(&request)?;
         // An enterprise reads its own file only (the rule let every enterprise in).
         Principal::of(&request)?.require_enterprise_self(&request.get_ref().uscc)?;
-        Ok(Response::new(
-            self.file(request.into_inner(), &reader).await?,
-        ))
+        let req = request.into_inner();
+        let detail = serde_json::json!({
+            "as_of": req.as_of.as_ref().map(|t| t.seconds),
+            "all_revisions": req.all_revisions,
+        });
+        let uscc = req.uscc.clone();
+        let reply = self.file(req, &reader).await?;
+        Ok(audit::subject(Response::new(reply), Some(&uscc), detail))
     }
 
     async fn list_enterprises(
@@ -584,7 +591,17 @@ impl CensusService for CensusApi {
         request: Request<pb::ListEnterprisesRequest>,
     ) -> Result<Response<pb::ListEnterprisesResponse>, Status> {
         caller(&request)?;
-        Ok(Response::new(self.list(request.into_inner()).await?))
+        let req = request.into_inner();
+        let mut detail = serde_json::json!({
+            "park": req.park,
+            "segment": req.segment,
+            "industry_class": req.industry_class,
+            "status": req.status,
+            "name_contains": req.name_contains,
+        });
+        let reply = self.list(req).await?;
+        detail["returned"] = reply.enterprises.len().into();
+        Ok(audit::subject(Response::new(reply), None, detail))
     }
 
     async fn get_statistics(
@@ -592,6 +609,12 @@ impl CensusService for CensusApi {
         request: Request<pb::GetStatisticsRequest>,
     ) -> Result<Response<pb::GetStatisticsResponse>, Status> {
         caller(&request)?;
-        Ok(Response::new(self.statistics(request.into_inner()).await?))
+        let req = request.into_inner();
+        let detail = serde_json::json!({
+            "period": req.period.as_ref().map(|p| p.code.clone()),
+            "group_by": req.group_by,
+        });
+        let reply = self.statistics(req).await?;
+        Ok(audit::subject(Response::new(reply), None, detail))
     }
 }

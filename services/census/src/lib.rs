@@ -58,6 +58,10 @@ pub const METHOD_RULES: &[(&str, Rule)] = &[
     ("GetStatistics", Rule::Scope(scopes::CENSUS_READ)),
 ];
 
+/// The reads of enterprise data: every call is written to the audit log, with the USCC or
+/// the filters (refusals of every method are written anyway).
+pub const AUDITED_READS: &[&str] = &["GetEnterpriseFile", "ListEnterprises", "GetStatistics"];
+
 /// The access rules of the census service.
 pub fn access_policy(tokens: TokenTable) -> AccessPolicy {
     METHOD_RULES
@@ -86,6 +90,8 @@ pub async fn run(
         CensusServiceServer::new(api),
         platform.config
     ));
+    let mut platform = platform;
+    platform.audit_reads(GRPC_SERVICE, AUDITED_READS);
     let policy = access_policy(platform.config.tokens.clone());
     platform.serve(listener, routes, policy).await
 }

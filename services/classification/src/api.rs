@@ -20,7 +20,9 @@ use haicheng_proto::{
     },
     common::v1 as common,
 };
-use platform::{AccessPolicy, ApiError, Outbox, Principal, Rule, Violations, auth::scopes, paging};
+use platform::{
+    AccessPolicy, ApiError, Outbox, Principal, Rule, Violations, audit, auth::scopes, paging,
+};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
@@ -437,9 +439,15 @@ impl ClassificationService for ClassificationApi {
         let row = classes::find(&self.pool, view, &request.uscc, period.as_deref())
             .await
             .map_err(ApiError::from)?;
-        Ok(Response::new(pb::GetClassResponse {
+        let reply = pb::GetClassResponse {
             classification: Some(self.to_proto(&row).await?),
-        }))
+        };
+        let detail = serde_json::json!({ "period": row.period, "view": request.view });
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&request.uscc),
+            detail,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -457,8 +465,12 @@ impl ClassificationService for ClassificationApi {
     ) -> Result<Response<pb::ExplainResponse>, Status> {
         let principal = principal(&request)?;
         principal.require_enterprise_self(&request.get_ref().uscc)?;
-        Ok(Response::new(
-            ClassificationApi::explain(self, &principal, request.into_inner()).await?,
+        let uscc = request.get_ref().uscc.clone();
+        let reply = ClassificationApi::explain(self, &principal, request.into_inner()).await?;
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&uscc),
+            serde_json::Value::Null,
         ))
     }
 

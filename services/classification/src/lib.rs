@@ -78,6 +78,16 @@ pub async fn run(
     let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules)
         .with_objection_window(config.objection_window)
         .with_enterprise_boundary_band(config.enterprise_boundary_band);
+    platform.audit_reads(
+        classification_service_server::SERVICE_NAME,
+        &[
+            "GetClass",
+            "ListClasses",
+            "Explain",
+            "GetDistribution",
+            "ListObjections",
+        ],
+    );
     let notice_service = notices::start(&mut platform, config.notices)?;
     let mut routes = RoutesBuilder::default();
     routes

@@ -334,6 +334,15 @@ async fn start_services(
     let mut admin = PgConnection::connect(database_url)
         .await
         .context("connecting to the local PostgreSQL")?;
+    // The services' runtime role, created once. The local cluster trusts local connections,
+    // so it needs no password (nothing to generate, store or print).
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN CREATE ROLE {RUNTIME_ROLE} LOGIN;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    )))
+    .execute(&mut admin)
+    .await
+    .context("creating the runtime role")?;
     for (name, port) in SERVICES {
         let database = name.replace('-', "_");
         let exists: bool =
@@ -348,8 +357,11 @@ async fn start_services(
                 .await?;
         }
         let address = format!("127.0.0.1:{port}");
+        let owner_url = with_database(database_url, &database);
+        let runtime_url = with_user(&owner_url, RUNTIME_ROLE);
         let env = [
-            ("DATABASE_URL", with_database(database_url, &database)),
+            // Served as the runtime role; `migrate` below runs as the owner first.
+            ("DATABASE_URL", runtime_url),
             ("KAFKA_BOOTSTRAP", kafka.to_string()),
             ("GRPC_ADDR", address.clone()),
             ("SHUTDOWN_GRACE_MS", "0".to_string()),
@@ -371,6 +383,7 @@ async fn start_services(
             restarts: 0,
             awaiting_serving: false,
         };
+        migrate(&service, &owner_url).await?;
         service.spawn()?;
         services.push(service);
     }
@@ -379,6 +392,46 @@ async fn start_services(
         eprintln!("{:<16} {:<18} SERVING", service.name, service.address);
     }
     Ok(())
+}
+
+/// The role the services serve as; the stack's administrator owns the databases and
+/// migrates them.
+const RUNTIME_ROLE: &str = "haicheng_runtime";
+
+/// `<service> migrate` as the owner, as the Kubernetes Job does before the Deployment.
+async fn migrate(service: &Service, owner_url: &str) -> anyhow::Result<()> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&service.log)
+        .with_context(|| format!("opening {}", service.log.display()))?;
+    let status = tokio::process::Command::new(&service.program)
+        .arg("migrate")
+        .envs(service.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("DATABASE_OWNER_URL", owner_url)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .await
+        .with_context(|| format!("running {} migrate", service.name))?;
+    anyhow::ensure!(
+        status.success(),
+        "{} migrate failed ({status}); see {}",
+        service.name,
+        service.log.display()
+    );
+    Ok(())
+}
+
+/// The same connection string logging in as `user` (no password).
+fn with_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host_start = rest
+        .find('/')
+        .map_or(rest, |slash| &rest[..slash])
+        .rfind('@')
+        .map_or(0, |at| at + 1);
+    format!("{scheme}://{user}@{}", &rest[host_start..])
 }
 
 async fn wait_serving(service: &mut Service, timeout: Duration) -> anyhow::Result<()> {
@@ -694,5 +747,20 @@ mod tests {
         );
         stop(&mut services).await;
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_runtime_url_is_the_owner_url_with_the_runtime_role() {
+        assert_eq!(
+            with_user("postgres://haicheng@127.0.0.1:5432/census", RUNTIME_ROLE),
+            "postgres://haicheng_runtime@127.0.0.1:5432/census"
+        );
+        assert_eq!(
+            with_user(
+                "postgres://127.0.0.1:5432/census?sslmode=disable",
+                RUNTIME_ROLE
+            ),
+            "postgres://haicheng_runtime@127.0.0.1:5432/census?sslmode=disable"
+        );
     }
 }

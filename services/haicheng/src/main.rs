@@ -14,6 +14,8 @@
 //! - `haicheng fair …` ([`fair`]): the trade-fair service;
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
+//! - `haicheng audit [--service S] [--principal P] [--uscc U] [--since T] [--until T]`
+//!   ([`audit`]): every service's audit records merged newest first (commerce);
 //! - `haicheng replay SERVICE --since TIME` ([`replay`]): re-publish a service's retained
 //!   outbox events with their original ids (an operator's command, on the service's database);
 //! - `haicheng token new` ([`token`]): a machine account's static token and its
@@ -23,6 +25,7 @@
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
 //! `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
+mod audit;
 mod census;
 mod census_csv;
 mod classes;
@@ -127,6 +130,8 @@ enum Command {
         #[command(subcommand)]
         command: token::TokenCommand,
     },
+    /// The audit log of every service: refusals, enterprise-data reads, notice reads (commerce).
+    Audit(audit::AuditArgs),
 }
 
 /// What every client command needs: where the services are, who calls, how to print.
@@ -166,6 +171,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args, &context).await,
         Command::Fair(args) => finish(fair::run(args, &context).await, &context),
         Command::Token { command } => token::run(command, context.format),
+        Command::Audit(args) => finish(audit::run(args, &context).await, &context),
     }
 }
 

@@ -75,6 +75,17 @@ pub async fn run(
         LandServiceServer::new(api::LandApi::new(store)),
         platform.config
     ));
+    // Reads naming firms (holders, applicants, evaluations) go to the audit log.
+    platform.audit_reads(
+        api::SERVICE_NAME,
+        &[
+            "GetParcel",
+            "ListParcels",
+            "GetGrant",
+            "ListEvaluations",
+            "ListLandApplications",
+        ],
+    );
     let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
     platform.serve(listener, routes, policy).await
 }

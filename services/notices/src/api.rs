@@ -109,9 +109,11 @@ impl NoticeService for NoticeApi {
             .acknowledge(department, &notice_id, &principal)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("notice {notice_id}")))?;
-        Ok(Response::new(AcknowledgeNoticeResponse {
+        let reply = AcknowledgeNoticeResponse {
             notice: Some(entry.into_proto()),
-        }))
+        };
+        let detail = serde_json::json!({ "notice_id": notice_id });
+        Ok(platform::audit::subject(Response::new(reply), None, detail))
     }
 
     type WatchNoticesStream = WatchStream;

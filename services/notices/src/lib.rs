@@ -70,6 +70,9 @@ pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 ///
 /// Registers the consumer of [`topics::POLICY_NOTICES`] and spawns the task that wakes watch
 /// streams on new notices (it stops when `shutdown` is cancelled, as do open watch streams).
+/// The NoticeService methods recorded in the audit log on every call.
+pub const AUDITED_READS: &[&str] = &["ListNotices", "WatchNotices", "AcknowledgeNotice"];
+
 pub fn start(
     platform: &mut Platform,
     settings: NoticeSettings,
@@ -84,6 +87,8 @@ pub fn start(
     platform.consume("notices", &[topics::POLICY_NOTICES], NoticeConsumer)?;
     let (pool, overdue_after) = (platform.pool.clone(), settings.overdue_after);
     platform.spawn(move |stop| overdue::report(pool, overdue_after, stop));
+    // Every notice list, watch and acknowledgement is written to the audit log.
+    platform.audit_reads(SERVICE_NAME, AUDITED_READS);
     let store = store::NoticeStore::new(platform.pool.clone(), settings.overdue_after);
     let api = NoticeApi::new(store, wakeups, settings, shutdown);
     Ok(platform::capped!(

@@ -1027,3 +1027,69 @@ async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     s.stop().await;
 }
+
+/// Every notice list, watch and acknowledgement leaves an audit row naming the department,
+/// as does a refused call; the acknowledgement names its notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn notice_lists_watches_acknowledgements_and_refusals_are_audited() {
+    let server = start(Options::default()).await;
+    let mut client = server.client.clone();
+    client
+        .list_notices(authed("dev-finance", ListNoticesRequest::default()))
+        .await
+        .unwrap();
+    let _watch = client
+        .watch_notices(authed("dev-finance", WatchNoticesRequest::default()))
+        .await
+        .unwrap();
+    let missing = server.id("missing");
+    let status = client
+        .acknowledge_notice(authed(
+            "dev-tax",
+            AcknowledgeNoticeRequest {
+                notice_id: missing.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let status = client
+        .list_notices(authed("forged", ListNoticesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    type Row = (String, String, String, serde_json::Value);
+    let rows = || async {
+        sqlx::query_as::<_, Row>(
+            "SELECT method, principal, code, detail FROM audit_log ORDER BY id",
+        )
+        .fetch_all(&server.pool)
+        .await
+        .unwrap()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            rows().await.len() >= 4
+        })
+        .await,
+        "{:?}",
+        rows().await
+    );
+    let rows = rows().await;
+    let method = |name: &str| format!("/{SERVICE_NAME}/{name}");
+    let summary: Vec<(String, &str, &str)> = rows
+        .iter()
+        .map(|(m, p, c, _)| (m.clone(), p.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (method("ListNotices"), "department:finance", "OK"),
+            (method("WatchNotices"), "department:finance", "OK"),
+            (method("AcknowledgeNotice"), "department:tax", "NOT_FOUND"),
+            (method("ListNotices"), "anonymous", "UNAUTHENTICATED"),
+        ]
+    );
+    server.service.stop().await;
+}

@@ -83,6 +83,12 @@ pub mod vars {
     pub const WATCH_STREAMS_MAX: &str = "WATCH_STREAMS_MAX";
     /// `off`, `public` or `scope:<scope>`.
     pub const GRPC_REFLECTION: &str = "GRPC_REFLECTION";
+    /// The owner role's connection string: the `migrate` command (the Job) migrates with it.
+    /// Never set in a Deployment (`deploy/check`); a development launcher that sets it has
+    /// the service migrate with it before serving as `DATABASE_URL`'s runtime role.
+    pub const DATABASE_OWNER_URL: &str = "DATABASE_OWNER_URL";
+    /// How long audit records are kept (at least 183 days).
+    pub const AUDIT_RETENTION: &str = "AUDIT_RETENTION";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -127,6 +133,8 @@ pub mod vars {
         WATCH_STREAMS_PER_PRINCIPAL,
         WATCH_STREAMS_MAX,
         GRPC_REFLECTION,
+        DATABASE_OWNER_URL,
+        AUDIT_RETENTION,
     ];
 }
 
@@ -203,6 +211,8 @@ pub struct PlatformConfig {
     /// Per-principal rate limits by method group, caps on open streams, and who may use
     /// reflection ([`crate::server::limits`]).
     pub limits: LimitsConfig,
+    /// The owner role's connection (migrations) and the audit log's retention.
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl PlatformConfig {
@@ -300,6 +310,7 @@ impl PlatformConfig {
             )?,
             inbox_retention: span_or(get(vars::INBOX_RETENTION), vars::INBOX_RETENTION, DAY * 30)?,
             limits: LimitsConfig::from_lookup(&get, max_concurrent_requests)?,
+            audit: crate::audit::AuditConfig::from_lookup(&get)?,
         }
         .checked()
     }
@@ -323,7 +334,7 @@ impl PlatformConfig {
     }
 }
 
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The token table: `AUTH_TOKENS` as configured and the JWT verifier (`AUTH_JWT_*`), plus
 /// the development table in development mode. Outside development mode a service without

@@ -3,7 +3,8 @@
 //! A service declares a [`ServiceSpec`] (its name, the gRPC services it serves by their
 //! generated `SERVICE_NAME`, topics, migrations, and its own variable lists in `vars`),
 //! builds its [`PlatformConfig`] (plus its own settings), and calls [`Platform::start`]: that
-//! connects and migrates the database, creates the producer, ensures the topics and starts
+//! connects and checks the database is migrated (`<service> migrate` migrates as the owner
+//! role), creates the producer, ensures the topics and starts
 //! the outbox relay. The service then adds its consumers ([`Platform::consume`], `?`: one that
 //! cannot start stops start-up) and background tasks ([`Platform::spawn`]), and hands its
 //! gRPC routes and access policy to [`Platform::serve`]. That refuses to start when a served
@@ -11,6 +12,7 @@
 //! background task is supervised ([`supervisor`]): one that ends or panics early stops the
 //! service with an error, so the process exits non-zero and is restarted.
 
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod bus;
@@ -33,7 +35,7 @@ pub mod telemetry;
 pub mod time;
 pub mod uscc;
 
-use std::{process::ExitCode, time::Duration};
+use std::{collections::BTreeSet, process::ExitCode, time::Duration};
 
 use sqlx::{PgPool, migrate::Migrator};
 use tokio::net::TcpListener;
@@ -160,22 +162,39 @@ pub struct Platform {
     workers: CancellationToken,
     /// The relay, the consumers and the service's own tasks.
     supervisor: Supervisor,
+    /// Where the gRPC server's audit records go (written by a supervised task).
+    audit_log: audit::AuditLog,
+    /// The gRPC paths recorded on every call ([`audit_reads`](Self::audit_reads)).
+    audited_reads: BTreeSet<String>,
 }
 
 impl Platform {
-    /// Connects, migrates, creates the producer, ensures the topics, starts the relay.
+    /// Connects as the runtime role and checks that the database is migrated to this
+    /// binary's version (refusing to start, naming the `migrate` command, when it is not),
+    /// creates the producer, ensures the topics, starts the relay, the retention sweeps and
+    /// the audit writer. With `DATABASE_OWNER_URL` set (development launchers only; never in
+    /// a Deployment) it first migrates as the owner, as `<service> migrate` does.
     pub async fn start(
         spec: &'static ServiceSpec,
         config: PlatformConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        if let Some(owner) = &config.audit.database_owner_url {
+            db::migrate_as_owner(
+                owner,
+                &config.database_url,
+                spec.migrations,
+                Duration::from_secs(30),
+            )
+            .await?;
+        }
         let pool = db::connect(
             &config.database_url,
             config.database_max_connections,
             Duration::from_secs(30),
         )
         .await?;
-        db::migrate(&pool, spec.migrations).await?;
+        db::check_migrated(&pool, spec.migrations, spec.name).await?;
         let producer = Producer::new(&config.kafka, config.kafka_message_timeout)?;
         // A name starting with `^` is a subscription pattern, not a topic of its own.
         let topics: Vec<String> = spec
@@ -228,8 +247,22 @@ impl Platform {
                 Ok(())
             });
         }
+        let (audit_log, audit_writer) = audit::AuditLog::new(spec.name, pool.clone());
+        let stop = workers.clone();
+        supervisor.spawn("audit writer", async move {
+            audit_writer.run(stop).await;
+            Ok(())
+        });
+        let (audit_pool, audit_retention) = (pool.clone(), config.audit.retention);
+        let stop = workers.clone();
+        supervisor.spawn("audit retention", async move {
+            audit::writer::run_retention(audit_pool, audit_retention, stop).await;
+            Ok(())
+        });
         tracing::info!(service = spec.name, "platform started");
         Ok(Self {
+            audit_log,
+            audited_reads: BTreeSet::new(),
             outbox: Outbox::new(spec.name),
             config,
             pool,
@@ -279,6 +312,15 @@ impl Platform {
         Ok(())
     }
 
+    /// Declares `methods` of the gRPC service `service` (its generated `SERVICE_NAME`) audited
+    /// reads: every call is recorded (method, principal, peer, code, and the [`audit::Subject`]
+    /// its handler names), not only refusals. [`serve`](Self::serve) refuses a method that
+    /// is not served.
+    pub fn audit_reads(&mut self, service: &str, methods: &[&str]) {
+        self.audited_reads
+            .extend(methods.iter().map(|method| format!("/{service}/{method}")));
+    }
+
     /// Cancelled when shutdown begins (before the drain): long-lived calls such as watch
     /// streams end on it, so the drain is not held up by them.
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -323,6 +365,8 @@ impl Platform {
             shutdown,
             workers,
             mut supervisor,
+            audit_log,
+            audited_reads,
             ..
         } = self;
         tracing::info!(address = %listener.local_addr()?, "serving gRPC");
@@ -331,6 +375,9 @@ impl Platform {
             service_names: spec.grpc_services,
             descriptor_set: spec.descriptor_set,
             policy,
+            audit_log,
+            audited_reads,
+            pool: pool.clone(),
         };
         let mut failure: Option<anyhow::Error> = None;
         let served = {
@@ -473,10 +520,25 @@ where
     run(config, listener, shutdown).await
 }
 
+/// `<service> migrate`: as the owner role (`DATABASE_OWNER_URL`), applies the migrations and
+/// grants the runtime role (the user of `DATABASE_URL`) its rights ([`db::grant_runtime`]).
 async fn migrate_only(spec: &ServiceSpec, config: &PlatformConfig) -> anyhow::Result<()> {
-    let pool = db::connect(&config.database_url, 1, Duration::from_secs(60)).await?;
-    db::migrate(&pool, spec.migrations).await?;
-    pool.close().await;
+    let owner = config.audit.database_owner_url.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "`{} migrate` runs as the owner role: set {} (the owner's connection string) \
+             beside {} (the runtime role's, whose user is granted its rights)",
+            spec.name,
+            config::vars::DATABASE_OWNER_URL,
+            config::vars::DATABASE_URL
+        )
+    })?;
+    db::migrate_as_owner(
+        owner,
+        &config.database_url,
+        spec.migrations,
+        Duration::from_secs(60),
+    )
+    .await?;
     tracing::info!(service = spec.name, "migrations applied");
     Ok(())
 }

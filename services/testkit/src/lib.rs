@@ -103,11 +103,19 @@ fn start_private_stack() -> anyhow::Result<Stack> {
     })
 }
 
+/// The runtime role every service under test logs in as: a plain role, granted its rights
+/// by the migrations (`platform::db::grant_runtime`), so a test sees what the service's role
+/// may not do. Created once per cluster.
+pub const RUNTIME_ROLE: &str = "haicheng_runtime";
+
 /// A database created for one test, with its own name.
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
     pub name: String,
+    /// As the owner (the cluster's administrator): migrations, and the tests' own checks.
     pub url: String,
+    /// As [`RUNTIME_ROLE`]: what a service is given as `DATABASE_URL`.
+    pub runtime_url: String,
 }
 
 impl TestDatabase {
@@ -123,8 +131,31 @@ impl TestDatabase {
             .execute(&mut admin)
             .await
             .expect("creating a test database");
+        // Tests in other processes may create it at the same moment: either error means
+        // it exists.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DO $$ BEGIN CREATE ROLE {RUNTIME_ROLE} LOGIN;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("creating the runtime role");
         let url = replace_database(&stack.admin_url, &name);
-        Self { name, url }
+        let runtime_url = replace_user(&url, RUNTIME_ROLE);
+        Self {
+            name,
+            url,
+            runtime_url,
+        }
+    }
+
+    /// The variables that have a service migrate this database as the owner and serve as
+    /// the runtime role.
+    pub fn service_vars(&self) -> [(&'static str, String); 2] {
+        [
+            ("DATABASE_URL", self.runtime_url.clone()),
+            ("DATABASE_OWNER_URL", self.url.clone()),
+        ]
     }
 
     pub async fn pool(&self) -> PgPool {
@@ -154,6 +185,18 @@ pub fn replace_database(url: &str, database: &str) -> String {
     out
 }
 
+/// The same connection string logging in as `user` (no password: the test cluster trusts
+/// local connections).
+pub fn replace_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let host_start = rest
+        .find('/')
+        .map_or(rest, |slash| &rest[..slash])
+        .rfind('@')
+        .map_or(0, |at| at + 1);
+    format!("{scheme}://{user}@{}", &rest[host_start..])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -165,6 +208,18 @@ mod tests {
         assert_eq!(
             super::replace_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
             "postgres://u@h:1/x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn replace_user_keeps_the_rest() {
+        assert_eq!(
+            super::replace_user("postgres://u:pw@h:1/x?a=b", "r"),
+            "postgres://r@h:1/x?a=b"
+        );
+        assert_eq!(
+            super::replace_user("postgres://h:1/x", "r"),
+            "postgres://r@h:1/x"
         );
     }
 }

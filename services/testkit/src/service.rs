@@ -25,7 +25,7 @@ pub struct Service {
     pub address: SocketAddr,
     /// The service's own database (a fresh one).
     pub db: TestDatabase,
-    /// A pool on that database, for checking what the service stored.
+    /// A pool on that database as its owner, for checking what the service stored.
     pub pool: PgPool,
     /// The service's `KAFKA_TOPIC_PREFIX`: no other test's service sees its topics or groups.
     pub prefix: String,
@@ -52,8 +52,10 @@ where
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let db = TestDatabase::create().await;
+    // Migrated as the owner, served as the runtime role.
     let mut all: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
+        ("DATABASE_URL".into(), db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL".into(), db.url.clone()),
         ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
         (
             "KAFKA_TOPIC_PREFIX".into(),

@@ -571,8 +571,10 @@ impl FairService for FairApi {
     ) -> Result<Response<pb::ListInvitationsResponse>, Status> {
         let uscc = Principal::of(&request)?.restrict_to_self(&request.get_ref().uscc)?;
         let mut message = request.into_inner();
-        message.uscc = uscc;
-        done(self.list_invitations(message).await)
+        message.uscc = uscc.clone();
+        let detail = serde_json::json!({ "fair_id": message.fair_id });
+        let reply = done(self.list_invitations(message).await)?;
+        Ok(platform::audit::subject(reply, Some(&uscc), detail))
     }
 
     #[tracing::instrument(skip_all, fields(fair_id = %request.get_ref().fair_id, uscc = %request.get_ref().uscc))]
@@ -652,7 +654,13 @@ impl FairService for FairApi {
         &self,
         request: Request<pb::GetEnterpriseReportRequest>,
     ) -> Result<Response<pb::GetEnterpriseReportResponse>, Status> {
-        done(self.enterprise_report(request.into_inner()).await)
+        let uscc = request.get_ref().uscc.clone();
+        let reply = done(self.enterprise_report(request.into_inner()).await)?;
+        Ok(platform::audit::subject(
+            reply,
+            Some(&uscc),
+            serde_json::Value::Null,
+        ))
     }
 
     #[tracing::instrument(skip_all)]

@@ -78,6 +78,20 @@ pub async fn run(
         FairServiceServer::new(api),
         platform.config
     ));
+    // Invitations, registrations, reports and subsidies name firms: audited reads.
+    platform.audit_reads(
+        fair_service_server::SERVICE_NAME,
+        &[
+            "ListInvitations",
+            "GetRegistration",
+            "ListRegistrations",
+            "GetFairReport",
+            "GetEnterpriseReport",
+            "GetExportTotals",
+            "ListSubsidies",
+            "GetSubsidyBudget",
+        ],
+    );
     let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
     platform.serve(listener, routes, policy).await
 }

@@ -3,6 +3,7 @@
 //! under a prefix of its own) and talks gRPC to it with a development bearer token.
 
 mod access;
+mod audit;
 mod events;
 mod import;
 mod reads;

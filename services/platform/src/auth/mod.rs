@@ -49,6 +49,8 @@ pub mod scopes {
     pub const FAIRS_WRITE: &str = "fairs.write";
     /// Booth-fee subsidies and budgets of the trade-fair service (commerce, finance).
     pub const FAIR_SUBSIDIES_READ: &str = "fairs.subsidies.read";
+    /// The audit log of every service (`haicheng.audit.v1.AuditService`): commerce.
+    pub const AUDIT_READ: &str = "audit.read";
 }
 
 #[cfg(test)]

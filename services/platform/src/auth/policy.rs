@@ -2,7 +2,7 @@
 
 use tonic::{Status, body::Body};
 
-use super::{Principal, TokenTable};
+use super::{Identity, Principal, TokenTable};
 use crate::server::Gate;
 
 /// The access rule of one gRPC method.
@@ -58,6 +58,17 @@ impl AccessPolicy {
                 .find(|(p, _)| p.ends_with('/') && path.starts_with(p.as_str()))
         };
         exact.or_else(by_service).map(|(_, rule)| rule)
+    }
+
+    /// Who a call's bearer token names, if it names anyone: for the audit log, which must
+    /// name the caller of a refused call too.
+    pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?;
+        Some(self.tokens.lookup(token.trim())?.identity.clone())
     }
 
     /// Decides on one call: `Ok(Some(principal))` for an authenticated caller,

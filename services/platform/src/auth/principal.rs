@@ -69,6 +69,7 @@ impl Department {
                 FAIRS_READ,
                 FAIRS_WRITE,
                 FAIR_SUBSIDIES_READ,
+                AUDIT_READ,
             ],
             Department::NaturalResources => &[
                 CENSUS_READ,

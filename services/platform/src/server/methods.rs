@@ -52,6 +52,12 @@ impl ServedMethods {
         Ok(Self { paths })
     }
 
+    /// These methods and `other`'s (the platform's own services beside the service's).
+    pub fn merge(mut self, other: Self) -> Self {
+        self.paths.extend(other.paths);
+        self
+    }
+
     /// Refuses a policy that leaves any served method without an access rule, listing them all.
     pub fn check_rules(&self, policy: &AccessPolicy) -> anyhow::Result<()> {
         let missing: Vec<&str> = self

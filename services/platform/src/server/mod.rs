@@ -2,8 +2,9 @@
 //! deadline, message size caps, admission control, auth, trace context from the caller,
 //! and a graceful stop (NOT_SERVING first, then drain).
 //!
-//! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
-//! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
+//! Layers, outermost first: audit (refusals, shedding included, and audited reads, see
+//! [`crate::audit`]) → admission (shedding, metrics) → status codes (tonic's codec errors
+//! corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
 //! [`methods`]) → auth → per-caller limits ([`limits`]) → the routes. Every accepted socket
 //! has `TCP_NODELAY` ([`incoming`]). Reflection is served as `GRPC_REFLECTION` says: off,
 //! public, or to the holders of a scope.
@@ -16,7 +17,7 @@ pub mod incoming;
 pub mod limits;
 pub mod methods;
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +31,11 @@ pub use limits::{Limits, LimitsLayer};
 pub use methods::ServedMethods;
 
 use crate::{
-    auth::{AccessPolicy, Rule},
+    audit::{
+        AuditLayer, AuditLog,
+        api::{AuditApi, AuditServiceServer, LIST_AUDIT_RECORDS},
+    },
+    auth::{AccessPolicy, Rule, scopes},
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
 };
@@ -58,6 +63,12 @@ pub struct GrpcSettings<'a> {
     /// The service's encoded FileDescriptorSet, served by reflection.
     pub descriptor_set: &'a [u8],
     pub policy: AccessPolicy,
+    /// Where the calls' audit records go.
+    pub audit_log: AuditLog,
+    /// The gRPC paths recorded on every call (reads of enterprise data, notice reads).
+    pub audited_reads: BTreeSet<String>,
+    /// The service's database, for the audit service's reads.
+    pub pool: sqlx::PgPool,
 }
 
 /// Serves until `shutdown` is cancelled; then reports NOT_SERVING, waits the configured
@@ -72,9 +83,19 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = settings.config;
-    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?;
-    methods.check_rules(&settings.policy)?;
-    let policy = reflection_rule(settings.policy, &config.limits.reflection);
+    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?
+        .merge(ServedMethods::from_descriptors(
+            haicheng_proto::FILE_DESCRIPTOR_SET,
+            &[crate::audit::api::SERVICE_NAME],
+        )?);
+    let policy = settings
+        .policy
+        .allow(LIST_AUDIT_RECORDS, Rule::Scope(scopes::AUDIT_READ));
+    methods.check_rules(&policy)?;
+    if let Some(unknown) = settings.audited_reads.iter().find(|p| !methods.serves(p)) {
+        anyhow::bail!("refusing to start: the audited read {unknown} is not a served method");
+    }
+    let policy = reflection_rule(policy, &config.limits.reflection);
     let limits = Limits::new(
         &config.limits,
         settings.descriptor_set,
@@ -104,7 +125,12 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(settings.descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    routes.add_service(capped!(health_service, config));
+    routes
+        .add_service(capped!(health_service, config))
+        .add_service(capped!(
+            AuditServiceServer::new(AuditApi::new(settings.pool.clone())),
+            config
+        ));
     if config.limits.reflection != limits::Reflection::Off {
         routes.add_service(reflection);
     }
@@ -139,6 +165,11 @@ pub async fn serve(
             telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
             span
         })
+        .layer(AuditLayer::new(
+            settings.audit_log,
+            settings.audited_reads,
+            policy.clone(),
+        ))
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(StatusCodesLayer)
         .layer(GateLayer::new(methods))

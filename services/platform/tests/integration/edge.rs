@@ -42,7 +42,8 @@ async fn config(extra: &[(&str, &str)]) -> PlatformConfig {
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
     let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url.clone()),
+        ("DATABASE_URL".into(), db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL".into(), db.url.clone()),
         ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
         ("AUTH_DEVELOPMENT".into(), "true".into()),
     ];

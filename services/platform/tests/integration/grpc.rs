@@ -61,7 +61,8 @@ async fn start_with(
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
     let mut vars = vec![
-        ("DATABASE_URL", db.url.clone()),
+        ("DATABASE_URL", db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL", db.url.clone()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
         ("AUTH_TOKENS", tokens()),
         ("SHUTDOWN_GRACE_MS", grace_ms.to_string()),

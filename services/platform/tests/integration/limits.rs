@@ -1,5 +1,5 @@
-//! Per-caller limits and reflection over a real socket, with the gRPC server alone (no
-//! database or broker needed): reflection is off, public or for a scope; one principal over
+//! Per-caller limits and reflection over a real socket, through the platform as a service
+//! runs it (census's contract, no census routes): reflection is off, public or for a scope; one principal over
 //! its rate or its stream cap gets RESOURCE_EXHAUSTED with a RetryInfo while another is
 //! served; an open stream holds its admission permit until it ends.
 //!
@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use haicheng_proto::census::v1::census_service_server::SERVICE_NAME as CENSUS;
 use platform::{
-    AccessPolicy, PlatformConfig, Rule,
+    AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec,
     auth::{TokenTable, scopes},
-    config::lookup_in,
-    server::{self, GrpcSettings},
 };
-use testkit::wait_until;
+use testkit::{TestDatabase, stack, wait_until};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -46,28 +44,45 @@ impl Running {
     }
 }
 
-/// The gRPC server on port 0 (development mode) with `vars`, serving the census contract's
+static SPEC: ServiceSpec = ServiceSpec {
+    name: "limits-tests",
+    // A service of the contract, so the start-up check finds its methods; no routes.
+    grpc_services: &[CENSUS],
+    descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
+    migrations: &crate::TEST_MIGRATIONS,
+    consumes: &[],
+    produces: &[],
+    vars: &[],
+};
+
+/// The platform on port 0 (development mode) with `vars`, serving the census contract's
 /// rules but no census routes.
 async fn serve(vars: &'static [(&'static str, &'static str)]) -> Running {
     platform::telemetry::init_for_tests();
-    let config = PlatformConfig::from_lookup("limits-tests", 0, lookup_in(vars)).unwrap();
+    let db = TestDatabase::create().await;
+    let mut all: Vec<(&str, String)> = vec![
+        ("DATABASE_URL", db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL", db.url.clone()),
+        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
+        ("AUTH_DEVELOPMENT", "true".into()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
+    let config = PlatformConfig::from_lookup("limits-tests", 0, |name| {
+        all.iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            let policy = AccessPolicy::new(config.tokens.clone())
-                .allow(&format!("/{CENSUS}/"), Rule::Scope(scopes::CENSUS_READ));
-            let settings = GrpcSettings {
-                config: &config,
-                service_names: &[CENSUS],
-                descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
-                policy,
-            };
-            server::serve(listener, RoutesBuilder::default(), settings, shutdown).await
-        }
-    });
+    let platform = Platform::start(&SPEC, config, shutdown.clone())
+        .await
+        .unwrap();
+    let policy = AccessPolicy::new(platform.config.tokens.clone())
+        .allow(&format!("/{CENSUS}/"), Rule::Scope(scopes::CENSUS_READ));
+    let task = tokio::spawn(platform.serve(listener, RoutesBuilder::default(), policy));
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()

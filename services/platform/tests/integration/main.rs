@@ -1,5 +1,6 @@
 //! Platform tests against a real PostgreSQL and a real Apache Kafka broker.
 
+mod audit;
 mod broker;
 mod edge;
 mod events;

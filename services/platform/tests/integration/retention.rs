@@ -179,7 +179,8 @@ async fn a_started_platform_sweeps_on_its_own() {
         "platform-tests",
         0,
         lookup_in(&[
-            (vars::DATABASE_URL, &s.db.url),
+            (vars::DATABASE_URL, &s.db.runtime_url),
+            (vars::DATABASE_OWNER_URL, &s.db.url),
             (vars::KAFKA_BOOTSTRAP, &stack().kafka_bootstrap),
         ]),
     )

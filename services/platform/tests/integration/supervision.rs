@@ -36,7 +36,8 @@ async fn a_task_that_panics_turns_health_not_serving_and_fails_serve() {
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
     let vars = [
-        ("DATABASE_URL", db.url.clone()),
+        ("DATABASE_URL", db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL", db.url.clone()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
         ("AUTH_DEVELOPMENT", "true".to_string()),
         // Long enough to watch NOT_SERVING before the listener closes.
@@ -101,7 +102,8 @@ async fn a_consumer_that_cannot_subscribe_stops_start_up() {
     platform::telemetry::init_for_tests();
     let db = TestDatabase::create().await;
     let vars = [
-        ("DATABASE_URL", db.url.clone()),
+        ("DATABASE_URL", db.runtime_url.clone()),
+        ("DATABASE_OWNER_URL", db.url.clone()),
         ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
         ("AUTH_DEVELOPMENT", "true".to_string()),
     ];
