@@ -11,7 +11,7 @@ use std::{net::SocketAddr, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
-use crate::auth::TokenTable;
+use crate::{auth::TokenTable, tls::ServerTls};
 
 /// Names of the environment variables the platform reads, declared once.
 pub mod vars {
@@ -40,6 +40,13 @@ pub mod vars {
     pub const KAFKA_ENSURE_TOPICS: &str = "KAFKA_ENSURE_TOPICS";
     pub const OUTBOX_RETENTION: &str = "OUTBOX_RETENTION";
     pub const INBOX_RETENTION: &str = "INBOX_RETENTION";
+    /// PEM certificate chain and private key of the gRPC server: both set, TLS on.
+    pub const GRPC_TLS_CERT: &str = "GRPC_TLS_CERT";
+    pub const GRPC_TLS_KEY: &str = "GRPC_TLS_KEY";
+    /// PEM CA certificates: set, every client must present a certificate from them (mTLS).
+    pub const GRPC_TLS_CLIENT_CA: &str = "GRPC_TLS_CLIENT_CA";
+    /// Client certificate SANs and the principals they stand for (`SAN=KIND:NAME:SCOPES;…`).
+    pub const AUTH_CERT_PRINCIPALS: &str = "AUTH_CERT_PRINCIPALS";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -65,6 +72,10 @@ pub mod vars {
         KAFKA_ENSURE_TOPICS,
         OUTBOX_RETENTION,
         INBOX_RETENTION,
+        GRPC_TLS_CERT,
+        GRPC_TLS_KEY,
+        GRPC_TLS_CLIENT_CA,
+        AUTH_CERT_PRINCIPALS,
     ];
 }
 
@@ -112,6 +123,10 @@ pub struct PlatformConfig {
     /// (see [`TokenTable::parse`]); in development mode the development table
     /// (`dev-<department>`, `dev-census-import`, `dev-enterprise-<USCC>`) besides them.
     pub tokens: TokenTable,
+    /// TLS on the gRPC listener (`GRPC_TLS_CERT`, `GRPC_TLS_KEY`), mutual with
+    /// `GRPC_TLS_CLIENT_CA`, client certificates mapped to principals by
+    /// `AUTH_CERT_PRINCIPALS`; `None`: plaintext. See [`crate::tls`].
+    pub tls: Option<ServerTls>,
     /// Development mode (`AUTH_DEVELOPMENT=true`): the development tokens work and no
     /// credentials are required. The service says so in its first log line and in its health
     /// (the health entry [`crate::server::DEVELOPMENT_MODE_HEALTH`] is SERVING).
@@ -161,7 +176,9 @@ impl PlatformConfig {
         let development = parse_or(get(vars::AUTH_DEVELOPMENT), vars::AUTH_DEVELOPMENT, || {
             false
         })?;
-        let tokens = credentials(get(vars::AUTH_TOKENS), development)?;
+        let tls = ServerTls::from_lookup(&get)?;
+        let certificates = tls.as_ref().is_some_and(ServerTls::maps_certificates);
+        let tokens = credentials(get(vars::AUTH_TOKENS), development, certificates)?;
         Self {
             service_name,
             grpc_addr: parse_or(get(vars::GRPC_ADDR), vars::GRPC_ADDR, || {
@@ -197,6 +214,7 @@ impl PlatformConfig {
             log_filter: get(vars::LOG_FILTER),
             otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
             tokens,
+            tls,
             development,
             request_timeout: millis_or(
                 get(vars::REQUEST_TIMEOUT_MS),
@@ -257,9 +275,14 @@ impl PlatformConfig {
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The token table: `AUTH_TOKENS` as configured, plus the development table in development
-/// mode. Outside development mode a service without credentials does not start (fail
-/// closed): a forgotten Secret must not open the service to the development tokens.
-fn credentials(configured: Option<String>, development: bool) -> Result<TokenTable, ConfigError> {
+/// mode. Outside development mode a service without credentials (tokens, or client
+/// certificates mapped to principals) does not start (fail closed): a forgotten Secret must
+/// not open the service to the development tokens.
+fn credentials(
+    configured: Option<String>,
+    development: bool,
+    certificates: bool,
+) -> Result<TokenTable, ConfigError> {
     let parsed = configured
         .map(|spec| TokenTable::parse(&spec))
         .transpose()
@@ -271,6 +294,7 @@ fn credentials(configured: Option<String>, development: bool) -> Result<TokenTab
         (Some(table), false) => Ok(table),
         (Some(table), true) => Ok(table.with_development()),
         (None, true) => Ok(TokenTable::development()),
+        (None, false) if certificates => Ok(TokenTable::default()),
         (None, false) => Err(ConfigError {
             var: vars::AUTH_TOKENS,
             reason: format!(

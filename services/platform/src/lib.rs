@@ -31,6 +31,7 @@ pub mod shutdown;
 pub mod supervisor;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod uscc;
 
 use std::{process::ExitCode, time::Duration};

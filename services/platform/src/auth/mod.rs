@@ -13,12 +13,15 @@
 //! [`Rule::Scope`] method refuses it.
 //!
 //! Files: [`principal`] (who calls: departments, services, enterprises), [`tokens`] (bearer
-//! tokens to principals), [`policy`] (the access rule of each method, and the gate).
+//! tokens to principals), [`certs`] (client certificates to principals), [`policy`] (the
+//! access rule of each method, and the gate).
 
+pub(crate) mod certs;
 mod policy;
 mod principal;
 mod tokens;
 
+pub use certs::{CertPrincipals, ClientCertificate};
 pub use policy::{AccessPolicy, Rule};
 pub use principal::{Department, Identity, Principal};
 pub use tokens::{DEVELOPMENT_ENTERPRISE_PREFIX, TokenTable};

@@ -1,9 +1,11 @@
 //! The access rule of every gRPC method, and the gate that applies them to each call.
 
+use std::borrow::Cow;
+
 use tonic::{Status, body::Body};
 
-use super::{Principal, TokenTable};
-use crate::server::Gate;
+use super::{ClientCertificate, Principal, TokenTable};
+use crate::{server::Gate, tls::TlsPeer};
 
 /// The access rule of one gRPC method.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,21 +68,23 @@ impl AccessPolicy {
         path: &str,
         headers: &http::HeaderMap,
     ) -> Result<Option<Principal>, Status> {
+        self.admit_with_certificate(path, headers, None)
+    }
+
+    /// [`admit`](Self::admit) for a call over a connection whose client presented a verified
+    /// certificate: a bearer token still decides when one is sent; without one the
+    /// certificate's principal (`AUTH_CERT_PRINCIPALS`) is the caller.
+    pub fn admit_with_certificate(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        certificate: Option<&ClientCertificate>,
+    ) -> Result<Option<Principal>, Status> {
         let rule = self.rule_for(path);
         if rule == Some(&Rule::Public) {
             return Ok(None);
         }
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("missing bearer token in the authorization header")
-            })?;
-        let principal = self
-            .tokens
-            .lookup(token.trim())
-            .ok_or_else(|| Status::unauthenticated("the bearer token is not recognised"))?;
+        let principal = self.caller(headers, certificate)?;
         match rule {
             Some(Rule::Scope(scope)) => principal.require(scope)?,
             Some(Rule::ScopeOrEnterprise(scope)) => {
@@ -99,11 +103,50 @@ impl AccessPolicy {
     }
 }
 
+impl AccessPolicy {
+    /// Who calls: the bearer token's principal, else the client certificate's.
+    fn caller<'a>(
+        &'a self,
+        headers: &http::HeaderMap,
+        certificate: Option<&'a ClientCertificate>,
+    ) -> Result<Cow<'a, Principal>, Status> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (token, certificate) {
+            (Some(token), _) => self
+                .tokens
+                .lookup(token.trim())
+                .ok_or_else(|| Status::unauthenticated("the bearer token is not recognised")),
+            (None, Some(certificate)) => certificate
+                .principal
+                .as_ref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| {
+                    Status::unauthenticated(format!(
+                        "no bearer token, and the client certificate ({certificate}) stands \
+                         for no principal"
+                    ))
+                }),
+            (None, None) => Err(Status::unauthenticated(
+                "missing bearer token in the authorization header",
+            )),
+        }
+    }
+}
+
 /// Refuses what the policy refuses; an admitted call carries its [`Principal`] in its
 /// extensions for the handler.
 impl Gate for AccessPolicy {
     fn check(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
-        if let Some(principal) = self.admit(request.uri().path(), request.headers())? {
+        let certificate = request
+            .extensions()
+            .get::<TlsPeer>()
+            .and_then(|peer| peer.certificate.as_deref());
+        let admitted =
+            self.admit_with_certificate(request.uri().path(), request.headers(), certificate)?;
+        if let Some(principal) = admitted {
             request.extensions_mut().insert(principal);
         }
         Ok(())

@@ -4,7 +4,8 @@
 //!
 //! Layers, outermost first: admission (shedding, metrics) → status codes (tonic's codec
 //! errors corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
-//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]).
+//! [`methods`]) → auth → the routes. Every accepted socket has `TCP_NODELAY` ([`incoming`]);
+//! with TLS configured each connection is a TLS (or mutual TLS) one ([`crate::tls`]).
 
 mod admission;
 pub mod codes;
@@ -28,6 +29,7 @@ use crate::{
     auth::AccessPolicy,
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
+    tls,
 };
 
 /// The health entry that is SERVING when the service runs in development mode (and unknown,
@@ -117,7 +119,7 @@ pub async fn serve(
         shutdown.cancelled().await;
         tokio::time::sleep(config.shutdown_grace + config.request_timeout).await;
     };
-    let server = Server::builder()
+    let router = Server::builder()
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(move |request| {
@@ -130,8 +132,19 @@ pub async fn serve(
         .layer(StatusCodesLayer)
         .layer(GateLayer::new(methods))
         .layer(GateLayer::new(settings.policy))
-        .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
+        .add_routes(routes.routes());
+    let server = async {
+        match &config.tls {
+            Some(tls) => {
+                let incoming = tls::incoming(listener, tls.clone());
+                router.serve_with_incoming_shutdown(incoming, drained).await
+            }
+            None => {
+                let incoming = incoming::without_delay(listener);
+                router.serve_with_incoming_shutdown(incoming, drained).await
+            }
+        }
+    };
     tokio::select! {
         served = server => served?,
         _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),

@@ -1,0 +1,155 @@
+//! TLS and mutual TLS on the gRPC listener (rustls with the ring provider).
+//!
+//! `GRPC_TLS_CERT` and `GRPC_TLS_KEY` (PEM files) turn TLS on; with `GRPC_TLS_CLIENT_CA`
+//! every client must present a certificate issued by one of those CAs (mutual TLS), and the
+//! SAN of that certificate (its SPIFFE ID, else its DNS names) is looked up in
+//! `AUTH_CERT_PRINCIPALS` for the caller's principal ([`crate::auth::CertPrincipals`]).
+//! Unset, the server speaks plaintext (the in-process tests, the benchmarks).
+//!
+//! The files are read at start (a missing or malformed one stops start-up naming its
+//! variable) and again whenever they change ([`reload`]): a rotated certificate, key or CA is
+//! used for the next connection, without a restart. Files: [`reload`] (the server
+//! configuration, re-read on change), [`incoming`] (the handshake of each accepted connection
+//! and the identity it yields), [`client`] (the client side, for the CLI and the tests),
+//! `pki` (a local CA for `haicheng dev` and the tests, behind the `pki` feature).
+
+mod client;
+mod incoming;
+#[cfg(feature = "pki")]
+pub mod pki;
+mod reload;
+
+use std::{fmt, path::PathBuf, sync::Arc};
+
+pub use client::{ClientFiles, client_config};
+pub use incoming::{TlsConnection, TlsPeer, incoming};
+pub use reload::RECHECK_INTERVAL;
+
+use crate::{
+    auth::CertPrincipals,
+    config::{ConfigError, vars},
+};
+
+/// The trust domain of the SPIFFE IDs `haicheng dev` and the tests issue:
+/// `spiffe://haicheng.local/service/<name>`.
+pub const SPIFFE_TRUST_DOMAIN: &str = "haicheng.local";
+
+/// The SPIFFE ID of a service or client account in the local trust domain.
+pub fn spiffe_id(account: &str) -> String {
+    format!("spiffe://{SPIFFE_TRUST_DOMAIN}/service/{account}")
+}
+
+/// Where the server's certificate, key and client CA are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Set: mutual TLS, clients must present a certificate from these CAs.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The TLS side of the gRPC server: its files, the configuration read from them (re-read
+/// when they change) and the principals client certificates stand for. Cloning shares it.
+#[derive(Clone)]
+pub struct ServerTls {
+    files: TlsFiles,
+    principals: CertPrincipals,
+    current: Arc<reload::Reloading>,
+}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("files", &self.files)
+            .field("principals", &self.principals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// Reads `GRPC_TLS_CERT`, `GRPC_TLS_KEY`, `GRPC_TLS_CLIENT_CA` and
+    /// `AUTH_CERT_PRINCIPALS` (blank values are unset), and loads the files once: `None`
+    /// when TLS is off. One of certificate and key without the other, a client CA or a
+    /// certificate mapping without TLS, a mapping without a client CA (no client would ever
+    /// present a certificate), or a file that cannot be used is an error naming its variable.
+    pub fn from_lookup(
+        get: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let principals = get(vars::AUTH_CERT_PRINCIPALS)
+            .map(|spec| CertPrincipals::parse(&spec))
+            .transpose()
+            .map_err(|reason| ConfigError {
+                var: vars::AUTH_CERT_PRINCIPALS,
+                reason,
+            })?
+            .unwrap_or_default();
+        let client_ca = get(vars::GRPC_TLS_CLIENT_CA).map(PathBuf::from);
+        let (cert, key) = match (get(vars::GRPC_TLS_CERT), get(vars::GRPC_TLS_KEY)) {
+            (Some(cert), Some(key)) => (PathBuf::from(cert), PathBuf::from(key)),
+            (None, None) => {
+                let needless = if client_ca.is_some() {
+                    Some(vars::GRPC_TLS_CLIENT_CA)
+                } else if !principals.is_empty() {
+                    Some(vars::AUTH_CERT_PRINCIPALS)
+                } else {
+                    None
+                };
+                return match needless {
+                    Some(var) => Err(ConfigError {
+                        var,
+                        reason: format!(
+                            "needs TLS, which {} and {} turn on",
+                            vars::GRPC_TLS_CERT,
+                            vars::GRPC_TLS_KEY
+                        ),
+                    }),
+                    None => Ok(None),
+                };
+            }
+            (Some(_), None) => return Err(alone(vars::GRPC_TLS_CERT, vars::GRPC_TLS_KEY)),
+            (None, Some(_)) => return Err(alone(vars::GRPC_TLS_KEY, vars::GRPC_TLS_CERT)),
+        };
+        if client_ca.is_none() && !principals.is_empty() {
+            return Err(ConfigError {
+                var: vars::AUTH_CERT_PRINCIPALS,
+                reason: format!(
+                    "maps client certificates, but without {} no client presents one",
+                    vars::GRPC_TLS_CLIENT_CA
+                ),
+            });
+        }
+        let files = TlsFiles {
+            cert,
+            key,
+            client_ca,
+        };
+        let current = Arc::new(reload::Reloading::load(files.clone())?);
+        Ok(Some(Self {
+            files,
+            principals,
+            current,
+        }))
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn mutual(&self) -> bool {
+        self.files.client_ca.is_some()
+    }
+
+    /// Whether `AUTH_CERT_PRINCIPALS` maps any certificate: credentials for the fail-closed
+    /// start.
+    pub fn maps_certificates(&self) -> bool {
+        !self.principals.is_empty()
+    }
+
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+}
+
+fn alone(set: &'static str, missing: &'static str) -> ConfigError {
+    ConfigError {
+        var: set,
+        reason: format!("is set without {missing}; TLS needs both"),
+    }
+}
