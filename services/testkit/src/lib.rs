@@ -8,6 +8,7 @@
 
 mod private_stack;
 mod service;
+pub mod tls;
 mod topics;
 mod uscc;
 

@@ -13,6 +13,7 @@ mod outbox_order;
 mod replay;
 mod retention;
 mod supervision;
+mod tls;
 
 use std::time::Duration;
 
