@@ -115,16 +115,15 @@ fn parse_principal(spec: &str) -> Result<Principal, String> {
         ),
         (Some("service"), Some(name)) if !name.is_empty() => Identity::Service(name.to_string()),
         (Some("enterprise"), Some(uscc)) => {
-            let uscc = Uscc::parse(uscc).map_err(|err| format!("enterprise USCC {uscc:?} {err}"))?;
+            let uscc =
+                Uscc::parse(uscc).map_err(|err| format!("enterprise USCC {uscc:?} {err}"))?;
             if !scope_list.trim().is_empty() {
                 return Err("an enterprise entry carries no scopes (SAN=enterprise:USCC)".into());
             }
             Identity::Enterprise(uscc.as_str().to_string())
         }
         _ => {
-            return Err(
-                "KIND must be department, service or enterprise, followed by :NAME".into(),
-            );
+            return Err("KIND must be department, service or enterprise, followed by :NAME".into());
         }
     };
     let scopes = scope_list
@@ -148,10 +147,16 @@ mod tests {
         let map = CertPrincipals::parse(SPEC).unwrap();
         let import = map.resolve(vec!["spiffe://haicheng.local/service/census-import".into()]);
         let principal = import.principal.unwrap();
-        assert_eq!(principal.identity, Identity::Service("census-import".into()));
+        assert_eq!(
+            principal.identity,
+            Identity::Service("census-import".into())
+        );
         assert!(principal.has_scope("census.write"));
 
-        let gateway = map.resolve(vec!["dns:other.example".into(), "dns:gateway.example".into()]);
+        let gateway = map.resolve(vec![
+            "dns:other.example".into(),
+            "dns:gateway.example".into(),
+        ]);
         assert_eq!(
             gateway.principal.unwrap().department(),
             Some(Department::Commerce)
@@ -175,11 +180,20 @@ mod tests {
     #[test]
     fn malformed_entries_are_refused_with_their_number() {
         for (spec, needle) in [
-            ("spiffe://haicheng.local/service/a", "entry 1: expected SAN="),
+            (
+                "spiffe://haicheng.local/service/a",
+                "entry 1: expected SAN=",
+            ),
             ("gateway.example=service:gw:x", "entry 1: the SAN must be"),
             ("spiffe://no-path=service:gw:x", "entry 1: the SAN must be"),
-            ("dns:a=service:a:x;dns:b=department:army:x", "entry 2: unknown department"),
-            ("dns:a=service:a:x;dns:A=service:b:y", "entry 2: the SAN is listed twice"),
+            (
+                "dns:a=service:a:x;dns:b=department:army:x",
+                "entry 2: unknown department",
+            ),
+            (
+                "dns:a=service:a:x;dns:A=service:b:y",
+                "entry 2: the SAN is listed twice",
+            ),
             ("dns:a=robot:a:x", "entry 1: KIND must be"),
         ] {
             let err = CertPrincipals::parse(spec).unwrap_err();

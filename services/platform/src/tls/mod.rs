@@ -153,3 +153,110 @@ fn alone(set: &'static str, missing: &'static str) -> ConfigError {
         reason: format!("is set without {missing}; TLS needs both"),
     }
 }
+
+#[cfg(all(test, feature = "pki"))]
+mod tests {
+    use super::*;
+    use crate::config::{PlatformConfig, lookup_in};
+
+    struct Files {
+        _dir: tempfile::TempDir,
+        cert: String,
+        key: String,
+        ca: String,
+    }
+
+    fn files() -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pki::LocalCa::create(dir.path(), "unit CA").unwrap();
+        let issued = ca.issue_service("census").unwrap();
+        let text = |p: PathBuf| p.display().to_string();
+        Files {
+            cert: text(issued.cert),
+            key: text(issued.key),
+            ca: text(ca.ca()),
+            _dir: dir,
+        }
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Result<PlatformConfig, ConfigError> {
+        PlatformConfig::from_lookup("census", 1, lookup_in(pairs))
+    }
+
+    #[test]
+    fn tls_is_off_unless_certificate_and_key_are_both_set() {
+        let f = files();
+        assert!(config(&[]).unwrap().tls.is_none());
+        assert!(config(&[(vars::GRPC_TLS_CERT, " ")]).unwrap().tls.is_none());
+        let tls = config(&[(vars::GRPC_TLS_CERT, &f.cert), (vars::GRPC_TLS_KEY, &f.key)])
+            .unwrap()
+            .tls
+            .unwrap();
+        assert!(!tls.mutual());
+        let err = config(&[(vars::GRPC_TLS_CERT, &f.cert)]).unwrap_err();
+        assert_eq!(err.var, vars::GRPC_TLS_CERT);
+        let err = config(&[(vars::GRPC_TLS_KEY, &f.key)]).unwrap_err();
+        assert_eq!(err.var, vars::GRPC_TLS_KEY);
+        let err = config(&[(vars::GRPC_TLS_CLIENT_CA, &f.ca)]).unwrap_err();
+        assert_eq!(err.var, vars::GRPC_TLS_CLIENT_CA);
+    }
+
+    #[test]
+    fn unusable_files_are_refused_naming_their_variable() {
+        let f = files();
+        let missing = config(&[
+            (vars::GRPC_TLS_CERT, "/nonexistent.pem"),
+            (vars::GRPC_TLS_KEY, &f.key),
+        ])
+        .unwrap_err();
+        assert_eq!(missing.var, vars::GRPC_TLS_CERT);
+        // A key that is not the certificate's: the CA's certificate with the service's key.
+        let mismatched =
+            config(&[(vars::GRPC_TLS_CERT, &f.ca), (vars::GRPC_TLS_KEY, &f.key)]).unwrap_err();
+        assert_eq!(mismatched.var, vars::GRPC_TLS_KEY);
+        let not_a_key = config(&[
+            (vars::GRPC_TLS_CERT, &f.cert),
+            (vars::GRPC_TLS_KEY, &f.cert),
+        ])
+        .unwrap_err();
+        assert_eq!(not_a_key.var, vars::GRPC_TLS_KEY);
+        let not_a_ca = config(&[
+            (vars::GRPC_TLS_CERT, &f.cert),
+            (vars::GRPC_TLS_KEY, &f.key),
+            (vars::GRPC_TLS_CLIENT_CA, &f.key),
+        ])
+        .unwrap_err();
+        assert_eq!(not_a_ca.var, vars::GRPC_TLS_CLIENT_CA);
+    }
+
+    #[test]
+    fn certificate_principals_need_mutual_tls_and_count_as_credentials() {
+        let f = files();
+        let mapping = format!("{}=service:import:census.write", spiffe_id("import"));
+        let tls = [
+            (vars::GRPC_TLS_CERT, f.cert.as_str()),
+            (vars::GRPC_TLS_KEY, &f.key),
+        ];
+        let without_ca = [&tls[..], &[(vars::AUTH_CERT_PRINCIPALS, mapping.as_str())]].concat();
+        assert_eq!(
+            config(&without_ca).unwrap_err().var,
+            vars::AUTH_CERT_PRINCIPALS
+        );
+        let production = [
+            &tls[..],
+            &[
+                (vars::GRPC_TLS_CLIENT_CA, f.ca.as_str()),
+                (vars::AUTH_CERT_PRINCIPALS, &mapping),
+                (vars::AUTH_DEVELOPMENT, "false"),
+            ],
+        ]
+        .concat();
+        let started = config(&production).unwrap();
+        assert!(!started.development);
+        assert!(started.tls.unwrap().maps_certificates());
+        // The same without the mapping: no credentials, no start.
+        let no_credentials = &production[..production.len() - 2];
+        let no_credentials = [no_credentials, &[(vars::AUTH_DEVELOPMENT, "false")]].concat();
+        assert_eq!(config(&no_credentials).unwrap_err().var, vars::AUTH_TOKENS);
+    }
+}

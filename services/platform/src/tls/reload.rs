@@ -15,11 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rustls::{
-    RootCertStore, ServerConfig,
-    crypto::ring,
-    server::WebPkiClientVerifier,
-};
+use rustls::{RootCertStore, ServerConfig, crypto::ring, server::WebPkiClientVerifier};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
 use super::TlsFiles;
@@ -67,7 +63,10 @@ impl Reloading {
 
     /// The configuration for the next handshake (the files re-read if it is time).
     pub(super) fn current(&self) -> Arc<ServerConfig> {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.checked.elapsed() >= RECHECK_INTERVAL {
             state.checked = Instant::now();
             self.refresh(&mut state);
@@ -155,7 +154,10 @@ fn build(contents: &Contents) -> Result<Arc<ServerConfig>, ConfigError> {
         .with_single_cert(chain, key)
         .map_err(|err| ConfigError {
             var: vars::GRPC_TLS_KEY,
-            reason: format!("unusable with the certificate of {}: {err}", vars::GRPC_TLS_CERT),
+            reason: format!(
+                "unusable with the certificate of {}: {err}",
+                vars::GRPC_TLS_CERT
+            ),
         })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
@@ -170,4 +172,41 @@ fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err("holds no PEM certificate".into());
     }
     Ok(chain)
+}
+
+#[cfg(all(test, feature = "pki"))]
+mod tests {
+    use super::*;
+    use crate::tls::pki::LocalCa;
+
+    #[test]
+    fn a_broken_rotation_keeps_the_configuration_in_use_and_a_good_one_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::create(dir.path(), "unit CA").unwrap();
+        let issued = ca.issue_service("census").unwrap();
+        let reloading = Reloading::load(ca.server_files(&issued)).unwrap();
+        let refresh = || {
+            let mut state = reloading.state.lock().unwrap();
+            reloading.refresh(&mut state);
+            state.config.clone()
+        };
+        let first = refresh();
+
+        // Unchanged files: the same configuration.
+        assert!(Arc::ptr_eq(&first, &refresh()));
+        // A certificate rewritten before its key: not a pair, so the old one stays.
+        let other = LocalCa::create(&dir.path().join("other"), "other CA")
+            .unwrap()
+            .issue_service("census")
+            .unwrap();
+        fs::copy(&other.cert, &issued.cert).unwrap();
+        assert!(Arc::ptr_eq(&first, &refresh()));
+        // A truncated file: the same.
+        fs::write(&issued.key, b"").unwrap();
+        assert!(Arc::ptr_eq(&first, &refresh()));
+        // Its key written too: the new pair is in use.
+        fs::copy(&other.key, &issued.key).unwrap();
+        let rotated = refresh();
+        assert!(!Arc::ptr_eq(&first, &rotated));
+    }
 }

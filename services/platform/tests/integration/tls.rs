@@ -88,7 +88,9 @@ async fn check_over(
     files: &ClientFiles,
     token: Option<&str>,
 ) -> Result<(), String> {
-    let channel = connect(address, files).await.map_err(|e| format!("{e:#}"))?;
+    let channel = connect(address, files)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
     check(channel, token).await.map_err(|s| s.to_string())
 }
 
@@ -136,8 +138,16 @@ async fn under_mutual_tls_only_a_certificate_of_the_configured_ca_is_served() {
     let server = ca.service("census");
     let running = start(mutual(&ca, &server)).await;
 
-    let without = check_over(running.address, &ca.client_files(None), Some("probe-token-1")).await;
-    assert!(without.is_err(), "a client without a certificate was served");
+    let without = check_over(
+        running.address,
+        &ca.client_files(None),
+        Some("probe-token-1"),
+    )
+    .await;
+    assert!(
+        without.is_err(),
+        "a client without a certificate was served"
+    );
 
     // Trusting the right CA for the server, but presenting another CA's certificate.
     let foreign = other.client("probe");
@@ -147,9 +157,13 @@ async fn under_mutual_tls_only_a_certificate_of_the_configured_ca_is_served() {
     assert!(foreign.is_err(), "a certificate of another CA was accepted");
 
     let own = ca.client("probe");
-    check_over(running.address, &ca.client_files(Some(&own)), Some("probe-token-1"))
-        .await
-        .unwrap();
+    check_over(
+        running.address,
+        &ca.client_files(Some(&own)),
+        Some("probe-token-1"),
+    )
+    .await
+    .unwrap();
     running.stop().await;
 }
 
@@ -160,7 +174,10 @@ async fn a_mapped_client_certificate_is_the_caller_unless_a_token_is_sent() {
     let mut vars = mutual(&ca, &server);
     vars.push((
         vars::AUTH_CERT_PRINCIPALS,
-        format!("{}=service:probe:{SCOPE}", platform::tls::spiffe_id("probe")),
+        format!(
+            "{}=service:probe:{SCOPE}",
+            platform::tls::spiffe_id("probe")
+        ),
     ));
     let running = start(vars).await;
     let probe = ca.client_files(Some(&ca.client("probe")));
@@ -172,13 +189,18 @@ async fn a_mapped_client_certificate_is_the_caller_unless_a_token_is_sent() {
     let refused = check_over(running.address, &probe, Some("not-a-known-token"))
         .await
         .unwrap_err();
-    assert!(refused.contains("bearer token is not recognised"), "{refused}");
+    assert!(
+        refused.contains("bearer token is not recognised"),
+        "{refused}"
+    );
     // A certificate the mapping does not name is no one.
     let channel = connect(running.address, &stranger).await.unwrap();
     let unmapped = check(channel.clone(), None).await.unwrap_err();
     assert_eq!(unmapped.code(), Code::Unauthenticated);
     assert!(
-        unmapped.message().contains("spiffe://haicheng.local/service/stranger"),
+        unmapped
+            .message()
+            .contains("spiffe://haicheng.local/service/stranger"),
         "{}",
         unmapped.message()
     );
@@ -215,7 +237,10 @@ async fn a_rotated_certificate_is_used_without_a_restart() {
             .is_ok()
     })
     .await;
-    assert!(picked_up, "new connections never saw the rotated certificate");
+    assert!(
+        picked_up,
+        "new connections never saw the rotated certificate"
+    );
     assert!(
         check_over(running.address, &trusts_old, Some("probe-token-1"))
             .await
