@@ -47,6 +47,8 @@ pub mod vars {
     pub const GRPC_TLS_CLIENT_CA: &str = "GRPC_TLS_CLIENT_CA";
     /// Client certificate SANs and the principals they stand for (`SAN=KIND:NAME:SCOPES;…`).
     pub const AUTH_CERT_PRINCIPALS: &str = "AUTH_CERT_PRINCIPALS";
+    /// With TLS: where health alone is also served in plaintext, for kubelet's gRPC probes.
+    pub const GRPC_HEALTH_ADDR: &str = "GRPC_HEALTH_ADDR";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -76,6 +78,7 @@ pub mod vars {
         GRPC_TLS_KEY,
         GRPC_TLS_CLIENT_CA,
         AUTH_CERT_PRINCIPALS,
+        GRPC_HEALTH_ADDR,
     ];
 }
 

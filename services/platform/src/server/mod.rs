@@ -12,6 +12,7 @@ pub mod codes;
 pub mod gate;
 pub mod incoming;
 pub mod methods;
+mod probes;
 
 use std::time::Duration;
 
@@ -94,6 +95,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(settings.descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let probes = match config.tls.as_ref().and_then(|tls| tls.health_addr()) {
+        Some(address) => Some(probes::serve(address, health_service.clone()).await?),
+        None => None,
+    };
     routes
         .add_service(capped!(health_service, config))
         .add_service(reflection);
@@ -145,9 +150,16 @@ pub async fn serve(
             }
         }
     };
+    let probes = async {
+        match probes {
+            Some(probes) => probes.await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         served = server => served?,
         _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),
+        failed = probes => failed?,
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ mod incoming;
 pub mod pki;
 mod reload;
 
-use std::{fmt, path::PathBuf, sync::Arc};
+use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc};
 
 pub use client::{ClientFiles, client_config};
 pub use incoming::{TlsConnection, TlsPeer, incoming};
@@ -54,6 +54,9 @@ pub struct TlsFiles {
 pub struct ServerTls {
     files: TlsFiles,
     principals: CertPrincipals,
+    /// Where health alone is also served in plaintext (`GRPC_HEALTH_ADDR`): kubelet's gRPC
+    /// probes speak no TLS.
+    health_addr: Option<SocketAddr>,
     current: Arc<reload::Reloading>,
 }
 
@@ -62,16 +65,18 @@ impl fmt::Debug for ServerTls {
         f.debug_struct("ServerTls")
             .field("files", &self.files)
             .field("principals", &self.principals)
+            .field("health_addr", &self.health_addr)
             .finish_non_exhaustive()
     }
 }
 
 impl ServerTls {
-    /// Reads `GRPC_TLS_CERT`, `GRPC_TLS_KEY`, `GRPC_TLS_CLIENT_CA` and
-    /// `AUTH_CERT_PRINCIPALS` (blank values are unset), and loads the files once: `None`
-    /// when TLS is off. One of certificate and key without the other, a client CA or a
-    /// certificate mapping without TLS, a mapping without a client CA (no client would ever
-    /// present a certificate), or a file that cannot be used is an error naming its variable.
+    /// Reads `GRPC_TLS_CERT`, `GRPC_TLS_KEY`, `GRPC_TLS_CLIENT_CA`, `AUTH_CERT_PRINCIPALS`
+    /// and `GRPC_HEALTH_ADDR` (blank values are unset), and loads the files once: `None`
+    /// when TLS is off. One of certificate and key without the other, a client CA, a
+    /// certificate mapping or a health address without TLS, a mapping without a client CA
+    /// (no client would ever present a certificate), or a file that cannot be used is an
+    /// error naming its variable.
     pub fn from_lookup(
         get: impl Fn(&'static str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
@@ -84,6 +89,14 @@ impl ServerTls {
             })?
             .unwrap_or_default();
         let client_ca = get(vars::GRPC_TLS_CLIENT_CA).map(PathBuf::from);
+        let health_addr = get(vars::GRPC_HEALTH_ADDR)
+            .map(|raw| {
+                raw.trim().parse::<SocketAddr>().map_err(|err| ConfigError {
+                    var: vars::GRPC_HEALTH_ADDR,
+                    reason: format!("{raw:?}: {err}"),
+                })
+            })
+            .transpose()?;
         let (cert, key) = match (get(vars::GRPC_TLS_CERT), get(vars::GRPC_TLS_KEY)) {
             (Some(cert), Some(key)) => (PathBuf::from(cert), PathBuf::from(key)),
             (None, None) => {
@@ -91,6 +104,8 @@ impl ServerTls {
                     Some(vars::GRPC_TLS_CLIENT_CA)
                 } else if !principals.is_empty() {
                     Some(vars::AUTH_CERT_PRINCIPALS)
+                } else if health_addr.is_some() {
+                    Some(vars::GRPC_HEALTH_ADDR)
                 } else {
                     None
                 };
@@ -127,6 +142,7 @@ impl ServerTls {
         Ok(Some(Self {
             files,
             principals,
+            health_addr,
             current,
         }))
     }
@@ -144,6 +160,11 @@ impl ServerTls {
 
     pub fn files(&self) -> &TlsFiles {
         &self.files
+    }
+
+    /// Where health alone is also served in plaintext, for probes.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr
     }
 }
 
@@ -199,6 +220,17 @@ mod tests {
         assert_eq!(err.var, vars::GRPC_TLS_KEY);
         let err = config(&[(vars::GRPC_TLS_CLIENT_CA, &f.ca)]).unwrap_err();
         assert_eq!(err.var, vars::GRPC_TLS_CLIENT_CA);
+        let err = config(&[(vars::GRPC_HEALTH_ADDR, "0.0.0.0:8081")]).unwrap_err();
+        assert_eq!(err.var, vars::GRPC_HEALTH_ADDR);
+        let tls = [
+            (vars::GRPC_TLS_CERT, f.cert.as_str()),
+            (vars::GRPC_TLS_KEY, &f.key),
+        ];
+        let probes = [&tls[..], &[(vars::GRPC_HEALTH_ADDR, "0.0.0.0:8081")]].concat();
+        let probes = config(&probes).unwrap().tls.unwrap().health_addr();
+        assert_eq!(probes, Some(SocketAddr::from(([0, 0, 0, 0], 8081))));
+        let bad = [&tls[..], &[(vars::GRPC_HEALTH_ADDR, "8081")]].concat();
+        assert_eq!(config(&bad).unwrap_err().var, vars::GRPC_HEALTH_ADDR);
     }
 
     #[test]

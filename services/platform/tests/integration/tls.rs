@@ -17,7 +17,13 @@ use testkit::{
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Status, service::RoutesBuilder, transport::Channel};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest,
+};
 
 /// The method the tests call: `Check` needs the scope `health.check` here (`Watch` stays
 /// public), so a call shows who the server took the caller for.
@@ -247,5 +253,46 @@ async fn a_rotated_certificate_is_used_without_a_restart() {
             .is_err(),
         "the old certificate is still served"
     );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_get_health_alone_in_plaintext_on_the_health_address() {
+    let ca = TestCa::new("tls-tests CA");
+    let server = ca.service("census");
+    let probe_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut vars = mutual(&ca, &server);
+    vars.push((vars::GRPC_HEALTH_ADDR, format!("127.0.0.1:{probe_port}")));
+    let running = start(vars).await;
+
+    // The server binds in its task: wait for the probe port to answer.
+    let probe = Channel::from_shared(format!("http://127.0.0.1:{probe_port}")).unwrap();
+    let serving = wait_until(Duration::from_secs(10), || async {
+        let Ok(channel) = probe.connect().await else {
+            return false;
+        };
+        let reply = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await;
+        reply.map(|r| r.into_inner().status()).ok() == Some(ServingStatus::Serving)
+    })
+    .await;
+    assert!(
+        serving,
+        "the probe port never answered SERVING in plaintext"
+    );
+    let probe = probe.connect().await.unwrap();
+    // Nothing but health: reflection (served on the TLS port) is not there.
+    let reflection = ServerReflectionClient::new(probe)
+        .server_reflection_info(futures::stream::iter([ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }]))
+        .await
+        .unwrap_err();
+    assert_eq!(reflection.code(), Code::Unimplemented);
     running.stop().await;
 }
