@@ -54,6 +54,11 @@ pub fn use_tls(files: Option<&ClientFiles>) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("the client's TLS settings were chosen twice"))
 }
 
+/// Whether [`use_tls`] chose TLS for this process.
+pub fn tls_chosen() -> bool {
+    TLS.get().is_some_and(Option::is_some)
+}
+
 /// An endpoint for `HOST:PORT` (or a full `http://` or `https://` URL): `https` with the
 /// process's TLS settings when [`use_tls`] chose TLS, else `http`.
 pub fn endpoint(address: &str) -> anyhow::Result<Endpoint> {

@@ -72,7 +72,22 @@ impl CliError {
         for (field, reason) in self.field_violations() {
             out.push_str(&format!("  {field}: {reason}\n"));
         }
+        if self.tls_refused_plaintext() {
+            out.push_str(
+                "  hint: the service may speak TLS only; pass --ca, --cert and --key \
+                 (HAICHENG_CA, HAICHENG_CERT, HAICHENG_KEY: haicheng dev prints the export)\n",
+            );
+        }
         out
+    }
+
+    /// Whether this looks like a TLS server refusing a plaintext client: the HTTP/2 preface
+    /// answered with a TLS alert, which the client reads as a broken frame.
+    fn tls_refused_plaintext(&self) -> bool {
+        matches!(self, CliError::Refused(status)
+            if status.code() == Code::Internal
+                && status.message().contains("h2 protocol error")
+                && !crate::client::tls_chosen())
     }
 
     fn to_json(&self) -> Value {
