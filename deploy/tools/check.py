@@ -152,7 +152,10 @@ def read_source(repo: Path) -> Source:
     if not topics:
         fatal("found no topic in proto/src/topics.rs")
 
-    auth = _read(repo / "services/platform/src/auth.rs")
+    # platform::auth is a folder (principal.rs names the departments, mod.rs the scopes).
+    auth_dir = repo / "services/platform/src/auth"
+    auth_files = sorted(auth_dir.glob("*.rs")) or [repo / "services/platform/src/auth.rs"]
+    auth = "".join(_read(path) for path in auth_files)
     departments = set(re.findall(r'Department::\w+ => "([a-z_]+)"', auth))
     scope_block = re.search(r"pub mod scopes \{(.*?)\n\}", auth, re.S)
     scopes = set(re.findall(r'pub const \w+: &str = "([a-z._:]+)";', scope_block.group(1) if scope_block else ""))
@@ -470,6 +473,9 @@ class PlatformChecks:
             error(deploy, f"terminationGracePeriodSeconds {period} s leaves no time to drain after "
                           f"SHUTDOWN_GRACE_MS {grace_ms} (needs {int(grace_ms) + SHUTDOWN_DRAIN_MS} ms)")
         self.hardening(deploy, pod, container)
+        for volume in pod.get("volumes") or []:  # the TLS Secret <service>-tls, in prod
+            if dig(volume, "secret", "secretName"):
+                self.secret_refs.add((volume["secret"]["secretName"], None))
         if pod.get("serviceAccountName") and not self.objs.get("ServiceAccount", pod["serviceAccountName"]):
             error(deploy, f"ServiceAccount {pod['serviceAccountName']} is not rendered")
 
