@@ -2,11 +2,14 @@
 //!
 //! Under mutual TLS a machine caller is known by its certificate: the SPIFFE ID in its URI
 //! SAN (`spiffe://haicheng.local/service/census-import`) or, when it has none, its DNS names.
-//! The TLS listener reads those names once per connection ([`crate::tls`]) and looks them up
-//! here; the access policy then takes the mapped principal as the caller of a call that sends
-//! no bearer token. A bearer token, when sent, still decides.
+//! The access policy reads the verified certificate of a call's connection (which the TLS
+//! listener, [`crate::tls`], leaves in the request's extensions, as tonic's TLS does), looks
+//! its names up here, and takes the mapped principal as the caller of a call that sends no
+//! bearer token. A bearer token, when sent, still decides.
 
 use std::{collections::HashMap, fmt, sync::Arc};
+
+use x509_parser::{certificate::X509Certificate, extensions::GeneralName, prelude::FromDer};
 
 use super::{Department, Identity, Principal};
 use crate::uscc::Uscc;
@@ -74,6 +77,11 @@ impl CertPrincipals {
             .then(|| format!("{DNS_PREFIX}{}", dns.to_ascii_lowercase()))
     }
 
+    /// What a verified client certificate (DER) stands for.
+    pub fn identify(&self, der: &[u8]) -> ClientCertificate {
+        self.resolve(san_names(der))
+    }
+
     /// What a verified certificate with these SAN names stands for. `names` are in the order
     /// the listener found them: the SPIFFE ID alone when the certificate has one (a SPIFFE
     /// ID names the workload; its DNS names only say where it runs), else `dns:NAME` each.
@@ -102,6 +110,31 @@ impl fmt::Display for ClientCertificate {
         } else {
             f.write_str(&self.names.join(", "))
         }
+    }
+}
+
+/// The SPIFFE ID of a certificate alone when it has one, else its DNS names as `dns:NAME`.
+fn san_names(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    let names = &san.value.general_names;
+    let spiffe = names.iter().find_map(|name| match name {
+        GeneralName::URI(uri) if uri.starts_with("spiffe://") => Some(uri.to_string()),
+        _ => None,
+    });
+    match spiffe {
+        Some(id) => vec![id],
+        None => names
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::DNSName(dns) => Some(format!("{DNS_PREFIX}{dns}")),
+                _ => None,
+            })
+            .collect(),
     }
 }
 
@@ -200,5 +233,44 @@ mod tests {
             assert!(err.contains(needle), "{spec}: {err}");
         }
         assert!(CertPrincipals::parse(" ; ").unwrap().is_empty());
+    }
+
+    #[cfg(feature = "pki")]
+    #[test]
+    fn a_certificate_is_known_by_its_spiffe_id_else_by_its_dns_names() {
+        use crate::tls::pki::{LocalCa, San, Usage};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::create(dir.path(), "unit CA").unwrap();
+        let der = |name: &str, sans: &[San]| {
+            let issued = ca.issue(name, sans, Usage::Client).unwrap();
+            let pem = std::fs::read(issued.cert).unwrap();
+            use rustls_pki_types::{CertificateDer, pem::PemObject};
+            CertificateDer::from_pem_slice(&pem).unwrap().to_vec()
+        };
+        let map = CertPrincipals::parse(SPEC).unwrap();
+
+        let gateway = der("gateway", &[San::Dns("GATEWAY.example".into())]);
+        let known = map.identify(&gateway);
+        assert_eq!(known.names, ["dns:GATEWAY.example"]);
+        assert_eq!(
+            known.principal.unwrap().department(),
+            Some(Department::Commerce)
+        );
+
+        // With a SPIFFE ID the DNS names do not count: this one is not the gateway.
+        let both = der(
+            "both",
+            &[
+                San::Dns("gateway.example".into()),
+                San::Uri("spiffe://haicheng.local/service/other".into()),
+            ],
+        );
+        let other = map.identify(&both);
+        assert_eq!(other.names, ["spiffe://haicheng.local/service/other"]);
+        assert_eq!(other.principal, None);
+        assert_eq!(
+            map.identify(b"not a certificate").names,
+            Vec::<String>::new()
+        );
     }
 }

@@ -16,7 +16,7 @@
 //! tokens to principals), [`certs`] (client certificates to principals), [`policy`] (the
 //! access rule of each method, and the gate).
 
-pub(crate) mod certs;
+mod certs;
 mod policy;
 mod principal;
 mod tokens;

@@ -4,8 +4,10 @@ use std::borrow::Cow;
 
 use tonic::{Status, body::Body};
 
-use super::{ClientCertificate, Principal, TokenTable};
-use crate::{server::Gate, tls::TlsPeer};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+use super::{CertPrincipals, ClientCertificate, Principal, TokenTable};
+use crate::server::Gate;
 
 /// The access rule of one gRPC method.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +25,9 @@ pub enum Rule {
 #[derive(Clone, Debug)]
 pub struct AccessPolicy {
     tokens: TokenTable,
+    /// Client certificates as callers (`AUTH_CERT_PRINCIPALS`); the server sets them from
+    /// its TLS configuration ([`with_certificates`](Self::with_certificates)).
+    certificates: CertPrincipals,
     rules: Vec<(String, Rule)>,
 }
 
@@ -31,6 +36,7 @@ impl AccessPolicy {
     pub fn new(tokens: TokenTable) -> Self {
         Self {
             tokens,
+            certificates: CertPrincipals::default(),
             rules: Vec::new(),
         }
         .allow("/grpc.health.v1.Health/", Rule::Public)
@@ -43,6 +49,12 @@ impl AccessPolicy {
     pub fn allow(mut self, path: &str, rule: Rule) -> Self {
         self.rules.retain(|(p, _)| p != path);
         self.rules.push((path.to_string(), rule));
+        self
+    }
+
+    /// This policy with client certificates standing for these principals.
+    pub fn with_certificates(mut self, certificates: CertPrincipals) -> Self {
+        self.certificates = certificates;
         self
     }
 
@@ -140,12 +152,18 @@ impl AccessPolicy {
 /// extensions for the handler.
 impl Gate for AccessPolicy {
     fn check(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
+        // The client's verified certificate, under mutual TLS; read for each call, since the
+        // connection's extensions are all the server keeps of it.
         let certificate = request
             .extensions()
-            .get::<TlsPeer>()
-            .and_then(|peer| peer.certificate.as_deref());
-        let admitted =
-            self.admit_with_certificate(request.uri().path(), request.headers(), certificate)?;
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs)
+            .and_then(|chain| chain.first().map(|leaf| self.certificates.identify(leaf)));
+        let admitted = self.admit_with_certificate(
+            request.uri().path(),
+            request.headers(),
+            certificate.as_ref(),
+        )?;
         if let Some(principal) = admitted {
             request.extensions_mut().insert(principal);
         }

@@ -103,6 +103,11 @@ pub async fn serve(
         .add_service(capped!(health_service, config))
         .add_service(reflection);
 
+    // Client certificates as callers, when mutual TLS maps them.
+    let policy = match &config.tls {
+        Some(tls) => settings.policy.with_certificates(tls.principals().clone()),
+        None => settings.policy,
+    };
     let service_name = config.service_name;
     let drained = async {
         shutdown.cancelled().await;
@@ -136,7 +141,7 @@ pub async fn serve(
         .layer(AdmissionLayer::new(config.max_concurrent_requests))
         .layer(StatusCodesLayer)
         .layer(GateLayer::new(methods))
-        .layer(GateLayer::new(settings.policy))
+        .layer(GateLayer::new(policy))
         .add_routes(routes.routes());
     let server = async {
         match &config.tls {

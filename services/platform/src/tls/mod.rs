@@ -22,7 +22,7 @@ mod reload;
 use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc};
 
 pub use client::{ClientFiles, client_config};
-pub use incoming::{TlsConnection, TlsPeer, incoming};
+pub use incoming::{HANDSHAKE_TIMEOUT, incoming};
 pub use reload::RECHECK_INTERVAL;
 
 use crate::{
@@ -156,6 +156,11 @@ impl ServerTls {
     /// start.
     pub fn maps_certificates(&self) -> bool {
         !self.principals.is_empty()
+    }
+
+    /// Client certificates and the principals they stand for (`AUTH_CERT_PRINCIPALS`).
+    pub fn principals(&self) -> &CertPrincipals {
+        &self.principals
     }
 
     pub fn files(&self) -> &TlsFiles {
