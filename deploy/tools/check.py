@@ -15,7 +15,9 @@ objects agree with each other and with the source:
   owner role) in no Deployment, and in every migration Job from `<svc>-database-owner`;
   AUDIT_RETENTION keeps six months at least;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
-  DEFAULT_GRPC_PORT; selectors select the pods; HPA, PDB and replicas fit together;
+  DEFAULT_GRPC_PORT, the probes GRPC_HEALTH_ADDR's port instead when set (TLS on
+  GRPC_TLS_CERT needs it: kubelet's gRPC probes speak no TLS); the TLS files lie in a mounted
+  volume; selectors select the pods; HPA, PDB and replicas fit together;
 - security context, resources, the migration Job (a name per release in an overlay);
   terminationGracePeriodSeconds covers the whole shutdown: SHUTDOWN_GRACE_MS, the drain cut
   at REQUEST_TIMEOUT_MS, and the platform's WORKERS_STOP_BUDGET and PRODUCER_FLUSH_BUDGET
@@ -578,16 +580,20 @@ class PlatformChecks:
         ports = [p for p in container.get("ports") or [] if p.get("name") == "grpc"]
         if [p.get("containerPort") for p in ports] != [port]:
             error(deploy, f"the container needs one port named grpc = {port}")
+        probe_port = self.probe_port(deploy, container, port, env)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             got = dig(container, probe, "grpc", "port")
             if got is None and probe != "startupProbe":
-                error(deploy, f"{probe} must be a gRPC probe on port {port}")
-            elif got is not None and got != port:
-                error(deploy, f"{probe} checks port {got}, the service listens on {port}")
+                error(deploy, f"{probe} must be a gRPC probe on port {probe_port}")
+            elif got is not None and got != probe_port:
+                error(deploy, f"{probe} checks port {got}, the service answers probes on {probe_port}")
 
         self.shutdown(deploy, pod, env)
         self.mounts(deploy, svc, pod, container)
         self.hardening(deploy, pod, container)
+        for volume in pod.get("volumes") or []:  # the TLS Secret <service>-tls, in prod
+            if dig(volume, "secret", "secretName"):
+                self.secret_refs.add((volume["secret"]["secretName"], None))
         if pod.get("serviceAccountName") and not self.objs.get("ServiceAccount", pod["serviceAccountName"]):
             error(deploy, f"ServiceAccount {pod['serviceAccountName']} is not rendered")
 
@@ -629,6 +635,30 @@ class PlatformChecks:
                 self.report.error(obj, f"does not mount Secret {secret} ({what})")
             if names:
                 self.secret_refs.add((secret, None))
+
+    def probe_port(self, deploy: dict, container: dict, port: int, env: dict) -> int:
+        """Where kubelet's (plaintext) gRPC probes can check health: the gRPC port, or with TLS
+        on (GRPC_TLS_CERT) the plaintext health port GRPC_HEALTH_ADDR, which TLS then needs.
+        The TLS files must lie in a volume the container mounts."""
+        error = self.report.error
+        tls = (env.get("GRPC_TLS_CERT") or "").strip()
+        health = (env.get("GRPC_HEALTH_ADDR") or "").strip()
+        mounts = [m.get("mountPath", "").rstrip("/") + "/" for m in container.get("volumeMounts") or []]
+        for var in ("GRPC_TLS_CERT", "GRPC_TLS_KEY", "GRPC_TLS_CLIENT_CA"):
+            path = (env.get(var) or "").strip()
+            if path and not any(path.startswith(m) for m in mounts):
+                error(deploy, f"{var}={path!r} is in no volume the container mounts")
+        if not health:
+            if tls:
+                error(deploy, "with TLS (GRPC_TLS_CERT) the gRPC probes need GRPC_HEALTH_ADDR: kubelet's gRPC probes speak no TLS")
+            return port
+        m = re.fullmatch(r"(0\.0\.0\.0|\[::\]):(\d+)", health)
+        if not m:
+            error(deploy, f"GRPC_HEALTH_ADDR {health!r} must listen on all interfaces (0.0.0.0:PORT) for kubelet")
+            return port
+        if int(m.group(2)) == port:
+            error(deploy, f"GRPC_HEALTH_ADDR uses the gRPC port {port}")
+        return int(m.group(2))
 
     def environment(self, obj: dict, container: dict) -> dict[str, str | None]:
         """Every variable the container gets, with its value (None when from a Secret not rendered)."""

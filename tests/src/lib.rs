@@ -1,14 +1,22 @@
 //! Helpers for the system tests: start a service's binary as a real process on a free port,
 //! wait for its health, stop it with a signal.
+//!
+//! Every service runs with mutual TLS, as in a cluster: a certificate of the run's test CA
+//! ([`pki`]) and that CA for its clients; the tests connect with a client certificate of the
+//! same CA ([`ServiceProcess::channel`], [`cli_env`] for the `haicheng` binary).
 
 pub mod cluster;
 pub mod otlp;
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
-use testkit::{TestDatabase, stack};
+use platform::tls::{
+    ClientFiles,
+    pki::{Usage, local_sans},
+};
+use testkit::{TestDatabase, stack, tls::TestCa};
 use tokio::process::{Child, Command};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -75,6 +83,40 @@ async fn migrate(name: &str, env: &[(String, String)], owner_url: &str, log: &st
         .expect("running the migrate command");
 }
 
+/// The client account of the tests' certificate.
+pub const CLIENT_ACCOUNT: &str = "system-tests";
+
+/// The test CA of this process, with the client certificate the tests present.
+pub struct Pki {
+    pub ca: TestCa,
+    pub client: ClientFiles,
+}
+
+/// This process's test CA (made on first use; its temporary folder lives as long as the
+/// process).
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca = TestCa::new("haicheng system-tests CA");
+        let client = ca.client_files(Some(&ca.client(CLIENT_ACCOUNT)));
+        Pki { ca, client }
+    })
+}
+
+/// The variables that make the `haicheng` binary connect as the tests do.
+pub fn cli_env() -> Vec<(&'static str, String)> {
+    let files = &pki().client;
+    let (cert, key) = files
+        .identity
+        .clone()
+        .expect("the tests' client certificate");
+    vec![
+        ("HAICHENG_CA", files.ca.display().to_string()),
+        ("HAICHENG_CERT", cert.display().to_string()),
+        ("HAICHENG_KEY", key.display().to_string()),
+    ]
+}
+
 /// A request carrying the bearer token `token`.
 pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -101,7 +143,14 @@ impl ServiceProcess {
     /// Starts `name` with a fresh database and the shared broker, plus `extra` variables.
     pub async fn start(name: &'static str, extra: &[(&str, &str)]) -> Self {
         let db = TestDatabase::create().await;
-        let address = format!("127.0.0.1:{}", free_port());
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        // The service's own certificate (its SPIFFE ID, localhost, 127.0.0.1).
+        let issued = pki()
+            .ca
+            .ca
+            .issue(&format!("{name}-{port}"), &local_sans(name), Usage::Service)
+            .expect("the service's certificate");
         let mut env: Vec<(String, String)> = vec![
             // Served as the runtime role; migrated first as the owner, as the Job does.
             ("DATABASE_URL".into(), db.runtime_url.clone()),
@@ -111,6 +160,13 @@ impl ServiceProcess {
             // The system tests call with the development tokens.
             ("AUTH_DEVELOPMENT".into(), "true".into()),
         ];
+        env.extend(
+            pki()
+                .ca
+                .server_vars(&issued)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let logs = std::env::temp_dir().join("haicheng-system-tests");
         std::fs::create_dir_all(&logs).expect("the log folder");
@@ -142,12 +198,13 @@ impl ServiceProcess {
         self.child = spawn(self.name, &self.env, &self.log);
     }
 
+    /// An endpoint of the service over mutual TLS with the tests' client certificate.
+    pub fn endpoint(&self) -> Endpoint {
+        testkit::tls::endpoint(&self.address, &pki().client).expect("an endpoint")
+    }
+
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connecting")
+        self.endpoint().connect().await.expect("connecting")
     }
 
     /// Waits until the overall health status is SERVING.
@@ -157,10 +214,7 @@ impl ServiceProcess {
             if let Some(status) = self.child.try_wait()? {
                 anyhow::bail!("{} exited early with {status}", self.name);
             }
-            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
-                .connect()
-                .await
-            {
+            if let Ok(channel) = self.endpoint().connect().await {
                 let reply = HealthClient::new(channel)
                     .check(HealthCheckRequest {
                         service: String::new(),

@@ -25,6 +25,7 @@ fn cli_list(census: &str) -> (Option<i32>, String) {
             "--census",
             census,
         ])
+        .envs(system_tests::cli_env())
         .output()
         .expect("running haicheng");
     (

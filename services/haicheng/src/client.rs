@@ -1,7 +1,12 @@
 //! Connecting to the services: endpoints from `HOST:PORT`, the bearer token on every call,
 //! and the global connection options every client command shares.
+//!
+//! With a CA (`--ca`, `HAICHENG_CA`) every connection of the process is TLS, presenting the
+//! client certificate of `--cert` and `--key` when given (mutual TLS, as `haicheng dev` runs
+//! the services). The choice is made once, at start ([`use_tls`]), and every endpoint the
+//! client or `haicheng dev` opens ([`endpoint`]) follows it.
 
-use std::time::Duration;
+use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
 use clap::Args;
 use haicheng_proto::{
@@ -9,11 +14,12 @@ use haicheng_proto::{
     classification::v1::classification_service_client::ClassificationServiceClient,
     policy::v1::notice_service_client::NoticeServiceClient,
 };
+use platform::tls::ClientFiles;
 use tonic::{
     Request, Status,
     metadata::AsciiMetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
 
 use crate::errors::CliError;
@@ -26,19 +32,51 @@ pub mod vars {
     pub const CENSUS_ADDR: &str = "HAICHENG_CENSUS_ADDR";
     /// Address of the classification service (which also serves the notices), `HOST:PORT`.
     pub const CLASSIFICATION_ADDR: &str = "HAICHENG_CLASSIFICATION_ADDR";
+    /// PEM certificate of the CA that issued the services' certificates: set, TLS.
+    pub const CA: &str = "HAICHENG_CA";
+    /// PEM certificate and key of the client, for mutual TLS.
+    pub const CERT: &str = "HAICHENG_CERT";
+    pub const KEY: &str = "HAICHENG_KEY";
 }
 
 /// Deadline of a unary call. Streams (notices watch) have none.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An endpoint for `HOST:PORT` (or a full `http://` URL).
+/// The client TLS configuration of this process: `None` until [`use_tls`] chose, and
+/// `Some(None)` for plaintext.
+static TLS: OnceLock<Option<ClientTlsConfig>> = OnceLock::new();
+
+/// Chooses, once per process, how every endpoint connects: over TLS with `files`, or in
+/// plaintext (`None`). A second choice is an error.
+pub fn use_tls(files: Option<&ClientFiles>) -> anyhow::Result<()> {
+    let config = files.map(platform::tls::client_config).transpose()?;
+    TLS.set(config)
+        .map_err(|_| anyhow::anyhow!("the client's TLS settings were chosen twice"))
+}
+
+/// Whether [`use_tls`] chose TLS for this process.
+pub fn tls_chosen() -> bool {
+    TLS.get().is_some_and(Option::is_some)
+}
+
+/// An endpoint for `HOST:PORT` (or a full `http://` or `https://` URL): `https` with the
+/// process's TLS settings when [`use_tls`] chose TLS, else `http`.
 pub fn endpoint(address: &str) -> anyhow::Result<Endpoint> {
+    let tls = TLS.get().and_then(Option::as_ref);
     let url = if address.contains("://") {
         address.to_string()
+    } else if tls.is_some() {
+        format!("https://{address}")
     } else {
         format!("http://{address}")
     };
-    Ok(Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(5)))
+    let endpoint = Endpoint::from_shared(url)?.connect_timeout(Duration::from_secs(5));
+    match tls {
+        Some(config) if endpoint.uri().scheme_str() == Some("https") => {
+            Ok(endpoint.tls_config(config.clone())?)
+        }
+        _ => Ok(endpoint),
+    }
 }
 
 /// Adds `authorization: Bearer TOKEN` to every call.
@@ -79,9 +117,54 @@ pub struct Connect {
     /// Address of the classification service (it serves the notices too).
     #[arg(long = "classification", global = true, value_name = "HOST:PORT", env = vars::CLASSIFICATION_ADDR, default_value = "127.0.0.1:50052")]
     pub classification: String,
+    /// CA certificate (PEM) that issued the services' certificates: connect over TLS
+    /// (`haicheng dev` prints its own: .local/tls/ca.pem).
+    #[arg(long, global = true, value_name = "FILE", env = vars::CA)]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; needs --key and --ca.
+    #[arg(long, global = true, value_name = "FILE", env = vars::CERT)]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, value_name = "FILE", env = vars::KEY)]
+    pub key: Option<PathBuf>,
 }
 
 impl Connect {
+    /// The TLS files the options name: none (plaintext), a CA, or a CA with a certificate
+    /// and its key. A certificate without its key (or the other way round), or either without
+    /// a CA, is a usage error.
+    pub fn tls_files(&self) -> Result<Option<ClientFiles>, CliError> {
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(CliError::usage(format!(
+                    "--cert ({}) needs --key ({}), the certificate's private key",
+                    vars::CERT,
+                    vars::KEY
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(CliError::usage(format!(
+                    "--key ({}) needs --cert ({}), the certificate it belongs to",
+                    vars::KEY,
+                    vars::CERT
+                )));
+            }
+        };
+        match (&self.ca, identity) {
+            (Some(ca), identity) => Ok(Some(ClientFiles {
+                ca: ca.clone(),
+                identity,
+            })),
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(CliError::usage(format!(
+                "--cert and --key need --ca ({}), the CA that issued the services' certificates",
+                vars::CA
+            ))),
+        }
+    }
+
     /// The caller's token; a usage error when none was given.
     pub fn bearer(&self) -> Result<Bearer, CliError> {
         let token = self.token.as_deref().map(str::trim).unwrap_or_default();

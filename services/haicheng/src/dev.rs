@@ -12,6 +12,10 @@
 //! (its exit status or signal first, then the last lines of its log) and started again after
 //! an exponential back-off (1 s doubling to 60 s, reset once it ran for a minute), while the
 //! others keep running. Logs are appended across starts, each start marked by a line.
+//!
+//! Every service serves mutual TLS with a certificate of a local CA made once under
+//! `.local/tls` ([`crate::dev_tls`]); `haicheng dev` connects with its client certificate, and
+//! the banner prints the `export` that lets the tour's commands do the same.
 
 use std::{
     io::Write,
@@ -30,7 +34,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{demo, load};
+use crate::{client, demo, dev_tls::DevTls, load};
 
 /// Lines of a dead process's log printed with its report.
 const LOG_TAIL_LINES: usize = 12;
@@ -192,6 +196,10 @@ async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         }
     }
     std::fs::create_dir_all(args.dir.join("logs"))?;
+    let names = SERVICES.map(|(name, _)| name);
+    let tls = DevTls::prepare(&args.dir.join("tls"), &names)
+        .context("making the local CA and certificates")?;
+    client::use_tls(Some(&tls.client_files()))?;
     let stack_dir = std::path::absolute(args.dir.join("stack"))?;
 
     let status = std::process::Command::new(repo.join("scripts/stack"))
@@ -217,11 +225,12 @@ async fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         &args.dir.join("logs"),
         &database_url,
         &kafka,
+        &tls,
         &mut services,
     )
     .await;
     let outcome = match started {
-        Ok(()) => serve(&args, &database_url, &kafka, &mut services).await,
+        Ok(()) => serve(&args, &database_url, &kafka, &tls, &mut services).await,
         Err(err) => Err(err),
     };
     stop(&mut services).await;
@@ -237,6 +246,7 @@ async fn serve(
     args: &DevArgs,
     database_url: &str,
     kafka: &str,
+    tls: &DevTls,
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
@@ -275,7 +285,7 @@ async fn serve(
                 if let Err(err) = loaded {
                     eprintln!("error: {err:#}; it is tried again on the next start");
                 }
-                print_banner(database_url, kafka, services, &args.dir, args.seed);
+                print_banner(database_url, kafka, services, tls, &args.dir, args.seed);
             }
             _ = tokio::time::sleep(Duration::from_millis(500)) => supervise(services).await?,
         }
@@ -329,6 +339,7 @@ async fn start_services(
     logs: &Path,
     database_url: &str,
     kafka: &str,
+    tls: &DevTls,
     services: &mut Vec<Service>,
 ) -> anyhow::Result<()> {
     let mut admin = PgConnection::connect(database_url)
@@ -370,11 +381,13 @@ async fn start_services(
             // A service restarted after a crash takes its partitions back at once.
             ("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev")),
         ];
+        let mut env: Vec<(String, String)> = env.map(|(k, v)| (k.to_string(), v)).to_vec();
+        env.extend(tls.service_env(name)?);
         let mut service = Service {
             name,
             address,
             program: binaries.join(name),
-            env: env.map(|(k, v)| (k.to_string(), v)).to_vec(),
+            env,
             log: logs.join(format!("{name}.log")),
             child: None,
             started: Instant::now(),
@@ -489,10 +502,17 @@ async fn stop(services: &mut [Service]) {
     }
 }
 
-fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Path, seed: u64) {
+fn print_banner(
+    database_url: &str,
+    kafka: &str,
+    services: &[Service],
+    tls: &DevTls,
+    dir: &Path,
+    seed: u64,
+) {
     println!("\nready.\n");
     for service in services {
-        println!("  {:<16} {}", service.name, service.address);
+        println!("  {:<16} {}  (mutual TLS)", service.name, service.address);
     }
     println!(
         "  {:<16} {database_url}  (one database per service)",
@@ -516,6 +536,11 @@ fn print_banner(database_url: &str, kafka: &str, services: &[Service], dir: &Pat
     let firm = demo::tour_firm(seed);
     let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
     let objector = demo::objecting_firm(seed);
+    println!(
+        "\nthe services serve mutual TLS with certificates of a local CA ({}); first, in each terminal:",
+        dir.join("tls").display()
+    );
+    println!("  {}", tls.exports());
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
     for line in tour(&firm, &parcel, &objector) {
         println!("  {line}");

@@ -76,6 +76,12 @@ impl CliError {
         if let Some(ms) = self.retry_after_ms() {
             out.push_str(&format!("  retry after: {ms} ms\n"));
         }
+        if self.tls_refused_plaintext() {
+            out.push_str(
+                "  hint: the service may speak TLS only; pass --ca, --cert and --key \
+                 (HAICHENG_CA, HAICHENG_CERT, HAICHENG_KEY: haicheng dev prints the export)\n",
+            );
+        }
         out
     }
 
@@ -88,6 +94,15 @@ impl CliError {
             .get_details_retry_info()
             .and_then(|retry| retry.retry_delay)
             .map(|delay| delay.as_millis())
+    }
+
+    /// Whether this looks like a TLS server refusing a plaintext client: the HTTP/2 preface
+    /// answered with a TLS alert, which the client reads as a broken frame.
+    fn tls_refused_plaintext(&self) -> bool {
+        matches!(self, CliError::Refused(status)
+            if status.code() == Code::Internal
+                && status.message().contains("h2 protocol error")
+                && !crate::client::tls_chosen())
     }
 
     fn to_json(&self) -> Value {

@@ -22,8 +22,9 @@
 //!   `AUTH_TOKENS` entry (an operator's command, offline).
 //!
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
-//! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`) and
-//! `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
+//! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`), `--ca`,
+//! `--cert` and `--key` (`HAICHENG_CA`, `HAICHENG_CERT`, `HAICHENG_KEY`: TLS and mutual TLS,
+//! [`client`]) and `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
 mod audit;
 mod census;
@@ -32,6 +33,7 @@ mod classes;
 mod client;
 mod demo;
 mod dev;
+mod dev_tls;
 mod enterprise;
 mod enums;
 mod errors;
@@ -50,7 +52,6 @@ mod token;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use tonic::transport::Endpoint;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -150,6 +151,17 @@ const LOCAL_SERVICES: [(&str, &str); 4] = [
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `haicheng dev` connects with the certificates it makes; every other command with the
+    // options' (plaintext when they name no CA).
+    if !matches!(cli.command, Command::Dev(_)) {
+        let chosen = cli.connect.tls_files().and_then(|files| {
+            client::use_tls(files.as_ref()).map_err(|err| CliError::usage(format!("{err:#}")))
+        });
+        if let Err(err) = chosen {
+            eprint!("{}", err.render(cli.format));
+            return ExitCode::from(err.exit_code());
+        }
+    }
     let context = Context {
         connect: cli.connect,
         format: cli.format,
@@ -239,7 +251,7 @@ pub(crate) async fn check(address: &str) -> anyhow::Result<ServingStatus> {
 
 /// The status of one health entry (`""`: the whole server).
 async fn check_entry(address: &str, service: &str) -> anyhow::Result<ServingStatus> {
-    let channel = Endpoint::from_shared(format!("http://{address}"))?
+    let channel = client::endpoint(address)?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))
         .connect()
@@ -261,6 +273,31 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_a_ca() {
+        let files = |args: &[&str]| {
+            let args = [&["haicheng"][..], args, &["health"]].concat();
+            Cli::try_parse_from(args).unwrap().connect.tls_files()
+        };
+        assert_eq!(files(&[]).unwrap(), None);
+        let ca_only = files(&["--ca", "ca.pem"]).unwrap().unwrap();
+        assert_eq!(
+            (ca_only.ca.to_str(), ca_only.identity),
+            (Some("ca.pem"), None)
+        );
+        let mutual = files(&["--ca", "ca.pem", "--cert", "c.pem", "--key", "c.key"]).unwrap();
+        assert!(mutual.unwrap().identity.is_some());
+        for (args, needle) in [
+            (&["--ca", "ca.pem", "--cert", "c.pem"][..], "needs --key"),
+            (&["--ca", "ca.pem", "--key", "c.key"][..], "needs --cert"),
+            (&["--cert", "c.pem", "--key", "c.key"][..], "need --ca"),
+        ] {
+            let err = files(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(needle), "{args:?}: {err}");
+        }
     }
 
     #[test]

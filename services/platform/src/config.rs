@@ -18,6 +18,7 @@ use crate::{
     },
     bus::KafkaSettings,
     server::limits::config::LimitsConfig,
+    tls::ServerTls,
 };
 
 /// Names of the environment variables the platform reads, declared once.
@@ -89,6 +90,15 @@ pub mod vars {
     pub const DATABASE_OWNER_URL: &str = "DATABASE_OWNER_URL";
     /// How long audit records are kept (at least 183 days).
     pub const AUDIT_RETENTION: &str = "AUDIT_RETENTION";
+    /// PEM certificate chain and private key of the gRPC server: both set, TLS on.
+    pub const GRPC_TLS_CERT: &str = "GRPC_TLS_CERT";
+    pub const GRPC_TLS_KEY: &str = "GRPC_TLS_KEY";
+    /// PEM CA certificates: set, every client must present a certificate from them (mTLS).
+    pub const GRPC_TLS_CLIENT_CA: &str = "GRPC_TLS_CLIENT_CA";
+    /// Client certificate SANs and the principals they stand for (`SAN=KIND:NAME:SCOPES;…`).
+    pub const AUTH_CERT_PRINCIPALS: &str = "AUTH_CERT_PRINCIPALS";
+    /// With TLS: where health alone is also served in plaintext, for kubelet's gRPC probes.
+    pub const GRPC_HEALTH_ADDR: &str = "GRPC_HEALTH_ADDR";
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
@@ -135,11 +145,16 @@ pub mod vars {
         GRPC_REFLECTION,
         DATABASE_OWNER_URL,
         AUDIT_RETENTION,
+        GRPC_TLS_CERT,
+        GRPC_TLS_KEY,
+        GRPC_TLS_CLIENT_CA,
+        AUTH_CERT_PRINCIPALS,
+        GRPC_HEALTH_ADDR,
     ];
 }
 
 /// A variable that is present but cannot be used; start-up stops with this message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("configuration variable {var} is invalid: {reason}")]
 pub struct ConfigError {
     pub var: &'static str,
@@ -183,6 +198,14 @@ pub struct PlatformConfig {
     /// [`crate::auth::jwt`]); in development mode the development table
     /// (`dev-<department>`, `dev-census-import`, `dev-enterprise-<USCC>`) besides them.
     pub tokens: TokenTable,
+    /// Set when no credentials are configured outside development mode: the service then
+    /// refuses to serve (exit 2 naming `AUTH_TOKENS`: fail closed), while `migrate` and
+    /// `replay`, which serve nobody, still run (the migration Job holds no tokens).
+    pub missing_credentials: Option<ConfigError>,
+    /// TLS on the gRPC listener (`GRPC_TLS_CERT`, `GRPC_TLS_KEY`), mutual with
+    /// `GRPC_TLS_CLIENT_CA`, client certificates mapped to principals by
+    /// `AUTH_CERT_PRINCIPALS`; `None`: plaintext. See [`crate::tls`].
+    pub tls: Option<ServerTls>,
     /// Development mode (`AUTH_DEVELOPMENT=true`): the development tokens work and no
     /// credentials are required. The service says so in its first log line and in its health
     /// (the health entry [`crate::server::DEVELOPMENT_MODE_HEALTH`] is SERVING).
@@ -238,7 +261,13 @@ impl PlatformConfig {
             false
         })?;
         let jwt = JwtSettings::from_lookup(&get, service_name)?;
-        let tokens = credentials(get(vars::AUTH_TOKENS), jwt, development)?;
+        let tls = ServerTls::from_lookup(&get)?;
+        let certificates = tls.as_ref().is_some_and(ServerTls::maps_certificates);
+        let configured = get(vars::AUTH_TOKENS);
+        let missing_credentials =
+            (configured.is_none() && jwt.is_none() && !certificates && !development)
+                .then(no_credentials);
+        let tokens = credentials(configured, jwt, development)?;
         let max_concurrent_requests = parse_or(
             get(vars::MAX_CONCURRENT_REQUESTS),
             vars::MAX_CONCURRENT_REQUESTS,
@@ -279,6 +308,8 @@ impl PlatformConfig {
             log_filter: get(vars::LOG_FILTER),
             otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
             tokens,
+            missing_credentials,
+            tls,
             development,
             request_timeout: millis_or(
                 get(vars::REQUEST_TIMEOUT_MS),
@@ -337,9 +368,8 @@ impl PlatformConfig {
 pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The token table: `AUTH_TOKENS` as configured and the JWT verifier (`AUTH_JWT_*`), plus
-/// the development table in development mode. Outside development mode a service without
-/// credentials (neither static tokens nor an issuer) does not start (fail closed): a
-/// forgotten Secret must not open the service to the development tokens.
+/// the development table in development mode. Without any of them it is empty and refuses
+/// every call; serving then stops first ([`PlatformConfig::missing_credentials`]).
 fn credentials(
     configured: Option<String>,
     jwt: Option<JwtSettings>,
@@ -360,30 +390,34 @@ fn credentials(
             reason,
         })?
         .map(std::sync::Arc::new);
-    let table = match (parsed, &verifier, development) {
-        (Some(table), _, false) => table,
-        (None, Some(_), false) => TokenTable::default(),
-        (Some(table), _, true) => table.with_development(),
-        (None, _, true) => TokenTable::development(),
-        (None, None, false) => {
-            return Err(ConfigError {
-                var: vars::AUTH_TOKENS,
-                reason: format!(
-                    "no credentials are configured, so the service refuses to start; set {} \
-                     (sha256:DIGEST=KIND:NAME:SCOPES;…) or {} with {}, or {}=true on a local \
-                     development stack",
-                    vars::AUTH_TOKENS,
-                    vars::AUTH_JWT_ISSUER,
-                    vars::AUTH_JWT_JWKS,
-                    vars::AUTH_DEVELOPMENT
-                ),
-            });
-        }
+    let table = match (parsed, development) {
+        (Some(table), false) => table,
+        (Some(table), true) => table.with_development(),
+        (None, true) => TokenTable::development(),
+        (None, false) => TokenTable::default(),
     };
     Ok(match verifier {
         Some(verifier) => table.with_jwt(verifier),
         None => table,
     })
+}
+
+/// Why a service with no credentials outside development mode does not serve (fail closed):
+/// a forgotten Secret must not open the service to the development tokens.
+fn no_credentials() -> ConfigError {
+    ConfigError {
+        var: vars::AUTH_TOKENS,
+        reason: format!(
+            "no credentials are configured, so the service refuses to start; set {} \
+             (sha256:DIGEST=KIND:NAME:SCOPES;…), {} with {}, or {} with mutual TLS, or {}=true \
+             on a local development stack",
+            vars::AUTH_TOKENS,
+            vars::AUTH_JWT_ISSUER,
+            vars::AUTH_JWT_JWKS,
+            vars::AUTH_CERT_PRINCIPALS,
+            vars::AUTH_DEVELOPMENT
+        ),
+    }
 }
 
 impl PlatformConfig {
@@ -550,10 +584,15 @@ mod tests {
             &[(vars::AUTH_DEVELOPMENT, "false"), (vars::AUTH_TOKENS, "  ")][..],
             &[(vars::AUTH_DEVELOPMENT, ""), (vars::AUTH_TOKENS, "")][..],
         ] {
-            let err = PlatformConfig::from_lookup("census", 1, lookup(pairs)).unwrap_err();
+            // The configuration reads (`migrate` needs no credentials), but serving is refused.
+            let config = PlatformConfig::from_lookup("census", 1, lookup(pairs)).unwrap();
+            let err = config.missing_credentials.expect("no credentials noticed");
             assert_eq!(err.var, vars::AUTH_TOKENS, "{pairs:?}");
             assert!(err.to_string().contains("AUTH_DEVELOPMENT=true"), "{err}");
+            assert!(config.tokens.lookup("dev-commerce").is_none());
         }
+        let development = PlatformConfig::from_lookup("census", 1, lookup(&[])).unwrap();
+        assert!(development.missing_credentials.is_none());
         let err =
             PlatformConfig::from_lookup("census", 1, lookup(&[(vars::AUTH_DEVELOPMENT, "yes")]))
                 .unwrap_err();

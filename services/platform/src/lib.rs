@@ -33,6 +33,7 @@ pub mod shutdown;
 pub mod supervisor;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod uscc;
 
 use std::{collections::BTreeSet, process::ExitCode, time::Duration};
@@ -179,6 +180,9 @@ impl Platform {
         config: PlatformConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
+        if let Some(err) = &config.missing_credentials {
+            return Err(anyhow::Error::new(err.clone()));
+        }
         if let Some(owner) = &config.audit.database_owner_url {
             db::migrate_as_owner(
                 owner,
@@ -464,6 +468,11 @@ where
             return ExitCode::from(2);
         }
     };
+    // Fail closed: serving needs credentials; `migrate` and `replay` serve nobody.
+    if let (None, Some(err)) = (command.as_deref(), &config.platform().missing_credentials) {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
     let platform = config.platform();
     let telemetry = match telemetry::Telemetry::init(
         platform.service_name,

@@ -9,6 +9,7 @@
 pub mod jwt;
 mod private_stack;
 mod service;
+pub mod tls;
 mod topics;
 mod uscc;
 

@@ -16,7 +16,11 @@ use std::{
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use tonic::{Code, Status, body::Body, transport::server::TcpConnectInfo};
+use tonic::{
+    Code, Status,
+    body::Body,
+    transport::server::{TcpConnectInfo, TlsConnectInfo},
+};
 
 use super::{AuditLog, Subject, writer::Record};
 use crate::auth::AccessPolicy;
@@ -105,9 +109,14 @@ where
         let at = chrono::Utc::now();
         let method = request.uri().path().to_string();
         let read = self.shared.reads.contains(&method);
-        let peer = request
-            .extensions()
-            .get::<TcpConnectInfo>()
+        // The connection: plain TCP, or TLS over TCP with the client's verified certificate
+        // chain under mutual TLS (kept, a shared pointer, to name a refused caller by it).
+        let extensions = request.extensions();
+        let (tcp, peer_certs) = match extensions.get::<TlsConnectInfo<TcpConnectInfo>>() {
+            Some(tls) => (Some(tls.get_ref()), tls.peer_certs()),
+            None => (extensions.get::<TcpConnectInfo>(), None),
+        };
+        let peer = tcp
             .and_then(TcpConnectInfo::remote_addr)
             .map(|addr| addr.to_string());
         // Only the header is kept (to name the caller afterwards), never written anywhere.
@@ -132,7 +141,7 @@ where
                 method,
                 principal: shared
                     .policy
-                    .identify(&credentials)
+                    .identify(&credentials, peer_certs.as_deref().map(Vec::as_slice))
                     .map_or_else(|| "anonymous".to_string(), |who| who.to_string()),
                 peer,
                 code: code_name(code).to_string(),

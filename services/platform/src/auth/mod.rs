@@ -13,9 +13,10 @@
 //! [`Rule::Scope`] method refuses it.
 //!
 //! Files: [`principal`] (who calls: departments, services, enterprises), [`tokens`] (bearer
-//! tokens to principals: static digests, or JWTs via [`jwt`]), [`policy`] (the access rule
-//! of each method, and the gate).
+//! tokens to principals: static digests, or JWTs via [`jwt`]), [`certs`] (client
+//! certificates to principals), [`policy`] (the access rule of each method, and the gate).
 
+mod certs;
 mod jwks_fetch;
 pub mod jwt;
 mod jwt_config;
@@ -23,6 +24,7 @@ mod policy;
 mod principal;
 mod tokens;
 
+pub use certs::{CertPrincipals, ClientCertificate};
 pub use policy::{AccessPolicy, Rule};
 pub use principal::{Department, Identity, Principal};
 pub use tokens::{

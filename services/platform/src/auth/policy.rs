@@ -1,8 +1,12 @@
 //! The access rule of every gRPC method, and the gate that applies them to each call.
 
+use std::borrow::Cow;
+
 use tonic::{Status, body::Body};
 
-use super::{Identity, Principal, TokenTable};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+use super::{CertPrincipals, ClientCertificate, Identity, Principal, TokenTable};
 use crate::server::Gate;
 
 /// The access rule of one gRPC method.
@@ -21,6 +25,9 @@ pub enum Rule {
 #[derive(Clone, Debug)]
 pub struct AccessPolicy {
     tokens: TokenTable,
+    /// Client certificates as callers (`AUTH_CERT_PRINCIPALS`); the server sets them from
+    /// its TLS configuration ([`with_certificates`](Self::with_certificates)).
+    certificates: CertPrincipals,
     rules: Vec<(String, Rule)>,
 }
 
@@ -29,6 +36,7 @@ impl AccessPolicy {
     pub fn new(tokens: TokenTable) -> Self {
         Self {
             tokens,
+            certificates: CertPrincipals::default(),
             rules: Vec::new(),
         }
         .allow("/grpc.health.v1.Health/", Rule::Public)
@@ -41,6 +49,12 @@ impl AccessPolicy {
     pub fn allow(mut self, path: &str, rule: Rule) -> Self {
         self.rules.retain(|(p, _)| p != path);
         self.rules.push((path.to_string(), rule));
+        self
+    }
+
+    /// This policy with client certificates standing for these principals.
+    pub fn with_certificates(mut self, certificates: CertPrincipals) -> Self {
+        self.certificates = certificates;
         self
     }
 
@@ -60,15 +74,19 @@ impl AccessPolicy {
         exact.or_else(by_service).map(|(_, rule)| rule)
     }
 
-    /// Who a call's bearer token names, if it names anyone: for the audit log, which must
-    /// name the caller of a refused call too.
-    pub fn identify(&self, headers: &http::HeaderMap) -> Option<Identity> {
-        let token = headers
-            .get(http::header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")?;
-        Some(self.tokens.lookup(token.trim())?.identity.clone())
+    /// Who a call is from as far as its credentials say, for the audit of a refused call:
+    /// the bearer token's principal, else the client certificate's (`peer_certs`, the
+    /// verified chain under mutual TLS); `None` when neither names one.
+    pub fn identify(
+        &self,
+        headers: &http::HeaderMap,
+        peer_certs: Option<&[rustls_pki_types::CertificateDer<'static>]>,
+    ) -> Option<Identity> {
+        let certificate = peer_certs
+            .and_then(<[_]>::first)
+            .map(|leaf| self.certificates.identify(leaf));
+        let principal = self.caller(headers, certificate.as_ref()).ok()?;
+        Some(principal.identity.clone())
     }
 
     /// Decides on one call: `Ok(Some(principal))` for an authenticated caller,
@@ -78,21 +96,23 @@ impl AccessPolicy {
         path: &str,
         headers: &http::HeaderMap,
     ) -> Result<Option<Principal>, Status> {
+        self.admit_with_certificate(path, headers, None)
+    }
+
+    /// [`admit`](Self::admit) for a call over a connection whose client presented a verified
+    /// certificate: a bearer token still decides when one is sent; without one the
+    /// certificate's principal (`AUTH_CERT_PRINCIPALS`) is the caller.
+    pub fn admit_with_certificate(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        certificate: Option<&ClientCertificate>,
+    ) -> Result<Option<Principal>, Status> {
         let rule = self.rule_for(path);
         if rule == Some(&Rule::Public) {
             return Ok(None);
         }
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("missing bearer token in the authorization header")
-            })?;
-        let principal = self
-            .tokens
-            .authenticate(token.trim())
-            .map_err(Status::unauthenticated)?;
+        let principal = self.caller(headers, certificate)?;
         match rule {
             Some(Rule::Scope(scope)) => principal.require(scope)?,
             Some(Rule::ScopeOrEnterprise(scope)) => {
@@ -111,11 +131,56 @@ impl AccessPolicy {
     }
 }
 
+impl AccessPolicy {
+    /// Who calls: the bearer token's principal, else the client certificate's.
+    fn caller<'a>(
+        &'a self,
+        headers: &http::HeaderMap,
+        certificate: Option<&'a ClientCertificate>,
+    ) -> Result<Cow<'a, Principal>, Status> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (token, certificate) {
+            (Some(token), _) => self
+                .tokens
+                .authenticate(token.trim())
+                .map_err(Status::unauthenticated),
+            (None, Some(certificate)) => certificate
+                .principal
+                .as_ref()
+                .map(Cow::Borrowed)
+                .ok_or_else(|| {
+                    Status::unauthenticated(format!(
+                        "no bearer token, and the client certificate ({certificate}) stands \
+                         for no principal"
+                    ))
+                }),
+            (None, None) => Err(Status::unauthenticated(
+                "missing bearer token in the authorization header",
+            )),
+        }
+    }
+}
+
 /// Refuses what the policy refuses; an admitted call carries its [`Principal`] in its
 /// extensions for the handler.
 impl Gate for AccessPolicy {
     fn check(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
-        if let Some(principal) = self.admit(request.uri().path(), request.headers())? {
+        // The client's verified certificate, under mutual TLS; read for each call, since the
+        // connection's extensions are all the server keeps of it.
+        let certificate = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(TlsConnectInfo::peer_certs)
+            .and_then(|chain| chain.first().map(|leaf| self.certificates.identify(leaf)));
+        let admitted = self.admit_with_certificate(
+            request.uri().path(),
+            request.headers(),
+            certificate.as_ref(),
+        )?;
+        if let Some(principal) = admitted {
             request.extensions_mut().insert(principal);
         }
         Ok(())

@@ -6,8 +6,9 @@
 //! [`crate::audit`]) → admission (shedding, metrics) → status codes (tonic's codec errors
 //! corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
 //! [`methods`]) → auth → per-caller limits ([`limits`]) → the routes. Every accepted socket
-//! has `TCP_NODELAY` ([`incoming`]). Reflection is served as `GRPC_REFLECTION` says: off,
-//! public, or to the holders of a scope.
+//! has `TCP_NODELAY` ([`incoming`]); with TLS configured each connection is a TLS (or mutual
+//! TLS) one ([`crate::tls`]). Reflection is served as `GRPC_REFLECTION` says: off, public,
+//! or to the holders of a scope.
 
 mod admission;
 pub mod codes;
@@ -16,6 +17,7 @@ mod held;
 pub mod incoming;
 pub mod limits;
 pub mod methods;
+mod probes;
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -38,6 +40,7 @@ use crate::{
     auth::{AccessPolicy, Rule, scopes},
     config::PlatformConfig,
     telemetry::{self, HeaderExtractor},
+    tls,
 };
 
 /// The health entry that is SERVING when the service runs in development mode (and unknown,
@@ -96,6 +99,11 @@ pub async fn serve(
         anyhow::bail!("refusing to start: the audited read {unknown} is not a served method");
     }
     let policy = reflection_rule(policy, &config.limits.reflection);
+    // Client certificates as callers, when mutual TLS maps them.
+    let policy = match &config.tls {
+        Some(tls) => policy.with_certificates(tls.principals().clone()),
+        None => policy,
+    };
     let limits = Limits::new(
         &config.limits,
         settings.descriptor_set,
@@ -125,6 +133,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(settings.descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let probes = match config.tls.as_ref().and_then(|tls| tls.health_addr()) {
+        Some(address) => Some(probes::serve(address, health_service.clone()).await?),
+        None => None,
+    };
     routes
         .add_service(capped!(health_service, config))
         .add_service(capped!(
@@ -156,7 +168,7 @@ pub async fn serve(
         shutdown.cancelled().await;
         tokio::time::sleep(config.shutdown_grace + config.request_timeout).await;
     };
-    let server = Server::builder()
+    let router = Server::builder()
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(move |request| {
@@ -175,11 +187,29 @@ pub async fn serve(
         .layer(GateLayer::new(methods))
         .layer(GateLayer::new(policy))
         .layer(LimitsLayer::new(limits))
-        .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(incoming::without_delay(listener), drained);
+        .add_routes(routes.routes());
+    let server = async {
+        match &config.tls {
+            Some(tls) => {
+                let incoming = tls::incoming(listener, tls.clone());
+                router.serve_with_incoming_shutdown(incoming, drained).await
+            }
+            None => {
+                let incoming = incoming::without_delay(listener);
+                router.serve_with_incoming_shutdown(incoming, drained).await
+            }
+        }
+    };
+    let probes = async {
+        match probes {
+            Some(probes) => probes.await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         served = server => served?,
         _ = drain_limit => tracing::warn!("calls still open after the drain limit were cut"),
+        failed = probes => failed?,
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod postgres_tls;
 mod replay;
 mod retention;
 mod supervision;
+mod tls;
 
 use std::time::Duration;
 
