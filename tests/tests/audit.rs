@@ -61,6 +61,8 @@ async fn haicheng_audit_lists_the_refusals_and_reads_of_every_service_it_is_aske
     let run = |args: Vec<String>| async move {
         Command::new(binary("haicheng"))
             .args(&args)
+            // The services serve mutual TLS: the tests' client certificate.
+            .envs(system_tests::cli_env())
             .output()
             .await
             .expect("running haicheng audit")

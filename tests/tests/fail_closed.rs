@@ -58,3 +58,22 @@ async fn development_mode_is_announced_in_the_first_log_line_and_in_health() {
     let first = log.lines().next().expect("a first log line");
     assert!(first.contains("DEVELOPMENT MODE"), "{first}");
 }
+
+/// The migration Job holds no tokens: `migrate` serves nobody, so it runs without
+/// credentials (only serving fails closed).
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_runs_without_credentials() {
+    for name in SERVICES {
+        let db = testkit::TestDatabase::create().await;
+        let output = std::process::Command::new(binary(name))
+            .arg("migrate")
+            .env_clear()
+            .env("DATABASE_URL", &db.runtime_url)
+            .env("DATABASE_OWNER_URL", &db.url)
+            .output()
+            .expect("running migrate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{name} migrate: {stderr}");
+        assert!(!stderr.contains("AUTH_TOKENS"), "{name}: {stderr}");
+    }
+}

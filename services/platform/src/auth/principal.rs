@@ -110,6 +110,17 @@ pub enum Identity {
     Enterprise(String),
 }
 
+impl Identity {
+    /// The caller as a metric label: a department or a service by name, every enterprise as
+    /// `enterprise` (one label per USCC would make a series per firm).
+    pub fn metric_label(&self) -> String {
+        match self {
+            Identity::Enterprise(_) => "enterprise".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

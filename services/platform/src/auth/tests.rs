@@ -258,3 +258,19 @@ fn require_enterprise_self_keeps_an_enterprise_to_its_own_uscc() {
     assert_eq!(department.restrict_to_self("").unwrap(), "");
     assert_eq!(department.restrict_to_self(&other).unwrap(), other);
 }
+
+#[test]
+fn a_metric_label_names_departments_and_services_but_not_each_enterprise() {
+    assert_eq!(
+        Identity::Department(Department::Finance).metric_label(),
+        "department:finance"
+    );
+    assert_eq!(
+        Identity::Service("census-import".into()).metric_label(),
+        "service:census-import"
+    );
+    assert_eq!(
+        Identity::Enterprise(uscc("91210381MA0Q1234")).metric_label(),
+        "enterprise"
+    );
+}

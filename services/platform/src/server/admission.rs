@@ -22,6 +22,12 @@ use tonic::{Status, body::Body};
 use super::held;
 use crate::telemetry::attr;
 
+/// Who made a call, as the request metrics label it (`rpc.principal`): put in the response's
+/// extensions by the layer that knows the caller (the per-caller limits, after the access
+/// check); a call refused before that, or to a public method, is `anonymous`.
+#[derive(Clone, Debug)]
+pub struct CallerLabel(pub String);
+
 #[derive(Clone)]
 pub struct AdmissionLayer(Arc<Shared>);
 
@@ -118,9 +124,15 @@ where
                     .to_string(),
                 Err(_) => "transport".to_string(),
             };
+            let principal = response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.extensions().get::<CallerLabel>())
+                .map_or_else(|| "anonymous".to_string(), |label| label.0.clone());
             let attrs = [
                 attr("rpc.method", method),
                 attr("rpc.grpc.status_code", code),
+                attr("rpc.principal", principal),
             ];
             shared.requests.add(1, &attrs);
             shared

@@ -294,6 +294,10 @@ mod tests {
         // The same without the mapping: no credentials, no start.
         let no_credentials = &production[..production.len() - 2];
         let no_credentials = [no_credentials, &[(vars::AUTH_DEVELOPMENT, "false")]].concat();
-        assert_eq!(config(&no_credentials).unwrap_err().var, vars::AUTH_TOKENS);
+        let refused = config(&no_credentials).unwrap().missing_credentials;
+        assert_eq!(
+            refused.expect("no credentials noticed").var,
+            vars::AUTH_TOKENS
+        );
     }
 }

@@ -37,7 +37,7 @@ pub use self::{
     config::{RateLimit, Reflection},
     streams::Full,
 };
-use super::held;
+use super::{admission::CallerLabel, held};
 use crate::auth::{AccessPolicy, Identity, Principal, Rule};
 
 /// The retry delay a refused stream is told: streams end at their client's pace, so this is
@@ -254,6 +254,11 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // For the request metrics (admission's layer, outside the access check).
+        let caller = request
+            .extensions()
+            .get::<Principal>()
+            .map(|principal| CallerLabel(principal.identity.metric_label()));
         let admitted = match request.extensions().get::<Principal>() {
             None => Ok(None),
             Some(principal) => {
@@ -265,14 +270,21 @@ where
             Ok(slot) => slot,
             Err(status) => {
                 tracing::debug!(status = %status.message(), "call refused by a per-caller limit");
-                return Box::pin(async move { Ok(status.into_http()) });
+                let mut response = status.into_http();
+                if let Some(caller) = caller {
+                    response.extensions_mut().insert(caller);
+                }
+                return Box::pin(async move { Ok(response) });
             }
         };
         // The clone that was polled ready serves this call (tower's usual swap).
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
-            let response = inner.call(request).await?;
+            let mut response = inner.call(request).await?;
+            if let Some(caller) = caller {
+                response.extensions_mut().insert(caller);
+            }
             Ok(match slot {
                 Some(slot) => held::hold(response, slot),
                 None => response,
