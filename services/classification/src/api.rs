@@ -198,9 +198,13 @@ impl ClassificationApi {
                         &row.benchmarks(),
                     );
                     let gaps = explain::gaps(&parts, row.score, boundary);
-                    next_class_gap =
-                        Some(convert::gap_to_proto(target, boundary, row.score, &gaps));
-                    NextClass::Boundary(target, boundary)
+                    let mut gap = convert::gap_to_proto(target, boundary, row.score, &gaps);
+                    gap.banded = band.is_some();
+                    next_class_gap = Some(gap);
+                    match band {
+                        Some(_) => NextClass::Band(target, boundary),
+                        None => NextClass::Boundary(target, boundary),
+                    }
                 }
             };
         }

@@ -313,11 +313,15 @@ fn render_explain(reply: &pb::ExplainResponse) -> String {
         None => String::new(),
     };
     if let Some(gap) = &reply.next_class_gap {
+        let boundary = if gap.banded {
+            format!("it starts at or below {}", number(gap.boundary_score))
+        } else {
+            format!("its lowest score is {}", number(gap.boundary_score))
+        };
         out.push_str(&format!(
-            "\nto reach class {}: {} more points (its lowest score is {})\n",
+            "\nto reach class {}: {} more points ({boundary})\n",
             class(gap.target_class),
             number(gap.score_gap),
-            number(gap.boundary_score)
         ));
         let mut table = Table::new(&["INDICATOR", "NOW", "NEEDED", "INCREASE", "UNIT", "ALONE"])
             .numeric(&[1, 2, 3]);
@@ -424,6 +428,7 @@ fn explain_json(reply: &pb::ExplainResponse) -> Value {
         json!({
             "target_class": enums::json::<common::EnterpriseClass>(g.target_class),
             "boundary_score": g.boundary_score,
+            "banded": g.banded,
             "score_gap": g.score_gap,
             "indicators": g.indicators.iter().map(|i| json!({
                 "indicator": enums::json::<pb::Indicator>(i.indicator),
@@ -600,6 +605,26 @@ mod tests {
     }
 
     #[test]
+    fn an_enterprise_explanation_prints_its_band() {
+        let reply = pb::ExplainResponse {
+            classification: Some(classification()),
+            next_class_gap: Some(pb::NextClassGap {
+                target_class: common::EnterpriseClass::A as i32,
+                boundary_score: 75.0,
+                score_gap: 13.75,
+                indicators: vec![],
+                banded: true,
+            }),
+            notes: vec![],
+        };
+        let text = render_explain(&reply);
+        assert!(
+            text.contains("to reach class A: 13.75 more points (it starts at or below 75)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn explain_prints_the_gap_and_the_notes() {
         let reply = pb::ExplainResponse {
             classification: Some(classification()),
@@ -615,6 +640,7 @@ mod tests {
                     reachable: true,
                     unit: "yuan per mu".into(),
                 }],
+                banded: false,
             }),
             notes: vec!["9.27 more points reach class A".into()],
         };

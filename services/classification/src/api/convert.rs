@@ -276,6 +276,7 @@ pub fn gap_to_proto(
                 unit: g.indicator.unit().to_string(),
             })
             .collect(),
+        banded: false,
     }
 }
 

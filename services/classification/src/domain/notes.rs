@@ -35,6 +35,9 @@ pub enum NextClass {
     NoPlaces(Class),
     /// The lowest score in the class.
     Boundary(Class, f64),
+    /// The upper edge of the band the lowest score in the class lies in (an enterprise's own
+    /// explanation: the exact score is a competitor's).
+    Band(Class, f64),
 }
 
 /// The notes, in the order a reader needs them.
@@ -103,6 +106,10 @@ fn next_class_note(facts: &Facts<'_>) -> Option<String> {
              on an equal score the lower USCC ranks first.",
             boundary - facts.score
         )),
+        NextClass::Band(target, edge) => Some(format!(
+            "{:.2} more points reach class {target} (it starts at or below {edge:.2} points).",
+            edge - facts.score
+        )),
     }
 }
 
@@ -134,6 +141,19 @@ mod tests {
     #[test]
     fn a_plain_graded_firm_gets_no_notes() {
         assert!(notes(&graded(), &Model::default()).is_empty());
+    }
+
+    #[test]
+    fn an_enterprise_is_told_the_band_not_a_competitors_score() {
+        let facts = Facts {
+            next: NextClass::Band(Class::B, 100.0),
+            ..graded()
+        };
+        let notes = notes(&facts, &Model::default());
+        assert_eq!(
+            notes,
+            ["15.00 more points reach class B (it starts at or below 100.00 points)."]
+        );
     }
 
     #[test]

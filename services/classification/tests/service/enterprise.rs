@@ -182,6 +182,7 @@ async fn an_enterprise_sees_the_boundary_in_a_band_and_a_published_period_only_a
         banded.boundary_score,
         (exact.boundary_score / 5.0).ceil() * 5.0
     );
+    assert!(banded.banded && !exact.banded);
     assert!(banded.boundary_score >= exact.boundary_score);
     let score = exact.boundary_score - exact.score_gap;
     assert!((banded.score_gap - (banded.boundary_score - score)).abs() < 1e-9);
