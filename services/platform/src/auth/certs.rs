@@ -11,8 +11,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 
 use x509_parser::{certificate::X509Certificate, extensions::GeneralName, prelude::FromDer};
 
-use super::{Department, Identity, Principal};
-use crate::uscc::Uscc;
+use super::Principal;
 
 /// The prefix of a DNS name in `AUTH_CERT_PRINCIPALS` (`dns:gateway.example`), so the
 /// mapping can tell it from a SPIFFE ID.
@@ -54,7 +53,7 @@ impl CertPrincipals {
             let san = Self::key(san.trim()).ok_or(format!(
                 "{at}: the SAN must be a SPIFFE ID (spiffe://DOMAIN/PATH) or dns:NAME"
             ))?;
-            let principal = parse_principal(rest).map_err(|why| format!("{at}: {why}"))?;
+            let principal = Principal::parse(rest).map_err(|why| format!("{at}: {why}"))?;
             if table.insert(san, principal).is_some() {
                 return Err(format!("{at}: the SAN is listed twice"));
             }
@@ -138,39 +137,10 @@ fn san_names(der: &[u8]) -> Vec<String> {
     }
 }
 
-/// `KIND:NAME:SCOPES` as in `AUTH_TOKENS` (see `TokenTable::parse`).
-fn parse_principal(spec: &str) -> Result<Principal, String> {
-    let mut parts = spec.trim().splitn(3, ':');
-    let (kind, name, scope_list) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
-    let identity = match (kind, name) {
-        (Some("department"), Some(name)) => Identity::Department(
-            Department::parse(name).ok_or(format!("unknown department {name:?}"))?,
-        ),
-        (Some("service"), Some(name)) if !name.is_empty() => Identity::Service(name.to_string()),
-        (Some("enterprise"), Some(uscc)) => {
-            let uscc =
-                Uscc::parse(uscc).map_err(|err| format!("enterprise USCC {uscc:?} {err}"))?;
-            if !scope_list.trim().is_empty() {
-                return Err("an enterprise entry carries no scopes (SAN=enterprise:USCC)".into());
-            }
-            Identity::Enterprise(uscc.as_str().to_string())
-        }
-        _ => {
-            return Err("KIND must be department, service or enterprise, followed by :NAME".into());
-        }
-    };
-    let scopes = scope_list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    Ok(Principal { identity, scopes })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{Department, Identity};
 
     const SPEC: &str = "spiffe://haicheng.local/service/census-import=service:census-import:census.write; \
                         dns:Gateway.Example=department:commerce:census.read,census.write";

@@ -6,6 +6,7 @@ use std::{collections::BTreeSet, fmt};
 use tonic::Status;
 
 use super::scopes;
+use crate::uscc::Uscc;
 
 /// The government departments (and the park committees) that call the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -139,6 +140,43 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Parses the right-hand side of an `AUTH_TOKENS` or `AUTH_CERT_PRINCIPALS` entry:
+    /// `department:NAME:SCOPE,SCOPE…`, `service:NAME:SCOPE,…`, or `enterprise:USCC` (a valid
+    /// USCC and no scopes: what an enterprise may do is fixed by the methods marked
+    /// [`super::Rule::ScopeOrEnterprise`]).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.trim().splitn(3, ':');
+        let (kind, name, scope_list) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+        let identity = match (kind, name) {
+            (Some("department"), Some(name)) => Identity::Department(
+                Department::parse(name).ok_or(format!("unknown department {name:?}"))?,
+            ),
+            (Some("service"), Some(name)) if !name.is_empty() => {
+                Identity::Service(name.to_string())
+            }
+            (Some("enterprise"), Some(uscc)) => {
+                let uscc =
+                    Uscc::parse(uscc).map_err(|err| format!("enterprise USCC {uscc:?} {err}"))?;
+                if !scope_list.trim().is_empty() {
+                    return Err("an enterprise entry carries no scopes (…=enterprise:USCC)".into());
+                }
+                Identity::Enterprise(uscc.as_str().to_string())
+            }
+            _ => {
+                return Err(
+                    "KIND must be department, service or enterprise, followed by :NAME".into(),
+                );
+            }
+        };
+        let scopes = scope_list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        Ok(Principal { identity, scopes })
+    }
+
     /// Whether the principal holds `scope`. Never for an enterprise, whatever scopes a
     /// hand-built principal claims: an enterprise passes only by its own rule.
     pub fn has_scope(&self, scope: &str) -> bool {

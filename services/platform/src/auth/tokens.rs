@@ -111,42 +111,19 @@ impl TokenTable {
             let (key, rest) = entry
                 .split_once('=')
                 .ok_or(format!("{at}: expected KEY=KIND:NAME:SCOPES"))?;
-            let mut parts = rest.splitn(3, ':');
-            let (kind, name, scope_list) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
-            let identity = match (kind.map(str::trim), name) {
-                (Some("department"), Some(name)) => Identity::Department(
-                    Department::parse(name).ok_or(format!("{at}: unknown department {name:?}"))?,
-                ),
-                (Some("service"), Some(name)) if !name.is_empty() => {
-                    Identity::Service(name.to_string())
-                }
-                (Some("enterprise"), _) => {
-                    return Err(format!(
-                        "{at}: enterprises authenticate with JWTs from the identity provider \
-                         (AUTH_JWT_ISSUER, claim haicheng_uscc), not static tokens; on a \
-                         development stack use dev-enterprise-<USCC>"
-                    ));
-                }
-                _ => {
-                    return Err(format!(
-                        "{at}: KIND must be service or department, followed by :NAME"
-                    ));
-                }
-            };
+            let principal = Principal::parse(rest).map_err(|why| format!("{at}: {why}"))?;
+            if principal.enterprise().is_some() {
+                return Err(format!(
+                    "{at}: enterprises authenticate with JWTs from the identity provider \
+                     (AUTH_JWT_ISSUER, claim haicheng_uscc), not static tokens; on a \
+                     development stack use dev-enterprise-<USCC>"
+                ));
+            }
             let digest = parse_key(key.trim()).map_err(|why| format!("{at}: {why}"))?;
             if !seen.insert(digest) {
                 return Err(format!("{at}: the token is listed twice"));
             }
-            let scopes = scope_list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            entries.push(Entry {
-                digest,
-                principal: Principal { identity, scopes },
-            });
+            entries.push(Entry { digest, principal });
         }
         Ok(Self {
             entries: Arc::new(entries),
