@@ -23,7 +23,7 @@ use tonic::{
 };
 
 use super::{AuditLog, Subject, writer::Record};
-use crate::auth::AccessPolicy;
+use crate::{auth::AccessPolicy, error::code_name};
 
 /// What every call of the layer shares.
 struct Shared {
@@ -59,29 +59,6 @@ impl<S> tower::Layer<S> for AuditLayer {
 pub struct Audited<S> {
     inner: S,
     shared: Arc<Shared>,
-}
-
-/// The canonical name of a status code, as gRPC spells it.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
 }
 
 /// Codes that mean the caller was turned away.
