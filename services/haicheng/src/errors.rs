@@ -18,6 +18,8 @@ use tonic_types::StatusExt;
 
 use crate::output::Format;
 
+pub use platform::error::code_name;
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -144,8 +146,6 @@ impl CliError {
             .unwrap_or_default()
     }
 }
-
-pub use platform::error::code_name;
 
 #[cfg(test)]
 mod tests {
