@@ -4,29 +4,19 @@
 use std::time::Duration;
 
 use haicheng_proto::census::v1::census_service_server::SERVICE_NAME as CENSUS;
-use platform::{AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec, auth::TokenTable};
+use platform::{AccessPolicy, Rule, auth::TokenTable};
 use serde_json::json;
 use testkit::{
-    TestDatabase,
     jwt::{TestIssuer, now_plus},
-    stack, wait_until,
+    wait_until,
 };
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, service::RoutesBuilder, transport::Channel};
+use tonic::{Code, Request, transport::Channel};
+
+use crate::served::CENSUS_CONTRACT;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
-
-static SPEC: ServiceSpec = ServiceSpec {
-    name: "platform-tests",
-    // A service of the contract, so the start-up check finds its methods; no routes.
-    grpc_services: &[CENSUS],
-    descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
-    migrations: &crate::TEST_MIGRATIONS,
-    consumes: &[],
-    produces: &[],
-    vars: &[],
 };
 
 /// Two machine accounts' tokens (32 random bytes each, base64url); the probe's is
@@ -58,40 +48,19 @@ async fn start_with(
     grace_ms: u64,
     more: Vec<(&'static str, String)>,
 ) -> Running {
-    platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
     let mut vars = vec![
-        ("DATABASE_URL", db.runtime_url.clone()),
-        ("DATABASE_OWNER_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
         ("AUTH_TOKENS", tokens()),
         ("SHUTDOWN_GRACE_MS", grace_ms.to_string()),
     ];
     vars.extend(more);
-    let config = PlatformConfig::from_lookup("platform-tests", 0, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
+    let served = crate::served::serve(&CENSUS_CONTRACT, vars, |tokens| {
+        policy(tokens).allow(&format!("/{CENSUS}/"), Rule::Scope("census.read"))
     })
-    .unwrap();
-    let policy =
-        policy(config.tokens.clone()).allow(&format!("/{CENSUS}/"), Rule::Scope("census.read"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let platform = Platform::start(&SPEC, config, shutdown.clone())
-        .await
-        .unwrap();
-    let task = tokio::spawn(platform.serve(listener, RoutesBuilder::default(), policy));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    .await;
     Running {
-        channel,
-        shutdown,
-        task,
+        channel: served.channel().await,
+        shutdown: served.shutdown,
+        task: served.task,
     }
 }
 

@@ -10,14 +10,16 @@ use std::time::Duration;
 
 use haicheng_proto::census::v1::census_service_server::SERVICE_NAME as CENSUS;
 use platform::{
-    AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec,
+    AccessPolicy, Rule,
     auth::{TokenTable, scopes},
 };
-use testkit::{TestDatabase, stack, wait_until};
-use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+use testkit::wait_until;
+use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, Streaming, service::RoutesBuilder, transport::Channel};
+use tonic::{Code, Request, Status, Streaming, transport::Channel};
+
+use crate::served::CENSUS_CONTRACT;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, ServerReflectionResponse,
     server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
@@ -44,54 +46,19 @@ impl Running {
     }
 }
 
-static SPEC: ServiceSpec = ServiceSpec {
-    name: "limits-tests",
-    // A service of the contract, so the start-up check finds its methods; no routes.
-    grpc_services: &[CENSUS],
-    descriptor_set: haicheng_proto::FILE_DESCRIPTOR_SET,
-    migrations: &crate::TEST_MIGRATIONS,
-    consumes: &[],
-    produces: &[],
-    vars: &[],
-};
-
 /// The platform on port 0 (development mode) with `vars`, serving the census contract's
 /// rules but no census routes.
 async fn serve(vars: &'static [(&'static str, &'static str)]) -> Running {
-    platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
-    let mut all: Vec<(&str, String)> = vec![
-        ("DATABASE_URL", db.runtime_url.clone()),
-        ("DATABASE_OWNER_URL", db.url.clone()),
-        ("KAFKA_BOOTSTRAP", stack().kafka_bootstrap.clone()),
-        ("AUTH_DEVELOPMENT", "true".into()),
-    ];
+    let mut all: Vec<(&str, String)> = vec![("AUTH_DEVELOPMENT", "true".into())];
     all.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
-    let config = PlatformConfig::from_lookup("limits-tests", 0, |name| {
-        all.iter()
-            .rev()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+    let served = crate::served::serve(&CENSUS_CONTRACT, all, |tokens| {
+        AccessPolicy::new(tokens).allow(&format!("/{CENSUS}/"), Rule::Scope(scopes::CENSUS_READ))
     })
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let platform = Platform::start(&SPEC, config, shutdown.clone())
-        .await
-        .unwrap();
-    let policy = AccessPolicy::new(platform.config.tokens.clone())
-        .allow(&format!("/{CENSUS}/"), Rule::Scope(scopes::CENSUS_READ));
-    let task = tokio::spawn(platform.serve(listener, RoutesBuilder::default(), policy));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    .await;
     Running {
-        channel,
-        shutdown,
-        task,
+        channel: served.channel().await,
+        shutdown: served.shutdown,
+        task: served.task,
     }
 }
 

@@ -15,6 +15,7 @@ mod outbox_order;
 mod postgres_tls;
 mod replay;
 mod retention;
+mod served;
 mod supervision;
 mod tls;
 

@@ -5,18 +5,17 @@
 use std::{fs, time::Duration};
 
 use platform::{
-    AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec,
+    AccessPolicy, Rule, ServiceSpec,
     config::vars,
     tls::{ClientFiles, pki::Issued},
 };
 use testkit::{
-    TestDatabase, stack,
     tls::{TestCa, connect},
     wait_until,
 };
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, service::RoutesBuilder, transport::Channel};
+use tonic::{Code, Request, Status, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -56,32 +55,17 @@ static SPEC: ServiceSpec = ServiceSpec {
 
 /// Serves health on port 0 with the platform's variables `vars` (besides `AUTH_TOKENS`).
 async fn start(vars: Vec<(&'static str, String)>) -> Running {
-    platform::telemetry::init_for_tests();
-    let db = TestDatabase::create().await;
     let mut vars = vars;
-    vars.push((vars::DATABASE_URL, db.runtime_url.clone()));
-    vars.push((vars::DATABASE_OWNER_URL, db.url.clone()));
-    vars.push((vars::KAFKA_BOOTSTRAP, stack().kafka_bootstrap.clone()));
     vars.push((vars::AUTH_TOKENS, TOKENS.into()));
     vars.push((vars::AUTH_DEVELOPMENT, "false".into()));
-    let config = PlatformConfig::from_lookup("tls-tests", 0, |name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+    let served = crate::served::serve(&SPEC, vars, |tokens| {
+        AccessPolicy::new(tokens).allow(CHECK, Rule::Scope(SCOPE))
     })
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let platform = Platform::start(&SPEC, config, shutdown.clone())
-        .await
-        .unwrap();
-    let policy = AccessPolicy::new(platform.config.tokens.clone()).allow(CHECK, Rule::Scope(SCOPE));
-    let task = tokio::spawn(platform.serve(listener, RoutesBuilder::default(), policy));
+    .await;
     Running {
-        address,
-        shutdown,
-        task,
+        address: served.address,
+        shutdown: served.shutdown,
+        task: served.task,
     }
 }
 
