@@ -11,7 +11,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 
 use x509_parser::{certificate::X509Certificate, extensions::GeneralName, prelude::FromDer};
 
-use super::Principal;
+use super::{Principal, principal::table_entries};
 
 /// The prefix of a DNS name in `AUTH_CERT_PRINCIPALS` (`dns:gateway.example`), so the
 /// mapping can tell it from a SPIFFE ID.
@@ -40,20 +40,11 @@ impl CertPrincipals {
     /// name (`dns:NAME`, matched without regard to case).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut table = HashMap::new();
-        for (index, entry) in spec
-            .split(';')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .enumerate()
-        {
-            let at = format!("entry {}", index + 1);
-            let (san, rest) = entry
-                .split_once('=')
-                .ok_or(format!("{at}: expected SAN=KIND:NAME:SCOPES"))?;
-            let san = Self::key(san.trim()).ok_or(format!(
+        for entry in table_entries(spec, "SAN") {
+            let (at, san, principal) = entry?;
+            let san = Self::key(san).ok_or(format!(
                 "{at}: the SAN must be a SPIFFE ID (spiffe://DOMAIN/PATH) or dns:NAME"
             ))?;
-            let principal = Principal::parse(rest).map_err(|why| format!("{at}: {why}"))?;
             if table.insert(san, principal).is_some() {
                 return Err(format!("{at}: the SAN is listed twice"));
             }

@@ -250,3 +250,24 @@ impl Principal {
             .ok_or_else(|| Status::unauthenticated("no authenticated principal"))
     }
 }
+
+/// The entries of a `KEY=KIND:NAME:SCOPES;…` table (`AUTH_TOKENS`, `AUTH_CERT_PRINCIPALS`),
+/// blank ones skipped: each entry's place for messages (`entry 3`), its key (`key_name` in
+/// the message of an entry without one) and its principal.
+pub(super) fn table_entries<'a>(
+    spec: &'a str,
+    key_name: &'static str,
+) -> impl Iterator<Item = Result<(String, &'a str, Principal), String>> + 'a {
+    spec.split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+        .map(move |(index, entry)| {
+            let at = format!("entry {}", index + 1);
+            let (key, rest) = entry
+                .split_once('=')
+                .ok_or(format!("{at}: expected {key_name}=KIND:NAME:SCOPES"))?;
+            let principal = Principal::parse(rest).map_err(|why| format!("{at}: {why}"))?;
+            Ok((at, key.trim(), principal))
+        })
+}

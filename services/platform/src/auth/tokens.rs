@@ -19,7 +19,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Department, Identity, Principal, jwt::JwtVerifier, scopes};
+use super::{Department, Identity, Principal, jwt::JwtVerifier, principal::table_entries, scopes};
 use crate::uscc::Uscc;
 
 /// Bearer tokens and the principals they stand for. Neither tokens nor their digests appear
@@ -101,17 +101,8 @@ impl TokenTable {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut entries = Vec::new();
         let mut seen = HashSet::new();
-        for (index, entry) in spec
-            .split(';')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .enumerate()
-        {
-            let at = format!("entry {}", index + 1);
-            let (key, rest) = entry
-                .split_once('=')
-                .ok_or(format!("{at}: expected KEY=KIND:NAME:SCOPES"))?;
-            let principal = Principal::parse(rest).map_err(|why| format!("{at}: {why}"))?;
+        for entry in table_entries(spec, "KEY") {
+            let (at, key, principal) = entry?;
             if principal.enterprise().is_some() {
                 return Err(format!(
                     "{at}: enterprises authenticate with JWTs from the identity provider \
@@ -119,7 +110,7 @@ impl TokenTable {
                      development stack use dev-enterprise-<USCC>"
                 ));
             }
-            let digest = parse_key(key.trim()).map_err(|why| format!("{at}: {why}"))?;
+            let digest = parse_key(key).map_err(|why| format!("{at}: {why}"))?;
             if !seen.insert(digest) {
                 return Err(format!("{at}: the token is listed twice"));
             }
