@@ -18,6 +18,7 @@ bench:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	scripts/sqlx-prepare --check
 
 deploy-check:
 	deploy/check

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use classification::domain::{Figures, Firm, Model, Period, classify};
-use platform::segment::Segment;
+use platform::Segment;
 
 use crate::table::{Row, Side, Target};
 

@@ -1,4 +1,5 @@
-//! The domain's enumerations as the contract's numbers, both ways: the API, the events and
+//! The domain's own enumerations as the contract's numbers (the shared [`Class`] maps
+//! itself, in `platform::vocab`), both ways: the API, the events and
 //! the stored columns (which hold the contract's numbers) convert here, so the domain itself
 //! knows no protobuf types.
 
@@ -6,30 +7,11 @@ use haicheng_proto::{classification::v1 as pb, common::v1 as common};
 
 use crate::domain::{Class, Grading, Indicator};
 
-impl Class {
-    /// The protobuf value (`haicheng.common.v1.EnterpriseClass`).
-    pub fn to_proto(self) -> i32 {
-        match self {
-            Class::A => common::EnterpriseClass::A as i32,
-            Class::B => common::EnterpriseClass::B as i32,
-            Class::C => common::EnterpriseClass::C as i32,
-        }
-    }
-
-    /// `None` for unspecified or an unknown number.
-    pub fn from_proto(value: i32) -> Option<Class> {
-        match common::EnterpriseClass::try_from(value).ok()? {
-            common::EnterpriseClass::A => Some(Class::A),
-            common::EnterpriseClass::B => Some(Class::B),
-            common::EnterpriseClass::C => Some(Class::C),
-            common::EnterpriseClass::Unspecified => None,
-        }
-    }
-}
-
 /// The protobuf value of an optional class (none = unspecified).
 pub fn class_to_proto(class: Option<Class>) -> i32 {
-    class.map_or(common::EnterpriseClass::Unspecified as i32, Class::to_proto)
+    class.map_or(common::EnterpriseClass::Unspecified as i32, |class| {
+        class.to_proto() as i32
+    })
 }
 
 impl Grading {

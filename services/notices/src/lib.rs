@@ -49,6 +49,7 @@ mod api;
 mod consumer;
 mod filter;
 mod model;
+pub mod outgoing;
 pub mod overdue;
 mod settings;
 mod store;

@@ -19,17 +19,20 @@ pub async fn count_by_department(
     pool: &PgPool,
     overdue_after: Duration,
 ) -> sqlx::Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT department, count(*)
+    let rows = sqlx::query!(
+        r#"SELECT department, count(*) AS "overdue!"
          FROM notices
          WHERE acknowledged_at IS NULL
            AND coalesce(due_at, issued_at + $1::bigint * interval '1 millisecond') <= now()
-         GROUP BY department",
+         GROUP BY department"#,
+        i64::try_from(overdue_after.as_millis()).unwrap_or(i64::MAX),
     )
-    .bind(i64::try_from(overdue_after.as_millis()).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.department, row.overdue))
+        .collect())
 }
 
 /// Records the count every [`INTERVAL`] until `stop`; a department that had overdue notices

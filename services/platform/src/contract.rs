@@ -1,34 +1,11 @@
 //! The platform's own types to and from the shared protobuf contract (`haicheng.common.v1`).
 //!
-//! Every service maps a department and a segment the same way, so the mappings live here
-//! once.
+//! Every service maps a department the same way, so the mapping lives here once (the
+//! vocabulary's words map themselves: [`crate::vocab`]).
 
 use haicheng_proto::common::v1 as common;
 
-use crate::{auth::Department, segment::Segment};
-
-impl Segment {
-    /// The contract's segment.
-    pub fn to_proto(self) -> common::Segment {
-        match self {
-            Segment::Textile => common::Segment::Textile,
-            Segment::Apparel => common::Segment::Apparel,
-            Segment::LuggageLeather => common::Segment::LuggageLeather,
-            Segment::Trade => common::Segment::Trade,
-        }
-    }
-
-    /// The segment for a contract value; `None` for unspecified or unknown numbers.
-    pub fn from_proto(value: i32) -> Option<Self> {
-        match common::Segment::try_from(value).ok()? {
-            common::Segment::Unspecified => None,
-            common::Segment::Textile => Some(Segment::Textile),
-            common::Segment::Apparel => Some(Segment::Apparel),
-            common::Segment::LuggageLeather => Some(Segment::LuggageLeather),
-            common::Segment::Trade => Some(Segment::Trade),
-        }
-    }
-}
+use crate::auth::Department;
 
 impl Department {
     /// The contract's department.
@@ -72,18 +49,6 @@ mod tests {
                 Some(department)
             );
         }
-    }
-
-    #[test]
-    fn every_segment_maps_to_the_contract_and_back() {
-        for segment in Segment::ALL {
-            assert_eq!(
-                Segment::from_proto(segment.to_proto() as i32),
-                Some(segment)
-            );
-        }
-        assert_eq!(Segment::from_proto(0), None);
-        assert_eq!(Segment::from_proto(42), None);
     }
 
     #[test]

@@ -11,6 +11,32 @@
 //! method has no access rule, runs until shutdown and stops everything in order; every
 //! background task is supervised ([`supervisor`]): one that ends or panics early stops the
 //! service with an error, so the process exits non-zero and is restarted.
+//!
+//! # Where things go (every service, the same)
+//!
+//! A service crate has `config.rs`, `domain/` (pure rules and entities, no I/O, no protobuf),
+//! `events.rs` (domain values → outgoing events; never imports the store), `store/` (one
+//! `Store` struct: loads and commits, no business `if`), `api/` (the gRPC trait methods are
+//! the handlers; `convert` maps proto ↔ domain; refusals and store errors become [`ApiError`]
+//! once, here), `consumers.rs` (inbox handlers) and `lib.rs`. Words several services share
+//! ([`Park`], [`Segment`], [`Class`], [`auth::Department`], [`period::Period`],
+//! [`uscc::Uscc`]) come from here, parsed from requests by the [`fields`] parsers on
+//! [`Violations`].
+//!
+//! Every state change takes one path: the store loads what the rule needs (in the
+//! transaction, locking what it will change) → a pure `decide(state, command, rules, now) ->
+//! Result<Decision, Refused>` in `domain/` says the rows to write and the domain events, or a
+//! typed refusal whose variant names the rule → the store commits the rows and the events'
+//! outbox rows in that one transaction. A version conflict is the store's `VersionConflict`
+//! (ABORTED).
+//!
+//! - **A new rule**: a function or a `Refused` variant in `domain/`, unit-tested there without
+//!   a database; its number in the service's `Rules` (config) with its variable.
+//! - **A new RPC**: the message in `proto/`, a trait method in `api/` (parse with
+//!   [`Violations`], load → decide → commit through the store), its access rule in the
+//!   service's policy, a row in the README.
+//! - **A new event**: the message in `proto/`, its builder in `events.rs` from domain values,
+//!   the topic in the [`ServiceSpec`]'s `produces`, its consumers through the [`inbox`].
 
 pub mod audit;
 pub mod auth;
@@ -20,6 +46,7 @@ pub mod config;
 pub mod contract;
 pub mod db;
 pub mod error;
+pub mod fields;
 pub mod inbox;
 pub mod notify;
 pub mod outbox;
@@ -27,7 +54,6 @@ pub mod paging;
 pub mod period;
 pub mod process;
 pub mod retention;
-pub mod segment;
 pub mod server;
 pub mod shutdown;
 pub mod supervisor;
@@ -35,6 +61,7 @@ pub mod telemetry;
 pub mod time;
 pub mod tls;
 pub mod uscc;
+pub mod vocab;
 
 use std::{collections::BTreeSet, process::ExitCode, time::Duration};
 
@@ -48,6 +75,7 @@ pub use config::{ConfigError, PlatformConfig};
 pub use error::{ApiError, Violations};
 pub use inbox::{Envelope, Handler, HandlerError};
 pub use outbox::{Outbox, OutgoingEvent};
+pub use vocab::{Class, Park, Segment};
 
 use crate::{
     bus::{Producer, dlq_topic},

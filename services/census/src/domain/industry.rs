@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use platform::segment::Segment;
+pub use platform::Segment;
 
 /// The classes in scope, each with its segment. C17 textiles, C18 apparel, the C19 classes
 /// DOMAIN.md lists (leather products, fur, down, footwear; tanning 1910 is not in the

@@ -262,7 +262,7 @@ pub fn gap_to_proto(
     gaps: &[explain::IndicatorGap],
 ) -> pb::NextClassGap {
     pb::NextClassGap {
-        target_class: target.to_proto(),
+        target_class: target.to_proto() as i32,
         boundary_score: boundary,
         score_gap: boundary - score,
         indicators: gaps

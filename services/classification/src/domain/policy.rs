@@ -220,11 +220,17 @@ pub struct Cause<'a> {
 
 /// The deterministic id of the notice `rule` gives for `cause`.
 pub fn notice_id(cause: &Cause<'_>, rule_id: &str) -> Uuid {
-    let name = format!(
-        "{}|{}|{}|{}|{}|{}",
-        cause.uscc, cause.transition, cause.model_version, cause.period, rule_id, cause.sequence
-    );
-    Uuid::new_v5(&NOTICE_NAMESPACE, name.as_bytes())
+    notices::outgoing::notice_id(
+        &NOTICE_NAMESPACE,
+        &[
+            cause.uscc,
+            &cause.transition.to_string(),
+            &cause.model_version.to_string(),
+            cause.period,
+            rule_id,
+            &cause.sequence.to_string(),
+        ],
+    )
 }
 
 /// The rule's text with its placeholders filled.

@@ -4,10 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::{
-    classification::v1::EnterpriseClassified,
-    common::v1 as common,
-    policy::v1::{ClassTransition, SupportPolicyNotice},
-    topics,
+    classification::v1::EnterpriseClassified, common::v1 as common,
+    policy::v1::SupportPolicyNotice, topics,
 };
 use platform::{Outbox, OutgoingEvent, auth::Department, time::to_timestamp};
 use sqlx::PgConnection;
@@ -50,29 +48,25 @@ pub fn notices(
 ) -> Vec<(Department, SupportPolicyNotice)> {
     policy::firing(rules, cause.transition)
         .map(|rule| {
-            let notice = SupportPolicyNotice {
-                notice_id: policy::notice_id(cause, &rule.id).to_string(),
-                department: rule.department.to_proto() as i32,
-                uscc: cause.uscc.to_string(),
-                transition: Some(ClassTransition {
-                    from_class: class_to_proto(cause.transition.from),
-                    to_class: class_to_proto(cause.transition.to),
-                }),
-                kind: rule.kind.clone(),
+            let notice = notices::outgoing::Notice {
+                id: policy::notice_id(cause, &rule.id),
+                department: rule.department,
+                source: SOURCE,
+                uscc: cause.uscc,
+                enterprise_name: cause.name,
+                kind: &rule.kind,
+                rule_id: &rule.id,
                 text: policy::render(&rule.text, cause),
+                period: Some(cause.period.to_string()),
+                transition: Some((cause.transition.from, cause.transition.to)),
                 model_version: cause.model_version,
-                period: Some(common::Period {
-                    code: cause.period.to_string(),
-                }),
-                rule_id: rule.id.clone(),
-                source: SOURCE.to_string(),
-                issued_at: Some(to_timestamp(at)),
+                parcel_id: "",
+                issued_at: at,
                 due_at: rule
                     .due_days
-                    .map(|days| to_timestamp(at + chrono::Duration::days(i64::from(days)))),
-                enterprise_name: cause.name.to_string(),
-                parcel_id: String::new(),
-            };
+                    .map(|days| at + chrono::Duration::days(i64::from(days))),
+            }
+            .to_proto();
             (rule.department, notice)
         })
         .collect()
