@@ -113,7 +113,7 @@ pub async fn migrate_as_owner(
     let result = async {
         migrate(&pool, service).await?;
         let runtime = role_of(runtime_url).map_err(|e| e.context("DATABASE_URL"))?;
-        let owner: String = sqlx::query_scalar("SELECT current_user::text")
+        let owner = sqlx::query_scalar!(r#"SELECT current_user::text AS "owner!""#)
             .fetch_one(&pool)
             .await?;
         if runtime == owner {
@@ -148,12 +148,12 @@ pub async fn grant_runtime(pool: &PgPool, role: &str) -> anyhow::Result<()> {
              FROM {role}"
         ),
     ];
-    let insert_only: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c
+    let insert_only = sqlx::query_scalar!(
+        r#"SELECT c.relname::text AS "table!" FROM pg_class c
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_description d ON d.objoid = c.oid AND d.objsubid = 0
              AND d.classoid = 'pg_class'::regclass
-         WHERE n.nspname = 'public' AND c.relkind = 'r' AND d.description LIKE 'insert-only%'",
+         WHERE n.nspname = 'public' AND c.relkind = 'r' AND d.description LIKE 'insert-only%'"#
     )
     .fetch_all(pool)
     .await?;
@@ -188,10 +188,12 @@ pub async fn check_migrated(pool: &PgPool, service: &Migrator, name: &str) -> an
     let platform = platform_migrator();
     let mut missing = Vec::new();
     for (history, migrator) in [(PLATFORM_HISTORY, &platform), (SERVICE_HISTORY, service)] {
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(history)
-            .fetch_one(pool)
-            .await?;
+        let exists = sqlx::query_scalar!(
+            r#"SELECT to_regclass($1) IS NOT NULL AS "exists!""#,
+            history
+        )
+        .fetch_one(pool)
+        .await?;
         let applied: Vec<i64> = if exists {
             // The table name is one of the two constants above.
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!(

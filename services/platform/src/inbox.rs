@@ -511,15 +511,15 @@ impl<H: Handler> InboxConsumer<H> {
     /// Records the event id and applies the effect in one transaction; false for a duplicate.
     async fn apply_once(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
         let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
+        let fresh = sqlx::query!(
             "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            self.settings.name,
+            envelope.event.id,
+            envelope.topic,
+            envelope.partition,
+            envelope.offset,
         )
-        .bind(&self.settings.name)
-        .bind(envelope.event.id)
-        .bind(&envelope.topic)
-        .bind(envelope.partition)
-        .bind(envelope.offset)
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -75,22 +75,21 @@ impl Outbox {
         event: OutgoingEvent,
     ) -> sqlx::Result<Uuid> {
         let id = Uuid::now_v7();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers)
              VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)",
+            id,
+            event.topic,
+            event.key,
+            event.ce_type,
+            self.source,
+            event.subject,
+            event.payload,
+            Json(telemetry::inject_current()) as _,
         )
-        .bind(id)
-        .bind(&event.topic)
-        .bind(&event.key)
-        .bind(&event.ce_type)
-        .bind(&self.source)
-        .bind(&event.subject)
-        .bind(&event.payload)
-        .bind(Json(telemetry::inject_current()))
         .execute(&mut *conn)
         .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WAKE_CHANNEL)
+        sqlx::query!("SELECT pg_notify($1, '')", WAKE_CHANNEL)
             .execute(&mut *conn)
             .await?;
         Ok(id)
@@ -122,7 +121,7 @@ impl Outbox {
             payloads.push(event.payload);
         }
         // A data-modifying CTE always runs; the notification follows it in the same statement.
-        sqlx::query(
+        sqlx::query!(
             "WITH inserted AS (
                 INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers)
                 SELECT e.event_id, e.topic, e.message_key, e.ce_type, $6, e.ce_subject, now(), e.payload, $8
@@ -132,16 +131,16 @@ impl Outbox {
                 RETURNING 1
              )
              SELECT pg_notify($9, '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row",
+            &ids,
+            &topics,
+            &keys,
+            &types,
+            &subjects,
+            self.source,
+            &payloads,
+            Json(telemetry::inject_current()) as _,
+            WAKE_CHANNEL,
         )
-        .bind(&ids)
-        .bind(&topics)
-        .bind(&keys)
-        .bind(&types)
-        .bind(&subjects)
-        .bind(&self.source)
-        .bind(&payloads)
-        .bind(Json(telemetry::inject_current()))
-        .bind(WAKE_CHANNEL)
         .execute(&mut *conn)
         .await?;
         Ok(ids)

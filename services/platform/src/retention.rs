@@ -66,26 +66,26 @@ impl Sweeper {
     /// One batch from each table: sent outbox rows created before `now - OUTBOX_RETENTION`,
     /// inbox ids processed before `now - INBOX_RETENTION` (the database's clock).
     pub async fn step(&self) -> sqlx::Result<Swept> {
-        let outbox = sqlx::query(
+        let outbox = sqlx::query!(
             "DELETE FROM outbox WHERE id IN (
                  SELECT id FROM outbox
                  WHERE sent_at IS NOT NULL
                    AND created_at < now() - $1::bigint * interval '1 millisecond'
                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            millis(self.outbox_retention),
+            self.batch_size,
         )
-        .bind(millis(self.outbox_retention))
-        .bind(self.batch_size)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        let inbox = sqlx::query(
+        let inbox = sqlx::query!(
             "DELETE FROM inbox WHERE (consumer, event_id) IN (
                  SELECT consumer, event_id FROM inbox
                  WHERE processed_at < now() - $1::bigint * interval '1 millisecond'
                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            millis(self.inbox_retention),
+            self.batch_size,
         )
-        .bind(millis(self.inbox_retention))
-        .bind(self.batch_size)
         .execute(&self.pool)
         .await?
         .rows_affected();

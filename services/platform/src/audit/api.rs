@@ -79,7 +79,8 @@ impl audit_service_server::AuditService for AuditApi {
         if cursor.as_ref().is_some_and(|c| c.filters != filters) {
             return Err(ApiError::invalid("page_token", "issued for other filters").into());
         }
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as!(
+            Row,
             "SELECT id, at, service, method, principal, peer, code, uscc, detail
              FROM audit_log
              WHERE ($1 = '' OR principal = $1)
@@ -89,13 +90,13 @@ impl audit_service_server::AuditService for AuditApi {
                AND ($5::bigint IS NULL OR id < $5)
              ORDER BY id DESC
              LIMIT $6",
+            req.principal,
+            req.uscc,
+            since,
+            until,
+            cursor.map(|c| c.before_id),
+            i64::from(size) + 1,
         )
-        .bind(&req.principal)
-        .bind(&req.uscc)
-        .bind(since)
-        .bind(until)
-        .bind(cursor.map(|c| c.before_id))
-        .bind(i64::from(size) + 1)
         .fetch_all(&self.pool)
         .await
         .map_err(ApiError::from)?;

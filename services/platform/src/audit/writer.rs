@@ -133,21 +133,21 @@ impl Writer {
             return Ok(());
         }
         let column = |f: fn(&Record) -> Option<String>| batch.iter().map(f).collect::<Vec<_>>();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO audit_log (at, service, method, principal, peer, code, uscc, detail)
              SELECT at, $2, method, principal, peer, code, uscc, detail::jsonb
              FROM UNNEST($1::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::text[], $8::text[])
                   AS r(at, method, principal, peer, code, uscc, detail)",
+            &batch.iter().map(|r| r.at).collect::<Vec<_>>(),
+            self.service,
+            &column(|r| Some(r.method.clone())) as _,
+            &column(|r| Some(r.principal.clone())) as _,
+            &column(|r| r.peer.clone()) as _,
+            &column(|r| Some(r.code.clone())) as _,
+            &column(|r| r.uscc.clone()) as _,
+            &column(|r| Some(r.detail.to_string())) as _,
         )
-        .bind(batch.iter().map(|r| r.at).collect::<Vec<_>>())
-        .bind(self.service)
-        .bind(column(|r| Some(r.method.clone())))
-        .bind(column(|r| Some(r.principal.clone())))
-        .bind(column(|r| r.peer.clone()))
-        .bind(column(|r| Some(r.code.clone())))
-        .bind(column(|r| r.uscc.clone()))
-        .bind(column(|r| Some(r.detail.to_string())))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -161,12 +161,13 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> sqlx::Result<u64> {
     let millis = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     let mut total = 0;
     loop {
-        let deleted: i64 =
-            sqlx::query_scalar("SELECT audit_prune($1::bigint * interval '1 millisecond', $2)")
-                .bind(millis)
-                .bind(PRUNE_BATCH)
-                .fetch_one(pool)
-                .await?;
+        let deleted: i64 = sqlx::query_scalar!(
+            r#"SELECT audit_prune($1::bigint * interval '1 millisecond', $2) AS "deleted!""#,
+            millis,
+            PRUNE_BATCH
+        )
+        .fetch_one(pool)
+        .await?;
         total += deleted.max(0) as u64;
         if deleted < i64::from(PRUNE_BATCH) {
             return Ok(total);

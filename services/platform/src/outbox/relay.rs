@@ -112,10 +112,12 @@ impl PassLock {
         // Held as the lock from before the query: a task aborted while the query runs, or a
         // query that fails, closes the connection, whose session may hold the lock by then.
         let mut lock = Self(Some(pool.acquire().await?));
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RELAY_LOCK)
-            .fetch_one(lock.conn())
-            .await?;
+        let locked = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_lock($1) AS "locked!""#,
+            RELAY_LOCK
+        )
+        .fetch_one(lock.conn())
+        .await?;
         if locked {
             Ok(Some(lock))
         } else {
@@ -130,9 +132,8 @@ impl PassLock {
 
     async fn release(mut self) -> sqlx::Result<()> {
         let mut conn = self.0.take().expect("held until released");
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(RELAY_LOCK)
-            .execute(&mut *conn)
+        let unlocked = sqlx::query_scalar!("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+            .fetch_one(&mut *conn)
             .await;
         if unlocked.is_err() {
             conn.close_on_drop();
@@ -310,7 +311,7 @@ impl Relay {
 
     async fn record_backlog(&self) {
         if let Ok(count) =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            sqlx::query_scalar!(r#"SELECT count(*) AS "unsent!" FROM outbox WHERE sent_at IS NULL"#)
                 .fetch_one(&self.pool)
                 .await
         {
@@ -413,12 +414,14 @@ impl Relay {
     /// The next batch of unsent rows after `after`, in id order. Rows claimed earlier in the
     /// pass are still unsent, so the pass moves past them by id.
     async fn claim(&self, conn: &mut PgConnection, after: i64) -> sqlx::Result<Vec<Row>> {
-        sqlx::query_as(
-            "SELECT id, event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers
-             FROM outbox WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        sqlx::query_as!(
+            Row,
+            r#"SELECT id, event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload,
+                      trace_headers AS "trace_headers: Json<HashMap<String, String>>"
+             FROM outbox WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2"#,
+            after,
+            self.batch_size,
         )
-        .bind(after)
-        .bind(self.batch_size)
         .fetch_all(conn)
         .await
     }
@@ -476,10 +479,10 @@ impl Relay {
 
     /// Marks acknowledged rows sent: one statement, whatever their number.
     async fn mark_sent(&self, conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+            ids,
         )
-        .bind(ids)
         .execute(conn)
         .await?;
         Ok(())
@@ -498,12 +501,12 @@ impl Relay {
             .iter()
             .map(|(id, error)| (*id, error.as_str()))
             .unzip();
-        sqlx::query(
+        sqlx::query!(
             "UPDATE outbox SET attempts = attempts + 1, last_error = e.error
              FROM unnest($1::bigint[], $2::text[]) AS e(id, error) WHERE outbox.id = e.id",
+            &ids,
+            &errors as _,
         )
-        .bind(&ids)
-        .bind(&errors)
         .execute(conn)
         .await?;
         Ok(())

@@ -58,27 +58,26 @@ pub async fn replay<'c>(
     };
     let mut tx = db.begin().await?;
     // Waits for a relay pass in flight; the relay skips its passes until this commits.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(RELAY_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK)
         .execute(&mut *tx)
         .await?;
-    let (rows, first_id, last_id): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
-        "WITH requeued AS (
+    let requeued = sqlx::query!(
+        r#"WITH requeued AS (
              UPDATE outbox SET sent_at = NULL
              WHERE sent_at IS NOT NULL
                AND ($1::timestamptz IS NULL OR created_at >= $1)
                AND ($2::bigint IS NULL OR id >= $2)
                AND ($3::text IS NULL OR topic = $3)
              RETURNING id)
-         SELECT count(*), min(id), max(id) FROM requeued",
+         SELECT count(*) AS "rows!", min(id) AS first_id, max(id) AS last_id FROM requeued"#,
+        since,
+        from_id,
+        topic,
     )
-    .bind(since)
-    .bind(from_id)
-    .bind(topic)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(WAKE_CHANNEL)
+    let (rows, first_id, last_id) = (requeued.rows, requeued.first_id, requeued.last_id);
+    sqlx::query!("SELECT pg_notify($1, '')", WAKE_CHANNEL)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
