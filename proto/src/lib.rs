@@ -10,6 +10,7 @@
 //! - [`policy::v1`]: `NoticeService` and `SupportPolicyNotice`;
 //! - [`land::v1`]: `LandService` and the land events;
 //! - [`fair::v1`]: `FairService` and the trade-fair events;
+//! - [`support::v1`]: `SupportService` and the support-policy events;
 //! - [`audit::v1`]: `AuditService`, served by every service through the platform.
 //!
 //! Every message implements [`prost::Name`]; its `full_name()` (for example
@@ -51,6 +52,15 @@ pub mod policy {
     #[allow(clippy::all, clippy::pedantic, missing_docs)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/haicheng.policy.v1.rs"));
+    }
+}
+
+/// Support policies, rounds and payment orders (`haicheng.support.v1`).
+pub mod support {
+    /// Version 1.
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/haicheng.support.v1.rs"));
     }
 }
 

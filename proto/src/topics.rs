@@ -10,3 +10,6 @@ pub const POLICY_NOTICES: &str = "haicheng.policy.notices.v1";
 pub const LAND_EVENTS: &str = "haicheng.land.events.v1";
 /// Trade-fair events (key: fair id): InvitationIssued, RegistrationConfirmed, OutcomeRecorded, …
 pub const FAIR_EVENTS: &str = "haicheng.fair.events.v1";
+/// Support-policy events (key: policy id; payments: USCC): PolicyChanged, RoundPublished,
+/// RoundFinalized, PaymentOrdered, PaymentMade, PaymentRefused.
+pub const SUPPORT_EVENTS: &str = "haicheng.support.events.v1";

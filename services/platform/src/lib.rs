@@ -42,6 +42,7 @@ pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod bus;
+pub mod calendar;
 pub mod config;
 pub mod contract;
 pub mod db;
