@@ -158,6 +158,49 @@ pub fn objection_deadline(
         .map_or(DateTime::<Utc>::MAX_UTC, |at| at.with_timezone(&Utc))
 }
 
+/// The variables that configure one window: its length in working days and its calendar.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowVars {
+    pub working_days: &'static str,
+    pub non_working_days: &'static str,
+    pub extra_working_days: &'static str,
+}
+
+/// Reads a window from `get` (a non-blank lookup): its length (1 to
+/// [`MAX_OBJECTION_WORKING_DAYS`], default [`DEFAULT_OBJECTION_WORKING_DAYS`]) and its
+/// calendar (date lists in [`parse_dates`] syntax), each error naming its variable.
+pub fn window_from(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    vars: WindowVars,
+) -> Result<ObjectionWindow, crate::ConfigError> {
+    let working_days: u32 =
+        crate::config::parse_or(get(vars.working_days), vars.working_days, || {
+            DEFAULT_OBJECTION_WORKING_DAYS
+        })?;
+    if !(1..=MAX_OBJECTION_WORKING_DAYS).contains(&working_days) {
+        return Err(crate::ConfigError {
+            var: vars.working_days,
+            reason: format!("{working_days}: must be 1 to {MAX_OBJECTION_WORKING_DAYS}"),
+        });
+    }
+    let dates = |var: &'static str| {
+        parse_dates(&get(var).unwrap_or_default()).map_err(|err| crate::ConfigError {
+            var,
+            reason: err.to_string(),
+        })
+    };
+    let non_working = dates(vars.non_working_days)?;
+    let extra_working = dates(vars.extra_working_days)?;
+    let calendar = Calendar::new(non_working, extra_working).map_err(|err| crate::ConfigError {
+        var: vars.extra_working_days,
+        reason: err.to_string(),
+    })?;
+    Ok(ObjectionWindow {
+        calendar,
+        working_days,
+    })
+}
+
 /// Parses a comma-separated list of dates and inclusive ranges:
 /// `2026-01-01, 2026-10-01..2026-10-07`. Blank items are skipped.
 pub fn parse_dates(list: &str) -> Result<Vec<NaiveDate>, CalendarError> {

@@ -53,6 +53,13 @@ pub mod scopes {
     pub const FAIR_SUBSIDIES_READ: &str = "fairs.subsidies.read";
     /// The audit log of every service (`haicheng.audit.v1.AuditService`): commerce.
     pub const AUDIT_READ: &str = "audit.read";
+    /// Support policies, rounds and payment orders: every department reads them.
+    pub const SUPPORT_READ: &str = "support.read";
+    /// Writing policies, running rounds, deciding objections (commerce, finance: a policy's
+    /// issuer alone writes it).
+    pub const SUPPORT_WRITE: &str = "support.write";
+    /// Recording payments (finance).
+    pub const SUPPORT_PAY: &str = "support.pay";
 }
 
 #[cfg(test)]

@@ -71,6 +71,8 @@ impl Department {
                 FAIRS_WRITE,
                 FAIR_SUBSIDIES_READ,
                 AUDIT_READ,
+                SUPPORT_READ,
+                SUPPORT_WRITE,
             ],
             Department::NaturalResources => &[
                 CENSUS_READ,
@@ -79,6 +81,7 @@ impl Department {
                 NOTICES_ACK,
                 LAND_READ,
                 LAND_WRITE,
+                SUPPORT_READ,
             ],
             Department::ParkCommittee => &[
                 CENSUS_READ,
@@ -86,6 +89,7 @@ impl Department {
                 LAND_READ,
                 LAND_PARK_XILIU,
                 FAIRS_READ,
+                SUPPORT_READ,
             ],
             Department::Finance => &[
                 CENSUS_READ,
@@ -94,8 +98,17 @@ impl Department {
                 NOTICES_ACK,
                 LAND_READ,
                 FAIR_SUBSIDIES_READ,
+                SUPPORT_READ,
+                SUPPORT_WRITE,
+                SUPPORT_PAY,
             ],
-            _ => &[CENSUS_READ, CLASSIFICATION_READ, NOTICES_READ, NOTICES_ACK],
+            _ => &[
+                CENSUS_READ,
+                CLASSIFICATION_READ,
+                NOTICES_READ,
+                NOTICES_ACK,
+                SUPPORT_READ,
+            ],
         }
     }
 }
