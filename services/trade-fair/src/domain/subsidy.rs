@@ -3,7 +3,14 @@
 //! per firm per year, paid out of a yearly budget that is never exceeded. Claimed once per
 //! registration, after its outcome is recorded.
 
-use super::fair::Market;
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use super::{
+    Refused, Rules,
+    fair::{Fair, Market},
+    registration::{Registration, Status},
+};
 
 /// The bureau's subsidy rules (from the configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +105,111 @@ pub fn award(
         amount_fen: amount,
         percent,
         limited_by,
+    })
+}
+
+/// A granted subsidy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subsidy {
+    pub registration_id: Uuid,
+    pub fair_id: Uuid,
+    pub uscc: String,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub percent: i32,
+    /// The stored names of the [`Limit`]s that cut the amount.
+    pub limited_by: Vec<String>,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// A year's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub year: i32,
+    pub budget_fen: i64,
+    pub granted_fen: i64,
+}
+
+impl Limit {
+    /// The stored (and published) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::PerBooth => "per_booth",
+            Limit::PerFirmYear => "per_firm_year",
+            Limit::Budget => "budget",
+        }
+    }
+}
+
+/// The year whose budget pays the subsidies of `fair`: the year it starts.
+pub fn year_of(fair: &Fair) -> i32 {
+    fair.spec.starts_at.year()
+}
+
+/// What a claim's decision needs, loaded under the fair's lock and the budget row's.
+#[derive(Debug, Clone)]
+pub struct ClaimState {
+    pub fair: Fair,
+    pub registration: Registration,
+    /// Its outcome is recorded.
+    pub has_outcome: bool,
+    /// A subsidy was granted for it already.
+    pub claimed: bool,
+    /// What the firm was granted in the fair's year so far, fen.
+    pub firm_granted_fen: i64,
+    /// The fair's year's budget.
+    pub budget: Budget,
+}
+
+/// Decides a claim: the subsidy of a confirmed registration at an external fair with an
+/// outcome, once, by [`award`].
+pub fn decide(state: &ClaimState, rules: &Rules, now: DateTime<Utc>) -> Result<Subsidy, Refused> {
+    let (fair, r) = (&state.fair, &state.registration);
+    if !fair.spec.kind.is_external() {
+        return Err(Refused::NotExternal);
+    }
+    if r.status != Status::Confirmed {
+        return Err(Refused::NotConfirmed(r.status));
+    }
+    if !state.has_outcome {
+        return Err(Refused::NoOutcomeYet);
+    }
+    if state.claimed {
+        return Err(Refused::AlreadyClaimed(r.id));
+    }
+    let fee = fair.spec.inventory_of(r.booth_type).map_or(0, |i| i.fee_fen);
+    let granted = award(
+        &rules.subsidy,
+        fair.spec.market,
+        fee,
+        r.draw.total(),
+        state.firm_granted_fen,
+        state.budget.budget_fen - state.budget.granted_fen,
+    )
+    .map_err(Refused::NoAward)?;
+    Ok(Subsidy {
+        registration_id: r.id,
+        fair_id: r.fair_id,
+        uscc: r.uscc.clone(),
+        year: state.budget.year,
+        amount_fen: granted.amount_fen,
+        percent: granted.percent as i32,
+        limited_by: granted.limited_by.iter().map(|l| l.as_str().to_string()).collect(),
+        granted_at: now,
+    })
+}
+
+/// Decides setting a year's budget to `budget_fen`: never below what is granted.
+pub fn decide_budget(current: Budget, budget_fen: i64) -> Result<Budget, Refused> {
+    if budget_fen < current.granted_fen {
+        return Err(Refused::BudgetBelowGranted {
+            year: current.year,
+            granted_fen: current.granted_fen,
+        });
+    }
+    Ok(Budget {
+        budget_fen,
+        ..current
     })
 }
 
