@@ -35,14 +35,18 @@ pub fn registration(happened: Happened, r: &Registration) -> OutgoingEvent {
             };
             event(r.fair_id, &r.uscc, &message)
         }
-        Happened::Waitlisted => {
-            event(r.fair_id, &r.uscc, &pb::RegistrationWaitlisted { registration })
-        }
+        Happened::Waitlisted => event(
+            r.fair_id,
+            &r.uscc,
+            &pb::RegistrationWaitlisted { registration },
+        ),
         Happened::Offered => event(r.fair_id, &r.uscc, &pb::OfferMade { registration }),
         Happened::OfferExpired => event(r.fair_id, &r.uscc, &pb::OfferExpired { registration }),
-        Happened::Cancelled => {
-            event(r.fair_id, &r.uscc, &pb::RegistrationCancelled { registration })
-        }
+        Happened::Cancelled => event(
+            r.fair_id,
+            &r.uscc,
+            &pb::RegistrationCancelled { registration },
+        ),
     }
 }
 

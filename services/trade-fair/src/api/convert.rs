@@ -235,6 +235,62 @@ fn percent(violations: &mut Violations, field: &str, value: Option<i32>, default
     }
 }
 
+/// The booth inventory of a plan; a bad booth type is named by its index.
+fn inventory(
+    violations: &mut Violations,
+    prefix: &str,
+    items: &[pb::BoothInventory],
+) -> Vec<Inventory> {
+    let mut inventory = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let t = booth_type_from_proto(item.booth_type);
+        violations.check(
+            t.is_some(),
+            format!("{prefix}.inventory[{i}].booth_type"),
+            "must be standard, brand or custom space",
+        );
+        if let Some(booth_type) = t {
+            inventory.push(Inventory {
+                booth_type,
+                capacity: item.capacity.max(0) as u32,
+                fee_fen: item.fee_fen,
+            });
+        }
+    }
+    inventory
+}
+
+/// The two reserves and the per-firm cap of a plan, `defaults` where unset.
+fn reserves_and_cap(
+    violations: &mut Violations,
+    prefix: &str,
+    f: &pb::Fair,
+    defaults: (u32, u32, u32),
+) -> (u32, u32, u32) {
+    let field = |name: &str| format!("{prefix}.{name}");
+    let small = percent(
+        violations,
+        &field("small_firm_reserve_percent"),
+        f.small_firm_reserve_percent,
+        defaults.0,
+    );
+    let a_class = percent(
+        violations,
+        &field("a_class_reserve_percent"),
+        f.a_class_reserve_percent,
+        defaults.1,
+    );
+    let cap = match f.per_firm_cap {
+        None => defaults.2,
+        Some(c) if c > 0 => c as u32,
+        Some(_) => {
+            violations.add(field("per_firm_cap"), "must be at least 1");
+            defaults.2
+        }
+    };
+    (small, a_class, cap)
+}
+
 /// A fair plan from a request (`prefix` names the message field, e.g. `fair`); unset
 /// reserves and cap take `defaults` (the service's, or the stored fair's on update).
 pub fn fair_spec(
@@ -276,42 +332,8 @@ pub fn fair_spec(
         &field("registration_closes_at"),
         f.registration_closes_at.as_ref(),
     );
-    let mut inventory = Vec::new();
-    for (i, item) in f.inventory.iter().enumerate() {
-        let t = booth_type_from_proto(item.booth_type);
-        violations.check(
-            t.is_some(),
-            field(&format!("inventory[{i}].booth_type")),
-            "must be standard, brand or custom space",
-        );
-        if let Some(booth_type) = t {
-            inventory.push(Inventory {
-                booth_type,
-                capacity: item.capacity.max(0) as u32,
-                fee_fen: item.fee_fen,
-            });
-        }
-    }
-    let small = percent(
-        violations,
-        &field("small_firm_reserve_percent"),
-        f.small_firm_reserve_percent,
-        defaults.0,
-    );
-    let a_class = percent(
-        violations,
-        &field("a_class_reserve_percent"),
-        f.a_class_reserve_percent,
-        defaults.1,
-    );
-    let cap = match f.per_firm_cap {
-        None => defaults.2,
-        Some(c) if c > 0 => c as u32,
-        Some(_) => {
-            violations.add(field("per_firm_cap"), "must be at least 1");
-            defaults.2
-        }
-    };
+    let inventory = inventory(violations, prefix, &f.inventory);
+    let (small, a_class, cap) = reserves_and_cap(violations, prefix, f, defaults);
     let spec = FairSpec {
         name: f.name.clone(),
         kind: kind?,

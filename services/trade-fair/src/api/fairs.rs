@@ -72,7 +72,10 @@ impl FairApi {
         let spec = convert::fair_spec(&mut violations, "fair", &fair, keep);
         violations.finish()?;
         let spec = spec.ok_or_else(|| ApiError::invalid("fair", "is incomplete"))?;
-        let stored = self.store.update_fair(id, &spec, r.expected_version).await?;
+        let stored = self
+            .store
+            .update_fair(id, &spec, r.expected_version)
+            .await?;
         Ok(Response::new(pb::UpdateFairResponse {
             fair: Some(convert::fair(&stored)),
         }))

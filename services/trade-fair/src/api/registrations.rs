@@ -80,7 +80,9 @@ impl FairApi {
             .filter(|reg| status.flatten().is_none_or(|s| reg.status == s))
             .map(convert::registration)
             .collect();
-        Ok(Response::new(pb::ListRegistrationsResponse { registrations }))
+        Ok(Response::new(pb::ListRegistrationsResponse {
+            registrations,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(fair_id = %request.get_ref().fair_id))]

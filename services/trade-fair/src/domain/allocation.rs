@@ -495,3 +495,131 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod decide_tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::{
+        eligibility::FirmFacts,
+        fair::tests::{at, spec},
+        registration::Status,
+    };
+
+    fn candidate(n: u128, booths: u32, sales: Option<i64>) -> Candidate {
+        Candidate {
+            registration: Registration {
+                id: Uuid::from_u128(n),
+                fair_id: Uuid::from_u128(1),
+                uscc: format!("U{n}"),
+                booth_type: BoothType::Standard,
+                booths_requested: booths,
+                status: Status::Applied,
+                draw: Draw::default(),
+                class: Some(Class::B),
+                small_firm: false,
+                invited_a: false,
+                applied_at: at(2) + Duration::minutes(n as i64),
+                confirmed_at: None,
+                offer_expires_at: None,
+                cancellation_reason: String::new(),
+                cancellation_fee_fen: 0,
+                explanation: String::new(),
+                waitlist_position: 0,
+            },
+            firm: Firm {
+                facts: FirmFacts {
+                    known: true,
+                    tax_credit_violation: false,
+                    export_sales_fen: sales,
+                },
+                small_firm: false,
+                class: Some(Class::B),
+            },
+        }
+    }
+
+    fn state(capacity: u32, applied: Vec<Candidate>) -> AllocationState {
+        let mut spec = spec();
+        spec.inventory[0].capacity = capacity;
+        spec.small_firm_reserve_percent = 0;
+        spec.a_class_reserve_percent = 0;
+        AllocationState {
+            fair: Fair {
+                id: Uuid::from_u128(1),
+                spec,
+                taken: BTreeMap::new(),
+                version: 1,
+                created_at: at(1),
+                allocated_at: None,
+                reserves_released_at: None,
+            },
+            applied,
+        }
+    }
+
+    #[test]
+    fn the_run_waits_for_the_close_and_happens_once() {
+        let s = state(2, vec![]);
+        let closes = s.fair.spec.window.closes_at;
+        let rules = Rules::default();
+        assert_eq!(
+            decide(&s, &rules, closes - Duration::seconds(1)).unwrap_err(),
+            Refused::StillCollecting(closes)
+        );
+        assert!(decide(&s, &rules, closes).unwrap().is_empty());
+        let mut done = s.clone();
+        done.fair.allocated_at = Some(closes);
+        assert_eq!(
+            decide(&done, &rules, closes).unwrap_err(),
+            Refused::AlreadyAllocated(closes)
+        );
+        let mut first_come = s;
+        first_come.fair.spec.mode = AllocationMode::FirstCome;
+        assert_eq!(
+            decide(&first_come, &rules, closes).unwrap_err(),
+            Refused::NotScored
+        );
+    }
+
+    #[test]
+    fn the_allocated_are_confirmed_the_rest_waitlisted_and_the_ineligible_cancelled() {
+        let rich = 3_000_000_000;
+        let s = state(
+            2,
+            vec![
+                candidate(1, 1, Some(rich)),
+                candidate(2, 1, None),
+                candidate(3, 1, Some(rich + 1)),
+                candidate(4, 1, Some(rich - 1)),
+            ],
+        );
+        let closes = s.fair.spec.window.closes_at;
+        let allotments = decide(&s, &Rules::default(), closes).unwrap();
+        let of = |n: u128| {
+            allotments
+                .iter()
+                .find(|a| a.id == Uuid::from_u128(n))
+                .unwrap()
+        };
+        assert!(matches!(of(3).allotted, Allotted::Confirmed { draw } if draw.general == 1));
+        assert!(matches!(of(1).allotted, Allotted::Confirmed { .. }));
+        assert_eq!(of(4).allotted, Allotted::Waitlisted);
+        assert!(
+            of(4)
+                .explanation
+                .ends_with("On the waitlist for a booth that frees up."),
+            "{}",
+            of(4).explanation
+        );
+        assert!(
+            matches!(&of(2).allotted, Allotted::Ineligible { reason } if reason.starts_with("not eligible: ")),
+            "{:?}",
+            of(2)
+        );
+        assert_eq!(allotments.len(), 4, "one allotment per application");
+    }
+}

@@ -367,10 +367,7 @@ pub fn decide_update(
     if current.allocated_at.is_some() && spec.window != current.spec.window {
         return Err(Refused::WindowFixed);
     }
-    if let Some(&gone) = registered
-        .iter()
-        .find(|t| spec.inventory_of(**t).is_none())
-    {
+    if let Some(&gone) = registered.iter().find(|t| spec.inventory_of(**t).is_none()) {
         return Err(Refused::BoothTypeInUse(gone));
     }
     for item in &spec.inventory {
@@ -473,5 +470,57 @@ pub(crate) mod tests {
         for kind in FairKind::ALL {
             assert_eq!(FairKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    fn stored(spec: FairSpec) -> Fair {
+        Fair {
+            id: Uuid::from_u128(1),
+            spec,
+            taken: BTreeMap::from([(BoothType::Standard, 12)]),
+            version: 3,
+            created_at: at(1),
+            allocated_at: None,
+            reserves_released_at: None,
+        }
+    }
+
+    #[test]
+    fn a_plan_change_keeps_what_registrations_rely_on() {
+        let current = stored(spec());
+        let registered = [BoothType::Standard];
+        let mut mode = spec();
+        mode.mode = AllocationMode::FirstCome;
+        assert!(
+            decide_update(&current, &[], &mode).is_ok(),
+            "nobody applied yet"
+        );
+        assert_eq!(
+            decide_update(&current, &registered, &mode).unwrap_err(),
+            Refused::KindOrModeFixed
+        );
+        let mut smaller = spec();
+        smaller.inventory[0].capacity = 11;
+        assert_eq!(
+            decide_update(&current, &registered, &smaller).unwrap_err(),
+            Refused::CapacityBelowTaken {
+                booth_type: BoothType::Standard,
+                taken: 12,
+                capacity: 11
+            }
+        );
+        let mut other = spec();
+        other.inventory[0].booth_type = BoothType::Brand;
+        assert_eq!(
+            decide_update(&current, &registered, &other).unwrap_err(),
+            Refused::BoothTypeInUse(BoothType::Standard)
+        );
+        let mut allocated = stored(spec());
+        allocated.allocated_at = Some(at(10));
+        let mut later = spec();
+        later.window.closes_at = at(11);
+        assert_eq!(
+            decide_update(&allocated, &registered, &later).unwrap_err(),
+            Refused::WindowFixed
+        );
     }
 }

@@ -122,7 +122,11 @@ fn free(
         happened,
     };
     let after = TypeState {
-        used: if freed > 0 { state.used.minus(r.draw) } else { state.used },
+        used: if freed > 0 {
+            state.used.minus(r.draw)
+        } else {
+            state.used
+        },
         ..state.clone()
     };
     Freed {
@@ -153,7 +157,11 @@ pub fn cancel(
         ),
         _ => 0,
     };
-    let cancelled = (reason.to_string(), fee, super::registration::Happened::Cancelled);
+    let cancelled = (
+        reason.to_string(),
+        fee,
+        super::registration::Happened::Cancelled,
+    );
     let mut freed = free(fair, r, state, cancelled, rules, now);
     if freed.release.freed == 0 {
         // Nothing was held: nothing to offer.
@@ -236,4 +244,178 @@ pub fn release_reserves(
         .iter()
         .flat_map(|state| offers(&released, state, rules, now))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Duration;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::{
+        Class,
+        fair::{
+            AllocationMode,
+            tests::{at, spec},
+        },
+        registration::Happened,
+    };
+
+    fn fair() -> Fair {
+        let mut spec = spec();
+        spec.mode = AllocationMode::FirstCome;
+        Fair {
+            id: Uuid::from_u128(1),
+            spec,
+            taken: BTreeMap::new(),
+            version: 1,
+            created_at: at(1),
+            allocated_at: None,
+            reserves_released_at: None,
+        }
+    }
+
+    fn registration(n: u128, status: Status, booths: u32, class: Option<Class>) -> Registration {
+        let holds = status.holds_booths();
+        Registration {
+            id: Uuid::from_u128(n),
+            fair_id: Uuid::from_u128(1),
+            uscc: format!("U{n}"),
+            booth_type: BoothType::Standard,
+            booths_requested: booths,
+            status,
+            draw: Draw {
+                general: if holds { booths } else { 0 },
+                ..Draw::default()
+            },
+            class,
+            small_firm: false,
+            invited_a: false,
+            applied_at: at(2) + Duration::minutes(n as i64),
+            confirmed_at: None,
+            offer_expires_at: None,
+            cancellation_reason: String::new(),
+            cancellation_fee_fen: 0,
+            explanation: "Offered.".into(),
+            waitlist_position: 0,
+        }
+    }
+
+    /// The general pool full (21 of 21) and `waiting` in line.
+    fn full(waiting: Vec<Registration>) -> TypeState {
+        TypeState {
+            booth_type: BoothType::Standard,
+            used: Draw {
+                general: 21,
+                ..Draw::default()
+            },
+            waiting,
+        }
+    }
+
+    #[test]
+    fn a_late_cancellation_costs_the_fee_share_and_offers_the_booths_by_class_then_time() {
+        let f = fair();
+        let cancelled = registration(10, Status::Confirmed, 2, Some(Class::B));
+        let waiting = vec![
+            registration(20, Status::Waitlisted, 1, Some(Class::B)),
+            registration(30, Status::Waitlisted, 3, Some(Class::A)),
+            registration(40, Status::Waitlisted, 1, Some(Class::A)),
+        ];
+        let rules = Rules::default();
+        let during = at(5);
+        let freed = cancel(
+            &f,
+            &cancelled,
+            &full(waiting.clone()),
+            "ill",
+            &rules,
+            during,
+        )
+        .unwrap();
+        assert_eq!(freed.release.fee_fen, 0, "free while the window is open");
+        assert_eq!(freed.release.freed, 2);
+        // The A firm asking for 3 does not fit in 2; the next A firm, then the B firm do.
+        let offered: Vec<u128> = freed.offers.iter().map(|o| o.id.as_u128()).collect();
+        assert_eq!(offered, vec![40, 20]);
+        assert!(
+            freed
+                .offers
+                .iter()
+                .all(|o| o.expires_at == during + rules.offer_hold)
+        );
+
+        let late = cancel(&f, &cancelled, &full(waiting), "ill", &rules, at(10)).unwrap();
+        assert_eq!(
+            late.release.fee_fen, 900_000,
+            "30 % of two booths at 15,000 yuan"
+        );
+        let gone = registration(10, Status::Cancelled, 2, None);
+        assert_eq!(
+            cancel(&f, &gone, &full(vec![]), "again", &rules, during).unwrap_err(),
+            Refused::AlreadyCancelled
+        );
+    }
+
+    #[test]
+    fn an_offer_is_accepted_strictly_before_it_lapses_and_lapses_at_its_time() {
+        let mut offered = registration(10, Status::Offered, 1, None);
+        let expires = at(6);
+        offered.offer_expires_at = Some(expires);
+        let accepted = accept(&offered, expires - Duration::seconds(1)).unwrap();
+        assert_eq!(accepted.status, Status::Confirmed);
+        assert_eq!(accepted.explanation, "Offered. Accepted.");
+        assert_eq!(
+            accept(&offered, expires).unwrap_err(),
+            Refused::OfferLapsed(expires)
+        );
+        let (f, rules) = (fair(), Rules::default());
+        let state = full(vec![]);
+        assert!(lapse(&f, &offered, &state, &rules, expires - Duration::seconds(1)).is_none());
+        let lapsed = lapse(&f, &offered, &state, &rules, expires).unwrap();
+        assert_eq!(lapsed.release.happened, Happened::OfferExpired);
+        assert_eq!(lapsed.release.reason, "the offer lapsed");
+        let confirmed = registration(11, Status::Confirmed, 1, None);
+        assert_eq!(
+            decline(&f, &confirmed, &state, &rules, expires).unwrap_err(),
+            Refused::NoOpenOffer
+        );
+    }
+
+    proptest! {
+        /// Offers never hand out more than the pools hold, never split a request, and
+        /// follow the waitlist's order among the requests that fit.
+        #[test]
+        fn offers_never_exceed_the_free_booths(
+            used in 0u32..=30,
+            requests in proptest::collection::vec((1u32..=4, 0usize..4), 0..12),
+        ) {
+            let f = Fair { reserves_released_at: Some(at(10)), ..fair() };
+            let classes = [Some(Class::A), Some(Class::B), Some(Class::C), None];
+            let waiting: Vec<Registration> = requests
+                .iter()
+                .enumerate()
+                .map(|(i, (booths, class))| {
+                    registration(100 + i as u128, Status::Waitlisted, *booths, classes[*class])
+                })
+                .collect();
+            let state = TypeState {
+                booth_type: BoothType::Standard,
+                used: Draw { general: used, ..Draw::default() },
+                waiting: waiting.clone(),
+            };
+            let made = offers(&f, &state, &Rules::default(), at(11));
+            let handed: u32 = made.iter().map(|o| o.draw.total()).sum();
+            prop_assert!(handed <= 30 - used);
+            for o in &made {
+                let r = waiting.iter().find(|r| r.id == o.id).unwrap();
+                prop_assert_eq!(o.draw.total(), r.booths_requested);
+            }
+            let mut ids: Vec<Uuid> = made.iter().map(|o| o.id).collect();
+            ids.dedup();
+            prop_assert_eq!(ids.len(), made.len(), "one offer per registration");
+        }
+    }
 }

@@ -80,7 +80,9 @@ impl Refused {
     /// What already exists, for the refusals that say something exists already.
     pub fn already_exists(&self) -> Option<String> {
         match self {
-            Refused::AlreadyApplied(uscc) => Some(format!("a registration of {uscc} for this fair")),
+            Refused::AlreadyApplied(uscc) => {
+                Some(format!("a registration of {uscc} for this fair"))
+            }
             Refused::AlreadyClaimed(id) => Some(format!("a subsidy for registration {id}")),
             _ => None,
         }

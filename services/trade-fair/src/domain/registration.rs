@@ -310,7 +310,12 @@ mod tests {
         let s = state(AllocationMode::FirstCome, FairKind::LocalCraft);
         let w = s.fair.spec.window;
         let rules = Rules::default();
-        let early = decide(&s, &application(1), &rules, w.opens_at - Duration::microseconds(1));
+        let early = decide(
+            &s,
+            &application(1),
+            &rules,
+            w.opens_at - Duration::microseconds(1),
+        );
         assert_eq!(early.unwrap_err(), Refused::NotOpenYet(w.opens_at));
         assert!(decide(&s, &application(1), &rules, w.opens_at).is_ok());
         assert_eq!(
@@ -350,7 +355,10 @@ mod tests {
         s.fair.spec.kind = FairKind::LocalCraft;
         let applied = decide(&s, &application(1), &rules, now).unwrap();
         assert_eq!(applied.registration.status, Status::Applied);
-        assert_eq!(applied.happened, None, "a scored fair waits for the allocation");
+        assert_eq!(
+            applied.happened, None,
+            "a scored fair waits for the allocation"
+        );
     }
 
     #[test]

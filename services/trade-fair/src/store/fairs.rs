@@ -220,7 +220,12 @@ impl Store {
 
     /// Replaces a fair's plan if `expected_version` is current and
     /// [`fair::decide_update`] allows it.
-    pub async fn update_fair(&self, id: Uuid, spec: &FairSpec, expected_version: i64) -> Result<Fair> {
+    pub async fn update_fair(
+        &self,
+        id: Uuid,
+        spec: &FairSpec,
+        expected_version: i64,
+    ) -> Result<Fair> {
         let mut tx = self.pool.begin().await?;
         lock_fair(&mut tx, id).await?;
         let current = get(&mut tx, id).await?;
@@ -276,7 +281,10 @@ impl Store {
             query.push(" AND market = ").push_bind(market.as_str());
         }
         if filter.external_only {
-            query.push(" AND kind = ANY(").push_bind(external_kinds()).push(")");
+            query
+                .push(" AND kind = ANY(")
+                .push_bind(external_kinds())
+                .push(")");
         }
         if filter.open_only {
             query

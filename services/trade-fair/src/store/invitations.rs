@@ -52,7 +52,11 @@ async fn open_external_fairs(conn: &mut PgConnection, now: DateTime<Utc>) -> Res
 }
 
 /// The firm has a registration for the fair.
-pub(super) async fn has_registered(conn: &mut PgConnection, fair_id: Uuid, uscc: &str) -> Result<bool> {
+pub(super) async fn has_registered(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    uscc: &str,
+) -> Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM registrations WHERE fair_id = $1 AND uscc = $2) AS "exists!""#,
         fair_id,
@@ -63,7 +67,11 @@ pub(super) async fn has_registered(conn: &mut PgConnection, fair_id: Uuid, uscc:
 }
 
 /// The firm holds an issued (unused) invitation to the fair.
-pub(super) async fn holds_issued(conn: &mut PgConnection, fair_id: Uuid, uscc: &str) -> Result<bool> {
+pub(super) async fn holds_issued(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    uscc: &str,
+) -> Result<bool> {
     Ok(sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM invitations WHERE fair_id = $1 AND uscc = $2 AND status = 'issued') AS "exists!""#,
         fair_id,
@@ -118,7 +126,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let invitation = Invitation::try_from(row)?;
         let fair = fairs::get(conn, fair_id).await?;
-        self.publish(conn, events::invited(&invitation, &fair)).await?;
+        self.publish(conn, events::invited(&invitation, &fair))
+            .await?;
         Ok(Some(invitation))
     }
 

@@ -60,7 +60,8 @@ impl Store {
         )
         .fetch_one(&mut *tx)
         .await?;
-        self.publish(&mut tx, events::outcome_recorded(&outcome)).await?;
+        self.publish(&mut tx, events::outcome_recorded(&outcome))
+            .await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -89,7 +90,12 @@ impl Store {
         )
         .fetch_one(&mut *conn)
         .await?;
-        Ok(FairReport::of(&registrations, invitations, outcomes, subsidies_fen))
+        Ok(FairReport::of(
+            &registrations,
+            invitations,
+            outcomes,
+            subsidies_fen,
+        ))
     }
 
     /// An enterprise's registrations, outcomes and years ([`outcome::years`]).

@@ -101,7 +101,12 @@ pub(super) async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Ve
         .collect::<Result<Vec<_>>>()?;
     all.sort_by_key(|r| {
         let waiting = r.status == Status::Waitlisted;
-        (waiting, if waiting { r.waitlist_position } else { 0 }, r.applied_at, r.id)
+        (
+            waiting,
+            if waiting { r.waitlist_position } else { 0 },
+            r.applied_at,
+            r.id,
+        )
     });
     Ok(all)
 }
@@ -148,7 +153,11 @@ async fn used(conn: &mut PgConnection, fair_id: Uuid, booth_type: BoothType) -> 
 }
 
 /// What the booths of one type hold and who waits for them.
-async fn type_state(conn: &mut PgConnection, fair_id: Uuid, booth_type: BoothType) -> Result<TypeState> {
+async fn type_state(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    booth_type: BoothType,
+) -> Result<TypeState> {
     let waiting = of_fair(conn, fair_id)
         .await?
         .into_iter()
@@ -162,7 +171,12 @@ async fn type_state(conn: &mut PgConnection, fair_id: Uuid, booth_type: BoothTyp
 }
 
 /// Adds `delta` booths to the type's `taken` (the check constraint refuses over-allocation).
-async fn take(conn: &mut PgConnection, fair_id: Uuid, booth_type: BoothType, delta: i64) -> Result<()> {
+async fn take(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    booth_type: BoothType,
+    delta: i64,
+) -> Result<()> {
     sqlx::query!(
         "UPDATE booth_inventory SET taken = taken + $3 WHERE fair_id = $1 AND booth_type = $2",
         fair_id,
@@ -196,9 +210,13 @@ async fn set_state(conn: &mut PgConnection, r: &Registration) -> Result<()> {
 }
 
 async fn set_explanation(conn: &mut PgConnection, id: Uuid, text: &str) -> Result<()> {
-    sqlx::query!("UPDATE registrations SET explanation = $2 WHERE id = $1", id, text)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE registrations SET explanation = $2 WHERE id = $1",
+        id,
+        text
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -230,7 +248,12 @@ async fn insert(conn: &mut PgConnection, r: &Registration) -> Result<()> {
 }
 
 /// Cancels a registration as released, giving back the booths it held.
-async fn release(conn: &mut PgConnection, fair_id: Uuid, release: &Release, now: DateTime<Utc>) -> Result<()> {
+async fn release(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    release: &Release,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if release.freed > 0 {
         take(conn, fair_id, release.booth_type, -i64::from(release.freed)).await?;
     }
@@ -250,14 +273,25 @@ async fn release(conn: &mut PgConnection, fair_id: Uuid, release: &Release, now:
 
 impl Store {
     /// Reads `id` back and publishes what `happened` to it.
-    async fn announce(&self, conn: &mut PgConnection, id: Uuid, happened: Happened) -> Result<Registration> {
+    async fn announce(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+        happened: Happened,
+    ) -> Result<Registration> {
         let r = get(conn, id).await?;
-        self.publish(conn, events::registration(happened, &r)).await?;
+        self.publish(conn, events::registration(happened, &r))
+            .await?;
         Ok(r)
     }
 
     /// Makes an offer: the booths held until it lapses.
-    async fn commit_offer(&self, conn: &mut PgConnection, fair_id: Uuid, offer: &Offer) -> Result<Registration> {
+    async fn commit_offer(
+        &self,
+        conn: &mut PgConnection,
+        fair_id: Uuid,
+        offer: &Offer,
+    ) -> Result<Registration> {
         let r = get(conn, offer.id).await?;
         let offered = Registration {
             status: Status::Offered,
@@ -268,7 +302,13 @@ impl Store {
             ..r
         };
         set_state(conn, &offered).await?;
-        take(conn, fair_id, offer.booth_type, i64::from(offer.draw.total())).await?;
+        take(
+            conn,
+            fair_id,
+            offer.booth_type,
+            i64::from(offer.draw.total()),
+        )
+        .await?;
         self.announce(conn, offer.id, Happened::Offered).await
     }
 
@@ -282,7 +322,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Registration, Vec<Registration>)> {
         release(conn, fair_id, &freed.release, now).await?;
-        let released = self.announce(conn, freed.release.id, freed.release.happened).await?;
+        let released = self
+            .announce(conn, freed.release.id, freed.release.happened)
+            .await?;
         let mut offered = Vec::new();
         for offer in &freed.offers {
             offered.push(self.commit_offer(conn, fair_id, offer).await?);
@@ -328,7 +370,12 @@ impl Store {
     }
 
     /// Cancels a registration ([`offers::cancel`]); returns it and the offers made.
-    pub async fn cancel(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(Registration, Vec<Registration>)> {
+    pub async fn cancel(
+        &self,
+        id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Vec<Registration>)> {
         let mut tx = self.pool.begin().await?;
         let (fair, r) = lock_registration(&mut tx, id).await?;
         let state = type_state(&mut tx, fair.id, r.booth_type).await?;
@@ -344,13 +391,19 @@ impl Store {
         let (_, r) = lock_registration(&mut tx, id).await?;
         let confirmed = offers::accept(&r, now)?;
         set_state(&mut tx, &confirmed).await?;
-        let confirmed = self.announce(&mut tx, id, Happened::Confirmed { promoted: true }).await?;
+        let confirmed = self
+            .announce(&mut tx, id, Happened::Confirmed { promoted: true })
+            .await?;
         tx.commit().await?;
         Ok(confirmed)
     }
 
     /// Declines an open offer ([`offers::decline`]); returns it and the offers made.
-    pub async fn decline_offer(&self, id: Uuid, now: DateTime<Utc>) -> Result<(Registration, Vec<Registration>)> {
+    pub async fn decline_offer(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Vec<Registration>)> {
         let mut tx = self.pool.begin().await?;
         let (fair, r) = lock_registration(&mut tx, id).await?;
         let state = type_state(&mut tx, fair.id, r.booth_type).await?;
@@ -398,9 +451,13 @@ impl Store {
         for id in &due {
             let mut tx = self.pool.begin().await?;
             lock_fair(&mut tx, *id).await?;
-            sqlx::query!("UPDATE fairs SET reserves_released_at = $2 WHERE id = $1", id, now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE fairs SET reserves_released_at = $2 WHERE id = $1",
+                id,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
             let fair = fairs::get(&mut tx, *id).await?;
             let mut types = Vec::new();
             for item in &fair.spec.inventory {
@@ -435,12 +492,16 @@ impl Store {
         for r in of_fair(&mut tx, fair_id).await? {
             if r.status == Status::Applied {
                 let firm = read_model::firm(&mut tx, &r.uscc).await?;
-                applied.push(Candidate { registration: r, firm });
+                applied.push(Candidate {
+                    registration: r,
+                    firm,
+                });
             }
         }
         let state = AllocationState { fair, applied };
         for allotment in allocation::decide(&state, &self.rules, now)? {
-            self.commit_allotment(&mut tx, fair_id, &allotment, now).await?;
+            self.commit_allotment(&mut tx, fair_id, &allotment, now)
+                .await?;
         }
         sqlx::query!(
             "UPDATE fairs SET allocated_at = $2, version = version + 1 WHERE id = $1",

@@ -64,7 +64,11 @@ impl Store {
     }
 
     /// Grants the subsidy of a registration as [`subsidy::decide`] decides.
-    pub async fn claim_subsidy(&self, registration_id: Uuid, now: DateTime<Utc>) -> Result<Subsidy> {
+    pub async fn claim_subsidy(
+        &self,
+        registration_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Subsidy> {
         let mut tx = self.pool.begin().await?;
         let state = self.claim_state(&mut tx, registration_id).await?;
         let s = subsidy::decide(&state, &self.rules, now)?;
@@ -91,7 +95,8 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
-        self.publish(&mut tx, events::subsidy_granted(&granted)).await?;
+        self.publish(&mut tx, events::subsidy_granted(&granted))
+            .await?;
         tx.commit().await?;
         Ok(granted)
     }

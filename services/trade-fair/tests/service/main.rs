@@ -8,6 +8,7 @@ mod first_come;
 mod invitations;
 mod scored;
 mod subsidies;
+mod upgrade;
 mod waitlist;
 
 use std::time::Duration;

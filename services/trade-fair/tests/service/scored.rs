@@ -5,8 +5,8 @@
 use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
 use trade_fair::{
-    domain::{Class, fair::BoothType},
     domain::registration::{self as registrations, Application, Status},
+    domain::{Class, fair::BoothType},
 };
 use uuid::Uuid;
 

@@ -115,12 +115,7 @@ async fn a_freed_booth_is_offered_in_order_passed_on_when_the_offer_lapses_and_c
 
     // Too late to accept the lapsed one; the new one accepts.
     let lapsed_id = Uuid::parse_str(&of(&a_late).id).unwrap();
-    assert!(
-        app.store
-            .accept_offer(lapsed_id, Utc::now())
-            .await
-            .is_err()
-    );
+    assert!(app.store.accept_offer(lapsed_id, Utc::now()).await.is_err());
     let accepted = app
         .client
         .clone()
