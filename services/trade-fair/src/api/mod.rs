@@ -1,7 +1,7 @@
 //! The gRPC API `FairService`, one file per group of RPCs: [`fairs`] (plans),
 //! [`registrations`] (applications, allocation, offers, cancellation), [`invitations`],
 //! [`reports`] (outcomes and the reports), [`subsidies`]. Each handler has the trait
-//! method's signature and is the trait method: [`serve!`] lists them once.
+//! method's signature and is the trait method: `serve!` lists them once.
 //!
 //! Access (see [`access_rules`]): commerce (`fairs.write`) manages fairs, applications,
 //! allocation, offers, outcomes and subsidies; `fairs.read` (commerce, park committees) reads

@@ -4,6 +4,8 @@
 //! [`crate::domain::allocation`]) and commits the rows it decided with their events, keeping
 //! `booth_inventory.taken` equal to the booths held by confirmed and offered registrations.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -117,11 +119,28 @@ pub(super) async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Registratio
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
-    of_fair(conn, fair_id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id AS "id!", fair_id AS "fair_id!", uscc AS "uscc!", booth_type AS "booth_type!",
+                  booths_requested AS "booths_requested!", status AS "status!",
+                  from_general AS "from_general!", from_small AS "from_small!",
+                  from_a_class AS "from_a_class!", class AS "class?: Class", small_firm AS "small_firm!",
+                  invited_a AS "invited_a!", applied_at AS "applied_at!", confirmed_at, offer_expires_at,
+                  cancellation_reason AS "cancellation_reason!",
+                  cancellation_fee_fen AS "cancellation_fee_fen!", explanation AS "explanation!",
+                  position AS "position!"
+           FROM (SELECT *, enterprise_class AS class, row_number() OVER (
+                     PARTITION BY booth_type, status
+                     ORDER BY CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                              applied_at, id) AS position
+                 FROM registrations WHERE fair_id = $1) ranked
+           WHERE id = $2"#,
+        fair_id,
+        id
+    )
+    .fetch_one(conn)
+    .await?;
+    row.try_into()
 }
 
 /// Locks the fair of registration `id` and reads both under that lock.
@@ -499,9 +518,10 @@ impl Store {
             }
         }
         let state = AllocationState { fair, applied };
-        for allotment in allocation::decide(&state, &self.rules, now)? {
-            self.commit_allotment(&mut tx, fair_id, &allotment, now)
-                .await?;
+        let allotments = allocation::decide(&state, &self.rules, now)?;
+        let applied = applied_in_allotment_order(&state, &allotments);
+        for (allotment, r) in allotments.iter().zip(applied) {
+            self.commit_allotment(&mut tx, r, allotment, now).await?;
         }
         sqlx::query!(
             "UPDATE fairs SET allocated_at = $2, version = version + 1 WHERE id = $1",
@@ -518,11 +538,11 @@ impl Store {
     async fn commit_allotment(
         &self,
         conn: &mut PgConnection,
-        fair_id: Uuid,
+        r: &Registration,
         allotment: &allocation::Allotment,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let r = get(conn, allotment.id).await?;
+        let (r, fair_id) = (r.clone(), r.fair_id);
         let happened = match &allotment.allotted {
             Allotted::Confirmed { draw } => {
                 let confirmed = Registration {
@@ -566,4 +586,20 @@ impl Store {
         self.announce(conn, allotment.id, happened).await?;
         Ok(())
     }
+}
+
+/// The loaded registration of each allotment, in the allotments' order.
+fn applied_in_allotment_order<'a>(
+    state: &'a AllocationState,
+    allotments: &[allocation::Allotment],
+) -> Vec<&'a Registration> {
+    let by_id: HashMap<Uuid, &Registration> = state
+        .applied
+        .iter()
+        .map(|c| (c.registration.id, &c.registration))
+        .collect();
+    allotments
+        .iter()
+        .filter_map(|a| by_id.get(&a.id).copied())
+        .collect()
 }
