@@ -8,6 +8,7 @@ use platform::{
     config::{non_blank, parse_or},
 };
 
+pub use crate::domain::Rules;
 use crate::domain::subsidy::SubsidyPolicy;
 
 /// The gRPC port when `GRPC_ADDR` is not set.
@@ -63,41 +64,6 @@ pub mod vars {
     ];
 }
 
-/// The bureau's rules, shared by the API, the consumers and the sweeper.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rules {
-    pub min_export_sales_fen: i64,
-    /// Used when a new fair does not say (a fair stores its own).
-    pub default_small_firm_reserve_percent: u32,
-    pub default_a_class_reserve_percent: u32,
-    pub default_per_firm_cap: u32,
-    pub offer_hold: chrono::Duration,
-    pub late_cancellation_fee_percent: u32,
-    pub subsidy: SubsidyPolicy,
-    pub default_yearly_budget_fen: i64,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Self {
-            min_export_sales_fen: 1_050_000_000,
-            default_small_firm_reserve_percent: 20,
-            default_a_class_reserve_percent: 10,
-            default_per_firm_cap: 10,
-            offer_hold: chrono::Duration::hours(48),
-            late_cancellation_fee_percent: 30,
-            subsidy: SubsidyPolicy {
-                domestic_percent: 0,
-                traditional_percent: 50,
-                emerging_percent: 70,
-                per_booth_cap_fen: 3_000_000,
-                per_firm_year_cap_fen: 20_000_000,
-            },
-            default_yearly_budget_fen: 500_000_000,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
@@ -114,95 +80,96 @@ impl Config {
     /// The same as [`from_env`](Self::from_env) over any lookup, for tests.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
-        let get = non_blank(&lookup);
-        let d = Rules::default();
-        let percent = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
-            let value: u32 = parse_or(get(var), var, || default)?;
-            if value > 100 {
-                return Err(ConfigError {
-                    var,
-                    reason: format!("{value} is more than 100 %"),
-                });
-            }
-            Ok(value)
-        };
-        let money = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
-            let value: i64 = parse_or(get(var), var, || default)?;
-            if value < 0 {
-                return Err(ConfigError {
-                    var,
-                    reason: "must not be negative".into(),
-                });
-            }
-            Ok(value)
-        };
-        let positive = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
-            let value: u32 = parse_or(get(var), var, || default)?;
-            if value == 0 {
-                return Err(ConfigError {
-                    var,
-                    reason: "must be at least 1".into(),
-                });
-            }
-            Ok(value)
-        };
-        let small = percent(
-            vars::SMALL_FIRM_RESERVE_PERCENT,
-            d.default_small_firm_reserve_percent,
-        )?;
-        let a_class = percent(
-            vars::A_CLASS_RESERVE_PERCENT,
-            d.default_a_class_reserve_percent,
-        )?;
-        if small + a_class > 100 {
-            return Err(ConfigError {
-                var: vars::A_CLASS_RESERVE_PERCENT,
-                reason: "the two reserves together exceed 100 %".into(),
-            });
-        }
-        let rules = Rules {
-            min_export_sales_fen: money(vars::MIN_EXPORT_SALES_FEN, d.min_export_sales_fen)?,
-            default_small_firm_reserve_percent: small,
-            default_a_class_reserve_percent: a_class,
-            default_per_firm_cap: positive(vars::PER_FIRM_CAP, d.default_per_firm_cap)?,
-            offer_hold: chrono::Duration::hours(i64::from(positive(vars::OFFER_HOLD_HOURS, 48)?)),
-            late_cancellation_fee_percent: percent(
-                vars::LATE_CANCELLATION_FEE_PERCENT,
-                d.late_cancellation_fee_percent,
-            )?,
-            subsidy: SubsidyPolicy {
-                domestic_percent: percent(
-                    vars::SUBSIDY_DOMESTIC_PERCENT,
-                    d.subsidy.domestic_percent,
-                )?,
-                traditional_percent: percent(
-                    vars::SUBSIDY_TRADITIONAL_PERCENT,
-                    d.subsidy.traditional_percent,
-                )?,
-                emerging_percent: percent(
-                    vars::SUBSIDY_EMERGING_PERCENT,
-                    d.subsidy.emerging_percent,
-                )?,
-                per_booth_cap_fen: money(
-                    vars::SUBSIDY_PER_BOOTH_CAP_FEN,
-                    d.subsidy.per_booth_cap_fen,
-                )?,
-                per_firm_year_cap_fen: money(
-                    vars::SUBSIDY_PER_FIRM_YEAR_CAP_FEN,
-                    d.subsidy.per_firm_year_cap_fen,
-                )?,
-            },
-            default_yearly_budget_fen: money(
-                vars::SUBSIDY_YEARLY_BUDGET_FEN,
-                d.default_yearly_budget_fen,
-            )?,
-        };
+        let read = Read(Box::new(non_blank(&lookup)));
         Ok(Self {
             platform,
-            rules,
-            sweep: Duration::from_millis(u64::from(positive(vars::SWEEP_MS, 5_000)?)),
+            rules: rules(&read)?,
+            sweep: Duration::from_millis(u64::from(read.positive(vars::SWEEP_MS, 5_000)?)),
         })
     }
+}
+
+/// Reads the service's variables, each checked for its kind of number.
+struct Read<'a>(Box<dyn Fn(&'static str) -> Option<String> + 'a>);
+
+impl Read<'_> {
+    fn percent(&self, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let value: u32 = parse_or((self.0)(var), var, || default)?;
+        if value > 100 {
+            return Err(ConfigError {
+                var,
+                reason: format!("{value} is more than 100 %"),
+            });
+        }
+        Ok(value)
+    }
+
+    fn money(&self, var: &'static str, default: i64) -> Result<i64, ConfigError> {
+        let value: i64 = parse_or((self.0)(var), var, || default)?;
+        if value < 0 {
+            return Err(ConfigError {
+                var,
+                reason: "must not be negative".into(),
+            });
+        }
+        Ok(value)
+    }
+
+    fn positive(&self, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let value: u32 = parse_or((self.0)(var), var, || default)?;
+        if value == 0 {
+            return Err(ConfigError {
+                var,
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// The bureau's rules from their variables (the defaults of [`Rules::default`]).
+fn rules(read: &Read) -> Result<Rules, ConfigError> {
+    let d = Rules::default();
+    let small = read.percent(
+        vars::SMALL_FIRM_RESERVE_PERCENT,
+        d.default_small_firm_reserve_percent,
+    )?;
+    let a_class = read.percent(
+        vars::A_CLASS_RESERVE_PERCENT,
+        d.default_a_class_reserve_percent,
+    )?;
+    if small + a_class > 100 {
+        return Err(ConfigError {
+            var: vars::A_CLASS_RESERVE_PERCENT,
+            reason: "the two reserves together exceed 100 %".into(),
+        });
+    }
+    Ok(Rules {
+        min_export_sales_fen: read.money(vars::MIN_EXPORT_SALES_FEN, d.min_export_sales_fen)?,
+        default_small_firm_reserve_percent: small,
+        default_a_class_reserve_percent: a_class,
+        default_per_firm_cap: read.positive(vars::PER_FIRM_CAP, d.default_per_firm_cap)?,
+        offer_hold: chrono::Duration::hours(i64::from(read.positive(vars::OFFER_HOLD_HOURS, 48)?)),
+        late_cancellation_fee_percent: read.percent(
+            vars::LATE_CANCELLATION_FEE_PERCENT,
+            d.late_cancellation_fee_percent,
+        )?,
+        subsidy: subsidy_policy(read, &d.subsidy)?,
+        default_yearly_budget_fen: read
+            .money(vars::SUBSIDY_YEARLY_BUDGET_FEN, d.default_yearly_budget_fen)?,
+    })
+}
+
+fn subsidy_policy(read: &Read, d: &SubsidyPolicy) -> Result<SubsidyPolicy, ConfigError> {
+    Ok(SubsidyPolicy {
+        domestic_percent: read.percent(vars::SUBSIDY_DOMESTIC_PERCENT, d.domestic_percent)?,
+        traditional_percent: read
+            .percent(vars::SUBSIDY_TRADITIONAL_PERCENT, d.traditional_percent)?,
+        emerging_percent: read.percent(vars::SUBSIDY_EMERGING_PERCENT, d.emerging_percent)?,
+        per_booth_cap_fen: read.money(vars::SUBSIDY_PER_BOOTH_CAP_FEN, d.per_booth_cap_fen)?,
+        per_firm_year_cap_fen: read
+            .money(vars::SUBSIDY_PER_FIRM_YEAR_CAP_FEN, d.per_firm_year_cap_fen)?,
+    })
 }
 
 impl ServiceConfig for Config {

@@ -15,17 +15,28 @@ use haicheng_proto::{
     },
     classification::v1::EnterpriseClassified,
 };
-use platform::{Envelope, Handler, HandlerError, Outbox, period::Period, time::from_timestamp};
+use platform::{Envelope, Handler, HandlerError, period::Period, time::from_timestamp};
 use sqlx::PgConnection;
 
 use crate::{
-    convert,
-    domain::Class,
+    domain::{
+        Class, Segment,
+        invitation::{self, ClassMove},
+    },
     store::{
-        invitations,
-        read_model::{self, EnterpriseRecord},
+        Store, StoreError,
+        read_model::{self, EnterpriseRecord, ReturnRecord},
     },
 };
+
+impl From<StoreError> for HandlerError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Database(err) => err.into(),
+            other => HandlerError::Permanent(other.to_string()),
+        }
+    }
+}
 
 fn invalid(reason: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(reason.into())
@@ -47,7 +58,7 @@ fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord,
     Ok(EnterpriseRecord {
         small_firm: matches!(e.size(), EnterpriseSize::Small | EnterpriseSize::Micro),
         tax_credit_violation: e.tax_credit_violation,
-        segment: e.segment,
+        segment: Segment::from_proto(e.segment),
         version: e.version,
         name: e.name,
         uscc: e.uscc,
@@ -72,16 +83,15 @@ impl Handler for CensusConsumer {
                 .indicators
                 .as_ref()
                 .ok_or_else(|| invalid("the return carries no indicators"))?;
-            read_model::apply_return(
-                tx,
-                &m.uscc,
-                &m.name,
-                m.segment,
+            let sales = ReturnRecord {
+                uscc: &m.uscc,
+                name: &m.name,
+                segment: Segment::from_proto(m.segment),
                 period,
-                m.revision,
-                indicators.export_sales_fen,
-            )
-            .await?;
+                revision: m.revision,
+                export_sales_fen: indicators.export_sales_fen,
+            };
+            read_model::apply_return(tx, &sales).await?;
         } else {
             tracing::debug!(ce_type = %event.event.ty, "ignoring an event type trade-fair does not use");
         }
@@ -92,7 +102,7 @@ impl Handler for CensusConsumer {
 /// Applies class changes, with the invitations they cause.
 #[derive(Debug, Clone)]
 pub struct ClassificationConsumer {
-    pub outbox: Outbox,
+    pub store: Store,
 }
 
 impl Handler for ClassificationConsumer {
@@ -106,7 +116,7 @@ impl Handler for ClassificationConsumer {
             return Err(invalid("the event has no USCC"));
         }
         let period = period(m.period.as_ref().map(|p| p.code.as_str()))?;
-        let class = convert::class_from_proto(m.new_class);
+        let class = Class::from_proto(m.new_class);
         let at = m
             .classified_at
             .as_ref()
@@ -116,18 +126,16 @@ impl Handler for ClassificationConsumer {
             return Ok(());
         };
         let now = Utc::now();
-        match (previous == Some(Class::A), class == Some(Class::A)) {
-            (false, true) => {
-                let issued =
-                    invitations::invite_to_open_fairs(tx, &self.outbox, &m.uscc, now).await?;
+        match invitation::on_class_change(previous, class) {
+            Some(ClassMove::EnteredA) => {
+                let issued = self.store.invite_to_open_fairs(tx, &m.uscc, now).await?;
                 tracing::info!(uscc = %m.uscc, invitations = issued.len(), "entered class A");
             }
-            (true, false) => {
-                let withdrawn =
-                    invitations::withdraw_unused(tx, &self.outbox, &m.uscc, now).await?;
+            Some(ClassMove::LeftA) => {
+                let withdrawn = self.store.withdraw_unused(tx, &m.uscc, now).await?;
                 tracing::info!(uscc = %m.uscc, withdrawn = withdrawn.len(), "left class A");
             }
-            _ => {}
+            None => {}
         }
         Ok(())
     }

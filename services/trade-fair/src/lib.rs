@@ -3,15 +3,19 @@
 //! scored booth allocation, the waitlist and its offers, outcomes, reports and subsidies.
 //!
 //! Data flows one way: census and classification events → [`consumers`] (read model and
-//! invitations, through the inbox) → [`store`] (rules of [`domain`] applied under a lock of
-//! the fair, events through the outbox) ← [`api`] (`FairService`); the [`sweeper`] lapses
-//! offers, releases reserves when windows close and invites leaders to newly opened fairs.
+//! invitations, through the inbox) → [`store`] ← [`api`] (`FairService`); the [`sweeper`]
+//! lapses offers, releases reserves when windows close and invites leaders to newly opened
+//! fairs. Every write takes one path: the [`store::Store`] loads under a lock of the fair
+//! what the rule needs → a pure `decide` of [`domain`] returns the rows, or a
+//! [`domain::Refused`] naming the rule → the store commits the rows and their [`events`]
+//! (built from domain values) in one transaction. Refusals and store errors become
+//! `ApiError` once, in [`api`].
 
 pub mod api;
 pub mod config;
 pub mod consumers;
-pub mod convert;
 pub mod domain;
+pub mod events;
 pub mod store;
 pub mod sweeper;
 
@@ -52,7 +56,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
-    let rules = Arc::new(config.rules);
+    let store = store::Store::new(
+        platform.pool.clone(),
+        platform.outbox.clone(),
+        Arc::new(config.rules),
+    );
     platform.consume(
         "census",
         &[topics::CENSUS_EVENTS],
@@ -62,17 +70,13 @@ pub async fn run(
         "classification",
         &[topics::CLASSIFICATION_EVENTS],
         consumers::ClassificationConsumer {
-            outbox: platform.outbox.clone(),
+            store: store.clone(),
         },
     )?;
-    let (pool, outbox, sweep_rules) = (
-        platform.pool.clone(),
-        platform.outbox.clone(),
-        rules.clone(),
-    );
-    platform.spawn(move |stop| sweeper::run(pool, outbox, sweep_rules, config.sweep, stop));
+    let sweeping = store.clone();
+    platform.spawn(move |stop| sweeper::run(sweeping, config.sweep, stop));
 
-    let api = api::FairApi::new(platform.pool.clone(), platform.outbox.clone(), rules);
+    let api = api::FairApi::new(store);
     let mut routes = RoutesBuilder::default();
     routes.add_service(platform::capped!(
         FairServiceServer::new(api),

@@ -4,17 +4,12 @@
 //! external fairs whose window opened since they became A. Each step is its own transaction(s) and
 //! safe to run on several replicas at once (the fair rows are locked; invitations are unique).
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use platform::Outbox;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::Rules,
-    store::{self, invitations, registrations},
-};
+use crate::store::{self, Store, StoreError};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,41 +21,23 @@ pub struct Swept {
 }
 
 /// One sweep at `now` (tests call it directly with the time they need).
-pub async fn sweep_once(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    now: DateTime<Utc>,
-) -> store::Result<Swept> {
+pub async fn sweep_once(store: &Store, now: DateTime<Utc>) -> store::Result<Swept> {
     Ok(Swept {
-        offers_lapsed: registrations::expire_offers(pool, outbox, rules, now)
-            .await?
-            .len(),
-        fairs_released: registrations::release_reserves(pool, outbox, rules, now).await?,
-        fairs_allocated: allocate_closed(pool, outbox, rules, now).await?,
-        invitations: invitations::sweep(pool, outbox, now).await?,
+        offers_lapsed: store.expire_offers(now).await?.len(),
+        fairs_released: store.release_reserves(now).await?,
+        fairs_allocated: allocate_closed(store, now).await?,
+        invitations: store.sweep_invitations(now).await?,
     })
 }
 
 /// Allocates every scored fair whose window has closed by `now` and that is not allocated.
-async fn allocate_closed(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    now: DateTime<Utc>,
-) -> store::Result<usize> {
-    let due: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "SELECT id FROM fairs WHERE mode = 'scored' AND closes_at <= $1 AND allocated_at IS NULL ORDER BY closes_at, id",
-    )
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
+async fn allocate_closed(store: &Store, now: DateTime<Utc>) -> store::Result<usize> {
     let mut allocated = 0;
-    for id in due {
-        match registrations::allocate(pool, outbox, rules, id, now).await {
+    for id in store.scored_fairs_due(now).await? {
+        match store.allocate(id, now).await {
             Ok(_) => allocated += 1,
             // Allocated by a call (or another replica) meanwhile.
-            Err(store::StoreError::Precondition(_)) => {}
+            Err(StoreError::Refused(_)) => {}
             Err(err) => return Err(err),
         }
     }
@@ -68,13 +45,7 @@ async fn allocate_closed(
 }
 
 /// Sweeps every `period` until `stop`.
-pub async fn run(
-    pool: PgPool,
-    outbox: Outbox,
-    rules: Arc<Rules>,
-    period: Duration,
-    stop: CancellationToken,
-) {
+pub async fn run(store: Store, period: Duration, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -82,7 +53,7 @@ pub async fn run(
             _ = stop.cancelled() => break,
             _ = ticks.tick() => {}
         }
-        match sweep_once(&pool, &outbox, &rules, Utc::now()).await {
+        match sweep_once(&store, Utc::now()).await {
             Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "swept"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "sweep failed; the next one retries"),

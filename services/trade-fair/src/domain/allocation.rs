@@ -12,10 +12,13 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::{
-    Class, class_priority,
+    Class, Refused, Rules, eligibility,
+    fair::{AllocationMode, BoothType, Fair},
     pools::{Access, Draw, Pool, Pools},
+    registration::{Firm, Registration},
 };
 
 /// One application of the booth type being allocated.
@@ -55,8 +58,8 @@ impl Grant {
 
 /// The ranking order: class, export sales, application time, id.
 pub fn by_score(a: &Applicant, b: &Applicant) -> Ordering {
-    class_priority(a.class)
-        .cmp(&class_priority(b.class))
+    Class::priority(a.class)
+        .cmp(&Class::priority(b.class))
         .then(b.export_sales_fen.cmp(&a.export_sales_fen))
         .then(a.applied_at.cmp(&b.applied_at))
         .then(a.id.cmp(&b.id))
@@ -166,6 +169,129 @@ fn explain(applicant: &Applicant, grant: &Grant, eligible: usize, cap: u32) -> S
         ));
     }
     text
+}
+
+/// An application waiting for the allocation, with what the read model says of its firm now.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub registration: Registration,
+    pub firm: Firm,
+}
+
+/// What the run of a scored fair's allocation needs, loaded under the fair's lock.
+#[derive(Debug, Clone)]
+pub struct AllocationState {
+    pub fair: Fair,
+    /// The registrations still `applied`, in application order.
+    pub applied: Vec<Candidate>,
+}
+
+/// What the allocation does with one application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Allotted {
+    /// Booths granted, by pool (reserves released to all counted as general).
+    Confirmed { draw: Draw },
+    /// Cancelled: the firm is not eligible (any more).
+    Ineligible { reason: String },
+    /// Nothing left for it: on the waitlist.
+    Waitlisted,
+}
+
+/// One application's result, with its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allotment {
+    pub id: Uuid,
+    pub booth_type: BoothType,
+    pub allotted: Allotted,
+    pub explanation: String,
+}
+
+/// Decides the allocation of a scored fair whose window has closed (once): each booth type
+/// by [`allocate`], eligibility checked again; firms that got nothing are waitlisted,
+/// ineligible ones cancelled with the reason. One allotment per application, by booth type
+/// in inventory order, then in application order.
+pub fn decide(
+    state: &AllocationState,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Vec<Allotment>, Refused> {
+    let spec = &state.fair.spec;
+    if spec.mode != AllocationMode::Scored {
+        return Err(Refused::NotScored);
+    }
+    if !spec.window.has_closed(now) {
+        return Err(Refused::StillCollecting(spec.window.closes_at));
+    }
+    if let Some(at) = state.fair.allocated_at {
+        return Err(Refused::AlreadyAllocated(at));
+    }
+    let mut allotments = Vec::new();
+    for item in &spec.inventory {
+        let of_type: Vec<&Candidate> = state
+            .applied
+            .iter()
+            .filter(|c| c.registration.booth_type == item.booth_type)
+            .collect();
+        let applicants: Vec<Applicant> = of_type
+            .iter()
+            .map(|c| applicant(c, spec.kind.is_external(), rules))
+            .collect();
+        let pools = Pools::split(
+            item.capacity,
+            spec.small_firm_reserve_percent,
+            spec.a_class_reserve_percent,
+        );
+        let grants = allocate(pools, spec.per_firm_cap, &applicants);
+        for ((c, grant), applicant) in of_type.iter().zip(grants).zip(&applicants) {
+            allotments.push(allotment(c, grant, applicant));
+        }
+    }
+    Ok(allotments)
+}
+
+fn applicant(c: &Candidate, external: bool, rules: &Rules) -> Applicant {
+    let (r, firm) = (&c.registration, &c.firm);
+    let ineligible = external
+        .then(|| eligibility::check(&firm.facts, rules.min_export_sales_fen).err())
+        .flatten()
+        .map(|e| e.to_string());
+    Applicant {
+        id: r.id.to_string(),
+        requested: r.booths_requested,
+        class: firm.class,
+        export_sales_fen: firm.facts.export_sales_fen.unwrap_or(0),
+        applied_at: r.applied_at,
+        access: Access {
+            small: firm.small_firm,
+            invited_a: r.invited_a && firm.class == Some(Class::A),
+        },
+        ineligible,
+    }
+}
+
+fn allotment(c: &Candidate, grant: Grant, applicant: &Applicant) -> Allotment {
+    let (allotted, explanation) = if grant.booths() > 0 {
+        let draw = Draw {
+            general: grant.draw.general + grant.released,
+            ..grant.draw
+        };
+        (Allotted::Confirmed { draw }, grant.explanation)
+    } else if let Some(reason) = &applicant.ineligible {
+        let reason = format!("not eligible: {reason}");
+        (Allotted::Ineligible { reason }, grant.explanation)
+    } else {
+        let text = format!(
+            "{} On the waitlist for a booth that frees up.",
+            grant.explanation
+        );
+        (Allotted::Waitlisted, text)
+    };
+    Allotment {
+        id: c.registration.id,
+        booth_type: c.registration.booth_type,
+        allotted,
+        explanation,
+    }
 }
 
 #[cfg(test)]
@@ -367,5 +493,133 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod decide_tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::domain::{
+        eligibility::FirmFacts,
+        fair::tests::{at, spec},
+        registration::Status,
+    };
+
+    fn candidate(n: u128, booths: u32, sales: Option<i64>) -> Candidate {
+        Candidate {
+            registration: Registration {
+                id: Uuid::from_u128(n),
+                fair_id: Uuid::from_u128(1),
+                uscc: format!("U{n}"),
+                booth_type: BoothType::Standard,
+                booths_requested: booths,
+                status: Status::Applied,
+                draw: Draw::default(),
+                class: Some(Class::B),
+                small_firm: false,
+                invited_a: false,
+                applied_at: at(2) + Duration::minutes(n as i64),
+                confirmed_at: None,
+                offer_expires_at: None,
+                cancellation_reason: String::new(),
+                cancellation_fee_fen: 0,
+                explanation: String::new(),
+                waitlist_position: 0,
+            },
+            firm: Firm {
+                facts: FirmFacts {
+                    known: true,
+                    tax_credit_violation: false,
+                    export_sales_fen: sales,
+                },
+                small_firm: false,
+                class: Some(Class::B),
+            },
+        }
+    }
+
+    fn state(capacity: u32, applied: Vec<Candidate>) -> AllocationState {
+        let mut spec = spec();
+        spec.inventory[0].capacity = capacity;
+        spec.small_firm_reserve_percent = 0;
+        spec.a_class_reserve_percent = 0;
+        AllocationState {
+            fair: Fair {
+                id: Uuid::from_u128(1),
+                spec,
+                taken: BTreeMap::new(),
+                version: 1,
+                created_at: at(1),
+                allocated_at: None,
+                reserves_released_at: None,
+            },
+            applied,
+        }
+    }
+
+    #[test]
+    fn the_run_waits_for_the_close_and_happens_once() {
+        let s = state(2, vec![]);
+        let closes = s.fair.spec.window.closes_at;
+        let rules = Rules::default();
+        assert_eq!(
+            decide(&s, &rules, closes - Duration::seconds(1)).unwrap_err(),
+            Refused::StillCollecting(closes)
+        );
+        assert!(decide(&s, &rules, closes).unwrap().is_empty());
+        let mut done = s.clone();
+        done.fair.allocated_at = Some(closes);
+        assert_eq!(
+            decide(&done, &rules, closes).unwrap_err(),
+            Refused::AlreadyAllocated(closes)
+        );
+        let mut first_come = s;
+        first_come.fair.spec.mode = AllocationMode::FirstCome;
+        assert_eq!(
+            decide(&first_come, &rules, closes).unwrap_err(),
+            Refused::NotScored
+        );
+    }
+
+    #[test]
+    fn the_allocated_are_confirmed_the_rest_waitlisted_and_the_ineligible_cancelled() {
+        let rich = 3_000_000_000;
+        let s = state(
+            2,
+            vec![
+                candidate(1, 1, Some(rich)),
+                candidate(2, 1, None),
+                candidate(3, 1, Some(rich + 1)),
+                candidate(4, 1, Some(rich - 1)),
+            ],
+        );
+        let closes = s.fair.spec.window.closes_at;
+        let allotments = decide(&s, &Rules::default(), closes).unwrap();
+        let of = |n: u128| {
+            allotments
+                .iter()
+                .find(|a| a.id == Uuid::from_u128(n))
+                .unwrap()
+        };
+        assert!(matches!(of(3).allotted, Allotted::Confirmed { draw } if draw.general == 1));
+        assert!(matches!(of(1).allotted, Allotted::Confirmed { .. }));
+        assert_eq!(of(4).allotted, Allotted::Waitlisted);
+        assert!(
+            of(4)
+                .explanation
+                .ends_with("On the waitlist for a booth that frees up."),
+            "{}",
+            of(4).explanation
+        );
+        assert!(
+            matches!(&of(2).allotted, Allotted::Ineligible { reason } if reason.starts_with("not eligible: ")),
+            "{:?}",
+            of(2)
+        );
+        assert_eq!(allotments.len(), 4, "one allotment per application");
     }
 }

@@ -2,7 +2,15 @@
 //! registration window, allocation mode, reserves and the per-firm cap, and the checks that
 //! keep a plan coherent.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    Refused,
+    pools::{Draw, Pools},
+};
 
 /// What kind of fair it is: the local kinds ("the production area hosts the fair") and the
 /// external fairs the bureau sends leader enterprises to.
@@ -295,6 +303,86 @@ impl FairSpec {
     }
 }
 
+/// A stored fair: its plan and what its booth inventory holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fair {
+    pub id: Uuid,
+    pub spec: FairSpec,
+    /// Booths confirmed or held by an offer, per type.
+    pub taken: BTreeMap<BoothType, u32>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub allocated_at: Option<DateTime<Utc>>,
+    pub reserves_released_at: Option<DateTime<Utc>>,
+}
+
+impl Fair {
+    pub fn taken_of(&self, booth_type: BoothType) -> u32 {
+        self.taken.get(&booth_type).copied().unwrap_or(0)
+    }
+
+    /// What the pools of one booth type still hold when `used` is drawn from them. The
+    /// reserves count until the window closes (or the sweeper released them); after that
+    /// everything left is general.
+    pub fn available(&self, booth_type: BoothType, used: Draw, now: DateTime<Utc>) -> Pools {
+        let capacity = self.spec.inventory_of(booth_type).map_or(0, |i| i.capacity);
+        let pools = Pools::split(
+            capacity,
+            self.spec.small_firm_reserve_percent,
+            self.spec.a_class_reserve_percent,
+        );
+        if self.spec.window.has_closed(now) || self.reserves_released_at.is_some() {
+            let total = pools.total().saturating_sub(used.total());
+            return Pools {
+                general: total,
+                small: 0,
+                a_class: 0,
+            };
+        }
+        // A reserve overdrawn (only possible after a capacity change) takes from the general
+        // pool.
+        let left = pools.minus(used);
+        let overdraw =
+            (used.small.saturating_sub(pools.small)) + (used.a_class.saturating_sub(pools.a_class));
+        Pools {
+            general: left.general.saturating_sub(overdraw),
+            ..left
+        }
+    }
+}
+
+/// Decides a change of a fair's plan to `spec`: the kind and the allocation mode stay once
+/// anyone applied (`registered` holds the booth types with registrations), the window once
+/// the booths are allocated; a booth type with registrations stays, and no capacity drops
+/// below the booths taken.
+pub fn decide_update(
+    current: &Fair,
+    registered: &[BoothType],
+    spec: &FairSpec,
+) -> Result<(), Refused> {
+    if !registered.is_empty() && (spec.mode != current.spec.mode || spec.kind != current.spec.kind)
+    {
+        return Err(Refused::KindOrModeFixed);
+    }
+    if current.allocated_at.is_some() && spec.window != current.spec.window {
+        return Err(Refused::WindowFixed);
+    }
+    if let Some(&gone) = registered.iter().find(|t| spec.inventory_of(**t).is_none()) {
+        return Err(Refused::BoothTypeInUse(gone));
+    }
+    for item in &spec.inventory {
+        let taken = current.taken_of(item.booth_type);
+        if item.capacity < taken {
+            return Err(Refused::CapacityBelowTaken {
+                booth_type: item.booth_type,
+                taken,
+                capacity: item.capacity,
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use chrono::{Duration, TimeZone};
@@ -382,5 +470,57 @@ pub(crate) mod tests {
         for kind in FairKind::ALL {
             assert_eq!(FairKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    fn stored(spec: FairSpec) -> Fair {
+        Fair {
+            id: Uuid::from_u128(1),
+            spec,
+            taken: BTreeMap::from([(BoothType::Standard, 12)]),
+            version: 3,
+            created_at: at(1),
+            allocated_at: None,
+            reserves_released_at: None,
+        }
+    }
+
+    #[test]
+    fn a_plan_change_keeps_what_registrations_rely_on() {
+        let current = stored(spec());
+        let registered = [BoothType::Standard];
+        let mut mode = spec();
+        mode.mode = AllocationMode::FirstCome;
+        assert!(
+            decide_update(&current, &[], &mode).is_ok(),
+            "nobody applied yet"
+        );
+        assert_eq!(
+            decide_update(&current, &registered, &mode).unwrap_err(),
+            Refused::KindOrModeFixed
+        );
+        let mut smaller = spec();
+        smaller.inventory[0].capacity = 11;
+        assert_eq!(
+            decide_update(&current, &registered, &smaller).unwrap_err(),
+            Refused::CapacityBelowTaken {
+                booth_type: BoothType::Standard,
+                taken: 12,
+                capacity: 11
+            }
+        );
+        let mut other = spec();
+        other.inventory[0].booth_type = BoothType::Brand;
+        assert_eq!(
+            decide_update(&current, &registered, &other).unwrap_err(),
+            Refused::BoothTypeInUse(BoothType::Standard)
+        );
+        let mut allocated = stored(spec());
+        allocated.allocated_at = Some(at(10));
+        let mut later = spec();
+        later.window.closes_at = at(11);
+        assert_eq!(
+            decide_update(&allocated, &registered, &later).unwrap_err(),
+            Refused::WindowFixed
+        );
     }
 }

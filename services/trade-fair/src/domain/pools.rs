@@ -122,6 +122,15 @@ impl Draw {
         }
     }
 
+    /// What is left of `self` once `other` is given back (never below zero).
+    pub fn minus(self, other: Draw) -> Draw {
+        Draw {
+            general: self.general.saturating_sub(other.general),
+            small: self.small.saturating_sub(other.small),
+            a_class: self.a_class.saturating_sub(other.a_class),
+        }
+    }
+
     pub fn plus(self, other: Draw) -> Draw {
         Draw {
             general: self.general + other.general,

@@ -3,7 +3,14 @@
 //! per firm per year, paid out of a yearly budget that is never exceeded. Claimed once per
 //! registration, after its outcome is recorded.
 
-use super::fair::Market;
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use super::{
+    Refused, Rules,
+    fair::{Fair, Market},
+    registration::{Registration, Status},
+};
 
 /// The bureau's subsidy rules (from the configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +108,118 @@ pub fn award(
     })
 }
 
+/// A granted subsidy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subsidy {
+    pub registration_id: Uuid,
+    pub fair_id: Uuid,
+    pub uscc: String,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub percent: i32,
+    /// The stored names of the [`Limit`]s that cut the amount.
+    pub limited_by: Vec<String>,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// A year's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub year: i32,
+    pub budget_fen: i64,
+    pub granted_fen: i64,
+}
+
+impl Limit {
+    /// The stored (and published) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::PerBooth => "per_booth",
+            Limit::PerFirmYear => "per_firm_year",
+            Limit::Budget => "budget",
+        }
+    }
+}
+
+/// The year whose budget pays the subsidies of `fair`: the year it starts.
+pub fn year_of(fair: &Fair) -> i32 {
+    fair.spec.starts_at.year()
+}
+
+/// What a claim's decision needs, loaded under the fair's lock and the budget row's.
+#[derive(Debug, Clone)]
+pub struct ClaimState {
+    pub fair: Fair,
+    pub registration: Registration,
+    /// Its outcome is recorded.
+    pub has_outcome: bool,
+    /// A subsidy was granted for it already.
+    pub claimed: bool,
+    /// What the firm was granted in the fair's year so far, fen.
+    pub firm_granted_fen: i64,
+    /// The fair's year's budget.
+    pub budget: Budget,
+}
+
+/// Decides a claim: the subsidy of a confirmed registration at an external fair with an
+/// outcome, once, by [`award`].
+pub fn decide(state: &ClaimState, rules: &Rules, now: DateTime<Utc>) -> Result<Subsidy, Refused> {
+    let (fair, r) = (&state.fair, &state.registration);
+    if !fair.spec.kind.is_external() {
+        return Err(Refused::NotExternal);
+    }
+    if r.status != Status::Confirmed {
+        return Err(Refused::NotConfirmed(r.status));
+    }
+    if !state.has_outcome {
+        return Err(Refused::NoOutcomeYet);
+    }
+    if state.claimed {
+        return Err(Refused::AlreadyClaimed(r.id));
+    }
+    let fee = fair
+        .spec
+        .inventory_of(r.booth_type)
+        .map_or(0, |i| i.fee_fen);
+    let granted = award(
+        &rules.subsidy,
+        fair.spec.market,
+        fee,
+        r.draw.total(),
+        state.firm_granted_fen,
+        state.budget.budget_fen - state.budget.granted_fen,
+    )
+    .map_err(Refused::NoAward)?;
+    Ok(Subsidy {
+        registration_id: r.id,
+        fair_id: r.fair_id,
+        uscc: r.uscc.clone(),
+        year: state.budget.year,
+        amount_fen: granted.amount_fen,
+        percent: granted.percent as i32,
+        limited_by: granted
+            .limited_by
+            .iter()
+            .map(|l| l.as_str().to_string())
+            .collect(),
+        granted_at: now,
+    })
+}
+
+/// Decides setting a year's budget to `budget_fen`: never below what is granted.
+pub fn decide_budget(current: Budget, budget_fen: i64) -> Result<Budget, Refused> {
+    if budget_fen < current.granted_fen {
+        return Err(Refused::BudgetBelowGranted {
+            year: current.year,
+            granted_fen: current.granted_fen,
+        });
+    }
+    Ok(Budget {
+        budget_fen,
+        ..current
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -183,5 +302,121 @@ mod tests {
                 prop_assert!(a.amount_fen <= fee * i64::from(booths) * 70 / 100 + 1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod decide_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::{
+        fair::tests::{at, spec},
+        pools::Draw,
+    };
+
+    fn state() -> ClaimState {
+        let fair = Fair {
+            id: Uuid::from_u128(1),
+            spec: spec(),
+            taken: BTreeMap::new(),
+            version: 1,
+            created_at: at(1),
+            allocated_at: None,
+            reserves_released_at: None,
+        };
+        ClaimState {
+            registration: Registration {
+                id: Uuid::from_u128(2),
+                fair_id: fair.id,
+                uscc: "U".into(),
+                booth_type: fair.spec.inventory[0].booth_type,
+                booths_requested: 2,
+                status: Status::Confirmed,
+                draw: Draw {
+                    general: 2,
+                    ..Draw::default()
+                },
+                class: None,
+                small_firm: false,
+                invited_a: false,
+                applied_at: at(2),
+                confirmed_at: Some(at(3)),
+                offer_expires_at: None,
+                cancellation_reason: String::new(),
+                cancellation_fee_fen: 0,
+                explanation: String::new(),
+                waitlist_position: 0,
+            },
+            budget: Budget {
+                year: year_of(&fair),
+                budget_fen: 500_000_000,
+                granted_fen: 0,
+            },
+            fair,
+            has_outcome: true,
+            claimed: false,
+            firm_granted_fen: 0,
+        }
+    }
+
+    #[test]
+    fn a_claim_pays_the_market_share_of_the_fee_for_the_booths_held() {
+        let s = state();
+        let granted = decide(&s, &Rules::default(), at(30)).unwrap();
+        // Two booths at 15,000 yuan, 50 % for a traditional export market.
+        assert_eq!((granted.amount_fen, granted.percent), (1_500_000, 50));
+        assert_eq!(granted.year, year_of(&s.fair));
+        assert!(granted.limited_by.is_empty());
+    }
+
+    #[test]
+    fn each_condition_of_a_claim_is_refused_by_name() {
+        let rules = Rules::default();
+        let mut local = state();
+        local.fair.spec.kind = crate::domain::fair::FairKind::LocalCraft;
+        assert_eq!(
+            decide(&local, &rules, at(30)).unwrap_err(),
+            Refused::NotExternal
+        );
+        let mut waiting = state();
+        waiting.registration.status = Status::Waitlisted;
+        assert_eq!(
+            decide(&waiting, &rules, at(30)).unwrap_err(),
+            Refused::NotConfirmed(Status::Waitlisted)
+        );
+        let mut early = state();
+        early.has_outcome = false;
+        assert_eq!(
+            decide(&early, &rules, at(30)).unwrap_err(),
+            Refused::NoOutcomeYet
+        );
+        let mut twice = state();
+        twice.claimed = true;
+        let refused = decide(&twice, &rules, at(30)).unwrap_err();
+        assert!(refused.already_exists().is_some(), "{refused}");
+        let mut spent = state();
+        spent.budget.granted_fen = spent.budget.budget_fen;
+        assert_eq!(
+            decide(&spent, &rules, at(30)).unwrap_err(),
+            Refused::NoAward(Refusal::BudgetSpent)
+        );
+    }
+
+    #[test]
+    fn a_budget_never_drops_below_what_is_granted() {
+        let current = Budget {
+            year: 2027,
+            budget_fen: 100,
+            granted_fen: 60,
+        };
+        assert_eq!(decide_budget(current, 60).unwrap().budget_fen, 60);
+        assert_eq!(
+            decide_budget(current, 59).unwrap_err(),
+            Refused::BudgetBelowGranted {
+                year: 2027,
+                granted_fen: 60
+            }
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Class, class_priority};
+use super::Class;
 
 /// A waiting registration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +17,8 @@ pub struct Waiting {
 
 /// The list's order: class, then application time, then id.
 fn by_priority(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
-    class_priority(a.class)
-        .cmp(&class_priority(b.class))
+    Class::priority(a.class)
+        .cmp(&Class::priority(b.class))
         .then(a.applied_at.cmp(&b.applied_at))
         .then(a.id.cmp(&b.id))
 }

@@ -1,11 +1,11 @@
-//! Storage (sqlx): fairs and their booth inventory, invitations, registrations with the
-//! waitlist and offers, outcomes, subsidies, and the read model kept from census and
-//! classification events. Every change and its events go through the outbox in one
-//! transaction; every write that hands out or frees booths locks the fair's row first, so
-//! concurrent applications are decided one after another, and `booth_inventory`'s check
-//! (`taken <= capacity`) refuses anything that would still over-allocate.
+//! Storage (sqlx): one [`Store`] that loads what a rule needs and commits what it decided,
+//! with the events' outbox rows in the same transaction. Fairs and their booth inventory,
+//! invitations, registrations with the waitlist and offers, outcomes, subsidies, and the read
+//! model kept from census and classification events. Every write that hands out or frees
+//! booths locks the fair's row first, so concurrent applications are decided one after
+//! another, and `booth_inventory`'s check (`taken <= capacity`) refuses anything that would
+//! still over-allocate. No business rule here: those are `domain`'s `decide` functions.
 
-pub mod events;
 pub mod fairs;
 pub mod invitations;
 pub mod outcomes;
@@ -13,25 +13,26 @@ pub mod read_model;
 pub mod registrations;
 pub mod subsidies;
 
-use platform::ApiError;
-use sqlx::PgConnection;
+use std::sync::Arc;
+
+use platform::{Outbox, OutgoingEvent};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::domain::{Refused, Rules};
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// What was not found (the API adds "not found").
+    /// What was not found.
     #[error("{0} not found")]
     NotFound(String),
-    /// What exists already (the API adds "already exists").
-    #[error("{0} already exists")]
-    AlreadyExists(String),
     /// A stale expected version (optimistic concurrency).
     #[error("{0}")]
-    Conflict(String),
-    /// The request is valid but the state does not allow it.
-    #[error("{0}")]
-    Precondition(String),
+    VersionConflict(String),
+    /// The rules refused the change (nothing was written).
+    #[error(transparent)]
+    Refused(#[from] Refused),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     /// Stored data this code cannot read (a value no migration allows).
@@ -39,34 +40,39 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::AlreadyExists(what) => ApiError::AlreadyExists(what),
-            StoreError::Conflict(why) => ApiError::Aborted(why),
-            StoreError::Precondition(why) => ApiError::FailedPrecondition(why),
-            StoreError::Database(err) => err.into(),
-            StoreError::Corrupt(why) => ApiError::Internal(anyhow::anyhow!(why)),
-        }
-    }
-}
-
-impl From<StoreError> for platform::HandlerError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Database(err) => err.into(),
-            other => platform::HandlerError::Permanent(other.to_string()),
-        }
-    }
-}
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The service's storage: its database, its outbox and the rules the decisions read.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    rules: Arc<Rules>,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, outbox: Outbox, rules: Arc<Rules>) -> Self {
+        Self {
+            pool,
+            outbox,
+            rules,
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Enqueues `event` in the caller's transaction.
+    async fn publish(&self, conn: &mut PgConnection, event: OutgoingEvent) -> Result<()> {
+        self.outbox.enqueue(conn, event).await?;
+        Ok(())
+    }
+}
+
 /// Locks the fair's row until the transaction ends; NOT_FOUND if there is none.
-pub async fn lock_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<()> {
-    sqlx::query_scalar::<_, Uuid>("SELECT id FROM fairs WHERE id = $1 FOR UPDATE")
-        .bind(fair_id)
+async fn lock_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<()> {
+    sqlx::query_scalar!("SELECT id FROM fairs WHERE id = $1 FOR UPDATE", fair_id)
         .fetch_optional(conn)
         .await?
         .map(|_| ())
@@ -74,6 +80,6 @@ pub async fn lock_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<()> {
 }
 
 /// A stored enum name this code does not know.
-pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("stored {what} {value:?} is not known"))
 }

@@ -1,111 +1,28 @@
-//! Applications, allocation, the waitlist and its offers, cancellation.
-//!
-//! Every function that hands out or frees booths locks the fair's row first and keeps
-//! `booth_inventory.taken` equal to the booths held by confirmed and offered registrations,
-//! in the same transaction as the registrations and their events.
+//! Registrations: applications, the scored allocation, the waitlist and its offers,
+//! cancellation. Each write loads under the fair's lock what its `decide` needs
+//! ([`crate::domain::registration`], [`crate::domain::offers`],
+//! [`crate::domain::allocation`]) and commits the rows it decided with their events, keeping
+//! `booth_inventory.taken` equal to the booths held by confirmed and offered registrations.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use platform::Outbox;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Result, StoreError, corrupt, events, fairs, invitations, lock_fair, read_model};
+use super::{Result, Store, StoreError, corrupt, fairs, invitations, lock_fair, read_model};
 use crate::{
-    config::Rules,
     domain::{
         Class,
-        allocation::{self, Applicant},
-        eligibility,
-        fair::{AllocationMode, BoothType},
-        fees,
-        pools::{Access, Draw, Pools},
-        waitlist::{self, Waiting},
+        allocation::{self, AllocationState, Allotted, Candidate},
+        fair::{BoothType, Fair},
+        offers::{self, Freed, Offer, Release, TypeState},
+        pools::Draw,
+        registration::{self, Application, ApplyState, Happened, Registration, Status},
     },
+    events,
 };
 
-/// Where a registration stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Applied to a scored fair, waiting for the allocation.
-    Applied,
-    Confirmed,
-    Waitlisted,
-    /// Holding booths until the offer lapses.
-    Offered,
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Applied => "applied",
-            Status::Confirmed => "confirmed",
-            Status::Waitlisted => "waitlisted",
-            Status::Offered => "offered",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        [
-            Status::Applied,
-            Status::Confirmed,
-            Status::Waitlisted,
-            Status::Offered,
-            Status::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
-    }
-
-    /// True while the registration holds booths.
-    pub fn holds_booths(self) -> bool {
-        matches!(self, Status::Confirmed | Status::Offered)
-    }
-}
-
-/// A stored registration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Registration {
-    pub id: Uuid,
-    pub fair_id: Uuid,
-    pub uscc: String,
-    pub booth_type: BoothType,
-    pub booths_requested: u32,
-    pub status: Status,
-    /// Booths held, by pool (zero unless confirmed or offered).
-    pub draw: Draw,
-    pub class: Option<Class>,
-    pub small_firm: bool,
-    pub invited_a: bool,
-    pub applied_at: DateTime<Utc>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub offer_expires_at: Option<DateTime<Utc>>,
-    pub cancellation_reason: String,
-    pub cancellation_fee_fen: i64,
-    pub explanation: String,
-    /// 1 = next in line; 0 unless waitlisted.
-    pub waitlist_position: u32,
-}
-
-impl Registration {
-    pub fn access(&self) -> Access {
-        Access {
-            small: self.small_firm,
-            invited_a: self.invited_a,
-        }
-    }
-
-    pub fn booths_held(&self) -> u32 {
-        if self.status.holds_booths() {
-            self.draw.total()
-        } else {
-            0
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     fair_id: Uuid,
@@ -116,7 +33,7 @@ struct Row {
     from_general: i32,
     from_small: i32,
     from_a_class: i32,
-    enterprise_class: Option<String>,
+    class: Option<Class>,
     small_firm: bool,
     invited_a: bool,
     applied_at: DateTime<Utc>,
@@ -143,7 +60,7 @@ impl TryFrom<Row> for Registration {
                 small: r.from_small as u32,
                 a_class: r.from_a_class as u32,
             },
-            class: read_model::parse_class(r.enterprise_class.as_deref())?,
+            class: r.class,
             waitlist_position: if status == Status::Waitlisted {
                 r.position as u32
             } else {
@@ -163,105 +80,112 @@ impl TryFrom<Row> for Registration {
     }
 }
 
-/// The registrations of one fair with their waitlist positions (class, then time).
-const RANKED: &str = "SELECT r.*, row_number() OVER (
-        PARTITION BY r.booth_type, r.status
-        ORDER BY CASE r.enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
-                 r.applied_at, r.id) AS position
-    FROM registrations r WHERE r.fair_id = $1";
-
-/// Every registration of a fair: by application time, the waitlisted in waitlist order.
-pub async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Vec<Registration>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT * FROM ({RANKED}) x ORDER BY status = 'waitlisted', CASE WHEN status = 'waitlisted' THEN position ELSE 0 END, applied_at, id"
-    )))
-    .bind(fair_id)
+/// Every registration of a fair: by application time, the waitlisted last in waitlist order
+/// (class, then time: the position counts within a booth type and status).
+pub(super) async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Vec<Registration>> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"SELECT id, fair_id, uscc, booth_type, booths_requested, status, from_general, from_small,
+                  from_a_class, enterprise_class AS "class?: Class", small_firm, invited_a, applied_at,
+                  confirmed_at, offer_expires_at, cancellation_reason, cancellation_fee_fen, explanation,
+                  row_number() OVER (
+                      PARTITION BY booth_type, status
+                      ORDER BY CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                               applied_at, id) AS "position!"
+           FROM registrations WHERE fair_id = $1"#,
+        fair_id
+    )
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(Registration::try_from).collect()
+    let mut all = rows
+        .into_iter()
+        .map(Registration::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    all.sort_by_key(|r| {
+        let waiting = r.status == Status::Waitlisted;
+        (
+            waiting,
+            if waiting { r.waitlist_position } else { 0 },
+            r.applied_at,
+            r.id,
+        )
+    });
+    Ok(all)
 }
 
 /// One registration, or NOT_FOUND.
-pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Registration> {
-    let fair_id: Option<Uuid> =
-        sqlx::query_scalar("SELECT fair_id FROM registrations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let fair_id = fair_id.ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT * FROM ({RANKED}) x WHERE id = $2"
-    )))
-    .bind(fair_id)
-    .bind(id)
+pub(super) async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Registration> {
+    let fair_id = sqlx::query_scalar!("SELECT fair_id FROM registrations WHERE id = $1", id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT id AS "id!", fair_id AS "fair_id!", uscc AS "uscc!", booth_type AS "booth_type!",
+                  booths_requested AS "booths_requested!", status AS "status!",
+                  from_general AS "from_general!", from_small AS "from_small!",
+                  from_a_class AS "from_a_class!", class AS "class?: Class", small_firm AS "small_firm!",
+                  invited_a AS "invited_a!", applied_at AS "applied_at!", confirmed_at, offer_expires_at,
+                  cancellation_reason AS "cancellation_reason!",
+                  cancellation_fee_fen AS "cancellation_fee_fen!", explanation AS "explanation!",
+                  position AS "position!"
+           FROM (SELECT *, enterprise_class AS class, row_number() OVER (
+                     PARTITION BY booth_type, status
+                     ORDER BY CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                              applied_at, id) AS position
+                 FROM registrations WHERE fair_id = $1) ranked
+           WHERE id = $2"#,
+        fair_id,
+        id
+    )
     .fetch_one(conn)
     .await?;
     row.try_into()
 }
 
-/// Every registration of an enterprise, by application time.
-pub async fn of_enterprise(conn: &mut PgConnection, uscc: &str) -> Result<Vec<Registration>> {
-    let fair_ids: Vec<Uuid> =
-        sqlx::query_scalar("SELECT DISTINCT fair_id FROM registrations WHERE uscc = $1")
-            .bind(uscc)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut out = Vec::new();
-    for fair_id in fair_ids {
-        out.extend(
-            of_fair(conn, fair_id)
-                .await?
-                .into_iter()
-                .filter(|r| r.uscc == uscc),
-        );
-    }
-    out.sort_by_key(|r| (r.applied_at, r.id));
-    Ok(out)
+/// Locks the fair of registration `id` and reads both under that lock.
+async fn lock_registration(conn: &mut PgConnection, id: Uuid) -> Result<(Fair, Registration)> {
+    let fair_id = get(conn, id).await?.fair_id;
+    lock_fair(conn, fair_id).await?;
+    let fair = fairs::get(conn, fair_id).await?;
+    Ok((fair, get(conn, id).await?))
 }
 
-/// What the pools of one booth type still hold. The reserves count until the window closes
-/// (or the sweeper released them); after that everything left is general.
-async fn available(
-    conn: &mut PgConnection,
-    fair: &fairs::Fair,
-    booth_type: BoothType,
-    now: DateTime<Utc>,
-) -> Result<Pools> {
-    let capacity = fair.spec.inventory_of(booth_type).map_or(0, |i| i.capacity);
-    let pools = Pools::split(
-        capacity,
-        fair.spec.small_firm_reserve_percent,
-        fair.spec.a_class_reserve_percent,
-    );
-    let (general, small, a_class): (i64, i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(sum(from_general), 0)::bigint, COALESCE(sum(from_small), 0)::bigint,
-                COALESCE(sum(from_a_class), 0)::bigint
-         FROM registrations WHERE fair_id = $1 AND booth_type = $2 AND status IN ('confirmed', 'offered')",
+/// Booths of one type held by confirmed and offered registrations, by pool.
+async fn used(conn: &mut PgConnection, fair_id: Uuid, booth_type: BoothType) -> Result<Draw> {
+    let sums = sqlx::query!(
+        r#"SELECT COALESCE(sum(from_general), 0)::bigint AS "general!",
+                  COALESCE(sum(from_small), 0)::bigint AS "small!",
+                  COALESCE(sum(from_a_class), 0)::bigint AS "a_class!"
+           FROM registrations
+           WHERE fair_id = $1 AND booth_type = $2 AND status IN ('confirmed', 'offered')"#,
+        fair_id,
+        booth_type.as_str()
     )
-    .bind(fair.id)
-    .bind(booth_type.as_str())
     .fetch_one(conn)
     .await?;
-    let used = Draw {
-        general: general as u32,
-        small: small as u32,
-        a_class: a_class as u32,
-    };
-    if fair.spec.window.has_closed(now) || fair.reserves_released_at.is_some() {
-        let total = pools.total().saturating_sub(used.total());
-        return Ok(Pools {
-            general: total,
-            small: 0,
-            a_class: 0,
-        });
-    }
-    // A reserve overdrawn (only possible after a capacity change) takes from the general pool.
-    let left = pools.minus(used);
-    let overdraw =
-        (used.small.saturating_sub(pools.small)) + (used.a_class.saturating_sub(pools.a_class));
-    Ok(Pools {
-        general: left.general.saturating_sub(overdraw),
-        ..left
+    Ok(Draw {
+        general: sums.general as u32,
+        small: sums.small as u32,
+        a_class: sums.a_class as u32,
+    })
+}
+
+/// What the booths of one type hold and who waits for them.
+async fn type_state(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    booth_type: BoothType,
+) -> Result<TypeState> {
+    let waiting = of_fair(conn, fair_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == Status::Waitlisted && r.booth_type == booth_type)
+        .collect();
+    Ok(TypeState {
+        booth_type,
+        used: used(conn, fair_id, booth_type).await?,
+        waiting,
     })
 }
 
@@ -272,539 +196,410 @@ async fn take(
     booth_type: BoothType,
     delta: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE booth_inventory SET taken = taken + $3 WHERE fair_id = $1 AND booth_type = $2",
+        fair_id,
+        booth_type.as_str(),
+        delta as i32
     )
-    .bind(fair_id)
-    .bind(booth_type.as_str())
-    .bind(delta as i32)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-async fn set_state(
-    conn: &mut PgConnection,
-    id: Uuid,
-    status: Status,
-    draw: Draw,
-    confirmed_at: Option<DateTime<Utc>>,
-    offer_expires_at: Option<DateTime<Utc>>,
-) -> Result<()> {
-    sqlx::query(
+/// Sets a registration's status, booths, times and explanation (a `None` confirmation time
+/// keeps the stored one).
+async fn set_state(conn: &mut PgConnection, r: &Registration) -> Result<()> {
+    sqlx::query!(
         "UPDATE registrations SET status = $2, from_general = $3, from_small = $4, from_a_class = $5,
-                confirmed_at = COALESCE($6, confirmed_at), offer_expires_at = $7
+                confirmed_at = COALESCE($6, confirmed_at), offer_expires_at = $7, explanation = $8
          WHERE id = $1",
+        r.id,
+        r.status.as_str(),
+        r.draw.general as i32,
+        r.draw.small as i32,
+        r.draw.a_class as i32,
+        r.confirmed_at,
+        r.offer_expires_at,
+        r.explanation
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(draw.general as i32)
-    .bind(draw.small as i32)
-    .bind(draw.a_class as i32)
-    .bind(confirmed_at)
-    .bind(offer_expires_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 async fn set_explanation(conn: &mut PgConnection, id: Uuid, text: &str) -> Result<()> {
-    sqlx::query("UPDATE registrations SET explanation = $2 WHERE id = $1")
-        .bind(id)
-        .bind(text)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// What an application asks for.
-#[derive(Debug, Clone)]
-pub struct Application {
-    pub fair_id: Uuid,
-    pub uscc: String,
-    pub booth_type: BoothType,
-    pub booths: u32,
-}
-
-/// Registers an application at `now`: refused outside the window, above the cap, for a type
-/// the fair does not offer, a second time, or (external fairs) for an ineligible firm.
-pub async fn apply(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    a: &Application,
-    now: DateTime<Utc>,
-) -> Result<Registration> {
-    let mut tx = pool.begin().await?;
-    lock_fair(&mut tx, a.fair_id).await?;
-    let fair = fairs::get(&mut tx, a.fair_id).await?;
-    let window = fair.spec.window;
-    if now < window.opens_at {
-        return Err(StoreError::Precondition(format!(
-            "registration opens at {}",
-            window.opens_at.to_rfc3339()
-        )));
-    }
-    if window.has_closed(now) {
-        return Err(StoreError::Precondition(format!(
-            "registration closed at {}",
-            window.closes_at.to_rfc3339()
-        )));
-    }
-    if fair.spec.inventory_of(a.booth_type).is_none() {
-        return Err(StoreError::Precondition(format!(
-            "the fair offers no {} booths",
-            a.booth_type.as_str()
-        )));
-    }
-    if a.booths > fair.spec.per_firm_cap {
-        return Err(StoreError::Precondition(format!(
-            "{} booths asked for; the fair allows at most {} per firm",
-            a.booths, fair.spec.per_firm_cap
-        )));
-    }
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM registrations WHERE fair_id = $1 AND uscc = $2)",
+    sqlx::query!(
+        "UPDATE registrations SET explanation = $2 WHERE id = $1",
+        id,
+        text
     )
-    .bind(a.fair_id)
-    .bind(&a.uscc)
-    .fetch_one(&mut *tx)
-    .await?;
-    if exists {
-        return Err(StoreError::AlreadyExists(format!(
-            "a registration of {} for this fair",
-            a.uscc
-        )));
-    }
-    let firm = read_model::firm(&mut tx, &a.uscc).await?;
-    if fair.spec.kind.is_external() {
-        eligibility::check(&firm.facts, rules.min_export_sales_fen)
-            .map_err(|why| StoreError::Precondition(format!("not eligible: {why}")))?;
-    }
-    let invited = invitations::mark_applied(&mut tx, a.fair_id, &a.uscc).await?;
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO registrations (id, fair_id, uscc, booth_type, booths_requested, status, enterprise_class,
-                                    small_firm, invited_a, applied_at)
-         VALUES ($1, $2, $3, $4, $5, 'applied', $6, $7, $8, $9)",
-    )
-    .bind(id)
-    .bind(a.fair_id)
-    .bind(&a.uscc)
-    .bind(a.booth_type.as_str())
-    .bind(a.booths as i32)
-    .bind(firm.class.map(Class::letter))
-    .bind(firm.small_firm)
-    .bind(invited && firm.class == Some(Class::A))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if fair.spec.mode == AllocationMode::FirstCome {
-        let registration = get(&mut tx, id).await?;
-        let pools = available(&mut tx, &fair, a.booth_type, now).await?;
-        match pools.draw(registration.access(), a.booths) {
-            Some(draw) => {
-                set_state(&mut tx, id, Status::Confirmed, draw, Some(now), None).await?;
-                set_explanation(
-                    &mut tx,
-                    id,
-                    &format!(
-                        "Confirmed on application, first come first served: {} of the {} {} booths open to it.",
-                        a.booths,
-                        pools.open_to(registration.access()),
-                        a.booth_type.as_str()
-                    ),
-                )
-                .await?;
-                take(&mut tx, a.fair_id, a.booth_type, i64::from(a.booths)).await?;
-                let r = get(&mut tx, id).await?;
-                events::confirmed(&mut tx, outbox, &r, false).await?;
-            }
-            None => {
-                set_state(&mut tx, id, Status::Waitlisted, Draw::default(), None, None).await?;
-                set_explanation(&mut tx, id, &format!(
-                    "Only {} {} booths were open to it when it applied; waitlisted by class, then time.",
-                    pools.open_to(registration.access()), a.booth_type.as_str()
-                )).await?;
-                let r = get(&mut tx, id).await?;
-                events::waitlisted(&mut tx, outbox, &r).await?;
-            }
-        }
-    }
-    let registration = get(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(registration)
-}
-
-/// Offers freed booths of one type to the waitlist in order, while some request fits.
-async fn make_offers(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    rules: &Rules,
-    fair: &fairs::Fair,
-    booth_type: BoothType,
-    now: DateTime<Utc>,
-) -> Result<Vec<Registration>> {
-    let mut offered = Vec::new();
-    loop {
-        let pools = available(conn, fair, booth_type, now).await?;
-        let waiting: Vec<Registration> = of_fair(conn, fair.id)
-            .await?
-            .into_iter()
-            .filter(|r| r.status == Status::Waitlisted && r.booth_type == booth_type)
-            .collect();
-        let list: Vec<Waiting> = waiting
-            .iter()
-            .map(|r| Waiting {
-                id: r.id.to_string(),
-                class: r.class,
-                applied_at: r.applied_at,
-                booths: r.booths_requested,
-            })
-            .collect();
-        let access_of = |w: &Waiting| {
-            waiting
-                .iter()
-                .find(|r| r.id.to_string() == w.id)
-                .map(Registration::access)
-        };
-        let Some(next) =
-            waitlist::next_offer(&list, |w| access_of(w).map_or(0, |a| pools.open_to(a)))
-        else {
-            break;
-        };
-        let Some(r) = waiting.iter().find(|r| r.id.to_string() == next.id) else {
-            break;
-        };
-        let Some(draw) = pools.draw(r.access(), r.booths_requested) else {
-            break;
-        };
-        let expires = waitlist::offer_expires_at(now, rules.offer_hold);
-        set_state(conn, r.id, Status::Offered, draw, None, Some(expires)).await?;
-        set_explanation(conn, r.id, &format!(
-            "Offered {} booths from the waitlist (first in line by class, then time, whose request fits); the offer holds until {}.",
-            r.booths_requested, expires.to_rfc3339()
-        )).await?;
-        take(conn, fair.id, booth_type, i64::from(r.booths_requested)).await?;
-        let r = get(conn, r.id).await?;
-        events::offered(conn, outbox, &r).await?;
-        offered.push(r);
-    }
-    Ok(offered)
-}
-
-/// Frees a registration's booths and cancels it; the caller has locked the fair.
-async fn release(
-    conn: &mut PgConnection,
-    r: &Registration,
-    reason: &str,
-    fee_fen: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let held = r.booths_held();
-    if held > 0 {
-        take(conn, r.fair_id, r.booth_type, -i64::from(held)).await?;
-    }
-    sqlx::query(
-        "UPDATE registrations SET status = 'cancelled', cancelled_at = $2, cancellation_reason = $3,
-                cancellation_fee_fen = $4, offer_expires_at = NULL
-         WHERE id = $1",
-    )
-    .bind(r.id)
-    .bind(now)
-    .bind(reason)
-    .bind(fee_fen)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Locks the fair of registration `id` and reads the registration under that lock.
-async fn lock_registration(
+async fn insert(conn: &mut PgConnection, r: &Registration) -> Result<()> {
+    sqlx::query!(
+        "INSERT INTO registrations (id, fair_id, uscc, booth_type, booths_requested, status, from_general,
+                                    from_small, from_a_class, enterprise_class, small_firm, invited_a,
+                                    applied_at, confirmed_at, explanation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        r.id,
+        r.fair_id,
+        r.uscc,
+        r.booth_type.as_str(),
+        r.booths_requested as i32,
+        r.status.as_str(),
+        r.draw.general as i32,
+        r.draw.small as i32,
+        r.draw.a_class as i32,
+        r.class as Option<Class>,
+        r.small_firm,
+        r.invited_a,
+        r.applied_at,
+        r.confirmed_at,
+        r.explanation
+    )
+    .execute(&mut *conn)
+    .await?;
+    take(conn, r.fair_id, r.booth_type, i64::from(r.booths_held())).await
+}
+
+/// Cancels a registration as released, giving back the booths it held.
+async fn release(
     conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<(fairs::Fair, Registration)> {
-    let fair_id = get(conn, id).await?.fair_id;
-    lock_fair(conn, fair_id).await?;
-    let fair = fairs::get(conn, fair_id).await?;
-    Ok((fair, get(conn, id).await?))
-}
-
-/// Cancels a registration; freed booths are offered on. Confirmed booths given back after
-/// the window closed cost the configured share of their fee.
-pub async fn cancel(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    id: Uuid,
-    reason: &str,
+    fair_id: Uuid,
+    release: &Release,
     now: DateTime<Utc>,
-) -> Result<(Registration, Vec<Registration>)> {
-    let mut tx = pool.begin().await?;
-    let (fair, r) = lock_registration(&mut tx, id).await?;
-    if r.status == Status::Cancelled {
-        return Err(StoreError::Precondition(
-            "the registration is already cancelled".into(),
-        ));
+) -> Result<()> {
+    if release.freed > 0 {
+        take(conn, fair_id, release.booth_type, -i64::from(release.freed)).await?;
     }
-    let fee = match (r.status, fair.spec.inventory_of(r.booth_type)) {
-        (Status::Confirmed, Some(item)) => fees::cancellation_fee(
-            item.fee_fen,
-            r.booths_held(),
-            rules.late_cancellation_fee_percent,
-            fair.spec.window.has_closed(now),
-        ),
-        _ => 0,
-    };
-    let freed = r.booths_held();
-    release(&mut tx, &r, reason, fee, now).await?;
-    let cancelled = get(&mut tx, id).await?;
-    events::cancelled(&mut tx, outbox, &cancelled).await?;
-    let offered = if freed > 0 {
-        make_offers(&mut tx, outbox, rules, &fair, r.booth_type, now).await?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
-    Ok((cancelled, offered))
-}
-
-/// Accepts an open offer at `now`.
-pub async fn accept_offer(
-    pool: &PgPool,
-    outbox: &Outbox,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Registration> {
-    let mut tx = pool.begin().await?;
-    let (_, r) = lock_registration(&mut tx, id).await?;
-    let expires = match (r.status, r.offer_expires_at) {
-        (Status::Offered, Some(expires)) => expires,
-        _ => {
-            return Err(StoreError::Precondition(
-                "the registration holds no open offer".into(),
-            ));
-        }
-    };
-    if !waitlist::offer_is_open(expires, now) {
-        return Err(StoreError::Precondition(format!(
-            "the offer lapsed at {}",
-            expires.to_rfc3339()
-        )));
-    }
-    set_state(&mut tx, id, Status::Confirmed, r.draw, Some(now), None).await?;
-    set_explanation(&mut tx, id, &format!("{} Accepted.", r.explanation)).await?;
-    let confirmed = get(&mut tx, id).await?;
-    events::confirmed(&mut tx, outbox, &confirmed, true).await?;
-    tx.commit().await?;
-    Ok(confirmed)
-}
-
-/// Declines an open offer: the registration is cancelled and the booths offered on.
-pub async fn decline_offer(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(Registration, Vec<Registration>)> {
-    let mut tx = pool.begin().await?;
-    let (fair, r) = lock_registration(&mut tx, id).await?;
-    if r.status != Status::Offered {
-        return Err(StoreError::Precondition(
-            "the registration holds no open offer".into(),
-        ));
-    }
-    release(&mut tx, &r, "the offer was declined", 0, now).await?;
-    let declined = get(&mut tx, id).await?;
-    events::cancelled(&mut tx, outbox, &declined).await?;
-    let offered = make_offers(&mut tx, outbox, rules, &fair, r.booth_type, now).await?;
-    tx.commit().await?;
-    Ok((declined, offered))
-}
-
-/// Lapses every offer whose time is up at `now` and passes its booths to the next in line;
-/// returns the lapsed registrations.
-pub async fn expire_offers(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    now: DateTime<Utc>,
-) -> Result<Vec<Registration>> {
-    let due: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM registrations WHERE status = 'offered' AND offer_expires_at <= $1 ORDER BY offer_expires_at, id",
+    sqlx::query!(
+        "UPDATE registrations SET status = 'cancelled', cancelled_at = $2, cancellation_reason = $3,
+                cancellation_fee_fen = $4, offer_expires_at = NULL
+         WHERE id = $1",
+        release.id,
+        now,
+        release.reason,
+        release.fee_fen
     )
-    .bind(now)
-    .fetch_all(pool)
+    .execute(conn)
     .await?;
-    let mut lapsed = Vec::new();
-    for id in due {
-        let mut tx = pool.begin().await?;
-        let (fair, r) = lock_registration(&mut tx, id).await?;
-        // Accepted or declined meanwhile.
-        let still_due = r.status == Status::Offered
-            && r.offer_expires_at
-                .is_some_and(|e| !waitlist::offer_is_open(e, now));
-        if !still_due {
-            continue;
+    Ok(())
+}
+
+impl Store {
+    /// Reads `id` back and publishes what `happened` to it.
+    async fn announce(
+        &self,
+        conn: &mut PgConnection,
+        id: Uuid,
+        happened: Happened,
+    ) -> Result<Registration> {
+        let r = get(conn, id).await?;
+        self.publish(conn, events::registration(happened, &r))
+            .await?;
+        Ok(r)
+    }
+
+    /// Makes an offer: the booths held until it lapses.
+    async fn commit_offer(
+        &self,
+        conn: &mut PgConnection,
+        fair_id: Uuid,
+        offer: &Offer,
+    ) -> Result<Registration> {
+        let r = get(conn, offer.id).await?;
+        let offered = Registration {
+            status: Status::Offered,
+            draw: offer.draw,
+            confirmed_at: None,
+            offer_expires_at: Some(offer.expires_at),
+            explanation: offer.explanation.clone(),
+            ..r
+        };
+        set_state(conn, &offered).await?;
+        take(
+            conn,
+            fair_id,
+            offer.booth_type,
+            i64::from(offer.draw.total()),
+        )
+        .await?;
+        self.announce(conn, offer.id, Happened::Offered).await
+    }
+
+    /// Commits a release and the offers it made possible; returns the released registration
+    /// and the offered ones.
+    async fn commit_freed(
+        &self,
+        conn: &mut PgConnection,
+        fair_id: Uuid,
+        freed: &Freed,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Vec<Registration>)> {
+        release(conn, fair_id, &freed.release, now).await?;
+        let released = self
+            .announce(conn, freed.release.id, freed.release.happened)
+            .await?;
+        let mut offered = Vec::new();
+        for offer in &freed.offers {
+            offered.push(self.commit_offer(conn, fair_id, offer).await?);
         }
-        release(&mut tx, &r, "the offer lapsed", 0, now).await?;
-        let expired = get(&mut tx, id).await?;
-        events::offer_expired(&mut tx, outbox, &expired).await?;
-        make_offers(&mut tx, outbox, rules, &fair, r.booth_type, now).await?;
+        Ok((released, offered))
+    }
+
+    /// One registration, or NOT_FOUND.
+    pub async fn registration(&self, id: Uuid) -> Result<Registration> {
+        get(&mut *self.pool.acquire().await?, id).await
+    }
+
+    /// Every registration of a fair (NOT_FOUND without the fair).
+    pub async fn registrations_of_fair(&self, fair_id: Uuid) -> Result<Vec<Registration>> {
+        let mut conn = self.pool.acquire().await?;
+        fairs::get(&mut conn, fair_id).await?;
+        of_fair(&mut conn, fair_id).await
+    }
+
+    /// Registers an application at `now` as [`registration::decide`] decides.
+    pub async fn apply(&self, a: &Application, now: DateTime<Utc>) -> Result<Registration> {
+        let mut tx = self.pool.begin().await?;
+        lock_fair(&mut tx, a.fair_id).await?;
+        let state = ApplyState {
+            id: Uuid::now_v7(),
+            fair: fairs::get(&mut tx, a.fair_id).await?,
+            registered: invitations::has_registered(&mut tx, a.fair_id, &a.uscc).await?,
+            firm: read_model::firm(&mut tx, &a.uscc).await?,
+            invited: invitations::holds_issued(&mut tx, a.fair_id, &a.uscc).await?,
+            used: used(&mut tx, a.fair_id, a.booth_type).await?,
+        };
+        let applied = registration::decide(&state, a, &self.rules, now)?;
+        if applied.invitation_used {
+            invitations::mark_applied(&mut tx, a.fair_id, &a.uscc).await?;
+        }
+        insert(&mut tx, &applied.registration).await?;
+        let registration = match applied.happened {
+            Some(happened) => self.announce(&mut tx, state.id, happened).await?,
+            None => get(&mut tx, state.id).await?,
+        };
         tx.commit().await?;
-        lapsed.push(expired);
+        Ok(registration)
     }
-    Ok(lapsed)
-}
 
-/// Releases the reserves of first-come fairs whose window has closed by `now`, offering
-/// what they held to the waitlist; returns the number of fairs released.
-pub async fn release_reserves(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let due: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM fairs WHERE mode = 'first_come' AND closes_at <= $1 AND reserves_released_at IS NULL",
-    )
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
-    for id in &due {
-        let mut tx = pool.begin().await?;
-        lock_fair(&mut tx, *id).await?;
-        sqlx::query("UPDATE fairs SET reserves_released_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
+    /// Cancels a registration ([`offers::cancel`]); returns it and the offers made.
+    pub async fn cancel(
+        &self,
+        id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Vec<Registration>)> {
+        let mut tx = self.pool.begin().await?;
+        let (fair, r) = lock_registration(&mut tx, id).await?;
+        let state = type_state(&mut tx, fair.id, r.booth_type).await?;
+        let freed = offers::cancel(&fair, &r, &state, reason, &self.rules, now)?;
+        let done = self.commit_freed(&mut tx, fair.id, &freed, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Accepts an open offer at `now` ([`offers::accept`]).
+    pub async fn accept_offer(&self, id: Uuid, now: DateTime<Utc>) -> Result<Registration> {
+        let mut tx = self.pool.begin().await?;
+        let (_, r) = lock_registration(&mut tx, id).await?;
+        let confirmed = offers::accept(&r, now)?;
+        set_state(&mut tx, &confirmed).await?;
+        let confirmed = self
+            .announce(&mut tx, id, Happened::Confirmed { promoted: true })
+            .await?;
+        tx.commit().await?;
+        Ok(confirmed)
+    }
+
+    /// Declines an open offer ([`offers::decline`]); returns it and the offers made.
+    pub async fn decline_offer(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Vec<Registration>)> {
+        let mut tx = self.pool.begin().await?;
+        let (fair, r) = lock_registration(&mut tx, id).await?;
+        let state = type_state(&mut tx, fair.id, r.booth_type).await?;
+        let freed = offers::decline(&fair, &r, &state, &self.rules, now)?;
+        let done = self.commit_freed(&mut tx, fair.id, &freed, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Lapses every offer whose time is up at `now` and passes its booths to the next in
+    /// line ([`offers::lapse`]); returns the lapsed registrations.
+    pub async fn expire_offers(&self, now: DateTime<Utc>) -> Result<Vec<Registration>> {
+        let due = sqlx::query_scalar!(
+            "SELECT id FROM registrations WHERE status = 'offered' AND offer_expires_at <= $1
+             ORDER BY offer_expires_at, id",
+            now
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut lapsed = Vec::new();
+        for id in due {
+            let mut tx = self.pool.begin().await?;
+            let (fair, r) = lock_registration(&mut tx, id).await?;
+            let state = type_state(&mut tx, fair.id, r.booth_type).await?;
+            // Accepted or declined meanwhile: nothing to do.
+            let Some(freed) = offers::lapse(&fair, &r, &state, &self.rules, now) else {
+                continue;
+            };
+            let (expired, _) = self.commit_freed(&mut tx, fair.id, &freed, now).await?;
+            tx.commit().await?;
+            lapsed.push(expired);
+        }
+        Ok(lapsed)
+    }
+
+    /// Releases the reserves of first-come fairs whose window has closed by `now`, offering
+    /// what they held to the waitlist; returns the number of fairs released.
+    pub async fn release_reserves(&self, now: DateTime<Utc>) -> Result<usize> {
+        let due = sqlx::query_scalar!(
+            "SELECT id FROM fairs WHERE mode = 'first_come' AND closes_at <= $1 AND reserves_released_at IS NULL",
+            now
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for id in &due {
+            let mut tx = self.pool.begin().await?;
+            lock_fair(&mut tx, *id).await?;
+            sqlx::query!(
+                "UPDATE fairs SET reserves_released_at = $2 WHERE id = $1",
+                id,
+                now
+            )
             .execute(&mut *tx)
             .await?;
-        let fair = fairs::get(&mut tx, *id).await?;
-        for item in &fair.spec.inventory {
-            make_offers(&mut tx, outbox, rules, &fair, item.booth_type, now).await?;
+            let fair = fairs::get(&mut tx, *id).await?;
+            let mut types = Vec::new();
+            for item in &fair.spec.inventory {
+                types.push(type_state(&mut tx, fair.id, item.booth_type).await?);
+            }
+            for offer in offers::release_reserves(&fair, &types, &self.rules, now) {
+                self.commit_offer(&mut tx, fair.id, &offer).await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
+        Ok(due.len())
     }
-    Ok(due.len())
-}
 
-/// Runs the scored allocation of a fair whose window has closed (once): each booth type
-/// by [`allocation::allocate`], eligibility checked again against the read model; firms
-/// that got nothing are waitlisted, ineligible ones cancelled with the reason.
-pub async fn allocate(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &Rules,
-    fair_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Vec<Registration>> {
-    let mut tx = pool.begin().await?;
-    lock_fair(&mut tx, fair_id).await?;
-    let fair = fairs::get(&mut tx, fair_id).await?;
-    if fair.spec.mode != AllocationMode::Scored {
-        return Err(StoreError::Precondition(
-            "the fair allocates first come, first served".into(),
-        ));
+    /// Scored fairs whose window has closed by `now` and that are not allocated.
+    pub async fn scored_fairs_due(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar!(
+            "SELECT id FROM fairs WHERE mode = 'scored' AND closes_at <= $1 AND allocated_at IS NULL
+             ORDER BY closes_at, id",
+            now
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
-    if !fair.spec.window.has_closed(now) {
-        return Err(StoreError::Precondition(format!(
-            "applications are collected until {}",
-            fair.spec.window.closes_at.to_rfc3339()
-        )));
-    }
-    if let Some(at) = fair.allocated_at {
-        return Err(StoreError::Precondition(format!(
-            "the booths were allocated at {}",
-            at.to_rfc3339()
-        )));
-    }
-    let applied: Vec<Registration> = of_fair(&mut tx, fair_id)
-        .await?
-        .into_iter()
-        .filter(|r| r.status == Status::Applied)
-        .collect();
-    for item in &fair.spec.inventory {
-        let of_type: Vec<&Registration> = applied
-            .iter()
-            .filter(|r| r.booth_type == item.booth_type)
-            .collect();
-        let mut applicants = Vec::new();
-        for r in &of_type {
-            let firm = read_model::firm(&mut tx, &r.uscc).await?;
-            let ineligible = if fair.spec.kind.is_external() {
-                eligibility::check(&firm.facts, rules.min_export_sales_fen)
-                    .err()
-                    .map(|e| e.to_string())
-            } else {
-                None
-            };
-            applicants.push(Applicant {
-                id: r.id.to_string(),
-                requested: r.booths_requested,
-                class: firm.class,
-                export_sales_fen: firm.facts.export_sales_fen.unwrap_or(0),
-                applied_at: r.applied_at,
-                access: Access {
-                    small: firm.small_firm,
-                    invited_a: r.invited_a && firm.class == Some(Class::A),
-                },
-                ineligible,
-            });
-        }
-        let pools = Pools::split(
-            item.capacity,
-            fair.spec.small_firm_reserve_percent,
-            fair.spec.a_class_reserve_percent,
-        );
-        let grants = allocation::allocate(pools, fair.spec.per_firm_cap, &applicants);
-        for ((r, grant), applicant) in of_type.iter().zip(&grants).zip(&applicants) {
-            let booths = grant.booths();
-            if booths > 0 {
-                let draw = Draw {
-                    general: grant.draw.general + grant.released,
-                    ..grant.draw
-                };
-                set_state(&mut tx, r.id, Status::Confirmed, draw, Some(now), None).await?;
-                set_explanation(&mut tx, r.id, &grant.explanation).await?;
-                take(&mut tx, fair_id, item.booth_type, i64::from(booths)).await?;
-                let confirmed = get(&mut tx, r.id).await?;
-                events::confirmed(&mut tx, outbox, &confirmed, false).await?;
-            } else if let Some(reason) = &applicant.ineligible {
-                set_explanation(&mut tx, r.id, &grant.explanation).await?;
-                release(&mut tx, r, &format!("not eligible: {reason}"), 0, now).await?;
-                let cancelled = get(&mut tx, r.id).await?;
-                events::cancelled(&mut tx, outbox, &cancelled).await?;
-            } else {
-                set_state(
-                    &mut tx,
-                    r.id,
-                    Status::Waitlisted,
-                    Draw::default(),
-                    None,
-                    None,
-                )
-                .await?;
-                set_explanation(
-                    &mut tx,
-                    r.id,
-                    &format!(
-                        "{} On the waitlist for a booth that frees up.",
-                        grant.explanation
-                    ),
-                )
-                .await?;
-                let waiting = get(&mut tx, r.id).await?;
-                events::waitlisted(&mut tx, outbox, &waiting).await?;
+
+    /// Runs the scored allocation of a fair ([`allocation::decide`]); returns every
+    /// registration of the fair.
+    pub async fn allocate(&self, fair_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Registration>> {
+        let mut tx = self.pool.begin().await?;
+        lock_fair(&mut tx, fair_id).await?;
+        let fair = fairs::get(&mut tx, fair_id).await?;
+        let mut applied = Vec::new();
+        for r in of_fair(&mut tx, fair_id).await? {
+            if r.status == Status::Applied {
+                let firm = read_model::firm(&mut tx, &r.uscc).await?;
+                applied.push(Candidate {
+                    registration: r,
+                    firm,
+                });
             }
         }
-    }
-    sqlx::query("UPDATE fairs SET allocated_at = $2, version = version + 1 WHERE id = $1")
-        .bind(fair_id)
-        .bind(now)
+        let state = AllocationState { fair, applied };
+        let allotments = allocation::decide(&state, &self.rules, now)?;
+        let applied = applied_in_allotment_order(&state, &allotments);
+        for (allotment, r) in allotments.iter().zip(applied) {
+            self.commit_allotment(&mut tx, r, allotment, now).await?;
+        }
+        sqlx::query!(
+            "UPDATE fairs SET allocated_at = $2, version = version + 1 WHERE id = $1",
+            fair_id,
+            now
+        )
         .execute(&mut *tx)
         .await?;
-    let all = of_fair(&mut tx, fair_id).await?;
-    tx.commit().await?;
-    Ok(all)
+        let all = of_fair(&mut tx, fair_id).await?;
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    async fn commit_allotment(
+        &self,
+        conn: &mut PgConnection,
+        r: &Registration,
+        allotment: &allocation::Allotment,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (r, fair_id) = (r.clone(), r.fair_id);
+        let happened = match &allotment.allotted {
+            Allotted::Confirmed { draw } => {
+                let confirmed = Registration {
+                    status: Status::Confirmed,
+                    draw: *draw,
+                    confirmed_at: Some(now),
+                    offer_expires_at: None,
+                    explanation: allotment.explanation.clone(),
+                    ..r
+                };
+                set_state(conn, &confirmed).await?;
+                take(conn, fair_id, allotment.booth_type, i64::from(draw.total())).await?;
+                Happened::Confirmed { promoted: false }
+            }
+            Allotted::Ineligible { reason } => {
+                set_explanation(conn, allotment.id, &allotment.explanation).await?;
+                let cancelled = Release {
+                    id: allotment.id,
+                    booth_type: allotment.booth_type,
+                    freed: 0,
+                    reason: reason.clone(),
+                    fee_fen: 0,
+                    happened: Happened::Cancelled,
+                };
+                release(conn, fair_id, &cancelled, now).await?;
+                Happened::Cancelled
+            }
+            Allotted::Waitlisted => {
+                let waiting = Registration {
+                    status: Status::Waitlisted,
+                    draw: Draw::default(),
+                    confirmed_at: None,
+                    offer_expires_at: None,
+                    explanation: allotment.explanation.clone(),
+                    ..r
+                };
+                set_state(conn, &waiting).await?;
+                Happened::Waitlisted
+            }
+        };
+        self.announce(conn, allotment.id, happened).await?;
+        Ok(())
+    }
+}
+
+/// The loaded registration of each allotment, in the allotments' order.
+fn applied_in_allotment_order<'a>(
+    state: &'a AllocationState,
+    allotments: &[allocation::Allotment],
+) -> Vec<&'a Registration> {
+    let by_id: HashMap<Uuid, &Registration> = state
+        .applied
+        .iter()
+        .map(|c| (c.registration.id, &c.registration))
+        .collect();
+    allotments
+        .iter()
+        .filter_map(|a| by_id.get(&a.id).copied())
+        .collect()
 }

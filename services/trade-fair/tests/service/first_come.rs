@@ -6,7 +6,7 @@ use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
 use trade_fair::{
     domain::fair::BoothType,
-    store::registrations::{self, Application},
+    domain::registration::{self as registrations, Application},
 };
 use uuid::Uuid;
 
@@ -76,8 +76,8 @@ async fn applications_are_taken_from_the_opening_instant_until_just_before_the_c
             booth_type: BoothType::Standard,
             booths: 1,
         };
-        let (pool, outbox, rules) = (app.pool.clone(), app.outbox.clone(), app.rules.clone());
-        async move { registrations::apply(&pool, &outbox, &rules, &application, at).await }
+        let store = app.store.clone();
+        async move { store.apply(&application, at).await }
     };
     let early = apply(0, opens - chrono::Duration::microseconds(1))
         .await
@@ -283,7 +283,7 @@ async fn upcoming_fairs_page_in_start_order_and_updates_need_the_current_version
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_closes() {
-    use trade_fair::{domain::Class, store::invitations, sweeper};
+    use trade_fair::{domain::Class, sweeper};
 
     let app = spawn_app().await;
     // Ten booths: 2 for small firms (20 %), 1 for invited A-class firms (10 %), 7 general.
@@ -301,17 +301,12 @@ async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_c
             booth_type: BoothType::Standard,
             booths: 1,
         };
-        let (pool, outbox, rules) = (app.pool.clone(), app.outbox.clone(), app.rules.clone());
+        let store = app.store.clone();
         async move {
-            registrations::apply(
-                &pool,
-                &outbox,
-                &rules,
-                &application,
-                opens + chrono::Duration::minutes(minute),
-            )
-            .await
-            .unwrap()
+            store
+                .apply(&application, opens + chrono::Duration::minutes(minute))
+                .await
+                .unwrap()
         }
     };
     for i in 0..8 {
@@ -348,14 +343,10 @@ async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_c
     )
     .await;
     let mut tx = app.pool.begin().await.unwrap();
-    invitations::invite_to_open_fairs(
-        &mut tx,
-        &app.outbox,
-        &leader,
-        opens + chrono::Duration::minutes(9),
-    )
-    .await
-    .unwrap();
+    app.store
+        .invite_to_open_fairs(&mut tx, &leader, opens + chrono::Duration::minutes(9))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let small_r = apply(small, 10).await;
     assert_eq!(
@@ -370,13 +361,9 @@ async fn reserves_are_kept_for_small_and_invited_leader_firms_until_the_window_c
     assert!(leader_r.invited_a);
 
     // At the close the small-firm reserve's last booth goes to the waiting large firm.
-    let swept = sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, closes)
-        .await
-        .unwrap();
+    let swept = sweeper::sweep_once(&app.store, closes).await.unwrap();
     assert_eq!(swept.fairs_released, 1);
-    let waiting = registrations::get(&mut app.pool.acquire().await.unwrap(), large[7].id)
-        .await
-        .unwrap();
+    let waiting = app.store.registration(large[7].id).await.unwrap();
     assert_eq!(waiting.status, registrations::Status::Offered);
     assert_eq!(
         app.get_fair(&fair.id).await.fair.unwrap().inventory[0].taken,

@@ -233,11 +233,11 @@ async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new
             10,
         ))
         .await;
-    let swept = trade_fair::sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, Utc::now())
+    let swept = trade_fair::sweeper::sweep_once(&app.store, Utc::now())
         .await
         .unwrap();
     assert_eq!(swept.invitations, 1);
-    let again = trade_fair::sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, Utc::now())
+    let again = trade_fair::sweeper::sweep_once(&app.store, Utc::now())
         .await
         .unwrap();
     assert_eq!(again.invitations, 0);

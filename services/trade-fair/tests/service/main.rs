@@ -8,6 +8,7 @@ mod first_come;
 mod invitations;
 mod scored;
 mod subsidies;
+mod upgrade;
 mod waitlist;
 
 use std::time::Duration;
@@ -26,8 +27,11 @@ use tonic::{Request, transport::Channel};
 use trade_fair::{
     Config,
     config::Rules,
-    domain::{Class, Period},
-    store::read_model::{self, EnterpriseRecord},
+    domain::{Class, Period, Segment},
+    store::{
+        Store,
+        read_model::{self, EnterpriseRecord, ReturnRecord},
+    },
 };
 use uuid::Uuid;
 
@@ -39,6 +43,8 @@ pub struct App {
     pub pool: PgPool,
     pub outbox: Outbox,
     pub rules: Rules,
+    /// The service's store on the same database, for tests that choose the time.
+    pub store: Store,
     pub producer: Producer,
     pub usccs: Usccs,
     service: Service,
@@ -66,10 +72,16 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
             .map(|(_, v)| v.to_string())
     })
     .expect("the same configuration");
+    let outbox = Outbox::new(trade_fair::SPEC.name);
     App {
         client: FairServiceClient::new(service.channel.clone()),
         pool: service.pool.clone(),
-        outbox: Outbox::new(trade_fair::SPEC.name),
+        store: Store::new(
+            service.pool.clone(),
+            outbox.clone(),
+            std::sync::Arc::new(config.rules.clone()),
+        ),
+        outbox,
         rules: config.rules,
         producer,
         usccs: Usccs::new(),
@@ -157,16 +169,22 @@ impl App {
             name: format!("Firm {uscc}"),
             small_firm: firm.small,
             tax_credit_violation: firm.tax_veto,
-            segment: 1,
+            segment: Some(Segment::Textile),
             version: 1,
         };
         read_model::apply_enterprise(&mut tx, &record)
             .await
             .unwrap();
         let period = Period::parse("2025").unwrap();
-        read_model::apply_return(&mut tx, uscc, "", 1, period, 1, firm.export_sales_fen)
-            .await
-            .unwrap();
+        let sales = ReturnRecord {
+            uscc,
+            name: "",
+            segment: Some(Segment::Textile),
+            period,
+            revision: 1,
+            export_sales_fen: firm.export_sales_fen,
+        };
+        read_model::apply_return(&mut tx, &sales).await.unwrap();
         read_model::apply_class(&mut tx, uscc, firm.class, period, Utc::now())
             .await
             .unwrap();

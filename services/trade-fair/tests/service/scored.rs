@@ -5,8 +5,8 @@
 use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
 use trade_fair::{
+    domain::registration::{self as registrations, Application, Status},
     domain::{Class, fair::BoothType},
-    store::registrations::{self, Application, Status},
 };
 use uuid::Uuid;
 
@@ -40,9 +40,7 @@ async fn thirty_booths_among_twenty_five_firms_give_each_one_first_and_keep_the_
             booths: 3,
         };
         let at = opens + chrono::Duration::minutes(i as i64);
-        let r = registrations::apply(&app.pool, &app.outbox, &app.rules, &application, at)
-            .await
-            .unwrap();
+        let r = app.store.apply(&application, at).await.unwrap();
         assert_eq!(
             r.status,
             Status::Applied,
@@ -50,20 +48,14 @@ async fn thirty_booths_among_twenty_five_firms_give_each_one_first_and_keep_the_
         );
     }
 
-    let early = registrations::allocate(
-        &app.pool,
-        &app.outbox,
-        &app.rules,
-        fair_id,
-        closes - chrono::Duration::seconds(1),
-    )
-    .await
-    .unwrap_err();
+    let early = app
+        .store
+        .allocate(fair_id, closes - chrono::Duration::seconds(1))
+        .await
+        .unwrap_err();
     assert!(early.to_string().contains("collected until"), "{early}");
 
-    let all = registrations::allocate(&app.pool, &app.outbox, &app.rules, fair_id, closes)
-        .await
-        .unwrap();
+    let all = app.store.allocate(fair_id, closes).await.unwrap();
     assert_eq!(all.len(), 25);
     let booths = |r: &registrations::Registration| r.draw.total();
     assert!(
@@ -100,9 +92,7 @@ async fn thirty_booths_among_twenty_five_firms_give_each_one_first_and_keep_the_
     let state = app.get_fair(&fair.id).await.fair.unwrap();
     assert_eq!(state.inventory[0].taken, 30);
     assert!(state.allocated_at.is_some());
-    let again = registrations::allocate(&app.pool, &app.outbox, &app.rules, fair_id, closes)
-        .await
-        .unwrap_err();
+    let again = app.store.allocate(fair_id, closes).await.unwrap_err();
     assert!(again.to_string().contains("were allocated"), "{again}");
     app.stop().await;
 }

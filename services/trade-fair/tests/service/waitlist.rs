@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
-use trade_fair::{domain::Class, store::registrations, sweeper};
+use trade_fair::{domain::Class, sweeper};
 use uuid::Uuid;
 
 use crate::{FirmSpec, as_dept, collect, fair_plan, hours, spawn_app};
@@ -100,18 +100,11 @@ async fn a_freed_booth_is_offered_in_order_passed_on_when_the_offer_lapses_and_c
     );
 
     // Nothing lapses before its time; at it, the offer moves on to the next in line.
-    let before = sweeper::sweep_once(
-        &app.pool,
-        &app.outbox,
-        &app.rules,
-        expires - chrono::Duration::seconds(1),
-    )
-    .await
-    .unwrap();
-    assert_eq!(before.offers_lapsed, 0);
-    let swept = sweeper::sweep_once(&app.pool, &app.outbox, &app.rules, expires)
+    let before = sweeper::sweep_once(&app.store, expires - chrono::Duration::seconds(1))
         .await
         .unwrap();
+    assert_eq!(before.offers_lapsed, 0);
+    let swept = sweeper::sweep_once(&app.store, expires).await.unwrap();
     assert_eq!(swept.offers_lapsed, 1);
     let after: Vec<pb::Registration> = app.registrations(&fair.id).await;
     let of = |uscc: &str| after.iter().find(|r| r.uscc == uscc).unwrap().clone();
@@ -122,11 +115,7 @@ async fn a_freed_booth_is_offered_in_order_passed_on_when_the_offer_lapses_and_c
 
     // Too late to accept the lapsed one; the new one accepts.
     let lapsed_id = Uuid::parse_str(&of(&a_late).id).unwrap();
-    assert!(
-        registrations::accept_offer(&app.pool, &app.outbox, lapsed_id, Utc::now())
-            .await
-            .is_err()
-    );
+    assert!(app.store.accept_offer(lapsed_id, Utc::now()).await.is_err());
     let accepted = app
         .client
         .clone()
@@ -202,10 +191,7 @@ async fn cancelling_after_the_window_closed_costs_the_configured_share_of_the_fe
     let r = app.apply(&fair.id, &app.uscc(0), 2).await.unwrap();
     let closes = crate::at(&fair.registration_closes_at);
     let id = Uuid::parse_str(&r.id).unwrap();
-    let (cancelled, _) =
-        registrations::cancel(&app.pool, &app.outbox, &app.rules, id, "ill", closes)
-            .await
-            .unwrap();
+    let (cancelled, _) = app.store.cancel(id, "ill", closes).await.unwrap();
     // Two booths at 20,000 yuan, 30 % of it by default.
     assert_eq!(cancelled.cancellation_fee_fen, 1_200_000);
     assert_eq!(

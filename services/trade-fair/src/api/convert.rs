@@ -1,45 +1,25 @@
-//! Protobuf ↔ domain: stored records to `haicheng.fair.v1` messages (for the API and the
-//! events), and requests to domain values with a field violation for each bad field.
+//! Protobuf ↔ domain: domain values to `haicheng.fair.v1` messages (for the API and
+//! [`crate::events`]), and requests to domain values with a field violation for each bad
+//! field. Never reads the store.
 
-use haicheng_proto::{common::v1 as common, fair::v1 as pb};
+use haicheng_proto::fair::v1 as pb;
 use platform::{
     Violations,
     time::{from_timestamp, to_timestamp},
-    uscc::Uscc,
-};
-use uuid::Uuid;
-
-use crate::{
-    config::Rules,
-    domain::{
-        Class,
-        fair::{AllocationMode, BoothType, FairKind, FairSpec, Inventory, Market, Window},
-    },
-    store::{
-        fairs::Fair,
-        invitations::{Invitation, InvitationStatus},
-        outcomes::Outcome,
-        registrations::{Registration, Status},
-        subsidies::Subsidy,
-    },
 };
 
+use crate::domain::{
+    Class, Rules,
+    fair::{AllocationMode, BoothType, Fair, FairKind, FairSpec, Inventory, Market, Window},
+    invitation::{Invitation, InvitationStatus},
+    outcome::Outcome,
+    registration::{Registration, Status},
+    subsidy::{Budget, Subsidy},
+};
+
+/// The contract's number of an optional class (0: none).
 pub fn class(class: Option<Class>) -> i32 {
-    (match class {
-        Some(Class::A) => common::EnterpriseClass::A,
-        Some(Class::B) => common::EnterpriseClass::B,
-        Some(Class::C) => common::EnterpriseClass::C,
-        None => common::EnterpriseClass::Unspecified,
-    }) as i32
-}
-
-pub fn class_from_proto(value: i32) -> Option<Class> {
-    match common::EnterpriseClass::try_from(value).ok()? {
-        common::EnterpriseClass::A => Some(Class::A),
-        common::EnterpriseClass::B => Some(Class::B),
-        common::EnterpriseClass::C => Some(Class::C),
-        common::EnterpriseClass::Unspecified => None,
-    }
+    class.map_or(0, |c| c.to_proto() as i32)
 }
 
 pub fn kind(kind: FairKind) -> pb::FairKind {
@@ -104,15 +84,7 @@ pub fn status(status: Status) -> pb::RegistrationStatus {
 }
 
 pub fn status_from_proto(value: i32) -> Option<Status> {
-    [
-        Status::Applied,
-        Status::Confirmed,
-        Status::Waitlisted,
-        Status::Offered,
-        Status::Cancelled,
-    ]
-    .into_iter()
-    .find(|s| status(*s) as i32 == value)
+    Status::ALL.into_iter().find(|s| status(*s) as i32 == value)
 }
 
 pub fn invitation_status(s: InvitationStatus) -> pb::InvitationStatus {
@@ -124,13 +96,9 @@ pub fn invitation_status(s: InvitationStatus) -> pb::InvitationStatus {
 }
 
 pub fn invitation_status_from_proto(value: i32) -> Option<InvitationStatus> {
-    [
-        InvitationStatus::Issued,
-        InvitationStatus::Applied,
-        InvitationStatus::Withdrawn,
-    ]
-    .into_iter()
-    .find(|s| invitation_status(*s) as i32 == value)
+    InvitationStatus::ALL
+        .into_iter()
+        .find(|s| invitation_status(*s) as i32 == value)
 }
 
 pub fn fair(f: &Fair) -> pb::Fair {
@@ -217,6 +185,14 @@ pub fn outcome(o: &Outcome) -> pb::Outcome {
     }
 }
 
+pub fn budget(b: Budget) -> pb::SubsidyBudget {
+    pb::SubsidyBudget {
+        year: b.year,
+        budget_fen: b.budget_fen,
+        granted_fen: b.granted_fen,
+    }
+}
+
 pub fn subsidy(s: &Subsidy) -> pb::Subsidy {
     pb::Subsidy {
         registration_id: s.registration_id.to_string(),
@@ -227,31 +203,6 @@ pub fn subsidy(s: &Subsidy) -> pb::Subsidy {
         percent: s.percent,
         limited_by: s.limited_by.clone(),
         granted_at: Some(to_timestamp(s.granted_at)),
-    }
-}
-
-/// A required id.
-pub fn id(violations: &mut Violations, field: &str, text: &str) -> Uuid {
-    match Uuid::parse_str(text) {
-        Ok(id) => id,
-        Err(_) => {
-            violations.add(
-                field,
-                if text.is_empty() {
-                    "is required".to_string()
-                } else {
-                    format!("{text:?} is not an id")
-                },
-            );
-            Uuid::nil()
-        }
-    }
-}
-
-/// A required, valid USCC.
-pub fn uscc(violations: &mut Violations, field: &str, code: &str) {
-    if let Err(err) = Uscc::parse(code) {
-        violations.add(field, err.to_string());
     }
 }
 
@@ -282,6 +233,62 @@ fn percent(violations: &mut Violations, field: &str, value: Option<i32>, default
             default
         }
     }
+}
+
+/// The booth inventory of a plan; a bad booth type is named by its index.
+fn inventory(
+    violations: &mut Violations,
+    prefix: &str,
+    items: &[pb::BoothInventory],
+) -> Vec<Inventory> {
+    let mut inventory = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let t = booth_type_from_proto(item.booth_type);
+        violations.check(
+            t.is_some(),
+            format!("{prefix}.inventory[{i}].booth_type"),
+            "must be standard, brand or custom space",
+        );
+        if let Some(booth_type) = t {
+            inventory.push(Inventory {
+                booth_type,
+                capacity: item.capacity.max(0) as u32,
+                fee_fen: item.fee_fen,
+            });
+        }
+    }
+    inventory
+}
+
+/// The two reserves and the per-firm cap of a plan, `defaults` where unset.
+fn reserves_and_cap(
+    violations: &mut Violations,
+    prefix: &str,
+    f: &pb::Fair,
+    defaults: (u32, u32, u32),
+) -> (u32, u32, u32) {
+    let field = |name: &str| format!("{prefix}.{name}");
+    let small = percent(
+        violations,
+        &field("small_firm_reserve_percent"),
+        f.small_firm_reserve_percent,
+        defaults.0,
+    );
+    let a_class = percent(
+        violations,
+        &field("a_class_reserve_percent"),
+        f.a_class_reserve_percent,
+        defaults.1,
+    );
+    let cap = match f.per_firm_cap {
+        None => defaults.2,
+        Some(c) if c > 0 => c as u32,
+        Some(_) => {
+            violations.add(field("per_firm_cap"), "must be at least 1");
+            defaults.2
+        }
+    };
+    (small, a_class, cap)
 }
 
 /// A fair plan from a request (`prefix` names the message field, e.g. `fair`); unset
@@ -325,42 +332,8 @@ pub fn fair_spec(
         &field("registration_closes_at"),
         f.registration_closes_at.as_ref(),
     );
-    let mut inventory = Vec::new();
-    for (i, item) in f.inventory.iter().enumerate() {
-        let t = booth_type_from_proto(item.booth_type);
-        violations.check(
-            t.is_some(),
-            field(&format!("inventory[{i}].booth_type")),
-            "must be standard, brand or custom space",
-        );
-        if let Some(booth_type) = t {
-            inventory.push(Inventory {
-                booth_type,
-                capacity: item.capacity.max(0) as u32,
-                fee_fen: item.fee_fen,
-            });
-        }
-    }
-    let small = percent(
-        violations,
-        &field("small_firm_reserve_percent"),
-        f.small_firm_reserve_percent,
-        defaults.0,
-    );
-    let a_class = percent(
-        violations,
-        &field("a_class_reserve_percent"),
-        f.a_class_reserve_percent,
-        defaults.1,
-    );
-    let cap = match f.per_firm_cap {
-        None => defaults.2,
-        Some(c) if c > 0 => c as u32,
-        Some(_) => {
-            violations.add(field("per_firm_cap"), "must be at least 1");
-            defaults.2
-        }
-    };
+    let inventory = inventory(violations, prefix, &f.inventory);
+    let (small, a_class, cap) = reserves_and_cap(violations, prefix, f, defaults);
     let spec = FairSpec {
         name: f.name.clone(),
         kind: kind?,
