@@ -24,14 +24,15 @@ fn event<M: Message + Name>(fair_id: Uuid, uscc: &str, message: &M) -> OutgoingE
     OutgoingEvent::new(topics::FAIR_EVENTS, fair_id.to_string(), message).with_subject(uscc)
 }
 
-/// What `happened` to `r` (as it stands after the change).
-pub fn registration(happened: Happened, r: &Registration) -> OutgoingEvent {
+/// What `happened` to `r` (as it stands after the change) at `fair`.
+pub fn registration(happened: Happened, r: &Registration, fair: &Fair) -> OutgoingEvent {
     let registration = Some(convert::registration(r));
     match happened {
         Happened::Confirmed { promoted } => {
             let message = pb::RegistrationConfirmed {
                 registration,
                 promoted_from_waitlist: promoted,
+                fair: Some(convert::fair(fair)),
             };
             event(r.fair_id, &r.uscc, &message)
         }

@@ -299,7 +299,8 @@ impl Store {
         happened: Happened,
     ) -> Result<Registration> {
         let r = get(conn, id).await?;
-        self.publish(conn, events::registration(happened, &r))
+        let fair = super::fairs::get(conn, r.fair_id).await?;
+        self.publish(conn, events::registration(happened, &r, &fair))
             .await?;
         Ok(r)
     }
