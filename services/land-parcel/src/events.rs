@@ -179,7 +179,10 @@ mod tests {
             issued_at: Utc::now(),
             due_on: None,
         };
-        let events = notices(&notice, &[Department::NaturalResources, Department::Commerce]);
+        let events = notices(
+            &notice,
+            &[Department::NaturalResources, Department::Commerce],
+        );
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].key, Department::NaturalResources.as_str());
         let message: haicheng_proto::policy::v1::SupportPolicyNotice =

@@ -22,7 +22,10 @@ use platform::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{domain::Refused, store::{Store, StoreError}};
+use crate::{
+    domain::Refused,
+    store::{Store, StoreError},
+};
 
 /// The fully qualified service name.
 pub const SERVICE_NAME: &str = haicheng_proto::land::v1::land_service_server::SERVICE_NAME;
@@ -182,7 +185,10 @@ type Answer<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl LandService for LandApi {
-    async fn register_parcel(&self, request: Request<pb::RegisterParcelRequest>) -> Answer<pb::RegisterParcelResponse> {
+    async fn register_parcel(
+        &self,
+        request: Request<pb::RegisterParcelRequest>,
+    ) -> Answer<pb::RegisterParcelResponse> {
         let new = parcels::new_parcel(request.get_ref())?;
         let record = self.store.register_parcel(&new).await?;
         Ok(Response::new(pb::RegisterParcelResponse {
@@ -190,7 +196,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn get_parcel(&self, request: Request<pb::GetParcelRequest>) -> Answer<pb::GetParcelResponse> {
+    async fn get_parcel(
+        &self,
+        request: Request<pb::GetParcelRequest>,
+    ) -> Answer<pb::GetParcelResponse> {
         let parks = Parks::of_request(&request)?;
         let id = parcels::parcel_id(&request.get_ref().parcel_id)?;
         let record = self.store.parcel(id).await?;
@@ -204,7 +213,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn list_parcels(&self, request: Request<pb::ListParcelsRequest>) -> Answer<pb::ListParcelsResponse> {
+    async fn list_parcels(
+        &self,
+        request: Request<pb::ListParcelsRequest>,
+    ) -> Answer<pb::ListParcelsResponse> {
         let parks = Parks::of_request(&request)?;
         let page = parcels::page(request.get_ref(), &parks)?;
         let mut records = self
@@ -218,7 +230,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn split_parcel(&self, request: Request<pb::SplitParcelRequest>) -> Answer<pb::SplitParcelResponse> {
+    async fn split_parcel(
+        &self,
+        request: Request<pb::SplitParcelRequest>,
+    ) -> Answer<pb::SplitParcelResponse> {
         let r = request.get_ref();
         let parts = parcels::split_parts(r)?;
         let records = self
@@ -230,7 +245,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn merge_parcels(&self, request: Request<pb::MergeParcelsRequest>) -> Answer<pb::MergeParcelsResponse> {
+    async fn merge_parcels(
+        &self,
+        request: Request<pb::MergeParcelsRequest>,
+    ) -> Answer<pb::MergeParcelsResponse> {
         let r = request.get_ref();
         let ids = parcels::merged_ids(r)?;
         let record = self
@@ -242,7 +260,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn grant_parcel(&self, request: Request<pb::GrantParcelRequest>) -> Answer<pb::GrantParcelResponse> {
+    async fn grant_parcel(
+        &self,
+        request: Request<pb::GrantParcelRequest>,
+    ) -> Answer<pb::GrantParcelResponse> {
         let r = request.get_ref();
         let grant = grants::grant_request(r)?;
         let granted = self
@@ -255,7 +276,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn get_grant(&self, request: Request<pb::GetGrantRequest>) -> Answer<pb::GetGrantResponse> {
+    async fn get_grant(
+        &self,
+        request: Request<pb::GetGrantRequest>,
+    ) -> Answer<pb::GetGrantResponse> {
         let parks = Parks::of_request(&request)?;
         let id = grants::grant_id(&request.get_ref().grant_id)?;
         let grant = self.store.grant_view(id).await?;
@@ -268,19 +292,22 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn record_milestone(&self, request: Request<pb::RecordMilestoneRequest>) -> Answer<pb::RecordMilestoneResponse> {
+    async fn record_milestone(
+        &self,
+        request: Request<pb::RecordMilestoneRequest>,
+    ) -> Answer<pb::RecordMilestoneResponse> {
         let by = recorded_by(&request)?;
         let (id, milestone) = grants::milestone(request.get_ref())?;
-        let grant = self
-            .store
-            .record_milestone(id, &milestone, &by)
-            .await?;
+        let grant = self.store.record_milestone(id, &milestone, &by).await?;
         Ok(Response::new(pb::RecordMilestoneResponse {
             grant: Some(convert::grant_to_proto(&grant)),
         }))
     }
 
-    async fn list_evaluations(&self, request: Request<pb::ListEvaluationsRequest>) -> Answer<pb::ListEvaluationsResponse> {
+    async fn list_evaluations(
+        &self,
+        request: Request<pb::ListEvaluationsRequest>,
+    ) -> Answer<pb::ListEvaluationsResponse> {
         let parks = Parks::of_request(&request)?;
         let (id, as_of) = grants::evaluations_as_of(request.get_ref())?;
         let grant = self.store.grant_view(id).await?;
@@ -292,13 +319,13 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn convert_lease_to_transfer(&self, request: Request<pb::ConvertLeaseToTransferRequest>) -> Answer<pb::ConvertLeaseToTransferResponse> {
+    async fn convert_lease_to_transfer(
+        &self,
+        request: Request<pb::ConvertLeaseToTransferRequest>,
+    ) -> Answer<pb::ConvertLeaseToTransferResponse> {
         let r = request.get_ref();
         let id = grants::conversion(r)?;
-        let (grant, conversion) = self
-            .store
-            .convert_lease(id, r.expected_version)
-            .await?;
+        let (grant, conversion) = self.store.convert_lease(id, r.expected_version).await?;
         Ok(Response::new(pb::ConvertLeaseToTransferResponse {
             grant: Some(convert::grant_to_proto(&grant)),
             rent_credited_fen: conversion.rent_credited_fen,
@@ -306,7 +333,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn define_building(&self, request: Request<pb::DefineBuildingRequest>) -> Answer<pb::DefineBuildingResponse> {
+    async fn define_building(
+        &self,
+        request: Request<pb::DefineBuildingRequest>,
+    ) -> Answer<pb::DefineBuildingResponse> {
         let r = request.get_ref();
         let (floors, specs) = units::building(r)?;
         let building = self
@@ -318,7 +348,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn lease_unit(&self, request: Request<pb::LeaseUnitRequest>) -> Answer<pb::LeaseUnitResponse> {
+    async fn lease_unit(
+        &self,
+        request: Request<pb::LeaseUnitRequest>,
+    ) -> Answer<pb::LeaseUnitResponse> {
         let by = recorded_by(&request)?;
         let t = units::lease(request.get_ref())?;
         let unit = self
@@ -330,7 +363,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn sell_unit(&self, request: Request<pb::SellUnitRequest>) -> Answer<pb::SellUnitResponse> {
+    async fn sell_unit(
+        &self,
+        request: Request<pb::SellUnitRequest>,
+    ) -> Answer<pb::SellUnitResponse> {
         let by = recorded_by(&request)?;
         let t = units::sale(request.get_ref())?;
         let unit = self
@@ -342,25 +378,25 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn submit_land_application(&self, request: Request<pb::SubmitLandApplicationRequest>) -> Answer<pb::SubmitLandApplicationResponse> {
+    async fn submit_land_application(
+        &self,
+        request: Request<pb::SubmitLandApplicationRequest>,
+    ) -> Answer<pb::SubmitLandApplicationResponse> {
         let application = queue::application(request.into_inner())?;
-        let record = self
-            .store
-            .submit_application(&application)
-            .await?;
+        let record = self.store.submit_application(&application).await?;
         Ok(Response::new(pb::SubmitLandApplicationResponse {
             application: Some(convert::application_to_proto(&record)),
         }))
     }
 
-    async fn list_land_applications(&self, request: Request<pb::ListLandApplicationsRequest>) -> Answer<pb::ListLandApplicationsResponse> {
+    async fn list_land_applications(
+        &self,
+        request: Request<pb::ListLandApplicationsRequest>,
+    ) -> Answer<pb::ListLandApplicationsResponse> {
         let parks = Parks::of_request(&request)?;
         let page = queue::page(request.get_ref())?;
         parks.check(page.park)?;
-        let all = self
-            .store
-            .applications(page.park, page.queued)
-            .await?;
+        let all = self.store.applications(page.park, page.queued).await?;
         let (applications, next) = queue::one_page(&all, page.offset, page.size);
         Ok(Response::new(pb::ListLandApplicationsResponse {
             applications: applications.map(convert::application_to_proto).collect(),
@@ -368,7 +404,10 @@ impl LandService for LandApi {
         }))
     }
 
-    async fn allocate_land(&self, request: Request<pb::AllocateLandRequest>) -> Answer<pb::AllocateLandResponse> {
+    async fn allocate_land(
+        &self,
+        request: Request<pb::AllocateLandRequest>,
+    ) -> Answer<pb::AllocateLandResponse> {
         let r = request.get_ref();
         let grant = grants::allocation(r)?;
         let (application, granted) = self

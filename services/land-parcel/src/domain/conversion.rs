@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use super::{
     add_months,
     grant::{GrantRecord, GrantStatus},
+    parcel::ParcelStatus,
 };
 
 /// Why a conversion is refused; each names the condition that fails.
@@ -84,6 +85,12 @@ pub fn decide(
         latest_all_met,
     };
     convert(&facts, today)
+}
+
+/// The parcel's status after its grant is converted: a leased parcel becomes granted (any
+/// other keeps its status: `None`).
+pub fn parcel_after(status: ParcelStatus) -> Option<ParcelStatus> {
+    (status == ParcelStatus::Leased).then_some(ParcelStatus::Granted)
 }
 
 #[cfg(test)]

@@ -404,7 +404,11 @@ impl NoticeKind {
 /// shortfall is an early warning.
 fn outcome_of(items: &[ItemResult], enforced: bool, all_met: bool) -> Outcome {
     if enforced {
-        if all_met { Outcome::Met } else { Outcome::Short }
+        if all_met {
+            Outcome::Met
+        } else {
+            Outcome::Short
+        }
     } else if items.iter().any(|i| i.projected_shortfall_bp > 0) {
         Outcome::EarlyWarning
     } else {

@@ -484,13 +484,6 @@ pub struct GrantRecord {
     pub version: i64,
 }
 
-impl GrantRecord {
-    /// In force: leasing or transferred, not ended.
-    pub fn in_force(&self) -> bool {
-        self.status != GrantStatus::Ended
-    }
-}
-
 /// A grant with its lateness as of the day it was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrantView {
@@ -701,7 +694,9 @@ mod decide_tests {
         assert_eq!(taken.to_string(), "parcel XL-1 is granted, not available");
         assert!(matches!(
             decide_for(ParcelStatus::Available, None, &ok),
-            Err(GrantRefused::Holder(super::super::HolderRefused::Unknown(_)))
+            Err(GrantRefused::Holder(super::super::HolderRefused::Unknown(
+                _
+            )))
         ));
         let trader = firm(Segment::Trade);
         assert!(matches!(

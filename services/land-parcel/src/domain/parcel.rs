@@ -262,7 +262,10 @@ impl std::fmt::Display for ParcelStatus {
 
 /// A split of `parent` into `parts`: the new parcels (same park, use and plan range), or the
 /// rule it breaks. The parent ends.
-pub fn decide_split(parent: &ParcelRecord, parts: &[Part]) -> Result<Vec<NewParcel>, ParcelRefused> {
+pub fn decide_split(
+    parent: &ParcelRecord,
+    parts: &[Part],
+) -> Result<Vec<NewParcel>, ParcelRefused> {
     if parent.status != ParcelStatus::Available {
         return Err(ParcelRefused::NotSplittable {
             id: parent.id.clone(),
@@ -347,7 +350,11 @@ mod tests {
         let parts = [part("P1-A", 400), part("P1-B", 600)];
         let children = decide_split(&parent, &parts).expect("a valid split");
         assert_eq!(children.len(), 2);
-        assert!(children.iter().all(|c| c.park == Park::Ganwang && c.plot_ratio_min_milli == 800));
+        assert!(
+            children
+                .iter()
+                .all(|c| c.park == Park::Ganwang && c.plot_ratio_min_milli == 800)
+        );
         let granted = record("P1", ParcelStatus::Granted);
         let refused = decide_split(&granted, &parts).unwrap_err();
         assert_eq!(
@@ -368,7 +375,10 @@ mod tests {
             ..record("B", ParcelStatus::Available)
         };
         let merged = decide_merge(&[a.clone(), b], "AB", "here").expect("a valid merge");
-        assert_eq!((merged.area_centi_mu, merged.plot_ratio_min_milli), (2_000, 1_000));
+        assert_eq!(
+            (merged.area_centi_mu, merged.plot_ratio_min_milli),
+            (2_000, 1_000)
+        );
         let idle = record("C", ParcelStatus::Idle);
         assert!(matches!(
             decide_merge(&[a, idle], "AC", "here"),

@@ -143,7 +143,13 @@ pub fn check_new_building(
     rules: &LandRules,
 ) -> Result<(), UnitRefused> {
     let mut violations = Violations::new();
-    check_building(name, floors, specs, rules.min_unit_centi_m2, &mut violations);
+    check_building(
+        name,
+        floors,
+        specs,
+        rules.min_unit_centi_m2,
+        &mut violations,
+    );
     if violations.is_empty() {
         Ok(())
     } else {
@@ -152,7 +158,10 @@ pub fn check_new_building(
 }
 
 /// Decides a building on `parcel` (checked by [`check_new_building`]): only on granted land.
-pub fn decide_building(parcel: &ParcelRecord, grant: Option<&GrantRecord>) -> Result<(), UnitRefused> {
+pub fn decide_building(
+    parcel: &ParcelRecord,
+    grant: Option<&GrantRecord>,
+) -> Result<(), UnitRefused> {
     match grant {
         Some(_) => Ok(()),
         None => Err(UnitRefused::NotGranted {
@@ -362,7 +371,10 @@ fn check_unit(
     if unit.area_centi_m2 <= 0 {
         violations.add(area_field, "must be positive");
     } else if unit.area_centi_m2 > floor {
-        violations.add(area_field, format!("exceeds floor {} ({floor})", unit.floor));
+        violations.add(
+            area_field,
+            format!("exceeds floor {} ({floor})", unit.floor),
+        );
     } else if unit.part.is_empty() && unit.area_centi_m2 != floor {
         violations.add(
             area_field,
@@ -623,12 +635,18 @@ mod tests {
             grant: Some(&grant),
             latest_outcome: Some(Outcome::EarlyWarning),
         };
-        assert_eq!(decide_transfer(state, "X", SALE).ok(), Some(UnitStatus::Sold));
+        assert_eq!(
+            decide_transfer(state, "X", SALE).ok(),
+            Some(UnitStatus::Sold)
+        );
         let lease = Transfer::Lease {
             term_months: 12,
             yearly_rent_fen: 1,
         };
-        assert_eq!(decide_transfer(state, "X", lease).ok(), Some(UnitStatus::Leased));
+        assert_eq!(
+            decide_transfer(state, "X", lease).ok(),
+            Some(UnitStatus::Leased)
+        );
         let refusals = [
             TransferState {
                 holder: Some(&trader),
@@ -647,7 +665,11 @@ mod tests {
             .into_iter()
             .map(|s| decide_transfer(s, "X", SALE).unwrap_err().to_string())
             .collect();
-        assert!(messages[0].contains("not a manufacturer"), "{}", messages[0]);
+        assert!(
+            messages[0].contains("not a manufacturer"),
+            "{}",
+            messages[0]
+        );
         assert_eq!(messages[1], "parcel XL-1 has no grant in force");
         assert!(messages[2].contains("not complied with"), "{}", messages[2]);
     }

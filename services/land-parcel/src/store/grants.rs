@@ -17,7 +17,6 @@ use crate::{
             GrantRequest, GrantState, GrantStatus, GrantView,
         },
         lateness::{Milestone, Progress},
-        parcel::ParcelStatus,
         supply::{SupplyMode, Terms},
     },
     events,
@@ -243,7 +242,11 @@ impl Store {
         command: GrantCommand<'_>,
     ) -> Result<GrantView> {
         let parcel = parcels::load_locked(conn, parcel_id).await?;
-        check_version(&format!("parcel {parcel_id}"), parcel.version, expected_version)?;
+        check_version(
+            &format!("parcel {parcel_id}"),
+            parcel.version,
+            expected_version,
+        )?;
         let holder = read_model::enterprise(conn, command.uscc).await?;
         let state = GrantState {
             parcel: &parcel,
@@ -360,8 +363,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let parcel = parcels::load_locked(&mut tx, &grant.parcel_id).await?;
-        if parcel.status == ParcelStatus::Leased {
-            parcels::set_status(&mut tx, &grant.parcel_id, ParcelStatus::Granted).await?;
+        if let Some(status) = conversion::parcel_after(parcel.status) {
+            parcels::set_status(&mut tx, &grant.parcel_id, status).await?;
         }
         let grant = self.view(load(&mut tx, id).await?, day);
         let event = events::lease_converted(&grant, &conversion, Utc::now());

@@ -64,7 +64,10 @@ impl Store {
             .unwrap_or_default();
         let mut announced = vec![events::grant_idle(&view, reason, on)];
         let notice = idle_notice(&grant, reason, on, &name);
-        announced.extend(events::notices(&notice, &self.rules.idle_notice_departments));
+        announced.extend(events::notices(
+            &notice,
+            &self.rules.idle_notice_departments,
+        ));
         self.publish(&mut tx, announced).await?;
         tx.commit().await?;
         Ok(true)

@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use platform::Park;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::{
-    Result, Store, StoreError, check_version, corrupt, is_unique_violation, refused,
-};
+use super::{Result, Store, StoreError, check_version, corrupt, is_unique_violation, refused};
 use crate::domain::{
     LandUse,
     parcel::{self, NewParcel, ParcelRecord, ParcelStatus, Part},

@@ -63,7 +63,8 @@ impl TryFrom<UnitRow> for UnitRecord {
     type Error = sqlx::Error;
     fn try_from(r: UnitRow) -> sqlx::Result<Self> {
         Ok(Self {
-            status: UnitStatus::parse(&r.status).ok_or_else(|| corrupt("unit status", &r.status))?,
+            status: UnitStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("unit status", &r.status))?,
             apportioned_centi_mu: apportioned_centi_mu(
                 r.floor_area_centi_m2,
                 r.parcel_floor_centi_m2,
