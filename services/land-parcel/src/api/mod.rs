@@ -420,3 +420,53 @@ impl LandService for LandApi {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+    use crate::domain::{
+        conversion::ConversionRefused,
+        grant::GrantRefused,
+        parcel::{ParcelRefused, ParcelStatus},
+    };
+
+    fn code(err: StoreError) -> (Code, String) {
+        let status = Status::from(err);
+        (status.code(), status.message().to_string())
+    }
+
+    #[test]
+    fn each_store_error_and_refusal_has_one_status() {
+        let mut v = Violations::new();
+        v.add("parts", "the parts add up to 1, the parcel has 2");
+        let invalid = StoreError::Refused(ParcelRefused::Invalid(v).into());
+        assert_eq!(code(invalid).0, Code::InvalidArgument);
+        let taken = StoreError::Refused(
+            GrantRefused::NotAvailable {
+                id: "XL-1".into(),
+                status: ParcelStatus::Granted,
+            }
+            .into(),
+        );
+        let (taken_code, message) = code(taken);
+        assert_eq!(taken_code, Code::FailedPrecondition);
+        assert!(
+            message.ends_with("parcel XL-1 is granted, not available"),
+            "{message}"
+        );
+        let early = StoreError::Refused(ConversionRefused::NotEvaluated.into());
+        assert_eq!(code(early).0, Code::FailedPrecondition);
+        let stale = StoreError::VersionConflict("parcel XL-1 is at version 3, not 2".into());
+        assert_eq!(code(stale).0, Code::Aborted);
+        assert_eq!(
+            code(StoreError::NotFound("parcel XL-9".into())).0,
+            Code::NotFound
+        );
+        assert_eq!(
+            code(StoreError::AlreadyExists("parcel XL-1".into())).0,
+            Code::AlreadyExists
+        );
+    }
+}
