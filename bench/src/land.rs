@@ -307,8 +307,8 @@ async fn limit_return(
     .bind(uscc)
     .bind(format!("海城基准纺织{uscc}有限公司"))
     .bind(true)
-    .bind("apparel")
-    .bind("xiliu")
+    .bind("APPAREL")
+    .bind("XILIU")
     .bind(1i64)
     .execute(&mut *tx)
     .await?;

@@ -9,6 +9,7 @@ use platform::{
     config::{non_blank, parse_or},
 };
 
+pub use crate::domain::LandRules;
 use crate::domain::{
     evaluation::EvaluationRules,
     grant::PlotRatioMinimums,
@@ -82,36 +83,6 @@ pub mod vars {
     ];
 }
 
-/// Every land rule's numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LandRules {
-    pub terms: TermRules,
-    pub plot_ratio_minimums: PlotRatioMinimums,
-    pub lateness: LatenessRules,
-    pub evaluation: EvaluationRules,
-    pub idle: IdleRules,
-    pub min_unit_centi_m2: i64,
-    /// Who hears of a shortfall, an early warning or a restored grant.
-    pub notice_departments: Vec<Department>,
-    /// Who hears of idle land.
-    pub idle_notice_departments: Vec<Department>,
-}
-
-impl Default for LandRules {
-    fn default() -> Self {
-        Self {
-            terms: TermRules::default(),
-            plot_ratio_minimums: PlotRatioMinimums::default(),
-            lateness: LatenessRules::default(),
-            evaluation: EvaluationRules::default(),
-            idle: IdleRules::default(),
-            min_unit_centi_m2: 30_000,
-            notice_departments: vec![Department::NaturalResources, Department::Commerce],
-            idle_notice_departments: vec![Department::NaturalResources],
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub platform: PlatformConfig,
@@ -129,91 +100,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let platform = PlatformConfig::from_lookup(crate::SPEC.name, DEFAULT_GRPC_PORT, &lookup)?;
         let get = non_blank(&lookup);
-        let d = LandRules::default();
-        let years = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
-            let value: u32 = parse_or(get(var), var, || default)?;
-            if value == 0 || value > 70 {
-                return Err(ConfigError {
-                    var,
-                    reason: "1 to 70 years".into(),
-                });
-            }
-            Ok(value)
-        };
-        let terms = TermRules {
-            industrial_max_years: years(vars::INDUSTRIAL_MAX_YEARS, d.terms.industrial_max_years)?,
-            commercial_max_years: years(vars::COMMERCIAL_MAX_YEARS, d.terms.commercial_max_years)?,
-            public_service_max_years: years(
-                vars::PUBLIC_SERVICE_MAX_YEARS,
-                d.terms.public_service_max_years,
-            )?,
-            flexible_max_years: years(vars::FLEXIBLE_MAX_YEARS, d.terms.flexible_max_years)?,
-            lease_max_years: years(vars::LEASE_MAX_YEARS, d.terms.lease_max_years)?,
-            min_yearly_rent_permille: parse_or(
-                get(vars::MIN_YEARLY_RENT_PERMILLE),
-                vars::MIN_YEARLY_RENT_PERMILLE,
-                || d.terms.min_yearly_rent_permille,
-            )?,
-        };
-        if terms.lease_max_years > LEASE_YEARS_CAP {
-            return Err(ConfigError {
-                var: vars::LEASE_MAX_YEARS,
-                reason: format!("at most {LEASE_YEARS_CAP} years"),
-            });
-        }
-        let milli = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
-            let value: i64 = parse_or(get(var), var, || default)?;
-            if !(1..=20_000).contains(&value) {
-                return Err(ConfigError {
-                    var,
-                    reason: "1 to 20000 thousandths".into(),
-                });
-            }
-            Ok(value)
-        };
-        let m = &d.plot_ratio_minimums;
-        let plot_ratio_minimums = PlotRatioMinimums {
-            textile: milli(vars::PLOT_RATIO_MIN_TEXTILE, m.textile)?,
-            apparel: milli(vars::PLOT_RATIO_MIN_APPAREL, m.apparel)?,
-            luggage_leather: milli(vars::PLOT_RATIO_MIN_LUGGAGE_LEATHER, m.luggage_leather)?,
-        };
-        let number = |var: &'static str, default: u32| parse_or(get(var), var, || default);
-        let lateness = LatenessRules {
-            damages_permille_per_day: number(
-                vars::LATE_DAMAGES_PERMILLE,
-                d.lateness.damages_permille_per_day,
-            )?,
-            take_back_after_months: number(
-                vars::TAKE_BACK_AFTER_MONTHS,
-                d.lateness.take_back_after_months,
-            )?,
-        };
-        let evaluation = EvaluationRules {
-            rectification_days: number(vars::RECTIFICATION_DAYS, d.evaluation.rectification_days)?,
-        };
-        let idle = IdleRules {
-            not_started_months: number(vars::IDLE_NOT_STARTED_MONTHS, d.idle.not_started_months)?,
-            stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.idle.stopped_months)?,
-            investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.idle.investment_percent)?,
-        };
-        let min_unit_centi_m2: i64 = parse_or(
-            get(vars::MIN_UNIT_CENTI_M2),
-            vars::MIN_UNIT_CENTI_M2,
-            || d.min_unit_centi_m2,
-        )?;
-        if min_unit_centi_m2 < 1 {
-            return Err(ConfigError {
-                var: vars::MIN_UNIT_CENTI_M2,
-                reason: "must be positive".into(),
-            });
-        }
-        let notice_departments = match get(vars::NOTICE_DEPARTMENTS) {
-            None => d.notice_departments.clone(),
-            Some(list) => departments(&list).map_err(|reason| ConfigError {
-                var: vars::NOTICE_DEPARTMENTS,
-                reason,
-            })?,
-        };
+        let rules = rules(&get)?;
         let idle_seconds: u64 = parse_or(
             get(vars::IDLE_CHECK_SECONDS),
             vars::IDLE_CHECK_SECONDS,
@@ -227,19 +114,125 @@ impl Config {
         }
         Ok(Self {
             platform,
-            rules: LandRules {
-                terms,
-                plot_ratio_minimums,
-                lateness,
-                evaluation,
-                idle,
-                min_unit_centi_m2,
-                notice_departments,
-                idle_notice_departments: d.idle_notice_departments,
-            },
+            rules,
             idle_check: Duration::from_secs(idle_seconds),
         })
     }
+}
+
+/// A variable's value when set and not blank.
+type Get<'a> = &'a dyn Fn(&'static str) -> Option<String>;
+
+/// Every rule's numbers, each from its variable or its default.
+fn rules(get: Get<'_>) -> Result<LandRules, ConfigError> {
+    let d = LandRules::default();
+    let terms = term_rules(get, &d.terms)?;
+    let plot_ratio_minimums = plot_ratio_minimums(get, &d.plot_ratio_minimums)?;
+    let number = |var: &'static str, default: u32| parse_or(get(var), var, || default);
+    let lateness = LatenessRules {
+        damages_permille_per_day: number(
+            vars::LATE_DAMAGES_PERMILLE,
+            d.lateness.damages_permille_per_day,
+        )?,
+        take_back_after_months: number(
+            vars::TAKE_BACK_AFTER_MONTHS,
+            d.lateness.take_back_after_months,
+        )?,
+    };
+    let evaluation = EvaluationRules {
+        rectification_days: number(vars::RECTIFICATION_DAYS, d.evaluation.rectification_days)?,
+    };
+    let idle = IdleRules {
+        not_started_months: number(vars::IDLE_NOT_STARTED_MONTHS, d.idle.not_started_months)?,
+        stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.idle.stopped_months)?,
+        investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.idle.investment_percent)?,
+    };
+    let min_unit_centi_m2: i64 = parse_or(
+        get(vars::MIN_UNIT_CENTI_M2),
+        vars::MIN_UNIT_CENTI_M2,
+        || d.min_unit_centi_m2,
+    )?;
+    if min_unit_centi_m2 < 1 {
+        return Err(ConfigError {
+            var: vars::MIN_UNIT_CENTI_M2,
+            reason: "must be positive".into(),
+        });
+    }
+    let notice_departments = match get(vars::NOTICE_DEPARTMENTS) {
+        None => d.notice_departments.clone(),
+        Some(list) => departments(&list).map_err(|reason| ConfigError {
+            var: vars::NOTICE_DEPARTMENTS,
+            reason,
+        })?,
+    };
+    Ok(LandRules {
+        terms,
+        plot_ratio_minimums,
+        lateness,
+        evaluation,
+        idle,
+        min_unit_centi_m2,
+        notice_departments,
+        idle_notice_departments: d.idle_notice_departments,
+    })
+}
+
+/// The term rules: every term 1 to 70 years, the lease phase at most [`LEASE_YEARS_CAP`].
+fn term_rules(get: Get<'_>, d: &TermRules) -> Result<TermRules, ConfigError> {
+    let years = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+        let value: u32 = parse_or(get(var), var, || default)?;
+        if value == 0 || value > 70 {
+            return Err(ConfigError {
+                var,
+                reason: "1 to 70 years".into(),
+            });
+        }
+        Ok(value)
+    };
+    let terms = TermRules {
+        industrial_max_years: years(vars::INDUSTRIAL_MAX_YEARS, d.industrial_max_years)?,
+        commercial_max_years: years(vars::COMMERCIAL_MAX_YEARS, d.commercial_max_years)?,
+        public_service_max_years: years(
+            vars::PUBLIC_SERVICE_MAX_YEARS,
+            d.public_service_max_years,
+        )?,
+        flexible_max_years: years(vars::FLEXIBLE_MAX_YEARS, d.flexible_max_years)?,
+        lease_max_years: years(vars::LEASE_MAX_YEARS, d.lease_max_years)?,
+        min_yearly_rent_permille: parse_or(
+            get(vars::MIN_YEARLY_RENT_PERMILLE),
+            vars::MIN_YEARLY_RENT_PERMILLE,
+            || d.min_yearly_rent_permille,
+        )?,
+    };
+    if terms.lease_max_years > LEASE_YEARS_CAP {
+        return Err(ConfigError {
+            var: vars::LEASE_MAX_YEARS,
+            reason: format!("at most {LEASE_YEARS_CAP} years"),
+        });
+    }
+    Ok(terms)
+}
+
+/// The segments' minimum plot ratios, 1 to 20000 thousandths each.
+fn plot_ratio_minimums(
+    get: Get<'_>,
+    m: &PlotRatioMinimums,
+) -> Result<PlotRatioMinimums, ConfigError> {
+    let milli = |var: &'static str, default: i64| -> Result<i64, ConfigError> {
+        let value: i64 = parse_or(get(var), var, || default)?;
+        if !(1..=20_000).contains(&value) {
+            return Err(ConfigError {
+                var,
+                reason: "1 to 20000 thousandths".into(),
+            });
+        }
+        Ok(value)
+    };
+    Ok(PlotRatioMinimums {
+        textile: milli(vars::PLOT_RATIO_MIN_TEXTILE, m.textile)?,
+        apparel: milli(vars::PLOT_RATIO_MIN_APPAREL, m.apparel)?,
+        luggage_leather: milli(vars::PLOT_RATIO_MIN_LUGGAGE_LEATHER, m.luggage_leather)?,
+    })
 }
 
 /// `natural_resources,commerce` → departments; unknown names are refused.

@@ -16,17 +16,14 @@ use haicheng_proto::{
     },
     classification::v1::EnterpriseClassified,
 };
-use platform::{Envelope, Handler, HandlerError, period::Period, time::from_timestamp};
+use platform::{
+    Class, Envelope, Handler, HandlerError, Park, Segment, period::Period, time::from_timestamp,
+};
 use sqlx::PgConnection;
 
 use crate::{
-    convert,
-    domain::evaluation::Figures,
-    store::{
-        Store, StoreError,
-        evaluations::{self, ReturnFacts},
-        read_model::{self, EnterpriseRecord},
-    },
+    domain::evaluation::{Figures, ReturnFacts},
+    store::{EnterpriseRecord, Store, StoreError},
 };
 
 fn invalid(reason: impl Into<String>) -> HandlerError {
@@ -47,8 +44,8 @@ fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord,
     }
     Ok(EnterpriseRecord {
         active: e.status() != EnterpriseStatus::Deregistered,
-        segment: convert::segment_from_proto(e.segment),
-        park: convert::park_from_proto(e.park),
+        segment: Segment::from_proto(e.segment),
+        park: Park::from_proto(e.park),
         uscc: e.uscc,
         name: e.name,
         version: e.version,
@@ -65,10 +62,18 @@ impl Handler for CensusConsumer {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
         if event.is::<EnterpriseRegistered>() {
             let message: EnterpriseRegistered = event.decode()?;
-            read_model::apply_enterprise(tx, &enterprise_record(message.enterprise)?).await?;
+            let record = enterprise_record(message.enterprise)?;
+            self.store
+                .apply_enterprise(tx, &record)
+                .await
+                .map_err(transient)?;
         } else if event.is::<EnterpriseUpdated>() {
             let message: EnterpriseUpdated = event.decode()?;
-            read_model::apply_enterprise(tx, &enterprise_record(message.enterprise)?).await?;
+            let record = enterprise_record(message.enterprise)?;
+            self.store
+                .apply_enterprise(tx, &record)
+                .await
+                .map_err(transient)?;
         } else if event.is::<CensusReturnSubmitted>() {
             let message: CensusReturnSubmitted = event.decode()?;
             self.apply_return(tx, message).await?;
@@ -99,11 +104,14 @@ impl CensusConsumer {
             uscc: m.uscc.clone(),
             name: m.name.clone(),
             active: true,
-            segment: convert::segment_from_proto(m.segment),
-            park: convert::park_from_proto(m.park),
+            segment: Segment::from_proto(m.segment),
+            park: Park::from_proto(m.park),
             version: m.enterprise_version,
         };
-        read_model::apply_enterprise(tx, &record).await?;
+        self.store
+            .apply_enterprise(tx, &record)
+            .await
+            .map_err(transient)?;
         // A yearly period's code is its four digits; a quarter's has six.
         let canonical = period.code();
         let Some(year) = (canonical.len() == 4)
@@ -131,7 +139,9 @@ impl CensusConsumer {
             evaluated_on: (submitted_at + chrono::Duration::hours(8)).date_naive(),
             submitted_at,
         };
-        let outcome = evaluations::apply_return(tx, &self.store, &facts)
+        let outcome = self
+            .store
+            .apply_return(tx, &facts)
             .await
             .map_err(transient)?;
         if outcome.evaluations > 0 {
@@ -142,8 +152,10 @@ impl CensusConsumer {
 }
 
 /// Applies classification events to the classes the queue is ordered by.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClassificationConsumer;
+#[derive(Clone)]
+pub struct ClassificationConsumer {
+    pub store: Store,
+}
 
 impl Handler for ClassificationConsumer {
     async fn handle(&self, tx: &mut PgConnection, event: &Envelope) -> Result<(), HandlerError> {
@@ -163,8 +175,11 @@ impl Handler for ClassificationConsumer {
         let score = if m.score.is_finite() { m.score } else { 0.0 };
         let code = m.period.as_ref().map(|p| p.code.as_str()).unwrap_or("");
         let period = Period::parse(code).map_err(|err| invalid(format!("period {err}")))?;
-        let class = convert::class_from_proto(m.new_class);
-        read_model::apply_class(tx, &m.uscc, &period.code(), class, score, at).await?;
+        let class = Class::from_proto(m.new_class);
+        self.store
+            .apply_class(tx, &m.uscc, &period.code(), class, score, at)
+            .await
+            .map_err(transient)?;
         Ok(())
     }
 }

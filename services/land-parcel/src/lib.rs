@@ -3,16 +3,17 @@
 //! a land queue ordered by class (土地资源保障).
 //!
 //! Data flows one way: census and classification events → [`consumers`] (read model; a
-//! holder's yearly return evaluates its grants, through the inbox) → [`store`] (sqlx; every
-//! change with its outbox rows in one transaction) ← [`api`] (`LandService`, proto ↔ domain
-//! in [`convert`]). The rules themselves are pure, in [`domain`], with their numbers in
-//! [`config`]. A background task runs the idle land pass on the database's date.
+//! holder's yearly return evaluates its grants, through the inbox) → [`store`] (sqlx; loads
+//! what a rule needs, commits what [`domain`] decided with the [`events`] announcing it, in
+//! one transaction) ← [`api`] (`LandService`, proto ↔ domain in [`api::convert`]). The rules
+//! are pure, in [`domain`], with their numbers in [`config`]. A background task runs the idle
+//! land pass on the database's date.
 
 pub mod api;
 pub mod config;
 pub mod consumers;
-pub mod convert;
 pub mod domain;
+pub mod events;
 pub mod store;
 
 use std::sync::Arc;
@@ -64,7 +65,9 @@ pub async fn run(
     platform.consume(
         "classification",
         &[topics::CLASSIFICATION_EVENTS],
-        consumers::ClassificationConsumer,
+        consumers::ClassificationConsumer {
+            store: store.clone(),
+        },
     )?;
     let idle_store = store.clone();
     let interval = config.idle_check;

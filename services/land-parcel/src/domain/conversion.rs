@@ -4,7 +4,11 @@
 
 use chrono::NaiveDate;
 
-use super::add_months;
+use super::{
+    add_months,
+    grant::{GrantRecord, GrantStatus},
+    parcel::ParcelStatus,
+};
 
 /// Why a conversion is refused; each names the condition that fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +67,30 @@ pub fn convert(facts: &LeaseFacts, today: NaiveDate) -> Result<Conversion, Conve
         rent_credited_fen: rent,
         transfer_price_due_fen: (facts.price_fen - rent).max(0),
     })
+}
+
+/// Decides the conversion of `grant` on `today`, given whether its latest evaluation found
+/// every commitment met (`None`: not evaluated yet).
+pub fn decide(
+    grant: &GrantRecord,
+    latest_all_met: Option<bool>,
+    today: NaiveDate,
+) -> Result<Conversion, ConversionRefused> {
+    let facts = LeaseFacts {
+        leasing: grant.status == GrantStatus::Leasing,
+        signed_on: grant.contract.signed_on,
+        lease_years: grant.terms.lease_years,
+        yearly_rent_fen: grant.terms.yearly_rent_fen,
+        price_fen: grant.terms.price_fen,
+        latest_all_met,
+    };
+    convert(&facts, today)
+}
+
+/// The parcel's status after its grant is converted: a leased parcel becomes granted (any
+/// other keeps its status: `None`).
+pub fn parcel_after(status: ParcelStatus) -> Option<ParcelStatus> {
+    (status == ParcelStatus::Leased).then_some(ParcelStatus::Granted)
 }
 
 #[cfg(test)]

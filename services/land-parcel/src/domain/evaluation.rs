@@ -11,9 +11,123 @@
 //! it, the trend of output and tax per mu between the last two yearly returns is projected
 //! to the check date, and a projected shortfall is an early warning.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use uuid::Uuid;
 
-use super::{grant::Commitments, lateness::Progress, scale_fen};
+use super::{
+    grant::{Commitments, GrantRecord},
+    lateness::Progress,
+    scale_fen,
+};
+
+/// A kept evaluation of a grant on one yearly return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationRecord {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub parcel_id: String,
+    pub uscc: String,
+    pub year: i32,
+    pub revision: i64,
+    pub evaluation: Evaluation,
+    pub evaluated_on: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A yearly census return of a holder, as the consumer hands it over.
+#[derive(Debug, Clone)]
+pub struct ReturnFacts<'a> {
+    pub uscc: &'a str,
+    pub name: &'a str,
+    pub year: i32,
+    pub revision: i64,
+    pub figures: Figures,
+    /// The day it was submitted, in China: the evaluation's date.
+    pub evaluated_on: NaiveDate,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// What one return did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReturnOutcome {
+    pub evaluations: usize,
+    pub notices: usize,
+}
+
+/// What the evaluation of one grant on a return writes: the evaluation, and the notice its
+/// change of outcome calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantEvaluation {
+    pub evaluation: Evaluation,
+    pub notice: Option<NoticeKind>,
+}
+
+/// Decides the evaluation of `grant` on the return `facts`, with the holder's latest earlier
+/// yearly figures (`previous`) and the outcome of the grant's latest evaluation (`before`).
+pub fn decide(
+    grant: &GrantRecord,
+    facts: &ReturnFacts<'_>,
+    previous: Option<(i32, Figures)>,
+    before: Option<Outcome>,
+    rules: &EvaluationRules,
+) -> GrantEvaluation {
+    let evaluation = evaluate(
+        &Input {
+            land_centi_mu: grant.land_centi_mu,
+            price_fen: grant.terms.price_fen,
+            commitments: &grant.commitments,
+            production_check_on: grant.contract.production_check_on,
+            progress: &grant.progress,
+            year: facts.year,
+            figures: facts.figures,
+            previous,
+            evaluated_on: facts.evaluated_on,
+        },
+        rules,
+    );
+    GrantEvaluation {
+        notice: notice_for(before, evaluation.outcome),
+        evaluation,
+    }
+}
+
+/// The text of an evaluation notice.
+pub fn notice_text(kind: NoticeKind, evaluation: &EvaluationRecord) -> String {
+    let short: Vec<String> = evaluation
+        .evaluation
+        .items
+        .iter()
+        .filter(|i| i.shortfall_bp > 0 || i.projected_shortfall_bp > 0)
+        .map(|i| {
+            let bp = if kind == NoticeKind::EarlyWarning {
+                i.projected_shortfall_bp
+            } else {
+                i.shortfall_bp
+            };
+            format!("{} {}.{:02} % short", i.item.name(), bp / 100, bp % 100)
+        })
+        .collect();
+    let head = format!(
+        "Grant {} on parcel {} ({} {}):",
+        evaluation.grant_id, evaluation.parcel_id, evaluation.year, evaluation.uscc
+    );
+    match kind {
+        NoticeKind::Shortfall => format!(
+            "{head} commitments short at the production check ({}); damages {} fen; rectify by {}",
+            short.join(", "),
+            evaluation.evaluation.damages_fen,
+            evaluation
+                .evaluation
+                .rectification_due_on
+                .map_or_else(String::new, |d| d.to_string())
+        ),
+        NoticeKind::EarlyWarning => format!(
+            "{head} early warning: the trend projects a shortfall at the production check ({})",
+            short.join(", ")
+        ),
+        NoticeKind::Restored => format!("{head} every commitment is met again"),
+    }
+}
 
 /// The configurable part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +160,19 @@ pub enum Outcome {
     Met,
     EarlyWarning,
     Short,
+}
+
+impl Item {
+    /// The item's name in notices.
+    pub fn name(self) -> &'static str {
+        match self {
+            Item::InvestmentIntensity => "investment intensity",
+            Item::OutputPerMu => "output per mu",
+            Item::TaxPerMu => "tax per mu",
+            Item::PlotRatio => "plot ratio",
+            Item::EnergyPerOutput => "energy per output",
+        }
+    }
 }
 
 impl Outcome {
@@ -236,25 +363,12 @@ pub fn evaluate(input: &Input<'_>, rules: &EvaluationRules) -> Evaluation {
     }
 
     let all_met = items.iter().all(|i| i.shortfall_bp == 0);
-    let outcome = if enforced {
-        if all_met {
-            Outcome::Met
-        } else {
-            Outcome::Short
-        }
-    } else if items.iter().any(|i| i.projected_shortfall_bp > 0) {
-        Outcome::EarlyWarning
+    let outcome = outcome_of(&items, enforced, all_met);
+    let damages_fen = if outcome == Outcome::Short {
+        charge_damages(&mut items, input.price_fen)
     } else {
-        Outcome::Met
+        0
     };
-    let mut damages_fen = 0_i64;
-    if outcome == Outcome::Short {
-        for item in items.iter_mut().filter(|i| i.shortfall_bp > 0) {
-            let gap = (item.committed - item.actual).abs();
-            item.damages_fen = scale_fen(input.price_fen, gap, item.committed).min(input.price_fen);
-            damages_fen = damages_fen.saturating_add(item.damages_fen);
-        }
-    }
     Evaluation {
         items,
         outcome,
@@ -284,6 +398,33 @@ impl NoticeKind {
             NoticeKind::Restored => "land_commitment_restored",
         }
     }
+}
+
+/// Enforced (from the check date on), the figures are met or short; before it, a projected
+/// shortfall is an early warning.
+fn outcome_of(items: &[ItemResult], enforced: bool, all_met: bool) -> Outcome {
+    if enforced {
+        if all_met {
+            Outcome::Met
+        } else {
+            Outcome::Short
+        }
+    } else if items.iter().any(|i| i.projected_shortfall_bp > 0) {
+        Outcome::EarlyWarning
+    } else {
+        Outcome::Met
+    }
+}
+
+/// Damages of each short item, price × gap / committed (at most the price); their sum.
+fn charge_damages(items: &mut [ItemResult], price_fen: i64) -> i64 {
+    let mut damages_fen = 0_i64;
+    for item in items.iter_mut().filter(|i| i.shortfall_bp > 0) {
+        let gap = (item.committed - item.actual).abs();
+        item.damages_fen = scale_fen(price_fen, gap, item.committed).min(price_fen);
+        damages_fen = damages_fen.saturating_add(item.damages_fen);
+    }
+    damages_fen
 }
 
 /// The notice a change from `previous` (none yet counts as met) to `now` calls for.

@@ -5,10 +5,17 @@
 //! industrial land (工业项目建设用地控制指标: garments 1.0, leather and luggage 1.0,
 //! textiles 0.8; configurable) and lie within the range the plan allows for the parcel.
 
-use chrono::NaiveDate;
-use platform::Violations;
+use chrono::{DateTime, NaiveDate, Utc};
+use platform::{Segment, Violations};
+use uuid::Uuid;
 
-use super::{LandUse, Segment, parse_date};
+use super::{
+    Enterprise, LandRules, LandUse,
+    lateness::{self, Lateness, Progress},
+    parcel::{ParcelRecord, ParcelStatus},
+    parse_date,
+    supply::{SupplyMode, Terms},
+};
 
 /// Plot ratios are kept in thousandths: 1.0 = 1000.
 pub type Milli = i64;
@@ -353,12 +360,20 @@ pub struct GrantPlan {
 }
 
 /// Why a grant is refused once parcel and holder are known.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum GrantRefused {
     /// Terms, contract or commitments break a rule: field violations.
+    #[error("invalid request")]
     Invalid(Violations),
     /// The holder may not have this land.
+    #[error(transparent)]
     Holder(super::HolderRefused),
+    /// Only an available parcel is granted.
+    #[error("parcel {id} is {status}, not available")]
+    NotAvailable { id: String, status: ParcelStatus },
+    /// One grant in force per parcel (found when two grants race).
+    #[error("parcel {0} already has a grant in force")]
+    AlreadyGranted(String),
 }
 
 /// The parcel facts a grant is checked against.
@@ -425,6 +440,12 @@ pub enum GrantStatus {
     Ended,
 }
 
+impl std::fmt::Display for GrantStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl GrantStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -442,5 +463,269 @@ impl GrantStatus {
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
+    }
+}
+
+/// A grant as kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantRecord {
+    pub id: Uuid,
+    pub parcel_id: String,
+    pub uscc: String,
+    pub terms: Terms,
+    pub contract: Contract,
+    pub commitments: Commitments,
+    pub land_centi_mu: i64,
+    pub status: GrantStatus,
+    pub progress: Progress,
+    pub idle_reason: Option<String>,
+    pub rent_credited_fen: i64,
+    pub granted_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// A grant with its lateness as of the day it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantView {
+    pub grant: GrantRecord,
+    pub lateness: Lateness,
+}
+
+/// The grant's lateness on `today` with the configured rates.
+pub fn view(grant: GrantRecord, today: NaiveDate, rules: &LandRules) -> GrantView {
+    let lateness = lateness::lateness(
+        grant.terms.price_fen,
+        grant.contract.start_by,
+        grant.contract.complete_by,
+        &grant.progress,
+        today,
+        &rules.lateness,
+    );
+    GrantView { grant, lateness }
+}
+
+/// What a grant looks at: the parcel (locked) and the would-be holder as known from census.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantState<'a> {
+    pub parcel: &'a ParcelRecord,
+    pub holder: Option<&'a Enterprise>,
+}
+
+/// A grant as asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantCommand<'a> {
+    pub uscc: &'a str,
+    pub request: &'a GrantRequest,
+}
+
+/// What a grant writes: the grant (its plan, on the parcel's area) and the parcel's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantDecision {
+    pub plan: GrantPlan,
+    pub status: GrantStatus,
+    /// The land the holder is evaluated on: the parcel's area when granted.
+    pub land_centi_mu: i64,
+    pub parcel_status: ParcelStatus,
+}
+
+/// Decides a grant: the parcel available, then every rule of [`plan`]. Lease then transfer
+/// starts leasing (the parcel leased); every other mode is transferred (the parcel granted).
+pub fn decide(
+    state: GrantState<'_>,
+    command: GrantCommand<'_>,
+    rules: &LandRules,
+) -> Result<GrantDecision, GrantRefused> {
+    let parcel = state.parcel;
+    if parcel.status != ParcelStatus::Available {
+        return Err(GrantRefused::NotAvailable {
+            id: parcel.id.clone(),
+            status: parcel.status,
+        });
+    }
+    let facts = ParcelFacts {
+        land_use: parcel.land_use,
+        plan_min_milli: parcel.plot_ratio_min_milli,
+        plan_max_milli: parcel.plot_ratio_max_milli,
+    };
+    let plan = plan(
+        command.request,
+        facts,
+        command.uscc,
+        state.holder,
+        &rules.terms,
+        &rules.plot_ratio_minimums,
+    )?;
+    let (status, parcel_status) = match plan.terms.mode {
+        SupplyMode::LeaseThenTransfer => (GrantStatus::Leasing, ParcelStatus::Leased),
+        _ => (GrantStatus::Transferred, ParcelStatus::Granted),
+    };
+    Ok(GrantDecision {
+        plan,
+        status,
+        land_centi_mu: parcel.area_centi_mu,
+        parcel_status,
+    })
+}
+
+/// Decides a milestone of `grant` reported on `today`: the grant's progress after it.
+pub fn decide_milestone(
+    grant: &GrantRecord,
+    milestone: &lateness::Milestone,
+    today: NaiveDate,
+) -> Result<Progress, lateness::MilestoneRefused> {
+    if grant.status == GrantStatus::Ended {
+        return Err(lateness::MilestoneRefused::Ended(grant.id));
+    }
+    lateness::apply_milestone(&grant.progress, grant.contract.signed_on, milestone, today)
+}
+
+#[cfg(test)]
+mod decide_tests {
+    use platform::Park;
+
+    use super::*;
+    use crate::domain::supply::TermRequest;
+
+    fn parcel(status: ParcelStatus) -> ParcelRecord {
+        ParcelRecord {
+            id: "XL-1".into(),
+            park: Park::Xiliu,
+            land_use: LandUse::Industrial,
+            area_centi_mu: 1_000,
+            plot_ratio_min_milli: 800,
+            plot_ratio_max_milli: 3_000,
+            status,
+            location: "west".into(),
+            parent_ids: vec![],
+            child_ids: vec![],
+            version: 1,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn firm(segment: Segment) -> Enterprise {
+        Enterprise {
+            uscc: "X".into(),
+            name: "Firm".into(),
+            active: true,
+            segment: Some(segment),
+            park: Some(Park::Xiliu),
+        }
+    }
+
+    fn request(mode: SupplyMode, plot: Milli) -> GrantRequest {
+        let lease = mode == SupplyMode::LeaseThenTransfer;
+        GrantRequest {
+            mode: Some(mode),
+            terms: TermRequest {
+                term_years: if lease { 0 } else { 50 },
+                lease_years: if lease { 5 } else { 0 },
+                transfer_years: if lease { 45 } else { 0 },
+                price_fen: 5_000_000_000,
+                yearly_rent_fen: if lease { 300_000_000 } else { 0 },
+            },
+            contract: ContractRequest {
+                deposit_fen: 1_000_000,
+                signed_on: "2020-01-01".into(),
+                start_by: "2020-06-01".into(),
+                complete_by: "2021-06-01".into(),
+                production_check_on: "2023-06-01".into(),
+            },
+            commitments: Commitments {
+                investment_fen_per_mu: 300_000_000,
+                output_fen_per_mu: 600_000_000,
+                tax_fen_per_mu: 30_000_000,
+                plot_ratio_milli: plot,
+                energy_tce_per_wan_yuan: None,
+            },
+        }
+    }
+
+    fn decide_for(
+        status: ParcelStatus,
+        holder: Option<&Enterprise>,
+        request: &GrantRequest,
+    ) -> Result<GrantDecision, GrantRefused> {
+        let parcel = parcel(status);
+        decide(
+            GrantState {
+                parcel: &parcel,
+                holder,
+            },
+            GrantCommand { uscc: "X", request },
+            &LandRules::default(),
+        )
+    }
+
+    #[test]
+    fn a_standard_grant_transfers_the_parcel_on_its_whole_area() {
+        let apparel = firm(Segment::Apparel);
+        let decision = decide_for(
+            ParcelStatus::Available,
+            Some(&apparel),
+            &request(SupplyMode::StandardTransfer, 1_200),
+        )
+        .expect("a valid grant");
+        assert_eq!(decision.status, GrantStatus::Transferred);
+        assert_eq!(decision.parcel_status, ParcelStatus::Granted);
+        assert_eq!(decision.land_centi_mu, 1_000);
+    }
+
+    #[test]
+    fn lease_then_transfer_starts_leasing() {
+        let apparel = firm(Segment::Apparel);
+        let decision = decide_for(
+            ParcelStatus::Available,
+            Some(&apparel),
+            &request(SupplyMode::LeaseThenTransfer, 1_200),
+        );
+        let decision = decision.expect("a valid lease");
+        assert_eq!(
+            (decision.status, decision.parcel_status),
+            (GrantStatus::Leasing, ParcelStatus::Leased)
+        );
+    }
+
+    #[test]
+    fn each_refusal_names_its_rule() {
+        let apparel = firm(Segment::Apparel);
+        let ok = request(SupplyMode::StandardTransfer, 1_200);
+        let taken = decide_for(ParcelStatus::Granted, Some(&apparel), &ok).unwrap_err();
+        assert_eq!(taken.to_string(), "parcel XL-1 is granted, not available");
+        assert!(matches!(
+            decide_for(ParcelStatus::Available, None, &ok),
+            Err(GrantRefused::Holder(super::super::HolderRefused::Unknown(
+                _
+            )))
+        ));
+        let trader = firm(Segment::Trade);
+        assert!(matches!(
+            decide_for(ParcelStatus::Available, Some(&trader), &ok),
+            Err(GrantRefused::Holder(
+                super::super::HolderRefused::NotManufacturer(_)
+            ))
+        ));
+        let low = request(SupplyMode::StandardTransfer, 900);
+        let Err(GrantRefused::Invalid(v)) =
+            decide_for(ParcelStatus::Available, Some(&apparel), &low)
+        else {
+            panic!("a plot ratio under the apparel minimum is a field violation");
+        };
+        assert_eq!(v.as_slice()[0].field, "commitments.plot_ratio_milli");
+    }
+
+    proptest::proptest! {
+        /// Within the plan's range, a plot ratio is granted exactly when it reaches the
+        /// segment's national minimum.
+        #[test]
+        fn the_plot_ratio_is_granted_exactly_from_the_segment_minimum(plot in 800_i64..=3_000) {
+            let apparel = firm(Segment::Apparel);
+            let decided = decide_for(
+                ParcelStatus::Available,
+                Some(&apparel),
+                &request(SupplyMode::StandardTransfer, plot),
+            );
+            proptest::prop_assert_eq!(decided.is_ok(), plot >= 1_000);
+        }
     }
 }

@@ -5,7 +5,9 @@
 
 use chrono::NaiveDate;
 
-use super::{add_months, lateness::Progress};
+use super::{
+    add_months, evaluation::floor_area_for, grant::GrantRecord, lateness::Progress, scale_fen,
+};
 
 /// The configurable thresholds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,31 @@ pub fn idle_reason(
     let little_invested = i128::from(p.investment_to_date_fen) * 100
         < i128::from(facts.committed_investment_fen) * i128::from(rules.investment_percent);
     (stopped && (little_built || little_invested)).then_some(IdleReason::StoppedEarly)
+}
+
+/// Decides whether `grant` (not flagged yet) is idle on `on`: the reason it is flagged with.
+pub fn decide(grant: &GrantRecord, on: NaiveDate, rules: &IdleRules) -> Option<IdleReason> {
+    if grant.idle_reason.is_some() {
+        return None;
+    }
+    let c = &grant.commitments;
+    let facts = IdleFacts {
+        start_by: grant.contract.start_by,
+        progress: &grant.progress,
+        planned_floor_centi_m2: floor_area_for(c.plot_ratio_milli, grant.land_centi_mu),
+        committed_investment_fen: scale_fen(c.investment_fen_per_mu, grant.land_centi_mu, 100),
+    };
+    idle_reason(&facts, on, rules)
+}
+
+/// The text of the notice of idle land.
+pub fn notice_text(grant: &GrantRecord, reason: IdleReason, on: NaiveDate) -> String {
+    format!(
+        "Grant {} on parcel {}: idle land ({}) as of {on}; idle fee and take-back to be reviewed",
+        grant.id,
+        grant.parcel_id,
+        reason.as_str()
+    )
 }
 
 #[cfg(test)]

@@ -164,11 +164,16 @@ pub struct Milestone {
 }
 
 /// Why a milestone is refused.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum MilestoneRefused {
+    #[error("invalid request")]
     Invalid(platform::Violations),
     /// Out of order with what is recorded (started twice, completed before started).
+    #[error("{0}")]
     Precondition(String),
+    /// An ended grant records nothing more.
+    #[error("grant {0} has ended")]
+    Ended(uuid::Uuid),
 }
 
 /// The progress after `milestone`, checked against what is recorded: dated between the

@@ -9,6 +9,10 @@
 //! - [`conversion`]: lease to transfer;
 //! - [`units`]: buildings split into units (分割转让) and the land apportioned to a unit;
 //! - [`queue`]: the order of the land application queue.
+//!
+//! Every change is decided here, without I/O: a `decide…(state, command, rules, today)`
+//! returns what to write (and so what to announce), or a typed refusal ([`Refused`]) whose
+//! variant names the rule. The store loads the state and commits the decision.
 
 pub mod conversion;
 pub mod evaluation;
@@ -20,74 +24,14 @@ pub mod queue;
 pub mod supply;
 pub mod units;
 
+mod refused;
+mod rules;
+
 use chrono::{Months, NaiveDate};
+use platform::{Park, Segment};
 
-/// One of the four parks (一区四园).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Park {
-    Xiliu,
-    Nantai,
-    Ganwang,
-    Zhongxiao,
-}
-
-impl Park {
-    pub const ALL: [Park; 4] = [Park::Xiliu, Park::Nantai, Park::Ganwang, Park::Zhongxiao];
-
-    /// The name kept in the database and in park scopes (`land.park:nantai`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Park::Xiliu => "xiliu",
-            Park::Nantai => "nantai",
-            Park::Ganwang => "ganwang",
-            Park::Zhongxiao => "zhongxiao",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-/// Benchmarking segment of an enterprise (from GB/T 4754-2017).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Segment {
-    /// 纺织业, C17.
-    Textile,
-    /// 纺织服装、服饰业, C18.
-    Apparel,
-    /// Leather, fur, luggage and footwear, C19.
-    LuggageLeather,
-    /// Wholesale by market traders, 51xx: not a manufacturer.
-    Trade,
-}
-
-impl Segment {
-    pub const ALL: [Segment; 4] = [
-        Segment::Textile,
-        Segment::Apparel,
-        Segment::LuggageLeather,
-        Segment::Trade,
-    ];
-
-    /// Industrial land, units of split buildings: only for manufacturers.
-    pub fn is_manufacturing(self) -> bool {
-        !matches!(self, Segment::Trade)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Segment::Textile => "textile",
-            Segment::Apparel => "apparel",
-            Segment::LuggageLeather => "luggage_leather",
-            Segment::Trade => "trade",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
+pub use refused::Refused;
+pub use rules::LandRules;
 
 /// What a parcel may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,6 +39,12 @@ pub enum LandUse {
     Industrial,
     Commercial,
     PublicService,
+}
+
+impl std::fmt::Display for LandUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl LandUse {

@@ -5,9 +5,27 @@
 
 use std::collections::HashSet;
 
-use platform::Violations;
+use chrono::{DateTime, Utc};
+use platform::{Park, Violations};
 
-use super::{LandUse, Park};
+use super::LandUse;
+
+/// A parcel as kept, with its lineage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParcelRecord {
+    pub id: String,
+    pub park: Park,
+    pub land_use: LandUse,
+    pub area_centi_mu: i64,
+    pub plot_ratio_min_milli: i64,
+    pub plot_ratio_max_milli: i64,
+    pub status: ParcelStatus,
+    pub location: String,
+    pub parent_ids: Vec<String>,
+    pub child_ids: Vec<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
 
 /// Where a parcel stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,9 +242,149 @@ pub fn merge(parcels: &[MergeInput]) -> Result<(i64, i64, i64), MergeRefused> {
     Ok((area, min, max.max(min)))
 }
 
+/// Why a split or a merge is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParcelRefused {
+    /// The parts do not fit the parcel: field violations.
+    #[error("invalid request")]
+    Invalid(Violations),
+    #[error("parcel {id} is {status}: only an available parcel is split")]
+    NotSplittable { id: String, status: ParcelStatus },
+    #[error(transparent)]
+    Merge(#[from] MergeRefused),
+}
+
+impl std::fmt::Display for ParcelStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A split of `parent` into `parts`: the new parcels (same park, use and plan range), or the
+/// rule it breaks. The parent ends.
+pub fn decide_split(
+    parent: &ParcelRecord,
+    parts: &[Part],
+) -> Result<Vec<NewParcel>, ParcelRefused> {
+    if parent.status != ParcelStatus::Available {
+        return Err(ParcelRefused::NotSplittable {
+            id: parent.id.clone(),
+            status: parent.status,
+        });
+    }
+    let mut violations = Violations::new();
+    check_split(&parent.id, parent.area_centi_mu, parts, &mut violations);
+    if !violations.is_empty() {
+        return Err(ParcelRefused::Invalid(violations));
+    }
+    Ok(parts
+        .iter()
+        .map(|part| NewParcel {
+            id: part.id.clone(),
+            park: parent.park,
+            land_use: parent.land_use,
+            area_centi_mu: part.area_centi_mu,
+            plot_ratio_min_milli: parent.plot_ratio_min_milli,
+            plot_ratio_max_milli: parent.plot_ratio_max_milli,
+            location: part.location.clone(),
+        })
+        .collect())
+}
+
+/// A merge of `parcels` into `new_id`: the merged parcel, or the rule it breaks. The
+/// parcels end.
+pub fn decide_merge(
+    parcels: &[ParcelRecord],
+    new_id: &str,
+    location: &str,
+) -> Result<NewParcel, ParcelRefused> {
+    let inputs: Vec<MergeInput> = parcels
+        .iter()
+        .map(|p| MergeInput {
+            id: p.id.clone(),
+            park: p.park,
+            land_use: p.land_use,
+            status: p.status,
+            area_centi_mu: p.area_centi_mu,
+            plot_ratio_min_milli: p.plot_ratio_min_milli,
+            plot_ratio_max_milli: p.plot_ratio_max_milli,
+        })
+        .collect();
+    let (area, min, max) = merge(&inputs)?;
+    let first = &inputs[0];
+    Ok(NewParcel {
+        id: new_id.to_string(),
+        park: first.park,
+        land_use: first.land_use,
+        area_centi_mu: area,
+        plot_ratio_min_milli: min,
+        plot_ratio_max_milli: max,
+        location: location.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str, status: ParcelStatus) -> ParcelRecord {
+        ParcelRecord {
+            id: id.into(),
+            park: Park::Ganwang,
+            land_use: LandUse::Industrial,
+            area_centi_mu: 1_000,
+            plot_ratio_min_milli: 800,
+            plot_ratio_max_milli: 2_500,
+            status,
+            location: "east".into(),
+            parent_ids: vec![],
+            child_ids: vec![],
+            version: 1,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_split_keeps_the_parents_park_use_and_plan_and_needs_it_available() {
+        let parent = record("P1", ParcelStatus::Available);
+        let parts = [part("P1-A", 400), part("P1-B", 600)];
+        let children = decide_split(&parent, &parts).expect("a valid split");
+        assert_eq!(children.len(), 2);
+        assert!(
+            children
+                .iter()
+                .all(|c| c.park == Park::Ganwang && c.plot_ratio_min_milli == 800)
+        );
+        let granted = record("P1", ParcelStatus::Granted);
+        let refused = decide_split(&granted, &parts).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "parcel P1 is granted: only an available parcel is split"
+        );
+        assert!(matches!(
+            decide_split(&parent, &[part("P1-A", 1)]),
+            Err(ParcelRefused::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_merge_adds_the_areas_and_takes_the_strictest_plan() {
+        let a = record("A", ParcelStatus::Available);
+        let b = ParcelRecord {
+            plot_ratio_min_milli: 1_000,
+            ..record("B", ParcelStatus::Available)
+        };
+        let merged = decide_merge(&[a.clone(), b], "AB", "here").expect("a valid merge");
+        assert_eq!(
+            (merged.area_centi_mu, merged.plot_ratio_min_milli),
+            (2_000, 1_000)
+        );
+        let idle = record("C", ParcelStatus::Idle);
+        assert!(matches!(
+            decide_merge(&[a, idle], "AC", "here"),
+            Err(ParcelRefused::Merge(MergeRefused::NotAvailable(_)))
+        ));
+    }
 
     fn fields(v: &Violations) -> Vec<String> {
         v.as_slice().iter().map(|v| v.field.clone()).collect()

@@ -6,32 +6,90 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use platform::{Class, Park};
+use uuid::Uuid;
 
-/// The class of an applicant from classification events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Class {
-    A,
-    B,
-    C,
+use super::{Enterprise, HolderRefused, LandUse, check_holder, supply::SupplyMode};
+
+/// A new application.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub uscc: String,
+    pub park: Park,
+    pub land_use: LandUse,
+    pub area_centi_mu: i64,
+    pub supply_mode: SupplyMode,
+    pub purpose: String,
 }
 
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::A => "A",
-            Class::B => "B",
-            Class::C => "C",
-        }
-    }
+/// An application with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplicationRecord {
+    pub id: Uuid,
+    pub uscc: String,
+    pub class: Option<Class>,
+    pub score: f64,
+    pub park: Park,
+    pub land_use: LandUse,
+    pub area_centi_mu: i64,
+    pub supply_mode: SupplyMode,
+    pub purpose: String,
+    pub queued: bool,
+    pub submitted_at: DateTime<Utc>,
+    /// 1-based place in its park's queue; 0 when no longer queued.
+    pub position: usize,
+    pub grant_id: Option<Uuid>,
+}
 
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "A" => Some(Class::A),
-            "B" => Some(Class::B),
-            "C" => Some(Class::C),
-            _ => None,
-        }
+/// Why an application or an allocation is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueRefused {
+    /// Only a known active enterprise applies; a manufacturer for industrial land.
+    #[error(transparent)]
+    Holder(#[from] HolderRefused),
+    #[error("no queued application for {land_use} land in {park}")]
+    Empty { land_use: LandUse, park: Park },
+}
+
+/// Decides an application of `applicant` (as known from census events).
+pub fn decide_submission(
+    application: &NewApplication,
+    applicant: Option<&Enterprise>,
+) -> Result<(), QueueRefused> {
+    let manufacturing_only = application.land_use == LandUse::Industrial;
+    check_holder(&application.uscc, applicant, manufacturing_only)?;
+    Ok(())
+}
+
+/// Puts `applications` in queue order with their 1-based places.
+pub fn in_queue_order(mut applications: Vec<ApplicationRecord>) -> Vec<ApplicationRecord> {
+    applications.sort_by(|a, b| queue_order(&key(a), &key(b)));
+    for (i, application) in applications.iter_mut().enumerate() {
+        application.position = i + 1;
     }
+    applications
+}
+
+fn key(a: &ApplicationRecord) -> QueueKey {
+    QueueKey {
+        class: a.class,
+        score: a.score,
+        submitted_at: a.submitted_at,
+        id: a.id.to_string(),
+    }
+}
+
+/// Decides who gets the parcel of `park` and `land_use`: the head of its queue (`queue` in
+/// queue order). The grant itself is decided by [`super::grant::decide`].
+pub fn decide_allocation(
+    queue: Vec<ApplicationRecord>,
+    park: Park,
+    land_use: LandUse,
+) -> Result<ApplicationRecord, QueueRefused> {
+    queue
+        .into_iter()
+        .next()
+        .ok_or(QueueRefused::Empty { land_use, park })
 }
 
 /// What the order looks at.
@@ -45,9 +103,8 @@ pub struct QueueKey {
 
 /// The queue order.
 pub fn queue_order(a: &QueueKey, b: &QueueKey) -> Ordering {
-    let rank = |c: Option<Class>| c.map_or(3, |c| c as u8);
-    rank(a.class)
-        .cmp(&rank(b.class))
+    Class::priority(a.class)
+        .cmp(&Class::priority(b.class))
         .then_with(|| b.score.total_cmp(&a.score))
         .then_with(|| a.submitted_at.cmp(&b.submitted_at))
         .then_with(|| a.id.cmp(&b.id))

@@ -127,102 +127,140 @@ pub fn check_terms(
     prefix: &str,
     violations: &mut Violations,
 ) -> Option<Terms> {
-    let field = |name: &str| format!("{prefix}.{name}");
     let before = violations.as_slice().len();
     let statutory = i64::from(rules.statutory_max(land_use));
     if request.price_fen <= 0 || request.price_fen > MAX_PRICE_FEN {
-        violations.add(field("price_fen"), format!("must be 1 to {MAX_PRICE_FEN}"));
+        violations.add(
+            format!("{prefix}.price_fen"),
+            format!("must be 1 to {MAX_PRICE_FEN}"),
+        );
     }
-    let in_years = |value: i64, max: i64, name: &str, what: &str, v: &mut Violations| {
-        if value < 1 {
-            v.add(field(name), "must be at least 1 year");
-        } else if value > max {
-            v.add(
-                field(name),
-                format!("{value} years exceeds {what} of {max} years"),
-            );
-        }
+    let checks = TermChecks {
+        prefix,
+        request,
+        statutory,
     };
     let terms = match mode {
         SupplyMode::StandardTransfer | SupplyMode::FlexibleTerm => {
-            let (max, what) = if mode == SupplyMode::FlexibleTerm {
-                let flexible = i64::from(rules.flexible_max_years).min(statutory);
-                (flexible, "the flexible-term maximum")
-            } else {
-                (statutory, "the statutory maximum for this land use")
-            };
-            in_years(request.term_years, max, "term_years", what, violations);
-            for (value, name) in [
-                (request.lease_years, "lease_years"),
-                (request.transfer_years, "transfer_years"),
-                (request.yearly_rent_fen, "yearly_rent_fen"),
-            ] {
-                violations.check(value == 0, field(name), "only for lease then transfer");
-            }
-            let years = request.term_years.clamp(0, max);
-            let price_fen = if mode == SupplyMode::FlexibleTerm {
-                scale_fen(request.price_fen, years, statutory)
-            } else {
-                request.price_fen
-            };
-            Terms {
-                mode,
-                lease_years: 0,
-                transfer_years: years as u32,
-                price_fen,
-                yearly_rent_fen: 0,
-            }
+            checks.transfer(mode, rules, violations)
         }
-        SupplyMode::LeaseThenTransfer => {
-            let lease_max = i64::from(rules.lease_max_years.min(LEASE_YEARS_CAP));
-            in_years(
-                request.lease_years,
-                lease_max,
-                "lease_years",
-                "the lease maximum",
-                violations,
-            );
-            in_years(
-                request.transfer_years,
-                statutory,
-                "transfer_years",
-                "the statutory maximum for this land use",
-                violations,
-            );
-            let total = request.lease_years.saturating_add(request.transfer_years);
-            if request.lease_years >= 1 && request.transfer_years >= 1 && total > statutory {
-                violations.add(
-                    field("transfer_years"),
-                    format!("lease + transfer = {total} years exceeds the statutory maximum of {statutory} years"),
-                );
-            }
-            if request.term_years != 0 && request.term_years != total {
-                violations.add(field("term_years"), "0, or lease years + transfer years");
-            }
-            let least_rent = scale_fen(
-                request.price_fen,
-                i64::from(rules.min_yearly_rent_permille),
-                1000,
-            );
-            if request.yearly_rent_fen < least_rent {
-                violations.add(
-                    field("yearly_rent_fen"),
-                    format!(
-                        "at least {} ‰ of the price: {least_rent} fen",
-                        rules.min_yearly_rent_permille
-                    ),
-                );
-            }
-            Terms {
-                mode,
-                lease_years: request.lease_years.clamp(0, lease_max) as u32,
-                transfer_years: request.transfer_years.clamp(0, statutory) as u32,
-                price_fen: request.price_fen,
-                yearly_rent_fen: request.yearly_rent_fen,
-            }
-        }
+        SupplyMode::LeaseThenTransfer => checks.lease_then_transfer(rules, violations),
     };
     (violations.as_slice().len() == before).then_some(terms)
+}
+
+/// The request under check, its fields' prefix and the land use's statutory maximum.
+struct TermChecks<'a> {
+    prefix: &'a str,
+    request: &'a TermRequest,
+    statutory: i64,
+}
+
+impl TermChecks<'_> {
+    fn field(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
+    }
+
+    /// A term of 1 to `max` years on `name`.
+    fn in_years(&self, value: i64, max: i64, name: &str, what: &str, v: &mut Violations) {
+        if value < 1 {
+            v.add(self.field(name), "must be at least 1 year");
+        } else if value > max {
+            v.add(
+                self.field(name),
+                format!("{value} years exceeds {what} of {max} years"),
+            );
+        }
+    }
+
+    /// Standard transfer (出让) or a flexible term (弹性年期, the price scaled to the years).
+    fn transfer(&self, mode: SupplyMode, rules: &TermRules, violations: &mut Violations) -> Terms {
+        let request = self.request;
+        let statutory = self.statutory;
+        let (max, what) = if mode == SupplyMode::FlexibleTerm {
+            let flexible = i64::from(rules.flexible_max_years).min(statutory);
+            (flexible, "the flexible-term maximum")
+        } else {
+            (statutory, "the statutory maximum for this land use")
+        };
+        self.in_years(request.term_years, max, "term_years", what, violations);
+        for (value, name) in [
+            (request.lease_years, "lease_years"),
+            (request.transfer_years, "transfer_years"),
+            (request.yearly_rent_fen, "yearly_rent_fen"),
+        ] {
+            violations.check(value == 0, self.field(name), "only for lease then transfer");
+        }
+        let years = request.term_years.clamp(0, max);
+        let price_fen = if mode == SupplyMode::FlexibleTerm {
+            scale_fen(request.price_fen, years, statutory)
+        } else {
+            request.price_fen
+        };
+        Terms {
+            mode,
+            lease_years: 0,
+            transfer_years: years as u32,
+            price_fen,
+            yearly_rent_fen: 0,
+        }
+    }
+
+    /// Lease then transfer (先租后让): the lease capped, lease + transfer within the statutory
+    /// maximum, a yearly rent of at least the configured share of the price.
+    fn lease_then_transfer(&self, rules: &TermRules, violations: &mut Violations) -> Terms {
+        let request = self.request;
+        let statutory = self.statutory;
+        let lease_max = i64::from(rules.lease_max_years.min(LEASE_YEARS_CAP));
+        self.in_years(
+            request.lease_years,
+            lease_max,
+            "lease_years",
+            "the lease maximum",
+            violations,
+        );
+        self.in_years(
+            request.transfer_years,
+            statutory,
+            "transfer_years",
+            "the statutory maximum for this land use",
+            violations,
+        );
+        let total = request.lease_years.saturating_add(request.transfer_years);
+        if request.lease_years >= 1 && request.transfer_years >= 1 && total > statutory {
+            violations.add(
+                self.field("transfer_years"),
+                format!("lease + transfer = {total} years exceeds the statutory maximum of {statutory} years"),
+            );
+        }
+        if request.term_years != 0 && request.term_years != total {
+            violations.add(
+                self.field("term_years"),
+                "0, or lease years + transfer years",
+            );
+        }
+        let least_rent = scale_fen(
+            request.price_fen,
+            i64::from(rules.min_yearly_rent_permille),
+            1000,
+        );
+        if request.yearly_rent_fen < least_rent {
+            violations.add(
+                self.field("yearly_rent_fen"),
+                format!(
+                    "at least {} ‰ of the price: {least_rent} fen",
+                    rules.min_yearly_rent_permille
+                ),
+            );
+        }
+        Terms {
+            mode: SupplyMode::LeaseThenTransfer,
+            lease_years: request.lease_years.clamp(0, lease_max) as u32,
+            transfer_years: request.transfer_years.clamp(0, statutory) as u32,
+            price_fen: request.price_fen,
+            yearly_rent_fen: request.yearly_rent_fen,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,225 @@
 use std::collections::{BTreeMap, HashMap};
 
 use platform::Violations;
+use uuid::Uuid;
+
+use super::{
+    Enterprise, HolderRefused, LandRules, check_holder,
+    evaluation::{Figures, Outcome, per_mu},
+    grant::GrantRecord,
+    parcel::ParcelRecord,
+};
+
+/// Where a unit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitStatus {
+    Available,
+    Leased,
+    Sold,
+}
+
+impl UnitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitStatus::Available => "available",
+            UnitStatus::Leased => "leased",
+            UnitStatus::Sold => "sold",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [UnitStatus::Available, UnitStatus::Leased, UnitStatus::Sold]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for UnitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A unit of a split building, with the land apportioned to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRecord {
+    pub id: Uuid,
+    pub building_id: Uuid,
+    pub parcel_id: String,
+    pub floor: i32,
+    pub part: String,
+    pub floor_area_centi_m2: i64,
+    pub status: UnitStatus,
+    pub holder_uscc: Option<String>,
+    pub apportioned_centi_mu: i64,
+    pub version: i64,
+    pub holder_figures: Option<HolderFigures>,
+}
+
+/// A unit holder's latest yearly figures per mu of its apportioned land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HolderFigures {
+    pub year: i32,
+    pub output_fen_per_mu: i64,
+    pub tax_fen_per_mu: i64,
+    pub meets_commitments: bool,
+}
+
+/// A building with its floors and units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildingRecord {
+    pub id: Uuid,
+    pub parcel_id: String,
+    pub name: String,
+    pub floors: Vec<FloorSpec>,
+    pub units: Vec<UnitRecord>,
+}
+
+/// A lease or a sale of a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    Lease {
+        term_months: i32,
+        yearly_rent_fen: i64,
+    },
+    Sale {
+        price_fen: i64,
+    },
+}
+
+impl Transfer {
+    /// The unit's status after it.
+    pub fn status(self) -> UnitStatus {
+        match self {
+            Transfer::Lease { .. } => UnitStatus::Leased,
+            Transfer::Sale { .. } => UnitStatus::Sold,
+        }
+    }
+
+    /// Its kind in the unit's history.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Transfer::Lease { .. } => "lease",
+            Transfer::Sale { .. } => "sale",
+        }
+    }
+}
+
+/// Why a building or a unit transfer is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UnitRefused {
+    /// The building's floors and units break a rule: field violations.
+    #[error("invalid request")]
+    Invalid(Violations),
+    #[error("parcel {parcel_id} is {status}: buildings are split only on granted land")]
+    NotGranted {
+        parcel_id: String,
+        status: super::parcel::ParcelStatus,
+    },
+    #[error("unit {id} is {status}")]
+    NotAvailable { id: Uuid, status: UnitStatus },
+    #[error(transparent)]
+    Holder(#[from] HolderRefused),
+    #[error("parcel {0} has no grant in force")]
+    NoGrant(String),
+    /// The parcel's performance agreement is not complied with.
+    #[error(
+        "the performance agreement of grant {0} is not complied with (latest evaluation short)"
+    )]
+    AgreementBreached(Uuid),
+}
+
+/// Checks a building's floors and units (before anything is loaded).
+pub fn check_new_building(
+    name: &str,
+    floors: &[FloorSpec],
+    specs: &[UnitSpec],
+    rules: &LandRules,
+) -> Result<(), UnitRefused> {
+    let mut violations = Violations::new();
+    check_building(
+        name,
+        floors,
+        specs,
+        rules.min_unit_centi_m2,
+        &mut violations,
+    );
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(UnitRefused::Invalid(violations))
+    }
+}
+
+/// Decides a building on `parcel` (checked by [`check_new_building`]): only on granted land.
+pub fn decide_building(
+    parcel: &ParcelRecord,
+    grant: Option<&GrantRecord>,
+) -> Result<(), UnitRefused> {
+    match grant {
+        Some(_) => Ok(()),
+        None => Err(UnitRefused::NotGranted {
+            parcel_id: parcel.id.clone(),
+            status: parcel.status,
+        }),
+    }
+}
+
+/// What a unit transfer looks at: the unit (locked), the would-be holder from census, the
+/// grant in force on its parcel and the outcome of that grant's latest evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferState<'a> {
+    pub unit: &'a UnitRecord,
+    pub holder: Option<&'a Enterprise>,
+    pub grant: Option<&'a GrantRecord>,
+    pub latest_outcome: Option<Outcome>,
+}
+
+/// Decides a lease or sale of a unit to `uscc`: the unit available, the holder a known active
+/// manufacturer, the parcel under a grant whose agreement is complied with (the latest
+/// evaluation not short). The decision is the unit's new status.
+pub fn decide_transfer(
+    state: TransferState<'_>,
+    uscc: &str,
+    transfer: Transfer,
+) -> Result<UnitStatus, UnitRefused> {
+    let unit = state.unit;
+    if unit.status != UnitStatus::Available {
+        return Err(UnitRefused::NotAvailable {
+            id: unit.id,
+            status: unit.status,
+        });
+    }
+    check_holder(uscc, state.holder, true)?;
+    let grant = state
+        .grant
+        .ok_or_else(|| UnitRefused::NoGrant(unit.parcel_id.clone()))?;
+    if state.latest_outcome == Some(Outcome::Short) {
+        return Err(UnitRefused::AgreementBreached(grant.id));
+    }
+    Ok(transfer.status())
+}
+
+/// A unit holder's figures of `year` per mu of the unit's apportioned land, and whether they
+/// reach the output and tax per mu committed by the parcel's grant in force.
+pub fn holder_figures(
+    unit: &UnitRecord,
+    year: i32,
+    figures: &Figures,
+    grant: Option<&GrantRecord>,
+) -> HolderFigures {
+    let output = per_mu(figures.output_fen, unit.apportioned_centi_mu);
+    let tax = per_mu(figures.tax_fen, unit.apportioned_centi_mu);
+    let meets = grant.is_some_and(|g| {
+        output >= g.commitments.output_fen_per_mu && tax >= g.commitments.tax_fen_per_mu
+    });
+    HolderFigures {
+        year,
+        output_fen_per_mu: output,
+        tax_fen_per_mu: tax,
+        meets_commitments: meets,
+    }
+}
 
 /// What a unit is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +271,24 @@ pub fn check_building(
     violations: &mut Violations,
 ) -> bool {
     let before = violations.as_slice().len();
+    check_counts(name, floors, units, violations);
+    let floor_area = check_floors(floors, violations);
+    // Per floor, the units on it, for overlap and size.
+    let mut by_floor: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (i, unit) in units.iter().enumerate() {
+        if check_unit(i, unit, &floor_area, min_unit_centi_m2, violations) {
+            by_floor.entry(unit.floor).or_default().push(i);
+        }
+    }
+    for (&floor, indices) in &by_floor {
+        let area = floor_area.get(&floor).copied().unwrap_or(0);
+        check_floor_units(floor, area, indices, units, violations);
+    }
+    violations.as_slice().len() == before
+}
+
+/// The name, and how many floors and units.
+fn check_counts(name: &str, floors: &[FloorSpec], units: &[UnitSpec], violations: &mut Violations) {
     let name_chars = name.trim().chars().count();
     violations.check(
         (1..=MAX_NAME_CHARS).contains(&name_chars) && !name.chars().any(char::is_control),
@@ -68,6 +305,10 @@ pub fn check_building(
         "units",
         format!("1 to {MAX_UNITS} units"),
     );
+}
+
+/// Floors numbered (never 0, each once) with a positive area; their areas by number.
+fn check_floors(floors: &[FloorSpec], violations: &mut Violations) -> HashMap<i32, i64> {
     let mut floor_area: HashMap<i32, i64> = HashMap::new();
     for (i, floor) in floors.iter().enumerate() {
         if floor.number == 0 {
@@ -88,93 +329,109 @@ pub fn check_building(
             violations.add(format!("floors[{i}].area_centi_m2"), "must be positive");
         }
     }
-    // Per floor: the whole-floor unit, the parts by name and the area used, for overlap and size.
-    let mut by_floor: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-    for (i, unit) in units.iter().enumerate() {
-        let field = |name: &str| format!("units[{i}].{name}");
-        match unit.unit_use {
-            None => violations.add(field("unit_use"), "required"),
-            Some(UnitUse::Production) => {}
-            Some(_) => violations.add(
-                field("unit_use"),
-                "common parts, offices, dormitories and canteens are never split off",
-            ),
-        }
-        let part_chars = unit.part.chars().count();
-        if part_chars > MAX_NAME_CHARS
-            || unit.part.chars().any(char::is_control)
-            || unit.part.trim() != unit.part
-        {
-            violations.add(
-                field("part"),
-                format!("at most {MAX_NAME_CHARS} characters, no surrounding spaces"),
-            );
-        }
-        let Some(&floor) = floor_area.get(&unit.floor) else {
-            violations.add(
-                field("floor"),
-                format!("the building has no floor {}", unit.floor),
-            );
-            continue;
-        };
-        if unit.area_centi_m2 <= 0 {
-            violations.add(field("floor_area_centi_m2"), "must be positive");
-        } else if unit.area_centi_m2 > floor {
-            violations.add(
-                field("floor_area_centi_m2"),
-                format!("exceeds floor {} ({floor})", unit.floor),
-            );
-        } else if unit.part.is_empty() && unit.area_centi_m2 != floor {
-            violations.add(
-                field("floor_area_centi_m2"),
-                format!("a whole-floor unit has the floor's area, {floor}"),
-            );
-        } else if unit.area_centi_m2 < min_unit_centi_m2.min(floor) {
-            violations.add(
-                field("floor_area_centi_m2"),
-                format!("under the minimum unit area of {min_unit_centi_m2}"),
-            );
-        }
-        by_floor.entry(unit.floor).or_default().push(i);
+    floor_area
+}
+
+/// One unit on its own: production space, a clean part name, on a floor of the building,
+/// within the floor and at least the minimum. False when its floor does not exist.
+fn check_unit(
+    i: usize,
+    unit: &UnitSpec,
+    floor_area: &HashMap<i32, i64>,
+    min_unit_centi_m2: i64,
+    violations: &mut Violations,
+) -> bool {
+    let field = |name: &str| format!("units[{i}].{name}");
+    match unit.unit_use {
+        None => violations.add(field("unit_use"), "required"),
+        Some(UnitUse::Production) => {}
+        Some(_) => violations.add(
+            field("unit_use"),
+            "common parts, offices, dormitories and canteens are never split off",
+        ),
     }
-    for (floor, indices) in &by_floor {
-        let whole = indices.iter().find(|&&i| units[i].part.is_empty());
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let mut overlapped = false;
-        for &i in indices {
-            let unit = &units[i];
-            if let Some(&w) = whole
-                && w != i
-            {
-                overlapped = true;
-                violations.add(
-                    format!("units[{i}].part"),
-                    format!("overlaps units[{w}], the whole of floor {floor}"),
-                );
-            } else if let Some(first) = seen.insert(unit.part.as_str(), i) {
-                overlapped = true;
-                violations.add(
-                    format!("units[{i}].part"),
-                    format!("overlaps units[{first}]: same part of floor {floor}"),
-                );
-            }
-        }
-        let used: i64 = indices.iter().map(|&i| units[i].area_centi_m2.max(0)).sum();
-        let area = floor_area.get(floor).copied().unwrap_or(0);
-        // Overlaps are reported already; their sum says nothing more.
-        let each_fits = indices.iter().all(|&i| units[i].area_centi_m2 <= area);
-        if used > area
-            && !overlapped
-            && each_fits
-            && let Some(&last) = indices.last()
+    let part_chars = unit.part.chars().count();
+    if part_chars > MAX_NAME_CHARS
+        || unit.part.chars().any(char::is_control)
+        || unit.part.trim() != unit.part
+    {
+        violations.add(
+            field("part"),
+            format!("at most {MAX_NAME_CHARS} characters, no surrounding spaces"),
+        );
+    }
+    let Some(&floor) = floor_area.get(&unit.floor) else {
+        violations.add(
+            field("floor"),
+            format!("the building has no floor {}", unit.floor),
+        );
+        return false;
+    };
+    let area_field = field("floor_area_centi_m2");
+    if unit.area_centi_m2 <= 0 {
+        violations.add(area_field, "must be positive");
+    } else if unit.area_centi_m2 > floor {
+        violations.add(
+            area_field,
+            format!("exceeds floor {} ({floor})", unit.floor),
+        );
+    } else if unit.part.is_empty() && unit.area_centi_m2 != floor {
+        violations.add(
+            area_field,
+            format!("a whole-floor unit has the floor's area, {floor}"),
+        );
+    } else if unit.area_centi_m2 < min_unit_centi_m2.min(floor) {
+        violations.add(
+            area_field,
+            format!("under the minimum unit area of {min_unit_centi_m2}"),
+        );
+    }
+    true
+}
+
+/// The units of one floor together: no overlap (a whole-floor unit and any other, or one
+/// part twice), and their areas within the floor's.
+fn check_floor_units(
+    floor: i32,
+    area: i64,
+    indices: &[usize],
+    units: &[UnitSpec],
+    violations: &mut Violations,
+) {
+    let whole = indices.iter().find(|&&i| units[i].part.is_empty());
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut overlapped = false;
+    for &i in indices {
+        let unit = &units[i];
+        if let Some(&w) = whole
+            && w != i
         {
+            overlapped = true;
             violations.add(
-                format!("units[{last}].floor_area_centi_m2"),
-                format!("the units of floor {floor} add up to {used}, more than its {area}"),
+                format!("units[{i}].part"),
+                format!("overlaps units[{w}], the whole of floor {floor}"),
+            );
+        } else if let Some(first) = seen.insert(unit.part.as_str(), i) {
+            overlapped = true;
+            violations.add(
+                format!("units[{i}].part"),
+                format!("overlaps units[{first}]: same part of floor {floor}"),
             );
         }
     }
-    violations.as_slice().len() == before
+    let used: i64 = indices.iter().map(|&i| units[i].area_centi_m2.max(0)).sum();
+    // Overlaps are reported already; their sum says nothing more.
+    let each_fits = indices.iter().all(|&i| units[i].area_centi_m2 <= area);
+    if used > area
+        && !overlapped
+        && each_fits
+        && let Some(&last) = indices.last()
+    {
+        violations.add(
+            format!("units[{last}].floor_area_centi_m2"),
+            format!("the units of floor {floor} add up to {used}, more than its {area}"),
+        );
+    }
 }
 
 /// The holder's share of `parcel_centi_mu` for a unit of `unit_centi_m2` among
@@ -290,5 +547,169 @@ mod tests {
         // A quarter of the floor area of a 20-mu parcel: 5 mu.
         assert_eq!(apportioned_centi_mu(100_000, 400_000, 2_000), 500);
         assert_eq!(apportioned_centi_mu(1, 0, 2_000), 0);
+    }
+
+    fn held_unit(status: UnitStatus) -> UnitRecord {
+        UnitRecord {
+            id: Uuid::from_u128(7),
+            building_id: Uuid::from_u128(8),
+            parcel_id: "XL-1".into(),
+            floor: 1,
+            part: String::new(),
+            floor_area_centi_m2: 200_000,
+            status,
+            holder_uscc: None,
+            apportioned_centi_mu: 500,
+            version: 1,
+            holder_figures: None,
+        }
+    }
+
+    fn firm(segment: platform::Segment) -> Enterprise {
+        Enterprise {
+            uscc: "X".into(),
+            name: "Firm".into(),
+            active: true,
+            segment: Some(segment),
+            park: None,
+        }
+    }
+
+    fn grant() -> GrantRecord {
+        use chrono::{NaiveDate, Utc};
+
+        use crate::domain::{
+            grant::{Commitments, Contract, GrantStatus},
+            lateness::Progress,
+            supply::{SupplyMode, Terms},
+        };
+        let day = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        GrantRecord {
+            id: Uuid::from_u128(9),
+            parcel_id: "XL-1".into(),
+            uscc: "H".into(),
+            terms: Terms {
+                mode: SupplyMode::StandardTransfer,
+                lease_years: 0,
+                transfer_years: 50,
+                price_fen: 1,
+                yearly_rent_fen: 0,
+            },
+            contract: Contract {
+                deposit_fen: 0,
+                signed_on: day,
+                start_by: day,
+                complete_by: day,
+                production_check_on: day,
+            },
+            commitments: Commitments {
+                investment_fen_per_mu: 1,
+                output_fen_per_mu: 600_000_000,
+                tax_fen_per_mu: 30_000_000,
+                plot_ratio_milli: 1_000,
+                energy_tce_per_wan_yuan: None,
+            },
+            land_centi_mu: 1_000,
+            status: GrantStatus::Transferred,
+            progress: Progress::default(),
+            idle_reason: None,
+            rent_credited_fen: 0,
+            granted_at: Utc::now(),
+            version: 1,
+        }
+    }
+
+    const SALE: Transfer = Transfer::Sale { price_fen: 100 };
+
+    #[test]
+    fn a_unit_goes_to_a_manufacturer_while_the_agreement_holds() {
+        let unit = held_unit(UnitStatus::Available);
+        let (apparel, trader, grant) = (
+            firm(platform::Segment::Apparel),
+            firm(platform::Segment::Trade),
+            grant(),
+        );
+        let state = TransferState {
+            unit: &unit,
+            holder: Some(&apparel),
+            grant: Some(&grant),
+            latest_outcome: Some(Outcome::EarlyWarning),
+        };
+        assert_eq!(
+            decide_transfer(state, "X", SALE).ok(),
+            Some(UnitStatus::Sold)
+        );
+        let lease = Transfer::Lease {
+            term_months: 12,
+            yearly_rent_fen: 1,
+        };
+        assert_eq!(
+            decide_transfer(state, "X", lease).ok(),
+            Some(UnitStatus::Leased)
+        );
+        let refusals = [
+            TransferState {
+                holder: Some(&trader),
+                ..state
+            },
+            TransferState {
+                grant: None,
+                ..state
+            },
+            TransferState {
+                latest_outcome: Some(Outcome::Short),
+                ..state
+            },
+        ];
+        let messages: Vec<String> = refusals
+            .into_iter()
+            .map(|s| decide_transfer(s, "X", SALE).unwrap_err().to_string())
+            .collect();
+        assert!(
+            messages[0].contains("not a manufacturer"),
+            "{}",
+            messages[0]
+        );
+        assert_eq!(messages[1], "parcel XL-1 has no grant in force");
+        assert!(messages[2].contains("not complied with"), "{}", messages[2]);
+    }
+
+    proptest::proptest! {
+        /// Whatever else holds, a unit already leased or sold is never transferred again.
+        #[test]
+        fn only_an_available_unit_is_transferred(sold in proptest::bool::ANY, short in proptest::bool::ANY) {
+            let status = if sold { UnitStatus::Sold } else { UnitStatus::Leased };
+            let unit = held_unit(status);
+            let (apparel, grant) = (firm(platform::Segment::Apparel), grant());
+            let state = TransferState {
+                unit: &unit,
+                holder: Some(&apparel),
+                grant: Some(&grant),
+                latest_outcome: short.then_some(Outcome::Short),
+            };
+            let refused = matches!(
+                decide_transfer(state, "X", SALE),
+                Err(UnitRefused::NotAvailable { .. })
+            );
+            proptest::prop_assert!(refused);
+        }
+
+        /// A holder meets the commitments exactly when both its output and its tax per mu of
+        /// apportioned land reach the grant's.
+        #[test]
+        fn holder_figures_meet_exactly_from_the_commitments(
+            output in 0_i64..2_000_000_000, tax in 0_i64..100_000_000
+        ) {
+            let unit = held_unit(UnitStatus::Sold);
+            let grant = grant();
+            // 5 mu apportioned: per mu is a fifth of the total.
+            let figures = Figures { output_fen: output * 5, tax_fen: tax * 5, energy_tce: None };
+            let held = holder_figures(&unit, 2025, &figures, Some(&grant));
+            proptest::prop_assert_eq!(
+                held.meets_commitments,
+                output >= 600_000_000 && tax >= 30_000_000
+            );
+            proptest::prop_assert!(!holder_figures(&unit, 2025, &figures, None).meets_commitments);
+        }
     }
 }

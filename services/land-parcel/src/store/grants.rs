@@ -5,44 +5,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, events, is_unique_violation, parcels, read_model, today};
-use crate::domain::{
-    conversion::{self, Conversion, LeaseFacts},
-    grant::{
-        self, Commitments, Contract, GrantPlan, GrantRefused, GrantRequest, GrantStatus,
-        ParcelFacts,
+use super::{
+    Result, Store, StoreError, check_version, corrupt, is_unique_violation, parcels, read_model,
+    refused, today,
+};
+use crate::{
+    domain::{
+        conversion::{self, Conversion},
+        grant::{
+            self, Commitments, Contract, GrantCommand, GrantDecision, GrantRecord, GrantRefused,
+            GrantRequest, GrantState, GrantStatus, GrantView,
+        },
+        lateness::{Milestone, Progress},
+        supply::{SupplyMode, Terms},
     },
-    lateness::{self, Lateness, Milestone, MilestoneRefused, Progress},
-    parcel::ParcelStatus,
-    supply::{SupplyMode, Terms},
+    events,
 };
 
-/// A grant as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GrantRecord {
-    pub id: Uuid,
-    pub parcel_id: String,
-    pub uscc: String,
-    pub terms: Terms,
-    pub contract: Contract,
-    pub commitments: Commitments,
-    pub land_centi_mu: i64,
-    pub status: GrantStatus,
-    pub progress: Progress,
-    pub idle_reason: Option<String>,
-    pub rent_credited_fen: i64,
-    pub granted_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-/// A grant with its lateness as of the day it was read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GrantView {
-    pub grant: GrantRecord,
-    pub lateness: Lateness,
-}
-
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     parcel_id: String,
@@ -79,9 +58,9 @@ impl TryFrom<Row> for GrantRecord {
     type Error = sqlx::Error;
     fn try_from(r: Row) -> sqlx::Result<Self> {
         let mode = SupplyMode::parse(&r.supply_mode)
-            .ok_or_else(|| parcels::corrupt("supply mode", &r.supply_mode))?;
-        let status = GrantStatus::parse(&r.status)
-            .ok_or_else(|| parcels::corrupt("grant status", &r.status))?;
+            .ok_or_else(|| corrupt("supply mode", &r.supply_mode))?;
+        let status =
+            GrantStatus::parse(&r.status).ok_or_else(|| corrupt("grant status", &r.status))?;
         Ok(Self {
             id: r.id,
             parcel_id: r.parcel_id,
@@ -124,163 +103,166 @@ impl TryFrom<Row> for GrantRecord {
     }
 }
 
-/// One grant, locked when `lock`.
-pub async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<GrantRecord> {
-    let sql = if lock {
-        "SELECT * FROM grants WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT * FROM grants WHERE id = $1"
-    };
-    let row: Option<Row> = sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?
-        .try_into()
-        .map_err(StoreError::Database)
-}
-
-/// The grant in force on a parcel, if any.
-pub async fn in_force_on(conn: &mut PgConnection, parcel_id: &str) -> Result<Option<GrantRecord>> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT * FROM grants WHERE parcel_id = $1 AND status IN ('leasing', 'transferred')",
-    )
-    .bind(parcel_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(GrantRecord::try_from)
-        .transpose()
-        .map_err(StoreError::Database)
-}
-
-/// The grants in force of a holder, locked (an evaluation writes after reading them).
-pub async fn in_force_of(conn: &mut PgConnection, uscc: &str) -> Result<Vec<GrantRecord>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT * FROM grants WHERE uscc = $1 AND status IN ('leasing', 'transferred') ORDER BY id FOR UPDATE",
-    )
-    .bind(uscc)
-    .fetch_all(&mut *conn)
-    .await?;
+fn records(rows: Vec<Row>) -> Result<Vec<GrantRecord>> {
     rows.into_iter()
         .map(|r| r.try_into().map_err(StoreError::Database))
         .collect()
 }
 
-/// Lateness of a grant on `today`, with the configured rates.
-pub fn view(store: &Store, grant: GrantRecord, today: NaiveDate) -> GrantView {
-    let lateness = lateness::lateness(
-        grant.terms.price_fen,
-        grant.contract.start_by,
-        grant.contract.complete_by,
-        &grant.progress,
-        today,
-        &store.rules.lateness,
-    );
-    GrantView { grant, lateness }
+/// One grant.
+pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<GrantRecord> {
+    let row = sqlx::query_as!(
+        Row,
+        "SELECT id, parcel_id, uscc, supply_mode, lease_years, transfer_years, price_fen,
+            yearly_rent_fen, deposit_fen, signed_on, start_by, complete_by, production_check_on,
+            investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
+            energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
+            investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
+            rent_credited_fen, granted_at, version
+        FROM grants WHERE id = $1",
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?
+        .try_into()
+        .map_err(StoreError::Database)
 }
 
-/// Grants `parcel_id` to `uscc` inside `conn`'s transaction: the checks of a grant, the
-/// grant row, the parcel's new status and the `ParcelGranted` event.
-pub async fn grant_in(
+/// One grant, locked for the rest of the transaction.
+pub(super) async fn load_locked(conn: &mut PgConnection, id: Uuid) -> Result<GrantRecord> {
+    sqlx::query_scalar!("SELECT id FROM grants WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
+    load(conn, id).await
+}
+
+/// The grant in force on a parcel, if any.
+pub(super) async fn in_force_on(
     conn: &mut PgConnection,
-    store: &Store,
     parcel_id: &str,
-    expected_version: i64,
-    uscc: &str,
-    request: &GrantRequest,
-) -> Result<GrantRecord> {
-    let parcel = parcels::load(conn, parcel_id, true).await?;
-    if expected_version != 0 && parcel.version != expected_version {
-        return Err(StoreError::Stale(format!(
-            "parcel {parcel_id} is at version {}, not {expected_version}",
-            parcel.version
-        )));
-    }
-    if parcel.status != ParcelStatus::Available {
-        return Err(StoreError::Precondition(format!(
-            "parcel {parcel_id} is {}, not available",
-            parcel.status.as_str()
-        )));
-    }
-    let holder = read_model::enterprise(conn, uscc).await?;
-    let facts = ParcelFacts {
-        land_use: parcel.land_use,
-        plan_min_milli: parcel.plot_ratio_min_milli,
-        plan_max_milli: parcel.plot_ratio_max_milli,
-    };
-    let GrantPlan {
-        terms,
-        contract,
-        commitments,
-    } = grant::plan(
-        request,
-        facts,
-        uscc,
-        holder.as_ref(),
-        &store.rules.terms,
-        &store.rules.plot_ratio_minimums,
+) -> Result<Option<GrantRecord>> {
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, parcel_id, uscc, supply_mode, lease_years, transfer_years, price_fen,
+            yearly_rent_fen, deposit_fen, signed_on, start_by, complete_by, production_check_on,
+            investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
+            energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
+            investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
+            rent_credited_fen, granted_at, version
+        FROM grants WHERE parcel_id = $1 AND status IN ('leasing', 'transferred')",
+        parcel_id
     )
-    .map_err(|refused| match refused {
-        GrantRefused::Invalid(violations) => StoreError::Invalid(violations),
-        GrantRefused::Holder(why) => StoreError::Precondition(why.to_string()),
-    })?;
-    let status = match terms.mode {
-        SupplyMode::LeaseThenTransfer => GrantStatus::Leasing,
-        _ => GrantStatus::Transferred,
-    };
-    let id = Uuid::now_v7();
-    let inserted = sqlx::query(
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(records(rows)?.into_iter().next())
+}
+
+/// The grants in force of a holder, locked (an evaluation writes after reading them).
+pub(super) async fn in_force_of(conn: &mut PgConnection, uscc: &str) -> Result<Vec<GrantRecord>> {
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, parcel_id, uscc, supply_mode, lease_years, transfer_years, price_fen,
+            yearly_rent_fen, deposit_fen, signed_on, start_by, complete_by, production_check_on,
+            investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
+            energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
+            investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
+            rent_credited_fen, granted_at, version
+        FROM grants WHERE uscc = $1 AND status IN ('leasing', 'transferred')
+        ORDER BY id FOR UPDATE",
+        uscc
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    records(rows)
+}
+
+/// Writes a decided grant; a second grant in force on the parcel (a race the lock did not
+/// see) is refused by the unique index.
+async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    parcel_id: &str,
+    uscc: &str,
+    d: &GrantDecision,
+) -> Result<()> {
+    let (terms, contract, commitments) = (&d.plan.terms, &d.plan.contract, &d.plan.commitments);
+    let inserted = sqlx::query!(
         "INSERT INTO grants (id, parcel_id, uscc, supply_mode, lease_years, transfer_years, price_fen,
              yearly_rent_fen, deposit_fen, signed_on, start_by, complete_by, production_check_on,
              investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
              energy_tce_per_wan_yuan, land_centi_mu, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        id,
+        parcel_id,
+        uscc,
+        terms.mode.as_str(),
+        terms.lease_years as i32,
+        terms.transfer_years as i32,
+        terms.price_fen,
+        terms.yearly_rent_fen,
+        contract.deposit_fen,
+        contract.signed_on,
+        contract.start_by,
+        contract.complete_by,
+        contract.production_check_on,
+        commitments.investment_fen_per_mu,
+        commitments.output_fen_per_mu,
+        commitments.tax_fen_per_mu,
+        commitments.plot_ratio_milli,
+        commitments.energy_tce_per_wan_yuan,
+        d.land_centi_mu,
+        d.status.as_str(),
     )
-    .bind(id)
-    .bind(parcel_id)
-    .bind(uscc)
-    .bind(terms.mode.as_str())
-    .bind(terms.lease_years as i32)
-    .bind(terms.transfer_years as i32)
-    .bind(terms.price_fen)
-    .bind(terms.yearly_rent_fen)
-    .bind(contract.deposit_fen)
-    .bind(contract.signed_on)
-    .bind(contract.start_by)
-    .bind(contract.complete_by)
-    .bind(contract.production_check_on)
-    .bind(commitments.investment_fen_per_mu)
-    .bind(commitments.output_fen_per_mu)
-    .bind(commitments.tax_fen_per_mu)
-    .bind(commitments.plot_ratio_milli)
-    .bind(commitments.energy_tce_per_wan_yuan)
-    .bind(parcel.area_centi_mu)
-    .bind(status.as_str())
     .execute(&mut *conn)
     .await;
     match inserted {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         Err(err) if is_unique_violation(&err) => {
-            return Err(StoreError::Precondition(format!(
-                "parcel {parcel_id} already has a grant in force"
-            )));
+            Err(refused(GrantRefused::AlreadyGranted(parcel_id.to_string())))
         }
-        Err(err) => return Err(err.into()),
+        Err(err) => Err(err.into()),
     }
-    let parcel_status = if status == GrantStatus::Leasing {
-        ParcelStatus::Leased
-    } else {
-        ParcelStatus::Granted
-    };
-    parcels::set_status(conn, parcel_id, parcel_status).await?;
-    let grant = load(conn, id, false).await?;
-    let parcel = parcels::load(conn, parcel_id, false).await?;
-    let day = today(conn).await?;
-    events::parcel_granted(conn, store, &parcel, &view(store, grant.clone(), day)).await?;
-    Ok(grant)
 }
 
 impl Store {
+    /// The grant's lateness on `day`, with the configured rates.
+    pub(super) fn view(&self, grant: GrantRecord, day: NaiveDate) -> GrantView {
+        grant::view(grant, day, &self.rules)
+    }
+
+    /// Grants `parcel_id` to `uscc` inside `conn`'s transaction: load the parcel (locked) and
+    /// the holder, decide, write the grant and the parcel's status, announce `ParcelGranted`.
+    pub(super) async fn grant_in(
+        &self,
+        conn: &mut PgConnection,
+        parcel_id: &str,
+        expected_version: i64,
+        command: GrantCommand<'_>,
+    ) -> Result<GrantView> {
+        let parcel = parcels::load_locked(conn, parcel_id).await?;
+        check_version(
+            &format!("parcel {parcel_id}"),
+            parcel.version,
+            expected_version,
+        )?;
+        let holder = read_model::enterprise(conn, command.uscc).await?;
+        let state = GrantState {
+            parcel: &parcel,
+            holder: holder.as_ref(),
+        };
+        let decision = grant::decide(state, command, &self.rules).map_err(refused)?;
+        let id = Uuid::now_v7();
+        insert(conn, id, parcel_id, command.uscc, &decision).await?;
+        parcels::set_status(conn, parcel_id, decision.parcel_status).await?;
+        let granted = self.view(load(conn, id).await?, today(conn).await?);
+        let parcel = parcels::load(conn, parcel_id).await?;
+        self.publish(conn, vec![events::parcel_granted(&parcel, &granted)])
+            .await?;
+        Ok(granted)
+    }
+
     pub async fn grant(
         &self,
         parcel_id: &str,
@@ -289,17 +271,19 @@ impl Store {
         request: &GrantRequest,
     ) -> Result<GrantView> {
         let mut tx = self.pool.begin().await?;
-        let grant = grant_in(&mut tx, self, parcel_id, expected_version, uscc, request).await?;
-        let day = today(&mut tx).await?;
+        let command = GrantCommand { uscc, request };
+        let granted = self
+            .grant_in(&mut tx, parcel_id, expected_version, command)
+            .await?;
         tx.commit().await?;
-        Ok(view(self, grant, day))
+        Ok(granted)
     }
 
     pub async fn grant_view(&self, id: Uuid) -> Result<GrantView> {
         let mut conn = self.pool.acquire().await?;
-        let grant = load(&mut conn, id, false).await?;
+        let grant = load(&mut conn, id).await?;
         let day = today(&mut conn).await?;
-        Ok(view(self, grant, day))
+        Ok(self.view(grant, day))
     }
 
     /// The grant in force on a parcel, with its lateness.
@@ -309,7 +293,7 @@ impl Store {
             return Ok(None);
         };
         let day = today(&mut conn).await?;
-        Ok(Some(view(self, grant, day)))
+        Ok(Some(self.view(grant, day)))
     }
 
     /// Records a milestone; the grant's progress moves with it.
@@ -320,45 +304,37 @@ impl Store {
         by: &str,
     ) -> Result<GrantView> {
         let mut tx = self.pool.begin().await?;
-        let grant = load(&mut tx, id, true).await?;
-        if grant.status == GrantStatus::Ended {
-            return Err(StoreError::Precondition(format!("grant {id} has ended")));
-        }
+        let grant = load_locked(&mut tx, id).await?;
         let day = today(&mut tx).await?;
-        let progress =
-            lateness::apply_milestone(&grant.progress, grant.contract.signed_on, milestone, day)
-                .map_err(|refused| match refused {
-                    MilestoneRefused::Invalid(v) => StoreError::Invalid(v),
-                    MilestoneRefused::Precondition(why) => StoreError::Precondition(why),
-                })?;
-        sqlx::query(
+        let progress = grant::decide_milestone(&grant, milestone, day).map_err(refused)?;
+        sqlx::query!(
             "INSERT INTO milestones (grant_id, kind, on_date, investment_to_date_fen, built_floor_area_centi_m2, recorded_by)
              VALUES ($1, $2, $3, $4, $5, $6)",
+            id,
+            milestone.kind.as_str(),
+            milestone.on,
+            milestone.investment_to_date_fen,
+            milestone.built_floor_area_centi_m2,
+            by,
         )
-        .bind(id)
-        .bind(milestone.kind.as_str())
-        .bind(milestone.on)
-        .bind(milestone.investment_to_date_fen)
-        .bind(milestone.built_floor_area_centi_m2)
-        .bind(by)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "UPDATE grants SET started_on = $2, completed_on = $3, investment_to_date_fen = $4,
                  built_floor_area_centi_m2 = $5, last_progress_on = $6, version = version + 1
              WHERE id = $1",
+            id,
+            progress.started_on,
+            progress.completed_on,
+            progress.investment_to_date_fen,
+            progress.built_floor_area_centi_m2,
+            progress.last_progress_on,
         )
-        .bind(id)
-        .bind(progress.started_on)
-        .bind(progress.completed_on)
-        .bind(progress.investment_to_date_fen)
-        .bind(progress.built_floor_area_centi_m2)
-        .bind(progress.last_progress_on)
         .execute(&mut *tx)
         .await?;
-        let grant = load(&mut tx, id, false).await?;
+        let grant = load(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(view(self, grant, day))
+        Ok(self.view(grant, day))
     }
 
     /// Converts a lease-then-transfer grant whose lease is over and whose latest evaluation
@@ -369,43 +345,30 @@ impl Store {
         expected_version: i64,
     ) -> Result<(GrantView, Conversion)> {
         let mut tx = self.pool.begin().await?;
-        let grant = load(&mut tx, id, true).await?;
-        if expected_version != 0 && grant.version != expected_version {
-            return Err(StoreError::Stale(format!(
-                "grant {id} is at version {}, not {expected_version}",
-                grant.version
-            )));
-        }
-        let latest_all_met: Option<bool> = sqlx::query_scalar(
+        let grant = load_locked(&mut tx, id).await?;
+        check_version(&format!("grant {id}"), grant.version, expected_version)?;
+        let latest_all_met = sqlx::query_scalar!(
             "SELECT all_met FROM evaluations WHERE grant_id = $1 ORDER BY seq DESC LIMIT 1",
+            id
         )
-        .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
         let day = today(&mut tx).await?;
-        let facts = LeaseFacts {
-            leasing: grant.status == GrantStatus::Leasing,
-            signed_on: grant.contract.signed_on,
-            lease_years: grant.terms.lease_years,
-            yearly_rent_fen: grant.terms.yearly_rent_fen,
-            price_fen: grant.terms.price_fen,
-            latest_all_met,
-        };
-        let conversion = conversion::convert(&facts, day)
-            .map_err(|why| StoreError::Precondition(why.to_string()))?;
-        sqlx::query(
+        let conversion = conversion::decide(&grant, latest_all_met, day).map_err(refused)?;
+        sqlx::query!(
             "UPDATE grants SET status = 'transferred', rent_credited_fen = $2, version = version + 1 WHERE id = $1",
+            id,
+            conversion.rent_credited_fen
         )
-        .bind(id)
-        .bind(conversion.rent_credited_fen)
         .execute(&mut *tx)
         .await?;
-        let parcel = parcels::load(&mut tx, &grant.parcel_id, true).await?;
-        if parcel.status == ParcelStatus::Leased {
-            parcels::set_status(&mut tx, &grant.parcel_id, ParcelStatus::Granted).await?;
+        let parcel = parcels::load_locked(&mut tx, &grant.parcel_id).await?;
+        if let Some(status) = conversion::parcel_after(parcel.status) {
+            parcels::set_status(&mut tx, &grant.parcel_id, status).await?;
         }
-        let grant = view(self, load(&mut tx, id, false).await?, day);
-        events::lease_converted(&mut tx, self, &grant, &conversion).await?;
+        let grant = self.view(load(&mut tx, id).await?, day);
+        let event = events::lease_converted(&grant, &conversion, Utc::now());
+        self.publish(&mut tx, vec![event]).await?;
         tx.commit().await?;
         Ok((grant, conversion))
     }

@@ -1,5 +1,7 @@
-//! The land store (sqlx): every change and the events announcing it (outbox rows) commit in
-//! one transaction. Functions return [`StoreError`]; the API maps it to `ApiError` once.
+//! The land store (sqlx): it loads what a rule needs and commits what the domain decided,
+//! every change with the events announcing it (outbox rows) in one transaction. No business
+//! rule is decided here: each write is load → `domain::…::decide` → commit. Methods return
+//! [`StoreError`]; the API maps it to `ApiError` once.
 //!
 //! - [`read_model`]: enterprises, yearly returns and classes kept from events;
 //! - [`parcels`]: register, read, list, split, merge;
@@ -7,25 +9,26 @@
 //! - [`evaluations`]: evaluation of a holder's grants on a census return, and their history;
 //! - [`idle`]: the idle land pass;
 //! - [`units`]: buildings, units, leases and sales;
-//! - [`queue`]: land applications and allocation;
-//! - [`events`]: the events and notices written to the outbox.
+//! - [`queue`]: land applications and allocation.
 
-pub mod evaluations;
-pub mod events;
-pub mod grants;
-pub mod idle;
-pub mod parcels;
-pub mod queue;
-pub mod read_model;
-pub mod units;
+mod evaluations;
+mod grants;
+mod idle;
+mod parcels;
+mod queue;
+mod read_model;
+mod units;
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use platform::{Outbox, Violations};
+use platform::{Outbox, OutgoingEvent};
 use sqlx::{PgConnection, PgPool};
 
-use crate::config::LandRules;
+pub use parcels::ParcelFilter;
+pub use read_model::EnterpriseRecord;
+
+use crate::domain::{LandRules, Refused};
 
 /// Why a store call did not change anything.
 #[derive(Debug, thiserror::Error)]
@@ -36,58 +39,58 @@ pub enum StoreError {
     AlreadyExists(String),
     /// The caller's expected version is not the current one.
     #[error("{0}")]
-    Stale(String),
-    /// The state of things forbids it (FAILED_PRECONDITION), with the condition that fails.
-    #[error("{0}")]
-    Precondition(String),
-    /// The request breaks a rule that needed stored facts to check: field violations.
-    #[error("invalid request")]
-    Invalid(Violations),
+    VersionConflict(String),
+    /// A land rule refuses the change.
+    #[error(transparent)]
+    Refused(#[from] Refused),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-impl From<StoreError> for platform::ApiError {
-    fn from(err: StoreError) -> Self {
-        use platform::ApiError;
-        match err {
-            StoreError::NotFound(what) => ApiError::NotFound(what),
-            StoreError::AlreadyExists(what) => ApiError::AlreadyExists(what),
-            StoreError::Stale(why) => ApiError::Aborted(why),
-            StoreError::Precondition(why) => ApiError::FailedPrecondition(why),
-            StoreError::Invalid(violations) => match violations.finish() {
-                Err(err) => err,
-                Ok(()) => {
-                    ApiError::Internal(anyhow::anyhow!("an invalid request without violations"))
-                }
-            },
-            StoreError::Database(err) => err.into(),
-        }
-    }
-}
-
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A refusal of the domain, as a store error.
+fn refused(why: impl Into<Refused>) -> StoreError {
+    StoreError::Refused(why.into())
+}
+
 /// True when `err` is PostgreSQL's unique violation.
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|e| e.code())
         .is_some_and(|code| code == "23505")
 }
 
-/// The database's date in China (UTC+8 all year): contracts and milestones are dated there.
-pub async fn today(conn: &mut PgConnection) -> sqlx::Result<NaiveDate> {
-    sqlx::query_scalar("SELECT (now() AT TIME ZONE 'UTC' + interval '8 hours')::date")
-        .fetch_one(conn)
-        .await
+/// A stored value this code did not write.
+fn corrupt(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} {value:?} is not one this service writes").into())
 }
 
-/// The store: a pool, the outbox and the rules.
+/// `VersionConflict` unless `expected` is 0 (no check) or the current version.
+fn check_version(what: &str, current: i64, expected: i64) -> Result<()> {
+    if expected != 0 && current != expected {
+        return Err(StoreError::VersionConflict(format!(
+            "{what} is at version {current}, not {expected}"
+        )));
+    }
+    Ok(())
+}
+
+/// The database's date in China (UTC+8 all year): contracts and milestones are dated there.
+async fn today(conn: &mut PgConnection) -> sqlx::Result<NaiveDate> {
+    sqlx::query_scalar!(
+        r#"SELECT (now() AT TIME ZONE 'UTC' + interval '8 hours')::date AS "today!""#
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The store: the pool, the outbox the events go through, and the rules' numbers.
 #[derive(Clone)]
 pub struct Store {
-    pub pool: PgPool,
-    pub outbox: Outbox,
-    pub rules: Arc<LandRules>,
+    pool: PgPool,
+    outbox: Outbox,
+    rules: Arc<LandRules>,
 }
 
 impl Store {
@@ -97,5 +100,11 @@ impl Store {
             outbox,
             rules,
         }
+    }
+
+    /// Adds the events to the transaction behind `conn`.
+    async fn publish(&self, conn: &mut PgConnection, events: Vec<OutgoingEvent>) -> Result<()> {
+        self.outbox.enqueue_many(conn, events).await?;
+        Ok(())
     }
 }

@@ -1,35 +1,19 @@
 //! Parcels: register, read with lineage, list with filters and keyset paging, split, merge.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use platform::Park;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::{Result, Store, StoreError, is_unique_violation};
+use super::{Result, Store, StoreError, check_version, corrupt, is_unique_violation, refused};
 use crate::domain::{
-    LandUse, Park,
-    parcel::{self, MergeInput, NewParcel, ParcelStatus, Part},
+    LandUse,
+    parcel::{self, NewParcel, ParcelRecord, ParcelStatus, Part},
 };
-
-/// A parcel as stored, with its lineage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParcelRecord {
-    pub id: String,
-    pub park: Park,
-    pub land_use: LandUse,
-    pub area_centi_mu: i64,
-    pub plot_ratio_min_milli: i64,
-    pub plot_ratio_max_milli: i64,
-    pub status: ParcelStatus,
-    pub location: String,
-    pub parent_ids: Vec<String>,
-    pub child_ids: Vec<String>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(sqlx::FromRow)]
 struct Row {
     id: String,
-    park: String,
+    park: Park,
     land_use: String,
     area_centi_mu: i64,
     plot_ratio_min_milli: i64,
@@ -42,16 +26,11 @@ struct Row {
     child_ids: Vec<String>,
 }
 
-/// A stored value this code did not write.
-pub fn corrupt(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {what} {value:?} is not one this service writes").into())
-}
-
 impl TryFrom<Row> for ParcelRecord {
     type Error = sqlx::Error;
     fn try_from(r: Row) -> sqlx::Result<Self> {
         Ok(Self {
-            park: Park::parse(&r.park).ok_or_else(|| corrupt("park", &r.park))?,
+            park: r.park,
             land_use: LandUse::parse(&r.land_use)
                 .ok_or_else(|| corrupt("land use", &r.land_use))?,
             status: ParcelStatus::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
@@ -68,58 +47,68 @@ impl TryFrom<Row> for ParcelRecord {
     }
 }
 
-/// One parcel by id ($1), with its lineage.
-const BY_ID: &str = "SELECT p.id, p.park, p.land_use, p.area_centi_mu, p.plot_ratio_min_milli,
-        p.plot_ratio_max_milli, p.status, p.location, p.version, p.created_at,
-        ARRAY(SELECT parent_id FROM parcel_lineage WHERE child_id = p.id ORDER BY parent_id) AS parent_ids,
-        ARRAY(SELECT child_id FROM parcel_lineage WHERE parent_id = p.id ORDER BY child_id) AS child_ids
-    FROM parcels p WHERE p.id = $1";
-
-/// The same, locking the parcel's row.
-const BY_ID_LOCKED: &str = "SELECT p.id, p.park, p.land_use, p.area_centi_mu, p.plot_ratio_min_milli,
-        p.plot_ratio_max_milli, p.status, p.location, p.version, p.created_at,
-        ARRAY(SELECT parent_id FROM parcel_lineage WHERE child_id = p.id ORDER BY parent_id) AS parent_ids,
-        ARRAY(SELECT child_id FROM parcel_lineage WHERE parent_id = p.id ORDER BY child_id) AS child_ids
-    FROM parcels p WHERE p.id = $1 FOR UPDATE OF p";
-
-/// One parcel, locked for update when `lock`.
-pub async fn load(conn: &mut PgConnection, id: &str, lock: bool) -> Result<ParcelRecord> {
-    let sql = if lock { BY_ID_LOCKED } else { BY_ID };
-    let row: Option<Row> = sqlx::query_as(sql)
-        .bind(id)
+/// Locks a parcel's row for the rest of the transaction.
+pub(super) async fn lock(conn: &mut PgConnection, id: &str) -> Result<()> {
+    sqlx::query_scalar!("SELECT id FROM parcels WHERE id = $1 FOR UPDATE", id)
         .fetch_optional(&mut *conn)
-        .await?;
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("parcel {id}")))?;
+    Ok(())
+}
+
+/// One parcel with its lineage.
+pub(super) async fn load(conn: &mut PgConnection, id: &str) -> Result<ParcelRecord> {
+    let row = sqlx::query_as!(
+        Row,
+        r#"SELECT p.id, p.park AS "park: Park", p.land_use, p.area_centi_mu,
+            p.plot_ratio_min_milli, p.plot_ratio_max_milli, p.status, p.location, p.version,
+            p.created_at,
+            ARRAY(SELECT parent_id FROM parcel_lineage WHERE child_id = p.id ORDER BY parent_id) AS "parent_ids!",
+            ARRAY(SELECT child_id FROM parcel_lineage WHERE parent_id = p.id ORDER BY child_id) AS "child_ids!"
+        FROM parcels p WHERE p.id = $1"#,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     row.ok_or_else(|| StoreError::NotFound(format!("parcel {id}")))?
         .try_into()
         .map_err(StoreError::Database)
 }
 
+/// One parcel, locked.
+pub(super) async fn load_locked(conn: &mut PgConnection, id: &str) -> Result<ParcelRecord> {
+    lock(conn, id).await?;
+    load(conn, id).await
+}
+
 /// Sets a parcel's status and bumps its version.
-pub async fn set_status(
+pub(super) async fn set_status(
     conn: &mut PgConnection,
     id: &str,
     status: ParcelStatus,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE parcels SET status = $2, version = version + 1 WHERE id = $1")
-        .bind(id)
-        .bind(status.as_str())
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE parcels SET status = $2, version = version + 1 WHERE id = $1",
+        id,
+        status.as_str()
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 async fn insert(conn: &mut PgConnection, p: &NewParcel) -> Result<()> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO parcels (id, park, land_use, area_centi_mu, plot_ratio_min_milli, plot_ratio_max_milli, status, location)
          VALUES ($1, $2, $3, $4, $5, $6, 'available', $7)",
+        p.id,
+        p.park.as_str(),
+        p.land_use.as_str(),
+        p.area_centi_mu,
+        p.plot_ratio_min_milli,
+        p.plot_ratio_max_milli,
+        p.location,
     )
-    .bind(&p.id)
-    .bind(p.park.as_str())
-    .bind(p.land_use.as_str())
-    .bind(p.area_centi_mu)
-    .bind(p.plot_ratio_min_milli)
-    .bind(p.plot_ratio_max_milli)
-    .bind(&p.location)
     .execute(conn)
     .await;
     match inserted {
@@ -140,44 +129,64 @@ pub struct ParcelFilter {
 }
 
 async fn end(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE parcels SET status = 'ended', ended_at = now(), version = version + 1 WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE parcels SET status = 'ended', ended_at = now(), version = version + 1 WHERE id = $1",
+        id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 async fn link(conn: &mut PgConnection, parent: &str, child: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO parcel_lineage (parent_id, child_id) VALUES ($1, $2)")
-        .bind(parent)
-        .bind(child)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO parcel_lineage (parent_id, child_id) VALUES ($1, $2)",
+        parent,
+        child
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-fn check_version(parcel: &ParcelRecord, expected: i64) -> Result<()> {
-    if expected != 0 && parcel.version != expected {
-        return Err(StoreError::Stale(format!(
-            "parcel {} is at version {}, not {expected}",
-            parcel.id, parcel.version
-        )));
+/// The list's statement: the filters that are set, after `after`, by id.
+fn list_query(filter: &ParcelFilter, after: Option<&str>, limit: u32) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::new(
+        "SELECT p.id, p.park, p.land_use, p.area_centi_mu, p.plot_ratio_min_milli,
+            p.plot_ratio_max_milli, p.status, p.location, p.version, p.created_at,
+            ARRAY(SELECT parent_id FROM parcel_lineage WHERE child_id = p.id ORDER BY parent_id) AS parent_ids,
+            ARRAY(SELECT child_id FROM parcel_lineage WHERE parent_id = p.id ORDER BY child_id) AS child_ids
+        FROM parcels p WHERE true",
+    );
+    if let Some(parks) = &filter.parks {
+        let names: Vec<String> = parks.iter().map(|p| p.as_str().to_string()).collect();
+        q.push(" AND p.park = ANY(").push_bind(names).push(")");
     }
-    Ok(())
+    if let Some(land_use) = filter.land_use {
+        q.push(" AND p.land_use = ").push_bind(land_use.as_str());
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND p.status = ").push_bind(status.as_str());
+    }
+    if let Some(after) = after {
+        q.push(" AND p.id > ").push_bind(after.to_string());
+    }
+    q.push(" ORDER BY p.id LIMIT ").push_bind(i64::from(limit));
+    q
 }
 
 impl Store {
     pub async fn register_parcel(&self, parcel: &NewParcel) -> Result<ParcelRecord> {
         let mut tx = self.pool.begin().await?;
         insert(&mut tx, parcel).await?;
-        let record = load(&mut tx, &parcel.id, false).await?;
+        let record = load(&mut tx, &parcel.id).await?;
         tx.commit().await?;
         Ok(record)
     }
 
     pub async fn parcel(&self, id: &str) -> Result<ParcelRecord> {
         let mut conn = self.pool.acquire().await?;
-        load(&mut conn, id, false).await
+        load(&mut conn, id).await
     }
 
     /// One page of parcels after `after` (by id), at most `limit`.
@@ -187,26 +196,8 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<ParcelRecord>> {
-        let parks: Option<Vec<&str>> = filter
-            .parks
-            .as_ref()
-            .map(|parks| parks.iter().map(|p| p.as_str()).collect());
-        const Q: &str = "SELECT * FROM (SELECT p.id, p.park, p.land_use, p.area_centi_mu, p.plot_ratio_min_milli,
-                p.plot_ratio_max_milli, p.status, p.location, p.version, p.created_at,
-                ARRAY(SELECT parent_id FROM parcel_lineage WHERE child_id = p.id ORDER BY parent_id) AS parent_ids,
-                ARRAY(SELECT child_id FROM parcel_lineage WHERE parent_id = p.id ORDER BY child_id) AS child_ids
-            FROM parcels p
-            WHERE ($1::text[] IS NULL OR p.park = ANY($1))
-              AND ($2::text IS NULL OR p.land_use = $2)
-              AND ($3::text IS NULL OR p.status = $3)
-              AND ($4::text IS NULL OR p.id > $4)
-            ORDER BY p.id LIMIT $5) page";
-        let rows: Vec<Row> = sqlx::query_as(Q)
-            .bind(parks)
-            .bind(filter.land_use.map(LandUse::as_str))
-            .bind(filter.status.map(ParcelStatus::as_str))
-            .bind(after)
-            .bind(i64::from(limit))
+        let rows: Vec<Row> = list_query(filter, after, limit)
+            .build_query_as()
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter()
@@ -222,39 +213,20 @@ impl Store {
         parts: &[Part],
     ) -> Result<Vec<ParcelRecord>> {
         let mut tx = self.pool.begin().await?;
-        let parent = load(&mut tx, id, true).await?;
-        check_version(&parent, expected_version)?;
-        if parent.status != ParcelStatus::Available {
-            return Err(StoreError::Precondition(format!(
-                "parcel {id} is {}: only an available parcel is split",
-                parent.status.as_str()
-            )));
-        }
-        let mut violations = platform::Violations::new();
-        parcel::check_split(id, parent.area_centi_mu, parts, &mut violations);
-        if !violations.is_empty() {
-            return Err(StoreError::Invalid(violations));
-        }
+        let parent = load_locked(&mut tx, id).await?;
+        check_version(&format!("parcel {id}"), parent.version, expected_version)?;
+        let children = parcel::decide_split(&parent, parts).map_err(refused)?;
         end(&mut tx, id).await?;
-        let mut children = Vec::new();
-        for part in parts {
-            let child = NewParcel {
-                id: part.id.clone(),
-                park: parent.park,
-                land_use: parent.land_use,
-                area_centi_mu: part.area_centi_mu,
-                plot_ratio_min_milli: parent.plot_ratio_min_milli,
-                plot_ratio_max_milli: parent.plot_ratio_max_milli,
-                location: part.location.clone(),
-            };
-            insert(&mut tx, &child).await?;
-            link(&mut tx, id, &part.id).await?;
+        for child in &children {
+            insert(&mut tx, child).await?;
+            link(&mut tx, id, &child.id).await?;
         }
-        for part in parts {
-            children.push(load(&mut tx, &part.id, false).await?);
+        let mut records = Vec::new();
+        for child in &children {
+            records.push(load(&mut tx, &child.id).await?);
         }
         tx.commit().await?;
-        Ok(children)
+        Ok(records)
     }
 
     /// Ends two or more available parcels of one park and use and creates their union.
@@ -268,39 +240,19 @@ impl Store {
         let mut sorted: Vec<&String> = ids.iter().collect();
         // Locks in id order, so two merges never wait on each other in a circle.
         sorted.sort();
-        let mut inputs = Vec::new();
+        let mut parcels = Vec::new();
         for id in sorted {
-            let p = load(&mut tx, id, true).await?;
-            inputs.push(MergeInput {
-                id: p.id,
-                park: p.park,
-                land_use: p.land_use,
-                status: p.status,
-                area_centi_mu: p.area_centi_mu,
-                plot_ratio_min_milli: p.plot_ratio_min_milli,
-                plot_ratio_max_milli: p.plot_ratio_max_milli,
-            });
+            parcels.push(load_locked(&mut tx, id).await?);
         }
-        let (area, min, max) =
-            parcel::merge(&inputs).map_err(|e| StoreError::Precondition(e.to_string()))?;
-        let first = &inputs[0];
-        let merged = NewParcel {
-            id: new_id.to_string(),
-            park: first.park,
-            land_use: first.land_use,
-            area_centi_mu: area,
-            plot_ratio_min_milli: min,
-            plot_ratio_max_milli: max,
-            location: location.to_string(),
-        };
-        for input in &inputs {
-            end(&mut tx, &input.id).await?;
+        let merged = parcel::decide_merge(&parcels, new_id, location).map_err(refused)?;
+        for parcel in &parcels {
+            end(&mut tx, &parcel.id).await?;
         }
         insert(&mut tx, &merged).await?;
-        for input in &inputs {
-            link(&mut tx, &input.id, new_id).await?;
+        for parcel in &parcels {
+            link(&mut tx, &parcel.id, new_id).await?;
         }
-        let record = load(&mut tx, new_id, false).await?;
+        let record = load(&mut tx, new_id).await?;
         tx.commit().await?;
         Ok(record)
     }

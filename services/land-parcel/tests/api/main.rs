@@ -10,6 +10,7 @@ mod grants;
 mod idle;
 mod queue;
 mod units;
+mod upgrade;
 mod validation;
 
 use std::{sync::Arc, time::Duration};

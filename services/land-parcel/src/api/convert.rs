@@ -1,73 +1,24 @@
 //! Protobuf ↔ domain, in one place: the API and the events speak `haicheng.land.v1`, the
-//! domain and the store plain Rust. Enum numbers outside the contract map to `None`.
+//! domain and the store plain Rust. Enum numbers outside the contract map to `None`. Imports
+//! the domain only (never the store or the events). The shared words (`Park`, `Segment`,
+//! `Class`) map themselves (`platform::vocab`).
 
 use chrono::NaiveDate;
 use haicheng_proto::{common::v1 as common, land::v1 as pb};
-use platform::time::to_timestamp;
+use platform::{Class, time::to_timestamp};
 
-use crate::{
-    domain::{
-        LandUse, Park, Segment,
-        evaluation::{Item, Outcome},
-        grant::{Commitments, ContractRequest, GrantRequest, GrantStatus},
-        parcel::ParcelStatus,
-        queue::Class,
-        supply::{SupplyMode, TermRequest},
-    },
-    store::{
-        evaluations::EvaluationRecord,
-        grants::GrantView,
-        parcels::ParcelRecord,
-        queue::ApplicationRecord,
-        units::{BuildingRecord, UnitRecord, UnitStatus},
-    },
+use crate::domain::{
+    LandUse,
+    evaluation::{EvaluationRecord, Item, Outcome},
+    grant::{Commitments, ContractRequest, GrantRequest, GrantStatus, GrantView},
+    parcel::{ParcelRecord, ParcelStatus},
+    queue::ApplicationRecord,
+    supply::{SupplyMode, TermRequest},
+    units::{BuildingRecord, UnitRecord, UnitStatus},
 };
 
-pub fn park_from_proto(value: i32) -> Option<Park> {
-    match common::Park::try_from(value).ok()? {
-        common::Park::Unspecified => None,
-        common::Park::Xiliu => Some(Park::Xiliu),
-        common::Park::Nantai => Some(Park::Nantai),
-        common::Park::Ganwang => Some(Park::Ganwang),
-        common::Park::Zhongxiao => Some(Park::Zhongxiao),
-    }
-}
-
-pub fn park_to_proto(park: Park) -> common::Park {
-    match park {
-        Park::Xiliu => common::Park::Xiliu,
-        Park::Nantai => common::Park::Nantai,
-        Park::Ganwang => common::Park::Ganwang,
-        Park::Zhongxiao => common::Park::Zhongxiao,
-    }
-}
-
-pub fn segment_from_proto(value: i32) -> Option<Segment> {
-    match common::Segment::try_from(value).ok()? {
-        common::Segment::Unspecified => None,
-        common::Segment::Textile => Some(Segment::Textile),
-        common::Segment::Apparel => Some(Segment::Apparel),
-        common::Segment::LuggageLeather => Some(Segment::LuggageLeather),
-        common::Segment::Trade => Some(Segment::Trade),
-    }
-}
-
-pub fn class_from_proto(value: i32) -> Option<Class> {
-    match common::EnterpriseClass::try_from(value).ok()? {
-        common::EnterpriseClass::Unspecified => None,
-        common::EnterpriseClass::A => Some(Class::A),
-        common::EnterpriseClass::B => Some(Class::B),
-        common::EnterpriseClass::C => Some(Class::C),
-    }
-}
-
 fn class_to_proto(class: Option<Class>) -> common::EnterpriseClass {
-    match class {
-        None => common::EnterpriseClass::Unspecified,
-        Some(Class::A) => common::EnterpriseClass::A,
-        Some(Class::B) => common::EnterpriseClass::B,
-        Some(Class::C) => common::EnterpriseClass::C,
-    }
+    class.map_or(common::EnterpriseClass::Unspecified, Class::to_proto)
 }
 
 pub fn land_use_from_proto(value: i32) -> Option<LandUse> {
@@ -137,17 +88,6 @@ fn item_to_proto(item: Item) -> pb::CommitmentItem {
     }
 }
 
-/// The item's name in notices.
-pub fn item_name(item: Item) -> &'static str {
-    match item {
-        Item::InvestmentIntensity => "investment intensity",
-        Item::OutputPerMu => "output per mu",
-        Item::TaxPerMu => "tax per mu",
-        Item::PlotRatio => "plot ratio",
-        Item::EnergyPerOutput => "energy per output",
-    }
-}
-
 fn outcome_to_proto(outcome: Outcome) -> pb::EvaluationOutcome {
     match outcome {
         Outcome::Met => pb::EvaluationOutcome::Met,
@@ -163,7 +103,7 @@ fn date(d: Option<NaiveDate>) -> String {
 pub fn parcel_to_proto(p: &ParcelRecord) -> pb::Parcel {
     pb::Parcel {
         id: p.id.clone(),
-        park: park_to_proto(p.park) as i32,
+        park: p.park.to_proto() as i32,
         land_use: land_use_to_proto(p.land_use) as i32,
         area_centi_mu: p.area_centi_mu,
         plot_ratio_min_milli: p.plot_ratio_min_milli,
@@ -314,7 +254,7 @@ pub fn application_to_proto(a: &ApplicationRecord) -> pb::LandApplication {
         uscc: a.uscc.clone(),
         enterprise_class: class_to_proto(a.class) as i32,
         score: a.score,
-        park: park_to_proto(a.park) as i32,
+        park: a.park.to_proto() as i32,
         land_use: land_use_to_proto(a.land_use) as i32,
         area_centi_mu: a.area_centi_mu,
         supply_mode: supply_mode_to_proto(a.supply_mode) as i32,

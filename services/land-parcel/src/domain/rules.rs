@@ -1,0 +1,40 @@
+//! Every number of the land rules in one value, as the configuration reads it
+//! ([`crate::config`]) and the `decide…` functions take it.
+
+use platform::auth::Department;
+
+use super::{
+    evaluation::EvaluationRules, grant::PlotRatioMinimums, idle::IdleRules,
+    lateness::LatenessRules, supply::TermRules,
+};
+
+/// Every land rule's numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandRules {
+    pub terms: TermRules,
+    pub plot_ratio_minimums: PlotRatioMinimums,
+    pub lateness: LatenessRules,
+    pub evaluation: EvaluationRules,
+    pub idle: IdleRules,
+    /// Smallest unit of a split building, hundredths of a m² (unless a whole floor is smaller).
+    pub min_unit_centi_m2: i64,
+    /// Who hears of a shortfall, an early warning or a restored grant.
+    pub notice_departments: Vec<Department>,
+    /// Who hears of idle land.
+    pub idle_notice_departments: Vec<Department>,
+}
+
+impl Default for LandRules {
+    fn default() -> Self {
+        Self {
+            terms: TermRules::default(),
+            plot_ratio_minimums: PlotRatioMinimums::default(),
+            lateness: LatenessRules::default(),
+            evaluation: EvaluationRules::default(),
+            idle: IdleRules::default(),
+            min_unit_centi_m2: 30_000,
+            notice_departments: vec![Department::NaturalResources, Department::Commerce],
+            idle_notice_departments: vec![Department::NaturalResources],
+        }
+    }
+}
