@@ -30,7 +30,7 @@ async fn seed(pool: &PgPool, firms: &[String]) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO enterprises (uscc, name, small_firm, tax_credit_violation, segment, record_version)
-         SELECT u, 'Firm ' || u, false, false, 1, 1 FROM unnest($1::text[]) AS u",
+         SELECT u, 'Firm ' || u, false, false, 'TEXTILE', 1 FROM unnest($1::text[]) AS u",
     )
     .bind(firms)
     .execute(&mut *tx)
