@@ -137,9 +137,29 @@ CREATE TABLE objections (
 
 -- ---- Payment orders ----
 
+-- ---- Applications (快申快享) ----
+
+CREATE TABLE applications (
+    id              uuid PRIMARY KEY,
+    policy_id       text NOT NULL REFERENCES budgets (policy_id),
+    policy_version  bigint NOT NULL,
+    uscc            text NOT NULL,
+    name            text NOT NULL,
+    entitled_fen    bigint NOT NULL CHECK (entitled_fen >= 0),
+    state           text NOT NULL CHECK (state IN ('SUBMITTED', 'APPROVED', 'REJECTED')),
+    applied_at      timestamptz NOT NULL,
+    due_at          timestamptz NOT NULL,
+    decided_at      timestamptz,
+    decision_reason text NOT NULL DEFAULT '',
+    UNIQUE (policy_id, uscc)
+);
+CREATE INDEX applications_undecided ON applications (due_at) WHERE state = 'SUBMITTED';
+
 CREATE TABLE payment_orders (
     id              uuid PRIMARY KEY,
-    round_id        uuid NOT NULL REFERENCES rounds (id),
+    -- a round's order or an approved application's, never both
+    round_id        uuid REFERENCES rounds (id),
+    application_id  uuid REFERENCES applications (id),
     policy_id       text NOT NULL,
     policy_version  bigint NOT NULL,
     period          text NOT NULL,
@@ -152,6 +172,7 @@ CREATE TABLE payment_orders (
     refusal_reason  text NOT NULL DEFAULT '',
     ordered_at      timestamptz NOT NULL,
     settled_at      timestamptz,
+    CHECK ((round_id IS NULL) <> (application_id IS NULL)),
     -- a firm is ordered at most once per policy (a policy has one period)
     UNIQUE (policy_id, uscc)
 );

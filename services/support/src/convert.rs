@@ -8,6 +8,7 @@ use platform::{
 };
 
 use crate::domain::{
+    application::{Application, ApplicationState},
     benefit::{Amount, Benefit},
     eligibility::{ClassView, Clause, ClauseResult},
     facts::Indicator,
@@ -443,7 +444,11 @@ pub fn payment_state_from_proto(number: i32) -> Option<PaymentState> {
 pub fn order_to_proto(order: &PaymentOrder, period: Period) -> pb::PaymentOrder {
     pb::PaymentOrder {
         id: order.id.to_string(),
-        round_id: order.round_id.to_string(),
+        round_id: order.round_id.map(|id| id.to_string()).unwrap_or_default(),
+        application_id: order
+            .application_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         policy_id: order.policy_id.clone(),
         policy_version: order.policy_version,
         period: Some(common::Period {
@@ -466,5 +471,31 @@ pub fn clause_result_to_proto(result: &ClauseResult) -> pb::ConditionResult {
         met: result.met,
         value: result.value.clone(),
         gap: result.gap.clone(),
+    }
+}
+
+pub fn application_to_proto(
+    application: &Application,
+    conditions: &[ClauseResult],
+    now: chrono::DateTime<chrono::Utc>,
+) -> pb::Application {
+    pb::Application {
+        id: application.id.to_string(),
+        policy_id: application.policy_id.clone(),
+        policy_version: application.policy_version,
+        uscc: application.uscc.clone(),
+        enterprise_name: application.name.clone(),
+        entitled_fen: application.entitled_fen,
+        state: match application.state {
+            ApplicationState::Submitted => pb::ApplicationState::Submitted,
+            ApplicationState::Approved => pb::ApplicationState::Approved,
+            ApplicationState::Rejected => pb::ApplicationState::Rejected,
+        } as i32,
+        applied_at: Some(to_timestamp(application.applied_at)),
+        due_at: Some(to_timestamp(application.due_at)),
+        decided_at: application.decided_at.map(to_timestamp),
+        decision_reason: application.decision_reason.clone(),
+        overdue: application.is_overdue(now),
+        conditions: conditions.iter().map(clause_result_to_proto).collect(),
     }
 }

@@ -76,7 +76,13 @@ pub async fn run(
     // Rounds, payment orders and the calculator name firms: audited reads.
     platform.audit_reads(
         support_service_server::SERVICE_NAME,
-        &["GetRound", "ListPayments", "CheckEligibility"],
+        &[
+            "GetRound",
+            "ListPayments",
+            "CheckEligibility",
+            "ListApplications",
+            "GetEnterpriseBenefits",
+        ],
     );
     let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
     platform.serve(listener, routes, policy).await

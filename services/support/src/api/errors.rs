@@ -26,6 +26,8 @@ impl From<StoreError> for ApiError {
             StoreError::Payment(PaymentRefused::AlreadySettled { .. }) => {
                 ApiError::FailedPrecondition(message)
             }
+            StoreError::Application(_) => ApiError::FailedPrecondition(message),
+            StoreError::AlreadyApplied(_) => ApiError::AlreadyExists(message),
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::VersionConflict(why) => ApiError::Aborted(why),
             StoreError::BudgetExceeded(_) => ApiError::FailedPrecondition(message),

@@ -23,7 +23,7 @@ use crate::{
     config::Rules,
     convert,
     domain::{eligibility::check_all, payment::Settlement},
-    store::{PaymentFilter, Store},
+    store::{ApplicationFilter, PaymentFilter, Store},
 };
 
 /// The service's access rules: every department reads, a policy's issuer writes, finance
@@ -38,11 +38,22 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "ListPayments",
         "CheckEligibility",
         "FileObjection",
+        "Apply",
+        "ListApplications",
+        "GetEnterpriseBenefits",
     ] {
         policy = policy.allow(&method(name), Rule::ScopeOrEnterprise(scopes::SUPPORT_READ));
     }
-    policy = policy.allow(&method("GetRound"), Rule::Scope(scopes::SUPPORT_READ));
-    for name in ["PutPolicy", "RunRound", "DecideObjection", "FinalizeRound"] {
+    for name in ["GetRound", "GetPolicyReport"] {
+        policy = policy.allow(&method(name), Rule::Scope(scopes::SUPPORT_READ));
+    }
+    for name in [
+        "PutPolicy",
+        "RunRound",
+        "DecideObjection",
+        "FinalizeRound",
+        "DecideApplication",
+    ] {
         policy = policy.allow(&method(name), Rule::Scope(scopes::SUPPORT_WRITE));
     }
     policy.allow(&method("RecordPayment"), Rule::Scope(scopes::SUPPORT_PAY))
@@ -62,6 +73,27 @@ impl SupportApi {
 
 fn id(v: &mut Violations, field: &str, text: &str) -> Option<Uuid> {
     v.uuid(field, text)
+}
+
+/// The id a page token carries (the last id of the page before).
+fn uuid_token(token: &str) -> Result<Option<Uuid>, ApiError> {
+    decode_token::<String>(token)?
+        .map(|id| Uuid::parse_str(&id))
+        .transpose()
+        .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))
+}
+
+/// Cuts `items` to `size` and returns the token of the next page (empty on the last).
+fn next_token<T>(items: &mut Vec<T>, size: u32, id: impl Fn(&T) -> Uuid) -> String {
+    if items.len() > size as usize {
+        items.truncate(size as usize);
+        items
+            .last()
+            .map(|last| encode_token(&id(last).to_string()))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
 }
 
 /// A department writing a policy or running its round must be the policy's issuer.
@@ -383,29 +415,19 @@ impl SupportService for SupportApi {
         };
         v.finish()?;
         let size = page_size(req.page_size)?;
-        let after = decode_token::<String>(&req.page_token)?
-            .map(|id| Uuid::parse_str(&id))
-            .transpose()
-            .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))?;
+        let after = uuid_token(&req.page_token)?;
         let filter = PaymentFilter {
             policy_id: req.policy_id,
             uscc: principal.restrict_to_self(&req.uscc)?,
             state,
+            year: None,
         };
         let mut orders = self
             .store
             .payments(&filter, after, i64::from(size) + 1)
             .await
             .map_err(ApiError::from)?;
-        let next_page_token = if orders.len() > size as usize {
-            orders.truncate(size as usize);
-            orders
-                .last()
-                .map(|(o, _)| encode_token(&o.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_token(&mut orders, size, |(o, _)| o.id);
         Ok(Response::new(pb::ListPaymentsResponse {
             orders: orders
                 .iter()
@@ -452,6 +474,187 @@ impl SupportService for SupportApi {
             } else {
                 0
             },
+        }))
+    }
+
+    async fn apply(
+        &self,
+        request: Request<pb::ApplyRequest>,
+    ) -> Result<Response<pb::ApplyResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let policy_id = convert::parse_policy_id(&mut v, "policy_id", &req.policy_id);
+        let uscc = v.uscc("uscc", &req.uscc);
+        v.finish()?;
+        let (Some(policy_id), Some(uscc)) = (policy_id, uscc) else {
+            return Err(ApiError::invalid("request", "is incomplete").into());
+        };
+        principal.require_enterprise_self(uscc.as_str())?;
+        if principal.enterprise().is_none() && !principal.has_scope(scopes::SUPPORT_WRITE) {
+            return Err(principal.require(scopes::SUPPORT_WRITE).unwrap_err());
+        }
+        let calendar = self.rules.publicity.calendar.clone();
+        let now = Utc::now();
+        let (application, conditions) = self
+            .store
+            .apply(&policy_id, uscc.as_str(), now, |at, days| {
+                platform::calendar::objection_deadline(at, &calendar, days)
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ApplyResponse {
+            application: Some(convert::application_to_proto(
+                &application,
+                &conditions,
+                now,
+            )),
+        }))
+    }
+
+    async fn decide_application(
+        &self,
+        request: Request<pb::DecideApplicationRequest>,
+    ) -> Result<Response<pb::DecideApplicationResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let application_id = id(&mut v, "application_id", &req.application_id);
+        let reason = v.text("reason", &req.reason, convert::MAX_TEXT_CHARS);
+        v.finish()?;
+        let (Some(application_id), Some(reason)) = (application_id, reason) else {
+            return Err(ApiError::invalid("request", "is incomplete").into());
+        };
+        let application = self
+            .store
+            .application(application_id)
+            .await
+            .map_err(ApiError::from)?;
+        let policy = self
+            .store
+            .policy(&application.policy_id, application.policy_version)
+            .await
+            .map_err(ApiError::from)?;
+        require_issuer(&principal, policy.spec.issuer)?;
+        let now = Utc::now();
+        let (decided, order) = self
+            .store
+            .review(application_id, req.approved, reason, now)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::DecideApplicationResponse {
+            application: Some(convert::application_to_proto(&decided, &[], now)),
+            order: order.map(|o| convert::order_to_proto(&o, policy.spec.period)),
+        }))
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        if !req.policy_id.is_empty() {
+            convert::parse_policy_id(&mut v, "policy_id", &req.policy_id);
+        }
+        if !req.uscc.is_empty() {
+            v.uscc("uscc", &req.uscc);
+        }
+        v.finish()?;
+        let size = page_size(req.page_size)?;
+        let after = uuid_token(&req.page_token)?;
+        let now = Utc::now();
+        let filter = ApplicationFilter {
+            policy_id: req.policy_id,
+            uscc: principal.restrict_to_self(&req.uscc)?,
+            overdue_at: req.overdue_only.then_some(now),
+        };
+        let mut applications = self
+            .store
+            .applications(&filter, after, i64::from(size) + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token = next_token(&mut applications, size, |a| a.id);
+        Ok(Response::new(pb::ListApplicationsResponse {
+            applications: applications
+                .iter()
+                .map(|a| convert::application_to_proto(a, &[], now))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_policy_report(
+        &self,
+        request: Request<pb::GetPolicyReportRequest>,
+    ) -> Result<Response<pb::GetPolicyReportResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let policy_id = convert::parse_policy_id(&mut v, "policy_id", &req.policy_id);
+        v.finish()?;
+        let policy_id = policy_id.unwrap_or_default();
+        let report = self
+            .store
+            .policy_report(&policy_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetPolicyReportResponse {
+            policy_id,
+            budget_fen: report.budget_fen,
+            ordered_fen: report.ordered_fen,
+            paid_fen: report.paid_fen,
+            beneficiaries: i32::try_from(report.beneficiaries).unwrap_or(i32::MAX),
+            rows: report
+                .rows
+                .into_iter()
+                .map(|r| pb::ReportRow {
+                    dimension: r.dimension,
+                    value: r.value,
+                    firms: i32::try_from(r.firms).unwrap_or(i32::MAX),
+                    amount_fen: r.amount_fen,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_enterprise_benefits(
+        &self,
+        request: Request<pb::GetEnterpriseBenefitsRequest>,
+    ) -> Result<Response<pb::GetEnterpriseBenefitsResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let uscc = v.uscc("uscc", &req.uscc);
+        v.check(
+            (2000..=2100).contains(&req.year),
+            "year",
+            "must be 2000 to 2100",
+        );
+        v.finish()?;
+        let uscc = uscc.ok_or_else(|| ApiError::invalid("uscc", "is required"))?;
+        principal.require_enterprise_self(uscc.as_str())?;
+        let orders = self
+            .store
+            .benefits(uscc.as_str(), req.year)
+            .await
+            .map_err(ApiError::from)?;
+        let sum = |paid_only: bool| {
+            orders
+                .iter()
+                .filter(|(o, _)| {
+                    !paid_only || o.state == crate::domain::payment::PaymentState::Paid
+                })
+                .map(|(o, _)| o.amount_fen)
+                .sum()
+        };
+        Ok(Response::new(pb::GetEnterpriseBenefitsResponse {
+            ordered_fen: sum(false),
+            paid_fen: sum(true),
+            orders: orders
+                .iter()
+                .map(|(o, period)| convert::order_to_proto(o, *period))
+                .collect(),
         }))
     }
 }

@@ -6,8 +6,10 @@
 //! - [`policy`]: a policy as versioned data and who may write it;
 //! - [`round`]: the beneficiary list under the budget, exclusive groups;
 //! - [`objection`]: objections to a published list;
-//! - [`payment`]: payment orders and finance's record of them.
+//! - [`payment`]: payment orders and finance's record of them;
+//! - [`application`]: applications to APPLICATION policies and their review.
 
+pub mod application;
 pub mod benefit;
 pub mod eligibility;
 pub mod facts;

@@ -20,7 +20,9 @@ pub enum PaymentState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentOrder {
     pub id: Uuid,
-    pub round_id: Uuid,
+    /// The round it came from, or the application.
+    pub round_id: Option<Uuid>,
+    pub application_id: Option<Uuid>,
     pub policy_id: String,
     pub policy_version: i64,
     pub uscc: String,
@@ -55,7 +57,8 @@ pub fn decide_finalize(
         .filter(|e| e.amount_fen > 0)
         .map(|e| PaymentOrder {
             id: Uuid::now_v7(),
-            round_id: round.id,
+            round_id: Some(round.id),
+            application_id: None,
             policy_id: round.policy_id.clone(),
             policy_version: round.policy_version,
             uscc: e.uscc.clone(),

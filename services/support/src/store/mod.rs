@@ -5,19 +5,28 @@
 //! - [`read_model`]: the facts, kept from other services' events;
 //! - [`policies`]: policy versions and their budgets;
 //! - [`rounds`]: rounds, their lists and objections, finalization;
-//! - [`payments`]: payment orders and finance's record of them.
+//! - [`payments`]: payment orders and finance's record of them;
+//! - [`applications`]: applications to APPLICATION policies and their review;
+//! - [`reports`]: a policy's report and an enterprise's benefits.
 
+mod applications;
 mod payments;
 mod policies;
 pub mod read_model;
+mod reports;
 mod rounds;
 
 use platform::Outbox;
 use sqlx::PgPool;
 
-use crate::domain::{payment::PaymentRefused, policy::PolicyRefused, round::RoundRefused};
+use crate::domain::{
+    application::ApplicationRefused, payment::PaymentRefused, policy::PolicyRefused,
+    round::RoundRefused,
+};
 
+pub use applications::ApplicationFilter;
 pub use payments::PaymentFilter;
+pub use reports::{PolicyReport, ReportRow};
 
 /// The service's one store.
 #[derive(Clone)]
@@ -35,6 +44,11 @@ pub enum StoreError {
     Round(#[from] RoundRefused),
     #[error(transparent)]
     Payment(#[from] PaymentRefused),
+    #[error(transparent)]
+    Application(ApplicationRefused),
+    /// A second application of a firm to a policy.
+    #[error("{0} has already applied to this policy")]
+    AlreadyApplied(String),
     /// No such thing (its kind and id, in words).
     #[error("{0} not found")]
     NotFound(String),

@@ -7,10 +7,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    Store, StoreError, is_unique_violation,
+    Store, StoreError,
+    payments::{insert_order, raise_ordered},
     policies::{load_policy, load_rivals},
     read_model::load_facts,
-    violated_constraint,
 };
 use crate::{
     domain::{
@@ -382,30 +382,9 @@ impl Store {
         let orders = decide_finalize(&view.round, &view.objections, now)?;
         let policy = round_policy(&mut tx, &view.round).await?;
         let total: i64 = orders.iter().map(|o| o.amount_fen).sum();
-        let raised = sqlx::query!(
-            "UPDATE budgets SET ordered_fen = ordered_fen + $2 WHERE policy_id = $1",
-            policy.spec.id,
-            total,
-        )
-        .execute(&mut *tx)
-        .await;
-        if let Err(err) = &raised
-            && violated_constraint(err) == Some("budget_never_exceeded")
-        {
-            return Err(StoreError::BudgetExceeded(policy.spec.id.clone()));
-        }
-        raised?;
+        raise_ordered(&mut tx, &policy.spec.id, total).await?;
         for order in &orders {
-            let inserted = insert_order(&mut tx, order, &policy, view.period).await;
-            match inserted {
-                Err(err) if is_unique_violation(&err) => {
-                    return Err(StoreError::VersionConflict(format!(
-                        "{} already has a payment order of policy {} or of its exclusive group",
-                        order.uscc, policy.spec.id
-                    )));
-                }
-                other => other?,
-            }
+            insert_order(&mut tx, order, &policy, view.period).await?;
         }
         sqlx::query!(
             "UPDATE rounds SET state = 'FINAL', finalized_at = $2 WHERE id = $1",
@@ -433,30 +412,4 @@ impl Store {
         tx.commit().await?;
         Ok((view, orders))
     }
-}
-
-async fn insert_order(
-    conn: &mut PgConnection,
-    order: &PaymentOrder,
-    policy: &Policy,
-    period: Period,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO payment_orders (id, round_id, policy_id, policy_version, period,
-             exclusive_group, uscc, name, amount_fen, state, ordered_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ORDERED', $10)",
-        order.id,
-        order.round_id,
-        order.policy_id,
-        order.policy_version,
-        period.code(),
-        policy.spec.exclusive_group,
-        order.uscc,
-        order.name,
-        order.amount_fen,
-        order.ordered_at,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }

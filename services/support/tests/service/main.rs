@@ -3,6 +3,7 @@
 //! in the read model directly, and call the store with the time they need (a round's
 //! finalization after its publicity window).
 
+mod applications;
 mod consumers;
 mod policies;
 mod rounds;
