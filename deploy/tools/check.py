@@ -1370,7 +1370,7 @@ OBSERVED = {
 
 def check_kafka_resource(kafka: dict | None, services: list[str], report: Report) -> None:
     """The Kafka cluster the KafkaUsers need: a TLS listener that authenticates clients and
-    admits the four services' pods only, ACL authorisation, operators watching haicheng."""
+    admits the services' pods only, ACL authorisation, operators watching haicheng."""
     if not isinstance(kafka, dict) or kafka.get("kind") != "Kafka":
         report.error(None, "no Kafka resource")
         return

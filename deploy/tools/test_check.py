@@ -45,6 +45,11 @@ def drop_acl(docs, user, kind, name, operation):
     raise LookupError(f"{user} has no {operation} on {kind} {name}")
 
 
+def config_map(docs: list[dict], prefix: str) -> dict:
+    """A generated ConfigMap, by its name without the hash suffix."""
+    return next(o for o in docs if o.get("kind") == "ConfigMap" and o["metadata"]["name"].startswith(f"{prefix}-"))
+
+
 def census_env(docs) -> list[dict]:
     return find(docs, "Deployment", "census")["spec"]["template"]["spec"]["containers"][0]["env"]
 
@@ -57,6 +62,12 @@ CASES = [
     ("base", "a KafkaUser missing a DLQ it writes",
      lambda d: drop_acl(d, "trade-fair-kafka", "topic", "haicheng.classification.events.v1.dlq", "Write"),
      "lacks Write on topic haicheng.classification.events.v1.dlq"),
+    ("base", "a KafkaUser missing a consumer group",
+     lambda d: drop_acl(d, "support-kafka", "group", "support.fair", "Read"),
+     "KafkaUser/support-kafka: lacks Read on group support.fair"),
+    ("base", "a service's own variable in another service's ConfigMap",
+     lambda d: config_map(d, "trade-fair-config")["data"].update(SUPPORT_PUBLICITY_WORKING_DAYS="5"),
+     "SUPPORT_PUBLICITY_WORKING_DAYS is not a variable trade-fair reads"),
     ("base", "a KafkaUser holding Create",
      lambda d: find(d, "KafkaUser", "census-kafka")["spec"]["authorization"]["acls"][0]["operations"].append("Create"),
      "KafkaUser/census-kafka: ACL on topic haicheng.census.events.v1 grants Create"),
@@ -114,6 +125,9 @@ CASES = [
                 for o in d if o.get("kind") in ("Deployment", "Job")
                 for c in o["spec"]["template"]["spec"]["containers"]],
      "is not pinned by digest"),
+    ("overlays/prod", "pools beyond max_connections",
+     lambda d: config_map(d, "support-config")["data"].update(DATABASE_MAX_CONNECTIONS="20"),
+     "Cluster/haicheng-pg: max_connections 500 is below what the services may open"),
     ("overlays/prod", "a migration Job without the release in its name",
      lambda d: job(d, "census")["metadata"].update(name="census-migrate"),
      "must be named census-migrate-0.1.0"),
