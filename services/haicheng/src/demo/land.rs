@@ -10,21 +10,10 @@
 //! take-back review). Everything is derived from the census data set, so the same seed gives
 //! the same land; loading again skips what is there.
 
-use std::time::Duration;
+use haicheng_proto::{common::v1::Park, land::v1 as pb};
 
-use haicheng_proto::{
-    common::v1::Park,
-    land::v1::{self as pb, land_service_client::LandServiceClient},
-};
-use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
+use super::census::DemoCensus;
 
-use crate::{
-    client::{Bearer, endpoint},
-    demo::DemoCensus,
-};
-
-/// Natural resources writes land.
-const LOADER_TOKEN: &str = "dev-natural-resources";
 /// Grants per park.
 const GRANTS_PER_PARK: usize = 50;
 /// Parcels per park left available.
@@ -270,7 +259,7 @@ fn unit(floor: i32, part: &str, area: i64) -> pb::UnitSpec {
 }
 
 /// True when the grant commits more tax per mu than the firm's latest return shows.
-fn is_short(census: &DemoCensus, g: &DemoGrant) -> bool {
+pub fn is_short(census: &DemoCensus, g: &DemoGrant) -> bool {
     let latest = census
         .returns
         .iter()
@@ -285,149 +274,10 @@ fn is_short(census: &DemoCensus, g: &DemoGrant) -> bool {
     }
 }
 
-/// A demo parcel for the tour: granted with commitments above the firm's latest figures, so
-/// its latest evaluation is short and natural resources has its notice.
-pub fn tour_parcel(census: &DemoCensus) -> String {
-    let land = plan(census);
-    land.grants
-        .iter()
-        .find(|g| is_short(census, g))
-        .map(|g| g.parcel.id.clone())
-        .unwrap_or_default()
-}
-
-type Client = LandServiceClient<InterceptedService<Channel, Bearer>>;
-
-/// Registers a parcel unless it is there; true when it already has a grant in force.
-async fn ensure_parcel(
-    client: &mut Client,
-    parcel: &pb::RegisterParcelRequest,
-) -> anyhow::Result<bool> {
-    match client.register_parcel(parcel.clone()).await {
-        Ok(_) => Ok(false),
-        Err(status) if status.code() == Code::AlreadyExists => {
-            let existing = client
-                .get_parcel(pb::GetParcelRequest {
-                    parcel_id: parcel.id.clone(),
-                })
-                .await?
-                .into_inner();
-            Ok(existing.grant.is_some())
-        }
-        Err(status) => anyhow::bail!("registering parcel {}: {status}", parcel.id),
-    }
-}
-
-/// Runs `call` again while land-parcel has not yet read the firm from the census events
-/// (FAILED_PRECONDITION "… not known …"), for up to two minutes.
-async fn retrying_unknown<T, F, Fut>(what: &str, mut call: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        match call().await {
-            Ok(value) => return Ok(value),
-            Err(status)
-                if status.code() == Code::FailedPrecondition
-                    && status.message().contains("not known")
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(status) => anyhow::bail!("{what}: {status}"),
-        }
-    }
-}
-
-/// Loads the demo land through the land-parcel API.
-pub async fn load(land: &str, census: &DemoCensus) -> anyhow::Result<()> {
-    let plan = plan(census);
-    let channel = endpoint(land)?.connect().await?;
-    let mut client = LandServiceClient::with_interceptor(channel, Bearer::new(LOADER_TOKEN)?);
-    eprintln!(
-        "loading the demo land: {} grants, {} spare parcels",
-        plan.grants.len(),
-        plan.spare.len()
-    );
-    for demo in &plan.grants {
-        if ensure_parcel(&mut client, &demo.parcel).await? {
-            continue;
-        }
-        let what = format!("granting {} to {}", demo.grant.parcel_id, demo.grant.uscc);
-        let granted = retrying_unknown(&what, || {
-            let mut client = client.clone();
-            let request = demo.grant.clone();
-            async move { client.grant_parcel(request).await }
-        })
-        .await?
-        .into_inner()
-        .grant
-        .ok_or_else(|| anyhow::anyhow!("no grant in the reply"))?;
-        for milestone in &demo.milestones {
-            let mut milestone = milestone.clone();
-            milestone.grant_id = granted.id.clone();
-            client.record_milestone(milestone).await?;
-        }
-    }
-    for parcel in &plan.spare {
-        ensure_parcel(&mut client, parcel).await?;
-    }
-    if let Some(building) = &plan.building {
-        match client.define_building(building.clone()).await {
-            Ok(reply) => {
-                let units = reply
-                    .into_inner()
-                    .building
-                    .map(|b| b.units)
-                    .unwrap_or_default();
-                for (unit, tenant) in units.iter().zip(&plan.tenants) {
-                    let request = pb::LeaseUnitRequest {
-                        unit_id: unit.id.clone(),
-                        expected_version: unit.version,
-                        uscc: tenant.clone(),
-                        term_months: 36,
-                        yearly_rent_fen: unit.floor_area_centi_m2 * 20,
-                    };
-                    retrying_unknown("leasing a demo unit", || {
-                        let mut client = client.clone();
-                        let request = request.clone();
-                        async move { client.lease_unit(request).await }
-                    })
-                    .await?;
-                }
-            }
-            // Loaded before: the building and its leases are there.
-            Err(status) if status.code() == Code::AlreadyExists => {}
-            Err(status) => anyhow::bail!("defining the demo building: {status}"),
-        }
-    }
-    // The queue is loaded once: applications have no natural key to find them again by.
-    let queued = client
-        .list_land_applications(pb::ListLandApplicationsRequest {
-            park: Park::Xiliu as i32,
-            ..Default::default()
-        })
-        .await?
-        .into_inner();
-    if queued.applications.is_empty() {
-        for application in &plan.applications {
-            retrying_unknown("submitting a demo land application", || {
-                let mut client = client.clone();
-                let request = application.clone();
-                async move { client.submit_land_application(request).await }
-            })
-            .await?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo;
+    use crate::demo::{self, tour::tour_grant};
 
     #[test]
     fn the_demo_land_grants_fifty_manufacturers_a_park_some_of_them_short() {
@@ -459,7 +309,7 @@ mod tests {
             land.grants.iter().map(|g| g.parcel.id.as_str()).collect();
         assert_eq!(ids.len(), 200, "parcel ids are unique");
         assert!(
-            ids.contains(tour_parcel(&census).as_str()),
+            ids.contains(tour_grant(&census).0.as_str()),
             "the tour has a short grant"
         );
         assert!(land.grants.iter().all(|g| {
