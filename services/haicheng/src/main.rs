@@ -318,6 +318,34 @@ mod tests {
     }
 
     #[test]
+    fn every_service_address_is_a_global_option_defaulting_to_the_local_one() {
+        let defaults = Cli::try_parse_from(["haicheng", "health"]).unwrap().connect;
+        assert_eq!(
+            [
+                defaults.census,
+                defaults.classification,
+                defaults.land,
+                defaults.trade_fair
+            ],
+            client::local::ALL.map(|(_, address)| address.to_string())
+        );
+        let cli = Cli::try_parse_from([
+            "haicheng",
+            "audit",
+            "--land",
+            "10.0.0.3:7000",
+            "--trade-fair",
+            "10.0.0.4:7000",
+        ])
+        .unwrap();
+        assert_eq!(cli.connect.land, "10.0.0.3:7000");
+        assert_eq!(cli.connect.trade_fair, "10.0.0.4:7000");
+        let cli =
+            Cli::try_parse_from(["haicheng", "land", "--land", "10.0.0.3:7000", "parcels"]).unwrap();
+        assert_eq!(cli.connect.land, "10.0.0.3:7000");
+    }
+
+    #[test]
     fn submit_needs_its_key_fields() {
         let ok = Cli::try_parse_from([
             "haicheng",

@@ -170,6 +170,27 @@ mod tests {
         }
     }
 
+    /// The demo load alone sends about a thousand notices: a list of them in the tour names
+    /// the firm or the kind it is about, or it shows a page of others.
+    #[test]
+    fn every_notice_list_of_the_tour_is_filtered_to_what_it_announces() {
+        let tour = Tour::of(demo::DEFAULT_SEED);
+        let lists: Vec<String> = tour
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains("notices list"))
+            .collect();
+        assert_eq!(lists.len(), 3, "{lists:?}");
+        assert!(lists[0].contains(&format!("--uscc {}", tour.firm)), "{}", lists[0]);
+        assert!(
+            lists[1].contains(&format!("--uscc {}", tour.holder))
+                && lists[1].contains("--kind land_commitment_shortfall"),
+            "{}",
+            lists[1]
+        );
+        assert!(lists[2].contains("--kind land_commitment_shortfall"), "{}", lists[2]);
+    }
+
     /// The tour's objecting firm, ranked from the demo data with the default model as the
     /// service does, is in class C in 2025: its objection has something to ask for.
     #[test]
