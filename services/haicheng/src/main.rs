@@ -340,8 +340,8 @@ mod tests {
         .unwrap();
         assert_eq!(cli.connect.land, "10.0.0.3:7000");
         assert_eq!(cli.connect.trade_fair, "10.0.0.4:7000");
-        let cli =
-            Cli::try_parse_from(["haicheng", "land", "--land", "10.0.0.3:7000", "parcels"]).unwrap();
+        let cli = Cli::try_parse_from(["haicheng", "land", "--land", "10.0.0.3:7000", "parcels"])
+            .unwrap();
         assert_eq!(cli.connect.land, "10.0.0.3:7000");
     }
 

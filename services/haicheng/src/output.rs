@@ -116,10 +116,10 @@ pub fn emit(text: &str) {
 
 /// Pretty JSON with a final newline.
 pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
-    // Our messages serialize into JSON without fail: string keys, no non-finite floats that
-    // serde_json refuses (it writes them as null).
-    let mut text =
-        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    // Our messages always serialize (string keys; serde_json writes a non-finite float as
+    // null): the fallback only keeps this function total.
+    let mut text = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
     text.push('\n');
     text
 }

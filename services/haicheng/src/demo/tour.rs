@@ -181,14 +181,22 @@ mod tests {
             .filter(|l| l.contains("notices list"))
             .collect();
         assert_eq!(lists.len(), 3, "{lists:?}");
-        assert!(lists[0].contains(&format!("--uscc {}", tour.firm)), "{}", lists[0]);
+        assert!(
+            lists[0].contains(&format!("--uscc {}", tour.firm)),
+            "{}",
+            lists[0]
+        );
         assert!(
             lists[1].contains(&format!("--uscc {}", tour.holder))
                 && lists[1].contains("--kind land_commitment_shortfall"),
             "{}",
             lists[1]
         );
-        assert!(lists[2].contains("--kind land_commitment_shortfall"), "{}", lists[2]);
+        assert!(
+            lists[2].contains("--kind land_commitment_shortfall"),
+            "{}",
+            lists[2]
+        );
     }
 
     /// The tour's objecting firm, ranked from the demo data with the default model as the
