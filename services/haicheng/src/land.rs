@@ -247,10 +247,16 @@ async fn units(mut service: Client, parcel_id: &str, format: Format) -> Result<(
         .into_inner();
     let units: Vec<&pb::Unit> = reply.buildings.iter().flat_map(|b| &b.units).collect();
     output::emit(&match format {
-        Format::Json => output::json(&serde_json::json!({ "units": units })),
+        Format::Json => output::json(&Units { units: &units }),
         Format::Table => units_table(&units),
     });
     Ok(())
+}
+
+/// The JSON of `land units`: the units of every building, in their order.
+#[derive(serde::Serialize)]
+struct Units<'a> {
+    units: &'a [&'a pb::Unit],
 }
 
 /// `land queue --park P [--granted]`.

@@ -121,12 +121,12 @@ pub fn plan(census: &DemoCensus) -> DemoLand {
 
 /// The park's manufacturers that get land: those with a return and at least a mu of land,
 /// the first fifty, with their latest figures.
-fn landholders<'a>(
-    census: &'a DemoCensus,
+fn landholders(
+    census: &DemoCensus,
     park: Park,
 ) -> impl Iterator<
     Item = (
-        &'a pb_census::RegisterEnterpriseRequest,
+        &pb_census::RegisterEnterpriseRequest,
         pb_census::CensusIndicators,
     ),
 > {
