@@ -69,8 +69,9 @@ const SUBMIT_FILE_HELP: &str = r#"The return file holds the figures, field names
 
 Every indicator is required except equipment_level, energy_use_tce and rd_exceeds_revenue_flag;
 money in fen, land in hundredths of a mu; sources are optional (TAX, STATISTICS, LAND_REGISTRY,
-SELF_REPORTED). Unknown keys are refused. The indicators and sources of a return printed by
-`haicheng enterprise show -o json` are in this form."#;
+SELF_REPORTED). Unknown keys are refused. A figure may also be named by its JSON name
+(employeesTotal), and sources may be {"byIndicator": {...}}: the indicators and sources of a
+return printed by `haicheng enterprise show -o json` can be sent as they are."#;
 
 #[derive(Args)]
 pub struct SubmitArgs {
