@@ -6,8 +6,9 @@
 //!
 //! Every message of ours also derives `serde::Serialize` with the field names of the protobuf
 //! JSON mapping (the descriptor's `json_name`, lowerCamelCase); the fields whose Rust type
-//! does not say what they hold get a serializer of [`crate::json`]: an enumeration (an `i32`
-//! in prost) by its value name, a `Timestamp` as RFC 3339. Every enumeration gets an impl of
+//! does not say what they hold get a serializer of `src/json.rs`: an enumeration (an `i32`
+//! in prost) by its value name, a `Timestamp` as RFC 3339. (A field of another well-known
+//! type would not compile until it has one there.) Every enumeration gets an impl of
 //! `ProtoEnum` (`$OUT_DIR/proto_enums.rs`).
 
 use std::error::Error;
