@@ -15,9 +15,30 @@
 //!
 //! Every message implements [`prost::Name`]; its `full_name()` (for example
 //! `haicheng.census.v1.CensusReturnSubmitted`) is the CloudEvents `ce_type` of the event.
-//! [`FILE_DESCRIPTOR_SET`] holds the encoded descriptors for gRPC reflection.
+//! Every message also implements `serde::Serialize`, with the field names of the protobuf
+//! JSON mapping (the choices are in [`json`]'s module doc), and every enumeration
+//! [`ProtoEnum`]. [`FILE_DESCRIPTOR_SET`] holds the encoded descriptors for gRPC reflection.
 
+pub mod json;
 pub mod topics;
+
+/// A prost enumeration by its protobuf value names. Each value name starts with the enum's
+/// prefix (`PARK_`), and 0 is `…_UNSPECIFIED`. Implemented by `build.rs` for every
+/// enumeration of ours.
+pub trait ProtoEnum: Copy + Send + Sync + 'static {
+    /// The prefix every value name carries (`PARK_`).
+    const PREFIX: &'static str;
+    /// The value of a number; `None` for a number this build does not know.
+    fn from_value(value: i32) -> Option<Self>;
+    /// The full value name (`PARK_XILIU`).
+    fn proto_name(self) -> &'static str;
+    /// The value of a full value name.
+    fn from_proto_name(name: &str) -> Option<Self>;
+    /// The number.
+    fn value(self) -> i32;
+}
+
+include!(concat!(env!("OUT_DIR"), "/proto_enums.rs"));
 
 /// Types shared by every area (`haicheng.common.v1`).
 pub mod common {

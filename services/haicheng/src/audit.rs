@@ -4,15 +4,14 @@
 //! holders of `audit.read` (commerce). `--limit` caps the records read from each service.
 
 use clap::{Args, builder::PossibleValuesParser};
-use haicheng_proto::audit::v1::{
-    AuditRecord, ListAuditRecordsRequest, audit_service_client::AuditServiceClient,
-};
+use haicheng_proto::audit::v1::{AuditRecord, ListAuditRecordsRequest};
 use prost_types::Timestamp;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{
     Context,
-    client::{call, connect},
+    client::call,
     errors::CliError,
     output::{self, Format, Table},
 };
@@ -40,16 +39,9 @@ pub struct AuditArgs {
     /// The newest records read from each service, at most.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     limit: u32,
-    /// Address of the land-parcel service.
-    #[arg(long = "land", value_name = "HOST:PORT", env = crate::land::ADDR_VAR, default_value = "127.0.0.1:50053")]
-    land: String,
-    /// Address of the trade-fair service.
-    #[arg(long = "trade-fair", value_name = "HOST:PORT", env = crate::fair::ADDR_VAR, default_value = "127.0.0.1:50054")]
-    trade_fair: String,
 }
 
 pub async fn run(args: AuditArgs, context: &Context) -> Result<(), CliError> {
-    let token = context.connect.bearer()?;
     let wanted: Vec<&str> = if args.service.is_empty() {
         SERVICES.to_vec()
     } else {
@@ -57,19 +49,7 @@ pub async fn run(args: AuditArgs, context: &Context) -> Result<(), CliError> {
     };
     let mut records = Vec::new();
     for service in wanted {
-        let address = match service {
-            "census" => &context.connect.census,
-            "classification" => &context.connect.classification,
-            "land-parcel" => &args.land,
-            _ => &args.trade_fair,
-        };
-        let flag = if service == "land-parcel" {
-            "land"
-        } else {
-            service
-        };
-        let channel = connect(static_name(service), flag, address).await?;
-        let mut client = AuditServiceClient::with_interceptor(channel, token.clone());
+        let mut client = context.connect.audit(service).await?;
         let mut page_token = String::new();
         let mut read = 0;
         loop {
@@ -101,16 +81,9 @@ pub async fn run(args: AuditArgs, context: &Context) -> Result<(), CliError> {
     Ok(())
 }
 
-fn static_name(service: &str) -> &'static str {
-    SERVICES
-        .into_iter()
-        .find(|s| *s == service)
-        .unwrap_or("service")
-}
-
 fn render(records: &[AuditRecord], format: Format) -> String {
     match format {
-        Format::Json => output::json(&Value::Array(records.iter().map(to_json).collect())),
+        Format::Json => output::json(&records.iter().map(Shown::new).collect::<Vec<_>>()),
         Format::Table => {
             let mut table = Table::new(&[
                 "AT",
@@ -151,18 +124,22 @@ fn dash(text: &str) -> String {
     }
 }
 
-fn to_json(r: &AuditRecord) -> Value {
-    json!({
-        "id": r.id,
-        "at": output::time_json(r.at.as_ref()),
-        "service": r.service,
-        "method": r.method,
-        "principal": r.principal,
-        "peer": (!r.peer.is_empty()).then_some(&r.peer),
-        "code": r.code,
-        "uscc": (!r.uscc.is_empty()).then_some(&r.uscc),
-        "detail": serde_json::from_str::<Value>(&r.detail_json).unwrap_or(Value::Null),
-    })
+/// A record as JSON: its fields, and beside them `detail`, the JSON that the proto carries
+/// as a string (`detailJson`), so that a script reads it without parsing twice.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    record: &'a AuditRecord,
+    detail: Value,
+}
+
+impl<'a> Shown<'a> {
+    fn new(record: &'a AuditRecord) -> Self {
+        Self {
+            record,
+            detail: serde_json::from_str(&record.detail_json).unwrap_or(Value::Null),
+        }
+    }
 }
 
 #[cfg(test)]

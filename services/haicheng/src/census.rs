@@ -25,13 +25,12 @@ use haicheng_proto::{
     common::v1 as common,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tonic::{Status, transport::Endpoint};
 
 use crate::{
     Context, census_csv,
     client::{self, Bearer, call},
-    enterprise,
     errors::CliError,
     output::{self, Format},
     return_file,
@@ -70,8 +69,9 @@ const SUBMIT_FILE_HELP: &str = r#"The return file holds the figures, field names
 
 Every indicator is required except equipment_level, energy_use_tce and rd_exceeds_revenue_flag;
 money in fen, land in hundredths of a mu; sources are optional (TAX, STATISTICS, LAND_REGISTRY,
-SELF_REPORTED). Unknown keys are refused. The indicators and sources of a return printed by
-`haicheng enterprise show -o json` are in this form."#;
+SELF_REPORTED). Unknown keys are refused. A figure may also be named by its JSON name
+(employeesTotal), and sources may be {"byIndicator": {...}}: the indicators and sources of a
+return printed by `haicheng enterprise show -o json` can be sent as they are."#;
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -123,7 +123,7 @@ async fn submit(args: SubmitArgs, context: &Context) -> Result<(), CliError> {
         .into_inner();
     match context.format {
         Format::Table => output::emit(&render_submitted(&reply)),
-        Format::Json => output::emit(&output::json(&submitted_json(&reply))),
+        Format::Json => output::emit(&output::json(&reply)),
     }
     Ok(())
 }
@@ -161,13 +161,6 @@ fn render_submitted(reply: &pb::SubmitReturnResponse) -> String {
             ("request id", r.client_request_id.clone()),
         ])
     )
-}
-
-fn submitted_json(reply: &pb::SubmitReturnResponse) -> Value {
-    json!({
-        "census_return": reply.census_return.as_ref().map_or(Value::Null, enterprise::return_json),
-        "duplicate": reply.duplicate,
-    })
 }
 
 async fn import(args: ImportArgs, context: &Context) -> ExitCode {
@@ -211,7 +204,11 @@ async fn import(args: ImportArgs, context: &Context) -> ExitCode {
     let file = args.file.display().to_string();
     match context.format {
         Format::Table => output::emit(&render(&file, total, &report)),
-        Format::Json => output::emit(&output::json(&report_json(&file, total, &report))),
+        Format::Json => output::emit(&output::json(&ImportReport {
+            file: &file,
+            rows: total,
+            report: &report,
+        })),
     }
     if report.rejected_rows.is_empty() {
         ExitCode::SUCCESS
@@ -294,18 +291,13 @@ fn render(file: &str, rows: usize, report: &pb::ImportReturnsResponse) -> String
     out
 }
 
-fn report_json(file: &str, rows: usize, report: &pb::ImportReturnsResponse) -> Value {
-    json!({
-        "file": file,
-        "rows": rows,
-        "accepted_count": report.accepted_count,
-        "duplicate_count": report.duplicate_count,
-        "rejected_rows": report.rejected_rows.iter().map(|r| json!({
-            "row_number": r.row_number,
-            "field": r.field,
-            "reason": r.reason,
-        })).collect::<Vec<_>>(),
-    })
+/// The JSON of an import: the file, its rows, and the service's report beside them.
+#[derive(Serialize)]
+struct ImportReport<'a> {
+    file: &'a str,
+    rows: usize,
+    #[serde(flatten)]
+    report: &'a pb::ImportReturnsResponse,
 }
 
 #[cfg(test)]
@@ -362,10 +354,10 @@ mod tests {
         );
         assert!(render_submitted(&submitted(2, false)).starts_with("correction accepted\n"));
         assert!(render_submitted(&submitted(2, true)).starts_with("already submitted"));
-        let value = submitted_json(&submitted(2, true));
+        let value = serde_json::to_value(submitted(2, true)).unwrap();
         assert_eq!(value["duplicate"], true);
-        assert_eq!(value["census_return"]["revision"], 2);
-        assert_eq!(value["census_return"]["period"], "2025");
+        assert_eq!(value["censusReturn"]["revision"], 2);
+        assert_eq!(value["censusReturn"]["period"], "2025");
     }
 
     #[test]
@@ -379,9 +371,14 @@ mod tests {
                 reason: "expected YYYY or YYYYQn".into(),
             }],
         };
-        let value = report_json("r.csv", 4, &report);
-        assert_eq!(value["accepted_count"], 3);
-        assert_eq!(value["rejected_rows"][0]["row_number"], 9);
-        assert_eq!(value["rejected_rows"][0]["field"], "period");
+        let value = serde_json::to_value(ImportReport {
+            file: "r.csv",
+            rows: 4,
+            report: &report,
+        })
+        .unwrap();
+        assert_eq!(value["acceptedCount"], 3);
+        assert_eq!(value["rejectedRows"][0]["rowNumber"], 9);
+        assert_eq!(value["rejectedRows"][0]["field"], "period");
     }
 }

@@ -16,7 +16,6 @@
 
 use clap::{Args, Subcommand};
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
-use serde_json::{Value, json};
 
 use crate::{
     Context,
@@ -120,12 +119,9 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 }))
                 .await?
                 .into_inner();
-            let classification = reply.classification.unwrap_or_default();
             output::emit(&match format {
-                Format::Table => render_classification(&classification),
-                Format::Json => output::json(&json!({
-                    "classification": classification_json(&classification)
-                })),
+                Format::Table => render_classification(&reply.classification.unwrap_or_default()),
+                Format::Json => output::json(&reply),
             });
         }
         ClassCommand::List(args) => {
@@ -148,10 +144,10 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                     output::emit(&render_list(&classifications));
                     more_hint(&next_page_token);
                 }
-                Format::Json => output::emit(&output::json(&json!({
-                    "classifications": classifications.iter().map(classification_json).collect::<Vec<_>>(),
-                    "next_page_token": next_page_token,
-                }))),
+                Format::Json => output::emit(&output::json(&pb::ListClassesResponse {
+                    classifications,
+                    next_page_token,
+                })),
             }
         }
         ClassCommand::Explain(args) => {
@@ -165,7 +161,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 .into_inner();
             output::emit(&match format {
                 Format::Table => render_explain(&reply),
-                Format::Json => output::json(&explain_json(&reply)),
+                Format::Json => output::json(&reply),
             });
         }
         ClassCommand::Distribution(args) => {
@@ -178,7 +174,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
                 .into_inner();
             output::emit(&match format {
                 Format::Table => render_distribution(&reply),
-                Format::Json => output::json(&distribution_json(&reply)),
+                Format::Json => output::json(&reply),
             });
         }
         ClassCommand::Publish(args) => publication::publish(&mut service, &args, format).await?,
@@ -387,87 +383,6 @@ fn render_distribution(reply: &pb::GetDistributionResponse) -> String {
     out
 }
 
-fn score_json(s: &pb::IndicatorScore) -> Value {
-    json!({
-        "indicator": enums::json::<pb::Indicator>(s.indicator),
-        "value": s.value,
-        "benchmark": s.benchmark,
-        "contribution": s.contribution,
-        "weight": s.weight,
-        "cap": s.cap,
-        "missing": s.missing,
-        "unit": s.unit,
-    })
-}
-
-pub(crate) fn classification_json(c: &pb::Classification) -> Value {
-    json!({
-        "uscc": c.uscc,
-        "name": c.name,
-        "park": enums::json::<common::Park>(c.park),
-        "segment": enums::json::<common::Segment>(c.segment),
-        "period": output::period_json(c.period.as_ref()),
-        "enterprise_class": enums::json::<common::EnterpriseClass>(c.enterprise_class),
-        "computed_class": enums::json::<common::EnterpriseClass>(c.computed_class),
-        "grading": enums::json::<pb::Grading>(c.grading),
-        "score": c.score,
-        "rank": c.rank,
-        "cohort_size": c.cohort_size,
-        "model_version": c.model_version,
-        "reduced_model": c.reduced_model,
-        "vetoed": c.vetoed,
-        "overridden": c.overridden,
-        "override_reason": c.override_reason,
-        "breakdown": c.breakdown.iter().map(score_json).collect::<Vec<_>>(),
-        "classified_at": output::time_json(c.classified_at.as_ref()),
-    })
-}
-
-fn explain_json(reply: &pb::ExplainResponse) -> Value {
-    let gap = reply.next_class_gap.as_ref().map_or(Value::Null, |g| {
-        json!({
-            "target_class": enums::json::<common::EnterpriseClass>(g.target_class),
-            "boundary_score": g.boundary_score,
-            "banded": g.banded,
-            "score_gap": g.score_gap,
-            "indicators": g.indicators.iter().map(|i| json!({
-                "indicator": enums::json::<pb::Indicator>(i.indicator),
-                "current_value": i.current_value,
-                "required_value": i.required_value,
-                "increase": i.increase,
-                "reachable": i.reachable,
-                "unit": i.unit,
-            })).collect::<Vec<_>>(),
-        })
-    });
-    json!({
-        "classification": reply.classification.as_ref().map_or(Value::Null, classification_json),
-        "next_class_gap": gap,
-        "notes": reply.notes,
-    })
-}
-
-fn distribution_row_json(r: &pb::DistributionRow) -> Value {
-    json!({
-        "park": enums::json::<common::Park>(r.park),
-        "segment": enums::json::<common::Segment>(r.segment),
-        "class_a": r.class_a,
-        "class_b": r.class_b,
-        "class_c": r.class_c,
-        "deferred": r.deferred,
-        "exempt": r.exempt,
-    })
-}
-
-fn distribution_json(reply: &pb::GetDistributionResponse) -> Value {
-    json!({
-        "period": output::period_json(reply.period.as_ref()),
-        "model_version": reply.model_version,
-        "rows": reply.rows.iter().map(distribution_row_json).collect::<Vec<_>>(),
-        "total": reply.total.as_ref().map_or(Value::Null, distribution_row_json),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -657,11 +572,8 @@ mod tests {
             text.ends_with("notes\n  - 9.27 more points reach class A\n"),
             "{text}"
         );
-        let value = explain_json(&reply);
-        assert_eq!(
-            value["next_class_gap"]["target_class"],
-            "ENTERPRISE_CLASS_A"
-        );
+        let value = serde_json::to_value(&reply).unwrap();
+        assert_eq!(value["nextClassGap"]["targetClass"], "ENTERPRISE_CLASS_A");
         assert_eq!(
             value["classification"]["breakdown"][0]["indicator"],
             "INDICATOR_TAX_PER_MU"
@@ -671,7 +583,7 @@ mod tests {
             "yuan per mu"
         );
         assert_eq!(
-            value["next_class_gap"]["indicators"][0]["unit"],
+            value["nextClassGap"]["indicators"][0]["unit"],
             "yuan per mu"
         );
         assert!(
@@ -679,7 +591,7 @@ mod tests {
             "the explanation's breakdown shows the unit: {text}"
         );
         assert_eq!(
-            value["classification"]["computed_class"],
+            value["classification"]["computedClass"],
             "ENTERPRISE_CLASS_C"
         );
     }

@@ -1,5 +1,7 @@
-//! Connecting to the services: endpoints from `HOST:PORT`, the bearer token on every call,
-//! and the global connection options every client command shares.
+//! Connecting to the services: where each one is (every service address the client knows is
+//! here: the options, their variables and the local defaults), endpoints from `HOST:PORT`,
+//! the bearer token on every call, and the global connection options every client command
+//! shares.
 //!
 //! With a CA (`--ca`, `HAICHENG_CA`) every connection of the process is TLS, presenting the
 //! client certificate of `--cert` and `--key` when given (mutual TLS, as `haicheng dev` runs
@@ -10,8 +12,11 @@ use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
 use clap::Args;
 use haicheng_proto::{
+    audit::v1::audit_service_client::AuditServiceClient,
     census::v1::census_service_client::CensusServiceClient,
     classification::v1::classification_service_client::ClassificationServiceClient,
+    fair::v1::fair_service_client::FairServiceClient,
+    land::v1::land_service_client::LandServiceClient,
     policy::v1::notice_service_client::NoticeServiceClient,
 };
 use platform::tls::ClientFiles;
@@ -32,11 +37,31 @@ pub mod vars {
     pub const CENSUS_ADDR: &str = "HAICHENG_CENSUS_ADDR";
     /// Address of the classification service (which also serves the notices), `HOST:PORT`.
     pub const CLASSIFICATION_ADDR: &str = "HAICHENG_CLASSIFICATION_ADDR";
+    /// Address of the land-parcel service, `HOST:PORT`.
+    pub const LAND_ADDR: &str = "HAICHENG_LAND_ADDR";
+    /// Address of the trade-fair service, `HOST:PORT`.
+    pub const TRADE_FAIR_ADDR: &str = "HAICHENG_TRADE_FAIR_ADDR";
     /// PEM certificate of the CA that issued the services' certificates: set, TLS.
     pub const CA: &str = "HAICHENG_CA";
     /// PEM certificate and key of the client, for mutual TLS.
     pub const CERT: &str = "HAICHENG_CERT";
     pub const KEY: &str = "HAICHENG_KEY";
+}
+
+/// Where the services listen on this machine: `haicheng dev` serves them there, and the
+/// address options default to them.
+pub mod local {
+    pub const CENSUS: &str = "127.0.0.1:50051";
+    pub const CLASSIFICATION: &str = "127.0.0.1:50052";
+    pub const LAND: &str = "127.0.0.1:50053";
+    pub const TRADE_FAIR: &str = "127.0.0.1:50054";
+    /// Every service by name, in start order (census first: the others consume its events).
+    pub const ALL: [(&str, &str); 4] = [
+        ("census", CENSUS),
+        ("classification", CLASSIFICATION),
+        ("land-parcel", LAND),
+        ("trade-fair", TRADE_FAIR),
+    ];
 }
 
 /// Deadline of a unary call. Streams (notices watch) have none.
@@ -112,11 +137,17 @@ pub struct Connect {
     #[arg(long, global = true, env = vars::TOKEN, hide_env_values = true)]
     pub token: Option<String>,
     /// Address of the census service.
-    #[arg(long = "census", global = true, value_name = "HOST:PORT", env = vars::CENSUS_ADDR, default_value = "127.0.0.1:50051")]
+    #[arg(long = "census", global = true, value_name = "HOST:PORT", env = vars::CENSUS_ADDR, default_value = local::CENSUS)]
     pub census: String,
     /// Address of the classification service (it serves the notices too).
-    #[arg(long = "classification", global = true, value_name = "HOST:PORT", env = vars::CLASSIFICATION_ADDR, default_value = "127.0.0.1:50052")]
+    #[arg(long = "classification", global = true, value_name = "HOST:PORT", env = vars::CLASSIFICATION_ADDR, default_value = local::CLASSIFICATION)]
     pub classification: String,
+    /// Address of the land-parcel service.
+    #[arg(long = "land", global = true, value_name = "HOST:PORT", env = vars::LAND_ADDR, default_value = local::LAND)]
+    pub land: String,
+    /// Address of the trade-fair service.
+    #[arg(long = "trade-fair", global = true, value_name = "HOST:PORT", env = vars::TRADE_FAIR_ADDR, default_value = local::TRADE_FAIR)]
+    pub trade_fair: String,
     /// CA certificate (PEM) that issued the services' certificates: connect over TLS
     /// (`haicheng dev` prints its own: .local/tls/ca.pem).
     #[arg(long, global = true, value_name = "FILE", env = vars::CA)]
@@ -196,6 +227,33 @@ impl Connect {
         let token = self.bearer()?;
         let channel = connect("classification", "classification", &self.classification).await?;
         Ok(NoticeServiceClient::with_interceptor(channel, token))
+    }
+
+    pub async fn land(&self) -> Result<LandServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("land-parcel", "land", &self.land).await?;
+        Ok(LandServiceClient::with_interceptor(channel, token))
+    }
+
+    pub async fn fair(&self) -> Result<FairServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("trade-fair", "trade-fair", &self.trade_fair).await?;
+        Ok(FairServiceClient::with_interceptor(channel, token))
+    }
+
+    /// The audit log of one of the services of [`local::ALL`], by name; every service serves
+    /// its own.
+    pub async fn audit(&self, service: &str) -> Result<AuditServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let (name, flag, address): (&'static str, &str, &str) = match service {
+            "census" => ("census", "census", &self.census),
+            "classification" => ("classification", "classification", &self.classification),
+            "land-parcel" => ("land-parcel", "land", &self.land),
+            "trade-fair" => ("trade-fair", "trade-fair", &self.trade_fair),
+            other => return Err(CliError::usage(format!("no service is called {other:?}"))),
+        };
+        let channel = connect(name, flag, address).await?;
+        Ok(AuditServiceClient::with_interceptor(channel, token))
     }
 }
 

@@ -34,20 +34,20 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{client, demo, dev_tls::DevTls, load};
+use crate::{
+    client,
+    demo::{self, load, tour::Tour},
+    dev_tls::DevTls,
+};
 
 /// Lines of a dead process's log printed with its report.
 const LOG_TAIL_LINES: usize = 12;
 /// A restarted process that has run this long gets the shortest back-off again.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 
-/// Where the services listen, in start order (census first: the others consume its events).
-pub const SERVICES: [(&str, u16); 4] = [
-    ("census", 50051),
-    ("classification", 50052),
-    ("land-parcel", 50053),
-    ("trade-fair", 50054),
-];
+/// The services, where they listen, in start order (census first: the others consume its
+/// events).
+const SERVICES: [(&str, &str); 4] = client::local::ALL;
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -354,7 +354,7 @@ async fn start_services(
     .execute(&mut admin)
     .await
     .context("creating the runtime role")?;
-    for (name, port) in SERVICES {
+    for (name, address) in SERVICES {
         let database = name.replace('-', "_");
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
@@ -367,7 +367,7 @@ async fn start_services(
                 .execute(&mut admin)
                 .await?;
         }
-        let address = format!("127.0.0.1:{port}");
+        let address = address.to_string();
         let owner_url = with_database(database_url, &database);
         let runtime_url = with_user(&owner_url, RUNTIME_ROLE);
         let env = [
@@ -533,16 +533,13 @@ fn print_banner(
         "  {:<20} dev-enterprise-<USCC>  (that enterprise: its own file, class, explanation, invitations and objections)",
         "an enterprise"
     );
-    let firm = demo::tour_firm(seed);
-    let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
-    let objector = demo::objecting_firm(seed);
     println!(
         "\nthe services serve mutual TLS with certificates of a local CA ({}); first, in each terminal:",
         dir.join("tls").display()
     );
     println!("  {}", tls.exports());
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
-    for line in tour(&firm, &parcel, &objector) {
+    for line in Tour::of(seed).lines() {
         println!("  {line}");
     }
     println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
@@ -551,33 +548,6 @@ fn print_banner(
     );
     println!("a class that moves and moves back meanwhile sends none.");
     println!("A service that dies is reported and started again; Ctrl-C stops everything.");
-}
-
-/// The commands the banner suggests, in order: `firm` is the tour firm, `parcel` the tour's
-/// land parcel, `objector` the firm that objects to its published class. A test parses each.
-fn tour(firm: &str, parcel: &str, objector: &str) -> Vec<String> {
-    vec![
-        "haicheng health".to_string(),
-        "haicheng enterprise list --park nantai --token dev-commerce".to_string(),
-        format!("haicheng enterprise show {firm} --token dev-commerce"),
-        "haicheng class distribution --token dev-commerce".to_string(),
-        format!("haicheng class explain {firm} --token dev-finance"),
-        "haicheng notices watch --token dev-finance          (in a second terminal; Ctrl-C ends it)".to_string(),
-        format!("haicheng census submit --uscc {firm} --period 2025 --request-id tour-1 --file services/haicheng/samples/return.json --token dev-commerce"),
-        format!("haicheng class show {firm} --token dev-commerce     (a moment later: its new class)"),
-        "haicheng notices list --token dev-finance                (about 30 s after the submit: notices wait for the period to settle)".to_string(),
-        "haicheng land parcels --token dev-park-committee         (the Xiliu committee sees its own park)".to_string(),
-        format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
-        "haicheng notices list --token dev-natural-resources      (land shortfall notices among them)".to_string(),
-        "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
-        format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
-        "haicheng class publish --period 2025 --token dev-commerce   (publishes the ranking; objections open for 5 working days)".to_string(),
-        format!("haicheng class show {firm} --period 2025 --published --token dev-commerce   (the class as published: later returns move only the current one)"),
-        format!("haicheng objection file --period 2025 --uscc {objector} --reason \"export sales were left out of the return\" --evidence customs-2025-0815 --class B --token dev-enterprise-{objector}   (the firm objects itself)"),
-        "haicheng objection list --period 2025 --token dev-commerce".to_string(),
-        "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id that objection file printed; an override, its notices at once)".to_string(),
-        format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
-    ]
 }
 
 /// The repository, for `scripts/` (this command is a development tool run from a checkout).
@@ -619,112 +589,6 @@ mod tests {
             restarts: 0,
             awaiting_serving: false,
         }
-    }
-
-    /// A tour line as the shell splits it: words, double quotes keeping spaces; the comment
-    /// in parentheses after two spaces left out.
-    fn shell_words(line: &str) -> Vec<String> {
-        let command = line.split("  (").next().unwrap_or(line);
-        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
-        for c in command.chars() {
-            match c {
-                '"' => quoted = !quoted,
-                c if c.is_whitespace() && !quoted => {
-                    if !word.is_empty() {
-                        words.push(std::mem::take(&mut word));
-                    }
-                }
-                c => word.push(c),
-            }
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-        words
-    }
-
-    #[test]
-    fn every_tour_line_parses_as_printed() {
-        use clap::Parser;
-        let seed = demo::DEFAULT_SEED;
-        let firm = demo::tour_firm(seed);
-        let objector = demo::objecting_firm(seed);
-        assert!(
-            platform::uscc::Uscc::parse(&objector).is_ok(),
-            "{objector:?}"
-        );
-        assert_ne!(firm, objector);
-        let parcel = crate::land::demo::tour_parcel(&demo::census(seed));
-        let lines = tour(&firm, &parcel, &objector);
-        assert!(lines.iter().any(|l| l.contains("class publish")));
-        assert!(lines.iter().any(|l| l.contains("objection decide")));
-        for line in lines {
-            let words = shell_words(&line);
-            assert_eq!(words[0], "haicheng", "{line}");
-            if let Err(err) = crate::Cli::try_parse_from(&words) {
-                panic!("{line}\n{err}");
-            }
-        }
-    }
-
-    /// The tour's objecting firm, ranked from the demo data with the default model as the
-    /// service does, is in class C in 2025: its objection has something to ask for.
-    #[test]
-    fn the_objecting_firm_is_ranked_into_c() {
-        use classification::domain::{Class, Figures, Firm, Model, Period, Segment, classify};
-        let seed = demo::DEFAULT_SEED;
-        let data = demo::census(seed);
-        let objector = demo::objecting_firm(seed);
-        let registered: std::collections::HashMap<&str, _> = data
-            .enterprises
-            .iter()
-            .map(|e| (e.uscc.as_str(), e))
-            .collect();
-        // Census assigns the segment from the industry class (C17, C18, C19, 513x).
-        let segment = |class: &str| match &class[..2] {
-            "17" => Segment::Textile,
-            "18" => Segment::Apparel,
-            "19" => Segment::LuggageLeather,
-            _ => Segment::Trade,
-        };
-        let firms: Vec<Firm> = data
-            .returns
-            .iter()
-            .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
-            .map(|r| {
-                let e = registered[r.uscc.as_str()];
-                let i = r.indicators.unwrap_or_default();
-                Firm {
-                    uscc: r.uscc.clone(),
-                    segment: segment(&e.industry_class),
-                    industry_class: e.industry_class.clone(),
-                    registration_date: chrono::NaiveDate::parse_from_str(
-                        &e.registration_date,
-                        "%Y-%m-%d",
-                    )
-                    .ok(),
-                    active: true,
-                    vetoed: e.safety_violation
-                        || e.environmental_violation
-                        || e.tax_credit_violation,
-                    figures: Figures {
-                        employees_total: i.employees_total,
-                        rd_spend_fen: i.rd_spend_fen,
-                        revenue_fen: i.revenue_fen,
-                        industrial_output_fen: i.industrial_output_fen,
-                        tax_paid_fen: i.tax_paid_fen,
-                        export_sales_fen: i.export_sales_fen,
-                        automation_share_percent: i.automation_share_percent,
-                        patents: i.invention_patents + i.utility_model_patents + i.design_patents,
-                        land_used_centi_mu: i.land_used_centi_mu,
-                        energy_use_tce: i.energy_use_tce,
-                    },
-                }
-            })
-            .collect();
-        let result = classify(&Model::default(), &Period::parse("2025").unwrap(), &firms);
-        let at = firms.iter().position(|f| f.uscc == objector).unwrap();
-        assert_eq!(result.evaluations[at].class, Some(Class::C), "{objector}");
     }
 
     #[test]

@@ -11,7 +11,6 @@
 
 use clap::{Args, Subcommand};
 use haicheng_proto::{census::v1 as pb, common::v1 as common};
-use serde_json::{Value, json};
 
 use crate::{
     Context,
@@ -85,7 +84,7 @@ async fn show(args: ShowArgs, context: &Context) -> Result<(), CliError> {
         .into_inner();
     match context.format {
         Format::Table => output::emit(&render_file(&file, &view)),
-        Format::Json => output::emit(&output::json(&file_json(&file))),
+        Format::Json => output::emit(&output::json(&file)),
     }
     Ok(())
 }
@@ -129,7 +128,7 @@ async fn list(args: ListArgs, context: &Context) -> Result<(), CliError> {
             output::emit(&render_list(&page.enterprises));
             more_hint(&page.next_page_token);
         }
-        Format::Json => output::emit(&output::json(&list_json(&page))),
+        Format::Json => output::emit(&output::json(&page)),
     }
     Ok(())
 }
@@ -270,93 +269,10 @@ fn render_returns(returns: &[pb::CensusReturn]) -> String {
     table.render()
 }
 
-pub(crate) fn enterprise_json(e: &pb::Enterprise) -> Value {
-    json!({
-        "uscc": e.uscc,
-        "name": e.name,
-        "legal_representative": e.legal_representative,
-        "park": enums::json::<common::Park>(e.park),
-        "industry_class": e.industry_class,
-        "segment": enums::json::<common::Segment>(e.segment),
-        "size": enums::json::<pb::EnterpriseSize>(e.size),
-        "registration_date": e.registration_date,
-        "status": enums::json::<pb::EnterpriseStatus>(e.status),
-        "safety_violation": e.safety_violation,
-        "environmental_violation": e.environmental_violation,
-        "tax_credit_violation": e.tax_credit_violation,
-        "version": e.version,
-        "created_at": output::time_json(e.created_at.as_ref()),
-        "updated_at": output::time_json(e.updated_at.as_ref()),
-        "deregistration_reason": e.deregistration_reason,
-    })
-}
-
-pub(crate) fn indicators_json(i: &pb::CensusIndicators) -> Value {
-    json!({
-        "employees_total": i.employees_total,
-        "production_staff": i.production_staff,
-        "rd_technical_staff": i.rd_technical_staff,
-        "management_sales_staff": i.management_sales_staff,
-        "college_educated_staff": i.college_educated_staff,
-        "rd_spend_fen": i.rd_spend_fen,
-        "revenue_fen": i.revenue_fen,
-        "industrial_output_fen": i.industrial_output_fen,
-        "tax_paid_fen": i.tax_paid_fen,
-        "export_sales_fen": i.export_sales_fen,
-        "equipment_value_fen": i.equipment_value_fen,
-        "automation_share_percent": i.automation_share_percent,
-        "equipment_level": enums::json::<pb::EquipmentLevel>(i.equipment_level),
-        "invention_patents": i.invention_patents,
-        "utility_model_patents": i.utility_model_patents,
-        "design_patents": i.design_patents,
-        "land_used_centi_mu": i.land_used_centi_mu,
-        "energy_use_tce": i.energy_use_tce,
-        "rd_exceeds_revenue_flag": i.rd_exceeds_revenue_flag,
-    })
-}
-
-/// A return; `sources` is the `by_indicator` map itself (indicator → source).
-pub(crate) fn return_json(r: &pb::CensusReturn) -> Value {
-    let sources: serde_json::Map<String, Value> = r
-        .sources
-        .iter()
-        .flat_map(|s| &s.by_indicator)
-        .map(|(indicator, source)| {
-            (
-                indicator.clone(),
-                enums::json::<common::FigureSource>(*source),
-            )
-        })
-        .collect();
-    json!({
-        "uscc": r.uscc,
-        "period": output::period_json(r.period.as_ref()),
-        "revision": r.revision,
-        "indicators": r.indicators.as_ref().map_or(Value::Null, indicators_json),
-        "sources": sources,
-        "submitted_at": output::time_json(r.submitted_at.as_ref()),
-        "client_request_id": r.client_request_id,
-        "submitted_by": r.submitted_by,
-    })
-}
-
-fn file_json(file: &pb::GetEnterpriseFileResponse) -> Value {
-    json!({
-        "enterprise": file.enterprise.as_ref().map_or(Value::Null, enterprise_json),
-        "returns": file.returns.iter().map(return_json).collect::<Vec<_>>(),
-    })
-}
-
-fn list_json(page: &pb::ListEnterprisesResponse) -> Value {
-    json!({
-        "enterprises": page.enterprises.iter().map(enterprise_json).collect::<Vec<_>>(),
-        "next_page_token": page.next_page_token,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -493,27 +409,31 @@ mod tests {
 
     #[test]
     fn the_file_as_json_uses_proto_names() {
-        let value = file_json(&pb::GetEnterpriseFileResponse {
+        let value = serde_json::to_value(pb::GetEnterpriseFileResponse {
             enterprise: Some(enterprise()),
             returns: vec![census_return()],
-        });
+        })
+        .unwrap();
         assert_eq!(value["enterprise"]["park"], "PARK_NANTAI");
-        assert_eq!(value["enterprise"]["created_at"], "2023-11-14T22:13:20Z");
-        assert_eq!(value["enterprise"]["updated_at"], Value::Null);
+        assert_eq!(value["enterprise"]["createdAt"], "2023-11-14T22:13:20Z");
+        assert_eq!(value["enterprise"]["updatedAt"], Value::Null);
         let first = &value["returns"][0];
         assert_eq!(first["period"], "2025");
-        assert_eq!(first["indicators"]["revenue_fen"], 4_800_000_000_i64);
+        assert_eq!(first["indicators"]["revenueFen"], 4_800_000_000_i64);
         assert_eq!(
-            first["indicators"]["equipment_level"],
+            first["indicators"]["equipmentLevel"],
             "EQUIPMENT_LEVEL_DOMESTIC_ADVANCED"
         );
-        assert_eq!(first["indicators"]["energy_use_tce"], Value::Null);
-        assert_eq!(first["sources"]["tax_paid_fen"], "FIGURE_SOURCE_TAX");
+        assert_eq!(first["indicators"]["energyUseTce"], Value::Null);
+        assert_eq!(
+            first["sources"]["byIndicator"]["tax_paid_fen"],
+            "FIGURE_SOURCE_TAX"
+        );
     }
 
     #[test]
     fn a_printed_return_can_be_submitted_again() {
-        let value = return_json(&census_return());
+        let value = serde_json::to_value(census_return()).unwrap();
         let file = json!({ "indicators": value["indicators"], "sources": value["sources"] });
         let (indicators, sources) = crate::return_file::parse(&file.to_string()).unwrap();
         assert_eq!(Some(indicators), census_return().indicators);

@@ -22,7 +22,8 @@
 //!   `AUTH_TOKENS` entry (an operator's command, offline).
 //!
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
-//! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`), `--ca`,
+//! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`), `--land`
+//! (`HAICHENG_LAND_ADDR`), `--trade-fair` (`HAICHENG_TRADE_FAIR_ADDR`), `--ca`,
 //! `--cert` and `--key` (`HAICHENG_CA`, `HAICHENG_CERT`, `HAICHENG_KEY`: TLS and mutual TLS,
 //! [`client`]) and `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
@@ -39,7 +40,6 @@ mod enums;
 mod errors;
 mod fair;
 mod land;
-mod load;
 mod model;
 mod notices;
 mod objections;
@@ -141,13 +141,6 @@ pub struct Context {
     pub format: output::Format,
 }
 
-const LOCAL_SERVICES: [(&str, &str); 4] = [
-    ("census", "127.0.0.1:50051"),
-    ("classification", "127.0.0.1:50052"),
-    ("land-parcel", "127.0.0.1:50053"),
-    ("trade-fair", "127.0.0.1:50054"),
-];
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -200,7 +193,7 @@ pub(crate) fn finish(result: Result<(), CliError>, context: &Context) -> ExitCod
 
 async fn health(services: Vec<String>) -> ExitCode {
     let targets: Vec<(String, String)> = if services.is_empty() {
-        LOCAL_SERVICES
+        client::local::ALL
             .iter()
             .map(|(n, a)| (n.to_string(), a.to_string()))
             .collect()
@@ -322,6 +315,34 @@ mod tests {
             Cli::try_parse_from(["haicheng", "-o", "table", "class", "distribution"]).unwrap();
         assert_eq!(cli.format, output::Format::Table);
         assert!(Cli::try_parse_from(["haicheng", "-o", "yaml", "class", "distribution"]).is_err());
+    }
+
+    #[test]
+    fn every_service_address_is_a_global_option_defaulting_to_the_local_one() {
+        let defaults = Cli::try_parse_from(["haicheng", "health"]).unwrap().connect;
+        assert_eq!(
+            [
+                defaults.census,
+                defaults.classification,
+                defaults.land,
+                defaults.trade_fair
+            ],
+            client::local::ALL.map(|(_, address)| address.to_string())
+        );
+        let cli = Cli::try_parse_from([
+            "haicheng",
+            "audit",
+            "--land",
+            "10.0.0.3:7000",
+            "--trade-fair",
+            "10.0.0.4:7000",
+        ])
+        .unwrap();
+        assert_eq!(cli.connect.land, "10.0.0.3:7000");
+        assert_eq!(cli.connect.trade_fair, "10.0.0.4:7000");
+        let cli = Cli::try_parse_from(["haicheng", "land", "--land", "10.0.0.3:7000", "parcels"])
+            .unwrap();
+        assert_eq!(cli.connect.land, "10.0.0.3:7000");
     }
 
     #[test]

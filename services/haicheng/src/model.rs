@@ -17,32 +17,33 @@
 //!     { "indicator": "TAX_PER_MU", "weight": 30, "cap": 1.5 },
 //!     { "indicator": "OUTPUT_PER_MU", "weight": 20, "cap": 1.5 }
 //!   ],
-//!   "quota_a_percent": 10,
-//!   "quota_b_percent": 30,
-//!   "deferral_years": 3,
-//!   "reduced_model": {
-//!     "revenue_threshold_fen": 2000000000,
+//!   "quotaAPercent": 10,
+//!   "quotaBPercent": 30,
+//!   "deferralYears": 3,
+//!   "reducedModel": {
+//!     "revenueThresholdFen": 2000000000,
 //!     "indicators": [{ "indicator": "TAX_PER_MU", "weight": 60, "cap": 1.5 }]
 //!   },
-//!   "exempt_industry_classes": ["5139"],
-//!   "exempt_enterprises": [{ "uscc": "91210381MA0Q12343L", "reason": "relocating" }],
+//!   "exemptIndustryClasses": ["5139"],
+//!   "exemptEnterprises": [{ "uscc": "91210381MA0Q12343L", "reason": "relocating" }],
 //!   "note": "why this version"
 //! }
 //! ```
 //!
-//! `indicators`, `quota_a_percent`, `quota_b_percent` and `deferral_years` are required; the
+//! `indicators`, `quotaAPercent`, `quotaBPercent` and `deferralYears` are required; the
 //! rest may be left out. Indicator names are those of the proto `Indicator`, in any case, with
 //! or without the `INDICATOR_` prefix. `version` is the version the file was read from: the
 //! service refuses the new model (ABORTED) if another version was stored since, and
-//! `--expected-version` overrides it. `created_at` and `created_by` may stay in the file; the
-//! service sets them. Any other key is refused, so a misspelt setting is never dropped.
+//! `--expected-version` overrides it. `createdAt` and `createdBy` may stay in the file; the
+//! service sets them. Any other key is refused, so a misspelt setting is never dropped. Each
+//! key may also be spelt as the proto field (`quota_a_percent`), as protobuf JSON parsers
+//! accept.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use haicheng_proto::classification::v1 as pb;
 use serde::{Deserialize, de::IgnoredAny};
-use serde_json::{Value, json};
 
 use crate::{
     Context,
@@ -70,24 +71,24 @@ const MODEL_FILE_HELP: &str = r#"The model file is the JSON that `haicheng model
       { "indicator": "TAX_PER_MU", "weight": 30, "cap": 1.5 },
       { "indicator": "OUTPUT_PER_MU", "weight": 20, "cap": 1.5 }
     ],
-    "quota_a_percent": 10,
-    "quota_b_percent": 30,
-    "deferral_years": 3,
-    "reduced_model": {
-      "revenue_threshold_fen": 2000000000,
+    "quotaAPercent": 10,
+    "quotaBPercent": 30,
+    "deferralYears": 3,
+    "reducedModel": {
+      "revenueThresholdFen": 2000000000,
       "indicators": [{ "indicator": "TAX_PER_MU", "weight": 60, "cap": 1.5 }]
     },
-    "exempt_industry_classes": ["5139"],
-    "exempt_enterprises": [{ "uscc": "91210381MA0Q12343L", "reason": "relocating" }],
+    "exemptIndustryClasses": ["5139"],
+    "exemptEnterprises": [{ "uscc": "91210381MA0Q12343L", "reason": "relocating" }],
     "note": "why this version"
   }
 
-indicators, quota_a_percent, quota_b_percent and deferral_years are required. Indicators are
+indicators, quotaAPercent, quotaBPercent and deferralYears are required. Indicators are
 named as in the proto (TAX_PER_MU, OUTPUT_PER_MU, OUTPUT_PER_ENERGY, RD_INTENSITY,
 LABOUR_PRODUCTIVITY, PATENTS_PER_100_EMPLOYEES, AUTOMATION_SHARE, EXPORT_SHARE, TAX_PER_ENERGY),
 any case. "version" is the version you edited: the service refuses the model if another was
-stored since (--expected-version overrides it). created_at and created_by are ignored; any other
-unknown key is refused."#;
+stored since (--expected-version overrides it). createdAt and createdBy are ignored; any other
+unknown key is refused. The proto field names (quota_a_percent, …) are accepted too."#;
 
 #[derive(Args)]
 pub struct GetArgs {
@@ -120,7 +121,7 @@ pub async fn run(command: ModelCommand, context: &Context) -> Result<(), CliErro
                 .unwrap_or_default();
             output::emit(&match context.format {
                 Format::Table => render_model(&model),
-                Format::Json => output::json(&model_json(&model)),
+                Format::Json => output::json(&model),
             });
         }
         ModelCommand::Set(args) => {
@@ -145,7 +146,7 @@ pub async fn run(command: ModelCommand, context: &Context) -> Result<(), CliErro
                 .unwrap_or_default();
             output::emit(&match context.format {
                 Format::Table => render_stored(&stored, expected_version),
-                Format::Json => output::json(&model_json(&stored)),
+                Format::Json => output::json(&stored),
             });
         }
     }
@@ -167,22 +168,28 @@ struct ModelFile {
     #[serde(default)]
     version: Option<i64>,
     indicators: Vec<IndicatorFile>,
+    #[serde(alias = "quotaAPercent")]
     quota_a_percent: f64,
+    #[serde(alias = "quotaBPercent")]
     quota_b_percent: f64,
+    #[serde(alias = "deferralYears")]
     deferral_years: i32,
     #[serde(default)]
+    #[serde(alias = "reducedModel")]
     reduced_model: Option<ReducedFile>,
     #[serde(default)]
+    #[serde(alias = "exemptIndustryClasses")]
     exempt_industry_classes: Vec<String>,
     #[serde(default)]
+    #[serde(alias = "exemptEnterprises")]
     exempt_enterprises: Vec<ExemptionFile>,
     #[serde(default)]
     note: Option<String>,
     /// Set by the service; accepted so that `model get -o json` output can be sent back.
-    #[serde(default)]
+    #[serde(default, alias = "createdAt")]
     #[allow(dead_code)]
     created_at: Option<IgnoredAny>,
-    #[serde(default)]
+    #[serde(default, alias = "createdBy")]
     #[allow(dead_code)]
     created_by: Option<IgnoredAny>,
 }
@@ -198,6 +205,7 @@ struct IndicatorFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReducedFile {
+    #[serde(alias = "revenueThresholdFen")]
     revenue_threshold_fen: i64,
     #[serde(default)]
     indicators: Vec<IndicatorFile>,
@@ -329,36 +337,6 @@ fn render_stored(model: &pb::Model, expected_version: i64) -> String {
     )
 }
 
-fn indicator_json(i: &pb::ModelIndicator) -> Value {
-    json!({
-        "indicator": enums::json::<pb::Indicator>(i.indicator),
-        "weight": i.weight,
-        "cap": i.cap,
-    })
-}
-
-pub(crate) fn model_json(model: &pb::Model) -> Value {
-    json!({
-        "version": model.version,
-        "indicators": model.indicators.iter().map(indicator_json).collect::<Vec<_>>(),
-        "quota_a_percent": model.quota_a_percent,
-        "quota_b_percent": model.quota_b_percent,
-        "deferral_years": model.deferral_years,
-        "reduced_model": model.reduced_model.as_ref().map_or(Value::Null, |r| json!({
-            "revenue_threshold_fen": r.revenue_threshold_fen,
-            "indicators": r.indicators.iter().map(indicator_json).collect::<Vec<_>>(),
-        })),
-        "exempt_industry_classes": model.exempt_industry_classes,
-        "exempt_enterprises": model.exempt_enterprises.iter().map(|e| json!({
-            "uscc": e.uscc,
-            "reason": e.reason,
-        })).collect::<Vec<_>>(),
-        "created_at": output::time_json(model.created_at.as_ref()),
-        "created_by": model.created_by,
-        "note": model.note,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,7 +376,7 @@ mod tests {
 
     #[test]
     fn what_model_get_prints_as_json_model_set_reads_back() {
-        let text = model_json(&model()).to_string();
+        let text = serde_json::to_string(&model()).unwrap();
         let (parsed, version) = parse(&text).unwrap();
         assert_eq!(version, Some(3));
         let expected = pb::Model {

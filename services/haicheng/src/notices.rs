@@ -20,7 +20,6 @@ use std::{future::Future, time::Duration};
 use clap::{Args, Subcommand};
 use haicheng_proto::{common::v1 as common, policy::v1 as pb};
 use platform::backoff::Backoff;
-use serde_json::{Value, json};
 use tonic::{Code, Status};
 
 use crate::{
@@ -64,7 +63,7 @@ pub struct ListArgs {
     /// Only notices about this enterprise (USCC).
     #[arg(long)]
     uscc: Option<String>,
-    /// Only notices of this configured rule (its id, as `-o json` shows in `rule_id`).
+    /// Only notices of this configured rule (its id, as `-o json` shows in `ruleId`).
     #[arg(long)]
     rule: Option<String>,
     /// Only notices of this kind of action (e.g. key_support_fund_review).
@@ -117,24 +116,22 @@ pub async fn run(command: NoticesCommand, context: &Context) -> Result<(), CliEr
                     output::emit(&render_list(&notices));
                     more_hint(&next_page_token);
                 }
-                Format::Json => output::emit(&output::json(&json!({
-                    "notices": notices.iter().map(entry_json).collect::<Vec<_>>(),
-                    "next_page_token": next_page_token,
-                }))),
+                Format::Json => output::emit(&output::json(&pb::ListNoticesResponse {
+                    notices,
+                    next_page_token,
+                })),
             }
         }
         NoticesCommand::Ack { notice_id } => {
-            let entry = service
+            let reply = service
                 .acknowledge_notice(call(pb::AcknowledgeNoticeRequest {
                     notice_id: notice_id.trim().to_string(),
                 }))
                 .await?
-                .into_inner()
-                .notice
-                .unwrap_or_default();
+                .into_inner();
             output::emit(&match context.format {
-                Format::Table => render_acknowledged(&entry),
-                Format::Json => output::json(&json!({ "notice": entry_json(&entry) })),
+                Format::Table => render_acknowledged(&reply.notice.unwrap_or_default()),
+                Format::Json => output::json(&reply),
             });
         }
         NoticesCommand::Watch { cursor } => {
@@ -209,7 +206,7 @@ async fn follow(
         output::emit(&match format {
             Format::Table => render_watched(&item),
             Format::Json => {
-                let mut line = watched_json(&item).to_string();
+                let mut line = serde_json::to_string(&item).unwrap_or_default();
                 line.push('\n');
                 line
             }
@@ -309,44 +306,6 @@ fn render_watched(item: &pb::WatchNoticesResponse) -> String {
     )
 }
 
-pub(crate) fn notice_json(n: &pb::SupportPolicyNotice) -> Value {
-    json!({
-        "notice_id": n.notice_id,
-        "department": enums::json::<common::Department>(n.department),
-        "uscc": n.uscc,
-        "transition": n.transition.as_ref().map_or(Value::Null, |t| json!({
-            "from_class": enums::json::<common::EnterpriseClass>(t.from_class),
-            "to_class": enums::json::<common::EnterpriseClass>(t.to_class),
-        })),
-        "kind": n.kind,
-        "text": n.text,
-        "model_version": n.model_version,
-        "period": output::period_json(n.period.as_ref()),
-        "rule_id": n.rule_id,
-        "source": n.source,
-        "issued_at": output::time_json(n.issued_at.as_ref()),
-        "due_at": output::time_json(n.due_at.as_ref()),
-        "enterprise_name": n.enterprise_name,
-        "parcel_id": n.parcel_id,
-    })
-}
-
-fn entry_json(entry: &pb::NoticeEntry) -> Value {
-    json!({
-        "notice": entry.notice.as_ref().map_or(Value::Null, notice_json),
-        "state": enums::json::<pb::NoticeState>(entry.state),
-        "acknowledged_at": output::time_json(entry.acknowledged_at.as_ref()),
-        "acknowledged_by": entry.acknowledged_by,
-    })
-}
-
-fn watched_json(item: &pb::WatchNoticesResponse) -> Value {
-    json!({
-        "cursor": item.cursor,
-        "notice": item.notice.as_ref().map_or(Value::Null, notice_json),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -435,14 +394,14 @@ mod tests {
             render_watched(&item),
             "[42] 2023-11-14T22:13:20Z  n-7  91210381MA0Q12343L 南台箱包  B → A  key_support_fund_review: Review key support funds\n"
         );
-        let value = watched_json(&item);
+        let value = serde_json::to_value(&item).unwrap();
         assert_eq!(value["cursor"], "42");
         assert_eq!(value["notice"]["department"], "DEPARTMENT_FINANCE");
         assert_eq!(
-            value["notice"]["transition"]["to_class"],
+            value["notice"]["transition"]["toClass"],
             "ENTERPRISE_CLASS_A"
         );
-        assert_eq!(value["notice"]["due_at"], Value::Null);
+        assert_eq!(value["notice"]["dueAt"], serde_json::Value::Null);
     }
 
     #[test]
@@ -463,7 +422,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert_eq!(entry_json(&entry)["state"], "NOTICE_STATE_OPEN");
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap()["state"],
+            "NOTICE_STATE_OPEN"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@ use clap::{ArgGroup, Args, Subcommand};
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
 use platform::time::from_timestamp;
 use prost_types::Timestamp;
-use serde_json::{Value, json};
 
 use crate::{
     Context,
@@ -109,7 +108,7 @@ pub async fn run(command: ObjectionCommand, context: &Context) -> Result<(), Cli
     let mut service = context.connect.classification().await?;
     match command {
         ObjectionCommand::File(args) => {
-            let objection = service
+            let reply = service
                 .file_objection(call(pb::FileObjectionRequest {
                     period: Some(period(&args.period)),
                     uscc: args.uscc.trim().to_string(),
@@ -118,17 +117,15 @@ pub async fn run(command: ObjectionCommand, context: &Context) -> Result<(), Cli
                     requested_class: args.class.map_or(0, |c| c as i32),
                 }))
                 .await?
-                .into_inner()
-                .objection
-                .unwrap_or_default();
-            emit_one(&objection, context.format);
+                .into_inner();
+            emit_one(reply.objection, context.format);
         }
         ObjectionCommand::Decide(args) => {
             let (decision, class) = match args.uphold {
                 Some(class) => (pb::ObjectionDecision::Uphold, class as i32),
                 None => (pb::ObjectionDecision::Reject, 0),
             };
-            let objection = service
+            let reply = service
                 .decide_objection(call(pb::DecideObjectionRequest {
                     objection_id: args.id,
                     decision: decision as i32,
@@ -136,10 +133,8 @@ pub async fn run(command: ObjectionCommand, context: &Context) -> Result<(), Cli
                     reason: args.reason,
                 }))
                 .await?
-                .into_inner()
-                .objection
-                .unwrap_or_default();
-            emit_one(&objection, context.format);
+                .into_inner();
+            emit_one(reply.objection, context.format);
         }
         ObjectionCommand::List(args) => {
             let (objections, next_page_token) = client::pages(
@@ -161,20 +156,22 @@ pub async fn run(command: ObjectionCommand, context: &Context) -> Result<(), Cli
                     output::emit(&render_list(&objections));
                     more_hint(&next_page_token);
                 }
-                Format::Json => output::emit(&output::json(&json!({
-                    "objections": objections.iter().map(objection_json).collect::<Vec<_>>(),
-                    "next_page_token": next_page_token,
-                }))),
+                Format::Json => output::emit(&output::json(&pb::ListObjectionsResponse {
+                    objections,
+                    next_page_token,
+                })),
             }
         }
     }
     Ok(())
 }
 
-fn emit_one(objection: &pb::Objection, format: Format) {
+/// The objection a file or a decision answered with (JSON: `{"objection": {…}}`, the shape of
+/// both responses).
+fn emit_one(objection: Option<pb::Objection>, format: Format) {
     output::emit(&match format {
-        Format::Table => render_objection(objection),
-        Format::Json => output::json(&json!({ "objection": objection_json(objection) })),
+        Format::Table => render_objection(&objection.unwrap_or_default()),
+        Format::Json => output::json(&pb::FileObjectionResponse { objection }),
     });
 }
 
@@ -260,26 +257,6 @@ fn render_list(objections: &[pb::Objection]) -> String {
     table.render()
 }
 
-fn objection_json(o: &pb::Objection) -> Value {
-    json!({
-        "id": o.id,
-        "period": output::period_json(o.period.as_ref()),
-        "uscc": o.uscc,
-        "reason": o.reason,
-        "evidence": o.evidence,
-        "requested_class": enums::json::<common::EnterpriseClass>(o.requested_class),
-        "class_at_filing": enums::json::<common::EnterpriseClass>(o.class_at_filing),
-        "state": enums::json::<pb::ObjectionState>(o.state),
-        "filed_by": o.filed_by,
-        "filed_at": output::time_json(o.filed_at.as_ref()),
-        "deadline": output::time_json(o.deadline.as_ref()),
-        "decided_class": enums::json::<common::EnterpriseClass>(o.decided_class),
-        "decision_reason": o.decision_reason,
-        "decided_by": o.decided_by,
-        "decided_at": output::time_json(o.decided_at.as_ref()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,7 +291,7 @@ mod tests {
             "{row}"
         );
         assert_eq!(
-            objection_json(&objection)["state"],
+            serde_json::to_value(&objection).unwrap()["state"],
             "OBJECTION_STATE_UPHELD"
         );
     }

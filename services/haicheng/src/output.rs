@@ -3,18 +3,20 @@
 //!
 //! # JSON
 //!
-//! Each command prints one JSON document on stdout: the response message, converted field by
-//! field (prost types do not derive serde, and the converters keep the choices below in one
-//! place per message). Field names are the proto field names (`snake_case`); enumerations
-//! are their full proto names (`PARK_XILIU`); timestamps are RFC 3339 strings; 64-bit
-//! integers are JSON numbers (money in fen, as in the protos); an unset message field is
-//! `null`. `notices watch` prints one compact document per line (JSON Lines).
+//! Each command prints one JSON document on stdout: the response message, serialized by the
+//! serde that `haicheng_proto` generates for every message (`haicheng_proto::json` says how).
+//! Field names are those of the protobuf JSON mapping (lowerCamelCase: `nextPageToken`);
+//! enumerations are their full proto names (`PARK_XILIU`); timestamps are RFC 3339 strings;
+//! 64-bit integers are JSON numbers (money in fen, as in the protos); a period is its code;
+//! an unset message field is `null`. A list read page by page (`--all`) prints as the one
+//! response the pages add up to. `notices watch` prints one compact document per line (JSON
+//! Lines).
 
 use clap::ValueEnum;
 use haicheng_proto::common::v1 as common;
 use platform::time::{from_timestamp, to_timestamp};
 use prost_types::Timestamp;
-use serde_json::Value;
+use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
 /// `-o table|json`.
@@ -113,8 +115,11 @@ pub fn emit(text: &str) {
 }
 
 /// Pretty JSON with a final newline.
-pub fn json(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Our messages always serialize (string keys; serde_json writes a non-finite float as
+    // null): the fallback only keeps this function total.
+    let mut text = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
     text.push('\n');
     text
 }
@@ -125,14 +130,6 @@ pub fn time(ts: Option<&Timestamp>) -> String {
         Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None if ts.is_some() => "(invalid time)".to_string(),
         None => "-".to_string(),
-    }
-}
-
-/// A timestamp for JSON: RFC 3339 with the sub-second digits it has, `null` when unset.
-pub fn time_json(ts: Option<&Timestamp>) -> Value {
-    match ts.and_then(from_timestamp) {
-        Some(t) => Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-        None => Value::Null,
     }
 }
 
@@ -150,11 +147,6 @@ pub fn period(period: Option<&common::Period>) -> String {
         Some(p) if !p.code.is_empty() => p.code.clone(),
         _ => "-".to_string(),
     }
-}
-
-/// A period for JSON: its code, `null` when unset.
-pub fn period_json(period: Option<&common::Period>) -> Value {
-    period.map_or(Value::Null, |p| Value::from(p.code.clone()))
 }
 
 /// Hundredths as a decimal with thousands separators: money in fen as yuan, land in
@@ -247,9 +239,13 @@ mod tests {
             seconds: ts.seconds,
             nanos: 250_000_000,
         };
+        let model = haicheng_proto::classification::v1::Model {
+            created_at: Some(precise),
+            ..Default::default()
+        };
         assert_eq!(
-            time_json(Some(&precise)),
-            Value::from("2025-06-30T00:00:00.250Z")
+            serde_json::to_value(model).unwrap()["createdAt"],
+            serde_json::Value::from("2025-06-30T00:00:00.250Z")
         );
         assert!(parse_time("2025-06-30").is_err());
     }

@@ -6,7 +6,6 @@
 
 use clap::Args;
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
-use serde_json::{Value, json};
 
 use crate::{
     client::{Authed, call},
@@ -46,10 +45,9 @@ pub async fn publish(
         .publish_period(call(args.request()))
         .await?
         .into_inner();
-    let publication = reply.publication.unwrap_or_default();
     output::emit(&match format {
-        Format::Table => render(&publication),
-        Format::Json => output::json(&json!({ "publication": publication_json(&publication) })),
+        Format::Table => render(&reply.publication.unwrap_or_default()),
+        Format::Json => output::json(&reply),
     });
     Ok(())
 }
@@ -70,18 +68,6 @@ fn render(p: &pb::Publication) -> String {
         pairs.push(("note", p.note.clone()));
     }
     output::fields(&pairs)
-}
-
-fn publication_json(p: &pb::Publication) -> Value {
-    json!({
-        "period": output::period_json(p.period.as_ref()),
-        "published_at": output::time_json(p.published_at.as_ref()),
-        "published_by": p.published_by,
-        "model_version": p.model_version,
-        "enterprises": p.enterprises,
-        "objection_deadline": output::time_json(p.objection_deadline.as_ref()),
-        "note": p.note,
-    })
 }
 
 #[cfg(test)]
@@ -122,8 +108,8 @@ mod tests {
         assert!(text.contains("enterprises       4812\n"), "{text}");
         assert!(text.contains("objections until  -\n"), "{text}");
         assert!(text.ends_with("note              doc 7\n"), "{text}");
-        let value = publication_json(&publication);
-        assert_eq!(value["published_by"], "department:commerce");
-        assert_eq!(value["objection_deadline"], Value::Null);
+        let value = serde_json::to_value(&publication).unwrap();
+        assert_eq!(value["publishedBy"], "department:commerce");
+        assert_eq!(value["objectionDeadline"], serde_json::Value::Null);
     }
 }

@@ -20,7 +20,7 @@ use platform::outbox::replay::{ReplayFrom, Replayed, replay};
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
 
-use crate::{Context, dev, errors::CliError, output};
+use crate::{Context, client, dev, errors::CliError, output};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,7 +28,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[command(group(ArgGroup::new("from").required(true).args(["since", "from_id"])))]
 pub struct ReplayArgs {
     /// The service whose outbox events to re-publish.
-    #[arg(value_parser = PossibleValuesParser::new(dev::SERVICES.map(|(name, _)| name)))]
+    #[arg(value_parser = PossibleValuesParser::new(client::local::ALL.map(|(name, _)| name)))]
     service: String,
     /// Re-publish the events written at or after this RFC 3339 time
     /// (2026-12-01T08:00:00+08:00); what retention kept, OUTBOX_RETENTION back at most.

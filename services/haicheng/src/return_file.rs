@@ -23,9 +23,10 @@
 //! hundredths of a mu. `sources` is optional: an indicator not named is self-reported; a
 //! source is `TAX`, `STATISTICS`, `LAND_REGISTRY` or `SELF_REPORTED` (any case, the
 //! `FIGURE_SOURCE_` prefix allowed). A key not listed here is refused, so a misspelt figure is
-//! never silently dropped. The `indicators` and `sources` of a return printed by
-//! `haicheng enterprise show -o json` are in this form, so a return can be copied, corrected
-//! and submitted again.
+//! never silently dropped. A figure may also be named by its JSON name (`employeesTotal`), and
+//! `sources` may be the `FigureSources` message (`{"byIndicator": {…}}`): the `indicators`
+//! and `sources` of a return printed by `haicheng enterprise show -o json` are in that form,
+//! so a return can be copied, corrected and submitted again.
 
 use std::collections::BTreeMap;
 
@@ -39,34 +40,80 @@ use crate::enums;
 struct ReturnFile {
     indicators: Indicators,
     #[serde(default)]
-    sources: BTreeMap<String, String>,
+    sources: Sources,
 }
 
-/// `CensusIndicators`, with the required figures required.
+/// The sources: indicator → source, or the `FigureSources` message as
+/// `haicheng enterprise show -o json` prints it (`{"byIndicator": {…}}`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Sources {
+    Message {
+        #[serde(rename = "byIndicator", alias = "by_indicator")]
+        by_indicator: BTreeMap<String, String>,
+    },
+    Flat(BTreeMap<String, String>),
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Self::Flat(BTreeMap::new())
+    }
+}
+
+impl Sources {
+    fn into_map(self) -> BTreeMap<String, String> {
+        match self {
+            Self::Message { by_indicator } | Self::Flat(by_indicator) => by_indicator,
+        }
+    }
+}
+
+/// `CensusIndicators`, with the required figures required; each figure by its proto name or
+/// its JSON name (`employees_total` or `employeesTotal`), as protobuf JSON parsers accept.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Indicators {
+    #[serde(alias = "employeesTotal")]
     employees_total: i64,
+    #[serde(alias = "productionStaff")]
     production_staff: i64,
+    #[serde(alias = "rdTechnicalStaff")]
     rd_technical_staff: i64,
+    #[serde(alias = "managementSalesStaff")]
     management_sales_staff: i64,
+    #[serde(alias = "collegeEducatedStaff")]
     college_educated_staff: i64,
+    #[serde(alias = "rdSpendFen")]
     rd_spend_fen: i64,
+    #[serde(alias = "revenueFen")]
     revenue_fen: i64,
+    #[serde(alias = "industrialOutputFen")]
     industrial_output_fen: i64,
+    #[serde(alias = "taxPaidFen")]
     tax_paid_fen: i64,
+    #[serde(alias = "exportSalesFen")]
     export_sales_fen: i64,
+    #[serde(alias = "equipmentValueFen")]
     equipment_value_fen: i64,
+    #[serde(alias = "automationSharePercent")]
     automation_share_percent: f64,
     #[serde(default)]
+    #[serde(alias = "equipmentLevel")]
     equipment_level: Option<String>,
+    #[serde(alias = "inventionPatents")]
     invention_patents: i64,
+    #[serde(alias = "utilityModelPatents")]
     utility_model_patents: i64,
+    #[serde(alias = "designPatents")]
     design_patents: i64,
+    #[serde(alias = "landUsedCentiMu")]
     land_used_centi_mu: i64,
     #[serde(default)]
+    #[serde(alias = "energyUseTce")]
     energy_use_tce: Option<f64>,
     #[serde(default)]
+    #[serde(alias = "rdExceedsRevenueFlag")]
     rd_exceeds_revenue_flag: bool,
 }
 
@@ -81,7 +128,7 @@ pub fn parse(text: &str) -> Result<(pb::CensusIndicators, pb::FigureSources), St
             .map_err(|e| format!("indicators.equipment_level: {e}"))?,
     };
     let mut by_indicator = std::collections::HashMap::new();
-    for (indicator, source) in file.sources {
+    for (indicator, source) in file.sources.into_map() {
         let source = enums::parse::<common::FigureSource>(&source)
             .map_err(|e| format!("sources.{indicator}: {e}"))?;
         by_indicator.insert(indicator, source as i32);

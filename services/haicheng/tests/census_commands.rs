@@ -164,7 +164,7 @@ async fn enterprise_list_reads_every_page_prints_a_table_and_filters_in_lower_ca
     let mut expected: Vec<&str> = ENTERPRISES.iter().map(|e| e.0).collect();
     expected.sort();
     assert_eq!(usccs, expected, "every enterprise, in USCC order");
-    assert_eq!(listed["next_page_token"], "");
+    assert_eq!(listed["nextPageToken"], "");
     assert_eq!(listed["enterprises"][0]["park"], "PARK_NANTAI");
     assert_eq!(
         listed["enterprises"][0]["segment"],
@@ -234,9 +234,9 @@ async fn an_accepted_return_is_in_the_file_but_not_as_known_before_it_came() {
     .await;
     let file = json(&file);
     assert_eq!(file["enterprise"]["name"], "南台箱包有限公司");
-    assert_eq!(file["returns"][0]["indicators"]["employees_total"], 120);
+    assert_eq!(file["returns"][0]["indicators"]["employeesTotal"], 120);
     assert_eq!(
-        file["returns"][0]["sources"]["tax_paid_fen"],
+        file["returns"][0]["sources"]["byIndicator"]["tax_paid_fen"],
         "FIGURE_SOURCE_TAX"
     );
     let earlier = haicheng(

@@ -187,7 +187,7 @@ async fn class_list_reads_every_page_filters_in_lower_case_and_prints_a_table() 
         .await,
     );
     assert_eq!(all["classifications"].as_array().unwrap().len(), FIRMS);
-    assert_eq!(all["next_page_token"], "");
+    assert_eq!(all["nextPageToken"], "");
     let leaders = json(
         &haicheng(
             address,
@@ -210,7 +210,7 @@ async fn class_list_reads_every_page_filters_in_lower_case_and_prints_a_table() 
     assert!(
         leaders
             .iter()
-            .all(|c| c["enterprise_class"] == "ENTERPRISE_CLASS_A")
+            .all(|c| c["enterpriseClass"] == "ENTERPRISE_CLASS_A")
     );
     assert_eq!(
         leaders[0]["uscc"],
@@ -248,7 +248,7 @@ async fn class_show_and_explain_print_the_breakdown_and_the_gap_to_the_next_clas
         .await,
     );
     assert_eq!(
-        explained["next_class_gap"]["target_class"],
+        explained["nextClassGap"]["targetClass"],
         "ENTERPRISE_CLASS_B"
     );
     assert!(
@@ -295,7 +295,7 @@ async fn class_distribution_adds_up_to_the_cohort() {
         .await,
     );
     let total = &distribution["total"];
-    let counted: i64 = ["class_a", "class_b", "class_c"]
+    let counted: i64 = ["classA", "classB", "classC"]
         .iter()
         .map(|k| total[k].as_i64().unwrap())
         .sum();
@@ -329,7 +329,7 @@ async fn finance_lists_and_acknowledges_its_notices_and_tax_cannot_see_them() {
     );
     let first = &listed["notices"][0]["notice"];
     assert_eq!(first["department"], "DEPARTMENT_FINANCE");
-    let id = first["notice_id"].as_str().unwrap().to_string();
+    let id = first["noticeId"].as_str().unwrap().to_string();
     // The filters: one firm's notices of the period, and a bad USCC named.
     let uscc = first["uscc"].as_str().unwrap().to_string();
     let one_firm = json(
@@ -381,7 +381,7 @@ async fn finance_lists_and_acknowledges_its_notices_and_tax_cannot_see_them() {
         )
         .await,
     );
-    assert_eq!(acknowledged["notices"][0]["notice"]["notice_id"], id);
+    assert_eq!(acknowledged["notices"][0]["notice"]["noticeId"], id);
     let foreign = haicheng(address, "dev-tax", &["notices", "ack", &id]).await;
     assert_eq!(
         foreign.status.code(),
@@ -429,7 +429,7 @@ async fn model_set_is_refused_for_finance_stored_for_commerce_and_refused_when_s
     assert_eq!(model["version"], 1);
     let dir = tempfile::tempdir().unwrap();
     let mut edited = model.clone();
-    edited["quota_a_percent"] = Value::from(20.0);
+    edited["quotaAPercent"] = Value::from(20.0);
     edited["note"] = Value::from("two leaders in ten");
     let file = write(&dir.path().join("model.json"), &edited);
     let denied = haicheng(address, "dev-finance", &["model", "set", "--file", &file]).await;
@@ -451,7 +451,7 @@ async fn model_set_is_refused_for_finance_stored_for_commerce_and_refused_when_s
     );
     let current = json(&haicheng(address, "dev-finance", &["model", "get", "-o", "json"]).await);
     assert_eq!(current["version"], 2);
-    assert_eq!(current["quota_a_percent"], 20.0);
+    assert_eq!(current["quotaAPercent"], 20.0);
     assert_eq!(current["note"], "two leaders in ten");
     let first = haicheng(address, "dev-finance", &["model", "get", "--version", "1"]).await;
     assert!(text(&first.stdout).starts_with("version         1\n"));
@@ -499,9 +499,9 @@ async fn class_publish_is_for_commerce_once_and_published_reads_answer_from_the_
         .clone();
     assert_eq!(published["period"], "2025");
     assert_eq!(published["enterprises"], FIRMS as i64);
-    assert_eq!(published["published_by"], "department:commerce");
+    assert_eq!(published["publishedBy"], "department:commerce");
     assert_eq!(published["note"], "doc 7");
-    assert!(published["objection_deadline"].is_string(), "{published}");
+    assert!(published["objectionDeadline"].is_string(), "{published}");
 
     let counted = json(
         &haicheng(
@@ -604,9 +604,9 @@ async fn an_enterprise_files_its_objection_and_commerce_upholds_it_through_the_c
     )["objection"]
         .clone();
     assert_eq!(filed["state"], "OBJECTION_STATE_FILED");
-    assert_eq!(filed["class_at_filing"], "ENTERPRISE_CLASS_C");
-    assert_eq!(filed["requested_class"], "ENTERPRISE_CLASS_B");
-    assert_eq!(filed["filed_by"], format!("enterprise:{firm}"));
+    assert_eq!(filed["classAtFiling"], "ENTERPRISE_CLASS_C");
+    assert_eq!(filed["requestedClass"], "ENTERPRISE_CLASS_B");
+    assert_eq!(filed["filedBy"], format!("enterprise:{firm}"));
     assert_eq!(filed["evidence"].as_array().map(Vec::len), Some(2));
     assert!(filed["deadline"].is_string(), "{filed}");
     let id = filed["id"].as_i64().expect("an id").to_string();
@@ -734,7 +734,7 @@ async fn an_enterprise_files_its_objection_and_commerce_upholds_it_through_the_c
         .await,
     )["classification"]
         .clone();
-    assert_eq!(class["enterprise_class"], "ENTERPRISE_CLASS_B");
+    assert_eq!(class["enterpriseClass"], "ENTERPRISE_CLASS_B");
     assert_eq!(class["overridden"], true);
     let mine = json(&haicheng(address, &own_token, &["objection", "list", "-o", "json"]).await);
     assert_eq!(mine["objections"].as_array().map(Vec::len), Some(1));

@@ -142,7 +142,7 @@ async fn a_dropped_watch_resumes_from_the_last_cursor_and_ctrl_c_ends_it() {
             .expect("the watch is still running");
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
-            value["notice"]["notice_id"],
+            value["notice"]["noticeId"],
             format!("notice-{}", value["cursor"].as_str().unwrap())
         );
         seen.push(value["cursor"].as_str().unwrap().to_string());

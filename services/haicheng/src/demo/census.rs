@@ -1,10 +1,10 @@
-//! The demo data set: about 1,200 enterprises of the four parks with census returns for two
-//! years, generated deterministically from a seed, so every newcomer sees the same cluster.
+//! The census part of the demo data set: about 1,200 enterprises of the four parks with
+//! census returns for two years, generated deterministically from a seed, so every newcomer
+//! sees the same cluster.
 //!
 //! Figures follow plausible spreads (log-normal sizes, productivity and tax rates varying by
 //! segment and firm) so that classes and notices mean something: a few firms carry a veto
-//! flag, some registered under three years ago are deferred. Later services add their own
-//! data (parcels, fairs) as further functions here.
+//! flag, some registered under three years ago are deferred.
 
 use haicheng_proto::{
     census::v1::{
@@ -18,8 +18,6 @@ use rand::{Rng, SeedableRng, seq::IndexedRandom};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
-/// The seed of the data set `haicheng dev` loads.
-pub const DEFAULT_SEED: u64 = 210_381;
 /// The census periods the demo returns cover.
 pub const PERIODS: [&str; 2] = ["2024", "2025"];
 
@@ -103,49 +101,6 @@ pub fn census(seed: u64) -> DemoCensus {
         enterprises,
         returns,
     }
-}
-
-/// A firm of the data set for the tour: graded (registered long ago, no veto flag), so a
-/// strong correction moves it up.
-pub fn tour_firm(seed: u64) -> String {
-    census(seed)
-        .enterprises
-        .into_iter()
-        .find(|e| {
-            e.registration_date.as_str() < "2020"
-                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
-        })
-        .map(|e| e.uscc)
-        .unwrap_or_default()
-}
-
-/// The firm that objects in the tour: graded like [`tour_firm`] (and not it), with the
-/// lowest 2025 tax per mu, so it is ranked into C and has something to object to.
-pub fn objecting_firm(seed: u64) -> String {
-    let data = census(seed);
-    let tour = tour_firm(seed);
-    let graded: std::collections::HashSet<&str> = data
-        .enterprises
-        .iter()
-        .filter(|e| {
-            e.registration_date.as_str() < "2020"
-                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
-                && e.uscc != tour
-        })
-        .map(|e| e.uscc.as_str())
-        .collect();
-    data.returns
-        .iter()
-        .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
-        .filter(|r| graded.contains(r.uscc.as_str()))
-        .filter_map(|r| {
-            let figures = r.indicators.as_ref()?;
-            let land = figures.land_used_centi_mu.max(1) as f64;
-            Some((figures.tax_paid_fen as f64 / land, &r.uscc))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, uscc)| uscc.clone())
-        .unwrap_or_default()
 }
 
 /// The hidden traits of one firm, from which its figures follow.
@@ -326,6 +281,7 @@ impl Firm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::DEFAULT_SEED;
 
     #[test]
     fn the_same_seed_gives_the_same_data_and_another_seed_other_data() {
@@ -361,6 +317,7 @@ mod census_rules {
     use platform::Violations;
 
     use super::*;
+    use crate::demo::DEFAULT_SEED;
 
     #[test]
     fn every_generated_record_passes_the_census_rules() {

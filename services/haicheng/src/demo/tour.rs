@@ -1,0 +1,261 @@
+//! The tour `haicheng dev` prints once the platform is up: the demo firms and the parcel it is
+//! about, and its commands, each of which shows what its comment announces on a first start
+//! (the lists it suggests are filtered to the tour's firm, parcel or kind of notice, so the
+//! thousand demo notices do not bury them).
+
+use super::{DemoCensus, census, land};
+
+/// A firm of the data set for the tour: graded (registered long ago, no veto flag), so a
+/// strong correction moves it up.
+pub fn tour_firm(seed: u64) -> String {
+    census(seed)
+        .enterprises
+        .into_iter()
+        .find(|e| {
+            e.registration_date.as_str() < "2020"
+                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
+        })
+        .map(|e| e.uscc)
+        .unwrap_or_default()
+}
+
+/// The firm that objects in the tour: graded like [`tour_firm`] (and not it), with the
+/// lowest 2025 tax per mu, so it is ranked into C and has something to object to.
+pub fn objecting_firm(seed: u64) -> String {
+    let data = census(seed);
+    let tour = tour_firm(seed);
+    let graded: std::collections::HashSet<&str> = data
+        .enterprises
+        .iter()
+        .filter(|e| {
+            e.registration_date.as_str() < "2020"
+                && !(e.safety_violation || e.environmental_violation || e.tax_credit_violation)
+                && e.uscc != tour
+        })
+        .map(|e| e.uscc.as_str())
+        .collect();
+    data.returns
+        .iter()
+        .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
+        .filter(|r| graded.contains(r.uscc.as_str()))
+        .filter_map(|r| {
+            let figures = r.indicators.as_ref()?;
+            let land = figures.land_used_centi_mu.max(1) as f64;
+            Some((figures.tax_paid_fen as f64 / land, &r.uscc))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, uscc)| uscc.clone())
+        .unwrap_or_default()
+}
+
+/// A demo grant for the tour: its parcel and its holder. Granted with commitments above the
+/// firm's latest figures, so its latest evaluation is short and natural resources has its
+/// notice.
+pub fn tour_grant(census: &DemoCensus) -> (String, String) {
+    let land = land::plan(census);
+    land.grants
+        .iter()
+        .find(|g| land::is_short(census, g))
+        .map(|g| (g.parcel.id.clone(), g.grant.uscc.clone()))
+        .unwrap_or_default()
+}
+
+/// What the tour is about, drawn from the demo data of one seed.
+pub struct Tour {
+    /// The firm whose correction moves it into class A.
+    pub firm: String,
+    /// The land parcel short of its commitments, and its holder.
+    pub parcel: String,
+    pub holder: String,
+    /// The firm that objects to its published class.
+    pub objector: String,
+}
+
+impl Tour {
+    pub fn of(seed: u64) -> Self {
+        let (parcel, holder) = tour_grant(&census(seed));
+        Self {
+            firm: tour_firm(seed),
+            parcel,
+            holder,
+            objector: objecting_firm(seed),
+        }
+    }
+
+    /// The commands the banner suggests, in order. A list of notices is filtered to what its
+    /// comment announces: the demo load alone sends about a thousand. A test parses each.
+    pub fn lines(&self) -> Vec<String> {
+        let Self {
+            firm,
+            parcel,
+            holder,
+            objector,
+        } = self;
+        vec![
+            "haicheng health".to_string(),
+            "haicheng enterprise list --park nantai --token dev-commerce".to_string(),
+            format!("haicheng enterprise show {firm} --token dev-commerce"),
+            "haicheng class distribution --token dev-commerce".to_string(),
+            format!("haicheng class explain {firm} --token dev-finance"),
+            "haicheng notices watch --token dev-finance          (in a second terminal; Ctrl-C ends it)".to_string(),
+            format!("haicheng census submit --uscc {firm} --period 2025 --request-id tour-1 --file services/haicheng/samples/return.json --token dev-commerce"),
+            format!("haicheng class show {firm} --token dev-commerce     (a moment later: its new class)"),
+            format!("haicheng notices list --uscc {firm} --token dev-finance   (about 30 s after the submit, once the period settled: the firm's notices, newest first)"),
+            "haicheng land parcels --token dev-park-committee         (the Xiliu committee sees its own park)".to_string(),
+            format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
+            format!("haicheng notices list --kind land_commitment_shortfall --uscc {holder} --token dev-natural-resources   (that grant's shortfall notice)"),
+            "haicheng notices list --kind land_commitment_shortfall --token dev-natural-resources   (every grant short of its commitments)".to_string(),
+            "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
+            format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
+            "haicheng class publish --period 2025 --token dev-commerce   (publishes the ranking; objections open for 5 working days)".to_string(),
+            format!("haicheng class show {firm} --period 2025 --published --token dev-commerce   (the class as published: later returns move only the current one)"),
+            format!("haicheng objection file --period 2025 --uscc {objector} --reason \"export sales were left out of the return\" --evidence customs-2025-0815 --class B --token dev-enterprise-{objector}   (the firm objects itself)"),
+            "haicheng objection list --period 2025 --token dev-commerce".to_string(),
+            "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id that objection file printed; an override, its notices at once)".to_string(),
+            format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+
+    /// A tour line as the shell splits it: words, double quotes keeping spaces; the comment
+    /// in parentheses after two spaces left out.
+    fn shell_words(line: &str) -> Vec<String> {
+        let command = line.split("  (").next().unwrap_or(line);
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in command.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                c if c.is_whitespace() && !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn every_tour_line_parses_as_printed() {
+        use clap::Parser;
+        let seed = demo::DEFAULT_SEED;
+        let firm = tour_firm(seed);
+        let objector = objecting_firm(seed);
+        assert!(
+            platform::uscc::Uscc::parse(&objector).is_ok(),
+            "{objector:?}"
+        );
+        assert_ne!(firm, objector);
+        let parcel = tour_grant(&demo::census(seed)).0;
+        let tour = Tour::of(seed);
+        assert_eq!((&tour.firm, &tour.parcel), (&firm, &parcel));
+        let lines = tour.lines();
+        assert!(lines.iter().any(|l| l.contains("class publish")));
+        assert!(lines.iter().any(|l| l.contains("objection decide")));
+        for line in lines {
+            let words = shell_words(&line);
+            assert_eq!(words[0], "haicheng", "{line}");
+            if let Err(err) = crate::Cli::try_parse_from(&words) {
+                panic!("{line}\n{err}");
+            }
+        }
+    }
+
+    /// The demo load alone sends about a thousand notices: a list of them in the tour names
+    /// the firm or the kind it is about, or it shows a page of others.
+    #[test]
+    fn every_notice_list_of_the_tour_is_filtered_to_what_it_announces() {
+        let tour = Tour::of(demo::DEFAULT_SEED);
+        let lists: Vec<String> = tour
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains("notices list"))
+            .collect();
+        assert_eq!(lists.len(), 3, "{lists:?}");
+        assert!(
+            lists[0].contains(&format!("--uscc {}", tour.firm)),
+            "{}",
+            lists[0]
+        );
+        assert!(
+            lists[1].contains(&format!("--uscc {}", tour.holder))
+                && lists[1].contains("--kind land_commitment_shortfall"),
+            "{}",
+            lists[1]
+        );
+        assert!(
+            lists[2].contains("--kind land_commitment_shortfall"),
+            "{}",
+            lists[2]
+        );
+    }
+
+    /// The tour's objecting firm, ranked from the demo data with the default model as the
+    /// service does, is in class C in 2025: its objection has something to ask for.
+    #[test]
+    fn the_objecting_firm_is_ranked_into_c() {
+        use classification::domain::{Class, Figures, Firm, Model, Period, Segment, classify};
+        let seed = demo::DEFAULT_SEED;
+        let data = demo::census(seed);
+        let objector = objecting_firm(seed);
+        let registered: std::collections::HashMap<&str, _> = data
+            .enterprises
+            .iter()
+            .map(|e| (e.uscc.as_str(), e))
+            .collect();
+        // Census assigns the segment from the industry class (C17, C18, C19, 513x).
+        let segment = |class: &str| match &class[..2] {
+            "17" => Segment::Textile,
+            "18" => Segment::Apparel,
+            "19" => Segment::LuggageLeather,
+            _ => Segment::Trade,
+        };
+        let firms: Vec<Firm> = data
+            .returns
+            .iter()
+            .filter(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
+            .map(|r| {
+                let e = registered[r.uscc.as_str()];
+                let i = r.indicators.unwrap_or_default();
+                Firm {
+                    uscc: r.uscc.clone(),
+                    segment: segment(&e.industry_class),
+                    industry_class: e.industry_class.clone(),
+                    registration_date: chrono::NaiveDate::parse_from_str(
+                        &e.registration_date,
+                        "%Y-%m-%d",
+                    )
+                    .ok(),
+                    active: true,
+                    vetoed: e.safety_violation
+                        || e.environmental_violation
+                        || e.tax_credit_violation,
+                    figures: Figures {
+                        employees_total: i.employees_total,
+                        rd_spend_fen: i.rd_spend_fen,
+                        revenue_fen: i.revenue_fen,
+                        industrial_output_fen: i.industrial_output_fen,
+                        tax_paid_fen: i.tax_paid_fen,
+                        export_sales_fen: i.export_sales_fen,
+                        automation_share_percent: i.automation_share_percent,
+                        patents: i.invention_patents + i.utility_model_patents + i.design_patents,
+                        land_used_centi_mu: i.land_used_centi_mu,
+                        energy_use_tce: i.energy_use_tce,
+                    },
+                }
+            })
+            .collect();
+        let result = classify(&Model::default(), &Period::parse("2025").unwrap(), &firms);
+        let at = firms.iter().position(|f| f.uscc == objector).unwrap();
+        assert_eq!(result.evaluations[at].class, Some(Class::C), "{objector}");
+    }
+}
