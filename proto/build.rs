@@ -132,13 +132,44 @@ fn serde_attributes(
             if let Some(with) = serializer(field, message)? {
                 write!(serde, ", serialize_with = \"{with}\"")?;
             }
-            config.field_attribute(
-                format!("{}.{}", message.name, field.name()),
-                format!("#[serde({serde})]"),
-            );
+            // A member of a oneof is a variant of the oneof's enum, whose path has the
+            // oneof's name in it.
+            let path = match real_oneof(field, message) {
+                Some(oneof) => format!("{}.{oneof}.{}", message.name, field.name()),
+                None => format!("{}.{}", message.name, field.name()),
+            };
+            config.field_attribute(path, format!("#[serde({serde})]"));
         }
+        oneof_attributes(message, config);
     }
     Ok(())
+}
+
+/// The oneof `field` belongs to, unless it is a proto3 `optional` (a synthetic oneof that
+/// prost turns into an `Option` field).
+fn real_oneof<'a>(field: &FieldDescriptorProto, message: &Message<'a>) -> Option<&'a str> {
+    if field.proto3_optional() {
+        return None;
+    }
+    let index = usize::try_from(field.oneof_index?).ok()?;
+    message.descriptor.oneof_decl.get(index).map(|o| o.name())
+}
+
+/// A oneof is an enum beside the message, serialized as its one set member under the oneof's
+/// name (`{"amount": {"fixedFen": 100}}`). The protobuf JSON mapping would flatten it into the
+/// message; prost's attribute paths match by prefix, so a `flatten` on the field would also
+/// land on every variant.
+fn oneof_attributes(message: &Message<'_>, config: &mut tonic_prost_build::Config) {
+    let real: std::collections::BTreeSet<&str> = message
+        .descriptor
+        .field
+        .iter()
+        .filter_map(|field| real_oneof(field, message))
+        .collect();
+    for oneof in real {
+        let path = format!("{}.{oneof}", message.name);
+        config.enum_attribute(&path, "#[derive(serde::Serialize)]");
+    }
 }
 
 /// The field's name in the protobuf JSON mapping.
