@@ -162,11 +162,14 @@ pub fn objection_deadline(
 #[derive(Debug, Clone, Copy)]
 pub struct WindowVars {
     pub working_days: &'static str,
+    /// The fewest working days accepted (1 for a statutory window; 0 where "none" is a
+    /// setting, as a development stack's publicity).
+    pub min_days: u32,
     pub non_working_days: &'static str,
     pub extra_working_days: &'static str,
 }
 
-/// Reads a window from `get` (a non-blank lookup): its length (1 to
+/// Reads a window from `get` (a non-blank lookup): its length (`min_days` to
 /// [`MAX_OBJECTION_WORKING_DAYS`], default [`DEFAULT_OBJECTION_WORKING_DAYS`]) and its
 /// calendar (date lists in [`parse_dates`] syntax), each error naming its variable.
 pub fn window_from(
@@ -177,10 +180,13 @@ pub fn window_from(
         crate::config::parse_or(get(vars.working_days), vars.working_days, || {
             DEFAULT_OBJECTION_WORKING_DAYS
         })?;
-    if !(1..=MAX_OBJECTION_WORKING_DAYS).contains(&working_days) {
+    if !(vars.min_days..=MAX_OBJECTION_WORKING_DAYS).contains(&working_days) {
         return Err(crate::ConfigError {
             var: vars.working_days,
-            reason: format!("{working_days}: must be 1 to {MAX_OBJECTION_WORKING_DAYS}"),
+            reason: format!(
+                "{working_days}: must be {} to {MAX_OBJECTION_WORKING_DAYS}",
+                vars.min_days
+            ),
         });
     }
     let dates = |var: &'static str| {

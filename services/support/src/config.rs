@@ -1,9 +1,11 @@
 //! Configuration of the support service: the platform's part and the publicity window (公示期)
 //! of a round, counted in working days of the one calendar (`platform::calendar`).
 
+use chrono::{DateTime, Utc};
+
 use platform::{
     ConfigError, PlatformConfig, ServiceConfig,
-    calendar::{ObjectionWindow, WindowVars, window_from},
+    calendar::{ObjectionWindow, WindowVars, objection_deadline, window_from},
     config::non_blank,
 };
 
@@ -12,7 +14,8 @@ pub const DEFAULT_GRPC_PORT: u16 = 50055;
 
 /// Names of the environment variables this service reads besides the platform's.
 pub mod vars {
-    /// Working days a round's list is published for objections (default 5, 1 to 30).
+    /// Working days a round's list is published for objections (default 5, 0 to 30; 0, no
+    /// publicity, is for a development stack: `deploy/check` requires at least 1).
     pub const PUBLICITY_WORKING_DAYS: &str = "SUPPORT_PUBLICITY_WORKING_DAYS";
     /// Public holidays (non-working days besides weekends): `2026-01-01, 2026-10-01..2026-10-07`.
     pub const NON_WORKING_DAYS: &str = "CALENDAR_NON_WORKING_DAYS";
@@ -25,8 +28,26 @@ pub mod vars {
 /// The numbers of the rules.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
-    /// The publicity window of a round's list.
+    /// The publicity window of a round's list, and the calendar review deadlines are
+    /// counted in.
     pub publicity: ObjectionWindow,
+}
+
+impl Rules {
+    /// The end of the publicity of a list published at `now`: 24:00 CST of the window's last
+    /// working day; with no window (0 days), `now`.
+    pub fn publicity_deadline(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if self.publicity.working_days == 0 {
+            now
+        } else {
+            self.publicity.deadline(now)
+        }
+    }
+
+    /// The review deadline of an application made at `now`: `days` working days on.
+    pub fn review_deadline(&self, now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        objection_deadline(now, &self.publicity.calendar, days)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +68,7 @@ impl Config {
             &get,
             WindowVars {
                 working_days: vars::PUBLICITY_WORKING_DAYS,
+                min_days: 0,
                 non_working_days: vars::NON_WORKING_DAYS,
                 extra_working_days: vars::EXTRA_WORKING_DAYS,
             },
@@ -72,7 +94,7 @@ mod tests {
     #[test]
     fn a_bad_window_names_its_variable() {
         let err =
-            Config::from_lookup(lookup_in(&[(vars::PUBLICITY_WORKING_DAYS, "0")])).unwrap_err();
+            Config::from_lookup(lookup_in(&[(vars::PUBLICITY_WORKING_DAYS, "31")])).unwrap_err();
         assert_eq!(err.var, vars::PUBLICITY_WORKING_DAYS);
         let err =
             Config::from_lookup(lookup_in(&[(vars::NON_WORKING_DAYS, "2026-13-01")])).unwrap_err();
@@ -80,8 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn the_window_defaults_to_five_working_days() {
+    fn the_window_defaults_to_five_working_days_and_none_closes_at_publication() {
         let config = Config::from_lookup(lookup_in(&[])).unwrap();
         assert_eq!(config.rules.publicity.working_days, 5);
+        let now = Utc::now();
+        assert!(config.rules.publicity_deadline(now) > now + chrono::Duration::days(5));
+        let none = Config::from_lookup(lookup_in(&[(vars::PUBLICITY_WORKING_DAYS, "0")])).unwrap();
+        assert_eq!(none.rules.publicity_deadline(now), now);
     }
 }

@@ -208,10 +208,10 @@ impl SupportService for SupportApi {
             .await
             .map_err(ApiError::from)?;
         require_issuer(&principal, policy.spec.issuer)?;
-        let window = self.rules.publicity.clone();
+        let rules = self.rules.clone();
         let view = self
             .store
-            .run_round(&policy_id, Utc::now(), |now| window.deadline(now))
+            .run_round(&policy_id, Utc::now(), |now| rules.publicity_deadline(now))
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::RunRoundResponse {
@@ -494,12 +494,12 @@ impl SupportService for SupportApi {
         if principal.enterprise().is_none() && !principal.has_scope(scopes::SUPPORT_WRITE) {
             return Err(principal.require(scopes::SUPPORT_WRITE).unwrap_err());
         }
-        let calendar = self.rules.publicity.calendar.clone();
+        let rules = self.rules.clone();
         let now = Utc::now();
         let (application, conditions) = self
             .store
             .apply(&policy_id, uscc.as_str(), now, |at, days| {
-                platform::calendar::objection_deadline(at, &calendar, days)
+                rules.review_deadline(at, days)
             })
             .await
             .map_err(ApiError::from)?;
