@@ -730,6 +730,9 @@ class PlatformChecks:
             want = expected[var]
             if not ref or (ref.get("name"), ref.get("key")) != want:
                 error(deploy, f"{var} must come from Secret {want[0]} key {want[1]} (env valueFrom.secretKeyRef)")
+        publicity = (env.get("SUPPORT_PUBLICITY_WORKING_DAYS") or "").strip()
+        if publicity == "0":
+            error(deploy, "SUPPORT_PUBLICITY_WORKING_DAYS=0 publishes no list for objections (a development setting); a cluster publishes for at least 1 working day (公示)")
         audit = env.get("AUDIT_RETENTION")
         if audit is not None and (span_ms(audit) or 0) < AUDIT_MIN_MS:
             error(deploy, f"AUDIT_RETENTION={audit!r} must be a span of at least 183d (six months; the service refuses less)")
