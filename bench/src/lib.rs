@@ -20,6 +20,7 @@ pub mod notices;
 pub mod rerank;
 pub mod rerank_db;
 pub mod services;
+pub mod support;
 pub mod table;
 
 use std::{path::PathBuf, time::Duration};
@@ -59,6 +60,7 @@ pub const ROWS: &[&str] = &[
     "notice",
     "land",
     "fair",
+    "support",
 ];
 
 /// The counts of one mode.
@@ -78,6 +80,8 @@ struct Counts {
     land_firms: usize,
     /// Registrations of the fair in the booth allocation row.
     fair_registrations: usize,
+    /// Firms of the support eligibility row (against 20 policies).
+    support_firms: usize,
     /// Returns of the notice latency row.
     notice: notices::Load,
 }
@@ -97,6 +101,7 @@ impl Counts {
                 rerank_db_firms: 500,
                 land_firms: 3,
                 fair_registrations: 4,
+                support_firms: 600,
                 notice: notices::Load {
                     firms: 30,
                     rate: 30,
@@ -116,6 +121,7 @@ impl Counts {
                 rerank_db_firms: 100_000,
                 land_firms: 2_000,
                 fair_registrations: 1_000,
+                support_firms: 100_000,
                 notice: notices::Load {
                     firms: 10_000,
                     rate: 500,
@@ -245,6 +251,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
     }
     if wants("fair") {
         record("booth allocation", fair_row(options, &extra, &counts).await);
+    }
+    if wants("support") {
+        record("support eligibility", support::run(counts.support_firms).await);
     }
     if wants("rerank") {
         rows.push(tokio::task::block_in_place(rerank_row));

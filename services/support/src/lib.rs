@@ -28,7 +28,8 @@ use tonic::service::RoutesBuilder;
 
 pub use config::Config;
 
-static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+/// The service's migrations (the platform's are applied before them).
+pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// What the platform needs to know about this service.
 pub static SPEC: ServiceSpec = ServiceSpec {

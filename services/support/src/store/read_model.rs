@@ -289,6 +289,12 @@ pub(super) async fn load_facts(
 }
 
 impl Store {
+    /// The facts of every registered firm for `period`, by USCC (a round's candidates).
+    pub async fn facts_for_period(&self, period: Period) -> Result<Vec<Facts>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_facts(&mut conn, period, None).await
+    }
+
     /// The facts of one firm for `period`, if the census has registered it.
     pub async fn facts_of(&self, uscc: &str, period: Period) -> Result<Option<Facts>, StoreError> {
         let mut conn = self.pool.acquire().await?;
