@@ -16,7 +16,9 @@ use haicheng_proto::{
 };
 use tonic::transport::Channel;
 
-use crate::{ServiceProcess, authorized};
+use testkit::with_token;
+
+use crate::ServiceProcess;
 
 /// Land of every test firm, in hundredths of a mu: 50 mu.
 const LAND_CENTI_MU: i64 = 5_000;
@@ -43,8 +45,8 @@ impl Cluster {
         classification_env.push(("CLASSIFICATION_NOTICE_SETTLE", "0s"));
         env.extend_from_slice(extra);
         classification_env.extend_from_slice(extra);
-        let mut census = ServiceProcess::start("census", &env).await;
-        let mut classification = ServiceProcess::start("classification", &classification_env).await;
+        let mut census = crate::start("census", &env).await;
+        let mut classification = crate::start("classification", &classification_env).await;
         census
             .wait_serving(Duration::from_secs(60))
             .await
@@ -87,7 +89,7 @@ impl Cluster {
                 ..Default::default()
             };
             census
-                .register_enterprise(authorized("dev-commerce", request))
+                .register_enterprise(with_token("dev-commerce", request))
                 .await
                 .expect("registering a firm");
         }
@@ -106,14 +108,14 @@ impl Cluster {
         };
         self.census()
             .await
-            .submit_return(authorized("dev-commerce", request))
+            .submit_return(with_token("dev-commerce", request))
             .await
             .expect("submitting a return");
     }
 
     /// Imports `rows` in one client stream, as `haicheng census import` does.
     pub async fn import(&self, rows: Vec<ImportReturnsRow>) -> ImportReturnsResponse {
-        let request = authorized("dev-census-import", tokio_stream::iter(rows));
+        let request = with_token("dev-census-import", tokio_stream::iter(rows));
         self.census()
             .await
             .import_returns(request)
@@ -144,7 +146,7 @@ impl Cluster {
                 ..Default::default()
             };
             let Ok(reply) = client
-                .list_classes(authorized("dev-commerce", request))
+                .list_classes(with_token("dev-commerce", request))
                 .await
             else {
                 return classes;

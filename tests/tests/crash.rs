@@ -159,7 +159,7 @@ async fn classification_killed_mid_import_recovers_every_class_and_notice_once()
     let import = tokio::spawn({
         let rows = rows.clone();
         async move {
-            let request = system_tests::authorized("dev-census-import", tokio_stream::iter(rows));
+            let request = testkit::with_token("dev-census-import", tokio_stream::iter(rows));
             census
                 .clone()
                 .import_returns(request)

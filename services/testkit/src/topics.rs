@@ -73,7 +73,14 @@ pub async fn collect<M: prost::Message + prost::Name + Default>(
     expected: usize,
     timeout: Duration,
 ) -> Vec<(String, M)> {
-    read_events(&crate::stack().kafka_bootstrap, topic, keep, expected, timeout).await
+    read_events(
+        &crate::stack().kafka_bootstrap,
+        topic,
+        keep,
+        expected,
+        timeout,
+    )
+    .await
 }
 
 /// Hands every message of `topic`, from the beginning, to `enough` until it says so (then
