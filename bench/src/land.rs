@@ -13,7 +13,7 @@ use haicheng_proto::{
     census::v1::{
         CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
     },
-    common::v1::{Park, Period, Segment},
+    common::v1::{Park, Segment},
     land::v1::{self as pb, land_service_client::LandServiceClient},
     topics,
 };
@@ -78,9 +78,7 @@ async fn wait_count(pool: &PgPool, query: &str, want: i64) -> anyhow::Result<()>
 fn return_event(uscc: &str, year: i32) -> CensusReturnSubmitted {
     CensusReturnSubmitted {
         uscc: uscc.into(),
-        period: Some(Period {
-            code: year.to_string(),
-        }),
+        period: testkit::period(&year.to_string()),
         revision: 1,
         indicators: Some(CensusIndicators {
             employees_total: 100,

@@ -11,7 +11,7 @@ use haicheng_proto::{
     classification::v1::{
         ListClassesRequest, classification_service_client::ClassificationServiceClient,
     },
-    common::v1::{EnterpriseClass, Park, Period},
+    common::v1::{EnterpriseClass, Park},
     policy::v1::notice_service_client::NoticeServiceClient,
 };
 use tonic::transport::Channel;
@@ -100,9 +100,7 @@ impl Cluster {
         let request = SubmitReturnRequest {
             client_request_id: request_id.into(),
             uscc: uscc.into(),
-            period: Some(Period {
-                code: period.into(),
-            }),
+            period: testkit::period(period),
             indicators: Some(indicators(tax_yuan_per_mu)),
             sources: None,
         };
@@ -138,9 +136,7 @@ impl Cluster {
         let mut page_token = String::new();
         loop {
             let request = ListClassesRequest {
-                period: Some(Period {
-                    code: period.into(),
-                }),
+                period: testkit::period(period),
                 page_size: 1000,
                 page_token: page_token.clone(),
                 ..Default::default()

@@ -208,9 +208,7 @@ async fn one_trace_runs_from_the_census_call_to_the_notice() {
         haicheng_proto::census::v1::SubmitReturnRequest {
             client_request_id: "traced".into(),
             uscc: firm[0].clone(),
-            period: Some(haicheng_proto::common::v1::Period {
-                code: PERIOD.into(),
-            }),
+            period: testkit::period(PERIOD),
             indicators: Some(system_tests::cluster::indicators(2_000)),
             sources: None,
         },

@@ -8,11 +8,8 @@ use std::{
 };
 
 use haicheng_proto::{
-    census::v1::ImportReturnsRow,
-    classification::v1::EnterpriseClassified,
-    common::v1::{EnterpriseClass, Period},
-    policy::v1::SupportPolicyNotice,
-    topics,
+    census::v1::ImportReturnsRow, classification::v1::EnterpriseClassified,
+    common::v1::EnterpriseClass, policy::v1::SupportPolicyNotice, topics,
 };
 use prost::Message;
 use sqlx::PgPool;
@@ -32,9 +29,7 @@ fn rows(firms: &[String]) -> Vec<ImportReturnsRow> {
                 row_number: rows.len() as i64 + 1,
                 client_request_id: format!("crash-{year}-{i}"),
                 uscc: uscc.clone(),
-                period: Some(Period {
-                    code: year.to_string(),
-                }),
+                period: testkit::period(&year.to_string()),
                 indicators: Some(indicators(tax)),
                 sources: None,
             });

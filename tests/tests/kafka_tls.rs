@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use haicheng_proto::{census::v1::CensusReturnSubmitted, common::v1::EnterpriseClass, topics};
 use platform::bus::{CloudEvent, KafkaSettings, Producer, dlq_topic};
-use prost::{Message, Name};
+use prost::Message;
 use rdkafka::{
     consumer::{BaseConsumer, Consumer},
     error::KafkaError,

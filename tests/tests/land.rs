@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use haicheng_proto::{
     census::v1::SubmitReturnRequest,
-    common::v1::{Department, Park, Period},
+    common::v1::{Department, Park},
     land::v1::{self as pb, land_service_client::LandServiceClient},
     policy::v1::{SupportPolicyNotice, WatchNoticesRequest},
 };
@@ -155,9 +155,7 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
         SubmitReturnRequest {
             client_request_id: "land-traced".into(),
             uscc: firm[0].clone(),
-            period: Some(Period {
-                code: "2025".into(),
-            }),
+            period: testkit::period("2025"),
             indicators: Some(indicators(2_000)),
             sources: None,
         },

@@ -23,13 +23,14 @@ use platform::{
     bus::{CloudEvent, Producer},
     time::to_timestamp,
 };
-use prost::{Message, Name};
+use prost::Message;
 use sqlx::PgPool;
-use testkit::{Service, jwt::TestIssuer, stack, wait_until, with_token as authed};
+use testkit::{
+    Service, assert_exhausted_with_retry, jwt::TestIssuer, stack, wait_until, with_token as authed,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, Streaming, service::RoutesBuilder, transport::Channel};
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 /// Generous: a new consumer group joins the broker before it reads.
@@ -135,14 +136,7 @@ async fn start(options: Options) -> Server {
 }
 
 fn event(department: Department) -> CloudEvent {
-    CloudEvent {
-        id: Uuid::now_v7(),
-        ty: SupportPolicyNotice::full_name(),
-        source: "notices-tests".into(),
-        subject: department.as_str_name().into(),
-        time: Utc::now(),
-        trace: Default::default(),
-    }
+    testkit::cloud_event::<SupportPolicyNotice>("notices-tests", department.as_str_name())
 }
 
 impl Server {
@@ -747,16 +741,6 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
         "a clean end, not an error: {end:?}"
     );
     s.stop().await;
-}
-
-/// RESOURCE_EXHAUSTED with a RetryInfo detail, as every per-caller limit answers.
-fn assert_exhausted_with_retry(status: &Status) {
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let retry = status.get_details_retry_info().expect("a RetryInfo detail");
-    assert!(
-        retry.retry_delay.is_some_and(|d| d > Duration::ZERO),
-        "{retry:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

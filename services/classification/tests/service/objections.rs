@@ -23,7 +23,8 @@ use haicheng_proto::{
     topics,
 };
 use tonic::{Code, Request};
-use tonic_types::StatusExt;
+
+use testkit::fields;
 
 use crate::{App, as_dept, collect, period, spawn_app, spawn_app_with};
 
@@ -41,13 +42,6 @@ fn with_token<T>(token: &str, message: T) -> Request<T> {
 
 fn enterprise_token(uscc: &str) -> String {
     format!("dev-enterprise-{uscc}")
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 /// `n` firms of one cohort, the first the best; classes ranked and notices settled.

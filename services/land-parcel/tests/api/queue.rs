@@ -64,7 +64,8 @@ async fn classify(app: &App, uscc: &str, class: EnterpriseClass, score: f64) {
         classified_at: Some(to_timestamp(chrono::Utc::now())),
         ..Default::default()
     };
-    app.publish(topics::CLASSIFICATION_EVENTS, uscc, &event)
+    app.events
+        .publish(topics::CLASSIFICATION_EVENTS, uscc, &event)
         .await;
 }
 
@@ -120,6 +121,7 @@ async fn a_classification_event_moves_an_application_up_the_queue() {
         ..Default::default()
     };
     let (event, _) = app
+        .events
         .publish(topics::CLASSIFICATION_EVENTS, &first, &stale)
         .await;
     let pool = &app.service.pool;

@@ -13,7 +13,7 @@ use platform::{
     AccessPolicy, Rule,
     auth::{TokenTable, scopes},
 };
-use testkit::wait_until;
+use testkit::{assert_exhausted_with_retry, wait_until};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,6 @@ use tonic_reflection::pb::v1::{
     server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse,
 };
-use tonic_types::StatusExt;
 
 /// An enterprise's development token: an authenticated caller without scopes.
 fn enterprise_token() -> String {
@@ -117,13 +116,6 @@ fn refused(result: Result<Open, Status>) -> Status {
         Ok(_) => panic!("the stream was admitted"),
         Err(status) => status,
     }
-}
-
-fn assert_exhausted_with_retry(status: &Status) {
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let retry = status.get_details_retry_info().expect("a RetryInfo detail");
-    let delay = retry.retry_delay.expect("a delay");
-    assert!(delay > Duration::ZERO, "{delay:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
