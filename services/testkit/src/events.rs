@@ -71,3 +71,17 @@ impl Publisher {
             .expect("publishing an event");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use haicheng_proto::census::v1::CensusReturnSubmitted;
+
+    #[test]
+    fn an_event_is_typed_by_its_payload_and_new_each_time() {
+        let first = super::cloud_event::<CensusReturnSubmitted>("tests", "u1");
+        let second = super::cloud_event::<CensusReturnSubmitted>("tests", "u1");
+        assert_eq!(first.ty, "haicheng.census.v1.CensusReturnSubmitted");
+        assert_eq!((first.source.as_str(), first.subject.as_str()), ("tests", "u1"));
+        assert_ne!(first.id, second.id);
+    }
+}

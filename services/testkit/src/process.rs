@@ -137,7 +137,7 @@ impl<'a> Launch<'a> {
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let owner_url = value_of(&self.vars, "DATABASE_URL").unwrap_or_else(|| db.url.clone());
-        let env = self.env(&db, port, &owner_url)?;
+        let env = self.env(&db, port, &owner_url, &stack().kafka_bootstrap)?;
         std::fs::create_dir_all(&self.log_dir).context("the log folder")?;
         let log = self.log_dir.join(format!("{}-{}.log", self.name, db.name));
         if self.migration == Migration::Job {
@@ -163,11 +163,12 @@ impl<'a> Launch<'a> {
         db: &TestDatabase,
         port: u16,
         owner_url: &str,
+        kafka_bootstrap: &str,
     ) -> anyhow::Result<Vec<(String, String)>> {
         let mut env: Vec<(String, String)> = vec![
             // Served as the runtime role; the owner migrates (at start, or the Job first).
             ("DATABASE_URL".into(), db.runtime_url.clone()),
-            ("KAFKA_BOOTSTRAP".into(), stack().kafka_bootstrap.clone()),
+            ("KAFKA_BOOTSTRAP".into(), kafka_bootstrap.into()),
             ("GRPC_ADDR".into(), format!("127.0.0.1:{port}")),
             ("RUST_LOG".into(), "warn".into()),
             // Tests call with the development tokens.
@@ -359,5 +360,79 @@ impl ServiceProcess {
         {
             let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> TestDatabase {
+        TestDatabase {
+            name: "test_x".into(),
+            url: "postgres://owner@h:1/test_x".into(),
+            runtime_url: "postgres://haicheng_runtime@h:1/test_x".into(),
+        }
+    }
+
+    fn all<'v>(env: &'v [(String, String)], name: &str) -> Vec<&'v str> {
+        env.iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_callers_variables_override_the_launchers_and_the_owner_migrates_at_start() {
+        let launch = Launch::new("/bin/true".into(), "census")
+            .vars(&[("RUST_LOG", "debug"), ("KAFKA_TOPIC_PREFIX", "p.")])
+            .vars(&[("RUST_LOG", "info")]);
+        let env = launch.env(&db(), 4321, "postgres://owner@h:1/test_x", "k:9092").unwrap();
+        assert_eq!(all(&env, "RUST_LOG"), ["info"]);
+        assert_eq!(all(&env, "KAFKA_TOPIC_PREFIX"), ["p."]);
+        assert_eq!(all(&env, "GRPC_ADDR"), ["127.0.0.1:4321"]);
+        assert_eq!(all(&env, "KAFKA_BOOTSTRAP"), ["k:9092"]);
+        assert_eq!(all(&env, "AUTH_DEVELOPMENT"), ["true"]);
+        assert_eq!(
+            all(&env, "DATABASE_URL"),
+            ["postgres://haicheng_runtime@h:1/test_x"]
+        );
+        assert_eq!(
+            all(&env, "DATABASE_OWNER_URL"),
+            ["postgres://owner@h:1/test_x"]
+        );
+        assert!(all(&env, "GRPC_TLS_CERT").is_empty(), "plaintext");
+    }
+
+    #[test]
+    fn a_service_migrated_by_the_job_is_served_without_the_owners_url() {
+        let launch = Launch::new("/bin/true".into(), "census").migrate_first();
+        let env = launch.env(&db(), 1, "postgres://owner@h:1/test_x", "k:9092").unwrap();
+        assert!(all(&env, "DATABASE_OWNER_URL").is_empty(), "{env:?}");
+    }
+
+    #[test]
+    fn mutual_tls_serves_a_certificate_of_the_ca_and_trusts_its_clients() {
+        let ca = TestCa::new("launch test CA");
+        let client = ca.client_files(Some(&ca.client("tests")));
+        let launch = Launch::new("/bin/true".into(), "census").mutual_tls(&ca, &client);
+        let env = launch.env(&db(), 1, "owner", "k:9092").unwrap();
+        let cert = all(&env, "GRPC_TLS_CERT");
+        assert_eq!(cert.len(), 1, "{env:?}");
+        assert!(Path::new(cert[0]).exists(), "{cert:?}");
+        assert_eq!(
+            all(&env, "GRPC_TLS_CLIENT_CA"),
+            [ca.ca.ca().display().to_string()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_is_named_before_anything_starts() {
+        let err = Launch::new("/nonexistent/census".into(), "census")
+            .start()
+            .await
+            .err()
+            .expect("no binary, no start");
+        assert!(err.to_string().contains("/nonexistent/census"), "{err:#}");
     }
 }

@@ -29,3 +29,47 @@ pub fn assert_exhausted_with_retry(status: &Status) {
     let delay = retry.retry_delay.expect("a delay");
     assert!(delay > Duration::ZERO, "{delay:?}");
 }
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    use super::*;
+
+    fn invalid(fields: &[&str]) -> Status {
+        let mut details = ErrorDetails::new();
+        for field in fields {
+            details.add_bad_request_violation(*field, "bad");
+        }
+        Status::with_error_details(Code::InvalidArgument, "invalid", details)
+    }
+
+    #[test]
+    fn fields_are_read_in_order_and_none_without_a_bad_request() {
+        assert_eq!(fields(&invalid(&["uscc", "period"])), ["uscc", "period"]);
+        assert!(fields(&Status::not_found("x")).is_empty());
+        assert_eq!(invalid_fields(&invalid(&["park"])), ["park"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "NotFound")]
+    fn invalid_fields_insists_on_invalid_argument() {
+        invalid_fields(&Status::not_found("x"));
+    }
+
+    #[test]
+    fn exhausted_with_retry_needs_a_positive_delay() {
+        let with_delay = |delay| {
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                "slow down",
+                ErrorDetails::with_retry_info(Some(delay)),
+            )
+        };
+        assert_exhausted_with_retry(&with_delay(Duration::from_secs(1)));
+        let zero = std::panic::catch_unwind(|| {
+            assert_exhausted_with_retry(&with_delay(Duration::ZERO));
+        });
+        assert!(zero.is_err(), "a zero delay is no RetryInfo worth the name");
+    }
+}

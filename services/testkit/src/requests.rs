@@ -23,3 +23,16 @@ pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
 pub fn period(code: &str) -> Option<Period> {
     Some(Period { code: code.into() })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_department_is_called_with_its_development_token() {
+        let request = super::as_dept("natural_resources", ());
+        assert_eq!(
+            request.metadata().get("authorization").unwrap(),
+            "Bearer dev-natural-resources"
+        );
+        assert_eq!(super::period("2024Q3").unwrap().code, "2024Q3");
+    }
+}
