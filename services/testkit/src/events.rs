@@ -81,7 +81,10 @@ mod tests {
         let first = super::cloud_event::<CensusReturnSubmitted>("tests", "u1");
         let second = super::cloud_event::<CensusReturnSubmitted>("tests", "u1");
         assert_eq!(first.ty, "haicheng.census.v1.CensusReturnSubmitted");
-        assert_eq!((first.source.as_str(), first.subject.as_str()), ("tests", "u1"));
+        assert_eq!(
+            (first.source.as_str(), first.subject.as_str()),
+            ("tests", "u1")
+        );
         assert_ne!(first.id, second.id);
     }
 }

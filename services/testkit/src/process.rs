@@ -387,7 +387,9 @@ mod tests {
         let launch = Launch::new("/bin/true".into(), "census")
             .vars(&[("RUST_LOG", "debug"), ("KAFKA_TOPIC_PREFIX", "p.")])
             .vars(&[("RUST_LOG", "info")]);
-        let env = launch.env(&db(), 4321, "postgres://owner@h:1/test_x", "k:9092").unwrap();
+        let env = launch
+            .env(&db(), 4321, "postgres://owner@h:1/test_x", "k:9092")
+            .unwrap();
         assert_eq!(all(&env, "RUST_LOG"), ["info"]);
         assert_eq!(all(&env, "KAFKA_TOPIC_PREFIX"), ["p."]);
         assert_eq!(all(&env, "GRPC_ADDR"), ["127.0.0.1:4321"]);
@@ -407,7 +409,9 @@ mod tests {
     #[test]
     fn a_service_migrated_by_the_job_is_served_without_the_owners_url() {
         let launch = Launch::new("/bin/true".into(), "census").migrate_first();
-        let env = launch.env(&db(), 1, "postgres://owner@h:1/test_x", "k:9092").unwrap();
+        let env = launch
+            .env(&db(), 1, "postgres://owner@h:1/test_x", "k:9092")
+            .unwrap();
         assert!(all(&env, "DATABASE_OWNER_URL").is_empty(), "{env:?}");
     }
 
