@@ -34,7 +34,7 @@ use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 pub use events::{Publisher, cloud_event};
 pub use private_stack::{Broker, Postgres, SecureBroker};
 pub use replies::{assert_exhausted_with_retry, fields, invalid_fields};
-pub use requests::{as_dept, period, with_token};
+pub use requests::{as_dept, period, with_optional_token, with_token};
 pub use service::{Lookup, Service, spawn};
 pub use topics::{collect, read_events, read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};

@@ -13,6 +13,14 @@ pub fn with_token<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
+/// `message` with `authorization: Bearer <token>` when there is a token, anonymous otherwise.
+pub fn with_optional_token<T>(token: Option<&str>, message: T) -> Request<T> {
+    match token {
+        Some(token) => with_token(token, message),
+        None => Request::new(message),
+    }
+}
+
 /// `message` with the development token of `department` (`commerce`, `natural_resources`,
 /// …: `dev-commerce`, `dev-natural-resources`).
 pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
@@ -34,5 +42,7 @@ mod tests {
             "Bearer dev-natural-resources"
         );
         assert_eq!(super::period("2024Q3").unwrap().code, "2024Q3");
+        let anonymous = super::with_optional_token(None, ());
+        assert!(anonymous.metadata().get("authorization").is_none());
     }
 }

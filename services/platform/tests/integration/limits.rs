@@ -17,7 +17,7 @@ use testkit::{assert_exhausted_with_retry, wait_until};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, Streaming, transport::Channel};
+use tonic::{Code, Status, Streaming, transport::Channel};
 
 use crate::served::CENSUS_CONTRACT;
 use tonic_reflection::pb::v1::{
@@ -88,12 +88,7 @@ async fn open(channel: &Channel, token: Option<&str>) -> Result<Open, Status> {
         })
         .await
         .unwrap();
-    let mut request = Request::new(ReceiverStream::new(receiver));
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = testkit::with_optional_token(token, ReceiverStream::new(receiver));
     let mut client = ServerReflectionClient::new(channel.clone());
     let mut responses = client.server_reflection_info(request).await?.into_inner();
     let first = responses.message().await?.expect("an answer");
