@@ -838,9 +838,7 @@ async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
                 ("finance-leaving-a", "support_fund_recovery"),
             ] {
                 let mut notice = s.notice(&format!("{period}-{uscc}-{rule}"), Department::Finance);
-                notice.period = Some(haicheng_proto::common::v1::Period {
-                    code: period.into(),
-                });
+                notice.period = testkit::period(period);
                 notice.uscc = uscc.clone();
                 notice.rule_id = rule.into();
                 notice.kind = kind.into();
@@ -867,7 +865,7 @@ async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
             .map(|n| n.notice_id.clone())
             .collect()
     };
-    let period = |code: &str| Some(haicheng_proto::common::v1::Period { code: code.into() });
+    let period = testkit::period;
     let code = |n: &SupportPolicyNotice| n.period.as_ref().unwrap().code.clone();
     let cases: Vec<(ListNoticesRequest, Vec<String>)> = vec![
         (

@@ -12,7 +12,7 @@ use haicheng_proto::{
         GetDistributionRequest, GetDistributionResponse, ListClassesRequest, OverrideClassRequest,
         PeriodPublished, Publication, PublishPeriodRequest,
     },
-    common::v1::{EnterpriseClass, Period},
+    common::v1::EnterpriseClass,
     policy::v1::SupportPolicyNotice,
     topics,
 };
@@ -42,7 +42,7 @@ async fn publish(app: &App, who: &str, code: &str, note: &str) -> Result<Publica
         .publish_period(as_dept(
             who,
             PublishPeriodRequest {
-                period: Some(Period { code: code.into() }),
+                period: testkit::period(code),
                 note: note.into(),
             },
         ))

@@ -10,7 +10,7 @@ use haicheng_proto::{
         CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseSize,
     },
     classification::v1::EnterpriseClassified,
-    common::v1::{EnterpriseClass, Period},
+    common::v1::EnterpriseClass,
     fair::v1 as pb,
     topics,
 };
@@ -29,9 +29,7 @@ fn classified(
         uscc: uscc.into(),
         old_class: old as i32,
         new_class: new as i32,
-        period: Some(Period {
-            code: period.into(),
-        }),
+        period: testkit::period(period),
         classified_at: Some(to_timestamp(Utc::now())),
         ..Default::default()
     }
@@ -210,9 +208,7 @@ async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new
         .await;
     let submitted = CensusReturnSubmitted {
         uscc: uscc.clone(),
-        period: Some(Period {
-            code: "2025".into(),
-        }),
+        period: testkit::period("2025"),
         revision: 1,
         indicators: Some(CensusIndicators {
             export_sales_fen: 3_000_000_000,
