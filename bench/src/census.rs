@@ -18,16 +18,6 @@ use crate::{
     table::{Row, Side, Target},
 };
 
-/// A request carrying the bearer token `token`.
-pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("an ASCII token"),
-    );
-    request
-}
-
 /// A pool of exactly `size` connections, opened before the clock starts.
 pub async fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
@@ -102,13 +92,13 @@ pub async fn submit(
             let request = SubmitReturnRequest {
                 client_request_id: format!("bench-submit-{run}-{sequence}"),
                 uscc: firms[sequence as usize % firms.len()].clone(),
-                period: fixtures::period("2025"),
+                period: period("2025"),
                 indicators: Some(fixtures::indicators(sequence)),
                 sources: None,
             };
             async move {
                 client
-                    .submit_return(authorized("dev-commerce", request))
+                    .submit_return(with_token("dev-commerce", request))
                     .await
                     .map(|_| ())
             }
@@ -216,7 +206,7 @@ pub async fn file(
             };
             async move {
                 client
-                    .get_enterprise_file(authorized("dev-commerce", request))
+                    .get_enterprise_file(with_token("dev-commerce", request))
                     .await
                     .map(|_| ())
             }
@@ -305,7 +295,7 @@ pub async fn import(
             row_number: i as i64 + 1,
             client_request_id: format!("bench-import-{run}-{i}"),
             uscc: uscc.clone(),
-            period: fixtures::period("2023"),
+            period: period("2023"),
             indicators: Some(fixtures::indicators(i as u64)),
             sources: None,
         })
@@ -316,7 +306,7 @@ pub async fn import(
     let before = cpu.sample();
     let started = Instant::now();
     let report = client
-        .import_returns(authorized("dev-census-import", futures::stream::iter(rows)))
+        .import_returns(with_token("dev-census-import", futures::stream::iter(rows)))
         .await?
         .into_inner();
     let platform_time = started.elapsed();
@@ -365,6 +355,7 @@ pub async fn import(
 }
 
 use sqlx::Connection as _;
+use testkit::{period, with_token};
 
 /// The import's rows as COPY CSV, with the values the census would store.
 fn copy_rows(firms: &[String], run: &str) -> String {

@@ -2,10 +2,7 @@
 //! the same messages, and classification's census consumer (inbox + read model) beside a
 //! raw consume with one insert per message.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use haicheng_proto::{census::v1::CensusReturnSubmitted, topics};
 use platform::bus::{CloudEvent, Producer};
@@ -29,7 +26,7 @@ const CATCH_UP: Duration = Duration::from_secs(300);
 fn return_event(uscc: &str, period: &str, i: u64) -> CensusReturnSubmitted {
     CensusReturnSubmitted {
         uscc: uscc.to_string(),
-        period: fixtures::period(period),
+        period: testkit::period(period),
         revision: 1,
         indicators: Some(fixtures::indicators(i)),
         sources: None,
@@ -43,15 +40,9 @@ fn return_event(uscc: &str, period: &str, i: u64) -> CensusReturnSubmitted {
     }
 }
 
+/// An event as census sends it.
 fn cloud_event(uscc: &str) -> CloudEvent {
-    CloudEvent {
-        id: uuid::Uuid::now_v7(),
-        ty: CensusReturnSubmitted::full_name(),
-        source: "census".into(),
-        subject: uscc.to_string(),
-        time: chrono::Utc::now(),
-        trace: HashMap::new(),
-    }
+    testkit::cloud_event::<CensusReturnSubmitted>("census", uscc)
 }
 
 /// Polls `query` (a count) until it reaches `want`, every 5 ms.

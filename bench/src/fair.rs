@@ -15,10 +15,10 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::{
-    census::authorized,
     cpu::Watched,
     table::{Row, Side, Target},
 };
+use testkit::with_token;
 
 const COMMERCE: &str = "dev-commerce";
 
@@ -88,7 +88,7 @@ async fn applied_fair(
     };
     let fair = client
         .clone()
-        .create_fair(authorized(
+        .create_fair(with_token(
             COMMERCE,
             pb::CreateFairRequest { fair: Some(plan) },
         ))
@@ -102,7 +102,7 @@ async fn applied_fair(
             let fair_id = fair.id.clone();
             async move {
                 client
-                    .apply(authorized(
+                    .apply(with_token(
                         COMMERCE,
                         pb::ApplyRequest {
                             fair_id,
@@ -149,7 +149,7 @@ pub async fn run(
     let started = Instant::now();
     let allocated = client
         .clone()
-        .allocate_booths(authorized(
+        .allocate_booths(with_token(
             COMMERCE,
             pb::AllocateBoothsRequest {
                 fair_id: measured.to_string(),

@@ -2,7 +2,7 @@
 //! tables (registering 100,000 firms through the API would take longer than the benchmark),
 //! and the figures of a plausible return.
 
-use haicheng_proto::{census::v1::CensusIndicators, common::v1::Period};
+use haicheng_proto::census::v1::CensusIndicators;
 use platform::uscc::{ALPHABET, Uscc};
 use sqlx::PgPool;
 
@@ -53,10 +53,6 @@ pub async fn register(pool: &PgPool, usccs: &[String]) -> anyhow::Result<()> {
         tx.commit().await?;
     }
     Ok(())
-}
-
-pub fn period(code: &str) -> Option<Period> {
-    Some(Period { code: code.into() })
 }
 
 /// The figures of firm number `i`: all plausible, the tax per mu varying with `i`.

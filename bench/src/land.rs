@@ -13,7 +13,7 @@ use haicheng_proto::{
     census::v1::{
         CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
     },
-    common::v1::{Park, Period, Segment},
+    common::v1::{Park, Segment},
     land::v1::{self as pb, land_service_client::LandServiceClient},
     topics,
 };
@@ -24,10 +24,10 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::{
-    census::authorized,
     cpu::Watched,
     table::{Row, Side, Target},
 };
+use testkit::with_token;
 
 /// How long the fixture or the service may take to catch up before the row fails.
 const CATCH_UP: Duration = Duration::from_secs(300);
@@ -36,15 +36,9 @@ const NATURAL_RESOURCES: &str = "dev-natural-resources";
 /// Land of every parcel: 10 mu.
 const LAND_CENTI_MU: i64 = 1_000;
 
+/// An event as census sends it.
 fn cloud_event<M: Name>(uscc: &str) -> CloudEvent {
-    CloudEvent {
-        id: Uuid::now_v7(),
-        ty: M::full_name(),
-        source: "census".into(),
-        subject: uscc.to_string(),
-        time: chrono::Utc::now(),
-        trace: HashMap::new(),
-    }
+    testkit::cloud_event::<M>("census", uscc)
 }
 
 /// Produces one event per firm onto `topic`, all in flight.
@@ -84,9 +78,7 @@ async fn wait_count(pool: &PgPool, query: &str, want: i64) -> anyhow::Result<()>
 fn return_event(uscc: &str, year: i32) -> CensusReturnSubmitted {
     CensusReturnSubmitted {
         uscc: uscc.into(),
-        period: Some(Period {
-            code: year.to_string(),
-        }),
+        period: testkit::period(&year.to_string()),
         revision: 1,
         indicators: Some(CensusIndicators {
             employees_total: 100,
@@ -142,7 +134,7 @@ async fn fixture(
             let mut client = client.clone();
             async move {
                 let parcel = client
-                    .register_parcel(authorized(
+                    .register_parcel(with_token(
                         NATURAL_RESOURCES,
                         pb::RegisterParcelRequest {
                             id: format!("BL-{i:08}"),
@@ -159,7 +151,7 @@ async fn fixture(
                     .parcel
                     .ok_or_else(|| anyhow::anyhow!("RegisterParcel returned no parcel"))?;
                 client
-                    .grant_parcel(authorized(NATURAL_RESOURCES, grant_request(&parcel, uscc)))
+                    .grant_parcel(with_token(NATURAL_RESOURCES, grant_request(&parcel, uscc)))
                     .await?;
                 anyhow::Ok(())
             }

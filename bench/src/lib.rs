@@ -26,7 +26,7 @@ pub mod table;
 use std::{path::PathBuf, time::Duration};
 
 use load::Bounds;
-use services::{PeakRss, ServiceProcess, rss_mib};
+use services::{PeakRss, rss_mib};
 use table::{Row, Side, Target};
 
 /// Callers and connections of every gRPC row (and the size of each limit's pool).
@@ -164,8 +164,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         .collect();
     let mut census_env = vec![("REQUEST_TIMEOUT_MS", "600000")];
     census_env.extend(&extra);
-    let census = ServiceProcess::start(&options.bin_dir, "census", &census_env).await?;
-    let classification = ServiceProcess::start(&options.bin_dir, "classification", &extra).await?;
+    let census = services::start(&options.bin_dir, "census", &census_env).await?;
+    let classification = services::start(&options.bin_dir, "classification", &extra).await?;
     // Settled after start-up (migrations, the first relay and re-ranker passes).
     tokio::time::sleep(Duration::from_secs(if options.quick { 1 } else { 3 })).await;
     let idle = [&census, &classification].map(|s| s.pid().and_then(rss_mib).unwrap_or(0.0));
@@ -292,7 +292,7 @@ async fn land_row(
     extra: &[(&str, &str)],
     counts: &Counts,
 ) -> anyhow::Result<Row> {
-    let land = ServiceProcess::start(&options.bin_dir, "land-parcel", extra).await?;
+    let land = services::start(&options.bin_dir, "land-parcel", extra).await?;
     let pool = census::pool(&land.database_url, 1).await?;
     let cpu = cpu::Watched::new(land.pid().unwrap_or(0), &pool).await?;
     let channel = land.channels(1).await?.remove(0);
@@ -319,7 +319,7 @@ async fn fair_row(
     // bench's AllocateBooths is the allocation.
     let mut env = vec![("TRADE_FAIR_SWEEP_MS", "3600000")];
     env.extend(extra);
-    let service = ServiceProcess::start(&options.bin_dir, "trade-fair", &env).await?;
+    let service = services::start(&options.bin_dir, "trade-fair", &env).await?;
     let pool = census::pool(&service.database_url, 1).await?;
     let cpu = cpu::Watched::new(service.pid().unwrap_or(0), &pool).await?;
     let channel = service.channels(1).await?.remove(0);

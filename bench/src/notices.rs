@@ -25,10 +25,10 @@ use std::{
 };
 
 use crate::{
-    census::{authorized, pool},
+    census::pool,
     fixtures,
     load::new_histogram,
-    services::ServiceProcess,
+    services,
     table::{Row, Side, Target},
 };
 use haicheng_proto::{
@@ -40,6 +40,7 @@ use rdkafka::{
     ClientConfig,
     consumer::{Consumer, StreamConsumer},
 };
+use testkit::{period, process::ServiceProcess, with_token};
 
 /// The settle time this row runs classification with.
 pub const SETTLE: &str = "0s";
@@ -72,9 +73,9 @@ pub async fn run(bin_dir: &Path, extra: &[(&str, &str)], load: Load) -> anyhow::
         .rev()
         .find(|(k, _)| *k == "CLASSIFICATION_RERANK_MAX_DELAY_MS")
         .map_or(Ok(2_000), |(_, v)| v.parse())?;
-    let census = ServiceProcess::start_with_prefix(bin_dir, "census", extra, &prefix).await?;
+    let census = services::start_with_prefix(bin_dir, "census", extra, &prefix).await?;
     let classification =
-        ServiceProcess::start_with_prefix(bin_dir, "classification", &classification_env, &prefix)
+        services::start_with_prefix(bin_dir, "classification", &classification_env, &prefix)
             .await?;
     let result = measure(&census, &classification, load, max_delay_ms, &prefix).await;
     census.stop().await;
@@ -101,7 +102,7 @@ async fn measure(
     for token in WATCHERS {
         let mut client = NoticeServiceClient::new(watch_channel.clone());
         let mut stream = client
-            .watch_notices(authorized(token, WatchNoticesRequest::default()))
+            .watch_notices(with_token(token, WatchNoticesRequest::default()))
             .await?
             .into_inner();
         let (arrivals, notices) = (arrivals.clone(), notices.clone());
@@ -144,7 +145,7 @@ async fn measure(
         let request = SubmitReturnRequest {
             client_request_id: format!("{prefix}{sequence}"),
             uscc: uscc.clone(),
-            period: fixtures::period(PERIOD),
+            period: period(PERIOD),
             indicators: Some(fixtures::indicators(sequence)),
             sources: None,
         };
@@ -156,7 +157,7 @@ async fn measure(
             let mut tries = 0;
             let outcome = loop {
                 tries += 1;
-                let call = authorized("dev-commerce", request.clone());
+                let call = with_token("dev-commerce", request.clone());
                 match client.submit_return(call).await {
                     Err(status)
                         if status.code() == tonic::Code::ResourceExhausted && tries < RETRIES =>

@@ -1,8 +1,9 @@
 //! The services under test as real processes (the release binaries next to the bench's own,
-//! or any folder given), each with a fresh database on the stack, and their resident memory.
+//! or any folder given) through `testkit::process`, the launcher the system tests use too,
+//! each with a fresh database on the stack; and their resident memory.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -10,147 +11,36 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context;
-use testkit::TestDatabase;
-use tokio::process::{Child, Command};
-use tonic::transport::Channel;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use testkit::process::{Launch, ServiceProcess};
 
-/// A running service.
-pub struct ServiceProcess {
-    pub name: &'static str,
-    pub address: String,
-    /// Its own database, which the limits use too (the same tables).
-    pub database_url: String,
-    /// Put before its topics and consumer groups.
-    pub topic_prefix: String,
-    child: Child,
-    pub log: PathBuf,
+/// Starts `bin_dir/name` on a free port with a fresh database, its own topic prefix and
+/// `extra` variables; returns once it reports SERVING.
+pub async fn start(
+    bin_dir: &Path,
+    name: &'static str,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<ServiceProcess> {
+    let topic_prefix = format!("{}.", testkit::unique_name("bench"));
+    start_with_prefix(bin_dir, name, extra, &topic_prefix).await
 }
 
-impl ServiceProcess {
-    /// Starts `bin_dir/name` on a free port with a fresh database, its own topic prefix and
-    /// `extra` variables; returns once it reports SERVING.
-    pub async fn start(
-        bin_dir: &Path,
-        name: &'static str,
-        extra: &[(&str, &str)],
-    ) -> anyhow::Result<Self> {
-        let topic_prefix = format!("{}.", testkit::unique_name("bench"));
-        Self::start_with_prefix(bin_dir, name, extra, &topic_prefix).await
-    }
-
-    /// As [`Self::start`] with a topic prefix given: services that share one see each
-    /// other's events.
-    pub async fn start_with_prefix(
-        bin_dir: &Path,
-        name: &'static str,
-        extra: &[(&str, &str)],
-        topic_prefix: &str,
-    ) -> anyhow::Result<Self> {
-        let topic_prefix = topic_prefix.to_string();
-        let binary = bin_dir.join(name);
-        anyhow::ensure!(
-            binary.exists(),
-            "{} is missing: build it first (cargo build --release -p {name})",
-            binary.display()
-        );
-        let db = TestDatabase::create().await;
-        let address = format!("127.0.0.1:{}", free_port()?);
-        let log = std::env::temp_dir().join(format!("haicheng-bench-{name}-{}.log", db.name));
-        let file = std::fs::File::create(&log).context("the service's log file")?;
-        // Served as the runtime role, after migrating at start as the owner.
-        let child = Command::new(&binary)
-            .env("DATABASE_URL", &db.runtime_url)
-            .env("DATABASE_OWNER_URL", &db.url)
-            .env("KAFKA_BOOTSTRAP", &testkit::stack().kafka_bootstrap)
-            .env("GRPC_ADDR", &address)
-            .env("KAFKA_TOPIC_PREFIX", &topic_prefix)
-            .env("RUST_LOG", "warn")
-            .env("AUTH_DEVELOPMENT", "true")
-            .envs(extra.iter().copied())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut service = Self {
-            name,
-            address,
-            database_url: db.url,
-            topic_prefix,
-            child,
-            log,
-        };
-        service.wait_serving(Duration::from_secs(90)).await?;
-        Ok(service)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    /// `count` connections to the service (one HTTP/2 connection each).
-    pub async fn channels(&self, count: usize) -> anyhow::Result<Vec<Channel>> {
-        let mut channels = Vec::with_capacity(count);
-        for _ in 0..count {
-            channels.push(
-                Channel::from_shared(format!("http://{}", self.address))?
-                    .tcp_nodelay(true)
-                    .connect()
-                    .await?,
-            );
-        }
-        Ok(channels)
-    }
-
-    async fn wait_serving(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!(
-                    "{} exited early with {status}; its log: {}",
-                    self.name,
-                    self.log.display()
-                );
-            }
-            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
-                .connect()
-                .await
-            {
-                let reply = HealthClient::new(channel)
-                    .check(HealthCheckRequest::default())
-                    .await;
-                if reply.map(|r| r.into_inner().status()).ok() == Some(ServingStatus::Serving) {
-                    return Ok(());
-                }
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "{} not SERVING within {timeout:?}; its log: {}",
-                self.name,
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Sends SIGTERM and waits (up to 30 s) for the exit.
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id()
-            && platform::process::signal(pid, libc::SIGTERM).is_ok()
-        {
-            let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
-        }
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// As [`start`] with a topic prefix given: services that share one see each other's events.
+/// Plaintext, migrated as it starts (`DATABASE_OWNER_URL`), its log in `haicheng-bench` in
+/// the temporary folder.
+pub async fn start_with_prefix(
+    bin_dir: &Path,
+    name: &'static str,
+    extra: &[(&str, &str)],
+    topic_prefix: &str,
+) -> anyhow::Result<ServiceProcess> {
+    let mut service = Launch::new(bin_dir.join(name), name)
+        .vars(&[("KAFKA_TOPIC_PREFIX", topic_prefix)])
+        .vars(extra)
+        .log_dir(std::env::temp_dir().join("haicheng-bench"))
+        .start()
+        .await?;
+    service.wait_serving(Duration::from_secs(90)).await?;
+    Ok(service)
 }
 
 /// Resident memory of a process in MiB (`VmRSS` of /proc/<pid>/status).

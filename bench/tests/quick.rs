@@ -1,16 +1,10 @@
 //! The benchmark in quick mode against the test stack, with the debug binaries `make test`
 //! builds: every row must produce a figure. No timing is asserted (the machine is shared).
 
-use std::path::PathBuf;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_row_produces_a_figure_in_quick_mode() {
-    let bin_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("debug");
     let options = haicheng_bench::Options {
-        bin_dir,
+        bin_dir: testkit::process::debug_dir(),
         quick: true,
         only: Vec::new(),
         service_env: Vec::new(),

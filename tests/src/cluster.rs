@@ -11,12 +11,14 @@ use haicheng_proto::{
     classification::v1::{
         ListClassesRequest, classification_service_client::ClassificationServiceClient,
     },
-    common::v1::{EnterpriseClass, Park, Period},
+    common::v1::{EnterpriseClass, Park},
     policy::v1::notice_service_client::NoticeServiceClient,
 };
 use tonic::transport::Channel;
 
-use crate::{ServiceProcess, authorized};
+use testkit::with_token;
+
+use crate::ServiceProcess;
 
 /// Land of every test firm, in hundredths of a mu: 50 mu.
 const LAND_CENTI_MU: i64 = 5_000;
@@ -43,8 +45,8 @@ impl Cluster {
         classification_env.push(("CLASSIFICATION_NOTICE_SETTLE", "0s"));
         env.extend_from_slice(extra);
         classification_env.extend_from_slice(extra);
-        let mut census = ServiceProcess::start("census", &env).await;
-        let mut classification = ServiceProcess::start("classification", &classification_env).await;
+        let mut census = crate::start("census", &env).await;
+        let mut classification = crate::start("classification", &classification_env).await;
         census
             .wait_serving(Duration::from_secs(60))
             .await
@@ -87,7 +89,7 @@ impl Cluster {
                 ..Default::default()
             };
             census
-                .register_enterprise(authorized("dev-commerce", request))
+                .register_enterprise(with_token("dev-commerce", request))
                 .await
                 .expect("registering a firm");
         }
@@ -98,22 +100,20 @@ impl Cluster {
         let request = SubmitReturnRequest {
             client_request_id: request_id.into(),
             uscc: uscc.into(),
-            period: Some(Period {
-                code: period.into(),
-            }),
+            period: testkit::period(period),
             indicators: Some(indicators(tax_yuan_per_mu)),
             sources: None,
         };
         self.census()
             .await
-            .submit_return(authorized("dev-commerce", request))
+            .submit_return(with_token("dev-commerce", request))
             .await
             .expect("submitting a return");
     }
 
     /// Imports `rows` in one client stream, as `haicheng census import` does.
     pub async fn import(&self, rows: Vec<ImportReturnsRow>) -> ImportReturnsResponse {
-        let request = authorized("dev-census-import", tokio_stream::iter(rows));
+        let request = with_token("dev-census-import", tokio_stream::iter(rows));
         self.census()
             .await
             .import_returns(request)
@@ -136,15 +136,13 @@ impl Cluster {
         let mut page_token = String::new();
         loop {
             let request = ListClassesRequest {
-                period: Some(Period {
-                    code: period.into(),
-                }),
+                period: testkit::period(period),
                 page_size: 1000,
                 page_token: page_token.clone(),
                 ..Default::default()
             };
             let Ok(reply) = client
-                .list_classes(authorized("dev-commerce", request))
+                .list_classes(with_token("dev-commerce", request))
                 .await
             else {
                 return classes;

@@ -12,14 +12,15 @@ use haicheng_proto::{
     common::v1::Park,
     land::v1::{ListParcelsRequest, land_service_client::LandServiceClient},
 };
-use system_tests::{ServiceProcess, authorized, binary};
+use system_tests::binary;
+use testkit::with_token;
 use tokio::process::Command;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn haicheng_audit_lists_the_refusals_and_reads_of_every_service_it_is_asked_about() {
-    let mut census = ServiceProcess::start("census", &[]).await;
-    let mut land = ServiceProcess::start("land-parcel", &[]).await;
+    let mut census = system_tests::start("census", &[]).await;
+    let mut land = system_tests::start("land-parcel", &[]).await;
     census.wait_serving(Duration::from_secs(60)).await.unwrap();
     land.wait_serving(Duration::from_secs(60)).await.unwrap();
 
@@ -36,11 +37,11 @@ async fn haicheng_audit_lists_the_refusals_and_reads_of_every_service_it_is_aske
         ..Default::default()
     };
     client
-        .register_enterprise(authorized("dev-commerce", registration))
+        .register_enterprise(with_token("dev-commerce", registration))
         .await
         .expect("registering a firm");
     client
-        .get_enterprise_file(authorized(
+        .get_enterprise_file(with_token(
             "dev-finance",
             GetEnterpriseFileRequest {
                 uscc: uscc.clone(),
@@ -50,7 +51,7 @@ async fn haicheng_audit_lists_the_refusals_and_reads_of_every_service_it_is_aske
         .await
         .expect("finance reads the file");
     let refused = LandServiceClient::new(land.channel().await)
-        .list_parcels(authorized(
+        .list_parcels(with_token(
             "dev-enterprise-nobody",
             ListParcelsRequest::default(),
         ))

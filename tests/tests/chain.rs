@@ -8,10 +8,10 @@ use haicheng_proto::{
     policy::v1::{ListNoticesRequest, WatchNoticesRequest},
 };
 use system_tests::{
-    authorized,
     cluster::{Cluster, usccs},
     otlp::SpanCollector,
 };
+use testkit::with_token;
 use tokio_stream::StreamExt;
 
 const PERIOD: &str = "2025";
@@ -27,7 +27,7 @@ async fn watch_until_quiet(
     cursor: &str,
     quiet: Duration,
 ) -> (Vec<Change>, String) {
-    let request = authorized(
+    let request = with_token(
         token,
         WatchNoticesRequest {
             cursor: cursor.into(),
@@ -157,7 +157,7 @@ async fn a_return_moves_firms_across_classes_and_finance_watches_exactly_their_n
     let listed = cluster
         .notices()
         .await
-        .list_notices(authorized(
+        .list_notices(with_token(
             "dev-finance",
             ListNoticesRequest {
                 page_size: 100,
@@ -203,14 +203,12 @@ async fn one_trace_runs_from_the_census_call_to_the_notice() {
     assert!(registered, "classification applied the registration");
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let mut request = authorized(
+    let mut request = with_token(
         "dev-commerce",
         haicheng_proto::census::v1::SubmitReturnRequest {
             client_request_id: "traced".into(),
             uscc: firm[0].clone(),
-            period: Some(haicheng_proto::common::v1::Period {
-                code: PERIOD.into(),
-            }),
+            period: testkit::period(PERIOD),
             indicators: Some(system_tests::cluster::indicators(2_000)),
             sources: None,
         },
@@ -234,7 +232,7 @@ async fn one_trace_runs_from_the_census_call_to_the_notice() {
         let mut notices = notices.clone();
         async move {
             let list = notices
-                .list_notices(authorized("dev-commerce", ListNoticesRequest::default()))
+                .list_notices(with_token("dev-commerce", ListNoticesRequest::default()))
                 .await;
             list.is_ok_and(|l| !l.into_inner().notices.is_empty())
         }

@@ -8,11 +8,8 @@ use std::{
 };
 
 use haicheng_proto::{
-    census::v1::ImportReturnsRow,
-    classification::v1::EnterpriseClassified,
-    common::v1::{EnterpriseClass, Period},
-    policy::v1::SupportPolicyNotice,
-    topics,
+    census::v1::ImportReturnsRow, classification::v1::EnterpriseClassified,
+    common::v1::EnterpriseClass, policy::v1::SupportPolicyNotice, topics,
 };
 use prost::Message;
 use sqlx::PgPool;
@@ -32,9 +29,7 @@ fn rows(firms: &[String]) -> Vec<ImportReturnsRow> {
                 row_number: rows.len() as i64 + 1,
                 client_request_id: format!("crash-{year}-{i}"),
                 uscc: uscc.clone(),
-                period: Some(Period {
-                    code: year.to_string(),
-                }),
+                period: testkit::period(&year.to_string()),
                 indicators: Some(indicators(tax)),
                 sources: None,
             });
@@ -159,7 +154,7 @@ async fn classification_killed_mid_import_recovers_every_class_and_notice_once()
     let import = tokio::spawn({
         let rows = rows.clone();
         async move {
-            let request = system_tests::authorized("dev-census-import", tokio_stream::iter(rows));
+            let request = testkit::with_token("dev-census-import", tokio_stream::iter(rows));
             census
                 .clone()
                 .import_returns(request)

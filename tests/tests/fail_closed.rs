@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use system_tests::{SERVICES, ServiceProcess, binary};
+use system_tests::{SERVICES, binary};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -40,7 +40,7 @@ fn every_service_without_credentials_exits_2_naming_auth_tokens() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn development_mode_is_announced_in_the_first_log_line_and_in_health() {
-    let mut census = ServiceProcess::start("census", &[]).await;
+    let mut census = system_tests::start("census", &[]).await;
     census
         .wait_serving(Duration::from_secs(60))
         .await

@@ -7,17 +7,15 @@ use haicheng_proto::{
     common::v1::EnterpriseClass,
     fair::v1::{self as pb, fair_service_client::FairServiceClient},
 };
-use system_tests::{
-    ServiceProcess, authorized,
-    cluster::{Cluster, usccs},
-};
+use system_tests::cluster::{Cluster, usccs};
+use testkit::with_token;
 use tonic::transport::Channel;
 
 const PERIOD: &str = "2025";
 
 async fn invitations(client: &mut FairServiceClient<Channel>, uscc: &str) -> Vec<pb::Invitation> {
     client
-        .list_invitations(authorized(
+        .list_invitations(with_token(
             "dev-commerce",
             pb::ListInvitationsRequest {
                 uscc: uscc.into(),
@@ -55,7 +53,7 @@ async fn wait_invitation(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_census_return_that_lifts_a_firm_into_a_leads_to_its_invitation() {
     let cluster = Cluster::start(&[]).await;
-    let mut trade_fair = ServiceProcess::start(
+    let mut trade_fair = system_tests::start(
         "trade-fair",
         &[
             ("KAFKA_TOPIC_PREFIX", cluster.prefix.as_str()),
@@ -100,7 +98,7 @@ async fn a_census_return_that_lifts_a_firm_into_a_leads_to_its_invitation() {
         ..Default::default()
     };
     let fair = fairs
-        .create_fair(authorized(
+        .create_fair(with_token(
             "dev-commerce",
             pb::CreateFairRequest { fair: Some(plan) },
         ))

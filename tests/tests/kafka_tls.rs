@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use haicheng_proto::{census::v1::CensusReturnSubmitted, common::v1::EnterpriseClass, topics};
 use platform::bus::{CloudEvent, KafkaSettings, Producer, dlq_topic};
-use prost::{Message, Name};
+use prost::Message;
 use rdkafka::{
     consumer::{BaseConsumer, Consumer},
     error::KafkaError,
@@ -34,7 +34,7 @@ async fn start_as(
     vars.push(("SHUTDOWN_GRACE_MS", "0".into()));
     vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    ServiceProcess::start(name, &vars).await
+    system_tests::start(name, &vars).await
 }
 
 /// Metadata of `topic` as `settings` sees it: Ok, or the error the broker or TLS gave.
@@ -56,14 +56,7 @@ fn metadata_error(settings: &KafkaSettings, topic: &str) -> Option<String> {
 
 /// A `CensusReturnSubmitted` with a leader's figures, as an attacker would forge it.
 fn forged_return(uscc: &str) -> (CloudEvent, Vec<u8>) {
-    let event = CloudEvent {
-        id: uuid::Uuid::now_v7(),
-        ty: CensusReturnSubmitted::full_name(),
-        source: "forger".into(),
-        subject: uscc.into(),
-        time: chrono::Utc::now(),
-        trace: Default::default(),
-    };
+    let event = testkit::cloud_event::<CensusReturnSubmitted>("forger", uscc);
     let payload = CensusReturnSubmitted {
         uscc: uscc.into(),
         revision: 99,

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use haicheng_proto::{
     census::v1::SubmitReturnRequest,
-    common::v1::{Department, Park, Period},
+    common::v1::{Department, Park},
     land::v1::{self as pb, land_service_client::LandServiceClient},
     policy::v1::{SupportPolicyNotice, WatchNoticesRequest},
 };
 use system_tests::{
-    ServiceProcess, authorized,
     cluster::{Cluster, indicators, usccs},
     otlp::SpanCollector,
 };
+use testkit::with_token;
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
 
@@ -54,7 +54,7 @@ async fn land_notices(
     quiet: Duration,
     at_least: usize,
 ) -> Vec<SupportPolicyNotice> {
-    let request = authorized(
+    let request = with_token(
         token,
         WatchNoticesRequest {
             cursor: String::new(),
@@ -95,7 +95,7 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
         ("RUST_LOG", "info"),
     ];
     let cluster = Cluster::start(&otlp).await;
-    let mut land = ServiceProcess::start(
+    let mut land = system_tests::start(
         "land-parcel",
         &[
             ("KAFKA_TOPIC_PREFIX", cluster.prefix.as_str()),
@@ -114,7 +114,7 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
     let firm = usccs(1);
     cluster.register(&firm).await;
     let parcel = client
-        .register_parcel(authorized(
+        .register_parcel(with_token(
             "dev-natural-resources",
             pb::RegisterParcelRequest {
                 id: format!("SYS-{}", &firm[0][10..16]),
@@ -137,7 +137,7 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
         let request = grant_request(&parcel, &firm[0]);
         async move {
             match client
-                .grant_parcel(authorized("dev-natural-resources", request))
+                .grant_parcel(with_token("dev-natural-resources", request))
                 .await
             {
                 Ok(_) => true,
@@ -150,14 +150,12 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
     assert!(granted, "the firm reached land-parcel and got the parcel");
 
     let trace_id = "5cf92f3577b34da6a3ce929d0e0e4737";
-    let mut request = authorized(
+    let mut request = with_token(
         "dev-commerce",
         SubmitReturnRequest {
             client_request_id: "land-traced".into(),
             uscc: firm[0].clone(),
-            period: Some(Period {
-                code: "2025".into(),
-            }),
+            period: testkit::period("2025"),
             indicators: Some(indicators(2_000)),
             sources: None,
         },

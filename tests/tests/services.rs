@@ -12,7 +12,7 @@ use haicheng_proto::{
     land::v1::{ListParcelsRequest, land_service_client::LandServiceClient},
     policy::v1::{ListNoticesRequest, notice_service_client::NoticeServiceClient},
 };
-use system_tests::{SERVICES, ServiceProcess, binary};
+use system_tests::{SERVICES, binary};
 use tonic::Code;
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -23,7 +23,7 @@ use tonic_reflection::pb::v1::{
 async fn every_service_serves_health_and_reflection_and_stops_on_sigterm() {
     let mut running = Vec::new();
     for name in SERVICES {
-        running.push(ServiceProcess::start(name, &[]).await);
+        running.push(system_tests::start(name, &[]).await);
     }
     for service in &mut running {
         service.wait_serving(Duration::from_secs(60)).await.unwrap();
@@ -95,7 +95,7 @@ async fn every_service_serves_health_and_reflection_and_stops_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_malformed_variable_stops_start_up_with_its_name() {
-    let mut service = ServiceProcess::start("census", &[("REQUEST_TIMEOUT_MS", "soon")]).await;
+    let mut service = system_tests::start("census", &[("REQUEST_TIMEOUT_MS", "soon")]).await;
     let status = tokio::time::timeout(Duration::from_secs(30), service.child.wait())
         .await
         .unwrap()

@@ -8,8 +8,11 @@ use std::{process::Command, time::Duration};
 use haicheng_proto::census::v1::{
     ListEnterprisesRequest, census_service_client::CensusServiceClient,
 };
-use system_tests::{CLIENT_ACCOUNT, ServiceProcess, binary, cli_env, pki};
-use testkit::tls::{TestCa, endpoint};
+use system_tests::{CLIENT_ACCOUNT, binary, cli_env, pki};
+use testkit::{
+    tls::{TestCa, endpoint},
+    with_token,
+};
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
@@ -29,7 +32,7 @@ async fn a_service_serves_only_clients_with_a_certificate_of_its_ca() {
         platform::tls::spiffe_id(CLIENT_ACCOUNT)
     );
     let mut census =
-        ServiceProcess::start("census", &[("AUTH_CERT_PRINCIPALS", mapping.as_str())]).await;
+        system_tests::start("census", &[("AUTH_CERT_PRINCIPALS", mapping.as_str())]).await;
     census.wait_serving(Duration::from_secs(60)).await.unwrap();
 
     let plaintext = async {
@@ -75,10 +78,7 @@ async fn a_service_serves_only_clients_with_a_certificate_of_its_ca() {
         .expect("the mapped certificate is the caller");
     // A token still decides when sent.
     let refused = client
-        .list_enterprises(system_tests::authorized(
-            "not-a-token",
-            ListEnterprisesRequest::default(),
-        ))
+        .list_enterprises(with_token("not-a-token", ListEnterprisesRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);

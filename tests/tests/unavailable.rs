@@ -10,7 +10,8 @@ use haicheng_proto::census::v1::{
     ListEnterprisesRequest, census_service_client::CensusServiceClient,
 };
 use sqlx::{Connection, PgConnection};
-use system_tests::{ServiceProcess, authorized, binary};
+use system_tests::binary;
+use testkit::with_token;
 use testkit::{Postgres, replace_database, stack, unique_name, wait_until};
 use tonic::Code;
 
@@ -47,7 +48,7 @@ async fn without_postgres_calls_are_unavailable_and_serve_again_once_it_is_back(
 
     let prefix = format!("{}.", unique_name("t"));
     let database_url = replace_database(&admin_url, "census_unavailable");
-    let mut census = ServiceProcess::start(
+    let mut census = system_tests::start(
         "census",
         &[
             ("DATABASE_URL", database_url.as_str()),
@@ -63,7 +64,7 @@ async fn without_postgres_calls_are_unavailable_and_serve_again_once_it_is_back(
     let list = || async {
         let mut client = CensusServiceClient::new(channel.clone());
         client
-            .list_enterprises(authorized(
+            .list_enterprises(with_token(
                 "dev-commerce",
                 ListEnterprisesRequest::default(),
             ))

@@ -116,9 +116,7 @@ async fn load_firms(census: &Service, usccs: &Usccs) {
         let request = census_pb::SubmitReturnRequest {
             client_request_id: format!("cli-class-{i}"),
             uscc: usccs.nth(i),
-            period: Some(common::Period {
-                code: "2025".into(),
-            }),
+            period: testkit::period("2025"),
             indicators: Some(census_pb::CensusIndicators {
                 employees_total: 100,
                 production_staff: 70,

@@ -23,13 +23,14 @@ use platform::{
     bus::{CloudEvent, Producer},
     time::to_timestamp,
 };
-use prost::{Message, Name};
+use prost::Message;
 use sqlx::PgPool;
-use testkit::{Service, jwt::TestIssuer, stack, wait_until, with_token as authed};
+use testkit::{
+    Service, assert_exhausted_with_retry, jwt::TestIssuer, stack, wait_until, with_token as authed,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status, Streaming, service::RoutesBuilder, transport::Channel};
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 /// Generous: a new consumer group joins the broker before it reads.
@@ -135,14 +136,7 @@ async fn start(options: Options) -> Server {
 }
 
 fn event(department: Department) -> CloudEvent {
-    CloudEvent {
-        id: Uuid::now_v7(),
-        ty: SupportPolicyNotice::full_name(),
-        source: "notices-tests".into(),
-        subject: department.as_str_name().into(),
-        time: Utc::now(),
-        trace: Default::default(),
-    }
+    testkit::cloud_event::<SupportPolicyNotice>("notices-tests", department.as_str_name())
 }
 
 impl Server {
@@ -749,16 +743,6 @@ async fn watch_streams_end_cleanly_when_the_server_shuts_down() {
     s.stop().await;
 }
 
-/// RESOURCE_EXHAUSTED with a RetryInfo detail, as every per-caller limit answers.
-fn assert_exhausted_with_retry(status: &Status) {
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let retry = status.get_details_retry_info().expect("a RetryInfo detail");
-    assert!(
-        retry.retry_delay.is_some_and(|d| d > Duration::ZERO),
-        "{retry:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_department_at_its_watch_cap_or_rate_is_refused_with_retry_info_while_another_is_served()
 {
@@ -854,9 +838,7 @@ async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
                 ("finance-leaving-a", "support_fund_recovery"),
             ] {
                 let mut notice = s.notice(&format!("{period}-{uscc}-{rule}"), Department::Finance);
-                notice.period = Some(haicheng_proto::common::v1::Period {
-                    code: period.into(),
-                });
+                notice.period = testkit::period(period);
                 notice.uscc = uscc.clone();
                 notice.rule_id = rule.into();
                 notice.kind = kind.into();
@@ -883,7 +865,7 @@ async fn notices_are_found_by_period_uscc_rule_kind_and_state() {
             .map(|n| n.notice_id.clone())
             .collect()
     };
-    let period = |code: &str| Some(haicheng_proto::common::v1::Period { code: code.into() });
+    let period = testkit::period;
     let code = |n: &SupportPolicyNotice| n.period.as_ref().unwrap().code.clone();
     let cases: Vec<(ListNoticesRequest, Vec<String>)> = vec![
         (

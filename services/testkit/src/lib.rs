@@ -1,13 +1,23 @@
 //! The test harness: one real stack (PostgreSQL and an Apache Kafka broker) per test run, a fresh
 //! database per test, unique topic names, and helpers to read topics back.
 //!
+//! What the tests of every service share lives here once: the in-process launcher
+//! ([`spawn`]), the launcher of a real binary ([`process`], for the system tests and the
+//! bench), publishing events onto a service's topics ([`Publisher`]), requests
+//! ([`with_token`], [`as_dept`], [`period`]) and readers of replies ([`fields`],
+//! [`invalid_fields`], [`assert_exhausted_with_retry`]).
+//!
 //! When `HAICHENG_TEST_DATABASE_URL` and `HAICHENG_TEST_KAFKA_BOOTSTRAP` are set
 //! (`scripts/with-stack`, as `make test` does) the stack they name is shared; otherwise the
 //! first test of a process starts its own with `scripts/stack` on free ports, and the process
 //! stops it when it exits.
 
+mod events;
 pub mod jwt;
 mod private_stack;
+pub mod process;
+mod replies;
+mod requests;
 mod service;
 pub mod tls;
 mod topics;
@@ -21,9 +31,12 @@ use std::{
 
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
+pub use events::{Publisher, cloud_event};
 pub use private_stack::{Broker, Postgres, SecureBroker};
-pub use service::{Lookup, Service, spawn, with_token};
-pub use topics::{read_events, read_topic, unique_name, wait_until};
+pub use replies::{assert_exhausted_with_retry, fields, invalid_fields};
+pub use requests::{as_dept, period, with_optional_token, with_token};
+pub use service::{Lookup, Service, spawn};
+pub use topics::{collect, read_events, read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};
 
 /// The addresses of the stack the tests run against.

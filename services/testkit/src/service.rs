@@ -13,7 +13,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::{TestDatabase, stack, unique_name, wait_until};
+use crate::{Publisher, TestDatabase, stack, unique_name, wait_until};
 
 /// The variables a service's `from_lookup` reads, as the launcher hands them over.
 pub type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -104,6 +104,11 @@ impl Service {
         format!("{}{topic}", self.prefix)
     }
 
+    /// A [`Publisher`] onto this service's topics, sending as `source`.
+    pub fn publisher(&self, source: &str) -> Publisher {
+        Publisher::new(source, &self.prefix)
+    }
+
     /// Asks the service to shut down, without waiting for it.
     pub fn begin_shutdown(&self) {
         self.shutdown.cancel();
@@ -143,14 +148,4 @@ impl Service {
         }
         assert!(serving, "the service did not serve within 60 s");
     }
-}
-
-/// `message` as a request with `authorization: Bearer <token>`.
-pub fn with_token<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let value = format!("Bearer {token}")
-        .parse()
-        .expect("a token is printable ASCII");
-    request.metadata_mut().insert("authorization", value);
-    request
 }

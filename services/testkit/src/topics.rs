@@ -65,6 +65,24 @@ pub async fn read_events<M: prost::Message + prost::Name + Default>(
     found
 }
 
+/// [`read_events`] on the shared broker: the `M` events of `topic` that `keep` accepts, with
+/// their keys.
+pub async fn collect<M: prost::Message + prost::Name + Default>(
+    topic: &str,
+    keep: impl Fn(&M) -> bool,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<(String, M)> {
+    read_events(
+        &crate::stack().kafka_bootstrap,
+        topic,
+        keep,
+        expected,
+        timeout,
+    )
+    .await
+}
+
 /// Hands every message of `topic`, from the beginning, to `enough` until it says so (then
 /// for `settle` more) or `timeout` passed.
 async fn read(

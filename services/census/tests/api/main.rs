@@ -19,14 +19,13 @@ use haicheng_proto::{
 };
 use sqlx::PgPool;
 use testkit::Service;
-pub use testkit::new_uscc;
+pub use testkit::{invalid_fields, new_uscc, period};
 use tonic::{
-    Code, Request, Status,
+    Request, Status,
     metadata::{AsciiMetadataValue, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
     transport::Channel,
 };
-use tonic_types::StatusExt;
 
 /// Development tokens (they apply when AUTH_TOKENS is unset).
 pub const COMMERCE: &str = "dev-commerce";
@@ -141,10 +140,6 @@ pub fn good_indicators() -> pb::CensusIndicators {
     }
 }
 
-pub fn period(code: &str) -> Option<common::Period> {
-    Some(common::Period { code: code.into() })
-}
-
 /// A submission with a fresh client request id.
 pub fn submission(
     uscc: &str,
@@ -160,13 +155,4 @@ pub fn submission(
             by_indicator: [("tax_paid_fen".to_string(), common::FigureSource::Tax as i32)].into(),
         }),
     }
-}
-
-/// The fields named by an INVALID_ARGUMENT's field violations, in order.
-pub fn violated_fields(status: &Status) -> Vec<String> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }

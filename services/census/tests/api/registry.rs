@@ -125,7 +125,7 @@ async fn a_deregistered_enterprise_keeps_its_file_but_takes_no_returns_or_change
         })
         .await
         .unwrap_err();
-    assert_eq!(crate::violated_fields(&status), ["reason"]);
+    assert_eq!(crate::invalid_fields(&status), ["reason"]);
 
     let gone = client
         .deregister_enterprise(pb::DeregisterEnterpriseRequest {

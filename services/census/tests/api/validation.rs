@@ -4,7 +4,7 @@
 use haicheng_proto::{census::v1 as pb, common::v1 as common};
 
 use crate::{
-    COMMERCE, good_indicators, new_uscc, register, registration, spawn, submission, violated_fields,
+    COMMERCE, good_indicators, invalid_fields, new_uscc, register, registration, spawn, submission,
 };
 
 type Change = fn(&mut pb::SubmitReturnRequest);
@@ -209,7 +209,7 @@ async fn each_broken_rule_of_a_return_is_its_own_field_violation_and_nothing_is_
         let mut request = submission(&uscc, "2025", good_indicators());
         change(&mut request);
         let status = client.submit_return(request).await.expect_err(rule);
-        let mut fields = violated_fields(&status);
+        let mut fields = invalid_fields(&status);
         fields.sort();
         let mut expected: Vec<String> = expected.iter().map(|f| f.to_string()).collect();
         expected.sort();
@@ -258,7 +258,7 @@ async fn a_configured_rd_factor_moves_the_limit() {
         .submit_return(submission(&uscc, "2025", indicators))
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["indicators.rd_spend_fen"]);
+    assert_eq!(invalid_fields(&status), ["indicators.rd_spend_fen"]);
     census.stop().await;
 }
 
@@ -329,7 +329,7 @@ async fn each_bad_registry_field_is_its_own_field_violation() {
         change(&mut request);
         let status = client.register_enterprise(request).await.expect_err(rule);
         assert_eq!(
-            violated_fields(&status),
+            invalid_fields(&status),
             *expected,
             "{rule}: {}",
             status.message()
@@ -359,7 +359,7 @@ async fn garbage_in_reads_is_invalid_argument_not_a_panic() {
         })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["uscc", "as_of"]);
+    assert_eq!(invalid_fields(&status), ["uscc", "as_of"]);
     let status = client
         .list_enterprises(pb::ListEnterprisesRequest {
             park: 42,
@@ -371,7 +371,7 @@ async fn garbage_in_reads_is_invalid_argument_not_a_panic() {
         .await
         .unwrap_err();
     assert_eq!(
-        violated_fields(&status),
+        invalid_fields(&status),
         ["industry_class", "park", "page_size", "page_token"]
     );
     let status = client
@@ -381,6 +381,6 @@ async fn garbage_in_reads_is_invalid_argument_not_a_panic() {
         })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&status), ["period", "group_by"]);
+    assert_eq!(invalid_fields(&status), ["period", "group_by"]);
     census.stop().await;
 }

@@ -9,7 +9,8 @@ use haicheng_proto::{
     common::v1::EnterpriseClass,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
+
+use testkit::fields;
 
 use crate::{App, as_dept, spawn_app};
 
@@ -22,13 +23,6 @@ async fn cohort(app: &App, n: usize) -> Vec<String> {
     }
     app.settled(PERIOD, n as i64, n as i64).await;
     codes
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,6 @@ mod settling;
 
 use std::{collections::HashSet, time::Duration};
 
-use chrono::Utc;
 use classification::Config;
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
@@ -27,14 +26,15 @@ use haicheng_proto::{
         Classification, GetClassRequest, ListClassesRequest,
         classification_service_client::ClassificationServiceClient,
     },
-    common::v1::{Park, Period, Segment},
+    common::v1::{Park, Segment},
+    topics::CENSUS_EVENTS,
 };
-use platform::bus::{CloudEvent, Producer};
+use platform::bus::CloudEvent;
 use prost::{Message, Name};
 use sqlx::PgPool;
-use testkit::{Service, Usccs, stack, wait_until};
-use tonic::{Request, transport::Channel};
-use uuid::Uuid;
+use testkit::{Publisher, Service, Usccs, wait_until};
+pub use testkit::{as_dept, collect, period};
+use tonic::transport::Channel;
 
 pub type Client = ClassificationServiceClient<Channel>;
 
@@ -46,7 +46,8 @@ pub struct App {
     pub client: Client,
     /// A pool on the service's database.
     pub pool: PgPool,
-    pub producer: Producer,
+    /// Publishes onto this test's topics, as census would.
+    pub events: Publisher,
     /// Put before every topic and group name of this test's service (`KAFKA_TOPIC_PREFIX`),
     /// so tests sharing the broker never see each other's events.
     pub prefix: String,
@@ -72,38 +73,23 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     vars.extend_from_slice(extra);
     let notices_at_once = vars.iter().rev().find(|(k, _)| *k == settle) == Some(&(settle, "0s"));
     let service = testkit::spawn(Config::from_lookup, classification::run, &vars).await;
-    let census_topic = service.topic(haicheng_proto::topics::CENSUS_EVENTS);
-    let producer = Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap();
-    producer
+    let census_topic = service.topic(CENSUS_EVENTS);
+    let events = service.publisher("census-tests");
+    events
+        .producer
         .ensure_topics(&[&census_topic], 3)
         .await
         .expect("the census topic");
     App {
         client: ClassificationServiceClient::new(service.channel.clone()),
         pool: service.pool.clone(),
-        producer,
+        events,
         prefix: service.prefix.clone(),
         census_topic,
         notices_at_once,
         usccs: Usccs::new(),
         service,
     }
-}
-
-/// A request with the development bearer token of `department` (`commerce`, `finance`, …).
-pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer dev-{}", department.replace('_', "-"))
-            .parse()
-            .unwrap(),
-    );
-    request
-}
-
-pub fn period(code: &str) -> Option<Period> {
-    Some(Period { code: code.into() })
 }
 
 /// Figures of a test firm: everything equal but the tax per mu (yuan).
@@ -134,30 +120,19 @@ impl App {
         self.usccs.nth(i)
     }
 
-    /// Publishes `message` about `subject` with CloudEvents headers; returns the event for replays.
+    /// Publishes `message` about `subject` on the census topic; returns the event for replays.
     pub async fn publish<M: Message + Name>(
         &self,
         subject: &str,
         message: &M,
     ) -> (CloudEvent, Vec<u8>) {
-        let event = CloudEvent {
-            id: Uuid::now_v7(),
-            ty: M::full_name(),
-            source: "census-tests".into(),
-            subject: subject.into(),
-            time: Utc::now(),
-            trace: Default::default(),
-        };
-        let payload = message.encode_to_vec();
-        self.publish_again(&event, &payload).await;
-        (event, payload)
+        self.events.publish(CENSUS_EVENTS, subject, message).await
     }
 
     pub async fn publish_again(&self, event: &CloudEvent, payload: &[u8]) {
-        self.producer
-            .send(&self.census_topic, &event.subject, payload, event)
-            .await
-            .expect("publishing a census event");
+        self.events
+            .publish_again(CENSUS_EVENTS, event, payload)
+            .await;
     }
 
     /// A return of firm `uscc` (segment textile, park Ganwang, registered long ago).
@@ -308,16 +283,6 @@ impl App {
             .await
             .expect("the service stopped in time");
     }
-}
-
-/// The `M` events of `topic` that `keep` accepts, with their keys (see `testkit::read_events`).
-pub async fn collect<M: Message + Name + Default>(
-    topic: &str,
-    keep: impl Fn(&M) -> bool,
-    expected: usize,
-    timeout: Duration,
-) -> Vec<(String, M)> {
-    testkit::read_events(&stack().kafka_bootstrap, topic, keep, expected, timeout).await
 }
 
 /// A set of USCCs, for filters.

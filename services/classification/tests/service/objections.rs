@@ -22,32 +22,17 @@ use haicheng_proto::{
     policy::v1::SupportPolicyNotice,
     topics,
 };
-use tonic::{Code, Request};
-use tonic_types::StatusExt;
+use tonic::Code;
+
+use testkit::{fields, with_token};
 
 use crate::{App, as_dept, collect, period, spawn_app, spawn_app_with};
 
 const PERIOD: &str = "2025";
 const WINDOW: u32 = 5;
 
-/// A request with any bearer token (`dev-enterprise-<USCC>` for an enterprise).
-fn with_token<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 fn enterprise_token(uscc: &str) -> String {
     format!("dev-enterprise-{uscc}")
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 /// `n` firms of one cohort, the first the best; classes ranked and notices settled.

@@ -12,13 +12,12 @@ use haicheng_proto::{
         GetDistributionRequest, GetDistributionResponse, ListClassesRequest, OverrideClassRequest,
         PeriodPublished, Publication, PublishPeriodRequest,
     },
-    common::v1::{EnterpriseClass, Period},
+    common::v1::EnterpriseClass,
     policy::v1::SupportPolicyNotice,
     topics,
 };
-use testkit::wait_until;
+use testkit::{fields, wait_until};
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use crate::{App, as_dept, collect, period, set, spawn_app, spawn_app_with};
 
@@ -43,7 +42,7 @@ async fn publish(app: &App, who: &str, code: &str, note: &str) -> Result<Publica
         .publish_period(as_dept(
             who,
             PublishPeriodRequest {
-                period: Some(Period { code: code.into() }),
+                period: testkit::period(code),
                 note: note.into(),
             },
         ))
@@ -132,13 +131,6 @@ async fn distribution(app: &App, published: bool) -> GetDistributionResponse {
         .await
         .expect("GetDistribution")
         .into_inner()
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -94,7 +94,7 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
         .get_parcel(with_token(FINANCE_TOKEN, get("not a parcel id")))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["parcel_id"]);
+    assert_eq!(invalid_fields(&err), ["parcel_id"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,7 +121,7 @@ async fn parcels_split_and_merge_with_their_lineage() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["parts"]);
+    assert_eq!(invalid_fields(&err), ["parts"]);
     let parts = client
         .split_parcel(with_token(
             NATURAL_RESOURCES,

@@ -102,14 +102,16 @@ async fn conversion_waits_for_the_lease_end_and_a_met_evaluation_then_credits_th
 
     let at = Utc.with_ymd_and_hms(2025, 3, 1, 2, 0, 0).unwrap();
     let short = app.census_return(&uscc, 2024, 1, 6_000_000, 100_000, at);
-    app.publish(topics::CENSUS_EVENTS, &uscc, &short).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &short)
+        .await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
     let err = convert(&app, &grant).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("short"), "{}", err.message());
 
     let met = app.census_return(&uscc, 2024, 2, 6_000_000, 300_000, at);
-    app.publish(topics::CENSUS_EVENTS, &uscc, &met).await;
+    app.events.publish(topics::CENSUS_EVENTS, &uscc, &met).await;
     assert!(app.wait_evaluations(&grant.id, 2).await);
     let converted = convert(&app, &grant).await.unwrap();
     assert_eq!(

@@ -70,7 +70,7 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
     let at = Utc.with_ymd_and_hms(2025, 3, 1, 2, 0, 0).unwrap();
 
     let met = app.census_return(&uscc, 2024, 1, 6_000_000, 300_000, at);
-    app.publish(topics::CENSUS_EVENTS, &uscc, &met).await;
+    app.events.publish(topics::CENSUS_EVENTS, &uscc, &met).await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
     let first = app.evaluations(&grant.id).await;
     assert_eq!(first[0].outcome(), pb::EvaluationOutcome::Met);
@@ -84,7 +84,10 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
         200_000,
         at + chrono::Duration::days(1),
     );
-    let (event, payload) = app.publish(topics::CENSUS_EVENTS, &uscc, &short).await;
+    let (event, payload) = app
+        .events
+        .publish(topics::CENSUS_EVENTS, &uscc, &short)
+        .await;
     assert!(app.wait_evaluations(&grant.id, 2).await);
     let latest = app.evaluations(&grant.id).await.remove(0);
     assert_eq!(latest.outcome(), pb::EvaluationOutcome::Short);
@@ -121,9 +124,12 @@ async fn met_to_short_sends_one_notice_per_department_and_a_replay_none() {
     assert_eq!(as_then[0].outcome(), pb::EvaluationOutcome::Met);
 
     // The same event again, and the same return under a new event id: neither evaluates.
-    app.publish_again(topics::CENSUS_EVENTS, &event, &payload)
+    app.events
+        .publish_again(topics::CENSUS_EVENTS, &event, &payload)
         .await;
-    app.publish(topics::CENSUS_EVENTS, &uscc, &short).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &short)
+        .await;
     app.barrier(&uscc, Segment::Apparel, Park::Xiliu).await;
     let evaluations: i64 = sqlx::query_scalar("SELECT count(*) FROM evaluations")
         .fetch_one(&app.service.pool)
@@ -168,11 +174,15 @@ async fn a_falling_trend_before_the_check_sends_an_early_warning() {
         400_000,
         at - chrono::Duration::days(365),
     );
-    app.publish(topics::CENSUS_EVENTS, &uscc, &year_2022).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &year_2022)
+        .await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
     // Tax falls 80,000 yuan a mu a year: at the check, four years on, nothing is left.
     let year_2023 = app.census_return(&uscc, 2023, 1, 6_500_000, 320_000, at);
-    app.publish(topics::CENSUS_EVENTS, &uscc, &year_2023).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &year_2023)
+        .await;
     assert!(app.wait_evaluations(&grant.id, 2).await);
     let latest = app.evaluations(&grant.id).await.remove(0);
     assert_eq!(latest.outcome(), pb::EvaluationOutcome::EarlyWarning);

@@ -40,7 +40,7 @@ async fn term_rules_hold_at_each_limit_and_refuse_past_it() {
     let err = try_terms(&app, &uscc, standard(51, 5_000_000_000))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["supply.term_years"]);
+    assert_eq!(invalid_fields(&err), ["supply.term_years"]);
 
     let flexible = |years| pb::SupplyTerms {
         mode: pb::SupplyMode::FlexibleTerm as i32,
@@ -55,7 +55,7 @@ async fn term_rules_hold_at_each_limit_and_refuse_past_it() {
         "20/50 of the full-term price"
     );
     let err = try_terms(&app, &uscc, flexible(21)).await.unwrap_err();
-    assert_eq!(fields(&err), ["supply.term_years"]);
+    assert_eq!(invalid_fields(&err), ["supply.term_years"]);
 
     let lease = |lease_years, transfer_years, rent| pb::SupplyTerms {
         mode: pb::SupplyMode::LeaseThenTransfer as i32,
@@ -72,15 +72,15 @@ async fn term_rules_hold_at_each_limit_and_refuse_past_it() {
     let err = try_terms(&app, &uscc, lease(6, 44, 250_000_000))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["supply.lease_years"]);
+    assert_eq!(invalid_fields(&err), ["supply.lease_years"]);
     let err = try_terms(&app, &uscc, lease(5, 46, 250_000_000))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["supply.transfer_years"]);
+    assert_eq!(invalid_fields(&err), ["supply.transfer_years"]);
     let err = try_terms(&app, &uscc, lease(5, 45, 249_999_999))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["supply.yearly_rent_fen"]);
+    assert_eq!(invalid_fields(&err), ["supply.yearly_rent_fen"]);
 
     // A refused grant leaves the parcel available: nothing half-written.
     let refused: i64 =
@@ -110,7 +110,7 @@ async fn a_plot_ratio_under_the_segment_minimum_is_refused_on_its_field() {
     let mut request = grant_request(&parcel, &apparel);
     request.commitments.as_mut().unwrap().plot_ratio_milli = 999;
     let err = app.grant(request.clone()).await.unwrap_err();
-    assert_eq!(fields(&err), ["commitments.plot_ratio_milli"]);
+    assert_eq!(invalid_fields(&err), ["commitments.plot_ratio_milli"]);
     assert!(
         err.message().contains("national minimum"),
         "{}",
@@ -154,7 +154,7 @@ async fn only_known_active_manufacturers_get_industrial_land() {
         .grant(grant_request(&parcel, "91210381MA0Q1234XX"))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["uscc"]);
+    assert_eq!(invalid_fields(&err), ["uscc"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,19 +20,14 @@ use haicheng_proto::{
     census::v1::{
         CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
     },
-    common::v1::{Park, Period, Segment},
+    common::v1::{Park, Segment},
     land::v1::{self as pb, land_service_client::LandServiceClient},
     topics,
 };
 use land_parcel::{Config, config::LandRules, store::Store};
-use platform::{
-    Outbox,
-    bus::{CloudEvent, Producer},
-    time::to_timestamp,
-};
-use prost::{Message, Name};
-use testkit::{Service, Usccs, stack, wait_until, with_token};
-use tonic::{Code, Status, transport::Channel};
+use platform::{Outbox, time::to_timestamp};
+use testkit::{Publisher, Service, Usccs, invalid_fields, period, stack, wait_until, with_token};
+use tonic::{Status, transport::Channel};
 use uuid::Uuid;
 
 pub const NATURAL_RESOURCES: &str = "dev-natural-resources";
@@ -47,7 +42,8 @@ pub const LAND_CENTI_MU: i64 = 1_000;
 pub struct App {
     pub client: Client,
     pub service: Service,
-    pub producer: Producer,
+    /// Publishes onto this test's topics, as census and classification would.
+    pub events: Publisher,
     pub usccs: Usccs,
     /// The store on the service's database, for the idle pass with a chosen date.
     pub store: Store,
@@ -60,8 +56,7 @@ pub async fn spawn_app() -> App {
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
     let service = testkit::spawn(Config::from_lookup, land_parcel::run, vars).await;
-    let producer =
-        Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).expect("a producer");
+    let events = service.publisher("land-tests");
     let store = Store::new(
         service.pool.clone(),
         Outbox::new(land_parcel::SPEC.name),
@@ -70,56 +65,15 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> App {
     App {
         client: LandServiceClient::new(service.channel.clone()),
         service,
-        producer,
+        events,
         usccs: Usccs::new(),
         store,
     }
 }
 
-pub fn period(code: &str) -> Option<Period> {
-    Some(Period { code: code.into() })
-}
-
-/// The field names of an INVALID_ARGUMENT's violations.
-pub fn fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
 impl App {
     pub fn uscc(&self, i: usize) -> String {
         self.usccs.nth(i)
-    }
-
-    /// Publishes `message` on this service's `topic`; returns the event and payload for replays.
-    pub async fn publish<M: Message + Name>(
-        &self,
-        topic: &str,
-        subject: &str,
-        message: &M,
-    ) -> (CloudEvent, Vec<u8>) {
-        let event = CloudEvent {
-            id: Uuid::now_v7(),
-            ty: M::full_name(),
-            source: "land-tests".into(),
-            subject: subject.into(),
-            time: Utc::now(),
-            trace: Default::default(),
-        };
-        let payload = message.encode_to_vec();
-        self.publish_again(topic, &event, &payload).await;
-        (event, payload)
-    }
-
-    pub async fn publish_again(&self, topic: &str, event: &CloudEvent, payload: &[u8]) {
-        self.producer
-            .send(&self.service.topic(topic), &event.subject, payload, event)
-            .await
-            .expect("publishing an event");
     }
 
     /// Registers an enterprise through a census event and waits until the service knows it.
@@ -135,7 +89,9 @@ impl App {
                 ..Default::default()
             }),
         };
-        self.publish(topics::CENSUS_EVENTS, uscc, &message).await;
+        self.events
+            .publish(topics::CENSUS_EVENTS, uscc, &message)
+            .await;
         let pool = &self.service.pool;
         assert!(
             wait_until(Duration::from_secs(30), || async {
@@ -166,7 +122,9 @@ impl App {
             }),
             previous_version: 1,
         };
-        self.publish(topics::CENSUS_EVENTS, uscc, &message).await;
+        self.events
+            .publish(topics::CENSUS_EVENTS, uscc, &message)
+            .await;
         let pool = &self.service.pool;
         assert!(
             wait_until(Duration::from_secs(30), || async {

@@ -58,13 +58,12 @@ async fn classify(app: &App, uscc: &str, class: EnterpriseClass, score: f64) {
         uscc: uscc.into(),
         new_class: class as i32,
         score,
-        period: Some(haicheng_proto::common::v1::Period {
-            code: "2025".into(),
-        }),
+        period: testkit::period("2025"),
         classified_at: Some(to_timestamp(chrono::Utc::now())),
         ..Default::default()
     };
-    app.publish(topics::CLASSIFICATION_EVENTS, uscc, &event)
+    app.events
+        .publish(topics::CLASSIFICATION_EVENTS, uscc, &event)
         .await;
 }
 
@@ -111,15 +110,14 @@ async fn a_classification_event_moves_an_application_up_the_queue() {
         uscc: first.clone(),
         new_class: EnterpriseClass::C as i32,
         score: 5.0,
-        period: Some(haicheng_proto::common::v1::Period {
-            code: "2024".into(),
-        }),
+        period: testkit::period("2024"),
         classified_at: Some(to_timestamp(
             chrono::Utc::now() + chrono::Duration::hours(1),
         )),
         ..Default::default()
     };
     let (event, _) = app
+        .events
         .publish(topics::CLASSIFICATION_EVENTS, &first, &stale)
         .await;
     let pool = &app.service.pool;

@@ -81,7 +81,7 @@ async fn bad_units_are_refused_field_by_field_and_good_ones_leased_to_manufactur
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "units[2].floor_area_centi_m2",
             "units[3].unit_use",
@@ -153,7 +153,8 @@ async fn bad_units_are_refused_field_by_field_and_good_ones_leased_to_manufactur
     // of output per mu of 10 mu is 15 M yuan in all, 6 M yuan per apportioned mu.
     let at = chrono::Utc::now();
     let figures = app.census_return(&tenant, 2025, 1, 1_500_000, 75_000, at);
-    app.publish(haicheng_proto::topics::CENSUS_EVENTS, &tenant, &figures)
+    app.events
+        .publish(haicheng_proto::topics::CENSUS_EVENTS, &tenant, &figures)
         .await;
     let evaluated = wait_until(std::time::Duration::from_secs(30), || {
         let mut client = client.clone();

@@ -26,7 +26,7 @@ async fn bad_requests_name_each_bad_field() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "park",
             "land_use",
@@ -50,7 +50,7 @@ async fn bad_requests_name_each_bad_field() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "uscc",
             "expected_version",
@@ -74,7 +74,7 @@ async fn bad_requests_name_each_bad_field() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "grant_id",
             "kind",
@@ -99,7 +99,7 @@ async fn bad_requests_name_each_bad_field() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "uscc",
             "park",
@@ -122,7 +122,7 @@ async fn bad_requests_name_each_bad_field() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["status", "page_size", "page_token"]);
+    assert_eq!(invalid_fields(&err), ["status", "page_size", "page_token"]);
 
     let err = client
         .lease_unit(with_token(
@@ -138,7 +138,7 @@ async fn bad_requests_name_each_bad_field() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&err),
+        invalid_fields(&err),
         [
             "unit_id",
             "expected_version",
@@ -154,7 +154,7 @@ async fn bad_requests_name_each_bad_field() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&err), ["park"]);
+    assert_eq!(invalid_fields(&err), ["park"]);
 
     let parcels: i64 = sqlx::query_scalar("SELECT count(*) FROM parcels")
         .fetch_one(&app.service.pool)

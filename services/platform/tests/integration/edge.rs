@@ -9,7 +9,7 @@ use platform::{AccessPolicy, Platform, PlatformConfig, Rule, ServiceSpec, auth::
 use testkit::{TestDatabase, stack};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, service::RoutesBuilder, transport::Channel};
+use tonic::{Code, service::RoutesBuilder, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse, health_client::HealthClient};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -90,12 +90,7 @@ async fn raw_call<M: prost::Message + Default + Send + Sync + 'static>(
 ) -> Result<HealthCheckResponse, tonic::Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
-    let mut request = Request::new(message);
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = testkit::with_optional_token(token, message);
     let codec = tonic_prost::ProstCodec::<M, HealthCheckResponse>::default();
     grpc.unary(request, http::uri::PathAndQuery::from_static(path), codec)
         .await

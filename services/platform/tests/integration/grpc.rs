@@ -65,15 +65,12 @@ async fn start_with(
 }
 
 fn check(token: Option<&str>, service: &str) -> Request<HealthCheckRequest> {
-    let mut request = Request::new(HealthCheckRequest {
-        service: service.into(),
-    });
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    request
+    testkit::with_optional_token(
+        token,
+        HealthCheckRequest {
+            service: service.into(),
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

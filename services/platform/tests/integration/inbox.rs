@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use haicheng_proto::census::v1::CensusReturnSubmitted;
 use platform::{
     bus::{CloudEvent, dlq_topic},
     inbox::{ConsumerSettings, InboxConsumer},
 };
-use prost::{Message, Name};
+use prost::Message;
 use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
@@ -23,14 +22,7 @@ use uuid::Uuid;
 use crate::{RecordingHandler, Setup, setup};
 
 pub(crate) fn event_about(subject: &str) -> (CloudEvent, Vec<u8>) {
-    let event = CloudEvent {
-        id: Uuid::now_v7(),
-        ty: CensusReturnSubmitted::full_name(),
-        source: "platform-tests".into(),
-        subject: subject.into(),
-        time: Utc::now(),
-        trace: Default::default(),
-    };
+    let event = testkit::cloud_event::<CensusReturnSubmitted>("platform-tests", subject);
     let payload = CensusReturnSubmitted {
         uscc: subject.into(),
         ..Default::default()

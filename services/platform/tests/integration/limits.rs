@@ -13,11 +13,11 @@ use platform::{
     AccessPolicy, Rule,
     auth::{TokenTable, scopes},
 };
-use testkit::wait_until;
+use testkit::{assert_exhausted_with_retry, wait_until};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, Streaming, transport::Channel};
+use tonic::{Code, Status, Streaming, transport::Channel};
 
 use crate::served::CENSUS_CONTRACT;
 use tonic_reflection::pb::v1::{
@@ -25,7 +25,6 @@ use tonic_reflection::pb::v1::{
     server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse,
 };
-use tonic_types::StatusExt;
 
 /// An enterprise's development token: an authenticated caller without scopes.
 fn enterprise_token() -> String {
@@ -89,12 +88,7 @@ async fn open(channel: &Channel, token: Option<&str>) -> Result<Open, Status> {
         })
         .await
         .unwrap();
-    let mut request = Request::new(ReceiverStream::new(receiver));
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = testkit::with_optional_token(token, ReceiverStream::new(receiver));
     let mut client = ServerReflectionClient::new(channel.clone());
     let mut responses = client.server_reflection_info(request).await?.into_inner();
     let first = responses.message().await?.expect("an answer");
@@ -117,13 +111,6 @@ fn refused(result: Result<Open, Status>) -> Status {
         Ok(_) => panic!("the stream was admitted"),
         Err(status) => status,
     }
-}
-
-fn assert_exhausted_with_retry(status: &Status) {
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let retry = status.get_details_retry_info().expect("a RetryInfo detail");
-    let delay = retry.retry_delay.expect("a delay");
-    assert!(delay > Duration::ZERO, "{delay:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,7 +15,7 @@ use testkit::{
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::{Code, Status, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -70,12 +70,7 @@ async fn start(vars: Vec<(&'static str, String)>) -> Running {
 }
 
 async fn check(channel: Channel, token: Option<&str>) -> Result<(), Status> {
-    let mut request = Request::new(HealthCheckRequest::default());
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = testkit::with_optional_token(token, HealthCheckRequest::default());
     HealthClient::new(channel).check(request).await.map(|_| ())
 }
 

@@ -10,7 +10,7 @@ use haicheng_proto::{
         CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseSize,
     },
     classification::v1::EnterpriseClassified,
-    common::v1::{EnterpriseClass, Period},
+    common::v1::EnterpriseClass,
     fair::v1 as pb,
     topics,
 };
@@ -29,9 +29,7 @@ fn classified(
         uscc: uscc.into(),
         old_class: old as i32,
         new_class: new as i32,
-        period: Some(Period {
-            code: period.into(),
-        }),
+        period: testkit::period(period),
         classified_at: Some(to_timestamp(Utc::now())),
         ..Default::default()
     }
@@ -84,12 +82,15 @@ async fn an_a_class_event_delivered_twice_invites_once_to_each_open_external_fai
     let uscc = app.uscc(0);
     let event = classified(&uscc, EnterpriseClass::B, EnterpriseClass::A, "2025");
     let (ce, payload) = app
+        .events
         .publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
         .await;
-    app.publish_again(topics::CLASSIFICATION_EVENTS, &ce, &payload)
+    app.events
+        .publish_again(topics::CLASSIFICATION_EVENTS, &ce, &payload)
         .await;
     // The same news under a new event id (a re-publication) is no new entry into A either.
-    app.publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
+    app.events
+        .publish(topics::CLASSIFICATION_EVENTS, &uscc, &event)
         .await;
     // Two ids, three messages: the redelivered id left no second inbox row. All three sit on
     // one partition (keyed by USCC), so the second id's row means all were consumed.
@@ -133,24 +134,26 @@ async fn leaving_class_a_withdraws_an_unused_invitation_but_not_a_used_one() {
             },
         )
         .await;
-        app.publish(
-            topics::CLASSIFICATION_EVENTS,
-            uscc,
-            &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
-        )
-        .await;
+        app.events
+            .publish(
+                topics::CLASSIFICATION_EVENTS,
+                uscc,
+                &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+            )
+            .await;
     }
     consumed(&app, 2).await;
     app.apply(&fair.id, &applicant, 1)
         .await
         .expect("the invited firm applies");
     for uscc in [&idle, &applicant] {
-        app.publish(
-            topics::CLASSIFICATION_EVENTS,
-            uscc,
-            &classified(uscc, EnterpriseClass::A, EnterpriseClass::B, "2025"),
-        )
-        .await;
+        app.events
+            .publish(
+                topics::CLASSIFICATION_EVENTS,
+                uscc,
+                &classified(uscc, EnterpriseClass::A, EnterpriseClass::B, "2025"),
+            )
+            .await;
     }
     consumed(&app, 4).await;
     let idle_invitation = &invitations(&app, &idle).await[0];
@@ -172,12 +175,13 @@ async fn leaving_class_a_withdraws_an_unused_invitation_but_not_a_used_one() {
     assert_eq!(withdrawn[0].invitation.as_ref().unwrap().uscc, idle);
 
     // An older period's class never replaces the newer one.
-    app.publish(
-        topics::CLASSIFICATION_EVENTS,
-        &idle,
-        &classified(&idle, EnterpriseClass::B, EnterpriseClass::A, "2024"),
-    )
-    .await;
+    app.events
+        .publish(
+            topics::CLASSIFICATION_EVENTS,
+            &idle,
+            &classified(&idle, EnterpriseClass::B, EnterpriseClass::A, "2024"),
+        )
+        .await;
     consumed(&app, 5).await;
     assert_eq!(
         invitations(&app, &idle).await[0].status(),
@@ -199,12 +203,12 @@ async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new
             ..Default::default()
         }),
     };
-    app.publish(topics::CENSUS_EVENTS, &uscc, &registered).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &registered)
+        .await;
     let submitted = CensusReturnSubmitted {
         uscc: uscc.clone(),
-        period: Some(Period {
-            code: "2025".into(),
-        }),
+        period: testkit::period("2025"),
         revision: 1,
         indicators: Some(CensusIndicators {
             export_sales_fen: 3_000_000_000,
@@ -212,13 +216,16 @@ async fn census_events_make_a_firm_eligible_and_a_sweep_invites_leaders_to_a_new
         }),
         ..Default::default()
     };
-    app.publish(topics::CENSUS_EVENTS, &uscc, &submitted).await;
-    app.publish(
-        topics::CLASSIFICATION_EVENTS,
-        &uscc,
-        &classified(&uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
-    )
-    .await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &submitted)
+        .await;
+    app.events
+        .publish(
+            topics::CLASSIFICATION_EVENTS,
+            &uscc,
+            &classified(&uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+        )
+        .await;
     consumed(&app, 3).await;
     assert!(
         invitations(&app, &uscc).await.is_empty(),
@@ -265,12 +272,13 @@ async fn an_enterprise_lists_only_its_own_invitations() {
         .await;
     let (own, other) = (app.uscc(0), app.uscc(1));
     for uscc in [&own, &other] {
-        app.publish(
-            topics::CLASSIFICATION_EVENTS,
-            uscc,
-            &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
-        )
-        .await;
+        app.events
+            .publish(
+                topics::CLASSIFICATION_EVENTS,
+                uscc,
+                &classified(uscc, EnterpriseClass::B, EnterpriseClass::A, "2025"),
+            )
+            .await;
     }
     consumed(&app, 2).await;
     assert_eq!(invitations(&app, &other).await.len(), 1, "both are invited");

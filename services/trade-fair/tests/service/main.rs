@@ -15,15 +15,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::fair::v1::{self as pb, fair_service_client::FairServiceClient};
-use platform::{
-    Outbox,
-    bus::{CloudEvent, Producer},
-    time::to_timestamp,
-};
+use platform::{Outbox, time::to_timestamp};
 use prost::{Message, Name};
 use sqlx::PgPool;
-use testkit::{Service, Usccs, stack, unique_name};
-use tonic::{Request, transport::Channel};
+use testkit::{Publisher, Service, Usccs, unique_name};
+pub use testkit::{as_dept, fields};
+use tonic::transport::Channel;
 use trade_fair::{
     Config,
     config::Rules,
@@ -33,7 +30,6 @@ use trade_fair::{
         read_model::{self, EnterpriseRecord, ReturnRecord},
     },
 };
-use uuid::Uuid;
 
 pub type Client = FairServiceClient<Channel>;
 
@@ -45,7 +41,8 @@ pub struct App {
     pub rules: Rules,
     /// The service's store on the same database, for tests that choose the time.
     pub store: Store,
-    pub producer: Producer,
+    /// Publishes onto this test's topics, as census and classification would.
+    pub events: Publisher,
     pub usccs: Usccs,
     service: Service,
 }
@@ -64,8 +61,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
     ];
     vars.extend_from_slice(extra);
     let service = testkit::spawn(Config::from_lookup, trade_fair::run, &vars).await;
-    let producer =
-        Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).expect("a producer");
+    let events = service.publisher("trade-fair-tests");
     let config = Config::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -83,24 +79,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
         ),
         outbox,
         rules: config.rules,
-        producer,
+        events,
         usccs: Usccs::new(),
         service,
     }
-}
-
-/// A request with the development bearer token of `department` (`commerce`, `finance`, …).
-pub fn as_dept<T>(department: &str, message: T) -> Request<T> {
-    testkit::with_token(&format!("dev-{}", department.replace('_', "-")), message)
-}
-
-/// Field names of an INVALID_ARGUMENT's violations.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 pub fn hours(n: i64) -> chrono::Duration {
@@ -256,33 +238,6 @@ impl App {
             .into_inner()
     }
 
-    /// Publishes `message` about `subject` on the service's `topic`; returns the event for replays.
-    pub async fn publish<M: Message + Name>(
-        &self,
-        topic: &str,
-        subject: &str,
-        message: &M,
-    ) -> (CloudEvent, Vec<u8>) {
-        let event = CloudEvent {
-            id: Uuid::now_v7(),
-            ty: M::full_name(),
-            source: "trade-fair-tests".into(),
-            subject: subject.into(),
-            time: Utc::now(),
-            trace: Default::default(),
-        };
-        let payload = message.encode_to_vec();
-        self.publish_again(topic, &event, &payload).await;
-        (event, payload)
-    }
-
-    pub async fn publish_again(&self, topic: &str, event: &CloudEvent, payload: &[u8]) {
-        self.producer
-            .send(&self.topic(topic), &event.subject, payload, event)
-            .await
-            .expect("publishing an event");
-    }
-
     /// Rows in the inbox of the service's consumers (each event applied once is one row).
     pub async fn inbox_rows(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM inbox")
@@ -305,7 +260,7 @@ pub async fn collect<M: Message + Name + Default>(
     expected: usize,
     timeout: Duration,
 ) -> Vec<M> {
-    testkit::read_events::<M>(&stack().kafka_bootstrap, topic, keep, expected, timeout)
+    testkit::collect::<M>(topic, keep, expected, timeout)
         .await
         .into_iter()
         .map(|(_, event)| event)
