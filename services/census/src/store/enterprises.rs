@@ -5,7 +5,10 @@ use sqlx::PgConnection;
 
 use super::{Store, StoreError, clock, corrupt, enterprise_columns};
 use crate::{
-    domain::{Enterprise, RegistryFields, Status, Uscc},
+    domain::{
+        Enterprise, RegistryFields, Uscc,
+        registry::{self, ChangeCommand, Decision},
+    },
     events,
 };
 
@@ -17,15 +20,9 @@ pub enum Registered {
     Existing(Enterprise),
 }
 
-/// A change to an existing enterprise's record.
-enum Change {
-    Fields(RegistryFields),
-    Deregister { reason: String },
-}
-
 impl Store {
     /// Registers `uscc`; the same data again returns the existing record, different data is
-    /// ALREADY_EXISTS.
+    /// refused ([`registry::register_again`]).
     pub async fn register(
         &self,
         uscc: &Uscc,
@@ -46,21 +43,11 @@ impl Store {
             let current = current(&mut tx, uscc, false).await?.ok_or_else(|| {
                 corrupt(format!("enterprise {uscc} vanished during registration"))
             })?;
-            return if current.is_active() && &current.fields == fields {
-                Ok(Registered::Existing(current))
-            } else {
-                Err(StoreError::RegisteredDifferently(uscc.clone()))
-            };
+            return Ok(Registered::Existing(registry::register_again(
+                current, fields,
+            )?));
         };
-        let enterprise = Enterprise {
-            uscc: uscc.clone(),
-            fields: fields.clone(),
-            status: Status::Active,
-            deregistration_reason: None,
-            version: 1,
-            created_at,
-            updated_at: created_at,
-        };
+        let enterprise = registry::first_version(uscc.clone(), fields.clone(), created_at);
         insert_version(&mut tx, &enterprise, recorded_by).await?;
         self.outbox
             .enqueue(&mut tx, events::enterprise_registered(&enterprise))
@@ -69,79 +56,32 @@ impl Store {
         Ok(Registered::Created(enterprise))
     }
 
-    /// Replaces the registry fields of an active enterprise whose current version is
-    /// `expected_version`. A change to the same values is no change: the record comes back
-    /// as it is, with no new version and no event.
-    pub async fn update(
+    /// Changes an enterprise's record: loads it (locked) and the time, lets
+    /// [`registry::decide`] rule, and commits a new version with its event. A change to the
+    /// same values comes back as the record it is, with no new version and no event.
+    pub async fn change(
         &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        fields: RegistryFields,
-        recorded_by: &str,
-    ) -> Result<Enterprise, StoreError> {
-        self.change(uscc, expected_version, Change::Fields(fields), recorded_by)
-            .await
-    }
-
-    /// Marks an active enterprise deregistered; its file stays.
-    pub async fn deregister(
-        &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        reason: String,
-        recorded_by: &str,
-    ) -> Result<Enterprise, StoreError> {
-        self.change(
-            uscc,
-            expected_version,
-            Change::Deregister { reason },
-            recorded_by,
-        )
-        .await
-    }
-
-    async fn change(
-        &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        change: Change,
+        command: ChangeCommand,
         recorded_by: &str,
     ) -> Result<Enterprise, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let current = current(&mut tx, uscc, true)
-            .await?
-            .ok_or_else(|| StoreError::UnknownEnterprise(uscc.clone()))?;
-        if !current.is_active() {
-            return Err(StoreError::Deregistered(uscc.clone()));
-        }
-        if current.version != expected_version {
-            return Err(StoreError::StaleVersion {
-                uscc: uscc.clone(),
-                current: current.version,
-                expected: expected_version,
-            });
-        }
-        let mut next = Enterprise {
-            version: current.version + 1,
-            updated_at: clock(&mut tx).await?,
-            ..current.clone()
+        let current = current(&mut tx, &command.uscc, true).await?;
+        let now = clock(&mut tx).await?;
+        let (next, previous_version) = match registry::decide(current, command, now)? {
+            Decision::Unchanged(current) => return Ok(current),
+            Decision::NewVersion {
+                next,
+                previous_version,
+            } => (next, previous_version),
         };
-        match change {
-            Change::Fields(fields) if fields == current.fields => return Ok(current),
-            Change::Fields(fields) => next.fields = fields,
-            Change::Deregister { reason } => {
-                next.status = Status::Deregistered;
-                next.deregistration_reason = Some(reason);
-            }
-        }
         insert_version(&mut tx, &next, recorded_by).await?;
         sqlx::query("UPDATE enterprises SET current_version = $2 WHERE uscc = $1")
-            .bind(uscc.as_str())
+            .bind(next.uscc.as_str())
             .bind(next.version)
             .execute(&mut *tx)
             .await?;
         self.outbox
-            .enqueue(&mut tx, events::enterprise_updated(&next, current.version))
+            .enqueue(&mut tx, events::enterprise_updated(&next, previous_version))
             .await?;
         tx.commit().await?;
         Ok(next)

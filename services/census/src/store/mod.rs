@@ -20,7 +20,7 @@ use sqlx::{PgConnection, PgPool, types::Json};
 pub use enterprises::Registered;
 pub use error::StoreError;
 pub use reads::{FileView, ListFilter};
-pub use returns::SubmitOutcome;
+pub use returns::Outcomes;
 
 use crate::domain::{
     CensusReturn, Enterprise, EquipmentLevel, Indicators, IndustryClass, Park, Period,
