@@ -368,7 +368,7 @@ impl ClassificationApi {
             &principal.identity.to_string(),
         )
         .await?;
-        tracing::info!(uscc, period = %row.period, class = row.class, by = %principal.identity, "override changed");
+        tracing::info!(uscc, period = %row.period, class = ?row.class, by = %principal.identity, "override changed");
         self.to_proto(&row).await
     }
 

@@ -236,8 +236,8 @@ pub fn classification_to_proto(row: &ClassRow, model: &Model) -> pb::Classificat
         period: Some(common::Period {
             code: row.period.clone(),
         }),
-        enterprise_class: i32::from(row.class),
-        computed_class: i32::from(row.computed_class),
+        enterprise_class: crate::proto::class_to_proto(row.class),
+        computed_class: crate::proto::class_to_proto(row.computed_class),
         grading: i32::from(row.grading),
         score: row.score,
         rank: row.rank,

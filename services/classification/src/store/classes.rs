@@ -24,8 +24,9 @@ pub struct ClassRow {
     pub park: i32,
     pub segment: i32,
     pub grading: i16,
-    pub computed_class: i16,
-    pub class: i16,
+    /// Stored as the vocabulary's spelling (`A`); NULL for none.
+    pub computed_class: Option<Class>,
+    pub class: Option<Class>,
     pub score: f64,
     pub rank: i32,
     pub sort_rank: i32,
@@ -33,7 +34,7 @@ pub struct ClassRow {
     pub model_version: i64,
     pub reduced_model: bool,
     pub vetoed: bool,
-    pub override_class: Option<i16>,
+    pub override_class: Option<Class>,
     pub override_reason: Option<String>,
     pub override_by: Option<String>,
     pub override_at: Option<DateTime<Utc>>,
@@ -52,11 +53,11 @@ impl ClassRow {
     }
 
     pub fn class(&self) -> Option<Class> {
-        Class::from_proto(i32::from(self.class))
+        self.class
     }
 
     pub fn computed_class(&self) -> Option<Class> {
-        Class::from_proto(i32::from(self.computed_class))
+        self.computed_class
     }
 
     pub fn grading(&self) -> Grading {
@@ -142,7 +143,7 @@ pub async fn list(
         view,
         "SELECT c.* FROM {rows} c
          WHERE c.period = $1
-           AND ($2::int2 IS NULL OR c.class = $2)
+           AND ($2::text IS NULL OR c.class = $2)
            AND ($3::int4 IS NULL OR c.park = $3)
            AND ($4::int4 IS NULL OR c.segment = $4)
            AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
@@ -150,7 +151,7 @@ pub async fn list(
          LIMIT $8",
     ))
     .bind(period)
-    .bind(filter.class.map(|c| c.to_proto() as i16))
+    .bind(filter.class)
     .bind(filter.park)
     .bind(filter.segment)
     .bind(segment)
@@ -176,7 +177,7 @@ pub async fn boundary_score(
     ))
     .bind(period)
     .bind(segment)
-    .bind(class.to_proto() as i16)
+    .bind(class)
     .bind(Grading::Graded.to_proto() as i16)
     .fetch_one(pool)
     .await
@@ -212,9 +213,9 @@ pub async fn distribution(
          GROUP BY park, segment ORDER BY park, segment",
     ))
     .bind(period)
-    .bind(Class::A.to_proto() as i16)
-    .bind(Class::B.to_proto() as i16)
-    .bind(Class::C.to_proto() as i16)
+    .bind(Class::A)
+    .bind(Class::B)
+    .bind(Class::C)
     .bind(Grading::Deferred.to_proto() as i16)
     .bind(Grading::Exempt.to_proto() as i16)
     .fetch_all(pool)
@@ -417,11 +418,11 @@ async fn write_override(
     )
     .bind(&row.period)
     .bind(&row.uscc)
-    .bind(set.map(|c| c.to_proto() as i16))
+    .bind(set)
     .bind(set.map(|_| decision.reason))
     .bind(set.map(|_| principal))
     .bind(set.map(|_| at))
-    .bind(crate::proto::class_to_proto(decision.new_class) as i16)
+    .bind(decision.new_class)
     .bind(at)
     .execute(tx)
     .await
@@ -443,7 +444,7 @@ async fn audit_override(
     .bind(&row.period)
     .bind(&row.uscc)
     .bind(decision.verb)
-    .bind(decision.override_class.map(|c| c.to_proto() as i16))
+    .bind(decision.override_class)
     .bind(row.class)
     .bind(decision.reason)
     .bind(principal)

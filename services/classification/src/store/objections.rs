@@ -37,13 +37,14 @@ pub struct ObjectionRow {
     pub uscc: String,
     pub reason: String,
     pub evidence: Vec<String>,
-    pub requested_class: Option<i16>,
-    pub class_at_filing: i16,
+    pub requested_class: Option<Class>,
+    /// The class in force when filed; `None` if none.
+    pub class_at_filing: Option<Class>,
     pub state: String,
     pub filed_by: String,
     pub filed_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
-    pub decided_class: Option<i16>,
+    pub decided_class: Option<Class>,
     pub decision_reason: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -116,7 +117,7 @@ pub async fn file(
     .bind(new.uscc)
     .bind(new.reason)
     .bind(new.evidence)
-    .bind(new.requested_class.map(|c| c.to_proto() as i16))
+    .bind(new.requested_class)
     .bind(class_at_filing)
     .bind(new.principal)
     .bind(now)
@@ -202,7 +203,7 @@ pub async fn decide(
         .await?;
     }
     let decided_class = match decision {
-        Decision::Uphold(class) => Some(class.to_proto() as i16),
+        Decision::Uphold(class) => Some(class),
         Decision::Reject => None,
     };
     let decided: ObjectionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -271,8 +272,7 @@ pub async fn list(
 
 /// The contract's message of a stored objection (the API's answers and the events).
 pub fn to_proto(row: &ObjectionRow) -> Result<pb::Objection, StoreError> {
-    let class =
-        |value: Option<i16>| class_to_proto(value.and_then(|c| Class::from_proto(c.into())));
+    let class = class_to_proto;
     let state = match row.state()? {
         ObjectionState::Filed => pb::ObjectionState::Filed,
         ObjectionState::Upheld => pb::ObjectionState::Upheld,
@@ -287,7 +287,7 @@ pub fn to_proto(row: &ObjectionRow) -> Result<pb::Objection, StoreError> {
         reason: row.reason.clone(),
         evidence: row.evidence.clone(),
         requested_class: class(row.requested_class),
-        class_at_filing: class(Some(row.class_at_filing)),
+        class_at_filing: class(row.class_at_filing),
         state: state as i32,
         filed_by: row.filed_by.clone(),
         filed_at: Some(to_timestamp(row.filed_at)),

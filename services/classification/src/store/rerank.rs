@@ -14,12 +14,9 @@ use platform::Outbox;
 use sqlx::{PgConnection, PgPool};
 
 use super::{corrupt, events, models, settle, try_lock_period};
-use crate::{
-    domain::{
-        Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
-        policy::Transition,
-    },
-    proto::class_to_proto,
+use crate::domain::{
+    Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
+    policy::Transition,
 };
 
 /// What one re-rank did.
@@ -55,23 +52,23 @@ struct Previous {
     park: i32,
     segment: i32,
     grading: i16,
-    computed_class: i16,
-    class: i16,
+    computed_class: Option<Class>,
+    class: Option<Class>,
     score: f64,
     rank: i32,
     cohort_size: i32,
     model_version: i64,
     reduced_model: bool,
     vetoed: bool,
-    override_class: Option<i16>,
+    override_class: Option<Class>,
     override_reason: Option<String>,
 }
 
 /// A row as this re-rank computes it.
 struct Computed {
     grading: i16,
-    computed_class: i16,
-    class: i16,
+    computed_class: Option<Class>,
+    class: Option<Class>,
     score: f64,
     rank: i32,
     cohort_size: i32,
@@ -207,8 +204,8 @@ async fn rerank_locked(
             continue;
         }
         let transition = Transition {
-            from: before.and_then(|p| Class::from_proto(i32::from(p.class))),
-            to: Class::from_proto(i32::from(computed.class)),
+            from: before.and_then(|p| p.class),
+            to: computed.class,
         };
         if transition.from != transition.to {
             let change = ClassChangeOf {
@@ -328,12 +325,12 @@ async fn previous_rows(
 impl Computed {
     /// The row an evaluation gives; an override stored `before` stays the class in force.
     fn of(evaluation: &Evaluation, before: Option<&Previous>, row: &FirmRow) -> Self {
-        let computed_class = class_to_proto(evaluation.class) as i16;
+        let computed_class = evaluation.class;
         let override_class = before.and_then(|p| p.override_class);
         Computed {
             grading: evaluation.grading.to_proto() as i16,
             computed_class,
-            class: override_class.unwrap_or(computed_class),
+            class: override_class.or(computed_class),
             score: evaluation.score,
             rank: evaluation.rank as i32,
             cohort_size: evaluation.cohort_size as i32,
@@ -449,8 +446,13 @@ async fn write_rows(
     let parks: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].park).collect();
     let segments: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].segment).collect();
     let gradings: Vec<i16> = chunk.iter().map(|(_, c)| c.grading).collect();
-    let computed: Vec<i16> = chunk.iter().map(|(_, c)| c.computed_class).collect();
-    let classes: Vec<i16> = chunk.iter().map(|(_, c)| c.class).collect();
+    // The classes in their stored spelling (NULL for none).
+    let spelling = |class: Option<Class>| class.map(Class::as_str);
+    let computed: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(_, c)| spelling(c.computed_class))
+        .collect();
+    let classes: Vec<Option<&str>> = chunk.iter().map(|(_, c)| spelling(c.class)).collect();
     let scores: Vec<f64> = chunk.iter().map(|(_, c)| c.score).collect();
     let ranks: Vec<i32> = chunk.iter().map(|(_, c)| c.rank).collect();
     let sizes: Vec<i32> = chunk.iter().map(|(_, c)| c.cohort_size).collect();
@@ -462,8 +464,8 @@ async fn write_rows(
                                       reduced_model, vetoed, classified_at)
          SELECT $1, t.uscc, $2, t.name, t.park, t.segment, t.grading, t.computed_class, t.class,
                 t.score, t.rank, t.cohort_size, $3, t.reduced_model, t.vetoed, $4
-         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::int2[],
-                     $11::int2[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
+         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::text[],
+                     $11::text[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
               AS t(uscc, name, park, segment, grading, computed_class, class, score, rank,
                    cohort_size, reduced_model, vetoed)
          ON CONFLICT (period, uscc) DO UPDATE SET

@@ -162,9 +162,9 @@ pub async fn settle_locked(
 struct Pending {
     uscc: String,
     name: String,
-    class: i16,
+    class: Option<Class>,
     model_version: i64,
-    notified_class: Option<i16>,
+    notified_class: Option<Class>,
     sequence: i64,
 }
 
@@ -184,7 +184,7 @@ pub async fn notify(
          FROM classifications c
          LEFT JOIN notified_classes n ON n.period = c.period AND n.uscc = c.uscc
          WHERE c.period = $1 AND ($2::text IS NULL OR c.uscc = $2)
-           AND c.class <> COALESCE(n.class, 0)
+           AND c.class IS DISTINCT FROM n.class
          ORDER BY c.uscc",
     )
     .bind(period)
@@ -210,10 +210,8 @@ pub async fn notify(
                 period,
                 model_version: firm.model_version,
                 transition: Transition {
-                    from: firm
-                        .notified_class
-                        .and_then(|c| Class::from_proto(i32::from(c))),
-                    to: Class::from_proto(i32::from(firm.class)),
+                    from: firm.notified_class,
+                    to: firm.class,
                 },
                 sequence: firm.sequence + 1,
             };
@@ -237,13 +235,13 @@ async fn record_notified(
     at: chrono::DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let usccs: Vec<&str> = firms.iter().map(|f| f.uscc.as_str()).collect();
-    let classes: Vec<i16> = firms.iter().map(|f| f.class).collect();
+    let classes: Vec<Option<&str>> = firms.iter().map(|f| f.class.map(Class::as_str)).collect();
     let versions: Vec<i64> = firms.iter().map(|f| f.model_version).collect();
     let sequences: Vec<i64> = firms.iter().map(|f| f.sequence + 1).collect();
     sqlx::query(
         "INSERT INTO notified_classes (period, uscc, class, model_version, sequence, notified_at)
          SELECT $1, t.uscc, t.class, t.model_version, t.sequence, $2
-         FROM unnest($3::text[], $4::int2[], $5::int8[], $6::int8[])
+         FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[])
               AS t(uscc, class, model_version, sequence)
          ON CONFLICT (period, uscc) DO UPDATE SET
              class = EXCLUDED.class, model_version = EXCLUDED.model_version,

@@ -7,8 +7,28 @@
 //! re-rank) unless they set it: `settling` tests the quiet time itself, and `publication` and
 //! `net_notices_5000` set one to see notices wait for it (or for publication).
 
+/// SQL reading a stored class column (the vocabulary's spelling, `A`; NULL for none) as the
+/// contract's number (`ENTERPRISE_CLASS_A` = 1; 0 for none), as the tests compare it.
+macro_rules! class_number {
+    ($column:literal) => {
+        concat!(
+            "COALESCE(array_position(ARRAY['A', 'B', 'C'], ",
+            $column,
+            "), 0)::int2"
+        )
+    };
+}
+
+/// As [`class_number!`] for a column where NULL stays NULL.
+macro_rules! optional_class_number {
+    ($column:literal) => {
+        concat!("array_position(ARRAY['A', 'B', 'C'], ", $column, ")::int2")
+    };
+}
+
 mod api;
 mod chain;
+mod class_spelling;
 mod coalescing;
 mod enterprise;
 mod net_notices_5000;

@@ -273,10 +273,13 @@ async fn an_upheld_objection_is_an_audited_override_with_notices_that_survives_r
     assert_eq!(class.override_reason, expected_reason);
 
     // Audited through the override path.
-    let audit: Vec<(String, Option<i16>, i16, String, String)> = sqlx::query_as(
-        "SELECT action, override_class, class_before, reason, principal
-         FROM override_audit WHERE uscc = $1 AND period = $2",
-    )
+    let audit: Vec<(String, Option<i16>, i16, String, String)> = sqlx::query_as(concat!(
+        "SELECT action, ",
+        optional_class_number!("override_class"),
+        ", ",
+        class_number!("class_before"),
+        ", reason, principal FROM override_audit WHERE uscc = $1 AND period = $2"
+    ))
     .bind(&firm)
     .bind(PERIOD)
     .fetch_all(&app.pool)

@@ -200,9 +200,11 @@ async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_n
     want.extend(ids_of(reporter, Class::B, Class::A, 4));
     assert_eq!(by_firm[reporter.as_str()], want);
 
-    let notified: (i16, i64) = sqlx::query_as(
-        "SELECT class, sequence FROM notified_classes WHERE period = $1 AND uscc = $2",
-    )
+    let notified: (i16, i64) = sqlx::query_as(concat!(
+        "SELECT ",
+        class_number!("class"),
+        ", sequence FROM notified_classes WHERE period = $1 AND uscc = $2"
+    ))
     .bind(PERIOD)
     .bind(leader)
     .fetch_one(&app.pool)
@@ -390,12 +392,15 @@ async fn bursts_half_undone_settle_into_the_notices_of_the_net_moves_only() {
         net.transitions
     );
 
-    let notified: Vec<(String, i16)> =
-        sqlx::query_as("SELECT uscc, class FROM notified_classes WHERE period = $1 ORDER BY uscc")
-            .bind(PERIOD)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let notified: Vec<(String, i16)> = sqlx::query_as(concat!(
+        "SELECT uscc, ",
+        class_number!("class"),
+        " FROM notified_classes WHERE period = $1 ORDER BY uscc"
+    ))
+    .bind(PERIOD)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     let in_force: Vec<(String, i16)> = last
         .iter()
         .filter(|(_, class)| class.is_some())
