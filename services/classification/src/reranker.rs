@@ -14,26 +14,23 @@
 //! taken leaves the period to the holder. Notifications (`LISTEN`) wake the task; a poll
 //! covers lost ones.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use opentelemetry::metrics::{Counter, Histogram};
-use platform::{
-    Outbox, backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry,
-};
+use platform::{backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry};
 use sqlx::{PgPool, types::Json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     config::RerankConfig,
-    domain::policy::NoticeRule,
-    store::{read_model::DIRTY_CHANNEL, rerank, settle},
+    store::{Store, read_model::DIRTY_CHANNEL},
 };
 
 pub struct Reranker {
+    /// For the wake-ups and the dirty periods' times.
     pool: PgPool,
-    outbox: Outbox,
-    rules: Arc<Vec<NoticeRule>>,
+    store: Store,
     config: RerankConfig,
     runs: Counter<u64>,
     changed: Counter<u64>,
@@ -42,17 +39,11 @@ pub struct Reranker {
 }
 
 impl Reranker {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        rules: Arc<Vec<NoticeRule>>,
-        config: RerankConfig,
-    ) -> Self {
+    pub fn new(pool: PgPool, store: Store, config: RerankConfig) -> Self {
         let meter = opentelemetry::global::meter("classification");
         Self {
             pool,
-            outbox,
-            rules,
+            store,
             config,
             runs: meter
                 .u64_counter("classification.reranks")
@@ -111,16 +102,17 @@ impl Reranker {
 
     /// Settles every unsettled period quiet for the settle time.
     async fn settle_pass(&self) -> anyhow::Result<Option<Duration>> {
-        let (due, mut next) = settle::due_periods(&self.pool, self.config.notice_settle).await?;
+        let (due, mut next) = self.store.due_periods(self.config.notice_settle).await?;
         for (period, trace) in due {
             // The settle continues the trace of the change that left the period unsettled.
             let span = tracing::info_span!("classification.settle", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
             let quiet = self.config.notice_settle;
-            let settled =
-                settle::settle_if_due(&self.pool, &self.outbox, &self.rules, &period, quiet)
-                    .instrument(span)
-                    .await?;
+            let settled = self
+                .store
+                .settle_if_due(&period, quiet)
+                .instrument(span)
+                .await?;
             match settled {
                 Some(outcome) => {
                     self.notices.add(outcome.notices as u64, &[]);
@@ -167,9 +159,7 @@ impl Reranker {
             // The re-rank continues the trace of the period's latest change.
             let span = tracing::info_span!("classification.rerank", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
-            let reranked = rerank::rerank_period(&self.pool, &self.outbox, &period)
-                .instrument(span)
-                .await?;
+            let reranked = self.store.rerank_period(&period).instrument(span).await?;
             match reranked {
                 Some(outcome) => {
                     let elapsed = started.elapsed();

@@ -12,16 +12,75 @@ pub mod read_model;
 pub mod rerank;
 pub mod settle;
 
-use sqlx::PgConnection;
+use std::sync::Arc;
+
+use platform::Outbox;
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    clock::Clock,
+    domain::{Model, policy::NoticeRule},
+};
+
+/// The service's database and outbox: every load and every commit (a change with its
+/// outbox rows, in one transaction) goes through it. Helpers that take a connection are the
+/// steps of its transactions.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    /// The notice rules the override, objection, publication and settle paths send by.
+    rules: Arc<Vec<NoticeRule>>,
+    /// Model versions by number, for breakdowns of classes computed with older versions.
+    models: models::ModelCache,
+    /// The time objections are filed and decided at.
+    clock: Clock,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, outbox: Outbox, rules: Arc<Vec<NoticeRule>>) -> Self {
+        Self {
+            pool,
+            outbox,
+            rules,
+            models: models::ModelCache::default(),
+            clock: Clock::System,
+        }
+    }
+
+    /// The store reading the time from `clock` (a test fixes "now").
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The model of `version`, cached (versions never change).
+    pub async fn model(&self, version: i64) -> Result<Arc<Model>, StoreError> {
+        self.models.get(&self.pool, version).await
+    }
+
+    /// A stored model version; 0 for the current one.
+    pub async fn model_version(&self, version: i64) -> Result<models::StoredModel, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if version == 0 {
+            models::current(&mut conn).await
+        } else {
+            models::get(&mut conn, version)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("model version {version}")))
+        }
+    }
+}
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
-    /// A stale expected version (optimistic concurrency).
+    /// A stale expected version (optimistic concurrency), or a write another writer got to
+    /// first.
     #[error("{0}")]
-    Conflict(String),
+    VersionConflict(String),
     /// The request is valid but the state does not allow it.
     #[error("{0}")]
     Precondition(String),

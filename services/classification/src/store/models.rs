@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use tokio::sync::RwLock;
 
-use super::{StoreError, read_model};
+use super::{Store, StoreError, read_model};
 use crate::domain::Model;
 
 /// A stored version.
@@ -41,18 +41,21 @@ impl From<Row> for StoredModel {
     }
 }
 
-/// Stores `model` as version 1 unless a version exists (the first start of the service).
-pub async fn ensure_initial(pool: &PgPool, model: &Model) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO models (version, definition, note, created_by)
-         SELECT 1, $1, 'initial model from configuration', 'service:classification'
-         WHERE NOT EXISTS (SELECT 1 FROM models)
-         ON CONFLICT (version) DO NOTHING",
-    )
-    .bind(Json(model))
-    .execute(pool)
-    .await
-    .map(|_| ())
+impl Store {
+    /// Stores `model` as version 1 unless a version exists (the first start of the service).
+    pub async fn ensure_initial_model(&self, model: &Model) -> sqlx::Result<()> {
+        let pool = &self.pool;
+        sqlx::query(
+            "INSERT INTO models (version, definition, note, created_by)
+             SELECT 1, $1, 'initial model from configuration', 'service:classification'
+             WHERE NOT EXISTS (SELECT 1 FROM models)
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(Json(model))
+        .execute(pool)
+        .await
+        .map(|_| ())
+    }
 }
 
 /// The version in force (the highest).
@@ -77,40 +80,43 @@ pub async fn get(conn: &mut PgConnection, version: i64) -> Result<Option<StoredM
     .map(StoredModel::from))
 }
 
-/// Stores the next version if `expected_version` is still the current one (else
-/// [`StoreError::Conflict`]), and marks every period dirty for the full re-run.
-pub async fn store_next(
-    pool: &PgPool,
-    model: &Model,
-    expected_version: i64,
-    note: &str,
-    created_by: &str,
-) -> Result<StoredModel, StoreError> {
-    let mut tx = pool.begin().await?;
-    // One writer at a time, so two concurrent SetModel calls cannot both pass the check.
-    sqlx::query("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
-        .execute(&mut *tx)
+impl Store {
+    /// Stores the next version if `expected_version` is still the current one (else
+    /// [`StoreError::VersionConflict`]), and marks every period dirty for the full re-run.
+    pub async fn store_model(
+        &self,
+        model: &Model,
+        expected_version: i64,
+        note: &str,
+        created_by: &str,
+    ) -> Result<StoredModel, StoreError> {
+        let pool = &self.pool;
+        let mut tx = pool.begin().await?;
+        // One writer at a time, so two concurrent SetModel calls cannot both pass the check.
+        sqlx::query("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let current = current(&mut tx).await?;
+        if current.version != expected_version {
+            return Err(StoreError::VersionConflict(format!(
+                "expected model version {expected_version}, but version {} is current",
+                current.version
+            )));
+        }
+        let row: Row = sqlx::query_as(
+            "INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
+             RETURNING version, definition, note, created_by, created_at",
+        )
+        .bind(current.version + 1)
+        .bind(Json(model))
+        .bind(note)
+        .bind(created_by)
+        .fetch_one(&mut *tx)
         .await?;
-    let current = current(&mut tx).await?;
-    if current.version != expected_version {
-        return Err(StoreError::Conflict(format!(
-            "expected model version {expected_version}, but version {} is current",
-            current.version
-        )));
+        read_model::mark_all_dirty(&mut tx).await?;
+        tx.commit().await?;
+        Ok(row.into())
     }
-    let row: Row = sqlx::query_as(
-        "INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
-         RETURNING version, definition, note, created_by, created_at",
-    )
-    .bind(current.version + 1)
-    .bind(Json(model))
-    .bind(note)
-    .bind(created_by)
-    .fetch_one(&mut *tx)
-    .await?;
-    read_model::mark_all_dirty(&mut tx).await?;
-    tx.commit().await?;
-    Ok(row.into())
 }
 
 /// Versions are immutable, so they are cached once read (explanations need the version a

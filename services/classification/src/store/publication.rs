@@ -22,7 +22,7 @@ use haicheng_proto::{
 use platform::{Outbox, OutgoingEvent, time::to_timestamp};
 use sqlx::{PgConnection, PgPool};
 
-use super::{StoreError, classes, lock_period, rerank, settle};
+use super::{Store, StoreError, classes, lock_period, rerank, settle};
 use crate::domain::policy::NoticeRule;
 
 /// Which ranking a read answers from.
@@ -88,26 +88,29 @@ pub struct PublishRequest<'a> {
 /// Attempts at publishing while returns keep arriving.
 const ATTEMPTS: usize = 3;
 
-/// Publishes `request.period`; `deadline` gives the end of the objection window from the
-/// publication time. FAILED_PRECONDITION if the period is published already (naming when and
-/// by whom) or has no classifications; ABORTED if returns kept arriving meanwhile.
-pub async fn publish(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    request: PublishRequest<'_>,
-    deadline: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
-) -> Result<(Publication, PublishOutcome), StoreError> {
-    for _ in 0..ATTEMPTS {
-        if let Some(published) = attempt(pool, outbox, rules, request, &deadline).await? {
-            return Ok(published);
+impl Store {
+    /// Publishes `request.period`; `deadline` gives the end of the objection window from the
+    /// publication time. FAILED_PRECONDITION if the period is published already (naming when and
+    /// by whom) or has no classifications; ABORTED if returns kept arriving meanwhile.
+    pub async fn publish(
+        &self,
+        request: PublishRequest<'_>,
+        deadline: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
+    ) -> Result<(Publication, PublishOutcome), StoreError> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        for _ in 0..ATTEMPTS {
+            if let Some(published) = attempt(pool, outbox, rules, request, &deadline).await? {
+                return Ok(published);
+            }
         }
+        Err(StoreError::VersionConflict(format!(
+            "returns of period {} kept arriving while it was being published ({ATTEMPTS} attempts): \
+             nothing was published; publish it once the census import is done",
+            request.period
+        )))
     }
-    Err(StoreError::Conflict(format!(
-        "returns of period {} kept arriving while it was being published ({ATTEMPTS} attempts): \
-         nothing was published; publish it once the census import is done",
-        request.period
-    )))
 }
 
 /// One publishing transaction; `None` (rolled back) if a return arrived meanwhile.
@@ -285,22 +288,25 @@ pub async fn is_published(conn: &mut PgConnection, period: &str) -> sqlx::Result
         .await
 }
 
-/// Whether the period an enterprise's read is about is published: the given period, else the
-/// latest period the enterprise is classified in (`false` when it is in none: the read then
-/// answers NOT_FOUND as before).
-pub async fn is_published_for(
-    pool: &PgPool,
-    uscc: &str,
-    period: Option<&str>,
-) -> Result<bool, StoreError> {
-    let mut conn = pool.acquire().await?;
-    let period = match period {
-        Some(period) => Some(period.to_string()),
-        None => classes::latest_period_of(&mut conn, View::Current, uscc).await?,
-    };
-    match period {
-        Some(period) => Ok(is_published(&mut conn, &period).await?),
-        None => Ok(false),
+impl Store {
+    /// Whether the period an enterprise's read is about is published: the given period, else the
+    /// latest period the enterprise is classified in (`false` when it is in none: the read then
+    /// answers NOT_FOUND as before).
+    pub async fn is_published_for(
+        &self,
+        uscc: &str,
+        period: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let mut conn = pool.acquire().await?;
+        let period = match period {
+            Some(period) => Some(period.to_string()),
+            None => classes::latest_period_of(&mut conn, View::Current, uscc).await?,
+        };
+        match period {
+            Some(period) => Ok(is_published(&mut conn, &period).await?),
+            None => Ok(false),
+        }
     }
 }
 
@@ -315,28 +321,31 @@ pub async fn require_published(conn: &mut PgConnection, period: &str) -> Result<
     }
 }
 
-/// The period a listing or a distribution in `view` reads: the given one (which must be
-/// published for the published view), else the latest period of the view (`None`: the
-/// current view has no classes yet; the published view refuses, as no period is published).
-pub async fn resolve_period(
-    pool: &PgPool,
-    view: View,
-    period: Option<String>,
-) -> Result<Option<String>, StoreError> {
-    let mut conn = pool.acquire().await?;
-    match (view, period) {
-        (View::Published, Some(period)) => {
-            require_published(&mut conn, &period).await?;
-            Ok(Some(period))
+impl Store {
+    /// The period a listing or a distribution in `view` reads: the given one (which must be
+    /// published for the published view), else the latest period of the view (`None`: the
+    /// current view has no classes yet; the published view refuses, as no period is published).
+    pub async fn resolve_period(
+        &self,
+        view: View,
+        period: Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        let pool = &self.pool;
+        let mut conn = pool.acquire().await?;
+        match (view, period) {
+            (View::Published, Some(period)) => {
+                require_published(&mut conn, &period).await?;
+                Ok(Some(period))
+            }
+            (View::Current, Some(period)) => Ok(Some(period)),
+            (view, None) => match classes::latest_period(&mut conn, view).await? {
+                Some(period) => Ok(Some(period)),
+                None if view == View::Published => Err(StoreError::Precondition(
+                    "no period is published yet: no published ranking to read".into(),
+                )),
+                None => Ok(None),
+            },
         }
-        (View::Current, Some(period)) => Ok(Some(period)),
-        (view, None) => match classes::latest_period(&mut conn, view).await? {
-            Some(period) => Ok(Some(period)),
-            None if view == View::Published => Err(StoreError::Precondition(
-                "no period is published yet: no published ranking to read".into(),
-            )),
-            None => Ok(None),
-        },
     }
 }
 

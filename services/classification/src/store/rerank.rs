@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::Outbox;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
-use super::{corrupt, events, models, settle, try_lock_period};
+use super::{Store, corrupt, events, models, settle, try_lock_period};
 use crate::domain::{
     Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
     policy::Transition,
@@ -99,21 +99,21 @@ const CHUNK: usize = 5_000;
 /// `EnterpriseClassified` events enqueued per statement.
 const EVENT_CHUNK: usize = 1_000;
 
-/// Re-ranks `period` if it is dirty and no one else is re-ranking it (`None` otherwise).
-pub async fn rerank_period(
-    pool: &PgPool,
-    outbox: &Outbox,
-    period: &str,
-) -> anyhow::Result<Option<RerankOutcome>> {
-    let mut tx = pool.begin().await?;
-    if !try_lock_period(&mut tx, period).await? {
-        return Ok(None);
+impl Store {
+    /// Re-ranks `period` if it is dirty and no one else is re-ranking it (`None` otherwise).
+    pub async fn rerank_period(&self, period: &str) -> anyhow::Result<Option<RerankOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let mut tx = pool.begin().await?;
+        if !try_lock_period(&mut tx, period).await? {
+            return Ok(None);
+        }
+        let outcome = rerank_if_dirty(&mut tx, outbox, period).await?;
+        if outcome.is_some() {
+            tx.commit().await?;
+        }
+        Ok(outcome)
     }
-    let outcome = rerank_if_dirty(&mut tx, outbox, period).await?;
-    if outcome.is_some() {
-        tx.commit().await?;
-    }
-    Ok(outcome)
 }
 
 /// In the caller's transaction holding the period's lock: re-ranks `period` if it is dirty

@@ -15,7 +15,7 @@ use chrono::Utc;
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool, types::Json};
 
-use super::{events, try_lock_period};
+use super::{Store, events, try_lock_period};
 use crate::domain::{
     Class,
     policy::{Cause, NoticeRule, Transition},
@@ -51,61 +51,67 @@ type Trace = Json<HashMap<String, String>>;
 /// A period due to settle, with the trace context of its last change.
 pub type DuePeriod = (String, Trace);
 
-/// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
-/// until the next of the others is (`None`: no other). A settle time of zero asks for notices
-/// as the ranking moves: every unsettled period is due after each re-rank, pending or not
-/// (under a steady stream of returns a re-rank is nearly always pending, and notices would
-/// otherwise wait for the stream to stop).
-pub async fn due_periods(
-    pool: &PgPool,
-    settle: Duration,
-) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
-    let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
-        "SELECT u.period,
-                GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
-                u.trace_headers
-         FROM unsettled_periods u
-         WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
-         ORDER BY u.last_change_at",
-    )
-    .bind(settle.as_secs_f64() * 1000.0)
-    .fetch_all(pool)
-    .await?;
-    let mut due = Vec::new();
-    let mut next: Option<Duration> = None;
-    for (period, wait_ms, trace) in rows {
-        if wait_ms > 0.0 {
-            let wait = Duration::from_secs_f64(wait_ms / 1000.0);
-            next = Some(next.map_or(wait, |n| n.min(wait)));
-        } else {
-            due.push((period, trace));
+impl Store {
+    /// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
+    /// until the next of the others is (`None`: no other). A settle time of zero asks for notices
+    /// as the ranking moves: every unsettled period is due after each re-rank, pending or not
+    /// (under a steady stream of returns a re-rank is nearly always pending, and notices would
+    /// otherwise wait for the stream to stop).
+    pub async fn due_periods(
+        &self,
+        settle: Duration,
+    ) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
+        let pool = &self.pool;
+        let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
+            "SELECT u.period,
+                    GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
+                    u.trace_headers
+             FROM unsettled_periods u
+             WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
+             ORDER BY u.last_change_at",
+        )
+        .bind(settle.as_secs_f64() * 1000.0)
+        .fetch_all(pool)
+        .await?;
+        let mut due = Vec::new();
+        let mut next: Option<Duration> = None;
+        for (period, wait_ms, trace) in rows {
+            if wait_ms > 0.0 {
+                let wait = Duration::from_secs_f64(wait_ms / 1000.0);
+                next = Some(next.map_or(wait, |n| n.min(wait)));
+            } else {
+                due.push((period, trace));
+            }
         }
+        Ok((due, next))
     }
-    Ok((due, next))
 }
 
-/// Settles `period` now, whatever its quiet time (tests call this directly): `None` if
-/// another transaction holds the period's lock.
-pub async fn settle_period(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    period: &str,
-) -> anyhow::Result<Option<SettleOutcome>> {
-    settle(pool, outbox, rules, period, None).await
+impl Store {
+    /// Settles `period` now, whatever its quiet time (tests call this directly): `None` if
+    /// another transaction holds the period's lock.
+    pub async fn settle_period(&self, period: &str) -> anyhow::Result<Option<SettleOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        settle(pool, outbox, rules, period, None).await
+    }
 }
 
-/// As [`settle_period`] if the period is still due under its lock (quiet for `quiet`, no
-/// re-rank pending): another replica may have settled it, and a change left it unsettled
-/// again, since [`due_periods`] was read. Not due: nothing is done.
-pub async fn settle_if_due(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    period: &str,
-    quiet: Duration,
-) -> anyhow::Result<Option<SettleOutcome>> {
-    settle(pool, outbox, rules, period, Some(quiet)).await
+impl Store {
+    /// As [`settle_period`] if the period is still due under its lock (quiet for `quiet`, no
+    /// re-rank pending): another replica may have settled it, and a change left it unsettled
+    /// again, since [`due_periods`] was read. Not due: nothing is done.
+    pub async fn settle_if_due(
+        &self,
+        period: &str,
+        quiet: Duration,
+    ) -> anyhow::Result<Option<SettleOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        settle(pool, outbox, rules, period, Some(quiet)).await
+    }
 }
 
 async fn settle(

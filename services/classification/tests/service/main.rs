@@ -40,7 +40,7 @@ mod settling;
 use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
-use classification::Config;
+use classification::{Config, clock::Clock};
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
     classification::v1::{
@@ -86,12 +86,21 @@ pub async fn spawn_app() -> App {
 
 /// Starts the service with `extra` settings; the settle time is 0 unless `extra` sets it.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
+    spawn_app_at(Clock::System, extra).await
+}
+
+/// As [`spawn_app_with`], the service reading the time of its day-dependent rules from
+/// `clock`.
+pub async fn spawn_app_at(clock: Clock, extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
     let settle = classification::config::vars::NOTICE_SETTLE;
     let mut vars = vec![(settle, "0s")];
     vars.extend_from_slice(extra);
     let notices_at_once = vars.iter().rev().find(|(k, _)| *k == settle) == Some(&(settle, "0s"));
-    let service = testkit::spawn(Config::from_lookup, classification::run, &vars).await;
+    let config = |lookup: testkit::Lookup| {
+        Config::from_lookup(lookup).map(|config| Config { clock, ..config })
+    };
+    let service = testkit::spawn(config, classification::run, &vars).await;
     let census_topic = service.topic(haicheng_proto::topics::CENSUS_EVENTS);
     let producer = Producer::new(&stack().kafka_bootstrap, Duration::from_secs(10)).unwrap();
     producer
