@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod events;
 pub mod proto;
 pub mod reranker;
 pub mod store;

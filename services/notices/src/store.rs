@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::policy::v1::{NoticeEntry, NoticeState, SupportPolicyNotice};
-use platform::{ApiError, auth::Department, time::to_timestamp};
+use platform::{auth::Department, time::to_timestamp};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -149,12 +149,47 @@ struct Row {
     acknowledged_by: Option<String>,
 }
 
-impl TryFrom<Row> for Entry {
-    type Error = ApiError;
+/// What a read of the notice store can answer besides its rows, in the store's own words;
+/// the API maps it to a status once (`api`).
+/// (Written out rather than derived: the crate does without `thiserror`.)
+#[derive(Debug)]
+pub enum StoreError {
+    /// A stored notice the service cannot read: the database was changed behind its back.
+    Corrupt { seq: i64, what: &'static str },
+    /// The database failed or could not be reached.
+    Database(sqlx::Error),
+}
 
-    fn try_from(row: Row) -> Result<Self, ApiError> {
-        let corrupt =
-            |what: &str| ApiError::Internal(anyhow::anyhow!("notice seq {}: {what}", row.seq));
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Corrupt { seq, what } => write!(f, "notice seq {seq}: {what}"),
+            StoreError::Database(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Corrupt { .. } => None,
+            StoreError::Database(err) => err.source(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err)
+    }
+}
+
+impl TryFrom<Row> for Entry {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        let seq = row.seq;
+        let corrupt = |what: &'static str| StoreError::Corrupt { seq, what };
         let mut notice = SupportPolicyNotice::decode(row.payload.as_slice())
             .map_err(|_| corrupt("payload does not decode"))?;
         notice.due_at = Some(to_timestamp(row.deadline));
@@ -250,7 +285,7 @@ impl NoticeStore {
         filter: &Filter,
         before: Option<Cursor>,
         limit: i64,
-    ) -> Result<Vec<Entry>, ApiError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let (sql, texts) = list_sql(filter, before.is_some());
         // Safe: the text is fixed fragments and placeholder numbers; every value is bound.
         let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
@@ -272,7 +307,7 @@ impl NoticeStore {
         department: Department,
         cursor: Cursor,
         limit: i64,
-    ) -> Result<Vec<Entry>, ApiError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let rows: Vec<Row> = sqlx::query_as(entries!(
             "",
             "notices",
@@ -295,7 +330,7 @@ impl NoticeStore {
         department: Department,
         notice_id: &str,
         by: &str,
-    ) -> Result<Option<Entry>, ApiError> {
+    ) -> Result<Option<Entry>, StoreError> {
         let row: Option<Row> = sqlx::query_as(entries!(
             "WITH acked AS (
                  UPDATE notices

@@ -238,25 +238,9 @@ async fn last_revisions(
         .collect())
 }
 
-/// One INSERT for every new revision: the columns travel as arrays.
-async fn insert_returns(conn: &mut PgConnection, rows: &[&CensusReturn]) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    macro_rules! column {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    macro_rules! indicator {
-        ($name:ident) => {
-            column!(|r| r.content.indicators.$name)
-        };
-    }
-    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
-        .unwrap_or_else(|_| "{}".to_string()));
-    sqlx::query(
-        "INSERT INTO census_returns (uscc, period, revision, client_request_id,
+/// One INSERT for a batch of revisions: every column travels as an array (`unnest`).
+const INSERT_RETURNS: &str =
+    "INSERT INTO census_returns (uscc, period, revision, client_request_id,
             employees_total, production_staff, rd_technical_staff, management_sales_staff,
             college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
             tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
@@ -283,41 +267,59 @@ async fn insert_returns(conn: &mut PgConnection, rows: &[&CensusReturn]) -> sqlx
             tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
             equipment_level, invention_patents, utility_model_patents, design_patents,
             land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
-            enterprise_version, submitted_at, submitted_by)",
-    )
-    .bind(column!(|r| r.content.uscc.to_string()))
-    .bind(column!(|r| r.content.period.code()))
-    .bind(column!(|r| r.revision))
-    .bind(column!(|r| r.client_request_id.clone()))
-    .bind(indicator!(employees_total))
-    .bind(indicator!(production_staff))
-    .bind(indicator!(rd_technical_staff))
-    .bind(indicator!(management_sales_staff))
-    .bind(indicator!(college_educated_staff))
-    .bind(indicator!(rd_spend_fen))
-    .bind(indicator!(revenue_fen))
-    .bind(indicator!(industrial_output_fen))
-    .bind(indicator!(tax_paid_fen))
-    .bind(indicator!(export_sales_fen))
-    .bind(indicator!(equipment_value_fen))
-    .bind(indicator!(automation_share_percent))
-    .bind(column!(|r| r
-        .content
-        .indicators
-        .equipment_level
-        .as_str()
-        .to_string()))
-    .bind(indicator!(invention_patents))
-    .bind(indicator!(utility_model_patents))
-    .bind(indicator!(design_patents))
-    .bind(indicator!(land_used_centi_mu))
-    .bind(indicator!(energy_use_tce))
-    .bind(indicator!(rd_exceeds_revenue_flag))
-    .bind(sources)
-    .bind(column!(|r| r.enterprise_version))
-    .bind(column!(|r| r.submitted_at))
-    .bind(column!(|r| r.submitted_by.clone()))
-    .execute(conn)
-    .await?;
+            enterprise_version, submitted_at, submitted_by)";
+
+/// One INSERT for every new revision: the columns travel as arrays.
+async fn insert_returns(conn: &mut PgConnection, rows: &[&CensusReturn]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    macro_rules! indicator {
+        ($name:ident) => {
+            column!(|r| r.content.indicators.$name)
+        };
+    }
+    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
+        .unwrap_or_else(|_| "{}".to_string()));
+    sqlx::query(INSERT_RETURNS)
+        .bind(column!(|r| r.content.uscc.to_string()))
+        .bind(column!(|r| r.content.period.code()))
+        .bind(column!(|r| r.revision))
+        .bind(column!(|r| r.client_request_id.clone()))
+        .bind(indicator!(employees_total))
+        .bind(indicator!(production_staff))
+        .bind(indicator!(rd_technical_staff))
+        .bind(indicator!(management_sales_staff))
+        .bind(indicator!(college_educated_staff))
+        .bind(indicator!(rd_spend_fen))
+        .bind(indicator!(revenue_fen))
+        .bind(indicator!(industrial_output_fen))
+        .bind(indicator!(tax_paid_fen))
+        .bind(indicator!(export_sales_fen))
+        .bind(indicator!(equipment_value_fen))
+        .bind(indicator!(automation_share_percent))
+        .bind(column!(|r| r
+            .content
+            .indicators
+            .equipment_level
+            .as_str()
+            .to_string()))
+        .bind(indicator!(invention_patents))
+        .bind(indicator!(utility_model_patents))
+        .bind(indicator!(design_patents))
+        .bind(indicator!(land_used_centi_mu))
+        .bind(indicator!(energy_use_tce))
+        .bind(indicator!(rd_exceeds_revenue_flag))
+        .bind(sources)
+        .bind(column!(|r| r.enterprise_version))
+        .bind(column!(|r| r.submitted_at))
+        .bind(column!(|r| r.submitted_by.clone()))
+        .execute(conn)
+        .await?;
     Ok(())
 }

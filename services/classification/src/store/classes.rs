@@ -6,7 +6,7 @@ use platform::Outbox;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::{
-    Store, StoreError, events, lock_period,
+    Store, StoreError, lock_period, outgoing,
     publication::{self, View},
     settle,
 };
@@ -335,7 +335,7 @@ pub async fn apply_override_in(
     };
     if transition.is_change() {
         let change = decision.change(&row, transition, at);
-        events::publish_classified(tx, outbox, &change).await?;
+        outgoing::publish_classified(tx, outbox, &change).await?;
     }
     // An override is a deliberate decision, not churn: its notices go out at once, against
     // the class last notified (a lift back to it sends none).
@@ -390,11 +390,11 @@ impl<'a> Decision<'a> {
         row: &'r ClassRow,
         transition: Transition,
         at: DateTime<Utc>,
-    ) -> events::ClassChange<'r>
+    ) -> crate::events::ClassChange<'r>
     where
         'a: 'r,
     {
-        events::ClassChange {
+        crate::events::ClassChange {
             uscc: &row.uscc,
             name: &row.name,
             park: row.park,

@@ -4,9 +4,9 @@
 //! objections filed against them.
 
 pub mod classes;
-pub mod events;
 pub mod models;
 pub mod objections;
+mod outgoing;
 pub mod publication;
 pub mod read_model;
 pub mod rerank;

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use platform::Outbox;
 use sqlx::PgConnection;
 
-use super::{Store, corrupt, events, models, settle, try_lock_period};
+use super::{Store, corrupt, models, settle, try_lock_period};
 use crate::domain::{
     Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
     policy::Transition,
@@ -215,7 +215,7 @@ async fn rerank_locked(
                 evaluation,
                 transition,
             };
-            classified.push(events::classified_event(&change.event(
+            classified.push(crate::events::classified_event(&change.event(
                 period_code,
                 model.version,
                 at,
@@ -238,20 +238,33 @@ async fn rerank_locked(
     outcome.rows_written = writes.len();
     steps.mark("enqueue");
 
-    for chunk in writes.chunks(CHUNK) {
-        let run = Run {
-            period: period_code,
-            period_key: period.completion_key(),
-            model_version: model.version,
-            at,
-        };
-        write_rows(&mut *tx, &run, &rows, chunk).await?;
-    }
-    steps.mark("write");
-    write_cohorts(&mut *tx, period_code, model.version, &result, at).await?;
-    steps.mark("cohorts");
+    let run = Run {
+        period: period_code,
+        period_key: period.completion_key(),
+        model_version: model.version,
+        at,
+    };
+    write_changes(&mut *tx, &run, &rows, &writes, &result, &mut steps).await?;
     tracing::debug!(period = period_code, firms = outcome.firms, steps = %steps, "re-rank steps");
     Ok(outcome)
+}
+
+/// The changed rows, a chunk per statement, then the cohorts' benchmarks.
+async fn write_changes(
+    tx: &mut PgConnection,
+    run: &Run<'_>,
+    rows: &[FirmRow],
+    writes: &[(usize, Computed)],
+    result: &PeriodResult,
+    steps: &mut Steps,
+) -> sqlx::Result<()> {
+    for chunk in writes.chunks(CHUNK) {
+        write_rows(&mut *tx, run, rows, chunk).await?;
+    }
+    steps.mark("write");
+    write_cohorts(&mut *tx, run.period, run.model_version, result, run.at).await?;
+    steps.mark("cohorts");
+    Ok(())
 }
 
 /// Where a re-rank's time went: milliseconds per step, summed over repeats.
@@ -355,8 +368,8 @@ impl<'a> ClassChangeOf<'a> {
         period: &'a str,
         model_version: i64,
         at: DateTime<Utc>,
-    ) -> events::ClassChange<'a> {
-        events::ClassChange {
+    ) -> crate::events::ClassChange<'a> {
+        crate::events::ClassChange {
             uscc: &self.row.uscc,
             name: &self.row.name,
             park: self.row.park,

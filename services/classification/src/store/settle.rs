@@ -15,7 +15,7 @@ use chrono::Utc;
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool, types::Json};
 
-use super::{Store, events, try_lock_period};
+use super::{Store, outgoing, try_lock_period};
 use crate::domain::{
     Class,
     policy::{Cause, NoticeRule, Transition},
@@ -221,9 +221,9 @@ pub async fn notify(
                 },
                 sequence: firm.sequence + 1,
             };
-            notices.extend(events::notices(&cause, at, rules));
+            notices.extend(crate::events::notices(&cause, at, rules));
         }
-        events::enqueue_notices(&mut *tx, outbox, &notices).await?;
+        outgoing::enqueue_notices(&mut *tx, outbox, &notices).await?;
         record_notified(&mut *tx, period, firms, at).await?;
         outcome.notices += notices.len();
     }
