@@ -16,6 +16,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use chrono::{DateTime, Utc};
 use opentelemetry::metrics::{Counter, Histogram};
 use platform::{backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry};
 use sqlx::{PgPool, types::Json};
@@ -24,6 +25,7 @@ use tracing::Instrument;
 
 use crate::{
     config::RerankConfig,
+    domain::coalescing::Debounce,
     store::{Store, read_model::DIRTY_CHANNEL},
 };
 
@@ -136,23 +138,21 @@ impl Reranker {
     /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
     async fn rerank_pass(&self) -> anyhow::Result<Option<Duration>> {
         let dirty: Vec<DirtyPeriod> = sqlx::query_as(
-            "SELECT period,
-                    GREATEST(0, LEAST(
-                        EXTRACT(EPOCH FROM (last_dirty_at - clock_timestamp())) * 1000 + $1,
-                        EXTRACT(EPOCH FROM (first_dirty_at - clock_timestamp())) * 1000 + $2
-                    ))::float8 AS wait_ms,
-                    trace_headers
+            "SELECT period, first_dirty_at, last_dirty_at, clock_timestamp(), trace_headers
              FROM dirty_periods ORDER BY first_dirty_at",
         )
-        .bind(self.config.debounce.as_millis() as f64)
-        .bind(self.config.max_delay.as_millis() as f64)
         .fetch_all(&self.pool)
         .await?;
+        let debounce = Debounce {
+            debounce: self.config.debounce,
+            max_delay: self.config.max_delay,
+        };
         let mut next: Option<Duration> = None;
         let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n: Duration| n.min(wait)));
-        for (period, wait_ms, trace) in dirty {
-            if wait_ms > 0.0 {
-                sooner(Duration::from_secs_f64(wait_ms / 1000.0));
+        for (period, first, last, now, trace) in dirty {
+            let wait = debounce.wait(first, last, now);
+            if !wait.is_zero() {
+                sooner(wait);
                 continue;
             }
             let started = std::time::Instant::now();
@@ -186,5 +186,12 @@ impl Reranker {
     }
 }
 
-/// A dirty period: its code, how long until it is due (ms), and its latest change's trace.
-type DirtyPeriod = (String, f64, Json<HashMap<String, String>>);
+/// A dirty period: its code, its first and last unranked change, the database's clock now,
+/// and its latest change's trace.
+type DirtyPeriod = (
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Json<HashMap<String, String>>,
+);
