@@ -3,10 +3,10 @@
 
 use sqlx::PgConnection;
 
-use super::{Store, StoreError, clock, corrupt, enterprise_columns};
+use super::{EnterpriseRow, Store, StoreError, clock, corrupt};
 use crate::{
     domain::{
-        Enterprise, RegistryFields, Uscc,
+        Enterprise, Park, RegistryFields, Uscc,
         registry::{self, ChangeCommand, Decision},
     },
     events,
@@ -30,13 +30,13 @@ impl Store {
         recorded_by: &str,
     ) -> Result<Registered, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let created_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        let created_at = sqlx::query_scalar!(
             "INSERT INTO enterprises (uscc, current_version, created_at)
              VALUES ($1, 1, clock_timestamp())
              ON CONFLICT (uscc) DO NOTHING
              RETURNING created_at",
+            uscc.as_str(),
         )
-        .bind(uscc.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(created_at) = created_at else {
@@ -75,11 +75,13 @@ impl Store {
             } => (next, previous_version),
         };
         insert_version(&mut tx, &next, recorded_by).await?;
-        sqlx::query("UPDATE enterprises SET current_version = $2 WHERE uscc = $1")
-            .bind(next.uscc.as_str())
-            .bind(next.version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE enterprises SET current_version = $2 WHERE uscc = $1",
+            next.uscc.as_str(),
+            next.version,
+        )
+        .execute(&mut *tx)
+        .await?;
         self.outbox
             .enqueue(&mut tx, events::enterprise_updated(&next, previous_version))
             .await?;
@@ -94,29 +96,37 @@ async fn current(
     uscc: &Uscc,
     lock: bool,
 ) -> sqlx::Result<Option<Enterprise>> {
-    let query = if lock {
-        concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
+    // The columns of `enterprise_columns!`, written out: the macros take one literal.
+    let row = if lock {
+        sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
                ON v.uscc = e.uscc AND v.version = e.current_version
-             WHERE e.uscc = $1 FOR UPDATE OF e"
+             WHERE e.uscc = $1 FOR UPDATE OF e"#,
+            uscc.as_str(),
         )
-    } else {
-        concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
-               ON v.uscc = e.uscc AND v.version = e.current_version
-             WHERE e.uscc = $1"
-        )
-    };
-    sqlx::query_as::<_, super::EnterpriseRow>(query)
-        .bind(uscc.as_str())
         .fetch_optional(conn)
         .await?
-        .map(Enterprise::try_from)
-        .transpose()
+    } else {
+        sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
+               ON v.uscc = e.uscc AND v.version = e.current_version
+             WHERE e.uscc = $1"#,
+            uscc.as_str(),
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    row.map(Enterprise::try_from).transpose()
 }
 
 async fn insert_version(
@@ -125,28 +135,28 @@ async fn insert_version(
     recorded_by: &str,
 ) -> sqlx::Result<()> {
     let fields = &enterprise.fields;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO enterprise_versions (uscc, version, name, legal_representative, park,
             industry_class, segment, size, registration_date, status, deregistration_reason,
             safety_violation, environmental_violation, tax_credit_violation, recorded_at, recorded_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        enterprise.uscc.as_str(),
+        enterprise.version,
+        fields.name,
+        fields.legal_representative,
+        fields.park.as_str(),
+        fields.industry_class.code(),
+        fields.industry_class.segment().as_str(),
+        fields.size.as_str(),
+        fields.registration_date,
+        enterprise.status.as_str(),
+        enterprise.deregistration_reason,
+        fields.vetoes.safety,
+        fields.vetoes.environmental,
+        fields.vetoes.tax_credit,
+        enterprise.updated_at,
+        recorded_by,
     )
-    .bind(enterprise.uscc.as_str())
-    .bind(enterprise.version)
-    .bind(&fields.name)
-    .bind(&fields.legal_representative)
-    .bind(fields.park.as_str())
-    .bind(fields.industry_class.code())
-    .bind(fields.industry_class.segment().as_str())
-    .bind(fields.size.as_str())
-    .bind(fields.registration_date)
-    .bind(enterprise.status.as_str())
-    .bind(&enterprise.deregistration_reason)
-    .bind(fields.vetoes.safety)
-    .bind(fields.vetoes.environmental)
-    .bind(fields.vetoes.tax_credit)
-    .bind(enterprise.updated_at)
-    .bind(recorded_by)
     .execute(conn)
     .await?;
     Ok(())

@@ -1,9 +1,12 @@
 //! Reads: an enterprise's file (now or as of a time, audited), the filtered list, and the
 //! statistics of a period.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
-use super::{EnterpriseRow, ReturnRow, Store, StoreError, enterprise_columns, return_columns};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{EnterpriseRow, ReturnRow, Store, StoreError, enterprise_columns};
 use crate::domain::{
     CensusReturn, Enterprise, Group, Grouping, Park, Period, Segment, Status, Totals, Uscc,
 };
@@ -110,28 +113,46 @@ impl Store {
             return Ok(None);
         };
         let enterprise = Enterprise::try_from(row)?;
-        let query = if view.all_revisions {
-            concat!(
-                "SELECT ",
-                return_columns!(),
-                " FROM census_returns
+        // The columns of `return_columns!`, written out: the macros take one literal.
+        let rows = if view.all_revisions {
+            sqlx::query_as!(
+                ReturnRow,
+                r#"SELECT uscc, period, revision, client_request_id, employees_total, production_staff,
+                    rd_technical_staff, management_sales_staff, college_educated_staff,
+                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                    export_sales_fen, equipment_value_fen, automation_share_percent,
+                    equipment_level, invention_patents, utility_model_patents, design_patents,
+                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                    submitted_at, submitted_by
+                 FROM census_returns
                  WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision"
+                 ORDER BY period, revision"#,
+                uscc.as_str(),
+                view.as_of,
             )
-        } else {
-            concat!(
-                "SELECT DISTINCT ON (period) ",
-                return_columns!(),
-                " FROM census_returns
-                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision DESC"
-            )
-        };
-        let rows: Vec<ReturnRow> = sqlx::query_as(query)
-            .bind(uscc.as_str())
-            .bind(view.as_of)
             .fetch_all(&mut *conn)
-            .await?;
+            .await?
+        } else {
+            sqlx::query_as!(
+                ReturnRow,
+                r#"SELECT DISTINCT ON (period) uscc, period, revision, client_request_id, employees_total, production_staff,
+                    rd_technical_staff, management_sales_staff, college_educated_staff,
+                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                    export_sales_fen, equipment_value_fen, automation_share_percent,
+                    equipment_level, invention_patents, utility_model_patents, design_patents,
+                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                    submitted_at, submitted_by
+                 FROM census_returns
+                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+                 ORDER BY period, revision DESC"#,
+                uscc.as_str(),
+                view.as_of,
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        };
         let mut returns = rows
             .into_iter()
             .map(CensusReturn::try_from)
@@ -148,10 +169,13 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Enterprise>, StoreError> {
-        let rows: Vec<EnterpriseRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
+        let rows = sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
                ON v.uscc = e.uscc AND v.version = e.current_version
              WHERE ($1::text IS NULL OR v.park = $1)
                AND ($2::text IS NULL OR v.segment = $2)
@@ -160,15 +184,15 @@ impl Store {
                AND ($5::text IS NULL OR strpos(lower(v.name), lower($5)) > 0)
                AND ($6::text IS NULL OR e.uscc > $6)
              ORDER BY e.uscc
-             LIMIT $7"
-        ))
-        .bind(filter.park.map(Park::as_str))
-        .bind(filter.segment.map(Segment::as_str))
-        .bind(filter.industry_class.as_deref())
-        .bind(filter.status.map(Status::as_str))
-        .bind(filter.name_contains.as_deref())
-        .bind(after)
-        .bind(limit)
+             LIMIT $7"#,
+            filter.park.map(Park::as_str),
+            filter.segment.map(Segment::as_str),
+            filter.industry_class.as_deref(),
+            filter.status.map(Status::as_str),
+            filter.name_contains.as_deref(),
+            after,
+            limit,
+        )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
