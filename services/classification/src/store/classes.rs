@@ -426,19 +426,19 @@ async fn write_override(
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let set = decision.override_class;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE classifications SET override_class = $3, override_reason = $4, override_by = $5,
                 override_at = $6, class = $7, classified_at = $8
          WHERE period = $1 AND uscc = $2",
+        row.period,
+        row.uscc,
+        set.map(Class::as_str),
+        set.map(|_| decision.reason),
+        set.map(|_| principal),
+        set.map(|_| at),
+        decision.new_class.map(Class::as_str),
+        at,
     )
-    .bind(&row.period)
-    .bind(&row.uscc)
-    .bind(set)
-    .bind(set.map(|_| decision.reason))
-    .bind(set.map(|_| principal))
-    .bind(set.map(|_| at))
-    .bind(decision.new_class)
-    .bind(at)
     .execute(tx)
     .await
     .map(|_| ())
@@ -452,18 +452,18 @@ async fn audit_override(
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO override_audit (period, uscc, action, override_class, class_before, reason, principal, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        row.period,
+        row.uscc,
+        decision.verb,
+        decision.override_class.map(Class::as_str),
+        row.class.map(Class::as_str),
+        decision.reason,
+        principal,
+        at,
     )
-    .bind(&row.period)
-    .bind(&row.uscc)
-    .bind(decision.verb)
-    .bind(decision.override_class)
-    .bind(row.class)
-    .bind(decision.reason)
-    .bind(principal)
-    .bind(at)
     .execute(tx)
     .await
     .map(|_| ())

@@ -98,11 +98,13 @@ fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
 /// Serialises everything that writes one period's classes (the re-rank, overrides) within
 /// a transaction: waits for the lock.
 pub async fn lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))")
-        .bind(period)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))",
+        period,
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// As [`lock_period`] without waiting: false if another transaction holds it.

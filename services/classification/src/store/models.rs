@@ -20,7 +20,6 @@ pub struct StoredModel {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     version: i64,
     definition: Json<Model>,
@@ -45,13 +44,13 @@ impl Store {
     /// Stores `model` as version 1 unless a version exists (the first start of the service).
     pub async fn ensure_initial_model(&self, model: &Model) -> sqlx::Result<()> {
         let pool = &self.pool;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO models (version, definition, note, created_by)
              SELECT 1, $1, 'initial model from configuration', 'service:classification'
              WHERE NOT EXISTS (SELECT 1 FROM models)
              ON CONFLICT (version) DO NOTHING",
+            Json(model) as _,
         )
-        .bind(Json(model))
         .execute(pool)
         .await
         .map(|_| ())
@@ -60,8 +59,10 @@ impl Store {
 
 /// The version in force (the highest).
 pub async fn current(conn: &mut PgConnection) -> Result<StoredModel, StoreError> {
-    sqlx::query_as::<_, Row>(
-        "SELECT version, definition, note, created_by, created_at FROM models ORDER BY version DESC LIMIT 1",
+    sqlx::query_as!(
+        Row,
+        r#"SELECT version, definition AS "definition: Json<Model>", note, created_by, created_at
+           FROM models ORDER BY version DESC LIMIT 1"#,
     )
     .fetch_optional(conn)
     .await?
@@ -71,10 +72,12 @@ pub async fn current(conn: &mut PgConnection) -> Result<StoredModel, StoreError>
 
 /// One version; `None` if it was never stored.
 pub async fn get(conn: &mut PgConnection, version: i64) -> Result<Option<StoredModel>, StoreError> {
-    Ok(sqlx::query_as::<_, Row>(
-        "SELECT version, definition, note, created_by, created_at FROM models WHERE version = $1",
+    Ok(sqlx::query_as!(
+        Row,
+        r#"SELECT version, definition AS "definition: Json<Model>", note, created_by, created_at
+           FROM models WHERE version = $1"#,
+        version,
     )
-    .bind(version)
     .fetch_optional(conn)
     .await?
     .map(StoredModel::from))
@@ -93,7 +96,7 @@ impl Store {
         let pool = &self.pool;
         let mut tx = pool.begin().await?;
         // One writer at a time, so two concurrent SetModel calls cannot both pass the check.
-        sqlx::query("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
+        sqlx::query!("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
         let current = current(&mut tx).await?;
@@ -103,14 +106,16 @@ impl Store {
                 current.version
             )));
         }
-        let row: Row = sqlx::query_as(
-            "INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
-             RETURNING version, definition, note, created_by, created_at",
+        let row = sqlx::query_as!(
+            Row,
+            r#"INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
+               RETURNING version, definition AS "definition: Json<Model>", note, created_by,
+                         created_at"#,
+            current.version + 1,
+            Json(model) as _,
+            note,
+            created_by,
         )
-        .bind(current.version + 1)
-        .bind(Json(model))
-        .bind(note)
-        .bind(created_by)
         .fetch_one(&mut *tx)
         .await?;
         read_model::mark_all_dirty(&mut tx).await?;

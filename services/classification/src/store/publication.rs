@@ -159,15 +159,15 @@ async fn attempt(
         note: request.note.to_string(),
         objection_deadline: deadline(published_at),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO publications (period, published_at, published_by, model_version, note)
          VALUES ($1, $2, $3, $4, $5)",
+        period,
+        published_at,
+        &publication.published_by,
+        model_version,
+        &publication.note,
     )
-    .bind(period)
-    .bind(published_at)
-    .bind(&publication.published_by)
-    .bind(model_version)
-    .bind(&publication.note)
     .execute(&mut *tx)
     .await?;
     copy_snapshot(&mut tx, period, enterprises).await?;
@@ -206,7 +206,7 @@ async fn copy_snapshot(
     period: &str,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let copied = sqlx::query(
+    let copied = sqlx::query!(
         "INSERT INTO published_classifications
              (period, uscc, period_key, name, park, segment, grading, computed_class, class,
               score, rank, cohort_size, model_version, reduced_model, vetoed, override_class,
@@ -221,8 +221,8 @@ async fn copy_snapshot(
                 export_sales_fen, automation_share_percent, patents, land_used_centi_mu,
                 energy_use_tce
          FROM current_class_rows WHERE period = $1",
+        period,
     )
-    .bind(period)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -232,12 +232,12 @@ async fn copy_snapshot(
             "period {period}: {copied} of {expected} classifications have their figures"
         )));
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO published_cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
          SELECT period, segment, model_version, cohort_size, benchmarks, ranked_at
          FROM cohorts WHERE period = $1",
+        period,
     )
-    .bind(period)
     .execute(&mut *tx)
     .await?;
     Ok(())

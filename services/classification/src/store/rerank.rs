@@ -138,30 +138,34 @@ pub async fn rerank_if_dirty(
         settle::mark_changed(&mut *tx, period).await?;
     }
 
-    let cleared = sqlx::query("DELETE FROM dirty_periods WHERE period = $1 AND generation = $2")
-        .bind(period)
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let cleared = sqlx::query!(
+        "DELETE FROM dirty_periods WHERE period = $1 AND generation = $2",
+        period,
+        generation,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if cleared == 0 {
         // Changes arrived meanwhile: they are younger than this run's start, so their
         // maximum delay counts from there.
-        sqlx::query("UPDATE dirty_periods SET first_dirty_at = $2 WHERE period = $1")
-            .bind(period)
-            .bind(started_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE dirty_periods SET first_dirty_at = $2 WHERE period = $1",
+            period,
+            started_at,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO rerank_runs (period, model_version, firms, changed_classes, started_at, finished_at)
          VALUES ($1, $2, $3, $4, $5, clock_timestamp())",
+        period,
+        outcome.model_version,
+        outcome.firms as i32,
+        outcome.changed_classes as i32,
+        started_at,
     )
-    .bind(period)
-    .bind(outcome.model_version)
-    .bind(outcome.firms as i32)
-    .bind(outcome.changed_classes as i32)
-    .bind(started_at)
     .execute(&mut *tx)
     .await?;
     Ok(Some(outcome))
@@ -399,8 +403,7 @@ async fn write_cohorts(
     result: &PeriodResult,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM cohorts WHERE period = $1")
-        .bind(period)
+    sqlx::query!("DELETE FROM cohorts WHERE period = $1", period,)
         .execute(&mut *tx)
         .await?;
     for (segment, cohort) in &result.cohorts {
@@ -408,16 +411,16 @@ async fn write_cohorts(
             .iter()
             .map(|i| cohort.benchmarks.get(*i))
             .collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
+            period,
+            segment.to_proto() as i32,
+            model_version,
+            cohort.size as i32,
+            &benchmarks as _,
+            at,
         )
-        .bind(period)
-        .bind(segment.to_proto() as i32)
-        .bind(model_version)
-        .bind(cohort.size as i32)
-        .bind(&benchmarks)
-        .bind(at)
         .execute(&mut *tx)
         .await?;
     }
@@ -471,7 +474,7 @@ async fn write_rows(
     let sizes: Vec<i32> = chunk.iter().map(|(_, c)| c.cohort_size).collect();
     let reduced: Vec<bool> = chunk.iter().map(|(_, c)| c.reduced_model).collect();
     let vetoed: Vec<bool> = chunk.iter().map(|(_, c)| c.vetoed).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO classifications (period, uscc, period_key, name, park, segment, grading,
                                       computed_class, class, score, rank, cohort_size, model_version,
                                       reduced_model, vetoed, classified_at)
@@ -488,23 +491,23 @@ async fn write_rows(
              cohort_size = EXCLUDED.cohort_size, model_version = EXCLUDED.model_version,
              reduced_model = EXCLUDED.reduced_model, vetoed = EXCLUDED.vetoed,
              classified_at = EXCLUDED.classified_at",
+        run.period,
+        run.period_key,
+        run.model_version,
+        run.at,
+        &usccs as _,
+        &names as _,
+        &parks,
+        &segments,
+        &gradings,
+        &computed as _,
+        &classes as _,
+        &scores,
+        &ranks,
+        &sizes,
+        &reduced,
+        &vetoed,
     )
-    .bind(run.period)
-    .bind(run.period_key)
-    .bind(run.model_version)
-    .bind(run.at)
-    .bind(&usccs)
-    .bind(&names)
-    .bind(&parks)
-    .bind(&segments)
-    .bind(&gradings)
-    .bind(&computed)
-    .bind(&classes)
-    .bind(&scores)
-    .bind(&ranks)
-    .bind(&sizes)
-    .bind(&reduced)
-    .bind(&vetoed)
     .execute(tx)
     .await
     .map(|_| ())

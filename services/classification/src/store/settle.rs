@@ -32,14 +32,14 @@ pub struct SettleOutcome {
 /// Records that `period`'s classes changed now (the database's clock): its settle waits. Called
 /// by the re-rank while the period is still marked dirty, whose trace the settle continues.
 pub async fn mark_changed(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO unsettled_periods (period, last_change_at, trace_headers)
          VALUES ($1, clock_timestamp(),
                  COALESCE((SELECT trace_headers FROM dirty_periods WHERE period = $1), '{}'))
          ON CONFLICT (period) DO UPDATE SET
              last_change_at = EXCLUDED.last_change_at, trace_headers = EXCLUDED.trace_headers",
+        period,
     )
-    .bind(period)
     .execute(conn)
     .await
     .map(|_| ())
@@ -157,8 +157,7 @@ pub async fn settle_locked(
     period: &str,
 ) -> sqlx::Result<SettleOutcome> {
     let outcome = notify(&mut *tx, outbox, rules, period, None).await?;
-    sqlx::query("DELETE FROM unsettled_periods WHERE period = $1")
-        .bind(period)
+    sqlx::query!("DELETE FROM unsettled_periods WHERE period = $1", period,)
         .execute(&mut *tx)
         .await?;
     Ok(outcome)
@@ -244,7 +243,7 @@ async fn record_notified(
     let classes: Vec<Option<&str>> = firms.iter().map(|f| f.class.map(Class::as_str)).collect();
     let versions: Vec<i64> = firms.iter().map(|f| f.model_version).collect();
     let sequences: Vec<i64> = firms.iter().map(|f| f.sequence + 1).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO notified_classes (period, uscc, class, model_version, sequence, notified_at)
          SELECT $1, t.uscc, t.class, t.model_version, t.sequence, $2
          FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[])
@@ -252,13 +251,13 @@ async fn record_notified(
          ON CONFLICT (period, uscc) DO UPDATE SET
              class = EXCLUDED.class, model_version = EXCLUDED.model_version,
              sequence = EXCLUDED.sequence, notified_at = EXCLUDED.notified_at",
+        period,
+        at,
+        &usccs as _,
+        &classes as _,
+        &versions,
+        &sequences,
     )
-    .bind(period)
-    .bind(at)
-    .bind(&usccs)
-    .bind(&classes)
-    .bind(&versions)
-    .bind(&sequences)
     .execute(tx)
     .await
     .map(|_| ())
