@@ -43,36 +43,37 @@ pub struct NewNotice {
 /// Stores `new` in the caller's transaction unless a notice with its id is already there;
 /// true when it was new. Watchers of its department are notified when the transaction commits.
 pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bool> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(INSERT_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", INSERT_LOCK)
         .execute(&mut *conn)
         .await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, due_at, payload, event_id, period, rule_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (notice_id) DO NOTHING",
+        new.notice.notice_id,
+        new.department.as_str(),
+        new.notice.uscc,
+        new.notice.kind,
+        new.notice.source,
+        new.issued_at,
+        new.due_at,
+        new.notice.encode_to_vec(),
+        new.event_id,
+        period_of(&new.notice),
+        new.notice.rule_id,
     )
-    .bind(&new.notice.notice_id)
-    .bind(new.department.as_str())
-    .bind(&new.notice.uscc)
-    .bind(&new.notice.kind)
-    .bind(&new.notice.source)
-    .bind(new.issued_at)
-    .bind(new.due_at)
-    .bind(new.notice.encode_to_vec())
-    .bind(new.event_id)
-    .bind(period_of(&new.notice))
-    .bind(&new.notice.rule_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if inserted {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(WAKE_CHANNEL)
-            .bind(new.department.as_str())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "SELECT pg_notify($1, $2)",
+            WAKE_CHANNEL,
+            new.department.as_str(),
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(inserted)
 }
@@ -91,26 +92,29 @@ const BACKFILL_BATCH: i64 = 500;
 pub async fn backfill_filter_columns(pool: &PgPool) -> anyhow::Result<u64> {
     let mut filled = 0;
     loop {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        let rows = sqlx::query!(
             "SELECT seq, payload FROM notices WHERE period IS NULL ORDER BY seq LIMIT $1",
+            BACKFILL_BATCH,
         )
-        .bind(BACKFILL_BATCH)
         .fetch_all(pool)
         .await?;
         if rows.is_empty() {
             return Ok(filled);
         }
         let mut tx = pool.begin().await?;
-        for (seq, payload) in rows {
+        for row in rows {
+            let (seq, payload) = (row.seq, row.payload);
             // A payload that does not decode was never stored by the consumer (it decodes
             // first); file it under no period and no rule rather than retrying it forever.
             let notice = SupportPolicyNotice::decode(payload.as_slice()).unwrap_or_default();
-            sqlx::query("UPDATE notices SET period = $2, rule_id = $3 WHERE seq = $1")
-                .bind(seq)
-                .bind(period_of(&notice))
-                .bind(&notice.rule_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE notices SET period = $2, rule_id = $3 WHERE seq = $1",
+                seq,
+                period_of(&notice),
+                notice.rule_id,
+            )
+            .execute(&mut *tx)
+            .await?;
             filled += 1;
         }
         tx.commit().await?;
