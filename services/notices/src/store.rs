@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use haicheng_proto::policy::v1::{NoticeEntry, NoticeState, SupportPolicyNotice};
 use platform::{auth::Department, time::to_timestamp};
 use prost::Message;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{
@@ -227,17 +227,37 @@ macro_rules! entries {
     };
 }
 
-/// The list query for `filter`: `$1` the default overdue time, `$2` the department, then one
-/// text parameter per filter given (returned in order), then the `before` sequence when
-/// `with_before`, then the limit.
+/// The list query: `department`'s notices matching `filter`, below `before` when given, the
+/// newest `limit` first, with their deadline (`overdue_after_ms` by default) and state as
+/// [`entries!`] computes them; `prefix` goes before it (`EXPLAIN …` in a test).
 ///
 /// Only the filters given become conditions, so each combination is a statement of its own
 /// whose plan can use the matching index (an `$n IS NULL OR …` form cannot, once PostgreSQL
 /// switches a prepared statement to its generic plan).
-fn list_sql(filter: &Filter, with_before: bool) -> (String, Vec<&str>) {
-    let mut conditions = vec!["n.department = $2".to_string()];
-    let mut texts: Vec<&str> = Vec::new();
-    let mut next = 3;
+fn list_query(
+    prefix: &str,
+    overdue_after_ms: i64,
+    department: Department,
+    filter: &Filter,
+    before: Option<Cursor>,
+    limit: i64,
+) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(prefix);
+    query
+        .push(
+            "SELECT n.seq, n.payload, d.deadline, s.state, n.acknowledged_at, n.acknowledged_by
+             FROM notices n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + ",
+        )
+        .push_bind(overdue_after_ms)
+        .push(
+            "::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s
+             WHERE n.department = ",
+        )
+        .push_bind(department.as_str());
     for (column, value) in [
         ("s.state", &filter.state),
         ("n.period", &filter.period),
@@ -246,21 +266,18 @@ fn list_sql(filter: &Filter, with_before: bool) -> (String, Vec<&str>) {
         ("n.kind", &filter.kind),
     ] {
         if let Some(value) = value {
-            conditions.push(format!("{column} = ${next}"));
-            texts.push(value);
-            next += 1;
+            query
+                .push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(value.as_str());
         }
     }
-    if with_before {
-        conditions.push(format!("n.seq < ${next}"));
-        next += 1;
+    if let Some(before) = before {
+        query.push(" AND n.seq < ").push_bind(before.0);
     }
-    let sql = format!(
-        entries!("", "notices", "WHERE {} ORDER BY n.seq DESC LIMIT ${}"),
-        conditions.join(" AND "),
-        next
-    );
-    (sql, texts)
+    query.push(" ORDER BY n.seq DESC LIMIT ").push_bind(limit);
+    query
 }
 
 /// Reads and acknowledges notices for the API.
@@ -290,18 +307,8 @@ impl NoticeStore {
         before: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Entry>, StoreError> {
-        let (sql, texts) = list_sql(filter, before.is_some());
-        // Safe: the text is fixed fragments and placeholder numbers; every value is bound.
-        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-            .bind(self.overdue_after_ms)
-            .bind(department.as_str());
-        for text in texts {
-            query = query.bind(text);
-        }
-        if let Some(before) = before {
-            query = query.bind(before.0);
-        }
-        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        let mut query = list_query("", self.overdue_after_ms, department, filter, before, limit);
+        let rows: Vec<Row> = query.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Entry::try_from).collect()
     }
 
@@ -424,16 +431,16 @@ mod tests {
                 "notices_department_rule_seq",
             ),
         ] {
-            let (sql, texts) = list_sql(&filter, false);
-            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-            let mut query =
-                sqlx::query_scalar::<_, serde_json::Value>(sqlx::AssertSqlSafe(explain))
-                    .bind(60_000_i64)
-                    .bind("finance");
-            for text in texts {
-                query = query.bind(text);
-            }
-            let plan = query.bind(51_i64).fetch_one(&pool).await.unwrap();
+            let mut query = list_query(
+                "EXPLAIN (FORMAT JSON) ",
+                60_000,
+                Department::Finance,
+                &filter,
+                None,
+                51,
+            );
+            let query = query.build_query_scalar::<serde_json::Value>();
+            let plan = query.fetch_one(&pool).await.unwrap();
             assert!(
                 plan.to_string().contains(index),
                 "{filter:?} uses {index}: {plan}"
