@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
+pub use api::convert;
 pub use config::Config;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");

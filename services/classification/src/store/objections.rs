@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// A stored objection.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectionRow {
     pub id: i64,
     pub period: String,
@@ -56,9 +56,6 @@ impl ObjectionRow {
             .ok_or_else(|| super::corrupt(format!("objection state {:?}", self.state)).into())
     }
 }
-
-const COLUMNS: &str = "id, period, uscc, reason, evidence, requested_class, class_at_filing, state,
-     filed_by, filed_at, deadline, decided_class, decision_reason, decided_by, decided_at";
 
 /// What a filing carries, validated by the caller.
 #[derive(Debug, Clone)]
@@ -107,21 +104,24 @@ impl Store {
         if let Some(open) = undecided(&mut tx, new.period, new.uscc).await? {
             return Err(already_open(new.period, new.uscc, open));
         }
-        let inserted = sqlx::query_as::<_, ObjectionRow>(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO objections (period, uscc, reason, evidence, requested_class,
+        let inserted = sqlx::query_as!(
+            ObjectionRow,
+            r#"INSERT INTO objections (period, uscc, reason, evidence, requested_class,
                                      class_at_filing, state, filed_by, filed_at, deadline)
              VALUES ($1, $2, $3, $4, $5, $6, 'filed', $7, $8, $9)
-             RETURNING {COLUMNS}"
-        )))
-        .bind(new.period)
-        .bind(new.uscc)
-        .bind(new.reason)
-        .bind(new.evidence)
-        .bind(new.requested_class)
-        .bind(class_at_filing)
-        .bind(new.principal)
-        .bind(now)
-        .bind(deadline)
+             RETURNING id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at"#,
+            new.period,
+            new.uscc,
+            new.reason,
+            new.evidence,
+            new.requested_class.map(Class::as_str),
+            class_at_filing.map(Class::as_str),
+            new.principal,
+            now,
+            deadline,
+        )
         .fetch_one(&mut *tx)
         .await;
         let row = match inserted {
@@ -183,10 +183,14 @@ impl Store {
         let outbox = &self.outbox;
         let rules: &[NoticeRule] = &self.rules;
         let mut tx = pool.begin().await?;
-        let row: ObjectionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM objections WHERE id = $1 FOR UPDATE"
-        )))
-        .bind(id)
+        let row = sqlx::query_as!(
+            ObjectionRow,
+            r#"SELECT id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at
+             FROM objections WHERE id = $1 FOR UPDATE"#,
+            id,
+        )
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("objection {id}")))?;
@@ -211,18 +215,21 @@ impl Store {
             Decision::Uphold(class) => Some(class),
             Decision::Reject => None,
         };
-        let decided: ObjectionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE objections SET state = $2, decided_class = $3, decision_reason = $4,
+        let decided = sqlx::query_as!(
+            ObjectionRow,
+            r#"UPDATE objections SET state = $2, decided_class = $3, decision_reason = $4,
                     decided_by = $5, decided_at = $6
              WHERE id = $1
-             RETURNING {COLUMNS}"
-        )))
-        .bind(id)
-        .bind(decision.state().as_str())
-        .bind(decided_class)
-        .bind(reason)
-        .bind(principal)
-        .bind(self.clock.now())
+             RETURNING id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at"#,
+            id,
+            decision.state().as_str(),
+            decided_class.map(Class::as_str),
+            reason,
+            principal,
+            self.clock.now(),
+        )
         .fetch_one(&mut *tx)
         .await?;
         let event = ObjectionDecided {
@@ -256,20 +263,24 @@ impl Store {
         limit: u32,
     ) -> sqlx::Result<Vec<ObjectionRow>> {
         let pool = &self.pool;
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM objections
+        sqlx::query_as!(
+            ObjectionRow,
+            r#"SELECT id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at
+             FROM objections
              WHERE ($1::text IS NULL OR period = $1)
                AND ($2::text IS NULL OR uscc = $2)
                AND ($3::text IS NULL OR state = $3)
                AND id < $4
              ORDER BY id DESC
-             LIMIT $5"
-        )))
-        .bind(filter.period.as_deref())
-        .bind(filter.uscc.as_deref())
-        .bind(filter.state.map(ObjectionState::as_str))
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
+             LIMIT $5"#,
+            filter.period.as_deref(),
+            filter.uscc.as_deref(),
+            filter.state.map(ObjectionState::as_str),
+            before.unwrap_or(i64::MAX),
+            i64::from(limit),
+        )
         .fetch_all(pool)
         .await
     }
