@@ -109,10 +109,11 @@ pub async fn lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<
 
 /// As [`lock_period`] without waiting: false if another transaction holds it.
 pub async fn try_lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))",
+    sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))
+           AS "locked!""#,
+        period,
     )
-    .bind(period)
     .fetch_one(conn)
     .await
 }

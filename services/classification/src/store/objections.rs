@@ -80,11 +80,12 @@ impl Store {
         let pool = &self.pool;
         let outbox = &self.outbox;
         let mut tx = pool.begin().await?;
-        let published_at: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT published_at FROM publications WHERE period = $1")
-                .bind(new.period)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let published_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
+            "SELECT published_at FROM publications WHERE period = $1",
+            new.period,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(published_at) = published_at else {
             return Err(StoreError::Precondition(format!(
                 "period {} is not published: objections are filed against a published ranking",
@@ -152,11 +153,11 @@ impl Store {
 }
 
 async fn undecided(conn: &mut PgConnection, period: &str, uscc: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM objections WHERE period = $1 AND uscc = $2 AND state = 'filed'",
+        period,
+        uscc,
     )
-    .bind(period)
-    .bind(uscc)
     .fetch_optional(conn)
     .await
 }

@@ -193,10 +193,12 @@ async fn attempt(
 
 /// Whether a change of the period's returns or firms committed since it was last re-ranked.
 async fn still_dirty(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dirty_periods WHERE period = $1)")
-        .bind(period)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM dirty_periods WHERE period = $1) AS "dirty!""#,
+        period,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Copies the period's classes in force with their figures, and its cohorts, into the
@@ -264,11 +266,12 @@ pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<
     let Some(row) = row else {
         return Ok(None);
     };
-    let enterprises: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM published_classifications WHERE period = $1")
-            .bind(period)
-            .fetch_one(&mut *conn)
-            .await?;
+    let enterprises: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM published_classifications WHERE period = $1"#,
+        period,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(Some(Publication {
         period: row.period,
         published_at: row.published_at,
@@ -282,10 +285,12 @@ pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<
 
 /// Whether `period` is published.
 pub async fn is_published(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1)")
-        .bind(period)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1) AS "published!""#,
+        period,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 impl Store {

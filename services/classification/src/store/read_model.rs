@@ -159,18 +159,19 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
 }
 
 async fn mark_enterprise_periods_dirty(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<()> {
-    let periods: Vec<String> =
-        sqlx::query_scalar("SELECT period FROM census_returns WHERE uscc = $1 ORDER BY period")
-            .bind(uscc)
-            .fetch_all(&mut *conn)
-            .await?;
+    let periods: Vec<String> = sqlx::query_scalar!(
+        "SELECT period FROM census_returns WHERE uscc = $1 ORDER BY period",
+        uscc,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     mark_dirty(conn, &periods).await
 }
 
 /// Marks every period that has a return dirty (a new model re-ranks them all).
 pub async fn mark_all_dirty(conn: &mut PgConnection) -> sqlx::Result<()> {
     let periods: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT period FROM census_returns ORDER BY period")
+        sqlx::query_scalar!("SELECT DISTINCT period FROM census_returns ORDER BY period")
             .fetch_all(&mut *conn)
             .await?;
     mark_dirty(conn, &periods).await
