@@ -133,12 +133,14 @@ async fn attempt(
     }
     // A re-rank pending: done here, under the lock already held, rather than refused.
     let reranked = rerank::rerank_if_dirty(&mut tx, outbox, period).await?;
-    let (enterprises, model_version): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT count(*), max(model_version) FROM classifications WHERE period = $1",
+    let counted = sqlx::query!(
+        r#"SELECT count(*) AS "enterprises!", max(model_version) AS model_version
+           FROM classifications WHERE period = $1"#,
+        period,
     )
-    .bind(period)
     .fetch_one(&mut *tx)
     .await?;
+    let (enterprises, model_version) = (counted.enterprises, counted.model_version);
     let Some(model_version) = model_version.filter(|_| enterprises > 0) else {
         return Err(StoreError::Precondition(format!(
             "period {period} has no classifications to publish"
@@ -245,7 +247,6 @@ async fn copy_snapshot(
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     period: String,
     published_at: DateTime<Utc>,
@@ -256,11 +257,12 @@ struct Row {
 
 /// The publication of `period`, if it is published (without its deadline).
 pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<Publication>> {
-    let row: Option<Row> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        Row,
         "SELECT period, published_at, published_by, model_version, note
          FROM publications WHERE period = $1",
+        period,
     )
-    .bind(period)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {

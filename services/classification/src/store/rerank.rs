@@ -125,11 +125,14 @@ pub async fn rerank_if_dirty(
     period: &str,
 ) -> anyhow::Result<Option<RerankOutcome>> {
     // The generation read now: if a change commits while this runs, the row stays dirty.
-    let dirty: Option<(i64, DateTime<Utc>)> =
-        sqlx::query_as("SELECT generation, clock_timestamp() FROM dirty_periods WHERE period = $1")
-            .bind(period)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let dirty = sqlx::query!(
+        r#"SELECT generation, clock_timestamp() AS "started_at!" FROM dirty_periods
+           WHERE period = $1"#,
+        period,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|row| (row.generation, row.started_at));
     let Some((generation, started_at)) = dirty else {
         return Ok(None); // another replica has just done it
     };

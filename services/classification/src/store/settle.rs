@@ -126,16 +126,17 @@ async fn settle(
         return Ok(None);
     }
     if let Some(quiet) = quiet {
-        let due: bool = sqlx::query_scalar(
-            "SELECT EXISTS (
+        let due = sqlx::query_scalar!(
+            r#"SELECT EXISTS (
                  SELECT 1 FROM unsettled_periods u
                  WHERE u.period = $1
                    AND u.last_change_at <= clock_timestamp() - make_interval(secs => $2)
                    AND ($2 = 0
-                        OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)))",
+                        OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)))
+               AS "due!""#,
+            period,
+            quiet.as_secs_f64(),
         )
-        .bind(period)
-        .bind(quiet.as_secs_f64())
         .fetch_one(&mut *tx)
         .await?;
         if !due {
@@ -163,7 +164,6 @@ pub async fn settle_locked(
     Ok(outcome)
 }
 
-#[derive(sqlx::FromRow)]
 struct Pending {
     uscc: String,
     name: String,
@@ -183,17 +183,18 @@ pub async fn notify(
     period: &str,
     uscc: Option<&str>,
 ) -> sqlx::Result<SettleOutcome> {
-    let pending: Vec<Pending> = sqlx::query_as(
-        "SELECT c.uscc, c.name, c.class, c.model_version, n.class AS notified_class,
-                COALESCE(n.sequence, 0) AS sequence
+    let pending = sqlx::query_as!(
+        Pending,
+        r#"SELECT c.uscc, c.name, c.class AS "class: Class", c.model_version,
+                n.class AS "notified_class?: Class", COALESCE(n.sequence, 0) AS "sequence!"
          FROM classifications c
          LEFT JOIN notified_classes n ON n.period = c.period AND n.uscc = c.uscc
          WHERE c.period = $1 AND ($2::text IS NULL OR c.uscc = $2)
            AND c.class IS DISTINCT FROM n.class
-         ORDER BY c.uscc",
+         ORDER BY c.uscc"#,
+        period,
+        uscc,
     )
-    .bind(period)
-    .bind(uscc)
     .fetch_all(&mut *tx)
     .await?;
     if pending.is_empty() {
