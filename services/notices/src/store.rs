@@ -208,28 +208,10 @@ impl TryFrom<Row> for Entry {
     }
 }
 
-/// Selects entries from `$from` (aliased `n`) with the deadline and state computed now;
-/// `$1` is always the default overdue time in milliseconds.
-macro_rules! entries {
-    ($with:literal, $from:literal, $rest:literal) => {
-        concat!(
-            $with,
-            "SELECT n.seq, n.payload, d.deadline, s.state, n.acknowledged_at, n.acknowledged_by
-             FROM ",
-            $from,
-            " n
-             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
-             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
-                                             WHEN d.deadline <= now() THEN 'overdue'
-                                             ELSE 'open' END AS state) s ",
-            $rest
-        )
-    };
-}
-
 /// The list query: `department`'s notices matching `filter`, below `before` when given, the
-/// newest `limit` first, with their deadline (`overdue_after_ms` by default) and state as
-/// [`entries!`] computes them; `prefix` goes before it (`EXPLAIN …` in a test).
+/// newest `limit` first, with their deadline (the producer's `due_at`, else `issued_at` +
+/// `overdue_after_ms`) and their state now, as every read of entries computes them; `prefix`
+/// goes before it (`EXPLAIN …` in a test).
 ///
 /// Only the filters given become conditions, so each combination is a statement of its own
 /// whose plan can use the matching index (an `$n IS NULL OR …` form cannot, once PostgreSQL
@@ -319,15 +301,23 @@ impl NoticeStore {
         cursor: Cursor,
         limit: i64,
     ) -> Result<Vec<Entry>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(entries!(
-            "",
-            "notices",
-            "WHERE n.department = $2 AND n.seq > $3 ORDER BY n.seq LIMIT $4"
-        ))
-        .bind(self.overdue_after_ms)
-        .bind(department.as_str())
-        .bind(cursor.0)
-        .bind(limit)
+        // The deadline and the state as `list_query` computes them (the macros take one
+        // literal, so the text is repeated).
+        let rows = sqlx::query_as!(
+            Row,
+            r#"SELECT n.seq, n.payload, d.deadline AS "deadline!", s.state AS "state!",
+                    n.acknowledged_at, n.acknowledged_by
+             FROM notices n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s
+             WHERE n.department = $2 AND n.seq > $3 ORDER BY n.seq LIMIT $4"#,
+            self.overdue_after_ms,
+            department.as_str(),
+            cursor.0,
+            limit,
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Entry::try_from).collect()
@@ -342,21 +332,26 @@ impl NoticeStore {
         notice_id: &str,
         by: &str,
     ) -> Result<Option<Entry>, StoreError> {
-        let row: Option<Row> = sqlx::query_as(entries!(
-            "WITH acked AS (
+        let row = sqlx::query_as!(
+            Row,
+            r#"WITH acked AS (
                  UPDATE notices
                     SET acknowledged_at = coalesce(acknowledged_at, now()),
                         acknowledged_by = coalesce(acknowledged_by, $4)
                   WHERE notice_id = $2 AND department = $3
               RETURNING *)
-             ",
-            "acked",
-            ""
-        ))
-        .bind(self.overdue_after_ms)
-        .bind(notice_id)
-        .bind(department.as_str())
-        .bind(by)
+             SELECT n.seq AS "seq!", n.payload AS "payload!", d.deadline AS "deadline!",
+                    s.state AS "state!", n.acknowledged_at, n.acknowledged_by
+             FROM acked n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s"#,
+            self.overdue_after_ms,
+            notice_id,
+            department.as_str(),
+            by,
+        )
         .fetch_optional(&self.pool)
         .await?;
         row.map(Entry::try_from).transpose()
