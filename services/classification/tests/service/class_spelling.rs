@@ -8,7 +8,7 @@ use classification::domain::Class;
 use sqlx::{PgPool, migrate::Migrator};
 use testkit::TestDatabase;
 
-/// The first migration that stores the spelling.
+/// The migration that stores the spelling.
 const SPELLING: i64 = 9;
 
 /// The rows of the old schema: classes as numbers (0 none, 1 A, 2 B, 3 C).
@@ -54,10 +54,12 @@ async fn classes(pool: &PgPool, sql: &str) -> BTreeMap<String, Vec<Option<Class>
 async fn a_database_with_numbered_classes_upgrades_without_losing_a_row() {
     let database = TestDatabase::create().await;
     let pool = database.pool().await;
+    // The database as it was: every migration but 0009, the notice store's (0100, 0101)
+    // included, so 0009 is applied after later-numbered ones, as on a deployed database.
     let all = sqlx::migrate!("./migrations");
     let before = Migrator::with_migrations(
         all.iter()
-            .filter(|m| m.version < SPELLING)
+            .filter(|m| m.version != SPELLING)
             .cloned()
             .collect(),
     );
