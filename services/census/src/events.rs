@@ -6,8 +6,8 @@ use haicheng_proto::{census::v1 as pb, common::v1 as common, topics};
 use platform::OutgoingEvent;
 
 use crate::{
-    convert,
-    domain::{CensusReturn, Enterprise},
+    api::convert,
+    domain::{Enterprise, submission::ReturnSubmitted},
 };
 
 pub fn enterprise_registered(enterprise: &Enterprise) -> OutgoingEvent {
@@ -26,7 +26,11 @@ pub fn enterprise_updated(enterprise: &Enterprise, previous_version: i64) -> Out
 }
 
 /// A new revision, with the enterprise record it was checked against.
-pub fn return_submitted(census_return: &CensusReturn, enterprise: &Enterprise) -> OutgoingEvent {
+pub fn return_submitted(event: &ReturnSubmitted) -> OutgoingEvent {
+    let ReturnSubmitted {
+        census_return,
+        enterprise,
+    } = event;
     let content = &census_return.content;
     let fields = &enterprise.fields;
     let message = pb::CensusReturnSubmitted {
@@ -38,7 +42,7 @@ pub fn return_submitted(census_return: &CensusReturn, enterprise: &Enterprise) -
         indicators: Some(convert::indicators_to_proto(&content.indicators)),
         sources: Some(convert::sources_to_proto(&content.sources)),
         segment: fields.industry_class.segment().to_proto() as i32,
-        park: convert::park_to_proto(fields.park) as i32,
+        park: fields.park.to_proto() as i32,
         registration_date: fields.registration_date.format("%Y-%m-%d").to_string(),
         submitted_at: Some(platform::time::to_timestamp(census_return.submitted_at)),
         industry_class: fields.industry_class.code().to_string(),

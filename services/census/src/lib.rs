@@ -1,13 +1,13 @@
 //! Census service: the "one enterprise, one file" (一企一档) database of the cluster's
 //! enterprises and their census returns. Publishes to `haicheng.census.events.v1`.
 //!
-//! Read top to bottom: [`config`] (environment), [`domain`] (the rules, no I/O),
-//! [`store`] (PostgreSQL; a change and its outbox rows in one transaction), [`api`] (gRPC,
-//! proto ↔ domain through [`convert`], events built by [`events`]), and [`run`] here.
+//! Read top to bottom: [`config`] (environment), [`domain`] (the rules and the write path's
+//! `decide`, no I/O), [`events`] (domain values → outgoing events), [`store`] (PostgreSQL:
+//! loads the state, commits a decision with its outbox rows in one transaction), [`api`]
+//! (the gRPC handlers, proto ↔ domain through [`api::convert`]), and [`run`] here.
 
 pub mod api;
 pub mod config;
-pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod store;
@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
+pub use api::convert;
 pub use config::Config;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");

@@ -13,14 +13,18 @@ use platform::{
 
 use notices::NoticeSettings;
 
-use crate::domain::{
-    Indicator, Model, Weighted,
-    calendar::{
-        self, Calendar, DEFAULT_OBJECTION_WORKING_DAYS, MAX_OBJECTION_WORKING_DAYS, ObjectionWindow,
+use crate::{
+    clock::Clock,
+    domain::{
+        Indicator, Model, Weighted,
+        calendar::{
+            self, Calendar, DEFAULT_OBJECTION_WORKING_DAYS, MAX_OBJECTION_WORKING_DAYS,
+            ObjectionWindow,
+        },
+        explain,
+        model::DEFAULT_CAP,
+        policy::{self, NoticeRule},
     },
-    explain,
-    model::DEFAULT_CAP,
-    policy::{self, NoticeRule},
 };
 
 /// The gRPC port when `GRPC_ADDR` is not set.
@@ -120,6 +124,8 @@ pub struct Config {
     pub objection_window: ObjectionWindow,
     /// The band an enterprise's explanation rounds the boundary score up to.
     pub enterprise_boundary_band: f64,
+    /// Where the time of the day-dependent rules is read: the system clock; a test fixes it.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -139,6 +145,7 @@ impl Config {
             notices: NoticeSettings::from_lookup(&lookup)?,
             objection_window: objection_window(&get)?,
             enterprise_boundary_band: boundary_band(&get)?,
+            clock: Clock::System,
         })
     }
 }

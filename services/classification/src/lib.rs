@@ -10,9 +10,11 @@
 //! produced them, and serves `NoticeService`.
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod events;
 pub mod proto;
 pub mod reranker;
 pub mod store;
@@ -30,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
 pub use config::Config;
+use store::Store;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -58,24 +61,21 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut platform = Platform::start(&SPEC, config.platform, shutdown).await?;
-    store::models::ensure_initial(&platform.pool, &config.initial_model).await?;
     let rules = Arc::new(config.notice_rules);
+    let store =
+        Store::new(platform.pool.clone(), platform.outbox.clone(), rules).with_clock(config.clock);
+    store.ensure_initial_model(&config.initial_model).await?;
 
     platform.consume(
         "census",
         &[topics::CENSUS_EVENTS],
         consumers::CensusConsumer,
     )?;
-    let reranker = reranker::Reranker::new(
-        platform.pool.clone(),
-        platform.outbox.clone(),
-        rules.clone(),
-        config.rerank,
-    );
+    let reranker = reranker::Reranker::new(platform.pool.clone(), store.clone(), config.rerank);
     // Stopped once the calls have drained; a re-rank under way finishes first.
     platform.spawn(|stop| reranker.run(stop));
 
-    let api = api::ClassificationApi::new(platform.pool.clone(), platform.outbox.clone(), rules)
+    let api = api::ClassificationApi::new(store)
         .with_objection_window(config.objection_window)
         .with_enterprise_boundary_band(config.enterprise_boundary_band);
     platform.audit_reads(

@@ -14,26 +14,25 @@
 //! taken leaves the period to the holder. Notifications (`LISTEN`) wake the task; a poll
 //! covers lost ones.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
+use chrono::{DateTime, Utc};
 use opentelemetry::metrics::{Counter, Histogram};
-use platform::{
-    Outbox, backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry,
-};
+use platform::{backoff::Backoff, bus::cloudevents::TraceCarrier, notify::Listener, telemetry};
 use sqlx::{PgPool, types::Json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     config::RerankConfig,
-    domain::policy::NoticeRule,
-    store::{read_model::DIRTY_CHANNEL, rerank, settle},
+    domain::coalescing::Debounce,
+    store::{Store, read_model::DIRTY_CHANNEL},
 };
 
 pub struct Reranker {
+    /// For the wake-ups and the dirty periods' times.
     pool: PgPool,
-    outbox: Outbox,
-    rules: Arc<Vec<NoticeRule>>,
+    store: Store,
     config: RerankConfig,
     runs: Counter<u64>,
     changed: Counter<u64>,
@@ -42,17 +41,11 @@ pub struct Reranker {
 }
 
 impl Reranker {
-    pub fn new(
-        pool: PgPool,
-        outbox: Outbox,
-        rules: Arc<Vec<NoticeRule>>,
-        config: RerankConfig,
-    ) -> Self {
+    pub fn new(pool: PgPool, store: Store, config: RerankConfig) -> Self {
         let meter = opentelemetry::global::meter("classification");
         Self {
             pool,
-            outbox,
-            rules,
+            store,
             config,
             runs: meter
                 .u64_counter("classification.reranks")
@@ -111,16 +104,17 @@ impl Reranker {
 
     /// Settles every unsettled period quiet for the settle time.
     async fn settle_pass(&self) -> anyhow::Result<Option<Duration>> {
-        let (due, mut next) = settle::due_periods(&self.pool, self.config.notice_settle).await?;
+        let (due, mut next) = self.store.due_periods(self.config.notice_settle).await?;
         for (period, trace) in due {
             // The settle continues the trace of the change that left the period unsettled.
             let span = tracing::info_span!("classification.settle", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
             let quiet = self.config.notice_settle;
-            let settled =
-                settle::settle_if_due(&self.pool, &self.outbox, &self.rules, &period, quiet)
-                    .instrument(span)
-                    .await?;
+            let settled = self
+                .store
+                .settle_if_due(&period, quiet)
+                .instrument(span)
+                .await?;
             match settled {
                 Some(outcome) => {
                     self.notices.add(outcome.notices as u64, &[]);
@@ -144,32 +138,28 @@ impl Reranker {
     /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
     async fn rerank_pass(&self) -> anyhow::Result<Option<Duration>> {
         let dirty: Vec<DirtyPeriod> = sqlx::query_as(
-            "SELECT period,
-                    GREATEST(0, LEAST(
-                        EXTRACT(EPOCH FROM (last_dirty_at - clock_timestamp())) * 1000 + $1,
-                        EXTRACT(EPOCH FROM (first_dirty_at - clock_timestamp())) * 1000 + $2
-                    ))::float8 AS wait_ms,
-                    trace_headers
+            "SELECT period, first_dirty_at, last_dirty_at, clock_timestamp(), trace_headers
              FROM dirty_periods ORDER BY first_dirty_at",
         )
-        .bind(self.config.debounce.as_millis() as f64)
-        .bind(self.config.max_delay.as_millis() as f64)
         .fetch_all(&self.pool)
         .await?;
+        let debounce = Debounce {
+            debounce: self.config.debounce,
+            max_delay: self.config.max_delay,
+        };
         let mut next: Option<Duration> = None;
         let mut sooner = |wait: Duration| next = Some(next.map_or(wait, |n: Duration| n.min(wait)));
-        for (period, wait_ms, trace) in dirty {
-            if wait_ms > 0.0 {
-                sooner(Duration::from_secs_f64(wait_ms / 1000.0));
+        for (period, first, last, now, trace) in dirty {
+            let wait = debounce.wait(first, last, now);
+            if !wait.is_zero() {
+                sooner(wait);
                 continue;
             }
             let started = std::time::Instant::now();
             // The re-rank continues the trace of the period's latest change.
             let span = tracing::info_span!("classification.rerank", period = %period);
             telemetry::set_remote_parent(&span, &TraceCarrier(&trace.0));
-            let reranked = rerank::rerank_period(&self.pool, &self.outbox, &period)
-                .instrument(span)
-                .await?;
+            let reranked = self.store.rerank_period(&period).instrument(span).await?;
             match reranked {
                 Some(outcome) => {
                     let elapsed = started.elapsed();
@@ -196,5 +186,12 @@ impl Reranker {
     }
 }
 
-/// A dirty period: its code, how long until it is due (ms), and its latest change's trace.
-type DirtyPeriod = (String, f64, Json<HashMap<String, String>>);
+/// A dirty period: its code, its first and last unranked change, the database's clock now,
+/// and its latest change's trace.
+type DirtyPeriod = (
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Json<HashMap<String, String>>,
+);

@@ -15,7 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     NoticeSettings, filter,
     model::{self, Cursor},
-    store::NoticeStore,
+    store::{NoticeStore, StoreError},
     watch::{Wakeups, Watch, WatchStream},
 };
 
@@ -40,6 +40,19 @@ impl NoticeApi {
             wakeups,
             settings,
             shutdown,
+        }
+    }
+}
+
+/// The one place a store error becomes a gRPC status.
+impl From<StoreError> for Status {
+    fn from(err: StoreError) -> Self {
+        match err {
+            // UNAVAILABLE when the database cannot be reached, else INTERNAL.
+            StoreError::Database(err) => ApiError::from(err).into(),
+            corrupt @ StoreError::Corrupt { .. } => {
+                ApiError::Internal(anyhow::Error::new(corrupt)).into()
+            }
         }
     }
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use haicheng_proto::policy::v1::{NoticeEntry, NoticeState, SupportPolicyNotice};
-use platform::{ApiError, auth::Department, time::to_timestamp};
+use platform::{auth::Department, time::to_timestamp};
 use prost::Message;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{
@@ -43,36 +43,37 @@ pub struct NewNotice {
 /// Stores `new` in the caller's transaction unless a notice with its id is already there;
 /// true when it was new. Watchers of its department are notified when the transaction commits.
 pub async fn insert(conn: &mut PgConnection, new: &NewNotice) -> sqlx::Result<bool> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(INSERT_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", INSERT_LOCK)
         .execute(&mut *conn)
         .await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO notices (notice_id, department, uscc, kind, source, issued_at, due_at, payload, event_id, period, rule_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (notice_id) DO NOTHING",
+        new.notice.notice_id,
+        new.department.as_str(),
+        new.notice.uscc,
+        new.notice.kind,
+        new.notice.source,
+        new.issued_at,
+        new.due_at,
+        new.notice.encode_to_vec(),
+        new.event_id,
+        period_of(&new.notice),
+        new.notice.rule_id,
     )
-    .bind(&new.notice.notice_id)
-    .bind(new.department.as_str())
-    .bind(&new.notice.uscc)
-    .bind(&new.notice.kind)
-    .bind(&new.notice.source)
-    .bind(new.issued_at)
-    .bind(new.due_at)
-    .bind(new.notice.encode_to_vec())
-    .bind(new.event_id)
-    .bind(period_of(&new.notice))
-    .bind(&new.notice.rule_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if inserted {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(WAKE_CHANNEL)
-            .bind(new.department.as_str())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "SELECT pg_notify($1, $2)",
+            WAKE_CHANNEL,
+            new.department.as_str(),
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(inserted)
 }
@@ -91,26 +92,29 @@ const BACKFILL_BATCH: i64 = 500;
 pub async fn backfill_filter_columns(pool: &PgPool) -> anyhow::Result<u64> {
     let mut filled = 0;
     loop {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        let rows = sqlx::query!(
             "SELECT seq, payload FROM notices WHERE period IS NULL ORDER BY seq LIMIT $1",
+            BACKFILL_BATCH,
         )
-        .bind(BACKFILL_BATCH)
         .fetch_all(pool)
         .await?;
         if rows.is_empty() {
             return Ok(filled);
         }
         let mut tx = pool.begin().await?;
-        for (seq, payload) in rows {
+        for row in rows {
+            let (seq, payload) = (row.seq, row.payload);
             // A payload that does not decode was never stored by the consumer (it decodes
             // first); file it under no period and no rule rather than retrying it forever.
             let notice = SupportPolicyNotice::decode(payload.as_slice()).unwrap_or_default();
-            sqlx::query("UPDATE notices SET period = $2, rule_id = $3 WHERE seq = $1")
-                .bind(seq)
-                .bind(period_of(&notice))
-                .bind(&notice.rule_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "UPDATE notices SET period = $2, rule_id = $3 WHERE seq = $1",
+                seq,
+                period_of(&notice),
+                notice.rule_id,
+            )
+            .execute(&mut *tx)
+            .await?;
             filled += 1;
         }
         tx.commit().await?;
@@ -149,12 +153,47 @@ struct Row {
     acknowledged_by: Option<String>,
 }
 
-impl TryFrom<Row> for Entry {
-    type Error = ApiError;
+/// What a read of the notice store can answer besides its rows, in the store's own words;
+/// the API maps it to a status once (`api`).
+/// (Written out rather than derived: the crate does without `thiserror`.)
+#[derive(Debug)]
+pub enum StoreError {
+    /// A stored notice the service cannot read: the database was changed behind its back.
+    Corrupt { seq: i64, what: &'static str },
+    /// The database failed or could not be reached.
+    Database(sqlx::Error),
+}
 
-    fn try_from(row: Row) -> Result<Self, ApiError> {
-        let corrupt =
-            |what: &str| ApiError::Internal(anyhow::anyhow!("notice seq {}: {what}", row.seq));
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Corrupt { seq, what } => write!(f, "notice seq {seq}: {what}"),
+            StoreError::Database(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Corrupt { .. } => None,
+            StoreError::Database(err) => err.source(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err)
+    }
+}
+
+impl TryFrom<Row> for Entry {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        let seq = row.seq;
+        let corrupt = |what: &'static str| StoreError::Corrupt { seq, what };
         let mut notice = SupportPolicyNotice::decode(row.payload.as_slice())
             .map_err(|_| corrupt("payload does not decode"))?;
         notice.due_at = Some(to_timestamp(row.deadline));
@@ -169,36 +208,38 @@ impl TryFrom<Row> for Entry {
     }
 }
 
-/// Selects entries from `$from` (aliased `n`) with the deadline and state computed now;
-/// `$1` is always the default overdue time in milliseconds.
-macro_rules! entries {
-    ($with:literal, $from:literal, $rest:literal) => {
-        concat!(
-            $with,
-            "SELECT n.seq, n.payload, d.deadline, s.state, n.acknowledged_at, n.acknowledged_by
-             FROM ",
-            $from,
-            " n
-             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
-             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
-                                             WHEN d.deadline <= now() THEN 'overdue'
-                                             ELSE 'open' END AS state) s ",
-            $rest
-        )
-    };
-}
-
-/// The list query for `filter`: `$1` the default overdue time, `$2` the department, then one
-/// text parameter per filter given (returned in order), then the `before` sequence when
-/// `with_before`, then the limit.
+/// The list query: `department`'s notices matching `filter`, below `before` when given, the
+/// newest `limit` first, with their deadline (the producer's `due_at`, else `issued_at` +
+/// `overdue_after_ms`) and their state now, as every read of entries computes them; `prefix`
+/// goes before it (`EXPLAIN …` in a test).
 ///
 /// Only the filters given become conditions, so each combination is a statement of its own
 /// whose plan can use the matching index (an `$n IS NULL OR …` form cannot, once PostgreSQL
 /// switches a prepared statement to its generic plan).
-fn list_sql(filter: &Filter, with_before: bool) -> (String, Vec<&str>) {
-    let mut conditions = vec!["n.department = $2".to_string()];
-    let mut texts: Vec<&str> = Vec::new();
-    let mut next = 3;
+fn list_query(
+    prefix: &str,
+    overdue_after_ms: i64,
+    department: Department,
+    filter: &Filter,
+    before: Option<Cursor>,
+    limit: i64,
+) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(prefix);
+    query
+        .push(
+            "SELECT n.seq, n.payload, d.deadline, s.state, n.acknowledged_at, n.acknowledged_by
+             FROM notices n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + ",
+        )
+        .push_bind(overdue_after_ms)
+        .push(
+            "::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s
+             WHERE n.department = ",
+        )
+        .push_bind(department.as_str());
     for (column, value) in [
         ("s.state", &filter.state),
         ("n.period", &filter.period),
@@ -207,21 +248,18 @@ fn list_sql(filter: &Filter, with_before: bool) -> (String, Vec<&str>) {
         ("n.kind", &filter.kind),
     ] {
         if let Some(value) = value {
-            conditions.push(format!("{column} = ${next}"));
-            texts.push(value);
-            next += 1;
+            query
+                .push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(value.as_str());
         }
     }
-    if with_before {
-        conditions.push(format!("n.seq < ${next}"));
-        next += 1;
+    if let Some(before) = before {
+        query.push(" AND n.seq < ").push_bind(before.0);
     }
-    let sql = format!(
-        entries!("", "notices", "WHERE {} ORDER BY n.seq DESC LIMIT ${}"),
-        conditions.join(" AND "),
-        next
-    );
-    (sql, texts)
+    query.push(" ORDER BY n.seq DESC LIMIT ").push_bind(limit);
+    query
 }
 
 /// Reads and acknowledges notices for the API.
@@ -250,19 +288,9 @@ impl NoticeStore {
         filter: &Filter,
         before: Option<Cursor>,
         limit: i64,
-    ) -> Result<Vec<Entry>, ApiError> {
-        let (sql, texts) = list_sql(filter, before.is_some());
-        // Safe: the text is fixed fragments and placeholder numbers; every value is bound.
-        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-            .bind(self.overdue_after_ms)
-            .bind(department.as_str());
-        for text in texts {
-            query = query.bind(text);
-        }
-        if let Some(before) = before {
-            query = query.bind(before.0);
-        }
-        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut query = list_query("", self.overdue_after_ms, department, filter, before, limit);
+        let rows: Vec<Row> = query.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(Entry::try_from).collect()
     }
 
@@ -272,16 +300,24 @@ impl NoticeStore {
         department: Department,
         cursor: Cursor,
         limit: i64,
-    ) -> Result<Vec<Entry>, ApiError> {
-        let rows: Vec<Row> = sqlx::query_as(entries!(
-            "",
-            "notices",
-            "WHERE n.department = $2 AND n.seq > $3 ORDER BY n.seq LIMIT $4"
-        ))
-        .bind(self.overdue_after_ms)
-        .bind(department.as_str())
-        .bind(cursor.0)
-        .bind(limit)
+    ) -> Result<Vec<Entry>, StoreError> {
+        // The deadline and the state as `list_query` computes them (the macros take one
+        // literal, so the text is repeated).
+        let rows = sqlx::query_as!(
+            Row,
+            r#"SELECT n.seq, n.payload, d.deadline AS "deadline!", s.state AS "state!",
+                    n.acknowledged_at, n.acknowledged_by
+             FROM notices n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s
+             WHERE n.department = $2 AND n.seq > $3 ORDER BY n.seq LIMIT $4"#,
+            self.overdue_after_ms,
+            department.as_str(),
+            cursor.0,
+            limit,
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Entry::try_from).collect()
@@ -295,22 +331,27 @@ impl NoticeStore {
         department: Department,
         notice_id: &str,
         by: &str,
-    ) -> Result<Option<Entry>, ApiError> {
-        let row: Option<Row> = sqlx::query_as(entries!(
-            "WITH acked AS (
+    ) -> Result<Option<Entry>, StoreError> {
+        let row = sqlx::query_as!(
+            Row,
+            r#"WITH acked AS (
                  UPDATE notices
                     SET acknowledged_at = coalesce(acknowledged_at, now()),
                         acknowledged_by = coalesce(acknowledged_by, $4)
                   WHERE notice_id = $2 AND department = $3
               RETURNING *)
-             ",
-            "acked",
-            ""
-        ))
-        .bind(self.overdue_after_ms)
-        .bind(notice_id)
-        .bind(department.as_str())
-        .bind(by)
+             SELECT n.seq AS "seq!", n.payload AS "payload!", d.deadline AS "deadline!",
+                    s.state AS "state!", n.acknowledged_at, n.acknowledged_by
+             FROM acked n
+             CROSS JOIN LATERAL (SELECT coalesce(n.due_at, n.issued_at + $1::bigint * interval '1 millisecond') AS deadline) d
+             CROSS JOIN LATERAL (SELECT CASE WHEN n.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                                             WHEN d.deadline <= now() THEN 'overdue'
+                                             ELSE 'open' END AS state) s"#,
+            self.overdue_after_ms,
+            notice_id,
+            department.as_str(),
+            by,
+        )
         .fetch_optional(&self.pool)
         .await?;
         row.map(Entry::try_from).transpose()
@@ -385,16 +426,16 @@ mod tests {
                 "notices_department_rule_seq",
             ),
         ] {
-            let (sql, texts) = list_sql(&filter, false);
-            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-            let mut query =
-                sqlx::query_scalar::<_, serde_json::Value>(sqlx::AssertSqlSafe(explain))
-                    .bind(60_000_i64)
-                    .bind("finance");
-            for text in texts {
-                query = query.bind(text);
-            }
-            let plan = query.bind(51_i64).fetch_one(&pool).await.unwrap();
+            let mut query = list_query(
+                "EXPLAIN (FORMAT JSON) ",
+                60_000,
+                Department::Finance,
+                &filter,
+                None,
+                51,
+            );
+            let query = query.build_query_scalar::<serde_json::Value>();
+            let plan = query.fetch_one(&pool).await.unwrap();
             assert!(
                 plan.to_string().contains(index),
                 "{filter:?} uses {index}: {plan}"

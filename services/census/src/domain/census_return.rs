@@ -343,17 +343,13 @@ impl ReturnInput<'_> {
     /// Checks every field and rule; `None` if anything was wrong (each in `violations`).
     pub fn check(self, rules: &Rules, violations: &mut Violations) -> Option<Submission> {
         let client_request_id = request_id(self.client_request_id, violations);
-        let uscc = Uscc::parse(self.uscc)
-            .map_err(|e| violations.add("uscc", e.to_string()))
-            .ok();
+        let uscc = violations.uscc("uscc", self.uscc);
         let period = match self.period {
             None => {
                 violations.add("period", "is required");
                 None
             }
-            Some(code) => Period::parse(code)
-                .map_err(|e| violations.add("period", e.to_string()))
-                .ok(),
+            Some(code) => violations.period("period", code),
         };
         match &self.indicators {
             None => violations.add("indicators", "are required"),
@@ -574,5 +570,89 @@ mod tests {
                 "sources.by_indicator[tax_paid_fen]"
             ]
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Indicators that keep every rule: three groups within the total, each part within
+        /// it, a share from 0 to 100, R&D within revenue.
+        fn consistent() -> impl Strategy<Value = Indicators> {
+            (
+                0..10_000i64,
+                0..=100u32,
+                0..=100u32,
+                0..=100u32,
+                0..=100u32,
+                0.0..=100.0f64,
+                0..1_000_000_000i64,
+            )
+                .prop_map(|(total, p, r, m, c, share, revenue)| {
+                    // Shares of the total, the three groups together at most all of it.
+                    let part = |percent: u32| total * i64::from(percent) / 300;
+                    Indicators {
+                        employees_total: total,
+                        production_staff: part(p),
+                        rd_technical_staff: part(r),
+                        management_sales_staff: part(m),
+                        college_educated_staff: total * i64::from(c) / 100,
+                        automation_share_percent: share,
+                        revenue_fen: revenue,
+                        rd_spend_fen: revenue / 2,
+                        ..good()
+                    }
+                })
+        }
+
+        fn fields(indicators: &Indicators, rules: &Rules) -> Vec<String> {
+            let mut violations = Violations::new();
+            indicators.check(rules, &mut violations);
+            violations
+                .as_slice()
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        }
+
+        proptest! {
+            #[test]
+            fn consistent_indicators_break_no_rule(indicators in consistent()) {
+                prop_assert!(fields(&indicators, &Rules::default()).is_empty());
+            }
+
+            /// A negative count or amount is reported on its own field, whatever else the
+            /// return says.
+            #[test]
+            fn a_negative_figure_is_reported_on_its_field(
+                indicators in consistent(),
+                which in 0..15usize,
+                value in i64::MIN..0,
+            ) {
+                let mut broken = indicators;
+                let name = broken.non_negative()[which].0;
+                let slot = match which {
+                    0 => &mut broken.employees_total,
+                    1 => &mut broken.production_staff,
+                    2 => &mut broken.rd_technical_staff,
+                    3 => &mut broken.management_sales_staff,
+                    4 => &mut broken.college_educated_staff,
+                    5 => &mut broken.rd_spend_fen,
+                    6 => &mut broken.revenue_fen,
+                    7 => &mut broken.industrial_output_fen,
+                    8 => &mut broken.tax_paid_fen,
+                    9 => &mut broken.export_sales_fen,
+                    10 => &mut broken.equipment_value_fen,
+                    11 => &mut broken.invention_patents,
+                    12 => &mut broken.utility_model_patents,
+                    13 => &mut broken.design_patents,
+                    _ => &mut broken.land_used_centi_mu,
+                };
+                *slot = value;
+                let found = fields(&broken, &Rules::default());
+                prop_assert!(found.contains(&format!("indicators.{name}")), "{:?}", found);
+            }
+        }
     }
 }

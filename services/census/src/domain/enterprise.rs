@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::Violations;
 
+use platform::Park;
+
 use super::{IndustryClass, Uscc};
 
 /// Longest registered name or legal representative accepted, in characters.
@@ -14,37 +16,6 @@ pub const EARLIEST_REGISTRATION: NaiveDate = match NaiveDate::from_ymd_opt(1949,
     Some(date) => date,
     None => panic!("a valid constant date"),
 };
-
-/// One of the four parks of the zone (一区四园).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Park {
-    /// Xiliu comprehensive park (西柳综合发展园区).
-    Xiliu,
-    /// Nantai luggage park (南台箱包加工商贸发展园区).
-    Nantai,
-    /// Ganwang textile and dyeing park (感王纺织印染产业发展园区).
-    Ganwang,
-    /// Zhongxiao accessories park (中小纺织服装辅料产业发展园区).
-    Zhongxiao,
-}
-
-impl Park {
-    pub const ALL: [Park; 4] = [Park::Xiliu, Park::Nantai, Park::Ganwang, Park::Zhongxiao];
-
-    /// The code of DOMAIN.md, also stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Park::Xiliu => "XILIU",
-            Park::Nantai => "NANTAI",
-            Park::Ganwang => "GANWANG",
-            Park::Zhongxiao => "ZHONGXIAO",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == code)
-    }
-}
 
 /// Size class (企业规模) of the statistical size classification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

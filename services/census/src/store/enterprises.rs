@@ -3,9 +3,12 @@
 
 use sqlx::PgConnection;
 
-use super::{Store, StoreError, clock, corrupt, enterprise_columns};
+use super::{EnterpriseRow, Store, StoreError, clock, corrupt};
 use crate::{
-    domain::{Enterprise, RegistryFields, Status, Uscc},
+    domain::{
+        Enterprise, Park, RegistryFields, Uscc,
+        registry::{self, ChangeCommand, Decision},
+    },
     events,
 };
 
@@ -17,15 +20,9 @@ pub enum Registered {
     Existing(Enterprise),
 }
 
-/// A change to an existing enterprise's record.
-enum Change {
-    Fields(RegistryFields),
-    Deregister { reason: String },
-}
-
 impl Store {
     /// Registers `uscc`; the same data again returns the existing record, different data is
-    /// ALREADY_EXISTS.
+    /// refused ([`registry::register_again`]).
     pub async fn register(
         &self,
         uscc: &Uscc,
@@ -33,34 +30,24 @@ impl Store {
         recorded_by: &str,
     ) -> Result<Registered, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let created_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        let created_at = sqlx::query_scalar!(
             "INSERT INTO enterprises (uscc, current_version, created_at)
              VALUES ($1, 1, clock_timestamp())
              ON CONFLICT (uscc) DO NOTHING
              RETURNING created_at",
+            uscc.as_str(),
         )
-        .bind(uscc.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(created_at) = created_at else {
             let current = current(&mut tx, uscc, false).await?.ok_or_else(|| {
                 corrupt(format!("enterprise {uscc} vanished during registration"))
             })?;
-            return if current.is_active() && &current.fields == fields {
-                Ok(Registered::Existing(current))
-            } else {
-                Err(StoreError::RegisteredDifferently(uscc.clone()))
-            };
+            return Ok(Registered::Existing(registry::register_again(
+                current, fields,
+            )?));
         };
-        let enterprise = Enterprise {
-            uscc: uscc.clone(),
-            fields: fields.clone(),
-            status: Status::Active,
-            deregistration_reason: None,
-            version: 1,
-            created_at,
-            updated_at: created_at,
-        };
+        let enterprise = registry::first_version(uscc.clone(), fields.clone(), created_at);
         insert_version(&mut tx, &enterprise, recorded_by).await?;
         self.outbox
             .enqueue(&mut tx, events::enterprise_registered(&enterprise))
@@ -69,79 +56,34 @@ impl Store {
         Ok(Registered::Created(enterprise))
     }
 
-    /// Replaces the registry fields of an active enterprise whose current version is
-    /// `expected_version`. A change to the same values is no change: the record comes back
-    /// as it is, with no new version and no event.
-    pub async fn update(
+    /// Changes an enterprise's record: loads it (locked) and the time, lets
+    /// [`registry::decide`] rule, and commits a new version with its event. A change to the
+    /// same values comes back as the record it is, with no new version and no event.
+    pub async fn change(
         &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        fields: RegistryFields,
-        recorded_by: &str,
-    ) -> Result<Enterprise, StoreError> {
-        self.change(uscc, expected_version, Change::Fields(fields), recorded_by)
-            .await
-    }
-
-    /// Marks an active enterprise deregistered; its file stays.
-    pub async fn deregister(
-        &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        reason: String,
-        recorded_by: &str,
-    ) -> Result<Enterprise, StoreError> {
-        self.change(
-            uscc,
-            expected_version,
-            Change::Deregister { reason },
-            recorded_by,
-        )
-        .await
-    }
-
-    async fn change(
-        &self,
-        uscc: &Uscc,
-        expected_version: i64,
-        change: Change,
+        command: ChangeCommand,
         recorded_by: &str,
     ) -> Result<Enterprise, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let current = current(&mut tx, uscc, true)
-            .await?
-            .ok_or_else(|| StoreError::UnknownEnterprise(uscc.clone()))?;
-        if !current.is_active() {
-            return Err(StoreError::Deregistered(uscc.clone()));
-        }
-        if current.version != expected_version {
-            return Err(StoreError::StaleVersion {
-                uscc: uscc.clone(),
-                current: current.version,
-                expected: expected_version,
-            });
-        }
-        let mut next = Enterprise {
-            version: current.version + 1,
-            updated_at: clock(&mut tx).await?,
-            ..current.clone()
+        let current = current(&mut tx, &command.uscc, true).await?;
+        let now = clock(&mut tx).await?;
+        let (next, previous_version) = match registry::decide(current, command, now)? {
+            Decision::Unchanged(current) => return Ok(current),
+            Decision::NewVersion {
+                next,
+                previous_version,
+            } => (next, previous_version),
         };
-        match change {
-            Change::Fields(fields) if fields == current.fields => return Ok(current),
-            Change::Fields(fields) => next.fields = fields,
-            Change::Deregister { reason } => {
-                next.status = Status::Deregistered;
-                next.deregistration_reason = Some(reason);
-            }
-        }
         insert_version(&mut tx, &next, recorded_by).await?;
-        sqlx::query("UPDATE enterprises SET current_version = $2 WHERE uscc = $1")
-            .bind(uscc.as_str())
-            .bind(next.version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE enterprises SET current_version = $2 WHERE uscc = $1",
+            next.uscc.as_str(),
+            next.version,
+        )
+        .execute(&mut *tx)
+        .await?;
         self.outbox
-            .enqueue(&mut tx, events::enterprise_updated(&next, current.version))
+            .enqueue(&mut tx, events::enterprise_updated(&next, previous_version))
             .await?;
         tx.commit().await?;
         Ok(next)
@@ -154,29 +96,37 @@ async fn current(
     uscc: &Uscc,
     lock: bool,
 ) -> sqlx::Result<Option<Enterprise>> {
-    let query = if lock {
-        concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
+    // The columns of `enterprise_columns!`, written out: the macros take one literal.
+    let row = if lock {
+        sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
                ON v.uscc = e.uscc AND v.version = e.current_version
-             WHERE e.uscc = $1 FOR UPDATE OF e"
+             WHERE e.uscc = $1 FOR UPDATE OF e"#,
+            uscc.as_str(),
         )
-    } else {
-        concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
-               ON v.uscc = e.uscc AND v.version = e.current_version
-             WHERE e.uscc = $1"
-        )
-    };
-    sqlx::query_as::<_, super::EnterpriseRow>(query)
-        .bind(uscc.as_str())
         .fetch_optional(conn)
         .await?
-        .map(Enterprise::try_from)
-        .transpose()
+    } else {
+        sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
+               ON v.uscc = e.uscc AND v.version = e.current_version
+             WHERE e.uscc = $1"#,
+            uscc.as_str(),
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    row.map(Enterprise::try_from).transpose()
 }
 
 async fn insert_version(
@@ -185,28 +135,28 @@ async fn insert_version(
     recorded_by: &str,
 ) -> sqlx::Result<()> {
     let fields = &enterprise.fields;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO enterprise_versions (uscc, version, name, legal_representative, park,
             industry_class, segment, size, registration_date, status, deregistration_reason,
             safety_violation, environmental_violation, tax_credit_violation, recorded_at, recorded_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        enterprise.uscc.as_str(),
+        enterprise.version,
+        fields.name,
+        fields.legal_representative,
+        fields.park.as_str(),
+        fields.industry_class.code(),
+        fields.industry_class.segment().as_str(),
+        fields.size.as_str(),
+        fields.registration_date,
+        enterprise.status.as_str(),
+        enterprise.deregistration_reason,
+        fields.vetoes.safety,
+        fields.vetoes.environmental,
+        fields.vetoes.tax_credit,
+        enterprise.updated_at,
+        recorded_by,
     )
-    .bind(enterprise.uscc.as_str())
-    .bind(enterprise.version)
-    .bind(&fields.name)
-    .bind(&fields.legal_representative)
-    .bind(fields.park.as_str())
-    .bind(fields.industry_class.code())
-    .bind(fields.industry_class.segment().as_str())
-    .bind(fields.size.as_str())
-    .bind(fields.registration_date)
-    .bind(enterprise.status.as_str())
-    .bind(&enterprise.deregistration_reason)
-    .bind(fields.vetoes.safety)
-    .bind(fields.vetoes.environmental)
-    .bind(fields.vetoes.tax_credit)
-    .bind(enterprise.updated_at)
-    .bind(recorded_by)
     .execute(conn)
     .await?;
     Ok(())

@@ -20,7 +20,7 @@ use sqlx::{PgConnection, PgPool, types::Json};
 pub use enterprises::Registered;
 pub use error::StoreError;
 pub use reads::{FileView, ListFilter};
-pub use returns::SubmitOutcome;
+pub use returns::Outcomes;
 
 use crate::domain::{
     CensusReturn, Enterprise, EquipmentLevel, Indicators, IndustryClass, Park, Period,
@@ -61,7 +61,7 @@ fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
 
 /// The database's clock, read after the caller's locks are held.
 async fn clock(conn: &mut PgConnection) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar("SELECT clock_timestamp()")
+    sqlx::query_scalar!(r#"SELECT clock_timestamp() AS "now!""#)
         .fetch_one(conn)
         .await
 }
@@ -82,7 +82,7 @@ struct EnterpriseRow {
     version: i64,
     name: String,
     legal_representative: String,
-    park: String,
+    park: Park,
     industry_class: String,
     size: String,
     registration_date: NaiveDate,
@@ -109,7 +109,7 @@ impl TryFrom<EnterpriseRow> for Enterprise {
             fields: RegistryFields {
                 name: row.name,
                 legal_representative: row.legal_representative,
-                park: Park::parse(&row.park).ok_or_else(|| at("park"))?,
+                park: row.park,
                 industry_class: IndustryClass::parse(&row.industry_class)
                     .map_err(|e| at(&e.to_string()))?,
                 size: Size::parse(&row.size).ok_or_else(|| at("size"))?,

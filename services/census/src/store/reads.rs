@@ -1,43 +1,17 @@
 //! Reads: an enterprise's file (now or as of a time, audited), the filtered list, and the
 //! statistics of a period.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
-use super::{EnterpriseRow, ReturnRow, Store, StoreError, enterprise_columns, return_columns};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::{EnterpriseRow, ReturnRow, Store, StoreError};
 use crate::domain::{
     CensusReturn, Enterprise, Group, Grouping, Park, Period, Segment, Status, Totals, Uscc,
 };
 
-/// The statistics query grouped by `$key` (a column of the enterprise's current version).
-/// Sums saturate at the largest bigint rather than fail.
-macro_rules! statistics_query {
-    ($key:literal) => {
-        concat!(
-            "WITH latest AS (
-                SELECT DISTINCT ON (uscc) *
-                FROM census_returns
-                WHERE period = $1
-                ORDER BY uscc, revision DESC
-            )
-            SELECT ", $key, " AS key,
-                count(*)::bigint AS enterprises,
-                LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS employees,
-                LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS rd_spend_fen,
-                LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
-                      9223372036854775807)::bigint AS patents,
-                LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS output_fen,
-                LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS tax_fen,
-                LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS export_fen
-            FROM latest l
-            JOIN enterprises e ON e.uscc = l.uscc
-            JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
-            GROUP BY ", $key
-        )
-    };
-}
-
 /// One group's sums as the statistics query returns them.
-#[derive(sqlx::FromRow)]
 struct GroupRow {
     key: String,
     enterprises: i64,
@@ -86,11 +60,14 @@ impl Store {
         reader: &str,
     ) -> Result<Option<(Enterprise, Vec<CensusReturn>)>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let row: Option<EnterpriseRow> = sqlx::query_as(concat!(
-            "WITH found AS (
-                SELECT ",
-            enterprise_columns!(),
-            " FROM enterprise_versions v JOIN enterprises e ON e.uscc = v.uscc
+        let row = sqlx::query_as!(
+            EnterpriseRow,
+            r#"WITH found AS (
+                SELECT v.uscc, v.version, v.name, v.legal_representative, v.park,
+                    v.industry_class, v.size, v.registration_date, v.status,
+                    v.deregistration_reason, v.safety_violation, v.environmental_violation,
+                    v.tax_credit_violation, v.recorded_at, e.created_at
+                FROM enterprise_versions v JOIN enterprises e ON e.uscc = v.uscc
                 WHERE v.uscc = $1 AND ($2::timestamptz IS NULL OR v.recorded_at <= $2)
                 ORDER BY v.version DESC
                 LIMIT 1
@@ -98,40 +75,66 @@ impl Store {
                 INSERT INTO file_reads (reader, uscc, as_of, all_revisions)
                 SELECT $3, $1, $2, $4 FROM found
              )
-             SELECT * FROM found"
-        ))
-        .bind(uscc.as_str())
-        .bind(view.as_of)
-        .bind(reader)
-        .bind(view.all_revisions)
+             SELECT uscc AS "uscc!", version AS "version!", name AS "name!",
+                legal_representative AS "legal_representative!", park AS "park!: Park",
+                industry_class AS "industry_class!", size AS "size!",
+                registration_date AS "registration_date!", status AS "status!",
+                deregistration_reason, safety_violation AS "safety_violation!",
+                environmental_violation AS "environmental_violation!",
+                tax_credit_violation AS "tax_credit_violation!", recorded_at AS "recorded_at!",
+                created_at AS "created_at!"
+             FROM found"#,
+            uscc.as_str(),
+            view.as_of,
+            reader,
+            view.all_revisions,
+        )
         .fetch_optional(&mut *conn)
         .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let enterprise = Enterprise::try_from(row)?;
-        let query = if view.all_revisions {
-            concat!(
-                "SELECT ",
-                return_columns!(),
-                " FROM census_returns
+        // The columns of `return_columns!`, written out: the macros take one literal.
+        let rows = if view.all_revisions {
+            sqlx::query_as!(
+                ReturnRow,
+                r#"SELECT uscc, period, revision, client_request_id, employees_total, production_staff,
+                    rd_technical_staff, management_sales_staff, college_educated_staff,
+                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                    export_sales_fen, equipment_value_fen, automation_share_percent,
+                    equipment_level, invention_patents, utility_model_patents, design_patents,
+                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                    submitted_at, submitted_by
+                 FROM census_returns
                  WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision"
+                 ORDER BY period, revision"#,
+                uscc.as_str(),
+                view.as_of,
             )
-        } else {
-            concat!(
-                "SELECT DISTINCT ON (period) ",
-                return_columns!(),
-                " FROM census_returns
-                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision DESC"
-            )
-        };
-        let rows: Vec<ReturnRow> = sqlx::query_as(query)
-            .bind(uscc.as_str())
-            .bind(view.as_of)
             .fetch_all(&mut *conn)
-            .await?;
+            .await?
+        } else {
+            sqlx::query_as!(
+                ReturnRow,
+                r#"SELECT DISTINCT ON (period) uscc, period, revision, client_request_id, employees_total, production_staff,
+                    rd_technical_staff, management_sales_staff, college_educated_staff,
+                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                    export_sales_fen, equipment_value_fen, automation_share_percent,
+                    equipment_level, invention_patents, utility_model_patents, design_patents,
+                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                    submitted_at, submitted_by
+                 FROM census_returns
+                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+                 ORDER BY period, revision DESC"#,
+                uscc.as_str(),
+                view.as_of,
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        };
         let mut returns = rows
             .into_iter()
             .map(CensusReturn::try_from)
@@ -148,10 +151,13 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Enterprise>, StoreError> {
-        let rows: Vec<EnterpriseRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            enterprise_columns!(),
-            " FROM enterprises e JOIN enterprise_versions v
+        let rows = sqlx::query_as!(
+            EnterpriseRow,
+            r#"SELECT v.uscc, v.version, v.name, v.legal_representative, v.park AS "park: Park",
+                    v.industry_class, v.size, v.registration_date, v.status, v.deregistration_reason,
+                    v.safety_violation, v.environmental_violation, v.tax_credit_violation,
+                    v.recorded_at, e.created_at
+             FROM enterprises e JOIN enterprise_versions v
                ON v.uscc = e.uscc AND v.version = e.current_version
              WHERE ($1::text IS NULL OR v.park = $1)
                AND ($2::text IS NULL OR v.segment = $2)
@@ -160,15 +166,15 @@ impl Store {
                AND ($5::text IS NULL OR strpos(lower(v.name), lower($5)) > 0)
                AND ($6::text IS NULL OR e.uscc > $6)
              ORDER BY e.uscc
-             LIMIT $7"
-        ))
-        .bind(filter.park.map(Park::as_str))
-        .bind(filter.segment.map(Segment::as_str))
-        .bind(filter.industry_class.as_deref())
-        .bind(filter.status.map(Status::as_str))
-        .bind(filter.name_contains.as_deref())
-        .bind(after)
-        .bind(limit)
+             LIMIT $7"#,
+            filter.park.map(Park::as_str),
+            filter.segment.map(Segment::as_str),
+            filter.industry_class.as_deref(),
+            filter.status.map(Status::as_str),
+            filter.name_contains.as_deref(),
+            after,
+            limit,
+        )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -185,14 +191,65 @@ impl Store {
         period: Period,
         grouping: Grouping,
     ) -> Result<Vec<(Group, Totals)>, StoreError> {
-        let query = match grouping {
-            Grouping::Park => statistics_query!("v.park"),
-            Grouping::Segment => statistics_query!("v.segment"),
+        // One statement per grouping, the same but for the key; sums saturate at the
+        // largest bigint rather than fail.
+        let code = period.code();
+        let rows = match grouping {
+            Grouping::Park => {
+                sqlx::query_as!(
+                    GroupRow,
+                    r#"WITH latest AS (
+                    SELECT DISTINCT ON (uscc) *
+                    FROM census_returns
+                    WHERE period = $1
+                    ORDER BY uscc, revision DESC
+                )
+                SELECT v.park AS "key!",
+                    count(*)::bigint AS "enterprises!",
+                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
+                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
+                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
+                          9223372036854775807)::bigint AS "patents!",
+                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
+                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
+                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
+                FROM latest l
+                JOIN enterprises e ON e.uscc = l.uscc
+                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
+                GROUP BY v.park"#,
+                    code,
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Grouping::Segment => {
+                sqlx::query_as!(
+                    GroupRow,
+                    r#"WITH latest AS (
+                    SELECT DISTINCT ON (uscc) *
+                    FROM census_returns
+                    WHERE period = $1
+                    ORDER BY uscc, revision DESC
+                )
+                SELECT v.segment AS "key!",
+                    count(*)::bigint AS "enterprises!",
+                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
+                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
+                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
+                          9223372036854775807)::bigint AS "patents!",
+                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
+                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
+                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
+                FROM latest l
+                JOIN enterprises e ON e.uscc = l.uscc
+                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
+                GROUP BY v.segment"#,
+                    code,
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
         };
-        let rows: Vec<GroupRow> = sqlx::query_as(query)
-            .bind(period.code())
-            .fetch_all(&self.pool)
-            .await?;
         let mut totals: Vec<(Group, Totals)> = grouping
             .groups()
             .into_iter()

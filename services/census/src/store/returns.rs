@@ -15,7 +15,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use platform::OutgoingEvent;
 use sqlx::{FromRow, PgConnection, Row, postgres::PgRow};
 
 use super::{
@@ -23,34 +22,27 @@ use super::{
     return_columns,
 };
 use crate::{
-    domain::{CensusReturn, Enterprise, Submission},
+    domain::{
+        CensusReturn, Enterprise, Submission,
+        submission::{self, Decision, Refused, State},
+    },
     events,
 };
 
-/// What became of one submission.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SubmitOutcome {
-    /// Stored as a new revision.
-    Stored(CensusReturn),
-    /// Its client request id was seen before with the same content: the revision stored then.
-    Duplicate(CensusReturn),
-    /// No enterprise has this USCC.
-    UnknownEnterprise,
-    /// The enterprise is deregistered and takes no new returns.
-    Deregistered,
-    /// Its client request id was used before for different content.
-    ConflictingRequestId,
-}
+/// What became of each submission of a batch, in order.
+pub type Outcomes = Vec<Result<Decision, Refused>>;
 
 impl Store {
     /// Decides and stores every submission of `batch` in one transaction, in order (a later
-    /// row may correct an earlier one). A transaction that lost a race with another writer is
-    /// tried again, and then sees that writer's rows.
+    /// row may correct an earlier one): loads the state under the enterprises' locks, lets
+    /// [`submission::decide_batch`] rule, and commits the new revisions with their events. A
+    /// transaction that lost a race with another writer is tried again, and then sees that
+    /// writer's rows.
     pub async fn submit(
         &self,
         batch: &[Submission],
         submitted_by: &str,
-    ) -> Result<Vec<SubmitOutcome>, StoreError> {
+    ) -> Result<Outcomes, StoreError> {
         let mut attempt = 1;
         loop {
             match self.try_submit(batch, submitted_by).await {
@@ -63,99 +55,41 @@ impl Store {
         }
     }
 
-    async fn try_submit(
-        &self,
-        batch: &[Submission],
-        submitted_by: &str,
-    ) -> sqlx::Result<Vec<SubmitOutcome>> {
+    async fn try_submit(&self, batch: &[Submission], submitted_by: &str) -> sqlx::Result<Outcomes> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
-        let context = match batch {
+        let (state, now) = match batch {
             [one] => single_context(&mut tx, one).await?,
             _ => batch_context(&mut tx, batch).await?,
         };
-        let (outcomes, new, events) = decide(batch, context, submitted_by);
-        insert_returns(&mut tx, &new).await?;
+        let outcomes = submission::decide_batch(state, batch, submitted_by, now);
+        let stored: Vec<_> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ok(Decision::Stored(event)) => Some(event),
+                _ => None,
+            })
+            .collect();
+        let rows: Vec<&CensusReturn> = stored.iter().map(|e| &e.census_return).collect();
+        insert_returns(&mut tx, &rows).await?;
         // The batch's events in one statement too: one each cost two round trips, the most
         // of an import's time (BENCHMARKS.md).
+        let events = stored.iter().map(|e| events::return_submitted(e)).collect();
         self.outbox.enqueue_many(&mut tx, events).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
 }
 
-/// What a batch is decided from, read while its enterprises' row locks are held.
-struct Context {
-    /// The current records of the batch's enterprises, by USCC.
-    enterprises: HashMap<String, Enterprise>,
-    /// The database's clock after the locks: the new revisions' time.
-    submitted_at: DateTime<Utc>,
-    /// Revisions already stored under the batch's client request ids.
-    seen: HashMap<String, CensusReturn>,
-    /// The latest revision of each (uscc, period) the batch touches.
-    last_revision: HashMap<(String, String), i64>,
-}
-
-/// Decides every submission of `batch` in order: its outcome, the new revisions to insert and
-/// their events.
-fn decide(
-    batch: &[Submission],
-    context: Context,
-    submitted_by: &str,
-) -> (Vec<SubmitOutcome>, Vec<CensusReturn>, Vec<OutgoingEvent>) {
-    let Context {
-        enterprises,
-        submitted_at,
-        mut seen,
-        mut last_revision,
-    } = context;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut new = Vec::new();
-    let mut events = Vec::new();
-    for submission in batch {
-        let content = &submission.content;
-        if let Some(earlier) = seen.get(&submission.client_request_id) {
-            outcomes.push(if earlier.content == *content {
-                SubmitOutcome::Duplicate(earlier.clone())
-            } else {
-                SubmitOutcome::ConflictingRequestId
-            });
-            continue;
-        }
-        let Some(enterprise) = enterprises.get(content.uscc.as_str()) else {
-            outcomes.push(SubmitOutcome::UnknownEnterprise);
-            continue;
-        };
-        if !enterprise.is_active() {
-            outcomes.push(SubmitOutcome::Deregistered);
-            continue;
-        }
-        let revision = last_revision
-            .entry((content.uscc.to_string(), content.period.code()))
-            .or_insert(0);
-        *revision += 1;
-        let stored = CensusReturn {
-            content: content.clone(),
-            revision: *revision,
-            client_request_id: submission.client_request_id.clone(),
-            submitted_at,
-            submitted_by: submitted_by.to_string(),
-            enterprise_version: enterprise.version,
-        };
-        events.push(events::return_submitted(&stored, enterprise));
-        seen.insert(stored.client_request_id.clone(), stored.clone());
-        new.push(stored.clone());
-        outcomes.push(SubmitOutcome::Stored(stored));
-    }
-    (outcomes, new, events)
-}
-
-/// The context of a single submission in one round trip (`census_submission_context`, the
+/// The state of a single submission in one round trip (`census_submission_context`, the
 /// migration says how it keeps the order lock, then reads), and the stored revision in a
 /// second only when its request id is taken.
-async fn single_context(conn: &mut PgConnection, submission: &Submission) -> sqlx::Result<Context> {
+async fn single_context(
+    conn: &mut PgConnection,
+    submission: &Submission,
+) -> sqlx::Result<(State, DateTime<Utc>)> {
     let content = &submission.content;
     let row: PgRow = sqlx::query("SELECT * FROM census_submission_context($1, $2, $3)")
         .bind(content.uscc.as_str())
@@ -179,27 +113,28 @@ async fn single_context(conn: &mut PgConnection, submission: &Submission) -> sql
     } else {
         HashMap::new()
     };
-    Ok(Context {
+    let state = State {
         enterprises,
-        submitted_at: row.try_get("now")?,
         seen,
         last_revision,
-    })
+    };
+    Ok((state, row.try_get("now")?))
 }
 
-/// The context of a batch: its enterprises locked, then the clock and the two lookups, each
+/// The state of a batch: its enterprises locked, then the clock and the two lookups, each
 /// one statement for the whole batch.
-async fn batch_context(conn: &mut PgConnection, batch: &[Submission]) -> sqlx::Result<Context> {
+async fn batch_context(
+    conn: &mut PgConnection,
+    batch: &[Submission],
+) -> sqlx::Result<(State, DateTime<Utc>)> {
     let enterprises = lock_enterprises(conn, batch).await?;
-    let submitted_at = clock(conn).await?;
-    let seen = stored_by_request_id(conn, batch).await?;
-    let last_revision = last_revisions(conn, batch).await?;
-    Ok(Context {
+    let now = clock(conn).await?;
+    let state = State {
         enterprises,
-        submitted_at,
-        seen,
-        last_revision,
-    })
+        seen: stored_by_request_id(conn, batch).await?,
+        last_revision: last_revisions(conn, batch).await?,
+    };
+    Ok((state, now))
 }
 
 /// The current records of the batch's enterprises, locked in USCC order.
@@ -303,25 +238,9 @@ async fn last_revisions(
         .collect())
 }
 
-/// One INSERT for every new revision: the columns travel as arrays.
-async fn insert_returns(conn: &mut PgConnection, rows: &[CensusReturn]) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    macro_rules! column {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    macro_rules! indicator {
-        ($name:ident) => {
-            column!(|r| r.content.indicators.$name)
-        };
-    }
-    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
-        .unwrap_or_else(|_| "{}".to_string()));
-    sqlx::query(
-        "INSERT INTO census_returns (uscc, period, revision, client_request_id,
+/// One INSERT for a batch of revisions: every column travels as an array (`unnest`).
+const INSERT_RETURNS: &str =
+    "INSERT INTO census_returns (uscc, period, revision, client_request_id,
             employees_total, production_staff, rd_technical_staff, management_sales_staff,
             college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
             tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
@@ -348,41 +267,59 @@ async fn insert_returns(conn: &mut PgConnection, rows: &[CensusReturn]) -> sqlx:
             tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
             equipment_level, invention_patents, utility_model_patents, design_patents,
             land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
-            enterprise_version, submitted_at, submitted_by)",
-    )
-    .bind(column!(|r| r.content.uscc.to_string()))
-    .bind(column!(|r| r.content.period.code()))
-    .bind(column!(|r| r.revision))
-    .bind(column!(|r| r.client_request_id.clone()))
-    .bind(indicator!(employees_total))
-    .bind(indicator!(production_staff))
-    .bind(indicator!(rd_technical_staff))
-    .bind(indicator!(management_sales_staff))
-    .bind(indicator!(college_educated_staff))
-    .bind(indicator!(rd_spend_fen))
-    .bind(indicator!(revenue_fen))
-    .bind(indicator!(industrial_output_fen))
-    .bind(indicator!(tax_paid_fen))
-    .bind(indicator!(export_sales_fen))
-    .bind(indicator!(equipment_value_fen))
-    .bind(indicator!(automation_share_percent))
-    .bind(column!(|r| r
-        .content
-        .indicators
-        .equipment_level
-        .as_str()
-        .to_string()))
-    .bind(indicator!(invention_patents))
-    .bind(indicator!(utility_model_patents))
-    .bind(indicator!(design_patents))
-    .bind(indicator!(land_used_centi_mu))
-    .bind(indicator!(energy_use_tce))
-    .bind(indicator!(rd_exceeds_revenue_flag))
-    .bind(sources)
-    .bind(column!(|r| r.enterprise_version))
-    .bind(column!(|r| r.submitted_at))
-    .bind(column!(|r| r.submitted_by.clone()))
-    .execute(conn)
-    .await?;
+            enterprise_version, submitted_at, submitted_by)";
+
+/// One INSERT for every new revision: the columns travel as arrays.
+async fn insert_returns(conn: &mut PgConnection, rows: &[&CensusReturn]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! column {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    macro_rules! indicator {
+        ($name:ident) => {
+            column!(|r| r.content.indicators.$name)
+        };
+    }
+    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
+        .unwrap_or_else(|_| "{}".to_string()));
+    sqlx::query(INSERT_RETURNS)
+        .bind(column!(|r| r.content.uscc.to_string()))
+        .bind(column!(|r| r.content.period.code()))
+        .bind(column!(|r| r.revision))
+        .bind(column!(|r| r.client_request_id.clone()))
+        .bind(indicator!(employees_total))
+        .bind(indicator!(production_staff))
+        .bind(indicator!(rd_technical_staff))
+        .bind(indicator!(management_sales_staff))
+        .bind(indicator!(college_educated_staff))
+        .bind(indicator!(rd_spend_fen))
+        .bind(indicator!(revenue_fen))
+        .bind(indicator!(industrial_output_fen))
+        .bind(indicator!(tax_paid_fen))
+        .bind(indicator!(export_sales_fen))
+        .bind(indicator!(equipment_value_fen))
+        .bind(indicator!(automation_share_percent))
+        .bind(column!(|r| r
+            .content
+            .indicators
+            .equipment_level
+            .as_str()
+            .to_string()))
+        .bind(indicator!(invention_patents))
+        .bind(indicator!(utility_model_patents))
+        .bind(indicator!(design_patents))
+        .bind(indicator!(land_used_centi_mu))
+        .bind(indicator!(energy_use_tce))
+        .bind(indicator!(rd_exceeds_revenue_flag))
+        .bind(sources)
+        .bind(column!(|r| r.enterprise_version))
+        .bind(column!(|r| r.submitted_at))
+        .bind(column!(|r| r.submitted_by.clone()))
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use platform::{Violations, time::to_timestamp};
 
 use crate::{
     domain::{
-        Class, Indicator, Model, Period, ReducedModel, Uscc, Weighted,
+        Class, Indicator, Model, ReducedModel, Weighted,
         evaluation::indicators_for,
         explain::{self, IndicatorScore},
         model::DEFAULT_CAP,
@@ -19,26 +19,17 @@ use crate::{
 /// Longest reason or note accepted.
 pub const MAX_TEXT: usize = 2_000;
 
-pub fn check_uscc(violations: &mut Violations, field: &str, code: &str) {
-    if let Err(err) = Uscc::parse(code) {
-        violations.add(field, err.to_string());
-    }
-}
-
-/// An optional period: unset or an empty code is `None`.
+/// An optional period (`field`, its code reported as `field.code`): unset or an empty code
+/// is `None`.
 pub fn optional_period(
     violations: &mut Violations,
     field: &str,
     period: Option<&common::Period>,
 ) -> Option<String> {
-    let code = period.map(|p| p.code.as_str()).filter(|c| !c.is_empty())?;
-    match Period::parse(code) {
-        Ok(p) => Some(p.to_string()),
-        Err(err) => {
-            violations.add(format!("{field}.code"), err.to_string());
-            None
-        }
-    }
+    let code = period.map_or("", |p| p.code.as_str());
+    violations
+        .optional_period(&format!("{field}.code"), code)
+        .map(|p| p.to_string())
 }
 
 /// A required free text (reason): not blank, at most [`MAX_TEXT`] characters.
@@ -236,8 +227,8 @@ pub fn classification_to_proto(row: &ClassRow, model: &Model) -> pb::Classificat
         period: Some(common::Period {
             code: row.period.clone(),
         }),
-        enterprise_class: i32::from(row.class),
-        computed_class: i32::from(row.computed_class),
+        enterprise_class: crate::proto::class_to_proto(row.class),
+        computed_class: crate::proto::class_to_proto(row.computed_class),
         grading: i32::from(row.grading),
         score: row.score,
         rank: row.rank,

@@ -9,17 +9,17 @@
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
 use platform::{ApiError, Principal, Violations, paging};
 
-use super::{ClassificationApi, convert};
+use super::convert;
 use crate::{
     domain::{
         Class,
         objection::{self, Decision, ObjectionState},
     },
-    store::objections::{self, Filter, NewObjection},
+    store::objections::{self, Filter, NewObjection, ObjectionRow},
 };
 
 /// The platform's PERMISSION_DENIED of an enterprise reaching for another's records.
-fn denied(status: tonic::Status) -> ApiError {
+pub(super) fn denied(status: tonic::Status) -> ApiError {
     ApiError::PermissionDenied(status.message().to_string())
 }
 
@@ -41,174 +41,162 @@ fn optional_class(violations: &mut Violations, field: &str, value: i32) -> Optio
     class
 }
 
-impl ClassificationApi {
-    pub(super) async fn file_objection(
-        &self,
-        principal: &Principal,
-        request: pb::FileObjectionRequest,
-    ) -> Result<pb::FileObjectionResponse, ApiError> {
-        let mut violations = Violations::new();
-        convert::check_uscc(&mut violations, "uscc", &request.uscc);
-        let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
-        if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
-            violations.add("period", "is required: the published period objected to");
+/// A filing's checked fields (the rest is read from the request as it is).
+pub(super) struct Filing {
+    period: String,
+    requested_class: Option<Class>,
+    evidence: Vec<String>,
+}
+
+impl Filing {
+    /// The objection to store, filed by `by`.
+    pub(super) fn new_objection<'a>(
+        &'a self,
+        request: &'a pb::FileObjectionRequest,
+        by: &'a str,
+    ) -> NewObjection<'a> {
+        NewObjection {
+            period: &self.period,
+            uscc: &request.uscc,
+            reason: request.reason.trim(),
+            evidence: &self.evidence,
+            requested_class: self.requested_class,
+            principal: by,
         }
-        add_all(
-            &mut violations,
-            objection::reason_problems("reason", &request.reason),
-        );
-        add_all(
-            &mut violations,
-            objection::evidence_problems("evidence", &request.evidence),
-        );
-        let requested_class =
-            optional_class(&mut violations, "requested_class", request.requested_class);
-        violations.finish()?;
-        let Some(period) = period else {
-            return Err(ApiError::invalid("period", "is required"));
-        };
-        principal
-            .require_enterprise_self(&request.uscc)
-            .map_err(denied)?;
-        let evidence: Vec<String> = request
+    }
+}
+
+/// A FileObjection request checked, every bad field a violation.
+pub(super) fn filing(request: &pb::FileObjectionRequest) -> Result<Filing, ApiError> {
+    let mut violations = Violations::new();
+    violations.uscc("uscc", &request.uscc);
+    let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+    if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
+        violations.add("period", "is required: the published period objected to");
+    }
+    add_all(
+        &mut violations,
+        objection::reason_problems("reason", &request.reason),
+    );
+    add_all(
+        &mut violations,
+        objection::evidence_problems("evidence", &request.evidence),
+    );
+    let requested_class =
+        optional_class(&mut violations, "requested_class", request.requested_class);
+    violations.finish()?;
+    let Some(period) = period else {
+        return Err(ApiError::invalid("period", "is required"));
+    };
+    Ok(Filing {
+        period,
+        requested_class,
+        evidence: request
             .evidence
             .iter()
             .map(|e| e.trim().to_string())
-            .collect();
-        let by = principal.identity.to_string();
-        let row = objections::file(
-            &self.pool,
-            &self.outbox,
-            &self.objection_window,
-            NewObjection {
-                period: &period,
-                uscc: &request.uscc,
-                reason: request.reason.trim(),
-                evidence: &evidence,
-                requested_class,
-                principal: &by,
-            },
-        )
-        .await?;
-        tracing::info!(id = row.id, uscc = %row.uscc, period, by, "objection filed");
-        Ok(pb::FileObjectionResponse {
-            objection: Some(objections::to_proto(&row)?),
-        })
-    }
+            .collect(),
+    })
+}
 
-    pub(super) async fn decide_objection(
-        &self,
-        principal: &Principal,
-        request: pb::DecideObjectionRequest,
-    ) -> Result<pb::DecideObjectionResponse, ApiError> {
-        let mut violations = Violations::new();
-        violations.check(
-            request.objection_id > 0,
-            "objection_id",
-            "required: the objection's id",
-        );
-        let class = optional_class(
-            &mut violations,
-            "enterprise_class",
-            request.enterprise_class,
-        );
-        let decision = match pb::ObjectionDecision::try_from(request.decision) {
-            Ok(pb::ObjectionDecision::Uphold) => match class {
-                Some(class) => Some(Decision::Uphold(class)),
-                None => {
-                    if request.enterprise_class == 0 {
-                        violations.add("enterprise_class", "required when upholding");
-                    }
-                    None
+/// A DecideObjection request's decision, checked with its other fields.
+pub(super) fn decision(request: &pb::DecideObjectionRequest) -> Result<Decision, ApiError> {
+    let mut violations = Violations::new();
+    violations.check(
+        request.objection_id > 0,
+        "objection_id",
+        "required: the objection's id",
+    );
+    let class = optional_class(
+        &mut violations,
+        "enterprise_class",
+        request.enterprise_class,
+    );
+    let decision = match pb::ObjectionDecision::try_from(request.decision) {
+        Ok(pb::ObjectionDecision::Uphold) => match class {
+            Some(class) => Some(Decision::Uphold(class)),
+            None => {
+                if request.enterprise_class == 0 {
+                    violations.add("enterprise_class", "required when upholding");
                 }
-            },
-            Ok(pb::ObjectionDecision::Reject) => {
-                if request.enterprise_class != 0 {
-                    violations.add("enterprise_class", "must be unset when rejecting");
-                }
-                Some(Decision::Reject)
-            }
-            Ok(pb::ObjectionDecision::Unspecified) | Err(_) => {
-                violations.add("decision", "must be UPHOLD or REJECT");
                 None
             }
-        };
-        add_all(
-            &mut violations,
-            objection::reason_problems("reason", &request.reason),
-        );
-        violations.finish()?;
-        let Some(decision) = decision else {
-            return Err(ApiError::invalid("decision", "must be UPHOLD or REJECT"));
-        };
-        let by = principal.identity.to_string();
-        let row = objections::decide(
-            &self.pool,
-            &self.outbox,
-            &self.rules,
-            request.objection_id,
-            decision,
-            request.reason.trim(),
-            &by,
-        )
-        .await?;
-        tracing::info!(id = row.id, uscc = %row.uscc, period = %row.period, state = %row.state, by, "objection decided");
-        Ok(pb::DecideObjectionResponse {
-            objection: Some(objections::to_proto(&row)?),
-        })
-    }
-
-    pub(super) async fn list_objections(
-        &self,
-        principal: &Principal,
-        request: pb::ListObjectionsRequest,
-    ) -> Result<pb::ListObjectionsResponse, ApiError> {
-        let mut violations = Violations::new();
-        let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
-        if !request.uscc.is_empty() {
-            convert::check_uscc(&mut violations, "uscc", &request.uscc);
+        },
+        Ok(pb::ObjectionDecision::Reject) => {
+            if request.enterprise_class != 0 {
+                violations.add("enterprise_class", "must be unset when rejecting");
+            }
+            Some(Decision::Reject)
         }
-        let state = match pb::ObjectionState::try_from(request.state) {
-            Ok(pb::ObjectionState::Unspecified) => None,
-            Ok(pb::ObjectionState::Filed) => Some(ObjectionState::Filed),
-            Ok(pb::ObjectionState::Upheld) => Some(ObjectionState::Upheld),
-            Ok(pb::ObjectionState::Rejected) => Some(ObjectionState::Rejected),
-            Err(_) => {
-                violations.add("state", format!("{} is not a known state", request.state));
-                None
-            }
-        };
-        let limit = match paging::page_size(request.page_size) {
-            Ok(limit) => limit,
-            Err(_) => {
-                violations.add("page_size", "must not be negative");
-                paging::DEFAULT_PAGE_SIZE
-            }
-        };
-        violations.finish()?;
-        // An enterprise lists only its own: its USCC becomes the filter.
-        let uscc = principal.restrict_to_self(&request.uscc).map_err(denied)?;
-        let before: Option<i64> = paging::decode_token(&request.page_token)?;
-        let filter = Filter {
-            period,
-            uscc: Some(uscc).filter(|u| !u.is_empty()),
-            state,
-        };
-        let mut rows = objections::list(&self.pool, &filter, before, limit + 1).await?;
-        let next_page_token = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last()
-                .map_or_else(String::new, |last| paging::encode_token(&last.id))
-        } else {
-            String::new()
-        };
-        let objections = rows
-            .iter()
-            .map(objections::to_proto)
-            .collect::<Result<_, _>>()?;
-        Ok(pb::ListObjectionsResponse {
-            objections,
-            next_page_token,
-        })
+        Ok(pb::ObjectionDecision::Unspecified) | Err(_) => {
+            violations.add("decision", "must be UPHOLD or REJECT");
+            None
+        }
+    };
+    add_all(
+        &mut violations,
+        objection::reason_problems("reason", &request.reason),
+    );
+    violations.finish()?;
+    decision.ok_or_else(|| ApiError::invalid("decision", "must be UPHOLD or REJECT"))
+}
+
+/// A ListObjections request's filter (an enterprise's kept to its own) and page size.
+pub(super) fn list_query(
+    principal: &Principal,
+    request: &pb::ListObjectionsRequest,
+) -> Result<(Filter, u32), ApiError> {
+    let mut violations = Violations::new();
+    let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+    if !request.uscc.is_empty() {
+        violations.uscc("uscc", &request.uscc);
     }
+    let state = match pb::ObjectionState::try_from(request.state) {
+        Ok(pb::ObjectionState::Unspecified) => None,
+        Ok(pb::ObjectionState::Filed) => Some(ObjectionState::Filed),
+        Ok(pb::ObjectionState::Upheld) => Some(ObjectionState::Upheld),
+        Ok(pb::ObjectionState::Rejected) => Some(ObjectionState::Rejected),
+        Err(_) => {
+            violations.add("state", format!("{} is not a known state", request.state));
+            None
+        }
+    };
+    let limit = match paging::page_size(request.page_size) {
+        Ok(limit) => limit,
+        Err(_) => {
+            violations.add("page_size", "must not be negative");
+            paging::DEFAULT_PAGE_SIZE
+        }
+    };
+    violations.finish()?;
+    // An enterprise lists only its own: its USCC becomes the filter.
+    let uscc = principal.restrict_to_self(&request.uscc).map_err(denied)?;
+    let filter = Filter {
+        period,
+        uscc: Some(uscc).filter(|u| !u.is_empty()),
+        state,
+    };
+    Ok((filter, limit))
+}
+
+/// A page of objections (`rows` read with one more than `limit`) and the next page's token.
+pub(super) fn page(
+    mut rows: Vec<ObjectionRow>,
+    limit: u32,
+) -> Result<pb::ListObjectionsResponse, ApiError> {
+    let next_page_token = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map_or_else(String::new, |last| paging::encode_token(&last.id))
+    } else {
+        String::new()
+    };
+    let objections = rows
+        .iter()
+        .map(objections::to_proto)
+        .collect::<Result<_, _>>()?;
+    Ok(pb::ListObjectionsResponse {
+        objections,
+        next_page_token,
+    })
 }

@@ -2,10 +2,10 @@
 //! answer from, the current one or the one published.
 
 use haicheng_proto::classification::v1 as pb;
-use platform::{ApiError, Principal, Violations};
+use platform::{ApiError, Violations};
 
-use super::{ClassificationApi, convert};
-use crate::store::publication::{self, PublishRequest, View};
+use super::convert;
+use crate::store::publication::View;
 
 /// The ranking an enterprise reads its own class and explanation in (decided for the security
 /// issue): before its period is published the current one, the only one there is; once the
@@ -43,54 +43,21 @@ pub(super) fn view(violations: &mut Violations, field: &str, value: i32) -> View
     }
 }
 
-impl ClassificationApi {
-    pub(super) async fn publish(
-        &self,
-        principal: &Principal,
-        request: pb::PublishPeriodRequest,
-    ) -> Result<pb::PublishPeriodResponse, ApiError> {
-        let mut violations = Violations::new();
-        let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
-        if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
-            violations.add("period", "is required: the census period to publish");
-        }
-        if request.note.chars().count() > convert::MAX_TEXT {
-            violations.add(
-                "note",
-                format!("must be at most {} characters", convert::MAX_TEXT),
-            );
-        }
-        violations.finish()?;
-        let Some(period) = period else {
-            return Err(ApiError::invalid("period", "is required"));
-        };
-        let by = principal.identity.to_string();
-        let (publication, outcome) = publication::publish(
-            &self.pool,
-            &self.outbox,
-            &self.rules,
-            PublishRequest {
-                period: &period,
-                note: request.note.trim(),
-                principal: &by,
-            },
-            // The end of the objection window, as FileObjection counts it.
-            |published_at| Some(self.objection_window.deadline(published_at)),
-        )
-        .await?;
-        tracing::info!(
-            period,
-            by,
-            enterprises = publication.enterprises,
-            model_version = publication.model_version,
-            reranked_changes = outcome.reranked_changes,
-            notices = outcome.settled.notices,
-            "period published"
-        );
-        Ok(pb::PublishPeriodResponse {
-            publication: Some(publication::to_proto(&publication)),
-        })
+/// The period a PublishPeriod request names, its note checked.
+pub(super) fn period_to_publish(request: &pb::PublishPeriodRequest) -> Result<String, ApiError> {
+    let mut violations = Violations::new();
+    let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+    if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
+        violations.add("period", "is required: the census period to publish");
     }
+    if request.note.chars().count() > convert::MAX_TEXT {
+        violations.add(
+            "note",
+            format!("must be at most {} characters", convert::MAX_TEXT),
+        );
+    }
+    violations.finish()?;
+    period.ok_or_else(|| ApiError::invalid("period", "is required"))
 }
 
 #[cfg(test)]

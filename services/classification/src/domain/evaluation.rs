@@ -243,65 +243,128 @@ struct Fact {
 /// rather than kept, and what is kept per firm is small: four bytes of [`Fact`], the
 /// evaluation and a sort key.
 pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult {
-    let n = firms.len();
-    let cutoff = deferral_cutoff(period, model.deferral_years);
     let plans = [indicators_for(model, false), indicators_for(model, true)];
+    let graded = grade(model, period, &plans, firms);
+    let benchmarks: Vec<Benchmarks> = graded
+        .sums
+        .iter()
+        .map(|s| Benchmarks(std::array::from_fn(|i| s[i].mean())))
+        .collect();
+    let raw: Vec<[f64; Indicator::COUNT]> = benchmarks.iter().map(raw_benchmarks).collect();
+    let starts = cohort_starts(&graded.sizes);
+    let index_mask = ranking::index_mask(firms.len());
+    let (mut evaluations, mut keys) = score_all(&plans, firms, &graded, &raw, &starts, index_mask);
 
-    // Pass 1: grading and the benchmark sums (graded firms, each indicator over the firms
-    // scored on it).
-    let mut segments: Vec<Segment> = Vec::with_capacity(Segment::ALL.len());
-    let mut sums: Vec<[ExactSum; Indicator::COUNT]> = Vec::new();
-    let mut sizes: Vec<u32> = Vec::new();
-    let mut facts: Vec<Fact> = Vec::with_capacity(n);
+    // The ranking: one sort per cohort, then placement by quota.
+    ranking::order_cohorts(
+        &mut keys,
+        &starts,
+        index_mask,
+        |i| evaluations[i].score,
+        |i| firms[i].uscc.as_str(),
+    );
+    ranking::place_cohorts(
+        &keys,
+        &starts,
+        index_mask,
+        |i| graded.facts[i].vetoed,
+        &model.quotas(),
+        |i, placement| {
+            let evaluation = &mut evaluations[i];
+            evaluation.rank = placement.rank;
+            evaluation.class = Some(placement.class);
+        },
+    );
+
+    let cohorts = graded
+        .segments
+        .iter()
+        .zip(benchmarks)
+        .zip(&graded.sizes)
+        .map(|((&segment, benchmarks), &size)| (segment, Cohort { benchmarks, size }))
+        .collect();
+    PeriodResult {
+        evaluations,
+        cohorts,
+    }
+}
+
+/// The first pass: each firm's [`Fact`], and per cohort (segment, in order of first
+/// appearance) the graded firms' count and benchmark sums.
+struct Graded {
+    segments: Vec<Segment>,
+    sums: Vec<[ExactSum; Indicator::COUNT]>,
+    sizes: Vec<u32>,
+    facts: Vec<Fact>,
+}
+
+/// Pass 1: grading and the benchmark sums (graded firms, each indicator over the firms
+/// scored on it).
+fn grade(model: &Model, period: &Period, plans: &[&[Weighted]; 2], firms: &[Firm]) -> Graded {
+    let cutoff = deferral_cutoff(period, model.deferral_years);
+    let mut graded = Graded {
+        segments: Vec::with_capacity(Segment::ALL.len()),
+        sums: Vec::new(),
+        sizes: Vec::new(),
+        facts: Vec::with_capacity(firms.len()),
+    };
     for firm in firms {
-        let cohort = match segments.iter().position(|s| *s == firm.segment) {
+        let cohort = match graded.segments.iter().position(|s| *s == firm.segment) {
             Some(c) => c,
             None => {
-                segments.push(firm.segment);
-                sums.push([ExactSum::default(); Indicator::COUNT]);
-                sizes.push(0);
-                segments.len() - 1
+                graded.segments.push(firm.segment);
+                graded.sums.push([ExactSum::default(); Indicator::COUNT]);
+                graded.sizes.push(0);
+                graded.segments.len() - 1
             }
         };
         let grading = grading_with_cutoff(model, cutoff, firm);
         let reduced = uses_reduced_model(model, &firm.figures);
-        facts.push(Fact {
+        graded.facts.push(Fact {
             cohort: cohort as u8,
             grading,
             reduced,
             vetoed: firm.vetoed,
         });
         if grading == Grading::Graded {
-            sizes[cohort] += 1;
+            graded.sizes[cohort] += 1;
             let values = firm.figures.raw_values();
             for item in plans[usize::from(reduced)] {
                 let value = values[item.indicator.index()];
                 if value >= 0.0 {
-                    sums[cohort][item.indicator.index()].add(value);
+                    graded.sums[cohort][item.indicator.index()].add(value);
                 }
             }
         }
     }
-    let benchmarks: Vec<Benchmarks> = sums
-        .iter()
-        .map(|s| Benchmarks(std::array::from_fn(|i| s[i].mean())))
-        .collect();
-    let raw: Vec<[f64; Indicator::COUNT]> = benchmarks.iter().map(raw_benchmarks).collect();
+    graded
+}
 
-    // Each cohort's graded firms take `starts[c]..starts[c + 1]` of the sort keys.
+/// Each cohort's graded firms take `starts[c]..starts[c + 1]` of the sort keys.
+fn cohort_starts(sizes: &[u32]) -> Vec<usize> {
     let mut starts = Vec::with_capacity(sizes.len() + 1);
     starts.push(0usize);
-    for size in &sizes {
+    for size in sizes {
         starts.push(starts[starts.len() - 1] + *size as usize);
     }
-    let mut fill = starts.clone();
-    let index_mask = ranking::index_mask(n);
-    let mut keys = vec![0u64; starts[starts.len() - 1]];
+    starts
+}
 
-    // Pass 2: scores (also of deferred and exempt firms, for their explanation) with the
-    // formula of [`score`], so they equal it bit for bit.
-    let mut evaluations: Vec<Evaluation> = Vec::with_capacity(n);
-    for (i, (firm, fact)) in firms.iter().zip(&facts).enumerate() {
+/// Pass 2: scores (also of deferred and exempt firms, for their explanation) with the
+/// formula of [`score`], so they equal it bit for bit; each graded firm's sort key goes
+/// straight into its cohort's place.
+fn score_all(
+    plans: &[&[Weighted]; 2],
+    firms: &[Firm],
+    graded: &Graded,
+    raw: &[[f64; Indicator::COUNT]],
+    starts: &[usize],
+    index_mask: u64,
+) -> (Vec<Evaluation>, Vec<u64>) {
+    let mut fill = starts.to_vec();
+    let mut keys = vec![0u64; starts[starts.len() - 1]];
+    let mut evaluations: Vec<Evaluation> = Vec::with_capacity(firms.len());
+    for (i, (firm, fact)) in firms.iter().zip(&graded.facts).enumerate() {
         let cohort = usize::from(fact.cohort);
         let score = match fact.grading {
             Grading::NotEvaluated => 0.0,
@@ -320,42 +383,11 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
             reduced: fact.reduced,
             score,
             rank: 0,
-            cohort_size: sizes[cohort],
+            cohort_size: graded.sizes[cohort],
             class: None,
         });
     }
-
-    // The ranking: one sort per cohort, then placement by quota.
-    ranking::order_cohorts(
-        &mut keys,
-        &starts,
-        index_mask,
-        |i| evaluations[i].score,
-        |i| firms[i].uscc.as_str(),
-    );
-    ranking::place_cohorts(
-        &keys,
-        &starts,
-        index_mask,
-        |i| facts[i].vetoed,
-        &model.quotas(),
-        |i, placement| {
-            let evaluation = &mut evaluations[i];
-            evaluation.rank = placement.rank;
-            evaluation.class = Some(placement.class);
-        },
-    );
-
-    let cohorts = segments
-        .iter()
-        .zip(benchmarks)
-        .zip(&sizes)
-        .map(|((&segment, benchmarks), &size)| (segment, Cohort { benchmarks, size }))
-        .collect();
-    PeriodResult {
-        evaluations,
-        cohorts,
-    }
+    (evaluations, keys)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! says it in sentences.
 
 pub mod calendar;
+pub mod coalescing;
 pub mod evaluation;
 pub mod explain;
 pub mod indicators;

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use platform::Outbox;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::{
-    StoreError, events, lock_period,
+    Store, StoreError, lock_period, outgoing,
     publication::{self, View},
     settle,
 };
@@ -24,8 +24,9 @@ pub struct ClassRow {
     pub park: i32,
     pub segment: i32,
     pub grading: i16,
-    pub computed_class: i16,
-    pub class: i16,
+    /// Stored as the vocabulary's spelling (`A`); NULL for none.
+    pub computed_class: Option<Class>,
+    pub class: Option<Class>,
     pub score: f64,
     pub rank: i32,
     pub sort_rank: i32,
@@ -33,7 +34,7 @@ pub struct ClassRow {
     pub model_version: i64,
     pub reduced_model: bool,
     pub vetoed: bool,
-    pub override_class: Option<i16>,
+    pub override_class: Option<Class>,
     pub override_reason: Option<String>,
     pub override_by: Option<String>,
     pub override_at: Option<DateTime<Utc>>,
@@ -52,11 +53,11 @@ impl ClassRow {
     }
 
     pub fn class(&self) -> Option<Class> {
-        Class::from_proto(i32::from(self.class))
+        self.class
     }
 
     pub fn computed_class(&self) -> Option<Class> {
-        Class::from_proto(i32::from(self.computed_class))
+        self.computed_class
     }
 
     pub fn grading(&self) -> Grading {
@@ -126,60 +127,66 @@ pub struct Filter {
 /// Where a page starts: after this (segment, sort_rank, uscc).
 pub type Cursor = (i32, i32, String);
 
-/// One page in listing order (segment, rank, USCC; ungraded firms after the ranked ones).
-pub async fn list(
-    pool: &PgPool,
-    view: View,
-    period: &str,
-    filter: &Filter,
-    after: Option<&Cursor>,
-    limit: u32,
-) -> sqlx::Result<Vec<ClassRow>> {
-    let (segment, rank, uscc) = after
-        .cloned()
-        .unwrap_or((i32::MIN, i32::MIN, String::new()));
-    sqlx::query_as(in_view(
-        view,
-        "SELECT c.* FROM {rows} c
-         WHERE c.period = $1
-           AND ($2::int2 IS NULL OR c.class = $2)
-           AND ($3::int4 IS NULL OR c.park = $3)
-           AND ($4::int4 IS NULL OR c.segment = $4)
-           AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
-         ORDER BY c.segment, c.sort_rank, c.uscc
-         LIMIT $8",
-    ))
-    .bind(period)
-    .bind(filter.class.map(|c| c.to_proto() as i16))
-    .bind(filter.park)
-    .bind(filter.segment)
-    .bind(segment)
-    .bind(rank)
-    .bind(uscc)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
+impl Store {
+    /// One page in listing order (segment, rank, USCC; ungraded firms after the ranked ones).
+    pub async fn list_classes(
+        &self,
+        view: View,
+        period: &str,
+        filter: &Filter,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> sqlx::Result<Vec<ClassRow>> {
+        let pool = &self.pool;
+        let (segment, rank, uscc) = after
+            .cloned()
+            .unwrap_or((i32::MIN, i32::MIN, String::new()));
+        sqlx::query_as(in_view(
+            view,
+            "SELECT c.* FROM {rows} c
+             WHERE c.period = $1
+               AND ($2::text IS NULL OR c.class = $2)
+               AND ($3::int4 IS NULL OR c.park = $3)
+               AND ($4::int4 IS NULL OR c.segment = $4)
+               AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
+             ORDER BY c.segment, c.sort_rank, c.uscc
+             LIMIT $8",
+        ))
+        .bind(period)
+        .bind(filter.class)
+        .bind(filter.park)
+        .bind(filter.segment)
+        .bind(segment)
+        .bind(rank)
+        .bind(uscc)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+    }
 }
 
-/// The lowest score computed into `class` in a cohort: the score to beat to enter it.
-pub async fn boundary_score(
-    pool: &PgPool,
-    view: View,
-    period: &str,
-    segment: i32,
-    class: Class,
-) -> sqlx::Result<Option<f64>> {
-    sqlx::query_scalar(in_view(
-        view,
-        "SELECT min(score) FROM {classes}
-         WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
-    ))
-    .bind(period)
-    .bind(segment)
-    .bind(class.to_proto() as i16)
-    .bind(Grading::Graded.to_proto() as i16)
-    .fetch_one(pool)
-    .await
+impl Store {
+    /// The lowest score computed into `class` in a cohort: the score to beat to enter it.
+    pub async fn boundary_score(
+        &self,
+        view: View,
+        period: &str,
+        segment: i32,
+        class: Class,
+    ) -> sqlx::Result<Option<f64>> {
+        let pool = &self.pool;
+        sqlx::query_scalar(in_view(
+            view,
+            "SELECT min(score) FROM {classes}
+             WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
+        ))
+        .bind(period)
+        .bind(segment)
+        .bind(class)
+        .bind(Grading::Graded.to_proto() as i16)
+        .fetch_one(pool)
+        .await
+    }
 }
 
 /// Counts of one (park, segment).
@@ -194,39 +201,42 @@ pub struct DistributionRow {
     pub exempt: i64,
 }
 
-/// Classes in force, deferred and exempt firms, per (park, segment) of a period.
-pub async fn distribution(
-    pool: &PgPool,
-    view: View,
-    period: &str,
-) -> sqlx::Result<(Vec<DistributionRow>, i64)> {
-    let rows = sqlx::query_as(in_view(
-        view,
-        "SELECT park, segment,
-                count(*) FILTER (WHERE class = $2) AS class_a,
-                count(*) FILTER (WHERE class = $3) AS class_b,
-                count(*) FILTER (WHERE class = $4) AS class_c,
-                count(*) FILTER (WHERE grading = $5) AS deferred,
-                count(*) FILTER (WHERE grading = $6) AS exempt
-         FROM {classes} WHERE period = $1
-         GROUP BY park, segment ORDER BY park, segment",
-    ))
-    .bind(period)
-    .bind(Class::A.to_proto() as i16)
-    .bind(Class::B.to_proto() as i16)
-    .bind(Class::C.to_proto() as i16)
-    .bind(Grading::Deferred.to_proto() as i16)
-    .bind(Grading::Exempt.to_proto() as i16)
-    .fetch_all(pool)
-    .await?;
-    let version: Option<i64> = sqlx::query_scalar(in_view(
-        view,
-        "SELECT max(model_version) FROM {classes} WHERE period = $1",
-    ))
-    .bind(period)
-    .fetch_one(pool)
-    .await?;
-    Ok((rows, version.unwrap_or(0)))
+impl Store {
+    /// Classes in force, deferred and exempt firms, per (park, segment) of a period.
+    pub async fn distribution(
+        &self,
+        view: View,
+        period: &str,
+    ) -> sqlx::Result<(Vec<DistributionRow>, i64)> {
+        let pool = &self.pool;
+        let rows = sqlx::query_as(in_view(
+            view,
+            "SELECT park, segment,
+                    count(*) FILTER (WHERE class = $2) AS class_a,
+                    count(*) FILTER (WHERE class = $3) AS class_b,
+                    count(*) FILTER (WHERE class = $4) AS class_c,
+                    count(*) FILTER (WHERE grading = $5) AS deferred,
+                    count(*) FILTER (WHERE grading = $6) AS exempt
+             FROM {classes} WHERE period = $1
+             GROUP BY park, segment ORDER BY park, segment",
+        ))
+        .bind(period)
+        .bind(Class::A)
+        .bind(Class::B)
+        .bind(Class::C)
+        .bind(Grading::Deferred.to_proto() as i16)
+        .bind(Grading::Exempt.to_proto() as i16)
+        .fetch_all(pool)
+        .await?;
+        let version: Option<i64> = sqlx::query_scalar(in_view(
+            view,
+            "SELECT max(model_version) FROM {classes} WHERE period = $1",
+        ))
+        .bind(period)
+        .fetch_one(pool)
+        .await?;
+        Ok((rows, version.unwrap_or(0)))
+    }
 }
 
 /// The period an override or a read in `view` refers to: the given one (published, for the
@@ -253,18 +263,21 @@ async fn resolve_period(
     }
 }
 
-/// Reads one classification in `view` (the latest period's when `period` is `None`).
-pub async fn find(
-    pool: &PgPool,
-    view: View,
-    uscc: &str,
-    period: Option<&str>,
-) -> Result<ClassRow, StoreError> {
-    let mut conn = pool.acquire().await?;
-    let period = resolve_period(&mut conn, view, uscc, period).await?;
-    get(&mut conn, view, &period, uscc)
-        .await?
-        .ok_or_else(|| not_found(uscc, &period))
+impl Store {
+    /// Reads one classification in `view` (the latest period's when `period` is `None`).
+    pub async fn find_class(
+        &self,
+        view: View,
+        uscc: &str,
+        period: Option<&str>,
+    ) -> Result<ClassRow, StoreError> {
+        let pool = &self.pool;
+        let mut conn = pool.acquire().await?;
+        let period = resolve_period(&mut conn, view, uscc, period).await?;
+        get(&mut conn, view, &period, uscc)
+            .await?
+            .ok_or_else(|| not_found(uscc, &period))
+    }
 }
 
 /// What an override call changes.
@@ -274,23 +287,26 @@ pub enum OverrideAction<'a> {
     Lift { reason: &'a str },
 }
 
-/// Sets or lifts an override in one transaction with its audit row and, when the class in
-/// force changes, its event; the notices of the class in force against the one last notified
-/// go with it. A lift without an override is FAILED_PRECONDITION.
-pub async fn apply_override(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    uscc: &str,
-    period: Option<&str>,
-    action: OverrideAction<'_>,
-    principal: &str,
-) -> Result<ClassRow, StoreError> {
-    let mut tx = pool.begin().await?;
-    let updated =
-        apply_override_in(&mut tx, outbox, rules, uscc, period, action, principal).await?;
-    tx.commit().await?;
-    Ok(updated)
+impl Store {
+    /// Sets or lifts an override in one transaction with its audit row and, when the class in
+    /// force changes, its event; the notices of the class in force against the one last notified
+    /// go with it. A lift without an override is FAILED_PRECONDITION.
+    pub async fn apply_override(
+        &self,
+        uscc: &str,
+        period: Option<&str>,
+        action: OverrideAction<'_>,
+        principal: &str,
+    ) -> Result<ClassRow, StoreError> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        let mut tx = pool.begin().await?;
+        let updated =
+            apply_override_in(&mut tx, outbox, rules, uscc, period, action, principal).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
 }
 
 /// [`apply_override`] in the caller's transaction: the one path of every override (an upheld
@@ -319,7 +335,7 @@ pub async fn apply_override_in(
     };
     if transition.is_change() {
         let change = decision.change(&row, transition, at);
-        events::publish_classified(tx, outbox, &change).await?;
+        outgoing::publish_classified(tx, outbox, &change).await?;
     }
     // An override is a deliberate decision, not churn: its notices go out at once, against
     // the class last notified (a lift back to it sends none).
@@ -374,11 +390,11 @@ impl<'a> Decision<'a> {
         row: &'r ClassRow,
         transition: Transition,
         at: DateTime<Utc>,
-    ) -> events::ClassChange<'r>
+    ) -> crate::events::ClassChange<'r>
     where
         'a: 'r,
     {
-        events::ClassChange {
+        crate::events::ClassChange {
             uscc: &row.uscc,
             name: &row.name,
             park: row.park,
@@ -410,19 +426,19 @@ async fn write_override(
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let set = decision.override_class;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE classifications SET override_class = $3, override_reason = $4, override_by = $5,
                 override_at = $6, class = $7, classified_at = $8
          WHERE period = $1 AND uscc = $2",
+        row.period,
+        row.uscc,
+        set.map(Class::as_str),
+        set.map(|_| decision.reason),
+        set.map(|_| principal),
+        set.map(|_| at),
+        decision.new_class.map(Class::as_str),
+        at,
     )
-    .bind(&row.period)
-    .bind(&row.uscc)
-    .bind(set.map(|c| c.to_proto() as i16))
-    .bind(set.map(|_| decision.reason))
-    .bind(set.map(|_| principal))
-    .bind(set.map(|_| at))
-    .bind(crate::proto::class_to_proto(decision.new_class) as i16)
-    .bind(at)
     .execute(tx)
     .await
     .map(|_| ())
@@ -436,18 +452,18 @@ async fn audit_override(
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO override_audit (period, uscc, action, override_class, class_before, reason, principal, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        row.period,
+        row.uscc,
+        decision.verb,
+        decision.override_class.map(Class::as_str),
+        row.class.map(Class::as_str),
+        decision.reason,
+        principal,
+        at,
     )
-    .bind(&row.period)
-    .bind(&row.uscc)
-    .bind(decision.verb)
-    .bind(decision.override_class.map(|c| c.to_proto() as i16))
-    .bind(row.class)
-    .bind(decision.reason)
-    .bind(principal)
-    .bind(at)
     .execute(tx)
     .await
     .map(|_| ())

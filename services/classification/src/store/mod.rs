@@ -4,24 +4,83 @@
 //! objections filed against them.
 
 pub mod classes;
-pub mod events;
 pub mod models;
 pub mod objections;
+mod outgoing;
 pub mod publication;
 pub mod read_model;
 pub mod rerank;
 pub mod settle;
 
-use sqlx::PgConnection;
+use std::sync::Arc;
+
+use platform::Outbox;
+use sqlx::{PgConnection, PgPool};
+
+use crate::{
+    clock::Clock,
+    domain::{Model, policy::NoticeRule},
+};
+
+/// The service's database and outbox: every load and every commit (a change with its
+/// outbox rows, in one transaction) goes through it. Helpers that take a connection are the
+/// steps of its transactions.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    outbox: Outbox,
+    /// The notice rules the override, objection, publication and settle paths send by.
+    rules: Arc<Vec<NoticeRule>>,
+    /// Model versions by number, for breakdowns of classes computed with older versions.
+    models: models::ModelCache,
+    /// The time objections are filed and decided at.
+    clock: Clock,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, outbox: Outbox, rules: Arc<Vec<NoticeRule>>) -> Self {
+        Self {
+            pool,
+            outbox,
+            rules,
+            models: models::ModelCache::default(),
+            clock: Clock::System,
+        }
+    }
+
+    /// The store reading the time from `clock` (a test fixes "now").
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The model of `version`, cached (versions never change).
+    pub async fn model(&self, version: i64) -> Result<Arc<Model>, StoreError> {
+        self.models.get(&self.pool, version).await
+    }
+
+    /// A stored model version; 0 for the current one.
+    pub async fn model_version(&self, version: i64) -> Result<models::StoredModel, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if version == 0 {
+            models::current(&mut conn).await
+        } else {
+            models::get(&mut conn, version)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("model version {version}")))
+        }
+    }
+}
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
-    /// A stale expected version (optimistic concurrency).
+    /// A stale expected version (optimistic concurrency), or a write another writer got to
+    /// first.
     #[error("{0}")]
-    Conflict(String),
+    VersionConflict(String),
     /// The request is valid but the state does not allow it.
     #[error("{0}")]
     Precondition(String),
@@ -39,19 +98,22 @@ fn corrupt(what: impl std::fmt::Display) -> sqlx::Error {
 /// Serialises everything that writes one period's classes (the re-rank, overrides) within
 /// a transaction: waits for the lock.
 pub async fn lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))")
-        .bind(period)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))",
+        period,
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// As [`lock_period`] without waiting: false if another transaction holds it.
 pub async fn try_lock_period(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))",
+    sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock(hashtextextended('classification.period:' || $1, 0))
+           AS "locked!""#,
+        period,
     )
-    .bind(period)
     .fetch_one(conn)
     .await
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, types::Json};
 use tokio::sync::RwLock;
 
-use super::{StoreError, read_model};
+use super::{Store, StoreError, read_model};
 use crate::domain::Model;
 
 /// A stored version.
@@ -20,7 +20,6 @@ pub struct StoredModel {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     version: i64,
     definition: Json<Model>,
@@ -41,24 +40,29 @@ impl From<Row> for StoredModel {
     }
 }
 
-/// Stores `model` as version 1 unless a version exists (the first start of the service).
-pub async fn ensure_initial(pool: &PgPool, model: &Model) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO models (version, definition, note, created_by)
-         SELECT 1, $1, 'initial model from configuration', 'service:classification'
-         WHERE NOT EXISTS (SELECT 1 FROM models)
-         ON CONFLICT (version) DO NOTHING",
-    )
-    .bind(Json(model))
-    .execute(pool)
-    .await
-    .map(|_| ())
+impl Store {
+    /// Stores `model` as version 1 unless a version exists (the first start of the service).
+    pub async fn ensure_initial_model(&self, model: &Model) -> sqlx::Result<()> {
+        let pool = &self.pool;
+        sqlx::query!(
+            "INSERT INTO models (version, definition, note, created_by)
+             SELECT 1, $1, 'initial model from configuration', 'service:classification'
+             WHERE NOT EXISTS (SELECT 1 FROM models)
+             ON CONFLICT (version) DO NOTHING",
+            Json(model) as _,
+        )
+        .execute(pool)
+        .await
+        .map(|_| ())
+    }
 }
 
 /// The version in force (the highest).
 pub async fn current(conn: &mut PgConnection) -> Result<StoredModel, StoreError> {
-    sqlx::query_as::<_, Row>(
-        "SELECT version, definition, note, created_by, created_at FROM models ORDER BY version DESC LIMIT 1",
+    sqlx::query_as!(
+        Row,
+        r#"SELECT version, definition AS "definition: Json<Model>", note, created_by, created_at
+           FROM models ORDER BY version DESC LIMIT 1"#,
     )
     .fetch_optional(conn)
     .await?
@@ -68,49 +72,56 @@ pub async fn current(conn: &mut PgConnection) -> Result<StoredModel, StoreError>
 
 /// One version; `None` if it was never stored.
 pub async fn get(conn: &mut PgConnection, version: i64) -> Result<Option<StoredModel>, StoreError> {
-    Ok(sqlx::query_as::<_, Row>(
-        "SELECT version, definition, note, created_by, created_at FROM models WHERE version = $1",
+    Ok(sqlx::query_as!(
+        Row,
+        r#"SELECT version, definition AS "definition: Json<Model>", note, created_by, created_at
+           FROM models WHERE version = $1"#,
+        version,
     )
-    .bind(version)
     .fetch_optional(conn)
     .await?
     .map(StoredModel::from))
 }
 
-/// Stores the next version if `expected_version` is still the current one (else
-/// [`StoreError::Conflict`]), and marks every period dirty for the full re-run.
-pub async fn store_next(
-    pool: &PgPool,
-    model: &Model,
-    expected_version: i64,
-    note: &str,
-    created_by: &str,
-) -> Result<StoredModel, StoreError> {
-    let mut tx = pool.begin().await?;
-    // One writer at a time, so two concurrent SetModel calls cannot both pass the check.
-    sqlx::query("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
-        .execute(&mut *tx)
+impl Store {
+    /// Stores the next version if `expected_version` is still the current one (else
+    /// [`StoreError::VersionConflict`]), and marks every period dirty for the full re-run.
+    pub async fn store_model(
+        &self,
+        model: &Model,
+        expected_version: i64,
+        note: &str,
+        created_by: &str,
+    ) -> Result<StoredModel, StoreError> {
+        let pool = &self.pool;
+        let mut tx = pool.begin().await?;
+        // One writer at a time, so two concurrent SetModel calls cannot both pass the check.
+        sqlx::query!("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let current = current(&mut tx).await?;
+        if current.version != expected_version {
+            return Err(StoreError::VersionConflict(format!(
+                "expected model version {expected_version}, but version {} is current",
+                current.version
+            )));
+        }
+        let row = sqlx::query_as!(
+            Row,
+            r#"INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
+               RETURNING version, definition AS "definition: Json<Model>", note, created_by,
+                         created_at"#,
+            current.version + 1,
+            Json(model) as _,
+            note,
+            created_by,
+        )
+        .fetch_one(&mut *tx)
         .await?;
-    let current = current(&mut tx).await?;
-    if current.version != expected_version {
-        return Err(StoreError::Conflict(format!(
-            "expected model version {expected_version}, but version {} is current",
-            current.version
-        )));
+        read_model::mark_all_dirty(&mut tx).await?;
+        tx.commit().await?;
+        Ok(row.into())
     }
-    let row: Row = sqlx::query_as(
-        "INSERT INTO models (version, definition, note, created_by) VALUES ($1, $2, $3, $4)
-         RETURNING version, definition, note, created_by, created_at",
-    )
-    .bind(current.version + 1)
-    .bind(Json(model))
-    .bind(note)
-    .bind(created_by)
-    .fetch_one(&mut *tx)
-    .await?;
-    read_model::mark_all_dirty(&mut tx).await?;
-    tx.commit().await?;
-    Ok(row.into())
 }
 
 /// Versions are immutable, so they are cached once read (explanations need the version a

@@ -5,17 +5,17 @@
 //! start; one undecided objection per firm and period is guarded by a partial unique index, so
 //! two filings at once cannot both pass.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use haicheng_proto::{
     classification::v1::{self as pb, ObjectionDecided, ObjectionFiled},
     common::v1 as common,
     topics,
 };
-use platform::{Outbox, OutgoingEvent, time::to_timestamp};
-use sqlx::{PgConnection, PgPool};
+use platform::{OutgoingEvent, time::to_timestamp};
+use sqlx::PgConnection;
 
 use super::{
-    StoreError,
+    Store, StoreError,
     classes::{self, OverrideAction},
     publication::View,
 };
@@ -30,20 +30,21 @@ use crate::{
 };
 
 /// A stored objection.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectionRow {
     pub id: i64,
     pub period: String,
     pub uscc: String,
     pub reason: String,
     pub evidence: Vec<String>,
-    pub requested_class: Option<i16>,
-    pub class_at_filing: i16,
+    pub requested_class: Option<Class>,
+    /// The class in force when filed; `None` if none.
+    pub class_at_filing: Option<Class>,
     pub state: String,
     pub filed_by: String,
     pub filed_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
-    pub decided_class: Option<i16>,
+    pub decided_class: Option<Class>,
     pub decision_reason: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -56,9 +57,6 @@ impl ObjectionRow {
     }
 }
 
-const COLUMNS: &str = "id, period, uscc, reason, evidence, requested_class, class_at_filing, state,
-     filed_by, filed_at, deadline, decided_class, decision_reason, decided_by, decided_at";
-
 /// What a filing carries, validated by the caller.
 #[derive(Debug, Clone)]
 pub struct NewObjection<'a> {
@@ -70,89 +68,96 @@ pub struct NewObjection<'a> {
     pub principal: &'a str,
 }
 
-/// Files an objection with its `ObjectionFiled`. FAILED_PRECONDITION when the period is not
-/// published, the window has closed (naming the deadline), or the firm already has one
-/// awaiting decision; NOT_FOUND when the firm has no class in the period.
-pub async fn file(
-    pool: &PgPool,
-    outbox: &Outbox,
-    window: &ObjectionWindow,
-    new: NewObjection<'_>,
-) -> Result<ObjectionRow, StoreError> {
-    let mut tx = pool.begin().await?;
-    let published_at: Option<DateTime<Utc>> =
-        sqlx::query_scalar("SELECT published_at FROM publications WHERE period = $1")
-            .bind(new.period)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(published_at) = published_at else {
-        return Err(StoreError::Precondition(format!(
-            "period {} is not published: objections are filed against a published ranking",
-            new.period
-        )));
-    };
-    // Stored to the microsecond: the answer carries exactly what is stored.
-    let now = Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now());
-    let deadline = window.deadline(published_at);
-    objection::check_in_time(new.period, now, deadline).map_err(StoreError::Precondition)?;
-    let class_at_filing = classes::get(&mut tx, View::Current, new.period, new.uscc)
-        .await?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!("classification of {} for {}", new.uscc, new.period))
-        })?
-        .class;
-    if let Some(open) = undecided(&mut tx, new.period, new.uscc).await? {
-        return Err(already_open(new.period, new.uscc, open));
-    }
-    let inserted = sqlx::query_as::<_, ObjectionRow>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO objections (period, uscc, reason, evidence, requested_class,
-                                 class_at_filing, state, filed_by, filed_at, deadline)
-         VALUES ($1, $2, $3, $4, $5, $6, 'filed', $7, $8, $9)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(new.period)
-    .bind(new.uscc)
-    .bind(new.reason)
-    .bind(new.evidence)
-    .bind(new.requested_class.map(|c| c.to_proto() as i16))
-    .bind(class_at_filing)
-    .bind(new.principal)
-    .bind(now)
-    .bind(deadline)
-    .fetch_one(&mut *tx)
-    .await;
-    let row = match inserted {
-        Ok(row) => row,
-        // Another filing for the firm committed since the check above.
-        Err(sqlx::Error::Database(err)) if err.constraint() == Some("objections_one_undecided") => {
-            return Err(StoreError::Precondition(format!(
-                "{} already has an objection for {} awaiting decision",
-                new.uscc, new.period
-            )));
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let event = ObjectionFiled {
-        objection: Some(to_proto(&row)?),
-    };
-    outbox
-        .enqueue(
-            &mut tx,
-            OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, &row.uscc, &event),
+impl Store {
+    /// Files an objection with its `ObjectionFiled`. FAILED_PRECONDITION when the period is not
+    /// published, the window has closed (naming the deadline), or the firm already has one
+    /// awaiting decision; NOT_FOUND when the firm has no class in the period.
+    pub async fn file_objection(
+        &self,
+        window: &ObjectionWindow,
+        new: NewObjection<'_>,
+    ) -> Result<ObjectionRow, StoreError> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let mut tx = pool.begin().await?;
+        let published_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
+            "SELECT published_at FROM publications WHERE period = $1",
+            new.period,
         )
+        .fetch_optional(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(row)
+        let Some(published_at) = published_at else {
+            return Err(StoreError::Precondition(format!(
+                "period {} is not published: objections are filed against a published ranking",
+                new.period
+            )));
+        };
+        // Stored to the microsecond: the answer carries exactly what is stored.
+        let now = self.clock.now();
+        let deadline = window.deadline(published_at);
+        objection::check_in_time(new.period, now, deadline).map_err(StoreError::Precondition)?;
+        let class_at_filing = classes::get(&mut tx, View::Current, new.period, new.uscc)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("classification of {} for {}", new.uscc, new.period))
+            })?
+            .class;
+        if let Some(open) = undecided(&mut tx, new.period, new.uscc).await? {
+            return Err(already_open(new.period, new.uscc, open));
+        }
+        let inserted = sqlx::query_as!(
+            ObjectionRow,
+            r#"INSERT INTO objections (period, uscc, reason, evidence, requested_class,
+                                     class_at_filing, state, filed_by, filed_at, deadline)
+             VALUES ($1, $2, $3, $4, $5, $6, 'filed', $7, $8, $9)
+             RETURNING id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at"#,
+            new.period,
+            new.uscc,
+            new.reason,
+            new.evidence,
+            new.requested_class.map(Class::as_str),
+            class_at_filing.map(Class::as_str),
+            new.principal,
+            now,
+            deadline,
+        )
+        .fetch_one(&mut *tx)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            // Another filing for the firm committed since the check above.
+            Err(sqlx::Error::Database(err))
+                if err.constraint() == Some("objections_one_undecided") =>
+            {
+                return Err(StoreError::Precondition(format!(
+                    "{} already has an objection for {} awaiting decision",
+                    new.uscc, new.period
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let event = ObjectionFiled {
+            objection: Some(to_proto(&row)?),
+        };
+        outbox
+            .enqueue(
+                &mut tx,
+                OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, &row.uscc, &event),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
 }
 
 async fn undecided(conn: &mut PgConnection, period: &str, uscc: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM objections WHERE period = $1 AND uscc = $2 AND state = 'filed'",
+        period,
+        uscc,
     )
-    .bind(period)
-    .bind(uscc)
     .fetch_optional(conn)
     .await
 }
@@ -163,77 +168,83 @@ fn already_open(period: &str, uscc: &str, id: i64) -> StoreError {
     ))
 }
 
-/// Decides objection `id` with its `ObjectionDecided`. Upholding sets the decided class as an
-/// override through the one override path ([`classes::apply_override_in`]) in the same
-/// transaction: audited, its `EnterpriseClassified` and notices at once. NOT_FOUND for an
-/// unknown id, FAILED_PRECONDITION for one already decided.
-pub async fn decide(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    id: i64,
-    decision: Decision,
-    reason: &str,
-    principal: &str,
-) -> Result<ObjectionRow, StoreError> {
-    let mut tx = pool.begin().await?;
-    let row: ObjectionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM objections WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("objection {id}")))?;
-    objection::check_undecided(id, row.state()?).map_err(StoreError::Precondition)?;
-    if let Decision::Uphold(class) = decision {
-        let override_reason = format!("objection {id} upheld: {reason}");
-        classes::apply_override_in(
-            &mut tx,
-            outbox,
-            rules,
-            &row.uscc,
-            Some(&row.period),
-            OverrideAction::Set {
-                class,
-                reason: &override_reason,
-            },
+impl Store {
+    /// Decides objection `id` with its `ObjectionDecided`. Upholding sets the decided class as an
+    /// override through the one override path ([`classes::apply_override_in`]) in the same
+    /// transaction: audited, its `EnterpriseClassified` and notices at once. NOT_FOUND for an
+    /// unknown id, FAILED_PRECONDITION for one already decided.
+    pub async fn decide_objection(
+        &self,
+        id: i64,
+        decision: Decision,
+        reason: &str,
+        principal: &str,
+    ) -> Result<ObjectionRow, StoreError> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        let mut tx = pool.begin().await?;
+        let row = sqlx::query_as!(
+            ObjectionRow,
+            r#"SELECT id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at
+             FROM objections WHERE id = $1 FOR UPDATE"#,
+            id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("objection {id}")))?;
+        objection::check_undecided(id, row.state()?).map_err(StoreError::Precondition)?;
+        if let Decision::Uphold(class) = decision {
+            let override_reason = format!("objection {id} upheld: {reason}");
+            classes::apply_override_in(
+                &mut tx,
+                outbox,
+                rules,
+                &row.uscc,
+                Some(&row.period),
+                OverrideAction::Set {
+                    class,
+                    reason: &override_reason,
+                },
+                principal,
+            )
+            .await?;
+        }
+        let decided_class = match decision {
+            Decision::Uphold(class) => Some(class),
+            Decision::Reject => None,
+        };
+        let decided = sqlx::query_as!(
+            ObjectionRow,
+            r#"UPDATE objections SET state = $2, decided_class = $3, decision_reason = $4,
+                    decided_by = $5, decided_at = $6
+             WHERE id = $1
+             RETURNING id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at"#,
+            id,
+            decision.state().as_str(),
+            decided_class.map(Class::as_str),
+            reason,
             principal,
+            self.clock.now(),
         )
+        .fetch_one(&mut *tx)
         .await?;
+        let event = ObjectionDecided {
+            objection: Some(to_proto(&decided)?),
+        };
+        outbox
+            .enqueue(
+                &mut tx,
+                OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, &decided.uscc, &event),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(decided)
     }
-    let decided_class = match decision {
-        Decision::Uphold(class) => Some(class.to_proto() as i16),
-        Decision::Reject => None,
-    };
-    let decided: ObjectionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE objections SET state = $2, decided_class = $3, decision_reason = $4,
-                decided_by = $5, decided_at = $6
-         WHERE id = $1
-         RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(decision.state().as_str())
-    .bind(decided_class)
-    .bind(reason)
-    .bind(principal)
-    .bind(
-        Utc::now()
-            .duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or_else(|_| Utc::now()),
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let event = ObjectionDecided {
-        objection: Some(to_proto(&decided)?),
-    };
-    outbox
-        .enqueue(
-            &mut tx,
-            OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, &decided.uscc, &event),
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(decided)
 }
 
 /// Filters of a listing; `None` matches everything.
@@ -244,35 +255,41 @@ pub struct Filter {
     pub state: Option<ObjectionState>,
 }
 
-/// One page, newest first, of ids below `before` (`None`: from the newest).
-pub async fn list(
-    pool: &PgPool,
-    filter: &Filter,
-    before: Option<i64>,
-    limit: u32,
-) -> sqlx::Result<Vec<ObjectionRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM objections
-         WHERE ($1::text IS NULL OR period = $1)
-           AND ($2::text IS NULL OR uscc = $2)
-           AND ($3::text IS NULL OR state = $3)
-           AND id < $4
-         ORDER BY id DESC
-         LIMIT $5"
-    )))
-    .bind(filter.period.as_deref())
-    .bind(filter.uscc.as_deref())
-    .bind(filter.state.map(ObjectionState::as_str))
-    .bind(before.unwrap_or(i64::MAX))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
+impl Store {
+    /// One page, newest first, of ids below `before` (`None`: from the newest).
+    pub async fn list_objections(
+        &self,
+        filter: &Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> sqlx::Result<Vec<ObjectionRow>> {
+        let pool = &self.pool;
+        sqlx::query_as!(
+            ObjectionRow,
+            r#"SELECT id, period, uscc, reason, evidence, requested_class AS "requested_class: Class",
+                class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
+                decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at
+             FROM objections
+             WHERE ($1::text IS NULL OR period = $1)
+               AND ($2::text IS NULL OR uscc = $2)
+               AND ($3::text IS NULL OR state = $3)
+               AND id < $4
+             ORDER BY id DESC
+             LIMIT $5"#,
+            filter.period.as_deref(),
+            filter.uscc.as_deref(),
+            filter.state.map(ObjectionState::as_str),
+            before.unwrap_or(i64::MAX),
+            i64::from(limit),
+        )
+        .fetch_all(pool)
+        .await
+    }
 }
 
 /// The contract's message of a stored objection (the API's answers and the events).
 pub fn to_proto(row: &ObjectionRow) -> Result<pb::Objection, StoreError> {
-    let class =
-        |value: Option<i16>| class_to_proto(value.and_then(|c| Class::from_proto(c.into())));
+    let class = class_to_proto;
     let state = match row.state()? {
         ObjectionState::Filed => pb::ObjectionState::Filed,
         ObjectionState::Upheld => pb::ObjectionState::Upheld,
@@ -287,7 +304,7 @@ pub fn to_proto(row: &ObjectionRow) -> Result<pb::Objection, StoreError> {
         reason: row.reason.clone(),
         evidence: row.evidence.clone(),
         requested_class: class(row.requested_class),
-        class_at_filing: class(Some(row.class_at_filing)),
+        class_at_filing: class(row.class_at_filing),
         state: state as i32,
         filed_by: row.filed_by.clone(),
         filed_at: Some(to_timestamp(row.filed_at)),

@@ -22,7 +22,7 @@ use haicheng_proto::{
 use platform::{Outbox, OutgoingEvent, time::to_timestamp};
 use sqlx::{PgConnection, PgPool};
 
-use super::{StoreError, classes, lock_period, rerank, settle};
+use super::{Store, StoreError, classes, lock_period, rerank, settle};
 use crate::domain::policy::NoticeRule;
 
 /// Which ranking a read answers from.
@@ -88,26 +88,29 @@ pub struct PublishRequest<'a> {
 /// Attempts at publishing while returns keep arriving.
 const ATTEMPTS: usize = 3;
 
-/// Publishes `request.period`; `deadline` gives the end of the objection window from the
-/// publication time. FAILED_PRECONDITION if the period is published already (naming when and
-/// by whom) or has no classifications; ABORTED if returns kept arriving meanwhile.
-pub async fn publish(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    request: PublishRequest<'_>,
-    deadline: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
-) -> Result<(Publication, PublishOutcome), StoreError> {
-    for _ in 0..ATTEMPTS {
-        if let Some(published) = attempt(pool, outbox, rules, request, &deadline).await? {
-            return Ok(published);
+impl Store {
+    /// Publishes `request.period`; `deadline` gives the end of the objection window from the
+    /// publication time. FAILED_PRECONDITION if the period is published already (naming when and
+    /// by whom) or has no classifications; ABORTED if returns kept arriving meanwhile.
+    pub async fn publish(
+        &self,
+        request: PublishRequest<'_>,
+        deadline: impl Fn(DateTime<Utc>) -> Option<DateTime<Utc>>,
+    ) -> Result<(Publication, PublishOutcome), StoreError> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        for _ in 0..ATTEMPTS {
+            if let Some(published) = attempt(pool, outbox, rules, request, &deadline).await? {
+                return Ok(published);
+            }
         }
+        Err(StoreError::VersionConflict(format!(
+            "returns of period {} kept arriving while it was being published ({ATTEMPTS} attempts): \
+             nothing was published; publish it once the census import is done",
+            request.period
+        )))
     }
-    Err(StoreError::Conflict(format!(
-        "returns of period {} kept arriving while it was being published ({ATTEMPTS} attempts): \
-         nothing was published; publish it once the census import is done",
-        request.period
-    )))
 }
 
 /// One publishing transaction; `None` (rolled back) if a return arrived meanwhile.
@@ -130,12 +133,14 @@ async fn attempt(
     }
     // A re-rank pending: done here, under the lock already held, rather than refused.
     let reranked = rerank::rerank_if_dirty(&mut tx, outbox, period).await?;
-    let (enterprises, model_version): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT count(*), max(model_version) FROM classifications WHERE period = $1",
+    let counted = sqlx::query!(
+        r#"SELECT count(*) AS "enterprises!", max(model_version) AS model_version
+           FROM classifications WHERE period = $1"#,
+        period,
     )
-    .bind(period)
     .fetch_one(&mut *tx)
     .await?;
+    let (enterprises, model_version) = (counted.enterprises, counted.model_version);
     let Some(model_version) = model_version.filter(|_| enterprises > 0) else {
         return Err(StoreError::Precondition(format!(
             "period {period} has no classifications to publish"
@@ -156,15 +161,15 @@ async fn attempt(
         note: request.note.to_string(),
         objection_deadline: deadline(published_at),
     };
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO publications (period, published_at, published_by, model_version, note)
          VALUES ($1, $2, $3, $4, $5)",
+        period,
+        published_at,
+        &publication.published_by,
+        model_version,
+        &publication.note,
     )
-    .bind(period)
-    .bind(published_at)
-    .bind(&publication.published_by)
-    .bind(model_version)
-    .bind(&publication.note)
     .execute(&mut *tx)
     .await?;
     copy_snapshot(&mut tx, period, enterprises).await?;
@@ -190,10 +195,12 @@ async fn attempt(
 
 /// Whether a change of the period's returns or firms committed since it was last re-ranked.
 async fn still_dirty(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dirty_periods WHERE period = $1)")
-        .bind(period)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM dirty_periods WHERE period = $1) AS "dirty!""#,
+        period,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Copies the period's classes in force with their figures, and its cohorts, into the
@@ -203,7 +210,7 @@ async fn copy_snapshot(
     period: &str,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let copied = sqlx::query(
+    let copied = sqlx::query!(
         "INSERT INTO published_classifications
              (period, uscc, period_key, name, park, segment, grading, computed_class, class,
               score, rank, cohort_size, model_version, reduced_model, vetoed, override_class,
@@ -218,8 +225,8 @@ async fn copy_snapshot(
                 export_sales_fen, automation_share_percent, patents, land_used_centi_mu,
                 energy_use_tce
          FROM current_class_rows WHERE period = $1",
+        period,
     )
-    .bind(period)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -229,18 +236,17 @@ async fn copy_snapshot(
             "period {period}: {copied} of {expected} classifications have their figures"
         )));
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO published_cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
          SELECT period, segment, model_version, cohort_size, benchmarks, ranked_at
          FROM cohorts WHERE period = $1",
+        period,
     )
-    .bind(period)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     period: String,
     published_at: DateTime<Utc>,
@@ -251,21 +257,23 @@ struct Row {
 
 /// The publication of `period`, if it is published (without its deadline).
 pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<Publication>> {
-    let row: Option<Row> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        Row,
         "SELECT period, published_at, published_by, model_version, note
          FROM publications WHERE period = $1",
+        period,
     )
-    .bind(period)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let enterprises: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM published_classifications WHERE period = $1")
-            .bind(period)
-            .fetch_one(&mut *conn)
-            .await?;
+    let enterprises: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM published_classifications WHERE period = $1"#,
+        period,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(Some(Publication {
         period: row.period,
         published_at: row.published_at,
@@ -279,28 +287,33 @@ pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<
 
 /// Whether `period` is published.
 pub async fn is_published(conn: &mut PgConnection, period: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1)")
-        .bind(period)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM publications WHERE period = $1) AS "published!""#,
+        period,
+    )
+    .fetch_one(conn)
+    .await
 }
 
-/// Whether the period an enterprise's read is about is published: the given period, else the
-/// latest period the enterprise is classified in (`false` when it is in none: the read then
-/// answers NOT_FOUND as before).
-pub async fn is_published_for(
-    pool: &PgPool,
-    uscc: &str,
-    period: Option<&str>,
-) -> Result<bool, StoreError> {
-    let mut conn = pool.acquire().await?;
-    let period = match period {
-        Some(period) => Some(period.to_string()),
-        None => classes::latest_period_of(&mut conn, View::Current, uscc).await?,
-    };
-    match period {
-        Some(period) => Ok(is_published(&mut conn, &period).await?),
-        None => Ok(false),
+impl Store {
+    /// Whether the period an enterprise's read is about is published: the given period, else the
+    /// latest period the enterprise is classified in (`false` when it is in none: the read then
+    /// answers NOT_FOUND as before).
+    pub async fn is_published_for(
+        &self,
+        uscc: &str,
+        period: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let mut conn = pool.acquire().await?;
+        let period = match period {
+            Some(period) => Some(period.to_string()),
+            None => classes::latest_period_of(&mut conn, View::Current, uscc).await?,
+        };
+        match period {
+            Some(period) => Ok(is_published(&mut conn, &period).await?),
+            None => Ok(false),
+        }
     }
 }
 
@@ -315,28 +328,31 @@ pub async fn require_published(conn: &mut PgConnection, period: &str) -> Result<
     }
 }
 
-/// The period a listing or a distribution in `view` reads: the given one (which must be
-/// published for the published view), else the latest period of the view (`None`: the
-/// current view has no classes yet; the published view refuses, as no period is published).
-pub async fn resolve_period(
-    pool: &PgPool,
-    view: View,
-    period: Option<String>,
-) -> Result<Option<String>, StoreError> {
-    let mut conn = pool.acquire().await?;
-    match (view, period) {
-        (View::Published, Some(period)) => {
-            require_published(&mut conn, &period).await?;
-            Ok(Some(period))
+impl Store {
+    /// The period a listing or a distribution in `view` reads: the given one (which must be
+    /// published for the published view), else the latest period of the view (`None`: the
+    /// current view has no classes yet; the published view refuses, as no period is published).
+    pub async fn resolve_period(
+        &self,
+        view: View,
+        period: Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        let pool = &self.pool;
+        let mut conn = pool.acquire().await?;
+        match (view, period) {
+            (View::Published, Some(period)) => {
+                require_published(&mut conn, &period).await?;
+                Ok(Some(period))
+            }
+            (View::Current, Some(period)) => Ok(Some(period)),
+            (view, None) => match classes::latest_period(&mut conn, view).await? {
+                Some(period) => Ok(Some(period)),
+                None if view == View::Published => Err(StoreError::Precondition(
+                    "no period is published yet: no published ranking to read".into(),
+                )),
+                None => Ok(None),
+            },
         }
-        (View::Current, Some(period)) => Ok(Some(period)),
-        (view, None) => match classes::latest_period(&mut conn, view).await? {
-            Some(period) => Ok(Some(period)),
-            None if view == View::Published => Err(StoreError::Precondition(
-                "no period is published yet: no published ranking to read".into(),
-            )),
-            None => Ok(None),
-        },
     }
 }
 

@@ -52,7 +52,7 @@ pub struct ReturnRecord {
 /// Applies a registration or an update unless a newer version is stored; returns whether
 /// anything changed. A change makes every period with a return of the enterprise dirty.
 pub async fn apply_enterprise(conn: &mut PgConnection, e: &EnterpriseRecord) -> sqlx::Result<bool> {
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         "INSERT INTO enterprises (uscc, name, park, segment, industry_class, registration_date, active,
                                   safety_violation, environmental_violation, tax_credit_violation, record_version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -64,18 +64,18 @@ pub async fn apply_enterprise(conn: &mut PgConnection, e: &EnterpriseRecord) -> 
              tax_credit_violation = EXCLUDED.tax_credit_violation,
              record_version = EXCLUDED.record_version, updated_at = now()
          WHERE enterprises.record_version < EXCLUDED.record_version",
+        &e.uscc,
+        &e.name,
+        e.park,
+        e.segment,
+        &e.industry_class,
+        e.registration_date,
+        e.active,
+        e.safety_violation,
+        e.environmental_violation,
+        e.tax_credit_violation,
+        e.version,
     )
-    .bind(&e.uscc)
-    .bind(&e.name)
-    .bind(e.park)
-    .bind(e.segment)
-    .bind(&e.industry_class)
-    .bind(e.registration_date)
-    .bind(e.active)
-    .bind(e.safety_violation)
-    .bind(e.environmental_violation)
-    .bind(e.tax_credit_violation)
-    .bind(e.version)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -92,7 +92,7 @@ pub async fn apply_enterprise(conn: &mut PgConnection, e: &EnterpriseRecord) -> 
 /// changed.
 pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Result<bool> {
     let f = &r.figures;
-    let return_changed = sqlx::query(
+    let return_changed = sqlx::query!(
         "INSERT INTO census_returns (period, uscc, revision, employees_total, rd_spend_fen, revenue_fen,
                                      industrial_output_fen, tax_paid_fen, export_sales_fen,
                                      automation_share_percent, patents, land_used_centi_mu,
@@ -108,28 +108,28 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
              energy_use_tce = EXCLUDED.energy_use_tce, submitted_at = EXCLUDED.submitted_at,
              received_at = now()
          WHERE census_returns.revision < EXCLUDED.revision",
+        &r.period,
+        &r.uscc,
+        r.revision,
+        f.employees_total,
+        f.rd_spend_fen,
+        f.revenue_fen,
+        f.industrial_output_fen,
+        f.tax_paid_fen,
+        f.export_sales_fen,
+        f.automation_share_percent,
+        f.patents,
+        f.land_used_centi_mu,
+        f.energy_use_tce,
+        r.submitted_at,
     )
-    .bind(&r.period)
-    .bind(&r.uscc)
-    .bind(r.revision)
-    .bind(f.employees_total)
-    .bind(f.rd_spend_fen)
-    .bind(f.revenue_fen)
-    .bind(f.industrial_output_fen)
-    .bind(f.tax_paid_fen)
-    .bind(f.export_sales_fen)
-    .bind(f.automation_share_percent)
-    .bind(f.patents)
-    .bind(f.land_used_centi_mu)
-    .bind(f.energy_use_tce)
-    .bind(r.submitted_at)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         > 0;
 
     let e = &r.enterprise;
-    let enterprise_changed = sqlx::query(
+    let enterprise_changed = sqlx::query!(
         "INSERT INTO enterprises (uscc, name, park, segment, industry_class, registration_date, active, record_version)
          VALUES ($1, $2, $3, $4, $5, $6, true, $7)
          ON CONFLICT (uscc) DO UPDATE SET
@@ -137,14 +137,14 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
              industry_class = EXCLUDED.industry_class, registration_date = EXCLUDED.registration_date,
              record_version = EXCLUDED.record_version, updated_at = now()
          WHERE enterprises.record_version < EXCLUDED.record_version",
+        &r.uscc,
+        &e.name,
+        e.park,
+        e.segment,
+        &e.industry_class,
+        e.registration_date,
+        e.version,
     )
-    .bind(&r.uscc)
-    .bind(&e.name)
-    .bind(e.park)
-    .bind(e.segment)
-    .bind(&e.industry_class)
-    .bind(e.registration_date)
-    .bind(e.version)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -159,18 +159,19 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
 }
 
 async fn mark_enterprise_periods_dirty(conn: &mut PgConnection, uscc: &str) -> sqlx::Result<()> {
-    let periods: Vec<String> =
-        sqlx::query_scalar("SELECT period FROM census_returns WHERE uscc = $1 ORDER BY period")
-            .bind(uscc)
-            .fetch_all(&mut *conn)
-            .await?;
+    let periods: Vec<String> = sqlx::query_scalar!(
+        "SELECT period FROM census_returns WHERE uscc = $1 ORDER BY period",
+        uscc,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     mark_dirty(conn, &periods).await
 }
 
 /// Marks every period that has a return dirty (a new model re-ranks them all).
 pub async fn mark_all_dirty(conn: &mut PgConnection) -> sqlx::Result<()> {
     let periods: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT period FROM census_returns ORDER BY period")
+        sqlx::query_scalar!("SELECT DISTINCT period FROM census_returns ORDER BY period")
             .fetch_all(&mut *conn)
             .await?;
     mark_dirty(conn, &periods).await
@@ -182,19 +183,18 @@ pub async fn mark_dirty(conn: &mut PgConnection, periods: &[String]) -> sqlx::Re
     if periods.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at, trace_headers)
          SELECT p, 1, clock_timestamp(), clock_timestamp(), $2 FROM unnest($1::text[]) AS p
          ON CONFLICT (period) DO UPDATE SET
              generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp(),
              trace_headers = EXCLUDED.trace_headers",
+        periods,
+        sqlx::types::Json(platform::telemetry::inject_current()) as _,
     )
-    .bind(periods)
-    .bind(sqlx::types::Json(platform::telemetry::inject_current()))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(DIRTY_CHANNEL)
+    sqlx::query!("SELECT pg_notify($1, '')", DIRTY_CHANNEL,)
         .execute(&mut *conn)
         .await?;
     Ok(())

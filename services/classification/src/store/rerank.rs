@@ -11,15 +11,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::Outbox;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
-use super::{corrupt, events, models, settle, try_lock_period};
-use crate::{
-    domain::{
-        Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
-        policy::Transition,
-    },
-    proto::class_to_proto,
+use super::{Store, corrupt, models, settle, try_lock_period};
+use crate::domain::{
+    Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
+    policy::Transition,
 };
 
 /// What one re-rank did.
@@ -55,23 +52,23 @@ struct Previous {
     park: i32,
     segment: i32,
     grading: i16,
-    computed_class: i16,
-    class: i16,
+    computed_class: Option<Class>,
+    class: Option<Class>,
     score: f64,
     rank: i32,
     cohort_size: i32,
     model_version: i64,
     reduced_model: bool,
     vetoed: bool,
-    override_class: Option<i16>,
+    override_class: Option<Class>,
     override_reason: Option<String>,
 }
 
 /// A row as this re-rank computes it.
 struct Computed {
     grading: i16,
-    computed_class: i16,
-    class: i16,
+    computed_class: Option<Class>,
+    class: Option<Class>,
     score: f64,
     rank: i32,
     cohort_size: i32,
@@ -102,21 +99,21 @@ const CHUNK: usize = 5_000;
 /// `EnterpriseClassified` events enqueued per statement.
 const EVENT_CHUNK: usize = 1_000;
 
-/// Re-ranks `period` if it is dirty and no one else is re-ranking it (`None` otherwise).
-pub async fn rerank_period(
-    pool: &PgPool,
-    outbox: &Outbox,
-    period: &str,
-) -> anyhow::Result<Option<RerankOutcome>> {
-    let mut tx = pool.begin().await?;
-    if !try_lock_period(&mut tx, period).await? {
-        return Ok(None);
+impl Store {
+    /// Re-ranks `period` if it is dirty and no one else is re-ranking it (`None` otherwise).
+    pub async fn rerank_period(&self, period: &str) -> anyhow::Result<Option<RerankOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let mut tx = pool.begin().await?;
+        if !try_lock_period(&mut tx, period).await? {
+            return Ok(None);
+        }
+        let outcome = rerank_if_dirty(&mut tx, outbox, period).await?;
+        if outcome.is_some() {
+            tx.commit().await?;
+        }
+        Ok(outcome)
     }
-    let outcome = rerank_if_dirty(&mut tx, outbox, period).await?;
-    if outcome.is_some() {
-        tx.commit().await?;
-    }
-    Ok(outcome)
 }
 
 /// In the caller's transaction holding the period's lock: re-ranks `period` if it is dirty
@@ -128,11 +125,14 @@ pub async fn rerank_if_dirty(
     period: &str,
 ) -> anyhow::Result<Option<RerankOutcome>> {
     // The generation read now: if a change commits while this runs, the row stays dirty.
-    let dirty: Option<(i64, DateTime<Utc>)> =
-        sqlx::query_as("SELECT generation, clock_timestamp() FROM dirty_periods WHERE period = $1")
-            .bind(period)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let dirty = sqlx::query!(
+        r#"SELECT generation, clock_timestamp() AS "started_at!" FROM dirty_periods
+           WHERE period = $1"#,
+        period,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|row| (row.generation, row.started_at));
     let Some((generation, started_at)) = dirty else {
         return Ok(None); // another replica has just done it
     };
@@ -141,30 +141,34 @@ pub async fn rerank_if_dirty(
         settle::mark_changed(&mut *tx, period).await?;
     }
 
-    let cleared = sqlx::query("DELETE FROM dirty_periods WHERE period = $1 AND generation = $2")
-        .bind(period)
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let cleared = sqlx::query!(
+        "DELETE FROM dirty_periods WHERE period = $1 AND generation = $2",
+        period,
+        generation,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if cleared == 0 {
         // Changes arrived meanwhile: they are younger than this run's start, so their
         // maximum delay counts from there.
-        sqlx::query("UPDATE dirty_periods SET first_dirty_at = $2 WHERE period = $1")
-            .bind(period)
-            .bind(started_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE dirty_periods SET first_dirty_at = $2 WHERE period = $1",
+            period,
+            started_at,
+        )
+        .execute(&mut *tx)
+        .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO rerank_runs (period, model_version, firms, changed_classes, started_at, finished_at)
          VALUES ($1, $2, $3, $4, $5, clock_timestamp())",
+        period,
+        outcome.model_version,
+        outcome.firms as i32,
+        outcome.changed_classes as i32,
+        started_at,
     )
-    .bind(period)
-    .bind(outcome.model_version)
-    .bind(outcome.firms as i32)
-    .bind(outcome.changed_classes as i32)
-    .bind(started_at)
     .execute(&mut *tx)
     .await?;
     Ok(Some(outcome))
@@ -207,8 +211,8 @@ async fn rerank_locked(
             continue;
         }
         let transition = Transition {
-            from: before.and_then(|p| Class::from_proto(i32::from(p.class))),
-            to: Class::from_proto(i32::from(computed.class)),
+            from: before.and_then(|p| p.class),
+            to: computed.class,
         };
         if transition.from != transition.to {
             let change = ClassChangeOf {
@@ -218,7 +222,7 @@ async fn rerank_locked(
                 evaluation,
                 transition,
             };
-            classified.push(events::classified_event(&change.event(
+            classified.push(crate::events::classified_event(&change.event(
                 period_code,
                 model.version,
                 at,
@@ -241,20 +245,33 @@ async fn rerank_locked(
     outcome.rows_written = writes.len();
     steps.mark("enqueue");
 
-    for chunk in writes.chunks(CHUNK) {
-        let run = Run {
-            period: period_code,
-            period_key: period.completion_key(),
-            model_version: model.version,
-            at,
-        };
-        write_rows(&mut *tx, &run, &rows, chunk).await?;
-    }
-    steps.mark("write");
-    write_cohorts(&mut *tx, period_code, model.version, &result, at).await?;
-    steps.mark("cohorts");
+    let run = Run {
+        period: period_code,
+        period_key: period.completion_key(),
+        model_version: model.version,
+        at,
+    };
+    write_changes(&mut *tx, &run, &rows, &writes, &result, &mut steps).await?;
     tracing::debug!(period = period_code, firms = outcome.firms, steps = %steps, "re-rank steps");
     Ok(outcome)
+}
+
+/// The changed rows, a chunk per statement, then the cohorts' benchmarks.
+async fn write_changes(
+    tx: &mut PgConnection,
+    run: &Run<'_>,
+    rows: &[FirmRow],
+    writes: &[(usize, Computed)],
+    result: &PeriodResult,
+    steps: &mut Steps,
+) -> sqlx::Result<()> {
+    for chunk in writes.chunks(CHUNK) {
+        write_rows(&mut *tx, run, rows, chunk).await?;
+    }
+    steps.mark("write");
+    write_cohorts(&mut *tx, run.period, run.model_version, result, run.at).await?;
+    steps.mark("cohorts");
+    Ok(())
 }
 
 /// Where a re-rank's time went: milliseconds per step, summed over repeats.
@@ -328,12 +345,12 @@ async fn previous_rows(
 impl Computed {
     /// The row an evaluation gives; an override stored `before` stays the class in force.
     fn of(evaluation: &Evaluation, before: Option<&Previous>, row: &FirmRow) -> Self {
-        let computed_class = class_to_proto(evaluation.class) as i16;
+        let computed_class = evaluation.class;
         let override_class = before.and_then(|p| p.override_class);
         Computed {
             grading: evaluation.grading.to_proto() as i16,
             computed_class,
-            class: override_class.unwrap_or(computed_class),
+            class: override_class.or(computed_class),
             score: evaluation.score,
             rank: evaluation.rank as i32,
             cohort_size: evaluation.cohort_size as i32,
@@ -358,8 +375,8 @@ impl<'a> ClassChangeOf<'a> {
         period: &'a str,
         model_version: i64,
         at: DateTime<Utc>,
-    ) -> events::ClassChange<'a> {
-        events::ClassChange {
+    ) -> crate::events::ClassChange<'a> {
+        crate::events::ClassChange {
             uscc: &self.row.uscc,
             name: &self.row.name,
             park: self.row.park,
@@ -389,8 +406,7 @@ async fn write_cohorts(
     result: &PeriodResult,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM cohorts WHERE period = $1")
-        .bind(period)
+    sqlx::query!("DELETE FROM cohorts WHERE period = $1", period,)
         .execute(&mut *tx)
         .await?;
     for (segment, cohort) in &result.cohorts {
@@ -398,16 +414,16 @@ async fn write_cohorts(
             .iter()
             .map(|i| cohort.benchmarks.get(*i))
             .collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
+            period,
+            segment.to_proto() as i32,
+            model_version,
+            cohort.size as i32,
+            &benchmarks as _,
+            at,
         )
-        .bind(period)
-        .bind(segment.to_proto() as i32)
-        .bind(model_version)
-        .bind(cohort.size as i32)
-        .bind(&benchmarks)
-        .bind(at)
         .execute(&mut *tx)
         .await?;
     }
@@ -449,21 +465,26 @@ async fn write_rows(
     let parks: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].park).collect();
     let segments: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].segment).collect();
     let gradings: Vec<i16> = chunk.iter().map(|(_, c)| c.grading).collect();
-    let computed: Vec<i16> = chunk.iter().map(|(_, c)| c.computed_class).collect();
-    let classes: Vec<i16> = chunk.iter().map(|(_, c)| c.class).collect();
+    // The classes in their stored spelling (NULL for none).
+    let spelling = |class: Option<Class>| class.map(Class::as_str);
+    let computed: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(_, c)| spelling(c.computed_class))
+        .collect();
+    let classes: Vec<Option<&str>> = chunk.iter().map(|(_, c)| spelling(c.class)).collect();
     let scores: Vec<f64> = chunk.iter().map(|(_, c)| c.score).collect();
     let ranks: Vec<i32> = chunk.iter().map(|(_, c)| c.rank).collect();
     let sizes: Vec<i32> = chunk.iter().map(|(_, c)| c.cohort_size).collect();
     let reduced: Vec<bool> = chunk.iter().map(|(_, c)| c.reduced_model).collect();
     let vetoed: Vec<bool> = chunk.iter().map(|(_, c)| c.vetoed).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO classifications (period, uscc, period_key, name, park, segment, grading,
                                       computed_class, class, score, rank, cohort_size, model_version,
                                       reduced_model, vetoed, classified_at)
          SELECT $1, t.uscc, $2, t.name, t.park, t.segment, t.grading, t.computed_class, t.class,
                 t.score, t.rank, t.cohort_size, $3, t.reduced_model, t.vetoed, $4
-         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::int2[],
-                     $11::int2[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
+         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::text[],
+                     $11::text[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
               AS t(uscc, name, park, segment, grading, computed_class, class, score, rank,
                    cohort_size, reduced_model, vetoed)
          ON CONFLICT (period, uscc) DO UPDATE SET
@@ -473,23 +494,23 @@ async fn write_rows(
              cohort_size = EXCLUDED.cohort_size, model_version = EXCLUDED.model_version,
              reduced_model = EXCLUDED.reduced_model, vetoed = EXCLUDED.vetoed,
              classified_at = EXCLUDED.classified_at",
+        run.period,
+        run.period_key,
+        run.model_version,
+        run.at,
+        &usccs as _,
+        &names as _,
+        &parks,
+        &segments,
+        &gradings,
+        &computed as _,
+        &classes as _,
+        &scores,
+        &ranks,
+        &sizes,
+        &reduced,
+        &vetoed,
     )
-    .bind(run.period)
-    .bind(run.period_key)
-    .bind(run.model_version)
-    .bind(run.at)
-    .bind(&usccs)
-    .bind(&names)
-    .bind(&parks)
-    .bind(&segments)
-    .bind(&gradings)
-    .bind(&computed)
-    .bind(&classes)
-    .bind(&scores)
-    .bind(&ranks)
-    .bind(&sizes)
-    .bind(&reduced)
-    .bind(&vetoed)
     .execute(tx)
     .await
     .map(|_| ())

@@ -15,7 +15,7 @@ use chrono::Utc;
 use platform::Outbox;
 use sqlx::{PgConnection, PgPool, types::Json};
 
-use super::{events, try_lock_period};
+use super::{Store, outgoing, try_lock_period};
 use crate::domain::{
     Class,
     policy::{Cause, NoticeRule, Transition},
@@ -32,14 +32,14 @@ pub struct SettleOutcome {
 /// Records that `period`'s classes changed now (the database's clock): its settle waits. Called
 /// by the re-rank while the period is still marked dirty, whose trace the settle continues.
 pub async fn mark_changed(conn: &mut PgConnection, period: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO unsettled_periods (period, last_change_at, trace_headers)
          VALUES ($1, clock_timestamp(),
                  COALESCE((SELECT trace_headers FROM dirty_periods WHERE period = $1), '{}'))
          ON CONFLICT (period) DO UPDATE SET
              last_change_at = EXCLUDED.last_change_at, trace_headers = EXCLUDED.trace_headers",
+        period,
     )
-    .bind(period)
     .execute(conn)
     .await
     .map(|_| ())
@@ -51,61 +51,67 @@ type Trace = Json<HashMap<String, String>>;
 /// A period due to settle, with the trace context of its last change.
 pub type DuePeriod = (String, Trace);
 
-/// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
-/// until the next of the others is (`None`: no other). A settle time of zero asks for notices
-/// as the ranking moves: every unsettled period is due after each re-rank, pending or not
-/// (under a steady stream of returns a re-rank is nearly always pending, and notices would
-/// otherwise wait for the stream to stop).
-pub async fn due_periods(
-    pool: &PgPool,
-    settle: Duration,
-) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
-    let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
-        "SELECT u.period,
-                GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
-                u.trace_headers
-         FROM unsettled_periods u
-         WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
-         ORDER BY u.last_change_at",
-    )
-    .bind(settle.as_secs_f64() * 1000.0)
-    .fetch_all(pool)
-    .await?;
-    let mut due = Vec::new();
-    let mut next: Option<Duration> = None;
-    for (period, wait_ms, trace) in rows {
-        if wait_ms > 0.0 {
-            let wait = Duration::from_secs_f64(wait_ms / 1000.0);
-            next = Some(next.map_or(wait, |n| n.min(wait)));
-        } else {
-            due.push((period, trace));
+impl Store {
+    /// The unsettled periods with no re-rank pending: those quiet for `settle` now, and how long
+    /// until the next of the others is (`None`: no other). A settle time of zero asks for notices
+    /// as the ranking moves: every unsettled period is due after each re-rank, pending or not
+    /// (under a steady stream of returns a re-rank is nearly always pending, and notices would
+    /// otherwise wait for the stream to stop).
+    pub async fn due_periods(
+        &self,
+        settle: Duration,
+    ) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
+        let pool = &self.pool;
+        let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
+            "SELECT u.period,
+                    GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
+                    u.trace_headers
+             FROM unsettled_periods u
+             WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
+             ORDER BY u.last_change_at",
+        )
+        .bind(settle.as_secs_f64() * 1000.0)
+        .fetch_all(pool)
+        .await?;
+        let mut due = Vec::new();
+        let mut next: Option<Duration> = None;
+        for (period, wait_ms, trace) in rows {
+            if wait_ms > 0.0 {
+                let wait = Duration::from_secs_f64(wait_ms / 1000.0);
+                next = Some(next.map_or(wait, |n| n.min(wait)));
+            } else {
+                due.push((period, trace));
+            }
         }
+        Ok((due, next))
     }
-    Ok((due, next))
 }
 
-/// Settles `period` now, whatever its quiet time (tests call this directly): `None` if
-/// another transaction holds the period's lock.
-pub async fn settle_period(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    period: &str,
-) -> anyhow::Result<Option<SettleOutcome>> {
-    settle(pool, outbox, rules, period, None).await
+impl Store {
+    /// Settles `period` now, whatever its quiet time (tests call this directly): `None` if
+    /// another transaction holds the period's lock.
+    pub async fn settle_period(&self, period: &str) -> anyhow::Result<Option<SettleOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        settle(pool, outbox, rules, period, None).await
+    }
 }
 
-/// As [`settle_period`] if the period is still due under its lock (quiet for `quiet`, no
-/// re-rank pending): another replica may have settled it, and a change left it unsettled
-/// again, since [`due_periods`] was read. Not due: nothing is done.
-pub async fn settle_if_due(
-    pool: &PgPool,
-    outbox: &Outbox,
-    rules: &[NoticeRule],
-    period: &str,
-    quiet: Duration,
-) -> anyhow::Result<Option<SettleOutcome>> {
-    settle(pool, outbox, rules, period, Some(quiet)).await
+impl Store {
+    /// As [`settle_period`] if the period is still due under its lock (quiet for `quiet`, no
+    /// re-rank pending): another replica may have settled it, and a change left it unsettled
+    /// again, since [`due_periods`] was read. Not due: nothing is done.
+    pub async fn settle_if_due(
+        &self,
+        period: &str,
+        quiet: Duration,
+    ) -> anyhow::Result<Option<SettleOutcome>> {
+        let pool = &self.pool;
+        let outbox = &self.outbox;
+        let rules: &[NoticeRule] = &self.rules;
+        settle(pool, outbox, rules, period, Some(quiet)).await
+    }
 }
 
 async fn settle(
@@ -120,16 +126,17 @@ async fn settle(
         return Ok(None);
     }
     if let Some(quiet) = quiet {
-        let due: bool = sqlx::query_scalar(
-            "SELECT EXISTS (
+        let due = sqlx::query_scalar!(
+            r#"SELECT EXISTS (
                  SELECT 1 FROM unsettled_periods u
                  WHERE u.period = $1
                    AND u.last_change_at <= clock_timestamp() - make_interval(secs => $2)
                    AND ($2 = 0
-                        OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)))",
+                        OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)))
+               AS "due!""#,
+            period,
+            quiet.as_secs_f64(),
         )
-        .bind(period)
-        .bind(quiet.as_secs_f64())
         .fetch_one(&mut *tx)
         .await?;
         if !due {
@@ -151,20 +158,18 @@ pub async fn settle_locked(
     period: &str,
 ) -> sqlx::Result<SettleOutcome> {
     let outcome = notify(&mut *tx, outbox, rules, period, None).await?;
-    sqlx::query("DELETE FROM unsettled_periods WHERE period = $1")
-        .bind(period)
+    sqlx::query!("DELETE FROM unsettled_periods WHERE period = $1", period,)
         .execute(&mut *tx)
         .await?;
     Ok(outcome)
 }
 
-#[derive(sqlx::FromRow)]
 struct Pending {
     uscc: String,
     name: String,
-    class: i16,
+    class: Option<Class>,
     model_version: i64,
-    notified_class: Option<i16>,
+    notified_class: Option<Class>,
     sequence: i64,
 }
 
@@ -178,17 +183,18 @@ pub async fn notify(
     period: &str,
     uscc: Option<&str>,
 ) -> sqlx::Result<SettleOutcome> {
-    let pending: Vec<Pending> = sqlx::query_as(
-        "SELECT c.uscc, c.name, c.class, c.model_version, n.class AS notified_class,
-                COALESCE(n.sequence, 0) AS sequence
+    let pending = sqlx::query_as!(
+        Pending,
+        r#"SELECT c.uscc, c.name, c.class AS "class: Class", c.model_version,
+                n.class AS "notified_class?: Class", COALESCE(n.sequence, 0) AS "sequence!"
          FROM classifications c
          LEFT JOIN notified_classes n ON n.period = c.period AND n.uscc = c.uscc
          WHERE c.period = $1 AND ($2::text IS NULL OR c.uscc = $2)
-           AND c.class <> COALESCE(n.class, 0)
-         ORDER BY c.uscc",
+           AND c.class IS DISTINCT FROM n.class
+         ORDER BY c.uscc"#,
+        period,
+        uscc,
     )
-    .bind(period)
-    .bind(uscc)
     .fetch_all(&mut *tx)
     .await?;
     if pending.is_empty() {
@@ -210,16 +216,14 @@ pub async fn notify(
                 period,
                 model_version: firm.model_version,
                 transition: Transition {
-                    from: firm
-                        .notified_class
-                        .and_then(|c| Class::from_proto(i32::from(c))),
-                    to: Class::from_proto(i32::from(firm.class)),
+                    from: firm.notified_class,
+                    to: firm.class,
                 },
                 sequence: firm.sequence + 1,
             };
-            notices.extend(events::notices(&cause, at, rules));
+            notices.extend(crate::events::notices(&cause, at, rules));
         }
-        events::enqueue_notices(&mut *tx, outbox, &notices).await?;
+        outgoing::enqueue_notices(&mut *tx, outbox, &notices).await?;
         record_notified(&mut *tx, period, firms, at).await?;
         outcome.notices += notices.len();
     }
@@ -237,24 +241,24 @@ async fn record_notified(
     at: chrono::DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let usccs: Vec<&str> = firms.iter().map(|f| f.uscc.as_str()).collect();
-    let classes: Vec<i16> = firms.iter().map(|f| f.class).collect();
+    let classes: Vec<Option<&str>> = firms.iter().map(|f| f.class.map(Class::as_str)).collect();
     let versions: Vec<i64> = firms.iter().map(|f| f.model_version).collect();
     let sequences: Vec<i64> = firms.iter().map(|f| f.sequence + 1).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO notified_classes (period, uscc, class, model_version, sequence, notified_at)
          SELECT $1, t.uscc, t.class, t.model_version, t.sequence, $2
-         FROM unnest($3::text[], $4::int2[], $5::int8[], $6::int8[])
+         FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[])
               AS t(uscc, class, model_version, sequence)
          ON CONFLICT (period, uscc) DO UPDATE SET
              class = EXCLUDED.class, model_version = EXCLUDED.model_version,
              sequence = EXCLUDED.sequence, notified_at = EXCLUDED.notified_at",
+        period,
+        at,
+        &usccs as _,
+        &classes as _,
+        &versions,
+        &sequences,
     )
-    .bind(period)
-    .bind(at)
-    .bind(&usccs)
-    .bind(&classes)
-    .bind(&versions)
-    .bind(&sequences)
     .execute(tx)
     .await
     .map(|_| ())

@@ -10,7 +10,7 @@ use classification::{
         Class,
         policy::{self, Cause, Transition},
     },
-    store::{rerank, settle},
+    store::{Store, settle},
 };
 use haicheng_proto::{
     classification::v1::EnterpriseClassified, common::v1::EnterpriseClass,
@@ -251,14 +251,15 @@ async fn replaying_the_same_census_event_yields_no_new_notice() {
         .await
         .unwrap();
     let outbox = platform::Outbox::new("classification");
-    let outcome = rerank::rerank_period(&app.pool, &outbox, PERIOD)
-        .await
-        .unwrap();
+    let rules = std::sync::Arc::new(policy::default_rules());
+    let store = Store::new(app.pool.clone(), outbox, rules);
+    let outcome = store.rerank_period(PERIOD).await.unwrap();
     if let Some(outcome) = outcome {
         assert_eq!(outcome.changed_classes, 0);
     }
     // And settling it again finds every class in force already notified.
-    let settled = settle::settle_period(&app.pool, &outbox, &policy::default_rules(), PERIOD)
+    let settled = store
+        .settle_period(PERIOD)
         .await
         .unwrap()
         .expect("the period's lock is free");

@@ -1,5 +1,11 @@
-//! Coalescing: a burst of returns is ranked in a few re-ranks, not one per return.
+//! Coalescing: a burst of returns is ranked in a few re-ranks, not one per return. The
+//! step-driven tests count the re-ranks the debounce itself gives on a virtual clock; the
+//! service tests check the running re-ranker keeps to it.
 
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use classification::domain::coalescing::{Debounce, Dirty};
 use futures::future::join_all;
 use haicheng_proto::{classification::v1::GetDistributionRequest, common::v1::Period};
 
@@ -88,4 +94,71 @@ async fn a_steady_trickle_is_still_re_ranked_within_the_maximum_delay() {
         "{total} re-ranks for {sent} returns"
     );
     app.stop().await;
+}
+
+/// The re-ranker's coalescing stepped through a virtual clock (no database, no waiting): the
+/// changes arrive at `changes` (ms); the re-ranker wakes at each change (its LISTEN) and when
+/// the period is due ([`Debounce::wait`]), and re-ranks a due period at once. Returns the time
+/// of each re-rank and the longest a change waited for its re-rank.
+fn step_reranks(debounce: Debounce, changes: &[i64]) -> (Vec<i64>, i64) {
+    let at = |ms: i64| Utc.timestamp_millis_opt(1_700_000_000_000 + ms).unwrap();
+    let mut dirty: Option<Dirty> = None;
+    let mut first_ms = 0;
+    let (mut reranks, mut longest) = (Vec::new(), 0);
+    let mut pending = changes.iter().copied().peekable();
+    let Some(mut now) = pending.peek().copied() else {
+        return (reranks, longest);
+    };
+    loop {
+        while let Some(change) = pending.next_if(|&t| t <= now) {
+            if dirty.is_none() {
+                first_ms = change;
+            }
+            dirty = Some(Dirty::mark(dirty, at(change)));
+        }
+        let next_change = pending.peek().copied();
+        match dirty {
+            Some(d) => {
+                let wait = debounce.wait(d.first, d.last, at(now));
+                if wait.is_zero() {
+                    reranks.push(now);
+                    longest = longest.max(now - first_ms);
+                    dirty = None;
+                    continue;
+                }
+                let due = now + wait.as_millis() as i64;
+                now = next_change.map_or(due, |change| change.min(due));
+            }
+            None => match next_change {
+                Some(change) => now = change,
+                None => return (reranks, longest),
+            },
+        }
+    }
+}
+
+#[test]
+fn a_burst_is_one_re_rank_after_the_quiet_time() {
+    let debounce = Debounce {
+        debounce: Duration::from_millis(200),
+        max_delay: Duration::from_millis(2000),
+    };
+    // 300 returns 1 ms apart: one re-rank, 200 ms after the last.
+    let burst: Vec<i64> = (0..300).collect();
+    assert_eq!(step_reranks(debounce, &burst), (vec![499], 499));
+}
+
+#[test]
+fn a_steady_trickle_is_re_ranked_at_the_maximum_delay() {
+    let debounce = Debounce {
+        debounce: Duration::from_millis(500),
+        max_delay: Duration::from_millis(1500),
+    };
+    // 40 returns 100 ms apart never leave 500 ms quiet: the maximum delay re-ranks at 1.5 s
+    // and 3.1 s, the quiet time after the last one at 4.4 s; no change waits more than 1.5 s.
+    let trickle: Vec<i64> = (0..40).map(|i| i * 100).collect();
+    assert_eq!(
+        step_reranks(debounce, &trickle),
+        (vec![1500, 3100, 4400], 1500)
+    );
 }

@@ -7,8 +7,28 @@
 //! re-rank) unless they set it: `settling` tests the quiet time itself, and `publication` and
 //! `net_notices_5000` set one to see notices wait for it (or for publication).
 
+/// SQL reading a stored class column (the vocabulary's spelling, `A`; NULL for none) as the
+/// contract's number (`ENTERPRISE_CLASS_A` = 1; 0 for none), as the tests compare it.
+macro_rules! class_number {
+    ($column:literal) => {
+        concat!(
+            "COALESCE(array_position(ARRAY['A', 'B', 'C'], ",
+            $column,
+            "), 0)::int2"
+        )
+    };
+}
+
+/// As [`class_number!`] for a column where NULL stays NULL.
+macro_rules! optional_class_number {
+    ($column:literal) => {
+        concat!("array_position(ARRAY['A', 'B', 'C'], ", $column, ")::int2")
+    };
+}
+
 mod api;
 mod chain;
+mod class_spelling;
 mod coalescing;
 mod enterprise;
 mod net_notices_5000;
@@ -19,7 +39,7 @@ mod settling;
 
 use std::{collections::HashSet, time::Duration};
 
-use classification::Config;
+use classification::{Config, clock::Clock};
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
     classification::v1::{
@@ -67,12 +87,21 @@ pub async fn spawn_app() -> App {
 
 /// Starts the service with `extra` settings; the settle time is 0 unless `extra` sets it.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> App {
+    spawn_app_at(Clock::System, extra).await
+}
+
+/// As [`spawn_app_with`], the service reading the time of its day-dependent rules from
+/// `clock`.
+pub async fn spawn_app_at(clock: Clock, extra: &[(&str, &str)]) -> App {
     platform::telemetry::init_for_tests();
     let settle = classification::config::vars::NOTICE_SETTLE;
     let mut vars = vec![(settle, "0s")];
     vars.extend_from_slice(extra);
     let notices_at_once = vars.iter().rev().find(|(k, _)| *k == settle) == Some(&(settle, "0s"));
-    let service = testkit::spawn(Config::from_lookup, classification::run, &vars).await;
+    let config = |lookup: testkit::Lookup| {
+        Config::from_lookup(lookup).map(|config| Config { clock, ..config })
+    };
+    let service = testkit::spawn(config, classification::run, &vars).await;
     let census_topic = service.topic(CENSUS_EVENTS);
     let events = service.publisher("census-tests");
     events

@@ -65,12 +65,15 @@ async fn settled_by_itself(app: &App, revisions: i64) {
 /// through ListClasses: under a full test run the service's pool may be briefly exhausted by
 /// the notice traffic, and the API is not what this test is about).
 async fn final_classes(app: &App) -> BTreeMap<String, Option<Class>> {
-    let rows: Vec<(String, i16)> =
-        sqlx::query_as("SELECT uscc, class FROM classifications WHERE period = $1")
-            .bind(PERIOD)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let rows: Vec<(String, i16)> = sqlx::query_as(concat!(
+        "SELECT uscc, ",
+        class_number!("class"),
+        " FROM classifications WHERE period = $1"
+    ))
+    .bind(PERIOD)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     let classes: BTreeMap<String, Option<Class>> = rows
         .into_iter()
         .map(|(uscc, class)| (uscc, Class::from_proto(i32::from(class))))
@@ -218,9 +221,11 @@ async fn a_5000_row_import_notifies_each_firms_net_transition_once_settled() {
 
     // What the departments know is the class in force, each firm's count of notified
     // transitions 1 or 2.
-    let notified: Vec<(String, i16, i64)> = sqlx::query_as(
-        "SELECT uscc, class, sequence FROM notified_classes WHERE period = $1 ORDER BY uscc",
-    )
+    let notified: Vec<(String, i16, i64)> = sqlx::query_as(concat!(
+        "SELECT uscc, ",
+        class_number!("class"),
+        ", sequence FROM notified_classes WHERE period = $1 ORDER BY uscc"
+    ))
     .bind(PERIOD)
     .fetch_all(&app.pool)
     .await

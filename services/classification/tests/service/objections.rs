@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use classification::{
+    clock::Clock,
     config::vars,
     domain::{
         calendar::{self, Calendar, china_date, china_standard_time},
@@ -26,7 +27,7 @@ use tonic::Code;
 
 use testkit::{fields, with_token};
 
-use crate::{App, as_dept, collect, period, spawn_app, spawn_app_with};
+use crate::{App, as_dept, collect, period, spawn_app, spawn_app_at};
 
 const PERIOD: &str = "2025";
 const WINDOW: u32 = 5;
@@ -135,20 +136,14 @@ fn publication_day_for(calendar: &Calendar, last: NaiveDate, n: u32) -> NaiveDat
     }
 }
 
-/// Today in China, with at least five minutes of it left: the test reads the date once and
-/// files minutes later, so started just before midnight CST it waits for the next day (the
-/// date itself is the condition, at most once a day).
-async fn a_day_with_time_left() -> NaiveDate {
-    let now = Utc::now();
-    let midnight = china_standard_time()
-        .from_local_datetime(&china_date(now).succ_opt().unwrap().and_time(NaiveTime::MIN))
+/// Noon in China today: the instant the service's clock is fixed at, so "today" is one date
+/// for the whole test, however long it takes and whenever it starts.
+fn noon_today() -> DateTime<Utc> {
+    let today = china_date(Utc::now());
+    china_standard_time()
+        .from_local_datetime(&today.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap()))
         .unwrap()
-        .with_timezone(&Utc);
-    let left = midnight - now;
-    if left < chrono::Duration::minutes(5) {
-        tokio::time::sleep(left.to_std().unwrap_or_default() + Duration::from_secs(1)).await;
-    }
-    china_date(Utc::now())
+        .with_timezone(&Utc)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,18 +151,22 @@ async fn an_objection_on_the_last_working_day_is_accepted_and_one_a_day_later_re
     // Today (in China) is made a working day whatever it is: an adjusted working day if it is
     // a weekend. A holiday two days before stands in the window, so the service's calendar is
     // the configured one.
-    let today = a_day_with_time_left().await;
+    let now = noon_today();
+    let today = china_date(now);
     let holiday = today - chrono::Duration::days(2);
     let extra = if matches!(today.weekday(), Weekday::Sat | Weekday::Sun) {
         today.to_string()
     } else {
         String::new()
     };
-    let app = spawn_app_with(&[
-        (vars::OBJECTION_WORKING_DAYS, "5"),
-        (vars::NON_WORKING_DAYS, &holiday.to_string()),
-        (vars::EXTRA_WORKING_DAYS, &extra),
-    ])
+    let app = spawn_app_at(
+        Clock::Fixed(now),
+        &[
+            (vars::OBJECTION_WORKING_DAYS, "5"),
+            (vars::NON_WORKING_DAYS, &holiday.to_string()),
+            (vars::EXTRA_WORKING_DAYS, &extra),
+        ],
+    )
     .await;
     let calendar = Calendar::new([holiday], (!extra.is_empty()).then_some(today)).unwrap();
     assert!(calendar.is_working_day(today) && !calendar.is_working_day(holiday));
@@ -258,10 +257,13 @@ async fn an_upheld_objection_is_an_audited_override_with_notices_that_survives_r
     assert_eq!(class.override_reason, expected_reason);
 
     // Audited through the override path.
-    let audit: Vec<(String, Option<i16>, i16, String, String)> = sqlx::query_as(
-        "SELECT action, override_class, class_before, reason, principal
-         FROM override_audit WHERE uscc = $1 AND period = $2",
-    )
+    let audit: Vec<(String, Option<i16>, i16, String, String)> = sqlx::query_as(concat!(
+        "SELECT action, ",
+        optional_class_number!("override_class"),
+        ", ",
+        class_number!("class_before"),
+        ", reason, principal FROM override_audit WHERE uscc = $1 AND period = $2"
+    ))
     .bind(&firm)
     .bind(PERIOD)
     .fetch_all(&app.pool)

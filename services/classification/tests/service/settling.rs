@@ -3,6 +3,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::Arc,
     time::Duration,
 };
 
@@ -13,7 +14,7 @@ use classification::{
         Class,
         policy::{self, Cause, Transition},
     },
-    store::settle::{self, SettleOutcome},
+    store::{Store, settle::SettleOutcome},
 };
 use haicheng_proto::{
     classification::v1::{EnterpriseClassified, OverrideClassRequest},
@@ -40,10 +41,16 @@ async fn cohort_of_ten(app: &App) -> Vec<String> {
     codes
 }
 
+/// The service's store on the test's database, with the default notice rules.
+fn store(app: &App) -> Store {
+    let outbox = platform::Outbox::new("classification");
+    Store::new(app.pool.clone(), outbox, Arc::new(policy::default_rules()))
+}
+
 /// The settle step, called directly (the service's own settle time is never reached).
 async fn settle_now(app: &App) -> SettleOutcome {
-    let outbox = platform::Outbox::new("classification");
-    settle::settle_period(&app.pool, &outbox, &policy::default_rules(), PERIOD)
+    store(app)
+        .settle_period(PERIOD)
         .await
         .expect("settling")
         .expect("the period's lock is free")
@@ -86,17 +93,10 @@ async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_n
     let codes = cohort_of_ten(&app).await;
     let (leader, reporter) = (&codes[0], &codes[1]);
     // Not quiet for an hour yet: the re-ranker's settle step leaves the period as it is.
-    let outbox = platform::Outbox::new("classification");
-    let rules = policy::default_rules();
-    let early = settle::settle_if_due(
-        &app.pool,
-        &outbox,
-        &rules,
-        PERIOD,
-        Duration::from_secs(3_600),
-    )
-    .await
-    .unwrap();
+    let early = store(&app)
+        .settle_if_due(PERIOD, Duration::from_secs(3_600))
+        .await
+        .unwrap();
     assert_eq!(early, Some(SettleOutcome::default()));
     let notified: i64 = sqlx::query_scalar("SELECT count(*) FROM notified_classes")
         .fetch_one(&app.pool)
@@ -200,9 +200,11 @@ async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_n
     want.extend(ids_of(reporter, Class::B, Class::A, 4));
     assert_eq!(by_firm[reporter.as_str()], want);
 
-    let notified: (i16, i64) = sqlx::query_as(
-        "SELECT class, sequence FROM notified_classes WHERE period = $1 AND uscc = $2",
-    )
+    let notified: (i16, i64) = sqlx::query_as(concat!(
+        "SELECT ",
+        class_number!("class"),
+        ", sequence FROM notified_classes WHERE period = $1 AND uscc = $2"
+    ))
     .bind(PERIOD)
     .bind(leader)
     .fetch_one(&app.pool)
@@ -390,12 +392,15 @@ async fn bursts_half_undone_settle_into_the_notices_of_the_net_moves_only() {
         net.transitions
     );
 
-    let notified: Vec<(String, i16)> =
-        sqlx::query_as("SELECT uscc, class FROM notified_classes WHERE period = $1 ORDER BY uscc")
-            .bind(PERIOD)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let notified: Vec<(String, i16)> = sqlx::query_as(concat!(
+        "SELECT uscc, ",
+        class_number!("class"),
+        " FROM notified_classes WHERE period = $1 ORDER BY uscc"
+    ))
+    .bind(PERIOD)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     let in_force: Vec<(String, i16)> = last
         .iter()
         .filter(|(_, class)| class.is_some())
@@ -434,9 +439,9 @@ async fn a_zero_settle_time_does_not_wait_for_a_pending_re_rank() {
     .await
     .unwrap();
     let due = |settle: Duration| {
-        let pool = app.pool.clone();
+        let store = store(&app);
         async move {
-            let (due, _) = settle::due_periods(&pool, settle).await.unwrap();
+            let (due, _) = store.due_periods(settle).await.unwrap();
             due.into_iter()
                 .map(|(period, _)| period)
                 .collect::<Vec<_>>()

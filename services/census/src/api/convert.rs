@@ -10,25 +10,6 @@ use crate::domain::{
     ReturnInput, Size, Sources, Status, Totals, Vetoes,
 };
 
-pub fn park(value: i32) -> Option<Park> {
-    match common::Park::try_from(value).ok()? {
-        common::Park::Unspecified => None,
-        common::Park::Xiliu => Some(Park::Xiliu),
-        common::Park::Nantai => Some(Park::Nantai),
-        common::Park::Ganwang => Some(Park::Ganwang),
-        common::Park::Zhongxiao => Some(Park::Zhongxiao),
-    }
-}
-
-pub fn park_to_proto(park: Park) -> common::Park {
-    match park {
-        Park::Xiliu => common::Park::Xiliu,
-        Park::Nantai => common::Park::Nantai,
-        Park::Ganwang => common::Park::Ganwang,
-        Park::Zhongxiao => common::Park::Zhongxiao,
-    }
-}
-
 pub fn size(value: i32) -> Option<Size> {
     match pb::EnterpriseSize::try_from(value).ok()? {
         pb::EnterpriseSize::Unspecified => None,
@@ -110,7 +91,7 @@ pub fn enterprise_to_proto(enterprise: &Enterprise) -> pb::Enterprise {
         uscc: enterprise.uscc.to_string(),
         name: fields.name.clone(),
         legal_representative: fields.legal_representative.clone(),
-        park: park_to_proto(fields.park) as i32,
+        park: fields.park.to_proto() as i32,
         industry_class: fields.industry_class.code().to_string(),
         segment: fields.industry_class.segment().to_proto() as i32,
         size: size_to_proto(fields.size) as i32,
@@ -130,7 +111,7 @@ pub fn register_input(request: &pb::RegisterEnterpriseRequest) -> RegistryInput<
     RegistryInput {
         name: &request.name,
         legal_representative: &request.legal_representative,
-        park: park(request.park),
+        park: Park::from_proto(request.park),
         industry_class: &request.industry_class,
         size: size(request.size),
         registration_date: &request.registration_date,
@@ -146,7 +127,7 @@ pub fn update_input(request: &pb::UpdateEnterpriseRequest) -> RegistryInput<'_> 
     RegistryInput {
         name: &request.name,
         legal_representative: &request.legal_representative,
-        park: park(request.park),
+        park: Park::from_proto(request.park),
         industry_class: &request.industry_class,
         size: size(request.size),
         registration_date: &request.registration_date,
@@ -292,7 +273,7 @@ pub fn return_to_proto(census_return: &CensusReturn) -> pb::CensusReturn {
 
 pub fn statistics_row(group: Option<Group>, totals: &Totals) -> pb::StatisticsRow {
     let (park, segment) = match group {
-        Some(Group::Park(p)) => (park_to_proto(p), common::Segment::Unspecified),
+        Some(Group::Park(p)) => (p.to_proto(), common::Segment::Unspecified),
         Some(Group::Segment(s)) => (common::Park::Unspecified, s.to_proto()),
         None => (common::Park::Unspecified, common::Segment::Unspecified),
     };
@@ -315,9 +296,9 @@ mod tests {
 
     #[test]
     fn undefined_enumeration_numbers_are_none_not_a_guess() {
-        assert_eq!(park(0), None);
-        assert_eq!(park(99), None);
-        assert_eq!(park(2), Some(Park::Nantai));
+        assert_eq!(Park::from_proto(0), None);
+        assert_eq!(Park::from_proto(99), None);
+        assert_eq!(Park::from_proto(2), Some(Park::Nantai));
         assert_eq!(size(-1), None);
         assert_eq!(status(2), Some(Status::Deregistered));
         assert_eq!(figure_source(0), Some(FigureSource::SelfReported));

@@ -1,5 +1,6 @@
-//! What goes out through the outbox in the caller's transaction: an `EnterpriseClassified`
-//! keyed by USCC at every change of class in force, and, once the change is settled, one
+//! The service's outgoing events, built from domain values (never from the store, which
+//! enqueues them in the transaction of their change): an `EnterpriseClassified` keyed by USCC
+//! at every change of class in force, and, once the change is settled, one
 //! `SupportPolicyNotice` per firing rule keyed by department.
 
 use chrono::{DateTime, Utc};
@@ -7,8 +8,7 @@ use haicheng_proto::{
     classification::v1::EnterpriseClassified, common::v1 as common,
     policy::v1::SupportPolicyNotice, topics,
 };
-use platform::{Outbox, OutgoingEvent, auth::Department, time::to_timestamp};
-use sqlx::PgConnection;
+use platform::{OutgoingEvent, auth::Department, time::to_timestamp};
 
 use crate::{
     domain::{
@@ -97,31 +97,8 @@ pub fn classified_event(change: &ClassChange<'_>) -> OutgoingEvent {
     OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, change.uscc, &event)
 }
 
-/// Enqueues one change's `EnterpriseClassified` in the transaction behind `conn` (an
-/// override; a re-rank enqueues all of its changes at once).
-pub async fn publish_classified(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    change: &ClassChange<'_>,
-) -> sqlx::Result<()> {
-    outbox
-        .enqueue(conn, classified_event(change))
-        .await
-        .map(|_| ())
-}
-
-/// Enqueues `notices` (keyed by department, with the enterprise as subject) in one statement.
-pub async fn enqueue_notices(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    notices: &[(Department, SupportPolicyNotice)],
-) -> sqlx::Result<()> {
-    let events = notices
-        .iter()
-        .map(|(department, notice)| {
-            OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
-                .with_subject(&notice.uscc)
-        })
-        .collect();
-    outbox.enqueue_many(conn, events).await.map(|_| ())
+/// A notice as its outgoing event: keyed by department, the enterprise as subject.
+pub fn notice_event(department: Department, notice: &SupportPolicyNotice) -> OutgoingEvent {
+    OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
+        .with_subject(&notice.uscc)
 }
