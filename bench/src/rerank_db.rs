@@ -79,7 +79,7 @@ pub async fn run(classification_db: &str, firms: usize, cpu: Watched) -> anyhow:
         "INSERT INTO bench_classes (period, uscc, period_key, name, park, segment, grading,
             computed_class, class, score, rank, cohort_size, model_version, reduced_model,
             vetoed, classified_at)
-         SELECT $1, u, 20190, n, 3, 1, 1, 2, 2, s, k, $5, 1, false, false, now()
+         SELECT $1, u, 20190, n, 3, 1, 1, 'B', 'B', s, k, $5, 1, false, false, now()
          FROM unnest($2::text[], $3::text[], $4::float8[], $6::int[]) AS x(u, n, s, k)",
     )
     .bind(PERIOD)
@@ -147,7 +147,7 @@ async fn write_into_copies(
             "INSERT INTO {table} (period, uscc, period_key, name, park, segment, grading,
                 computed_class, class, score, rank, cohort_size, model_version, reduced_model,
                 vetoed, classified_at)
-             SELECT $1, u, 20190, n, 3, 1, 1, 2, 2, s, k, $5, 1, false, false, now()
+             SELECT $1, u, 20190, n, 3, 1, 1, 'B', 'B', s, k, $5, 1, false, false, now()
              FROM unnest($2::text[], $3::text[], $4::float8[], $6::int[]) AS x(u, n, s, k)"
         )
     };
