@@ -253,7 +253,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         record("booth allocation", fair_row(options, &extra, &counts).await);
     }
     if wants("support") {
-        record("support eligibility", support::run(counts.support_firms).await);
+        record(
+            "support eligibility",
+            support::run(counts.support_firms).await,
+        );
     }
     if wants("rerank") {
         rows.push(tokio::task::block_in_place(rerank_row));
