@@ -33,21 +33,30 @@ CREATE TABLE returns (
     PRIMARY KEY (uscc, period)
 );
 
--- The class in force per period (EnterpriseClassified).
+-- The class in force per period: the latest EnterpriseClassified by its time.
 CREATE TABLE classes (
-    uscc   text NOT NULL,
-    period text NOT NULL,
-    class  text CHECK (class IN ('A', 'B', 'C')),
-    score  double precision NOT NULL,
+    uscc          text NOT NULL,
+    period        text NOT NULL,
+    class         text CHECK (class IN ('A', 'B', 'C')),
+    score         double precision NOT NULL,
+    classified_at timestamptz NOT NULL,
     PRIMARY KEY (uscc, period)
 );
 
--- The classes in force when the period was published (PeriodPublished).
-CREATE TABLE published_classes (
-    period text NOT NULL,
-    uscc   text NOT NULL,
-    class  text CHECK (class IN ('A', 'B', 'C')),
-    PRIMARY KEY (period, uscc)
+-- Every classification of a period, so the class as published is the last one before the
+-- publication, whatever order the two events arrive in (they travel on different keys).
+CREATE TABLE class_history (
+    uscc          text NOT NULL,
+    period        text NOT NULL,
+    classified_at timestamptz NOT NULL,
+    class         text CHECK (class IN ('A', 'B', 'C')),
+    PRIMARY KEY (uscc, period, classified_at)
+);
+
+-- When each period's ranking was published (PeriodPublished).
+CREATE TABLE publications (
+    period       text PRIMARY KEY,
+    published_at timestamptz NOT NULL
 );
 
 -- The latest evaluation of each grant (CommitmentEvaluated).

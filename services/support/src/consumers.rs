@@ -90,7 +90,8 @@ impl Handler for CensusConsumer {
     }
 }
 
-/// Classification events: the class in force, and the snapshot at publication.
+/// Classification events: every classification (the class in force is the latest), and when
+/// each period was published (the class as published is the last classification before it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClassificationConsumer;
 
@@ -106,14 +107,24 @@ impl Handler for ClassificationConsumer {
             } else {
                 None
             };
-            read_model::set_class(tx, uscc, period, class, m.score).await?;
+            let at = m
+                .classified_at
+                .as_ref()
+                .and_then(from_timestamp)
+                .ok_or_else(|| invalid("the classification has no classified_at"))?;
+            read_model::set_class(tx, uscc, period, class, m.score, at).await?;
         } else if event.is::<PeriodPublished>() {
             let m: PeriodPublished = event.decode()?;
             let publication = m
                 .publication
                 .ok_or_else(|| invalid("the event carries no publication"))?;
             let period = period(publication.period.as_ref().map(|p| p.code.as_str()))?;
-            read_model::snapshot_published(tx, period).await?;
+            let at = publication
+                .published_at
+                .as_ref()
+                .and_then(from_timestamp)
+                .ok_or_else(|| invalid("the publication has no published_at"))?;
+            read_model::set_published(tx, period, at).await?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use platform::{Class, Park, Segment, period::Period};
 use sqlx::PgConnection;
 
@@ -88,37 +88,55 @@ pub async fn upsert_return(
     Ok(())
 }
 
-/// Records the class in force (events of one USCC arrive in order: the last one holds).
+/// Records a classification: in the history, and as the class in force unless a later one
+/// is already stored.
 pub async fn set_class(
     conn: &mut PgConnection,
     uscc: &str,
     period: Period,
     class: Option<Class>,
     score: f64,
+    classified_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
+    let code = period.code();
     sqlx::query!(
-        "INSERT INTO classes (uscc, period, class, score) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (uscc, period) DO UPDATE SET class = EXCLUDED.class, score = EXCLUDED.score",
+        "INSERT INTO class_history (uscc, period, classified_at, class) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
         uscc,
-        period.code(),
+        code,
+        classified_at,
+        class as Option<Class>,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO classes (uscc, period, class, score, classified_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (uscc, period) DO UPDATE SET class = EXCLUDED.class, score = EXCLUDED.score,
+             classified_at = EXCLUDED.classified_at
+         WHERE classes.classified_at <= EXCLUDED.classified_at",
+        uscc,
+        code,
         class as Option<Class>,
         score,
+        classified_at,
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Keeps the classes in force at publication as the period's published classes.
-pub async fn snapshot_published(conn: &mut PgConnection, period: Period) -> sqlx::Result<()> {
-    let code = period.code();
-    sqlx::query!("DELETE FROM published_classes WHERE period = $1", code)
-        .execute(&mut *conn)
-        .await?;
+/// Records when a period's ranking was published: its classes as published are each firm's
+/// last classification before that moment.
+pub async fn set_published(
+    conn: &mut PgConnection,
+    period: Period,
+    published_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO published_classes (period, uscc, class)
-         SELECT period, uscc, class FROM classes WHERE period = $1",
-        code
+        "INSERT INTO publications (period, published_at) VALUES ($1, $2)
+         ON CONFLICT (period) DO UPDATE SET published_at = EXCLUDED.published_at",
+        period.code(),
+        published_at,
     )
     .execute(conn)
     .await?;
@@ -131,7 +149,7 @@ pub async fn set_land_evaluation(
     grant_id: &str,
     uscc: &str,
     short: bool,
-    recorded_at: chrono::DateTime<chrono::Utc>,
+    recorded_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO land_evaluations (grant_id, uscc, short, recorded_at) VALUES ($1, $2, $3, $4)
@@ -255,13 +273,15 @@ pub(super) async fn load_facts(
                   r.invention_patents AS "invention_patents?",
                   r.land_used_centi_mu AS "land_used_centi_mu?",
                   c.class AS "class_in_force?: Class", c.score AS "score?",
-                  p.class AS "class_published?: Class",
+                  (SELECT h.class FROM class_history h
+                   JOIN publications p ON p.period = h.period
+                   WHERE h.uscc = f.uscc AND h.period = $1 AND h.classified_at <= p.published_at
+                   ORDER BY h.classified_at DESC LIMIT 1) AS "class_published?: Class",
                   EXISTS (SELECT 1 FROM land_evaluations l WHERE l.uscc = f.uscc AND l.short)
                       AS "land_short?"
            FROM firms f
            LEFT JOIN returns r ON r.uscc = f.uscc AND r.period = $1
            LEFT JOIN classes c ON c.uscc = f.uscc AND c.period = $1
-           LEFT JOIN published_classes p ON p.uscc = f.uscc AND p.period = $1
            WHERE $2::text IS NULL OR f.uscc = $2
            ORDER BY f.uscc"#,
         code,

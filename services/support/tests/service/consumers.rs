@@ -2,7 +2,7 @@
 
 use haicheng_proto::{
     census::v1::{CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered},
-    classification::v1::{EnterpriseClassified, Grading},
+    classification::v1::{EnterpriseClassified, Grading, PeriodPublished, Publication},
     topics,
 };
 use tonic::Code;
@@ -77,6 +77,7 @@ async fn facts_from_events_feed_the_calculator_once_however_often_they_arrive() 
                 code: PERIOD.into(),
             }),
             grading: Grading::Graded as i32,
+            classified_at: Some(platform::time::to_timestamp(chrono::Utc::now())),
             ..Default::default()
         },
     )
@@ -123,5 +124,83 @@ async fn facts_from_events_feed_the_calculator_once_however_often_they_arrive() 
         .await
         .unwrap_err();
     assert_eq!(not_own.code(), Code::PermissionDenied);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_class_as_published_is_the_last_before_publication_whatever_order_events_arrive() {
+    let app = spawn_app().await;
+    let uscc = app.uscc(0);
+    app.seed(&uscc, Firm::default()).await;
+    // Only the events below classify the firm.
+    sqlx::query("DELETE FROM class_history WHERE uscc = $1")
+        .bind(&uscc)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM classes WHERE uscc = $1")
+        .bind(&uscc)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let stamp = |at| Some(platform::time::to_timestamp(at));
+    let classified = |class: common::EnterpriseClass, at| EnterpriseClassified {
+        uscc: uscc.clone(),
+        new_class: class as i32,
+        period: Some(common::Period {
+            code: PERIOD.into(),
+        }),
+        grading: Grading::Graded as i32,
+        classified_at: stamp(at),
+        ..Default::default()
+    };
+    // The publication arrives first, then the class it published, then an override after it.
+    let published = PeriodPublished {
+        publication: Some(Publication {
+            period: Some(common::Period {
+                code: PERIOD.into(),
+            }),
+            published_at: stamp(now),
+            ..Default::default()
+        }),
+    };
+    app.publish(topics::CLASSIFICATION_EVENTS, PERIOD, &published)
+        .await;
+    let later = now + chrono::Duration::seconds(60);
+    app.publish(
+        topics::CLASSIFICATION_EVENTS,
+        &uscc,
+        &classified(common::EnterpriseClass::C, later),
+    )
+    .await;
+    let earlier = now - chrono::Duration::seconds(60);
+    app.publish(
+        topics::CLASSIFICATION_EVENTS,
+        &uscc,
+        &classified(common::EnterpriseClass::A, earlier),
+    )
+    .await;
+    let period = Period::parse(PERIOD).unwrap();
+    let settled = testkit::wait_until(Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM class_history WHERE uscc = $1")
+            .bind(&uscc)
+            .fetch_one(&app.pool)
+            .await
+            .is_ok_and(|n| n == 2)
+    })
+    .await;
+    assert!(settled, "both classifications arrived");
+    let facts = app.store.facts_of(&uscc, period).await.unwrap().unwrap();
+    assert_eq!(
+        facts.class_published,
+        Some(Class::A),
+        "the last class before publication"
+    );
+    assert_eq!(
+        facts.class_in_force,
+        Some(Class::C),
+        "the latest class, arrived before the older one"
+    );
     app.stop().await;
 }

@@ -167,7 +167,7 @@ impl App {
         read_model::upsert_return(&mut tx, uscc, period, 1, &figures)
             .await
             .unwrap();
-        read_model::set_class(&mut tx, uscc, period, firm.class, firm.score)
+        read_model::set_class(&mut tx, uscc, period, firm.class, firm.score, Utc::now())
             .await
             .unwrap();
         tx.commit().await.unwrap();
