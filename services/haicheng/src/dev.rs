@@ -260,8 +260,9 @@ async fn serve(
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
-    let (census, land, fair, support) = (
+    let (census, classification, land, fair, support) = (
         services[0].address.clone(),
+        services[1].address.clone(),
         services[2].address.clone(),
         services[3].address.clone(),
         services[4].address.clone(),
@@ -272,6 +273,7 @@ async fn serve(
         }
         let targets = load::Targets {
             census: &census,
+            classification: &classification,
             land: &land,
             fair: &fair,
             support: &support,

@@ -11,12 +11,16 @@
 //!
 //! Facts reach the support service through its consumers (census and classification events),
 //! so the round waits (with a deadline) until the calculator sees the demo firms' figures and
-//! classes. Everything is idempotent: a policy already there is kept, and a round already run
+//! every firm in the class classification settled on. Everything is idempotent: a policy already there is kept, and a round already run
 //! is found again through its payment orders.
 
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt, stream};
 use haicheng_proto::{
+    classification::v1::{
+        self as cpb, classification_service_client::ClassificationServiceClient,
+    },
     common::v1 as common,
     support::v1::{self as pb, support_service_client::SupportServiceClient},
 };
@@ -24,7 +28,8 @@ use tonic::Code;
 
 use crate::{
     client::{Authed, Bearer, call, endpoint},
-    demo::{DemoCensus, tour},
+    demo::DemoCensus,
+    enums,
 };
 
 /// The policy whose round the demo runs and finalizes.
@@ -158,13 +163,19 @@ async fn client(address: &str, token: &str) -> anyhow::Result<Client> {
 }
 
 /// Loads the policies and the finalized R&D round; returns the round's id.
-pub async fn load(address: &str, census: &DemoCensus, seed: u64) -> anyhow::Result<String> {
+pub async fn load(
+    address: &str,
+    classification: &str,
+    census: &DemoCensus,
+) -> anyhow::Result<String> {
     for (token, spec) in policies() {
         put_once(&mut client(address, token).await?, spec).await?;
     }
     eprintln!("3 demo support policies in place; waiting for the facts to reach support");
     let mut finance = client(address, "dev-finance").await?;
-    wait_for_facts(&mut finance, census, seed).await?;
+    if let Err(err) = wait_for_facts(&mut finance, classification, census).await {
+        eprintln!("warning: {err:#}; the round runs on the facts support holds now");
+    }
     let round = round_once(&mut finance).await?;
     eprintln!("the {ROUND_POLICY} round {round} is final: finance has its payment orders");
     Ok(round)
@@ -192,13 +203,15 @@ async fn put_once(service: &mut Client, spec: pb::PolicySpec) -> anyhow::Result<
     Ok(())
 }
 
-/// Waits until the calculator knows the R&D figures of the last firm of the 2025 returns and
-/// the classes of the tour's graded firms: the census and classification events are in.
+/// Waits until the facts are in: the calculator knows the R&D figures of the last firm of
+/// the 2025 returns, and, once classification's 2025 classes have stopped moving, shows every
+/// firm in the class classification holds for it.
 async fn wait_for_facts(
     service: &mut Client,
+    classification: &str,
     census: &DemoCensus,
-    seed: u64,
 ) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + FACTS_DEADLINE;
     let last = census
         .returns
         .iter()
@@ -206,21 +219,85 @@ async fn wait_for_facts(
         .find(|r| r.period.as_ref().is_some_and(|p| p.code == "2025"))
         .map(|r| r.uscc.clone())
         .unwrap_or_default();
-    let graded = [tour::tour_firm(seed), tour::objecting_firm(seed)];
-    let deadline = tokio::time::Instant::now() + FACTS_DEADLINE;
-    loop {
-        let mut known = figures_known(service, &last).await?;
-        for uscc in &graded {
-            known = known && class_known(service, uscc).await?;
-        }
-        if known {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "the census and classification facts did not reach support within {FACTS_DEADLINE:?}"
-        );
+    while !figures_known(service, &last).await? {
+        past(deadline)?;
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut pending = settled_classes(classification, deadline).await?;
+    while !pending.is_empty() {
+        let checks = pending.iter().map(|(uscc, class)| {
+            let mut service = service.clone();
+            async move {
+                let known = calculator(&mut service, uscc).await?;
+                let same = known.first().is_some_and(|c| &c.value == class);
+                anyhow::Ok((!same).then(|| (uscc.clone(), class.clone())))
+            }
+        });
+        let behind: Vec<_> = stream::iter(checks)
+            .buffer_unordered(16)
+            .try_collect::<Vec<_>>()
+            .await?;
+        pending = behind.into_iter().flatten().collect();
+        if !pending.is_empty() {
+            past(deadline)?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    Ok(())
+}
+
+fn past(deadline: tokio::time::Instant) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        tokio::time::Instant::now() < deadline,
+        "the census and classification facts did not reach support within {FACTS_DEADLINE:?}"
+    );
+    Ok(())
+}
+
+/// Classification's 2025 classes (USCC → `A`, `B`, `C` or `none`) once two readings 3 s
+/// apart agree.
+async fn settled_classes(
+    address: &str,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let channel = endpoint(address)?.connect().await?;
+    let mut classification =
+        ClassificationServiceClient::with_interceptor(channel, Bearer::new("dev-commerce")?);
+    let mut before = Vec::new();
+    loop {
+        let mut now = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = classification
+                .list_classes(call(cpb::ListClassesRequest {
+                    page_size: 1_000,
+                    page_token,
+                    period: Some(common::Period {
+                        code: "2025".into(),
+                    }),
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            now.extend(page.classifications.into_iter().map(|c| {
+                let class = match c.enterprise_class {
+                    0 => "none".to_string(),
+                    class => enums::short::<common::EnterpriseClass>(class),
+                };
+                (c.uscc, class)
+            }));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        now.sort();
+        if !now.is_empty() && now == before {
+            return Ok(now);
+        }
+        before = now;
+        past(deadline)?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }
 
@@ -241,12 +318,6 @@ async fn calculator(service: &mut Client, uscc: &str) -> anyhow::Result<Vec<pb::
 async fn figures_known(service: &mut Client, uscc: &str) -> anyhow::Result<bool> {
     let conditions = calculator(service, uscc).await?;
     Ok(conditions.get(1).is_some_and(|c| c.value != "unknown"))
-}
-
-/// The class condition (the first) has a value.
-async fn class_known(service: &mut Client, uscc: &str) -> anyhow::Result<bool> {
-    let conditions = calculator(service, uscc).await?;
-    Ok(conditions.first().is_some_and(|c| c.value != "none"))
 }
 
 /// Runs and finalizes the R&D round; a round run before is found through its orders.

@@ -108,7 +108,7 @@ impl Tour {
         vec![
             "haicheng policy list --token dev-finance   (the demo's support policies: key support, R&D subsidy, training)".to_string(),
             format!("haicheng policy show {ROUND_POLICY} --token dev-finance   (its conditions, benefit, budget and what was ordered)"),
-            format!("haicheng policy round show {round} --token dev-finance"),
+            format!("haicheng policy round show {round}"),
             format!("haicheng policy check {KEY_SUPPORT} --uscc {firm} --token dev-enterprise-{firm}   (the calculator, after the submit above: each condition met or not, value and gap)"),
             format!("haicheng policy payments --policy {ROUND_POLICY} --state ordered --token dev-finance   (finance's payment orders)"),
             "haicheng policy pay ORDER_ID --voucher PZ-0001 --token dev-finance   (an ORDER that payments printed: paid, with its voucher)".to_string(),

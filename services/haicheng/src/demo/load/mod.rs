@@ -29,6 +29,7 @@ const LOADER_TOKEN: &str = "dev-commerce";
 /// The addresses of the services the demo is loaded through.
 pub struct Targets<'a> {
     pub census: &'a str,
+    pub classification: &'a str,
     pub land: &'a str,
     pub fair: &'a str,
     pub support: &'a str,
@@ -38,6 +39,7 @@ pub struct Targets<'a> {
 pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
     let Targets {
         census,
+        classification,
         land,
         fair,
         support,
@@ -56,7 +58,7 @@ pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
     let created = fairs_once(&mut fairs).await?;
     eprintln!("{} demo fairs created", created.len());
     returns(census, data.returns.clone()).await?;
-    demo::support::load(support, &data, seed).await
+    demo::support::load(support, classification, &data).await
 }
 
 /// Registers the enterprises, several calls in flight; one registered before is there.
