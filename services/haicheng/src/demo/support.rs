@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use haicheng_proto::{
-    classification::v1::{
-        self as cpb, classification_service_client::ClassificationServiceClient,
-    },
+    classification::v1::{self as cpb, classification_service_client::ClassificationServiceClient},
     common::v1 as common,
     support::v1::{self as pb, support_service_client::SupportServiceClient},
 };
@@ -59,16 +57,13 @@ fn clause(clause: pb::condition::Clause) -> pb::Condition {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A demo policy for 2025, valid 2025–2030, the remainder to the first firm that does not fit.
 fn spec(
-    id: &str,
-    title: &str,
-    document_number: &str,
+    (id, title, document_number): (&str, &str, &str),
     issuer: common::Department,
     mode: pb::PolicyMode,
     conditions: Vec<pb::Condition>,
-    benefit: pb::Benefit,
-    budget_fen: i64,
+    (benefit, budget_fen): (pb::Benefit, i64),
 ) -> pb::PolicySpec {
     pb::PolicySpec {
         id: id.into(),
@@ -103,14 +98,11 @@ pub fn policies() -> Vec<(&'static str, pb::PolicySpec)> {
         cap_fen: 0,
     };
     let key_support = spec(
-        KEY_SUPPORT,
-        "重点企业扶持资金",
-        "海政发〔2025〕12号",
+        (KEY_SUPPORT, "重点企业扶持资金", "海政发〔2025〕12号"),
         Department::Commerce,
         pb::PolicyMode::Automatic,
         vec![class(&[C::A]), clause(Clause::NoVeto(true))],
-        fixed(10_000_000),
-        5_000_000_000,
+        (fixed(10_000_000), 5_000_000_000),
     );
     let rd_rate = pb::Benefit {
         amount: Some(pb::benefit::Amount::Rate(pb::RateOfIndicator {
@@ -124,9 +116,7 @@ pub fn policies() -> Vec<(&'static str, pb::PolicySpec)> {
         at_least: 100,
     };
     let rd_subsidy = spec(
-        ROUND_POLICY,
-        "研发投入后补助",
-        "海财发〔2025〕7号",
+        (ROUND_POLICY, "研发投入后补助", "海财发〔2025〕7号"),
         Department::Finance,
         pb::PolicyMode::Automatic,
         vec![
@@ -134,18 +124,14 @@ pub fn policies() -> Vec<(&'static str, pb::PolicySpec)> {
             clause(Clause::Indicator(rd_share)),
             clause(Clause::NoVeto(true)),
         ],
-        rd_rate,
-        200_000_000,
+        (rd_rate, 200_000_000),
     );
     let training = spec(
-        TRAINING,
-        "职工技能培训补贴",
-        "海人社发〔2025〕3号",
+        (TRAINING, "职工技能培训补贴", "海人社发〔2025〕3号"),
         Department::Commerce,
         pb::PolicyMode::Application,
         vec![class(&[C::B]), clause(Clause::MinYearsRegistered(3))],
-        fixed(2_000_000),
-        100_000_000,
+        (fixed(2_000_000), 100_000_000),
     );
     vec![
         ("dev-commerce", key_support),
@@ -353,4 +339,43 @@ async fn round_once(service: &mut Client) -> anyhow::Result<String> {
         .await
         .map_err(|status| anyhow::anyhow!("finalizing round {round_id}: {status}"))?;
     Ok(round_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each demo policy is one the service accepts, issued by the department whose token
+    /// puts it, the training policy on application.
+    #[test]
+    fn the_demo_policies_are_valid_specs_of_their_issuers() {
+        let policies = policies();
+        assert_eq!(policies.len(), 3);
+        for (token, spec) in &policies {
+            let mut violations = platform::Violations::new();
+            let parsed = ::support::convert::spec_from_proto(&mut violations, spec);
+            assert!(
+                violations.is_empty(),
+                "{}: {:?}",
+                spec.id,
+                violations.as_slice()
+            );
+            let parsed = parsed.expect("a spec");
+            assert_eq!(
+                format!("dev-{}", parsed.issuer.as_str().replace('_', "-")),
+                *token,
+                "{}",
+                spec.id
+            );
+        }
+        let modes: Vec<i32> = policies.iter().map(|(_, s)| s.mode).collect();
+        assert_eq!(
+            modes,
+            [
+                pb::PolicyMode::Automatic as i32,
+                pb::PolicyMode::Automatic as i32,
+                pb::PolicyMode::Application as i32
+            ]
+        );
+    }
 }
