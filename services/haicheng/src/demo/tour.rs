@@ -97,18 +97,24 @@ impl Tour {
         use super::support::{KEY_SUPPORT, ROUND_POLICY};
         let firm = &self.firm;
         let year = platform::calendar::china_date(chrono::Utc::now()).format("%Y");
-        let round = match &self.round {
-            Some(round) => format!(
-                "{round}   (the {ROUND_POLICY} list the demo finalized: the budget runs out before the last firms)"
+        let (round, about) = match &self.round {
+            Some(round) => (
+                round.as_str(),
+                format!(
+                    "the {ROUND_POLICY} list the demo finalized: the budget runs out before the last firms"
+                ),
             ),
-            None => format!(
-                "ROUND_ID   (the ROUND of an order of `policy payments --policy {ROUND_POLICY}`: its list)"
+            None => (
+                "ROUND_ID",
+                format!(
+                    "the ROUND of an order of `policy payments --policy {ROUND_POLICY}`: its list"
+                ),
             ),
         };
         vec![
             "haicheng policy list --token dev-finance   (the demo's support policies: key support, R&D subsidy, training)".to_string(),
             format!("haicheng policy show {ROUND_POLICY} --token dev-finance   (its conditions, benefit, budget and what was ordered)"),
-            format!("haicheng policy round show {round}"),
+            format!("haicheng policy round show {round} --token dev-finance   ({about})"),
             format!("haicheng policy check {KEY_SUPPORT} --uscc {firm} --token dev-enterprise-{firm}   (the calculator, after the submit above: each condition met or not, value and gap)"),
             format!("haicheng policy payments --policy {ROUND_POLICY} --state ordered --token dev-finance   (finance's payment orders)"),
             "haicheng policy pay ORDER_ID --voucher PZ-0001 --token dev-finance   (an ORDER that payments printed: paid, with its voucher)".to_string(),
@@ -216,8 +222,11 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("policy round show r-1 "))
         );
-        for line in lines {
-            let words = shell_words(&line);
+        for line in lines.iter().chain(&with_round) {
+            let words = shell_words(line);
+            if line.starts_with("haicheng policy") {
+                assert!(words.iter().any(|w| w == "--token"), "{line}");
+            }
             assert_eq!(words[0], "haicheng", "{line}");
             if let Err(err) = crate::Cli::try_parse_from(&words) {
                 panic!("{line}\n{err}");
