@@ -17,7 +17,13 @@ use crate::{
 };
 
 /// The services that keep an audit log (the notices' is the classification process's).
-const SERVICES: [&str; 4] = ["census", "classification", "land-parcel", "trade-fair"];
+const SERVICES: [&str; 5] = [
+    "census",
+    "classification",
+    "land-parcel",
+    "trade-fair",
+    "support",
+];
 
 #[derive(Args)]
 pub struct AuditArgs {

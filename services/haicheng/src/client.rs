@@ -18,6 +18,7 @@ use haicheng_proto::{
     fair::v1::fair_service_client::FairServiceClient,
     land::v1::land_service_client::LandServiceClient,
     policy::v1::notice_service_client::NoticeServiceClient,
+    support::v1::support_service_client::SupportServiceClient,
 };
 use platform::tls::ClientFiles;
 use tonic::{
@@ -41,6 +42,8 @@ pub mod vars {
     pub const LAND_ADDR: &str = "HAICHENG_LAND_ADDR";
     /// Address of the trade-fair service, `HOST:PORT`.
     pub const TRADE_FAIR_ADDR: &str = "HAICHENG_TRADE_FAIR_ADDR";
+    /// Address of the support service, `HOST:PORT`.
+    pub const SUPPORT_ADDR: &str = "HAICHENG_SUPPORT_ADDR";
     /// PEM certificate of the CA that issued the services' certificates: set, TLS.
     pub const CA: &str = "HAICHENG_CA";
     /// PEM certificate and key of the client, for mutual TLS.
@@ -55,12 +58,14 @@ pub mod local {
     pub const CLASSIFICATION: &str = "127.0.0.1:50052";
     pub const LAND: &str = "127.0.0.1:50053";
     pub const TRADE_FAIR: &str = "127.0.0.1:50054";
+    pub const SUPPORT: &str = "127.0.0.1:50055";
     /// Every service by name, in start order (census first: the others consume its events).
-    pub const ALL: [(&str, &str); 4] = [
+    pub const ALL: [(&str, &str); 5] = [
         ("census", CENSUS),
         ("classification", CLASSIFICATION),
         ("land-parcel", LAND),
         ("trade-fair", TRADE_FAIR),
+        ("support", SUPPORT),
     ];
 }
 
@@ -148,6 +153,9 @@ pub struct Connect {
     /// Address of the trade-fair service.
     #[arg(long = "trade-fair", global = true, value_name = "HOST:PORT", env = vars::TRADE_FAIR_ADDR, default_value = local::TRADE_FAIR)]
     pub trade_fair: String,
+    /// Address of the support service.
+    #[arg(long = "support", global = true, value_name = "HOST:PORT", env = vars::SUPPORT_ADDR, default_value = local::SUPPORT)]
+    pub support: String,
     /// CA certificate (PEM) that issued the services' certificates: connect over TLS
     /// (`haicheng dev` prints its own: .local/tls/ca.pem).
     #[arg(long, global = true, value_name = "FILE", env = vars::CA)]
@@ -241,6 +249,12 @@ impl Connect {
         Ok(FairServiceClient::with_interceptor(channel, token))
     }
 
+    pub async fn support(&self) -> Result<SupportServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("support", "support", &self.support).await?;
+        Ok(SupportServiceClient::with_interceptor(channel, token))
+    }
+
     /// The audit log of one of the services of [`local::ALL`], by name; every service serves
     /// its own.
     pub async fn audit(&self, service: &str) -> Result<AuditServiceClient<Authed>, CliError> {
@@ -250,6 +264,7 @@ impl Connect {
             "classification" => ("classification", "classification", &self.classification),
             "land-parcel" => ("land-parcel", "land", &self.land),
             "trade-fair" => ("trade-fair", "trade-fair", &self.trade_fair),
+            "support" => ("support", "support", &self.support),
             other => return Err(CliError::usage(format!("no service is called {other:?}"))),
         };
         let channel = connect(name, flag, address).await?;

@@ -1,7 +1,7 @@
 //! `haicheng dev`: the whole platform on one machine.
 //!
 //! Starts the local stack (`scripts/stack`: a private PostgreSQL and an Apache Kafka broker under
-//! `.local/stack`), one database per service, and the four services as separate processes
+//! `.local/stack`), one database per service, and the five services as separate processes
 //! (the binaries beside this one; logs in `.local/logs`); waits until every service reports
 //! SERVING; loads the demo data set on first start; prints the addresses, the development
 //! tokens and a short tour; and runs until Ctrl-C, when it stops the services (SIGTERM:
@@ -47,7 +47,17 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// The services, where they listen, in start order (census first: the others consume its
 /// events).
-const SERVICES: [(&str, &str); 4] = client::local::ALL;
+const SERVICES: [(&str, &str); 5] = client::local::ALL;
+
+/// Settings of one service in a development stack, besides those every service gets.
+fn development_settings(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        // No publicity window (a development setting; clusters set 5 working days): the demo
+        // and the tour finalize a round as soon as it is published.
+        "support" => &[("SUPPORT_PUBLICITY_WORKING_DAYS", "0")],
+        _ => &[],
+    }
+}
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -250,10 +260,12 @@ async fn serve(
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
-    let (census, land, fair) = (
+    let (census, classification, land, fair, support) = (
         services[0].address.clone(),
+        services[1].address.clone(),
         services[2].address.clone(),
         services[3].address.clone(),
+        services[4].address.clone(),
     );
     let demo = async {
         if args.no_demo || marker.exists() {
@@ -261,13 +273,15 @@ async fn serve(
         }
         let targets = load::Targets {
             census: &census,
+            classification: &classification,
             land: &land,
             fair: &fair,
+            support: &support,
         };
-        load::demo(targets, args.seed)
+        let round = load::demo(targets, args.seed)
             .await
             .context("loading the demo data")?;
-        std::fs::write(&marker, format!("seed {}\n", args.seed))?;
+        std::fs::write(&marker, format!("seed {}\nround {round}\n", args.seed))?;
         anyhow::Ok(())
     };
     tokio::pin!(demo);
@@ -382,6 +396,11 @@ async fn start_services(
             ("KAFKA_GROUP_INSTANCE_ID", format!("{name}-dev")),
         ];
         let mut env: Vec<(String, String)> = env.map(|(k, v)| (k.to_string(), v)).to_vec();
+        env.extend(
+            development_settings(name)
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         env.extend(tls.service_env(name)?);
         let mut service = Service {
             name,
@@ -539,7 +558,13 @@ fn print_banner(
     );
     println!("  {}", tls.exports());
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
-    for line in Tour::of(seed).lines() {
+    let round = std::fs::read_to_string(dir.join("demo-loaded"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("round ").map(str::to_string))
+        });
+    for line in Tour::of(seed).with_round(round).lines() {
         println!("  {line}");
     }
     println!("\nOn a first start classification is still ranking the demo data for about 15 s.");
@@ -547,6 +572,10 @@ fn print_banner(
         "Notices go out once a period's classes have not changed for CLASSIFICATION_NOTICE_SETTLE (30 s);"
     );
     println!("a class that moves and moves back meanwhile sends none.");
+    println!(
+        "support runs with SUPPORT_PUBLICITY_WORKING_DAYS=0 (a development setting: no publicity window,"
+    );
+    println!("so a round can be finalized at once; clusters publish a list for 5 working days).");
     println!("A service that dies is reported and started again; Ctrl-C stops everything.");
 }
 

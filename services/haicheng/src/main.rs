@@ -12,6 +12,9 @@
 //! - `haicheng notices list|ack|watch` ([`notices`]): the notice service (served by the
 //!   classification process), for the caller's own department;
 //! - `haicheng fair …` ([`fair`]): the trade-fair service;
+//! - `haicheng policy …` ([`policy`]): the support service: policies (put from a JSON file,
+//!   [`policy_file`]), rounds and objections, payments, the calculator, applications,
+//!   reports and an enterprise's benefits;
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
 //! - `haicheng audit [--service S] [--principal P] [--uscc U] [--since T] [--until T]`
@@ -23,7 +26,8 @@
 //!
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`), `--land`
-//! (`HAICHENG_LAND_ADDR`), `--trade-fair` (`HAICHENG_TRADE_FAIR_ADDR`), `--ca`,
+//! (`HAICHENG_LAND_ADDR`), `--trade-fair` (`HAICHENG_TRADE_FAIR_ADDR`), `--support`
+//! (`HAICHENG_SUPPORT_ADDR`), `--ca`,
 //! `--cert` and `--key` (`HAICHENG_CA`, `HAICHENG_CERT`, `HAICHENG_KEY`: TLS and mutual TLS,
 //! [`client`]) and `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
@@ -44,6 +48,8 @@ mod model;
 mod notices;
 mod objections;
 mod output;
+mod policy;
+mod policy_file;
 mod publication;
 mod replay;
 mod return_file;
@@ -126,6 +132,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Trade fairs: fairs, invitations, applications, allocation, offers, outcomes, subsidies.
     Fair(fair::FairArgs),
+    /// Support policies: put, list, rounds, objections, payments, the calculator, applications.
+    Policy(policy::PolicyArgs),
     /// Static tokens of machine accounts: `token new` prints one and its AUTH_TOKENS entry.
     Token {
         #[command(subcommand)]
@@ -175,6 +183,7 @@ async fn main() -> ExitCode {
         Command::Land(args) => finish(land::run(args, &context).await, &context),
         Command::Replay(args) => replay::run(args, &context).await,
         Command::Fair(args) => finish(fair::run(args, &context).await, &context),
+        Command::Policy(args) => finish(policy::run(args, &context).await, &context),
         Command::Token { command } => token::run(command, context.format),
         Command::Audit(args) => finish(audit::run(args, &context).await, &context),
     }
@@ -325,7 +334,8 @@ mod tests {
                 defaults.census,
                 defaults.classification,
                 defaults.land,
-                defaults.trade_fair
+                defaults.trade_fair,
+                defaults.support
             ],
             client::local::ALL.map(|(_, address)| address.to_string())
         );

@@ -5,6 +5,7 @@
 //! - [`land`]: parcels granted to the parks' manufacturers with commitments derived from
 //!   their figures, spare parcels, a factory split into units, the land queue;
 //! - [`fairs`]: the coming year's trade fairs, their windows open now;
+//! - [`support`]: three support policies and the R&D subsidy's round, finalized;
 //! - [`tour`]: the firms and the parcel the tour's commands are about, and those commands;
 //! - [`load`]: loading it all through the services' own APIs, as any client would.
 
@@ -12,6 +13,7 @@ pub mod census;
 pub mod fairs;
 pub mod land;
 pub mod load;
+pub mod support;
 pub mod tour;
 
 pub use census::{DemoCensus, census};

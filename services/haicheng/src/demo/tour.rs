@@ -69,6 +69,8 @@ pub struct Tour {
     pub holder: String,
     /// The firm that objects to its published class.
     pub objector: String,
+    /// The support round the demo finalized (known once the demo is loaded).
+    pub round: Option<String>,
 }
 
 impl Tour {
@@ -79,7 +81,47 @@ impl Tour {
             parcel,
             holder,
             objector: objecting_firm(seed),
+            round: None,
         }
+    }
+
+    /// The tour with the id of the support round the demo finalized.
+    pub fn with_round(self, round: Option<String>) -> Self {
+        Self { round, ..self }
+    }
+
+    /// The support lines: the policies, the demo round's list, the calculator for the tour
+    /// firm, finance's orders and paying one, the key-support round the tour firm joins once
+    /// class A, and the firm's own benefits with its own token.
+    fn support_lines(&self) -> Vec<String> {
+        use super::support::{KEY_SUPPORT, ROUND_POLICY};
+        let firm = &self.firm;
+        let year = platform::calendar::china_date(chrono::Utc::now()).format("%Y");
+        let (round, about) = match &self.round {
+            Some(round) => (
+                round.as_str(),
+                format!(
+                    "the {ROUND_POLICY} list the demo finalized: the budget runs out before the last firms"
+                ),
+            ),
+            None => (
+                "ROUND_ID",
+                format!(
+                    "the ROUND of an order of `policy payments --policy {ROUND_POLICY}`: its list"
+                ),
+            ),
+        };
+        vec![
+            "haicheng policy list --token dev-finance   (the demo's support policies: key support, R&D subsidy, training)".to_string(),
+            format!("haicheng policy show {ROUND_POLICY} --token dev-finance   (its conditions, benefit, budget and what was ordered)"),
+            format!("haicheng policy round show {round} --token dev-finance   ({about})"),
+            format!("haicheng policy check {KEY_SUPPORT} --uscc {firm} --token dev-enterprise-{firm}   (the calculator, after the submit above: each condition met or not, value and gap)"),
+            format!("haicheng policy payments --policy {ROUND_POLICY} --state ordered --token dev-finance   (finance's payment orders)"),
+            "haicheng policy pay ORDER_ID --voucher PZ-0001 --token dev-finance   (an ORDER that payments printed: paid, with its voucher)".to_string(),
+            format!("haicheng policy round run {KEY_SUPPORT} --token dev-commerce   (after the submit above: the tour firm, now class A, is on the list)"),
+            "haicheng policy round finalize ROUND_ID --token dev-commerce   (the round that run printed; no publicity window in development)".to_string(),
+            format!("haicheng policy benefits --uscc {firm} --year {year} --token dev-enterprise-{firm}   (the firm's own benefits, with its own token)"),
+        ]
     }
 
     /// The commands the banner suggests, in order. A list of notices is filtered to what its
@@ -90,8 +132,9 @@ impl Tour {
             parcel,
             holder,
             objector,
+            round: _,
         } = self;
-        vec![
+        let mut lines = vec![
             "haicheng health".to_string(),
             "haicheng enterprise list --park nantai --token dev-commerce".to_string(),
             format!("haicheng enterprise show {firm} --token dev-commerce"),
@@ -113,7 +156,14 @@ impl Tour {
             "haicheng objection list --period 2025 --token dev-commerce".to_string(),
             "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id that objection file printed; an override, its notices at once)".to_string(),
             format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
-        ]
+        ];
+        // After the submit (which lifts the tour firm into class A) and the fair lines.
+        let at = lines
+            .iter()
+            .position(|l| l.contains("class publish"))
+            .unwrap_or(lines.len());
+        lines.splice(at..at, self.support_lines());
+        lines
     }
 }
 
@@ -161,8 +211,22 @@ mod tests {
         let lines = tour.lines();
         assert!(lines.iter().any(|l| l.contains("class publish")));
         assert!(lines.iter().any(|l| l.contains("objection decide")));
-        for line in lines {
-            let words = shell_words(&line);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("policy round show ROUND_ID"))
+        );
+        let with_round = Tour::of(seed).with_round(Some("r-1".into())).lines();
+        assert!(
+            with_round
+                .iter()
+                .any(|l| l.contains("policy round show r-1 "))
+        );
+        for line in lines.iter().chain(&with_round) {
+            let words = shell_words(line);
+            if line.starts_with("haicheng policy") {
+                assert!(words.iter().any(|w| w == "--token"), "{line}");
+            }
             assert_eq!(words[0], "haicheng", "{line}");
             if let Err(err) = crate::Cli::try_parse_from(&words) {
                 panic!("{line}\n{err}");

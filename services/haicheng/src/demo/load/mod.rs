@@ -2,7 +2,8 @@
 //! first (several calls in flight), then the land (parcels and grants, so the returns that
 //! follow are evaluated against the grants' commitments) and the fairs (open external fairs,
 //! so the firms the returns lift into class A are invited), then the returns as an import
-//! stream. All are idempotent, so a load interrupted half-way is simply run again.
+//! stream, and last the support policies and the R&D round ([`demo::support`]), once the
+//! facts have reached the support service. All are idempotent, so a load interrupted half-way is simply run again.
 
 mod land;
 
@@ -28,12 +29,21 @@ const LOADER_TOKEN: &str = "dev-commerce";
 /// The addresses of the services the demo is loaded through.
 pub struct Targets<'a> {
     pub census: &'a str,
+    pub classification: &'a str,
     pub land: &'a str,
     pub fair: &'a str,
+    pub support: &'a str,
 }
 
-pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<()> {
-    let Targets { census, land, fair } = targets;
+/// Loads the demo data set; returns the id of the finalized support round.
+pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
+    let Targets {
+        census,
+        classification,
+        land,
+        fair,
+        support,
+    } = targets;
     let data = demo::census(seed);
     eprintln!(
         "loading the demo data set (seed {seed}): {} enterprises",
@@ -47,7 +57,8 @@ pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<()> {
     );
     let created = fairs_once(&mut fairs).await?;
     eprintln!("{} demo fairs created", created.len());
-    returns(census, data.returns).await
+    returns(census, data.returns.clone()).await?;
+    demo::support::load(support, classification, &data).await
 }
 
 /// Registers the enterprises, several calls in flight; one registered before is there.
