@@ -15,8 +15,14 @@ use platform::tls::ClientFiles;
 pub use testkit::process::{ServiceProcess, binary};
 use testkit::{process::Launch, tls::TestCa};
 
-/// The four services, by binary name.
-pub const SERVICES: [&str; 4] = ["census", "classification", "land-parcel", "trade-fair"];
+/// The five services, by binary name.
+pub const SERVICES: [&str; 5] = [
+    "census",
+    "classification",
+    "land-parcel",
+    "trade-fair",
+    "support",
+];
 
 /// The client account of the tests' certificate.
 pub const CLIENT_ACCOUNT: &str = "system-tests";
