@@ -151,8 +151,26 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         say(&format!("{}: {}", row.path, table::summary(&row)));
         row
     };
-    if options.only.iter().all(|o| o == "rerank") && !options.only.is_empty() {
-        return Ok(vec![rerank_row()]);
+    // The rows that need no service process run alone when they are all that is asked for.
+    let standalone = ["rerank", "support"];
+    if !options.only.is_empty()
+        && options
+            .only
+            .iter()
+            .all(|o| standalone.contains(&o.as_str()))
+    {
+        let mut rows = Vec::new();
+        if wants("support") {
+            let row = support::run(counts.support_firms)
+                .await
+                .unwrap_or_else(|err| Row::failed("support eligibility", &format!("{err:#}")));
+            say(&format!("{}: {}", row.path, table::summary(&row)));
+            rows.push(row);
+        }
+        if wants("rerank") {
+            rows.push(rerank_row());
+        }
+        return Ok(rows);
     }
     say("starting census and classification");
     // The import of 100,000 rows takes longer than the default call deadline (30 s) before

@@ -72,8 +72,8 @@ async fn seed(pool: &PgPool, firms: usize) -> anyhow::Result<()> {
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO classes (uscc, period, class, score)
-         SELECT u, $2, c, s FROM unnest($1::text[], $3::text[], $4::float8[]) AS t(u, c, s)",
+        "INSERT INTO classes (uscc, period, class, score, classified_at)
+         SELECT u, $2, c, s, now() FROM unnest($1::text[], $3::text[], $4::float8[]) AS t(u, c, s)",
     )
     .bind(&usccs)
     .bind(PERIOD)
