@@ -18,6 +18,7 @@ bench:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --lib --bins -- -D warnings -W clippy::too_many_lines
 	scripts/sqlx-prepare --check
 
 deploy-check:

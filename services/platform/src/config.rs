@@ -268,6 +268,9 @@ impl PlatformConfig {
             (configured.is_none() && jwt.is_none() && !certificates && !development)
                 .then(no_credentials);
         let tokens = credentials(configured, jwt, development)?;
+        let (kafka_ensure_topics, kafka_topic_partitions, kafka_message_timeout) =
+            kafka_topics(&get)?;
+        let (outbox_batch_size, outbox_poll, inbox_max_attempts) = outbox_and_inbox(&get)?;
         let max_concurrent_requests = parse_or(
             get(vars::MAX_CONCURRENT_REQUESTS),
             vars::MAX_CONCURRENT_REQUESTS,
@@ -290,21 +293,9 @@ impl PlatformConfig {
             kafka: KafkaSettings::from_lookup(&get)?,
             kafka_topic_prefix: get(vars::KAFKA_TOPIC_PREFIX).unwrap_or_default(),
             kafka_group_instance_id: get(vars::KAFKA_GROUP_INSTANCE_ID),
-            kafka_ensure_topics: parse_or(
-                get(vars::KAFKA_ENSURE_TOPICS),
-                vars::KAFKA_ENSURE_TOPICS,
-                || true,
-            )?,
-            kafka_topic_partitions: parse_or(
-                get(vars::KAFKA_TOPIC_PARTITIONS),
-                vars::KAFKA_TOPIC_PARTITIONS,
-                || 3,
-            )?,
-            kafka_message_timeout: millis_or(
-                get(vars::KAFKA_MESSAGE_TIMEOUT_MS),
-                vars::KAFKA_MESSAGE_TIMEOUT_MS,
-                30_000,
-            )?,
+            kafka_ensure_topics,
+            kafka_topic_partitions,
+            kafka_message_timeout,
             log_filter: get(vars::LOG_FILTER),
             otlp_endpoint: get(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
             tokens,
@@ -323,17 +314,9 @@ impl PlatformConfig {
             )?,
             max_concurrent_requests,
             shutdown_grace: millis_or(get(vars::SHUTDOWN_GRACE_MS), vars::SHUTDOWN_GRACE_MS, 0)?,
-            outbox_batch_size: parse_or(
-                get(vars::OUTBOX_BATCH_SIZE),
-                vars::OUTBOX_BATCH_SIZE,
-                || 256,
-            )?,
-            outbox_poll: millis_or(get(vars::OUTBOX_POLL_MS), vars::OUTBOX_POLL_MS, 500)?,
-            inbox_max_attempts: parse_or(
-                get(vars::INBOX_MAX_ATTEMPTS),
-                vars::INBOX_MAX_ATTEMPTS,
-                || 5,
-            )?,
+            outbox_batch_size,
+            outbox_poll,
+            inbox_max_attempts,
             outbox_retention: span_or(
                 get(vars::OUTBOX_RETENTION),
                 vars::OUTBOX_RETENTION,
@@ -366,6 +349,48 @@ impl PlatformConfig {
 }
 
 pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Whether the service creates its topics, their partitions, and the producer's timeout.
+fn kafka_topics(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<(bool, i32, Duration), ConfigError> {
+    Ok((
+        parse_or(
+            get(vars::KAFKA_ENSURE_TOPICS),
+            vars::KAFKA_ENSURE_TOPICS,
+            || true,
+        )?,
+        parse_or(
+            get(vars::KAFKA_TOPIC_PARTITIONS),
+            vars::KAFKA_TOPIC_PARTITIONS,
+            || 3,
+        )?,
+        millis_or(
+            get(vars::KAFKA_MESSAGE_TIMEOUT_MS),
+            vars::KAFKA_MESSAGE_TIMEOUT_MS,
+            30_000,
+        )?,
+    ))
+}
+
+/// The relay's batch and poll, and a handler's attempts before the DLQ.
+fn outbox_and_inbox(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<(i64, Duration, u32), ConfigError> {
+    Ok((
+        parse_or(
+            get(vars::OUTBOX_BATCH_SIZE),
+            vars::OUTBOX_BATCH_SIZE,
+            || 256,
+        )?,
+        millis_or(get(vars::OUTBOX_POLL_MS), vars::OUTBOX_POLL_MS, 500)?,
+        parse_or(
+            get(vars::INBOX_MAX_ATTEMPTS),
+            vars::INBOX_MAX_ATTEMPTS,
+            || 5,
+        )?,
+    ))
+}
 
 /// The token table: `AUTH_TOKENS` as configured and the JWT verifier (`AUTH_JWT_*`), plus
 /// the development table in development mode. Without any of them it is empty and refuses

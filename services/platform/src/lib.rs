@@ -198,6 +198,35 @@ pub struct Platform {
     audited_reads: BTreeSet<String>,
 }
 
+/// Creates the service's topics and their DLQs where the service owns that (a local stack),
+/// then checks it can reach every topic it uses: a missing topic or ACL stops the start
+/// here, naming the topic.
+async fn prepare_topics(
+    spec: &ServiceSpec,
+    config: &PlatformConfig,
+    producer: &Producer,
+) -> anyhow::Result<()> {
+    // A name starting with `^` is a subscription pattern, not a topic of its own.
+    let topics: Vec<String> = spec
+        .topics()
+        .into_iter()
+        .filter(|t| !t.starts_with('^'))
+        .map(|t| config.topic(t))
+        .collect();
+    if config.kafka_ensure_topics {
+        let mut all = topics.clone();
+        all.extend(topics.iter().map(|t| dlq_topic(t)));
+        let topic_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        producer
+            .ensure_topics(&topic_refs, config.kafka_topic_partitions)
+            .await?;
+    }
+    producer
+        .check_topics(&topics, Duration::from_secs(10))
+        .await?;
+    Ok(())
+}
+
 impl Platform {
     /// Connects as the runtime role and checks that the database is migrated to this
     /// binary's version (refusing to start, naming the `migrate` command, when it is not),
@@ -229,25 +258,7 @@ impl Platform {
         .await?;
         db::check_migrated(&pool, spec.migrations, spec.name).await?;
         let producer = Producer::new(&config.kafka, config.kafka_message_timeout)?;
-        // A name starting with `^` is a subscription pattern, not a topic of its own.
-        let topics: Vec<String> = spec
-            .topics()
-            .into_iter()
-            .filter(|t| !t.starts_with('^'))
-            .map(|t| config.topic(t))
-            .collect();
-        if config.kafka_ensure_topics {
-            let mut all = topics.clone();
-            all.extend(topics.iter().map(|t| dlq_topic(t)));
-            let topic_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-            producer
-                .ensure_topics(&topic_refs, config.kafka_topic_partitions)
-                .await?;
-        }
-        // A missing topic or ACL stops the start here, naming the topic.
-        producer
-            .check_topics(&topics, Duration::from_secs(10))
-            .await?;
+        prepare_topics(spec, &config, &producer).await?;
 
         let workers = CancellationToken::new();
         let relay = Relay::new(

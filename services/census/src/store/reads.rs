@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
+use sqlx::{PgConnection, types::Json};
 
 use super::{EnterpriseRow, ReturnRow, Store, StoreError};
 use crate::domain::{
@@ -95,46 +95,7 @@ impl Store {
             return Ok(None);
         };
         let enterprise = Enterprise::try_from(row)?;
-        // The columns of `return_columns!`, written out: the macros take one literal.
-        let rows = if view.all_revisions {
-            sqlx::query_as!(
-                ReturnRow,
-                r#"SELECT uscc, period, revision, client_request_id, employees_total, production_staff,
-                    rd_technical_staff, management_sales_staff, college_educated_staff,
-                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
-                    export_sales_fen, equipment_value_fen, automation_share_percent,
-                    equipment_level, invention_patents, utility_model_patents, design_patents,
-                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
-                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
-                    submitted_at, submitted_by
-                 FROM census_returns
-                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision"#,
-                uscc.as_str(),
-                view.as_of,
-            )
-            .fetch_all(&mut *conn)
-            .await?
-        } else {
-            sqlx::query_as!(
-                ReturnRow,
-                r#"SELECT DISTINCT ON (period) uscc, period, revision, client_request_id, employees_total, production_staff,
-                    rd_technical_staff, management_sales_staff, college_educated_staff,
-                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
-                    export_sales_fen, equipment_value_fen, automation_share_percent,
-                    equipment_level, invention_patents, utility_model_patents, design_patents,
-                    land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
-                    sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
-                    submitted_at, submitted_by
-                 FROM census_returns
-                 WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
-                 ORDER BY period, revision DESC"#,
-                uscc.as_str(),
-                view.as_of,
-            )
-            .fetch_all(&mut *conn)
-            .await?
-        };
+        let rows = returns_in_view(&mut conn, uscc, view).await?;
         let mut returns = rows
             .into_iter()
             .map(CensusReturn::try_from)
@@ -195,60 +156,8 @@ impl Store {
         // largest bigint rather than fail.
         let code = period.code();
         let rows = match grouping {
-            Grouping::Park => {
-                sqlx::query_as!(
-                    GroupRow,
-                    r#"WITH latest AS (
-                    SELECT DISTINCT ON (uscc) *
-                    FROM census_returns
-                    WHERE period = $1
-                    ORDER BY uscc, revision DESC
-                )
-                SELECT v.park AS "key!",
-                    count(*)::bigint AS "enterprises!",
-                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
-                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
-                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
-                          9223372036854775807)::bigint AS "patents!",
-                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
-                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
-                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
-                FROM latest l
-                JOIN enterprises e ON e.uscc = l.uscc
-                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
-                GROUP BY v.park"#,
-                    code,
-                )
-                .fetch_all(&self.pool)
-                .await?
-            }
-            Grouping::Segment => {
-                sqlx::query_as!(
-                    GroupRow,
-                    r#"WITH latest AS (
-                    SELECT DISTINCT ON (uscc) *
-                    FROM census_returns
-                    WHERE period = $1
-                    ORDER BY uscc, revision DESC
-                )
-                SELECT v.segment AS "key!",
-                    count(*)::bigint AS "enterprises!",
-                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
-                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
-                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
-                          9223372036854775807)::bigint AS "patents!",
-                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
-                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
-                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
-                FROM latest l
-                JOIN enterprises e ON e.uscc = l.uscc
-                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
-                GROUP BY v.segment"#,
-                    code,
-                )
-                .fetch_all(&self.pool)
-                .await?
-            }
+            Grouping::Park => totals_by_park(&self.pool, &code).await?,
+            Grouping::Segment => totals_by_segment(&self.pool, &code).await?,
         };
         let mut totals: Vec<(Group, Totals)> = grouping
             .groups()
@@ -275,4 +184,111 @@ impl Store {
         }
         Ok(totals)
     }
+}
+
+/// The returns a file view shows: every revision, or each period's latest, as of the view's
+/// time.
+async fn returns_in_view(
+    conn: &mut PgConnection,
+    uscc: &Uscc,
+    view: &FileView,
+) -> sqlx::Result<Vec<ReturnRow>> {
+    // The columns of `return_columns!`, written out: the macros take one literal.
+    if view.all_revisions {
+        sqlx::query_as!(
+            ReturnRow,
+            r#"SELECT uscc, period, revision, client_request_id, employees_total, production_staff,
+                rd_technical_staff, management_sales_staff, college_educated_staff,
+                rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                export_sales_fen, equipment_value_fen, automation_share_percent,
+                equipment_level, invention_patents, utility_model_patents, design_patents,
+                land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                submitted_at, submitted_by
+             FROM census_returns
+             WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+             ORDER BY period, revision"#,
+            uscc.as_str(),
+            view.as_of,
+        )
+        .fetch_all(&mut *conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            ReturnRow,
+            r#"SELECT DISTINCT ON (period) uscc, period, revision, client_request_id, employees_total, production_staff,
+                rd_technical_staff, management_sales_staff, college_educated_staff,
+                rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                export_sales_fen, equipment_value_fen, automation_share_percent,
+                equipment_level, invention_patents, utility_model_patents, design_patents,
+                land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag,
+                sources AS "sources: Json<BTreeMap<String, String>>", enterprise_version,
+                submitted_at, submitted_by
+             FROM census_returns
+             WHERE uscc = $1 AND ($2::timestamptz IS NULL OR submitted_at <= $2)
+             ORDER BY period, revision DESC"#,
+            uscc.as_str(),
+            view.as_of,
+        )
+        .fetch_all(&mut *conn)
+        .await
+    }
+}
+
+/// The totals of `period` (its code) per park, one row per park with returns.
+async fn totals_by_park(pool: &sqlx::PgPool, code: &str) -> sqlx::Result<Vec<GroupRow>> {
+    sqlx::query_as!(
+                    GroupRow,
+                    r#"WITH latest AS (
+                    SELECT DISTINCT ON (uscc) *
+                    FROM census_returns
+                    WHERE period = $1
+                    ORDER BY uscc, revision DESC
+                )
+                SELECT v.park AS "key!",
+                    count(*)::bigint AS "enterprises!",
+                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
+                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
+                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
+                          9223372036854775807)::bigint AS "patents!",
+                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
+                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
+                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
+                FROM latest l
+                JOIN enterprises e ON e.uscc = l.uscc
+                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
+                GROUP BY v.park"#,
+                    code,
+                )
+                .fetch_all(pool)
+                .await
+}
+
+/// The totals of `period` (its code) per segment, one row per segment with returns.
+async fn totals_by_segment(pool: &sqlx::PgPool, code: &str) -> sqlx::Result<Vec<GroupRow>> {
+    sqlx::query_as!(
+                    GroupRow,
+                    r#"WITH latest AS (
+                    SELECT DISTINCT ON (uscc) *
+                    FROM census_returns
+                    WHERE period = $1
+                    ORDER BY uscc, revision DESC
+                )
+                SELECT v.segment AS "key!",
+                    count(*)::bigint AS "enterprises!",
+                    LEAST(sum(l.employees_total), 9223372036854775807)::bigint AS "employees!",
+                    LEAST(sum(l.rd_spend_fen), 9223372036854775807)::bigint AS "rd_spend_fen!",
+                    LEAST(sum(l.invention_patents::numeric + l.utility_model_patents + l.design_patents),
+                          9223372036854775807)::bigint AS "patents!",
+                    LEAST(sum(l.industrial_output_fen), 9223372036854775807)::bigint AS "output_fen!",
+                    LEAST(sum(l.tax_paid_fen), 9223372036854775807)::bigint AS "tax_fen!",
+                    LEAST(sum(l.export_sales_fen), 9223372036854775807)::bigint AS "export_fen!"
+                FROM latest l
+                JOIN enterprises e ON e.uscc = l.uscc
+                JOIN enterprise_versions v ON v.uscc = e.uscc AND v.version = e.current_version
+                GROUP BY v.segment"#,
+                    code,
+                )
+                .fetch_all(pool)
+                .await
 }

@@ -9,6 +9,10 @@ use haicheng_proto::fair::v1 as pb;
 /// in Budapest in June) and two local fairs (fabric and accessories at Xiliu, garment
 /// culture), each with its registration window open from a day ago until a month before it
 /// starts (at most 60 days from now).
+#[allow(
+    clippy::too_many_lines,
+    reason = "demo data: one table of fairs, read top to bottom"
+)]
 pub fn plans(now: chrono::DateTime<chrono::Utc>) -> Vec<pb::Fair> {
     use chrono::{Datelike, Duration, TimeZone, Utc};
     use pb::{AllocationMode::*, FairKind::*, Market::*};

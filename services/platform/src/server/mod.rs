@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::RoutesBuilder, transport::Server};
 use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 pub use admission::AdmissionLayer;
 pub use codes::StatusCodesLayer;
@@ -74,6 +75,106 @@ pub struct GrpcSettings<'a> {
     pub pool: sqlx::PgPool,
 }
 
+/// The served methods and the access policy, checked: every served method has a rule, every
+/// audited read is served; reflection's rule and client certificates added.
+fn checked_access(settings: &GrpcSettings<'_>) -> anyhow::Result<(ServedMethods, AccessPolicy)> {
+    let config = settings.config;
+    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?
+        .merge(ServedMethods::from_descriptors(
+            haicheng_proto::FILE_DESCRIPTOR_SET,
+            &[crate::audit::api::SERVICE_NAME],
+        )?);
+    let policy = settings
+        .policy
+        .clone()
+        .allow(LIST_AUDIT_RECORDS, Rule::Scope(scopes::AUDIT_READ));
+    methods.check_rules(&policy)?;
+    if let Some(unknown) = settings.audited_reads.iter().find(|p| !methods.serves(p)) {
+        anyhow::bail!("refusing to start: the audited read {unknown} is not a served method");
+    }
+    let policy = reflection_rule(policy, &config.limits.reflection);
+    // Client certificates as callers, when mutual TLS maps them.
+    let policy = match &config.tls {
+        Some(tls) => policy.with_certificates(tls.principals().clone()),
+        None => policy,
+    };
+    Ok((methods, policy))
+}
+
+/// Health SERVING for every served service, and the development-mode entry when it is on.
+async fn report_serving(health: &HealthReporter, settings: &GrpcSettings<'_>) {
+    for name in settings.service_names {
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    if settings.config.development {
+        health
+            .set_service_status(DEVELOPMENT_MODE_HEALTH, ServingStatus::Serving)
+            .await;
+    }
+}
+
+/// Once shutdown is asked for: NOT_SERVING for everything, then the grace period, so load
+/// balancers stop sending before the listener closes; then the server drains.
+async fn drain_after_grace(
+    shutdown: &CancellationToken,
+    health: &HealthReporter,
+    service_names: &[&str],
+    grace: Duration,
+) {
+    shutdown.cancelled().await;
+    tracing::info!("shutdown requested: reporting NOT_SERVING");
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    for name in service_names {
+        health
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    tokio::time::sleep(grace).await;
+    tracing::info!("draining calls in flight");
+}
+
+/// The platform's own services beside the service's: the audit log, and reflection unless
+/// it is off.
+fn add_audit_and_reflection(
+    routes: &mut RoutesBuilder,
+    settings: &GrpcSettings<'_>,
+) -> anyhow::Result<()> {
+    let config = settings.config;
+    routes.add_service(capped!(
+        AuditServiceServer::new(AuditApi::new(settings.pool.clone())),
+        config
+    ));
+    if config.limits.reflection != limits::Reflection::Off {
+        routes.add_service(reflection(settings)?);
+    }
+    Ok(())
+}
+
+/// Reflection of what this process serves, not every service of the contract.
+fn reflection(
+    settings: &GrpcSettings<'_>,
+) -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    Ok(settings
+        .service_names
+        .iter()
+        .chain(&[methods::HEALTH, methods::REFLECTION])
+        .fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, name| builder.with_service_name(*name),
+        )
+        .register_encoded_file_descriptor_set(settings.descriptor_set)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?)
+}
+
 /// Serves until `shutdown` is cancelled; then reports NOT_SERVING, waits the configured
 /// grace period, stops accepting and lets calls in flight finish.
 ///
@@ -86,24 +187,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let config = settings.config;
-    let methods = ServedMethods::from_descriptors(settings.descriptor_set, settings.service_names)?
-        .merge(ServedMethods::from_descriptors(
-            haicheng_proto::FILE_DESCRIPTOR_SET,
-            &[crate::audit::api::SERVICE_NAME],
-        )?);
-    let policy = settings
-        .policy
-        .allow(LIST_AUDIT_RECORDS, Rule::Scope(scopes::AUDIT_READ));
-    methods.check_rules(&policy)?;
-    if let Some(unknown) = settings.audited_reads.iter().find(|p| !methods.serves(p)) {
-        anyhow::bail!("refusing to start: the audited read {unknown} is not a served method");
-    }
-    let policy = reflection_rule(policy, &config.limits.reflection);
-    // Client certificates as callers, when mutual TLS maps them.
-    let policy = match &config.tls {
-        Some(tls) => policy.with_certificates(tls.principals().clone()),
-        None => policy,
-    };
+    let (methods, policy) = checked_access(&settings)?;
     let limits = Limits::new(
         &config.limits,
         settings.descriptor_set,
@@ -111,57 +195,21 @@ pub async fn serve(
         &policy,
     )?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in settings.service_names {
-        health
-            .set_service_status(name, ServingStatus::Serving)
-            .await;
-    }
-    if config.development {
-        health
-            .set_service_status(DEVELOPMENT_MODE_HEALTH, ServingStatus::Serving)
-            .await;
-    }
-    // Reflection lists what this process serves, not every service of the contract.
-    let reflection = settings
-        .service_names
-        .iter()
-        .chain(&[methods::HEALTH, methods::REFLECTION])
-        .fold(
-            tonic_reflection::server::Builder::configure(),
-            |builder, name| builder.with_service_name(*name),
-        )
-        .register_encoded_file_descriptor_set(settings.descriptor_set)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    report_serving(&health, &settings).await;
     let probes = match config.tls.as_ref().and_then(|tls| tls.health_addr()) {
         Some(address) => Some(probes::serve(address, health_service.clone()).await?),
         None => None,
     };
-    routes
-        .add_service(capped!(health_service, config))
-        .add_service(capped!(
-            AuditServiceServer::new(AuditApi::new(settings.pool.clone())),
-            config
-        ));
-    if config.limits.reflection != limits::Reflection::Off {
-        routes.add_service(reflection);
-    }
+    routes.add_service(capped!(health_service, config));
+    add_audit_and_reflection(&mut routes, &settings)?;
 
     let service_name = config.service_name;
-    let drained = async {
-        shutdown.cancelled().await;
-        tracing::info!("shutdown requested: reporting NOT_SERVING");
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
-        for name in settings.service_names {
-            health
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
-        }
-        tokio::time::sleep(config.shutdown_grace).await;
-        tracing::info!("draining calls in flight");
-    };
+    let drained = drain_after_grace(
+        &shutdown,
+        &health,
+        settings.service_names,
+        config.shutdown_grace,
+    );
     // Calls still open after the grace period and one request deadline (a stream whose
     // client stopped reading) are cut, so a stop always finishes.
     let drain_limit = async {
