@@ -108,13 +108,15 @@ CREATE TABLE budgets (
 
 CREATE TABLE rounds (
     id                 uuid PRIMARY KEY,
-    policy_id          text NOT NULL UNIQUE REFERENCES budgets (policy_id),
+    policy_id          text NOT NULL REFERENCES budgets (policy_id),
     policy_version     bigint NOT NULL,
     period             text NOT NULL,
     state              text NOT NULL CHECK (state IN ('PUBLISHED', 'FINAL')),
     published_at       timestamptz NOT NULL,
     objection_deadline timestamptz NOT NULL,
-    finalized_at       timestamptz
+    finalized_at       timestamptz,
+    -- one round per policy and period (a new version may name the next period)
+    UNIQUE (policy_id, period)
 );
 
 CREATE TABLE round_entries (
@@ -160,7 +162,8 @@ CREATE TABLE applications (
     due_at          timestamptz NOT NULL,
     decided_at      timestamptz,
     decision_reason text NOT NULL DEFAULT '',
-    UNIQUE (policy_id, uscc)
+    policy_period   text NOT NULL,
+    UNIQUE (policy_id, policy_period, uscc)
 );
 CREATE INDEX applications_undecided ON applications (due_at) WHERE state = 'SUBMITTED';
 
@@ -182,8 +185,8 @@ CREATE TABLE payment_orders (
     ordered_at      timestamptz NOT NULL,
     settled_at      timestamptz,
     CHECK ((round_id IS NULL) <> (application_id IS NULL)),
-    -- a firm is ordered at most once per policy (a policy has one period)
-    UNIQUE (policy_id, uscc)
+    -- a firm is ordered at most once per policy and period
+    UNIQUE (policy_id, period, uscc)
 );
 -- and at most once per exclusive group and period
 CREATE UNIQUE INDEX payment_orders_one_per_group

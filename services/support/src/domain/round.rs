@@ -70,7 +70,7 @@ pub enum RoundRefused {
     },
     #[error("policy {0} takes applications (APPLICATION mode); rounds are for AUTOMATIC policies")]
     ApplicationMode(String),
-    #[error("policy {0} already has its round")]
+    #[error("policy {0} already has its round for this period")]
     RoundExists(String),
     #[error("the round is final")]
     Final,

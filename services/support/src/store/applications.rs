@@ -86,8 +86,8 @@ impl Store {
         let (application, results) = decide_apply(&policy, &facts, now, due_at)?;
         let inserted = sqlx::query!(
             "INSERT INTO applications (id, policy_id, policy_version, uscc, name, entitled_fen,
-                 state, applied_at, due_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'SUBMITTED', $7, $8)",
+                 state, applied_at, due_at, policy_period)
+             VALUES ($1, $2, $3, $4, $5, $6, 'SUBMITTED', $7, $8, $9)",
             application.id,
             application.policy_id,
             application.policy_version,
@@ -96,6 +96,7 @@ impl Store {
             application.entitled_fen,
             application.applied_at,
             application.due_at,
+            policy.spec.period.code(),
         )
         .execute(&mut *tx)
         .await;

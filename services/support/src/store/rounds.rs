@@ -215,13 +215,19 @@ impl Store {
         load_round(&mut conn, id, false).await
     }
 
-    /// The round of `policy_id`, if it has one.
-    pub async fn round_of(&self, policy_id: &str) -> Result<Option<Uuid>, StoreError> {
-        Ok(
-            sqlx::query_scalar!("SELECT id FROM rounds WHERE policy_id = $1", policy_id)
-                .fetch_optional(&self.pool)
-                .await?,
+    /// The round of `policy_id` for `period`, if it has one.
+    pub async fn round_of(
+        &self,
+        policy_id: &str,
+        period: Period,
+    ) -> Result<Option<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            "SELECT id FROM rounds WHERE policy_id = $1 AND period = $2",
+            policy_id,
+            period.code()
         )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Computes and publishes the round of `policy_id` (load → decide → commit with
@@ -242,15 +248,19 @@ impl Store {
         if locked.is_none() {
             return Err(StoreError::NotFound(format!("policy {policy_id}")));
         }
-        let existing = sqlx::query_scalar!("SELECT id FROM rounds WHERE policy_id = $1", policy_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if existing.is_some() {
-            return Err(RoundRefused::RoundExists(policy_id.to_string()).into());
-        }
         let policy = load_policy(&mut tx, policy_id, 0)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("policy {policy_id}")))?;
+        let existing = sqlx::query_scalar!(
+            "SELECT id FROM rounds WHERE policy_id = $1 AND period = $2",
+            policy_id,
+            policy.spec.period.code()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if existing.is_some() {
+            return Err(RoundRefused::RoundExists(policy_id.to_string()).into());
+        }
         let facts = load_facts(&mut tx, policy.spec.period, None).await?;
         let rivals = load_rivals(&mut tx, &policy).await?;
         let candidates: Vec<Candidate<'_>> = facts

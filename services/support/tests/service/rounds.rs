@@ -362,3 +362,63 @@ async fn a_census_correction_after_finalization_changes_no_order() {
     assert_eq!(again.code(), Code::AlreadyExists);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_firm_that_becomes_eligible_later_is_in_the_next_periods_round() {
+    let app = spawn_app().await;
+    let firm = app.uscc(0);
+    // Class C in 2025, A in 2026.
+    app.seed(
+        &firm,
+        Firm {
+            class: Some(Class::C),
+            ..Firm::default()
+        },
+    )
+    .await;
+    let next = Period::parse("2026").unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    read_model::upsert_return(&mut tx, &firm, next, 1, &Figures::default())
+        .await
+        .unwrap();
+    read_model::set_class(
+        &mut tx,
+        &firm,
+        next,
+        Some(Class::A),
+        90.0,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let id = policy_id("later");
+    let mut s = spec(&id, fixed(1_000), 100_000);
+    s.conditions = vec![pb::Condition {
+        clause: Some(pb::condition::Clause::Class(pb::ClassCondition {
+            classes: vec![common::EnterpriseClass::A as i32],
+            view: pb::ClassView::InForce as i32,
+        })),
+    }];
+    app.put("commerce", s.clone(), 0).await.unwrap();
+    assert!(
+        app.run_round("commerce", &id)
+            .await
+            .unwrap()
+            .entries
+            .is_empty(),
+        "C in 2025"
+    );
+    s.period = Some(common::Period {
+        code: "2026".into(),
+    });
+    app.put("commerce", s, 1).await.unwrap();
+    let next_round = app.run_round("commerce", &id).await.unwrap();
+    assert_eq!(
+        amounts(&next_round),
+        [(firm, 1_000)],
+        "A in 2026: in the next period's round"
+    );
+    assert_eq!(next_round.policy_version, 2);
+    app.stop().await;
+}
