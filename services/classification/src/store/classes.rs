@@ -2,7 +2,7 @@
 //! view's table: [`View`]), and overrides (set and lift, audited, with their events).
 
 use chrono::{DateTime, Utc};
-use platform::Outbox;
+use platform::{Outbox, Park};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::{
@@ -11,9 +11,11 @@ use super::{
     settle,
 };
 use crate::domain::{
-    Benchmarks, Class, Figures, Grading,
-    policy::{NoticeRule, Transition},
+    Benchmarks, Class, Figures, Grading, Segment,
+    overrides::{self, OverrideDecision, Overridden},
+    policy::NoticeRule,
 };
+pub use crate::domain::overrides::OverrideAction;
 
 /// A stored classification with the figures and benchmarks its explanation needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,8 +23,9 @@ pub struct ClassRow {
     pub period: String,
     pub uscc: String,
     pub name: String,
-    pub park: i32,
-    pub segment: i32,
+    /// Stored as the vocabulary's spelling (`XILIU`, `TEXTILE`); NULL for none.
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
     pub grading: i16,
     /// Stored as the vocabulary's spelling (`A`); NULL for none.
     pub computed_class: Option<Class>,
@@ -120,11 +123,12 @@ pub async fn get(
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub class: Option<Class>,
-    pub park: Option<i32>,
-    pub segment: Option<i32>,
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
 }
 
-/// Where a page starts: after this (segment, sort_rank, uscc).
+/// Where a page starts: after this (segment's protobuf number, as listings order by it,
+/// sort_rank, uscc).
 pub type Cursor = (i32, i32, String);
 
 impl Store {
@@ -146,10 +150,10 @@ impl Store {
             "SELECT c.* FROM {rows} c
              WHERE c.period = $1
                AND ($2::text IS NULL OR c.class = $2)
-               AND ($3::int4 IS NULL OR c.park = $3)
-               AND ($4::int4 IS NULL OR c.segment = $4)
-               AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
-             ORDER BY c.segment, c.sort_rank, c.uscc
+               AND ($3::text IS NULL OR c.park = $3)
+               AND ($4::text IS NULL OR c.segment = $4)
+               AND (segment_number(c.segment), c.sort_rank, c.uscc) > ($5, $6, $7)
+             ORDER BY segment_number(c.segment), c.sort_rank, c.uscc
              LIMIT $8",
         ))
         .bind(period)
@@ -171,7 +175,7 @@ impl Store {
         &self,
         view: View,
         period: &str,
-        segment: i32,
+        segment: Option<Segment>,
         class: Class,
     ) -> sqlx::Result<Option<f64>> {
         let pool = &self.pool;
@@ -192,8 +196,8 @@ impl Store {
 /// Counts of one (park, segment).
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct DistributionRow {
-    pub park: i32,
-    pub segment: i32,
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
     pub class_a: i64,
     pub class_b: i64,
     pub class_c: i64,
@@ -218,7 +222,7 @@ impl Store {
                     count(*) FILTER (WHERE grading = $5) AS deferred,
                     count(*) FILTER (WHERE grading = $6) AS exempt
              FROM {classes} WHERE period = $1
-             GROUP BY park, segment ORDER BY park, segment",
+             GROUP BY park, segment ORDER BY park_number(park), segment_number(segment)",
         ))
         .bind(period)
         .bind(Class::A)
@@ -280,13 +284,6 @@ impl Store {
     }
 }
 
-/// What an override call changes.
-#[derive(Debug, Clone)]
-pub enum OverrideAction<'a> {
-    Set { class: Class, reason: &'a str },
-    Lift { reason: &'a str },
-}
-
 impl Store {
     /// Sets or lifts an override in one transaction with its audit row and, when the class in
     /// force changes, its event; the notices of the class in force against the one last notified
@@ -325,17 +322,12 @@ pub async fn apply_override_in(
     let row = get(tx, View::Current, &period, uscc)
         .await?
         .ok_or_else(|| not_found(uscc, &period))?;
-    let decision = Decision::of(&row, action)?;
+    let decision = overrides::decide(&overridden(&row), action)?;
     let at = Utc::now();
     write_override(tx, &row, &decision, principal, at).await?;
     audit_override(tx, &row, &decision, principal, at).await?;
-    let transition = Transition {
-        from: row.class(),
-        to: decision.new_class,
-    };
-    if transition.is_change() {
-        let change = decision.change(&row, transition, at);
-        outgoing::publish_classified(tx, outbox, &change).await?;
+    if decision.transition.is_change() {
+        outgoing::publish_classified(tx, outbox, &class_change(&row, &decision, at)).await?;
     }
     // An override is a deliberate decision, not churn: its notices go out at once, against
     // the class last notified (a lift back to it sends none).
@@ -345,75 +337,43 @@ pub async fn apply_override_in(
         .ok_or_else(|| not_found(uscc, &period))
 }
 
+/// The stored classification as an override is decided against.
+fn overridden(row: &ClassRow) -> Overridden<'_> {
+    Overridden {
+        uscc: &row.uscc,
+        period: &row.period,
+        class: row.class,
+        computed_class: row.computed_class,
+        override_class: row.override_class,
+    }
+}
+
 fn not_found(uscc: &str, period: &str) -> StoreError {
     StoreError::NotFound(format!("classification of {uscc} for {period}"))
 }
 
-/// What an override call does to one stored classification.
-struct Decision<'a> {
-    /// The override after the call (`None` once lifted).
-    override_class: Option<Class>,
-    /// The class in force after the call.
-    new_class: Option<Class>,
-    reason: &'a str,
-    /// `set` or `lift`, for the audit.
-    verb: &'static str,
-}
-
-impl<'a> Decision<'a> {
-    fn of(row: &ClassRow, action: OverrideAction<'a>) -> Result<Self, StoreError> {
-        match action {
-            OverrideAction::Set { class, reason } => Ok(Decision {
-                override_class: Some(class),
-                new_class: Some(class),
-                reason,
-                verb: "set",
-            }),
-            OverrideAction::Lift { .. } if row.override_class.is_none() => {
-                Err(StoreError::Precondition(format!(
-                    "{} has no override for {}",
-                    row.uscc, row.period
-                )))
-            }
-            OverrideAction::Lift { reason } => Ok(Decision {
-                override_class: None,
-                new_class: row.computed_class(),
-                reason,
-                verb: "lift",
-            }),
-        }
-    }
-
-    /// The event of the change of class in force this decision makes.
-    fn change<'r>(
-        &self,
-        row: &'r ClassRow,
-        transition: Transition,
-        at: DateTime<Utc>,
-    ) -> crate::events::ClassChange<'r>
-    where
-        'a: 'r,
-    {
-        crate::events::ClassChange {
-            uscc: &row.uscc,
-            name: &row.name,
-            park: row.park,
-            segment: row.segment,
-            period: &row.period,
-            transition,
-            grading: row.grading(),
-            score: row.score,
-            rank: row.rank,
-            cohort_size: row.cohort_size,
-            model_version: row.model_version,
-            overridden: self.override_class.is_some(),
-            override_reason: if self.override_class.is_some() {
-                self.reason
-            } else {
-                ""
-            },
-            at,
-        }
+/// The event of the change of class in force `decision` makes to `row`.
+fn class_change<'r>(
+    row: &'r ClassRow,
+    decision: &OverrideDecision<'r>,
+    at: DateTime<Utc>,
+) -> crate::events::ClassChange<'r> {
+    let overridden = decision.override_class.is_some();
+    crate::events::ClassChange {
+        uscc: &row.uscc,
+        name: &row.name,
+        park: row.park,
+        segment: row.segment,
+        period: &row.period,
+        transition: decision.transition,
+        grading: row.grading(),
+        score: row.score,
+        rank: row.rank,
+        cohort_size: row.cohort_size,
+        model_version: row.model_version,
+        overridden,
+        override_reason: if overridden { decision.reason } else { "" },
+        at,
     }
 }
 
@@ -421,7 +381,7 @@ impl<'a> Decision<'a> {
 async fn write_override(
     tx: &mut PgConnection,
     row: &ClassRow,
-    decision: &Decision<'_>,
+    decision: &OverrideDecision<'_>,
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -436,7 +396,7 @@ async fn write_override(
         set.map(|_| decision.reason),
         set.map(|_| principal),
         set.map(|_| at),
-        decision.new_class.map(Class::as_str),
+        decision.new_class().map(Class::as_str),
         at,
     )
     .execute(tx)
@@ -448,7 +408,7 @@ async fn write_override(
 async fn audit_override(
     tx: &mut PgConnection,
     row: &ClassRow,
-    decision: &Decision<'_>,
+    decision: &OverrideDecision<'_>,
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {

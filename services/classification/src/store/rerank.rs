@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::Outbox;
+use platform::{Outbox, Park};
 use sqlx::PgConnection;
 
 use super::{Store, corrupt, models, settle, try_lock_period};
@@ -35,8 +35,8 @@ pub struct RerankOutcome {
 struct FirmRow {
     uscc: String,
     name: String,
-    park: i32,
-    segment: i32,
+    park: Option<Park>,
+    segment: Option<Segment>,
     industry_class: String,
     registration_date: Option<NaiveDate>,
     active: bool,
@@ -49,8 +49,8 @@ struct FirmRow {
 struct Previous {
     uscc: String,
     name: String,
-    park: i32,
-    segment: i32,
+    park: Option<Park>,
+    segment: Option<Segment>,
     grading: i16,
     computed_class: Option<Class>,
     class: Option<Class>,
@@ -418,7 +418,7 @@ async fn write_cohorts(
             "INSERT INTO cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
             period,
-            segment.to_proto() as i32,
+            *segment as Segment,
             model_version,
             cohort.size as i32,
             &benchmarks as _,
@@ -430,10 +430,11 @@ async fn write_cohorts(
     Ok(())
 }
 
-/// The firm as the evaluation sees it; its segment is stored as the contract's number.
+/// The firm as the evaluation sees it; one without a segment can never be ranked.
 fn firm_of(row: &FirmRow) -> sqlx::Result<Firm> {
-    let segment = Segment::from_proto(row.segment)
-        .ok_or_else(|| corrupt(format!("enterprise {}: segment {}", row.uscc, row.segment)))?;
+    let segment = row
+        .segment
+        .ok_or_else(|| corrupt(format!("enterprise {}: no segment", row.uscc)))?;
     Ok(Firm {
         uscc: row.uscc.clone(),
         segment,
@@ -462,8 +463,12 @@ async fn write_rows(
 ) -> sqlx::Result<()> {
     let usccs: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].uscc.as_str()).collect();
     let names: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].name.as_str()).collect();
-    let parks: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].park).collect();
-    let segments: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].segment).collect();
+    // The park and the segment in their stored spelling (NULL for none).
+    let parks: Vec<Option<&str>> = chunk.iter().map(|(i, _)| rows[*i].park.map(Park::as_str)).collect();
+    let segments: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(i, _)| rows[*i].segment.map(Segment::as_str))
+        .collect();
     let gradings: Vec<i16> = chunk.iter().map(|(_, c)| c.grading).collect();
     // The classes in their stored spelling (NULL for none).
     let spelling = |class: Option<Class>| class.map(Class::as_str);
@@ -483,7 +488,7 @@ async fn write_rows(
                                       reduced_model, vetoed, classified_at)
          SELECT $1, t.uscc, $2, t.name, t.park, t.segment, t.grading, t.computed_class, t.class,
                 t.score, t.rank, t.cohort_size, $3, t.reduced_model, t.vetoed, $4
-         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::text[],
+         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int2[], $10::text[],
                      $11::text[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
               AS t(uscc, name, park, segment, grading, computed_class, class, score, rank,
                    cohort_size, reduced_model, vetoed)
@@ -500,8 +505,8 @@ async fn write_rows(
         run.at,
         &usccs as _,
         &names as _,
-        &parks,
-        &segments,
+        &parks as _,
+        &segments as _,
         &gradings,
         &computed as _,
         &classes as _,
