@@ -70,7 +70,9 @@ impl Indicator {
 
 /// The protobuf value of an optional park (none, stored NULL = unspecified).
 pub fn park_to_proto(park: Option<Park>) -> i32 {
-    park.map_or(common::Park::Unspecified as i32, |park| park.to_proto() as i32)
+    park.map_or(common::Park::Unspecified as i32, |park| {
+        park.to_proto() as i32
+    })
 }
 
 /// The protobuf value of an optional segment (none, stored NULL = unspecified); also the

@@ -197,7 +197,11 @@ pub fn check_undecided(id: i64, state: ObjectionState) -> Result<(), Refused> {
 }
 
 /// `decision` on objection `id` in `state`: the state it takes, if it is still undecided.
-pub fn decide(id: i64, state: ObjectionState, decision: Decision) -> Result<ObjectionState, Refused> {
+pub fn decide(
+    id: i64,
+    state: ObjectionState,
+    decision: Decision,
+) -> Result<ObjectionState, Refused> {
     check_undecided(id, state)?;
     Ok(decision.state())
 }
@@ -298,7 +302,8 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let deadline = window.deadline(published);
-        let refused = |state: FilingState<'_>, now| decide_filing(&state, &window, now).unwrap_err();
+        let refused =
+            |state: FilingState<'_>, now| decide_filing(&state, &window, now).unwrap_err();
         assert_eq!(
             refused(filing(None), published),
             Refused::NotPublished("2025".into())

@@ -30,7 +30,11 @@ pub enum Refused {
     NoClassification { uscc: String, period: String },
     /// One objection per firm and period awaits decision at a time.
     #[error("{uscc} already has an objection for {period} awaiting decision (objection {id})")]
-    AlreadyOpen { uscc: String, period: String, id: i64 },
+    AlreadyOpen {
+        uscc: String,
+        period: String,
+        id: i64,
+    },
     /// Only a filed objection is decided.
     #[error("objection {id} is already {state}")]
     AlreadyDecided { id: i64, state: ObjectionState },

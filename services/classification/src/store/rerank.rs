@@ -31,7 +31,6 @@ pub struct RerankOutcome {
     pub model_version: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct FirmRow {
     uscc: String,
     name: String,
@@ -41,11 +40,10 @@ struct FirmRow {
     registration_date: Option<NaiveDate>,
     active: bool,
     vetoed: bool,
-    #[sqlx(flatten)]
     figures: Figures,
 }
 
-#[derive(sqlx::FromRow, Clone)]
+#[derive(Clone)]
 struct Previous {
     uscc: String,
     name: String,
@@ -310,18 +308,42 @@ impl std::fmt::Display for Steps {
     }
 }
 
-/// Every firm with a return in the period, with its registry record.
+/// Every firm with a return in the period, with its registry record. The benchmark's raw read
+/// (`bench/src/rerank_db.rs`) is this statement: keep the two alike.
 async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<FirmRow>> {
-    sqlx::query_as(
-        "SELECT r.uscc, e.name, e.park, e.segment, e.industry_class, e.registration_date, e.active,
-                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS vetoed,
+    sqlx::query!(
+        r#"SELECT r.uscc, e.name, e.park AS "park: Park", e.segment AS "segment: Segment",
+                e.industry_class, e.registration_date, e.active,
+                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS "vetoed!",
                 r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
                 r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
                 r.land_used_centi_mu, r.energy_use_tce
          FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
-         WHERE r.period = $1",
+         WHERE r.period = $1"#,
+        period,
     )
-    .bind(period)
+    .map(|r| FirmRow {
+        uscc: r.uscc,
+        name: r.name,
+        park: r.park,
+        segment: r.segment,
+        industry_class: r.industry_class,
+        registration_date: r.registration_date,
+        active: r.active,
+        vetoed: r.vetoed,
+        figures: Figures {
+            employees_total: r.employees_total,
+            rd_spend_fen: r.rd_spend_fen,
+            revenue_fen: r.revenue_fen,
+            industrial_output_fen: r.industrial_output_fen,
+            tax_paid_fen: r.tax_paid_fen,
+            export_sales_fen: r.export_sales_fen,
+            automation_share_percent: r.automation_share_percent,
+            patents: r.patents,
+            land_used_centi_mu: r.land_used_centi_mu,
+            energy_use_tce: r.energy_use_tce,
+        },
+    })
     .fetch_all(tx)
     .await
 }
@@ -331,12 +353,15 @@ async fn previous_rows(
     tx: &mut PgConnection,
     period: &str,
 ) -> sqlx::Result<HashMap<String, Previous>> {
-    let rows: Vec<Previous> = sqlx::query_as(
-        "SELECT uscc, name, park, segment, grading, computed_class, class, score, rank, cohort_size,
-                model_version, reduced_model, vetoed, override_class, override_reason
-         FROM classifications WHERE period = $1",
+    let rows = sqlx::query_as!(
+        Previous,
+        r#"SELECT uscc, name, park AS "park: Park", segment AS "segment: Segment", grading,
+                computed_class AS "computed_class: Class", class AS "class: Class", score, rank,
+                cohort_size, model_version, reduced_model, vetoed,
+                override_class AS "override_class: Class", override_reason
+         FROM classifications WHERE period = $1"#,
+        period,
     )
-    .bind(period)
     .fetch_all(tx)
     .await?;
     Ok(rows.into_iter().map(|p| (p.uscc.clone(), p)).collect())
@@ -464,7 +489,10 @@ async fn write_rows(
     let usccs: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].uscc.as_str()).collect();
     let names: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].name.as_str()).collect();
     // The park and the segment in their stored spelling (NULL for none).
-    let parks: Vec<Option<&str>> = chunk.iter().map(|(i, _)| rows[*i].park.map(Park::as_str)).collect();
+    let parks: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(i, _)| rows[*i].park.map(Park::as_str))
+        .collect();
     let segments: Vec<Option<&str>> = chunk
         .iter()
         .map(|(i, _)| rows[*i].segment.map(Segment::as_str))
