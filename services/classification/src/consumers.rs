@@ -10,7 +10,7 @@ use haicheng_proto::census::v1::{
     CensusIndicators, CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
     EnterpriseUpdated,
 };
-use platform::{Envelope, Handler, HandlerError};
+use platform::{Envelope, Handler, HandlerError, Park};
 use sqlx::PgConnection;
 
 use crate::{
@@ -54,14 +54,14 @@ fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord,
     if e.uscc.is_empty() {
         return Err(invalid("the enterprise has no USCC"));
     }
-    checked_segment(e.segment)?;
+    let segment = checked_segment(e.segment)?;
     Ok(EnterpriseRecord {
         active: e.status() != EnterpriseStatus::Deregistered,
         registration_date: date(&e.registration_date),
         uscc: e.uscc,
         name: e.name,
-        park: e.park,
-        segment: e.segment,
+        park: Park::from_proto(e.park),
+        segment,
         industry_class: e.industry_class,
         safety_violation: e.safety_violation,
         environmental_violation: e.environmental_violation,
@@ -104,7 +104,7 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
         .map(|p| p.code.as_str())
         .unwrap_or("");
     let period = Period::parse(code).map_err(|err| invalid(format!("period {err}")))?;
-    checked_segment(message.segment)?;
+    let segment = checked_segment(message.segment)?;
     let indicators = message
         .indicators
         .as_ref()
@@ -120,8 +120,8 @@ fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, Handler
         submitted_at,
         enterprise: ReturnEnterprise {
             name: message.name,
-            park: message.park,
-            segment: message.segment,
+            park: Park::from_proto(message.park),
+            segment,
             industry_class: message.industry_class,
             registration_date: date(&message.registration_date),
             version: message.enterprise_version,

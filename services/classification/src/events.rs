@@ -8,14 +8,14 @@ use haicheng_proto::{
     classification::v1::EnterpriseClassified, common::v1 as common,
     policy::v1::SupportPolicyNotice, topics,
 };
-use platform::{OutgoingEvent, auth::Department, time::to_timestamp};
+use platform::{OutgoingEvent, Park, Segment, auth::Department, time::to_timestamp};
 
 use crate::{
     domain::{
         Grading,
         policy::{self, Cause, NoticeRule, Transition},
     },
-    proto::class_to_proto,
+    proto::{class_to_proto, park_to_proto, segment_to_proto},
 };
 
 /// The `source` of the notices this service issues.
@@ -26,8 +26,9 @@ pub const SOURCE: &str = "classification";
 pub struct ClassChange<'a> {
     pub uscc: &'a str,
     pub name: &'a str,
-    pub park: i32,
-    pub segment: i32,
+    /// `None` is sent as 0 (UNSPECIFIED), as the stored NULL reads.
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
     pub period: &'a str,
     pub transition: Transition,
     pub grading: Grading,
@@ -86,8 +87,8 @@ pub fn classified_event(change: &ClassChange<'_>) -> OutgoingEvent {
         period: Some(common::Period {
             code: change.period.to_string(),
         }),
-        park: change.park,
-        segment: change.segment,
+        park: park_to_proto(change.park),
+        segment: segment_to_proto(change.segment),
         overridden: change.overridden,
         classified_at: Some(to_timestamp(change.at)),
         grading: change.grading.to_proto(),

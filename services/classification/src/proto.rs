@@ -1,11 +1,13 @@
 //! The domain's own enumerations as the contract's numbers (the shared [`Class`] maps
 //! itself, in `platform::vocab`), both ways: the API, the events and
-//! the stored columns (which hold the contract's numbers) convert here, so the domain itself
+//! the stored columns that hold the contract's numbers convert here, so the domain itself
 //! knows no protobuf types.
 
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
 
-use crate::domain::{Class, Grading, Indicator};
+use platform::Park;
+
+use crate::domain::{Class, Grading, Indicator, Segment};
 
 /// The protobuf value of an optional class (none = unspecified).
 pub fn class_to_proto(class: Option<Class>) -> i32 {
@@ -64,4 +66,19 @@ impl Indicator {
             pb::Indicator::TaxPerEnergy => Indicator::TaxPerEnergy,
         })
     }
+}
+
+/// The protobuf value of an optional park (none, stored NULL = unspecified).
+pub fn park_to_proto(park: Option<Park>) -> i32 {
+    park.map_or(common::Park::Unspecified as i32, |park| {
+        park.to_proto() as i32
+    })
+}
+
+/// The protobuf value of an optional segment (none, stored NULL = unspecified); also the
+/// listing's order (`segment_number` in SQL).
+pub fn segment_to_proto(segment: Option<Segment>) -> i32 {
+    segment.map_or(common::Segment::Unspecified as i32, |segment| {
+        segment.to_proto() as i32
+    })
 }

@@ -137,10 +137,20 @@ impl Reranker {
 
     /// Re-ranks every period that is due; returns when the next one will be (`None`: none dirty).
     async fn rerank_pass(&self) -> anyhow::Result<Option<Duration>> {
-        let dirty: Vec<DirtyPeriod> = sqlx::query_as(
-            "SELECT period, first_dirty_at, last_dirty_at, clock_timestamp(), trace_headers
-             FROM dirty_periods ORDER BY first_dirty_at",
+        let dirty: Vec<DirtyPeriod> = sqlx::query!(
+            r#"SELECT period, first_dirty_at, last_dirty_at, clock_timestamp() AS "now!",
+                      trace_headers AS "trace_headers: Json<HashMap<String, String>>"
+               FROM dirty_periods ORDER BY first_dirty_at"#,
         )
+        .map(|r| {
+            (
+                r.period,
+                r.first_dirty_at,
+                r.last_dirty_at,
+                r.now,
+                r.trace_headers,
+            )
+        })
         .fetch_all(&self.pool)
         .await?;
         let debounce = Debounce {

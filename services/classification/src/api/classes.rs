@@ -2,11 +2,14 @@
 //! the distribution's totals.
 
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
-use platform::{ApiError, Violations, paging};
+use platform::{ApiError, Park, Violations, paging};
 
 use super::{convert, publication};
 use crate::{
-    domain::{Class, Grading, Model, evaluation::indicators_for, explain, notes::NextClass},
+    domain::{
+        Class, Grading, Model, Segment, evaluation::indicators_for, explain, notes::NextClass,
+    },
+    proto::{park_to_proto, segment_to_proto},
     store::{
         Store,
         classes::{ClassRow, Cursor, DistributionRow, Filter},
@@ -54,8 +57,8 @@ pub(super) fn list_query(request: &pb::ListClassesRequest) -> Result<ListQuery, 
         period,
         filter: Filter {
             class: class.and_then(Class::from_proto),
-            park,
-            segment,
+            park: park.and_then(Park::from_proto),
+            segment: segment.and_then(Segment::from_proto),
         },
         limit,
         after: cursor.map(|(_, segment, rank, uscc)| (segment, rank, uscc)),
@@ -71,7 +74,7 @@ pub(super) fn next_page_token(rows: &mut Vec<ClassRow>, limit: u32, period: &str
     rows.last().map_or_else(String::new, |last| {
         paging::encode_token(&(
             period.to_string(),
-            last.segment,
+            segment_to_proto(last.segment),
             last.sort_rank,
             last.uscc.clone(),
         ))
@@ -134,8 +137,8 @@ pub(super) fn distribution(
             total.deferred += count(r.deferred);
             total.exempt += count(r.exempt);
             pb::DistributionRow {
-                park: r.park,
-                segment: r.segment,
+                park: park_to_proto(r.park),
+                segment: segment_to_proto(r.segment),
                 class_a: count(r.class_a),
                 class_b: count(r.class_b),
                 class_c: count(r.class_c),

@@ -222,8 +222,8 @@ pub fn classification_to_proto(row: &ClassRow, model: &Model) -> pb::Classificat
     pb::Classification {
         uscc: row.uscc.clone(),
         name: row.name.clone(),
-        park: row.park,
-        segment: row.segment,
+        park: crate::proto::park_to_proto(row.park),
+        segment: crate::proto::segment_to_proto(row.segment),
         period: Some(common::Period {
             code: row.period.clone(),
         }),

@@ -5,6 +5,8 @@
 //! scored firms are ranked and placed by [`Quotas`] into [`Class`]es ([`classify`]),
 //! and each settled change of class (against the one last notified) becomes support-policy
 //! notices ([`policy`]).
+//! The write paths' rules are pure too: [`overrides::decide`] and [`objection::decide_filing`]
+//! / [`objection::decide`] say what a write does, or why it is [`Refused`].
 //! [`explain`] answers "why this class, and what would it take to move up", and [`notes`]
 //! says it in sentences.
 
@@ -16,9 +18,11 @@ pub mod indicators;
 pub mod model;
 pub mod notes;
 pub mod objection;
+pub mod overrides;
 pub mod policy;
 pub mod quotas;
 pub mod ranking;
+mod refused;
 
 pub use evaluation::{Benchmarks, Evaluation, Firm, PeriodResult, classify};
 pub use indicators::{Figures, Indicator, Values};
@@ -28,6 +32,7 @@ pub use platform::Segment;
 pub use platform::period::Period;
 pub use platform::uscc::{self, Uscc};
 pub use quotas::{ClassCounts, Quotas};
+pub use refused::Refused;
 
 /// Whether an enterprise with a return is graded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,7 +10,10 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{Class, calendar::china_standard_time};
+use super::{
+    Class, Refused,
+    calendar::{ObjectionWindow, china_standard_time},
+};
 
 /// Longest reason accepted, in characters.
 pub const MAX_REASON: usize = 2_000;
@@ -118,16 +121,64 @@ pub fn check_in_time(
     period: &str,
     filed_at: DateTime<Utc>,
     deadline: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<(), Refused> {
     if filed_at < deadline {
         Ok(())
     } else {
-        Err(format!(
-            "the objection window of {period} closed at {} ({})",
-            format_cst(deadline),
-            deadline.to_rfc3339()
-        ))
+        Err(Refused::WindowClosed {
+            period: period.to_string(),
+            deadline,
+        })
     }
+}
+
+/// What a filing is decided against, loaded by the store.
+#[derive(Debug, Clone, Copy)]
+pub struct FilingState<'a> {
+    pub period: &'a str,
+    pub uscc: &'a str,
+    /// When the period was published (`None`: not published).
+    pub published_at: Option<DateTime<Utc>>,
+    /// The firm's class in force in the period; `None` if it has no classification there.
+    pub classified: Option<Option<Class>>,
+    /// The firm's objection for the period awaiting decision, if any.
+    pub undecided: Option<i64>,
+}
+
+/// A filing the rules accept: what is stored with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filed {
+    pub deadline: DateTime<Utc>,
+    pub class_at_filing: Option<Class>,
+}
+
+/// A filing at `now`: against a published ranking, within its window, by a firm with a class
+/// in the period and no objection awaiting decision (checked in this order).
+pub fn decide_filing(
+    state: &FilingState<'_>,
+    window: &ObjectionWindow,
+    now: DateTime<Utc>,
+) -> Result<Filed, Refused> {
+    let published_at = state
+        .published_at
+        .ok_or_else(|| Refused::NotPublished(state.period.to_string()))?;
+    let deadline = window.deadline(published_at);
+    check_in_time(state.period, now, deadline)?;
+    let class_at_filing = state.classified.ok_or_else(|| Refused::NoClassification {
+        uscc: state.uscc.to_string(),
+        period: state.period.to_string(),
+    })?;
+    if let Some(id) = state.undecided {
+        return Err(Refused::AlreadyOpen {
+            uscc: state.uscc.to_string(),
+            period: state.period.to_string(),
+            id,
+        });
+    }
+    Ok(Filed {
+        deadline,
+        class_at_filing,
+    })
 }
 
 /// An instant as China Standard Time, `2026-03-10 00:00 CST`.
@@ -138,11 +189,21 @@ pub fn format_cst(at: DateTime<Utc>) -> String {
 }
 
 /// Ok if an objection in `state` may be decided, else why not.
-pub fn check_undecided(id: i64, state: ObjectionState) -> Result<(), String> {
+pub fn check_undecided(id: i64, state: ObjectionState) -> Result<(), Refused> {
     match state {
         ObjectionState::Filed => Ok(()),
-        decided => Err(format!("objection {id} is already {decided}")),
+        decided => Err(Refused::AlreadyDecided { id, state: decided }),
     }
+}
+
+/// `decision` on objection `id` in `state`: the state it takes, if it is still undecided.
+pub fn decide(
+    id: i64,
+    state: ObjectionState,
+    decision: Decision,
+) -> Result<ObjectionState, Refused> {
+    check_undecided(id, state)?;
+    Ok(decision.state())
 }
 
 #[cfg(test)]
@@ -196,7 +257,9 @@ mod tests {
             .with_timezone(&Utc);
         let second = chrono::Duration::seconds(1);
         assert!(check_in_time("2025", deadline - second, deadline).is_ok());
-        let late = check_in_time("2025", deadline, deadline).unwrap_err();
+        let late = check_in_time("2025", deadline, deadline)
+            .unwrap_err()
+            .to_string();
         assert!(late.contains("2026-03-10 00:00 CST"), "{late}");
         assert!(late.contains("2025"), "{late}");
     }
@@ -204,8 +267,91 @@ mod tests {
     #[test]
     fn only_a_filed_objection_is_decided() {
         assert!(check_undecided(1, ObjectionState::Filed).is_ok());
-        let err = check_undecided(7, ObjectionState::Upheld).unwrap_err();
+        let err = check_undecided(7, ObjectionState::Upheld)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "objection 7 is already upheld");
         assert!(check_undecided(7, ObjectionState::Rejected).is_err());
+    }
+
+    fn filing(published_at: Option<DateTime<Utc>>) -> FilingState<'static> {
+        FilingState {
+            period: "2025",
+            uscc: "F1",
+            published_at,
+            classified: Some(Some(Class::B)),
+            undecided: None,
+        }
+    }
+
+    #[test]
+    fn a_filing_in_time_stores_the_class_in_force_and_the_deadline() {
+        let window = ObjectionWindow::default();
+        let published = DateTime::parse_from_rfc3339("2026-03-02T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let filed = decide_filing(&filing(Some(published)), &window, published).unwrap();
+        assert_eq!(filed.deadline, window.deadline(published));
+        assert_eq!(filed.class_at_filing, Some(Class::B));
+    }
+
+    #[test]
+    fn a_filing_is_refused_by_the_first_rule_it_breaks() {
+        let window = ObjectionWindow::default();
+        let published = DateTime::parse_from_rfc3339("2026-03-02T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let deadline = window.deadline(published);
+        let refused =
+            |state: FilingState<'_>, now| decide_filing(&state, &window, now).unwrap_err();
+        assert_eq!(
+            refused(filing(None), published),
+            Refused::NotPublished("2025".into())
+        );
+        let late = FilingState {
+            classified: None,
+            undecided: Some(3),
+            ..filing(Some(published))
+        };
+        assert!(matches!(
+            refused(late, deadline),
+            Refused::WindowClosed { .. }
+        ));
+        let unclassified = FilingState {
+            classified: None,
+            undecided: Some(3),
+            ..filing(Some(published))
+        };
+        assert!(matches!(
+            refused(unclassified, published),
+            Refused::NoClassification { .. }
+        ));
+        let open = FilingState {
+            undecided: Some(3),
+            ..filing(Some(published))
+        };
+        assert_eq!(
+            refused(open, published).to_string(),
+            "F1 already has an objection for 2025 awaiting decision (objection 3)"
+        );
+    }
+
+    #[test]
+    fn a_decision_moves_a_filed_objection_only() {
+        assert_eq!(
+            decide(1, ObjectionState::Filed, Decision::Uphold(Class::A)),
+            Ok(ObjectionState::Upheld)
+        );
+        assert_eq!(
+            decide(1, ObjectionState::Filed, Decision::Reject),
+            Ok(ObjectionState::Rejected)
+        );
+        assert_eq!(
+            decide(1, ObjectionState::Rejected, Decision::Reject),
+            Err(Refused::AlreadyDecided {
+                id: 1,
+                state: ObjectionState::Rejected
+            })
+        );
     }
 }

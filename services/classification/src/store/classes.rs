@@ -1,28 +1,31 @@
-//! Reading classes for the API, current or as published (one query per read, naming the
-//! view's table: [`View`]), and overrides (set and lift, audited, with their events).
+//! Reading classes for the API, current or as published (one static statement per read and
+//! [`View`], naming its tables), and overrides (set and lift, audited, with their events).
 
 use chrono::{DateTime, Utc};
-use platform::Outbox;
-use sqlx::{AssertSqlSafe, PgConnection};
+use platform::{Outbox, Park};
+use sqlx::PgConnection;
 
 use super::{
     Store, StoreError, lock_period, outgoing,
     publication::{self, View},
     settle,
 };
+pub use crate::domain::overrides::OverrideAction;
 use crate::domain::{
-    Benchmarks, Class, Figures, Grading,
-    policy::{NoticeRule, Transition},
+    Benchmarks, Class, Figures, Grading, Segment,
+    overrides::{self, Overridden, OverrideDecision},
+    policy::NoticeRule,
 };
 
 /// A stored classification with the figures and benchmarks its explanation needs.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClassRow {
     pub period: String,
     pub uscc: String,
     pub name: String,
-    pub park: i32,
-    pub segment: i32,
+    /// Stored as the vocabulary's spelling (`XILIU`, `TEXTILE`); NULL for none.
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
     pub grading: i16,
     /// Stored as the vocabulary's spelling (`A`); NULL for none.
     pub computed_class: Option<Class>,
@@ -41,7 +44,6 @@ pub struct ClassRow {
     pub classified_at: DateTime<Utc>,
     pub registration_date: Option<chrono::NaiveDate>,
     /// The figures of the firm's return, which its breakdown is computed from.
-    #[sqlx(flatten)]
     pub figures: Figures,
     pub benchmarks: Option<Vec<Option<f64>>>,
 }
@@ -65,24 +67,131 @@ impl ClassRow {
     }
 }
 
-/// `sql` with `{rows}` and `{classes}` naming the view's tables ([`View::rows`] has the
-/// columns of a [`ClassRow`]). Only those fixed names are put in: nothing from a request.
-fn in_view(view: View, sql: &str) -> AssertSqlSafe<String> {
-    AssertSqlSafe(
-        sql.replace("{rows}", view.rows())
-            .replace("{classes}", view.classes()),
-    )
+/// The columns of a [`ClassRow`] from `$r`, a record of [`class_rows!`].
+macro_rules! class_row {
+    ($r:ident) => {
+        ClassRow {
+            period: $r.period,
+            uscc: $r.uscc,
+            name: $r.name,
+            park: $r.park,
+            segment: $r.segment,
+            grading: $r.grading,
+            computed_class: $r.computed_class,
+            class: $r.class,
+            score: $r.score,
+            rank: $r.rank,
+            sort_rank: $r.sort_rank,
+            cohort_size: $r.cohort_size,
+            model_version: $r.model_version,
+            reduced_model: $r.reduced_model,
+            vetoed: $r.vetoed,
+            override_class: $r.override_class,
+            override_reason: $r.override_reason,
+            override_by: $r.override_by,
+            override_at: $r.override_at,
+            classified_at: $r.classified_at,
+            registration_date: $r.registration_date,
+            figures: Figures {
+                employees_total: $r.employees_total,
+                rd_spend_fen: $r.rd_spend_fen,
+                revenue_fen: $r.revenue_fen,
+                industrial_output_fen: $r.industrial_output_fen,
+                tax_paid_fen: $r.tax_paid_fen,
+                export_sales_fen: $r.export_sales_fen,
+                automation_share_percent: $r.automation_share_percent,
+                patents: $r.patents,
+                land_used_centi_mu: $r.land_used_centi_mu,
+                energy_use_tce: $r.energy_use_tce,
+            },
+            benchmarks: $r.benchmarks,
+        }
+    };
+}
+
+/// [`ClassRow`]s of `view`: one static statement per view (`current_class_rows`,
+/// `published_class_rows`), the columns of a [`ClassRow`] from `<view> c` followed by `$rest` (a literal: the filter and order), with
+/// `$arg`s, fetched with `$fetch` on `$conn`.
+macro_rules! class_rows {
+    ($view:expr, $rest:literal, [$($arg:expr),* $(,)?], $fetch:ident($conn:expr)) => {
+        match $view {
+            View::Current => {
+                sqlx::query!(
+                    r#"SELECT c.period AS "period!", c.uscc AS "uscc!", c.name AS "name!",
+                        c.park AS "park?: Park", c.segment AS "segment?: Segment",
+                        c.grading AS "grading!", c.computed_class AS "computed_class?: Class",
+                        c.class AS "class?: Class", c.score AS "score!", c.rank AS "rank!",
+                        c.sort_rank AS "sort_rank!", c.cohort_size AS "cohort_size!",
+                        c.model_version AS "model_version!", c.reduced_model AS "reduced_model!",
+                        c.vetoed AS "vetoed!", c.override_class AS "override_class?: Class",
+                        c.override_reason AS "override_reason?", c.override_by AS "override_by?",
+                        c.override_at AS "override_at?", c.classified_at AS "classified_at!",
+                        c.registration_date AS "registration_date?",
+                        c.employees_total AS "employees_total!", c.rd_spend_fen AS "rd_spend_fen!",
+                        c.revenue_fen AS "revenue_fen!",
+                        c.industrial_output_fen AS "industrial_output_fen!",
+                        c.tax_paid_fen AS "tax_paid_fen!", c.export_sales_fen AS "export_sales_fen!",
+                        c.automation_share_percent AS "automation_share_percent!",
+                        c.patents AS "patents!", c.land_used_centi_mu AS "land_used_centi_mu!",
+                        c.energy_use_tce AS "energy_use_tce?",
+                        c.benchmarks AS "benchmarks?: Vec<Option<f64>>"
+                    FROM current_class_rows c "# + $rest,
+                    $($arg),*
+                )
+                .map(|r| class_row!(r))
+                .$fetch($conn)
+                .await
+            }
+            View::Published => {
+                sqlx::query!(
+                    r#"SELECT c.period AS "period!", c.uscc AS "uscc!", c.name AS "name!",
+                        c.park AS "park?: Park", c.segment AS "segment?: Segment",
+                        c.grading AS "grading!", c.computed_class AS "computed_class?: Class",
+                        c.class AS "class?: Class", c.score AS "score!", c.rank AS "rank!",
+                        c.sort_rank AS "sort_rank!", c.cohort_size AS "cohort_size!",
+                        c.model_version AS "model_version!", c.reduced_model AS "reduced_model!",
+                        c.vetoed AS "vetoed!", c.override_class AS "override_class?: Class",
+                        c.override_reason AS "override_reason?", c.override_by AS "override_by?",
+                        c.override_at AS "override_at?", c.classified_at AS "classified_at!",
+                        c.registration_date AS "registration_date?",
+                        c.employees_total AS "employees_total!", c.rd_spend_fen AS "rd_spend_fen!",
+                        c.revenue_fen AS "revenue_fen!",
+                        c.industrial_output_fen AS "industrial_output_fen!",
+                        c.tax_paid_fen AS "tax_paid_fen!", c.export_sales_fen AS "export_sales_fen!",
+                        c.automation_share_percent AS "automation_share_percent!",
+                        c.patents AS "patents!", c.land_used_centi_mu AS "land_used_centi_mu!",
+                        c.energy_use_tce AS "energy_use_tce?",
+                        c.benchmarks AS "benchmarks?: Vec<Option<f64>>"
+                    FROM published_class_rows c "# + $rest,
+                    $($arg),*
+                )
+                .map(|r| class_row!(r))
+                .$fetch($conn)
+                .await
+            }
+        }
+    };
 }
 
 /// The latest period with classifications in `view`, or `None` before the first re-rank
 /// (the first publication).
 pub async fn latest_period(conn: &mut PgConnection, view: View) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(in_view(
-        view,
-        "SELECT period FROM {classes} ORDER BY period_key DESC LIMIT 1",
-    ))
-    .fetch_optional(conn)
-    .await
+    match view {
+        View::Current => {
+            sqlx::query_scalar!(
+                "SELECT period FROM classifications ORDER BY period_key DESC LIMIT 1"
+            )
+            .fetch_optional(conn)
+            .await
+        }
+        View::Published => {
+            sqlx::query_scalar!(
+                "SELECT period FROM published_classifications ORDER BY period_key DESC LIMIT 1"
+            )
+            .fetch_optional(conn)
+            .await
+        }
+    }
 }
 
 /// The latest period `uscc` has a classification for in `view`.
@@ -91,13 +200,23 @@ pub async fn latest_period_of(
     view: View,
     uscc: &str,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(in_view(
-        view,
-        "SELECT period FROM {classes} WHERE uscc = $1 ORDER BY period_key DESC LIMIT 1",
-    ))
-    .bind(uscc)
-    .fetch_optional(conn)
-    .await
+    match view {
+        View::Current => sqlx::query_scalar!(
+            "SELECT period FROM classifications WHERE uscc = $1 ORDER BY period_key DESC LIMIT 1",
+            uscc,
+        )
+        .fetch_optional(conn)
+        .await,
+        View::Published => {
+            sqlx::query_scalar!(
+                "SELECT period FROM published_classifications WHERE uscc = $1
+                 ORDER BY period_key DESC LIMIT 1",
+                uscc,
+            )
+            .fetch_optional(conn)
+            .await
+        }
+    }
 }
 
 pub async fn get(
@@ -106,29 +225,29 @@ pub async fn get(
     period: &str,
     uscc: &str,
 ) -> sqlx::Result<Option<ClassRow>> {
-    sqlx::query_as(in_view(
+    class_rows!(
         view,
-        "SELECT c.* FROM {rows} c WHERE c.period = $1 AND c.uscc = $2",
-    ))
-    .bind(period)
-    .bind(uscc)
-    .fetch_optional(conn)
-    .await
+        "WHERE c.period = $1 AND c.uscc = $2",
+        [period, uscc],
+        fetch_optional(conn)
+    )
 }
 
 /// Filters of a listing; `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub class: Option<Class>,
-    pub park: Option<i32>,
-    pub segment: Option<i32>,
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
 }
 
-/// Where a page starts: after this (segment, sort_rank, uscc).
+/// Where a page starts: after this (segment's protobuf number, as listings order by it,
+/// sort_rank, uscc).
 pub type Cursor = (i32, i32, String);
 
 impl Store {
     /// One page in listing order (segment, rank, USCC; ungraded firms after the ranked ones).
+    /// Segments are in the contract's order (`segment_number`, as the listing index has it).
     pub async fn list_classes(
         &self,
         view: View,
@@ -141,27 +260,27 @@ impl Store {
         let (segment, rank, uscc) = after
             .cloned()
             .unwrap_or((i32::MIN, i32::MIN, String::new()));
-        sqlx::query_as(in_view(
+        class_rows!(
             view,
-            "SELECT c.* FROM {rows} c
-             WHERE c.period = $1
+            "WHERE c.period = $1
                AND ($2::text IS NULL OR c.class = $2)
-               AND ($3::int4 IS NULL OR c.park = $3)
-               AND ($4::int4 IS NULL OR c.segment = $4)
-               AND (c.segment, c.sort_rank, c.uscc) > ($5, $6, $7)
-             ORDER BY c.segment, c.sort_rank, c.uscc
+               AND ($3::text IS NULL OR c.park = $3)
+               AND ($4::text IS NULL OR c.segment = $4)
+               AND (segment_number(c.segment), c.sort_rank, c.uscc) > ($5, $6, $7)
+             ORDER BY segment_number(c.segment), c.sort_rank, c.uscc
              LIMIT $8",
-        ))
-        .bind(period)
-        .bind(filter.class)
-        .bind(filter.park)
-        .bind(filter.segment)
-        .bind(segment)
-        .bind(rank)
-        .bind(uscc)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
+            [
+                period,
+                filter.class as Option<Class>,
+                filter.park as Option<Park>,
+                filter.segment as Option<Segment>,
+                segment,
+                rank,
+                uscc,
+                i64::from(limit),
+            ],
+            fetch_all(pool)
+        )
     }
 }
 
@@ -171,34 +290,73 @@ impl Store {
         &self,
         view: View,
         period: &str,
-        segment: i32,
+        segment: Option<Segment>,
         class: Class,
     ) -> sqlx::Result<Option<f64>> {
         let pool = &self.pool;
-        sqlx::query_scalar(in_view(
-            view,
-            "SELECT min(score) FROM {classes}
-             WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
-        ))
-        .bind(period)
-        .bind(segment)
-        .bind(class)
-        .bind(Grading::Graded.to_proto() as i16)
-        .fetch_one(pool)
-        .await
+        let graded = Grading::Graded.to_proto() as i16;
+        match view {
+            View::Current => {
+                sqlx::query_scalar!(
+                    "SELECT min(score) FROM classifications
+                     WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
+                    period,
+                    segment as Option<Segment>,
+                    class as Class,
+                    graded,
+                )
+                .fetch_one(pool)
+                .await
+            }
+            View::Published => {
+                sqlx::query_scalar!(
+                    "SELECT min(score) FROM published_classifications
+                     WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
+                    period,
+                    segment as Option<Segment>,
+                    class as Class,
+                    graded,
+                )
+                .fetch_one(pool)
+                .await
+            }
+        }
     }
 }
 
 /// Counts of one (park, segment).
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, Default)]
 pub struct DistributionRow {
-    pub park: i32,
-    pub segment: i32,
+    pub park: Option<Park>,
+    pub segment: Option<Segment>,
     pub class_a: i64,
     pub class_b: i64,
     pub class_c: i64,
     pub deferred: i64,
     pub exempt: i64,
+}
+
+/// The distribution of `$table` (a literal) in a period `$1`: per (park, segment) in the
+/// contract's order, and the highest model version.
+macro_rules! distribution_in {
+    ($pool:expr, $period:expr, $counts:literal, $version:literal) => {{
+        let rows = sqlx::query_as!(
+            DistributionRow,
+            $counts,
+            $period,
+            Class::A as Class,
+            Class::B as Class,
+            Class::C as Class,
+            Grading::Deferred.to_proto() as i16,
+            Grading::Exempt.to_proto() as i16,
+        )
+        .fetch_all($pool)
+        .await?;
+        let version: Option<i64> = sqlx::query_scalar!($version, $period)
+            .fetch_one($pool)
+            .await?;
+        (rows, version)
+    }};
 }
 
 impl Store {
@@ -209,32 +367,34 @@ impl Store {
         period: &str,
     ) -> sqlx::Result<(Vec<DistributionRow>, i64)> {
         let pool = &self.pool;
-        let rows = sqlx::query_as(in_view(
-            view,
-            "SELECT park, segment,
-                    count(*) FILTER (WHERE class = $2) AS class_a,
-                    count(*) FILTER (WHERE class = $3) AS class_b,
-                    count(*) FILTER (WHERE class = $4) AS class_c,
-                    count(*) FILTER (WHERE grading = $5) AS deferred,
-                    count(*) FILTER (WHERE grading = $6) AS exempt
-             FROM {classes} WHERE period = $1
-             GROUP BY park, segment ORDER BY park, segment",
-        ))
-        .bind(period)
-        .bind(Class::A)
-        .bind(Class::B)
-        .bind(Class::C)
-        .bind(Grading::Deferred.to_proto() as i16)
-        .bind(Grading::Exempt.to_proto() as i16)
-        .fetch_all(pool)
-        .await?;
-        let version: Option<i64> = sqlx::query_scalar(in_view(
-            view,
-            "SELECT max(model_version) FROM {classes} WHERE period = $1",
-        ))
-        .bind(period)
-        .fetch_one(pool)
-        .await?;
+        let (rows, version) = match view {
+            View::Current => distribution_in!(
+                pool,
+                period,
+                r#"SELECT park AS "park?: Park", segment AS "segment?: Segment",
+                        count(*) FILTER (WHERE class = $2) AS "class_a!",
+                        count(*) FILTER (WHERE class = $3) AS "class_b!",
+                        count(*) FILTER (WHERE class = $4) AS "class_c!",
+                        count(*) FILTER (WHERE grading = $5) AS "deferred!",
+                        count(*) FILTER (WHERE grading = $6) AS "exempt!"
+                 FROM classifications WHERE period = $1
+                 GROUP BY park, segment ORDER BY park_number(park), segment_number(segment)"#,
+                "SELECT max(model_version) FROM classifications WHERE period = $1"
+            ),
+            View::Published => distribution_in!(
+                pool,
+                period,
+                r#"SELECT park AS "park?: Park", segment AS "segment?: Segment",
+                        count(*) FILTER (WHERE class = $2) AS "class_a!",
+                        count(*) FILTER (WHERE class = $3) AS "class_b!",
+                        count(*) FILTER (WHERE class = $4) AS "class_c!",
+                        count(*) FILTER (WHERE grading = $5) AS "deferred!",
+                        count(*) FILTER (WHERE grading = $6) AS "exempt!"
+                 FROM published_classifications WHERE period = $1
+                 GROUP BY park, segment ORDER BY park_number(park), segment_number(segment)"#,
+                "SELECT max(model_version) FROM published_classifications WHERE period = $1"
+            ),
+        };
         Ok((rows, version.unwrap_or(0)))
     }
 }
@@ -280,13 +440,6 @@ impl Store {
     }
 }
 
-/// What an override call changes.
-#[derive(Debug, Clone)]
-pub enum OverrideAction<'a> {
-    Set { class: Class, reason: &'a str },
-    Lift { reason: &'a str },
-}
-
 impl Store {
     /// Sets or lifts an override in one transaction with its audit row and, when the class in
     /// force changes, its event; the notices of the class in force against the one last notified
@@ -325,17 +478,12 @@ pub async fn apply_override_in(
     let row = get(tx, View::Current, &period, uscc)
         .await?
         .ok_or_else(|| not_found(uscc, &period))?;
-    let decision = Decision::of(&row, action)?;
+    let decision = overrides::decide(&overridden(&row), action)?;
     let at = Utc::now();
     write_override(tx, &row, &decision, principal, at).await?;
     audit_override(tx, &row, &decision, principal, at).await?;
-    let transition = Transition {
-        from: row.class(),
-        to: decision.new_class,
-    };
-    if transition.is_change() {
-        let change = decision.change(&row, transition, at);
-        outgoing::publish_classified(tx, outbox, &change).await?;
+    if decision.transition.is_change() {
+        outgoing::publish_classified(tx, outbox, &class_change(&row, &decision, at)).await?;
     }
     // An override is a deliberate decision, not churn: its notices go out at once, against
     // the class last notified (a lift back to it sends none).
@@ -345,75 +493,43 @@ pub async fn apply_override_in(
         .ok_or_else(|| not_found(uscc, &period))
 }
 
+/// The stored classification as an override is decided against.
+fn overridden(row: &ClassRow) -> Overridden<'_> {
+    Overridden {
+        uscc: &row.uscc,
+        period: &row.period,
+        class: row.class,
+        computed_class: row.computed_class,
+        override_class: row.override_class,
+    }
+}
+
 fn not_found(uscc: &str, period: &str) -> StoreError {
     StoreError::NotFound(format!("classification of {uscc} for {period}"))
 }
 
-/// What an override call does to one stored classification.
-struct Decision<'a> {
-    /// The override after the call (`None` once lifted).
-    override_class: Option<Class>,
-    /// The class in force after the call.
-    new_class: Option<Class>,
-    reason: &'a str,
-    /// `set` or `lift`, for the audit.
-    verb: &'static str,
-}
-
-impl<'a> Decision<'a> {
-    fn of(row: &ClassRow, action: OverrideAction<'a>) -> Result<Self, StoreError> {
-        match action {
-            OverrideAction::Set { class, reason } => Ok(Decision {
-                override_class: Some(class),
-                new_class: Some(class),
-                reason,
-                verb: "set",
-            }),
-            OverrideAction::Lift { .. } if row.override_class.is_none() => {
-                Err(StoreError::Precondition(format!(
-                    "{} has no override for {}",
-                    row.uscc, row.period
-                )))
-            }
-            OverrideAction::Lift { reason } => Ok(Decision {
-                override_class: None,
-                new_class: row.computed_class(),
-                reason,
-                verb: "lift",
-            }),
-        }
-    }
-
-    /// The event of the change of class in force this decision makes.
-    fn change<'r>(
-        &self,
-        row: &'r ClassRow,
-        transition: Transition,
-        at: DateTime<Utc>,
-    ) -> crate::events::ClassChange<'r>
-    where
-        'a: 'r,
-    {
-        crate::events::ClassChange {
-            uscc: &row.uscc,
-            name: &row.name,
-            park: row.park,
-            segment: row.segment,
-            period: &row.period,
-            transition,
-            grading: row.grading(),
-            score: row.score,
-            rank: row.rank,
-            cohort_size: row.cohort_size,
-            model_version: row.model_version,
-            overridden: self.override_class.is_some(),
-            override_reason: if self.override_class.is_some() {
-                self.reason
-            } else {
-                ""
-            },
-            at,
-        }
+/// The event of the change of class in force `decision` makes to `row`.
+fn class_change<'r>(
+    row: &'r ClassRow,
+    decision: &OverrideDecision<'r>,
+    at: DateTime<Utc>,
+) -> crate::events::ClassChange<'r> {
+    let overridden = decision.override_class.is_some();
+    crate::events::ClassChange {
+        uscc: &row.uscc,
+        name: &row.name,
+        park: row.park,
+        segment: row.segment,
+        period: &row.period,
+        transition: decision.transition,
+        grading: row.grading(),
+        score: row.score,
+        rank: row.rank,
+        cohort_size: row.cohort_size,
+        model_version: row.model_version,
+        overridden,
+        override_reason: if overridden { decision.reason } else { "" },
+        at,
     }
 }
 
@@ -421,7 +537,7 @@ impl<'a> Decision<'a> {
 async fn write_override(
     tx: &mut PgConnection,
     row: &ClassRow,
-    decision: &Decision<'_>,
+    decision: &OverrideDecision<'_>,
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
@@ -436,7 +552,7 @@ async fn write_override(
         set.map(|_| decision.reason),
         set.map(|_| principal),
         set.map(|_| at),
-        decision.new_class.map(Class::as_str),
+        decision.new_class().map(Class::as_str),
         at,
     )
     .execute(tx)
@@ -448,7 +564,7 @@ async fn write_override(
 async fn audit_override(
     tx: &mut PgConnection,
     row: &ClassRow,
-    decision: &Decision<'_>,
+    decision: &OverrideDecision<'_>,
     principal: &str,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {

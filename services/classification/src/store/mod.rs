@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::{
     clock::Clock,
-    domain::{Model, policy::NoticeRule},
+    domain::{Model, Refused, policy::NoticeRule},
 };
 
 /// The service's database and outbox: every load and every commit (a change with its
@@ -88,6 +88,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// A rule's refusal: FAILED_PRECONDITION, but for a missing classification (NOT_FOUND).
+impl From<Refused> for StoreError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::NoClassification { uscc, period } => {
+                StoreError::NotFound(format!("classification of {uscc} for {period}"))
+            }
+            refused => StoreError::Precondition(refused.to_string()),
+        }
+    }
 }
 
 /// A stored value that no longer parses: the database was changed behind the service's back.

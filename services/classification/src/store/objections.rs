@@ -23,7 +23,7 @@ use crate::{
     domain::{
         Class,
         calendar::ObjectionWindow,
-        objection::{self, Decision, ObjectionState},
+        objection::{self, Decision, Filed, FilingState, ObjectionState},
         policy::NoticeRule,
     },
     proto::class_to_proto,
@@ -86,25 +86,22 @@ impl Store {
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(published_at) = published_at else {
-            return Err(StoreError::Precondition(format!(
-                "period {} is not published: objections are filed against a published ranking",
-                new.period
-            )));
+        let classified = classes::get(&mut tx, View::Current, new.period, new.uscc)
+            .await?
+            .map(|row| row.class);
+        let state = FilingState {
+            period: new.period,
+            uscc: new.uscc,
+            published_at,
+            classified,
+            undecided: undecided(&mut tx, new.period, new.uscc).await?,
         };
         // Stored to the microsecond: the answer carries exactly what is stored.
         let now = self.clock.now();
-        let deadline = window.deadline(published_at);
-        objection::check_in_time(new.period, now, deadline).map_err(StoreError::Precondition)?;
-        let class_at_filing = classes::get(&mut tx, View::Current, new.period, new.uscc)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("classification of {} for {}", new.uscc, new.period))
-            })?
-            .class;
-        if let Some(open) = undecided(&mut tx, new.period, new.uscc).await? {
-            return Err(already_open(new.period, new.uscc, open));
-        }
+        let Filed {
+            deadline,
+            class_at_filing,
+        } = objection::decide_filing(&state, window, now)?;
         let inserted = sqlx::query_as!(
             ObjectionRow,
             r#"INSERT INTO objections (period, uscc, reason, evidence, requested_class,
@@ -162,12 +159,6 @@ async fn undecided(conn: &mut PgConnection, period: &str, uscc: &str) -> sqlx::R
     .await
 }
 
-fn already_open(period: &str, uscc: &str, id: i64) -> StoreError {
-    StoreError::Precondition(format!(
-        "{uscc} already has an objection for {period} awaiting decision (objection {id})"
-    ))
-}
-
 impl Store {
     /// Decides objection `id` with its `ObjectionDecided`. Upholding sets the decided class as an
     /// override through the one override path ([`classes::apply_override_in`]) in the same
@@ -195,7 +186,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("objection {id}")))?;
-        objection::check_undecided(id, row.state()?).map_err(StoreError::Precondition)?;
+        let state = objection::decide(id, row.state()?, decision)?;
         if let Decision::Uphold(class) = decision {
             let override_reason = format!("objection {id} upheld: {reason}");
             classes::apply_override_in(
@@ -225,7 +216,7 @@ impl Store {
                 class_at_filing AS "class_at_filing: Class", state, filed_by, filed_at, deadline,
                 decided_class AS "decided_class: Class", decision_reason, decided_by, decided_at"#,
             id,
-            decision.state().as_str(),
+            state.as_str(),
             decided_class.map(Class::as_str),
             reason,
             principal,

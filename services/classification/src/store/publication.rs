@@ -25,7 +25,9 @@ use sqlx::{PgConnection, PgPool};
 use super::{Store, StoreError, classes, lock_period, rerank, settle};
 use crate::domain::policy::NoticeRule;
 
-/// Which ranking a read answers from.
+/// Which ranking a read answers from: the current one reads `classifications` and the
+/// database view `current_class_rows` (its rows with their figures and benchmarks), the
+/// published one `published_classifications` and `published_class_rows` (migration 0007).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum View {
     /// The classes in force now.
@@ -33,25 +35,6 @@ pub enum View {
     Current,
     /// The classes as published (the snapshot).
     Published,
-}
-
-impl View {
-    /// The rows of the view's classifications with their figures and benchmarks (the columns
-    /// of `classes::ClassRow`), a database view (migration 0007).
-    pub(crate) fn rows(self) -> &'static str {
-        match self {
-            View::Current => "current_class_rows",
-            View::Published => "published_class_rows",
-        }
-    }
-
-    /// The view's classifications table (the same columns either way).
-    pub(crate) fn classes(self) -> &'static str {
-        match self {
-            View::Current => "classifications",
-            View::Published => "published_classifications",
-        }
-    }
 }
 
 /// A published period.

@@ -5,7 +5,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
-use crate::domain::Figures;
+use platform::Park;
+
+use crate::domain::{Figures, Segment};
 
 /// The channel that wakes the re-ranker when a period turns dirty.
 pub const DIRTY_CHANNEL: &str = "classification_dirty";
@@ -15,8 +17,9 @@ pub const DIRTY_CHANNEL: &str = "classification_dirty";
 pub struct EnterpriseRecord {
     pub uscc: String,
     pub name: String,
-    pub park: i32,
-    pub segment: i32,
+    /// NULL when census sent none (or one this build does not know).
+    pub park: Option<Park>,
+    pub segment: Segment,
     pub industry_class: String,
     pub registration_date: Option<NaiveDate>,
     pub active: bool,
@@ -31,8 +34,9 @@ pub struct EnterpriseRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReturnEnterprise {
     pub name: String,
-    pub park: i32,
-    pub segment: i32,
+    /// NULL when census sent none (or one this build does not know).
+    pub park: Option<Park>,
+    pub segment: Segment,
     pub industry_class: String,
     pub registration_date: Option<NaiveDate>,
     pub version: i64,
@@ -66,8 +70,8 @@ pub async fn apply_enterprise(conn: &mut PgConnection, e: &EnterpriseRecord) -> 
          WHERE enterprises.record_version < EXCLUDED.record_version",
         &e.uscc,
         &e.name,
-        e.park,
-        e.segment,
+        e.park as Option<Park>,
+        e.segment as Segment,
         &e.industry_class,
         e.registration_date,
         e.active,
@@ -139,8 +143,8 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
          WHERE enterprises.record_version < EXCLUDED.record_version",
         &r.uscc,
         &e.name,
-        e.park,
-        e.segment,
+        e.park as Option<Park>,
+        e.segment as Segment,
         &e.industry_class,
         e.registration_date,
         e.version,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::Outbox;
+use platform::{Outbox, Park};
 use sqlx::PgConnection;
 
 use super::{Store, corrupt, models, settle, try_lock_period};
@@ -31,26 +31,24 @@ pub struct RerankOutcome {
     pub model_version: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct FirmRow {
     uscc: String,
     name: String,
-    park: i32,
-    segment: i32,
+    park: Option<Park>,
+    segment: Option<Segment>,
     industry_class: String,
     registration_date: Option<NaiveDate>,
     active: bool,
     vetoed: bool,
-    #[sqlx(flatten)]
     figures: Figures,
 }
 
-#[derive(sqlx::FromRow, Clone)]
+#[derive(Clone)]
 struct Previous {
     uscc: String,
     name: String,
-    park: i32,
-    segment: i32,
+    park: Option<Park>,
+    segment: Option<Segment>,
     grading: i16,
     computed_class: Option<Class>,
     class: Option<Class>,
@@ -310,18 +308,42 @@ impl std::fmt::Display for Steps {
     }
 }
 
-/// Every firm with a return in the period, with its registry record.
+/// Every firm with a return in the period, with its registry record. The benchmark's raw read
+/// (`bench/src/rerank_db.rs`) is this statement: keep the two alike.
 async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<FirmRow>> {
-    sqlx::query_as(
-        "SELECT r.uscc, e.name, e.park, e.segment, e.industry_class, e.registration_date, e.active,
-                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS vetoed,
+    sqlx::query!(
+        r#"SELECT r.uscc, e.name, e.park AS "park: Park", e.segment AS "segment: Segment",
+                e.industry_class, e.registration_date, e.active,
+                (e.safety_violation OR e.environmental_violation OR e.tax_credit_violation) AS "vetoed!",
                 r.employees_total, r.rd_spend_fen, r.revenue_fen, r.industrial_output_fen,
                 r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
                 r.land_used_centi_mu, r.energy_use_tce
          FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
-         WHERE r.period = $1",
+         WHERE r.period = $1"#,
+        period,
     )
-    .bind(period)
+    .map(|r| FirmRow {
+        uscc: r.uscc,
+        name: r.name,
+        park: r.park,
+        segment: r.segment,
+        industry_class: r.industry_class,
+        registration_date: r.registration_date,
+        active: r.active,
+        vetoed: r.vetoed,
+        figures: Figures {
+            employees_total: r.employees_total,
+            rd_spend_fen: r.rd_spend_fen,
+            revenue_fen: r.revenue_fen,
+            industrial_output_fen: r.industrial_output_fen,
+            tax_paid_fen: r.tax_paid_fen,
+            export_sales_fen: r.export_sales_fen,
+            automation_share_percent: r.automation_share_percent,
+            patents: r.patents,
+            land_used_centi_mu: r.land_used_centi_mu,
+            energy_use_tce: r.energy_use_tce,
+        },
+    })
     .fetch_all(tx)
     .await
 }
@@ -331,12 +353,15 @@ async fn previous_rows(
     tx: &mut PgConnection,
     period: &str,
 ) -> sqlx::Result<HashMap<String, Previous>> {
-    let rows: Vec<Previous> = sqlx::query_as(
-        "SELECT uscc, name, park, segment, grading, computed_class, class, score, rank, cohort_size,
-                model_version, reduced_model, vetoed, override_class, override_reason
-         FROM classifications WHERE period = $1",
+    let rows = sqlx::query_as!(
+        Previous,
+        r#"SELECT uscc, name, park AS "park: Park", segment AS "segment: Segment", grading,
+                computed_class AS "computed_class: Class", class AS "class: Class", score, rank,
+                cohort_size, model_version, reduced_model, vetoed,
+                override_class AS "override_class: Class", override_reason
+         FROM classifications WHERE period = $1"#,
+        period,
     )
-    .bind(period)
     .fetch_all(tx)
     .await?;
     Ok(rows.into_iter().map(|p| (p.uscc.clone(), p)).collect())
@@ -418,7 +443,7 @@ async fn write_cohorts(
             "INSERT INTO cohorts (period, segment, model_version, cohort_size, benchmarks, ranked_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
             period,
-            segment.to_proto() as i32,
+            *segment as Segment,
             model_version,
             cohort.size as i32,
             &benchmarks as _,
@@ -430,10 +455,11 @@ async fn write_cohorts(
     Ok(())
 }
 
-/// The firm as the evaluation sees it; its segment is stored as the contract's number.
+/// The firm as the evaluation sees it; one without a segment can never be ranked.
 fn firm_of(row: &FirmRow) -> sqlx::Result<Firm> {
-    let segment = Segment::from_proto(row.segment)
-        .ok_or_else(|| corrupt(format!("enterprise {}: segment {}", row.uscc, row.segment)))?;
+    let segment = row
+        .segment
+        .ok_or_else(|| corrupt(format!("enterprise {}: no segment", row.uscc)))?;
     Ok(Firm {
         uscc: row.uscc.clone(),
         segment,
@@ -462,8 +488,15 @@ async fn write_rows(
 ) -> sqlx::Result<()> {
     let usccs: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].uscc.as_str()).collect();
     let names: Vec<&str> = chunk.iter().map(|(i, _)| rows[*i].name.as_str()).collect();
-    let parks: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].park).collect();
-    let segments: Vec<i32> = chunk.iter().map(|(i, _)| rows[*i].segment).collect();
+    // The park and the segment in their stored spelling (NULL for none).
+    let parks: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(i, _)| rows[*i].park.map(Park::as_str))
+        .collect();
+    let segments: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(i, _)| rows[*i].segment.map(Segment::as_str))
+        .collect();
     let gradings: Vec<i16> = chunk.iter().map(|(_, c)| c.grading).collect();
     // The classes in their stored spelling (NULL for none).
     let spelling = |class: Option<Class>| class.map(Class::as_str);
@@ -483,7 +516,7 @@ async fn write_rows(
                                       reduced_model, vetoed, classified_at)
          SELECT $1, t.uscc, $2, t.name, t.park, t.segment, t.grading, t.computed_class, t.class,
                 t.score, t.rank, t.cohort_size, $3, t.reduced_model, t.vetoed, $4
-         FROM unnest($5::text[], $6::text[], $7::int4[], $8::int4[], $9::int2[], $10::text[],
+         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int2[], $10::text[],
                      $11::text[], $12::float8[], $13::int4[], $14::int4[], $15::bool[], $16::bool[])
               AS t(uscc, name, park, segment, grading, computed_class, class, score, rank,
                    cohort_size, reduced_model, vetoed)
@@ -500,8 +533,8 @@ async fn write_rows(
         run.at,
         &usccs as _,
         &names as _,
-        &parks,
-        &segments,
+        &parks as _,
+        &segments as _,
         &gradings,
         &computed as _,
         &classes as _,

@@ -62,15 +62,17 @@ impl Store {
         settle: Duration,
     ) -> sqlx::Result<(Vec<DuePeriod>, Option<Duration>)> {
         let pool = &self.pool;
-        let rows: Vec<(String, f64, Trace)> = sqlx::query_as(
-            "SELECT u.period,
-                    GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1)::float8,
-                    u.trace_headers
+        let rows = sqlx::query!(
+            r#"SELECT u.period,
+                    GREATEST(0, EXTRACT(EPOCH FROM (u.last_change_at - clock_timestamp())) * 1000 + $1::float8)::float8
+                        AS "wait_ms!",
+                    u.trace_headers AS "trace_headers: Trace"
              FROM unsettled_periods u
-             WHERE $1 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
-             ORDER BY u.last_change_at",
+             WHERE $1::float8 = 0 OR NOT EXISTS (SELECT 1 FROM dirty_periods d WHERE d.period = u.period)
+             ORDER BY u.last_change_at"#,
+            settle.as_secs_f64() * 1000.0,
         )
-        .bind(settle.as_secs_f64() * 1000.0)
+        .map(|r| (r.period, r.wait_ms, r.trace_headers))
         .fetch_all(pool)
         .await?;
         let mut due = Vec::new();

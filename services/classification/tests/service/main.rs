@@ -33,6 +33,7 @@ mod coalescing;
 mod enterprise;
 mod net_notices_5000;
 mod objections;
+mod park_segment_spelling;
 mod publication;
 mod quotas;
 mod settling;
