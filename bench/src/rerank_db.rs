@@ -79,7 +79,7 @@ pub async fn run(classification_db: &str, firms: usize, cpu: Watched) -> anyhow:
         "INSERT INTO bench_classes (period, uscc, period_key, name, park, segment, grading,
             computed_class, class, score, rank, cohort_size, model_version, reduced_model,
             vetoed, classified_at)
-         SELECT $1, u, 20190, n, 3, 1, 1, 'B', 'B', s, k, $5, 1, false, false, now()
+         SELECT $1, u, 20190, n, 'GANWANG', 'TEXTILE', 1, 'B', 'B', s, k, $5, 1, false, false, now()
          FROM unnest($2::text[], $3::text[], $4::float8[], $6::int[]) AS x(u, n, s, k)",
     )
     .bind(PERIOD)
@@ -147,7 +147,7 @@ async fn write_into_copies(
             "INSERT INTO {table} (period, uscc, period_key, name, park, segment, grading,
                 computed_class, class, score, rank, cohort_size, model_version, reduced_model,
                 vetoed, classified_at)
-             SELECT $1, u, 20190, n, 3, 1, 1, 'B', 'B', s, k, $5, 1, false, false, now()
+             SELECT $1, u, 20190, n, 'GANWANG', 'TEXTILE', 1, 'B', 'B', s, k, $5, 1, false, false, now()
              FROM unnest($2::text[], $3::text[], $4::float8[], $6::int[]) AS x(u, n, s, k)"
         )
     };
@@ -203,7 +203,7 @@ async fn load_read_model(pool: &PgPool, usccs: &[String]) -> anyhow::Result<()> 
     sqlx::query(
         "INSERT INTO enterprises (uscc, name, park, segment, industry_class, registration_date,
             active, record_version)
-         SELECT u, '海城基准纺织' || u || '有限公司', 3, 1, '1711', DATE '2010-05-01', true, 1
+         SELECT u, '海城基准纺织' || u || '有限公司', 'GANWANG', 'TEXTILE', '1711', DATE '2010-05-01', true, 1
          FROM unnest($1::text[]) AS u",
     )
     .bind(usccs)
