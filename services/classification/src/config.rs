@@ -17,10 +17,7 @@ use crate::{
     clock::Clock,
     domain::{
         Indicator, Model, Weighted,
-        calendar::{
-            self, Calendar, DEFAULT_OBJECTION_WORKING_DAYS, MAX_OBJECTION_WORKING_DAYS,
-            ObjectionWindow,
-        },
+        calendar::{self, ObjectionWindow},
         explain,
         model::DEFAULT_CAP,
         policy::{self, NoticeRule},
@@ -270,35 +267,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?}: at most a day (1440m)"))
 }
 
-/// The objection window: its length and the calendar of working days it is counted in.
+/// The objection window: its length and the calendar of working days it is counted in (the
+/// platform's one calendar).
 fn objection_window(get: &Get<'_>) -> Result<ObjectionWindow, ConfigError> {
-    let working_days: u32 = parse_or(
-        get(vars::OBJECTION_WORKING_DAYS),
-        vars::OBJECTION_WORKING_DAYS,
-        || DEFAULT_OBJECTION_WORKING_DAYS,
-    )?;
-    if !(1..=MAX_OBJECTION_WORKING_DAYS).contains(&working_days) {
-        return Err(ConfigError {
-            var: vars::OBJECTION_WORKING_DAYS,
-            reason: format!("{working_days}: must be 1 to {MAX_OBJECTION_WORKING_DAYS}"),
-        });
-    }
-    let dates = |var: &'static str| {
-        calendar::parse_dates(&get(var).unwrap_or_default()).map_err(|err| ConfigError {
-            var,
-            reason: err.to_string(),
-        })
-    };
-    let non_working = dates(vars::NON_WORKING_DAYS)?;
-    let extra_working = dates(vars::EXTRA_WORKING_DAYS)?;
-    let calendar = Calendar::new(non_working, extra_working).map_err(|err| ConfigError {
-        var: vars::EXTRA_WORKING_DAYS,
-        reason: err.to_string(),
-    })?;
-    Ok(ObjectionWindow {
-        calendar,
-        working_days,
-    })
+    calendar::window_from(
+        get,
+        calendar::WindowVars {
+            working_days: vars::OBJECTION_WORKING_DAYS,
+            min_days: 1,
+            non_working_days: vars::NON_WORKING_DAYS,
+            extra_working_days: vars::EXTRA_WORKING_DAYS,
+        },
+    )
 }
 
 /// The support-policy rules: the domain's mapping, or a JSON array replacing it.
