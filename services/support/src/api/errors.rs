@@ -1,4 +1,5 @@
-//! The one mapping of the store's errors and the domain's refusals to API errors.
+//! The one mapping of the store's errors and the domain's refusals to API errors (and so to
+//! statuses: a handler's `?` on a store call needs nothing more).
 
 use platform::ApiError;
 
@@ -34,5 +35,11 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(why) => ApiError::Internal(anyhow::anyhow!(why)),
             StoreError::Database(err) => err.into(),
         }
+    }
+}
+
+impl From<StoreError> for tonic::Status {
+    fn from(err: StoreError) -> Self {
+        ApiError::from(err).into()
     }
 }

@@ -23,7 +23,7 @@ use crate::{
     config::Rules,
     convert,
     domain::{eligibility::check_all, payment::Settlement},
-    store::{ApplicationFilter, PaymentFilter, Store},
+    store::{ApplicationFilter, PaymentFilter, RoundView, Store},
 };
 
 /// The service's access rules: every department reads, a policy's issuer writes, finance
@@ -96,6 +96,11 @@ fn next_token<T>(items: &mut Vec<T>, size: u32, id: impl Fn(&T) -> Uuid) -> Stri
     }
 }
 
+/// A round as the store shows it (with its period and objections).
+fn round_message(view: &RoundView) -> pb::Round {
+    convert::round_to_proto(&view.round, view.period, &view.objections)
+}
+
 /// A department writing a policy or running its round must be the policy's issuer.
 fn require_issuer(
     principal: &Principal,
@@ -138,8 +143,7 @@ impl SupportService for SupportApi {
         let policy = self
             .store
             .put_policy(spec, req.expected_version, principal.department(), &by)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::PutPolicyResponse {
             policy: Some(convert::policy_to_proto(&policy)),
         }))
@@ -155,11 +159,7 @@ impl SupportService for SupportApi {
         v.check(req.version >= 0, "version", "must not be negative");
         v.finish()?;
         let policy_id = policy_id.unwrap_or_default();
-        let policy = self
-            .store
-            .policy(&policy_id, req.version)
-            .await
-            .map_err(ApiError::from)?;
+        let policy = self.store.policy(&policy_id, req.version).await?;
         Ok(Response::new(pb::GetPolicyResponse {
             policy: Some(convert::policy_to_proto(&policy)),
         }))
@@ -172,11 +172,7 @@ impl SupportService for SupportApi {
         let req = request.into_inner();
         let size = page_size(req.page_size)?;
         let after: String = decode_token(&req.page_token)?.unwrap_or_default();
-        let mut policies = self
-            .store
-            .policies(&after, i64::from(size) + 1)
-            .await
-            .map_err(ApiError::from)?;
+        let mut policies = self.store.policies(&after, i64::from(size) + 1).await?;
         let next_page_token = if policies.len() > size as usize {
             policies.truncate(size as usize);
             policies
@@ -202,24 +198,15 @@ impl SupportService for SupportApi {
         let policy_id = convert::parse_policy_id(&mut v, "policy_id", &req.policy_id);
         v.finish()?;
         let policy_id = policy_id.unwrap_or_default();
-        let policy = self
-            .store
-            .policy(&policy_id, 0)
-            .await
-            .map_err(ApiError::from)?;
+        let policy = self.store.policy(&policy_id, 0).await?;
         require_issuer(&principal, policy.spec.issuer)?;
         let rules = self.rules.clone();
         let view = self
             .store
             .run_round(&policy_id, Utc::now(), |now| rules.publicity_deadline(now))
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::RunRoundResponse {
-            round: Some(convert::round_to_proto(
-                &view.round,
-                view.period,
-                &view.objections,
-            )),
+            round: Some(round_message(&view)),
         }))
     }
 
@@ -231,17 +218,9 @@ impl SupportService for SupportApi {
         let mut v = Violations::new();
         let round_id = id(&mut v, "round_id", &req.round_id);
         v.finish()?;
-        let view = self
-            .store
-            .round(round_id.unwrap_or_default())
-            .await
-            .map_err(ApiError::from)?;
+        let view = self.store.round(round_id.unwrap_or_default()).await?;
         Ok(Response::new(pb::GetRoundResponse {
-            round: Some(convert::round_to_proto(
-                &view.round,
-                view.period,
-                &view.objections,
-            )),
+            round: Some(round_message(&view)),
         }))
     }
 
@@ -279,8 +258,7 @@ impl SupportService for SupportApi {
                 principal.identity.to_string(),
                 Utc::now(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::FileObjectionResponse {
             objection: Some(convert::objection_to_proto(&objection)),
         }))
@@ -303,8 +281,7 @@ impl SupportService for SupportApi {
                 reason.unwrap_or_default(),
                 Utc::now(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::DecideObjectionResponse {
             objection: Some(convert::objection_to_proto(&decided.objection)),
             entry: decided.entry.as_ref().map(convert::entry_to_proto),
@@ -321,24 +298,15 @@ impl SupportService for SupportApi {
         let round_id = id(&mut v, "round_id", &req.round_id);
         v.finish()?;
         let round_id = round_id.unwrap_or_default();
-        let view = self.store.round(round_id).await.map_err(ApiError::from)?;
+        let view = self.store.round(round_id).await?;
         let policy = self
             .store
             .policy(&view.round.policy_id, view.round.policy_version)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         require_issuer(&principal, policy.spec.issuer)?;
-        let (view, orders) = self
-            .store
-            .finalize(round_id, Utc::now())
-            .await
-            .map_err(ApiError::from)?;
+        let (view, orders) = self.store.finalize(round_id, Utc::now()).await?;
         Ok(Response::new(pb::FinalizeRoundResponse {
-            round: Some(convert::round_to_proto(
-                &view.round,
-                view.period,
-                &view.objections,
-            )),
+            round: Some(round_message(&view)),
             orders: orders
                 .iter()
                 .map(|o| convert::order_to_proto(o, view.period))
@@ -380,11 +348,7 @@ impl SupportService for SupportApi {
         let (Some(order_id), Some(settlement)) = (order_id, settlement) else {
             return Err(ApiError::invalid("request", "is incomplete").into());
         };
-        let (order, period) = self
-            .store
-            .settle(order_id, settlement, Utc::now())
-            .await
-            .map_err(ApiError::from)?;
+        let (order, period) = self.store.settle(order_id, settlement, Utc::now()).await?;
         Ok(Response::new(pb::RecordPaymentResponse {
             order: Some(convert::order_to_proto(&order, period)),
         }))
@@ -425,8 +389,7 @@ impl SupportService for SupportApi {
         let mut orders = self
             .store
             .payments(&filter, after, i64::from(size) + 1)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let next_page_token = next_token(&mut orders, size, |(o, _)| o.id);
         Ok(Response::new(pb::ListPaymentsResponse {
             orders: orders
@@ -451,16 +414,11 @@ impl SupportService for SupportApi {
             return Err(ApiError::invalid("request", "is incomplete").into());
         };
         principal.require_enterprise_self(uscc.as_str())?;
-        let policy = self
-            .store
-            .policy(&policy_id, 0)
-            .await
-            .map_err(ApiError::from)?;
+        let policy = self.store.policy(&policy_id, 0).await?;
         let facts = self
             .store
             .facts_of(uscc.as_str(), policy.spec.period)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("enterprise {uscc} in the census")))?;
         let (eligible, results) = check_all(&policy.spec.conditions, &facts);
         Ok(Response::new(pb::CheckEligibilityResponse {
@@ -501,8 +459,7 @@ impl SupportService for SupportApi {
             .apply(&policy_id, uscc.as_str(), now, |at, days| {
                 rules.review_deadline(at, days)
             })
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::ApplyResponse {
             application: Some(convert::application_to_proto(
                 &application,
@@ -525,23 +482,17 @@ impl SupportService for SupportApi {
         let (Some(application_id), Some(reason)) = (application_id, reason) else {
             return Err(ApiError::invalid("request", "is incomplete").into());
         };
-        let application = self
-            .store
-            .application(application_id)
-            .await
-            .map_err(ApiError::from)?;
+        let application = self.store.application(application_id).await?;
         let policy = self
             .store
             .policy(&application.policy_id, application.policy_version)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         require_issuer(&principal, policy.spec.issuer)?;
         let now = Utc::now();
         let (decided, order) = self
             .store
             .review(application_id, req.approved, reason, now)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Response::new(pb::DecideApplicationResponse {
             application: Some(convert::application_to_proto(&decided, &[], now)),
             order: order.map(|o| convert::order_to_proto(&o, policy.spec.period)),
@@ -573,8 +524,7 @@ impl SupportService for SupportApi {
         let mut applications = self
             .store
             .applications(&filter, after, i64::from(size) + 1)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let next_page_token = next_token(&mut applications, size, |a| a.id);
         Ok(Response::new(pb::ListApplicationsResponse {
             applications: applications
@@ -594,11 +544,7 @@ impl SupportService for SupportApi {
         let policy_id = convert::parse_policy_id(&mut v, "policy_id", &req.policy_id);
         v.finish()?;
         let policy_id = policy_id.unwrap_or_default();
-        let report = self
-            .store
-            .policy_report(&policy_id)
-            .await
-            .map_err(ApiError::from)?;
+        let report = self.store.policy_report(&policy_id).await?;
         Ok(Response::new(pb::GetPolicyReportResponse {
             policy_id,
             budget_fen: report.budget_fen,
@@ -634,11 +580,7 @@ impl SupportService for SupportApi {
         v.finish()?;
         let uscc = uscc.ok_or_else(|| ApiError::invalid("uscc", "is required"))?;
         principal.require_enterprise_self(uscc.as_str())?;
-        let orders = self
-            .store
-            .benefits(uscc.as_str(), req.year)
-            .await
-            .map_err(ApiError::from)?;
+        let orders = self.store.benefits(uscc.as_str(), req.year).await?;
         let sum = |paid_only: bool| {
             orders
                 .iter()

@@ -27,6 +27,7 @@ use crate::domain::{
 pub use applications::ApplicationFilter;
 pub use payments::PaymentFilter;
 pub use reports::{PolicyReport, ReportRow};
+pub use rounds::RoundView;
 
 /// The service's one store.
 #[derive(Clone)]
