@@ -642,6 +642,11 @@ fn benefit(benefit: Option<&pb::Benefit>) -> String {
             output::number(rate.rate_bp as f64 / 100.0),
             enums::short::<pb::Indicator>(rate.indicator)
         ),
+        Some(pb::benefit::Amount::Expense(share)) => format!(
+            "{} % of the {} expense",
+            output::number(share.rate_bp as f64 / 100.0),
+            share.kind
+        ),
         None => "-".to_string(),
     };
     if b.cap_fen > 0 {

@@ -77,6 +77,18 @@ CREATE TABLE fair_participation (
 );
 CREATE INDEX fair_participation_uscc ON fair_participation (uscc, year);
 
+-- Expenses a department recorded for a firm (for the policies that pay a share of one).
+CREATE TABLE expenses (
+    uscc        text NOT NULL,
+    period      text NOT NULL,
+    kind        text NOT NULL,
+    amount_fen  bigint NOT NULL CHECK (amount_fen >= 0),
+    evidence    text NOT NULL,
+    recorded_by text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (uscc, period, kind)
+);
+
 -- ---- Policies ----
 
 CREATE TABLE policies (

@@ -172,8 +172,22 @@ fn benefit(v: &mut Violations, b: Option<&pb::Benefit>) -> Option<Benefit> {
                 rate_bp: rate.rate_bp,
             }
         }
+        Some(pb::benefit::Amount::Expense(share)) => {
+            v.check(
+                (1..=10_000).contains(&share.rate_bp),
+                "spec.benefit.expense.rate_bp",
+                "must be 1 to 10000 basis points",
+            );
+            Amount::ShareOfExpense {
+                kind: expense_kind(v, "spec.benefit.expense.kind", &share.kind)?,
+                rate_bp: share.rate_bp,
+            }
+        }
         None => {
-            v.add("spec.benefit.amount", "fixed_fen or rate is required");
+            v.add(
+                "spec.benefit.amount",
+                "fixed_fen, rate or expense is required",
+            );
             return None;
         }
     };
@@ -192,6 +206,18 @@ fn policy_id(v: &mut Violations, field: &str, id: &str) -> Option<String> {
         v.add(field, "3 to 64 lower-case letters, digits and dashes");
     }
     ok.then(|| id.to_string())
+}
+
+/// The kind of a recorded expense: 2 to 40 lower-case letters, digits and dashes.
+pub fn expense_kind(v: &mut Violations, field: &str, kind: &str) -> Option<String> {
+    let ok = (2..=40).contains(&kind.len())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        v.add(field, "2 to 40 lower-case letters, digits and dashes");
+    }
+    ok.then(|| kind.to_string())
 }
 
 /// A policy id of a request.
@@ -336,12 +362,18 @@ pub fn spec_to_proto(spec: &PolicySpec) -> pb::PolicySpec {
         review_working_days: i32::try_from(spec.review_working_days).unwrap_or(i32::MAX),
         conditions: spec.conditions.iter().map(clause_to_proto).collect(),
         benefit: Some(pb::Benefit {
-            amount: Some(match spec.benefit.amount {
-                Amount::Fixed { fen } => pb::benefit::Amount::FixedFen(fen),
+            amount: Some(match &spec.benefit.amount {
+                Amount::Fixed { fen } => pb::benefit::Amount::FixedFen(*fen),
                 Amount::Rate { indicator, rate_bp } => {
                     pb::benefit::Amount::Rate(pb::RateOfIndicator {
-                        indicator: indicator_to_proto(indicator),
-                        rate_bp,
+                        indicator: indicator_to_proto(*indicator),
+                        rate_bp: *rate_bp,
+                    })
+                }
+                Amount::ShareOfExpense { kind, rate_bp } => {
+                    pb::benefit::Amount::Expense(pb::ShareOfExpense {
+                        kind: kind.clone(),
+                        rate_bp: *rate_bp,
                     })
                 }
             }),

@@ -23,7 +23,7 @@ use crate::{
     config::Rules,
     convert,
     domain::{eligibility::check_all, payment::Settlement},
-    store::{ApplicationFilter, PaymentFilter, RoundView, Store},
+    store::{ApplicationFilter, PaymentFilter, RoundView, Store, read_model::Expense},
 };
 
 /// The service's access rules: every department reads, a policy's issuer writes, finance
@@ -53,6 +53,7 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "DecideObjection",
         "FinalizeRound",
         "DecideApplication",
+        "RecordExpense",
     ] {
         policy = policy.allow(&method(name), Rule::Scope(scopes::SUPPORT_WRITE));
     }
@@ -597,6 +598,41 @@ impl SupportService for SupportApi {
                 .iter()
                 .map(|(o, period)| convert::order_to_proto(o, *period))
                 .collect(),
+        }))
+    }
+
+    async fn record_expense(
+        &self,
+        request: Request<pb::RecordExpenseRequest>,
+    ) -> Result<Response<pb::RecordExpenseResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let uscc = v.uscc("uscc", &req.uscc);
+        let period = v.period("period", req.period.as_ref().map_or("", |p| &p.code));
+        let kind = convert::expense_kind(&mut v, "kind", &req.kind);
+        v.check(req.amount_fen >= 0, "amount_fen", "must not be negative");
+        let evidence = v.text("evidence", &req.evidence, convert::MAX_TEXT_CHARS);
+        v.finish()?;
+        let (Some(uscc), Some(period), Some(kind), Some(evidence)) = (uscc, period, kind, evidence)
+        else {
+            return Err(ApiError::invalid("request", "is incomplete").into());
+        };
+        let expense = Expense {
+            uscc: uscc.to_string(),
+            period,
+            kind,
+            amount_fen: req.amount_fen,
+            evidence,
+        };
+        self.store
+            .record_expense(&expense, &principal.identity.to_string())
+            .await?;
+        Ok(Response::new(pb::RecordExpenseResponse {
+            uscc: expense.uscc,
+            period: req.period,
+            kind: expense.kind,
+            amount_fen: expense.amount_fen,
         }))
     }
 }

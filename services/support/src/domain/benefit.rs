@@ -1,10 +1,10 @@
-//! What a beneficiary receives: a fixed amount or a rate of an indicator, capped per firm,
-//! in fen, rounded half up.
+//! What a beneficiary receives: a fixed amount, a rate of an indicator or a share of a
+//! recorded expense, capped per firm, in fen, rounded half up.
 
 use super::facts::{Facts, Indicator};
 
 /// The amount before the cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Amount {
     Fixed {
         fen: i64,
@@ -14,9 +14,14 @@ pub enum Amount {
         indicator: Indicator,
         rate_bp: i64,
     },
+    /// `rate_bp` basis points of the expense of `kind` recorded for the period.
+    ShareOfExpense {
+        kind: String,
+        rate_bp: i64,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Benefit {
     pub amount: Amount,
     /// The most one firm receives, fen; `None`: no cap.
@@ -36,13 +41,17 @@ pub fn rate_of(value: i64, rate_bp: i64) -> i64 {
 impl Benefit {
     /// What `facts` entitle the firm to, before the budget.
     pub fn entitled(&self, facts: &Facts) -> i64 {
-        let raw = match self.amount {
-            Amount::Fixed { fen } => fen,
+        let raw = match &self.amount {
+            Amount::Fixed { fen } => *fen,
             Amount::Rate { indicator, rate_bp } => facts
                 .figures
                 .as_ref()
                 .and_then(|f| indicator.value(f))
-                .map_or(0, |value| rate_of(value, rate_bp)),
+                .map_or(0, |value| rate_of(value, *rate_bp)),
+            Amount::ShareOfExpense { kind, rate_bp } => facts
+                .expenses
+                .get(kind)
+                .map_or(0, |spent| rate_of(*spent, *rate_bp)),
         };
         match self.cap_fen {
             Some(cap) => raw.min(cap),
@@ -53,10 +62,13 @@ impl Benefit {
 
     /// The amount in words, for explanations.
     pub fn describe(&self) -> String {
-        let amount = match self.amount {
+        let amount = match &self.amount {
             Amount::Fixed { fen } => format!("{fen} fen"),
             Amount::Rate { indicator, rate_bp } => {
                 format!("{rate_bp} bp of {}", indicator.label())
+            }
+            Amount::ShareOfExpense { kind, rate_bp } => {
+                format!("{rate_bp} bp of the {kind} expense recorded")
             }
         };
         match self.cap_fen {
@@ -107,6 +119,31 @@ mod tests {
             0,
             "no figures, nothing"
         );
+    }
+
+    #[test]
+    fn a_share_of_a_recorded_expense_is_rounded_and_capped() {
+        let benefit = Benefit {
+            amount: Amount::ShareOfExpense {
+                kind: "training".into(),
+                rate_bp: 5_000,
+            },
+            cap_fen: Some(1_000),
+        };
+        let mut facts = Facts::default();
+        assert_eq!(
+            benefit.entitled(&facts),
+            0,
+            "nothing recorded, nothing paid"
+        );
+        facts.expenses.insert("training".into(), 1_001);
+        assert_eq!(
+            benefit.entitled(&facts),
+            501,
+            "half of 1,001 fen, rounded half up"
+        );
+        facts.expenses.insert("training".into(), 2_002);
+        assert_eq!(benefit.entitled(&facts), 1_000, "capped");
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 //! its land commitments (land evaluations) and its external fairs (fair registrations). Each
 //! came from another service's events; none is asked of the firm again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use platform::{Class, Park, Segment};
@@ -31,6 +31,8 @@ pub struct Facts {
     pub land_short: bool,
     /// Years in which the firm took part in an external fair.
     pub external_fair_years: BTreeSet<i32>,
+    /// Expenses recorded for the period, by kind, fen.
+    pub expenses: BTreeMap<String, i64>,
 }
 
 /// The figures of a census return (money in fen, land in hundredths of a mu).

@@ -2,7 +2,7 @@
 //! registry records and returns, classes in force and as published, land evaluations and
 //! external fairs. An older event never overwrites a newer one (versions, revisions).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::{Class, Park, Segment, period::Period};
@@ -250,6 +250,7 @@ impl FactsRow {
             class_published: self.class_published,
             land_short: self.land_short.unwrap_or(false),
             external_fair_years: fair_years,
+            expenses: BTreeMap::new(),
         }
     }
 }
@@ -299,16 +300,64 @@ pub(super) async fn load_facts(
     for row in years {
         by_firm.entry(row.uscc).or_default().insert(row.year);
     }
+    let spent = sqlx::query!(
+        "SELECT uscc, kind, amount_fen FROM expenses
+         WHERE period = $1 AND ($2::text IS NULL OR uscc = $2)",
+        code,
+        uscc
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut expenses: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
+    for row in spent {
+        expenses
+            .entry(row.uscc)
+            .or_default()
+            .insert(row.kind, row.amount_fen);
+    }
     Ok(rows
         .into_iter()
         .map(|row| {
             let fair_years = by_firm.remove(&row.uscc).unwrap_or_default();
-            row.into_facts(fair_years)
+            let spent = expenses.remove(&row.uscc).unwrap_or_default();
+            let mut facts = row.into_facts(fair_years);
+            facts.expenses = spent;
+            facts
         })
         .collect())
 }
 
+/// An expense a department recorded for a firm.
+#[derive(Debug, Clone)]
+pub struct Expense {
+    pub uscc: String,
+    pub period: Period,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub evidence: String,
+}
+
 impl Store {
+    /// Records (or replaces) a firm's expense of a kind for a period.
+    pub async fn record_expense(&self, expense: &Expense, by: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "INSERT INTO expenses (uscc, period, kind, amount_fen, evidence, recorded_by)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (uscc, period, kind) DO UPDATE SET amount_fen = EXCLUDED.amount_fen,
+                 evidence = EXCLUDED.evidence, recorded_by = EXCLUDED.recorded_by,
+                 recorded_at = now()",
+            expense.uscc,
+            expense.period.code(),
+            expense.kind,
+            expense.amount_fen,
+            expense.evidence,
+            by,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The facts of every registered firm for `period`, by USCC (a round's candidates).
     pub async fn facts_for_period(&self, period: Period) -> Result<Vec<Facts>, StoreError> {
         let mut conn = self.pool.acquire().await?;

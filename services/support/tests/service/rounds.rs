@@ -422,3 +422,50 @@ async fn a_firm_that_becomes_eligible_later_is_in_the_next_periods_round() {
     assert_eq!(next_round.policy_version, 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_share_of_a_recorded_expense_is_paid_to_the_firms_that_recorded_it() {
+    let app = spawn_app().await;
+    let (trained, untrained) = (app.uscc(0), app.uscc(1));
+    app.seed(&trained, Firm::default()).await;
+    app.seed(&untrained, Firm::default()).await;
+    let record = |amount_fen: i64, kind: &str| pb::RecordExpenseRequest {
+        uscc: trained.clone(),
+        period: Some(common::Period {
+            code: PERIOD.into(),
+        }),
+        kind: kind.into(),
+        amount_fen,
+        evidence: "invoice 2025-0042".into(),
+    };
+    let bad = app
+        .client
+        .clone()
+        .record_expense(as_dev("commerce", record(-1, "Training!")))
+        .await
+        .unwrap_err();
+    assert_eq!(testkit::invalid_fields(&bad), ["kind", "amount_fen"]);
+    app.client
+        .clone()
+        .record_expense(as_dev("commerce", record(30_001, "training")))
+        .await
+        .unwrap();
+    let id = policy_id("training-share");
+    let benefit = pb::Benefit {
+        amount: Some(pb::benefit::Amount::Expense(pb::ShareOfExpense {
+            kind: "training".into(),
+            rate_bp: 5_000,
+        })),
+        cap_fen: 0,
+    };
+    app.put("commerce", spec(&id, benefit, 1_000_000), 0)
+        .await
+        .unwrap();
+    let round = app.run_round("commerce", &id).await.unwrap();
+    assert_eq!(
+        amounts(&round),
+        [(trained, 15_001)],
+        "half of 30,001 fen rounded half up; nothing recorded, nothing paid"
+    );
+    app.stop().await;
+}
