@@ -152,6 +152,7 @@ async fn parcel(mut service: Client, parcel_id: &str, format: Format) -> Result<
     let reply = service
         .get_parcel(call(pb::GetParcelRequest {
             parcel_id: parcel_id.trim().to_string(),
+            as_of: None,
         }))
         .await?
         .into_inner();
@@ -242,6 +243,7 @@ async fn units(mut service: Client, parcel_id: &str, format: Format) -> Result<(
     let reply = service
         .get_parcel(call(pb::GetParcelRequest {
             parcel_id: parcel_id.trim().to_string(),
+            as_of: None,
         }))
         .await?
         .into_inner();

@@ -15,6 +15,7 @@ use crate::domain::{
     grant::PlotRatioMinimums,
     idle::IdleRules,
     lateness::LatenessRules,
+    low_efficiency::LowEfficiencyRules,
     supply::{LEASE_YEARS_CAP, TermRules},
 };
 
@@ -55,6 +56,18 @@ pub mod vars {
     pub const IDLE_INVESTMENT_PERCENT: &str = "LAND_IDLE_INVESTMENT_PERCENT";
     /// How often the idle pass runs, seconds (default 3600).
     pub const IDLE_CHECK_SECONDS: &str = "LAND_IDLE_CHECK_SECONDS";
+    /// Idle fee, percent of the price (default 20).
+    pub const IDLE_FEE_PERCENT: &str = "LAND_IDLE_FEE_PERCENT";
+    /// Months idle before take-back review (default 24).
+    pub const IDLE_TAKE_BACK_MONTHS: &str = "LAND_IDLE_TAKE_BACK_MONTHS";
+    /// Months after completion before the low-efficiency rule applies (default 24).
+    pub const LOW_EFFICIENCY_AFTER_MONTHS: &str = "LAND_LOW_EFFICIENCY_AFTER_MONTHS";
+    /// Share of a commitment under which land is low-efficiency, percent (default 50).
+    pub const LOW_EFFICIENCY_PERCENT: &str = "LAND_LOW_EFFICIENCY_PERCENT";
+    /// Shortest long-term lease and renewal, years (default 5).
+    pub const LONG_LEASE_MIN_YEARS: &str = "LAND_LONG_LEASE_MIN_YEARS";
+    /// Longest long-term lease and renewal, years (default 20).
+    pub const LONG_LEASE_MAX_YEARS: &str = "LAND_LONG_LEASE_MAX_YEARS";
     /// Smallest unit of a split building, hundredths of a m² (default 30000 = 300 m²).
     pub const MIN_UNIT_CENTI_M2: &str = "LAND_MIN_UNIT_CENTI_M2";
     /// Departments told of evaluation changes, comma-separated (default natural_resources,commerce).
@@ -78,6 +91,12 @@ pub mod vars {
         IDLE_STOPPED_MONTHS,
         IDLE_INVESTMENT_PERCENT,
         IDLE_CHECK_SECONDS,
+        IDLE_FEE_PERCENT,
+        IDLE_TAKE_BACK_MONTHS,
+        LOW_EFFICIENCY_AFTER_MONTHS,
+        LOW_EFFICIENCY_PERCENT,
+        LONG_LEASE_MIN_YEARS,
+        LONG_LEASE_MAX_YEARS,
         MIN_UNIT_CENTI_M2,
         NOTICE_DEPARTMENTS,
     ];
@@ -142,11 +161,8 @@ fn rules(get: Get<'_>) -> Result<LandRules, ConfigError> {
     let evaluation = EvaluationRules {
         rectification_days: number(vars::RECTIFICATION_DAYS, d.evaluation.rectification_days)?,
     };
-    let idle = IdleRules {
-        not_started_months: number(vars::IDLE_NOT_STARTED_MONTHS, d.idle.not_started_months)?,
-        stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.idle.stopped_months)?,
-        investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.idle.investment_percent)?,
-    };
+    let idle = idle_rules(get, &d.idle)?;
+    let low_efficiency = low_efficiency_rules(get, &d.low_efficiency)?;
     let min_unit_centi_m2: i64 = parse_or(
         get(vars::MIN_UNIT_CENTI_M2),
         vars::MIN_UNIT_CENTI_M2,
@@ -171,9 +187,62 @@ fn rules(get: Get<'_>) -> Result<LandRules, ConfigError> {
         lateness,
         evaluation,
         idle,
+        low_efficiency,
         min_unit_centi_m2,
         notice_departments,
         idle_notice_departments: d.idle_notice_departments,
+        disposal_notice_departments: d.disposal_notice_departments,
+    })
+}
+
+/// A number from its variable or its default, within `range`.
+fn bounded(
+    get: Get<'_>,
+    var: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let value: u32 = parse_or(get(var), var, || default)?;
+    if !range.contains(&value) {
+        return Err(ConfigError {
+            var,
+            reason: format!("{} to {}", range.start(), range.end()),
+        });
+    }
+    Ok(value)
+}
+
+/// The idle rule, its fee (0 to 100 %) and its take-back review (after the idle months).
+fn idle_rules(get: Get<'_>, d: &IdleRules) -> Result<IdleRules, ConfigError> {
+    let number = |var: &'static str, default: u32| parse_or(get(var), var, || default);
+    let rules = IdleRules {
+        not_started_months: number(vars::IDLE_NOT_STARTED_MONTHS, d.not_started_months)?,
+        stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.stopped_months)?,
+        investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.investment_percent)?,
+        fee_percent: bounded(get, vars::IDLE_FEE_PERCENT, d.fee_percent, 0..=100)?,
+        take_back_months: bounded(get, vars::IDLE_TAKE_BACK_MONTHS, d.take_back_months, 1..=600)?,
+    };
+    if rules.take_back_months < rules.not_started_months.max(rules.stopped_months) {
+        return Err(ConfigError {
+            var: vars::IDLE_TAKE_BACK_MONTHS,
+            reason: "at least the months that make land idle".into(),
+        });
+    }
+    Ok(rules)
+}
+
+fn low_efficiency_rules(
+    get: Get<'_>,
+    d: &LowEfficiencyRules,
+) -> Result<LowEfficiencyRules, ConfigError> {
+    Ok(LowEfficiencyRules {
+        after_completion_months: bounded(
+            get,
+            vars::LOW_EFFICIENCY_AFTER_MONTHS,
+            d.after_completion_months,
+            0..=600,
+        )?,
+        threshold_percent: bounded(get, vars::LOW_EFFICIENCY_PERCENT, d.threshold_percent, 1..=100)?,
     })
 }
 
@@ -203,7 +272,15 @@ fn term_rules(get: Get<'_>, d: &TermRules) -> Result<TermRules, ConfigError> {
             vars::MIN_YEARLY_RENT_PERMILLE,
             || d.min_yearly_rent_permille,
         )?,
+        long_lease_min_years: years(vars::LONG_LEASE_MIN_YEARS, d.long_lease_min_years)?,
+        long_lease_max_years: years(vars::LONG_LEASE_MAX_YEARS, d.long_lease_max_years)?,
     };
+    if terms.long_lease_min_years > terms.long_lease_max_years {
+        return Err(ConfigError {
+            var: vars::LONG_LEASE_MAX_YEARS,
+            reason: format!("at least {} years", terms.long_lease_min_years),
+        });
+    }
     if terms.lease_max_years > LEASE_YEARS_CAP {
         return Err(ConfigError {
             var: vars::LEASE_MAX_YEARS,
@@ -273,6 +350,31 @@ mod tests {
         assert_eq!(config.rules.terms.min_yearly_rent_permille, 50);
         assert_eq!(config.rules.lateness.damages_permille_per_day, 1);
         assert_eq!(config.rules.lateness.take_back_after_months, 6);
+        assert_eq!(config.rules.idle.fee_percent, 20);
+        assert_eq!(config.rules.idle.take_back_months, 24);
+        assert_eq!(config.rules.low_efficiency.threshold_percent, 50);
+        assert_eq!(config.rules.terms.long_lease_min_years, 5);
+        assert_eq!(config.rules.terms.long_lease_max_years, 20);
+    }
+
+    #[test]
+    fn the_new_rules_are_bounded_and_refused_by_name() {
+        for (var, bad) in [
+            (vars::IDLE_FEE_PERCENT, "101"),
+            (vars::IDLE_TAKE_BACK_MONTHS, "11"),
+            (vars::LOW_EFFICIENCY_PERCENT, "0"),
+            (vars::LONG_LEASE_MIN_YEARS, "21"),
+        ] {
+            let err = Config::from_lookup(lookup_in(&[(var, bad)])).unwrap_err();
+            let want = if var == vars::LONG_LEASE_MIN_YEARS {
+                vars::LONG_LEASE_MAX_YEARS
+            } else {
+                var
+            };
+            assert_eq!(err.var, want, "{var}={bad}");
+        }
+        let ok = Config::from_lookup(lookup_in(&[(vars::IDLE_FEE_PERCENT, "100")])).unwrap();
+        assert_eq!(ok.rules.idle.fee_percent, 100);
     }
 
     #[test]

@@ -10,7 +10,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use haicheng_proto::{
     land::v1::{
-        CommitmentEvaluated, GrantIdle, LeaseConverted, ParcelGranted, UnitLeased, UnitSold,
+        CommitmentEvaluated, GrantIdle, GrantLowEfficiencyChanged, GrantTakenBack,
+        GrantUnderTakeBackReview, IdleFeeOrdered, IdleFeeSettled, LeaseConverted, LeaseRenewed,
+        ParcelGranted, ParcelMerged, ParcelSplit, UnitLeased, UnitSold,
     },
     topics,
 };
@@ -22,6 +24,7 @@ use crate::{
     api::convert,
     domain::{
         conversion::Conversion,
+        disposal::IdleFee,
         evaluation::EvaluationRecord,
         grant::GrantView,
         idle::IdleReason,
@@ -109,6 +112,93 @@ pub fn grant_idle(grant: &GrantView, reason: IdleReason, on: NaiveDate) -> Outgo
         flagged_on: on.to_string(),
     };
     land_event(&grant.grant.parcel_id, &event)
+}
+
+pub fn idle_fee_ordered(grant: &GrantView, fee: &IdleFee) -> OutgoingEvent {
+    let event = IdleFeeOrdered {
+        grant: Some(convert::grant_to_proto(grant)),
+        parcel_id: grant.grant.parcel_id.clone(),
+        fee_fen: fee.fee_fen,
+        ordered_on: fee.ordered_on.to_string(),
+    };
+    land_event(&grant.grant.parcel_id, &event)
+}
+
+pub fn idle_fee_settled(grant: &GrantView, fee: &IdleFee) -> OutgoingEvent {
+    let event = IdleFeeSettled {
+        grant: Some(convert::grant_to_proto(grant)),
+        parcel_id: grant.grant.parcel_id.clone(),
+        status: convert::fee_status_to_proto(fee.status) as i32,
+        waiver_reason: fee.waiver_reason.clone().unwrap_or_default(),
+    };
+    land_event(&grant.grant.parcel_id, &event)
+}
+
+pub fn under_take_back_review(grant: &GrantView, reason: &str, on: NaiveDate) -> OutgoingEvent {
+    let event = GrantUnderTakeBackReview {
+        grant: Some(convert::grant_to_proto(grant)),
+        parcel_id: grant.grant.parcel_id.clone(),
+        reason: reason.to_string(),
+        flagged_on: on.to_string(),
+    };
+    land_event(&grant.grant.parcel_id, &event)
+}
+
+pub fn grant_taken_back(
+    grant: &GrantView,
+    parcel: &ParcelRecord,
+    at: DateTime<Utc>,
+) -> OutgoingEvent {
+    let event = GrantTakenBack {
+        grant: Some(convert::grant_to_proto(grant)),
+        parcel: Some(convert::parcel_to_proto(parcel)),
+        taken_back_at: Some(to_timestamp(at)),
+    };
+    land_event(&parcel.id, &event)
+}
+
+pub fn low_efficiency_changed(evaluation: &EvaluationRecord, low: bool) -> OutgoingEvent {
+    let event = GrantLowEfficiencyChanged {
+        grant_id: evaluation.grant_id.to_string(),
+        parcel_id: evaluation.parcel_id.clone(),
+        uscc: evaluation.uscc.clone(),
+        low_efficiency: low,
+        evaluation_id: evaluation.id.to_string(),
+        evaluated_on: evaluation.evaluated_on.to_string(),
+    };
+    land_event(&evaluation.parcel_id, &event)
+}
+
+pub fn lease_renewed(grant: &GrantView, years: u32, yearly_rent_fen: i64) -> OutgoingEvent {
+    let event = LeaseRenewed {
+        grant: Some(convert::grant_to_proto(grant)),
+        parcel_id: grant.grant.parcel_id.clone(),
+        years: years as i32,
+        yearly_rent_fen,
+    };
+    land_event(&grant.grant.parcel_id, &event)
+}
+
+/// `ParcelSplit`, keyed by the old parcel's id.
+pub fn parcel_split(old_id: &str, parts: &[ParcelRecord], at: DateTime<Utc>) -> OutgoingEvent {
+    let event = ParcelSplit {
+        old_parcel_id: old_id.to_string(),
+        new_parcel_ids: parts.iter().map(|p| p.id.clone()).collect(),
+        parcels: parts.iter().map(convert::parcel_to_proto).collect(),
+        split_at: Some(to_timestamp(at)),
+    };
+    land_event(old_id, &event)
+}
+
+/// `ParcelMerged`, keyed by the new parcel's id.
+pub fn parcel_merged(old_ids: &[String], merged: &ParcelRecord, at: DateTime<Utc>) -> OutgoingEvent {
+    let event = ParcelMerged {
+        old_parcel_ids: old_ids.to_vec(),
+        new_parcel_id: merged.id.clone(),
+        parcel: Some(convert::parcel_to_proto(merged)),
+        merged_at: Some(to_timestamp(at)),
+    };
+    land_event(&merged.id, &event)
 }
 
 /// One notice, to each of the departments it goes to.

@@ -9,6 +9,7 @@ use platform::{Class, time::to_timestamp};
 
 use crate::domain::{
     LandUse,
+    disposal::{FeeStatus, IdleFee, TakeBack},
     evaluation::{EvaluationRecord, Item, Outcome},
     grant::{Commitments, ContractRequest, GrantRequest, GrantStatus, GrantView},
     parcel::{ParcelRecord, ParcelStatus},
@@ -67,6 +68,7 @@ pub fn supply_mode_from_proto(value: i32) -> Option<SupplyMode> {
         pb::SupplyMode::StandardTransfer => Some(SupplyMode::StandardTransfer),
         pb::SupplyMode::FlexibleTerm => Some(SupplyMode::FlexibleTerm),
         pb::SupplyMode::LeaseThenTransfer => Some(SupplyMode::LeaseThenTransfer),
+        pb::SupplyMode::LongTermLease => Some(SupplyMode::LongTermLease),
     }
 }
 
@@ -75,6 +77,7 @@ fn supply_mode_to_proto(mode: SupplyMode) -> pb::SupplyMode {
         SupplyMode::StandardTransfer => pb::SupplyMode::StandardTransfer,
         SupplyMode::FlexibleTerm => pb::SupplyMode::FlexibleTerm,
         SupplyMode::LeaseThenTransfer => pb::SupplyMode::LeaseThenTransfer,
+        SupplyMode::LongTermLease => pb::SupplyMode::LongTermLease,
     }
 }
 
@@ -140,11 +143,7 @@ pub fn grant_to_proto(view: &GrantView) -> pb::Grant {
             production_check_on: g.contract.production_check_on.to_string(),
         }),
         commitments: Some(commitments_to_proto(&g.commitments)),
-        status: match g.status {
-            GrantStatus::Leasing => pb::GrantStatus::Leasing,
-            GrantStatus::Transferred => pb::GrantStatus::Transferred,
-            GrantStatus::Ended => pb::GrantStatus::Ended,
-        } as i32,
+        status: grant_status_to_proto(g.status) as i32,
         progress: Some(pb::Progress {
             started_on: date(g.progress.started_on),
             completed_on: date(g.progress.completed_on),
@@ -160,6 +159,61 @@ pub fn grant_to_proto(view: &GrantView) -> pb::Grant {
         rent_credited_fen: g.rent_credited_fen,
         granted_at: Some(to_timestamp(g.granted_at)),
         version: g.version,
+        idle_fee: g.disposal.idle_fee.as_ref().map(idle_fee_to_proto),
+        take_back_review: crate::domain::disposal::review_reason(view)
+            .map_or_else(String::new, |r| r.as_str().to_string()),
+        low_efficiency: g.disposal.low_efficiency,
+        take_back: g.disposal.take_back.as_ref().map(take_back_to_proto),
+        ended_at: g.disposal.ended_at.map(to_timestamp),
+    }
+}
+
+fn grant_status_to_proto(status: GrantStatus) -> pb::GrantStatus {
+    match status {
+        GrantStatus::Leasing => pb::GrantStatus::Leasing,
+        GrantStatus::Transferred => pb::GrantStatus::Transferred,
+        GrantStatus::Ended => pb::GrantStatus::Ended,
+        GrantStatus::TakenBack => pb::GrantStatus::TakenBack,
+    }
+}
+
+pub fn fee_status_to_proto(status: FeeStatus) -> pb::IdleFeeStatus {
+    match status {
+        FeeStatus::Ordered => pb::IdleFeeStatus::Ordered,
+        FeeStatus::Paid => pb::IdleFeeStatus::Paid,
+        FeeStatus::Waived => pb::IdleFeeStatus::Waived,
+    }
+}
+
+fn idle_fee_to_proto(fee: &IdleFee) -> pb::IdleFee {
+    pb::IdleFee {
+        fee_fen: fee.fee_fen,
+        status: fee_status_to_proto(fee.status) as i32,
+        ordered_on: fee.ordered_on.to_string(),
+        settled_on: date(fee.settled_on),
+        waiver_reason: fee.waiver_reason.clone().unwrap_or_default(),
+    }
+}
+
+pub fn take_back_to_proto(t: &TakeBack) -> pb::TakeBack {
+    pb::TakeBack {
+        review_reason: t.review_reason.clone(),
+        reason: t.reason.clone(),
+        document_number: t.document_number.clone(),
+        decided_on: t.decided_on.to_string(),
+        decided_by: t.decided_by.clone(),
+        units: t
+            .units
+            .iter()
+            .map(|u| pb::TakenBackUnit {
+                unit_id: u.unit_id.clone(),
+                building_id: u.building_id.clone(),
+                holder_uscc: u.holder_uscc.clone().unwrap_or_default(),
+                status: UnitStatus::parse(&u.status)
+                    .map_or(pb::UnitStatus::Unspecified, unit_status_to_proto)
+                    as i32,
+            })
+            .collect(),
     }
 }
 
@@ -205,6 +259,14 @@ pub fn evaluation_to_proto(e: &EvaluationRecord) -> pb::CommitmentEvaluation {
     }
 }
 
+fn unit_status_to_proto(status: UnitStatus) -> pb::UnitStatus {
+    match status {
+        UnitStatus::Available => pb::UnitStatus::Available,
+        UnitStatus::Leased => pb::UnitStatus::Leased,
+        UnitStatus::Sold => pb::UnitStatus::Sold,
+    }
+}
+
 pub fn unit_to_proto(u: &UnitRecord) -> pb::Unit {
     pb::Unit {
         id: u.id.to_string(),
@@ -214,11 +276,7 @@ pub fn unit_to_proto(u: &UnitRecord) -> pb::Unit {
         part: u.part.clone(),
         floor_area_centi_m2: u.floor_area_centi_m2,
         unit_use: pb::UnitUse::Production as i32,
-        status: match u.status {
-            UnitStatus::Available => pb::UnitStatus::Available,
-            UnitStatus::Leased => pb::UnitStatus::Leased,
-            UnitStatus::Sold => pb::UnitStatus::Sold,
-        } as i32,
+        status: unit_status_to_proto(u.status) as i32,
         holder_uscc: u.holder_uscc.clone().unwrap_or_default(),
         apportioned_centi_mu: u.apportioned_centi_mu,
         version: u.version,

@@ -10,6 +10,7 @@
 //! reads only the parks named by its `land.park:<park>` scopes.
 
 pub mod convert;
+mod disposal;
 mod grants;
 mod parcels;
 mod queue;
@@ -23,7 +24,7 @@ use platform::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::Refused,
+    domain::{Refused, disposal::TakeBackCommand},
     store::{Store, StoreError},
 };
 
@@ -45,6 +46,7 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "GetGrant",
         "ListEvaluations",
         "ListLandApplications",
+        "ListLowEfficiencyGrants",
     ] {
         policy = policy.allow(&method(name), read.clone());
     }
@@ -60,7 +62,13 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "SellUnit",
         "SubmitLandApplication",
         "AllocateLand",
+        "RenewLease",
     ] {
+        policy = policy.allow(&method(name), write.clone());
+    }
+    // Idle land and take-back are natural resources' decisions (闲置土地处置办法): the write
+    // scope here, and the handler checks the department ([`natural_resources_only`]).
+    for name in ["RunIdlePass", "RecordIdleFee", "TakeBackGrant"] {
         policy = policy.allow(&method(name), write.clone());
     }
     policy
@@ -116,6 +124,17 @@ impl Parks {
 /// Who records a change: the caller's identity.
 fn recorded_by<T>(request: &Request<T>) -> Result<String, Status> {
     Ok(Principal::of(request)?.identity.to_string())
+}
+
+/// Idle land and take-back are decided by natural resources only (闲置土地处置办法): another
+/// department, even with the write scope, is PERMISSION_DENIED.
+fn natural_resources_only<T>(request: &Request<T>) -> Result<(), Status> {
+    let principal = Principal::of(request)?;
+    if principal.department() == Some(Department::NaturalResources) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied("only natural resources decides on idle land".into()).into())
+    }
 }
 
 /// A refusal of the domain: its field violations, or the rule that fails.
@@ -201,10 +220,16 @@ impl LandService for LandApi {
         request: Request<pb::GetParcelRequest>,
     ) -> Answer<pb::GetParcelResponse> {
         let parks = Parks::of_request(&request)?;
-        let id = parcels::parcel_id(&request.get_ref().parcel_id)?;
-        let record = self.store.parcel(id).await?;
+        let (id, as_of) = parcels::parcel_as_of(request.get_ref())?;
+        let (record, grant) = match as_of {
+            None => {
+                let record = self.store.parcel(id).await?;
+                let grant = self.store.grant_on(&record.id).await?;
+                (record, grant)
+            }
+            Some(at) => self.store.parcel_at(id, at).await?,
+        };
         parks.check(record.park)?;
-        let grant = self.store.grant_on(&record.id).await?;
         let buildings = self.store.buildings(&record.id).await?;
         Ok(Response::new(pb::GetParcelResponse {
             parcel: Some(convert::parcel_to_proto(&record)),
@@ -417,6 +442,105 @@ impl LandService for LandApi {
         Ok(Response::new(pb::AllocateLandResponse {
             application: Some(convert::application_to_proto(&application)),
             grant: Some(convert::grant_to_proto(&granted)),
+        }))
+    }
+
+    async fn run_idle_pass(
+        &self,
+        request: Request<pb::RunIdlePassRequest>,
+    ) -> Answer<pb::RunIdlePassResponse> {
+        natural_resources_only(&request)?;
+        let on = disposal::pass_day(request.get_ref())?;
+        let outcome = self.store.idle_pass(on).await?;
+        tracing::info!(?on, flagged = outcome.flagged, review = outcome.take_back_review, "idle pass");
+        Ok(Response::new(pb::RunIdlePassResponse {
+            flagged_idle: i32::try_from(outcome.flagged).unwrap_or(i32::MAX),
+            take_back_review: i32::try_from(outcome.take_back_review).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn record_idle_fee(
+        &self,
+        request: Request<pb::RecordIdleFeeRequest>,
+    ) -> Answer<pb::RecordIdleFeeResponse> {
+        natural_resources_only(&request)?;
+        let r = request.get_ref();
+        let (id, settlement) = disposal::fee(r)?;
+        let grant = self
+            .store
+            .settle_idle_fee(id, r.expected_version, settlement)
+            .await?;
+        Ok(Response::new(pb::RecordIdleFeeResponse {
+            grant: Some(convert::grant_to_proto(&grant)),
+        }))
+    }
+
+    async fn take_back_grant(
+        &self,
+        request: Request<pb::TakeBackGrantRequest>,
+    ) -> Answer<pb::TakeBackGrantResponse> {
+        natural_resources_only(&request)?;
+        let by = recorded_by(&request)?;
+        let r = request.get_ref();
+        let t = disposal::take_back(r)?;
+        let command = TakeBackCommand {
+            reason: &t.reason,
+            document_number: &t.document_number,
+            decided_by: &by,
+        };
+        let (grant, parcel) = self
+            .store
+            .take_back(t.id, r.expected_version, &command)
+            .await?;
+        tracing::info!(grant_id = %t.id, parcel_id = %parcel.id, "grant taken back");
+        Ok(Response::new(pb::TakeBackGrantResponse {
+            grant: Some(convert::grant_to_proto(&grant)),
+            parcel: Some(convert::parcel_to_proto(&parcel)),
+        }))
+    }
+
+    async fn list_low_efficiency_grants(
+        &self,
+        request: Request<pb::ListLowEfficiencyGrantsRequest>,
+    ) -> Answer<pb::ListLowEfficiencyGrantsResponse> {
+        let parks = Parks::of_request(&request)?;
+        let page = disposal::low_efficiency_page(request.get_ref(), parks)?;
+        let mut grants = Vec::new();
+        let mut after = page.after;
+        // Pages of the flagged grants, kept to the caller's parks, until one more than a page.
+        loop {
+            let batch = self.store.low_efficiency_grants(after, 500).await?;
+            let done = batch.len() < 500;
+            after = batch.last().map(|(g, _)| g.grant.id);
+            grants.extend(batch.into_iter().filter(|(_, park)| page.parks.allows(*park)));
+            if done || grants.len() > page.size as usize {
+                break;
+            }
+        }
+        let next = if grants.len() > page.size as usize {
+            grants.truncate(page.size as usize);
+            grants
+                .last()
+                .map(|(g, _)| platform::paging::encode_token(&g.grant.id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListLowEfficiencyGrantsResponse {
+            grants: grants.iter().map(|(g, _)| convert::grant_to_proto(g)).collect(),
+            next_page_token: next,
+        }))
+    }
+
+    async fn renew_lease(
+        &self,
+        request: Request<pb::RenewLeaseRequest>,
+    ) -> Answer<pb::RenewLeaseResponse> {
+        let r = request.get_ref();
+        let (id, renewal) = disposal::renewal(r)?;
+        let grant = self.store.renew_lease(id, r.expected_version, renewal).await?;
+        Ok(Response::new(pb::RenewLeaseResponse {
+            grant: Some(convert::grant_to_proto(&grant)),
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! Requests of the parcel RPCs (register, get, list, split, merge), checked for shape.
 
+use chrono::{DateTime, Utc};
 use haicheng_proto::land::v1 as pb;
-use platform::{ApiError, Park, Violations, paging};
+use platform::{ApiError, Park, Violations, paging, time::from_timestamp};
 
 use super::{Parks, absorb, convert, done};
 use crate::{
@@ -38,12 +39,20 @@ pub(super) fn new_parcel(r: &pb::RegisterParcelRequest) -> Result<NewParcel, Api
     done(new, v)
 }
 
-/// A parcel id read from `parcel_id`.
-pub(super) fn parcel_id(id: &str) -> Result<&str, ApiError> {
+/// The parcel and the time of a `GetParcel` (`None`: now).
+pub(super) fn parcel_as_of(
+    r: &pb::GetParcelRequest,
+) -> Result<(&str, Option<DateTime<Utc>>), ApiError> {
     let mut v = Violations::new();
-    parcel::check_id(id, "parcel_id", &mut v);
+    parcel::check_id(&r.parcel_id, "parcel_id", &mut v);
+    let as_of = r.as_of.as_ref().map(from_timestamp);
+    v.check(
+        !matches!(as_of, Some(None)),
+        "as_of",
+        "not a valid timestamp",
+    );
     v.finish()?;
-    Ok(id)
+    Ok((&r.parcel_id, as_of.flatten()))
 }
 
 /// One page of a parcel list.

@@ -77,7 +77,8 @@ pub fn decide(
     today: NaiveDate,
 ) -> Result<Conversion, ConversionRefused> {
     let facts = LeaseFacts {
-        leasing: grant.status == GrantStatus::Leasing,
+        leasing: grant.status == GrantStatus::Leasing
+            && grant.terms.mode == super::supply::SupplyMode::LeaseThenTransfer,
         signed_on: grant.contract.signed_on,
         lease_years: grant.terms.lease_years,
         yearly_rent_fen: grant.terms.yearly_rent_fen,

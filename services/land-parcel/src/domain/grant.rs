@@ -438,6 +438,8 @@ pub enum GrantStatus {
     Leasing,
     Transferred,
     Ended,
+    /// Taken back by the government (无偿收回).
+    TakenBack,
 }
 
 impl std::fmt::Display for GrantStatus {
@@ -452,6 +454,7 @@ impl GrantStatus {
             GrantStatus::Leasing => "leasing",
             GrantStatus::Transferred => "transferred",
             GrantStatus::Ended => "ended",
+            GrantStatus::TakenBack => "taken_back",
         }
     }
 
@@ -460,6 +463,7 @@ impl GrantStatus {
             GrantStatus::Leasing,
             GrantStatus::Transferred,
             GrantStatus::Ended,
+            GrantStatus::TakenBack,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
@@ -482,6 +486,15 @@ pub struct GrantRecord {
     pub rent_credited_fen: i64,
     pub granted_at: DateTime<Utc>,
     pub version: i64,
+    /// Idle fee, take-back review and decision, low efficiency, end.
+    pub disposal: super::disposal::Disposal,
+}
+
+impl GrantRecord {
+    /// Leasing or transferred: the grant holds its parcel.
+    pub fn in_force(&self) -> bool {
+        matches!(self.status, GrantStatus::Leasing | GrantStatus::Transferred)
+    }
 }
 
 /// A grant with its lateness as of the day it was read.
@@ -556,7 +569,9 @@ pub fn decide(
         &rules.plot_ratio_minimums,
     )?;
     let (status, parcel_status) = match plan.terms.mode {
-        SupplyMode::LeaseThenTransfer => (GrantStatus::Leasing, ParcelStatus::Leased),
+        SupplyMode::LeaseThenTransfer | SupplyMode::LongTermLease => {
+            (GrantStatus::Leasing, ParcelStatus::Leased)
+        }
         _ => (GrantStatus::Transferred, ParcelStatus::Granted),
     };
     Ok(GrantDecision {
@@ -573,7 +588,7 @@ pub fn decide_milestone(
     milestone: &lateness::Milestone,
     today: NaiveDate,
 ) -> Result<Progress, lateness::MilestoneRefused> {
-    if grant.status == GrantStatus::Ended {
+    if !grant.in_force() {
         return Err(lateness::MilestoneRefused::Ended(grant.id));
     }
     lateness::apply_milestone(&grant.progress, grant.contract.signed_on, milestone, today)

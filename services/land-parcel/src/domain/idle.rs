@@ -18,6 +18,11 @@ pub struct IdleRules {
     pub stopped_months: u32,
     /// Share of the committed investment under which a stop counts, percent (25).
     pub investment_percent: u32,
+    /// Idle fee, percent of the price (20).
+    pub fee_percent: u32,
+    /// Months without a start after the agreed date, or of standstill after an early stop,
+    /// that put an idle grant under take-back review (24: two years idle, art. 14).
+    pub take_back_months: u32,
 }
 
 impl Default for IdleRules {
@@ -26,6 +31,8 @@ impl Default for IdleRules {
             not_started_months: 12,
             stopped_months: 12,
             investment_percent: 25,
+            fee_percent: 20,
+            take_back_months: 24,
         }
     }
 }
@@ -63,16 +70,31 @@ pub fn idle_reason(
     today: NaiveDate,
     rules: &IdleRules,
 ) -> Option<IdleReason> {
+    idle_after(
+        facts,
+        today,
+        rules,
+        (rules.not_started_months, rules.stopped_months),
+    )
+}
+
+/// The reason the grant is idle on `today` counting `(not started, stopped)` months.
+fn idle_after(
+    facts: &IdleFacts<'_>,
+    today: NaiveDate,
+    rules: &IdleRules,
+    (not_started_months, stopped_months): (u32, u32),
+) -> Option<IdleReason> {
     let p = facts.progress;
     let Some(started_on) = p.started_on else {
-        return (today >= add_months(facts.start_by, rules.not_started_months))
+        return (today >= add_months(facts.start_by, not_started_months))
             .then_some(IdleReason::NotStarted);
     };
     if p.completed_on.is_some() {
         return None;
     }
     let last = p.last_progress_on.unwrap_or(started_on);
-    let stopped = today >= add_months(last, rules.stopped_months);
+    let stopped = today >= add_months(last, stopped_months);
     let little_built =
         i128::from(p.built_floor_area_centi_m2) * 3 < i128::from(facts.planned_floor_centi_m2);
     let little_invested = i128::from(p.investment_to_date_fen) * 100
@@ -85,24 +107,28 @@ pub fn decide(grant: &GrantRecord, on: NaiveDate, rules: &IdleRules) -> Option<I
     if grant.idle_reason.is_some() {
         return None;
     }
+    idle_reason(&facts_of(grant), on, rules)
+}
+
+/// Whether `grant` is idle on `on` counting `months` from the agreed start (not started) or
+/// from the last progress (stopped early): the take-back review counts two years.
+pub fn idle_for(
+    grant: &GrantRecord,
+    on: NaiveDate,
+    rules: &IdleRules,
+    months: u32,
+) -> Option<IdleReason> {
+    idle_after(&facts_of(grant), on, rules, (months, months))
+}
+
+fn facts_of(grant: &GrantRecord) -> IdleFacts<'_> {
     let c = &grant.commitments;
-    let facts = IdleFacts {
+    IdleFacts {
         start_by: grant.contract.start_by,
         progress: &grant.progress,
         planned_floor_centi_m2: floor_area_for(c.plot_ratio_milli, grant.land_centi_mu),
         committed_investment_fen: scale_fen(c.investment_fen_per_mu, grant.land_centi_mu, 100),
-    };
-    idle_reason(&facts, on, rules)
-}
-
-/// The text of the notice of idle land.
-pub fn notice_text(grant: &GrantRecord, reason: IdleReason, on: NaiveDate) -> String {
-    format!(
-        "Grant {} on parcel {}: idle land ({}) as of {on}; idle fee and take-back to be reviewed",
-        grant.id,
-        grant.parcel_id,
-        reason.as_str()
-    )
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The land rules, pure: no I/O, no protobuf types. Each module is one concern:
 //!
 //! - [`parcel`]: parcels, their checks, split and merge (lineage);
-//! - [`supply`]: supply modes and their term rules (出让, 弹性年期, 先租后让);
+//! - [`supply`]: supply modes and their term rules (出让, 弹性年期, 先租后让, 长期租赁);
 //! - [`grant`]: the contract and the performance agreement (履约监管协议) of a grant;
 //! - [`lateness`]: damages per day for a late start or completion, the take-back review flag;
 //! - [`evaluation`]: actual figures per mu against the commitments, damages, early warnings;
 //! - [`idle`]: the idle land rule (闲置土地);
+//! - [`disposal`]: idle fees, take-back review and take-back (无偿收回);
+//! - [`low_efficiency`]: low-efficiency land (低效用地) two years after completion;
 //! - [`conversion`]: lease to transfer;
 //! - [`units`]: buildings split into units (分割转让) and the land apportioned to a unit;
 //! - [`queue`]: the order of the land application queue.
@@ -15,10 +17,12 @@
 //! variant names the rule. The store loads the state and commits the decision.
 
 pub mod conversion;
+pub mod disposal;
 pub mod evaluation;
 pub mod grant;
 pub mod idle;
 pub mod lateness;
+pub mod low_efficiency;
 pub mod parcel;
 pub mod queue;
 pub mod supply;

@@ -5,7 +5,7 @@
 use platform::Violations;
 
 use super::{
-    HolderRefused, conversion::ConversionRefused, grant::GrantRefused, lateness::MilestoneRefused,
+    HolderRefused, conversion::ConversionRefused, disposal::DisposalRefused, grant::GrantRefused, lateness::MilestoneRefused,
     parcel::ParcelRefused, queue::QueueRefused, units::UnitRefused,
 };
 
@@ -24,6 +24,8 @@ pub enum Refused {
     Unit(#[from] UnitRefused),
     #[error(transparent)]
     Queue(#[from] QueueRefused),
+    #[error(transparent)]
+    Disposal(#[from] DisposalRefused),
 }
 
 impl From<HolderRefused> for Refused {
@@ -40,7 +42,8 @@ impl Refused {
             Refused::Parcel(ParcelRefused::Invalid(v))
             | Refused::Grant(GrantRefused::Invalid(v))
             | Refused::Milestone(MilestoneRefused::Invalid(v))
-            | Refused::Unit(UnitRefused::Invalid(v)) => Ok(v),
+            | Refused::Unit(UnitRefused::Invalid(v))
+            | Refused::Disposal(DisposalRefused::Invalid(v)) => Ok(v),
             other => Err(other),
         }
     }

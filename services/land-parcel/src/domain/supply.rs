@@ -8,6 +8,9 @@
 //! - Lease then transfer (先租后让): a lease of at most `lease_max_years` (5 by default, never
 //!   more than [`LEASE_YEARS_CAP`]), then a transfer; lease + transfer within the statutory
 //!   maximum; a yearly rent of at least `min_yearly_rent_permille` of the price (50 ‰ = 5 %).
+//! - Long-term lease (长期租赁): `long_lease_min_years` to `long_lease_max_years` (5 to 20 by
+//!   default, within the statutory maximum) at a yearly rent; the price is the rent of the
+//!   whole term; renewable for another term within the same limits ([`check_renewal`]).
 
 use platform::Violations;
 
@@ -22,6 +25,7 @@ pub enum SupplyMode {
     StandardTransfer,
     FlexibleTerm,
     LeaseThenTransfer,
+    LongTermLease,
 }
 
 impl SupplyMode {
@@ -30,6 +34,7 @@ impl SupplyMode {
             SupplyMode::StandardTransfer => "standard_transfer",
             SupplyMode::FlexibleTerm => "flexible_term",
             SupplyMode::LeaseThenTransfer => "lease_then_transfer",
+            SupplyMode::LongTermLease => "long_term_lease",
         }
     }
 
@@ -38,6 +43,7 @@ impl SupplyMode {
             SupplyMode::StandardTransfer,
             SupplyMode::FlexibleTerm,
             SupplyMode::LeaseThenTransfer,
+            SupplyMode::LongTermLease,
         ]
         .into_iter()
         .find(|m| m.as_str() == name)
@@ -59,6 +65,10 @@ pub struct TermRules {
     pub lease_max_years: u32,
     /// Least yearly rent as a share of the price, per mille (50 = 5 %).
     pub min_yearly_rent_permille: u32,
+    /// Shortest term of a long-term lease, and of each renewal (5).
+    pub long_lease_min_years: u32,
+    /// Longest term of a long-term lease, and of each renewal (20).
+    pub long_lease_max_years: u32,
 }
 
 impl Default for TermRules {
@@ -70,6 +80,8 @@ impl Default for TermRules {
             flexible_max_years: 20,
             lease_max_years: 5,
             min_yearly_rent_permille: 50,
+            long_lease_min_years: 5,
+            long_lease_max_years: 20,
         }
     }
 }
@@ -129,22 +141,26 @@ pub fn check_terms(
 ) -> Option<Terms> {
     let before = violations.as_slice().len();
     let statutory = i64::from(rules.statutory_max(land_use));
+    let checks = TermChecks {
+        prefix,
+        request,
+        statutory,
+    };
+    if mode == SupplyMode::LongTermLease {
+        let terms = checks.long_term_lease(rules, violations);
+        return (violations.as_slice().len() == before).then_some(terms);
+    }
     if request.price_fen <= 0 || request.price_fen > MAX_PRICE_FEN {
         violations.add(
             format!("{prefix}.price_fen"),
             format!("must be 1 to {MAX_PRICE_FEN}"),
         );
     }
-    let checks = TermChecks {
-        prefix,
-        request,
-        statutory,
-    };
     let terms = match mode {
         SupplyMode::StandardTransfer | SupplyMode::FlexibleTerm => {
             checks.transfer(mode, rules, violations)
         }
-        SupplyMode::LeaseThenTransfer => checks.lease_then_transfer(rules, violations),
+        _ => checks.lease_then_transfer(rules, violations),
     };
     (violations.as_slice().len() == before).then_some(terms)
 }
@@ -206,6 +222,40 @@ impl TermChecks<'_> {
         }
     }
 
+    /// Long-term lease (长期租赁): `term_years` within the long-lease bounds (and the statutory
+    /// maximum), a positive yearly rent; the price is the rent of the whole term.
+    fn long_term_lease(&self, rules: &TermRules, violations: &mut Violations) -> Terms {
+        let request = self.request;
+        let years = check_lease_years(
+            request.term_years,
+            rules,
+            self.statutory,
+            &self.field("term_years"),
+            violations,
+        );
+        check_rent(request.yearly_rent_fen, &self.field("yearly_rent_fen"), violations);
+        for (value, name) in [
+            (request.lease_years, "lease_years"),
+            (request.transfer_years, "transfer_years"),
+        ] {
+            violations.check(value == 0, self.field(name), "not for a long-term lease");
+        }
+        let total = i128::from(request.yearly_rent_fen) * i128::from(years);
+        if request.price_fen != 0 && i128::from(request.price_fen) != total {
+            violations.add(
+                self.field("price_fen"),
+                "0, or yearly rent × term years (the service sets it)",
+            );
+        }
+        Terms {
+            mode: SupplyMode::LongTermLease,
+            lease_years: years,
+            transfer_years: 0,
+            price_fen: i64::try_from(total).unwrap_or(MAX_PRICE_FEN),
+            yearly_rent_fen: request.yearly_rent_fen,
+        }
+    }
+
     /// Lease then transfer (先租后让): the lease capped, lease + transfer within the statutory
     /// maximum, a yearly rent of at least the configured share of the price.
     fn lease_then_transfer(&self, rules: &TermRules, violations: &mut Violations) -> Terms {
@@ -261,6 +311,66 @@ impl TermChecks<'_> {
             yearly_rent_fen: request.yearly_rent_fen,
         }
     }
+}
+
+/// Years of a long-term lease or its renewal on `field`: within the bounds and the statutory
+/// maximum. The years when they pass (0 otherwise).
+fn check_lease_years(
+    years: i64,
+    rules: &TermRules,
+    statutory: i64,
+    field: &str,
+    violations: &mut Violations,
+) -> u32 {
+    let min = i64::from(rules.long_lease_min_years);
+    let max = i64::from(rules.long_lease_max_years).min(statutory);
+    if years < min || years > max {
+        violations.add(
+            field,
+            format!("{years} years is outside the long-term lease's {min} to {max} years"),
+        );
+        return 0;
+    }
+    years as u32
+}
+
+fn check_rent(yearly_rent_fen: i64, field: &str, violations: &mut Violations) {
+    if yearly_rent_fen <= 0 || yearly_rent_fen > MAX_PRICE_FEN / 100 {
+        violations.add(field, format!("must be 1 to {}", MAX_PRICE_FEN / 100));
+    }
+}
+
+/// A renewal of a long-term lease as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewal {
+    pub years: i64,
+    pub yearly_rent_fen: i64,
+}
+
+/// The terms after renewing `terms` (a long-term lease) by `renewal`: the renewal's years
+/// within the long-lease bounds, a positive rent; the term grows by the years, the price by
+/// the renewal's rent, the yearly rent is the renewal's. Violations name `years` and
+/// `yearly_rent_fen`.
+pub fn check_renewal(
+    terms: &Terms,
+    renewal: Renewal,
+    land_use: LandUse,
+    rules: &TermRules,
+) -> Result<Terms, Violations> {
+    let mut v = Violations::new();
+    let statutory = i64::from(rules.statutory_max(land_use));
+    let years = check_lease_years(renewal.years, rules, statutory, "years", &mut v);
+    check_rent(renewal.yearly_rent_fen, "yearly_rent_fen", &mut v);
+    if !v.is_empty() {
+        return Err(v);
+    }
+    let added = i128::from(renewal.yearly_rent_fen) * i128::from(years);
+    Ok(Terms {
+        lease_years: terms.lease_years + years,
+        price_fen: i64::try_from(i128::from(terms.price_fen) + added).unwrap_or(i64::MAX),
+        yearly_rent_fen: renewal.yearly_rent_fen,
+        ..terms.clone()
+    })
 }
 
 #[cfg(test)]
@@ -400,6 +510,72 @@ mod tests {
             check(SupplyMode::StandardTransfer, request).unwrap_err(),
             ["supply.lease_years", "supply.yearly_rent_fen"]
         );
+    }
+
+    fn long(term: i64, rent: i64) -> TermRequest {
+        TermRequest {
+            term_years: term,
+            yearly_rent_fen: rent,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_long_term_lease_runs_five_to_twenty_years_and_not_four_or_twenty_one() {
+        let five = check(SupplyMode::LongTermLease, long(5, 100_000)).unwrap();
+        assert_eq!((five.lease_years, five.price_fen), (5, 500_000));
+        assert_eq!(
+            check(SupplyMode::LongTermLease, long(20, 100_000))
+                .unwrap()
+                .total_years(),
+            20
+        );
+        for years in [4, 21] {
+            assert_eq!(
+                check(SupplyMode::LongTermLease, long(years, 100_000)).unwrap_err(),
+                ["supply.term_years"],
+                "{years} years"
+            );
+        }
+        assert_eq!(
+            check(SupplyMode::LongTermLease, long(10, 0)).unwrap_err(),
+            ["supply.yearly_rent_fen"]
+        );
+        let priced = TermRequest {
+            price_fen: 1,
+            ..long(10, 100)
+        };
+        assert_eq!(
+            check(SupplyMode::LongTermLease, priced).unwrap_err(),
+            ["supply.price_fen"]
+        );
+    }
+
+    #[test]
+    fn a_renewal_adds_five_to_twenty_years_at_its_own_rent() {
+        let terms = check(SupplyMode::LongTermLease, long(10, 100_000)).unwrap();
+        let rules = TermRules::default();
+        let renew = |years, rent| {
+            check_renewal(
+                &terms,
+                Renewal {
+                    years,
+                    yearly_rent_fen: rent,
+                },
+                LandUse::Industrial,
+                &rules,
+            )
+        };
+        let renewed = renew(5, 120_000).unwrap();
+        assert_eq!(renewed.lease_years, 15);
+        assert_eq!(renewed.price_fen, 1_000_000 + 600_000);
+        assert_eq!(renewed.yearly_rent_fen, 120_000);
+        assert!(renew(20, 1).is_ok());
+        for years in [4, 21] {
+            let v = renew(years, 1).unwrap_err();
+            assert_eq!(v.as_slice()[0].field, "years", "{years} years");
+        }
+        assert_eq!(renew(5, 0).unwrap_err().as_slice()[0].field, "yearly_rent_fen");
     }
 
     proptest::proptest! {

@@ -575,7 +575,7 @@ mod tests {
         }
     }
 
-    fn grant() -> GrantRecord {
+    pub(crate) fn grant() -> GrantRecord {
         use chrono::{NaiveDate, Utc};
 
         use crate::domain::{
@@ -613,6 +613,7 @@ mod tests {
             status: GrantStatus::Transferred,
             progress: Progress::default(),
             idle_reason: None,
+            disposal: Default::default(),
             rent_credited_fen: 0,
             granted_at: Utc::now(),
             version: 1,
@@ -712,4 +713,10 @@ mod tests {
             proptest::prop_assert!(!holder_figures(&unit, 2025, &figures, None).meets_commitments);
         }
     }
+}
+
+/// A transferred grant of parcel XL-1 for other modules' tests.
+#[cfg(test)]
+pub(crate) fn tests_grant() -> GrantRecord {
+    tests::grant()
 }

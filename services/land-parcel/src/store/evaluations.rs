@@ -14,6 +14,7 @@ use crate::{
             ReturnOutcome,
         },
         grant::GrantRecord,
+        low_efficiency,
     },
     events::{self, LandNotice},
 };
@@ -142,6 +143,42 @@ fn notice<'a>(
     }
 }
 
+async fn set_low_efficiency(conn: &mut PgConnection, id: Uuid, low: bool) -> Result<()> {
+    sqlx::query!(
+        "UPDATE grants SET low_efficiency = $2, version = version + 1 WHERE id = $1",
+        id,
+        low
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The notice of a grant flagged low-efficiency, or cleared.
+fn low_efficiency_notice<'a>(
+    grant: &'a GrantRecord,
+    low: bool,
+    record: &EvaluationRecord,
+    facts: &ReturnFacts<'a>,
+) -> LandNotice<'a> {
+    let kind = if low {
+        "land_low_efficiency"
+    } else {
+        "land_low_efficiency_cleared"
+    };
+    LandNotice {
+        cause: format!("{kind}|{}|{}|{}", grant.id, facts.year, facts.revision),
+        kind,
+        text: low_efficiency::notice_text(grant, low, record.evaluated_on),
+        uscc: &grant.uscc,
+        enterprise_name: facts.name,
+        parcel_id: &grant.parcel_id,
+        period: Some(facts.year.to_string()),
+        issued_at: record.recorded_at,
+        due_on: None,
+    }
+}
+
 impl Store {
     /// Keeps the return (if it is the newest revision of its year) and evaluates the holder's
     /// grants in force, inside `conn`'s transaction (the inbox's).
@@ -171,6 +208,14 @@ impl Store {
             if let Some(kind) = decided.notice {
                 let departments = &self.rules.notice_departments;
                 announced.extend(events::notices(&notice(kind, &record, facts), departments));
+                outcome.notices += departments.len();
+            }
+            if let Some(low) = low_efficiency::decide(&grant, &record, &self.rules.low_efficiency) {
+                set_low_efficiency(conn, grant.id, low).await?;
+                announced.push(events::low_efficiency_changed(&record, low));
+                let departments = &self.rules.disposal_notice_departments;
+                let notice = low_efficiency_notice(&grant, low, &record, facts);
+                announced.extend(events::notices(&notice, departments));
                 outcome.notices += departments.len();
             }
             self.publish(conn, announced).await?;

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     domain::{
         conversion::{self, Conversion},
+        disposal::{Disposal, FeeStatus, IdleFee},
         grant::{
             self, Commitments, Contract, GrantCommand, GrantDecision, GrantRecord, GrantRefused,
             GrantRequest, GrantState, GrantStatus, GrantView,
@@ -52,6 +53,41 @@ struct Row {
     rent_credited_fen: i64,
     granted_at: DateTime<Utc>,
     version: i64,
+    idle_on: Option<NaiveDate>,
+    idle_fee_fen: Option<i64>,
+    idle_fee_status: Option<String>,
+    idle_fee_settled_on: Option<NaiveDate>,
+    idle_fee_waiver_reason: Option<String>,
+    take_back_review_on: Option<NaiveDate>,
+    low_efficiency: bool,
+    ended_at: Option<DateTime<Utc>>,
+    status_before_end: Option<String>,
+}
+
+/// The disposal columns of a row (the take-back decision is read on its own).
+fn disposal(r: &Row) -> sqlx::Result<Disposal> {
+    let idle_fee = match (r.idle_fee_fen, &r.idle_fee_status, r.idle_on) {
+        (Some(fee_fen), Some(status), Some(ordered_on)) => Some(IdleFee {
+            fee_fen,
+            status: FeeStatus::parse(status).ok_or_else(|| corrupt("idle fee status", status))?,
+            ordered_on,
+            settled_on: r.idle_fee_settled_on,
+            waiver_reason: r.idle_fee_waiver_reason.clone(),
+        }),
+        _ => None,
+    };
+    let status_before_end = match &r.status_before_end {
+        Some(s) => Some(GrantStatus::parse(s).ok_or_else(|| corrupt("grant status", s))?),
+        None => None,
+    };
+    Ok(Disposal {
+        idle_fee,
+        idle_take_back_on: r.take_back_review_on,
+        low_efficiency: r.low_efficiency,
+        take_back: None,
+        ended_at: r.ended_at,
+        status_before_end,
+    })
 }
 
 impl TryFrom<Row> for GrantRecord {
@@ -61,7 +97,9 @@ impl TryFrom<Row> for GrantRecord {
             .ok_or_else(|| corrupt("supply mode", &r.supply_mode))?;
         let status =
             GrantStatus::parse(&r.status).ok_or_else(|| corrupt("grant status", &r.status))?;
+        let disposal = disposal(&r)?;
         Ok(Self {
+            disposal,
             id: r.id,
             parcel_id: r.parcel_id,
             uscc: r.uscc,
@@ -118,15 +156,22 @@ pub(super) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<GrantRecor
             investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
             energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
             investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
-            rent_credited_fen, granted_at, version
+            rent_credited_fen, granted_at, version, idle_on, idle_fee_fen, idle_fee_status,
+            idle_fee_settled_on, idle_fee_waiver_reason, take_back_review_on, low_efficiency,
+            ended_at, status_before_end
         FROM grants WHERE id = $1",
         id
     )
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?
+    let mut grant: GrantRecord = row
+        .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?
         .try_into()
-        .map_err(StoreError::Database)
+        .map_err(StoreError::Database)?;
+    if grant.status == GrantStatus::TakenBack {
+        grant.disposal.take_back = super::disposal::take_back_of(conn, id).await?;
+    }
+    Ok(grant)
 }
 
 /// One grant, locked for the rest of the transaction.
@@ -136,6 +181,59 @@ pub(super) async fn load_locked(conn: &mut PgConnection, id: Uuid) -> Result<Gra
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("grant {id}")))?;
     load(conn, id).await
+}
+
+/// Rows of grants in force flagged low-efficiency, by id, after `after`, at most `limit`.
+pub(super) async fn low_efficiency(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<GrantRecord>> {
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, parcel_id, uscc, supply_mode, lease_years, transfer_years, price_fen,
+            yearly_rent_fen, deposit_fen, signed_on, start_by, complete_by, production_check_on,
+            investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
+            energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
+            investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
+            rent_credited_fen, granted_at, version, idle_on, idle_fee_fen, idle_fee_status,
+            idle_fee_settled_on, idle_fee_waiver_reason, take_back_review_on, low_efficiency,
+            ended_at, status_before_end
+        FROM grants WHERE low_efficiency AND status IN ('leasing', 'transferred')
+            AND ($1::uuid IS NULL OR id > $1)
+        ORDER BY id LIMIT $2",
+        after,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    records(rows)
+}
+
+/// The grant in force on a parcel at `at` (now when `None`): granted by then and not ended
+/// by then, with the status it had then.
+pub(super) async fn in_force_at(
+    conn: &mut PgConnection,
+    parcel_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<GrantRecord>> {
+    let id = sqlx::query_scalar!(
+        "SELECT id FROM grants WHERE parcel_id = $1 AND granted_at <= $2
+            AND (ended_at IS NULL OR ended_at > $2)
+         ORDER BY granted_at DESC LIMIT 1",
+        parcel_id,
+        at
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else { return Ok(None) };
+    let mut grant = load(conn, id).await?;
+    if grant.disposal.ended_at.is_some_and(|ended| ended > at) {
+        grant.status = grant.disposal.status_before_end.unwrap_or(grant.status);
+        grant.disposal.take_back = None;
+        grant.disposal.ended_at = None;
+    }
+    Ok(Some(grant))
 }
 
 /// The grant in force on a parcel, if any.
@@ -150,7 +248,9 @@ pub(super) async fn in_force_on(
             investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
             energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
             investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
-            rent_credited_fen, granted_at, version
+            rent_credited_fen, granted_at, version, idle_on, idle_fee_fen, idle_fee_status,
+            idle_fee_settled_on, idle_fee_waiver_reason, take_back_review_on, low_efficiency,
+            ended_at, status_before_end
         FROM grants WHERE parcel_id = $1 AND status IN ('leasing', 'transferred')",
         parcel_id
     )
@@ -168,7 +268,9 @@ pub(super) async fn in_force_of(conn: &mut PgConnection, uscc: &str) -> Result<V
             investment_fen_per_mu, output_fen_per_mu, tax_fen_per_mu, plot_ratio_milli,
             energy_tce_per_wan_yuan, land_centi_mu, status, started_on, completed_on,
             investment_to_date_fen, built_floor_area_centi_m2, last_progress_on, idle_reason,
-            rent_credited_fen, granted_at, version
+            rent_credited_fen, granted_at, version, idle_on, idle_fee_fen, idle_fee_status,
+            idle_fee_settled_on, idle_fee_waiver_reason, take_back_review_on, low_efficiency,
+            ended_at, status_before_end
         FROM grants WHERE uscc = $1 AND status IN ('leasing', 'transferred')
         ORDER BY id FOR UPDATE",
         uscc

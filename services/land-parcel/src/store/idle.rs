@@ -1,7 +1,8 @@
-//! The idle land pass: every grant in force not yet flagged is checked against the idle rule
-//! on one day (the database's date when run by the service's task); a grant found idle is
-//! flagged, its parcel marked idle, a `GrantIdle` event and notices written, one transaction
-//! per grant. Flagging happens once: a flagged grant is not looked at again.
+//! The idle land pass: every grant in force not yet completed is checked on one day (the
+//! database's date when run by the service's task): a grant found idle is flagged, its parcel
+//! marked idle, its idle fee ordered, with `GrantIdle`, `IdleFeeOrdered` and notices to natural
+//! resources and finance; a flagged grant idle for two years goes to take-back review
+//! (`GrantUnderTakeBackReview`). One transaction per grant; each step happens once.
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -9,81 +10,124 @@ use uuid::Uuid;
 use super::{Result, Store, grants, parcels, read_model, today};
 use crate::{
     domain::{
+        disposal::{self, IdleDecision, IdleFee, ReviewReason},
         grant::GrantRecord,
-        idle::{self, IdleReason},
+        idle::IdleReason,
         parcel::ParcelStatus,
     },
     events::{self, LandNotice},
 };
 
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Grants flagged idle (each with its fee order).
+    pub flagged: usize,
+    /// Grants put under take-back review.
+    pub take_back_review: usize,
+}
+
 impl Store {
     /// Runs the pass for `on` (the database's date when `None`); returns the grants flagged.
     pub async fn flag_idle(&self, on: Option<NaiveDate>) -> Result<usize> {
+        Ok(self.idle_pass(on).await?.flagged)
+    }
+
+    /// Runs the pass for `on` (the database's date when `None`).
+    pub async fn idle_pass(&self, on: Option<NaiveDate>) -> Result<PassOutcome> {
         let mut conn = self.pool.acquire().await?;
         let on = match on {
             Some(day) => day,
             None => today(&mut conn).await?,
         };
         let candidates = sqlx::query_scalar!(
-            "SELECT id FROM grants WHERE status IN ('leasing', 'transferred') AND idle_reason IS NULL
+            "SELECT id FROM grants WHERE status IN ('leasing', 'transferred')
+               AND (idle_reason IS NULL OR take_back_review_on IS NULL)
                AND completed_on IS NULL ORDER BY id"
         )
         .fetch_all(&mut *conn)
         .await?;
         drop(conn);
-        let mut flagged = 0;
+        let mut outcome = PassOutcome::default();
         for id in candidates {
-            if self.flag_if_idle(id, on).await? {
-                flagged += 1;
+            if let Some(decided) = self.pass_one(id, on).await? {
+                outcome.flagged += usize::from(decided.flagged.is_some());
+                outcome.take_back_review += usize::from(decided.take_back_review);
             }
         }
-        Ok(flagged)
+        Ok(outcome)
     }
 
-    /// Flags one grant if the rule finds it idle on `on`, in a transaction of its own.
-    async fn flag_if_idle(&self, id: Uuid, on: NaiveDate) -> Result<bool> {
+    /// Decides one grant on `on` and commits what changed, in a transaction of its own.
+    async fn pass_one(&self, id: Uuid, on: NaiveDate) -> Result<Option<IdleDecision>> {
         let mut tx = self.pool.begin().await?;
         let grant = grants::load_locked(&mut tx, id).await?;
-        let Some(reason) = idle::decide(&grant, on, &self.rules.idle) else {
-            return Ok(false);
+        let Some(decided) = disposal::decide_idle(&grant, on, &self.rules.idle) else {
+            return Ok(None);
         };
-        sqlx::query!(
-            "UPDATE grants SET idle_reason = $2, idle_on = $3, version = version + 1 WHERE id = $1",
-            id,
-            reason.as_str(),
-            on
-        )
-        .execute(&mut *tx)
-        .await?;
-        parcels::lock(&mut tx, &grant.parcel_id).await?;
-        parcels::set_status(&mut tx, &grant.parcel_id, ParcelStatus::Idle).await?;
+        if let Some((reason, fee)) = &decided.flagged {
+            sqlx::query!(
+                "UPDATE grants SET idle_reason = $2, idle_on = $3, idle_fee_fen = $4,
+                     idle_fee_status = $5, version = version + 1
+                 WHERE id = $1",
+                id,
+                reason.as_str(),
+                on,
+                fee.fee_fen,
+                fee.status.as_str(),
+            )
+            .execute(&mut *tx)
+            .await?;
+            parcels::lock(&mut tx, &grant.parcel_id).await?;
+            parcels::set_status(&mut tx, &grant.parcel_id, ParcelStatus::Idle).await?;
+        }
+        if decided.take_back_review {
+            sqlx::query!(
+                "UPDATE grants SET take_back_review = $2, take_back_review_on = $3,
+                     version = version + 1
+                 WHERE id = $1",
+                id,
+                ReviewReason::IdleTwoYears.as_str(),
+                on,
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
         let view = self.view(grants::load(&mut tx, id).await?, on);
         let name = read_model::enterprise(&mut tx, &grant.uscc)
             .await?
             .map(|e| e.name)
             .unwrap_or_default();
-        let mut announced = vec![events::grant_idle(&view, reason, on)];
-        let notice = idle_notice(&grant, reason, on, &name);
-        announced.extend(events::notices(
-            &notice,
-            &self.rules.idle_notice_departments,
-        ));
+        let mut announced = Vec::new();
+        if let Some((reason, fee)) = &decided.flagged {
+            announced.push(events::grant_idle(&view, *reason, on));
+            announced.push(events::idle_fee_ordered(&view, fee));
+            let notice = idle_notice(&grant, *reason, fee, &name);
+            announced.extend(events::notices(
+                &notice,
+                &self.rules.idle_notice_departments,
+            ));
+        }
+        if decided.take_back_review {
+            let reason = ReviewReason::IdleTwoYears.as_str();
+            announced.push(events::under_take_back_review(&view, reason, on));
+        }
         self.publish(&mut tx, announced).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(decided))
     }
 }
 
 fn idle_notice<'a>(
     grant: &'a GrantRecord,
     reason: IdleReason,
-    on: NaiveDate,
+    fee: &IdleFee,
     name: &'a str,
 ) -> LandNotice<'a> {
     LandNotice {
         cause: format!("idle|{}|{}", grant.id, reason.as_str()),
         kind: "land_idle",
-        text: idle::notice_text(grant, reason, on),
+        text: disposal::fee_notice_text(grant, reason, fee),
         uscc: &grant.uscc,
         enterprise_name: name,
         parcel_id: &grant.parcel_id,

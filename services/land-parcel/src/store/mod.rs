@@ -7,10 +7,12 @@
 //! - [`parcels`]: register, read, list, split, merge;
 //! - [`grants`]: grant (one in force per parcel), milestones, conversion, reads;
 //! - [`evaluations`]: evaluation of a holder's grants on a census return, and their history;
-//! - [`idle`]: the idle land pass;
+//! - [`idle`]: the idle land pass (idle fee orders, take-back review);
+//! - [`disposal`]: idle fees settled, take-back, low-efficiency list, lease renewal;
 //! - [`units`]: buildings, units, leases and sales;
 //! - [`queue`]: land applications and allocation.
 
+mod disposal;
 mod evaluations;
 mod grants;
 mod idle;

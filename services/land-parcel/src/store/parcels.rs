@@ -5,9 +5,12 @@ use platform::Park;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::{Result, Store, StoreError, check_version, corrupt, is_unique_violation, refused};
-use crate::domain::{
-    LandUse,
-    parcel::{self, NewParcel, ParcelRecord, ParcelStatus, Part},
+use crate::{
+    domain::{
+        LandUse,
+        parcel::{self, NewParcel, ParcelRecord, ParcelStatus, Part},
+    },
+    events,
 };
 
 #[derive(sqlx::FromRow)]
@@ -92,9 +95,40 @@ pub(super) async fn set_status(
         id,
         status.as_str()
     )
+    .execute(&mut *conn)
+    .await?;
+    record_status(conn, id, status.as_str()).await
+}
+
+/// Keeps a parcel's new status in its history (read as of any time).
+async fn record_status(conn: &mut PgConnection, id: &str, status: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO parcel_status_history (parcel_id, status) VALUES ($1, $2)",
+        id,
+        status
+    )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A parcel's status at `at`; `None` before it was recorded.
+pub(super) async fn status_at(
+    conn: &mut PgConnection,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<ParcelStatus>> {
+    let status = sqlx::query_scalar!(
+        "SELECT status FROM parcel_status_history WHERE parcel_id = $1 AND since <= $2
+         ORDER BY since DESC, id DESC LIMIT 1",
+        id,
+        at
+    )
+    .fetch_optional(conn)
+    .await?;
+    status
+        .map(|s| ParcelStatus::parse(&s).ok_or_else(|| corrupt("status", &s).into()))
+        .transpose()
 }
 
 async fn insert(conn: &mut PgConnection, p: &NewParcel) -> Result<()> {
@@ -109,10 +143,10 @@ async fn insert(conn: &mut PgConnection, p: &NewParcel) -> Result<()> {
         p.plot_ratio_max_milli,
         p.location,
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await;
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(record_status(conn, &p.id, "available").await?),
         Err(err) if is_unique_violation(&err) => {
             Err(StoreError::AlreadyExists(format!("parcel {}", p.id)))
         }
@@ -133,9 +167,9 @@ async fn end(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
         "UPDATE parcels SET status = 'ended', ended_at = now(), version = version + 1 WHERE id = $1",
         id
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    record_status(conn, id, "ended").await
 }
 
 async fn link(conn: &mut PgConnection, parent: &str, child: &str) -> sqlx::Result<()> {
@@ -189,6 +223,23 @@ impl Store {
         load(&mut conn, id).await
     }
 
+    /// A parcel as it was at `at`: its status then (NOT_FOUND before it was recorded) and the
+    /// grant in force then, with its lateness as of that day.
+    pub async fn parcel_at(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(ParcelRecord, Option<crate::domain::grant::GrantView>)> {
+        let mut conn = self.pool.acquire().await?;
+        let mut parcel = load(&mut conn, id).await?;
+        parcel.status = status_at(&mut conn, id, at)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("parcel {id} at {at}")))?;
+        let grant = super::grants::in_force_at(&mut conn, id, at).await?;
+        let day = (at + chrono::Duration::hours(8)).date_naive();
+        Ok((parcel, grant.map(|g| self.view(g, day))))
+    }
+
     /// One page of parcels after `after` (by id), at most `limit`.
     pub async fn list_parcels(
         &self,
@@ -225,6 +276,8 @@ impl Store {
         for child in &children {
             records.push(load(&mut tx, &child.id).await?);
         }
+        let event = events::parcel_split(id, &records, Utc::now());
+        self.publish(&mut tx, vec![event]).await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -253,6 +306,9 @@ impl Store {
             link(&mut tx, &parcel.id, new_id).await?;
         }
         let record = load(&mut tx, new_id).await?;
+        let old: Vec<String> = parcels.iter().map(|p| p.id.clone()).collect();
+        let event = events::parcel_merged(&old, &record, Utc::now());
+        self.publish(&mut tx, vec![event]).await?;
         tx.commit().await?;
         Ok(record)
     }

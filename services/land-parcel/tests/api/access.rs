@@ -80,6 +80,7 @@ async fn writers_readers_and_a_park_committee_see_what_their_rules_allow() {
 
     let get = |id: &str| pb::GetParcelRequest {
         parcel_id: id.into(),
+        as_of: None,
     };
     client
         .get_parcel(with_token(NANTAI_TOKEN, get(&nantai)))
@@ -158,6 +159,7 @@ async fn parcels_split_and_merge_with_their_lineage() {
             COMMERCE,
             pb::GetParcelRequest {
                 parcel_id: parcel.id.clone(),
+                as_of: None,
             },
         ))
         .await
@@ -219,6 +221,7 @@ async fn the_development_tokens_let_finance_read_and_the_park_committee_read_xil
             "dev-park-committee",
             pb::GetParcelRequest {
                 parcel_id: nantai.id,
+                as_of: None,
             },
         ))
         .await
@@ -245,6 +248,7 @@ async fn an_enterprise_principal_is_refused_every_land_method() {
                 &token,
                 pb::GetParcelRequest {
                     parcel_id: parcel.id,
+                    as_of: None,
                 },
             ))
             .await

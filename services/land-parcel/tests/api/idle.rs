@@ -45,6 +45,7 @@ async fn a_grant_without_a_start_a_year_after_the_agreed_date_is_idle_and_not_a_
             COMMERCE,
             pb::GetParcelRequest {
                 parcel_id: parcel.id.clone(),
+                as_of: None,
             },
         ))
         .await

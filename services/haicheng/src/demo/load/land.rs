@@ -34,6 +34,7 @@ async fn ensure_parcel(
             let existing = client
                 .get_parcel(pb::GetParcelRequest {
                     parcel_id: parcel.id.clone(),
+                    as_of: None,
                 })
                 .await?
                 .into_inner();

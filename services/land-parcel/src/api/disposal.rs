@@ -1,0 +1,116 @@
+//! Requests of the disposal RPCs (idle pass, idle fee, take-back, low-efficiency list, lease
+//! renewal), checked for shape; the rules that need the grant are the domain's.
+
+use chrono::NaiveDate;
+use haicheng_proto::land::v1 as pb;
+use platform::{ApiError, Park, Violations, paging};
+use uuid::Uuid;
+
+use super::{Parks, absorb, done};
+use crate::domain::{disposal::Settlement, parse_date, supply::Renewal};
+
+/// Longest reason of a waiver or a take-back, characters.
+const MAX_REASON_CHARS: usize = 500;
+/// Longest document number, characters.
+const MAX_DOCUMENT_CHARS: usize = 100;
+
+fn expected_version(value: i64, v: &mut Violations) {
+    v.check(value >= 0, "expected_version", "0 or the version last read");
+}
+
+/// The day of a `RunIdlePass`: `None` for the database's date.
+pub(super) fn pass_day(r: &pb::RunIdlePassRequest) -> Result<Option<NaiveDate>, ApiError> {
+    if r.on.is_empty() {
+        return Ok(None);
+    }
+    let mut v = Violations::new();
+    let on = parse_date(&r.on);
+    v.check(on.is_some(), "on", "a date YYYY-MM-DD, or empty for today");
+    done(on, v).map(Some)
+}
+
+/// The grant and settlement of a `RecordIdleFee`: a waiver needs its reason, a payment has none.
+pub(super) fn fee(r: &pb::RecordIdleFeeRequest) -> Result<(Uuid, Settlement), ApiError> {
+    let mut v = Violations::new();
+    let id = v.uuid("grant_id", &r.grant_id);
+    expected_version(r.expected_version, &mut v);
+    let settlement = match pb::IdleFeeStatus::try_from(r.outcome) {
+        Ok(pb::IdleFeeStatus::Paid) => {
+            v.check(
+                r.waiver_reason.trim().is_empty(),
+                "waiver_reason",
+                "only for a waiver",
+            );
+            Some(Settlement::Paid)
+        }
+        Ok(pb::IdleFeeStatus::Waived) => v
+            .text("waiver_reason", &r.waiver_reason, MAX_REASON_CHARS)
+            .map(|reason| Settlement::Waived { reason }),
+        _ => {
+            v.add("outcome", "PAID or WAIVED");
+            None
+        }
+    };
+    done(id.zip(settlement), v)
+}
+
+/// A take-back as asked for: grant, reason, document number.
+pub(super) struct TakeBackRequest {
+    pub id: Uuid,
+    pub reason: String,
+    pub document_number: String,
+}
+
+pub(super) fn take_back(r: &pb::TakeBackGrantRequest) -> Result<TakeBackRequest, ApiError> {
+    let mut v = Violations::new();
+    let id = v.uuid("grant_id", &r.grant_id);
+    expected_version(r.expected_version, &mut v);
+    let reason = v.text("reason", &r.reason, MAX_REASON_CHARS);
+    let document = v.text("document_number", &r.document_number, MAX_DOCUMENT_CHARS);
+    let ((id, reason), document_number) = done(id.zip(reason).zip(document), v)?;
+    Ok(TakeBackRequest {
+        id,
+        reason,
+        document_number,
+    })
+}
+
+/// The grant and renewal of a `RenewLease` (the years' bounds are the domain's).
+pub(super) fn renewal(r: &pb::RenewLeaseRequest) -> Result<(Uuid, Renewal), ApiError> {
+    let mut v = Violations::new();
+    let id = v.uuid("grant_id", &r.grant_id);
+    expected_version(r.expected_version, &mut v);
+    let id = done(id, v)?;
+    Ok((
+        id,
+        Renewal {
+            years: i64::from(r.years),
+            yearly_rent_fen: r.yearly_rent_fen,
+        },
+    ))
+}
+
+/// A page of the low-efficiency list: the parks the caller may read (and asked for).
+pub(super) struct LowEfficiencyPage {
+    pub parks: Parks,
+    pub after: Option<Uuid>,
+    pub size: u32,
+}
+
+pub(super) fn low_efficiency_page(
+    r: &pb::ListLowEfficiencyGrantsRequest,
+    parks: Parks,
+) -> Result<LowEfficiencyPage, ApiError> {
+    let mut v = Violations::new();
+    let park = v.optional_word::<Park>("park", r.park);
+    let size = absorb(paging::page_size(r.page_size), &mut v)?;
+    let token = absorb(paging::decode_token::<String>(&r.page_token), &mut v)?.flatten();
+    let after = token.and_then(|t| v.uuid("page_token", &t));
+    let size = done(size, v)?;
+    let parks = match (parks, park) {
+        (parks, None) => parks,
+        (Parks::All, Some(p)) => Parks::Only(vec![p]),
+        (Parks::Only(own), Some(p)) => Parks::Only(own.into_iter().filter(|o| *o == p).collect()),
+    };
+    Ok(LowEfficiencyPage { parks, after, size })
+}
