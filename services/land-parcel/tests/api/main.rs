@@ -5,6 +5,7 @@
 
 mod access;
 mod conversion;
+mod disposal;
 mod evaluation;
 mod grants;
 mod idle;
