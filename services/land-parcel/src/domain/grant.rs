@@ -409,9 +409,16 @@ pub fn plan(
         "supply",
         &mut violations,
     );
-    let price = checked_terms
-        .as_ref()
-        .map_or(request.terms.price_fen, |t| t.price_fen);
+    // The deposit is checked against the price even when the terms are refused: a long-term
+    // lease's price is its rent over the years asked for.
+    let asked_price = match mode {
+        SupplyMode::LongTermLease => request
+            .terms
+            .yearly_rent_fen
+            .saturating_mul(request.terms.term_years),
+        _ => request.terms.price_fen,
+    };
+    let price = checked_terms.as_ref().map_or(asked_price, |t| t.price_fen);
     let contract = check_contract(&request.contract, price, &mut violations);
     let context = PlotContext {
         land_use: parcel.land_use,
