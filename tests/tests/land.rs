@@ -1,5 +1,7 @@
 //! Land across real processes: a census return of a grant holder that falls short of its
-//! commitments reaches natural resources' watch stream as one notice, in the call's trace.
+//! commitments reaches natural resources' watch stream as one notice, in the call's trace; an
+//! idle parcel reaches its fee order and, two years on (the pass run as of that day), a
+//! take-back whose event support reads (its shortfall of the grant is no longer current).
 
 use std::time::Duration;
 
@@ -205,4 +207,180 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
         has("classification", "inbox.consume"),
         "the notice store consumed in the trace: {spans:#?}"
     );
+}
+
+/// Dates of a contract whose start was due 13 months ago (China) and never came: idle now,
+/// two years idle 11 months from now. Returns (signed, start, complete, check, two years on).
+fn idle_contract_dates() -> [String; 5] {
+    use chrono::Months;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let start = today - Months::new(13);
+    [
+        start - Months::new(1),
+        start,
+        today - Months::new(1),
+        today - chrono::Duration::days(1),
+        start + Months::new(24),
+    ]
+    .map(|d| d.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_parcel_reaches_its_fee_and_two_years_on_a_take_back_support_reads() {
+    let cluster = Cluster::start(&[]).await;
+    let common = [
+        ("KAFKA_TOPIC_PREFIX", cluster.prefix.as_str()),
+        ("OUTBOX_POLL_MS", "100"),
+        ("SHUTDOWN_GRACE_MS", "0"),
+    ];
+    // The late-start clause out of the way: only two years idle puts the grant under review.
+    let mut land_env = common.to_vec();
+    land_env.push(("LAND_TAKE_BACK_AFTER_MONTHS", "600"));
+    let mut land = system_tests::start("land-parcel", &land_env).await;
+    let mut support = system_tests::start("support", &common).await;
+    land.wait_serving(Duration::from_secs(60))
+        .await
+        .expect("land-parcel serves");
+    support
+        .wait_serving(Duration::from_secs(60))
+        .await
+        .expect("support serves");
+    let mut client: LandServiceClient<Channel> = LandServiceClient::new(land.channel().await);
+    let nr = "dev-natural-resources";
+
+    let firm = usccs(1);
+    cluster.register(&firm).await;
+    let parcel = client
+        .register_parcel(with_token(
+            nr,
+            pb::RegisterParcelRequest {
+                id: format!("IDLE-{}", &firm[0][10..16]),
+                park: Park::Ganwang as i32,
+                land_use: pb::LandUse::Industrial as i32,
+                area_centi_mu: 5_000,
+                plot_ratio_min_milli: 800,
+                plot_ratio_max_milli: 3_000,
+                location: "system test".into(),
+            },
+        ))
+        .await
+        .expect("registering a parcel")
+        .into_inner()
+        .parcel
+        .expect("the parcel");
+    let [signed, start, complete, check, two_years_on] = idle_contract_dates();
+    let mut request = grant_request(&parcel, &firm[0]);
+    request.contract = Some(pb::Contract {
+        deposit_fen: 0,
+        signed_on: signed,
+        start_by: start,
+        complete_by: complete,
+        production_check_on: check,
+    });
+    let grant = wait_for_grant(&client, request).await;
+
+    // A short return: support learns the grant is short.
+    cluster.submit(&firm[0], "2025", 2_000, "idle-short").await;
+    let support_db = sqlx::PgPool::connect(&support.database_url)
+        .await
+        .expect("the support database");
+    let short_in_support = |short: bool| {
+        let db = support_db.clone();
+        let id = grant.id.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("SELECT short FROM land_evaluations WHERE grant_id = $1")
+                .bind(id)
+                .fetch_optional(&db)
+                .await
+                .is_ok_and(|found| found == Some(short))
+        }
+    };
+    assert!(
+        testkit::wait_until(Duration::from_secs(60), || short_in_support(true)).await,
+        "support has the grant short"
+    );
+
+    let pass_client = client.clone();
+    let pass = |on: &str| {
+        let mut client = pass_client.clone();
+        let request = with_token(nr, pb::RunIdlePassRequest { on: on.into() });
+        async move {
+            client
+                .run_idle_pass(request)
+                .await
+                .expect("the idle pass")
+                .into_inner()
+        }
+    };
+    assert_eq!(pass("").await.flagged_idle, 1, "idle today");
+    let read = client
+        .get_grant(with_token(
+            nr,
+            pb::GetGrantRequest {
+                grant_id: grant.id.clone(),
+            },
+        ))
+        .await
+        .expect("the grant")
+        .into_inner()
+        .grant
+        .expect("a grant");
+    let fee = read.idle_fee.expect("an idle fee ordered");
+    assert_eq!(fee.fee_fen, 1_000_000_000, "20 % of 5,000,000,000 fen");
+    assert_eq!(fee.status(), pb::IdleFeeStatus::Ordered);
+    assert_eq!(read.take_back_review, "");
+
+    assert_eq!(pass(&two_years_on).await.take_back_review, 1);
+    let taken = client
+        .take_back_grant(with_token(
+            nr,
+            pb::TakeBackGrantRequest {
+                grant_id: grant.id.clone(),
+                expected_version: 0,
+                reason: "idle two years".into(),
+                document_number: "海自然资收〔2026〕1号".into(),
+            },
+        ))
+        .await
+        .expect("the take-back")
+        .into_inner();
+    assert_eq!(taken.grant.unwrap().status(), pb::GrantStatus::TakenBack);
+    assert_eq!(taken.parcel.unwrap().status(), pb::ParcelStatus::Available);
+    assert!(
+        testkit::wait_until(Duration::from_secs(60), || short_in_support(false)).await,
+        "support read the take-back: the grant's shortfall is no longer current"
+    );
+
+    assert!(land.terminate().await.success());
+    assert!(support.terminate().await.success());
+    let mut cluster = cluster;
+    assert!(cluster.classification.terminate().await.success());
+    assert!(cluster.census.terminate().await.success());
+}
+
+/// Grants once land-parcel has the firm from the census events.
+async fn wait_for_grant(
+    client: &LandServiceClient<Channel>,
+    request: pb::GrantParcelRequest,
+) -> pb::Grant {
+    let mut granted = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while granted.is_none() {
+        match client
+            .clone()
+            .grant_parcel(with_token("dev-natural-resources", request.clone()))
+            .await
+        {
+            Ok(reply) => granted = reply.into_inner().grant,
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the firm never reached land-parcel: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(status) => panic!("the grant failed: {status:?}"),
+        }
+    }
+    granted.expect("a grant")
 }

@@ -11,7 +11,7 @@ use haicheng_proto::{
     },
     classification::v1::{EnterpriseClassified, Grading, PeriodPublished},
     fair::v1::{RegistrationCancelled, RegistrationConfirmed},
-    land::v1::{CommitmentEvaluated, EvaluationOutcome},
+    land::v1::{CommitmentEvaluated, EvaluationOutcome, GrantTakenBack},
 };
 use platform::{
     Class, Envelope, Handler, HandlerError, Park, Segment, calendar::china_date, period::Period,
@@ -130,7 +130,8 @@ impl Handler for ClassificationConsumer {
     }
 }
 
-/// Land events: whether each grant is short at its latest evaluation.
+/// Land events: whether each grant is short at its latest evaluation; a grant taken back is
+/// short no more. Other land events (idle fees, lineage, leases) are not read here.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LandConsumer;
 
@@ -152,6 +153,20 @@ impl Handler for LandConsumer {
                 .ok_or_else(|| invalid("the evaluation has no recorded_at"))?;
             let short = e.outcome() == EvaluationOutcome::Short;
             read_model::set_land_evaluation(tx, &e.grant_id, uscc, short, recorded_at).await?;
+        } else if event.is::<GrantTakenBack>() {
+            // A taken-back grant holds no land: its last shortfall is no longer current.
+            let m: GrantTakenBack = event.decode()?;
+            let grant = m.grant.ok_or_else(|| invalid("the event carries no grant"))?;
+            let uscc = uscc(&grant.uscc)?;
+            if grant.id.is_empty() {
+                return Err(invalid("the taken-back grant has no id"));
+            }
+            let at = m
+                .taken_back_at
+                .as_ref()
+                .and_then(from_timestamp)
+                .ok_or_else(|| invalid("the take-back has no taken_back_at"))?;
+            read_model::set_land_evaluation(tx, &grant.id, uscc, false, at).await?;
         }
         Ok(())
     }
