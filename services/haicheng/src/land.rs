@@ -9,7 +9,9 @@
 //!   known at a time;
 //! - `land units PARCEL_ID`: the separable units of the parcel's buildings;
 //! - `land queue --park P [--granted]`: the land application queue in its order (class,
-//!   score, time), or the applications already granted.
+//!   score, time), or the applications already granted;
+//! - `land parcel ID --as-of TIME`: the parcel's status and grant in force as they were then;
+//! - idle land, take-back, low-efficiency land and lease renewal: [`crate::land_disposal`].
 //!
 //! Money is shown in yuan and land in mu (`12,345.67`); the protos and JSON carry fen and
 //! hundredths of a mu. The service's address is `--land HOST:PORT` (`HAICHENG_LAND_ADDR`,
@@ -22,7 +24,7 @@ use haicheng_proto::{
 };
 
 use crate::{
-    Context,
+    Context, land_disposal,
     client::{self, Authed, call},
     enterprise::more_hint,
     enums,
@@ -44,6 +46,9 @@ pub enum LandCommand {
     Parcel {
         /// Parcel id.
         parcel_id: String,
+        /// Its status and grant in force as they were at this RFC 3339 time.
+        #[arg(long, value_parser = output::parse_time)]
+        as_of: Option<prost_types::Timestamp>,
     },
     /// One grant: terms, commitments, progress, lateness, latest evaluation.
     Grant {
@@ -65,6 +70,20 @@ pub enum LandCommand {
     },
     /// A park's land application queue, in order.
     Queue(QueueArgs),
+    /// Runs the idle land pass now, or as of another day (natural resources).
+    IdlePass {
+        /// The day, YYYY-MM-DD; today when left out.
+        #[arg(long)]
+        on: Option<String>,
+    },
+    /// Records an ordered idle fee as paid or waived (natural resources).
+    IdleFee(land_disposal::IdleFeeArgs),
+    /// Takes a grant under take-back review back (natural resources).
+    TakeBack(land_disposal::TakeBackArgs),
+    /// Grants flagged low-efficiency land, for redevelopment.
+    LowEfficiency(land_disposal::LowEfficiencyArgs),
+    /// Renews a long-term lease.
+    Renew(land_disposal::RenewArgs),
 }
 
 #[derive(Args)]
@@ -94,20 +113,29 @@ pub struct QueueArgs {
     paging: client::Paging,
 }
 
-type Client = LandServiceClient<Authed>;
+pub(crate) type Client = LandServiceClient<Authed>;
 
 pub async fn run(args: LandArgs, context: &Context) -> Result<(), CliError> {
     let service = context.connect.land().await?;
     let format = context.format;
     match args.command {
         LandCommand::Parcels(args) => parcels(service, args, format).await,
-        LandCommand::Parcel { parcel_id } => parcel(service, &parcel_id, format).await,
+        LandCommand::Parcel { parcel_id, as_of } => {
+            parcel(service, &parcel_id, as_of, format).await
+        }
         LandCommand::Grant { grant_id } => grant(service, &grant_id, format).await,
         LandCommand::Evaluations { grant_id, as_of } => {
             evaluations(service, &grant_id, as_of, format).await
         }
         LandCommand::Units { parcel_id } => units(service, &parcel_id, format).await,
         LandCommand::Queue(args) => queue(service, args, format).await,
+        LandCommand::IdlePass { on } => land_disposal::idle_pass(service, on, format).await,
+        LandCommand::IdleFee(args) => land_disposal::idle_fee(service, args, format).await,
+        LandCommand::TakeBack(args) => land_disposal::take_back(service, args, format).await,
+        LandCommand::LowEfficiency(args) => {
+            land_disposal::low_efficiency(service, args, format).await
+        }
+        LandCommand::Renew(args) => land_disposal::renew(service, args, format).await,
     }
 }
 
@@ -148,11 +176,16 @@ async fn parcels(service: Client, list: ParcelsArgs, format: Format) -> Result<(
 
 /// `land parcel ID`: the parcel, its grant in force with the grant's latest evaluation, and
 /// its buildings.
-async fn parcel(mut service: Client, parcel_id: &str, format: Format) -> Result<(), CliError> {
+async fn parcel(
+    mut service: Client,
+    parcel_id: &str,
+    as_of: Option<prost_types::Timestamp>,
+    format: Format,
+) -> Result<(), CliError> {
     let reply = service
         .get_parcel(call(pb::GetParcelRequest {
             parcel_id: parcel_id.trim().to_string(),
-            as_of: None,
+            as_of,
         }))
         .await?
         .into_inner();
@@ -470,7 +503,7 @@ fn render_parcel(p: &pb::Parcel) -> String {
     ])
 }
 
-fn render_grant(g: &pb::Grant) -> String {
+pub(crate) fn render_grant(g: &pb::Grant) -> String {
     let supply = g.supply.unwrap_or_default();
     let contract = g.contract.clone().unwrap_or_default();
     let c = g.commitments.unwrap_or_default();
@@ -510,9 +543,49 @@ fn render_grant(g: &pb::Grant) -> String {
         ("late damages (yuan)", hundredths(p.late_damages_fen)),
         ("take-back review", yes_no(p.take_back_review)),
         ("idle", dash(&p.idle_reason)),
+        ("idle fee", idle_fee(g.idle_fee.as_ref())),
+        ("take-back review (why)", dash(&g.take_back_review)),
+        ("taken back", taken_back(g.take_back.as_ref())),
+        ("low-efficiency land", yes_no(g.low_efficiency)),
         ("rent credited (yuan)", hundredths(g.rent_credited_fen)),
         ("version", g.version.to_string()),
     ])
+}
+
+/// `1,234.56 yuan ORDERED on 2025-03-01` (with the waiver's reason), `-` when none.
+fn idle_fee(fee: Option<&pb::IdleFee>) -> String {
+    let Some(fee) = fee else {
+        return "-".into();
+    };
+    let mut text = format!(
+        "{} yuan {} on {}",
+        hundredths(fee.fee_fen),
+        enums::short::<pb::IdleFeeStatus>(fee.status),
+        fee.ordered_on
+    );
+    if !fee.settled_on.is_empty() {
+        text.push_str(&format!(", settled {}", fee.settled_on));
+    }
+    if !fee.waiver_reason.is_empty() {
+        text.push_str(&format!(" ({})", fee.waiver_reason));
+    }
+    text
+}
+
+/// `2026-03-01, document …: reason; 2 units named`, `-` when not taken back.
+fn taken_back(decision: Option<&pb::TakeBack>) -> String {
+    decision.map_or_else(
+        || "-".into(),
+        |t| {
+            format!(
+                "{}, document {}: {}; {} units named",
+                t.decided_on,
+                t.document_number,
+                t.reason,
+                t.units.len()
+            )
+        },
+    )
 }
 
 fn render_evaluation(e: &pb::CommitmentEvaluation) -> String {

@@ -44,6 +44,7 @@ mod enums;
 mod errors;
 mod fair;
 mod land;
+mod land_disposal;
 mod model;
 mod notices;
 mod objections;

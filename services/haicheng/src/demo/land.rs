@@ -7,7 +7,9 @@
 //! Most commitments sit under the firm's figures; one grant in seven commits 25 % above
 //! them, so the census returns loaded after the grants find it short and natural resources
 //! and commerce get their notices. One in eleven started seven months late (damages and a
-//! take-back review). Everything is derived from the census data set, so the same seed gives
+//! take-back review). The tenth grant of each park was never started: the loader's idle pass
+//! finds it idle land, orders its idle fee (20 % of the price; natural resources and finance
+//! are told) and, idle for years, puts it under take-back review. Everything is derived from the census data set, so the same seed gives
 //! the same land; loading again skips what is there.
 
 use haicheng_proto::{census::v1 as pb_census, common::v1::Park, land::v1 as pb};
@@ -16,6 +18,8 @@ use super::census::DemoCensus;
 
 /// Grants per park.
 const GRANTS_PER_PARK: usize = 50;
+/// The grant of each park (its index there) that is never started: idle land.
+pub const IDLE_IN_PARK: usize = 9;
 /// Parcels per park left available.
 const SPARE_PER_PARK: usize = 5;
 /// Committed investment, fen per mu (2 M yuan a mu).
@@ -185,7 +189,11 @@ fn grant(
                 energy_tce_per_wan_yuan: None,
             }),
         },
-        milestones: milestones(n % 11 == 5, area, plot),
+        milestones: if i == IDLE_IN_PARK {
+            Vec::new()
+        } else {
+            milestones(n % 11 == 5, area, plot)
+        },
     }
 }
 
@@ -277,7 +285,7 @@ fn applications_of(
 fn factory(census: &DemoCensus, grants: &[DemoGrant]) -> Option<pb::DefineBuildingRequest> {
     let site = grants
         .iter()
-        .filter(|g| g.parcel.park == Park::Nantai as i32)
+        .filter(|g| g.parcel.park == Park::Nantai as i32 && !g.milestones.is_empty())
         .find(|g| !is_short(census, g))?;
     Some(pb::DefineBuildingRequest {
         parcel_id: site.parcel.id.clone(),
@@ -356,6 +364,17 @@ mod tests {
         let ids: std::collections::HashSet<&str> =
             land.grants.iter().map(|g| g.parcel.id.as_str()).collect();
         assert_eq!(ids.len(), 200, "parcel ids are unique");
+        let idle: Vec<&str> = land
+            .grants
+            .iter()
+            .filter(|g| g.milestones.is_empty())
+            .map(|g| g.parcel.id.as_str())
+            .collect();
+        assert_eq!(
+            idle,
+            ["DEMO-XL-010", "DEMO-NT-010", "DEMO-GW-010", "DEMO-ZX-010"],
+            "one never-started grant a park"
+        );
         assert!(
             ids.contains(tour_grant(&census).0.as_str()),
             "the tour has a short grant"

@@ -148,6 +148,7 @@ impl Tour {
             format!("haicheng land parcel {parcel} --token dev-natural-resources   (a grant short of its commitments)"),
             format!("haicheng notices list --kind land_commitment_shortfall --uscc {holder} --token dev-natural-resources   (that grant's shortfall notice)"),
             "haicheng notices list --kind land_commitment_shortfall --token dev-natural-resources   (every grant short of its commitments)".to_string(),
+            "haicheng land parcel DEMO-XL-010 --token dev-natural-resources   (idle land: its idle fee order and take-back review)".to_string(),
             "haicheng fair list --external --open --token dev-commerce   (external fairs taking registrations)".to_string(),
             format!("haicheng fair invitations --uscc {firm} --token dev-commerce   (after the submit above: invited, as a new class-A firm)"),
             "haicheng class publish --period 2025 --token dev-commerce   (publishes the ranking; objections open for 5 working days)".to_string(),

@@ -1,6 +1,6 @@
 //! Loading the demo land through the land-parcel API: grants (their parcels, then the
-//! grant, then its milestones), spare parcels, the split factory with its two leases, and the
-//! land queue. Natural resources writes land.
+//! grant, then its milestones), the idle pass (the never-started grants' idle fee orders), spare
+//! parcels, the split factory with its two leases, and the land queue. Natural resources writes land.
 
 use std::time::Duration;
 
@@ -78,6 +78,16 @@ pub async fn load(land: &str, census: &DemoCensus) -> anyhow::Result<()> {
         plan.spare.len()
     );
     grants(&mut client, &plan).await?;
+    // The never-started grants are idle land now: their idle fee orders, without waiting an
+    // hour for the service's own pass.
+    let pass = client
+        .run_idle_pass(pb::RunIdlePassRequest { on: String::new() })
+        .await?
+        .into_inner();
+    eprintln!(
+        "idle pass: {} grants idle (fee ordered), {} under take-back review",
+        pass.flagged_idle, pass.take_back_review
+    );
     for parcel in &plan.spare {
         ensure_parcel(&mut client, parcel).await?;
     }
