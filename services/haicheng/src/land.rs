@@ -24,11 +24,12 @@ use haicheng_proto::{
 };
 
 use crate::{
-    Context, land_disposal,
+    Context,
     client::{self, Authed, call},
     enterprise::more_hint,
     enums,
     errors::CliError,
+    land_disposal,
     output::{self, Format, Table, hundredths},
 };
 

@@ -66,7 +66,11 @@ pub struct RenewArgs {
 }
 
 /// `land idle-pass [--on DATE]`.
-pub async fn idle_pass(mut service: Client, on: Option<String>, format: Format) -> Result<(), CliError> {
+pub async fn idle_pass(
+    mut service: Client,
+    on: Option<String>,
+    format: Format,
+) -> Result<(), CliError> {
     let reply = service
         .run_idle_pass(call(pb::RunIdlePassRequest {
             on: on.unwrap_or_default(),
@@ -84,7 +88,11 @@ pub async fn idle_pass(mut service: Client, on: Option<String>, format: Format) 
 }
 
 /// `land idle-fee GRANT_ID (--paid | --waive REASON)`.
-pub async fn idle_fee(mut service: Client, args: IdleFeeArgs, format: Format) -> Result<(), CliError> {
+pub async fn idle_fee(
+    mut service: Client,
+    args: IdleFeeArgs,
+    format: Format,
+) -> Result<(), CliError> {
     let (outcome, waiver_reason) = match args.waive {
         Some(reason) => (pb::IdleFeeStatus::Waived, reason),
         None => (pb::IdleFeeStatus::Paid, String::new()),
@@ -103,7 +111,11 @@ pub async fn idle_fee(mut service: Client, args: IdleFeeArgs, format: Format) ->
 }
 
 /// `land take-back GRANT_ID --reason R --document NUMBER`.
-pub async fn take_back(mut service: Client, args: TakeBackArgs, format: Format) -> Result<(), CliError> {
+pub async fn take_back(
+    mut service: Client,
+    args: TakeBackArgs,
+    format: Format,
+) -> Result<(), CliError> {
     let reply = service
         .take_back_grant(call(pb::TakeBackGrantRequest {
             grant_id: args.grant_id.trim().to_string(),
@@ -157,7 +169,10 @@ pub async fn low_efficiency(
                 page_token: token,
             });
             async move {
-                let page = service.list_low_efficiency_grants(request).await?.into_inner();
+                let page = service
+                    .list_low_efficiency_grants(request)
+                    .await?
+                    .into_inner();
                 Ok((page.grants, page.next_page_token))
             }
         },

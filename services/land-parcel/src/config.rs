@@ -220,7 +220,12 @@ fn idle_rules(get: Get<'_>, d: &IdleRules) -> Result<IdleRules, ConfigError> {
         stopped_months: number(vars::IDLE_STOPPED_MONTHS, d.stopped_months)?,
         investment_percent: number(vars::IDLE_INVESTMENT_PERCENT, d.investment_percent)?,
         fee_percent: bounded(get, vars::IDLE_FEE_PERCENT, d.fee_percent, 0..=100)?,
-        take_back_months: bounded(get, vars::IDLE_TAKE_BACK_MONTHS, d.take_back_months, 1..=600)?,
+        take_back_months: bounded(
+            get,
+            vars::IDLE_TAKE_BACK_MONTHS,
+            d.take_back_months,
+            1..=600,
+        )?,
     };
     if rules.take_back_months < rules.not_started_months.max(rules.stopped_months) {
         return Err(ConfigError {
@@ -242,7 +247,12 @@ fn low_efficiency_rules(
             d.after_completion_months,
             0..=600,
         )?,
-        threshold_percent: bounded(get, vars::LOW_EFFICIENCY_PERCENT, d.threshold_percent, 1..=100)?,
+        threshold_percent: bounded(
+            get,
+            vars::LOW_EFFICIENCY_PERCENT,
+            d.threshold_percent,
+            1..=100,
+        )?,
     })
 }
 

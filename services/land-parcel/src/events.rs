@@ -191,7 +191,11 @@ pub fn parcel_split(old_id: &str, parts: &[ParcelRecord], at: DateTime<Utc>) -> 
 }
 
 /// `ParcelMerged`, keyed by the new parcel's id.
-pub fn parcel_merged(old_ids: &[String], merged: &ParcelRecord, at: DateTime<Utc>) -> OutgoingEvent {
+pub fn parcel_merged(
+    old_ids: &[String],
+    merged: &ParcelRecord,
+    at: DateTime<Utc>,
+) -> OutgoingEvent {
     let event = ParcelMerged {
         old_parcel_ids: old_ids.to_vec(),
         new_parcel_id: merged.id.clone(),

@@ -69,6 +69,7 @@ pub async fn run(
             store: store.clone(),
         },
     )?;
+    // The hourly pass: idle land, its fee orders, and take-back review at two years.
     let idle_store = store.clone();
     let interval = config.idle_check;
     platform.spawn(move |stop| idle_pass(idle_store, interval, stop));
@@ -87,6 +88,7 @@ pub async fn run(
             "GetGrant",
             "ListEvaluations",
             "ListLandApplications",
+            "ListLowEfficiencyGrants",
         ],
     );
     let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));
@@ -102,9 +104,13 @@ async fn idle_pass(store: store::Store, interval: std::time::Duration, stop: Can
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        match store.flag_idle(None).await {
-            Ok(0) => {}
-            Ok(flagged) => tracing::info!(flagged, "idle land flagged"),
+        match store.idle_pass(None).await {
+            Ok(outcome) if outcome == store::PassOutcome::default() => {}
+            Ok(outcome) => tracing::info!(
+                flagged = outcome.flagged,
+                take_back_review = outcome.take_back_review,
+                "idle land flagged (fees ordered), or under take-back review"
+            ),
             Err(err) => {
                 tracing::warn!(error = %err, "idle land pass failed; retried at the next tick")
             }

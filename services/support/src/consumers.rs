@@ -156,7 +156,9 @@ impl Handler for LandConsumer {
         } else if event.is::<GrantTakenBack>() {
             // A taken-back grant holds no land: its last shortfall is no longer current.
             let m: GrantTakenBack = event.decode()?;
-            let grant = m.grant.ok_or_else(|| invalid("the event carries no grant"))?;
+            let grant = m
+                .grant
+                .ok_or_else(|| invalid("the event carries no grant"))?;
             let uscc = uscc(&grant.uscc)?;
             if grant.id.is_empty() {
                 return Err(invalid("the taken-back grant has no id"));

@@ -452,7 +452,12 @@ impl LandService for LandApi {
         natural_resources_only(&request)?;
         let on = disposal::pass_day(request.get_ref())?;
         let outcome = self.store.idle_pass(on).await?;
-        tracing::info!(?on, flagged = outcome.flagged, review = outcome.take_back_review, "idle pass");
+        tracing::info!(
+            ?on,
+            flagged = outcome.flagged,
+            review = outcome.take_back_review,
+            "idle pass"
+        );
         Ok(Response::new(pb::RunIdlePassResponse {
             flagged_idle: i32::try_from(outcome.flagged).unwrap_or(i32::MAX),
             take_back_review: i32::try_from(outcome.take_back_review).unwrap_or(i32::MAX),
@@ -512,7 +517,11 @@ impl LandService for LandApi {
             let batch = self.store.low_efficiency_grants(after, 500).await?;
             let done = batch.len() < 500;
             after = batch.last().map(|(g, _)| g.grant.id);
-            grants.extend(batch.into_iter().filter(|(_, park)| page.parks.allows(*park)));
+            grants.extend(
+                batch
+                    .into_iter()
+                    .filter(|(_, park)| page.parks.allows(*park)),
+            );
             if done || grants.len() > page.size as usize {
                 break;
             }
@@ -527,7 +536,10 @@ impl LandService for LandApi {
             String::new()
         };
         Ok(Response::new(pb::ListLowEfficiencyGrantsResponse {
-            grants: grants.iter().map(|(g, _)| convert::grant_to_proto(g)).collect(),
+            grants: grants
+                .iter()
+                .map(|(g, _)| convert::grant_to_proto(g))
+                .collect(),
             next_page_token: next,
         }))
     }
@@ -538,7 +550,10 @@ impl LandService for LandApi {
     ) -> Answer<pb::RenewLeaseResponse> {
         let r = request.get_ref();
         let (id, renewal) = disposal::renewal(r)?;
-        let grant = self.store.renew_lease(id, r.expected_version, renewal).await?;
+        let grant = self
+            .store
+            .renew_lease(id, r.expected_version, renewal)
+            .await?;
         Ok(Response::new(pb::RenewLeaseResponse {
             grant: Some(convert::grant_to_proto(&grant)),
         }))

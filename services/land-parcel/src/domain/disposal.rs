@@ -321,8 +321,12 @@ mod tests {
         assert_eq!(idle_fee_fen(12, 20), 2, "2.4 → 2");
         assert_eq!(idle_fee_fen(13, 20), 3, "2.6 → 3");
         assert_eq!(idle_fee_fen(5, 10), 1, "0.5 → 1");
-        let decided = decide_idle(&idle_grant(1_234_567_891), day(2025, 3, 1), &IdleRules::default())
-            .expect("idle a year after the agreed start");
+        let decided = decide_idle(
+            &idle_grant(1_234_567_891),
+            day(2025, 3, 1),
+            &IdleRules::default(),
+        )
+        .expect("idle a year after the agreed start");
         let (reason, fee) = decided.flagged.expect("flagged");
         assert_eq!(reason, IdleReason::NotStarted);
         assert_eq!((fee.fee_fen, fee.status), (246_913_578, FeeStatus::Ordered));
@@ -367,7 +371,10 @@ mod tests {
         let again = decide_fee(&g, Settlement::Paid, day(2025, 4, 2)).unwrap_err();
         assert_eq!(
             again.to_string(),
-            format!("the idle fee of grant {} is already waived (on 2025-04-01)", g.id)
+            format!(
+                "the idle fee of grant {} is already waived (on 2025-04-01)",
+                g.id
+            )
         );
     }
 
@@ -382,16 +389,29 @@ mod tests {
         let mut g = idle_grant(1_000);
         g.contract.start_by = day(2025, 1, 15);
         let on = |g: &GrantRecord, today| grant::view(g.clone(), today, &rules);
-        let refused =
-            decide_take_back(&on(&g, day(2025, 7, 15)), vec![], &command, day(2025, 7, 15));
+        let refused = decide_take_back(
+            &on(&g, day(2025, 7, 15)),
+            vec![],
+            &command,
+            day(2025, 7, 15),
+        );
         assert!(matches!(refused, Err(DisposalRefused::NotUnderReview(_))));
-        let decided =
-            decide_take_back(&on(&g, day(2025, 7, 16)), vec![], &command, day(2025, 7, 16))
-                .expect("a start more than six months late");
+        let decided = decide_take_back(
+            &on(&g, day(2025, 7, 16)),
+            vec![],
+            &command,
+            day(2025, 7, 16),
+        )
+        .expect("a start more than six months late");
         assert_eq!(decided.review_reason, "late_start");
         g.status = GrantStatus::TakenBack;
         assert!(matches!(
-            decide_take_back(&on(&g, day(2025, 7, 16)), vec![], &command, day(2025, 7, 16)),
+            decide_take_back(
+                &on(&g, day(2025, 7, 16)),
+                vec![],
+                &command,
+                day(2025, 7, 16)
+            ),
             Err(DisposalRefused::NotInForce(..))
         ));
     }

@@ -131,9 +131,20 @@ mod tests {
         let rules = LowEfficiencyRules::default();
         let g = completed(day(2023, 6, 1));
         let at = day(2025, 6, 1);
-        assert_eq!(decide(&g, &evaluation(at, 4_999, 10_000), &rules), Some(true), "49.99 %");
-        assert_eq!(decide(&g, &evaluation(at, 10_000, 4_999), &rules), Some(true));
-        assert_eq!(decide(&g, &evaluation(at, 5_000, 5_000), &rules), None, "50 %");
+        assert_eq!(
+            decide(&g, &evaluation(at, 4_999, 10_000), &rules),
+            Some(true),
+            "49.99 %"
+        );
+        assert_eq!(
+            decide(&g, &evaluation(at, 10_000, 4_999), &rules),
+            Some(true)
+        );
+        assert_eq!(
+            decide(&g, &evaluation(at, 5_000, 5_000), &rules),
+            None,
+            "50 %"
+        );
         assert_eq!(
             decide(&g, &evaluation(day(2025, 5, 31), 0, 0), &rules),
             None,
@@ -153,6 +164,9 @@ mod tests {
         g.disposal.low_efficiency = true;
         let at = day(2026, 6, 1);
         assert_eq!(decide(&g, &evaluation(at, 5_000, 4_999), &rules), None);
-        assert_eq!(decide(&g, &evaluation(at, 5_000, 5_000), &rules), Some(false));
+        assert_eq!(
+            decide(&g, &evaluation(at, 5_000, 5_000), &rules),
+            Some(false)
+        );
     }
 }

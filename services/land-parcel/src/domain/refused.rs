@@ -5,8 +5,8 @@
 use platform::Violations;
 
 use super::{
-    HolderRefused, conversion::ConversionRefused, disposal::DisposalRefused, grant::GrantRefused, lateness::MilestoneRefused,
-    parcel::ParcelRefused, queue::QueueRefused, units::UnitRefused,
+    HolderRefused, conversion::ConversionRefused, disposal::DisposalRefused, grant::GrantRefused,
+    lateness::MilestoneRefused, parcel::ParcelRefused, queue::QueueRefused, units::UnitRefused,
 };
 
 /// A refusal of any land rule.

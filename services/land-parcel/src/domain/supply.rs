@@ -233,7 +233,11 @@ impl TermChecks<'_> {
             &self.field("term_years"),
             violations,
         );
-        check_rent(request.yearly_rent_fen, &self.field("yearly_rent_fen"), violations);
+        check_rent(
+            request.yearly_rent_fen,
+            &self.field("yearly_rent_fen"),
+            violations,
+        );
         for (value, name) in [
             (request.lease_years, "lease_years"),
             (request.transfer_years, "transfer_years"),
@@ -575,7 +579,10 @@ mod tests {
             let v = renew(years, 1).unwrap_err();
             assert_eq!(v.as_slice()[0].field, "years", "{years} years");
         }
-        assert_eq!(renew(5, 0).unwrap_err().as_slice()[0].field, "yearly_rent_fen");
+        assert_eq!(
+            renew(5, 0).unwrap_err().as_slice()[0].field,
+            "yearly_rent_fen"
+        );
     }
 
     proptest::proptest! {

@@ -449,6 +449,12 @@ pub fn apportioned_centi_mu(
     i64::try_from(value).unwrap_or(0)
 }
 
+/// A transferred grant of parcel XL-1 for other modules' tests.
+#[cfg(test)]
+pub(crate) fn tests_grant() -> GrantRecord {
+    tests::grant()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -713,10 +719,4 @@ mod tests {
             proptest::prop_assert!(!holder_figures(&unit, 2025, &figures, None).meets_commitments);
         }
     }
-}
-
-/// A transferred grant of parcel XL-1 for other modules' tests.
-#[cfg(test)]
-pub(crate) fn tests_grant() -> GrantRecord {
-    tests::grant()
 }

@@ -8,14 +8,11 @@ use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::{
-    Result, Store, check_version, grants, is_unique_violation, parcels, read_model, refused,
-    today,
+    Result, Store, check_version, grants, is_unique_violation, parcels, read_model, refused, today,
 };
 use crate::{
     domain::{
-        disposal::{
-            self, DisposalRefused, Settlement, TakeBack, TakeBackCommand, TakenBackUnit,
-        },
+        disposal::{self, DisposalRefused, Settlement, TakeBack, TakeBackCommand, TakenBackUnit},
         grant::{GrantRecord, GrantStatus, GrantView},
         parcel::{ParcelRecord, ParcelStatus},
         supply::{self, Renewal, SupplyMode},
@@ -107,7 +104,11 @@ async fn commit_take_back(
     Ok(())
 }
 
-fn take_back_notice<'a>(grant: &'a GrantRecord, decision: &TakeBack, name: &'a str) -> LandNotice<'a> {
+fn take_back_notice<'a>(
+    grant: &'a GrantRecord,
+    decision: &TakeBack,
+    name: &'a str,
+) -> LandNotice<'a> {
     LandNotice {
         cause: format!("take_back|{}", grant.id),
         kind: "land_taken_back",
@@ -135,8 +136,7 @@ impl Store {
         let day = today(&mut tx).await?;
         let units = units_on(&mut tx, &grant.parcel_id).await?;
         let view = self.view(grant, day);
-        let decision =
-            disposal::decide_take_back(&view, units, command, day).map_err(refused)?;
+        let decision = disposal::decide_take_back(&view, units, command, day).map_err(refused)?;
         let grant = view.grant;
         commit_take_back(&mut tx, &grant, &decision).await?;
         let after = self.view(grants::load(&mut tx, id).await?, day);
@@ -203,8 +203,9 @@ impl Store {
             return Err(refused(DisposalRefused::NotInForce(id, grant.status)));
         }
         let parcel = parcels::load(&mut tx, &grant.parcel_id).await?;
-        let terms = supply::check_renewal(&grant.terms, renewal, parcel.land_use, &self.rules.terms)
-            .map_err(|v| refused(DisposalRefused::Invalid(v)))?;
+        let terms =
+            supply::check_renewal(&grant.terms, renewal, parcel.land_use, &self.rules.terms)
+                .map_err(|v| refused(DisposalRefused::Invalid(v)))?;
         sqlx::query!(
             "UPDATE grants SET lease_years = $2, price_fen = $3, yearly_rent_fen = $4,
                  version = version + 1

@@ -27,6 +27,7 @@ use chrono::NaiveDate;
 use platform::{Outbox, OutgoingEvent};
 use sqlx::{PgConnection, PgPool};
 
+pub use idle::PassOutcome;
 pub use parcels::ParcelFilter;
 pub use read_model::EnterpriseRecord;
 

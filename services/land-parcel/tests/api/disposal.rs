@@ -52,8 +52,10 @@ async fn outbox_count(app: &App, ce_type: &str) -> i64 {
 async fn idle_grant(app: &App, price_fen: i64) -> (pb::Parcel, pb::Grant, String) {
     let holder = app.uscc(1);
     let tenant = app.uscc(2);
-    app.enterprise(&holder, Segment::Textile, Park::Ganwang).await;
-    app.enterprise(&tenant, Segment::Apparel, Park::Ganwang).await;
+    app.enterprise(&holder, Segment::Textile, Park::Ganwang)
+        .await;
+    app.enterprise(&tenant, Segment::Apparel, Park::Ganwang)
+        .await;
     let parcel = app
         .register_parcel(&parcel_id("TB"), Park::Ganwang, 1_000)
         .await;
@@ -131,7 +133,10 @@ async fn an_idle_grant_is_ordered_its_fee_to_the_fen_and_the_fee_is_paid_or_waiv
     assert_eq!(fee.fee_fen, 246_913_578);
     assert_eq!(fee.status(), pb::IdleFeeStatus::Ordered);
     assert_eq!(fee.ordered_on, "2025-03-01");
-    assert_eq!(outbox_count(&app, "haicheng.land.v1.IdleFeeOrdered").await, 1);
+    assert_eq!(
+        outbox_count(&app, "haicheng.land.v1.IdleFeeOrdered").await,
+        1
+    );
     let departments: Vec<String> = sqlx::query_scalar(
         "SELECT message_key FROM outbox WHERE ce_type = 'haicheng.policy.v1.SupportPolicyNotice'
          ORDER BY message_key",
@@ -243,7 +248,10 @@ async fn two_years_idle_goes_to_review_and_one_of_many_concurrent_take_backs_win
         decided.parcel.as_ref().unwrap().status(),
         pb::ParcelStatus::Available
     );
-    assert_eq!(outbox_count(&app, "haicheng.land.v1.GrantTakenBack").await, 1);
+    assert_eq!(
+        outbox_count(&app, "haicheng.land.v1.GrantTakenBack").await,
+        1
+    );
 
     let get = |as_of| pb::GetParcelRequest {
         parcel_id: parcel.id.clone(),
@@ -286,7 +294,10 @@ async fn a_start_more_than_six_months_late_is_under_review_without_two_years_idl
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(taken.grant.unwrap().take_back.unwrap().review_reason, "late_start");
+    assert_eq!(
+        taken.grant.unwrap().take_back.unwrap().review_reason,
+        "late_start"
+    );
 }
 
 /// A built grant completed on 1 May 2021, committing 3 M yuan invested and 6 M yuan output a mu.
@@ -341,13 +352,18 @@ async fn output_under_half_flags_low_efficiency_at_49_99_and_clears_at_50_percen
     let low = app.census_return(&uscc, 2024, 1, 2_999_400, 300_000, at);
     app.events.publish(topics::CENSUS_EVENTS, &uscc, &low).await;
     assert!(app.wait_evaluations(&grant.id, 1).await);
-    assert_eq!(low_efficiency_ids(&app).await, [grant.id.clone()]);
+    assert_eq!(
+        low_efficiency_ids(&app).await,
+        std::slice::from_ref(&grant.id)
+    );
     assert_eq!(
         outbox_count(&app, "haicheng.land.v1.GrantLowEfficiencyChanged").await,
         1
     );
     let half = app.census_return(&uscc, 2024, 2, 3_000_000, 300_000, at);
-    app.events.publish(topics::CENSUS_EVENTS, &uscc, &half).await;
+    app.events
+        .publish(topics::CENSUS_EVENTS, &uscc, &half)
+        .await;
     assert!(app.wait_evaluations(&grant.id, 2).await);
     assert!(low_efficiency_ids(&app).await.is_empty(), "50 % clears it");
     let kinds: Vec<String> = sqlx::query_scalar(
@@ -383,7 +399,10 @@ async fn a_long_term_lease_runs_5_to_20_years_and_renews_within_them() {
         let parcel = app
             .register_parcel(&parcel_id("LL"), Park::Xiliu, 1_000)
             .await;
-        let err = app.grant(long_lease(&parcel, &uscc, years)).await.unwrap_err();
+        let err = app
+            .grant(long_lease(&parcel, &uscc, years))
+            .await
+            .unwrap_err();
         assert_eq!(invalid_fields(&err), ["supply.term_years"], "{years} years");
     }
     let twenty = app
@@ -489,8 +508,7 @@ async fn split_and_merge_publish_their_lineage() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_enterprise_and_a_reading_department_are_refused_every_new_method() {
     let app = spawn_app().await;
-    let enterprise =
-        platform::auth::TokenTable::development_enterprise_token(&testkit::new_uscc());
+    let enterprise = platform::auth::TokenTable::development_enterprise_token(&testkit::new_uscc());
     let grant_id = Uuid::now_v7().to_string();
     let mut client = app.client.clone();
     for token in [enterprise.as_str(), COMMERCE] {

@@ -162,10 +162,13 @@ async fn bad_units_are_refused_field_by_field_and_good_ones_leased_to_manufactur
         let unit_id = east.id.clone();
         async move {
             let reply = client
-                .get_parcel(with_token(COMMERCE, pb::GetParcelRequest {
-                    parcel_id,
-                    as_of: None,
-                }))
+                .get_parcel(with_token(
+                    COMMERCE,
+                    pb::GetParcelRequest {
+                        parcel_id,
+                        as_of: None,
+                    },
+                ))
                 .await
                 .unwrap()
                 .into_inner();
