@@ -558,3 +558,28 @@ async fn an_enterprise_and_a_reading_department_are_refused_every_new_method() {
         }
     }
 }
+
+/// A department other than natural resources, even holding `land.write`, decides nothing on
+/// idle land: the pass, the fee and the take-back are natural resources' alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_natural_resources_decides_on_idle_land() {
+    const WRITER: &str = "wvEF4aeKrMUiETAB_W4MA-Mtvhv7604T5ypNPM8bgsc";
+    let tokens = format!("{WRITER}=department:commerce:land.read,land.write");
+    let app = spawn_app_with(&[("AUTH_TOKENS", tokens.as_str())]).await;
+    let grant_id = Uuid::now_v7().to_string();
+    let mut client = app.client.clone();
+    let denied = [
+        client
+            .run_idle_pass(with_token(WRITER, pb::RunIdlePassRequest::default()))
+            .await
+            .unwrap_err(),
+        client
+            .take_back_grant(with_token(WRITER, take_back(&grant_id)))
+            .await
+            .unwrap_err(),
+    ];
+    for status in denied {
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert!(status.message().contains("natural resources"), "{status:?}");
+    }
+}
