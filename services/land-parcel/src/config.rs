@@ -191,6 +191,7 @@ fn rules(get: Get<'_>) -> Result<LandRules, ConfigError> {
         min_unit_centi_m2,
         notice_departments,
         idle_notice_departments: d.idle_notice_departments,
+        review_notice_departments: d.review_notice_departments,
         disposal_notice_departments: d.disposal_notice_departments,
     })
 }

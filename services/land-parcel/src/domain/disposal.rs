@@ -266,6 +266,14 @@ pub fn fee_notice_text(grant: &GrantRecord, reason: IdleReason, fee: &IdleFee) -
     )
 }
 
+/// The text of the notice of a grant gone to take-back review for two years idle.
+pub fn review_notice_text(grant: &GrantRecord, on: NaiveDate) -> String {
+    format!(
+        "Grant {} on parcel {}: idle for two years as of {on}; under take-back review (无偿收回)",
+        grant.id, grant.parcel_id
+    )
+}
+
 /// The text of the notice of a take-back decision.
 pub fn take_back_notice_text(grant: &GrantRecord, decision: &TakeBack) -> String {
     let holders: Vec<String> = decision

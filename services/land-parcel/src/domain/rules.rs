@@ -23,6 +23,8 @@ pub struct LandRules {
     pub notice_departments: Vec<Department>,
     /// Who hears of idle land and its fee order (natural resources decides, finance collects).
     pub idle_notice_departments: Vec<Department>,
+    /// Who hears that a grant went to take-back review (the department that decides).
+    pub review_notice_departments: Vec<Department>,
     /// Who hears of low-efficiency land and of a take-back.
     pub disposal_notice_departments: Vec<Department>,
 }
@@ -39,6 +41,7 @@ impl Default for LandRules {
             min_unit_centi_m2: 30_000,
             notice_departments: vec![Department::NaturalResources, Department::Commerce],
             idle_notice_departments: vec![Department::NaturalResources, Department::Finance],
+            review_notice_departments: vec![Department::NaturalResources],
             disposal_notice_departments: vec![Department::NaturalResources, Department::Commerce],
         }
     }

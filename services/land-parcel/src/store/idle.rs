@@ -111,6 +111,11 @@ impl Store {
         if decided.take_back_review {
             let reason = ReviewReason::IdleTwoYears.as_str();
             announced.push(events::under_take_back_review(&view, reason, on));
+            let notice = review_notice(&grant, on, &name);
+            announced.extend(events::notices(
+                &notice,
+                &self.rules.review_notice_departments,
+            ));
         }
         self.publish(&mut tx, announced).await?;
         tx.commit().await?;
@@ -128,6 +133,20 @@ fn idle_notice<'a>(
         cause: format!("idle|{}|{}", grant.id, reason.as_str()),
         kind: "land_idle",
         text: disposal::fee_notice_text(grant, reason, fee),
+        uscc: &grant.uscc,
+        enterprise_name: name,
+        parcel_id: &grant.parcel_id,
+        period: None,
+        issued_at: chrono::Utc::now(),
+        due_on: None,
+    }
+}
+
+fn review_notice<'a>(grant: &'a GrantRecord, on: NaiveDate, name: &'a str) -> LandNotice<'a> {
+    LandNotice {
+        cause: format!("take_back_review|{}", grant.id),
+        kind: "land_take_back_review",
+        text: disposal::review_notice_text(grant, on),
         uscc: &grant.uscc,
         enterprise_name: name,
         parcel_id: &grant.parcel_id,

@@ -202,6 +202,14 @@ async fn two_years_idle_goes_to_review_and_one_of_many_concurrent_take_backs_win
         "{early:?}"
     );
     assert_eq!(pass(&mut client, "2026-03-01").await.take_back_review, 1);
+    let review_notices: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE ce_type = 'haicheng.policy.v1.SupportPolicyNotice'
+           AND message_key = 'natural_resources'",
+    )
+    .fetch_one(&app.service.pool)
+    .await
+    .unwrap();
+    assert_eq!(review_notices, 2, "the idle notice, then the review's");
     assert_eq!(
         pass(&mut client, "2026-03-02").await,
         pb::RunIdlePassResponse::default(),
