@@ -201,3 +201,29 @@ pub async fn low_efficiency(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn parses(line: &str) -> bool {
+        crate::Cli::try_parse_from(line.split_whitespace()).is_ok()
+    }
+
+    #[test]
+    fn a_fee_is_paid_or_waived_with_a_reason_never_both_nor_neither() {
+        assert!(parses("haicheng land idle-fee G1 --paid"));
+        assert!(parses("haicheng land idle-fee G1 --waive delayed"));
+        assert!(!parses("haicheng land idle-fee G1 --paid --waive delayed"));
+        assert!(!parses("haicheng land idle-fee G1"));
+        assert!(parses(
+            "haicheng land take-back G1 --reason idle --document D-1"
+        ));
+        assert!(!parses("haicheng land take-back G1 --reason idle"));
+        assert!(parses("haicheng land idle-pass --on 2027-03-01"));
+        assert!(parses("haicheng land low-efficiency --park nantai"));
+        assert!(parses(
+            "haicheng land renew G1 --years 5 --yearly-rent-fen 100"
+        ));
+    }
+}
