@@ -183,7 +183,7 @@ pub(super) async fn load_locked(conn: &mut PgConnection, id: Uuid) -> Result<Gra
     load(conn, id).await
 }
 
-/// Rows of grants in force flagged low-efficiency, by id, after `after`, at most `limit`.
+/// Grants in force flagged low-efficiency, by id, after `after`, at most `limit`.
 pub(super) async fn low_efficiency(
     conn: &mut PgConnection,
     after: Option<Uuid>,
@@ -210,7 +210,7 @@ pub(super) async fn low_efficiency(
     records(rows)
 }
 
-/// The grant in force on a parcel at `at` (now when `None`): granted by then and not ended
+/// The grant in force on a parcel at `at`: granted by then and not ended
 /// by then, with the status it had then.
 pub(super) async fn in_force_at(
     conn: &mut PgConnection,
