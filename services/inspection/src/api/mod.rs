@@ -107,6 +107,15 @@ fn id(v: &mut Violations, field: &str, text: &str) -> Option<uuid::Uuid> {
     v.uuid(field, text)
 }
 
+/// A visit as `principal` may see it: its own firm sees whether it rated it.
+fn visit_for(principal: &Principal, view: &crate::domain::visit::VisitView) -> pb::Visit {
+    if principal.enterprise() == Some(view.visit.uscc.as_str()) {
+        convert::visit_for_firm(view)
+    } else {
+        convert::visit_to_proto(view)
+    }
+}
+
 fn findings(v: &mut Violations, list: &[pb::FindingInput]) -> Vec<FindingInput> {
     let mut out = Vec::new();
     for (i, f) in list.iter().enumerate() {
@@ -478,7 +487,7 @@ impl InspectionService for InspectionApi {
         let visit = self.store.visit(visit_id.unwrap_or_default()).await?;
         principal.require_enterprise_self(&visit.visit.uscc)?;
         Ok(Response::new(pb::GetVisitResponse {
-            visit: Some(convert::visit_to_proto(&visit)),
+            visit: Some(visit_for(&principal, &visit)),
         }))
     }
 
@@ -517,7 +526,7 @@ impl InspectionService for InspectionApi {
             .await?;
         let next_page_token = parse::next_token(&mut visits, size, |v| v.visit.id.to_string());
         Ok(Response::new(pb::ListVisitsResponse {
-            visits: visits.iter().map(convert::visit_to_proto).collect(),
+            visits: visits.iter().map(|v| visit_for(&principal, v)).collect(),
             next_page_token,
         }))
     }
@@ -541,7 +550,7 @@ impl InspectionService for InspectionApi {
             Err(refused) => (false, refused.to_string()),
         };
         Ok(Response::new(pb::VerifyCodeResponse {
-            visit: Some(convert::visit_to_proto(&visit)),
+            visit: Some(visit_for(&principal, &visit)),
             valid,
             reason,
         }))

@@ -108,6 +108,22 @@ async fn a_department_reads_only_aggregates_of_five_ratings_and_never_who_rated(
         ][i % 3];
         rate(&app, &enterprise(firm), &visits[i], s).await.unwrap();
     }
+    // Whether a visit was rated is its firm's to see, never a department's.
+    let get = |who: String| {
+        let mut client = app.client.clone();
+        let visit_id = visits[0].id.clone();
+        async move {
+            client
+                .get_visit(as_dev(&who, pb::GetVisitRequest { visit_id }))
+                .await
+                .unwrap()
+                .into_inner()
+                .visit
+                .unwrap()
+        }
+    };
+    assert!(get(enterprise(&firms[0])).await.rated);
+    assert!(!get("market_supervision".to_string()).await.rated);
     let twice = rate(&app, &enterprise(&firms[0]), &visits[0], satisfied).await;
     assert_eq!(twice.unwrap_err().code(), Code::AlreadyExists);
     let four = summary(&app).await.unwrap_err();
