@@ -333,3 +333,71 @@ async fn a_result_needs_the_valid_code_of_that_firm_and_findings_open_a_recheck(
     assert_eq!(published.state, pb::VisitState::Published as i32);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_result_not_published_by_its_deadline_is_listed_overdue() {
+    use inspection::domain::code::{Outcome, ResultInput};
+    use platform::auth::Department;
+
+    let app = spawn_app().await;
+    setup(&app).await;
+    let (old, fresh) = (app.uscc(0), app.uscc(1));
+    let ms = Some(Department::MarketSupervision);
+    let mut ids = Vec::new();
+    for (firm, days_ago) in [(&old, 45), (&fresh, 0)] {
+        app.seed(firm, Some(Class::B), false).await;
+        let created = app
+            .create_task(
+                "market_supervision",
+                task(
+                    firm,
+                    pb::ItemKind::Triggered,
+                    &["MS-R-T"],
+                    &days_from_today(-days_ago),
+                ),
+            )
+            .await
+            .unwrap();
+        let id: uuid::Uuid = created.visit.unwrap().id.parse().unwrap();
+        // Approved and recorded on the visit's day, as the inspectors did then.
+        let then = Utc::now() - Duration::days(days_ago);
+        let visit = app
+            .store
+            .approve(id, 0, ms, "market_supervision", &app.rules, then)
+            .await
+            .unwrap();
+        let input = ResultInput {
+            code: visit.visit.code.clone().unwrap(),
+            uscc: firm.to_string(),
+            outcome: Outcome::Clean,
+            findings: vec![],
+            summary: "nothing found".into(),
+            by: "market_supervision".into(),
+        };
+        app.store
+            .record_result(id, input, ms, "market_supervision", &app.rules, then)
+            .await
+            .unwrap();
+        ids.push(id.to_string());
+    }
+    let overdue = app
+        .client
+        .clone()
+        .list_visits(as_dev(
+            "market_supervision",
+            pb::ListVisitsRequest {
+                publication_overdue: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<&str> = overdue.visits.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(
+        listed,
+        vec![ids[0].as_str()],
+        "20 working days after 45 days ago have passed"
+    );
+    app.stop().await;
+}
