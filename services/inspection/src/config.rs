@@ -202,7 +202,10 @@ mod tests {
     fn every_variable_is_in_the_readme() {
         let readme = include_str!("../README.md");
         for var in vars::ALL {
-            assert!(readme.contains(&format!("`{var}`")), "{var} is not in the README");
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "{var} is not in the README"
+            );
         }
     }
 
