@@ -241,6 +241,18 @@ async fn a_result_needs_the_valid_code_of_that_firm_and_findings_open_a_recheck(
     assert_eq!(seen.code, v1.code);
     assert!(!seen.items[0].legal_basis.is_empty());
     assert_eq!(seen.inspectors.len(), 2);
+    // The read of a firm's visit is audited, with the firm.
+    let audited = testkit::wait_until(std::time::Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM audit_log WHERE method LIKE '%/GetVisit' AND uscc = $1 AND code = 'OK'",
+        )
+        .bind(&one)
+        .fetch_one(&app.pool)
+        .await
+        .is_ok_and(|n| n == 1)
+    })
+    .await;
+    assert!(audited, "GetVisit is in the audit log with the firm");
     let verified = app
         .client
         .clone()
