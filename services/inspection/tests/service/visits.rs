@@ -413,3 +413,33 @@ async fn a_result_not_published_by_its_deadline_is_listed_overdue() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_departments_racing_for_the_last_visit_under_the_cap_get_one() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let firm = app.uscc(0);
+    app.seed(&firm, Some(Class::B), false).await;
+    let routine = pb::ItemKind::Routine;
+    for (who, code, day) in [
+        ("tax", "TAX-R", on(2, 2)),
+        ("market_supervision", "MS-R", on(4, 1)),
+        ("natural_resources", "NR-R", on(6, 1)),
+    ] {
+        app.create_task(who, task(&firm, routine, &[code], &day))
+            .await
+            .unwrap();
+    }
+    let (a, b) = tokio::join!(
+        app.create_task(
+            "human_resources",
+            task(&firm, routine, &["HR-R"], &on(9, 1))
+        ),
+        app.create_task("commerce", task(&firm, routine, &["COM-R"], &on(11, 2))),
+    );
+    let outcomes = [a.is_ok(), b.is_ok()];
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    let refused = a.err().or(b.err()).unwrap();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    app.stop().await;
+}
