@@ -186,12 +186,13 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
-        self.outbox
-            .enqueue(&mut tx, events::plan_filed(&plan))
-            .await?;
         let tasks = std::mem::take(&mut plan.tasks);
         let placed = place_tasks(self, &mut tx, tasks, rules, &items).await?;
         plan.tasks = placed.into_iter().map(|(task, _)| task).collect();
+        // Filed with its tasks as placed (each also has its TaskPlaced or TaskRefused).
+        self.outbox
+            .enqueue(&mut tx, events::plan_filed(&plan))
+            .await?;
         tx.commit().await?;
         Ok(plan)
     }
