@@ -76,7 +76,7 @@ pub async fn run(
 
     let mut routes = RoutesBuilder::default();
     routes.add_service(platform::capped!(
-        LandServiceServer::new(api::LandApi::new(store)),
+        LandServiceServer::new(api::LandApi::new(store, platform.config.development)),
         platform.config
     ));
     // Reads naming firms (holders, applicants, evaluations) go to the audit log.

@@ -18,14 +18,27 @@ fn expected_version(value: i64, v: &mut Violations) {
     v.check(value >= 0, "expected_version", "0 or the version last read");
 }
 
-/// The day of a `RunIdlePass`: `None` for the database's date.
-pub(super) fn pass_day(r: &pb::RunIdlePassRequest) -> Result<Option<NaiveDate>, ApiError> {
+/// The day of a `RunIdlePass`: `None` for the database's date. A day after `today` would
+/// flag grants before they are idle, so it is a development mode's rehearsal only (the demo
+/// and the system test's "two years on").
+pub(super) fn pass_day(
+    r: &pb::RunIdlePassRequest,
+    today: NaiveDate,
+    development: bool,
+) -> Result<Option<NaiveDate>, ApiError> {
     if r.on.is_empty() {
         return Ok(None);
     }
     let mut v = Violations::new();
     let on = parse_date(&r.on);
     v.check(on.is_some(), "on", "a date YYYY-MM-DD, or empty for today");
+    if let Some(day) = on {
+        v.check(
+            development || day <= today,
+            "on",
+            "today or an earlier day (a later day runs only in development mode)",
+        );
+    }
     done(on, v).map(Some)
 }
 
@@ -113,4 +126,30 @@ pub(super) fn low_efficiency_page(
         (Parks::Only(own), Some(p)) => Parks::Only(own.into_iter().filter(|o| *o == p).collect()),
     };
     Ok(LowEfficiencyPage { parks, after, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass_on(on: &str) -> pb::RunIdlePassRequest {
+        pb::RunIdlePassRequest { on: on.into() }
+    }
+
+    #[test]
+    fn a_pass_on_a_later_day_is_a_development_rehearsal_only() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let tomorrow = pass_on("2026-12-08");
+        let refused = pass_day(&tomorrow, today, false).unwrap_err();
+        assert!(format!("{refused:?}").contains("\"on\""), "{refused:?}");
+        assert_eq!(
+            pass_day(&tomorrow, today, true).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 8)
+        );
+        assert_eq!(
+            pass_day(&pass_on("2026-12-07"), today, false).unwrap(),
+            Some(today)
+        );
+        assert_eq!(pass_day(&pass_on(""), today, false).unwrap(), None);
+    }
 }

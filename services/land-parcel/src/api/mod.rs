@@ -192,11 +192,13 @@ fn absorb<T>(result: Result<T, ApiError>, v: &mut Violations) -> Result<Option<T
 #[derive(Clone)]
 pub struct LandApi {
     store: Store,
+    /// Development mode: an idle pass may run on a later day (a rehearsal).
+    development: bool,
 }
 
 impl LandApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, development: bool) -> Self {
+        Self { store, development }
     }
 }
 
@@ -450,7 +452,8 @@ impl LandService for LandApi {
         request: Request<pb::RunIdlePassRequest>,
     ) -> Answer<pb::RunIdlePassResponse> {
         natural_resources_only(&request)?;
-        let on = disposal::pass_day(request.get_ref())?;
+        let today = platform::calendar::china_date(chrono::Utc::now());
+        let on = disposal::pass_day(request.get_ref(), today, self.development)?;
         let outcome = self.store.idle_pass(on).await?;
         tracing::info!(
             ?on,
