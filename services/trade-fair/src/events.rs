@@ -99,7 +99,11 @@ pub fn breach_recorded(r: &BreachRecord, fair: &Fair, n: u32) -> OutgoingEvent {
 pub fn breach_notice(r: &BreachRecord, enterprise_name: &str, n: u32) -> OutgoingEvent {
     let b = &r.breach;
     let until = match r.free_again(n) {
-        Some(s) => format!("it may apply again from {} ({})", s.name, s.starts_at.format("%Y-%m-%d")),
+        Some(s) => format!(
+            "it may apply again from {} ({})",
+            s.name,
+            s.starts_at.format("%Y-%m-%d")
+        ),
         None => format!("it may apply again from session {} after it", n + 1),
     };
     let notice = Notice {
@@ -116,7 +120,11 @@ pub fn breach_notice(r: &BreachRecord, enterprise_name: &str, n: u32) -> Outgoin
             r.at.starts_at.format("%Y-%m-%d"),
             b.kind.describe(),
             b.evidence,
-            if b.reference.is_empty() { String::new() } else { format!(" (ref. {})", b.reference) },
+            if b.reference.is_empty() {
+                String::new()
+            } else {
+                format!(" (ref. {})", b.reference)
+            },
         ),
         period: None,
         transition: None,

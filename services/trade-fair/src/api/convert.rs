@@ -171,7 +171,9 @@ pub fn breach_kind(k: BreachKind) -> pb::BreachKind {
 }
 
 pub fn breach_kind_from_proto(value: pb::BreachKind) -> Option<BreachKind> {
-    BreachKind::ALL.into_iter().find(|k| breach_kind(*k) == value)
+    BreachKind::ALL
+        .into_iter()
+        .find(|k| breach_kind(*k) == value)
 }
 
 fn session(s: &Session) -> pb::Session {

@@ -188,7 +188,11 @@ pub struct RecordBreach {
 }
 
 /// Decides recording a breach: only of a firm registered for the fair, once per kind.
-pub fn decide(state: &RecordState, c: &RecordBreach, now: DateTime<Utc>) -> Result<Breach, Refused> {
+pub fn decide(
+    state: &RecordState,
+    c: &RecordBreach,
+    now: DateTime<Utc>,
+) -> Result<Breach, Refused> {
     if !state.registered {
         return Err(Refused::NotRegistered(c.uscc.clone()));
     }
@@ -243,8 +247,13 @@ mod tests {
         let breaches = [record(FairKind::CantonFair, 6)];
         for n in [1, 4] {
             for i in 1..=n {
-                let refused = check_bar(&breaches, Uuid::from_u128(i as u128), FairKind::CantonFair, n)
-                    .unwrap_err();
+                let refused = check_bar(
+                    &breaches,
+                    Uuid::from_u128(i as u128),
+                    FairKind::CantonFair,
+                    n,
+                )
+                .unwrap_err();
                 let text = refused.to_string();
                 assert!(text.contains("sub-letting a booth"), "{text}");
                 assert!(text.contains(&format!("session {i} of the {n}")), "{text}");
@@ -255,8 +264,14 @@ mod tests {
             assert_eq!(check_bar(&breaches, next, FairKind::CantonFair, n), Ok(()));
         }
         // The fair of the breach itself and other kinds are not barred.
-        assert_eq!(check_bar(&breaches, Uuid::from_u128(0), FairKind::CantonFair, 4), Ok(()));
-        assert_eq!(check_bar(&breaches, Uuid::from_u128(1), FairKind::Chic, 4), Ok(()));
+        assert_eq!(
+            check_bar(&breaches, Uuid::from_u128(0), FairKind::CantonFair, 4),
+            Ok(())
+        );
+        assert_eq!(
+            check_bar(&breaches, Uuid::from_u128(1), FairKind::Chic, 4),
+            Ok(())
+        );
     }
 
     #[test]
@@ -265,7 +280,10 @@ mod tests {
         let text = check_bar(&breaches, Uuid::from_u128(2), FairKind::CantonFair, 4)
             .unwrap_err()
             .to_string();
-        assert!(text.contains("from session 5 after Canton Fair session 0"), "{text}");
+        assert!(
+            text.contains("from session 5 after Canton Fair session 0"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -288,7 +306,10 @@ mod tests {
             Err(Refused::NotRegistered(c.uscc.clone()))
         );
         state.registered = true;
-        assert_eq!(decide(&state, &c, now).unwrap().kind, BreachKind::LeavingEarly);
+        assert_eq!(
+            decide(&state, &c, now).unwrap().kind,
+            BreachKind::LeavingEarly
+        );
         state.recorded.push(BreachKind::LeavingEarly);
         let twice = decide(&state, &c, now).unwrap_err();
         assert!(twice.already_exists().is_some(), "{twice}");

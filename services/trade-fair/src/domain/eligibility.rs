@@ -77,7 +77,9 @@ pub enum Ineligible {
     TaxCreditVeto,
     #[error("the census has no export sales of the enterprise yet")]
     NoExportFigures,
-    #[error("export sales of {sales_yuan} yuan are below the threshold of {threshold_yuan} yuan for {kind}")]
+    #[error(
+        "export sales of {sales_yuan} yuan are below the threshold of {threshold_yuan} yuan for {kind}"
+    )]
     BelowThreshold {
         sales_yuan: i64,
         threshold_yuan: i64,
@@ -189,7 +191,13 @@ mod tests {
         assert_eq!(check(&firm(trade, t.trade_fen), &t), Ok(()));
         let under = check(&firm(trade, t.trade_fen - 1), &t).unwrap_err();
         assert!(
-            matches!(under, Ineligible::BelowThreshold { kind: KindOfFirm::Trading, .. }),
+            matches!(
+                under,
+                Ineligible::BelowThreshold {
+                    kind: KindOfFirm::Trading,
+                    ..
+                }
+            ),
             "{under}"
         );
         assert!(under.to_string().contains("for trading firms"), "{under}");

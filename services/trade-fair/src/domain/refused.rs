@@ -100,9 +100,10 @@ impl Refused {
                 Some(format!("a registration of {uscc} for this fair"))
             }
             Refused::AlreadyClaimed(id) => Some(format!("a subsidy for registration {id}")),
-            Refused::BreachRecorded(kind) => {
-                Some(format!("a {} breach of this firm at this fair", kind.as_str()))
-            }
+            Refused::BreachRecorded(kind) => Some(format!(
+                "a {} breach of this firm at this fair",
+                kind.as_str()
+            )),
             _ => None,
         }
     }

@@ -127,7 +127,11 @@ async fn record_state(conn: &mut PgConnection, c: &RecordBreach) -> Result<Recor
 impl Store {
     /// Records a breach under the fair's lock, with its event and its notice to market
     /// supervision; returns it with the sessions it bars.
-    pub async fn record_breach(&self, c: &RecordBreach, now: DateTime<Utc>) -> Result<BreachRecord> {
+    pub async fn record_breach(
+        &self,
+        c: &RecordBreach,
+        now: DateTime<Utc>,
+    ) -> Result<BreachRecord> {
         let mut tx = self.pool.begin().await?;
         lock_fair(&mut tx, c.fair_id).await?;
         let fair = fairs::get(&mut tx, c.fair_id).await?;
