@@ -203,9 +203,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
             });
         }
         ClassCommand::Publish(args) => publication::publish(&mut service, &args, format).await?,
-        ClassCommand::Finalize(args) => {
-            publication::finalize(&mut service, &args, format).await?
-        }
+        ClassCommand::Finalize(args) => publication::finalize(&mut service, &args, format).await?,
     }
     Ok(())
 }
@@ -483,10 +481,11 @@ mod tests {
         let ClassCommand::List(args) = cli.command else {
             panic!("a list")
         };
-        assert_eq!(args.request(String::new()).view, pb::ClassView::Final as i32);
-        assert!(
-            Cli::try_parse_from(["class", "list", "--view", "final", "--published"]).is_err()
+        assert_eq!(
+            args.request(String::new()).view,
+            pb::ClassView::Final as i32
         );
+        assert!(Cli::try_parse_from(["class", "list", "--view", "final", "--published"]).is_err());
     }
 
     #[test]

@@ -741,7 +741,11 @@ fn emit_registrations(all: &[pb::Registration], format: Format) {
 fn emit_breaches(breaches: &[pb::Breach], format: Format) {
     output::emit(&match format {
         Format::Json => output::json(&breaches),
-        Format::Table => breaches.iter().map(breach_fields).collect::<Vec<_>>().join("\n"),
+        Format::Table => breaches
+            .iter()
+            .map(breach_fields)
+            .collect::<Vec<_>>()
+            .join("\n"),
     });
 }
 
@@ -757,7 +761,14 @@ fn breach_fields(b: &pb::Breach) -> String {
         ("reference", b.reference.clone()),
         ("recorded", output::time(b.recorded_at.as_ref())),
         ("bars sessions", b.barred_sessions.to_string()),
-        ("barred", if barred.is_empty() { "-".into() } else { barred.join("; ") }),
+        (
+            "barred",
+            if barred.is_empty() {
+                "-".into()
+            } else {
+                barred.join("; ")
+            },
+        ),
         (
             "may apply again",
             b.free_again

@@ -133,7 +133,10 @@ mod tests {
             }
         );
         assert!(open.to_string().contains("3, 7"), "{open}");
-        assert_eq!(decide(&state(vec![], vec![]), &window(), deadline), Ok(vec![]));
+        assert_eq!(
+            decide(&state(vec![], vec![]), &window(), deadline),
+            Ok(vec![])
+        );
     }
 
     #[test]

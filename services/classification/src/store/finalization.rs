@@ -36,8 +36,13 @@ pub async fn require_finalized(conn: &mut PgConnection, period: &str) -> Result<
 }
 
 /// What [`finalization::decide`] needs, read under the period's lock.
-async fn load<'a>(conn: &mut PgConnection, period: &'a str) -> Result<FinalizeState<'a>, StoreError> {
-    let published_at = publication::find(conn, period).await?.map(|p| p.published_at);
+async fn load<'a>(
+    conn: &mut PgConnection,
+    period: &'a str,
+) -> Result<FinalizeState<'a>, StoreError> {
+    let published_at = publication::find(conn, period)
+        .await?
+        .map(|p| p.published_at);
     let finalized = sqlx::query!(
         "SELECT finalized_at, finalized_by FROM finalizations WHERE period = $1",
         period

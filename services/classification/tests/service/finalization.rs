@@ -111,8 +111,7 @@ async fn window_passed(app: &App) -> DateTime<Utc> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_published_one()
-{
+async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_published_one() {
     let app = spawn_app().await;
     let codes: Vec<String> = (0..5).map(|i| app.uscc(i)).collect();
     for (i, code) in codes.iter().enumerate() {
@@ -134,7 +133,8 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
         .into_inner()
         .publication
         .unwrap();
-    let deadline = platform::time::from_timestamp(&publication.objection_deadline.unwrap()).unwrap();
+    let deadline =
+        platform::time::from_timestamp(&publication.objection_deadline.unwrap()).unwrap();
     let (upheld_firm, open_firm) = (&codes[4], &codes[3]);
     let upheld = file(&app, upheld_firm).await;
     decide(&app, upheld, ObjectionDecision::Uphold, EnterpriseClass::A).await;
@@ -142,7 +142,11 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
 
     let early = finalize(&app, "dev-commerce").await.unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition);
-    assert!(early.message().contains(&format_cst(deadline)), "{}", early.message());
+    assert!(
+        early.message().contains(&format_cst(deadline)),
+        "{}",
+        early.message()
+    );
     for token in ["dev-finance", &format!("dev-enterprise-{upheld_firm}")] {
         let denied = finalize(&app, token).await.unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied, "{token}");
@@ -152,7 +156,9 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
     let waiting = finalize(&app, "dev-commerce").await.unwrap_err();
     assert_eq!(waiting.code(), Code::FailedPrecondition);
     assert!(
-        waiting.message().contains(&format!("await decision: {open}")),
+        waiting
+            .message()
+            .contains(&format!("await decision: {open}")),
         "{}",
         waiting.message()
     );
@@ -170,18 +176,36 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
         .await
         .unwrap_err();
     assert_eq!(not_yet.code(), Code::FailedPrecondition);
-    decide(&app, open, ObjectionDecision::Reject, EnterpriseClass::Unspecified).await;
+    decide(
+        &app,
+        open,
+        ObjectionDecision::Reject,
+        EnterpriseClass::Unspecified,
+    )
+    .await;
 
     // Four at once: one finalizes, the others are told when and by whom.
     let attempts = (0..4).map(|_| finalize(&app, "dev-commerce"));
     let results = futures::future::join_all(attempts).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     for refused in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(refused.code(), Code::FailedPrecondition);
-        assert!(refused.message().contains("was finalized at"), "{}", refused.message());
+        assert!(
+            refused.message().contains("was finalized at"),
+            "{}",
+            refused.message()
+        );
     }
     let again = finalize(&app, "dev-commerce").await.unwrap_err();
-    assert!(again.message().contains("department:commerce"), "{}", again.message());
+    assert!(
+        again.message().contains("department:commerce"),
+        "{}",
+        again.message()
+    );
 
     let published = list(&app, ClassView::Published).await;
     let last = list(&app, ClassView::Final).await;
@@ -192,12 +216,21 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
     let amended = &mut expected[4];
     amended.enterprise_class = EnterpriseClass::A as i32;
     assert_eq!(
-        last.iter().map(|c| (c.uscc.clone(), c.enterprise_class)).collect::<Vec<_>>(),
-        expected.iter().map(|c| (c.uscc.clone(), c.enterprise_class)).collect::<Vec<_>>(),
+        last.iter()
+            .map(|c| (c.uscc.clone(), c.enterprise_class))
+            .collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|c| (c.uscc.clone(), c.enterprise_class))
+            .collect::<Vec<_>>(),
         "the published list with the upheld class replaced"
     );
     assert!(last[4].overridden);
-    assert!(last[4].override_reason.contains(&format!("objection {upheld} upheld")));
+    assert!(
+        last[4]
+            .override_reason
+            .contains(&format!("objection {upheld} upheld"))
+    );
     let one = app
         .client
         .clone()
@@ -219,7 +252,11 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
 
     let events = collect::<PeriodFinalized>(
         &app.topic(topics::CLASSIFICATION_EVENTS),
-        |e| e.finalization.as_ref().is_some_and(|f| f.period.as_ref().is_some_and(|p| p.code == PERIOD)),
+        |e| {
+            e.finalization
+                .as_ref()
+                .is_some_and(|f| f.period.as_ref().is_some_and(|p| p.code == PERIOD))
+        },
         1,
         Duration::from_secs(30),
     )

@@ -287,10 +287,7 @@ impl FactsRow {
             class_in_force: self.class_in_force,
             score: self.score.unwrap_or(0.0),
             class_published: self.class_published,
-            class_final: self
-                .finalized
-                .unwrap_or(false)
-                .then_some(self.class_final),
+            class_final: self.finalized.unwrap_or(false).then_some(self.class_final),
             land_short: self.land_short.unwrap_or(false),
             external_fair_years: fair_years,
             expenses: BTreeMap::new(),

@@ -533,7 +533,10 @@ async fn a_round_reads_the_final_list_where_the_period_has_one() {
         [(raised.clone(), 5_000)],
         "the final list's A, not the class in force"
     );
-    assert_eq!(round.entries[0].enterprise_class(), common::EnterpriseClass::A);
+    assert_eq!(
+        round.entries[0].enterprise_class(),
+        common::EnterpriseClass::A
+    );
     assert!(
         round.entries[0].explanation.contains("in the final list"),
         "{}",
