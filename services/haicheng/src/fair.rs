@@ -340,6 +340,23 @@ async fn run_after_allocation(
         }
         FairCommand::Subsidies { year, uscc } => subsidies(service, year, uscc, format).await?,
         FairCommand::Budget { year, set_yuan } => budget(service, year, set_yuan, format).await?,
+        command @ (FairCommand::Breach { .. } | FairCommand::Breaches { .. }) => {
+            breach_command(service, command, format).await?
+        }
+        FairCommand::Demo => demo(service, format).await?,
+        // The others are run before allocation ([`run`]).
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `fair breach` and `fair breaches`.
+async fn breach_command(
+    service: &mut Client,
+    command: FairCommand,
+    format: Format,
+) -> Result<(), CliError> {
+    match command {
         FairCommand::Breach {
             fair_id,
             uscc,
@@ -365,8 +382,6 @@ async fn run_after_allocation(
             let reply = service.list_breaches(call(request)).await?.into_inner();
             emit_breaches(&reply.breaches, format);
         }
-        FairCommand::Demo => demo(service, format).await?,
-        // The others are run before allocation ([`run`]).
         _ => {}
     }
     Ok(())
