@@ -10,8 +10,8 @@ use classification::domain::{calendar::china_standard_time, objection::format_cs
 use haicheng_proto::{
     classification::v1::{
         ClassView, Classification, DecideObjectionRequest, FileObjectionRequest,
-        FinalizePeriodRequest, GetClassRequest, ListClassesRequest, ObjectionDecision,
-        PeriodFinalized, PublishPeriodRequest,
+        FinalizePeriodRequest, GetClassRequest, GetDistributionRequest, ListClassesRequest,
+        ObjectionDecision, PeriodFinalized, PublishPeriodRequest,
     },
     common::v1::EnterpriseClass,
     topics,
@@ -249,6 +249,28 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
         one.classification.unwrap().enterprise_class(),
         EnterpriseClass::A
     );
+
+    let counts = |view: ClassView| {
+        let mut client = app.client.clone();
+        async move {
+            let total = client
+                .get_distribution(as_dept(
+                    "finance",
+                    GetDistributionRequest {
+                        period: period(PERIOD),
+                        view: view as i32,
+                    },
+                ))
+                .await
+                .expect("GetDistribution")
+                .into_inner()
+                .total
+                .expect("a total");
+            (total.class_a, total.class_b, total.class_c)
+        }
+    };
+    let (a, b, c) = counts(ClassView::Published).await;
+    assert_eq!(counts(ClassView::Final).await, (a + 1, b, c - 1));
 
     let events = collect::<PeriodFinalized>(
         &app.topic(topics::CLASSIFICATION_EVENTS),
