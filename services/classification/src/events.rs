@@ -103,3 +103,57 @@ pub fn notice_event(department: Department, notice: &SupportPolicyNotice) -> Out
     OutgoingEvent::new(topics::POLICY_NOTICES, department.as_str(), notice)
         .with_subject(&notice.uscc)
 }
+
+/// A period's final list, as finalized.
+#[derive(Debug, Clone)]
+pub struct Finalized<'a> {
+    pub period: &'a str,
+    pub finalized_at: DateTime<Utc>,
+    pub finalized_by: &'a str,
+    pub published_at: DateTime<Utc>,
+    /// Every firm of the list with its final class, by USCC.
+    pub classes: &'a [(String, Option<platform::Class>)],
+    /// The amended firms: (USCC, class as published, final class, objection id).
+    pub amendments: &'a [(String, Option<platform::Class>, platform::Class, i64)],
+}
+
+/// The contract's message of a finalization (the API's answer and the event's).
+pub fn finalization(f: &Finalized<'_>) -> haicheng_proto::classification::v1::Finalization {
+    use haicheng_proto::classification::v1 as pb;
+    pb::Finalization {
+        period: Some(common::Period {
+            code: f.period.to_string(),
+        }),
+        finalized_at: Some(to_timestamp(f.finalized_at)),
+        finalized_by: f.finalized_by.to_string(),
+        published_at: Some(to_timestamp(f.published_at)),
+        enterprises: i32::try_from(f.classes.len()).unwrap_or(i32::MAX),
+        amendments: f
+            .amendments
+            .iter()
+            .map(|(uscc, published, last, id)| pb::FinalAmendment {
+                uscc: uscc.clone(),
+                published_class: class_to_proto(*published),
+                final_class: class_to_proto(Some(*last)),
+                objection_id: *id,
+            })
+            .collect(),
+    }
+}
+
+/// `PeriodFinalized`, keyed by the period, with the whole final list.
+pub fn finalized_event(f: &Finalized<'_>) -> OutgoingEvent {
+    use haicheng_proto::classification::v1 as pb;
+    let event = pb::PeriodFinalized {
+        finalization: Some(finalization(f)),
+        classes: f
+            .classes
+            .iter()
+            .map(|(uscc, class)| pb::FinalClass {
+                uscc: uscc.clone(),
+                enterprise_class: class_to_proto(*class),
+            })
+            .collect(),
+    };
+    OutgoingEvent::new(topics::CLASSIFICATION_EVENTS, f.period, &event)
+}

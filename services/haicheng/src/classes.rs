@@ -8,10 +8,13 @@
 //!   class up (per indicator, the value that would close it alone) and the reasons in words;
 //! - `class distribution [--period P]`: counts per class by park and segment;
 //! - `class publish --period P [--note TEXT]`: publishes a period's ranking (commerce only,
-//!   [`crate::publication`]).
+//!   [`crate::publication`]);
+//! - `class finalize --period P`: makes a published period's final list once its objection
+//!   window has closed and every objection is decided (commerce only).
 //!
-//! Without `--period` the latest classified period is meant. `--published` reads the ranking
-//! as published instead of the current one (the latest published period without `--period`).
+//! Without `--period` the latest classified period is meant. `--published` (or `--view
+//! published`) reads the ranking as published instead of the current one (the latest
+//! published period without `--period`); `--view final` the final list.
 //! Needs `classification.read` (every department's development token has it).
 
 use clap::{Args, Subcommand};
@@ -24,7 +27,7 @@ use crate::{
     enums,
     errors::CliError,
     output::{self, Format, Table, number},
-    publication::{self, PublishArgs},
+    publication::{self, FinalizeArgs, PublishArgs},
 };
 
 #[derive(Subcommand)]
@@ -39,6 +42,20 @@ pub enum ClassCommand {
     Distribution(PeriodArgs),
     /// Publishes a period's ranking (公示) as a snapshot and sends its notices; commerce only.
     Publish(PublishArgs),
+    /// Makes a published period's final list (最终结果): the published ranking amended by the
+    /// upheld objections, once the objection window has closed; commerce only.
+    Finalize(FinalizeArgs),
+}
+
+/// Which ranking a read answers from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    /// The classes in force now.
+    Current,
+    /// The ranking as published (公示).
+    Published,
+    /// The final list: the published ranking amended by the upheld objections.
+    Final,
 }
 
 #[derive(Args)]
@@ -55,8 +72,11 @@ pub struct PeriodArgs {
     #[arg(long)]
     period: Option<String>,
     /// The ranking as published (PublishPeriod) instead of the current one.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "view")]
     published: bool,
+    /// The ranking to read: current (the default), published or final.
+    #[arg(long, value_enum)]
+    view: Option<View>,
 }
 
 impl PeriodArgs {
@@ -67,10 +87,15 @@ impl PeriodArgs {
     }
 
     fn view(&self) -> i32 {
-        if self.published {
-            pb::ClassView::Published as i32
-        } else {
-            pb::ClassView::Current as i32
+        let view = match (self.view, self.published) {
+            (Some(view), _) => view,
+            (None, true) => View::Published,
+            (None, false) => View::Current,
+        };
+        match view {
+            View::Current => pb::ClassView::Current as i32,
+            View::Published => pb::ClassView::Published as i32,
+            View::Final => pb::ClassView::Final as i32,
         }
     }
 }
@@ -178,6 +203,7 @@ pub async fn run(command: ClassCommand, context: &Context) -> Result<(), CliErro
             });
         }
         ClassCommand::Publish(args) => publication::publish(&mut service, &args, format).await?,
+        ClassCommand::Finalize(args) => publication::finalize(&mut service, &args, format).await?,
     }
     Ok(())
 }
@@ -451,6 +477,15 @@ mod tests {
             args.request(String::new()).view,
             pb::ClassView::Published as i32
         );
+        let cli = Cli::try_parse_from(["class", "list", "--view", "final"]).unwrap();
+        let ClassCommand::List(args) = cli.command else {
+            panic!("a list")
+        };
+        assert_eq!(
+            args.request(String::new()).view,
+            pb::ClassView::Final as i32
+        );
+        assert!(Cli::try_parse_from(["class", "list", "--view", "final", "--published"]).is_err());
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //!   outcomes;
 //! - `fair subsidy ID` (claim), `fair subsidies --year Y [--uscc USCC]`,
 //!   `fair budget --year Y [--set-yuan X]`: subsidies (finance may read them);
+//! - `fair breach FAIR_ID USCC --kind sub-letting|leaving-early|false-declaration --evidence
+//!   TEXT [--reference DOC]`, `fair breaches [--uscc USCC] [--fair ID]`: rule breaches and the
+//!   sessions of the fair's kind they bar (commerce records; readers of fairs list);
 //! - `fair demo`: creates the demo fairs ([`crate::demo::fairs`]): the coming year's external
 //!   fairs and two local ones, their windows open now, so the trade-fair service's sweep
 //!   invites the demo's class-A firms within seconds.
@@ -108,6 +111,28 @@ pub enum FairCommand {
         year: i32,
         #[arg(long)]
         uscc: Option<String>,
+    },
+    /// Record a firm's rule breach at a fair: it may not apply to the next sessions of the
+    /// fair's kind (commerce).
+    Breach {
+        fair_id: String,
+        uscc: String,
+        /// SUB_LETTING, LEAVING_EARLY or FALSE_DECLARATION.
+        #[arg(long, value_parser = enums::parse::<pb::BreachKind>)]
+        kind: pb::BreachKind,
+        /// What was seen.
+        #[arg(long)]
+        evidence: String,
+        /// The document the evidence is in.
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
+    /// Breaches recorded, of an enterprise or at a fair, with the sessions each bars.
+    Breaches {
+        #[arg(long)]
+        uscc: Option<String>,
+        #[arg(long = "fair")]
+        fair_id: Option<String>,
     },
     /// Create the demo fairs (the coming year's external fairs and two local ones).
     Demo,
@@ -315,8 +340,48 @@ async fn run_after_allocation(
         }
         FairCommand::Subsidies { year, uscc } => subsidies(service, year, uscc, format).await?,
         FairCommand::Budget { year, set_yuan } => budget(service, year, set_yuan, format).await?,
+        command @ (FairCommand::Breach { .. } | FairCommand::Breaches { .. }) => {
+            breach_command(service, command, format).await?
+        }
         FairCommand::Demo => demo(service, format).await?,
         // The others are run before allocation ([`run`]).
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `fair breach` and `fair breaches`.
+async fn breach_command(
+    service: &mut Client,
+    command: FairCommand,
+    format: Format,
+) -> Result<(), CliError> {
+    match command {
+        FairCommand::Breach {
+            fair_id,
+            uscc,
+            kind,
+            evidence,
+            reference,
+        } => {
+            let request = pb::RecordBreachRequest {
+                fair_id,
+                uscc,
+                kind: kind as i32,
+                evidence,
+                reference,
+            };
+            let reply = service.record_breach(call(request)).await?.into_inner();
+            emit_breaches(reply.breach.as_slice(), format);
+        }
+        FairCommand::Breaches { uscc, fair_id } => {
+            let request = pb::ListBreachesRequest {
+                uscc: uscc.unwrap_or_default(),
+                fair_id: fair_id.unwrap_or_default(),
+            };
+            let reply = service.list_breaches(call(request)).await?.into_inner();
+            emit_breaches(&reply.breaches, format);
+        }
         _ => {}
     }
     Ok(())
@@ -687,6 +752,47 @@ fn emit_registrations(all: &[pb::Registration], format: Format) {
 }
 
 /// The registration a call answered with.
+/// Breaches: each with what it bars and when the firm may apply again.
+fn emit_breaches(breaches: &[pb::Breach], format: Format) {
+    output::emit(&match format {
+        Format::Json => output::json(&breaches),
+        Format::Table => breaches
+            .iter()
+            .map(breach_fields)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    });
+}
+
+fn breach_fields(b: &pb::Breach) -> String {
+    let session = |s: &pb::Session| format!("{} ({})", s.name, output::time(s.starts_at.as_ref()));
+    let barred: Vec<String> = b.barred.iter().map(session).collect();
+    output::fields(&[
+        ("id", b.id.clone()),
+        ("fair", b.fair_id.clone()),
+        ("uscc", b.uscc.clone()),
+        ("kind", enums::short::<pb::BreachKind>(b.kind)),
+        ("evidence", b.evidence.clone()),
+        ("reference", b.reference.clone()),
+        ("recorded", output::time(b.recorded_at.as_ref())),
+        ("bars sessions", b.barred_sessions.to_string()),
+        (
+            "barred",
+            if barred.is_empty() {
+                "-".into()
+            } else {
+                barred.join("; ")
+            },
+        ),
+        (
+            "may apply again",
+            b.free_again
+                .as_ref()
+                .map_or_else(|| "a session not planned yet".into(), session),
+        ),
+    ])
+}
+
 fn emit_registration(r: Option<pb::Registration>, format: Format) {
     let r = r.unwrap_or_default();
     output::emit(&match format {

@@ -3,6 +3,10 @@
 //! first, keeps the ranking as a snapshot (read back with `--published` on `class show`,
 //! `list`, `explain` and `distribution`), and sends the period's notices at once. A period is
 //! published once.
+//!
+//! `haicheng class finalize --period P`: makes the period's final list (最终结果), the
+//! published ranking amended by the upheld objections, once its objection window has closed
+//! and every objection is decided (commerce only); read it back with `--view final`.
 
 use clap::Args;
 use haicheng_proto::{classification::v1 as pb, common::v1 as common};
@@ -34,7 +38,78 @@ impl PublishArgs {
     }
 }
 
+#[derive(Args)]
+pub struct FinalizeArgs {
+    /// Published census period to finalize (2025 or 2025Q3).
+    #[arg(long)]
+    period: String,
+}
+
+impl FinalizeArgs {
+    fn request(&self) -> pb::FinalizePeriodRequest {
+        pb::FinalizePeriodRequest {
+            period: Some(common::Period {
+                code: self.period.trim().to_string(),
+            }),
+        }
+    }
+}
+
 type Client = pb::classification_service_client::ClassificationServiceClient<Authed>;
+
+pub async fn finalize(
+    service: &mut Client,
+    args: &FinalizeArgs,
+    format: Format,
+) -> Result<(), CliError> {
+    let reply = service
+        .finalize_period(call(args.request()))
+        .await?
+        .into_inner();
+    output::emit(&match format {
+        Format::Table => render_final(&reply.finalization.unwrap_or_default()),
+        Format::Json => output::json(&reply),
+    });
+    Ok(())
+}
+
+fn class_name(number: i32) -> &'static str {
+    match common::EnterpriseClass::try_from(number) {
+        Ok(common::EnterpriseClass::A) => "A",
+        Ok(common::EnterpriseClass::B) => "B",
+        Ok(common::EnterpriseClass::C) => "C",
+        _ => "-",
+    }
+}
+
+fn render_final(f: &pb::Finalization) -> String {
+    let mut pairs = vec![
+        ("period", output::period(f.period.as_ref())),
+        ("finalized", output::time(f.finalized_at.as_ref())),
+        ("by", f.finalized_by.clone()),
+        ("published", output::time(f.published_at.as_ref())),
+        ("enterprises", f.enterprises.to_string()),
+        ("amended", f.amendments.len().to_string()),
+    ];
+    let lines: Vec<String> = f
+        .amendments
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} -> {} (objection {})",
+                a.uscc,
+                class_name(a.published_class),
+                class_name(a.final_class),
+                a.objection_id
+            )
+        })
+        .collect();
+    let joined = lines.join("; ");
+    if !joined.is_empty() {
+        pairs.push(("amendments", joined));
+    }
+    output::fields(&pairs)
+}
 
 pub async fn publish(
     service: &mut Client,
@@ -90,6 +165,30 @@ mod tests {
         let request = cli.args.request();
         assert_eq!(request.period.unwrap().code, "2025");
         assert_eq!(request.note, "doc 7");
+    }
+
+    #[test]
+    fn a_final_list_prints_its_amendments() {
+        let f = pb::Finalization {
+            period: Some(common::Period {
+                code: "2025".into(),
+            }),
+            finalized_by: "department:commerce".into(),
+            enterprises: 12,
+            amendments: vec![pb::FinalAmendment {
+                uscc: "91330100MA27XXXX0X".into(),
+                published_class: common::EnterpriseClass::C as i32,
+                final_class: common::EnterpriseClass::A as i32,
+                objection_id: 3,
+            }],
+            ..Default::default()
+        };
+        let text = render_final(&f);
+        assert!(text.contains("amended      1\n"), "{text}");
+        assert!(
+            text.contains("91330100MA27XXXX0X C -> A (objection 3)"),
+            "{text}"
+        );
     }
 
     #[test]

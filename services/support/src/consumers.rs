@@ -9,7 +9,7 @@ use haicheng_proto::{
         CensusReturnSubmitted, Enterprise, EnterpriseRegistered, EnterpriseStatus,
         EnterpriseUpdated,
     },
-    classification::v1::{EnterpriseClassified, Grading, PeriodPublished},
+    classification::v1::{EnterpriseClassified, Grading, PeriodFinalized, PeriodPublished},
     fair::v1::{RegistrationCancelled, RegistrationConfirmed},
     land::v1::{CommitmentEvaluated, EvaluationOutcome, GrantTakenBack},
 };
@@ -90,8 +90,9 @@ impl Handler for CensusConsumer {
     }
 }
 
-/// Classification events: every classification (the class in force is the latest), and when
-/// each period was published (the class as published is the last classification before it).
+/// Classification events: every classification (the class in force is the latest), when
+/// each period was published (the class as published is the last classification before it),
+/// and each period's final list.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClassificationConsumer;
 
@@ -125,9 +126,35 @@ impl Handler for ClassificationConsumer {
                 .and_then(from_timestamp)
                 .ok_or_else(|| invalid("the publication has no published_at"))?;
             read_model::set_published(tx, period, at).await?;
+        } else if event.is::<PeriodFinalized>() {
+            let m: PeriodFinalized = event.decode()?;
+            finalized(tx, m).await?;
         }
         Ok(())
     }
+}
+
+/// Applies a period's final list: every firm's class as finalized.
+async fn finalized(tx: &mut PgConnection, m: PeriodFinalized) -> Result<(), HandlerError> {
+    let f = m
+        .finalization
+        .ok_or_else(|| invalid("the event carries no finalization"))?;
+    let period = period(f.period.as_ref().map(|p| p.code.as_str()))?;
+    let at = f
+        .finalized_at
+        .as_ref()
+        .and_then(from_timestamp)
+        .ok_or_else(|| invalid("the finalization has no finalized_at"))?;
+    let classes = m
+        .classes
+        .into_iter()
+        .map(|c| {
+            uscc(&c.uscc)?;
+            Ok((c.uscc, Class::from_proto(c.enterprise_class)))
+        })
+        .collect::<Result<Vec<_>, HandlerError>>()?;
+    read_model::set_finalized(tx, period, at, &classes).await?;
+    Ok(())
 }
 
 /// Land events: whether each grant is short at its latest evaluation; a grant taken back is

@@ -9,16 +9,22 @@ use platform::{
 };
 
 pub use crate::domain::Rules;
-use crate::domain::subsidy::SubsidyPolicy;
+use crate::domain::{eligibility::Thresholds, subsidy::SubsidyPolicy};
 
 /// The gRPC port when `GRPC_ADDR` is not set.
 pub const DEFAULT_GRPC_PORT: u16 = 50054;
 
 /// Names of the environment variables this service reads besides the platform's.
 pub mod vars {
-    /// Export sales (fen) a firm needs in its latest year for an external fair (default
-    /// 1050000000, 10.5 M yuan ≈ 1.5 M USD).
-    pub const MIN_EXPORT_SALES_FEN: &str = "TRADE_FAIR_MIN_EXPORT_SALES_FEN";
+    /// Export sales (fen) a trading firm (segment `TRADE`, or no segment known) needs in its
+    /// latest year for an external fair (default 1050000000, 10.5 M yuan ≈ 1.5 M USD).
+    pub const MIN_EXPORT_SALES_TRADE_FEN: &str = "TRADE_FAIR_MIN_EXPORT_SALES_TRADE_FEN";
+    /// … a producer (a manufacturing segment) needs (default 525000000, 5.25 M yuan ≈
+    /// 0.75 M USD).
+    pub const MIN_EXPORT_SALES_PRODUCER_FEN: &str = "TRADE_FAIR_MIN_EXPORT_SALES_PRODUCER_FEN";
+    /// Sessions of a fair's kind a firm that broke the rules at one of them is barred from
+    /// (default 4, as the Canton Fair does).
+    pub const BREACH_BARRED_SESSIONS: &str = "TRADE_FAIR_BREACH_BARRED_SESSIONS";
     /// Default share of booths kept for small firms, percent (default 20).
     pub const SMALL_FIRM_RESERVE_PERCENT: &str = "TRADE_FAIR_SMALL_FIRM_RESERVE_PERCENT";
     /// Default share of booths kept for invited A-class firms until the window closes (default 10).
@@ -48,7 +54,9 @@ pub mod vars {
 
     /// Every variable above, for documentation and deploy checks.
     pub const ALL: &[&str] = &[
-        MIN_EXPORT_SALES_FEN,
+        MIN_EXPORT_SALES_TRADE_FEN,
+        MIN_EXPORT_SALES_PRODUCER_FEN,
+        BREACH_BARRED_SESSIONS,
         SMALL_FIRM_RESERVE_PERCENT,
         A_CLASS_RESERVE_PERCENT,
         PER_FIRM_CAP,
@@ -145,7 +153,18 @@ fn rules(read: &Read) -> Result<Rules, ConfigError> {
         });
     }
     Ok(Rules {
-        min_export_sales_fen: read.money(vars::MIN_EXPORT_SALES_FEN, d.min_export_sales_fen)?,
+        export_thresholds: Thresholds {
+            trade_fen: read.money(
+                vars::MIN_EXPORT_SALES_TRADE_FEN,
+                d.export_thresholds.trade_fen,
+            )?,
+            producer_fen: read.money(
+                vars::MIN_EXPORT_SALES_PRODUCER_FEN,
+                d.export_thresholds.producer_fen,
+            )?,
+        },
+        breach_barred_sessions: read
+            .positive(vars::BREACH_BARRED_SESSIONS, d.breach_barred_sessions)?,
         default_small_firm_reserve_percent: small,
         default_a_class_reserve_percent: a_class,
         default_per_firm_cap: read.positive(vars::PER_FIRM_CAP, d.default_per_firm_cap)?,
@@ -200,17 +219,23 @@ mod tests {
     fn values_are_read_and_bad_ones_named() {
         let config = load(&[
             (vars::OFFER_HOLD_HOURS, "24"),
-            (vars::MIN_EXPORT_SALES_FEN, "5"),
+            (vars::MIN_EXPORT_SALES_TRADE_FEN, "5"),
+            (vars::MIN_EXPORT_SALES_PRODUCER_FEN, "3"),
+            (vars::BREACH_BARRED_SESSIONS, "2"),
         ])
         .unwrap();
         assert_eq!(config.rules.offer_hold, chrono::Duration::hours(24));
-        assert_eq!(config.rules.min_export_sales_fen, 5);
+        assert_eq!(config.rules.export_thresholds.trade_fen, 5);
+        assert_eq!(config.rules.export_thresholds.producer_fen, 3);
+        assert_eq!(config.rules.breach_barred_sessions, 2);
         for (var, value) in [
             (vars::SMALL_FIRM_RESERVE_PERCENT, "120"),
             (vars::A_CLASS_RESERVE_PERCENT, "90"),
             (vars::OFFER_HOLD_HOURS, "0"),
             (vars::SUBSIDY_PER_BOOTH_CAP_FEN, "-1"),
             (vars::SWEEP_MS, "often"),
+            (vars::MIN_EXPORT_SALES_PRODUCER_FEN, "-1"),
+            (vars::BREACH_BARRED_SESSIONS, "0"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var);
         }

@@ -45,7 +45,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
         ("census", &[topics::CENSUS_EVENTS]),
         ("classification", &[topics::CLASSIFICATION_EVENTS]),
     ],
-    produces: &[topics::FAIR_EVENTS],
+    produces: &[topics::FAIR_EVENTS, topics::POLICY_NOTICES],
     vars: &[config::vars::ALL],
 };
 
@@ -94,6 +94,7 @@ pub async fn run(
             "GetExportTotals",
             "ListSubsidies",
             "GetSubsidyBudget",
+            "ListBreaches",
         ],
     );
     let policy = api::access_rules(AccessPolicy::new(platform.config.tokens.clone()));

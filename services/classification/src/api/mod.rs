@@ -74,6 +74,7 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         .allow(&method("OverrideClass"), admin.clone())
         .allow(&method("LiftOverride"), admin.clone())
         .allow(&method("PublishPeriod"), admin.clone())
+        .allow(&method("FinalizePeriod"), admin.clone())
         .allow(&method("DecideObjection"), admin)
         // An enterprise files and lists its own objections (the handlers keep it to them).
         .allow(
@@ -445,6 +446,27 @@ impl ClassificationService for ClassificationApi {
         );
         Ok(Response::new(pb::PublishPeriodResponse {
             publication: Some(published::to_proto(&publication)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn finalize_period(
+        &self,
+        request: Request<pb::FinalizePeriodRequest>,
+    ) -> Result<Response<pb::FinalizePeriodResponse>, Status> {
+        let by = principal(&request)?.identity.to_string();
+        let period = publication::period_to_finalize(request.get_ref())?;
+        let finalization = (self.store)
+            .finalize(&self.objection_window, &period, &by)
+            .await?;
+        tracing::info!(
+            period,
+            by,
+            amended = finalization.amendments.len(),
+            "period finalized"
+        );
+        Ok(Response::new(pb::FinalizePeriodResponse {
+            finalization: Some(finalization),
         }))
     }
 

@@ -1,5 +1,6 @@
-//! `PublishPeriod` (公示, commerce only) and the `view` field of the reads: which ranking they
-//! answer from, the current one or the one published.
+//! `PublishPeriod` (公示, commerce only), `FinalizePeriod` (最终结果, commerce only) and the
+//! `view` field of the reads: which ranking they answer from, the current one, the one
+//! published, or the final list.
 
 use haicheng_proto::classification::v1 as pb;
 use platform::{ApiError, Violations};
@@ -27,6 +28,7 @@ pub(super) fn enterprise_view(
              PUBLISHED, or leave the view unset"
                 .into(),
         )),
+        Ok(pb::ClassView::Final) => Ok(View::Final),
         _ => Ok(View::Published),
     }
 }
@@ -36,11 +38,23 @@ pub(super) fn view(violations: &mut Violations, field: &str, value: i32) -> View
     match pb::ClassView::try_from(value) {
         Ok(pb::ClassView::Unspecified | pb::ClassView::Current) => View::Current,
         Ok(pb::ClassView::Published) => View::Published,
+        Ok(pb::ClassView::Final) => View::Final,
         Err(_) => {
             violations.add(field, format!("{value} is not a known view"));
             View::Current
         }
     }
+}
+
+/// The period a FinalizePeriod request names.
+pub(super) fn period_to_finalize(request: &pb::FinalizePeriodRequest) -> Result<String, ApiError> {
+    let mut violations = Violations::new();
+    let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
+    if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
+        violations.add("period", "is required: the published period to finalize");
+    }
+    violations.finish()?;
+    period.ok_or_else(|| ApiError::invalid("period", "is required"))
 }
 
 /// The period a PublishPeriod request names, its note checked.

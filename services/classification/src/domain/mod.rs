@@ -6,7 +6,8 @@
 //! and each settled change of class (against the one last notified) becomes support-policy
 //! notices ([`policy`]).
 //! The write paths' rules are pure too: [`overrides::decide`] and [`objection::decide_filing`]
-//! / [`objection::decide`] say what a write does, or why it is [`Refused`].
+//! / [`objection::decide`] say what a write does, or why it is [`Refused`];
+//! [`finalization::decide`] when a period's final list may be made, and its amendments.
 //! [`explain`] answers "why this class, and what would it take to move up", and [`notes`]
 //! says it in sentences.
 
@@ -14,6 +15,7 @@ pub mod calendar;
 pub mod coalescing;
 pub mod evaluation;
 pub mod explain;
+pub mod finalization;
 pub mod indicators;
 pub mod model;
 pub mod notes;

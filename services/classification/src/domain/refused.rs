@@ -38,4 +38,34 @@ pub enum Refused {
     /// Only a filed objection is decided.
     #[error("objection {id} is already {state}")]
     AlreadyDecided { id: i64, state: ObjectionState },
+    /// The final list amends a published one.
+    #[error("period {0} is not published: only a published period is finalized")]
+    NotPublishedToFinalize(String),
+    /// A period is finalized once.
+    #[error("period {period} was finalized at {} by {by}; a period is finalized once", .at.to_rfc3339())]
+    AlreadyFinalized {
+        period: String,
+        at: DateTime<Utc>,
+        by: String,
+    },
+    /// The final list waits for the objection window to close.
+    #[error(
+        "the objection window of {period} is open until {} ({}): finalize it once it has closed",
+        format_cst(*deadline),
+        deadline.to_rfc3339()
+    )]
+    WindowOpen {
+        period: String,
+        deadline: DateTime<Utc>,
+    },
+    /// The final list waits for every objection's decision.
+    #[error("objections of {period} await decision: {}; decide them first", join(.ids))]
+    ObjectionsUndecided { period: String, ids: Vec<i64> },
+}
+
+fn join(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -110,7 +110,7 @@ macro_rules! class_row {
 }
 
 /// [`ClassRow`]s of `view`: one static statement per view (`current_class_rows`,
-/// `published_class_rows`), the columns of a [`ClassRow`] from `<view> c` followed by `$rest` (a literal: the filter and order), with
+/// `published_class_rows`, `final_class_rows`), the columns of a [`ClassRow`] from `<view> c` followed by `$rest` (a literal: the filter and order), with
 /// `$arg`s, fetched with `$fetch` on `$conn`.
 macro_rules! class_rows {
     ($view:expr, $rest:literal, [$($arg:expr),* $(,)?], $fetch:ident($conn:expr)) => {
@@ -169,6 +169,33 @@ macro_rules! class_rows {
                 .$fetch($conn)
                 .await
             }
+            View::Final => {
+                sqlx::query!(
+                    r#"SELECT c.period AS "period!", c.uscc AS "uscc!", c.name AS "name!",
+                        c.park AS "park?: Park", c.segment AS "segment?: Segment",
+                        c.grading AS "grading!", c.computed_class AS "computed_class?: Class",
+                        c.class AS "class?: Class", c.score AS "score!", c.rank AS "rank!",
+                        c.sort_rank AS "sort_rank!", c.cohort_size AS "cohort_size!",
+                        c.model_version AS "model_version!", c.reduced_model AS "reduced_model!",
+                        c.vetoed AS "vetoed!", c.override_class AS "override_class?: Class",
+                        c.override_reason AS "override_reason?", c.override_by AS "override_by?",
+                        c.override_at AS "override_at?", c.classified_at AS "classified_at!",
+                        c.registration_date AS "registration_date?",
+                        c.employees_total AS "employees_total!", c.rd_spend_fen AS "rd_spend_fen!",
+                        c.revenue_fen AS "revenue_fen!",
+                        c.industrial_output_fen AS "industrial_output_fen!",
+                        c.tax_paid_fen AS "tax_paid_fen!", c.export_sales_fen AS "export_sales_fen!",
+                        c.automation_share_percent AS "automation_share_percent!",
+                        c.patents AS "patents!", c.land_used_centi_mu AS "land_used_centi_mu!",
+                        c.energy_use_tce AS "energy_use_tce?",
+                        c.benchmarks AS "benchmarks?: Vec<Option<f64>>"
+                    FROM final_class_rows c "# + $rest,
+                    $($arg),*
+                )
+                .map(|r| class_row!(r))
+                .$fetch($conn)
+                .await
+            }
         }
     };
 }
@@ -187,6 +214,13 @@ pub async fn latest_period(conn: &mut PgConnection, view: View) -> sqlx::Result<
         View::Published => {
             sqlx::query_scalar!(
                 "SELECT period FROM published_classifications ORDER BY period_key DESC LIMIT 1"
+            )
+            .fetch_optional(conn)
+            .await
+        }
+        View::Final => {
+            sqlx::query_scalar!(
+                r#"SELECT period AS "period!" FROM final_classifications ORDER BY period_key DESC LIMIT 1"#
             )
             .fetch_optional(conn)
             .await
@@ -211,6 +245,15 @@ pub async fn latest_period_of(
             sqlx::query_scalar!(
                 "SELECT period FROM published_classifications WHERE uscc = $1
                  ORDER BY period_key DESC LIMIT 1",
+                uscc,
+            )
+            .fetch_optional(conn)
+            .await
+        }
+        View::Final => {
+            sqlx::query_scalar!(
+                r#"SELECT period AS "period!" FROM final_classifications WHERE uscc = $1
+                 ORDER BY period_key DESC LIMIT 1"#,
                 uscc,
             )
             .fetch_optional(conn)
@@ -320,6 +363,18 @@ impl Store {
                 .fetch_one(pool)
                 .await
             }
+            View::Final => {
+                sqlx::query_scalar!(
+                    "SELECT min(score) FROM final_classifications
+                     WHERE period = $1 AND segment = $2 AND computed_class = $3 AND grading = $4",
+                    period,
+                    segment as Option<Segment>,
+                    class as Class,
+                    graded,
+                )
+                .fetch_one(pool)
+                .await
+            }
         }
     }
 }
@@ -394,6 +449,19 @@ impl Store {
                  GROUP BY park, segment ORDER BY park_number(park), segment_number(segment)"#,
                 "SELECT max(model_version) FROM published_classifications WHERE period = $1"
             ),
+            View::Final => distribution_in!(
+                pool,
+                period,
+                r#"SELECT park AS "park?: Park", segment AS "segment?: Segment",
+                        count(*) FILTER (WHERE class = $2) AS "class_a!",
+                        count(*) FILTER (WHERE class = $3) AS "class_b!",
+                        count(*) FILTER (WHERE class = $4) AS "class_c!",
+                        count(*) FILTER (WHERE grading = $5) AS "deferred!",
+                        count(*) FILTER (WHERE grading = $6) AS "exempt!"
+                 FROM final_classifications WHERE period = $1
+                 GROUP BY park, segment ORDER BY park_number(park), segment_number(segment)"#,
+                "SELECT max(model_version) FROM final_classifications WHERE period = $1"
+            ),
         };
         Ok((rows, version.unwrap_or(0)))
     }
@@ -409,15 +477,14 @@ async fn resolve_period(
 ) -> Result<String, StoreError> {
     match period {
         Some(p) => {
-            if view == View::Published {
-                publication::require_published(conn, p).await?;
-            }
+            publication::require_view(conn, view, p).await?;
             Ok(p.to_string())
         }
         None => latest_period_of(conn, view, uscc).await?.ok_or_else(|| {
             StoreError::NotFound(match view {
                 View::Current => format!("classification of {uscc}"),
                 View::Published => format!("published classification of {uscc}"),
+                View::Final => format!("final classification of {uscc}"),
             })
         }),
     }

@@ -4,6 +4,7 @@
 //! objections filed against them.
 
 pub mod classes;
+pub mod finalization;
 pub mod models;
 pub mod objections;
 mod outgoing;

@@ -35,6 +35,9 @@ pub enum View {
     Current,
     /// The classes as published (the snapshot).
     Published,
+    /// The final list: the snapshot amended by the upheld objections (`final_classifications`
+    /// and `final_class_rows`, migration 0011), once the period is finalized.
+    Final,
 }
 
 /// A published period.
@@ -300,6 +303,20 @@ impl Store {
     }
 }
 
+/// FAILED_PRECONDITION naming `period` unless `view` has it: published for the published
+/// view, finalized for the final one (the current view has every period).
+pub async fn require_view(
+    conn: &mut PgConnection,
+    view: View,
+    period: &str,
+) -> Result<(), StoreError> {
+    match view {
+        View::Current => Ok(()),
+        View::Published => require_published(conn, period).await,
+        View::Final => super::finalization::require_finalized(conn, period).await,
+    }
+}
+
 /// FAILED_PRECONDITION naming `period` unless it is published.
 pub async fn require_published(conn: &mut PgConnection, period: &str) -> Result<(), StoreError> {
     if is_published(conn, period).await? {
@@ -323,15 +340,17 @@ impl Store {
         let pool = &self.pool;
         let mut conn = pool.acquire().await?;
         match (view, period) {
-            (View::Published, Some(period)) => {
-                require_published(&mut conn, &period).await?;
+            (view, Some(period)) => {
+                require_view(&mut conn, view, &period).await?;
                 Ok(Some(period))
             }
-            (View::Current, Some(period)) => Ok(Some(period)),
             (view, None) => match classes::latest_period(&mut conn, view).await? {
                 Some(period) => Ok(Some(period)),
                 None if view == View::Published => Err(StoreError::Precondition(
                     "no period is published yet: no published ranking to read".into(),
+                )),
+                None if view == View::Final => Err(StoreError::Precondition(
+                    "no period is finalized yet: no final list to read".into(),
                 )),
                 None => Ok(None),
             },

@@ -31,6 +31,7 @@ mod chain;
 mod class_spelling;
 mod coalescing;
 mod enterprise;
+mod finalization;
 mod net_notices_5000;
 mod objections;
 mod park_segment_spelling;

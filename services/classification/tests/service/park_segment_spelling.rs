@@ -68,12 +68,13 @@ async fn words(pool: &PgPool, sql: &str) -> Words {
 async fn a_database_with_numbered_parks_and_segments_upgrades_without_losing_a_row() {
     let database = TestDatabase::create().await;
     let pool = database.pool().await;
-    // The database as it was: every migration but 0010, the notice store's included, so
-    // 0010 is applied after later-numbered ones, as on a deployed database.
+    // The database as it was: every migration before 0010, the notice store's included, so
+    // 0010 is applied after later-numbered ones, as on a deployed database (the service's
+    // own later ones, 0011 on, did not exist yet: they come after it, as in class_spelling).
     let all = sqlx::migrate!("./migrations");
     let before = Migrator::with_migrations(
         all.iter()
-            .filter(|m| m.version != SPELLING)
+            .filter(|m| !(SPELLING..100).contains(&m.version))
             .cloned()
             .collect(),
     );

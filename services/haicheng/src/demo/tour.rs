@@ -157,6 +157,11 @@ impl Tour {
             "haicheng objection list --period 2025 --token dev-commerce".to_string(),
             "haicheng objection decide --id 1 --uphold B --reason \"customs declarations confirm the exports\" --token dev-commerce   (the id that objection file printed; an override, its notices at once)".to_string(),
             format!("haicheng class show {objector} --period 2025 --token dev-commerce   (B, overridden with the decision's reason)"),
+            "haicheng class finalize --period 2025 --token dev-commerce   (the final list: refused while the objection window is open, naming its deadline; once it has closed, the published list with the upheld B)".to_string(),
+            format!("haicheng class show {objector} --period 2025 --view final --token dev-commerce   (once finalized: B in the final list, which support's rounds read)"),
+            format!("haicheng fair apply FAIR_ID {objector} --token dev-commerce   (FAIR_ID: the Xiliu fabric and accessories fair of `fair list`)"),
+            format!("haicheng fair breach FAIR_ID {objector} --kind leaving-early --evidence \"stand empty on the second day\" --reference SW-2027-031 --token dev-commerce   (bars the firm from the next 4 sessions of that kind; market supervision gets a notice)"),
+            format!("haicheng fair breaches --uscc {objector} --token dev-commerce   (the breach and the sessions it bars)"),
         ];
         // After the submit (which lifts the tour firm into class A) and the fair lines.
         let at = lines

@@ -79,9 +79,11 @@ impl Clause {
     pub fn check(&self, facts: &Facts) -> ClauseResult {
         match self {
             Clause::Class { classes, view } => {
-                let (class, which) = match view {
-                    ClassView::InForce => (facts.class_in_force, "in force"),
-                    ClassView::Published => (facts.class_published, "as published"),
+                // Where the period has a final list, it is the class that counts.
+                let (class, which) = match (facts.class_final, view) {
+                    (Some(last), _) => (last, "in the final list"),
+                    (None, ClassView::InForce) => (facts.class_in_force, "in force"),
+                    (None, ClassView::Published) => (facts.class_published, "as published"),
                 };
                 let met = class.is_some_and(|c| classes.contains(&c));
                 result(
@@ -233,6 +235,16 @@ mod tests {
         };
         assert!(!in_force.check(&facts).met);
         assert!(published.check(&facts).met);
+        // Once the period has a final list, both read it.
+        facts.class_final = Some(Some(Class::B));
+        for clause in [&in_force, &published] {
+            let r = clause.check(&facts);
+            assert!(!r.met);
+            assert_eq!(r.value, "B");
+            assert!(r.condition.contains("in the final list"), "{}", r.condition);
+        }
+        facts.class_final = Some(None);
+        assert_eq!(published.check(&facts).value, "none");
     }
 
     #[test]

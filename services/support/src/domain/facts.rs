@@ -27,6 +27,10 @@ pub struct Facts {
     pub score: f64,
     /// The class as the period was published; `None` before publication or without a class.
     pub class_published: Option<Class>,
+    /// The class in the period's final list (the published ranking amended by the upheld
+    /// objections); `None` while the period has no final list, `Some(None)` for a firm it
+    /// lists without a class or does not list. Where there is one, class conditions read it.
+    pub class_final: Option<Option<Class>>,
     /// Some grant of the firm was short at its latest evaluation.
     pub land_short: bool,
     /// Years in which the firm took part in an external fair.

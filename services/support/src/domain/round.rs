@@ -204,7 +204,8 @@ fn entry_for(policy: &Policy, candidate: &Candidate<'_>) -> Option<Entry> {
     Some(Entry {
         uscc: facts.uscc.clone(),
         name: facts.name.clone(),
-        class: facts.class_in_force,
+        // The final list's class where the period has one (the order of the round reads it).
+        class: facts.class_final.unwrap_or(facts.class_in_force),
         score: facts.score,
         entitled_fen,
         amount_fen: 0,

@@ -143,6 +143,43 @@ pub async fn set_published(
     Ok(())
 }
 
+/// Records a period's final list (PeriodFinalized): every firm's class as finalized. A
+/// period is finalized once; a second delivery changes nothing.
+pub async fn set_finalized(
+    conn: &mut PgConnection,
+    period: Period,
+    finalized_at: DateTime<Utc>,
+    classes: &[(String, Option<Class>)],
+) -> sqlx::Result<()> {
+    let fresh = sqlx::query!(
+        "INSERT INTO finalizations (period, finalized_at) VALUES ($1, $2) ON CONFLICT (period) DO NOTHING",
+        period.code(),
+        finalized_at,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if !fresh {
+        return Ok(());
+    }
+    let usccs: Vec<String> = classes.iter().map(|(u, _)| u.clone()).collect();
+    let spelled: Vec<Option<String>> = classes
+        .iter()
+        .map(|(_, c)| c.map(|c| c.as_str().to_string()))
+        .collect();
+    sqlx::query!(
+        "INSERT INTO final_classes (period, uscc, class)
+         SELECT $1, u, c FROM UNNEST($2::text[], $3::text[]) AS t (u, c)",
+        period.code(),
+        &usccs,
+        &spelled as &[Option<String>],
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Records a grant's latest evaluation.
 pub async fn set_land_evaluation(
     conn: &mut PgConnection,
@@ -220,6 +257,8 @@ struct FactsRow {
     class_in_force: Option<Class>,
     score: Option<f64>,
     class_published: Option<Class>,
+    finalized: Option<bool>,
+    class_final: Option<Class>,
     land_short: Option<bool>,
 }
 
@@ -248,6 +287,7 @@ impl FactsRow {
             class_in_force: self.class_in_force,
             score: self.score.unwrap_or(0.0),
             class_published: self.class_published,
+            class_final: self.finalized.unwrap_or(false).then_some(self.class_final),
             land_short: self.land_short.unwrap_or(false),
             external_fair_years: fair_years,
             expenses: BTreeMap::new(),
@@ -278,6 +318,9 @@ pub(super) async fn load_facts(
                    JOIN publications p ON p.period = h.period
                    WHERE h.uscc = f.uscc AND h.period = $1 AND h.classified_at <= p.published_at
                    ORDER BY h.classified_at DESC LIMIT 1) AS "class_published?: Class",
+                  EXISTS (SELECT 1 FROM finalizations z WHERE z.period = $1) AS "finalized?",
+                  (SELECT x.class FROM final_classes x WHERE x.period = $1 AND x.uscc = f.uscc)
+                      AS "class_final?: Class",
                   EXISTS (SELECT 1 FROM land_evaluations l WHERE l.uscc = f.uscc AND l.short)
                       AS "land_short?"
            FROM firms f

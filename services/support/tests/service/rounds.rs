@@ -469,3 +469,78 @@ async fn a_share_of_a_recorded_expense_is_paid_to_the_firms_that_recorded_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_round_reads_the_final_list_where_the_period_has_one() {
+    use haicheng_proto::classification::v1::{FinalClass, Finalization, PeriodFinalized};
+    let app = spawn_app().await;
+    // Upgraded to A by an upheld objection, and one the final list keeps in B.
+    let (raised, kept) = (app.uscc(0), app.uscc(1));
+    let firm = |class| Firm {
+        class: Some(class),
+        ..Firm::default()
+    };
+    app.seed(&raised, firm(Class::C)).await;
+    app.seed(&kept, firm(Class::A)).await;
+    let id = policy_id("leaders-final");
+    let mut s = spec(&id, fixed(5_000), 100_000);
+    s.conditions = vec![pb::Condition {
+        clause: Some(pb::condition::Clause::Class(pb::ClassCondition {
+            classes: vec![common::EnterpriseClass::A as i32],
+            view: pb::ClassView::InForce as i32,
+        })),
+    }];
+    app.put("commerce", s, 0).await.unwrap();
+
+    let finalized = PeriodFinalized {
+        finalization: Some(Finalization {
+            period: Some(common::Period {
+                code: PERIOD.into(),
+            }),
+            finalized_at: Some(platform::time::to_timestamp(Utc::now())),
+            ..Default::default()
+        }),
+        classes: vec![
+            FinalClass {
+                uscc: raised.clone(),
+                enterprise_class: common::EnterpriseClass::A as i32,
+            },
+            FinalClass {
+                uscc: kept.clone(),
+                enterprise_class: common::EnterpriseClass::B as i32,
+            },
+        ],
+    };
+    let (event, payload) = app
+        .publish(topics::CLASSIFICATION_EVENTS, PERIOD, &finalized)
+        .await;
+    // Delivered twice: applied once.
+    app.publish_again(topics::CLASSIFICATION_EVENTS, &event, &payload)
+        .await;
+    let applied = testkit::wait_until(Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM final_classes WHERE period = $1")
+            .bind(PERIOD)
+            .fetch_one(&app.pool)
+            .await
+            .is_ok_and(|n| n == 2)
+    })
+    .await;
+    assert!(applied, "the final list arrived");
+
+    let round = app.run_round("commerce", &id).await.unwrap();
+    assert_eq!(
+        amounts(&round),
+        [(raised.clone(), 5_000)],
+        "the final list's A, not the class in force"
+    );
+    assert_eq!(
+        round.entries[0].enterprise_class(),
+        common::EnterpriseClass::A
+    );
+    assert!(
+        round.entries[0].explanation.contains("in the final list"),
+        "{}",
+        round.entries[0].explanation
+    );
+    app.stop().await;
+}

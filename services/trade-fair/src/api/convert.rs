@@ -10,6 +10,7 @@ use platform::{
 
 use crate::domain::{
     Class, Rules,
+    breach::{BreachKind, BreachRecord, Session},
     fair::{AllocationMode, BoothType, Fair, FairKind, FairSpec, Inventory, Market, Window},
     invitation::{Invitation, InvitationStatus},
     outcome::Outcome,
@@ -158,6 +159,46 @@ pub fn registration(r: &Registration) -> pb::Registration {
         cancellation_fee_fen: r.cancellation_fee_fen,
         explanation: r.explanation.clone(),
         enterprise_class: class(r.class),
+    }
+}
+
+pub fn breach_kind(k: BreachKind) -> pb::BreachKind {
+    match k {
+        BreachKind::SubLetting => pb::BreachKind::SubLetting,
+        BreachKind::LeavingEarly => pb::BreachKind::LeavingEarly,
+        BreachKind::FalseDeclaration => pb::BreachKind::FalseDeclaration,
+    }
+}
+
+pub fn breach_kind_from_proto(value: pb::BreachKind) -> Option<BreachKind> {
+    BreachKind::ALL
+        .into_iter()
+        .find(|k| breach_kind(*k) == value)
+}
+
+fn session(s: &Session) -> pb::Session {
+    pb::Session {
+        fair_id: s.fair_id.to_string(),
+        name: s.name.clone(),
+        starts_at: Some(to_timestamp(s.starts_at)),
+    }
+}
+
+/// A breach with the `n` sessions it bars.
+pub fn breach(r: &BreachRecord, n: u32) -> pb::Breach {
+    let b = &r.breach;
+    pb::Breach {
+        id: b.id.to_string(),
+        fair_id: b.fair_id.to_string(),
+        uscc: b.uscc.clone(),
+        kind: breach_kind(b.kind) as i32,
+        evidence: b.evidence.clone(),
+        reference: b.reference.clone(),
+        recorded_at: Some(to_timestamp(b.recorded_at)),
+        barred_sessions: n as i32,
+        barred: r.barred(n).iter().map(session).collect(),
+        free_again: r.free_again(n).map(session),
+        fair_kind: kind(r.kind) as i32,
     }
 }
 

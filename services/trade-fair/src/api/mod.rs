@@ -1,6 +1,6 @@
 //! The gRPC API `FairService`, one file per group of RPCs: [`fairs`] (plans),
 //! [`registrations`] (applications, allocation, offers, cancellation), [`invitations`],
-//! [`reports`] (outcomes and the reports), [`subsidies`]. Each handler has the trait
+//! [`reports`] (outcomes and the reports), [`subsidies`], [`breaches`]. Each handler has the trait
 //! method's signature and is the trait method: `serve!` lists them once.
 //!
 //! Access (see [`access_rules`]): commerce (`fairs.write`) manages fairs, applications,
@@ -10,6 +10,7 @@
 //! its own) and nothing else. Every error leaves through [`ApiError`]: store errors and the
 //! rules' refusals are mapped here, once; bad input is INVALID_ARGUMENT naming its field.
 
+mod breaches;
 pub mod convert;
 mod fairs;
 mod invitations;
@@ -49,6 +50,7 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "GetFairReport",
         "GetEnterpriseReport",
         "GetExportTotals",
+        "ListBreaches",
     ] {
         policy = policy.allow(&method(name), read.clone());
     }
@@ -63,6 +65,7 @@ pub fn access_rules(policy: AccessPolicy) -> AccessPolicy {
         "RecordOutcome",
         "ClaimSubsidy",
         "SetSubsidyBudget",
+        "RecordBreach",
     ] {
         policy = policy.allow(&method(name), write.clone());
     }
@@ -157,4 +160,6 @@ serve! {
     list_subsidies(ListSubsidiesRequest) -> ListSubsidiesResponse;
     set_subsidy_budget(SetSubsidyBudgetRequest) -> SetSubsidyBudgetResponse;
     get_subsidy_budget(GetSubsidyBudgetRequest) -> GetSubsidyBudgetResponse;
+    record_breach(RecordBreachRequest) -> RecordBreachResponse;
+    list_breaches(ListBreachesRequest) -> ListBreachesResponse;
 }

@@ -252,7 +252,7 @@ pub fn decide(
 fn applicant(c: &Candidate, external: bool, rules: &Rules) -> Applicant {
     let (r, firm) = (&c.registration, &c.firm);
     let ineligible = external
-        .then(|| eligibility::check(&firm.facts, rules.min_export_sales_fen).err())
+        .then(|| eligibility::check(&firm.facts, &rules.export_thresholds).err())
         .flatten()
         .map(|e| e.to_string());
     Applicant {
@@ -504,6 +504,7 @@ mod decide_tests {
 
     use super::*;
     use crate::domain::{
+        Segment,
         eligibility::FirmFacts,
         fair::tests::{at, spec},
         registration::Status,
@@ -534,6 +535,7 @@ mod decide_tests {
                 facts: FirmFacts {
                     known: true,
                     tax_credit_violation: false,
+                    segment: Some(Segment::Trade),
                     export_sales_fen: sales,
                 },
                 small_firm: false,

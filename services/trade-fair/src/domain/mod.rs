@@ -8,10 +8,12 @@
 //! and lapses; [`allocation`] the scored allocation run when the window of a scored fair
 //! closes; [`eligibility`] says who may go to an external fair; [`waitlist`] orders the
 //! waiting list and times offers; [`subsidy`] decides a claim and computes the booth-fee
-//! subsidy, [`fees`] the late-cancellation fee. Every write's `decide` returns the rows to
+//! subsidy, [`fees`] the late-cancellation fee; [`breach`] records a firm's rule breach at a
+//! fair and bars it from the next sessions of that fair's kind. Every write's `decide` returns the rows to
 //! write (and what happened, for the events) or a [`Refused`] naming the rule.
 
 pub mod allocation;
+pub mod breach;
 pub mod eligibility;
 pub mod fair;
 pub mod fees;

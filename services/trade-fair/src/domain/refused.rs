@@ -4,7 +4,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{eligibility::Ineligible, fair::BoothType, registration::Status, subsidy::Refusal};
+use super::{
+    breach::{Bar, BreachKind},
+    eligibility::Ineligible,
+    fair::BoothType,
+    registration::Status,
+    subsidy::Refusal,
+};
 
 fn rfc3339(at: &DateTime<Utc>) -> String {
     at.to_rfc3339()
@@ -27,6 +33,16 @@ pub enum Refused {
     AlreadyApplied(String),
     #[error("not eligible: {0}")]
     Ineligible(Ineligible),
+    /// A breach at an earlier session of the fair's kind bars the firm.
+    #[error("{0}")]
+    Barred(Box<Bar>),
+
+    // Breaches.
+    #[error("{0} has no registration for this fair")]
+    NotRegistered(String),
+    /// One breach of a kind per firm and fair (ALREADY_EXISTS).
+    #[error("a breach of the kind {} by this firm at this fair is already recorded", .0.as_str())]
+    BreachRecorded(BreachKind),
 
     // Cancellations and offers.
     #[error("the registration is already cancelled")]
@@ -84,6 +100,10 @@ impl Refused {
                 Some(format!("a registration of {uscc} for this fair"))
             }
             Refused::AlreadyClaimed(id) => Some(format!("a subsidy for registration {id}")),
+            Refused::BreachRecorded(kind) => Some(format!(
+                "a {} breach of this firm at this fair",
+                kind.as_str()
+            )),
             _ => None,
         }
     }

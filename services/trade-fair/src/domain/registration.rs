@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{
     Class, Refused, Rules,
+    breach::{self, BreachRecord},
     eligibility::{self, FirmFacts},
     fair::{AllocationMode, BoothType, Fair},
     pools::{Access, Draw},
@@ -119,8 +120,11 @@ pub struct ApplyState {
     /// The id the new registration gets.
     pub id: Uuid,
     pub fair: Fair,
-    /// The firm has a registration for this fair already.
+    /// The firm has a registration for this fair already (a cancelled one does not count:
+    /// a firm may apply again after cancelling, while the window is open).
     pub registered: bool,
+    /// The firm's recorded breaches, with the sessions after each.
+    pub breaches: Vec<BreachRecord>,
     pub firm: Firm,
     /// The firm holds an issued invitation to this fair.
     pub invited: bool,
@@ -186,8 +190,8 @@ pub fn decide(
     })
 }
 
-/// The window, the booth type, the cap, a second application and (external fairs) the
-/// firm's eligibility, in that order.
+/// The window, the booth type, the cap, a second application, a bar after a breach and
+/// (external fairs) the firm's eligibility, in that order.
 fn check_application(
     state: &ApplyState,
     a: &Application,
@@ -213,8 +217,14 @@ fn check_application(
     if state.registered {
         return Err(Refused::AlreadyApplied(a.uscc.clone()));
     }
+    breach::check_bar(
+        &state.breaches,
+        state.fair.id,
+        spec.kind,
+        rules.breach_barred_sessions,
+    )?;
     if spec.kind.is_external() {
-        eligibility::check(&state.firm.facts, rules.min_export_sales_fen)
+        eligibility::check(&state.firm.facts, &rules.export_thresholds)
             .map_err(Refused::Ineligible)?;
     }
     Ok(())
@@ -257,6 +267,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{
+        Segment,
         eligibility::Ineligible,
         fair::{FairKind, tests::spec},
     };
@@ -278,10 +289,12 @@ mod tests {
                 reserves_released_at: None,
             },
             registered: false,
+            breaches: vec![],
             firm: Firm {
                 facts: FirmFacts {
                     known: true,
                     tax_credit_violation: false,
+                    segment: Some(Segment::Trade),
                     export_sales_fen: Some(2_000_000_000),
                 },
                 small_firm: false,
@@ -371,6 +384,50 @@ mod tests {
         s.firm.class = Some(Class::A);
         let a = decide(&s, &application(1), &Rules::default(), now).unwrap();
         assert!(a.registration.invited_a);
+    }
+
+    #[test]
+    fn a_firm_barred_after_a_breach_is_refused_naming_it_and_an_eligible_producer_passes() {
+        use crate::domain::breach::{Breach, BreachKind, BreachRecord, Session};
+        let mut s = state(AllocationMode::Scored, FairKind::CantonFair);
+        let (rules, now) = (Rules::default(), during(&s));
+        // A producer with sales between the two thresholds goes; a trading firm does not.
+        s.firm.facts.segment = Some(Segment::Apparel);
+        s.firm.facts.export_sales_fen = Some(rules.export_thresholds.producer_fen);
+        assert!(decide(&s, &application(1), &rules, now).is_ok());
+        s.firm.facts.segment = Some(Segment::Trade);
+        assert!(matches!(
+            decide(&s, &application(1), &rules, now),
+            Err(Refused::Ineligible(Ineligible::BelowThreshold { .. }))
+        ));
+        s.firm.facts.segment = Some(Segment::Apparel);
+        let earlier = Session {
+            fair_id: Uuid::from_u128(100),
+            name: "Canton Fair autumn".into(),
+            starts_at: s.fair.spec.starts_at - Duration::days(180),
+        };
+        let this = Session {
+            fair_id: s.fair.id,
+            name: s.fair.spec.name.clone(),
+            starts_at: s.fair.spec.starts_at,
+        };
+        s.breaches = vec![BreachRecord {
+            breach: Breach {
+                id: Uuid::from_u128(9),
+                fair_id: earlier.fair_id,
+                uscc: application(1).uscc,
+                kind: BreachKind::LeavingEarly,
+                evidence: "left on day 2".into(),
+                reference: String::new(),
+                recorded_at: earlier.starts_at,
+            },
+            kind: FairKind::CantonFair,
+            at: earlier,
+            later: vec![this],
+        }];
+        let refused = decide(&s, &application(1), &rules, now).unwrap_err();
+        assert!(matches!(refused, Refused::Barred(_)), "{refused}");
+        assert!(refused.to_string().contains("leaving early"), "{refused}");
     }
 
     proptest! {

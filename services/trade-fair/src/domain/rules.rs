@@ -1,12 +1,15 @@
 //! The bureau's numbers the rules read; each is one variable of [`crate::config::vars`].
 
-use super::subsidy::SubsidyPolicy;
+use super::{eligibility::Thresholds, subsidy::SubsidyPolicy};
 
 /// The bureau's rules (from the configuration, [`crate::config`]): every number a decision
 /// of this module reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
-    pub min_export_sales_fen: i64,
+    /// Export sales an external fair needs, by kind of firm.
+    pub export_thresholds: Thresholds,
+    /// Sessions of a fair's kind a firm that broke the rules at one may not apply to.
+    pub breach_barred_sessions: u32,
     /// Used when a new fair does not say (a fair stores its own).
     pub default_small_firm_reserve_percent: u32,
     pub default_a_class_reserve_percent: u32,
@@ -20,7 +23,11 @@ pub struct Rules {
 impl Default for Rules {
     fn default() -> Self {
         Self {
-            min_export_sales_fen: 1_050_000_000,
+            export_thresholds: Thresholds {
+                trade_fen: 1_050_000_000,
+                producer_fen: 525_000_000,
+            },
+            breach_barred_sessions: 4,
             default_small_firm_reserve_percent: 20,
             default_a_class_reserve_percent: 10,
             default_per_firm_cap: 10,

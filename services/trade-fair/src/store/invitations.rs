@@ -51,14 +51,15 @@ async fn open_external_fairs(conn: &mut PgConnection, now: DateTime<Utc>) -> Res
     .await?)
 }
 
-/// The firm has a registration for the fair.
+/// The firm has a registration for the fair that it has not cancelled.
 pub(super) async fn has_registered(
     conn: &mut PgConnection,
     fair_id: Uuid,
     uscc: &str,
 ) -> Result<bool> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM registrations WHERE fair_id = $1 AND uscc = $2) AS "exists!""#,
+        r#"SELECT EXISTS (SELECT 1 FROM registrations
+                          WHERE fair_id = $1 AND uscc = $2 AND status <> 'cancelled') AS "exists!""#,
         fair_id,
         uscc
     )
@@ -66,14 +67,15 @@ pub(super) async fn has_registered(
     .await?)
 }
 
-/// The firm holds an issued (unused) invitation to the fair.
+/// The firm holds an invitation to the fair that is not withdrawn: issued, or used by a
+/// registration it has since cancelled (it applies again as the invited firm it was).
 pub(super) async fn holds_issued(
     conn: &mut PgConnection,
     fair_id: Uuid,
     uscc: &str,
 ) -> Result<bool> {
     Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM invitations WHERE fair_id = $1 AND uscc = $2 AND status = 'issued') AS "exists!""#,
+        r#"SELECT EXISTS (SELECT 1 FROM invitations WHERE fair_id = $1 AND uscc = $2 AND status IN ('issued', 'applied')) AS "exists!""#,
         fair_id,
         uscc
     )

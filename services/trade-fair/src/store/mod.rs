@@ -1,11 +1,12 @@
 //! Storage (sqlx): one [`Store`] that loads what a rule needs and commits what it decided,
 //! with the events' outbox rows in the same transaction. Fairs and their booth inventory,
 //! invitations, registrations with the waitlist and offers, outcomes, subsidies, and the read
-//! model kept from census and classification events. Every write that hands out or frees
+//! model kept from census and classification events; breaches and the bars they set. Every write that hands out or frees
 //! booths locks the fair's row first, so concurrent applications are decided one after
 //! another, and `booth_inventory`'s check (`taken <= capacity`) refuses anything that would
 //! still over-allocate. No business rule here: those are `domain`'s `decide` functions.
 
+pub mod breaches;
 pub mod fairs;
 pub mod invitations;
 pub mod outcomes;

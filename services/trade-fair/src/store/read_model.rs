@@ -127,7 +127,8 @@ pub async fn apply_class(
 /// The read model's view of `uscc` (unknown firms come back with `facts.known == false`).
 pub(super) async fn firm(conn: &mut PgConnection, uscc: &str) -> Result<Firm> {
     let record = sqlx::query!(
-        "SELECT small_firm, tax_credit_violation FROM enterprises WHERE uscc = $1",
+        r#"SELECT small_firm, tax_credit_violation, segment AS "segment: Segment"
+           FROM enterprises WHERE uscc = $1"#,
         uscc
     )
     .fetch_optional(&mut *conn)
@@ -140,14 +141,15 @@ pub(super) async fn firm(conn: &mut PgConnection, uscc: &str) -> Result<Firm> {
     .await?
     .flatten();
     let exports = export_returns(conn, uscc).await?;
-    let (small_firm, tax_credit_violation, known) = match record {
-        Some(r) => (r.small_firm, r.tax_credit_violation, true),
-        None => (false, false, false),
+    let (small_firm, tax_credit_violation, segment, known) = match record {
+        Some(r) => (r.small_firm, r.tax_credit_violation, r.segment, true),
+        None => (false, false, None, false),
     };
     Ok(Firm {
         facts: FirmFacts {
             known,
             tax_credit_violation,
+            segment,
             export_sales_fen: annual_export_sales(&exports),
         },
         small_firm,

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, corrupt, fairs, invitations, lock_fair, read_model};
+use super::{
+    Result, Store, StoreError, breaches, corrupt, fairs, invitations, lock_fair, read_model,
+};
 use crate::{
     domain::{
         Class,
@@ -372,6 +374,7 @@ impl Store {
             id: Uuid::now_v7(),
             fair: fairs::get(&mut tx, a.fair_id).await?,
             registered: invitations::has_registered(&mut tx, a.fair_id, &a.uscc).await?,
+            breaches: breaches::of_firm(&mut tx, Some(&a.uscc), None).await?,
             firm: read_model::firm(&mut tx, &a.uscc).await?,
             invited: invitations::holds_issued(&mut tx, a.fair_id, &a.uscc).await?,
             used: used(&mut tx, a.fair_id, a.booth_type).await?,

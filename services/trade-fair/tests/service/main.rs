@@ -4,6 +4,7 @@
 //! time they need (window edges, offer expiry) on the service's own database.
 
 mod access;
+mod barred;
 mod first_come;
 mod invitations;
 mod scored;
@@ -96,6 +97,8 @@ pub struct FirmSpec {
     pub export_sales_fen: i64,
     pub small: bool,
     pub tax_veto: bool,
+    /// Decides the export threshold: `TRADE` a trading firm, the others producers.
+    pub segment: Segment,
 }
 
 impl Default for FirmSpec {
@@ -105,6 +108,7 @@ impl Default for FirmSpec {
             export_sales_fen: 2_000_000_000,
             small: false,
             tax_veto: false,
+            segment: Segment::Textile,
         }
     }
 }
@@ -151,7 +155,7 @@ impl App {
             name: format!("Firm {uscc}"),
             small_firm: firm.small,
             tax_credit_violation: firm.tax_veto,
-            segment: Some(Segment::Textile),
+            segment: Some(firm.segment),
             version: 1,
         };
         read_model::apply_enterprise(&mut tx, &record)
@@ -161,7 +165,7 @@ impl App {
         let sales = ReturnRecord {
             uscc,
             name: "",
-            segment: Some(Segment::Textile),
+            segment: Some(firm.segment),
             period,
             revision: 1,
             export_sales_fen: firm.export_sales_fen,

@@ -6,7 +6,7 @@ use haicheng_proto::fair::v1 as pb;
 use tonic::Code;
 use trade_fair::{
     domain::registration::{self as registrations, Application, Status},
-    domain::{Class, fair::BoothType},
+    domain::{Class, Segment, fair::BoothType},
 };
 use uuid::Uuid;
 
@@ -31,6 +31,7 @@ async fn thirty_booths_among_twenty_five_firms_give_each_one_first_and_keep_the_
             export_sales_fen: 2_000_000_000 + i as i64 * 1_000_000,
             small: i >= 22,
             tax_veto: false,
+            ..FirmSpec::default()
         };
         app.seed(&app.uscc(i), firm).await;
         let application = Application {
@@ -112,6 +113,7 @@ async fn an_ineligible_firm_is_refused_with_its_reason() {
         &low,
         FirmSpec {
             export_sales_fen: 100_000_000,
+            segment: Segment::Trade,
             ..FirmSpec::default()
         },
     )
@@ -151,5 +153,55 @@ async fn an_ineligible_firm_is_refused_with_its_reason() {
         .await
         .unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trading_firms_and_producers_each_meet_their_own_threshold_at_it_and_not_one_fen_under() {
+    let app = spawn_app().await;
+    let fair = app
+        .create_fair(fair_plan(
+            pb::FairKind::CantonFair,
+            pb::AllocationMode::Scored,
+            10,
+        ))
+        .await;
+    let t = app.rules.export_thresholds;
+    let cases = [
+        (Segment::Trade, t.trade_fen, true),
+        (Segment::Trade, t.trade_fen - 1, false),
+        (Segment::Apparel, t.producer_fen, true),
+        (Segment::Apparel, t.producer_fen - 1, false),
+        (Segment::LuggageLeather, t.producer_fen, true),
+        (Segment::Textile, t.producer_fen - 1, false),
+    ];
+    for (i, (segment, sales, eligible)) in cases.into_iter().enumerate() {
+        let uscc = app.uscc(i);
+        let firm = FirmSpec {
+            export_sales_fen: sales,
+            segment,
+            ..FirmSpec::default()
+        };
+        app.seed(&uscc, firm).await;
+        let applied = app.apply(&fair.id, &uscc, 1).await;
+        if eligible {
+            applied.unwrap_or_else(|e| panic!("{segment} with {sales} fen: {e}"));
+        } else {
+            let status = applied.unwrap_err();
+            assert_eq!(status.code(), Code::FailedPrecondition);
+            let kind = if segment == Segment::Trade {
+                "trading firms"
+            } else {
+                "producers"
+            };
+            let threshold = if segment == Segment::Trade {
+                t.trade_fen
+            } else {
+                t.producer_fen
+            };
+            let expected = format!("below the threshold of {} yuan for {kind}", threshold / 100);
+            assert!(status.message().contains(&expected), "{}", status.message());
+        }
+    }
     app.stop().await;
 }
