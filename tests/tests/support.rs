@@ -96,6 +96,7 @@ async fn a_census_return_makes_a_firm_a_beneficiary_and_finance_gets_its_order_i
             PublishPeriodRequest {
                 period: testkit::period(PERIOD),
                 note: String::new(),
+                ..Default::default()
             },
         ))
         .await

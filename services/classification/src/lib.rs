@@ -77,6 +77,7 @@ pub async fn run(
 
     let api = api::ClassificationApi::new(store)
         .with_objection_window(config.objection_window)
+        .in_development(platform.config.development)
         .with_enterprise_boundary_band(config.enterprise_boundary_band);
     platform.audit_reads(
         classification_service_server::SERVICE_NAME,

@@ -1,4 +1,4 @@
-//! `haicheng class publish --period P [--note TEXT]`: publishes a period's ranking (公示) as
+//! `haicheng class publish --period P [--note TEXT] [--objection-days N]`: publishes a period's ranking (公示) as
 //! it stands, commerce only (`classification.admin`). The service re-ranks a pending period
 //! first, keeps the ranking as a snapshot (read back with `--published` on `class show`,
 //! `list`, `explain` and `distribution`), and sends the period's notices at once. A period is
@@ -25,6 +25,10 @@ pub struct PublishArgs {
     /// A note kept with the publication (e.g. the bureau's document number).
     #[arg(long, default_value = "")]
     note: String,
+    /// The objection window this publication announces, in working days (default: the
+    /// service's configured window; longer is allowed, shorter only in development mode).
+    #[arg(long, value_name = "DAYS")]
+    objection_days: Option<u32>,
 }
 
 impl PublishArgs {
@@ -34,6 +38,7 @@ impl PublishArgs {
                 code: self.period.trim().to_string(),
             }),
             note: self.note.trim().to_string(),
+            objection_working_days: self.objection_days,
         }
     }
 }

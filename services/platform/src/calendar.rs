@@ -133,9 +133,22 @@ impl Default for ObjectionWindow {
 }
 
 impl ObjectionWindow {
-    /// [`objection_deadline`] of a ranking published at `published_at`.
+    /// [`objection_deadline`] of a ranking published at `published_at`; with no window
+    /// (0 working days, a development setting), the instant of publication itself.
     pub fn deadline(&self, published_at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.working_days == 0 {
+            return published_at;
+        }
         objection_deadline(published_at, &self.calendar, self.working_days)
+    }
+
+    /// The window a publication announced: its own length where it gave one, counted in the
+    /// same calendar.
+    pub fn announced(&self, working_days: Option<u32>) -> Self {
+        Self {
+            calendar: self.calendar.clone(),
+            working_days: working_days.unwrap_or(self.working_days),
+        }
     }
 }
 

@@ -37,11 +37,7 @@ impl Rules {
     /// The end of the publicity of a list published at `now`: 24:00 CST of the window's last
     /// working day; with no window (0 days), `now`.
     pub fn publicity_deadline(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        if self.publicity.working_days == 0 {
-            now
-        } else {
-            self.publicity.deadline(now)
-        }
+        self.publicity.deadline(now)
     }
 
     /// The review deadline of an application made at `now`: `days` working days on.

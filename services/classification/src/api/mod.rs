@@ -93,6 +93,8 @@ pub struct ClassificationApi {
     store: Store,
     /// How long objections are accepted after publication.
     objection_window: ObjectionWindow,
+    /// Development mode: a publication may announce no objection window (a rehearsal).
+    development: bool,
     /// The band an enterprise's own explanation rounds the boundary score up to.
     enterprise_boundary_band: f64,
 }
@@ -102,6 +104,7 @@ impl ClassificationApi {
         Self {
             store,
             objection_window: ObjectionWindow::default(),
+            development: false,
             enterprise_boundary_band: explain::DEFAULT_BOUNDARY_BAND,
         }
     }
@@ -115,6 +118,13 @@ impl ClassificationApi {
     /// The objection window as configured (default: 5 working days, weekends off).
     pub fn with_objection_window(mut self, window: ObjectionWindow) -> Self {
         self.objection_window = window;
+        self
+    }
+
+    /// Development mode: a publication may announce a window shorter than the configured one,
+    /// or none (the demo finalizes a period at once).
+    pub fn in_development(mut self, development: bool) -> Self {
+        self.development = development;
         self
     }
 
@@ -427,13 +437,16 @@ impl ClassificationService for ClassificationApi {
         let by = principal(&request)?.identity.to_string();
         let request = request.into_inner();
         let period = publication::period_to_publish(&request)?;
+        let announced =
+            publication::announced_window(&request, &self.objection_window, self.development)?;
         let publish = published::PublishRequest {
             period: &period,
             note: request.note.trim(),
             principal: &by,
+            objection_working_days: request.objection_working_days,
         };
         // The end of the objection window, as FileObjection counts it.
-        let deadline = |published_at| Some(self.objection_window.deadline(published_at));
+        let deadline = |published_at| Some(announced.deadline(published_at));
         let (publication, outcome) = self.store.publish(publish, deadline).await?;
         tracing::info!(
             period,

@@ -3,7 +3,10 @@
 //! published, or the final list.
 
 use haicheng_proto::classification::v1 as pb;
-use platform::{ApiError, Violations};
+use platform::{
+    ApiError, Violations,
+    calendar::{MAX_OBJECTION_WORKING_DAYS, ObjectionWindow},
+};
 
 use super::convert;
 use crate::store::publication::View;
@@ -58,6 +61,35 @@ pub(super) fn period_to_finalize(request: &pb::FinalizePeriodRequest) -> Result<
 }
 
 /// The period a PublishPeriod request names, its note checked.
+/// The objection window a publication announces: the configured one unless it gives its own
+/// length, which may be longer (firms given more time) but never shorter, outside development
+/// mode, where any length down to 0 (no window) rehearses a finalization.
+pub(super) fn announced_window(
+    request: &pb::PublishPeriodRequest,
+    configured: &ObjectionWindow,
+    development: bool,
+) -> Result<ObjectionWindow, ApiError> {
+    let Some(days) = request.objection_working_days else {
+        return Ok(configured.clone());
+    };
+    let least = if development {
+        0
+    } else {
+        configured.working_days
+    };
+    if !(least..=MAX_OBJECTION_WORKING_DAYS).contains(&days) {
+        return Err(ApiError::invalid(
+            "objection_working_days",
+            format!(
+                "{days}: must be {least} to {MAX_OBJECTION_WORKING_DAYS} working days (the \
+                 configured window is {}; a publication may give more time, never less)",
+                configured.working_days
+            ),
+        ));
+    }
+    Ok(configured.announced(Some(days)))
+}
+
 pub(super) fn period_to_publish(request: &pb::PublishPeriodRequest) -> Result<String, ApiError> {
     let mut violations = Violations::new();
     let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
@@ -77,6 +109,46 @@ pub(super) fn period_to_publish(request: &pb::PublishPeriodRequest) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn announcing(days: u32) -> pb::PublishPeriodRequest {
+        pb::PublishPeriodRequest {
+            objection_working_days: Some(days),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_publication_may_give_more_time_never_less_outside_development() {
+        let configured = ObjectionWindow::default();
+        let unset = pb::PublishPeriodRequest::default();
+        assert_eq!(
+            announced_window(&unset, &configured, false).unwrap(),
+            configured
+        );
+        for (days, development, accepted) in [
+            (5, false, true),
+            (4, false, false),
+            (30, false, true),
+            (31, false, false),
+            (0, false, false),
+            (0, true, true),
+            (31, true, false),
+        ] {
+            let answer = announced_window(&announcing(days), &configured, development);
+            assert_eq!(
+                answer.is_ok(),
+                accepted,
+                "{days} days, development {development}"
+            );
+            match answer {
+                Ok(window) => assert_eq!(window.working_days, days),
+                Err(err) => assert!(
+                    format!("{err:?}").contains("objection_working_days"),
+                    "{err:?}"
+                ),
+            }
+        }
+    }
 
     #[test]
     fn an_enterprise_reads_a_published_period_only_as_published() {

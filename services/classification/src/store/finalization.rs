@@ -36,13 +36,15 @@ pub async fn require_finalized(conn: &mut PgConnection, period: &str) -> Result<
 }
 
 /// What [`finalization::decide`] needs, read under the period's lock.
+/// What finalizing decides on, and the objection window the publication announced (`None`:
+/// the configured one).
 async fn load<'a>(
     conn: &mut PgConnection,
     period: &'a str,
-) -> Result<FinalizeState<'a>, StoreError> {
-    let published_at = publication::find(conn, period)
-        .await?
-        .map(|p| p.published_at);
+) -> Result<(FinalizeState<'a>, Option<u32>), StoreError> {
+    let publication = publication::find(conn, period).await?;
+    let published_at = publication.as_ref().map(|p| p.published_at);
+    let announced_days = publication.and_then(|p| p.objection_working_days);
     let finalized = sqlx::query!(
         "SELECT finalized_at, finalized_by FROM finalizations WHERE period = $1",
         period
@@ -66,13 +68,14 @@ async fn load<'a>(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(FinalizeState {
+    let state = FinalizeState {
         period,
         published_at,
         finalized,
         undecided,
         upheld,
-    })
+    };
+    Ok((state, announced_days))
 }
 
 /// Stores the finalization and its amendments.
@@ -120,9 +123,9 @@ impl Store {
     ) -> Result<pb::Finalization, StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_period(&mut tx, period).await?;
-        let state = load(&mut tx, period).await?;
+        let (state, announced_days) = load(&mut tx, period).await?;
         let now = self.clock.now();
-        let amendments = finalization::decide(&state, window, now)?;
+        let amendments = finalization::decide(&state, &window.announced(announced_days), now)?;
         store_amendments(&mut tx, period, now, principal, &amendments).await?;
         let classes: Vec<(String, Option<Class>)> = sqlx::query!(
             r#"SELECT uscc AS "uscc!", class AS "class?: Class"

@@ -80,12 +80,19 @@ impl Store {
         let pool = &self.pool;
         let outbox = &self.outbox;
         let mut tx = pool.begin().await?;
-        let published_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
-            "SELECT published_at FROM publications WHERE period = $1",
+        let published = sqlx::query!(
+            "SELECT published_at, objection_working_days FROM publications WHERE period = $1",
             new.period,
         )
         .fetch_optional(&mut *tx)
         .await?;
+        let published_at = published.as_ref().map(|p| p.published_at);
+        // The window the publication announced, where it gave its own.
+        let window = window.announced(
+            published
+                .and_then(|p| p.objection_working_days)
+                .and_then(|days| u32::try_from(days).ok()),
+        );
         let classified = classes::get(&mut tx, View::Current, new.period, new.uscc)
             .await?
             .map(|row| row.class);
@@ -101,7 +108,7 @@ impl Store {
         let Filed {
             deadline,
             class_at_filing,
-        } = objection::decide_filing(&state, window, now)?;
+        } = objection::decide_filing(&state, &window, now)?;
         let inserted = sqlx::query_as!(
             ObjectionRow,
             r#"INSERT INTO objections (period, uscc, reason, evidence, requested_class,

@@ -50,6 +50,8 @@ pub struct Publication {
     /// Enterprises in the snapshot.
     pub enterprises: i64,
     pub note: String,
+    /// The objection window it announced, working days (`None`: the configured one).
+    pub objection_working_days: Option<u32>,
     /// The end of the objection window, when a calendar gives one.
     pub objection_deadline: Option<DateTime<Utc>>,
 }
@@ -69,6 +71,8 @@ pub struct PublishRequest<'a> {
     pub period: &'a str,
     pub note: &'a str,
     pub principal: &'a str,
+    /// The objection window it announces, working days (`None`: the configured one).
+    pub objection_working_days: Option<u32>,
 }
 
 /// Attempts at publishing while returns keep arriving.
@@ -145,16 +149,23 @@ async fn attempt(
         model_version,
         enterprises,
         note: request.note.to_string(),
+        objection_working_days: request.objection_working_days,
         objection_deadline: deadline(published_at),
     };
     sqlx::query!(
-        "INSERT INTO publications (period, published_at, published_by, model_version, note)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO publications (period, published_at, published_by, model_version, note,
+                                   objection_working_days)
+         VALUES ($1, $2, $3, $4, $5, $6)",
         period,
         published_at,
         &publication.published_by,
         model_version,
         &publication.note,
+        request
+            .objection_working_days
+            .map(i32::try_from)
+            .transpose()
+            .map_err(|err| StoreError::Other(err.into()))?,
     )
     .execute(&mut *tx)
     .await?;
@@ -239,13 +250,14 @@ struct Row {
     published_by: String,
     model_version: i64,
     note: String,
+    objection_working_days: Option<i32>,
 }
 
 /// The publication of `period`, if it is published (without its deadline).
 pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<Publication>> {
     let row = sqlx::query_as!(
         Row,
-        "SELECT period, published_at, published_by, model_version, note
+        "SELECT period, published_at, published_by, model_version, note, objection_working_days
          FROM publications WHERE period = $1",
         period,
     )
@@ -267,6 +279,9 @@ pub async fn find(conn: &mut PgConnection, period: &str) -> sqlx::Result<Option<
         model_version: row.model_version,
         enterprises,
         note: row.note,
+        objection_working_days: row
+            .objection_working_days
+            .and_then(|days| u32::try_from(days).ok()),
         objection_deadline: None,
     }))
 }
@@ -370,5 +385,6 @@ pub fn to_proto(publication: &Publication) -> pb::Publication {
         enterprises: i32::try_from(publication.enterprises).unwrap_or(i32::MAX),
         objection_deadline: publication.objection_deadline.map(to_timestamp),
         note: publication.note.clone(),
+        objection_working_days: publication.objection_working_days,
     }
 }

@@ -221,6 +221,7 @@ async fn an_enterprise_sees_the_boundary_in_a_band_and_a_published_period_only_a
             PublishPeriodRequest {
                 period: period(PERIOD),
                 note: String::new(),
+                ..Default::default()
             },
         ))
         .await

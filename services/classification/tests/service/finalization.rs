@@ -126,6 +126,7 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
             PublishPeriodRequest {
                 period: period(PERIOD),
                 note: String::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -291,5 +292,81 @@ async fn the_final_list_waits_for_the_window_and_every_decision_then_amends_the_
     assert_eq!(amendments[0].uscc, *upheld_firm);
     assert_eq!(amendments[0].final_class(), EnterpriseClass::A);
     assert_eq!(amendments[0].objection_id, upheld);
+    app.stop().await;
+}
+
+/// A publication that announces no window (development mode's rehearsal, as the demo does) is
+/// finalized at once, and objections to it are refused as out of time; one that announces a
+/// longer window than configured keeps objections open past the configured deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publication_announces_its_own_window() {
+    let app = spawn_app().await;
+    let code = app.uscc(0);
+    app.submit(&code, PERIOD, 1, 2_000).await;
+    app.settled(PERIOD, 1, 1).await;
+    let publish = |days: u32, period_code: &'static str| {
+        let mut client = app.client.clone();
+        async move {
+            client
+                .publish_period(as_dept(
+                    "commerce",
+                    PublishPeriodRequest {
+                        period: period(period_code),
+                        objection_working_days: Some(days),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+    };
+    let refused = publish(31, PERIOD).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("objection_working_days"),
+        "{refused:?}"
+    );
+
+    let publication = publish(0, PERIOD)
+        .await
+        .expect("PublishPeriod")
+        .into_inner();
+    let publication = publication.publication.unwrap();
+    assert_eq!(publication.objection_working_days, Some(0));
+    assert_eq!(publication.objection_deadline, publication.published_at);
+    let late = app
+        .client
+        .clone()
+        .file_objection(as_dept(
+            "commerce",
+            FileObjectionRequest {
+                period: period(PERIOD),
+                uscc: code.clone(),
+                reason: "export sales omitted".into(),
+                evidence: vec!["customs-2025-77".into()],
+                requested_class: EnterpriseClass::A as i32,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "{late:?}");
+    finalize(&app, "dev-commerce")
+        .await
+        .expect("finalized at once");
+    assert_eq!(list(&app, ClassView::Final).await.len(), 1);
+
+    app.submit(&code, "2024", 1, 2_000).await;
+    app.settled("2024", 1, 1).await;
+    let longer = publish(7, "2024")
+        .await
+        .expect("PublishPeriod")
+        .into_inner();
+    let longer = longer.publication.unwrap();
+    let configured = classification::domain::calendar::ObjectionWindow::default();
+    let published_at = platform::time::from_timestamp(&longer.published_at.unwrap()).unwrap();
+    let deadline = platform::time::from_timestamp(&longer.objection_deadline.unwrap()).unwrap();
+    assert!(
+        deadline > configured.deadline(published_at),
+        "{deadline} is later than 5 days"
+    );
     app.stop().await;
 }

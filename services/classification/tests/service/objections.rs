@@ -55,6 +55,7 @@ async fn publish(app: &App) -> Publication {
             PublishPeriodRequest {
                 period: period(PERIOD),
                 note: "bulletin 2025-01".into(),
+                ..Default::default()
             },
         ))
         .await

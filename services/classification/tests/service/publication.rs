@@ -44,6 +44,7 @@ async fn publish(app: &App, who: &str, code: &str, note: &str) -> Result<Publica
             PublishPeriodRequest {
                 period: testkit::period(code),
                 note: note.into(),
+                ..Default::default()
             },
         ))
         .await
