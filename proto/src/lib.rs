@@ -11,6 +11,7 @@
 //! - [`land::v1`]: `LandService` and the land events;
 //! - [`fair::v1`]: `FairService` and the trade-fair events;
 //! - [`support::v1`]: `SupportService` and the support-policy events;
+//! - [`inspection::v1`]: `InspectionService` and the inspection events;
 //! - [`audit::v1`]: `AuditService`, served by every service through the platform.
 //!
 //! Every message implements [`prost::Name`]; its `full_name()` (for example
@@ -82,6 +83,16 @@ pub mod support {
     #[allow(clippy::all, clippy::pedantic, missing_docs)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/haicheng.support.v1.rs"));
+    }
+}
+
+/// Administrative inspections of enterprises: items, risk tiers, plans, joint visits, codes
+/// and ratings (`haicheng.inspection.v1`).
+pub mod inspection {
+    /// Version 1.
+    #[allow(clippy::all, clippy::pedantic, missing_docs)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/haicheng.inspection.v1.rs"));
     }
 }
 
@@ -165,6 +176,8 @@ mod tests {
             "haicheng/land/v1/events.proto",
             "haicheng/fair/v1/fair.proto",
             "haicheng/fair/v1/events.proto",
+            "haicheng/inspection/v1/inspection.proto",
+            "haicheng/inspection/v1/events.proto",
             "google/protobuf/timestamp.proto",
         ] {
             assert!(
@@ -187,6 +200,7 @@ mod tests {
             "haicheng.policy.v1.NoticeService",
             "haicheng.land.v1.LandService",
             "haicheng.fair.v1.FairService",
+            "haicheng.inspection.v1.InspectionService",
         ] {
             assert!(services.iter().any(|s| s == expected), "{expected} missing");
         }

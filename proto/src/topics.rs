@@ -13,3 +13,7 @@ pub const FAIR_EVENTS: &str = "haicheng.fair.events.v1";
 /// Support-policy events (key: policy id; payments: USCC): PolicyChanged, RoundPublished,
 /// RoundFinalized, PaymentOrdered, PaymentMade, PaymentRefused.
 pub const SUPPORT_EVENTS: &str = "haicheng.support.events.v1";
+/// Inspection events (key: USCC; ItemChanged: item code; PlanFiled: plan code): ItemChanged,
+/// RiskTierChanged, PlanFiled, TaskPlaced, TaskRefused, VisitApproved, ResultRecorded,
+/// ResultPublished.
+pub const INSPECTION_EVENTS: &str = "haicheng.inspection.events.v1";

@@ -60,6 +60,12 @@ pub mod scopes {
     pub const SUPPORT_WRITE: &str = "support.write";
     /// Recording payments (finance).
     pub const SUPPORT_PAY: &str = "support.pay";
+    /// Inspection items, plans, visits, tiers and rating aggregates: the inspecting
+    /// departments read them (an enterprise reads only its own visits, by method).
+    pub const INSPECTION_READ: &str = "inspection.read";
+    /// Keeping item lists and rosters, drawing plans, adding tasks, approving visits,
+    /// recording results (the inspecting departments, each for its own).
+    pub const INSPECTION_WRITE: &str = "inspection.write";
 }
 
 #[cfg(test)]

@@ -73,6 +73,8 @@ impl Department {
                 AUDIT_READ,
                 SUPPORT_READ,
                 SUPPORT_WRITE,
+                INSPECTION_READ,
+                INSPECTION_WRITE,
             ],
             Department::NaturalResources => &[
                 CENSUS_READ,
@@ -82,6 +84,8 @@ impl Department {
                 LAND_READ,
                 LAND_WRITE,
                 SUPPORT_READ,
+                INSPECTION_READ,
+                INSPECTION_WRITE,
             ],
             Department::ParkCommittee => &[
                 CENSUS_READ,
@@ -101,13 +105,18 @@ impl Department {
                 SUPPORT_READ,
                 SUPPORT_WRITE,
                 SUPPORT_PAY,
+                INSPECTION_READ,
+                INSPECTION_WRITE,
             ],
+            // Tax, market supervision, human resources: they inspect.
             _ => &[
                 CENSUS_READ,
                 CLASSIFICATION_READ,
                 NOTICES_READ,
                 NOTICES_ACK,
                 SUPPORT_READ,
+                INSPECTION_READ,
+                INSPECTION_WRITE,
             ],
         }
     }
