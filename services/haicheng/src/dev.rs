@@ -1,7 +1,7 @@
 //! `haicheng dev`: the whole platform on one machine.
 //!
 //! Starts the local stack (`scripts/stack`: a private PostgreSQL and an Apache Kafka broker under
-//! `.local/stack`), one database per service, and the five services as separate processes
+//! `.local/stack`), one database per service, and the six services as separate processes
 //! (the binaries beside this one; logs in `.local/logs`); waits until every service reports
 //! SERVING; loads the demo data set on first start; prints the addresses, the development
 //! tokens and a short tour; and runs until Ctrl-C, when it stops the services (SIGTERM:
@@ -47,7 +47,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// The services, where they listen, in start order (census first: the others consume its
 /// events).
-const SERVICES: [(&str, &str); 5] = client::local::ALL;
+const SERVICES: [(&str, &str); 6] = client::local::ALL;
 
 /// Settings of one service in a development stack, besides those every service gets.
 fn development_settings(name: &str) -> &'static [(&'static str, &'static str)] {
