@@ -3,7 +3,9 @@
 //! follow are evaluated against the grants' commitments) and the fairs (open external fairs,
 //! so the firms the returns lift into class A are invited), then the returns as an import
 //! stream, and last the support policies and the R&D round ([`demo::support`]), once the
-//! facts have reached the support service. All are idempotent, so a load interrupted half-way is simply run again.
+//! facts have reached the support service, then the inspection lists, plans and a visit
+//! carried through ([`demo::inspection`]). All are idempotent, so a load interrupted half-way
+//! is simply run again.
 
 mod land;
 
@@ -33,16 +35,26 @@ pub struct Targets<'a> {
     pub land: &'a str,
     pub fair: &'a str,
     pub support: &'a str,
+    pub inspection: &'a str,
 }
 
-/// Loads the demo data set; returns the id of the finalized support round.
-pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
+/// What the tour needs of a loaded demo.
+pub struct Loaded {
+    /// The finalized support round.
+    pub round: String,
+    /// The joint visit carried through, if the plans made one.
+    pub visit: Option<demo::inspection::DemoVisit>,
+}
+
+/// Loads the demo data set.
+pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<Loaded> {
     let Targets {
         census,
         classification,
         land,
         fair,
         support,
+        inspection,
     } = targets;
     let data = demo::census(seed);
     eprintln!(
@@ -58,7 +70,9 @@ pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
     let created = fairs_once(&mut fairs).await?;
     eprintln!("{} demo fairs created", created.len());
     returns(census, data.returns.clone()).await?;
-    demo::support::load(support, classification, &data).await
+    let round = demo::support::load(support, classification, &data).await?;
+    let visit = demo::inspection::load(inspection, classification, seed).await?;
+    Ok(Loaded { round, visit })
 }
 
 /// Registers the enterprises, several calls in flight; one registered before is there.
