@@ -7,6 +7,8 @@
 //! - tax (税务): invoices on site, filings off site;
 //! - natural resources (自然资源): land use as granted, idle land (triggered).
 //!
+//! The plans are for [`year`]: this year until June, the coming one after.
+//!
 //! Risk tiers follow classification's events into the inspection service, so the plans wait
 //! (with a deadline) until it holds every class classification settled on. Each department
 //! draws with a seed of its own derived from the demo's, so every newcomer gets the same plans.
@@ -169,10 +171,19 @@ fn plan_items(department: Department) -> Vec<String> {
         .collect()
 }
 
-/// This year in China.
+/// The year the demo plans: this year in China until the end of June, the coming one after
+/// (a plan is drawn for a year ahead, and a visit already past has no valid code to show).
 pub fn year() -> i32 {
     use chrono::Datelike;
-    platform::calendar::china_date(chrono::Utc::now()).year()
+    let half_a_year = chrono::Duration::days(183);
+    platform::calendar::china_date(chrono::Utc::now() + half_a_year).year()
+}
+
+/// Today in China, `YYYY-MM-DD`, as visits carry their day.
+fn today() -> String {
+    platform::calendar::china_date(chrono::Utc::now())
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 async fn client(address: &str, token: &str) -> anyhow::Result<Client> {
@@ -328,31 +339,17 @@ async fn carried_through(
     department: Department,
     year: i32,
 ) -> anyhow::Result<Option<DemoVisit>> {
-    let joint = |state: pb::VisitState| {
-        let mut service = service.clone();
-        async move {
-            let request = pb::ListVisitsRequest {
-                department: department as i32,
-                year,
-                state: state as i32,
-                page_size: 200,
-                ..Default::default()
-            };
-            let visits = service
-                .list_visits(call(request))
-                .await?
-                .into_inner()
-                .visits;
-            anyhow::Ok(visits.into_iter().find(|v| v.joint && v.on_site))
-        }
-    };
-    if let Some(done) = joint(pb::VisitState::Recorded).await? {
+    let recorded = first_joint(service, department, year, pb::VisitState::Recorded, "").await?;
+    if let Some(done) = recorded {
         return Ok(Some(DemoVisit {
             visit: done.id,
             uscc: done.uscc,
         }));
     }
-    let Some(proposed) = joint(pb::VisitState::Proposed).await? else {
+    // A visit still ahead: its code is valid only until some days after its day.
+    let today = today();
+    let proposed = first_joint(service, department, year, pb::VisitState::Proposed, &today);
+    let Some(proposed) = proposed.await? else {
         return Ok(None);
     };
     let approved = service
@@ -369,6 +366,36 @@ async fn carried_through(
         visit: approved.id,
         uscc: approved.uscc,
     }))
+}
+
+/// The department's first on-site joint visit in `state` on `from` or later (`YYYY-MM-DD`).
+async fn first_joint(
+    service: &mut Client,
+    department: Department,
+    year: i32,
+    state: pb::VisitState,
+    from: &str,
+) -> anyhow::Result<Option<pb::Visit>> {
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListVisitsRequest {
+            department: department as i32,
+            year,
+            state: state as i32,
+            page_size: 500,
+            page_token,
+            ..Default::default()
+        };
+        let page = service.list_visits(call(request)).await?.into_inner();
+        let found = page
+            .visits
+            .into_iter()
+            .find(|v| v.joint && v.on_site && v.visit_on.as_str() >= from);
+        if found.is_some() || page.next_page_token.is_empty() {
+            return Ok(found);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 /// Records the visit's result against its code: a finding on the department's first item.
