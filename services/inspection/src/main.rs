@@ -1,6 +1,11 @@
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!("inspection: not yet served");
-    ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> ExitCode {
+    platform::main(
+        &inspection::SPEC,
+        inspection::Config::from_env,
+        inspection::run,
+    )
+    .await
 }

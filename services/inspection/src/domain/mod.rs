@@ -50,7 +50,7 @@ impl Default for Limits {
             visit_cap_total: 4,
             code_valid_days: 7,
             rectification_days: 30,
-            result_publish_working_days: 7,
+            result_publish_working_days: 20,
             min_ratings_shown: 5,
             plan_spread_days: 60,
             follow_up_days: 30,

@@ -85,6 +85,30 @@ pub enum PlanRefused {
     Year(i32),
 }
 
+/// A filed plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub code: String,
+    pub department: Department,
+    pub year: i32,
+    pub seed: u64,
+    pub item_codes: Vec<String>,
+    pub tiers: Vec<TierDraw>,
+    pub tasks: Vec<super::visit::Task>,
+    pub filed_at: chrono::DateTime<chrono::Utc>,
+    pub filed_by: String,
+}
+
+/// Two inspectors drawn from `roster` with `seed` (fewer when the roster is smaller).
+pub fn two_inspectors(roster: &[Inspector], seed: u64) -> Vec<Inspector> {
+    let mut roster = roster.to_vec();
+    roster.sort();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut two = sample(&mut rng, roster.len(), roster.len().min(2)).into_vec();
+    two.sort_unstable();
+    two.into_iter().map(|i| roster[i].clone()).collect()
+}
+
 /// How many of `population` firms a ratio draws: ceil(ratio × population).
 pub fn quota(ratio_bp: u32, population: u32) -> u32 {
     let q = (u64::from(ratio_bp) * u64::from(population)).div_ceil(10_000);

@@ -56,6 +56,16 @@ pub struct Standing {
     pub reason: String,
 }
 
+/// A firm as the tier lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmStanding {
+    pub uscc: String,
+    pub name: String,
+    pub facts: Facts,
+    pub standing: Standing,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The tier and white-list standing of `facts`.
 pub fn assess(facts: &Facts) -> Standing {
     let class_tier = match facts.class {

@@ -150,6 +150,37 @@ impl Visit {
     }
 }
 
+/// A visit with its items as listed (legal basis, documents): what the firm is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitView {
+    pub visit: Visit,
+    pub items: Vec<super::item::Item>,
+}
+
+impl VisitView {
+    /// The items of `all` the visit checks.
+    pub fn of(visit: Visit, all: &[super::item::Item]) -> Self {
+        let keys = visit.item_keys();
+        let items = all
+            .iter()
+            .filter(|i| keys.iter().any(|(d, c)| *d == i.department && *c == i.code))
+            .cloned()
+            .collect();
+        Self { visit, items }
+    }
+
+    /// One request for documents: every item's documents, once each, in order.
+    pub fn documents(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for doc in self.items.iter().flat_map(|i| &i.documents) {
+            if !out.contains(doc) {
+                out.push(doc.clone());
+            }
+        }
+        out
+    }
+}
+
 /// Which cap a task would break.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CapRefused {

@@ -149,10 +149,9 @@ fn findings_set_a_deadline_a_recheck_and_a_publication_day() {
         rechecks[0].exemption,
         Some((Exemption::Recheck, "JC1".to_string()))
     );
-    // day(10) is a Thursday: 7 working days on is the Monday after next.
     assert_eq!(
         result.publish_by,
-        calendar.nth_working_day_after(day(10), 7)
+        calendar.nth_working_day_after(day(10), limits.result_publish_working_days)
     );
     assert!(matches!(
         decide_result(
