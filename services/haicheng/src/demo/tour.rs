@@ -109,7 +109,7 @@ impl Tour {
             format!("haicheng inspection plan report --year {year} --token dev-commerce   (three departments' plans: on-site tasks, visits after merging, the joint-visit rate, visits saved)"),
             format!("haicheng inspection visits --department market_supervision --year {year} --state recorded --token dev-market-supervision   (the joint visit the demo approved and recorded)"),
             format!("haicheng inspection visit {visit} --token dev-enterprise-{holder}   (as its firm sees it: items, legal basis, inspectors, the code, the finding and its deadline)"),
-            format!("haicheng inspection tier {firm} --token dev-market-supervision   (after the submit above: tier A, white-listed: no routine visit on a non-safety item)"),
+            format!("haicheng inspection tier {firm} --token dev-market-supervision   (after the submit above: class A in force, tier A; white-listed, so no routine visit on a non-safety item, unless a veto or a land shortfall)"),
             format!("haicheng inspection ratings --department market_supervision --year {year} --token dev-market-supervision   (refused: fewer than 5 ratings are never shown)"),
             format!("haicheng inspection counts --year {year} --token dev-commerce   (visits per firm against the caps, a joint visit once)"),
         ]
