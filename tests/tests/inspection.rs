@@ -27,9 +27,10 @@ fn next_year() -> i32 {
     platform::calendar::china_date(chrono::Utc::now()).year() + 1
 }
 
-/// Market supervision's routine item and a roster of two.
+/// Market supervision's routine item, its triggered one (what a follow-up checks) and a
+/// roster of two.
 async fn market_supervision_lists(inspection: &mut Client) {
-    let item = pb::Item {
+    let routine = pb::Item {
         code: ITEM.into(),
         title: "产品质量监督检查".into(),
         legal_basis: "《中华人民共和国产品质量法》第十五条".into(),
@@ -37,10 +38,19 @@ async fn market_supervision_lists(inspection: &mut Client) {
         documents: vec!["产品检验报告".into()],
         ..Default::default()
     };
-    inspection
-        .put_item(with_token(MS, pb::PutItemRequest { item: Some(item) }))
-        .await
-        .expect("PutItem");
+    let triggered = pb::Item {
+        code: "MS-RECHECK-04".into(),
+        title: "整改情况复查".into(),
+        legal_basis: "《市场监督管理行政处罚程序规定》第八十三条".into(),
+        kind: pb::ItemKind::Triggered as i32,
+        ..Default::default()
+    };
+    for item in [routine, triggered] {
+        inspection
+            .put_item(with_token(MS, pb::PutItemRequest { item: Some(item) }))
+            .await
+            .expect("PutItem");
+    }
     let inspectors = ["王强", "李娜"]
         .iter()
         .enumerate()
@@ -88,6 +98,28 @@ async fn wait_for_follow_up(inspection: &Client, uscc: &str) -> bool {
                         .any(|t| t.kind == pb::ItemKind::Triggered as i32)
                 })
         }
+    })
+    .await
+}
+
+/// Until inspection holds, for every firm, the class classification holds now (the tiers the
+/// plans are drawn over have settled).
+async fn wait_for_tiers(cluster: &Cluster, inspection: &Client, firms: &[String]) -> bool {
+    testkit::wait_until(Duration::from_secs(60), || async {
+        let classes = cluster.classes_of(PERIOD).await;
+        let mut all = classes.len() == firms.len();
+        for uscc in firms {
+            let request = pb::GetRiskTierRequest { uscc: uscc.clone() };
+            let held = inspection
+                .clone()
+                .get_risk_tier(with_token(MS, request))
+                .await
+                .ok()
+                .and_then(|r| r.into_inner().firm)
+                .map(|f| f.enterprise_class);
+            all = all && held == classes.get(uscc).map(|c| *c as i32);
+        }
+        all
     })
     .await
 }
@@ -156,6 +188,7 @@ async fn a_class_c_firm_is_followed_up_drawn_visited_with_a_code_and_rates_the_v
         .await
         .expect("inspection serves");
     let mut inspection = InspectionServiceClient::new(process.channel().await);
+    market_supervision_lists(&mut inspection).await;
 
     let firms = usccs(10);
     cluster.register(&firms).await;
@@ -177,7 +210,10 @@ async fn a_class_c_firm_is_followed_up_drawn_visited_with_a_code_and_rates_the_v
         "the class C event gave tier C and market supervision a follow-up task"
     );
 
-    market_supervision_lists(&mut inspection).await;
+    assert!(
+        wait_for_tiers(&cluster, &inspection, &firms).await,
+        "inspection holds every firm's class"
+    );
     let year = next_year();
     let (preview, plan) = plan_drawing(&mut inspection, year, weakest).await;
     assert!(!plan.code.is_empty(), "filed with a plan code");
@@ -302,7 +338,7 @@ async fn record_against_the_code(inspection: &mut Client, visit: &pb::Visit, oth
             description: "出厂检验记录缺失".into(),
             rectification_days: 30,
         }],
-        summary: String::new(),
+        summary: "联合检查一次完成".into(),
     };
     for (code, uscc) in [
         ("JC0000000000000000", visit.uscc.as_str()),
@@ -312,7 +348,7 @@ async fn record_against_the_code(inspection: &mut Client, visit: &pb::Visit, oth
             .record_result(with_token(MS, record(code, uscc)))
             .await
             .expect_err("refused");
-        assert_ne!(refused.code(), Code::Ok);
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     }
     let recorded = inspection
         .record_result(with_token(MS, record(&visit.code, &visit.uscc)))
