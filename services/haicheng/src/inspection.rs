@@ -10,7 +10,7 @@
 //! - `inspection task --uscc U --kind K --item CODE… --on DATE [--exemption E --reference R]`,
 //!   `inspection tasks`: tasks outside the plan, refused beyond a cap unless exempt;
 //! - `inspection visits`, `inspection visit ID`, `inspection approve ID` (its inspection code),
-//!   `inspection verify CODE` (the firm), `inspection record ID --code C --uscc U
+//!   `inspection verify CODE` (the firm), `inspection record ID --code C --uscc U --summary S
 //!   (--clean | --finding ITEM:DAYS:TEXT…)`, `inspection publish ID`: visits and results;
 //! - `inspection rate ID --satisfaction S [--text T]` (the firm), `inspection ratings
 //!   --department D --year Y` (aggregates only), `inspection counts --year Y [--alerts]`
@@ -265,7 +265,8 @@ pub struct RecordArgs {
     /// default); repeat the option for more.
     #[arg(long = "finding", value_parser = parse_finding)]
     findings: Vec<pb::FindingInput>,
-    #[arg(long, default_value = "")]
+    /// What the visit found, in a sentence (published with the result).
+    #[arg(long)]
     summary: String,
 }
 
@@ -1137,7 +1138,16 @@ mod tests {
 
     #[test]
     fn a_result_is_clean_or_has_findings_and_never_both() {
-        let with_code = ["record", "v", "--code", "C", "--uscc", "U"];
+        let with_code = [
+            "record",
+            "v",
+            "--code",
+            "C",
+            "--uscc",
+            "U",
+            "--summary",
+            "s",
+        ];
         let args = |more: &[&'static str]| [&with_code[..], more].concat();
         assert!(parse(&args(&["--clean"])).is_ok());
         assert!(parse(&args(&["--finding", "MS-1:30:标签不全"])).is_ok());

@@ -9,6 +9,8 @@
 //!
 //! The plans are for [`year`]: this year until June, the coming one after.
 //!
+//! The lists go in before the census returns, so the firms the returns rank into class C (and
+//! those whose land they find short) get their follow-up tasks on the triggered items.
 //! Risk tiers follow classification's events into the inspection service, so the plans wait
 //! (with a deadline) until it holds every class classification settled on. Each department
 //! draws with a seed of its own derived from the demo's, so every newcomer gets the same plans.
@@ -194,17 +196,24 @@ async fn client(address: &str, token: &str) -> anyhow::Result<Client> {
     ))
 }
 
-/// Loads the lists, rosters and plans, and carries one joint visit through; returns it.
-pub async fn load(
-    address: &str,
-    classification: &str,
-    seed: u64,
-) -> anyhow::Result<Option<DemoVisit>> {
+/// The item lists and rosters, before the census returns: a firm the returns rank into class
+/// C, or whose land they find short, gets its follow-up task on the triggered items listed.
+pub async fn load_lists(address: &str) -> anyhow::Result<()> {
     for (department, token) in DEPARTMENTS {
         let mut service = client(address, token).await?;
         lists(&mut service, department).await?;
     }
     eprintln!("the inspection item lists and rosters of 3 departments are in place");
+    Ok(())
+}
+
+/// Once the classes have reached inspection: the plans, and one joint visit carried through;
+/// returns it.
+pub async fn load_plans(
+    address: &str,
+    classification: &str,
+    seed: u64,
+) -> anyhow::Result<Option<DemoVisit>> {
     let mut commerce = client(address, "dev-commerce").await?;
     if let Err(err) = wait_for_tiers(&mut commerce, classification).await {
         eprintln!("warning: {err:#}; the plans are drawn over the tiers inspection holds now");

@@ -2,9 +2,10 @@
 //! first (several calls in flight), then the land (parcels and grants, so the returns that
 //! follow are evaluated against the grants' commitments) and the fairs (open external fairs,
 //! so the firms the returns lift into class A are invited), then the returns as an import
-//! stream, and last the support policies and the R&D round ([`demo::support`]), once the
-//! facts have reached the support service, then the inspection lists, plans and a visit
-//! carried through ([`demo::inspection`]). All are idempotent, so a load interrupted half-way
+//! stream (the inspection item lists just before, so the returns' class-C firms get their
+//! follow-up tasks), and last the support policies and the R&D round ([`demo::support`]), once
+//! the facts have reached the support service, then the inspection plans and a visit carried
+//! through ([`demo::inspection`]). All are idempotent, so a load interrupted half-way
 //! is simply run again.
 
 mod land;
@@ -69,9 +70,10 @@ pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<Loaded> {
     );
     let created = fairs_once(&mut fairs).await?;
     eprintln!("{} demo fairs created", created.len());
+    demo::inspection::load_lists(inspection).await?;
     returns(census, data.returns.clone()).await?;
     let round = demo::support::load(support, classification, &data).await?;
-    let visit = demo::inspection::load(inspection, classification, seed).await?;
+    let visit = demo::inspection::load_plans(inspection, classification, seed).await?;
     Ok(Loaded { round, visit })
 }
 
