@@ -199,6 +199,17 @@ mod tests {
     use platform::config::lookup_in;
 
     #[test]
+    fn every_variable_is_in_the_readme() {
+        let readme = include_str!("../README.md");
+        for var in vars::ALL {
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "{var} is not in the README"
+            );
+        }
+    }
+
+    #[test]
     fn the_defaults_are_the_documented_ones() {
         let config = Config::from_lookup(lookup_in(&[])).unwrap();
         assert_eq!(config.rules.limits, Limits::default());

@@ -275,6 +275,8 @@ fn result_to_proto(r: &VisitResult) -> pb::VisitResult {
     }
 }
 
+/// A visit as a department and the events see it: `rated` is never shown (it would link a
+/// rating to its visit); [`visit_for_firm`] shows it to the firm.
 pub fn visit_to_proto(view: &VisitView) -> pb::Visit {
     let v = &view.visit;
     pb::Visit {
@@ -297,9 +299,17 @@ pub fn visit_to_proto(view: &VisitView) -> pb::Visit {
         on_site: v.on_site,
         exempt: v.exempt(),
         result: v.result.as_ref().map(result_to_proto),
-        rated: v.rated,
+        rated: false,
         version: v.version,
         approved_at: v.approved_at.map(to_timestamp),
+    }
+}
+
+/// A visit as its firm sees it: with whether it has rated it.
+pub fn visit_for_firm(view: &VisitView) -> pb::Visit {
+    pb::Visit {
+        rated: view.visit.rated,
+        ..visit_to_proto(view)
     }
 }
 

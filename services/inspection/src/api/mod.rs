@@ -19,11 +19,12 @@ use haicheng_proto::inspection::v1::{
     inspection_service_server::{InspectionService, SERVICE_NAME},
 };
 use platform::{
-    AccessPolicy, ApiError, Principal, Rule, Violations,
+    AccessPolicy, ApiError, Principal, Rule, Violations, audit,
     auth::scopes,
     calendar::china_date,
     paging::{decode_token, page_size},
 };
+use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -105,6 +106,15 @@ impl InspectionApi {
 
 fn id(v: &mut Violations, field: &str, text: &str) -> Option<uuid::Uuid> {
     v.uuid(field, text)
+}
+
+/// A visit as `principal` may see it: its own firm sees whether it rated it.
+fn visit_for(principal: &Principal, view: &crate::domain::visit::VisitView) -> pb::Visit {
+    if principal.enterprise() == Some(view.visit.uscc.as_str()) {
+        convert::visit_for_firm(view)
+    } else {
+        convert::visit_to_proto(view)
+    }
 }
 
 fn findings(v: &mut Violations, list: &[pb::FindingInput]) -> Vec<FindingInput> {
@@ -237,9 +247,14 @@ impl InspectionService for InspectionApi {
         let uscc = uscc.ok_or_else(|| ApiError::invalid("uscc", "is required"))?;
         principal.require_enterprise_self(uscc.as_str())?;
         let firm = self.store.firm_standing(uscc.as_str()).await?;
-        Ok(Response::new(pb::GetRiskTierResponse {
+        let reply = pb::GetRiskTierResponse {
             firm: Some(convert::standing_to_proto(&firm)),
-        }))
+        };
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(uscc.as_str()),
+            json!({}),
+        ))
     }
 
     async fn list_risk_tiers(
@@ -428,10 +443,16 @@ impl InspectionService for InspectionApi {
             .tasks(&filter, after, i64::from(size) + 1)
             .await?;
         let next_page_token = parse::next_token(&mut tasks, size, |t| t.id.to_string());
-        Ok(Response::new(pb::ListTasksResponse {
+        let detail = json!({ "tasks": tasks.len(), "year": filter.year });
+        let reply = pb::ListTasksResponse {
             tasks: tasks.iter().map(convert::task_to_proto).collect(),
             next_page_token,
-        }))
+        };
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&filter.uscc),
+            detail,
+        ))
     }
 
     async fn approve_visit(
@@ -477,9 +498,15 @@ impl InspectionService for InspectionApi {
         v.finish()?;
         let visit = self.store.visit(visit_id.unwrap_or_default()).await?;
         principal.require_enterprise_self(&visit.visit.uscc)?;
-        Ok(Response::new(pb::GetVisitResponse {
-            visit: Some(convert::visit_to_proto(&visit)),
-        }))
+        let reply = pb::GetVisitResponse {
+            visit: Some(visit_for(&principal, &visit)),
+        };
+        let detail = json!({ "visit_id": visit.visit.id.to_string() });
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&visit.visit.uscc),
+            detail,
+        ))
     }
 
     async fn list_visits(
@@ -516,10 +543,16 @@ impl InspectionService for InspectionApi {
             .visits(&filter, after, i64::from(size) + 1)
             .await?;
         let next_page_token = parse::next_token(&mut visits, size, |v| v.visit.id.to_string());
-        Ok(Response::new(pb::ListVisitsResponse {
-            visits: visits.iter().map(convert::visit_to_proto).collect(),
+        let detail = json!({ "visits": visits.len(), "year": filter.year });
+        let reply = pb::ListVisitsResponse {
+            visits: visits.iter().map(|v| visit_for(&principal, v)).collect(),
             next_page_token,
-        }))
+        };
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&filter.uscc),
+            detail,
+        ))
     }
 
     async fn verify_code(
@@ -540,11 +573,17 @@ impl InspectionService for InspectionApi {
             Ok(()) => (true, String::new()),
             Err(refused) => (false, refused.to_string()),
         };
-        Ok(Response::new(pb::VerifyCodeResponse {
-            visit: Some(convert::visit_to_proto(&visit)),
+        let reply = pb::VerifyCodeResponse {
+            visit: Some(visit_for(&principal, &visit)),
             valid,
             reason,
-        }))
+        };
+        let detail = json!({ "visit_id": visit.visit.id.to_string(), "valid": valid });
+        Ok(audit::subject(
+            Response::new(reply),
+            Some(&visit.visit.uscc),
+            detail,
+        ))
     }
 
     async fn record_result(

@@ -233,6 +233,12 @@ pub fn decide_publish(visit: &Visit, now: DateTime<Utc>) -> Result<Visit, CodeRe
     Ok(published)
 }
 
+/// The rectification a recorded result opens: due on its findings' latest deadline; none
+/// for a clean result.
+pub fn rectification_due(result: &VisitResult) -> Option<NaiveDate> {
+    result.findings.iter().map(|f| f.rectify_by).max()
+}
+
 /// Whether recording this visit clean closes the firm's open rectifications (it re-checks).
 pub fn closes_rectification(visit: &Visit, outcome: Outcome) -> bool {
     outcome == Outcome::Clean

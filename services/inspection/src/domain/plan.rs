@@ -109,6 +109,29 @@ pub fn two_inspectors(roster: &[Inspector], seed: u64) -> Vec<Inspector> {
     two.into_iter().map(|i| roster[i].clone()).collect()
 }
 
+/// A plan checks routine items of its department's list: whether every one concerns safety
+/// (the white list then does not apply) and whether every one can be done off site.
+pub fn plan_items(
+    items: &[super::item::Item],
+    department: Department,
+    codes: &[String],
+) -> Result<(bool, bool), PlanRefused> {
+    let mut safety_only = true;
+    let mut off_site = true;
+    for code in codes {
+        let item = items
+            .iter()
+            .find(|i| i.department == department && i.code == *code)
+            .ok_or_else(|| PlanRefused::UnknownItem(code.clone()))?;
+        if item.kind != super::item::ItemKind::Routine {
+            return Err(PlanRefused::NotRoutine(code.clone()));
+        }
+        safety_only &= item.safety;
+        off_site &= item.off_site;
+    }
+    Ok((safety_only, off_site))
+}
+
 /// How many of `population` firms a ratio draws: ceil(ratio × population).
 pub fn quota(ratio_bp: u32, population: u32) -> u32 {
     let q = (u64::from(ratio_bp) * u64::from(population)).div_ceil(10_000);

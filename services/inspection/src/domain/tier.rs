@@ -4,7 +4,7 @@
 //! rectification and no land shortfall; a white-listed firm gets no routine visit on a
 //! non-safety item.
 
-use platform::Class;
+use platform::{Class, auth::Department};
 
 #[derive(
     Debug,
@@ -100,6 +100,18 @@ pub fn assess(facts: &Facts) -> Standing {
     }
 }
 
+/// Triggered work: entering class C (from another class or none) opens a rectification
+/// follow-up for market supervision.
+pub fn follow_up_on_class(before: Option<Class>, after: Option<Class>) -> Option<Department> {
+    (after == Some(Class::C) && before != Some(Class::C)).then_some(Department::MarketSupervision)
+}
+
+/// Triggered work: a firm's first land shortfall (none short before) opens a follow-up for
+/// natural resources.
+pub fn follow_up_on_land(short_before: bool, short_now: bool) -> Option<Department> {
+    (short_now && !short_before).then_some(Department::NaturalResources)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +146,21 @@ mod tests {
             assert_eq!(s.tier, Tier::D);
             assert!(!s.white_listed);
         }
+    }
+
+    #[test]
+    fn only_entering_c_or_a_first_shortfall_opens_a_follow_up() {
+        let ms = Some(Department::MarketSupervision);
+        assert_eq!(follow_up_on_class(Some(Class::B), Some(Class::C)), ms);
+        assert_eq!(follow_up_on_class(None, Some(Class::C)), ms);
+        assert_eq!(follow_up_on_class(Some(Class::C), Some(Class::C)), None);
+        assert_eq!(follow_up_on_class(Some(Class::C), Some(Class::B)), None);
+        assert_eq!(
+            follow_up_on_land(false, true),
+            Some(Department::NaturalResources)
+        );
+        assert_eq!(follow_up_on_land(true, true), None);
+        assert_eq!(follow_up_on_land(false, false), None);
     }
 
     #[test]

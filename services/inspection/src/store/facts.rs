@@ -14,7 +14,9 @@ use crate::{
     config::Rules,
     domain::{
         item::ItemKind,
-        tier::{Facts, FirmStanding, Standing, Tier, assess},
+        tier::{
+            Facts, FirmStanding, Standing, Tier, assess, follow_up_on_class, follow_up_on_land,
+        },
         visit::Exemption,
     },
     events,
@@ -188,20 +190,12 @@ impl Store {
         if applied == 0 {
             return Ok(());
         }
-        let was_c = before.flatten().as_deref() == Some("C");
+        let before = before.flatten().as_deref().and_then(Class::parse);
         refresh_standing(self, conn, uscc, at).await?;
-        if class == Some(Class::C) && !was_c {
+        if let Some(department) = follow_up_on_class(before, class) {
             let reference = format!("class C in force since {}", china_date(at));
-            self.follow_up(
-                conn,
-                Department::MarketSupervision,
-                uscc,
-                reference,
-                china_date(at),
-                rules,
-                at,
-            )
-            .await?;
+            self.follow_up(conn, department, uscc, reference, china_date(at), rules, at)
+                .await?;
         }
         Ok(())
     }
@@ -246,18 +240,10 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         refresh_standing(self, conn, uscc, at).await?;
-        if short && !was_short.unwrap_or(false) {
+        if let Some(department) = follow_up_on_land(was_short.unwrap_or(false), short) {
             let reference = format!("land commitment of grant {grant_id} short");
-            self.follow_up(
-                conn,
-                Department::NaturalResources,
-                uscc,
-                reference,
-                china_date(at),
-                rules,
-                at,
-            )
-            .await?;
+            self.follow_up(conn, department, uscc, reference, china_date(at), rules, at)
+                .await?;
         }
         Ok(())
     }

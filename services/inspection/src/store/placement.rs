@@ -77,6 +77,20 @@ pub(super) async fn firm_visits(
     with_tasks(conn, rows).await
 }
 
+/// Serializes the placements and approvals of one firm's year: a task never joins a visit
+/// being approved, and two placements never both take the last place under a cap.
+pub(super) async fn lock_firm_year(
+    conn: &mut PgConnection,
+    uscc: &str,
+    year: i32,
+) -> Result<(), StoreError> {
+    let key = format!("inspection:{uscc}:{year}");
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Places `tasks` (any firms, any years) and writes them; each with its visit (none when
 /// refused).
 pub(super) async fn place_tasks(
@@ -95,10 +109,7 @@ pub(super) async fn place_tasks(
     }
     let mut out = Vec::new();
     for ((uscc, year), group) in groups {
-        let key = format!("inspection:{uscc}:{year}");
-        sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-            .execute(&mut *conn)
-            .await?;
+        lock_firm_year(conn, &uscc, year).await?;
         let mut visits = firm_visits(conn, &uscc, year).await?;
         let white_listed = facts::firm(conn, &uscc)
             .await?

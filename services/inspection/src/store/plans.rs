@@ -18,7 +18,7 @@ use crate::{
     config::Rules,
     domain::{
         item::{Item, ItemKind},
-        plan::{Candidate, DrawInput, Plan, PlanRefused, TierDraw, draw, plan_code},
+        plan::{Candidate, DrawInput, Plan, PlanRefused, TierDraw, draw, plan_code, plan_items},
         tier::Tier,
         visit::{Task, TaskState},
     },
@@ -61,24 +61,6 @@ async fn candidates(conn: &mut PgConnection) -> Result<Vec<Candidate>, StoreErro
         .collect()
 }
 
-/// The plan's items must be routine items of the department; whether all concern safety.
-fn plan_items(items: &[Item], request: &PlanRequest) -> Result<(bool, bool), PlanRefused> {
-    let mut safety_only = true;
-    let mut off_site = true;
-    for code in &request.item_codes {
-        let item = items
-            .iter()
-            .find(|i| i.department == request.department && i.code == *code)
-            .ok_or_else(|| PlanRefused::UnknownItem(code.clone()))?;
-        if item.kind != ItemKind::Routine {
-            return Err(PlanRefused::NotRoutine(code.clone()));
-        }
-        safety_only &= item.safety;
-        off_site &= item.off_site;
-    }
-    Ok((safety_only, off_site))
-}
-
 /// Draws the plan in `conn` (nothing written).
 async fn drawn(
     conn: &mut PgConnection,
@@ -87,7 +69,7 @@ async fn drawn(
     items: &[Item],
     now: DateTime<Utc>,
 ) -> Result<Plan, StoreError> {
-    let (safety_only, off_site) = plan_items(items, request)?;
+    let (safety_only, off_site) = plan_items(items, request.department, &request.item_codes)?;
     let roster = roster(conn, request.department).await?;
     let firms = candidates(conn).await?;
     let input = DrawInput {
@@ -204,12 +186,13 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
-        self.outbox
-            .enqueue(&mut tx, events::plan_filed(&plan))
-            .await?;
         let tasks = std::mem::take(&mut plan.tasks);
         let placed = place_tasks(self, &mut tx, tasks, rules, &items).await?;
         plan.tasks = placed.into_iter().map(|(task, _)| task).collect();
+        // Filed with its tasks as placed (each also has its TaskPlaced or TaskRefused).
+        self.outbox
+            .enqueue(&mut tx, events::plan_filed(&plan))
+            .await?;
         tx.commit().await?;
         Ok(plan)
     }

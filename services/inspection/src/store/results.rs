@@ -14,7 +14,9 @@ use super::{
 use crate::{
     config::Rules,
     domain::{
-        code::{ResultInput, closes_rectification, decide_publish, decide_result},
+        code::{
+            ResultInput, closes_rectification, decide_publish, decide_result, rectification_due,
+        },
         rating::{Satisfaction, Summary, decide_rating, summarize},
         visit::{Task, VisitView},
     },
@@ -40,7 +42,7 @@ impl Store {
             decide_result(&visit, input, now, &rules.limits, &rules.calendar)?;
         save_visit(&mut tx, &recorded).await?;
         let result = recorded.result.as_ref();
-        if let Some(latest) = result.and_then(|r| r.findings.iter().map(|f| f.rectify_by).max()) {
+        if let Some(latest) = result.and_then(rectification_due) {
             sqlx::query!(
                 "INSERT INTO rectifications (visit_id, uscc, rectify_by) VALUES ($1, $2, $3)",
                 recorded.id,

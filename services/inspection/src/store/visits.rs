@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{
     Store, StoreError,
     items::all_items,
-    placement::with_tasks,
+    placement::{lock_firm_year, with_tasks},
     rows::{TaskRow, VisitRow, result_json},
 };
 use crate::{
@@ -117,6 +117,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<VisitView, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The firm's year first (as placements take it), then the row.
+        let firm_year = sqlx::query!("SELECT uscc, year FROM visits WHERE id = $1", id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("visit {id}")))?;
+        lock_firm_year(&mut tx, &firm_year.uscc, firm_year.year).await?;
         let visit = locked_visit(&mut tx, id).await?;
         require_part(&visit, caller, caller_name)?;
         if expected_version != 0 && expected_version != visit.version {
