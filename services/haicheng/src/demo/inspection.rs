@@ -381,7 +381,8 @@ async fn carried_through(
     }))
 }
 
-/// The department's first on-site joint visit in `state` on `from` or later (`YYYY-MM-DD`).
+/// The department's first on-site joint visit in `state` on `from` or later (`YYYY-MM-DD`):
+/// one the plans merged (no exemption) before one of follow-ups.
 async fn first_joint(
     service: &mut Client,
     department: Department,
@@ -389,7 +390,7 @@ async fn first_joint(
     state: pb::VisitState,
     from: &str,
 ) -> anyhow::Result<Option<pb::Visit>> {
-    let mut page_token = String::new();
+    let (mut page_token, mut exempt) = (String::new(), None);
     loop {
         let request = pb::ListVisitsRequest {
             department: department as i32,
@@ -400,27 +401,39 @@ async fn first_joint(
             ..Default::default()
         };
         let page = service.list_visits(call(request)).await?.into_inner();
-        let found = page
-            .visits
-            .into_iter()
-            .find(|v| v.joint && v.on_site && v.visit_on.as_str() >= from);
-        if found.is_some() || page.next_page_token.is_empty() {
-            return Ok(found);
+        for visit in page.visits {
+            if !(visit.joint && visit.on_site && visit.visit_on.as_str() >= from) {
+                continue;
+            }
+            if !visit.exempt {
+                return Ok(Some(visit));
+            }
+            exempt.get_or_insert(visit);
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(exempt);
         }
         page_token = page.next_page_token;
     }
 }
 
-/// Records the visit's result against its code: a finding on the department's first item.
+/// Records the visit's result against its code: a finding on one of the department's items.
 async fn record_finding(
     service: &mut Client,
     visit: &pb::Visit,
     department: Department,
 ) -> anyhow::Result<()> {
-    let item = visit
-        .items
-        .iter()
-        .find(|i| i.department == department as i32)
+    // Product quality when the visit checks it (the finding is about inspection records),
+    // else the department's first item.
+    let mine = || {
+        visit
+            .items
+            .iter()
+            .filter(|i| i.department == department as i32)
+    };
+    let item = mine()
+        .find(|i| i.code == "MS-QUALITY-01")
+        .or_else(|| mine().next())
         .map(|i| i.code.clone())
         .unwrap_or_default();
     let request = pb::RecordResultRequest {
