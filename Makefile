@@ -1,7 +1,7 @@
 # The project's commands. Each target is one or two commands; the scripts say how.
 .PHONY: run test lint bench deploy-check
 
-# The whole platform: local stack under .local/, the five services, demo data (haicheng dev).
+# The whole platform: local stack under .local/, the six services, demo data (haicheng dev).
 run:
 	cargo build --workspace --bins
 	target/debug/haicheng dev
@@ -12,7 +12,7 @@ test:
 
 # Every benchmark row, release builds, on a throwaway stack; prints the table (BENCHMARKS.md).
 bench:
-	cargo build --release -p census -p classification -p land-parcel -p trade-fair -p support -p haicheng-bench
+	cargo build --release -p census -p classification -p land-parcel -p trade-fair -p support -p inspection -p haicheng-bench
 	scripts/with-stack target/release/haicheng-bench
 
 lint:

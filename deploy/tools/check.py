@@ -13,7 +13,9 @@ objects agree with each other and with the source:
   Deployment; any other name is an error (a typo); DATABASE_URL and AUTH_TOKENS come from
   Secrets; AUTH_DEVELOPMENT (development mode) is set in no overlay; DATABASE_OWNER_URL (the
   owner role) in no Deployment, and in every migration Job from `<svc>-database-owner`;
-  AUDIT_RETENTION keeps six months at least;
+  AUDIT_RETENTION keeps six months at least; a support round is published for a working day
+  at least; inspection shows rating aggregates of 5 or more and samples more with each risk
+  tier;
 - ports (GRPC_ADDR, containerPort, probes, Service, NetworkPolicy) equal the service's
   DEFAULT_GRPC_PORT, the probes GRPC_HEALTH_ADDR's port instead when set (TLS on
   GRPC_TLS_CERT needs it: kubelet's gRPC probes speak no TLS); the TLS files lie in a mounted
@@ -733,6 +735,7 @@ class PlatformChecks:
         publicity = (env.get("SUPPORT_PUBLICITY_WORKING_DAYS") or "").strip()
         if publicity == "0":
             error(deploy, "SUPPORT_PUBLICITY_WORKING_DAYS=0 publishes no list for objections (a development setting); a cluster publishes for at least 1 working day (公示)")
+        self.inspection_rules(deploy, env)
         audit = env.get("AUDIT_RETENTION")
         if audit is not None and (span_ms(audit) or 0) < AUDIT_MIN_MS:
             error(deploy, f"AUDIT_RETENTION={audit!r} must be a span of at least 183d (six months; the service refuses less)")
@@ -755,6 +758,24 @@ class PlatformChecks:
         otlp = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         if otlp and not re.match(r"https?://[^/:]+:\d+", otlp):
             error(deploy, f"OTEL_EXPORTER_OTLP_ENDPOINT {otlp!r} must be http(s)://host:port")
+
+    def inspection_rules(self, deploy: dict, env: dict) -> None:
+        """The inspection settings a cluster keeps whatever the service accepts: ratings shown
+        only in aggregates of at least 5 (fewer could tell a department who rated), and
+        sampling that rises with the risk tier (分级分类: A ≤ B ≤ C ≤ D)."""
+        shown = (env.get("INSPECTION_MIN_RATINGS_SHOWN") or "").strip()
+        if re.fullmatch(r"\d+", shown) and int(shown) < 5:
+            self.report.error(deploy, f"INSPECTION_MIN_RATINGS_SHOWN={shown} shows aggregates of fewer than 5 ratings, "
+                                      "from which a department could tell who rated; a cluster keeps at least 5")
+        ratios = []
+        for tier in "ABCD":
+            raw = (env.get(f"INSPECTION_RATIO_{tier}_PERCENT") or "").strip()
+            if not re.fullmatch(r"\d+(\.\d{1,2})?", raw):
+                return  # unset (the defaults rise) or refused by the service itself
+            ratios.append(float(raw))
+        if ratios != sorted(ratios):
+            shown = ", ".join(f"{t} {r:g} %" for t, r in zip("ABCD", ratios))
+            self.report.error(deploy, f"INSPECTION_RATIO_*_PERCENT ({shown}) must rise with the risk tier (A ≤ B ≤ C ≤ D)")
 
     def hardening(self, obj: dict, pod: dict, container: dict) -> None:
         error = self.report.error

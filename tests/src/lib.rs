@@ -15,13 +15,14 @@ use platform::tls::ClientFiles;
 pub use testkit::process::{ServiceProcess, binary};
 use testkit::{process::Launch, tls::TestCa};
 
-/// The five services, by binary name.
-pub const SERVICES: [&str; 5] = [
+/// The six services, by binary name.
+pub const SERVICES: [&str; 6] = [
     "census",
     "classification",
     "land-parcel",
     "trade-fair",
     "support",
+    "inspection",
 ];
 
 /// The client account of the tests' certificate.

@@ -17,12 +17,13 @@ use crate::{
 };
 
 /// The services that keep an audit log (the notices' is the classification process's).
-const SERVICES: [&str; 5] = [
+const SERVICES: [&str; 6] = [
     "census",
     "classification",
     "land-parcel",
     "trade-fair",
     "support",
+    "inspection",
 ];
 
 #[derive(Args)]

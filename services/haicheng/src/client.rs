@@ -16,6 +16,7 @@ use haicheng_proto::{
     census::v1::census_service_client::CensusServiceClient,
     classification::v1::classification_service_client::ClassificationServiceClient,
     fair::v1::fair_service_client::FairServiceClient,
+    inspection::v1::inspection_service_client::InspectionServiceClient,
     land::v1::land_service_client::LandServiceClient,
     policy::v1::notice_service_client::NoticeServiceClient,
     support::v1::support_service_client::SupportServiceClient,
@@ -44,6 +45,8 @@ pub mod vars {
     pub const TRADE_FAIR_ADDR: &str = "HAICHENG_TRADE_FAIR_ADDR";
     /// Address of the support service, `HOST:PORT`.
     pub const SUPPORT_ADDR: &str = "HAICHENG_SUPPORT_ADDR";
+    /// Address of the inspection service, `HOST:PORT`.
+    pub const INSPECTION_ADDR: &str = "HAICHENG_INSPECTION_ADDR";
     /// PEM certificate of the CA that issued the services' certificates: set, TLS.
     pub const CA: &str = "HAICHENG_CA";
     /// PEM certificate and key of the client, for mutual TLS.
@@ -59,13 +62,15 @@ pub mod local {
     pub const LAND: &str = "127.0.0.1:50053";
     pub const TRADE_FAIR: &str = "127.0.0.1:50054";
     pub const SUPPORT: &str = "127.0.0.1:50055";
+    pub const INSPECTION: &str = "127.0.0.1:50056";
     /// Every service by name, in start order (census first: the others consume its events).
-    pub const ALL: [(&str, &str); 5] = [
+    pub const ALL: [(&str, &str); 6] = [
         ("census", CENSUS),
         ("classification", CLASSIFICATION),
         ("land-parcel", LAND),
         ("trade-fair", TRADE_FAIR),
         ("support", SUPPORT),
+        ("inspection", INSPECTION),
     ];
 }
 
@@ -156,6 +161,9 @@ pub struct Connect {
     /// Address of the support service.
     #[arg(long = "support", global = true, value_name = "HOST:PORT", env = vars::SUPPORT_ADDR, default_value = local::SUPPORT)]
     pub support: String,
+    /// Address of the inspection service.
+    #[arg(long = "inspection", global = true, value_name = "HOST:PORT", env = vars::INSPECTION_ADDR, default_value = local::INSPECTION)]
+    pub inspection: String,
     /// CA certificate (PEM) that issued the services' certificates: connect over TLS
     /// (`haicheng dev` prints its own: .local/tls/ca.pem).
     #[arg(long, global = true, value_name = "FILE", env = vars::CA)]
@@ -255,6 +263,12 @@ impl Connect {
         Ok(SupportServiceClient::with_interceptor(channel, token))
     }
 
+    pub async fn inspection(&self) -> Result<InspectionServiceClient<Authed>, CliError> {
+        let token = self.bearer()?;
+        let channel = connect("inspection", "inspection", &self.inspection).await?;
+        Ok(InspectionServiceClient::with_interceptor(channel, token))
+    }
+
     /// The audit log of one of the services of [`local::ALL`], by name; every service serves
     /// its own.
     pub async fn audit(&self, service: &str) -> Result<AuditServiceClient<Authed>, CliError> {
@@ -265,6 +279,7 @@ impl Connect {
             "land-parcel" => ("land-parcel", "land", &self.land),
             "trade-fair" => ("trade-fair", "trade-fair", &self.trade_fair),
             "support" => ("support", "support", &self.support),
+            "inspection" => ("inspection", "inspection", &self.inspection),
             other => return Err(CliError::usage(format!("no service is called {other:?}"))),
         };
         let channel = connect(name, flag, address).await?;

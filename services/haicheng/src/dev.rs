@@ -1,7 +1,7 @@
 //! `haicheng dev`: the whole platform on one machine.
 //!
 //! Starts the local stack (`scripts/stack`: a private PostgreSQL and an Apache Kafka broker under
-//! `.local/stack`), one database per service, and the five services as separate processes
+//! `.local/stack`), one database per service, and the six services as separate processes
 //! (the binaries beside this one; logs in `.local/logs`); waits until every service reports
 //! SERVING; loads the demo data set on first start; prints the addresses, the development
 //! tokens and a short tour; and runs until Ctrl-C, when it stops the services (SIGTERM:
@@ -47,7 +47,7 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 
 /// The services, where they listen, in start order (census first: the others consume its
 /// events).
-const SERVICES: [(&str, &str); 5] = client::local::ALL;
+const SERVICES: [(&str, &str); 6] = client::local::ALL;
 
 /// Settings of one service in a development stack, besides those every service gets.
 fn development_settings(name: &str) -> &'static [(&'static str, &'static str)] {
@@ -260,12 +260,13 @@ async fn serve(
     services: &mut [Service],
 ) -> anyhow::Result<ExitCode> {
     let marker = args.dir.join("demo-loaded");
-    let (census, classification, land, fair, support) = (
+    let (census, classification, land, fair, support, inspection) = (
         services[0].address.clone(),
         services[1].address.clone(),
         services[2].address.clone(),
         services[3].address.clone(),
         services[4].address.clone(),
+        services[5].address.clone(),
     );
     let demo = async {
         if args.no_demo || marker.exists() {
@@ -277,11 +278,16 @@ async fn serve(
             land: &land,
             fair: &fair,
             support: &support,
+            inspection: &inspection,
         };
-        let round = load::demo(targets, args.seed)
+        let loaded = load::demo(targets, args.seed)
             .await
             .context("loading the demo data")?;
-        std::fs::write(&marker, format!("seed {}\nround {round}\n", args.seed))?;
+        let mut marker_text = format!("seed {}\nround {}\n", args.seed, loaded.round);
+        if let Some(visit) = &loaded.visit {
+            marker_text.push_str(&format!("visit {} {}\n", visit.visit, visit.uscc));
+        }
+        std::fs::write(&marker, marker_text)?;
         anyhow::Ok(())
     };
     tokio::pin!(demo);
@@ -558,13 +564,18 @@ fn print_banner(
     );
     println!("  {}", tls.exports());
     println!("\ntry (haicheng is target/debug/haicheng; -o json for scripts):");
-    let round = std::fs::read_to_string(dir.join("demo-loaded"))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|line| line.strip_prefix("round ").map(str::to_string))
-        });
-    for line in Tour::of(seed).with_round(round).lines() {
+    let marker = std::fs::read_to_string(dir.join("demo-loaded")).unwrap_or_default();
+    let round = marker
+        .lines()
+        .find_map(|line| line.strip_prefix("round ").map(str::to_string));
+    let visit = marker.lines().find_map(|line| {
+        let (visit, uscc) = line.strip_prefix("visit ")?.split_once(' ')?;
+        Some(demo::inspection::DemoVisit {
+            visit: visit.to_string(),
+            uscc: uscc.to_string(),
+        })
+    });
+    for line in Tour::of(seed).with_round(round).with_visit(visit).lines() {
         println!("  {line}");
     }
     println!("\nOn a first start classification is still ranking the demo data for about 15 s.");

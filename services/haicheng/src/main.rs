@@ -15,6 +15,9 @@
 //! - `haicheng policy …` ([`policy`]): the support service: policies (put from a JSON file,
 //!   [`policy_file`]), rounds and objections, payments, the calculator, applications,
 //!   reports and an enterprise's benefits;
+//! - `haicheng inspection …` ([`inspection`]): the inspection service: item lists, risk
+//!   tiers, yearly plans (drawn, shown with their joint-visit rate), visits, approval and
+//!   inspection codes, results, ratings and their aggregates, visits per firm and year;
 //! - `haicheng land parcels|parcel|grant|evaluations|units|queue` ([`land`]): the
 //!   land-parcel service;
 //! - `haicheng audit [--service S] [--principal P] [--uscc U] [--since T] [--until T]`
@@ -27,7 +30,7 @@
 //! Every client command takes the global options `--token` (`HAICHENG_TOKEN`), `--census`
 //! (`HAICHENG_CENSUS_ADDR`), `--classification` (`HAICHENG_CLASSIFICATION_ADDR`), `--land`
 //! (`HAICHENG_LAND_ADDR`), `--trade-fair` (`HAICHENG_TRADE_FAIR_ADDR`), `--support`
-//! (`HAICHENG_SUPPORT_ADDR`), `--ca`,
+//! (`HAICHENG_SUPPORT_ADDR`), `--inspection` (`HAICHENG_INSPECTION_ADDR`), `--ca`,
 //! `--cert` and `--key` (`HAICHENG_CA`, `HAICHENG_CERT`, `HAICHENG_KEY`: TLS and mutual TLS,
 //! [`client`]) and `-o table|json` ([`output`]); errors and exit codes are in [`errors`].
 
@@ -43,6 +46,7 @@ mod enterprise;
 mod enums;
 mod errors;
 mod fair;
+mod inspection;
 mod land;
 mod land_disposal;
 mod model;
@@ -135,6 +139,8 @@ enum Command {
     Fair(fair::FairArgs),
     /// Support policies: put, list, rounds, objections, payments, the calculator, applications.
     Policy(policy::PolicyArgs),
+    /// Inspections: items, risk tiers, plans, visits, codes, results, ratings, visits per firm.
+    Inspection(inspection::InspectionArgs),
     /// Static tokens of machine accounts: `token new` prints one and its AUTH_TOKENS entry.
     Token {
         #[command(subcommand)]
@@ -185,6 +191,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args, &context).await,
         Command::Fair(args) => finish(fair::run(args, &context).await, &context),
         Command::Policy(args) => finish(policy::run(args, &context).await, &context),
+        Command::Inspection(args) => finish(inspection::run(args, &context).await, &context),
         Command::Token { command } => token::run(command, context.format),
         Command::Audit(args) => finish(audit::run(args, &context).await, &context),
     }
@@ -336,7 +343,8 @@ mod tests {
                 defaults.classification,
                 defaults.land,
                 defaults.trade_fair,
-                defaults.support
+                defaults.support,
+                defaults.inspection
             ],
             client::local::ALL.map(|(_, address)| address.to_string())
         );

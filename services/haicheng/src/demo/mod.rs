@@ -6,11 +6,14 @@
 //!   their figures, spare parcels, a factory split into units, the land queue;
 //! - [`fairs`]: the coming year's trade fairs, their windows open now;
 //! - [`support`]: three support policies and the R&D subsidy's round, finalized;
+//! - [`inspection`]: the item lists and rosters of three departments, this year's plans
+//!   merged into joint visits, one visit approved, recorded with a finding and rated;
 //! - [`tour`]: the firms and the parcel the tour's commands are about, and those commands;
 //! - [`load`]: loading it all through the services' own APIs, as any client would.
 
 pub mod census;
 pub mod fairs;
+pub mod inspection;
 pub mod land;
 pub mod load;
 pub mod support;

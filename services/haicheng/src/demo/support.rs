@@ -241,8 +241,8 @@ fn past(deadline: tokio::time::Instant) -> anyhow::Result<()> {
 }
 
 /// Classification's 2025 classes (USCC → `A`, `B`, `C` or `none`) once two readings 3 s
-/// apart agree.
-async fn settled_classes(
+/// apart agree (the inspection demo waits for them too).
+pub(crate) async fn settled_classes(
     address: &str,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<Vec<(String, String)>> {

@@ -71,6 +71,8 @@ pub struct Tour {
     pub objector: String,
     /// The support round the demo finalized (known once the demo is loaded).
     pub round: Option<String>,
+    /// The joint visit the demo carried through (known once the demo is loaded).
+    pub visit: Option<super::inspection::DemoVisit>,
 }
 
 impl Tour {
@@ -82,7 +84,35 @@ impl Tour {
             holder,
             objector: objecting_firm(seed),
             round: None,
+            visit: None,
         }
+    }
+
+    /// The tour with the joint visit the demo carried through.
+    pub fn with_visit(self, visit: Option<super::inspection::DemoVisit>) -> Self {
+        Self { visit, ..self }
+    }
+
+    /// The inspection lines: a department's item list, this year's plans with the joint-visit
+    /// rate and the visits saved, the visit the demo carried through as its firm sees it (items,
+    /// legal basis, inspectors, code, the finding), the tour firm's tier, the ratings (too few
+    /// to show), and visits per firm against the caps.
+    fn inspection_lines(&self) -> Vec<String> {
+        let firm = &self.firm;
+        let year = super::inspection::year();
+        let (visit, holder) = match &self.visit {
+            Some(v) => (v.visit.clone(), v.uscc.clone()),
+            None => ("VISIT_ID".to_string(), "FIRM_USCC".to_string()),
+        };
+        vec![
+            "haicheng inspection items --department market_supervision --token dev-market-supervision   (market supervision's list: items, legal basis, kind, safety)".to_string(),
+            format!("haicheng inspection plan report --year {year} --token dev-commerce   (three departments' plans: on-site tasks, visits after merging, the joint-visit rate, visits saved)"),
+            format!("haicheng inspection visits --department market_supervision --year {year} --state recorded --token dev-market-supervision   (the joint visit the demo approved and recorded)"),
+            format!("haicheng inspection visit {visit} --token dev-enterprise-{holder}   (as its firm sees it: items, legal basis, inspectors, the code, the finding and its deadline)"),
+            format!("haicheng inspection tier {firm} --token dev-market-supervision   (after the submit above: class A in force, tier A; white-listed, so no routine visit on a non-safety item, unless a veto or a land shortfall)"),
+            format!("haicheng inspection ratings --department market_supervision --year {year} --token dev-market-supervision   (refused: fewer than 5 ratings are never shown)"),
+            format!("haicheng inspection counts --year {year} --token dev-commerce   (visits per firm against the caps, a joint visit once)"),
+        ]
     }
 
     /// The tour with the id of the support round the demo finalized.
@@ -133,6 +163,7 @@ impl Tour {
             holder,
             objector,
             round: _,
+            visit: _,
         } = self;
         let mut lines = vec![
             "haicheng health".to_string(),
@@ -172,6 +203,11 @@ impl Tour {
             .position(|l| l.contains("class publish"))
             .unwrap_or(lines.len());
         lines.splice(at..at, self.support_lines());
+        let at = lines
+            .iter()
+            .position(|l| l.contains("class publish"))
+            .unwrap_or(lines.len());
+        lines.splice(at..at, self.inspection_lines());
         lines
     }
 }
@@ -231,9 +267,18 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("policy round show r-1 "))
         );
-        for line in lines.iter().chain(&with_round) {
+        let visit = super::super::inspection::DemoVisit {
+            visit: "v-1".into(),
+            uscc: firm.clone(),
+        };
+        let with_visit = Tour::of(seed).with_visit(Some(visit)).lines();
+        assert!(with_visit.iter().any(|l| l.contains(&format!(
+            "inspection visit v-1 --token dev-enterprise-{firm} "
+        ))));
+        assert!(lines.iter().any(|l| l.contains("inspection plan report")));
+        for line in lines.iter().chain(&with_round).chain(&with_visit) {
             let words = shell_words(line);
-            if line.starts_with("haicheng policy") {
+            if line.starts_with("haicheng policy") || line.starts_with("haicheng inspection") {
                 assert!(words.iter().any(|w| w == "--token"), "{line}");
             }
             assert_eq!(words[0], "haicheng", "{line}");

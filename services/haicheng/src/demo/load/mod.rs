@@ -2,8 +2,11 @@
 //! first (several calls in flight), then the land (parcels and grants, so the returns that
 //! follow are evaluated against the grants' commitments) and the fairs (open external fairs,
 //! so the firms the returns lift into class A are invited), then the returns as an import
-//! stream, and last the support policies and the R&D round ([`demo::support`]), once the
-//! facts have reached the support service. All are idempotent, so a load interrupted half-way is simply run again.
+//! stream (the inspection item lists just before, so the returns' class-C firms get their
+//! follow-up tasks), and last the support policies and the R&D round ([`demo::support`]), once
+//! the facts have reached the support service, then the inspection plans and a visit carried
+//! through ([`demo::inspection`]). All are idempotent, so a load interrupted half-way
+//! is simply run again.
 
 mod land;
 
@@ -33,16 +36,26 @@ pub struct Targets<'a> {
     pub land: &'a str,
     pub fair: &'a str,
     pub support: &'a str,
+    pub inspection: &'a str,
 }
 
-/// Loads the demo data set; returns the id of the finalized support round.
-pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
+/// What the tour needs of a loaded demo.
+pub struct Loaded {
+    /// The finalized support round.
+    pub round: String,
+    /// The joint visit carried through, if the plans made one.
+    pub visit: Option<demo::inspection::DemoVisit>,
+}
+
+/// Loads the demo data set.
+pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<Loaded> {
     let Targets {
         census,
         classification,
         land,
         fair,
         support,
+        inspection,
     } = targets;
     let data = demo::census(seed);
     eprintln!(
@@ -57,8 +70,11 @@ pub async fn demo(targets: Targets<'_>, seed: u64) -> anyhow::Result<String> {
     );
     let created = fairs_once(&mut fairs).await?;
     eprintln!("{} demo fairs created", created.len());
+    demo::inspection::load_lists(inspection).await?;
     returns(census, data.returns.clone()).await?;
-    demo::support::load(support, classification, &data).await
+    let round = demo::support::load(support, classification, &data).await?;
+    let visit = demo::inspection::load_plans(inspection, classification, seed).await?;
+    Ok(Loaded { round, visit })
 }
 
 /// Registers the enterprises, several calls in flight; one registered before is there.
