@@ -241,8 +241,25 @@ async fn a_class_c_firm_is_followed_up_drawn_visited_with_a_code_and_rates_the_v
         .unwrap();
     assert!(!approved.code.is_empty(), "approved with its code");
     the_firm_sees_its_visit(&mut inspection, &approved, &firms).await;
-    record_against_the_code(&mut inspection, &approved, &firms[1]).await;
-    rate_anonymously(&mut inspection, &approved, year).await;
+    // The plan's visit is next year: its result waits for its day. A visit due today on a
+    // complaint, at a firm with no other task (none in class C, none drawn), is the one
+    // recorded and rated.
+    let quiet = firms
+        .iter()
+        .find(|f| {
+            classes.get(*f) != Some(&EnterpriseClass::C)
+                && !plan.tasks.iter().any(|t| &t.uscc == *f)
+        })
+        .expect("a firm neither in class C nor drawn");
+    let due_today = complaint_visit_today(&mut inspection, quiet).await;
+    let due = approve(&mut inspection, due_today).await;
+    let early = inspection
+        .record_result(with_token(MS, clean_result(&approved)))
+        .await
+        .expect_err("a result before the visit's day");
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{early:?}");
+    record_against_the_code(&mut inspection, &due, weakest).await;
+    rate_anonymously(&mut inspection, &due, next_year() - 1).await;
 
     let counts = inspection
         .get_visit_counts(with_token(
@@ -260,6 +277,59 @@ async fn a_class_c_firm_is_followed_up_drawn_visited_with_a_code_and_rates_the_v
     assert!(process.terminate().await.success());
 }
 
+/// A clean result of `visit` against its code.
+fn clean_result(visit: &pb::Visit) -> pb::RecordResultRequest {
+    pb::RecordResultRequest {
+        visit_id: visit.id.clone(),
+        code: visit.code.clone(),
+        uscc: visit.uscc.clone(),
+        outcome: pb::Outcome::Clean as i32,
+        summary: "no finding".into(),
+        ..Default::default()
+    }
+}
+
+/// Market supervision approves `visit`: it gets its code.
+async fn approve(inspection: &mut Client, visit: pb::Visit) -> pb::Visit {
+    inspection
+        .approve_visit(with_token(
+            MS,
+            pb::ApproveVisitRequest {
+                visit_id: visit.id,
+                expected_version: visit.version,
+            },
+        ))
+        .await
+        .expect("ApproveVisit")
+        .into_inner()
+        .visit
+        .unwrap()
+}
+
+/// A visit of market supervision due today at `uscc` on a complaint (exempt from the caps).
+async fn complaint_visit_today(inspection: &mut Client, uscc: &str) -> pb::Visit {
+    let task = pb::CreateTaskRequest {
+        uscc: uscc.into(),
+        kind: pb::ItemKind::Triggered as i32,
+        item_codes: vec![ITEM.into()],
+        planned_on: platform::calendar::china_date(chrono::Utc::now()).to_string(),
+        exemption: pb::Exemption::Complaint as i32,
+        exemption_reference: "12345-2026-0815".into(),
+    };
+    let created = inspection
+        .create_task(with_token(MS, task))
+        .await
+        .expect("CreateTask")
+        .into_inner();
+    let visit = created.visit.expect("placed into a visit");
+    assert_eq!(
+        visit.visit_on,
+        platform::calendar::china_date(chrono::Utc::now()).to_string(),
+        "a visit of its own, today"
+    );
+    visit
+}
+
 /// The visit the firm's plan task was placed into.
 async fn visit_of(inspection: &mut Client, task: &pb::Task, year: i32, uscc: &str) -> pb::Visit {
     let request = pb::ListVisitsRequest {
@@ -273,10 +343,12 @@ async fn visit_of(inspection: &mut Client, task: &pb::Task, year: i32, uscc: &st
         .expect("ListVisits")
         .into_inner()
         .visits;
-    visits
-        .into_iter()
-        .find(|v| v.id == task.visit_id || v.task_ids.contains(&task.id))
-        .expect("the plan task is in a visit")
+    let found = visits
+        .iter()
+        .find(|v| v.id == task.visit_id || v.task_ids.contains(&task.id));
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("task {task:?} is in none of {year}'s visits {visits:?}"))
 }
 
 /// The firm sees its visit before it happens: items with their legal basis, the inspectors,

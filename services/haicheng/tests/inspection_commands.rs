@@ -314,7 +314,20 @@ async fn plans_are_drawn_with_their_report_and_a_visit_is_approved_recorded_and_
         count("onSiteTasks") - count("onSiteVisits")
     );
 
-    let visit = approved_visit(&stack).await;
+    let planned = approved_visit(&stack).await;
+    // The plan's visit is in 2099: its result waits for its day.
+    let (id, uscc, code) = &planned;
+    let record = ["inspection", "record", id, "--uscc", uscc, "--summary", "s"];
+    let early = stack
+        .haicheng(MS, &[&record[..], &["--code", code, "--clean"]].concat())
+        .await;
+    assert_eq!(early.status.code(), Some(1), "before the visit's day");
+    assert!(
+        text(&early.stderr).contains("on that day or later"),
+        "{}",
+        text(&early.stderr)
+    );
+    let visit = complaint_visit_today(&stack, uscc).await;
     record_and_rate(&stack, &visit).await;
     stack.stop().await;
 }
@@ -365,7 +378,44 @@ async fn approved_visit(stack: &Stack) -> (String, String, String) {
     (id, uscc, code)
 }
 
+/// A visit due today on a complaint (exempt from the caps), approved: `(id, firm, code)`.
+async fn complaint_visit_today(stack: &Stack, uscc: &str) -> (String, String, String) {
+    let today = platform::calendar::china_date(chrono::Utc::now()).to_string();
+    let task = [
+        "inspection",
+        "task",
+        "--uscc",
+        uscc,
+        "--kind",
+        "triggered",
+        "--item",
+        "MS-QUALITY-01",
+        "--on",
+        &today,
+        "--exemption",
+        "complaint",
+        "--reference",
+        "12345-2026-0001",
+        "-o",
+        "json",
+    ];
+    let created = json(&stack.haicheng(MS, &task).await);
+    let id = created["visit"]["id"]
+        .as_str()
+        .expect("a visit")
+        .to_string();
+    let approved = json(
+        &stack
+            .haicheng(MS, &["inspection", "approve", &id, "-o", "json"])
+            .await,
+    );
+    let code = approved["code"].as_str().expect("its code").to_string();
+    (id, uscc.to_string(), code)
+}
+
 async fn record_and_rate(stack: &Stack, (id, uscc, code): &(String, String, String)) {
+    let this_year = chrono::Datelike::year(&platform::calendar::china_date(chrono::Utc::now()));
+    let this_year = this_year.to_string();
     let record = [
         "inspection",
         "record",
@@ -420,7 +470,7 @@ async fn record_and_rate(stack: &Stack, (id, uscc, code): &(String, String, Stri
                 "--department",
                 "market_supervision",
                 "--year",
-                YEAR,
+                &this_year,
             ],
         )
         .await;

@@ -13,7 +13,10 @@ CREATE TABLE firms (
     -- the census record's version: an older event never overwrites a newer one
     census_version     bigint NOT NULL DEFAULT 0,
     class              text CHECK (class IN ('A', 'B', 'C')),
-    -- the latest classification applied: an older one never overwrites it
+    -- the period of the class in force (platform::Period::completion_key) and when it was
+    -- classified: the latest period's class is in force, and within a period the latest
+    -- classification; a re-rank of an earlier period never overwrites a later one's class
+    class_period_key   integer,
     classified_at      timestamptz,
     -- derived (domain::tier::assess), kept for the lists
     tier               text NOT NULL DEFAULT 'B' CHECK (tier IN ('A', 'B', 'C', 'D')),

@@ -74,7 +74,7 @@ impl Handler for CensusConsumer {
     }
 }
 
-/// Classification events: the class in force (the latest by its time).
+/// Classification events: the class in force (the latest period's, then the latest by time).
 #[derive(Clone)]
 pub struct ClassificationConsumer {
     pub store: Store,
@@ -88,6 +88,9 @@ impl Handler for ClassificationConsumer {
         }
         let m: EnterpriseClassified = event.decode()?;
         let uscc = uscc(&m.uscc)?;
+        let code = m.period.as_ref().map_or("", |p| p.code.as_str());
+        let period = platform::period::Period::parse(code)
+            .map_err(|err| invalid(format!("period {code:?}: {err}")))?;
         let class = if m.grading() == Grading::Graded {
             Class::from_proto(m.new_class)
         } else {
@@ -99,7 +102,7 @@ impl Handler for ClassificationConsumer {
             .and_then(from_timestamp)
             .ok_or_else(|| invalid("the classification has no classified_at"))?;
         self.store
-            .apply_class(tx, uscc, &m.name, class, at, &self.rules)
+            .apply_class(tx, uscc, &m.name, (class, period), at, &self.rules)
             .await
             .map_err(store_error)
     }

@@ -1,7 +1,8 @@
 //! The inspection part of the demo data set (涉企行政检查): the item lists and rosters of three
-//! inspecting departments, their plans for this year over the demo firms, merged into joint
-//! visits (综合查一次), and one joint visit carried through: approved with its inspection code,
-//! its result recorded with a finding, and rated by the firm.
+//! inspecting departments, their plans over the demo firms, merged into joint visits
+//! (综合查一次), and one visit due today (on a complaint) carried through: approved with its
+//! inspection code, its result recorded with a finding (a result waits for its visit's day),
+//! and rated by the firm.
 //!
 //! - market supervision (市场监管): product quality, labelling, special equipment (safety);
 //! - tax (税务): invoices on site, filings off site;
@@ -241,7 +242,7 @@ pub async fn load_plans(
     );
     let (department, token) = RECORDING;
     let mut service = client(address, token).await?;
-    let Some(visit) = carried_through(&mut service, department, year).await? else {
+    let Some(visit) = carried_through(&mut service, department).await? else {
         eprintln!("warning: no joint visit to carry through");
         return Ok(None);
     };
@@ -345,24 +346,36 @@ async fn plan_once(
     }
 }
 
-/// The department's joint visit carried through: one recorded before, or the first proposed
-/// joint visit, approved and recorded with a finding on its first item of the department.
+/// The department's visit carried through: one recorded before, or a visit due today on a
+/// complaint (a result is recorded only once its visit's day has come, and the plans are for
+/// the year ahead) at a firm with no visit yet (so it joins none further off), approved and
+/// recorded with a finding on the department's quality item.
 async fn carried_through(
     service: &mut Client,
     department: Department,
-    year: i32,
 ) -> anyhow::Result<Option<DemoVisit>> {
-    let recorded = first_joint(service, department, year, pb::VisitState::Recorded, "").await?;
-    if let Some(done) = recorded {
+    let today = today();
+    let year = today[..4].parse().unwrap_or_default();
+    let recorded = first_visit(service, department, year, pb::VisitState::Recorded, &today);
+    if let Some(done) = recorded.await? {
         return Ok(Some(DemoVisit {
             visit: done.id,
             uscc: done.uscc,
         }));
     }
-    // A visit still ahead: its code is valid only until some days after its day.
-    let today = today();
-    let proposed = first_joint(service, department, year, pb::VisitState::Proposed, &today);
-    let Some(proposed) = proposed.await? else {
+    let Some(uscc) = firm_without_visits(service).await? else {
+        return Ok(None);
+    };
+    let task = pb::CreateTaskRequest {
+        uscc,
+        kind: pb::ItemKind::Triggered as i32,
+        item_codes: vec!["MS-QUALITY-01".into()],
+        planned_on: today,
+        exemption: pb::Exemption::Complaint as i32,
+        exemption_reference: "12345-2026-0815".into(),
+    };
+    let created = service.create_task(call(task)).await?.into_inner();
+    let Some(proposed) = created.visit else {
         return Ok(None);
     };
     let approved = service
@@ -381,16 +394,50 @@ async fn carried_through(
     }))
 }
 
-/// The department's first on-site joint visit in `state` on `from` or later (`YYYY-MM-DD`):
-/// one the plans merged (no exemption) before one of follow-ups.
-async fn first_joint(
+/// A tier-B firm with no visit in any year, if there is one.
+async fn firm_without_visits(service: &mut Client) -> anyhow::Result<Option<String>> {
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListRiskTiersRequest {
+            tier: pb::RiskTier::B as i32,
+            page_size: 200,
+            page_token,
+            ..Default::default()
+        };
+        let page = service.list_risk_tiers(call(request)).await?.into_inner();
+        for firm in page.firms {
+            let visits = pb::ListVisitsRequest {
+                uscc: firm.uscc.clone(),
+                page_size: 1,
+                ..Default::default()
+            };
+            if service
+                .list_visits(call(visits))
+                .await?
+                .into_inner()
+                .visits
+                .is_empty()
+            {
+                return Ok(Some(firm.uscc));
+            }
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(None);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The department's first on-site visit in `state` on `until` or earlier (`YYYY-MM-DD`): a
+/// joint one before one of a single department.
+async fn first_visit(
     service: &mut Client,
     department: Department,
     year: i32,
     state: pb::VisitState,
-    from: &str,
+    until: &str,
 ) -> anyhow::Result<Option<pb::Visit>> {
-    let (mut page_token, mut exempt) = (String::new(), None);
+    let (mut page_token, mut single) = (String::new(), None);
     loop {
         let request = pb::ListVisitsRequest {
             department: department as i32,
@@ -402,16 +449,16 @@ async fn first_joint(
         };
         let page = service.list_visits(call(request)).await?.into_inner();
         for visit in page.visits {
-            if !(visit.joint && visit.on_site && visit.visit_on.as_str() >= from) {
+            if !(visit.on_site && visit.visit_on.as_str() <= until) {
                 continue;
             }
-            if !visit.exempt {
+            if visit.joint {
                 return Ok(Some(visit));
             }
-            exempt.get_or_insert(visit);
+            single.get_or_insert(visit);
         }
         if page.next_page_token.is_empty() {
-            return Ok(exempt);
+            return Ok(single);
         }
         page_token = page.next_page_token;
     }

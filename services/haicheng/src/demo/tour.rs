@@ -71,7 +71,7 @@ pub struct Tour {
     pub objector: String,
     /// The support round the demo finalized (known once the demo is loaded).
     pub round: Option<String>,
-    /// The joint visit the demo carried through (known once the demo is loaded).
+    /// The visit the demo carried through (known once the demo is loaded).
     pub visit: Option<super::inspection::DemoVisit>,
 }
 
@@ -100,6 +100,7 @@ impl Tour {
     fn inspection_lines(&self) -> Vec<String> {
         let firm = &self.firm;
         let year = super::inspection::year();
+        let this_year = chrono::Datelike::year(&platform::calendar::china_date(chrono::Utc::now()));
         let (visit, holder) = match &self.visit {
             Some(v) => (v.visit.clone(), v.uscc.clone()),
             None => ("VISIT_ID".to_string(), "FIRM_USCC".to_string()),
@@ -107,7 +108,7 @@ impl Tour {
         vec![
             "haicheng inspection items --department market_supervision --token dev-market-supervision   (market supervision's list: items, legal basis, kind, safety)".to_string(),
             format!("haicheng inspection plan report --year {year} --token dev-commerce   (three departments' plans: on-site tasks, visits after merging, the joint-visit rate, visits saved)"),
-            format!("haicheng inspection visits --department market_supervision --year {year} --state recorded --token dev-market-supervision   (the joint visit the demo approved and recorded)"),
+            format!("haicheng inspection visits --department market_supervision --year {this_year} --state recorded --token dev-market-supervision   (the visit due today on a complaint that the demo approved and recorded: a result waits for its visit's day)"),
             format!("haicheng inspection visit {visit} --token dev-enterprise-{holder}   (as its firm sees it: items, legal basis, inspectors, the code, the finding and its deadline)"),
             format!("haicheng inspection tier {firm} --token dev-market-supervision   (after the submit above: class A in force, tier A; white-listed, so no routine visit on a non-safety item, unless a veto or a land shortfall)"),
             format!("haicheng inspection ratings --department market_supervision --year {year} --token dev-market-supervision   (refused: fewer than 5 ratings are never shown)"),

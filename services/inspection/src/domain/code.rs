@@ -53,6 +53,8 @@ pub enum CodeRefused {
     OtherFirm(Uuid, String),
     #[error("the code of visit {0} expired at the end of {1}")]
     Expired(Uuid, NaiveDate),
+    #[error("visit {0} is on {1}: its result is recorded on that day or later")]
+    BeforeVisit(Uuid, NaiveDate),
     #[error("item {0} is not checked in this visit")]
     ItemNotInVisit(String),
     #[error("an outcome with findings needs at least one finding; a clean one none")]
@@ -150,6 +152,9 @@ pub fn decide_result(
 ) -> Result<(Visit, Vec<Task>), CodeRefused> {
     let today = china_date(now);
     check_code(visit, &input.code, &input.uscc, today)?;
+    if today < visit.visit_on {
+        return Err(CodeRefused::BeforeVisit(visit.id, visit.visit_on));
+    }
     if (input.outcome == Outcome::Findings) == input.findings.is_empty() {
         return Err(CodeRefused::FindingsMismatch);
     }

@@ -6,7 +6,7 @@
 //! natural resources.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use platform::{Class, auth::Department, calendar::china_date};
+use platform::{Class, auth::Department, calendar::china_date, period::Period};
 use sqlx::PgConnection;
 
 use super::{Store, StoreError, placement::NewTask, rows::parse};
@@ -164,7 +164,7 @@ impl Store {
         conn: &mut PgConnection,
         uscc: &str,
         name: &str,
-        class: Option<Class>,
+        (class, period): (Option<Class>, Period),
         at: DateTime<Utc>,
         rules: &Rules,
     ) -> Result<(), StoreError> {
@@ -173,16 +173,20 @@ impl Store {
                 .fetch_optional(&mut *conn)
                 .await?;
         let applied = sqlx::query!(
-            "INSERT INTO firms (uscc, name, class, classified_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
+            "INSERT INTO firms (uscc, name, class, class_period_key, classified_at, updated_at)
+             VALUES ($1, $2, $3, $5, $4, $4)
              ON CONFLICT (uscc) DO UPDATE SET
-                 class = EXCLUDED.class, classified_at = EXCLUDED.classified_at,
+                 class = EXCLUDED.class, class_period_key = EXCLUDED.class_period_key,
+                 classified_at = EXCLUDED.classified_at,
                  name = CASE WHEN firms.name = '' THEN EXCLUDED.name ELSE firms.name END
-             WHERE firms.classified_at IS NULL OR firms.classified_at < EXCLUDED.classified_at",
+             WHERE firms.classified_at IS NULL
+                OR (firms.class_period_key, firms.classified_at)
+                   < (EXCLUDED.class_period_key, EXCLUDED.classified_at)",
             uscc,
             name,
             class.map(Class::as_str),
-            at
+            at,
+            period.completion_key()
         )
         .execute(&mut *conn)
         .await?

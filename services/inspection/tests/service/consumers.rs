@@ -14,13 +14,22 @@ fn classified(
     class: common::EnterpriseClass,
     at: chrono::DateTime<Utc>,
 ) -> EnterpriseClassified {
+    classified_in("2025", uscc, class, at)
+}
+
+fn classified_in(
+    period: &str,
+    uscc: &str,
+    class: common::EnterpriseClass,
+    at: chrono::DateTime<Utc>,
+) -> EnterpriseClassified {
     EnterpriseClassified {
         uscc: uscc.into(),
         new_class: class as i32,
         grading: Grading::Graded as i32,
         classified_at: Some(to_timestamp(at)),
         name: "Ganwang Dyeing".into(),
-        period: testkit::period("2025"),
+        period: testkit::period(period),
         ..Default::default()
     }
 }
@@ -173,4 +182,49 @@ async fn a_land_shortfall_makes_tier_d_ends_the_white_list_and_opens_a_follow_up
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0].inspectors.len(), 2);
     app.stop().await;
+}
+
+/// The class in force is the latest period's: a later re-rank of an earlier period (its event
+/// newer by time) neither moves the tier nor opens a follow-up.
+#[tokio::test]
+async fn a_re_rank_of_an_earlier_period_does_not_replace_the_latest_periods_class() {
+    let app = spawn_app().await;
+    app.put_item(
+        "market_supervision",
+        item("MS-RECTIFY", pb::ItemKind::Triggered, false),
+    )
+    .await
+    .unwrap();
+    app.roster("market_supervision", 2).await;
+    let firm = app.uscc(0);
+    let publisher = app.publisher();
+    let at = Utc::now();
+    let second = chrono::Duration::seconds(1);
+    for (period, class, at) in [
+        ("2025", common::EnterpriseClass::A, at),
+        ("2024", common::EnterpriseClass::C, at + second),
+        ("2025", common::EnterpriseClass::B, at + second * 2),
+    ] {
+        publisher
+            .publish(
+                topics::CLASSIFICATION_EVENTS,
+                &firm,
+                &classified_in(period, &firm, class, at),
+            )
+            .await;
+    }
+    // One key, one partition: once 2025's B is in force, 2024's C was handled before it.
+    let arrived = testkit::wait_until(Duration::from_secs(30), || async {
+        tier(&app, &firm)
+            .await
+            .is_some_and(|t| t.tier == pb::RiskTier::B as i32)
+    })
+    .await;
+    assert!(arrived, "2025's latest class is in force");
+    assert!(
+        follow_ups(&app, common::Department::MarketSupervision, &firm)
+            .await
+            .is_empty(),
+        "2024's class C never came into force"
+    );
 }

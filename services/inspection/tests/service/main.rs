@@ -103,7 +103,14 @@ impl App {
             .await
             .unwrap();
         self.store
-            .apply_class(&mut tx, uscc, "", class, now, &self.rules)
+            .apply_class(
+                &mut tx,
+                uscc,
+                "",
+                (class, "2025".parse().unwrap()),
+                now,
+                &self.rules,
+            )
             .await
             .unwrap();
         tx.commit().await.unwrap();

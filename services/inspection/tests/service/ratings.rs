@@ -10,7 +10,7 @@ use super::*;
 
 /// A recorded (clean) visit of market supervision at `firm`.
 async fn recorded_visit(app: &App, firm: &str) -> pb::Visit {
-    let day = (platform::calendar::china_date(Utc::now()) + Duration::days(1)).to_string();
+    let day = platform::calendar::china_date(Utc::now()).to_string();
     let created = app
         .create_task(
             "market_supervision",

@@ -202,7 +202,7 @@ async fn a_result_needs_the_valid_code_of_that_firm_and_findings_open_a_recheck(
     let triggered = pb::ItemKind::Triggered;
     let mut visits = Vec::new();
     for (firm, day) in [
-        (&one, days_from_today(3)),
+        (&one, days_from_today(0)),
         (&two, days_from_today(3)),
         (&late, days_from_today(-20)),
     ] {
@@ -299,6 +299,13 @@ async fn a_result_needs_the_valid_code_of_that_firm_and_findings_open_a_recheck(
         expired.message().contains("expired"),
         "{}",
         expired.message()
+    );
+    let early = record(&app, result(v2, &v2.code, &two)).await.unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition);
+    assert!(
+        early.message().contains("on that day or later"),
+        "{}",
+        early.message()
     );
     let missing = record(&app, result(v1, "", &one)).await.unwrap_err();
     assert_eq!(fields(&missing), vec!["code".to_string()]);

@@ -114,6 +114,18 @@ fn a_result_needs_the_visits_valid_code_for_that_firm() {
         )
         .is_ok()
     );
+    // Not before the visit's day (day 10): the day before is refused.
+    let early = decide_result(
+        &approved,
+        input("JC1", "F1"),
+        at(day(9)),
+        &limits,
+        &calendar,
+    );
+    assert_eq!(
+        early.unwrap_err(),
+        CodeRefused::BeforeVisit(approved.id, day(10))
+    );
     let late = decide_result(
         &approved,
         input("JC1", "F1"),
