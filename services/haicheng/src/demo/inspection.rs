@@ -493,7 +493,7 @@ async fn record_finding(
             description: "部分批次产品未留存出厂检验记录".into(),
             rectification_days: 30,
         }],
-        summary: "联合检查一次完成；其余事项未发现问题".into(),
+        summary: "检查完成；其余事项未发现问题".into(),
     };
     service
         .record_result(call(request))
