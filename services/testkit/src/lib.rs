@@ -16,6 +16,7 @@ mod events;
 pub mod jwt;
 mod private_stack;
 pub mod process;
+pub mod proxy;
 mod replies;
 mod requests;
 mod service;
@@ -33,6 +34,7 @@ use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
 pub use events::{Publisher, cloud_event};
 pub use private_stack::{Broker, Postgres, SecureBroker};
+pub use proxy::{Fault, FaultProxy};
 pub use replies::{assert_exhausted_with_retry, fields, invalid_fields};
 pub use requests::{as_dept, period, with_optional_token, with_token};
 pub use service::{Lookup, Service, spawn};

@@ -22,6 +22,11 @@ impl StackDir {
 
     /// `scripts/stack COMMAND DIR`, or why it failed.
     fn run(&self, command: &str) -> Result<(), String> {
+        self.run_with(command, &[])
+    }
+
+    /// `scripts/stack COMMAND DIR` with `extra` settings for this run only.
+    fn run_with(&self, command: &str, extra: &[(&str, &str)]) -> Result<(), String> {
         if command == "down" && !self.dir.exists() {
             return Ok(());
         }
@@ -32,6 +37,7 @@ impl StackDir {
             .env_remove("PG_PORT")
             .env_remove("KAFKA_PORT")
             .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .envs(extra.iter().copied())
             .output()
             .map_err(|err| format!("running scripts/stack: {err}"))?;
         if output.status.success() {
@@ -52,6 +58,13 @@ impl StackDir {
 
     fn down(&self) {
         if let Err(err) = self.run("down") {
+            panic!("{err}");
+        }
+    }
+
+    /// Stops the parts as a crash would: Kafka KILLed, PostgreSQL `-m immediate`.
+    fn crash(&self) {
+        if let Err(err) = self.run_with("down", &[("HAICHENG_STOP", "immediate")]) {
             panic!("{err}");
         }
     }
@@ -83,14 +96,23 @@ pub struct Broker {
 impl Broker {
     /// A broker address with nothing listening yet: `start` brings it up.
     pub fn reserve() -> Self {
+        Self::reserve_with(Vec::new())
+    }
+
+    /// Like [`reserve`](Self::reserve), but the broker tells its clients to connect to
+    /// `port` (a [`crate::FaultProxy`] forwarding to [`port`](Self::port)), so every
+    /// connection a client makes, not only the bootstrap, goes through the proxy.
+    pub fn reserve_advertising(port: u16) -> Self {
+        Self::reserve_with(vec![("HAICHENG_KAFKA_ADVERTISED_PORT", port.to_string())])
+    }
+
+    fn reserve_with(mut vars: Vec<(&'static str, String)>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let vars = vec![
-            ("HAICHENG_STACK_PARTS", "kafka".to_string()),
-            ("KAFKA_PORT", port.to_string()),
-        ];
+        vars.push(("HAICHENG_STACK_PARTS", "kafka".to_string()));
+        vars.push(("KAFKA_PORT", port.to_string()));
         Self {
             port,
             stack: StackDir::new("broker", vars),
@@ -109,6 +131,11 @@ impl Broker {
     /// Stops the broker (controlled shutdown); clients see it as gone.
     pub fn stop(&mut self) {
         self.stack.down();
+    }
+
+    /// Kills the broker (SIGKILL): no controlled shutdown, its logs recovered at the next start.
+    pub fn kill(&mut self) {
+        self.stack.crash();
     }
 }
 
@@ -256,6 +283,12 @@ impl Postgres {
     /// Stops the server (fast shutdown: open connections are cut).
     pub fn stop(&self) {
         self.stack.down();
+    }
+
+    /// Stops the server as a crash would (`-m immediate`: no checkpoint, connections cut;
+    /// the next start recovers from the WAL).
+    pub fn crash(&self) {
+        self.stack.crash();
     }
 
     /// Starts it again on the same port.
