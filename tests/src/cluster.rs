@@ -33,6 +33,12 @@ pub struct Cluster {
 impl Cluster {
     /// Starts census and classification with `extra` settings and waits until both serve.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_with(extra, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with `classification_extra` for classification alone
+    /// (after `extra`): a database of its own, say.
+    pub async fn start_with(extra: &[(&str, &str)], classification_extra: &[(&str, &str)]) -> Self {
         let prefix = format!("{}.", testkit::unique_name("system"));
         let mut env = vec![
             ("KAFKA_TOPIC_PREFIX", prefix.as_str()),
@@ -45,6 +51,7 @@ impl Cluster {
         classification_env.push(("CLASSIFICATION_NOTICE_SETTLE", "0s"));
         env.extend_from_slice(extra);
         classification_env.extend_from_slice(extra);
+        classification_env.extend_from_slice(classification_extra);
         let mut census = crate::start("census", &env).await;
         let mut classification = crate::start("classification", &classification_env).await;
         census

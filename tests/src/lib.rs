@@ -6,6 +6,8 @@
 //! ([`pki`]) and that CA for its clients; the tests connect with a client certificate of the
 //! same CA ([`ServiceProcess::channel`], [`cli_env`] for the `haicheng` binary).
 
+pub mod chain;
+pub mod checker;
 pub mod cluster;
 pub mod otlp;
 

@@ -38,7 +38,7 @@ pub use proxy::{Fault, FaultProxy};
 pub use replies::{assert_exhausted_with_retry, fields, invalid_fields};
 pub use requests::{as_dept, period, with_optional_token, with_token};
 pub use service::{Lookup, Service, spawn};
-pub use topics::{collect, read_events, read_topic, unique_name, wait_until};
+pub use topics::{ce_ids_on, collect, read_events, read_topic, unique_name, wait_until};
 pub use uscc::{Usccs, new_uscc};
 
 /// The addresses of the stack the tests run against.

@@ -147,7 +147,7 @@ impl<'a> Launch<'a> {
         Ok(ServiceProcess {
             name: self.name,
             address,
-            database_url: db.url,
+            database_url: owner_url,
             topic_prefix: value_of(&env, "KAFKA_TOPIC_PREFIX").unwrap_or_default(),
             child,
             log,

@@ -38,10 +38,7 @@ pub enum Fault {
     SwallowReplies,
     /// Forwards with `latency` and resets a connection on every `reset_every`-th chunk it
     /// carries (counted over all connections), as a slow, lossy link does.
-    Lossy {
-        latency: Duration,
-        reset_every: u64,
-    },
+    Lossy { latency: Duration, reset_every: u64 },
 }
 
 /// The running proxy: listening on [`addr`](Self::addr), forwarding to its upstream.
@@ -295,7 +292,10 @@ mod tests {
 
         proxy.set(Fault::None);
         socket.read_exact(&mut reply).await.unwrap();
-        assert_eq!(&reply, b"held", "the held bytes arrive once the link is back");
+        assert_eq!(
+            &reply, b"held",
+            "the held bytes arrive once the link is back"
+        );
     }
 
     #[tokio::test]

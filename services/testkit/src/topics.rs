@@ -1,11 +1,15 @@
 //! Topic helpers: unique names per test, reading a topic back, waiting for a condition.
 
-use std::{future::Future, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
+    time::Duration,
+};
 
 use rdkafka::{
     ClientConfig,
     consumer::{Consumer, StreamConsumer},
-    message::{BorrowedMessage, Message, OwnedMessage},
+    message::{BorrowedMessage, Headers, Message, OwnedMessage},
 };
 
 /// A name no other test uses: `prefix.<random>`.
@@ -81,6 +85,41 @@ pub async fn collect<M: prost::Message + prost::Name + Default>(
         timeout,
     )
     .await
+}
+
+/// The event ids (`ce_id`) on `topic`, each with how many times it is there: read from the
+/// beginning until every id of `wanted` was seen (then 1 s more, for late duplicates) or
+/// `timeout` passed.
+pub async fn ce_ids_on(
+    bootstrap: &str,
+    topic: &str,
+    wanted: &BTreeSet<String>,
+    timeout: Duration,
+) -> BTreeMap<String, usize> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut missing = wanted.clone();
+    read(
+        bootstrap,
+        topic,
+        timeout,
+        Duration::from_secs(1),
+        |message| {
+            let id = message.headers().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|h| h.key == platform::bus::cloudevents::ID)
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            });
+            if let Some(id) = id {
+                missing.remove(&id);
+                *seen.entry(id).or_default() += 1;
+            }
+            missing.is_empty()
+        },
+    )
+    .await;
+    seen
 }
 
 /// Hands every message of `topic`, from the beginning, to `enough` until it says so (then
