@@ -49,7 +49,7 @@ fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
-fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
+pub fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
     let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
     if e.uscc.is_empty() {
         return Err(invalid("the enterprise has no USCC"));
@@ -94,7 +94,7 @@ fn figures(indicators: &CensusIndicators) -> Figures {
     }
 }
 
-fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, HandlerError> {
+pub fn return_record(message: CensusReturnSubmitted) -> Result<ReturnRecord, HandlerError> {
     if message.uscc.is_empty() {
         return Err(invalid("the return has no USCC"));
     }

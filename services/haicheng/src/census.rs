@@ -217,15 +217,6 @@ async fn import(args: ImportArgs, context: &Context) -> ExitCode {
     }
 }
 
-impl census_csv::Parsed {
-    /// Rows refused before sending (a row with several bad cells counts once).
-    fn rejected_row_count(&self) -> usize {
-        let mut rows: Vec<i64> = self.rejected.iter().map(|r| r.row_number).collect();
-        rows.dedup();
-        rows.len()
-    }
-}
-
 pub(crate) fn progress_bar(rows: u64) -> ProgressBar {
     let bar = ProgressBar::new(rows);
     if let Ok(style) = ProgressStyle::with_template(

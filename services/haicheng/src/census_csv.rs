@@ -105,6 +105,15 @@ pub struct Parsed {
     pub rejected: Vec<pb::RejectedRow>,
 }
 
+impl Parsed {
+    /// Rows refused before sending (a row with several bad cells counts once).
+    pub fn rejected_row_count(&self) -> usize {
+        let mut rows: Vec<i64> = self.rejected.iter().map(|r| r.row_number).collect();
+        rows.dedup();
+        rows.len()
+    }
+}
+
 /// Reads a census import CSV.
 pub fn parse(mut input: impl Read) -> Result<Parsed, FileError> {
     let mut text = Vec::new();

@@ -36,14 +36,12 @@
 
 mod audit;
 mod census;
-mod census_csv;
 mod classes;
 mod client;
 mod demo;
 mod dev;
 mod dev_tls;
 mod enterprise;
-mod enums;
 mod errors;
 mod fair;
 mod inspection;
@@ -57,12 +55,12 @@ mod policy;
 mod policy_file;
 mod publication;
 mod replay;
-mod return_file;
 mod token;
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
+use haicheng::{census_csv, enums, return_file};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };

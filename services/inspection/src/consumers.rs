@@ -24,7 +24,7 @@ fn invalid(reason: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(reason.into())
 }
 
-fn uscc(code: &str) -> Result<&str, HandlerError> {
+pub fn uscc(code: &str) -> Result<&str, HandlerError> {
     platform::uscc::Uscc::parse(code)
         .map(|_| code)
         .map_err(|err| invalid(format!("uscc {code:?}: {err}")))
@@ -38,7 +38,7 @@ fn store_error(err: StoreError) -> HandlerError {
     }
 }
 
-fn census_record(enterprise: Option<Enterprise>) -> Result<CensusRecord, HandlerError> {
+pub fn census_record(enterprise: Option<Enterprise>) -> Result<CensusRecord, HandlerError> {
     let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
     uscc(&e.uscc)?;
     Ok(CensusRecord {

@@ -37,7 +37,7 @@ fn transient(err: StoreError) -> HandlerError {
     }
 }
 
-fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
+pub fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
     let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
     if e.uscc.is_empty() {
         return Err(invalid("the enterprise has no USCC"));

@@ -47,7 +47,7 @@
 
 mod api;
 mod consumer;
-mod filter;
+pub mod filter;
 mod model;
 pub mod outgoing;
 pub mod overdue;

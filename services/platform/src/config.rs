@@ -492,7 +492,7 @@ where
 }
 
 /// A present span such as `14d`, `36h`, `90m` or `45s` (more than zero), or the default.
-pub(crate) fn span_or(
+pub fn span_or(
     value: Option<String>,
     var: &'static str,
     default: Duration,

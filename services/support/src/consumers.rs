@@ -28,17 +28,17 @@ fn invalid(reason: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(reason.into())
 }
 
-fn period(code: Option<&str>) -> Result<Period, HandlerError> {
+pub fn period(code: Option<&str>) -> Result<Period, HandlerError> {
     Period::parse(code.unwrap_or("")).map_err(|err| invalid(format!("period {err}")))
 }
 
-fn uscc(code: &str) -> Result<&str, HandlerError> {
+pub fn uscc(code: &str) -> Result<&str, HandlerError> {
     platform::uscc::Uscc::parse(code)
         .map(|_| code)
         .map_err(|err| invalid(format!("uscc {code:?}: {err}")))
 }
 
-fn firm(enterprise: Option<Enterprise>) -> Result<FirmRecord, HandlerError> {
+pub fn firm(enterprise: Option<Enterprise>) -> Result<FirmRecord, HandlerError> {
     let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
     uscc(&e.uscc)?;
     Ok(FirmRecord {

@@ -42,7 +42,7 @@ fn invalid(reason: impl Into<String>) -> HandlerError {
     HandlerError::Permanent(reason.into())
 }
 
-fn period(code: Option<&str>) -> Result<Period, HandlerError> {
+pub fn period(code: Option<&str>) -> Result<Period, HandlerError> {
     Period::parse(code.unwrap_or("")).map_err(|err| invalid(format!("period {err}")))
 }
 
@@ -50,7 +50,7 @@ fn period(code: Option<&str>) -> Result<Period, HandlerError> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CensusConsumer;
 
-fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
+pub fn enterprise_record(enterprise: Option<Enterprise>) -> Result<EnterpriseRecord, HandlerError> {
     let e = enterprise.ok_or_else(|| invalid("the event carries no enterprise"))?;
     if e.uscc.is_empty() {
         return Err(invalid("the enterprise has no USCC"));

@@ -6,7 +6,7 @@
 //! on a version conflict, FAILED_PRECONDITION for a deregistered enterprise.
 
 pub mod convert;
-mod reads;
+pub mod reads;
 mod returns;
 
 use chrono::{NaiveDate, Utc};

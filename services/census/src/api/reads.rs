@@ -20,7 +20,7 @@ struct ListCursor {
 }
 
 /// A list request read: its filter, its page size and the USCC after which it starts.
-pub(super) struct ListQuery {
+pub struct ListQuery {
     pub filter: ListFilter,
     pub page_size: u32,
     pub after: Option<String>,
@@ -44,7 +44,7 @@ fn enum_filter<T>(
 }
 
 /// The list request's filters and page, every bad field a violation.
-pub(super) fn list_query(request: &pb::ListEnterprisesRequest) -> Result<ListQuery, ApiError> {
+pub fn list_query(request: &pb::ListEnterprisesRequest) -> Result<ListQuery, ApiError> {
     let mut violations = Violations::new();
     let industry_class = match request.industry_class.as_str() {
         "" => None,
@@ -107,7 +107,7 @@ pub(super) fn list_page(mut found: Vec<Enterprise>, page_size: u32) -> pb::ListE
 }
 
 /// The statistics request's period and grouping.
-pub(super) fn statistics_query(
+pub fn statistics_query(
     request: &pb::GetStatisticsRequest,
 ) -> Result<(Period, Grouping), ApiError> {
     let mut violations = Violations::new();

@@ -22,7 +22,7 @@ type PageCursor = (String, i32, i32, String);
 
 /// A list request read: the view, the period asked for (or the cursor's), the filter, the
 /// page size and where the page starts.
-pub(super) struct ListQuery {
+pub struct ListQuery {
     pub view: View,
     pub period: Option<String>,
     pub filter: Filter,
@@ -30,7 +30,7 @@ pub(super) struct ListQuery {
     pub after: Option<Cursor>,
 }
 
-pub(super) fn list_query(request: &pb::ListClassesRequest) -> Result<ListQuery, ApiError> {
+pub fn list_query(request: &pb::ListClassesRequest) -> Result<ListQuery, ApiError> {
     let mut violations = Violations::new();
     let class = convert::filter::<common::EnterpriseClass>(
         &mut violations,

@@ -7,10 +7,10 @@
 //! listed by commerce or by the enterprise itself (kept to its own), decided by commerce.
 //! Every error leaves through [`ApiError`]; bad input is INVALID_ARGUMENT naming its field.
 
-mod classes;
-mod convert;
-mod objections;
-mod publication;
+pub mod classes;
+pub mod convert;
+pub mod objections;
+pub mod publication;
 
 use haicheng_proto::{
     classification::v1::{

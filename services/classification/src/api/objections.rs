@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// The platform's PERMISSION_DENIED of an enterprise reaching for another's records.
-pub(super) fn denied(status: tonic::Status) -> ApiError {
+pub fn denied(status: tonic::Status) -> ApiError {
     ApiError::PermissionDenied(status.message().to_string())
 }
 
@@ -42,7 +42,7 @@ fn optional_class(violations: &mut Violations, field: &str, value: i32) -> Optio
 }
 
 /// A filing's checked fields (the rest is read from the request as it is).
-pub(super) struct Filing {
+pub struct Filing {
     period: String,
     requested_class: Option<Class>,
     evidence: Vec<String>,
@@ -67,7 +67,7 @@ impl Filing {
 }
 
 /// A FileObjection request checked, every bad field a violation.
-pub(super) fn filing(request: &pb::FileObjectionRequest) -> Result<Filing, ApiError> {
+pub fn filing(request: &pb::FileObjectionRequest) -> Result<Filing, ApiError> {
     let mut violations = Violations::new();
     violations.uscc("uscc", &request.uscc);
     let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
@@ -100,7 +100,7 @@ pub(super) fn filing(request: &pb::FileObjectionRequest) -> Result<Filing, ApiEr
 }
 
 /// A DecideObjection request's decision, checked with its other fields.
-pub(super) fn decision(request: &pb::DecideObjectionRequest) -> Result<Decision, ApiError> {
+pub fn decision(request: &pb::DecideObjectionRequest) -> Result<Decision, ApiError> {
     let mut violations = Violations::new();
     violations.check(
         request.objection_id > 0,
@@ -142,7 +142,7 @@ pub(super) fn decision(request: &pb::DecideObjectionRequest) -> Result<Decision,
 }
 
 /// A ListObjections request's filter (an enterprise's kept to its own) and page size.
-pub(super) fn list_query(
+pub fn list_query(
     principal: &Principal,
     request: &pb::ListObjectionsRequest,
 ) -> Result<(Filter, u32), ApiError> {

@@ -17,11 +17,7 @@ use crate::store::publication::View;
 /// unset view means PUBLISHED and an explicit CURRENT is PERMISSION_DENIED. Later re-ranks
 /// and overrides move only the current ranking, which stays the departments' working view;
 /// the outcome of its own objection the enterprise reads from `ListObjections`.
-pub(super) fn enterprise_view(
-    requested: i32,
-    view: View,
-    published: bool,
-) -> Result<View, ApiError> {
+pub fn enterprise_view(requested: i32, view: View, published: bool) -> Result<View, ApiError> {
     if !published {
         return Ok(view);
     }
@@ -37,7 +33,7 @@ pub(super) fn enterprise_view(
 }
 
 /// The ranking a read asks for (`field`: the request's `view`); unset is the current one.
-pub(super) fn view(violations: &mut Violations, field: &str, value: i32) -> View {
+pub fn view(violations: &mut Violations, field: &str, value: i32) -> View {
     match pb::ClassView::try_from(value) {
         Ok(pb::ClassView::Unspecified | pb::ClassView::Current) => View::Current,
         Ok(pb::ClassView::Published) => View::Published,
@@ -50,7 +46,7 @@ pub(super) fn view(violations: &mut Violations, field: &str, value: i32) -> View
 }
 
 /// The period a FinalizePeriod request names.
-pub(super) fn period_to_finalize(request: &pb::FinalizePeriodRequest) -> Result<String, ApiError> {
+pub fn period_to_finalize(request: &pb::FinalizePeriodRequest) -> Result<String, ApiError> {
     let mut violations = Violations::new();
     let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
     if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {
@@ -64,7 +60,7 @@ pub(super) fn period_to_finalize(request: &pb::FinalizePeriodRequest) -> Result<
 /// The objection window a publication announces: the configured one unless it gives its own
 /// length, which may be longer (firms given more time) but never shorter, outside development
 /// mode, where any length down to 0 (no window) rehearses a finalization.
-pub(super) fn announced_window(
+pub fn announced_window(
     request: &pb::PublishPeriodRequest,
     configured: &ObjectionWindow,
     development: bool,
@@ -90,7 +86,7 @@ pub(super) fn announced_window(
     Ok(configured.announced(Some(days)))
 }
 
-pub(super) fn period_to_publish(request: &pb::PublishPeriodRequest) -> Result<String, ApiError> {
+pub fn period_to_publish(request: &pb::PublishPeriodRequest) -> Result<String, ApiError> {
     let mut violations = Violations::new();
     let period = convert::optional_period(&mut violations, "period", request.period.as_ref());
     if request.period.as_ref().is_none_or(|p| p.code.is_empty()) {

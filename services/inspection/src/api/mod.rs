@@ -9,7 +9,7 @@
 //! who rated.
 
 mod errors;
-mod parse;
+pub mod parse;
 
 use std::sync::Arc;
 

@@ -21,7 +21,7 @@ fn expected_version(value: i64, v: &mut Violations) {
 /// The day of a `RunIdlePass`: `None` for the database's date. A day after `today` would
 /// flag grants before they are idle, so it is a development mode's rehearsal only (the demo
 /// and the system test's "two years on").
-pub(super) fn pass_day(
+pub fn pass_day(
     r: &pb::RunIdlePassRequest,
     today: NaiveDate,
     development: bool,
@@ -43,7 +43,7 @@ pub(super) fn pass_day(
 }
 
 /// The grant and settlement of a `RecordIdleFee`: a waiver needs its reason, a payment has none.
-pub(super) fn fee(r: &pb::RecordIdleFeeRequest) -> Result<(Uuid, Settlement), ApiError> {
+pub fn fee(r: &pb::RecordIdleFeeRequest) -> Result<(Uuid, Settlement), ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", &r.grant_id);
     expected_version(r.expected_version, &mut v);
@@ -68,13 +68,13 @@ pub(super) fn fee(r: &pb::RecordIdleFeeRequest) -> Result<(Uuid, Settlement), Ap
 }
 
 /// A take-back as asked for: grant, reason, document number.
-pub(super) struct TakeBackRequest {
+pub struct TakeBackRequest {
     pub id: Uuid,
     pub reason: String,
     pub document_number: String,
 }
 
-pub(super) fn take_back(r: &pb::TakeBackGrantRequest) -> Result<TakeBackRequest, ApiError> {
+pub fn take_back(r: &pb::TakeBackGrantRequest) -> Result<TakeBackRequest, ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", &r.grant_id);
     expected_version(r.expected_version, &mut v);
@@ -89,7 +89,7 @@ pub(super) fn take_back(r: &pb::TakeBackGrantRequest) -> Result<TakeBackRequest,
 }
 
 /// The grant and renewal of a `RenewLease` (the years' bounds are the domain's).
-pub(super) fn renewal(r: &pb::RenewLeaseRequest) -> Result<(Uuid, Renewal), ApiError> {
+pub fn renewal(r: &pb::RenewLeaseRequest) -> Result<(Uuid, Renewal), ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", &r.grant_id);
     expected_version(r.expected_version, &mut v);
@@ -104,13 +104,13 @@ pub(super) fn renewal(r: &pb::RenewLeaseRequest) -> Result<(Uuid, Renewal), ApiE
 }
 
 /// A page of the low-efficiency list: the parks the caller may read (and asked for).
-pub(super) struct LowEfficiencyPage {
+pub struct LowEfficiencyPage {
     pub parks: Parks,
     pub after: Option<Uuid>,
     pub size: u32,
 }
 
-pub(super) fn low_efficiency_page(
+pub fn low_efficiency_page(
     r: &pb::ListLowEfficiencyGrantsRequest,
     parks: Parks,
 ) -> Result<LowEfficiencyPage, ApiError> {

@@ -15,7 +15,7 @@ use crate::domain::{
 };
 
 /// The grant asked for by a `GrantParcel`.
-pub(super) fn grant_request(r: &pb::GrantParcelRequest) -> Result<GrantRequest, ApiError> {
+pub fn grant_request(r: &pb::GrantParcelRequest) -> Result<GrantRequest, ApiError> {
     let mut v = Violations::new();
     parcel::check_id(&r.parcel_id, "parcel_id", &mut v);
     v.uscc("uscc", &r.uscc);
@@ -35,7 +35,7 @@ pub(super) fn grant_request(r: &pb::GrantParcelRequest) -> Result<GrantRequest, 
 }
 
 /// The grant asked for by an `AllocateLand` (to the head of the queue).
-pub(super) fn allocation(r: &pb::AllocateLandRequest) -> Result<GrantRequest, ApiError> {
+pub fn allocation(r: &pb::AllocateLandRequest) -> Result<GrantRequest, ApiError> {
     let mut v = Violations::new();
     parcel::check_id(&r.parcel_id, "parcel_id", &mut v);
     v.check(
@@ -54,14 +54,14 @@ pub(super) fn allocation(r: &pb::AllocateLandRequest) -> Result<GrantRequest, Ap
 }
 
 /// A grant id read from `grant_id`.
-pub(super) fn grant_id(text: &str) -> Result<Uuid, ApiError> {
+pub fn grant_id(text: &str) -> Result<Uuid, ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", text);
     done(id, v)
 }
 
 /// The grant and the milestone of a `RecordMilestone`.
-pub(super) fn milestone(r: &pb::RecordMilestoneRequest) -> Result<(Uuid, Milestone), ApiError> {
+pub fn milestone(r: &pb::RecordMilestoneRequest) -> Result<(Uuid, Milestone), ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", &r.grant_id);
     let kind = match pb::MilestoneKind::try_from(r.kind) {
@@ -96,7 +96,7 @@ pub(super) fn milestone(r: &pb::RecordMilestoneRequest) -> Result<(Uuid, Milesto
 }
 
 /// The grant and the time of a `ListEvaluations`.
-pub(super) fn evaluations_as_of(
+pub fn evaluations_as_of(
     r: &pb::ListEvaluationsRequest,
 ) -> Result<(Uuid, Option<DateTime<Utc>>), ApiError> {
     let mut v = Violations::new();
@@ -112,7 +112,7 @@ pub(super) fn evaluations_as_of(
 }
 
 /// The grant of a `ConvertLeaseToTransfer`.
-pub(super) fn conversion(r: &pb::ConvertLeaseToTransferRequest) -> Result<Uuid, ApiError> {
+pub fn conversion(r: &pb::ConvertLeaseToTransferRequest) -> Result<Uuid, ApiError> {
     let mut v = Violations::new();
     let id = v.uuid("grant_id", &r.grant_id);
     v.check(

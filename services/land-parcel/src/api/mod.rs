@@ -10,11 +10,11 @@
 //! reads only the parks named by its `land.park:<park>` scopes.
 
 pub mod convert;
-mod disposal;
-mod grants;
-mod parcels;
-mod queue;
-mod units;
+pub mod disposal;
+pub mod grants;
+pub mod parcels;
+pub mod queue;
+pub mod units;
 
 use haicheng_proto::land::v1::{self as pb, land_service_server::LandService};
 use platform::{

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The parcel to register.
-pub(super) fn new_parcel(r: &pb::RegisterParcelRequest) -> Result<NewParcel, ApiError> {
+pub fn new_parcel(r: &pb::RegisterParcelRequest) -> Result<NewParcel, ApiError> {
     let mut v = Violations::new();
     let park = v.word::<Park>("park", r.park);
     let land_use = convert::land_use_from_proto(r.land_use);
@@ -40,9 +40,7 @@ pub(super) fn new_parcel(r: &pb::RegisterParcelRequest) -> Result<NewParcel, Api
 }
 
 /// The parcel and the time of a `GetParcel` (`None`: now).
-pub(super) fn parcel_as_of(
-    r: &pb::GetParcelRequest,
-) -> Result<(&str, Option<DateTime<Utc>>), ApiError> {
+pub fn parcel_as_of(r: &pb::GetParcelRequest) -> Result<(&str, Option<DateTime<Utc>>), ApiError> {
     let mut v = Violations::new();
     parcel::check_id(&r.parcel_id, "parcel_id", &mut v);
     let as_of = r.as_of.as_ref().map(from_timestamp);
@@ -56,14 +54,14 @@ pub(super) fn parcel_as_of(
 }
 
 /// One page of a parcel list.
-pub(super) struct ParcelPage {
+pub struct ParcelPage {
     pub filter: ParcelFilter,
     pub after: Option<String>,
     pub size: u32,
 }
 
 /// The filters and page of a list, the parks narrowed to those the caller may read.
-pub(super) fn page(r: &pb::ListParcelsRequest, parks: &Parks) -> Result<ParcelPage, ApiError> {
+pub fn page(r: &pb::ListParcelsRequest, parks: &Parks) -> Result<ParcelPage, ApiError> {
     let mut v = Violations::new();
     let park = v.optional_word::<Park>("park", r.park);
     let land_use = (r.land_use != 0)
@@ -103,7 +101,7 @@ pub(super) fn page(r: &pb::ListParcelsRequest, parks: &Parks) -> Result<ParcelPa
 }
 
 /// Cuts `records` (one more than a page, when there is more) to `size`; the next page's token.
-pub(super) fn next_token(records: &mut Vec<ParcelRecord>, size: u32) -> String {
+pub fn next_token(records: &mut Vec<ParcelRecord>, size: u32) -> String {
     if records.len() > size as usize {
         records.truncate(size as usize);
         records
@@ -116,7 +114,7 @@ pub(super) fn next_token(records: &mut Vec<ParcelRecord>, size: u32) -> String {
 }
 
 /// The parts of a split.
-pub(super) fn split_parts(r: &pb::SplitParcelRequest) -> Result<Vec<Part>, ApiError> {
+pub fn split_parts(r: &pb::SplitParcelRequest) -> Result<Vec<Part>, ApiError> {
     let mut v = Violations::new();
     parcel::check_id(&r.parcel_id, "parcel_id", &mut v);
     v.check(
@@ -146,7 +144,7 @@ pub(super) fn split_parts(r: &pb::SplitParcelRequest) -> Result<Vec<Part>, ApiEr
 }
 
 /// The parcels of a merge, distinct and sorted.
-pub(super) fn merged_ids(r: &pb::MergeParcelsRequest) -> Result<Vec<String>, ApiError> {
+pub fn merged_ids(r: &pb::MergeParcelsRequest) -> Result<Vec<String>, ApiError> {
     let mut v = Violations::new();
     let mut ids = r.parcel_ids.clone();
     ids.sort();

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 
 /// The application of a `SubmitLandApplication`.
-pub(super) fn application(r: pb::SubmitLandApplicationRequest) -> Result<NewApplication, ApiError> {
+pub fn application(r: pb::SubmitLandApplicationRequest) -> Result<NewApplication, ApiError> {
     let mut v = Violations::new();
     v.uscc("uscc", &r.uscc);
     let park = v.word::<Park>("park", r.park);
@@ -44,14 +44,14 @@ pub(super) fn application(r: pb::SubmitLandApplicationRequest) -> Result<NewAppl
 }
 
 /// One page of a park's applications.
-pub(super) struct ApplicationPage {
+pub struct ApplicationPage {
     pub park: Park,
     pub queued: bool,
     pub offset: usize,
     pub size: usize,
 }
 
-pub(super) fn page(r: &pb::ListLandApplicationsRequest) -> Result<ApplicationPage, ApiError> {
+pub fn page(r: &pb::ListLandApplicationsRequest) -> Result<ApplicationPage, ApiError> {
     let mut v = Violations::new();
     let park = v.word::<Park>("park", r.park);
     let queued = match pb::ApplicationStatus::try_from(r.status) {
@@ -74,7 +74,7 @@ pub(super) fn page(r: &pb::ListLandApplicationsRequest) -> Result<ApplicationPag
 }
 
 /// The applications of the page at `offset`, and the next page's token.
-pub(super) fn one_page(
+pub fn one_page(
     all: &[ApplicationRecord],
     offset: usize,
     size: usize,

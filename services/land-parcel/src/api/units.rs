@@ -12,7 +12,7 @@ use crate::domain::{
 };
 
 /// The floors and units of a `DefineBuilding` (their rules are the domain's).
-pub(super) fn building(
+pub fn building(
     r: &pb::DefineBuildingRequest,
 ) -> Result<(Vec<FloorSpec>, Vec<UnitSpec>), ApiError> {
     let mut v = Violations::new();
@@ -51,14 +51,14 @@ fn unit_use(number: i32) -> Option<UnitUse> {
 }
 
 /// A lease or sale of a unit, as asked for.
-pub(super) struct UnitTransfer<'a> {
+pub struct UnitTransfer<'a> {
     pub unit_id: Uuid,
     pub expected_version: i64,
     pub uscc: &'a str,
     pub transfer: Transfer,
 }
 
-pub(super) fn lease(r: &pb::LeaseUnitRequest) -> Result<UnitTransfer<'_>, ApiError> {
+pub fn lease(r: &pb::LeaseUnitRequest) -> Result<UnitTransfer<'_>, ApiError> {
     let transfer = Transfer::Lease {
         term_months: r.term_months,
         yearly_rent_fen: r.yearly_rent_fen,
@@ -66,7 +66,7 @@ pub(super) fn lease(r: &pb::LeaseUnitRequest) -> Result<UnitTransfer<'_>, ApiErr
     transfer_of(&r.unit_id, r.expected_version, &r.uscc, transfer)
 }
 
-pub(super) fn sale(r: &pb::SellUnitRequest) -> Result<UnitTransfer<'_>, ApiError> {
+pub fn sale(r: &pb::SellUnitRequest) -> Result<UnitTransfer<'_>, ApiError> {
     let transfer = Transfer::Sale {
         price_fen: r.price_fen,
     };

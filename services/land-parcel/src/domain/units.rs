@@ -419,18 +419,33 @@ fn check_floor_units(
             );
         }
     }
-    let used: i64 = indices.iter().map(|&i| units[i].area_centi_m2.max(0)).sum();
+    // Checked: the areas come from the request, and a floor's own area may be out of range
+    // (reported on the floor), so the sum may pass i64; that is more than any floor.
+    let used = indices.iter().try_fold(0_i64, |sum, &i| {
+        sum.checked_add(units[i].area_centi_m2.max(0))
+    });
     // Overlaps are reported already; their sum says nothing more.
     let each_fits = indices.iter().all(|&i| units[i].area_centi_m2 <= area);
-    if used > area
-        && !overlapped
-        && each_fits
-        && let Some(&last) = indices.last()
-    {
-        violations.add(
-            format!("units[{last}].floor_area_centi_m2"),
+    if overlapped || !each_fits {
+        return;
+    }
+    let Some(&last) = indices.last() else {
+        return;
+    };
+    let field = format!("units[{last}].floor_area_centi_m2");
+    match used {
+        Some(used) if used <= area => {}
+        Some(used) => violations.add(
+            field,
             format!("the units of floor {floor} add up to {used}, more than its {area}"),
-        );
+        ),
+        None => violations.add(
+            field,
+            format!(
+                "the units of floor {floor} add up to more than {}",
+                i64::MAX
+            ),
+        ),
     }
 }
 
@@ -496,6 +511,22 @@ mod tests {
                 unit(2, "west", 100_000)
             ])
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn units_whose_areas_add_past_i64_are_refused_on_the_last_one() {
+        let huge = [FloorSpec {
+            number: 1,
+            area_centi_m2: i64::MAX,
+        }];
+        let units = [unit(1, "east", i64::MAX), unit(1, "west", i64::MAX)];
+        let mut v = Violations::new();
+        check_building("B1", &huge, &units, 50_000, &mut v);
+        let fields: Vec<&str> = v.as_slice().iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["floors[0].area_centi_m2", "units[1].floor_area_centi_m2"]
         );
     }
 

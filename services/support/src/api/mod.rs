@@ -77,7 +77,7 @@ fn id(v: &mut Violations, field: &str, text: &str) -> Option<Uuid> {
 }
 
 /// The id a page token carries (the last id of the page before).
-fn uuid_token(token: &str) -> Result<Option<Uuid>, ApiError> {
+pub fn uuid_token(token: &str) -> Result<Option<Uuid>, ApiError> {
     decode_token::<String>(token)?
         .map(|id| Uuid::parse_str(&id))
         .transpose()

@@ -14,7 +14,7 @@ const MAX_EVIDENCE_CHARS: usize = 2000;
 /// Longest reference accepted.
 const MAX_REFERENCE_CHARS: usize = 200;
 
-fn record_breach(r: &pb::RecordBreachRequest) -> Result<RecordBreach, ApiError> {
+pub fn record_breach(r: &pb::RecordBreachRequest) -> Result<RecordBreach, ApiError> {
     let mut violations = Violations::new();
     let fair_id = violations.uuid("fair_id", &r.fair_id);
     let uscc = violations.uscc("uscc", &r.uscc);

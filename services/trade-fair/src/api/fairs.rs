@@ -15,14 +15,14 @@ use crate::{
 
 /// A page token's content: after this fair (starts_at in microseconds, id).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct Cursor(i64, String);
+pub struct Cursor(i64, String);
 
 impl Cursor {
     fn after(fair: &Fair) -> Self {
         Self(fair.spec.starts_at.timestamp_micros(), fair.id.to_string())
     }
 
-    fn position(&self) -> Result<After, ApiError> {
+    pub fn position(&self) -> Result<After, ApiError> {
         let starts_at = DateTime::<Utc>::from_timestamp_micros(self.0);
         let id = Uuid::parse_str(&self.1).ok();
         match (starts_at, id) {

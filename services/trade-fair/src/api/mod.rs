@@ -10,12 +10,12 @@
 //! its own) and nothing else. Every error leaves through [`ApiError`]: store errors and the
 //! rules' refusals are mapped here, once; bad input is INVALID_ARGUMENT naming its field.
 
-mod breaches;
+pub mod breaches;
 pub mod convert;
-mod fairs;
+pub mod fairs;
 mod invitations;
 mod registrations;
-mod reports;
+pub mod reports;
 mod subsidies;
 
 use haicheng_proto::fair::v1::{

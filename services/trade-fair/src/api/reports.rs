@@ -4,9 +4,39 @@ use chrono::Utc;
 use haicheng_proto::fair::v1 as pb;
 use platform::{ApiError, Violations};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::{FairApi, convert, one_id};
 use crate::domain::outcome::{Figures, Outcome, Year};
+
+/// The largest order figure one outcome may carry, fen (ten trillion yuan): far above any
+/// firm's orders, and low enough that the totals of a fair's or a year's outcomes fit an i64.
+pub const MAX_ORDERS_FEN: i64 = 1_000_000_000_000_000;
+
+/// A RecordOutcome's registration and figures, every bad field a violation.
+pub fn outcome_figures(r: &pb::RecordOutcomeRequest) -> Result<(Uuid, Figures), ApiError> {
+    let mut violations = Violations::new();
+    let id = violations.uuid("registration_id", &r.registration_id);
+    violations.check(r.leads >= 0, "leads", "must not be negative");
+    for (field, fen) in [
+        ("intended_orders_fen", r.intended_orders_fen),
+        ("signed_export_orders_fen", r.signed_export_orders_fen),
+    ] {
+        violations.check(
+            (0..=MAX_ORDERS_FEN).contains(&fen),
+            field,
+            format!("must be 0 to {MAX_ORDERS_FEN} fen"),
+        );
+    }
+    violations.finish()?;
+    let id = id.ok_or_else(|| ApiError::invalid("registration_id", "is required"))?;
+    let figures = Figures {
+        leads: r.leads,
+        intended_orders_fen: r.intended_orders_fen,
+        signed_export_orders_fen: r.signed_export_orders_fen,
+    };
+    Ok((id, figures))
+}
 
 fn year(y: &Year) -> pb::EnterpriseYear {
     pb::EnterpriseYear {
@@ -25,27 +55,7 @@ impl FairApi {
         &self,
         request: Request<pb::RecordOutcomeRequest>,
     ) -> Result<Response<pb::RecordOutcomeResponse>, Status> {
-        let r = request.into_inner();
-        let mut violations = Violations::new();
-        let id = violations.uuid("registration_id", &r.registration_id);
-        violations.check(r.leads >= 0, "leads", "must not be negative");
-        violations.check(
-            r.intended_orders_fen >= 0,
-            "intended_orders_fen",
-            "must not be negative",
-        );
-        violations.check(
-            r.signed_export_orders_fen >= 0,
-            "signed_export_orders_fen",
-            "must not be negative",
-        );
-        violations.finish()?;
-        let id = id.ok_or_else(|| ApiError::invalid("registration_id", "is required"))?;
-        let figures = Figures {
-            leads: r.leads,
-            intended_orders_fen: r.intended_orders_fen,
-            signed_export_orders_fen: r.signed_export_orders_fen,
-        };
+        let (id, figures) = outcome_figures(request.get_ref())?;
         let outcome = self.store.record_outcome(id, figures, Utc::now()).await?;
         Ok(Response::new(pb::RecordOutcomeResponse {
             outcome: Some(convert::outcome(&outcome)),
@@ -60,7 +70,11 @@ impl FairApi {
         let id = one_id("fair_id", &request.get_ref().fair_id)?;
         let fair = self.store.fair(id).await?;
         let report = self.store.fair_report(id).await?;
-        let sum = |f: fn(&Outcome) -> i64| report.outcomes.iter().map(f).sum::<i64>();
+        // Outcomes stored before MAX_ORDERS_FEN was checked may be larger: a total stops at
+        // i64::MAX rather than wrap.
+        let sum = |f: fn(&Outcome) -> i64| {
+            (report.outcomes.iter().map(f)).fold(0_i64, i64::saturating_add)
+        };
         Ok(Response::new(pb::GetFairReportResponse {
             fair: Some(convert::fair(&fair)),
             invitations: report.invitations as i32,
@@ -131,5 +145,43 @@ impl FairApi {
                 })
                 .collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(intended: i64, signed: i64) -> pb::RecordOutcomeRequest {
+        pb::RecordOutcomeRequest {
+            registration_id: Uuid::nil().to_string(),
+            leads: 3,
+            intended_orders_fen: intended,
+            signed_export_orders_fen: signed,
+        }
+    }
+
+    fn fields(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::InvalidArgument(violations) => {
+                violations.iter().map(|v| v.field.clone()).collect()
+            }
+            other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn order_figures_past_the_bound_are_invalid_argument_naming_the_field() {
+        let err = outcome_figures(&request(i64::MAX, 0)).unwrap_err();
+        assert_eq!(fields(err), ["intended_orders_fen"]);
+        let err = outcome_figures(&request(0, i64::MAX)).unwrap_err();
+        assert_eq!(fields(err), ["signed_export_orders_fen"]);
+        let err = outcome_figures(&request(-1, MAX_ORDERS_FEN + 1)).unwrap_err();
+        assert_eq!(
+            fields(err),
+            ["intended_orders_fen", "signed_export_orders_fen"]
+        );
+        let (_, figures) = outcome_figures(&request(MAX_ORDERS_FEN, MAX_ORDERS_FEN)).unwrap();
+        assert_eq!(figures.intended_orders_fen, MAX_ORDERS_FEN);
     }
 }

@@ -134,8 +134,11 @@ pub fn years(
     }
     for ((o, _), year) in outcomes.iter().zip(outcome_years) {
         if let Some(y) = years.get_mut(&year) {
-            y.intended_orders_fen += o.intended_orders_fen;
-            y.signed_export_orders_fen += o.signed_export_orders_fen;
+            // Saturating: outcomes recorded before the API bounded them may add past i64.
+            y.intended_orders_fen = y.intended_orders_fen.saturating_add(o.intended_orders_fen);
+            y.signed_export_orders_fen = y
+                .signed_export_orders_fen
+                .saturating_add(o.signed_export_orders_fen);
         }
     }
     for year in years.values_mut() {
