@@ -395,3 +395,62 @@ pub async fn notice_problems(
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome() -> Outcome {
+        let firm = |u: &str| u.to_string();
+        Outcome {
+            classes: BTreeMap::from([(
+                "2024".to_string(),
+                BTreeMap::from([
+                    (firm("X"), EnterpriseClass::A),
+                    (firm("Y"), EnterpriseClass::C),
+                ]),
+            )]),
+            revisions: BTreeMap::from([((firm("X"), "2024".into()), vec![1])]),
+            census_events: BTreeMap::from([("ReturnSubmitted".into(), 1)]),
+            read_models: BTreeMap::from([(
+                "land-parcel.census_returns".into(),
+                vec!["X 2024 1".into()],
+            )]),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_run_like_its_reference_differs_in_nothing() {
+        assert_eq!(outcome().differences(&outcome()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_class_a_revision_applied_twice_and_a_read_model_row_are_each_a_difference() {
+        let reference = outcome();
+        let mut run = outcome();
+        run.classes
+            .get_mut("2024")
+            .unwrap()
+            .insert("Y".into(), EnterpriseClass::B);
+        assert_eq!(run.differences(&reference).len(), 1, "a class");
+
+        let mut run = outcome();
+        run.revisions
+            .insert(("X".into(), "2024".into()), vec![1, 2]);
+        let differences = run.differences(&reference);
+        assert!(
+            differences[0].contains("1 with more than one revision"),
+            "{differences:?}"
+        );
+
+        let mut run = outcome();
+        run.read_models
+            .insert("land-parcel.census_returns".into(), Vec::new());
+        assert_eq!(run.differences(&reference).len(), 1, "a read model");
+
+        let mut run = outcome();
+        run.census_events.insert("ReturnSubmitted".into(), 2);
+        assert_eq!(run.differences(&reference).len(), 1, "an event twice");
+    }
+}

@@ -2,18 +2,15 @@
 //! afterwards every class and notice is as if nothing had happened: none lost, none twice
 //! (notices are net: each firm's notified transitions chain up to its class in force).
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    time::Duration,
-};
+use std::{collections::BTreeMap, time::Duration};
 
-use haicheng_proto::{
-    census::v1::ImportReturnsRow, classification::v1::EnterpriseClassified,
-    common::v1::EnterpriseClass, policy::v1::SupportPolicyNotice, topics,
-};
+use haicheng_proto::{census::v1::ImportReturnsRow, policy::v1::SupportPolicyNotice, topics};
 use prost::Message;
 use sqlx::PgPool;
-use system_tests::cluster::{Cluster, indicators, usccs};
+use system_tests::{
+    checker::{class_change_problems, notice_problems},
+    cluster::{Cluster, indicators, usccs},
+};
 use testkit::wait_until;
 
 const FIRMS: usize = 250;
@@ -122,20 +119,6 @@ async fn settle(cluster: &Cluster, what: &str) {
     );
 }
 
-fn class(value: i32) -> EnterpriseClass {
-    EnterpriseClass::try_from(value).unwrap_or(EnterpriseClass::Unspecified)
-}
-
-/// Notices the default rules give a change: entering A 3, B 2, C 2; leaving A 1.
-fn notices_for(from: EnterpriseClass, to: EnterpriseClass) -> usize {
-    let entering = match to {
-        EnterpriseClass::A => 3,
-        EnterpriseClass::B | EnterpriseClass::C => 2,
-        EnterpriseClass::Unspecified => 0,
-    };
-    entering + usize::from(from == EnterpriseClass::A)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn classification_killed_mid_import_recovers_every_class_and_notice_once() {
     let firms = usccs(FIRMS);
@@ -203,98 +186,23 @@ async fn classification_killed_mid_import_recovers_every_class_and_notice_once()
     }
 
     // Every class change published once, in a gap-free chain per firm and period that ends
-    // in the class in force.
-    let payloads: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id")
-            .bind(topics::CLASSIFICATION_EVENTS)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut chains: HashMap<(String, String), Vec<(EnterpriseClass, EnterpriseClass)>> =
-        HashMap::new();
-    for payload in payloads {
-        let event = EnterpriseClassified::decode(payload.as_slice()).unwrap();
-        let period = event.period.map(|p| p.code).unwrap_or_default();
-        chains
-            .entry((event.uscc, period))
-            .or_default()
-            .push((class(event.old_class), class(event.new_class)));
-    }
+    // in the class in force; every notice published stored once, the notified changes a
+    // gap-free chain each with its rules' notices (the fault checker's rules).
+    let mut in_force = BTreeMap::new();
     for year in YEARS {
         let period = year.to_string();
-        for (uscc, in_force) in struck.classes_of(&period).await {
-            let chain = &chains[&(uscc.clone(), period.clone())];
-            let mut current = EnterpriseClass::Unspecified;
-            for &(from, to) in chain {
-                assert_eq!(
-                    from, current,
-                    "{uscc} {period}: a change lost or repeated in {chain:?}"
-                );
-                assert_ne!(from, to);
-                current = to;
-            }
-            assert_eq!(
-                current, in_force,
-                "{uscc} {period}: the chain ends in the class in force"
-            );
-        }
+        let classes = struck.classes_of(&period).await;
+        in_force.insert(period, classes);
     }
-
-    // Every notice published was stored once.
-    let (published, stored) = notices(&pool).await;
-    assert_eq!(
-        published.keys().collect::<Vec<_>>(),
-        stored.keys().collect::<Vec<_>>()
-    );
+    let problems = [
+        class_change_problems(&pool, &in_force).await,
+        notice_problems(&pool, &in_force).await,
+    ]
+    .concat();
+    assert!(problems.is_empty(), "{problems:?}");
+    let (_, stored) = notices(&pool).await;
     assert_eq!(
         scalar(&pool, "SELECT count(*) FROM notices").await as usize,
         stored.len()
     );
-    // Notices are net (sent once a period settles, against the class last notified): per
-    // firm and period, the notified transitions (one issue time each, in the outbox's order)
-    // form a gap-free chain from no class to the class in force, each with its rules' notices.
-    let payloads: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id")
-            .bind(topics::POLICY_NOTICES)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    type Notified = (EnterpriseClass, EnterpriseClass, (i64, i32), usize);
-    let mut notified: HashMap<(String, String), Vec<Notified>> = HashMap::new();
-    for payload in payloads {
-        let notice = SupportPolicyNotice::decode(payload.as_slice()).unwrap();
-        let t = notice.transition.unwrap_or_default();
-        let (from, to) = (t.from_class(), t.to_class());
-        let at = notice
-            .issued_at
-            .map(|t| (t.seconds, t.nanos))
-            .unwrap_or_default();
-        let period = notice.period.map(|p| p.code).unwrap_or_default();
-        let chain = notified.entry((notice.uscc, period)).or_default();
-        match chain.last_mut() {
-            Some(last) if (last.0, last.1, last.2) == (from, to, at) => last.3 += 1,
-            _ => chain.push((from, to, at, 1)),
-        }
-    }
-    for year in YEARS {
-        let period = year.to_string();
-        for (uscc, in_force) in struck.classes_of(&period).await {
-            let chain = notified
-                .get(&(uscc.clone(), period.clone()))
-                .map_or(&[][..], Vec::as_slice);
-            let mut current = EnterpriseClass::Unspecified;
-            for &(from, to, _, count) in chain {
-                assert_eq!(
-                    from, current,
-                    "{uscc} {period}: a notified change lost or repeated in {chain:?}"
-                );
-                assert_eq!(count, notices_for(from, to), "{uscc} {period}: {chain:?}");
-                current = to;
-            }
-            assert_eq!(
-                current, in_force,
-                "{uscc} {period}: the notices end in the class in force"
-            );
-        }
-    }
 }

@@ -227,7 +227,7 @@ async fn pump(
                 reset_every,
             } => {
                 tokio::time::sleep(latency).await;
-                if reset_every > 0 && chunk % reset_every == 0 {
+                if reset_every > 0 && chunk.is_multiple_of(reset_every) {
                     return End::Cut;
                 }
             }
