@@ -14,8 +14,14 @@ use fuzz_targets::{
     requests,
 };
 
-/// Generated inputs per target (the corpus and regressions come on top).
-const GENERATED: usize = 20_000;
+/// Generated inputs per target (the corpus and regressions come on top); `FUZZ_GENERATED`
+/// sets another number (scripts/fuzz without a nightly toolchain).
+fn generated() -> usize {
+    std::env::var("FUZZ_GENERATED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
+}
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -72,7 +78,8 @@ fn fuzz(name: &str) {
     let names = request_names(name);
     let messages = Messages::new();
     let mut rng = Rng::new(0x4861_6963_6865_6e67); // "Haicheng"
-    for i in 0..GENERATED {
+    let generated = generated();
+    for i in 0..generated {
         let input = if !names.is_empty() && i % 2 == 0 {
             let which = rng.below(names.len());
             let mut input = vec![which as u8];
@@ -89,6 +96,8 @@ fn fuzz(name: &str) {
         };
         run(name, target, &input, &format!("generated input {i}"));
     }
+    let replayed = corpus.len() + regressions.len();
+    eprintln!("{name}: {} inputs, 0 findings", replayed + generated);
 }
 
 macro_rules! fuzz_tests {
