@@ -1,5 +1,5 @@
 # The project's commands. Each target is one or two commands; the scripts say how.
-.PHONY: run test lint bench deploy-check fuzz
+.PHONY: run test lint bench deploy-check fuzz faults
 
 # The whole platform: local stack under .local/, the six services, demo data (haicheng dev).
 run:
@@ -14,6 +14,12 @@ test:
 bench:
 	cargo build --release -p census -p classification -p land-parcel -p trade-fair -p support -p inspection -p haicheng-bench
 	scripts/with-stack target/release/haicheng-bench
+
+# The whole chain under every staged fault at 10,000 census events each (make test runs them
+# at 400); each scenario's verdict line lands in target/faults/ (RELIABILITY.md).
+faults:
+	HAICHENG_FAULT_EVENTS=10000 HAICHENG_FAULT_REPORT_DIR=$(CURDIR)/target/faults scripts/test -p system-tests -E 'binary(faults)' --no-capture
+	cat target/faults/*.txt
 
 # Every fuzz target for 1,000,000 inputs (libFuzzer, nightly), bounded in time; one line per
 # target: inputs, findings (RELIABILITY.md).
