@@ -1,6 +1,6 @@
 //! The whole chain as real processes, for the fault scenarios: census → classification
-//! (classes, notices) → land-parcel and trade-fair (their read models of both), on one broker
-//! under a topic prefix of their own; the input the scenarios feed it ([`Workload`]); and
+//! (classes, notices) → land-parcel, trade-fair, support and inspection (their read models of
+//! what the others publish), on one broker under a topic prefix of their own; the input the scenarios feed it ([`Workload`]); and
 //! waiting until every part has done all it will do ([`Chain::settle`]).
 
 use std::{ops::Range, time::Duration};
@@ -63,11 +63,40 @@ impl Workload {
     }
 }
 
-/// The four services of the chain, running.
+/// Each topic of the chain: the service that publishes it and those that consume it.
+/// Notices are published by several services and consumed by classification's notice store.
+pub const FLOWS: [(&str, &str, &[&str]); 4] = [
+    (
+        topics::CENSUS_EVENTS,
+        "census",
+        &[
+            "classification",
+            "land-parcel",
+            "trade-fair",
+            "support",
+            "inspection",
+        ],
+    ),
+    (
+        topics::CLASSIFICATION_EVENTS,
+        "classification",
+        &["land-parcel", "trade-fair", "support", "inspection"],
+    ),
+    (
+        topics::LAND_EVENTS,
+        "land-parcel",
+        &["support", "inspection"],
+    ),
+    (topics::FAIR_EVENTS, "trade-fair", &["support"]),
+];
+
+/// The six services of the chain, running.
 pub struct Chain {
     pub cluster: Cluster,
     pub land: ServiceProcess,
     pub fair: ServiceProcess,
+    pub support: ServiceProcess,
+    pub inspection: ServiceProcess,
 }
 
 /// Where the chain's parts are: the shared stack unless a scenario gives its own.
@@ -80,7 +109,7 @@ pub struct Parts {
 }
 
 impl Chain {
-    /// Starts the four services and waits until they serve. Consumers run with static
+    /// Starts the six services and waits until they serve. Consumers run with static
     /// membership, as a Deployment's pods do, so a killed one takes its partitions back at
     /// once when it restarts.
     pub async fn start(parts: &Parts) -> Self {
@@ -98,7 +127,9 @@ impl Chain {
         extra.push(("SHUTDOWN_GRACE_MS", "0"));
         let mut land = crate::start("land-parcel", &extra).await;
         let mut fair = crate::start("trade-fair", &extra).await;
-        for service in [&mut land, &mut fair] {
+        let mut support = crate::start("support", &extra).await;
+        let mut inspection = crate::start("inspection", &extra).await;
+        for service in [&mut land, &mut fair, &mut support, &mut inspection] {
             service
                 .wait_serving(Duration::from_secs(60))
                 .await
@@ -108,6 +139,8 @@ impl Chain {
             cluster,
             land,
             fair,
+            support,
+            inspection,
         }
     }
 
@@ -130,12 +163,24 @@ impl Chain {
     }
 
     /// Every process of the chain, for faults that strike them all.
-    pub fn processes(&mut self) -> [&mut ServiceProcess; 4] {
+    pub fn processes(&mut self) -> [&mut ServiceProcess; 6] {
         [
             &mut self.cluster.census,
             &mut self.cluster.classification,
             &mut self.land,
             &mut self.fair,
+            &mut self.support,
+            &mut self.inspection,
+        ]
+    }
+
+    /// The consumers downstream of classification, for faults that strike consumers alone.
+    pub fn downstream(&mut self) -> [&mut ServiceProcess; 4] {
+        [
+            &mut self.land,
+            &mut self.fair,
+            &mut self.support,
+            &mut self.inspection,
         ]
     }
 
@@ -171,13 +216,15 @@ impl Chain {
         );
     }
 
-    /// The databases of the four services, by name; census first, classification second.
+    /// The databases of the six services, by name; census first, classification second.
     pub async fn pools(&self) -> Vec<(&'static str, PgPool)> {
         vec![
             ("census", self.census_db().await),
             ("classification", self.cluster.classification_db().await),
             ("land-parcel", connect(&self.land.database_url).await),
             ("trade-fair", connect(&self.fair.database_url).await),
+            ("support", connect(&self.support.database_url).await),
+            ("inspection", connect(&self.inspection.database_url).await),
         ]
     }
 
@@ -200,31 +247,30 @@ async fn try_pending(
     pools: &[(&'static str, PgPool)],
     workload: &Workload,
 ) -> sqlx::Result<Vec<String>> {
-    let (census, classification) = (&pools[0].1, &pools[1].1);
+    let pool = |name: &str| &pools.iter().find(|(n, _)| *n == name).expect("a service").1;
     let mut pending = Vec::new();
-    let census_events = outbox_count(census, topics::CENSUS_EVENTS).await?;
+    let census_events = outbox_count(pool("census"), topics::CENSUS_EVENTS).await?;
     if census_events != workload.events() as i64 {
         pending.push(format!("census holds {census_events} events"));
     }
-    let classified = outbox_count(classification, topics::CLASSIFICATION_EVENTS).await?;
     for (name, pool) in pools {
         let unsent = scalar(pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await?;
         if unsent != 0 {
             pending.push(format!("{name}: {unsent} outbox rows unsent"));
         }
     }
-    for (name, pool) in &pools[1..] {
-        let taken = consumed(pool, topics::CENSUS_EVENTS).await?;
-        if taken != census_events {
-            pending.push(format!("{name}: {taken} census events consumed"));
-        }
-        if *name != "classification" {
-            let taken = consumed(pool, topics::CLASSIFICATION_EVENTS).await?;
-            if taken != classified {
-                pending.push(format!("{name}: {taken} of {classified} class events"));
+    for (topic, producer, consumers) in FLOWS {
+        let published = outbox_count(pool(producer), topic).await?;
+        for consumer in consumers {
+            let taken = consumed(pool(consumer), topic).await?;
+            if taken != published {
+                pending.push(format!(
+                    "{consumer}: {taken} of {published} events of {topic}"
+                ));
             }
         }
     }
+    let classification = pool("classification");
     for (what, sql) in [
         ("periods to re-rank", "SELECT count(*) FROM dirty_periods"),
         (
@@ -237,7 +283,10 @@ async fn try_pending(
             pending.push(format!("classification: {left} {what}"));
         }
     }
-    let published = outbox_count(classification, topics::POLICY_NOTICES).await?;
+    let mut published = 0;
+    for (_, pool) in pools {
+        published += outbox_count(pool, topics::POLICY_NOTICES).await?;
+    }
     let stored = scalar(classification, "SELECT count(*) FROM notices").await?;
     if published != stored {
         pending.push(format!("{published} notices published, {stored} stored"));

@@ -1,5 +1,5 @@
-//! The whole chain under faults: census → classification → notices, and the land-parcel and
-//! trade-fair consumers, fed the same input with and without a fault, compared by the checker
+//! The whole chain under faults: census → classification → notices, and the land-parcel,
+//! trade-fair, support and inspection consumers, fed the same input with and without a fault, compared by the checker
 //! (`system_tests::checker`): nothing lost, nothing applied twice, the same final state.
 //!
 //! `make test` runs each at 400 census events; `make faults` at 10,000
@@ -172,21 +172,22 @@ async fn every_process_killed_at_once_mid_import_then_restarted_loses_nothing() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn land_and_fair_consumers_killed_while_consuming_apply_each_event_once() {
+async fn consumers_killed_while_consuming_apply_each_event_once() {
     let workload = Workload::from_env();
     let expected = reference(&workload).await;
 
     let mut chain = Chain::start(&Parts::default()).await;
     let bootstrap = testkit::stack().kafka_bootstrap.clone();
     let feeding = begin(&chain, &workload).await;
-    // Killed while busy, twice: a kill lands between some event's effect and the offset
-    // commit that follows it (the inbox's own tests stage that exact moment in-process).
+    // Land-parcel, trade-fair, support and inspection killed while busy, twice: a kill lands
+    // between some event's effect and the offset commit that follows it (the inbox's own
+    // tests stage that exact moment in-process).
     for _ in 0..2 {
-        for consumer in [&mut chain.land, &mut chain.fair] {
+        for consumer in chain.downstream() {
             consumer.kill().await;
             consumer.restart();
         }
-        for consumer in [&mut chain.land, &mut chain.fair] {
+        for consumer in chain.downstream() {
             consumer
                 .wait_serving(Duration::from_secs(60))
                 .await
@@ -196,7 +197,7 @@ async fn land_and_fair_consumers_killed_while_consuming_apply_each_event_once() 
     let over = Instant::now();
     let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, over).await;
     verdict(
-        "land-parcel and trade-fair SIGKILLed",
+        "land-parcel, trade-fair, support and inspection SIGKILLed",
         &outcome,
         &expected,
         recovered,
