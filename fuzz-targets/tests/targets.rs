@@ -27,7 +27,8 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The files of `fuzz/<kind>/<target>/`, sorted (none when the folder is missing).
+/// The committed files of `fuzz/<kind>/<target>/`, sorted (none when the folder is missing):
+/// of the corpus the `seed-*` files only, not what libFuzzer added beside them.
 fn files(kind: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = repository().join("fuzz").join(kind).join(target);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -37,6 +38,11 @@ fn files(kind: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     paths
         .into_iter()
         .filter(|p| p.is_file())
+        .filter(|p| {
+            kind != "corpus"
+                || p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+        })
         .map(|p| {
             let bytes = std::fs::read(&p).expect("a corpus file reads");
             (p, bytes)
