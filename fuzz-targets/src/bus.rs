@@ -96,85 +96,85 @@ fn period(period: Option<&haicheng_proto::common::v1::Period>) {
 
 /// Each consumer's payloads; the first byte picks the consumer and event type.
 pub fn consumer_payloads(data: &[u8]) {
-    crate::dispatch(
-        data,
-        &[
-            |b| {
-                let m = decoded::<EnterpriseRegistered>(b);
-                let _ = m.map(|m| classification::consumers::enterprise_record(m.enterprise));
-            },
-            |b| {
-                let m = decoded::<EnterpriseUpdated>(b);
-                let _ = m.map(|m| classification::consumers::enterprise_record(m.enterprise));
-            },
-            |b| {
-                let m = decoded::<CensusReturnSubmitted>(b);
-                let _ = m.map(classification::consumers::return_record);
-            },
-            |b| {
-                let m = decoded::<EnterpriseRegistered>(b);
-                let _ = m.map(|m| land_parcel::consumers::enterprise_record(m.enterprise));
-            },
-            |b| {
-                if let Some(m) = decoded::<CensusReturnSubmitted>(b) {
-                    period(m.period.as_ref());
-                }
-            },
-            |b| {
-                if let Some(m) = decoded::<EnterpriseClassified>(b) {
-                    period(m.period.as_ref());
-                    let _ = platform::Class::from_proto(m.new_class);
-                }
-            },
-            |b| {
-                let m = decoded::<EnterpriseUpdated>(b);
-                let _ = m.map(|m| trade_fair::consumers::enterprise_record(m.enterprise));
-            },
-            |b| {
-                if let Some(m) = decoded::<CensusReturnSubmitted>(b) {
-                    let code = m.period.as_ref().map(|p| p.code.as_str());
-                    let _ = trade_fair::consumers::period(code);
-                }
-            },
-            |b| {
-                let m = decoded::<EnterpriseRegistered>(b);
-                let _ = m.map(|m| support::consumers::firm(m.enterprise));
-            },
-            |b| {
-                if let Some(m) = decoded::<EnterpriseClassified>(b) {
-                    let _ = support::consumers::uscc(&m.uscc);
-                    let _ = support::consumers::period(m.period.as_ref().map(|p| p.code.as_str()));
-                }
-            },
-            |b| {
-                if let Some(m) = decoded::<PeriodPublished>(b) {
-                    let publication = m.publication.unwrap_or_default();
-                    period(publication.period.as_ref());
-                }
-            },
-            |b| {
-                let _ = decoded::<PeriodFinalized>(b);
-            },
-            |b| {
-                if let Some(m) = decoded::<CommitmentEvaluated>(b) {
-                    let _ = m
-                        .evaluation
-                        .map(|e| inspection::consumers::uscc(&e.uscc).is_ok());
-                }
-            },
-            |b| {
-                let _ = decoded::<GrantTakenBack>(b);
-            },
-            |b| {
-                let _ = decoded::<RegistrationConfirmed>(b);
-            },
-            |b| {
-                let _ = decoded::<RegistrationCancelled>(b);
-            },
-            |b| {
-                let m = decoded::<EnterpriseUpdated>(b);
-                let _ = m.map(|m| inspection::consumers::census_record(m.enterprise));
-            },
-        ],
-    );
+    crate::dispatch(data, &PAYLOADS);
 }
+
+/// The consumers' event types and what each handler makes of one, in selector order.
+const PAYLOADS: [crate::Target; 17] = [
+    |b| {
+        let m = decoded::<EnterpriseRegistered>(b);
+        let _ = m.map(|m| classification::consumers::enterprise_record(m.enterprise));
+    },
+    |b| {
+        let m = decoded::<EnterpriseUpdated>(b);
+        let _ = m.map(|m| classification::consumers::enterprise_record(m.enterprise));
+    },
+    |b| {
+        let m = decoded::<CensusReturnSubmitted>(b);
+        let _ = m.map(classification::consumers::return_record);
+    },
+    |b| {
+        let m = decoded::<EnterpriseRegistered>(b);
+        let _ = m.map(|m| land_parcel::consumers::enterprise_record(m.enterprise));
+    },
+    |b| {
+        if let Some(m) = decoded::<CensusReturnSubmitted>(b) {
+            period(m.period.as_ref());
+        }
+    },
+    |b| {
+        if let Some(m) = decoded::<EnterpriseClassified>(b) {
+            period(m.period.as_ref());
+            let _ = platform::Class::from_proto(m.new_class);
+        }
+    },
+    |b| {
+        let m = decoded::<EnterpriseUpdated>(b);
+        let _ = m.map(|m| trade_fair::consumers::enterprise_record(m.enterprise));
+    },
+    |b| {
+        if let Some(m) = decoded::<CensusReturnSubmitted>(b) {
+            let code = m.period.as_ref().map(|p| p.code.as_str());
+            let _ = trade_fair::consumers::period(code);
+        }
+    },
+    |b| {
+        let m = decoded::<EnterpriseRegistered>(b);
+        let _ = m.map(|m| support::consumers::firm(m.enterprise));
+    },
+    |b| {
+        if let Some(m) = decoded::<EnterpriseClassified>(b) {
+            let _ = support::consumers::uscc(&m.uscc);
+            let _ = support::consumers::period(m.period.as_ref().map(|p| p.code.as_str()));
+        }
+    },
+    |b| {
+        if let Some(m) = decoded::<PeriodPublished>(b) {
+            let publication = m.publication.unwrap_or_default();
+            period(publication.period.as_ref());
+        }
+    },
+    |b| {
+        let _ = decoded::<PeriodFinalized>(b);
+    },
+    |b| {
+        if let Some(m) = decoded::<CommitmentEvaluated>(b) {
+            let _ = m
+                .evaluation
+                .map(|e| inspection::consumers::uscc(&e.uscc).is_ok());
+        }
+    },
+    |b| {
+        let _ = decoded::<GrantTakenBack>(b);
+    },
+    |b| {
+        let _ = decoded::<RegistrationConfirmed>(b);
+    },
+    |b| {
+        let _ = decoded::<RegistrationCancelled>(b);
+    },
+    |b| {
+        let m = decoded::<EnterpriseUpdated>(b);
+        let _ = m.map(|m| inspection::consumers::census_record(m.enterprise));
+    },
+];
