@@ -20,6 +20,7 @@ pub mod fixtures;
 pub mod land;
 pub mod load;
 pub mod notices;
+pub mod overload;
 pub mod rerank;
 pub mod rerank_db;
 pub mod services;
@@ -61,6 +62,7 @@ pub const ROWS: &[&str] = &[
     "rerank",
     "rerank-db",
     "notice",
+    "overload",
     "land",
     "fair",
     "support",
@@ -87,6 +89,8 @@ struct Counts {
     support_firms: usize,
     /// Returns of the notice latency row.
     notice: notices::Load,
+    /// The overload row: its firms, streams and times.
+    overload: overload::Load,
 }
 
 impl Counts {
@@ -110,6 +114,16 @@ impl Counts {
                     rate: 30,
                     time: Duration::from_secs(3),
                 },
+                overload: overload::Load {
+                    firms: 200,
+                    streams: 20,
+                    peak: Bounds {
+                        callers: CALLERS,
+                        requests: 200,
+                        time: Duration::from_secs(5),
+                    },
+                    time: Duration::from_secs(2),
+                },
             }
         } else {
             Self {
@@ -129,6 +143,16 @@ impl Counts {
                     firms: 10_000,
                     rate: 500,
                     time: Duration::from_secs(60),
+                },
+                overload: overload::Load {
+                    firms: 10_000,
+                    streams: 1_000,
+                    peak: Bounds {
+                        callers: CALLERS,
+                        requests: 30_000,
+                        time: Duration::from_secs(15),
+                    },
+                    time: Duration::from_secs(15),
                 },
             }
         }
@@ -265,6 +289,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         record(
             "census return → department notice",
             notices::run(&options.bin_dir, &extra, counts.notice).await,
+        );
+    }
+    if wants("overload") {
+        // A census and a classification of its own, the streams on that classification.
+        record(
+            "SubmitReturn at twice its peak",
+            overload::run(&options.bin_dir, &extra, counts.overload).await,
         );
     }
     if wants("land") {

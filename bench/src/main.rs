@@ -14,7 +14,7 @@ struct Args {
     /// Where the census and classification binaries are (default: beside this one).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
-    /// Only these rows (comma-separated): health, submit, file, import, relay, consumer, rerank-db, notice, land, fair, support, rerank.
+    /// Only these rows (comma-separated): health, submit, file, import, relay, consumer, rerank-db, notice, overload, land, fair, support, rerank.
     #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(haicheng_bench::ROWS))]
     only: Vec<String>,
     /// An extra variable for both services (repeatable), to try a setting: `--env OUTBOX_BATCH_SIZE=1000`.

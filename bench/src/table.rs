@@ -47,6 +47,8 @@ pub enum Target {
     MemoryAtMost(f64),
     /// p99 latency at most this multiple of the limit's p99.
     P99AtMost(f64),
+    /// The ratio of the p99 latencies, reported only (no bound is set yet).
+    P99Report,
     /// Reported only.
     Report,
 }
@@ -76,7 +78,9 @@ impl Row {
             (Target::AtLeast(_), Some(limit)) => Some(self.platform.rate / limit.rate),
             (Target::SlowerAtMost(_), Some(limit)) => Some(limit.rate / self.platform.rate),
             (Target::MemoryAtMost(_), _) => Some(self.platform.rate),
-            (Target::P99AtMost(_), Some(limit)) => Some(self.platform.p99_ms / limit.p99_ms),
+            (Target::P99AtMost(_) | Target::P99Report, Some(limit)) => {
+                Some(self.platform.p99_ms / limit.p99_ms)
+            }
             _ => None,
         }
     }
@@ -89,7 +93,7 @@ impl Row {
             Target::SlowerAtMost(max) | Target::MemoryAtMost(max) | Target::P99AtMost(max) => {
                 Some(ratio <= max)
             }
-            Target::Report => None,
+            Target::Report | Target::P99Report => None,
         }
     }
 
@@ -123,6 +127,7 @@ pub fn summary(row: &Row) -> String {
     match (row.ratio(), row.met()) {
         _ if !row.note.is_empty() && row.note.starts_with("failed") => row.note.clone(),
         (Some(ratio), Some(met)) => format!("{ratio:.2} ({})", if met { "met" } else { "not met" }),
+        (Some(ratio), None) => format!("{ratio:.2} (reported)"),
         _ => format!("{:.0}/s", row.platform.rate),
     }
 }
@@ -150,6 +155,7 @@ pub fn print(rows: &[Row]) -> String {
         };
         let ratio = match (row.target, row.ratio()) {
             (Target::MemoryAtMost(_), _) | (_, None) => "—".to_string(),
+            (Target::P99Report, Some(r)) => format!("p99 {r:.2}×"),
             (_, Some(r)) => format!("{r:.2}×"),
         };
         let target = match row.target {
@@ -157,7 +163,7 @@ pub fn print(rows: &[Row]) -> String {
             Target::SlowerAtMost(x) => format!("≤ {x}× the time"),
             Target::MemoryAtMost(x) => format!("≤ {x} MiB"),
             Target::P99AtMost(x) => format!("p99 ≤ {x}× the limit's"),
-            Target::Report => "report".to_string(),
+            Target::Report | Target::P99Report => "report".to_string(),
         };
         let met = match row.met() {
             Some(true) => "yes",
@@ -242,6 +248,10 @@ mod tests {
         assert_eq!(row.met(), Some(false));
         row.target = Target::Report;
         assert_eq!(row.met(), None);
+        row.target = Target::P99Report;
+        row.platform.p99_ms = 8.0;
+        assert_eq!((row.ratio(), row.met()), (Some(4.0), None));
+        assert!(print(&[row]).contains("| p99 4.00× | report | — |"));
     }
 
     #[test]
