@@ -201,19 +201,43 @@ impl Chain {
     }
 
     /// Waits until every part has done all it will do with the workload: census published
-    /// everything, each consumer took in every census and classification event, classification
-    /// re-ranked, notified and stored every notice it published.
-    pub async fn settle(&self, workload: &Workload, what: &str) {
+    /// everything, each consumer took in every event of its topics, classification
+    /// re-ranked, notified and stored every notice published. A process that exits meanwhile
+    /// (a fatal Kafka error ends a service, by design) is started again, as Kubernetes
+    /// would; returns the names of those restarted.
+    pub async fn settle(&mut self, workload: &Workload, what: &str) -> Vec<&'static str> {
         let pools = self.pools().await;
-        let done = wait_until(Duration::from_secs(300), || async {
-            pending(&pools, workload).await.is_empty()
-        })
-        .await;
-        assert!(
-            done,
-            "{what} did not settle: {:?}",
-            pending(&pools, workload).await
-        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        let mut restarted = Vec::new();
+        loop {
+            restarted.extend(self.restart_exited());
+            let pending = pending(&pools, workload).await;
+            if pending.is_empty() {
+                return restarted;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} did not settle: {pending:?} (restarted: {restarted:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts again every process of the chain that has exited; returns their names.
+    fn restart_exited(&mut self) -> Vec<&'static str> {
+        let mut restarted = Vec::new();
+        for process in self.processes() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                eprintln!(
+                    "{} exited ({status}); started again, as Kubernetes would; its log: {}",
+                    process.name,
+                    process.log.display()
+                );
+                process.restart();
+                restarted.push(process.name);
+            }
+        }
+        restarted
     }
 
     /// The databases of the six services, by name; census first, classification second.

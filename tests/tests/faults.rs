@@ -33,18 +33,38 @@ fn hold() -> Duration {
 
 /// The same workload without a fault, on the shared stack: the reference.
 async fn reference(workload: &Workload) -> Outcome {
-    let chain = Chain::start(&Parts::default()).await;
+    let mut chain = Chain::start(&Parts::default()).await;
     chain.feed(workload).await;
-    chain.settle(workload, "the fault-free run").await;
+    let restarted = chain.settle(workload, "the fault-free run").await;
+    assert_eq!(
+        restarted,
+        Vec::<&str>::new(),
+        "nothing exits without a fault"
+    );
     Outcome::collect(&chain, workload, &testkit::stack().kafka_bootstrap).await
 }
 
+/// How a run under a fault ended: what it did, how long it took to settle after the fault,
+/// and the processes that exited on their own and were started again.
+struct Run {
+    outcome: Outcome,
+    recovered: Duration,
+    restarted: Vec<&'static str>,
+}
+
 /// Asserts the run under `fault` lost nothing, applied nothing twice and ended where the
-/// reference did; prints (and files) the verdict.
-fn verdict(fault: &str, outcome: &Outcome, reference: &Outcome, recovered: Duration) {
+/// reference did; prints (and files) the verdict. No process may exit on its own unless
+/// `exits_allowed` (a fatal Kafka error ends a service by design, and a network fault can
+/// cause one: the verdict names them).
+fn verdict(fault: &str, run: &Run, reference: &Outcome, exits_allowed: bool) {
+    let Run {
+        outcome,
+        recovered,
+        restarted,
+    } = run;
     let differences = outcome.differences(reference);
     let line = format!(
-        "{fault}: {}; differences from the fault-free run {}; settled {:.1} s after the fault ended",
+        "{fault}: {}; differences from the fault-free run {}; settled {:.1} s after the fault ended; exited and restarted: {restarted:?}",
         outcome.summary(),
         differences.len(),
         recovered.as_secs_f64()
@@ -65,6 +85,10 @@ fn verdict(fault: &str, outcome: &Outcome, reference: &Outcome, recovered: Durat
         &outcome.problems[..outcome.problems.len().min(20)]
     );
     assert!(differences.is_empty(), "{fault}: {differences:?}");
+    assert!(
+        exits_allowed || restarted.is_empty(),
+        "{fault}: no process should exit on its own: {restarted:?}"
+    );
 }
 
 /// Feeds `workload` in the background and returns once the consumers are a third of the
@@ -76,21 +100,22 @@ async fn begin(chain: &Chain, workload: &Workload) -> tokio::task::JoinHandle<()
 }
 
 /// After the fault (over at `over`): the import completes, the chain settles; returns what it
-/// did and how long it took to settle after the fault.
+/// did, how long it took to settle after the fault, and what exited on its own meanwhile.
 async fn finish(
-    chain: &Chain,
+    chain: &mut Chain,
     workload: &Workload,
     bootstrap: &str,
     feeding: tokio::task::JoinHandle<()>,
     over: Instant,
-) -> (Outcome, Duration) {
+) -> Run {
     feeding.await.expect("the import");
-    chain.settle(workload, "the run under the fault").await;
+    let restarted = chain.settle(workload, "the run under the fault").await;
     let recovered = over.elapsed();
-    (
-        Outcome::collect(chain, workload, bootstrap).await,
+    Run {
+        outcome: Outcome::collect(chain, workload, bootstrap).await,
         recovered,
-    )
+        restarted,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,14 +129,14 @@ async fn the_broker_killed_for_a_while_mid_run_loses_nothing_and_applies_nothing
         kafka_bootstrap: Some(broker.bootstrap()),
         ..Parts::default()
     };
-    let chain = Chain::start(&parts).await;
+    let mut chain = Chain::start(&parts).await;
     let bootstrap = broker.bootstrap();
     let feeding = begin(&chain, &workload).await;
     broker.kill();
     tokio::time::sleep(hold()).await; // the fault's length, not a wait for a condition
     broker.start();
-    let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, Instant::now()).await;
-    verdict("broker killed", &outcome, &expected, recovered);
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, Instant::now()).await;
+    verdict("broker killed", &run, &expected, true);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -131,18 +156,18 @@ async fn classification_s_postgres_crashed_mid_run_loses_nothing_and_applies_not
         classification_database: Some(replace_database(&admin_url, "classification_faults")),
         ..Parts::default()
     };
-    let chain = Chain::start(&parts).await;
+    let mut chain = Chain::start(&parts).await;
     let bootstrap = testkit::stack().kafka_bootstrap.clone();
     let feeding = begin(&chain, &workload).await;
     postgres.crash();
     tokio::time::sleep(hold()).await; // the fault's length, not a wait for a condition
     postgres.restart();
-    let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, Instant::now()).await;
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, Instant::now()).await;
     verdict(
         "classification's PostgreSQL -m immediate",
-        &outcome,
+        &run,
         &expected,
-        recovered,
+        false,
     );
 }
 
@@ -167,8 +192,8 @@ async fn every_process_killed_at_once_mid_import_then_restarted_loses_nothing() 
             .await
             .expect("serving again after the kill");
     }
-    let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, over).await;
-    verdict("every process SIGKILLed", &outcome, &expected, recovered);
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, over).await;
+    verdict("every process SIGKILLed", &run, &expected, false);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,12 +220,12 @@ async fn consumers_killed_while_consuming_apply_each_event_once() {
         }
     }
     let over = Instant::now();
-    let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, over).await;
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, over).await;
     verdict(
         "land-parcel, trade-fair, support and inspection SIGKILLed",
-        &outcome,
+        &run,
         &expected,
-        recovered,
+        false,
     );
 }
 
@@ -209,7 +234,7 @@ async fn a_replay_of_census_s_outbox_from_the_start_while_consumers_run_applies_
     let workload = Workload::from_env();
     let expected = reference(&workload).await;
 
-    let chain = Chain::start(&Parts::default()).await;
+    let mut chain = Chain::start(&Parts::default()).await;
     let bootstrap = testkit::stack().kafka_bootstrap.clone();
     let census = chain.census_db().await;
     let feeding = begin(&chain, &workload).await;
@@ -217,18 +242,18 @@ async fn a_replay_of_census_s_outbox_from_the_start_while_consumers_run_applies_
         .await
         .expect("replaying")
         .rows;
-    let (outcome, recovered) = finish(&chain, &workload, &bootstrap, feeding, Instant::now()).await;
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, Instant::now()).await;
     assert!(replayed > 0, "the replay re-queued the events sent so far");
-    let copies = outcome.wire[topics::CENSUS_EVENTS].copies as i64;
+    let copies = run.outcome.wire[topics::CENSUS_EVENTS].copies as i64;
     assert!(
         copies >= replayed,
         "the replayed events are on the broker twice: {copies} copies, {replayed} replayed"
     );
     verdict(
         "census's outbox replayed from the start",
-        &outcome,
+        &run,
         &expected,
-        recovered,
+        false,
     );
 }
 
@@ -248,36 +273,30 @@ async fn a_slow_lossy_link_to_the_broker_loses_nothing_and_applies_nothing_twice
         kafka_bootstrap: Some(bootstrap.clone()),
         ..Parts::default()
     };
-    let chain = Chain::start(&parts).await;
+    let mut chain = Chain::start(&parts).await;
     proxy.set(Fault::Lossy {
         latency: Duration::from_millis(200),
         reset_every: 25,
     });
     let feeding = chain.feed_in_background(&workload).await;
-    feeding.await.expect("the import");
-    // Lossy until census has sent every event through it, then a clean link to settle.
+    // Lossy until census has sent every event of the workload through it, or for a minute at
+    // most (at 10,000 events the link is slower than the import): then a clean link to settle.
     let census = chain.census_db().await;
-    let sent = wait_until(Duration::from_secs(300), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&census)
-            .await
-            .is_ok_and(|unsent| unsent == 0)
+    let events = workload.events() as i64;
+    wait_until(Duration::from_secs(60), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL) FROM outbox",
+        )
+        .fetch_one(&census)
+        .await
+        .is_ok_and(|sent| sent == events)
     })
     .await;
-    assert!(sent, "census sent every event over the lossy link");
     let resets = proxy.resets();
     proxy.set(Fault::None);
-    let over = Instant::now();
-    chain.settle(&workload, "the run over a lossy link").await;
-    let recovered = over.elapsed();
-    let outcome = Outcome::collect(&chain, &workload, &bootstrap).await;
+    let run = finish(&mut chain, &workload, &bootstrap, feeding, Instant::now()).await;
     assert!(resets > 0, "the link did cut connections");
-    verdict(
-        "slow lossy link to the broker",
-        &outcome,
-        &expected,
-        recovered,
-    );
+    verdict("slow lossy link to the broker", &run, &expected, true);
 }
 
 /// "The commit succeeded but the caller saw a timeout": the proxy in front of census lets
