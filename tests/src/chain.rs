@@ -36,20 +36,7 @@ impl Workload {
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(DEFAULT_EVENTS);
         let firms = usccs((events / (1 + YEARS.len())).max(10));
-        let mut rows = Vec::new();
-        for (y, year) in YEARS.enumerate() {
-            for (i, uscc) in firms.iter().enumerate() {
-                let tax = 500 + ((i * 7_919 + y * 104_729) % 5_000) as i64;
-                rows.push(ImportReturnsRow {
-                    row_number: rows.len() as i64 + 1,
-                    client_request_id: format!("fault-{year}-{i}"),
-                    uscc: uscc.clone(),
-                    period: testkit::period(&year.to_string()),
-                    indicators: Some(indicators(tax)),
-                    sources: None,
-                });
-            }
-        }
+        let rows = scattered_returns(&firms, YEARS, "fault");
         Self { firms, rows }
     }
 
@@ -89,6 +76,30 @@ pub const FLOWS: [(&str, &str, &[&str]); 4] = [
     ),
     (topics::FAIR_EVENTS, "trade-fair", &["support"]),
 ];
+
+/// A return of every firm for every year of `years`, the same figures but for a tax per mu
+/// scattered over 500..5,500 yuan, each with its request id `<id_prefix>-<year>-<firm>`.
+pub fn scattered_returns(
+    firms: &[String],
+    years: Range<i32>,
+    id_prefix: &str,
+) -> Vec<ImportReturnsRow> {
+    let mut rows = Vec::new();
+    for (y, year) in years.enumerate() {
+        for (i, uscc) in firms.iter().enumerate() {
+            let tax = 500 + ((i * 7_919 + y * 104_729) % 5_000) as i64;
+            rows.push(ImportReturnsRow {
+                row_number: rows.len() as i64 + 1,
+                client_request_id: format!("{id_prefix}-{year}-{i}"),
+                uscc: uscc.clone(),
+                period: testkit::period(&year.to_string()),
+                indicators: Some(indicators(tax)),
+                sources: None,
+            });
+        }
+    }
+    rows
+}
 
 /// The six services of the chain, running.
 pub struct Chain {

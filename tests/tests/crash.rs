@@ -8,8 +8,9 @@ use haicheng_proto::{census::v1::ImportReturnsRow, policy::v1::SupportPolicyNoti
 use prost::Message;
 use sqlx::PgPool;
 use system_tests::{
+    chain::scattered_returns,
     checker::{class_change_problems, notice_problems},
-    cluster::{Cluster, indicators, usccs},
+    cluster::{Cluster, usccs},
 };
 use testkit::wait_until;
 
@@ -18,21 +19,7 @@ const YEARS: std::ops::Range<i32> = 2018..2026;
 
 /// 250 firms × 8 years = 2,000 returns with scattered tax per mu.
 fn rows(firms: &[String]) -> Vec<ImportReturnsRow> {
-    let mut rows = Vec::new();
-    for (y, year) in YEARS.enumerate() {
-        for (i, uscc) in firms.iter().enumerate() {
-            let tax = 500 + ((i * 7_919 + y * 104_729) % 5_000) as i64;
-            rows.push(ImportReturnsRow {
-                row_number: rows.len() as i64 + 1,
-                client_request_id: format!("crash-{year}-{i}"),
-                uscc: uscc.clone(),
-                period: testkit::period(&year.to_string()),
-                indicators: Some(indicators(tax)),
-                sources: None,
-            });
-        }
-    }
-    rows
+    scattered_returns(firms, YEARS, "crash")
 }
 
 async fn scalar(pool: &PgPool, sql: &'static str) -> i64 {
