@@ -140,7 +140,27 @@ impl Outcome {
                 .read_models
                 .insert(format!("{service}.{table}"), rows);
         }
-        let prefix = &chain.cluster.prefix;
+        outcome
+            .follow_topics(&pools, &chain.cluster.prefix, bootstrap)
+            .await;
+        let classification = &pools["classification"];
+        outcome
+            .problems
+            .extend(class_change_problems(classification, &outcome.classes).await);
+        outcome
+            .problems
+            .extend(notice_problems(classification, &outcome.classes).await);
+        outcome
+    }
+
+    /// Follows every topic of the chain: each event of a producer's outbox on the broker
+    /// (under `prefix`) and in the inbox of each of its consumers.
+    async fn follow_topics(
+        &mut self,
+        pools: &BTreeMap<&str, PgPool>,
+        prefix: &str,
+        bootstrap: &str,
+    ) {
         let mut notices = BTreeSet::new();
         for pool in pools.values() {
             notices.extend(event_ids(pool, topics::POLICY_NOTICES).await);
@@ -159,14 +179,14 @@ impl Outcome {
                 let taken = taken_in(&pools[consumer], topic).await;
                 let missing = sent.difference(&taken).count();
                 if missing > 0 {
-                    outcome.problems.push(format!(
+                    self.problems.push(format!(
                         "{consumer} never took in {missing} of {} events of {topic}",
                         sent.len()
                     ));
                 }
             }
             if sent.is_empty() {
-                outcome.wire.insert(topic, Wire::default());
+                self.wire.insert(topic, Wire::default());
                 continue;
             }
             let on_wire =
@@ -174,7 +194,7 @@ impl Outcome {
                     .await;
             let lost = sent.iter().filter(|id| !on_wire.contains_key(*id)).count();
             let copies = on_wire.values().map(|n| n - 1).sum();
-            outcome.wire.insert(
+            self.wire.insert(
                 topic,
                 Wire {
                     sent: sent.len(),
@@ -183,19 +203,10 @@ impl Outcome {
                 },
             );
             if lost > 0 {
-                outcome
-                    .problems
+                self.problems
                     .push(format!("{lost} events of {topic} never reached the broker"));
             }
         }
-        let classification = &pools["classification"];
-        outcome
-            .problems
-            .extend(class_change_problems(classification, &outcome.classes).await);
-        outcome
-            .problems
-            .extend(notice_problems(classification, &outcome.classes).await);
-        outcome
     }
 
     /// Where this run differs from `reference`, a fault-free run of the same input.
