@@ -5,13 +5,19 @@
 
 use std::{ops::Range, time::Duration};
 
-use haicheng_proto::{census::v1::ImportReturnsRow, topics};
+use haicheng_proto::{
+    census::v1::ImportReturnsRow,
+    fair::v1::{CreateFairRequest, fair_service_client::FairServiceClient},
+    land::v1::land_service_client::LandServiceClient,
+    topics,
+};
 use sqlx::PgPool;
-use testkit::wait_until;
+use testkit::{wait_until, with_token};
 
 use crate::{
     ServiceProcess,
     cluster::{Cluster, indicators, usccs},
+    fixtures,
 };
 
 /// Census events a scenario feeds when `HAICHENG_FAULT_EVENTS` does not say (`make faults`
@@ -19,6 +25,8 @@ use crate::{
 const DEFAULT_EVENTS: usize = 400;
 /// Years of returns per firm: each firm makes one registration and this many returns.
 const YEARS: Range<i32> = 2022..2025;
+/// One firm in this many holds a land grant, whose returns land-parcel evaluates.
+const GRANT_EVERY: usize = 10;
 
 /// The input of a run: firms registered one by one, then their returns in one import.
 #[derive(Clone)]
@@ -159,6 +167,7 @@ impl Chain {
     /// sent again whole (idempotent on each row's request id) until it completes.
     pub async fn feed(&self, workload: &Workload) {
         self.cluster.register(&workload.firms).await;
+        self.prepare(workload).await;
         let census = self.cluster.census.endpoint();
         let rows = workload.rows.clone();
         import_until_done(census, rows).await;
@@ -168,9 +177,30 @@ impl Chain {
     /// so a scenario can strike while it runs.
     pub async fn feed_in_background(&self, workload: &Workload) -> tokio::task::JoinHandle<()> {
         self.cluster.register(&workload.firms).await;
+        self.prepare(workload).await;
         let census = self.cluster.census.endpoint();
         let rows = workload.rows.clone();
         tokio::spawn(import_until_done(census, rows))
+    }
+
+    /// What the returns meet, set up between the registrations and the import: an open
+    /// external fair (trade-fair invites its class A firms) and a standard grant to one firm
+    /// in ten (land-parcel evaluates their returns against the grant's commitments).
+    async fn prepare(&self, workload: &Workload) {
+        FairServiceClient::new(self.fair.channel().await)
+            .create_fair(with_token(
+                "dev-commerce",
+                CreateFairRequest {
+                    fair: Some(fixtures::open_fair()),
+                },
+            ))
+            .await
+            .expect("opening a fair");
+        let land = LandServiceClient::new(self.land.channel().await);
+        for (i, uscc) in workload.firms.iter().enumerate().step_by(GRANT_EVERY) {
+            let parcel = fixtures::register_parcel(&land, format!("FAULT-{i:05}")).await;
+            fixtures::wait_for_grant(&land, fixtures::grant_request(&parcel, uscc)).await;
+        }
     }
 
     /// Every process of the chain, for faults that strike them all.

@@ -43,9 +43,21 @@ pub struct Outcome {
     pub problems: Vec<String>,
 }
 
-/// A read model: the service, the table and the columns that the events alone decide (no
-/// times of arrival).
-const READ_MODELS: [(&str, &str, &str); 10] = [
+/// A read model: the service, the table (and filter) and the columns that the events alone
+/// decide (no times of arrival).
+const READ_MODELS: [(&str, &str, &str); 12] = [
+    (
+        "land-parcel",
+        "evaluations",
+        "uscc || ' ' || year || ' ' || revision || ' ' || outcome || ' ' || all_met || ' ' || damages_fen",
+    ),
+    (
+        "trade-fair",
+        // A withdrawn invitation depends on the classes a firm passed through on the way,
+        // which a re-rank's timing decides; the invitations in force do not.
+        "invitations WHERE status <> 'withdrawn'",
+        "uscc || ' ' || status",
+    ),
     (
         "land-parcel",
         "census_returns",

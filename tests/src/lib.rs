@@ -9,6 +9,7 @@
 pub mod chain;
 pub mod checker;
 pub mod cluster;
+pub mod fixtures;
 pub mod otlp;
 
 use std::sync::OnceLock;

@@ -67,36 +67,7 @@ async fn a_census_return_that_lifts_a_firm_into_a_leads_to_its_invitation() {
         .await
         .expect("trade-fair serves");
     let mut fairs = FairServiceClient::new(trade_fair.channel().await);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64;
-    // A timestamp `offset` seconds from now (the type is prost's, named through the field).
-    let at = |offset: i64| {
-        let mut t = pb::Fair::default().starts_at.unwrap_or_default();
-        t.seconds = now + offset;
-        Some(t)
-    };
-    const DAY: i64 = 86_400;
-    let plan = pb::Fair {
-        name: "China Import and Export Fair, phase 3".into(),
-        kind: pb::FairKind::CantonFair as i32,
-        city: "Guangzhou".into(),
-        venue: "Pazhou complex".into(),
-        market: pb::Market::TraditionalExport as i32,
-        starts_at: at(30 * DAY),
-        ends_at: at(35 * DAY),
-        registration_opens_at: at(-3_600),
-        registration_closes_at: at(7 * DAY),
-        allocation_mode: pb::AllocationMode::Scored as i32,
-        inventory: vec![pb::BoothInventory {
-            booth_type: pb::BoothType::Standard as i32,
-            capacity: 30,
-            fee_fen: 2_000_000,
-            taken: 0,
-        }],
-        ..Default::default()
-    };
+    let plan = system_tests::fixtures::open_fair();
     let fair = fairs
         .create_fair(with_token(
             "dev-commerce",

@@ -41,7 +41,19 @@ async fn reference(workload: &Workload) -> Outcome {
         Vec::<&str>::new(),
         "nothing exits without a fault"
     );
-    Outcome::collect(&chain, workload, &testkit::stack().kafka_bootstrap).await
+    let outcome = Outcome::collect(&chain, workload, &testkit::stack().kafka_bootstrap).await;
+    // The comparison means something only if the run evaluated grants and invited firms.
+    for table in [
+        "land-parcel.evaluations",
+        "trade-fair.invitations WHERE status <> 'withdrawn'",
+        "support.classes",
+        "inspection.firms",
+    ] {
+        let rows = outcome.read_models[table].len();
+        assert!(rows > 0, "the reference run has no rows in {table}");
+        println!("reference: {rows} rows in {table}");
+    }
+    outcome
 }
 
 /// How a run under a fault ended: what it did, how long it took to settle after the fault,

@@ -7,47 +7,18 @@ use std::time::Duration;
 
 use haicheng_proto::{
     census::v1::SubmitReturnRequest,
-    common::v1::{Department, Park},
+    common::v1::Department,
     land::v1::{self as pb, land_service_client::LandServiceClient},
     policy::v1::{SupportPolicyNotice, WatchNoticesRequest},
 };
 use system_tests::{
     cluster::{Cluster, indicators, usccs},
+    fixtures::{grant_request, register_parcel, wait_for_grant},
     otlp::SpanCollector,
 };
 use testkit::with_token;
 use tokio_stream::StreamExt;
-use tonic::{Code, transport::Channel};
-
-/// A standard grant of `parcel` whose production check is long past, committing far more tax
-/// per mu than any test return reports.
-fn grant_request(parcel: &pb::Parcel, uscc: &str) -> pb::GrantParcelRequest {
-    pb::GrantParcelRequest {
-        parcel_id: parcel.id.clone(),
-        expected_version: 0,
-        uscc: uscc.into(),
-        supply: Some(pb::SupplyTerms {
-            mode: pb::SupplyMode::StandardTransfer as i32,
-            term_years: 50,
-            price_fen: 5_000_000_000,
-            ..Default::default()
-        }),
-        contract: Some(pb::Contract {
-            deposit_fen: 0,
-            signed_on: "2020-01-01".into(),
-            start_by: "2020-06-01".into(),
-            complete_by: "2021-06-01".into(),
-            production_check_on: "2023-06-01".into(),
-        }),
-        commitments: Some(pb::Commitments {
-            investment_fen_per_mu: 100_000_000,
-            output_fen_per_mu: 10_000_000,
-            tax_fen_per_mu: 100_000_000,
-            plot_ratio_milli: 1_000,
-            energy_tce_per_wan_yuan: None,
-        }),
-    }
-}
+use tonic::transport::Channel;
 
 /// Land notices on a department's watch stream until it has been quiet for `quiet`.
 async fn land_notices(
@@ -111,45 +82,13 @@ async fn a_short_return_of_a_grant_holder_reaches_natural_resources_once_in_the_
     land.wait_serving(Duration::from_secs(60))
         .await
         .expect("land-parcel serves");
-    let mut client: LandServiceClient<Channel> = LandServiceClient::new(land.channel().await);
+    let client: LandServiceClient<Channel> = LandServiceClient::new(land.channel().await);
 
     let firm = usccs(1);
     cluster.register(&firm).await;
-    let parcel = client
-        .register_parcel(with_token(
-            "dev-natural-resources",
-            pb::RegisterParcelRequest {
-                id: format!("SYS-{}", &firm[0][10..16]),
-                park: Park::Ganwang as i32,
-                land_use: pb::LandUse::Industrial as i32,
-                area_centi_mu: 5_000,
-                plot_ratio_min_milli: 800,
-                plot_ratio_max_milli: 3_000,
-                location: "system test".into(),
-            },
-        ))
-        .await
-        .expect("registering a parcel")
-        .into_inner()
-        .parcel
-        .expect("the parcel");
+    let parcel = register_parcel(&client, format!("SYS-{}", &firm[0][10..16])).await;
     // The grant succeeds once land-parcel has the firm from the census events.
-    let granted = testkit::wait_until(Duration::from_secs(60), || {
-        let mut client = client.clone();
-        let request = grant_request(&parcel, &firm[0]);
-        async move {
-            match client
-                .grant_parcel(with_token("dev-natural-resources", request))
-                .await
-            {
-                Ok(_) => true,
-                Err(status) if status.code() == Code::FailedPrecondition => false,
-                Err(status) => panic!("the grant failed: {status:?}"),
-            }
-        }
-    })
-    .await;
-    assert!(granted, "the firm reached land-parcel and got the parcel");
+    wait_for_grant(&client, grant_request(&parcel, &firm[0])).await;
 
     let trace_id = "5cf92f3577b34da6a3ce929d0e0e4737";
     let mut request = with_token(
@@ -250,24 +189,7 @@ async fn an_idle_parcel_reaches_its_fee_and_two_years_on_a_take_back_support_rea
 
     let firm = usccs(1);
     cluster.register(&firm).await;
-    let parcel = client
-        .register_parcel(with_token(
-            nr,
-            pb::RegisterParcelRequest {
-                id: format!("IDLE-{}", &firm[0][10..16]),
-                park: Park::Ganwang as i32,
-                land_use: pb::LandUse::Industrial as i32,
-                area_centi_mu: 5_000,
-                plot_ratio_min_milli: 800,
-                plot_ratio_max_milli: 3_000,
-                location: "system test".into(),
-            },
-        ))
-        .await
-        .expect("registering a parcel")
-        .into_inner()
-        .parcel
-        .expect("the parcel");
+    let parcel = register_parcel(&client, format!("IDLE-{}", &firm[0][10..16])).await;
     let [signed, start, complete, check, two_years_on] = idle_contract_dates();
     let mut request = grant_request(&parcel, &firm[0]);
     request.contract = Some(pb::Contract {
@@ -356,31 +278,4 @@ async fn an_idle_parcel_reaches_its_fee_and_two_years_on_a_take_back_support_rea
     let mut cluster = cluster;
     assert!(cluster.classification.terminate().await.success());
     assert!(cluster.census.terminate().await.success());
-}
-
-/// Grants once land-parcel has the firm from the census events.
-async fn wait_for_grant(
-    client: &LandServiceClient<Channel>,
-    request: pb::GrantParcelRequest,
-) -> pb::Grant {
-    let mut granted = None;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while granted.is_none() {
-        match client
-            .clone()
-            .grant_parcel(with_token("dev-natural-resources", request.clone()))
-            .await
-        {
-            Ok(reply) => granted = reply.into_inner().grant,
-            Err(status) if status.code() == Code::FailedPrecondition => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "the firm never reached land-parcel: {status:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(status) => panic!("the grant failed: {status:?}"),
-        }
-    }
-    granted.expect("a grant")
 }
