@@ -29,9 +29,6 @@ use haicheng_proto::{
 use hdrhistogram::Histogram;
 use testkit::{period, process::ServiceProcess, with_token};
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
 
 use crate::{
     CONNECTIONS,
@@ -124,11 +121,12 @@ async fn measure(
     let rate = 2.0 * peak.per_second();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let health = tokio::spawn(check_health(
-        [
+    let health = tokio::spawn(testkit::poll_health(
+        vec![
             census.channels(1).await?.remove(0),
             classification.channels(1).await?.remove(0),
         ],
+        HEALTH_EVERY,
         stop.clone(),
     ));
     let overload = open_loop(&channels, rate, load.time, move |sequence| {
@@ -213,30 +211,6 @@ async fn open_streams(
         });
     }
     Ok(open)
-}
-
-/// Health checks of each channel's service in turn until `stop`: the SERVING answers, and
-/// every other answer.
-async fn check_health(channels: [Channel; 2], stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
-    let (mut serving, mut other) = (0, Vec::new());
-    let mut clients = channels.map(HealthClient::new);
-    while !stop.load(Ordering::Relaxed) {
-        for client in &mut clients {
-            let answer = tokio::time::timeout(
-                Duration::from_secs(5),
-                client.check(HealthCheckRequest::default()),
-            )
-            .await;
-            match answer {
-                Ok(Ok(reply)) if reply.get_ref().status() == ServingStatus::Serving => serving += 1,
-                Ok(Ok(reply)) => other.push(format!("{:?}", reply.get_ref().status())),
-                Ok(Err(status)) => other.push(format!("{:?}: {}", status.code(), status.message())),
-                Err(_) => other.push("no answer within 5 s".into()),
-            }
-        }
-        tokio::time::sleep(HEALTH_EVERY).await;
-    }
-    (serving, other)
 }
 
 /// What the open loop saw.

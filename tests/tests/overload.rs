@@ -32,10 +32,7 @@ use system_tests::{
     cluster::{Cluster, indicators, usccs},
 };
 use testkit::{wait_until, with_token};
-use tonic::{Code, transport::Channel};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic::Code;
 
 /// Calls the census admits at once.
 const CENSUS_MAX_IN_FLIGHT: &str = "4";
@@ -150,33 +147,6 @@ async fn open_streams(classification: &ServiceProcess) -> Vec<Arc<Mutex<Watched>
         });
     }
     watched
-}
-
-/// Health checks of both services, one after the other until `stop`: the count of SERVING
-/// answers, and every other answer.
-async fn poll_health(channels: [Channel; 2], stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
-    let (mut serving, mut other) = (0, Vec::new());
-    let mut clients = channels.map(HealthClient::new);
-    while !stop.load(Ordering::Relaxed) {
-        for client in &mut clients {
-            let answer = tokio::time::timeout(
-                Duration::from_secs(5),
-                client.check(HealthCheckRequest::default()),
-            )
-            .await;
-            match answer {
-                Ok(Ok(reply)) if reply.get_ref().status() == ServingStatus::Serving => {
-                    serving += 1;
-                }
-                Ok(Ok(reply)) => other.push(format!("{:?}", reply.get_ref().status())),
-                Ok(Err(status)) => other.push(format!("{status:?}")),
-                Err(_) => other.push("no answer within 5 s".into()),
-            }
-        }
-        // A probe's cadence, not a wait for a condition.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (serving, other)
 }
 
 /// What became of the load's calls.
@@ -303,11 +273,12 @@ async fn an_overloaded_census_sheds_only_the_excess_and_stores_every_admitted_re
     let streams = open_streams(&cluster.classification).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let health = tokio::spawn(poll_health(
-        [
+    let health = tokio::spawn(testkit::poll_health(
+        vec![
             cluster.census.channel().await,
             cluster.classification.channel().await,
         ],
+        Duration::from_millis(20),
         stop.clone(),
     ));
     let outcomes = drive(&cluster.census, load_firms).await;

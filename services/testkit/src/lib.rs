@@ -13,6 +13,7 @@
 //! stops it when it exits.
 
 mod events;
+mod health;
 pub mod jwt;
 mod private_stack;
 pub mod process;
@@ -33,6 +34,7 @@ use std::{
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgPoolOptions};
 
 pub use events::{Publisher, cloud_event};
+pub use health::poll_health;
 pub use private_stack::{Broker, Postgres, SecureBroker};
 pub use proxy::{Fault, FaultProxy};
 pub use replies::{assert_exhausted_with_retry, fields, invalid_fields};
