@@ -342,29 +342,11 @@ pub async fn class_change_problems(
             .or_default()
             .push((class(event.old_class), class(event.new_class)));
     }
-    let mut problems = Vec::new();
-    for (period, in_force) in classes {
-        for (uscc, &class_in_force) in in_force {
-            let chain = chains
-                .get(&(uscc.clone(), period.clone()))
-                .map_or(&[][..], Vec::as_slice);
-            let mut current = EnterpriseClass::Unspecified;
-            for &(from, to) in chain {
-                if from != current || from == to {
-                    problems.push(format!(
-                        "{uscc} {period}: a class change lost or repeated in {chain:?}"
-                    ));
-                }
-                current = to;
-            }
-            if current != class_in_force {
-                problems.push(format!(
-                    "{uscc} {period}: the class changes end in {current:?}, not {class_in_force:?}"
-                ));
-            }
-        }
-    }
-    problems
+    chain_problems(classes, "class changes", |key| {
+        let chain = chains.get(key).map_or(&[][..], Vec::as_slice);
+        let links = chain.iter().map(|&(from, to)| (from, to, from != to));
+        (format!("{chain:?}"), links.collect())
+    })
 }
 
 /// Notices the default rules give a change: entering A 3, B 2, C 2; leaving A 1.
@@ -430,23 +412,40 @@ pub async fn notice_problems(
             _ => chain.push((from, to, at, 1)),
         }
     }
+    problems.extend(chain_problems(classes, "notified changes", |key| {
+        let chain = notified.get(key).map_or(&[][..], Vec::as_slice);
+        let links = chain
+            .iter()
+            .map(|&(from, to, _, count)| (from, to, count == notices_for(from, to)));
+        (format!("{chain:?}"), links.collect())
+    }));
+    problems
+}
+
+/// Per firm and period of `classes`, the links `chain_of` gives ((from, to, whether the link
+/// itself is right), and the chain as text for the report) must run gap-free from no class
+/// to the class in force: a gap is a change lost, a repeat a change applied twice.
+fn chain_problems(
+    classes: &BTreeMap<String, BTreeMap<String, EnterpriseClass>>,
+    what: &str,
+    chain_of: impl Fn(&(String, String)) -> (String, Vec<(EnterpriseClass, EnterpriseClass, bool)>),
+) -> Vec<String> {
+    let mut problems = Vec::new();
     for (period, in_force) in classes {
         for (uscc, &class_in_force) in in_force {
-            let chain = notified
-                .get(&(uscc.clone(), period.clone()))
-                .map_or(&[][..], Vec::as_slice);
+            let (shown, links) = chain_of(&(uscc.clone(), period.clone()));
             let mut current = EnterpriseClass::Unspecified;
-            for &(from, to, _, count) in chain {
-                if from != current || count != notices_for(from, to) {
+            for (from, to, right) in links {
+                if from != current || !right {
                     problems.push(format!(
-                        "{uscc} {period}: a notified change lost or repeated in {chain:?}"
+                        "{uscc} {period}: {what} lost or repeated in {shown}"
                     ));
                 }
                 current = to;
             }
             if current != class_in_force {
                 problems.push(format!(
-                    "{uscc} {period}: the notices end in {current:?}, not {class_in_force:?}"
+                    "{uscc} {period}: the {what} end in {current:?}, not {class_in_force:?}"
                 ));
             }
         }
