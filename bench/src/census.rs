@@ -1,19 +1,25 @@
 //! The census's rows: the gRPC overhead (a health check), SubmitReturn, GetEnterpriseFile and
 //! ImportReturns, each beside the same SQL issued directly by sqlx (COPY for the import).
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use haicheng_proto::census::v1::CensusReturnSubmitted;
 use haicheng_proto::census::v1::{
     GetEnterpriseFileRequest, ImportReturnsRow, SubmitReturnRequest,
     census_service_client::CensusServiceClient,
 };
+use platform::bus::{CloudEvent, Producer};
+use prost::Message as _;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::{
     cpu::Watched,
-    fixtures,
+    events, fixtures,
     load::{self, Bounds},
     table::{Row, Side, Target},
 };
@@ -77,6 +83,7 @@ pub async fn health(channels: &[Channel], cpu: Watched, bounds: Bounds) -> Row {
 pub async fn submit(
     channels: &[Channel],
     database_url: &str,
+    census_topic: &str,
     firms: &[String],
     cpu: Watched,
     bounds: Bounds,
@@ -108,16 +115,32 @@ pub async fn submit(
 
     let platform_cpu = before.per_unit(&cpu.sample(), platform.done, "call");
     let pool = pool(database_url, bounds.callers as u32).await?;
+    // The limit's outbox: a copy of the census's (its indexes and defaults), which the census's
+    // relay never reads.
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_outbox (LIKE outbox INCLUDING ALL)")
+        .execute(&pool)
+        .await?;
+    let producer = Arc::new(Producer::new(
+        &testkit::stack().kafka_bootstrap,
+        Duration::from_secs(30),
+    )?);
+    let topic = Arc::new(census_topic.to_string());
+    // One message first, so the producer's connection and idempotence handshake are done.
+    let warm = events::return_event(&firms[0], "2024", 0).encode_to_vec();
+    producer
+        .send(&topic, &firms[0], &warm, &limit_event(&firms[0]))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let before = cpu.sample();
     let limit = load::run(bounds, move |_, sequence| {
-        let pool = pool.clone();
-        let firms = firms.clone();
-        async move { insert_return_and_outbox(&pool, &firms, sequence).await }
+        let (pool, firms) = (pool.clone(), firms.clone());
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move { submit_limit(&pool, &producer, &topic, &firms, sequence).await }
     })
     .await;
     let limit_cpu = before.per_unit(&cpu.sample(), limit.done, "call");
     Ok(Row {
-        path: "SubmitReturn, 16 callers (limit: return + outbox row, one transaction, sqlx)".into(),
+        path: "SubmitReturn, 16 callers (limit: return + outbox row in one transaction by sqlx, then a raw acks=all produce of the event)".into(),
         unit: "calls",
         platform: Side::of(&platform),
         limit: Some(Side::of(&limit)),
@@ -127,16 +150,20 @@ pub async fn submit(
     })
 }
 
-/// The limit of one submission: the return row and its outbox row, one transaction. The
-/// outbox row is written as already sent, so the census's relay leaves it alone.
-async fn insert_return_and_outbox(
+/// The limit of one submission: what the platform must do at the least. The return row and
+/// its outbox row (into `bench_outbox`) in one transaction, then the event produced to the
+/// broker (idempotent, acks=all) and its acknowledgement awaited, as the relay does.
+async fn submit_limit(
     pool: &PgPool,
+    producer: &Producer,
+    topic: &str,
     firms: &[String],
     sequence: u64,
-) -> sqlx::Result<()> {
+) -> anyhow::Result<()> {
     let uscc = &firms[sequence as usize % firms.len()];
     let revision = (sequence as usize / firms.len()) as i64 + 1;
     let i = fixtures::indicators(sequence);
+    let payload = events::return_event(uscc, "2024", sequence).encode_to_vec();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO census_returns (uscc, period, revision, client_request_id,
@@ -170,21 +197,31 @@ async fn insert_return_and_outbox(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject,
-            ce_time, payload, trace_headers, sent_at)
+        "INSERT INTO bench_outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject,
+            ce_time, payload, trace_headers)
          VALUES ($1, 'haicheng.census.events.v1', $2, 'haicheng.census.v1.CensusReturnSubmitted',
-            'census', $2, now(), $3, '{}', now())",
+            'census', $2, now(), $3, '{}')",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(uscc)
-    .bind(prost::Message::encode_to_vec(&i))
+    .bind(&payload)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    producer
+        .send(topic, uscc, &payload, &limit_event(uscc))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
 }
 
-/// GetEnterpriseFile of `firms`, beside its SQL (the enterprise, its latest returns, the
-/// audit row, one transaction) issued by sqlx.
+/// The CloudEvents attributes of the limit's event, as census sends them.
+fn limit_event(uscc: &str) -> CloudEvent {
+    testkit::cloud_event::<CensusReturnSubmitted>("census", uscc)
+}
+
+/// GetEnterpriseFile of `firms`, beside its durable effect done the fastest way (the record,
+/// its audit row and the latest returns in one statement) issued by sqlx.
 pub async fn file(
     channels: &[Channel],
     database_url: &str,

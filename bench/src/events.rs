@@ -23,7 +23,7 @@ use crate::{
 const CATCH_UP: Duration = Duration::from_secs(300);
 
 /// A census return event of firm `uscc`, as the census publishes it.
-fn return_event(uscc: &str, period: &str, i: u64) -> CensusReturnSubmitted {
+pub(crate) fn return_event(uscc: &str, period: &str, i: u64) -> CensusReturnSubmitted {
     CensusReturnSubmitted {
         uscc: uscc.to_string(),
         period: testkit::period(period),
@@ -74,7 +74,7 @@ pub async fn relay(
     cpu: Watched,
 ) -> anyhow::Result<Row> {
     let pool = PgPool::connect(census_db).await?;
-    let unsent = "SELECT -count(*) FROM outbox WHERE sent_at IS NULL";
+    let unsent = "SELECT -count(*) FROM outbox_unsent";
     // Whatever the earlier rows left for the relay goes first.
     wait_count(&pool, unsent, 0).await?;
     let events: Vec<(String, Vec<u8>)> = (0..messages)

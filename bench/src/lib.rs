@@ -246,7 +246,19 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
     if wants("submit") {
         record(
             "SubmitReturn",
-            census::submit(&channels, url, firms, census_cpu, bounds).await,
+            census::submit(
+                &channels,
+                url,
+                &format!(
+                    "{}{}",
+                    census.topic_prefix,
+                    haicheng_proto::topics::CENSUS_EVENTS
+                ),
+                firms,
+                census_cpu,
+                bounds,
+            )
+            .await,
         );
     }
     if wants("file") {

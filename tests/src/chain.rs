@@ -319,7 +319,7 @@ async fn try_pending(
         pending.push(format!("census holds {census_events} events"));
     }
     for (name, pool) in pools {
-        let unsent = scalar(pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await?;
+        let unsent = scalar(pool, "SELECT count(*) FROM outbox_unsent").await?;
         if unsent != 0 {
             pending.push(format!("{name}: {unsent} outbox rows unsent"));
         }

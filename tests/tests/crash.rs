@@ -73,7 +73,7 @@ async fn pending(pool: &PgPool) -> Vec<String> {
     if unsettled != 0 {
         pending.push(format!("{unsettled} periods whose notices are pending"));
     }
-    let unsent = scalar(pool, "SELECT count(*) FROM outbox WHERE sent_at IS NULL").await;
+    let unsent = scalar(pool, "SELECT count(*) FROM outbox_unsent").await;
     if unsent != 0 {
         pending.push(format!("{unsent} outbox rows unsent"));
     }

@@ -1,5 +1,5 @@
 //! Transactional outbox: [`Outbox::enqueue`] writes an event in the caller's transaction;
-//! the [`Relay`] publishes committed rows in id order and marks them sent.
+//! the [`Relay`] publishes committed rows in id order and records how far it got (a watermark).
 //!
 //! Delivery is at least once: a relay that dies between the broker's acknowledgement and
 //! its marking publishes those rows again, and consumers drop the copy by `ce_id`. One relay

@@ -68,10 +68,11 @@ impl Sweeper {
     pub async fn step(&self) -> sqlx::Result<Swept> {
         let outbox = sqlx::query!(
             "DELETE FROM outbox WHERE id IN (
-                 SELECT id FROM outbox
-                 WHERE sent_at IS NOT NULL
-                   AND created_at < now() - $1::bigint * interval '1 millisecond'
-                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                 SELECT o.id FROM outbox o CROSS JOIN outbox_relay r
+                 WHERE o.created_at < now() - $1::bigint * interval '1 millisecond'
+                   AND pg_visible_in_snapshot(o.xid, r.base)
+                   AND NOT EXISTS (SELECT 1 FROM outbox_retry t WHERE t.id = o.id)
+                 LIMIT $2 FOR UPDATE OF o SKIP LOCKED)",
             millis(self.outbox_retention),
             self.batch_size,
         )

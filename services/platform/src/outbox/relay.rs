@@ -1,33 +1,43 @@
-//! The relay: publishes committed outbox rows in id order and marks them sent.
+//! The relay: publishes committed outbox rows in id order and records how far it got.
 //!
 //! A *pass* holds the relay's advisory lock ([`RELAY_LOCK`], a session lock on one pooled
 //! connection), so with several replicas one relay publishes at a time, and a replay waits for
 //! the pass to end. Within a pass the relay is a pipeline: it claims a batch of unsent rows
 //! (`OUTBOX_BATCH_SIZE`) and hands them to the producer, and keeps doing so while the broker
-//! acknowledges earlier ones, up to [`WINDOW_BATCHES`] batches published and not yet marked.
-//! Acknowledged rows are marked sent a batch at a time, one `UPDATE … WHERE id = ANY(…)` on a
-//! second connection while the next batch is claimed on the first. No row lock is taken: only
-//! the lock holder claims or marks rows.
+//! acknowledges earlier ones, up to [`WINDOW_BATCHES`] batches published and not yet recorded.
+//! No row lock is taken: only the lock holder claims rows or records progress.
+//!
+//! The watermark (platform migration 0005). Sent rows are not rewritten: the relay records a
+//! *watermark*, a snapshot of which transactions had committed (`outbox_relay.base`), and every
+//! row of a transaction visible in it has been dealt with. An outbox id is taken at insert, not
+//! at commit, so a row can commit after rows with higher ids went out; a snapshot, unlike "sent
+//! up to id N", never skips it. A pass takes a new snapshot (`pass`) and publishes the rows
+//! visible in it and not in `base`, in id order; a batch's progress is one small statement
+//! (`through`: those rows up to this id are dealt with), and at the end of the pass `pass`
+//! becomes `base`. Rows the watermark passes that are not yet delivered go into
+//! `outbox_retry`, which the next passes claim together with the new rows, by id. The view
+//! `outbox_unsent` lists both.
 //!
 //! Order per key. Rows are handed to the producer one at a time in id order, and the
-//! idempotent producer (`acks=all`) writes one partition in the order it was given. A row the
-//! producer refuses when it is handed over (larger than `message.max.bytes`) or whose delivery
-//! fails is never marked sent, and from that moment no later row of its key (topic and
-//! message key) is handed over in the pass: they stay unsent, untried, and the next pass starts
-//! again from the lowest unsent id, the failed row first. A refusal is known before the next
-//! row is handed over, so nothing of its key overtakes it. A delivery failure is reported after
-//! the fact: rows of the key handed over before the report were already with the producer (as
-//! the rest of a batch was before the pipeline), and if one of those is delivered it is logged
-//! as having overtaken the failed row. A refusal holds back only its key and the pass goes on;
-//! a failed delivery (the broker away, most likely) ends the claiming, the pass finishes what
-//! is in flight, and the relay backs off.
+//! idempotent producer (`acks=all`) writes one partition in the order it was given. The rows of
+//! one key take their ids in commit order (a service writes a key's events under that key's
+//! lock), so of two rows of a key the later one is never published in an earlier pass. A row
+//! the producer refuses when it is handed over (larger than `message.max.bytes`) or whose
+//! delivery fails goes to `outbox_retry`, and from that moment no later row of its key (topic
+//! and message key) is handed over in the pass: they go to `outbox_retry` too, untried, and the
+//! next pass hands the failed row over first. A refusal is known before the next row is handed
+//! over, so nothing of its key overtakes it. A delivery failure is reported after the fact:
+//! rows of the key handed over before the report were already with the producer, and if one of
+//! those is delivered it is logged as having overtaken the failed row. A refusal holds back
+//! only its key and the pass goes on; a failed delivery (the broker away, most likely) ends the
+//! claiming, the pass finishes what is in flight, and the relay backs off.
 //!
-//! Delivery is at least once: rows published but not yet marked when the relay dies (at most
-//! [`Relay::unmarked_limit`]) are published again by the next pass, and consumers drop the
-//! copies by `ce_id`.
+//! Delivery is at least once: rows published but not yet recorded when the relay dies (at
+//! most [`Relay::unmarked_limit`]) are published again by the next pass, and consumers drop
+//! the copies by `ce_id`.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     time::{Duration, Instant},
 };
 
@@ -46,7 +56,7 @@ use crate::{
     notify, telemetry,
 };
 
-/// Batches published ahead of the marking: the pipeline's depth.
+/// Batches published ahead of the recording: the pipeline's depth.
 pub const WINDOW_BATCHES: usize = 8;
 /// A pass claims at most this many batches, then ends (and the next starts at once), so a
 /// replay waiting for the lock waits for a bounded pass, not for a backlog to drain.
@@ -67,13 +77,15 @@ struct Row {
     ce_time: DateTime<Utc>,
     payload: Vec<u8>,
     trace_headers: Json<HashMap<String, String>>,
+    /// Listed in `outbox_retry` (else a row new to this pass's snapshot).
+    retry: bool,
 }
 
 /// Publishes committed outbox rows.
 pub struct Relay {
     pool: PgPool,
     producer: Producer,
-    /// Rows claimed per statement, and marked per statement.
+    /// Rows claimed per statement, and recorded per statement.
     batch_size: i64,
     /// How often to look for rows when no notification arrived.
     poll: Duration,
@@ -150,9 +162,60 @@ impl Drop for PassLock {
     }
 }
 
+/// The snapshots a pass publishes between, in their text form (`xmin:xmax:xip,…`).
+struct Watermark {
+    /// Every row of a transaction visible in it has been dealt with.
+    base: String,
+    /// This pass's snapshot: the rows visible in it and not in `base` are the pass's new rows.
+    pass: String,
+    /// The new rows up to this id were dealt with by an earlier pass cut short at its bound.
+    through: i64,
+}
+
+impl Watermark {
+    /// Starts a pass: the snapshot of a pass cut short is kept (its new rows are not all dealt
+    /// with yet), else a new one is taken.
+    async fn start(conn: &mut PgConnection) -> sqlx::Result<Self> {
+        let state = sqlx::query!(
+            r#"UPDATE outbox_relay
+               SET pass = coalesce(pass, pg_current_snapshot()),
+                   through = CASE WHEN pass IS NULL THEN 0 ELSE through END
+               RETURNING base::text AS "base!", pass::text AS "pass!", through"#
+        )
+        .fetch_one(conn)
+        .await?;
+        Ok(Self {
+            base: state.base,
+            pass: state.pass,
+            through: state.through,
+        })
+    }
+
+    /// The id before the pass's first new row still to deal with, or `None` when there is
+    /// none. Found through the transaction-id index, so the claims start there rather than
+    /// walk the ids of rows sent long ago. Planned per call: the bounds are the call's own.
+    async fn first_new(&self, conn: &mut PgConnection) -> sqlx::Result<Option<i64>> {
+        let first = sqlx::query_scalar!(
+            "SELECT min(id) FROM outbox
+             WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot)
+               AND NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot)
+               AND pg_visible_in_snapshot(xid, $2::text::pg_snapshot)
+               AND id > $3",
+            self.base,
+            self.pass,
+            self.through,
+        )
+        .persistent(false)
+        .fetch_one(conn)
+        .await?;
+        Ok(first.map(|id| id - 1))
+    }
+}
+
 /// A row handed to the producer, as its acknowledgement comes back.
 struct Acknowledged {
     id: i64,
+    retry: bool,
     key: StreamKey,
     result: Result<(), rdkafka::error::KafkaError>,
 }
@@ -167,8 +230,18 @@ struct StreamKey {
 /// The state of one pass.
 #[derive(Default)]
 struct Pass {
-    /// Acknowledged, not yet marked sent.
-    acked: Vec<i64>,
+    /// Acknowledged, not yet recorded: (id, listed in `outbox_retry`).
+    acked: Vec<(i64, bool)>,
+    /// The new rows claimed and not yet behind the recorded progress, and whether each is
+    /// dealt with (delivered and recorded, or listed for a retry).
+    new_rows: BTreeMap<i64, bool>,
+    /// Rows of `outbox_retry` handed over and not yet recorded.
+    retry_unrecorded: usize,
+    /// New rows to list in `outbox_retry` (failed, or held back behind a failed row of their
+    /// key): written in the statement that moves the progress past them.
+    to_retry: Vec<i64>,
+    /// The new rows up to this id are dealt with, not yet recorded.
+    through: Option<i64>,
     /// Failed rows and why; recorded at the end of the pass.
     failures: Vec<(i64, String)>,
     /// Keys with a failed row in this pass: nothing more of theirs is handed over.
@@ -180,10 +253,11 @@ struct Pass {
 }
 
 /// Where the claiming of a pass stands.
-#[derive(Default)]
 struct Cursor {
     /// The id of the last row claimed: the next claim starts after it.
     after: i64,
+    /// New rows are claimed after this id (the first still to deal with, less one).
+    new_after: i64,
     batches: usize,
     /// The last claim found fewer rows than a batch: nothing more to claim now.
     exhausted: bool,
@@ -198,10 +272,49 @@ impl Cursor {
     }
 }
 
+/// One statement's worth of progress.
+#[derive(Default)]
+struct Progress {
+    /// Rows of `outbox_retry` delivered: they leave it.
+    delivered_retries: Vec<i64>,
+    /// New rows to list in `outbox_retry`.
+    to_retry: Vec<i64>,
+    /// The new rows up to this id are dealt with.
+    through: Option<i64>,
+}
+
 impl Pass {
-    fn fail(&mut self, id: i64, key: StreamKey, err: &rdkafka::error::KafkaError) {
+    /// Rows claimed and not yet dealt with in order: the pipeline's fill.
+    fn outstanding(&mut self) -> usize {
+        self.advance();
+        self.new_rows.len() + self.retry_unrecorded
+    }
+
+    /// Moves the progress over the new rows dealt with at the front.
+    fn advance(&mut self) {
+        while let Some(entry) = self.new_rows.first_entry() {
+            if !*entry.get() {
+                break;
+            }
+            self.through = Some(*entry.key());
+            entry.remove();
+        }
+    }
+
+    /// A row that will not be delivered in this pass: it is (or stays) listed for a retry.
+    fn set_aside(&mut self, id: i64, retry: bool) {
+        if retry {
+            self.retry_unrecorded -= 1;
+        } else {
+            self.new_rows.insert(id, true);
+            self.to_retry.push(id);
+        }
+    }
+
+    fn fail(&mut self, id: i64, retry: bool, key: StreamKey, err: &rdkafka::error::KafkaError) {
         self.failures.push((id, err.to_string()));
         self.blocked.insert(key);
+        self.set_aside(id, retry);
     }
 
     fn acknowledged(&mut self, ack: Acknowledged) {
@@ -214,13 +327,32 @@ impl Pass {
                         "outbox: an event was delivered after an earlier event of its key failed"
                     );
                 }
-                self.acked.push(ack.id);
+                self.acked.push((ack.id, ack.retry));
             }
             Err(err) => {
                 self.delivery_failed = true;
-                self.fail(ack.id, ack.key, &err);
+                self.fail(ack.id, ack.retry, ack.key, &err);
             }
         }
+    }
+
+    /// Takes up to `limit` acknowledged rows as delivered, and the progress that makes: the
+    /// new rows dealt with from the front, and what must be listed or unlisted for a retry.
+    fn take_progress(&mut self, limit: usize) -> (Progress, usize) {
+        let delivered: Vec<(i64, bool)> = self.acked.drain(..self.acked.len().min(limit)).collect();
+        let mut progress = Progress::default();
+        for &(id, retry) in &delivered {
+            if retry {
+                progress.delivered_retries.push(id);
+                self.retry_unrecorded -= 1;
+            } else {
+                self.new_rows.insert(id, true);
+            }
+        }
+        self.advance();
+        progress.through = self.through.take();
+        progress.to_retry = std::mem::take(&mut self.to_retry);
+        (progress, delivered.len())
     }
 }
 
@@ -251,8 +383,8 @@ impl Relay {
         self
     }
 
-    /// At most this many rows are published and not yet marked sent at any time (the window,
-    /// and a batch being marked): what a relay that dies may publish a second time.
+    /// At most this many rows are published and not yet recorded at any time (the window,
+    /// and a batch being recorded): what a relay that dies may publish a second time.
     pub fn unmarked_limit(&self) -> usize {
         self.batch_size as usize * (WINDOW_BATCHES + 1)
     }
@@ -300,7 +432,7 @@ impl Relay {
                 _ = wakeups.next() => {}
             }
             // Every commit notifies; those that arrived meanwhile are all served by the one
-            // pass about to start (its first claim comes after them), so they are dropped.
+            // pass about to start (its snapshot is taken after them), so they are dropped.
             for _ in 0..10_000 {
                 if wakeups.next().now_or_never().is_none() {
                     break;
@@ -310,18 +442,17 @@ impl Relay {
     }
 
     async fn record_backlog(&self) {
-        if let Ok(count) =
-            sqlx::query_scalar!(r#"SELECT count(*) AS "unsent!" FROM outbox WHERE sent_at IS NULL"#)
-                .fetch_one(&self.pool)
-                .await
+        if let Ok(count) = sqlx::query_scalar!(r#"SELECT count(*) AS "unsent!" FROM outbox_unsent"#)
+            .fetch_one(&self.pool)
+            .await
         {
             self.metrics.backlog.record(count.max(0) as u64, &[]);
         }
     }
 
     /// One pass: takes the relay's lock, publishes the unsent rows in id order (up to
-    /// [`PASS_BATCHES`] batches, pipelined), marks the acknowledged ones sent and records
-    /// the failures, and releases the lock.
+    /// [`PASS_BATCHES`] batches, pipelined), records its progress and the failures, moves the
+    /// watermark when every new row of its snapshot is dealt with, and releases the lock.
     pub async fn publish_pass(&self) -> anyhow::Result<PassOutcome> {
         let Some(mut lock) = PassLock::try_take(&self.pool).await? else {
             return Ok(PassOutcome {
@@ -329,45 +460,51 @@ impl Relay {
                 ..Default::default()
             });
         };
+        let watermark = Watermark::start(lock.conn()).await?;
+        let mut cursor = Cursor {
+            after: 0,
+            new_after: watermark.first_new(lock.conn()).await?.unwrap_or(i64::MAX),
+            batches: 0,
+            exhausted: false,
+        };
         let mut pass = Pass::default();
         let mut in_flight = FuturesUnordered::new();
-        let mut cursor = Cursor::default();
-        // Marking runs on a second connection beside the next claim when the pool has one
+        // Recording runs on a second connection beside the next claim when the pool has one
         // free. The relay never waits for it while holding the lock's connection: with a
         // small pool, waiting would deadlock against whoever holds the other connections and
         // waits for the relay's lock (or starve the service's calls until the pool's timeout).
-        let mut marker = None;
+        let mut recorder = None;
         let window = self.batch_size as usize * WINDOW_BATCHES;
         let batch = self.batch_size as usize;
-        let room = |in_flight: usize, acked: usize| in_flight + acked + batch <= window;
+        let room = |pass: &mut Pass| pass.outstanding() + batch <= window;
         loop {
             // Claim while a whole batch fits in the window.
-            while cursor.open(&pass) && room(in_flight.len(), pass.acked.len()) {
-                let rows = self.claim(lock.conn(), cursor.after).await?;
+            while cursor.open(&pass) && room(&mut pass) {
+                let rows = self.claim(lock.conn(), &watermark, &cursor).await?;
                 self.hand_over_all(rows, &mut cursor, &mut pass, &mut in_flight)
                     .await;
             }
             if pass.acked.len() >= batch || (in_flight.is_empty() && !pass.acked.is_empty()) {
-                // One batch marked sent while the next is claimed, so the producer is handed
-                // new rows while the marking goes on, and the two statements use two backends.
-                let marked: Vec<i64> = pass.acked.drain(..pass.acked.len().min(batch)).collect();
-                if marker.is_none() {
-                    marker = self.pool.try_acquire();
+                // One batch recorded while the next is claimed, so the producer is handed new
+                // rows while the recording goes on, and the two statements use two backends.
+                let (progress, delivered) = pass.take_progress(batch);
+                if recorder.is_none() {
+                    recorder = self.pool.try_acquire();
                 }
-                let claim_beside = cursor.open(&pass) && room(in_flight.len(), pass.acked.len());
-                match marker.as_mut() {
-                    Some(marker) if claim_beside => {
-                        let (sent, rows) = tokio::join!(
-                            self.mark_sent(marker, &marked),
-                            self.claim(lock.conn(), cursor.after)
+                let claim_beside = cursor.open(&pass) && room(&mut pass);
+                match recorder.as_mut() {
+                    Some(recorder) if claim_beside => {
+                        let (recorded, rows) = tokio::join!(
+                            record(recorder, &progress, false),
+                            self.claim(lock.conn(), &watermark, &cursor)
                         );
-                        sent?;
+                        recorded?;
                         self.hand_over_all(rows?, &mut cursor, &mut pass, &mut in_flight)
                             .await;
                     }
-                    _ => self.mark_sent(lock.conn(), &marked).await?,
+                    _ => record(lock.conn(), &progress, false).await?,
                 }
-                pass.published += marked.len();
+                pass.published += delivered;
                 continue;
             }
             if in_flight.is_empty() {
@@ -381,7 +518,11 @@ impl Relay {
                 pass.acknowledged(ack);
             }
         }
-        drop(marker);
+        drop(recorder);
+        // Every claimed row is dealt with now; when nothing is left to claim, this pass's
+        // snapshot becomes the watermark.
+        let (progress, _) = pass.take_progress(0);
+        record(lock.conn(), &progress, cursor.exhausted).await?;
         self.record_failures(lock.conn(), &pass.failures).await?;
         lock.release().await?;
         self.metrics.published.add(pass.published as u64, &[]);
@@ -407,19 +548,49 @@ impl Relay {
         cursor.exhausted = rows.len() < self.batch_size as usize;
         for row in rows {
             cursor.after = row.id;
+            if row.retry {
+                pass.retry_unrecorded += 1;
+            } else {
+                pass.new_rows.insert(row.id, false);
+            }
             self.hand_over(row, pass, in_flight).await;
         }
     }
 
-    /// The next batch of unsent rows after `after`, in id order. Rows claimed earlier in the
-    /// pass are still unsent, so the pass moves past them by id.
-    async fn claim(&self, conn: &mut PgConnection, after: i64) -> sqlx::Result<Vec<Row>> {
+    /// The next batch after the cursor, in id order: the rows listed for a retry and the new
+    /// rows of the pass's snapshot (visible in it and not in the watermark), merged.
+    async fn claim(
+        &self,
+        conn: &mut PgConnection,
+        watermark: &Watermark,
+        cursor: &Cursor,
+    ) -> sqlx::Result<Vec<Row>> {
         sqlx::query_as!(
             Row,
-            r#"SELECT id, event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload,
-                      trace_headers AS "trace_headers: Json<HashMap<String, String>>"
-             FROM outbox WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2"#,
-            after,
+            r#"SELECT id AS "id!", event_id AS "event_id!", topic AS "topic!",
+                      message_key AS "message_key!", ce_type AS "ce_type!",
+                      ce_source AS "ce_source!", ce_subject AS "ce_subject!",
+                      ce_time AS "ce_time!", payload AS "payload!",
+                      trace_headers AS "trace_headers!: Json<HashMap<String, String>>",
+                      retry AS "retry!"
+               FROM ((SELECT o.id, o.event_id, o.topic, o.message_key, o.ce_type, o.ce_source,
+                             o.ce_subject, o.ce_time, o.payload, o.trace_headers, false AS retry
+                      FROM outbox o
+                      WHERE o.id > greatest($1::bigint, $2::bigint)
+                        AND pg_visible_in_snapshot(o.xid, $4::text::pg_snapshot)
+                        AND NOT pg_visible_in_snapshot(o.xid, $3::text::pg_snapshot)
+                      ORDER BY o.id LIMIT $5)
+                     UNION ALL
+                     (SELECT o.id, o.event_id, o.topic, o.message_key, o.ce_type, o.ce_source,
+                             o.ce_subject, o.ce_time, o.payload, o.trace_headers, true
+                      FROM outbox_retry r JOIN outbox o ON o.id = r.id
+                      WHERE r.id > $1
+                      ORDER BY r.id LIMIT $5)) AS claimed
+               ORDER BY id LIMIT $5"#,
+            cursor.after,
+            cursor.new_after,
+            watermark.base,
+            watermark.pass,
             self.batch_size,
         )
         .fetch_all(conn)
@@ -439,6 +610,7 @@ impl Relay {
         };
         if pass.blocked.contains(&key) {
             pass.held_back += 1;
+            pass.set_aside(row.id, row.retry);
             return;
         }
         let span = tracing::info_span!("outbox.publish", topic = %key.topic, event_id = %row.event_id, ce_type = %row.ce_type);
@@ -458,11 +630,16 @@ impl Relay {
             .await
         {
             Ok(delivery) => {
-                let id = row.id;
+                let (id, retry) = (row.id, row.retry);
                 in_flight.push(
                     async move {
                         let result = delivery.await.map(|_| ());
-                        Acknowledged { id, key, result }
+                        Acknowledged {
+                            id,
+                            retry,
+                            key,
+                            result,
+                        }
                     }
                     .instrument(span)
                     .boxed(),
@@ -472,20 +649,9 @@ impl Relay {
                 span.in_scope(
                     || tracing::warn!(error = %err, "outbox: the producer refused an event"),
                 );
-                pass.fail(row.id, key, &err);
+                pass.fail(row.id, row.retry, key, &err);
             }
         }
-    }
-
-    /// Marks acknowledged rows sent: one statement, whatever their number.
-    async fn mark_sent(&self, conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
-        sqlx::query!(
-            "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
-            ids,
-        )
-        .execute(conn)
-        .await?;
-        Ok(())
     }
 
     /// Counts the attempt of each failed row and keeps its error; the rows stay unsent.
@@ -511,4 +677,33 @@ impl Relay {
         .await?;
         Ok(())
     }
+}
+
+/// Records `progress` in one statement, so a row set aside is listed for a retry no later than
+/// the progress passes it; with `done`, the pass's snapshot becomes the watermark.
+async fn record(conn: &mut PgConnection, progress: &Progress, done: bool) -> sqlx::Result<()> {
+    if progress.delivered_retries.is_empty()
+        && progress.to_retry.is_empty()
+        && progress.through.is_none()
+        && !done
+    {
+        return Ok(());
+    }
+    // Data-modifying CTEs always run to completion, referenced or not.
+    sqlx::query!(
+        "WITH delivered AS (DELETE FROM outbox_retry WHERE id = ANY($1)),
+              set_aside AS (INSERT INTO outbox_retry (id) SELECT unnest($2::bigint[])
+                            ON CONFLICT DO NOTHING)
+         UPDATE outbox_relay
+         SET through = CASE WHEN $4 THEN 0 ELSE greatest(through, coalesce($3, through)) END,
+             base = CASE WHEN $4 THEN pass ELSE base END,
+             pass = CASE WHEN $4 THEN NULL ELSE pass END",
+        &progress.delivered_retries,
+        &progress.to_retry,
+        progress.through,
+        done,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -2,14 +2,14 @@
 //! consumer whose broker lost events catches up and drops, through its inbox, what it had
 //! already applied.
 //!
-//! [`replay`] marks the retained sent rows from a time (their creation) or from an outbox id
-//! unsent again; the service's relay then publishes them as it publishes any row: the same
+//! [`replay`] lists the retained sent rows from a time (their creation) or from an outbox id
+//! for a retry (`outbox_retry`, see the relay); the service's relay then publishes them as it publishes any row: the same
 //! event id, `ce_time`, key and trace headers. It never copies a row, so an event is in the
-//! outbox once. Order: the relay publishes unsent rows in id order, and the replayed rows are
-//! the older ones, so for every key they go out before any event written after them. The
-//! replay takes the relay's lock, waiting for a relay pass in flight to finish (each pass starts
-//! from the lowest unsent id), so no newer rows can be published between the replay and the
-//! re-published rows; and it is one
+//! outbox once. Order: the relay publishes the listed rows and its new rows merged in id order,
+//! and the replayed rows are the older ones, so for every key they go out before any event
+//! written after them. The replay takes the relay's lock, waiting for a relay pass in flight to
+//! finish (each pass claims the listed rows from the lowest id), so no newer rows can be
+//! published between the replay and the re-published rows; and it is one
 //! transaction, so no relay sees half a replay. What can be replayed is what retention has
 //! kept: `OUTBOX_RETENTION` back at most.
 //!
@@ -44,7 +44,7 @@ pub struct Replayed {
     pub last_id: Option<i64>,
 }
 
-/// Marks the sent rows from `from` (of `topic` only, when given) unsent again, so the relay
+/// Lists the sent rows from `from` (of `topic` only, when given) for a retry, so the relay
 /// publishes them once more in their original order. Rows not yet sent are left as they are:
 /// they are published anyway. `db` is a pool or a connection.
 pub async fn replay<'c>(
@@ -61,13 +61,17 @@ pub async fn replay<'c>(
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", RELAY_LOCK)
         .execute(&mut *tx)
         .await?;
+    // A row is sent when the relay's watermark has passed it and it is not listed for a
+    // retry already (`outbox_unsent`); re-queueing lists it for a retry.
     let requeued = sqlx::query!(
         r#"WITH requeued AS (
-             UPDATE outbox SET sent_at = NULL
-             WHERE sent_at IS NOT NULL
-               AND ($1::timestamptz IS NULL OR created_at >= $1)
+             INSERT INTO outbox_retry (id)
+             SELECT id FROM outbox
+             WHERE ($1::timestamptz IS NULL OR created_at >= $1)
                AND ($2::bigint IS NULL OR id >= $2)
                AND ($3::text IS NULL OR topic = $3)
+               AND id NOT IN (SELECT id FROM outbox_unsent)
+             ON CONFLICT DO NOTHING
              RETURNING id)
          SELECT count(*) AS "rows!", min(id) AS first_id, max(id) AS last_id FROM requeued"#,
         since,

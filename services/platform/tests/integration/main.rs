@@ -112,7 +112,7 @@ impl Setup {
     }
 
     pub async fn unsent(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        sqlx::query_scalar("SELECT count(*) FROM outbox_unsent")
             .fetch_one(&self.pool)
             .await
             .unwrap()

@@ -173,3 +173,72 @@ async fn nothing_is_lost_while_the_broker_is_away() {
     assert_eq!(published.len(), 20, "each row once");
     assert_eq!(published.into_iter().collect::<HashSet<_>>(), expected);
 }
+
+/// An outbox id is taken at insert, not at commit: a transaction that took a lower id and
+/// commits after a higher id was published is still published, once (the watermark is a
+/// snapshot of committed transactions, not "sent up to id").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_committed_after_a_higher_id_was_published_is_published_too() {
+    let s = setup().await;
+    let mut late = s.pool.begin().await.unwrap();
+    let late_id = s.outbox.enqueue(&mut late, s.event("late")).await.unwrap();
+    let early = s.enqueue(3, true).await;
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY id")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids.len(),
+        3,
+        "the open transaction's row is not visible yet"
+    );
+
+    let relay = s.relay(16);
+    assert_eq!(relay.publish_pass().await.unwrap().published, 3);
+    late.commit().await.unwrap();
+    let late_row: i64 = sqlx::query_scalar("SELECT id FROM outbox WHERE event_id = $1")
+        .bind(late_id)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(late_row < ids[0], "the late row has the lowest id");
+    assert_eq!(s.unsent().await, 1, "the late row is unsent");
+    assert_eq!(relay.publish_pass().await.unwrap().published, 1);
+    assert_eq!(relay.publish_pass().await.unwrap().published, 0);
+    assert_eq!(s.unsent().await, 0);
+
+    let messages = read_topic(
+        &testkit::stack().kafka_bootstrap,
+        &s.topic,
+        4,
+        Duration::from_secs(20),
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut published = ids_of(&messages);
+    published.sort();
+    let mut expected = [early, vec![late_id]].concat();
+    expected.sort();
+    assert_eq!(published, expected, "each row exactly once");
+}
+
+/// Publishing does not rewrite a row: the relay records a watermark, so a sent row keeps the
+/// tuple it was committed with.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_leaves_the_rows_as_they_were_written() {
+    let s = setup().await;
+    s.enqueue(40, true).await;
+    let tuples = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT ctid::text || '/' || xmin::text FROM outbox ORDER BY id",
+        )
+        .fetch_all(&s.pool)
+        .await
+        .unwrap()
+    };
+    let before = tuples().await;
+    let relay = s.relay(16);
+    assert_eq!(relay.publish_pass().await.unwrap().published, 40);
+    assert_eq!(s.unsent().await, 0);
+    assert_eq!(tuples().await, before, "no row was rewritten");
+}

@@ -1,5 +1,5 @@
 //! The pipelined relay keeps each key's order when a produce fails: a row larger than the
-//! producer's `message.max.bytes` (a real refusal, no mock) is not marked sent, no later row
+//! producer's `message.max.bytes` (a real refusal, no mock) stays unsent, no later row
 //! of its key is published before it, the other keys go on, and once the row can be
 //! delivered its key continues in the original order.
 
@@ -51,20 +51,21 @@ async fn a_refused_row_holds_back_the_rest_of_its_key_and_nothing_overtakes_it()
     assert_eq!(pass.published, 25, "a's first five and all of b: {pass:?}");
 
     let (attempts, error, sent): (i32, Option<String>, bool) = sqlx::query_as(
-        "SELECT attempts, last_error, sent_at IS NOT NULL FROM outbox WHERE event_id = $1",
+        "SELECT attempts, last_error, event_id NOT IN (SELECT event_id FROM outbox_unsent)
+         FROM outbox WHERE event_id = $1",
     )
     .bind(a[5])
     .fetch_one(&s.pool)
     .await
     .unwrap();
     assert_eq!(attempts, 1);
-    assert!(!sent, "a refused row is not marked sent");
+    assert!(!sent, "a refused row stays unsent");
     assert!(
         error.as_deref().is_some_and(|e| e.contains("size")),
         "{error:?}"
     );
     let untried: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE event_id = ANY($1) AND sent_at IS NULL AND attempts = 0",
+        "SELECT count(*) FROM outbox_unsent WHERE event_id = ANY($1) AND attempts = 0",
     )
     .bind(&a[6..])
     .fetch_one(&s.pool)
@@ -86,7 +87,8 @@ async fn a_refused_row_holds_back_the_rest_of_its_key_and_nothing_overtakes_it()
     assert_eq!(keys["b"], b, "b is not held up by a");
 
     // The row is made deliverable (as a fixed producer setting would); the next pass starts
-    // from the lowest unsent id: a's sixth row, then the rest of a, in order.
+    // claims the rows listed for a retry from the lowest id: a's sixth row, then the rest of a,
+    // in order.
     sqlx::query("UPDATE outbox SET payload = '\\x0a0161'::bytea WHERE event_id = $1")
         .bind(a[5])
         .execute(&s.pool)

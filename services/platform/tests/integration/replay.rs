@@ -63,7 +63,7 @@ impl Setup {
     }
 
     async fn requeued(&self) -> Vec<Uuid> {
-        sqlx::query_scalar("SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY id")
+        sqlx::query_scalar("SELECT event_id FROM outbox_unsent ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .unwrap()
