@@ -23,6 +23,7 @@ pub mod notices;
 pub mod overload;
 pub mod rerank;
 pub mod rerank_db;
+pub mod scale;
 pub mod services;
 pub mod support;
 pub mod table;
@@ -31,6 +32,7 @@ use std::{path::PathBuf, time::Duration};
 
 use load::Bounds;
 use services::{PeakRss, rss_mib};
+use testkit::process::ServiceProcess;
 use table::{Row, Side, Target};
 
 /// Callers and connections of every gRPC row (and the size of each limit's pool).
@@ -49,6 +51,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Extra variables for both services (`KEY=VALUE`), to try a setting's effect.
     pub service_env: Vec<(String, String)>,
+    /// Run the rows at this many firms ([`scale`]); `None` for the table's own counts.
+    pub scale: Option<usize>,
 }
 
 /// The row names [`Options::only`] takes.
@@ -158,6 +162,20 @@ impl Counts {
         }
     }
 
+    /// The counts of a [`scale`] run at `firms` firms: every row that grows with the firms
+    /// gets that many (rows, messages, firms of the period, registrations).
+    fn at(firms: usize, quick: bool) -> Self {
+        let mut counts = Self::of(quick);
+        counts.firms = counts.firms.min(firms);
+        counts.import_rows = firms;
+        counts.relay_messages = firms;
+        counts.rerank_db_firms = firms;
+        counts.notice.firms = firms;
+        counts.land_firms = firms;
+        counts.fair_registrations = firms;
+        counts
+    }
+
     fn bounds(&self) -> Bounds {
         Bounds {
             callers: CALLERS,
@@ -169,7 +187,10 @@ impl Counts {
 
 /// Runs every row and returns them in the table's order. Progress goes to stderr.
 pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
-    let counts = Counts::of(options.quick);
+    let counts = match options.scale {
+        Some(firms) => Counts::at(firms, options.quick),
+        None => Counts::of(options.quick),
+    };
     let say = |what: &str| eprintln!("bench: {what}");
     let wants = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
     let rerank_row = || {
@@ -310,11 +331,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
             overload::run(&options.bin_dir, &extra, counts.overload).await,
         );
     }
+    let mut others = Vec::new();
     if wants("land") {
-        record("land evaluation", land_row(options, &extra, &counts).await);
+        let row = land_row(options, &extra, &counts, &mut others).await;
+        record("land evaluation", row);
     }
     if wants("fair") {
-        record("booth allocation", fair_row(options, &extra, &counts).await);
+        let row = fair_row(options, &extra, &counts, &mut others).await;
+        record("booth allocation", row);
     }
     if wants("support") {
         record(
@@ -348,18 +372,69 @@ pub async fn run(options: &Options) -> anyhow::Result<Vec<Row>> {
         ));
     }
     drop(peaks);
+    if options.scale.is_some() {
+        for service in [&census, &classification] {
+            rows.push(database_size(service).await?);
+        }
+        rows.append(&mut others);
+    }
     census.stop().await;
     classification.stop().await;
     Ok(rows)
 }
 
+/// The size of a service's database (`pg_database_size`), as a report row.
+async fn database_size(service: &ServiceProcess) -> anyhow::Result<Row> {
+    let pool = census::pool(&service.database_url, 1).await?;
+    let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    Ok(Row {
+        path: format!("{} database size", service.name),
+        unit: "MiB",
+        platform: Side {
+            rate: bytes as f64 / (1024.0 * 1024.0),
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+        },
+        limit: None,
+        target: Target::Report,
+        note: String::new(),
+        cpu: None,
+    })
+}
+
+/// A service's peak resident memory over a row, as a report row.
+fn peak_row(service: &ServiceProcess, peak: &PeakRss) -> Row {
+    Row {
+        path: format!(
+            "{} resident memory, loaded (peak over the rows above)",
+            service.name
+        ),
+        unit: "MiB",
+        platform: Side {
+            rate: peak.peak_mib(),
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+        },
+        limit: None,
+        target: Target::MemoryAtMost(100.0),
+        note: String::new(),
+        cpu: None,
+    }
+}
+
 /// The land evaluation row with a land-parcel of its own, stopped after the row.
+/// With [`Options::scale`], its peak memory and database size go to `others`.
 async fn land_row(
     options: &Options,
     extra: &[(&str, &str)],
     counts: &Counts,
+    others: &mut Vec<Row>,
 ) -> anyhow::Result<Row> {
     let land = services::start(&options.bin_dir, "land-parcel", extra).await?;
+    let peak = PeakRss::watch(land.pid().unwrap_or(0));
     let pool = census::pool(&land.database_url, 1).await?;
     let cpu = cpu::Watched::new(land.pid().unwrap_or(0), &pool).await?;
     let channel = land.channels(1).await?.remove(0);
@@ -372,26 +447,37 @@ async fn land_row(
         cpu,
     )
     .await;
+    if options.scale.is_some() {
+        others.push(peak_row(&land, &peak));
+        others.push(database_size(&land).await?);
+    }
     land.stop().await;
     row
 }
 
 /// The booth allocation row with a trade-fair of its own, stopped after the row.
+/// With [`Options::scale`], its peak memory and database size go to `others`.
 async fn fair_row(
     options: &Options,
     extra: &[(&str, &str)],
     counts: &Counts,
+    others: &mut Vec<Row>,
 ) -> anyhow::Result<Row> {
     // Its sweep would allocate a fair as soon as the window closes: once an hour, so the
     // bench's AllocateBooths is the allocation.
     let mut env = vec![("TRADE_FAIR_SWEEP_MS", "3600000")];
     env.extend(extra);
     let service = services::start(&options.bin_dir, "trade-fair", &env).await?;
+    let peak = PeakRss::watch(service.pid().unwrap_or(0));
     let pool = census::pool(&service.database_url, 1).await?;
     let cpu = cpu::Watched::new(service.pid().unwrap_or(0), &pool).await?;
     let channel = service.channels(1).await?.remove(0);
     let firms = fixtures::usccs(counts.fair_registrations);
     let row = fair::run(&channel, &service.database_url, &firms, cpu).await;
+    if options.scale.is_some() {
+        others.push(peak_row(&service, &peak));
+        others.push(database_size(&service).await?);
+    }
     service.stop().await;
     row
 }
