@@ -10,6 +10,7 @@ mod enterprises;
 mod error;
 mod reads;
 mod returns;
+mod staging;
 
 use std::collections::BTreeMap;
 

@@ -3,28 +3,30 @@
 //! (an import's rows) is one transaction with one insert for all its new revisions.
 //!
 //! A single submission (SubmitReturn) reads what it is decided from in one round trip, the
-//! `census_submission_context` function (lock, then clock and lookups); a batch reads it in
-//! four statements whatever its size.
+//! `census_submission_context` function (lock, then clock and lookups). A batch of several
+//! (an import's) is copied into a staging table and read, decided and stored by set-based
+//! statements over it ([`super::staging`]): four reads whatever its size, then one insert of
+//! the new revisions and one of their outbox rows.
 //!
-//! The batch's lookups by key array are not prepared (`persistent(false)`), so each is
-//! planned for its own keys and the table as it is: prepared, a connection keeps a cached
-//! plan (a generic one assumes ten keys) made when the tables were small, and an import's
-//! PostgreSQL time per row grew with the table, to 475 µs per row after 40,000 returns
-//! against 96 µs unprepared (BENCHMARKS.md).
+//! The lookups are not prepared (`persistent(false)`), so each is planned for its own keys
+//! and the table as it is: prepared, a connection keeps a cached plan (a generic one assumes
+//! ten keys) made when the tables were small, and an import's PostgreSQL time per row grew
+//! with the table, to 475 µs per row after 40,000 returns against 96 µs unprepared
+//! (BENCHMARKS.md).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, Row, postgres::PgRow};
 
 use super::{
-    ATTEMPTS, EnterpriseRow, ReturnRow, Store, StoreError, clock, enterprise_columns, is_retryable,
-    return_columns,
+    ATTEMPTS, EnterpriseRow, ReturnRow, Store, StoreError, clock, is_retryable, return_columns,
+    staging::{self, Decided},
 };
 use crate::{
     domain::{
         CensusReturn, Enterprise, Submission,
-        submission::{self, Decision, Refused, State},
+        submission::{self, Decision, Refused, ReturnSubmitted, State},
     },
     events,
 };
@@ -62,21 +64,44 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let (state, now) = match batch {
             [one] => single_context(&mut tx, one).await?,
-            _ => batch_context(&mut tx, batch).await?,
+            _ => staged_context(&mut tx, batch).await?,
         };
         let outcomes = submission::decide_batch(state, batch, submitted_by, now);
-        let stored: Vec<_> = outcomes
+        let stored: Vec<(usize, &ReturnSubmitted)> = outcomes
             .iter()
-            .filter_map(|outcome| match outcome {
-                Ok(Decision::Stored(event)) => Some(event),
+            .enumerate()
+            .filter_map(|(n, outcome)| match outcome {
+                Ok(Decision::Stored(event)) => Some((n, event)),
                 _ => None,
             })
             .collect();
-        let rows: Vec<&CensusReturn> = stored.iter().map(|e| &e.census_return).collect();
-        insert_returns(&mut tx, &rows).await?;
+        match batch {
+            [_] => {
+                let rows: Vec<&CensusReturn> =
+                    stored.iter().map(|(_, e)| &e.census_return).collect();
+                insert_returns(&mut tx, &rows).await?;
+            }
+            _ => {
+                let decided = stored
+                    .iter()
+                    .map(|(n, e)| {
+                        Ok(Decided {
+                            n: i32::try_from(*n)
+                                .map_err(|_| sqlx::Error::Protocol("batch too large".into()))?,
+                            revision: e.census_return.revision,
+                            enterprise_version: e.census_return.enterprise_version,
+                        })
+                    })
+                    .collect::<sqlx::Result<Vec<_>>>()?;
+                staging::insert_decided(&mut tx, &decided, now, submitted_by).await?;
+            }
+        }
         // The batch's events in one statement too: one each cost two round trips, the most
         // of an import's time (BENCHMARKS.md).
-        let events = stored.iter().map(|e| events::return_submitted(e)).collect();
+        let events = stored
+            .iter()
+            .map(|(_, e)| events::return_submitted(e))
+            .collect();
         self.outbox.enqueue_many(&mut tx, events).await?;
         tx.commit().await?;
         Ok(outcomes)
@@ -121,75 +146,31 @@ async fn single_context(
     Ok((state, row.try_get("now")?))
 }
 
-/// The state of a batch: its enterprises locked, then the clock and the two lookups, each
-/// one statement for the whole batch.
-async fn batch_context(
+/// The state of a batch: copied into the staging table, its enterprises locked, then the
+/// clock and the two lookups, each one statement over the staged rows.
+///
+/// The locks first, then the records in a statement of their own: read in the locking
+/// statement, a record an update committed while the lock was awaited would be re-checked
+/// against the old version row and dropped (the enterprise would look unknown). Both go key
+/// by key: joined as one set, PostgreSQL hashed sequential scans of both tables whenever
+/// they had not been analyzed yet (after a bulk registration), 19-30 ms for a batch of 500
+/// among 100,000 enterprises against 2 ms key by key (`EXPLAIN ANALYZE`, BENCHMARKS.md).
+async fn staged_context(
     conn: &mut PgConnection,
     batch: &[Submission],
 ) -> sqlx::Result<(State, DateTime<Utc>)> {
-    let enterprises = lock_enterprises(conn, batch).await?;
+    staging::copy_in(conn, batch).await?;
+    let enterprises = staging::lock_enterprises(conn).await?;
     let now = clock(conn).await?;
     let state = State {
         enterprises,
-        seen: stored_by_request_id(conn, batch).await?,
-        last_revision: last_revisions(conn, batch).await?,
+        seen: staging::stored_by_request_id(conn).await?,
+        last_revision: staging::last_revisions(conn).await?,
     };
     Ok((state, now))
 }
 
-/// The current records of the batch's enterprises, locked in USCC order.
-///
-/// The locks first, then the records in a statement of its own: read in the locking
-/// statement, a record an update committed while the lock was awaited would be re-checked
-/// against the old version row and dropped (the enterprise would look unknown). Both go key
-/// by key (a subquery that locks or has a LIMIT is never merged into the outer query), so
-/// each enterprise and its version are read through their primary keys whatever the
-/// statistics say: joined as one set, PostgreSQL hashed sequential scans of both tables
-/// whenever they had not been analyzed yet (after a bulk registration), 19-30 ms for a batch
-/// of 500 among 100,000 enterprises against 2 ms key by key (`EXPLAIN ANALYZE`,
-/// BENCHMARKS.md). The keys are sorted, and locked in their order.
-async fn lock_enterprises(
-    conn: &mut PgConnection,
-    batch: &[Submission],
-) -> sqlx::Result<HashMap<String, Enterprise>> {
-    let usccs: Vec<String> = batch
-        .iter()
-        .map(|s| s.content.uscc.to_string())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    sqlx::query(
-        "SELECT k.uscc FROM unnest($1::text[]) WITH ORDINALITY AS k(uscc, n)
-         CROSS JOIN LATERAL (
-            SELECT 1 FROM enterprises e WHERE e.uscc = k.uscc FOR UPDATE
-         ) AS locked
-         ORDER BY k.n",
-    )
-    .bind(&usccs)
-    .persistent(false)
-    .execute(&mut *conn)
-    .await?;
-    let rows: Vec<super::EnterpriseRow> = sqlx::query_as(concat!(
-        "SELECT found.* FROM unnest($1::text[]) AS k(uscc)
-         CROSS JOIN LATERAL (
-            SELECT ",
-        enterprise_columns!(),
-        " FROM enterprises e JOIN enterprise_versions v
-              ON v.uscc = e.uscc AND v.version = e.current_version
-            WHERE e.uscc = k.uscc
-            LIMIT 1
-         ) AS found"
-    ))
-    .bind(&usccs)
-    .persistent(false)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|row| Enterprise::try_from(row).map(|e| (e.uscc.to_string(), e)))
-        .collect()
-}
-
-/// Revisions already stored under the batch's client request ids.
+/// The revision already stored under a single submission's client request id.
 async fn stored_by_request_id(
     conn: &mut PgConnection,
     batch: &[Submission],
@@ -209,36 +190,8 @@ async fn stored_by_request_id(
         .collect()
 }
 
-/// The latest revision of each (uscc, period) the batch touches.
-async fn last_revisions(
-    conn: &mut PgConnection,
-    batch: &[Submission],
-) -> sqlx::Result<HashMap<(String, String), i64>> {
-    let (usccs, periods): (Vec<String>, Vec<String>) = batch
-        .iter()
-        .map(|s| (s.content.uscc.to_string(), s.content.period.code()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .unzip();
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT r.uscc, r.period, max(r.revision)
-         FROM census_returns r
-         JOIN unnest($1::text[], $2::text[]) AS k(uscc, period)
-           ON r.uscc = k.uscc AND r.period = k.period
-         GROUP BY r.uscc, r.period",
-    )
-    .bind(&usccs)
-    .bind(&periods)
-    .persistent(false)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(uscc, period, revision)| ((uscc, period), revision))
-        .collect())
-}
-
-/// One INSERT for a batch of revisions: every column travels as an array (`unnest`).
+/// One INSERT for a single submission's revision: every column travels as an array
+/// (`unnest`), as it did for batches before the staging table.
 const INSERT_RETURNS: &str =
     "INSERT INTO census_returns (uscc, period, revision, client_request_id,
             employees_total, production_staff, rd_technical_staff, management_sales_staff,
