@@ -63,7 +63,11 @@ pub mod vars {
     pub const AUTH_JWT_JWKS_REFRESH: &str = "AUTH_JWT_JWKS_REFRESH";
     /// JWS algorithms accepted, comma-separated; default `RS256,ES256`; `none` and HS* refused.
     pub const AUTH_JWT_ALGORITHMS: &str = "AUTH_JWT_ALGORITHMS";
+    /// Deadline of a unary or server-streaming call (its time to the response).
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
+    /// Longest silence between two messages of a client-streaming call (an import), which
+    /// has no whole-call deadline of the server's ([`crate::server::deadline`]).
+    pub const STREAM_IDLE_TIMEOUT_MS: &str = "STREAM_IDLE_TIMEOUT_MS";
     pub const MAX_MESSAGE_BYTES: &str = "MAX_MESSAGE_BYTES";
     pub const MAX_CONCURRENT_REQUESTS: &str = "MAX_CONCURRENT_REQUESTS";
     pub const SHUTDOWN_GRACE_MS: &str = "SHUTDOWN_GRACE_MS";
@@ -125,6 +129,7 @@ pub mod vars {
         AUTH_JWT_JWKS_REFRESH,
         AUTH_JWT_ALGORITHMS,
         REQUEST_TIMEOUT_MS,
+        STREAM_IDLE_TIMEOUT_MS,
         MAX_MESSAGE_BYTES,
         MAX_CONCURRENT_REQUESTS,
         SHUTDOWN_GRACE_MS,
@@ -210,8 +215,12 @@ pub struct PlatformConfig {
     /// credentials are required. The service says so in its first log line and in its health
     /// (the health entry [`crate::server::DEVELOPMENT_MODE_HEALTH`] is SERVING).
     pub development: bool,
-    /// Deadline applied to a call whose client sent none (and the cap on those that did).
+    /// Deadline of a unary or server-streaming call whose client sent none (and the cap on
+    /// those that did).
     pub request_timeout: Duration,
+    /// A client-streaming call is cut after this long without a request message; it has no
+    /// whole-call deadline of the server's, so a long import that keeps sending lives on.
+    pub stream_idle_timeout: Duration,
     /// Largest protobuf message accepted or sent, in bytes.
     pub max_message_bytes: usize,
     /// Calls served at once; beyond this a call is shed with RESOURCE_EXHAUSTED.
@@ -307,6 +316,7 @@ impl PlatformConfig {
                 vars::REQUEST_TIMEOUT_MS,
                 30_000,
             )?,
+            stream_idle_timeout: stream_idle_timeout(&get)?,
             max_message_bytes: parse_or(
                 get(vars::MAX_MESSAGE_BYTES),
                 vars::MAX_MESSAGE_BYTES,
@@ -346,6 +356,25 @@ impl PlatformConfig {
         }
         Ok(self)
     }
+}
+
+/// `STREAM_IDLE_TIMEOUT_MS`: 30 s by default; zero would cut every stream before its first
+/// message, so it must be at least 1 ms.
+fn stream_idle_timeout(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Duration, ConfigError> {
+    let idle = millis_or(
+        get(vars::STREAM_IDLE_TIMEOUT_MS),
+        vars::STREAM_IDLE_TIMEOUT_MS,
+        30_000,
+    )?;
+    if idle.is_zero() {
+        return Err(ConfigError {
+            var: vars::STREAM_IDLE_TIMEOUT_MS,
+            reason: "must be at least 1 ms".into(),
+        });
+    }
+    Ok(idle)
 }
 
 pub(crate) const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -551,6 +580,28 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.var, vars::REQUEST_TIMEOUT_MS);
         assert!(err.to_string().contains("REQUEST_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn the_stream_idle_timeout_defaults_to_30_s_and_refuses_zero_or_garbage() {
+        let config = PlatformConfig::from_lookup("census", 1, lookup(&[])).unwrap();
+        assert_eq!(config.stream_idle_timeout, Duration::from_secs(30));
+        let config = PlatformConfig::from_lookup(
+            "census",
+            1,
+            lookup(&[(vars::STREAM_IDLE_TIMEOUT_MS, "120000")]),
+        )
+        .unwrap();
+        assert_eq!(config.stream_idle_timeout, Duration::from_secs(120));
+        for bad in ["0", "-5", "30s", "soon"] {
+            let err = PlatformConfig::from_lookup(
+                "census",
+                1,
+                lookup(&[(vars::STREAM_IDLE_TIMEOUT_MS, bad)]),
+            )
+            .unwrap_err();
+            assert_eq!(err.var, vars::STREAM_IDLE_TIMEOUT_MS, "{bad}");
+        }
     }
 
     #[test]

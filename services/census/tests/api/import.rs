@@ -199,3 +199,64 @@ async fn an_import_over_the_row_cap_is_refused_and_the_file_goes_through_in_part
     assert_eq!(count(&pool, "SELECT count(*) FROM census_returns").await, 8);
     census.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_import_that_keeps_sending_outlives_the_request_deadline() {
+    // A request deadline far shorter than this import, whose every row waits until the one
+    // before it is stored: client streams are bounded by the silence between messages only.
+    let census = spawn_with(&[
+        ("CENSUS_IMPORT_BATCH_ROWS", "1"),
+        ("REQUEST_TIMEOUT_MS", "200"),
+        ("STREAM_IDLE_TIMEOUT_MS", "60000"),
+    ])
+    .await;
+    let mut commerce = census.client(COMMERCE);
+    let firms: Vec<String> = (0..5).map(|_| new_uscc()).collect();
+    for uscc in &firms {
+        register(&mut commerce, uscc).await;
+    }
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut importer = census.client(IMPORTER);
+    let call = tokio::spawn(async move {
+        importer
+            .import_returns(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    let pool = census.pool();
+    for (uscc, n) in firms.iter().zip(1..) {
+        tx.send(row(
+            n,
+            &format!("{tag}-{n}"),
+            uscc,
+            "2025",
+            good_indicators(),
+        ))
+        .await
+        .unwrap();
+        // Batches of one row are stored one behind the read: row n-1 is stored once row n
+        // arrived, and the last when the stream ends.
+        if n > 1 {
+            let stored = testkit::wait_until(std::time::Duration::from_secs(30), || {
+                let pool = pool.clone();
+                async move { count(&pool, "SELECT count(*) FROM census_returns").await >= n - 1 }
+            })
+            .await;
+            assert!(stored, "row {} was not stored", n - 1);
+        }
+    }
+    drop(tx);
+    let report = call
+        .await
+        .unwrap()
+        .expect("the import lives on")
+        .into_inner();
+    assert_eq!((report.accepted_count, report.duplicate_count), (5, 0));
+    assert!(
+        report.rejected_rows.is_empty(),
+        "{:?}",
+        report.rejected_rows
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM census_returns").await, 5);
+    census.stop().await;
+}

@@ -1,8 +1,8 @@
-//! gRPC server bootstrap: health and reflection beside the service's own APIs, a default
-//! deadline, message size caps, admission control, auth, trace context from the caller,
+//! gRPC server bootstrap: health and reflection beside the service's own APIs, deadlines
+//! (one per call, or between a client stream's messages: [`deadline`]), message size caps, admission control, auth, trace context from the caller,
 //! and a graceful stop (NOT_SERVING first, then drain).
 //!
-//! Layers, outermost first: audit (refusals, shedding included, and audited reads, see
+//! Layers, outermost first: deadline → audit (refusals, shedding included, and audited reads, see
 //! [`crate::audit`]) → admission (shedding, metrics) → status codes (tonic's codec errors
 //! corrected, see [`codes`]) → served methods only (UNIMPLEMENTED for the rest, see
 //! [`methods`]) → auth → per-caller limits ([`limits`]) → the routes. Every accepted socket
@@ -12,6 +12,7 @@
 
 mod admission;
 pub mod codes;
+pub mod deadline;
 pub mod gate;
 mod held;
 pub mod incoming;
@@ -29,6 +30,7 @@ use tonic_health::server::HealthReporter;
 
 pub use admission::AdmissionLayer;
 pub use codes::StatusCodesLayer;
+pub use deadline::{DeadlineLayer, Deadlines};
 pub use gate::{Gate, GateLayer};
 pub use limits::{Limits, LimitsLayer};
 pub use methods::ServedMethods;
@@ -194,6 +196,12 @@ pub async fn serve(
         settings.service_names,
         &policy,
     )?;
+    let deadlines = Deadlines::new(
+        config.request_timeout,
+        config.stream_idle_timeout,
+        settings.descriptor_set,
+        settings.service_names,
+    )?;
     let (health, health_service) = tonic_health::server::health_reporter();
     report_serving(&health, &settings).await;
     let probes = match config.tls.as_ref().and_then(|tls| tls.health_addr()) {
@@ -211,13 +219,12 @@ pub async fn serve(
         config.shutdown_grace,
     );
     // Calls still open after the grace period and one request deadline (a stream whose
-    // client stopped reading) are cut, so a stop always finishes.
+    // client stopped reading, an import still sending) are cut, so a stop always finishes.
     let drain_limit = async {
         shutdown.cancelled().await;
         tokio::time::sleep(config.shutdown_grace + config.request_timeout).await;
     };
     let router = Server::builder()
-        .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(move |request| {
             let span =
@@ -225,6 +232,7 @@ pub async fn serve(
             telemetry::set_remote_parent(&span, &HeaderExtractor(request.headers()));
             span
         })
+        .layer(DeadlineLayer::new(deadlines))
         .layer(AuditLayer::new(
             settings.audit_log,
             settings.audited_reads,
