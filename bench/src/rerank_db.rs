@@ -1,7 +1,8 @@
 //! Re-ranking a period in the database: `firms` firms with a return each put into
 //! classification's read model, the period marked dirty, and the re-ranker's own run time
 //! (`rerank_runs`: read model → classes, class-change events, notices) beside a raw read of the
-//! same rows plus a raw write of as many class rows as changed, by sqlx.
+//! same rows plus a raw write of as many class rows as the re-rank wrote (`rows_written`: a
+//! re-rank writes only the rows whose class, rank, score or record changed), by sqlx.
 
 use std::time::{Duration, Instant};
 
@@ -41,8 +42,8 @@ pub async fn run(classification_db: &str, firms: usize, cpu: Watched) -> anyhow:
         "SELECT count(*) > 0 FROM rerank_runs WHERE period = '2019'",
     )
     .await?;
-    let (seconds, changed): (f64, i32) = sqlx::query_as(
-        "SELECT EXTRACT(EPOCH FROM finished_at - started_at)::float8, changed_classes
+    let (seconds, changed, written): (f64, i32, i32) = sqlx::query_as(
+        "SELECT EXTRACT(EPOCH FROM finished_at - started_at)::float8, changed_classes, rows_written
          FROM rerank_runs WHERE period = $1 ORDER BY id LIMIT 1",
     )
     .bind(PERIOD)
@@ -62,12 +63,13 @@ pub async fn run(classification_db: &str, firms: usize, cpu: Watched) -> anyhow:
                 r.industrial_output_fen, r.tax_paid_fen, r.export_sales_fen,
                 r.automation_share_percent, r.patents, r.land_used_centi_mu, r.energy_use_tce
          FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
-         WHERE r.period = $1",
+         WHERE r.period = $1 AND ($2::text[] IS NULL OR e.segment = ANY($2))",
     )
     .bind(PERIOD)
+    .bind(None::<Vec<String>>)
     .fetch_all(&pool)
     .await?;
-    let changed_rows = &rows[..(changed.max(0) as usize).min(rows.len())];
+    let changed_rows = &rows[..(written.max(0) as usize).min(rows.len())];
     let uscc: Vec<String> = changed_rows.iter().map(|r| r.get("uscc")).collect();
     let name: Vec<String> = changed_rows.iter().map(|r| r.get("name")).collect();
     let tax: Vec<f64> = changed_rows
@@ -96,7 +98,7 @@ pub async fn run(classification_db: &str, firms: usize, cpu: Watched) -> anyhow:
     let n = firms as u64;
     Ok(Row {
         path: format!(
-            "re-rank a period of {firms} firms in the database, {changed} classes changed (limit: raw read of the rows + raw write of the changed rows)"
+            "re-rank a period of {firms} firms in the database, {written} rows written, {changed} classes changed (limit: raw read of the rows + raw write of as many rows)"
         ),
         unit: "firms",
         platform: Side::once(n, platform_time),

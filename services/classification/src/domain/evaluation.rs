@@ -7,9 +7,11 @@
 //! with the others that report it); deferred and exempt firms are scored against it but
 //! neither shape it nor count in the cohort.
 //!
-//! The work is linear apart from the sort of each cohort ([`ranking::order_cohorts`]): one
-//! pass grades and sums the benchmarks, one pass scores, a few flat vectors and no per-firm
-//! allocation ([`classify`]). Benchmark sums
+//! The store hands the firms over as [`Columns`] (a struct of arrays: each firm's grading,
+//! cohort and indicator values, computed as its row is read). The work is linear apart from
+//! the sort of each cohort ([`ranking::order_cohorts`]): one pass over the columns sums the
+//! benchmarks, one scores, a few flat vectors and no per-firm allocation
+//! ([`classify_columns`]). Benchmark sums
 //! are kept in exact fixed point, so the result is the same bit for bit whatever the order of
 //! the firms.
 
@@ -81,27 +83,11 @@ pub struct PeriodResult {
 
 /// Whether `firm` is graded in `period` under `model`.
 pub fn grading(model: &Model, period: &Period, firm: &Firm) -> Grading {
-    grading_with_cutoff(model, deferral_cutoff(period, model.deferral_years), firm)
-}
-
-/// [`grading`] with the deferral cutoff computed once for the whole period.
-fn grading_with_cutoff(model: &Model, cutoff: NaiveDate, firm: &Firm) -> Grading {
-    if !firm.active {
-        Grading::NotEvaluated
-    } else if (!model.exempt_enterprises.is_empty()
-        && model.exempt_enterprises.contains_key(&firm.uscc))
-        || (!model.exempt_industry_classes.is_empty()
-            && model.exempt_industry_classes.contains(&firm.industry_class))
-    {
-        Grading::Exempt
-    } else if firm
-        .registration_date
-        .is_some_and(|registered| registered > cutoff)
-    {
-        Grading::Deferred
-    } else {
-        Grading::Graded
-    }
+    grading_of(
+        model,
+        deferral_cutoff(period, model.deferral_years),
+        &firm.view(),
+    )
 }
 
 /// Firms registered after this day are deferred: `years` before the period's last day
@@ -222,8 +208,7 @@ impl ExactSum {
     }
 }
 
-/// What the scoring pass and the placement need of a firm besides its figures, in four
-/// bytes (a firm is about 150 bytes, its USCC on the heap).
+/// What the scoring pass and the placement need of a firm besides its values, in four bytes.
 #[derive(Clone, Copy)]
 struct Fact {
     /// Dense cohort number: the segment's place in order of first appearance.
@@ -233,27 +218,143 @@ struct Fact {
     vetoed: bool,
 }
 
-/// Evaluates every firm of one period: grading, score, rank and class.
+/// A firm as the store reads it, borrowed from its row: what grading and scoring need.
+#[derive(Clone, Copy, Debug)]
+pub struct FirmRef<'a> {
+    pub uscc: &'a str,
+    pub segment: Segment,
+    pub industry_class: &'a str,
+    pub registration_date: Option<NaiveDate>,
+    pub active: bool,
+    pub vetoed: bool,
+    pub figures: &'a Figures,
+}
+
+impl Firm {
+    pub fn view(&self) -> FirmRef<'_> {
+        FirmRef {
+            uscc: &self.uscc,
+            segment: self.segment,
+            industry_class: &self.industry_class,
+            registration_date: self.registration_date,
+            active: self.active,
+            vetoed: self.vetoed,
+            figures: &self.figures,
+        }
+    }
+}
+
+/// The firms of one period as [`classify_columns`] reads them, a struct of arrays: per firm
+/// its [`Fact`] (cohort, grading, model, veto) and its indicator values, computed once as
+/// the caller reads each firm ([`Columns::push`]); row i is the caller's firm i, and its USCC
+/// is kept only as a borrowed reference for the tie rule.
 ///
-/// Two passes over the firms: the first grades them and sums the benchmarks, the second
-/// scores, writes the evaluations and puts each graded firm's sort key straight into its
-/// cohort's place; then each cohort is sorted and placed. At a million firms fresh memory
-/// costs more than reading the firms again (a page fault and a zeroed page per 4 KiB, and
-/// glibc maps every block above 32 MiB afresh), so the indicator values are computed twice
-/// rather than kept, and what is kept per firm is small: four bytes of [`Fact`], the
-/// evaluation and a sort key.
+/// At a million firms a `Firm` moved 144 bytes per firm through each pass, its USCC on the
+/// heap, and the values were computed twice (about 25 divisions per firm); here the passes
+/// read four bytes of facts and the values, each computed once.
+pub struct Columns<'a> {
+    model: &'a Model,
+    /// Firms registered after this day are deferred.
+    cutoff: NaiveDate,
+    /// The cohorts' segments in order of first appearance: a cohort's number is its place.
+    segments: Vec<Segment>,
+    facts: Vec<Fact>,
+    /// Every indicator's value per firm, NaN where it cannot be computed.
+    values: Vec<[f64; Indicator::COUNT]>,
+    /// For the tie rule (USCC ascending) among exactly equal scores, read only then.
+    usccs: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    /// Empty columns for `model` and `period`, room for `capacity` firms.
+    pub fn with_capacity(model: &'a Model, period: &Period, capacity: usize) -> Self {
+        Self {
+            model,
+            cutoff: deferral_cutoff(period, model.deferral_years),
+            segments: Vec::with_capacity(Segment::ALL.len()),
+            facts: Vec::with_capacity(capacity),
+            values: Vec::with_capacity(capacity),
+            usccs: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The next firm: its grading, model, cohort and values.
+    pub fn push(&mut self, firm: FirmRef<'a>) {
+        let cohort = match self.segments.iter().position(|s| *s == firm.segment) {
+            Some(c) => c,
+            None => {
+                self.segments.push(firm.segment);
+                self.segments.len() - 1
+            }
+        };
+        self.facts.push(Fact {
+            cohort: cohort as u8,
+            grading: grading_of(self.model, self.cutoff, &firm),
+            reduced: uses_reduced_model(self.model, firm.figures),
+            vetoed: firm.vetoed,
+        });
+        self.values.push(firm.figures.raw_values());
+        self.usccs.push(firm.uscc);
+    }
+
+    pub fn len(&self) -> usize {
+        self.facts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
+}
+
+/// [`grading`] of a borrowed firm with the deferral cutoff computed once for the period.
+fn grading_of(model: &Model, cutoff: NaiveDate, firm: &FirmRef<'_>) -> Grading {
+    if !firm.active {
+        Grading::NotEvaluated
+    } else if (!model.exempt_enterprises.is_empty()
+        && model.exempt_enterprises.contains_key(firm.uscc))
+        || (!model.exempt_industry_classes.is_empty()
+            && model.exempt_industry_classes.contains(firm.industry_class))
+    {
+        Grading::Exempt
+    } else if firm
+        .registration_date
+        .is_some_and(|registered| registered > cutoff)
+    {
+        Grading::Deferred
+    } else {
+        Grading::Graded
+    }
+}
+
+/// Evaluates every firm of one period: grading, score, rank and class ([`classify_columns`]
+/// over the firms' columns).
 pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult {
+    let mut columns = Columns::with_capacity(model, period, firms.len());
+    for firm in firms {
+        columns.push(firm.view());
+    }
+    classify_columns(&columns)
+}
+
+/// Evaluates every firm of the columns: grading, score, rank and class.
+///
+/// One pass over the facts and values sums the benchmarks, a second scores, writes the
+/// evaluations and puts each graded firm's sort key straight into its cohort's place; then
+/// each cohort is sorted and placed. What is allocated per call is the evaluations and the
+/// sort keys (each below glibc's 32 MiB mmap threshold at a million firms, so a repeated
+/// call reuses the heap's pages rather than faulting in fresh ones).
+pub fn classify_columns(columns: &Columns<'_>) -> PeriodResult {
+    let model = columns.model;
     let plans = [indicators_for(model, false), indicators_for(model, true)];
-    let graded = grade(model, period, &plans, firms);
-    let benchmarks: Vec<Benchmarks> = graded
-        .sums
+    let (sums, sizes) = benchmark_sums(&plans, columns);
+    let benchmarks: Vec<Benchmarks> = sums
         .iter()
         .map(|s| Benchmarks(std::array::from_fn(|i| s[i].mean())))
         .collect();
     let raw: Vec<[f64; Indicator::COUNT]> = benchmarks.iter().map(raw_benchmarks).collect();
-    let starts = cohort_starts(&graded.sizes);
-    let index_mask = ranking::index_mask(firms.len());
-    let (mut evaluations, mut keys) = score_all(&plans, firms, &graded, &raw, &starts, index_mask);
+    let starts = cohort_starts(&sizes);
+    let index_mask = ranking::index_mask(columns.len());
+    let (mut evaluations, mut keys) = score_all(&plans, columns, &sizes, &raw, &starts, index_mask);
 
     // The ranking: one sort per cohort, then placement by quota.
     ranking::order_cohorts(
@@ -261,13 +362,13 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
         &starts,
         index_mask,
         |i| evaluations[i].score,
-        |i| firms[i].uscc.as_str(),
+        |i| columns.usccs[i],
     );
     ranking::place_cohorts(
         &keys,
         &starts,
         index_mask,
-        |i| graded.facts[i].vetoed,
+        |i| columns.facts[i].vetoed,
         &model.quotas(),
         |i, placement| {
             let evaluation = &mut evaluations[i];
@@ -276,11 +377,11 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
         },
     );
 
-    let cohorts = graded
+    let cohorts = columns
         .segments
         .iter()
         .zip(benchmarks)
-        .zip(&graded.sizes)
+        .zip(&sizes)
         .map(|((&segment, benchmarks), &size)| (segment, Cohort { benchmarks, size }))
         .collect();
     PeriodResult {
@@ -289,55 +390,31 @@ pub fn classify(model: &Model, period: &Period, firms: &[Firm]) -> PeriodResult 
     }
 }
 
-/// The first pass: each firm's [`Fact`], and per cohort (segment, in order of first
-/// appearance) the graded firms' count and benchmark sums.
-struct Graded {
-    segments: Vec<Segment>,
-    sums: Vec<[ExactSum; Indicator::COUNT]>,
-    sizes: Vec<u32>,
-    facts: Vec<Fact>,
-}
+/// One cohort's benchmark sums, by [`Indicator::index`].
+type Sums = [ExactSum; Indicator::COUNT];
 
-/// Pass 1: grading and the benchmark sums (graded firms, each indicator over the firms
-/// scored on it).
-fn grade(model: &Model, period: &Period, plans: &[&[Weighted]; 2], firms: &[Firm]) -> Graded {
-    let cutoff = deferral_cutoff(period, model.deferral_years);
-    let mut graded = Graded {
-        segments: Vec::with_capacity(Segment::ALL.len()),
-        sums: Vec::new(),
-        sizes: Vec::new(),
-        facts: Vec::with_capacity(firms.len()),
-    };
-    for firm in firms {
-        let cohort = match graded.segments.iter().position(|s| *s == firm.segment) {
-            Some(c) => c,
-            None => {
-                graded.segments.push(firm.segment);
-                graded.sums.push([ExactSum::default(); Indicator::COUNT]);
-                graded.sizes.push(0);
-                graded.segments.len() - 1
-            }
-        };
-        let grading = grading_with_cutoff(model, cutoff, firm);
-        let reduced = uses_reduced_model(model, &firm.figures);
-        graded.facts.push(Fact {
-            cohort: cohort as u8,
-            grading,
-            reduced,
-            vetoed: firm.vetoed,
-        });
-        if grading == Grading::Graded {
-            graded.sizes[cohort] += 1;
-            let values = firm.figures.raw_values();
-            for item in plans[usize::from(reduced)] {
-                let value = values[item.indicator.index()];
-                if value >= 0.0 {
-                    graded.sums[cohort][item.indicator.index()].add(value);
-                }
+/// Pass 1: per cohort, the graded firms' count and benchmark sums (each indicator over the
+/// firms scored on it).
+fn benchmark_sums(plans: &[&[Weighted]; 2], columns: &Columns<'_>) -> (Vec<Sums>, Vec<u32>) {
+    let cohorts = columns.segments.len();
+    let mut sums = vec![[ExactSum::default(); Indicator::COUNT]; cohorts];
+    let mut sizes = vec![0u32; cohorts];
+    for (fact, values) in columns.facts.iter().zip(&columns.values) {
+        if fact.grading != Grading::Graded {
+            continue;
+        }
+        let cohort = usize::from(fact.cohort);
+        sizes[cohort] += 1;
+        let sums = &mut sums[cohort];
+        for item in plans[usize::from(fact.reduced)] {
+            let index = item.indicator.index();
+            let value = values[index];
+            if value >= 0.0 {
+                sums[index].add(value);
             }
         }
     }
-    graded
+    (sums, sizes)
 }
 
 /// Each cohort's graded firms take `starts[c]..starts[c + 1]` of the sort keys.
@@ -355,24 +432,20 @@ fn cohort_starts(sizes: &[u32]) -> Vec<usize> {
 /// straight into its cohort's place.
 fn score_all(
     plans: &[&[Weighted]; 2],
-    firms: &[Firm],
-    graded: &Graded,
+    columns: &Columns<'_>,
+    sizes: &[u32],
     raw: &[[f64; Indicator::COUNT]],
     starts: &[usize],
     index_mask: u64,
 ) -> (Vec<Evaluation>, Vec<u64>) {
     let mut fill = starts.to_vec();
     let mut keys = vec![0u64; starts[starts.len() - 1]];
-    let mut evaluations: Vec<Evaluation> = Vec::with_capacity(firms.len());
-    for (i, (firm, fact)) in firms.iter().zip(&graded.facts).enumerate() {
+    let mut evaluations: Vec<Evaluation> = Vec::with_capacity(columns.len());
+    for (i, (fact, values)) in columns.facts.iter().zip(&columns.values).enumerate() {
         let cohort = usize::from(fact.cohort);
         let score = match fact.grading {
             Grading::NotEvaluated => 0.0,
-            _ => raw_score(
-                plans[usize::from(fact.reduced)],
-                &firm.figures.raw_values(),
-                &raw[cohort],
-            ),
+            _ => raw_score(plans[usize::from(fact.reduced)], values, &raw[cohort]),
         };
         if fact.grading == Grading::Graded {
             keys[fill[cohort]] = ranking::sort_key(score, i, index_mask);
@@ -383,7 +456,7 @@ fn score_all(
             reduced: fact.reduced,
             score,
             rank: 0,
-            cohort_size: graded.sizes[cohort],
+            cohort_size: sizes[cohort],
             class: None,
         });
     }
@@ -798,9 +871,24 @@ pub(crate) mod tests {
             if let Some(first) = firms.first() {
                 model.exempt_enterprises.insert(first.uscc.clone(), "decision 9".into());
             }
-            assert_same_bits(&classify(&model, &period(), &firms), &reference(&model, &period(), &firms));
-            let plain = Model::default();
-            assert_same_bits(&classify(&plain, &period(), &firms), &reference(&plain, &period(), &firms));
+            // The columns as the store builds them, row by row from borrowed fields.
+            for model in [&model, &Model::default()] {
+                let mut columns = Columns::with_capacity(model, &period(), firms.len());
+                for firm in &firms {
+                    columns.push(FirmRef {
+                        uscc: &firm.uscc,
+                        segment: firm.segment,
+                        industry_class: &firm.industry_class,
+                        registration_date: firm.registration_date,
+                        active: firm.active,
+                        vetoed: firm.vetoed,
+                        figures: &firm.figures,
+                    });
+                }
+                let expected = reference(model, &period(), &firms);
+                assert_same_bits(&classify_columns(&columns), &expected);
+                assert_same_bits(&classify(model, &period(), &firms), &expected);
+            }
         }
     }
 }

@@ -204,9 +204,23 @@ macro_rules! class_rows {
 /// (the first publication).
 pub async fn latest_period(conn: &mut PgConnection, view: View) -> sqlx::Result<Option<String>> {
     match view {
+        // Without an index on period_key (every row of a period shares it): the distinct
+        // periods by a walk of the primary key, one probe each, then one row of each for
+        // its key.
         View::Current => {
             sqlx::query_scalar!(
-                "SELECT period FROM classifications ORDER BY period_key DESC LIMIT 1"
+                r#"WITH RECURSIVE periods(period) AS (
+                     (SELECT period FROM classifications ORDER BY period LIMIT 1)
+                     UNION ALL
+                     SELECT (SELECT c.period FROM classifications c WHERE c.period > p.period
+                             ORDER BY c.period LIMIT 1)
+                     FROM periods p WHERE p.period IS NOT NULL
+                   )
+                   SELECT p.period AS "period!" FROM periods p
+                   CROSS JOIN LATERAL (SELECT c.period_key FROM classifications c
+                                       WHERE c.period = p.period LIMIT 1) k
+                   WHERE p.period IS NOT NULL
+                   ORDER BY k.period_key DESC LIMIT 1"#
             )
             .fetch_optional(conn)
             .await

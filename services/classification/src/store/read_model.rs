@@ -157,7 +157,7 @@ pub async fn apply_return(conn: &mut PgConnection, r: &ReturnRecord) -> sqlx::Re
     if enterprise_changed {
         mark_enterprise_periods_dirty(conn, &r.uscc).await?;
     } else if return_changed {
-        mark_dirty(conn, std::slice::from_ref(&r.period)).await?;
+        mark_cohort_dirty(conn, &r.period, &r.uscc).await?;
     }
     Ok(return_changed || enterprise_changed)
 }
@@ -181,8 +181,8 @@ pub async fn mark_all_dirty(conn: &mut PgConnection) -> sqlx::Result<()> {
     mark_dirty(conn, &periods).await
 }
 
-/// Marks `periods` (sorted, distinct) dirty: a new row starts the debounce clock, an existing
-/// one counts one more change. The re-ranker is notified on commit.
+/// Marks `periods` (sorted, distinct) dirty, every cohort of them: a new row starts the
+/// debounce clock, an existing one counts one more change. The re-ranker is notified on commit.
 pub async fn mark_dirty(conn: &mut PgConnection, periods: &[String]) -> sqlx::Result<()> {
     if periods.is_empty() {
         return Ok(());
@@ -192,12 +192,44 @@ pub async fn mark_dirty(conn: &mut PgConnection, periods: &[String]) -> sqlx::Re
          SELECT p, 1, clock_timestamp(), clock_timestamp(), $2 FROM unnest($1::text[]) AS p
          ON CONFLICT (period) DO UPDATE SET
              generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp(),
-             trace_headers = EXCLUDED.trace_headers",
+             trace_headers = EXCLUDED.trace_headers, segments = NULL",
         periods,
         sqlx::types::Json(platform::telemetry::inject_current()) as _,
     )
     .execute(&mut *conn)
     .await?;
+    notify_dirty(conn).await
+}
+
+/// Marks dirty only the cohort of `period` that `uscc` is ranked in (its segment as stored
+/// now), after a return of its changed: the other cohorts' ranking does not depend on it. A
+/// period already dirty as a whole stays so; without a segment, the whole period.
+async fn mark_cohort_dirty(conn: &mut PgConnection, period: &str, uscc: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO dirty_periods (period, generation, first_dirty_at, last_dirty_at, trace_headers,
+                                    segments)
+         SELECT $1, 1, clock_timestamp(), clock_timestamp(), $3,
+                CASE WHEN e.segment IS NULL THEN NULL ELSE ARRAY[e.segment] END
+         FROM enterprises e WHERE e.uscc = $2
+         ON CONFLICT (period) DO UPDATE SET
+             generation = dirty_periods.generation + 1, last_dirty_at = clock_timestamp(),
+             trace_headers = EXCLUDED.trace_headers,
+             segments = CASE
+                 WHEN dirty_periods.segments IS NULL OR EXCLUDED.segments IS NULL THEN NULL
+                 WHEN EXCLUDED.segments <@ dirty_periods.segments THEN dirty_periods.segments
+                 ELSE dirty_periods.segments || EXCLUDED.segments
+             END",
+        period,
+        uscc,
+        sqlx::types::Json(platform::telemetry::inject_current()) as _,
+    )
+    .execute(&mut *conn)
+    .await?;
+    notify_dirty(conn).await
+}
+
+/// Wakes the re-ranker once the caller's transaction commits.
+async fn notify_dirty(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query!("SELECT pg_notify($1, '')", DIRTY_CHANNEL,)
         .execute(&mut *conn)
         .await?;

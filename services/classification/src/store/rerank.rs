@@ -1,6 +1,7 @@
-//! Re-ranking one period: read the cohort, classify it, and in one transaction write the
-//! rows that changed, the cohorts' benchmarks, an `EnterpriseClassified` for every
-//! enterprise whose class in force changed, and the run's record. Notices are not sent here:
+//! Re-ranking one period: read the cohorts whose firms changed (the dirty segments, or the
+//! whole period), classify them, and in one transaction write the rows that changed, those
+//! cohorts' benchmarks, an `EnterpriseClassified` for every enterprise whose class in force
+//! changed, and the run's record. Notices are not sent here:
 //! a change marks the period unsettled, and `settle` sends the net notices once it is quiet.
 //!
 //! An override wins over the computed class and is never touched here: the class in force
@@ -15,14 +16,15 @@ use sqlx::PgConnection;
 
 use super::{Store, corrupt, models, settle, try_lock_period};
 use crate::domain::{
-    Class, Evaluation, Figures, Firm, Indicator, Period, PeriodResult, Segment, classify,
+    Class, Evaluation, Figures, Indicator, Period, PeriodResult, Segment,
+    evaluation::{Columns, FirmRef, classify_columns},
     policy::Transition,
 };
 
 /// What one re-rank did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RerankOutcome {
-    /// Firms with a return in the period.
+    /// Firms with a return in the period's cohorts re-ranked.
     pub firms: usize,
     /// Rows written (anything changed: score, rank, class, …).
     pub rows_written: usize,
@@ -124,17 +126,17 @@ pub async fn rerank_if_dirty(
 ) -> anyhow::Result<Option<RerankOutcome>> {
     // The generation read now: if a change commits while this runs, the row stays dirty.
     let dirty = sqlx::query!(
-        r#"SELECT generation, clock_timestamp() AS "started_at!" FROM dirty_periods
-           WHERE period = $1"#,
+        r#"SELECT generation, clock_timestamp() AS "started_at!", segments
+           FROM dirty_periods WHERE period = $1"#,
         period,
     )
     .fetch_optional(&mut *tx)
     .await?
-    .map(|row| (row.generation, row.started_at));
-    let Some((generation, started_at)) = dirty else {
+    .map(|row| (row.generation, row.started_at, row.segments));
+    let Some((generation, started_at, segments)) = dirty else {
         return Ok(None); // another replica has just done it
     };
-    let outcome = rerank_locked(&mut *tx, outbox, period).await?;
+    let outcome = rerank_locked(&mut *tx, outbox, period, segments.as_deref()).await?;
     if outcome.changed_classes > 0 {
         settle::mark_changed(&mut *tx, period).await?;
     }
@@ -159,12 +161,15 @@ pub async fn rerank_if_dirty(
         .await?;
     }
     sqlx::query!(
-        "INSERT INTO rerank_runs (period, model_version, firms, changed_classes, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, clock_timestamp())",
+        "INSERT INTO rerank_runs (period, model_version, firms, changed_classes, rows_written,
+                                  segments, started_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())",
         period,
         outcome.model_version,
         outcome.firms as i32,
         outcome.changed_classes as i32,
+        outcome.rows_written as i32,
+        segments.as_deref(),
         started_at,
     )
     .execute(&mut *tx)
@@ -173,30 +178,31 @@ pub async fn rerank_if_dirty(
 }
 
 /// The re-rank itself, inside the caller's transaction holding the period's lock: read the
-/// period's firms and their stored classes, classify, publish each change of class in force,
-/// write what changed and the cohorts' benchmarks.
+/// firms of the cohorts re-ranked (`segments`, stored spelling; `None`: every cohort) and
+/// their stored classes, classify, publish each change of class in force, write what
+/// changed and those cohorts' benchmarks. A cohort is ranked on its own (its benchmarks,
+/// ranks and quotas are its firms' alone), so the cohorts left out keep their rows.
 async fn rerank_locked(
     tx: &mut PgConnection,
     outbox: &Outbox,
     period_code: &str,
+    segments: Option<&[String]>,
 ) -> anyhow::Result<RerankOutcome> {
     let period = Period::parse(period_code)
         .map_err(|err| anyhow::anyhow!("stored period {period_code:?}: {err}"))?;
     let mut steps = Steps::start();
     let model = models::current(&mut *tx).await?;
-    let rows = firm_rows(&mut *tx, period_code).await?;
-    let previous = previous_rows(&mut *tx, period_code).await?;
+    let rows = firm_rows(&mut *tx, period_code, segments).await?;
+    let previous = previous_rows(&mut *tx, period_code, segments).await?;
     steps.mark("read");
-    let firms = rows
-        .iter()
-        .map(firm_of)
-        .collect::<sqlx::Result<Vec<Firm>>>()?;
-    let result = classify(&model.model, &period, &firms);
+    let columns = columns_of(&model.model, &period, &rows)?;
+    let result = classify_columns(&columns);
+    drop(columns);
     let at = Utc::now();
     steps.mark("classify");
 
     let mut outcome = RerankOutcome {
-        firms: firms.len(),
+        firms: rows.len(),
         model_version: model.version,
         ..Default::default()
     };
@@ -249,15 +255,19 @@ async fn rerank_locked(
         model_version: model.version,
         at,
     };
-    write_changes(&mut *tx, &run, &rows, &writes, &result, &mut steps).await?;
+    write_changes(
+        &mut *tx, &run, segments, &rows, &writes, &result, &mut steps,
+    )
+    .await?;
     tracing::debug!(period = period_code, firms = outcome.firms, steps = %steps, "re-rank steps");
     Ok(outcome)
 }
 
-/// The changed rows, a chunk per statement, then the cohorts' benchmarks.
+/// The changed rows, a chunk per statement, then the re-ranked cohorts' benchmarks.
 async fn write_changes(
     tx: &mut PgConnection,
     run: &Run<'_>,
+    segments: Option<&[String]>,
     rows: &[FirmRow],
     writes: &[(usize, Computed)],
     result: &PeriodResult,
@@ -267,7 +277,7 @@ async fn write_changes(
         write_rows(&mut *tx, run, rows, chunk).await?;
     }
     steps.mark("write");
-    write_cohorts(&mut *tx, run.period, run.model_version, result, run.at).await?;
+    write_cohorts(&mut *tx, run, segments, result).await?;
     steps.mark("cohorts");
     Ok(())
 }
@@ -308,9 +318,14 @@ impl std::fmt::Display for Steps {
     }
 }
 
-/// Every firm with a return in the period, with its registry record. The benchmark's raw read
-/// (`bench/src/rerank_db.rs`) is this statement: keep the two alike.
-async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<FirmRow>> {
+/// Every firm with a return in the period and a segment of `segments` (`None`: any), with its
+/// registry record. The benchmark's raw read (`bench/src/rerank_db.rs`) is this statement:
+/// keep the two alike.
+async fn firm_rows(
+    tx: &mut PgConnection,
+    period: &str,
+    segments: Option<&[String]>,
+) -> sqlx::Result<Vec<FirmRow>> {
     sqlx::query!(
         r#"SELECT r.uscc, e.name, e.park AS "park: Park", e.segment AS "segment: Segment",
                 e.industry_class, e.registration_date, e.active,
@@ -319,8 +334,9 @@ async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<Firm
                 r.tax_paid_fen, r.export_sales_fen, r.automation_share_percent, r.patents,
                 r.land_used_centi_mu, r.energy_use_tce
          FROM census_returns r JOIN enterprises e ON e.uscc = r.uscc
-         WHERE r.period = $1"#,
+         WHERE r.period = $1 AND ($2::text[] IS NULL OR e.segment = ANY($2))"#,
         period,
+        segments,
     )
     .map(|r| FirmRow {
         uscc: r.uscc,
@@ -348,10 +364,11 @@ async fn firm_rows(tx: &mut PgConnection, period: &str) -> sqlx::Result<Vec<Firm
     .await
 }
 
-/// The period's stored classifications, by USCC.
+/// The period's stored classifications in `segments` (`None`: all), by USCC.
 async fn previous_rows(
     tx: &mut PgConnection,
     period: &str,
+    segments: Option<&[String]>,
 ) -> sqlx::Result<HashMap<String, Previous>> {
     let rows = sqlx::query_as!(
         Previous,
@@ -359,8 +376,10 @@ async fn previous_rows(
                 computed_class AS "computed_class: Class", class AS "class: Class", score, rank,
                 cohort_size, model_version, reduced_model, vetoed,
                 override_class AS "override_class: Class", override_reason
-         FROM classifications WHERE period = $1"#,
+         FROM classifications
+         WHERE period = $1 AND ($2::text[] IS NULL OR segment = ANY($2))"#,
         period,
+        segments,
     )
     .fetch_all(tx)
     .await?;
@@ -423,17 +442,22 @@ impl<'a> ClassChangeOf<'a> {
     }
 }
 
-/// Replaces the period's cohorts (segment, size, benchmarks) with this run's.
+/// Replaces the re-ranked cohorts (segment, size, benchmarks) of the period, those of
+/// `segments` (`None`: all), with this run's.
 async fn write_cohorts(
     tx: &mut PgConnection,
-    period: &str,
-    model_version: i64,
+    run: &Run<'_>,
+    segments: Option<&[String]>,
     result: &PeriodResult,
-    at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM cohorts WHERE period = $1", period,)
-        .execute(&mut *tx)
-        .await?;
+    let (period, model_version, at) = (run.period, run.model_version, run.at);
+    sqlx::query!(
+        "DELETE FROM cohorts WHERE period = $1 AND ($2::text[] IS NULL OR segment = ANY($2))",
+        period,
+        segments,
+    )
+    .execute(&mut *tx)
+    .await?;
     for (segment, cohort) in &result.cohorts {
         let benchmarks: Vec<Option<f64>> = Indicator::ALL
             .iter()
@@ -455,20 +479,29 @@ async fn write_cohorts(
     Ok(())
 }
 
-/// The firm as the evaluation sees it; one without a segment can never be ranked.
-fn firm_of(row: &FirmRow) -> sqlx::Result<Firm> {
-    let segment = row
-        .segment
-        .ok_or_else(|| corrupt(format!("enterprise {}: no segment", row.uscc)))?;
-    Ok(Firm {
-        uscc: row.uscc.clone(),
-        segment,
-        industry_class: row.industry_class.clone(),
-        registration_date: row.registration_date,
-        active: row.active,
-        vetoed: row.vetoed,
-        figures: row.figures.clone(),
-    })
+/// The firms as the evaluation reads them, a column per value; one without a segment can
+/// never be ranked.
+fn columns_of<'a>(
+    model: &'a crate::domain::Model,
+    period: &Period,
+    rows: &'a [FirmRow],
+) -> sqlx::Result<Columns<'a>> {
+    let mut columns = Columns::with_capacity(model, period, rows.len());
+    for row in rows {
+        let segment = row
+            .segment
+            .ok_or_else(|| corrupt(format!("enterprise {}: no segment", row.uscc)))?;
+        columns.push(FirmRef {
+            uscc: &row.uscc,
+            segment,
+            industry_class: &row.industry_class,
+            registration_date: row.registration_date,
+            active: row.active,
+            vetoed: row.vetoed,
+            figures: &row.figures,
+        });
+    }
+    Ok(columns)
 }
 
 /// What every row written by one re-rank shares.

@@ -30,6 +30,7 @@ mod api;
 mod chain;
 mod class_spelling;
 mod coalescing;
+mod cohorts;
 mod enterprise;
 mod finalization;
 mod net_notices_5000;
