@@ -8,16 +8,27 @@
 //! when the census refuses the return.
 //!
 //! `haicheng census import FILE.csv` reads a census import CSV (format in [`crate::census_csv`]
-//! and the README, "Census import CSV"), streams its rows to `ImportReturns` with a progress
-//! bar, and prints the report: rows accepted, how many of them were already imported, and
-//! each rejected row with its number, column or field, and reason.
+//! and the README, "Census import CSV") one row at a time and streams its rows to
+//! `ImportReturns` while it reads (a file of any size, in constant memory), showing progress
+//! on stderr (rows sent and acknowledged, rate: a bar on a terminal, a line every 10 s
+//! otherwise), and prints the report: rows accepted, how many of them were already imported,
+//! and each rejected row with its number, column or field, and reason.
 //!
 //! Exit codes of the import: 0 every row accepted; 1 the import ran and some rows were
 //! rejected; 2 bad arguments or a file that cannot be imported (nothing sent); 3 the call
 //! failed (service unreachable, token refused): rows of completed calls are stored, and
 //! running the same file again is safe.
 
-use std::{io::Read, path::PathBuf, process::ExitCode};
+use std::{
+    io::{IsTerminal, Read},
+    path::PathBuf,
+    process::ExitCode,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use clap::{Args, Subcommand};
 use haicheng_proto::{
@@ -36,9 +47,13 @@ use crate::{
     return_file,
 };
 
-/// Rows sent per `ImportReturns` call: each call is one request under the service's
-/// deadline, so a long file goes as several calls.
-const ROWS_PER_CALL: usize = 2_000;
+/// Rows sent per `ImportReturns` call: half the census's default cap on one call
+/// (`CENSUS_IMPORT_MAX_ROWS`, 200,000), so a longer file goes as several calls. A call has no
+/// deadline for its length, only for silence between rows (`STREAM_IDLE_TIMEOUT_MS`).
+const ROWS_PER_CALL: usize = 100_000;
+
+/// Rows read ahead of the stream.
+const READ_AHEAD: usize = 4_096;
 
 #[derive(Subcommand)]
 pub enum CensusCommand {
@@ -164,11 +179,15 @@ fn render_submitted(reply: &pb::SubmitReturnResponse) -> String {
 }
 
 async fn import(args: ImportArgs, context: &Context) -> ExitCode {
-    let parsed = match std::fs::File::open(&args.file)
+    let opened = std::fs::File::open(&args.file)
+        .and_then(|file| Ok((file.metadata()?.len(), file)))
         .map_err(census_csv::FileError::from)
-        .and_then(census_csv::parse)
-    {
-        Ok(parsed) => parsed,
+        .and_then(|(size, file)| {
+            census_csv::Records::open(std::io::BufReader::with_capacity(1 << 16, file))
+                .map(|records| (size, records))
+        });
+    let (size, records) = match opened {
+        Ok(opened) => opened,
         Err(err) => {
             eprintln!("error: {}: {err}", args.file.display());
             return ExitCode::from(2);
@@ -187,26 +206,32 @@ async fn import(args: ImportArgs, context: &Context) -> ExitCode {
         }
     };
 
-    let total = parsed.rows.len() + parsed.rejected_row_count();
-    let bar = progress_bar(parsed.rows.len() as u64);
-    let result = send(endpoint, token, parsed.rows, &bar).await;
-    bar.finish_and_clear();
-    let mut report = match result {
-        Ok(report) => report,
+    let progress = Progress::new(size, "bytes");
+    let items = read_in_background(records, progress.clone());
+    let result = send_items(endpoint, token, items, &progress).await;
+    progress.finish();
+    let imported = match result {
+        Ok(imported) => imported,
         Err(err) => {
             eprintln!("error: the import failed: {err}");
             eprintln!("rows of completed calls are stored; importing the same file again is safe");
             return ExitCode::from(3);
         }
     };
-    report.rejected_rows.extend(parsed.rejected);
+    if let Some(err) = imported.read_error {
+        eprintln!("error: {}: {err}", args.file.display());
+        eprintln!("the rows before it were imported; importing the same file again is safe");
+        return ExitCode::from(2);
+    }
+    let mut report = imported.report;
+    report.rejected_rows.extend(imported.rejected_before);
     report.rejected_rows.sort_by_key(|r| r.row_number);
     let file = args.file.display().to_string();
     match context.format {
-        Format::Table => output::emit(&render(&file, total, &report)),
+        Format::Table => output::emit(&render(&file, imported.rows, &report)),
         Format::Json => output::emit(&output::json(&ImportReport {
             file: &file,
-            rows: total,
+            rows: imported.rows,
             report: &report,
         })),
     }
@@ -227,36 +252,265 @@ pub(crate) fn progress_bar(rows: u64) -> ProgressBar {
     bar
 }
 
-/// Streams the rows in calls of [`ROWS_PER_CALL`] and adds up the replies.
+/// An import's progress on stderr: a bar over the file (or the rows) with the rows sent and
+/// acknowledged and the rate when stderr is a terminal; otherwise a plain line every 10 s.
+#[derive(Clone)]
+pub(crate) struct Progress(Arc<ProgressState>);
+
+struct ProgressState {
+    bar: Option<ProgressBar>,
+    sent: AtomicU64,
+    acknowledged: AtomicU64,
+    /// How far through the whole (bytes of the file, or rows).
+    done: AtomicU64,
+    total: u64,
+    unit: &'static str,
+    started: Instant,
+    last_line: Mutex<Instant>,
+}
+
+impl Progress {
+    /// Progress over `total` `unit`s (the file's bytes, or the rows).
+    pub(crate) fn new(total: u64, unit: &'static str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} importing [{bar:40}] {percent:>3}% {msg} ({eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        let now = Instant::now();
+        Self(Arc::new(ProgressState {
+            bar,
+            sent: AtomicU64::new(0),
+            acknowledged: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            total,
+            unit,
+            started: now,
+            last_line: Mutex::new(now),
+        }))
+    }
+
+    fn read_to(&self, done: u64) {
+        self.0.done.store(done, Ordering::Relaxed);
+    }
+
+    fn sent(&self) {
+        let sent = self.0.sent.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.0.unit == "rows" {
+            self.0.done.store(sent, Ordering::Relaxed);
+        }
+        if sent.is_multiple_of(256) {
+            self.show();
+        }
+    }
+
+    fn acknowledged(&self, rows: u64) {
+        self.0.acknowledged.fetch_add(rows, Ordering::Relaxed);
+        self.show();
+    }
+
+    fn message(&self) -> String {
+        let state = &self.0;
+        let sent = state.sent.load(Ordering::Relaxed);
+        let rate = sent as f64 / state.started.elapsed().as_secs_f64().max(1e-3);
+        format!(
+            "{sent} rows sent, {} acknowledged, {rate:.0} rows/s",
+            state.acknowledged.load(Ordering::Relaxed)
+        )
+    }
+
+    fn show(&self) {
+        let state = &self.0;
+        let done = state.done.load(Ordering::Relaxed);
+        if let Some(bar) = &state.bar {
+            bar.set_position(done);
+            bar.set_message(self.message());
+            return;
+        }
+        let mut last = state.last_line.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() >= Duration::from_secs(10) {
+            *last = Instant::now();
+            let share = done as f64 * 100.0 / state.total.max(1) as f64;
+            eprintln!(
+                "importing: {}; {share:.0} % of the {}",
+                self.message(),
+                if state.unit == "rows" { "rows" } else { "file" }
+            );
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.0.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// What the file reader hands to the stream (mostly rows, so the row is not boxed).
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Row(pb::ImportReturnsRow),
+    Rejected(Vec<pb::RejectedRow>),
+    Failed(census_csv::FileError),
+}
+
+/// Reads the file on a thread of its own, a bounded number of rows ahead of the stream.
+fn read_in_background(
+    records: census_csv::Records<impl Read + Send + 'static>,
+    progress: Progress,
+) -> tokio::sync::mpsc::Receiver<Item> {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut records = records;
+        while let Some(record) = records.next() {
+            progress.read_to(records.position());
+            let item = match record {
+                Ok(census_csv::Record::Row(row)) => Item::Row(row),
+                Ok(census_csv::Record::Rejected(rejected)) => Item::Rejected(rejected),
+                Err(err) => Item::Failed(err),
+            };
+            if tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// An import's outcome: the service's report over every call, the rows refused before
+/// sending, the file's rows, and a read error that ended it early.
+#[derive(Default)]
+pub(crate) struct Imported {
+    pub report: pb::ImportReturnsResponse,
+    pub rejected_before: Vec<pb::RejectedRow>,
+    pub rows: usize,
+    read_error: Option<census_csv::FileError>,
+}
+
+/// The rows of `items` not yet sent, shared by the calls of one import.
+struct Source {
+    items: tokio::sync::mpsc::Receiver<Item>,
+    rejected: Vec<pb::RejectedRow>,
+    rejected_rows: usize,
+    rows: usize,
+    failed: Option<census_csv::FileError>,
+}
+
+impl Source {
+    /// The next row to send, keeping the rows refused before sending on the way.
+    async fn next_row(&mut self) -> Option<pb::ImportReturnsRow> {
+        loop {
+            match self.items.recv().await? {
+                Item::Row(row) => {
+                    self.rows += 1;
+                    return Some(row);
+                }
+                Item::Rejected(mut rejected) => {
+                    self.rows += 1;
+                    self.rejected_rows += 1;
+                    self.rejected.append(&mut rejected);
+                }
+                Item::Failed(err) => {
+                    self.failed = Some(err);
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Streams the rows of a list in calls of [`ROWS_PER_CALL`] and adds up the replies.
 pub(crate) async fn send(
     endpoint: Endpoint,
     token: Bearer,
     rows: Vec<pb::ImportReturnsRow>,
     bar: &ProgressBar,
 ) -> Result<pb::ImportReturnsResponse, Status> {
+    let total = rows.len() as u64;
+    let (tx, items) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        for row in rows {
+            if tx.send(Item::Row(row)).await.is_err() {
+                break;
+            }
+        }
+    });
+    // The caller's bar stands for the rows; it is kept in step at the end.
+    let progress = Progress::new(total, "rows");
+    let imported = send_items(endpoint, token, items, &progress).await;
+    progress.finish();
+    bar.set_position(total);
+    Ok(imported?.report)
+}
+
+/// Streams `items` in calls of [`ROWS_PER_CALL`] rows, each call's stream taking the rows as
+/// they are read, and adds up the replies.
+async fn send_items(
+    endpoint: Endpoint,
+    token: Bearer,
+    items: tokio::sync::mpsc::Receiver<Item>,
+    progress: &Progress,
+) -> Result<Imported, Status> {
     let channel = endpoint
         .connect()
         .await
         .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
-    let mut client = CensusServiceClient::with_interceptor(channel, token);
+    let mut client = CensusServiceClient::with_interceptor(channel, token)
+        .max_encoding_message_size(64 << 20)
+        .max_decoding_message_size(64 << 20);
+    let source = Arc::new(tokio::sync::Mutex::new(Source {
+        items,
+        rejected: Vec::new(),
+        rejected_rows: 0,
+        rows: 0,
+        failed: None,
+    }));
     let mut total = pb::ImportReturnsResponse::default();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<pb::ImportReturnsRow> = rows.by_ref().take(ROWS_PER_CALL).collect();
-        let progress = bar.clone();
-        let stream = tokio_stream::iter(chunk).map(move |row| {
-            progress.inc(1);
-            row
-        });
+    loop {
+        let Some(first) = source.lock().await.next_row().await else {
+            break;
+        };
+        progress.sent();
+        let rest = futures::stream::unfold(
+            (source.clone(), progress.clone(), 1usize),
+            |(source, progress, sent)| async move {
+                if sent >= ROWS_PER_CALL {
+                    return None;
+                }
+                let row = source.lock().await.next_row().await?;
+                progress.sent();
+                Some((row, (source, progress, sent + 1)))
+            },
+        );
+        let stream = futures::stream::once(async move { first }).chain(rest);
         let reply = client.import_returns(stream).await?.into_inner();
+        progress.acknowledged((reply.accepted_count + reply_rejected_rows(&reply)) as u64);
         total.accepted_count += reply.accepted_count;
         total.duplicate_count += reply.duplicate_count;
         total.rejected_rows.extend(reply.rejected_rows);
     }
-    Ok(total)
+    let mut source = source.lock().await;
+    Ok(Imported {
+        report: total,
+        rejected_before: std::mem::take(&mut source.rejected),
+        rows: source.rows,
+        read_error: source.failed.take(),
+    })
 }
 
-use tokio_stream::StreamExt as _;
+/// Rows a reply refused (a row with several bad fields counts once).
+fn reply_rejected_rows(reply: &pb::ImportReturnsResponse) -> i64 {
+    let mut rows: Vec<i64> = reply.rejected_rows.iter().map(|r| r.row_number).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows.len() as i64
+}
+
+use futures::StreamExt as _;
 
 /// The report as printed.
 fn render(file: &str, rows: usize, report: &pb::ImportReturnsResponse) -> String {

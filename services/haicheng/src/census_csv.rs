@@ -29,7 +29,11 @@
 //!   number of cells, makes that row a rejected row (row number, column, reason); the other
 //!   rows are sent. The census then checks every rule and reports the rows it refuses.
 
-use std::{collections::HashMap, io::Read};
+use std::{
+    collections::{HashMap, VecDeque},
+    io::Read,
+    sync::{Arc, Mutex},
+};
 
 use haicheng_proto::{census::v1 as pb, common::v1 as common};
 
@@ -114,73 +118,215 @@ impl Parsed {
     }
 }
 
-/// Reads a census import CSV.
-pub fn parse(mut input: impl Read) -> Result<Parsed, FileError> {
-    let mut text = Vec::new();
-    input.read_to_end(&mut text)?;
-    let line_of = |position: Option<&csv::Position>| position.map_or(0, |p| line_of(&text, p));
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(text.as_slice());
-    let header = reader
-        .headers()
-        .map_err(|e| FileError::Header(e.to_string()))?
-        .clone();
-    let columns = columns(&header)?;
-
+/// Reads a whole census import CSV into memory ([`Records`] reads one row at a time).
+pub fn parse(input: impl Read) -> Result<Parsed, FileError> {
     let mut parsed = Parsed::default();
-    for record in reader.records() {
-        match record {
-            Ok(record) => {
-                let line = line_of(record.position());
+    for record in Records::open(input)? {
+        match record? {
+            Record::Row(row) => parsed.rows.push(row),
+            Record::Rejected(mut rejected) => parsed.rejected.append(&mut rejected),
+        }
+    }
+    Ok(parsed)
+}
+
+/// One record of the file: a row to send, or its rejections (one per bad cell). Most
+/// records are rows, so the row is not boxed.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Record {
+    Row(pb::ImportReturnsRow),
+    Rejected(Vec<pb::RejectedRow>),
+}
+
+/// A census import CSV read one record at a time, so a file of any size goes through in
+/// constant memory: the header is checked when it is opened (nothing is sent from a file
+/// whose header is wrong), then each record is a [`Record`]; a read error ends it.
+pub struct Records<R: Read> {
+    reader: csv::Reader<Lines<R>>,
+    columns: HashMap<String, usize>,
+    skippable: Skippable,
+    /// Bytes of the file read so far (for a progress indication).
+    position: u64,
+    done: bool,
+}
+
+impl<R: Read> Records<R> {
+    pub fn open(input: R) -> Result<Self, FileError> {
+        let skippable = Skippable::default();
+        let mut reader = csv::ReaderBuilder::new()
+            .comment(Some(b'#'))
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(Lines::new(input, skippable.clone()));
+        let header = reader
+            .headers()
+            .map_err(|e| match e.kind() {
+                csv::ErrorKind::Io(_) => FileError::Read(std::io::Error::other(e.to_string())),
+                _ => FileError::Header(e.to_string()),
+            })?
+            .clone();
+        let columns = columns(&header)?;
+        Ok(Self {
+            reader,
+            columns,
+            skippable,
+            position: 0,
+            done: false,
+        })
+    }
+
+    /// Bytes of the file read so far, up to the end of the last record returned.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl<R: Read> Iterator for Records<R> {
+    type Item = Result<Record, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut record = csv::StringRecord::new();
+        let read = self.reader.read_record(&mut record);
+        self.position = self.reader.position().byte();
+        match read {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| self.skippable.line_of(p));
                 let cells = Cells {
                     record: &record,
-                    columns: &columns,
+                    columns: &self.columns,
                 };
-                match cells.row(line) {
-                    Ok(row) => parsed.rows.push(row),
-                    Err(mut rejected) => parsed.rejected.append(&mut rejected),
-                }
+                Some(Ok(match cells.row(line) {
+                    Ok(row) => Record::Row(row),
+                    Err(rejected) => Record::Rejected(rejected),
+                }))
             }
             Err(err) => {
-                let line = line_of(err.position());
+                let line = err.position().map_or(0, |p| self.skippable.line_of(p));
                 let reason = match err.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
                     } => format!("has {len} cells, the header has {expected_len}"),
                     csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
                     csv::ErrorKind::Io(_) => {
-                        return Err(FileError::Read(std::io::Error::other(err.to_string())));
+                        self.done = true;
+                        return Some(Err(FileError::Read(std::io::Error::other(err.to_string()))));
                     }
                     _ => err.to_string(),
                 };
-                parsed.rejected.push(reject(line, "", reason));
+                Some(Ok(Record::Rejected(vec![reject(line, "", reason)])))
             }
         }
     }
-    Ok(parsed)
 }
 
-/// The line a record starts on. The csv reader reports the start of the comments and blank
-/// lines it skipped before the record, so those are stepped over here.
-fn line_of(text: &[u8], position: &csv::Position) -> i64 {
-    let mut line = position.line() as i64;
-    let mut at = (position.byte() as usize).min(text.len());
-    while at < text.len() {
-        let end = text[at..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(text.len(), |i| at + i);
-        let content = text[at..end].strip_suffix(b"\r").unwrap_or(&text[at..end]);
-        if !(content.is_empty() || content.starts_with(b"#")) {
-            break;
+/// The blank and comment lines of the file not yet behind the last record, as (start,
+/// start of the next line) byte offsets: the csv reader reports a record's position at the
+/// start of the blank lines and comments it skipped before it, and a row's number is the
+/// line it starts on.
+#[derive(Clone, Default)]
+struct Skippable(Arc<Mutex<VecDeque<(u64, u64)>>>);
+
+impl Skippable {
+    /// The line a record starts on: the position's line, stepped over the skipped lines.
+    fn line_of(&self, position: &csv::Position) -> i64 {
+        let mut line = position.line() as i64;
+        let mut at = position.byte();
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            while lines.front().is_some_and(|(start, _)| *start < at) {
+                lines.pop_front();
+            }
+            match lines.front().copied() {
+                Some((start, next)) if start == at => {
+                    line += 1;
+                    at = next;
+                    lines.pop_front();
+                }
+                _ => return line,
+            }
         }
-        line += 1;
-        at = end + 1;
     }
-    line
+}
+
+/// What the current line holds so far.
+#[derive(Clone, Copy, PartialEq)]
+enum LineSoFar {
+    Nothing,
+    CarriageReturn,
+    Comment,
+    Content,
+}
+
+/// The file as the csv reader reads it, noting each blank or comment line on the way.
+struct Lines<R> {
+    inner: R,
+    skippable: Skippable,
+    offset: u64,
+    line_start: u64,
+    so_far: LineSoFar,
+    after_cr: bool,
+}
+
+impl<R> Lines<R> {
+    fn new(inner: R, skippable: Skippable) -> Self {
+        Self {
+            inner,
+            skippable,
+            offset: 0,
+            line_start: 0,
+            so_far: LineSoFar::Nothing,
+            after_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut found = Vec::new();
+        for &byte in &buf[..n] {
+            self.offset += 1;
+            self.so_far = match (self.so_far, byte) {
+                (so_far, b'\n') => {
+                    if so_far != LineSoFar::Content {
+                        found.push((self.line_start, self.offset));
+                    }
+                    // The csv reader ends a record at the \r of a CRLF and may report the
+                    // next one from its \n: an empty stretch to step over, as a blank line.
+                    if self.after_cr {
+                        found.push((self.offset - 1, self.offset));
+                    }
+                    self.line_start = self.offset;
+                    LineSoFar::Nothing
+                }
+                (LineSoFar::Nothing, b'#') => LineSoFar::Comment,
+                (LineSoFar::Nothing, b'\r') => LineSoFar::CarriageReturn,
+                (LineSoFar::Comment, _) => LineSoFar::Comment,
+                _ => LineSoFar::Content,
+            };
+            self.after_cr = byte == b'\r';
+        }
+        if !found.is_empty() {
+            let mut lines = self
+                .skippable
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            lines.extend(found);
+        }
+        Ok(n)
+    }
 }
 
 /// Column name → position, checked against the format.
@@ -446,6 +592,73 @@ mod tests {
 
     const HEADER: &str = "uscc,period,employees_total,production_staff,rd_technical_staff,management_sales_staff,college_educated_staff,rd_spend_fen,revenue_fen,industrial_output_fen,tax_paid_fen,export_sales_fen,equipment_value_fen,automation_share_percent,invention_patents,utility_model_patents,design_patents,land_used_centi_mu";
     const ROW: &str = "91210381MA0Q12343L,2025,10,5,1,2,3,100,1000,900,50,0,300,12.5,0,1,2,150";
+
+    /// A file that breaks after `good` bytes.
+    struct Breaks {
+        text: Vec<u8>,
+        at: usize,
+        good: usize,
+    }
+
+    impl Read for Breaks {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at >= self.good {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.good - self.at).min(7);
+            buf[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn records_come_one_at_a_time_and_a_read_error_ends_them_after_the_rows_before_it() {
+        let rows = (0..50)
+            .map(|_| ROW)
+            .collect::<Vec<_>>()
+            .join("\n# between\n");
+        let text = format!("{HEADER}\n{rows}\n").into_bytes();
+        // Read in pieces of 7 bytes, with comments between the rows: the same lines as a
+        // whole read.
+        let whole = parse(text.as_slice()).unwrap();
+        let pieces: Vec<i64> = Records::open(Breaks {
+            good: text.len() + 1,
+            text: text.clone(),
+            at: 0,
+        })
+        .unwrap()
+        .map(|record| match record {
+            Ok(Record::Row(row)) => row.row_number,
+            other => panic!("{other:?}"),
+        })
+        .take(50)
+        .collect();
+        let lines: Vec<i64> = whole.rows.iter().map(|r| r.row_number).collect();
+        assert_eq!(pieces, lines);
+        assert_eq!(lines[..3], [2, 4, 6]);
+        // Broken half-way: the rows before the break, then the error, then nothing.
+        let mut records = Records::open(Breaks {
+            good: text.len() / 2,
+            text,
+            at: 0,
+        })
+        .unwrap();
+        let mut before = 0;
+        let err = loop {
+            match records.next() {
+                Some(Ok(Record::Row(_))) => before += 1,
+                Some(Err(err)) => break err,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(matches!(err, FileError::Read(_)), "{err}");
+        assert!(
+            (20..=25).contains(&before),
+            "{before} rows before the break"
+        );
+        assert!(records.next().is_none());
+    }
 
     #[test]
     fn rows_carry_their_line_numbers_past_comments() {
