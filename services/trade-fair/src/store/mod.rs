@@ -6,6 +6,7 @@
 //! another, and `booth_inventory`'s check (`taken <= capacity`) refuses anything that would
 //! still over-allocate. No business rule here: those are `domain`'s `decide` functions.
 
+mod allocation;
 pub mod breaches;
 pub mod fairs;
 pub mod invitations;

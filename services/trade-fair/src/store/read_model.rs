@@ -2,6 +2,8 @@
 //! segment and export sales per period; from classification its class of the latest period.
 //! The consumers write it in their inbox transaction; applications and the allocation read it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use platform::period::Period;
 use sqlx::PgConnection;
@@ -155,6 +157,64 @@ pub(super) async fn firm(conn: &mut PgConnection, uscc: &str) -> Result<Firm> {
         small_firm,
         class,
     })
+}
+
+/// [`firm`] of each of `usccs`, in their order, in three statements whatever their number
+/// (the allocation reads every applicant's firm at once).
+pub(super) async fn firms(conn: &mut PgConnection, usccs: &[String]) -> Result<Vec<Firm>> {
+    let records: HashMap<String, (bool, bool, Option<Segment>)> = sqlx::query!(
+        r#"SELECT uscc, small_firm, tax_credit_violation, segment AS "segment: Segment"
+           FROM enterprises WHERE uscc = ANY($1)"#,
+        usccs
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.uscc, (r.small_firm, r.tax_credit_violation, r.segment)))
+    .collect();
+    let classes: HashMap<String, Option<Class>> = sqlx::query!(
+        r#"SELECT uscc, enterprise_class AS "class: Class" FROM enterprise_classes WHERE uscc = ANY($1)"#,
+        usccs
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.uscc, r.class))
+    .collect();
+    let mut exports: HashMap<String, Vec<(Period, i64)>> = HashMap::new();
+    for row in sqlx::query!(
+        "SELECT uscc, period, export_sales_fen FROM census_exports WHERE uscc = ANY($1)",
+        usccs
+    )
+    .fetch_all(conn)
+    .await?
+    {
+        let period = Period::parse(&row.period).map_err(|_| corrupt("period", &row.period))?;
+        exports
+            .entry(row.uscc)
+            .or_default()
+            .push((period, row.export_sales_fen));
+    }
+    Ok(usccs
+        .iter()
+        .map(|uscc| {
+            let (small_firm, tax_credit_violation, segment, known) = match records.get(uscc) {
+                Some(&(small, veto, segment)) => (small, veto, segment, true),
+                None => (false, false, None, false),
+            };
+            let returns = exports.get(uscc).map_or(&[][..], Vec::as_slice);
+            Firm {
+                facts: FirmFacts {
+                    known,
+                    tax_credit_violation,
+                    segment,
+                    export_sales_fen: annual_export_sales(returns),
+                },
+                small_firm,
+                class: classes.get(uscc).copied().flatten(),
+            }
+        })
+        .collect())
 }
 
 /// The firm's export sales per period.

@@ -1,10 +1,8 @@
-//! Registrations: applications, the scored allocation, the waitlist and its offers,
-//! cancellation. Each write loads under the fair's lock what its `decide` needs
-//! ([`crate::domain::registration`], [`crate::domain::offers`],
-//! [`crate::domain::allocation`]) and commits the rows it decided with their events, keeping
+//! Registrations: applications, the waitlist and its offers, cancellation (the scored
+//! allocation is [`super::allocation`]). Each write loads under the fair's lock what its
+//! `decide` needs ([`crate::domain::registration`], [`crate::domain::offers`]) and commits
+//! the rows it decided with their events, keeping
 //! `booth_inventory.taken` equal to the booths held by confirmed and offered registrations.
-
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -16,7 +14,6 @@ use super::{
 use crate::{
     domain::{
         Class,
-        allocation::{self, AllocationState, Allotted, Candidate},
         fair::{BoothType, Fair},
         offers::{self, Freed, Offer, Release, TypeState},
         pools::Draw,
@@ -103,6 +100,12 @@ pub(super) async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Ve
         .into_iter()
         .map(Registration::try_from)
         .collect::<Result<Vec<_>>>()?;
+    sort_as_read(&mut all);
+    Ok(all)
+}
+
+/// The order [`of_fair`] reads a fair's registrations in.
+pub(super) fn sort_as_read(all: &mut [Registration]) {
     all.sort_by_key(|r| {
         let waiting = r.status == Status::Waitlisted;
         (
@@ -112,7 +115,6 @@ pub(super) async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Ve
             r.id,
         )
     });
-    Ok(all)
 }
 
 /// One registration, or NOT_FOUND.
@@ -192,7 +194,7 @@ async fn type_state(
 }
 
 /// Adds `delta` booths to the type's `taken` (the check constraint refuses over-allocation).
-async fn take(
+pub(super) async fn take(
     conn: &mut PgConnection,
     fair_id: Uuid,
     booth_type: BoothType,
@@ -224,17 +226,6 @@ async fn set_state(conn: &mut PgConnection, r: &Registration) -> Result<()> {
         r.confirmed_at,
         r.offer_expires_at,
         r.explanation
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn set_explanation(conn: &mut PgConnection, id: Uuid, text: &str) -> Result<()> {
-    sqlx::query!(
-        "UPDATE registrations SET explanation = $2 WHERE id = $1",
-        id,
-        text
     )
     .execute(conn)
     .await?;
@@ -504,106 +495,4 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
-
-    /// Runs the scored allocation of a fair ([`allocation::decide`]); returns every
-    /// registration of the fair.
-    pub async fn allocate(&self, fair_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Registration>> {
-        let mut tx = self.pool.begin().await?;
-        lock_fair(&mut tx, fair_id).await?;
-        let fair = fairs::get(&mut tx, fair_id).await?;
-        let mut applied = Vec::new();
-        for r in of_fair(&mut tx, fair_id).await? {
-            if r.status == Status::Applied {
-                let firm = read_model::firm(&mut tx, &r.uscc).await?;
-                applied.push(Candidate {
-                    registration: r,
-                    firm,
-                });
-            }
-        }
-        let state = AllocationState { fair, applied };
-        let allotments = allocation::decide(&state, &self.rules, now)?;
-        let applied = applied_in_allotment_order(&state, &allotments);
-        for (allotment, r) in allotments.iter().zip(applied) {
-            self.commit_allotment(&mut tx, r, allotment, now).await?;
-        }
-        sqlx::query!(
-            "UPDATE fairs SET allocated_at = $2, version = version + 1 WHERE id = $1",
-            fair_id,
-            now
-        )
-        .execute(&mut *tx)
-        .await?;
-        let all = of_fair(&mut tx, fair_id).await?;
-        tx.commit().await?;
-        Ok(all)
-    }
-
-    async fn commit_allotment(
-        &self,
-        conn: &mut PgConnection,
-        r: &Registration,
-        allotment: &allocation::Allotment,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let (r, fair_id) = (r.clone(), r.fair_id);
-        let happened = match &allotment.allotted {
-            Allotted::Confirmed { draw } => {
-                let confirmed = Registration {
-                    status: Status::Confirmed,
-                    draw: *draw,
-                    confirmed_at: Some(now),
-                    offer_expires_at: None,
-                    explanation: allotment.explanation.clone(),
-                    ..r
-                };
-                set_state(conn, &confirmed).await?;
-                take(conn, fair_id, allotment.booth_type, i64::from(draw.total())).await?;
-                Happened::Confirmed { promoted: false }
-            }
-            Allotted::Ineligible { reason } => {
-                set_explanation(conn, allotment.id, &allotment.explanation).await?;
-                let cancelled = Release {
-                    id: allotment.id,
-                    booth_type: allotment.booth_type,
-                    freed: 0,
-                    reason: reason.clone(),
-                    fee_fen: 0,
-                    happened: Happened::Cancelled,
-                };
-                release(conn, fair_id, &cancelled, now).await?;
-                Happened::Cancelled
-            }
-            Allotted::Waitlisted => {
-                let waiting = Registration {
-                    status: Status::Waitlisted,
-                    draw: Draw::default(),
-                    confirmed_at: None,
-                    offer_expires_at: None,
-                    explanation: allotment.explanation.clone(),
-                    ..r
-                };
-                set_state(conn, &waiting).await?;
-                Happened::Waitlisted
-            }
-        };
-        self.announce(conn, allotment.id, happened).await?;
-        Ok(())
-    }
-}
-
-/// The loaded registration of each allotment, in the allotments' order.
-fn applied_in_allotment_order<'a>(
-    state: &'a AllocationState,
-    allotments: &[allocation::Allotment],
-) -> Vec<&'a Registration> {
-    let by_id: HashMap<Uuid, &Registration> = state
-        .applied
-        .iter()
-        .map(|c| (c.registration.id, &c.registration))
-        .collect();
-    allotments
-        .iter()
-        .filter_map(|a| by_id.get(&a.id).copied())
-        .collect()
 }

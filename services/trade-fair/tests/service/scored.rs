@@ -3,6 +3,7 @@
 //! reads why; ineligible firms are refused with their reason.
 
 use haicheng_proto::fair::v1 as pb;
+use prost::Message as _;
 use tonic::Code;
 use trade_fair::{
     domain::registration::{self as registrations, Application, Status},
@@ -203,5 +204,197 @@ async fn trading_firms_and_producers_each_meet_their_own_threshold_at_it_and_not
             assert!(status.message().contains(&expected), "{}", status.message());
         }
     }
+    app.stop().await;
+}
+
+/// What a registration's event says, beside the registration as the store reads it back.
+fn same_but_position(event: &pb::Registration, read: &registrations::Registration) {
+    assert_eq!(event.id, read.id.to_string());
+    assert_eq!(
+        event.status,
+        trade_fair::api::convert::status(read.status) as i32
+    );
+    assert_eq!(
+        event.booths_granted as u32,
+        read.booths_held(),
+        "{}",
+        event.id
+    );
+    assert_eq!(event.explanation, read.explanation);
+    assert_eq!(event.cancellation_reason, read.cancellation_reason);
+    assert_eq!(
+        event.confirmed_at,
+        read.confirmed_at
+            .filter(|_| read.status == Status::Confirmed)
+            .map(platform::time::to_timestamp)
+    );
+}
+
+/// Forty-eight firms of every class, two booth types, small firms, a firm vetoed after it
+/// applied, requests of one to three booths; applied in an order where
+/// later applicants often rank before earlier ones on the waitlist. The allocation returns
+/// exactly what a read of the fair's registrations shows afterwards; each event shows its
+/// registration as a read-back right after its write would (the waitlist position among
+/// those waitlisted so far, the fair's booths taken so far).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_allocation_of_many_registrations_announces_each_as_written_and_returns_what_is_stored()
+{
+    let app = spawn_app().await;
+    let mut plan = fair_plan(pb::FairKind::CantonFair, pb::AllocationMode::Scored, 12);
+    plan.inventory.push(pb::BoothInventory {
+        booth_type: pb::BoothType::Brand as i32,
+        capacity: 5,
+        fee_fen: 5_000_000,
+        taken: 0,
+    });
+    plan.small_firm_reserve_percent = Some(20);
+    plan.a_class_reserve_percent = Some(10);
+    plan.per_firm_cap = Some(3);
+    let fair = app.create_fair(plan).await;
+    let fair_id = Uuid::parse_str(&fair.id).unwrap();
+    let opens = crate::at(&fair.registration_opens_at);
+    let closes = crate::at(&fair.registration_closes_at);
+    let n = 48;
+    for i in 0..n {
+        let firm = FirmSpec {
+            class: [None, Some(Class::C), Some(Class::B), Some(Class::A)][i % 4],
+            export_sales_fen: 2_000_000_000 + (i as i64 % 5) * 1_000_000,
+            small: i % 5 == 0,
+            ..FirmSpec::default()
+        };
+        app.seed(&app.uscc(i), firm).await;
+        let application = Application {
+            fair_id,
+            uscc: app.uscc(i),
+            booth_type: if i % 3 == 0 {
+                BoothType::Brand
+            } else {
+                BoothType::Standard
+            },
+            booths: 1 + (i as u32 % 3),
+        };
+        let at = opens + chrono::Duration::minutes(i as i64);
+        app.store.apply(&application, at).await.unwrap();
+    }
+    // Firm 7 is vetoed after it applied: the allocation cancels it.
+    let mut tx = app.pool.begin().await.unwrap();
+    let vetoed = trade_fair::store::read_model::EnterpriseRecord {
+        uscc: app.uscc(7),
+        name: "Firm 7".into(),
+        small_firm: false,
+        tax_credit_violation: true,
+        segment: Some(Segment::Textile),
+        version: 2,
+    };
+    trade_fair::store::read_model::apply_enterprise(&mut tx, &vetoed)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (last_event,): (i64,) = sqlx::query_as("SELECT COALESCE(max(id), 0) FROM outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+
+    let all = app.store.allocate(fair_id, closes).await.unwrap();
+    let stored = app.store.registrations_of_fair(fair_id).await.unwrap();
+    assert_eq!(all, stored, "the allocation returns what is stored");
+    assert_eq!(all.len(), n);
+    let vetoed = all.iter().find(|r| r.uscc == app.uscc(7)).unwrap();
+    assert_eq!(vetoed.status, Status::Cancelled);
+    assert!(vetoed.cancellation_reason.contains("tax-credit"));
+    let state = app.get_fair(&fair.id).await.fair.unwrap();
+    for (item, booth_type) in state
+        .inventory
+        .iter()
+        .zip([BoothType::Standard, BoothType::Brand])
+    {
+        let held: u32 = all
+            .iter()
+            .filter(|r| r.booth_type == booth_type)
+            .map(|r| r.booths_held())
+            .sum();
+        assert_eq!(item.taken as u32, held, "{booth_type:?}");
+        assert_eq!(held, item.capacity as u32, "every booth is handed out");
+        // The waitlist reads 1, 2, … in class, then application order.
+        let mut waiting: Vec<_> = all
+            .iter()
+            .filter(|r| r.booth_type == booth_type && r.status == Status::Waitlisted)
+            .collect();
+        waiting.sort_by_key(|r| r.waitlist_position);
+        let positions: Vec<u32> = waiting.iter().map(|r| r.waitlist_position).collect();
+        assert_eq!(positions, (1..=waiting.len() as u32).collect::<Vec<_>>());
+        assert!(waiting.is_sorted_by_key(|r| (Class::priority(r.class), r.applied_at, r.id)));
+    }
+
+    let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT ce_type, payload FROM outbox WHERE message_key = $1 AND id > $2 ORDER BY id",
+    )
+    .bind(&fair.id)
+    .bind(last_event)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(events.len(), n, "one event per registration");
+    let by_id: std::collections::HashMap<String, &registrations::Registration> =
+        all.iter().map(|r| (r.id.to_string(), r)).collect();
+    let mut announced_waiting: Vec<&registrations::Registration> = Vec::new();
+    let mut taken = [0u32; 2];
+    let mut stale_positions = 0;
+    for (ce_type, payload) in &events {
+        let registration = match ce_type.as_str() {
+            "haicheng.fair.v1.RegistrationConfirmed" => {
+                let m = pb::RegistrationConfirmed::decode(payload.as_slice()).unwrap();
+                let r = m.registration.unwrap();
+                let read = by_id[&r.id];
+                let t = usize::from(read.booth_type == BoothType::Brand);
+                taken[t] += read.booths_held();
+                let fair = m.fair.unwrap();
+                assert_eq!(
+                    fair.inventory[t].taken as u32, taken[t],
+                    "the fair as it stood after this registration's booths were taken"
+                );
+                assert!(fair.allocated_at.is_none());
+                same_but_position(&r, read);
+                assert_eq!(r.waitlist_position, 0);
+                r
+            }
+            "haicheng.fair.v1.RegistrationWaitlisted" => {
+                let m = pb::RegistrationWaitlisted::decode(payload.as_slice()).unwrap();
+                let r = m.registration.unwrap();
+                let read = by_id[&r.id];
+                same_but_position(&r, read);
+                announced_waiting.push(read);
+                let key = |w: &registrations::Registration| {
+                    (Class::priority(w.class), w.applied_at, w.id)
+                };
+                let ahead = announced_waiting
+                    .iter()
+                    .filter(|w| w.booth_type == read.booth_type && key(w) < key(read))
+                    .count();
+                assert_eq!(
+                    r.waitlist_position as usize,
+                    ahead + 1,
+                    "the position among those waitlisted so far"
+                );
+                if r.waitlist_position as u32 != read.waitlist_position {
+                    stale_positions += 1;
+                }
+                r
+            }
+            "haicheng.fair.v1.RegistrationCancelled" => {
+                let m = pb::RegistrationCancelled::decode(payload.as_slice()).unwrap();
+                let r = m.registration.unwrap();
+                same_but_position(&r, by_id[&r.id]);
+                assert_eq!(r.waitlist_position, 0);
+                r
+            }
+            other => panic!("unexpected event {other}"),
+        };
+        assert_eq!(registration.fair_id, fair.id);
+    }
+    assert!(
+        stale_positions > 0,
+        "the fixture has waitlisted firms overtaken by later ones"
+    );
     app.stop().await;
 }
