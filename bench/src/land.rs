@@ -1,7 +1,8 @@
 //! The land evaluation row (土地履约评估): land-parcel's census consumer evaluating the yearly
 //! returns of firms holding granted parcels (`store::evaluations::apply_return` inside the
-//! inbox transaction), beside the same statements issued directly by sqlx, one transaction per
-//! return on one connection.
+//! inbox transaction), beside the same statements issued directly by sqlx on one connection,
+//! batched as `platform::inbox` batches: up to 64 returns in one transaction, their inbox ids
+//! in one statement.
 
 use std::{
     collections::HashMap,
@@ -193,7 +194,7 @@ fn grant_request(parcel: &pb::Parcel, uscc: &str) -> pb::GrantParcelRequest {
 
 /// `firms` firms granted a parcel each; one yearly return of each produced onto
 /// land-parcel's census topic, timed until every grant's evaluation is stored; then the same
-/// statements by sqlx, one transaction per return.
+/// statements by sqlx, batched as the inbox batches.
 pub async fn run(
     channel: &Channel,
     land_db: &str,
@@ -238,21 +239,15 @@ pub async fn run(
     let payload = vec![0u8; 600];
     let before = cpu.sample();
     let started = Instant::now();
-    for (partition_offset, uscc) in firms.iter().enumerate() {
-        limit_return(
-            &mut conn,
-            uscc,
-            partition_offset,
-            outbox_per_return,
-            &payload,
-        )
-        .await?;
+    for (batch, usccs) in firms.chunks(platform::inbox::BATCH_MAX).enumerate() {
+        let first_offset = batch * platform::inbox::BATCH_MAX;
+        limit_batch(&mut conn, usccs, first_offset, outbox_per_return, &payload).await?;
     }
     let limit_time = started.elapsed();
     let limit_cpu = before.per_unit(&cpu.sample(), n as u64, "return");
     Ok(Row {
         path: format!(
-            "land-parcel evaluating {n} census returns of firms holding a granted parcel (limit: the same statements by sqlx, one transaction per return)"
+            "land-parcel evaluating {n} census returns of firms holding a granted parcel (limit: the same statements by sqlx, one transaction per batch of up to 64 as the inbox commits)"
         ),
         unit: "returns",
         platform: Side::once(n as u64, platform_time),
@@ -266,28 +261,50 @@ pub async fn run(
     })
 }
 
-/// The statements of one return's inbox transaction in land-parcel (inbox row, the firm's
-/// read model, the return, its units, the previous return, its grants locked, each grant's
-/// latest evaluation, the new evaluation and its outbox rows), for the year 2025.
-async fn limit_return(
+/// The statements of one inbox transaction in land-parcel applying the returns of `usccs`
+/// (their inbox rows in one statement, as `platform::inbox` records a batch; then for each
+/// return the firm's read model, the return, its units, the previous return, its grants
+/// locked, each grant's latest evaluation, the new evaluation and its outbox rows), for the
+/// year 2025; one commit.
+async fn limit_batch(
     conn: &mut sqlx::PgConnection,
-    uscc: &str,
-    offset: usize,
+    usccs: &[String],
+    first_offset: usize,
     outbox_rows: usize,
     payload: &[u8],
 ) -> anyhow::Result<()> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let ids: Vec<Uuid> = usccs.iter().map(|_| Uuid::now_v7()).collect();
+    let offsets: Vec<i64> = (0..usccs.len())
+        .map(|i| (first_offset + i) as i64)
+        .collect();
     sqlx::query(
         "INSERT INTO inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+         SELECT $1, e.event_id, $2, 0, e.kafka_offset
+         FROM unnest($3::uuid[], $4::bigint[]) WITH ORDINALITY AS e(event_id, kafka_offset, n)
+         ORDER BY e.n
+         ON CONFLICT DO NOTHING
+         RETURNING event_id",
     )
     .bind("bench-limit")
-    .bind(Uuid::now_v7())
     .bind(topics::CENSUS_EVENTS)
-    .bind(0i32)
-    .bind(offset as i64)
-    .execute(&mut *tx)
+    .bind(&ids)
+    .bind(&offsets)
+    .fetch_all(&mut *tx)
     .await?;
+    for uscc in usccs {
+        apply_return(&mut tx, uscc, outbox_rows, payload).await?;
+    }
+    Ok(())
+}
+
+/// One return's statements inside the batch's transaction.
+async fn apply_return(
+    tx: &mut sqlx::PgConnection,
+    uscc: &str,
+    outbox_rows: usize,
+    payload: &[u8],
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO enterprises (uscc, name, active, segment, park, version)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -390,6 +407,5 @@ async fn limit_return(
                 .await?;
         }
     }
-    tx.commit().await?;
     Ok(())
 }
