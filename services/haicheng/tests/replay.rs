@@ -39,12 +39,11 @@ async fn copies_on_topic(census: &testkit::Service, wanted: &BTreeSet<String>) -
 
 /// The ids of the census's events in its outbox.
 async fn event_ids(pool: &PgPool) -> BTreeSet<String> {
-    sqlx::query_scalar::<_, uuid::Uuid>("SELECT event_id FROM outbox")
+    sqlx::query_scalar::<_, String>("SELECT event_id::text FROM outbox")
         .fetch_all(pool)
         .await
         .unwrap()
         .into_iter()
-        .map(|id| id.to_string())
         .collect()
 }
 

@@ -38,12 +38,15 @@ CREATE INDEX outbox_created_at ON outbox (created_at);
 
 -- What "unsent" means now, for the backlog gauge, replay, retention, tests and operators: the
 -- rows the watermark has not passed, and the rows listed for a retry (the two never overlap).
+-- The state is read by scalar subqueries (once per query), so the transaction-id index bounds
+-- the scan.
 CREATE VIEW outbox_unsent AS
 SELECT o.*
-FROM outbox o CROSS JOIN outbox_relay r
-WHERE o.xid >= pg_snapshot_xmin(r.base)
-  AND NOT pg_visible_in_snapshot(o.xid, r.base)
-  AND NOT (r.pass IS NOT NULL AND pg_visible_in_snapshot(o.xid, r.pass) AND o.id <= r.through)
+FROM outbox o
+WHERE o.xid >= pg_snapshot_xmin((SELECT base FROM outbox_relay))
+  AND NOT pg_visible_in_snapshot(o.xid, (SELECT base FROM outbox_relay))
+  AND NOT coalesce(pg_visible_in_snapshot(o.xid, (SELECT pass FROM outbox_relay))
+                   AND o.id <= (SELECT through FROM outbox_relay), false)
 UNION ALL
 SELECT o.*
 FROM outbox o JOIN outbox_retry t ON t.id = o.id;

@@ -11,7 +11,7 @@ mod relay;
 pub mod replay;
 
 use prost::{Message, Name};
-use sqlx::{PgConnection, types::Json};
+use sqlx::{PgConnection, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
 pub use relay::{PassOutcome, Relay, WINDOW_BATCHES};
@@ -107,6 +107,22 @@ impl Outbox {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let mut statement = QueryBuilder::new("WITH ");
+        let ids = self.push_enqueue_many(&mut statement, events);
+        statement.build().execute(&mut *conn).await?;
+        Ok(ids)
+    }
+
+    /// Completes `statement`, which holds `WITH ` and any data-modifying CTEs of the caller
+    /// (each followed by `, `), with the insert of `events` and the relay's wake-up: the
+    /// caller's rows and their events in one statement and one round trip (a submission's
+    /// return and its event). A data-modifying CTE always runs, referenced or not, and the
+    /// statement is atomic. Returns the event ids in the order given.
+    pub fn push_enqueue_many(
+        &self,
+        statement: &mut QueryBuilder<Postgres>,
+        events: Vec<OutgoingEvent>,
+    ) -> Vec<Uuid> {
         let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
         let mut topics = Vec::with_capacity(events.len());
         let mut keys = Vec::with_capacity(events.len());
@@ -120,29 +136,34 @@ impl Outbox {
             subjects.push(event.subject);
             payloads.push(event.payload);
         }
-        // A data-modifying CTE always runs; the notification follows it in the same statement.
-        sqlx::query!(
-            "WITH inserted AS (
+        statement.push(
+            "outbox_inserted AS (
                 INSERT INTO outbox (event_id, topic, message_key, ce_type, ce_source, ce_subject, ce_time, payload, trace_headers)
-                SELECT e.event_id, e.topic, e.message_key, e.ce_type, $6, e.ce_subject, now(), e.payload, $8
-                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $7::bytea[])
-                     WITH ORDINALITY AS e(event_id, topic, message_key, ce_type, ce_subject, payload, n)
+                SELECT e.event_id, e.topic, e.message_key, e.ce_type, ",
+        );
+        statement.push_bind(self.source.clone());
+        statement.push(", e.ce_subject, now(), e.payload, ");
+        statement.push_bind(Json(telemetry::inject_current()));
+        statement.push(" FROM unnest(");
+        statement.push_bind(ids.clone());
+        statement.push("::uuid[], ");
+        statement.push_bind(topics);
+        statement.push("::text[], ");
+        statement.push_bind(keys);
+        statement.push("::text[], ");
+        statement.push_bind(types);
+        statement.push("::text[], ");
+        statement.push_bind(subjects);
+        statement.push("::text[], ");
+        statement.push_bind(payloads);
+        statement.push(
+            "::bytea[]) WITH ORDINALITY AS e(event_id, topic, message_key, ce_type, ce_subject, payload, n)
                 ORDER BY e.n
-                RETURNING 1
-             )
-             SELECT pg_notify($9, '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row",
-            &ids,
-            &topics,
-            &keys,
-            &types,
-            &subjects,
-            self.source,
-            &payloads,
-            Json(telemetry::inject_current()) as _,
-            WAKE_CHANNEL,
-        )
-        .execute(&mut *conn)
-        .await?;
-        Ok(ids)
+                RETURNING 1)
+             SELECT pg_notify(",
+        );
+        statement.push_bind(WAKE_CHANNEL);
+        statement.push(", '') FROM (SELECT 1 FROM outbox_inserted LIMIT 1) AS any_row");
+        ids
     }
 }

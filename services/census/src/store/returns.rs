@@ -17,7 +17,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, Row, postgres::PgRow};
+use platform::{Outbox, OutgoingEvent};
+use sqlx::{FromRow, PgConnection, QueryBuilder, Row, postgres::PgRow};
 
 use super::{
     ATTEMPTS, EnterpriseRow, ReturnRow, Store, StoreError, clock, is_retryable, return_columns,
@@ -75,12 +76,14 @@ impl Store {
                 _ => None,
             })
             .collect();
-        match batch {
-            [_] => {
-                let rows: Vec<&CensusReturn> =
-                    stored.iter().map(|(_, e)| &e.census_return).collect();
-                insert_returns(&mut tx, &rows).await?;
+        match (batch, stored.as_slice()) {
+            // A single submission's revision and its event in one statement.
+            ([_], [(_, event)]) => {
+                let outgoing = events::return_submitted(event);
+                insert_return_with_event(&mut tx, &self.outbox, &event.census_return, outgoing)
+                    .await?;
             }
+            ([_], _) => {}
             _ => {
                 let decided = stored
                     .iter()
@@ -94,15 +97,15 @@ impl Store {
                     })
                     .collect::<sqlx::Result<Vec<_>>>()?;
                 staging::insert_decided(&mut tx, &decided, now, submitted_by).await?;
+                // The batch's events in one statement too: one each cost two round trips,
+                // the most of an import's time (BENCHMARKS.md).
+                let events = stored
+                    .iter()
+                    .map(|(_, e)| events::return_submitted(e))
+                    .collect();
+                self.outbox.enqueue_many(&mut tx, events).await?;
             }
         }
-        // The batch's events in one statement too: one each cost two round trips, the most
-        // of an import's time (BENCHMARKS.md).
-        let events = stored
-            .iter()
-            .map(|(_, e)| events::return_submitted(e))
-            .collect();
-        self.outbox.enqueue_many(&mut tx, events).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -190,89 +193,59 @@ async fn stored_by_request_id(
         .collect()
 }
 
-/// One INSERT for a single submission's revision: every column travels as an array
-/// (`unnest`), as it did for batches before the staging table.
-const INSERT_RETURNS: &str =
-    "INSERT INTO census_returns (uscc, period, revision, client_request_id,
+/// A single submission's revision and its event in one statement, one round trip: the return
+/// inserted by a data-modifying CTE ahead of the outbox's ([`Outbox::push_enqueue_many`]).
+async fn insert_return_with_event(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    row: &CensusReturn,
+    event: OutgoingEvent,
+) -> sqlx::Result<()> {
+    let indicators = &row.content.indicators;
+    let sources = serde_json::to_string(&row.content.sources.to_stored())
+        .unwrap_or_else(|_| "{}".to_string());
+    let mut statement = QueryBuilder::new(
+        "WITH return_inserted AS (
+           INSERT INTO census_returns (uscc, period, revision, client_request_id,
             employees_total, production_staff, rd_technical_staff, management_sales_staff,
             college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
             tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
             equipment_level, invention_patents, utility_model_patents, design_patents,
             land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
             enterprise_version, submitted_at, submitted_by)
-         SELECT uscc, period, revision, client_request_id,
-            employees_total, production_staff, rd_technical_staff, management_sales_staff,
-            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
-            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
-            equipment_level, invention_patents, utility_model_patents, design_patents,
-            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources::jsonb,
-            enterprise_version, submitted_at, submitted_by
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
-            $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-            $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
-            $13::bigint[], $14::bigint[], $15::bigint[], $16::float8[],
-            $17::text[], $18::bigint[], $19::bigint[], $20::bigint[],
-            $21::bigint[], $22::float8[], $23::boolean[], $24::text[],
-            $25::bigint[], $26::timestamptz[], $27::text[])
-         AS r(uscc, period, revision, client_request_id,
-            employees_total, production_staff, rd_technical_staff, management_sales_staff,
-            college_educated_staff, rd_spend_fen, revenue_fen, industrial_output_fen,
-            tax_paid_fen, export_sales_fen, equipment_value_fen, automation_share_percent,
-            equipment_level, invention_patents, utility_model_patents, design_patents,
-            land_used_centi_mu, energy_use_tce, rd_exceeds_revenue_flag, sources,
-            enterprise_version, submitted_at, submitted_by)";
-
-/// One INSERT for every new revision: the columns travel as arrays.
-async fn insert_returns(conn: &mut PgConnection, rows: &[&CensusReturn]) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    macro_rules! column {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    macro_rules! indicator {
-        ($name:ident) => {
-            column!(|r| r.content.indicators.$name)
-        };
-    }
-    let sources = column!(|r| serde_json::to_string(&r.content.sources.to_stored())
-        .unwrap_or_else(|_| "{}".to_string()));
-    sqlx::query(INSERT_RETURNS)
-        .bind(column!(|r| r.content.uscc.to_string()))
-        .bind(column!(|r| r.content.period.code()))
-        .bind(column!(|r| r.revision))
-        .bind(column!(|r| r.client_request_id.clone()))
-        .bind(indicator!(employees_total))
-        .bind(indicator!(production_staff))
-        .bind(indicator!(rd_technical_staff))
-        .bind(indicator!(management_sales_staff))
-        .bind(indicator!(college_educated_staff))
-        .bind(indicator!(rd_spend_fen))
-        .bind(indicator!(revenue_fen))
-        .bind(indicator!(industrial_output_fen))
-        .bind(indicator!(tax_paid_fen))
-        .bind(indicator!(export_sales_fen))
-        .bind(indicator!(equipment_value_fen))
-        .bind(indicator!(automation_share_percent))
-        .bind(column!(|r| r
-            .content
-            .indicators
-            .equipment_level
-            .as_str()
-            .to_string()))
-        .bind(indicator!(invention_patents))
-        .bind(indicator!(utility_model_patents))
-        .bind(indicator!(design_patents))
-        .bind(indicator!(land_used_centi_mu))
-        .bind(indicator!(energy_use_tce))
-        .bind(indicator!(rd_exceeds_revenue_flag))
-        .bind(sources)
-        .bind(column!(|r| r.enterprise_version))
-        .bind(column!(|r| r.submitted_at))
-        .bind(column!(|r| r.submitted_by.clone()))
-        .execute(conn)
-        .await?;
+           VALUES (",
+    );
+    let mut values = statement.separated(", ");
+    values.push_bind(row.content.uscc.to_string());
+    values.push_bind(row.content.period.code());
+    values.push_bind(row.revision);
+    values.push_bind(row.client_request_id.clone());
+    values.push_bind(indicators.employees_total);
+    values.push_bind(indicators.production_staff);
+    values.push_bind(indicators.rd_technical_staff);
+    values.push_bind(indicators.management_sales_staff);
+    values.push_bind(indicators.college_educated_staff);
+    values.push_bind(indicators.rd_spend_fen);
+    values.push_bind(indicators.revenue_fen);
+    values.push_bind(indicators.industrial_output_fen);
+    values.push_bind(indicators.tax_paid_fen);
+    values.push_bind(indicators.export_sales_fen);
+    values.push_bind(indicators.equipment_value_fen);
+    values.push_bind(indicators.automation_share_percent);
+    values.push_bind(indicators.equipment_level.as_str().to_string());
+    values.push_bind(indicators.invention_patents);
+    values.push_bind(indicators.utility_model_patents);
+    values.push_bind(indicators.design_patents);
+    values.push_bind(indicators.land_used_centi_mu);
+    values.push_bind(indicators.energy_use_tce);
+    values.push_bind(indicators.rd_exceeds_revenue_flag);
+    values.push_bind(sources);
+    values.push_unseparated("::jsonb");
+    values.push_bind(row.enterprise_version);
+    values.push_bind(row.submitted_at);
+    values.push_bind(row.submitted_by.clone());
+    statement.push(") RETURNING 1), ");
+    outbox.push_enqueue_many(&mut statement, vec![event]);
+    statement.build().execute(conn).await?;
     Ok(())
 }
