@@ -1,6 +1,6 @@
 //! The event rows: the census's outbox relay beside a raw idempotent `acks=all` produce of
 //! the same messages, and classification's census consumer (inbox + read model) beside a
-//! raw consume with one insert per message.
+//! raw consume that writes the same rows set-based, one statement per batch.
 
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,8 @@ pub async fn consumer(
             )
         })
         .collect();
+    // The limit starts from the read model as the service finds it.
+    create_limit_tables(&pool).await?;
     let before = cpu.sample();
     let started = Instant::now();
     let sends = events.iter().map(|(key, payload)| {
@@ -203,13 +205,6 @@ pub async fn consumer(
     let platform_time = started.elapsed();
     let platform_cpu = before.per_unit(&cpu.sample(), messages as u64, "message");
 
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS bench_consumed (
-            partition integer NOT NULL, message_offset bigint NOT NULL, message_key text NOT NULL,
-            payload bytea NOT NULL, PRIMARY KEY (partition, message_offset))",
-    )
-    .execute(&pool)
-    .await?;
     let raw: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("broker.address.family", "v4")
@@ -232,7 +227,7 @@ pub async fn consumer(
                 None => break,
             }
         }
-        insert_consumed(&pool, &batch).await?;
+        apply_limit_batch(&pool, &topic, &batch).await?;
         received += batch.len();
     }
     // The first message's wait includes the group join; the rest is the consume rate.
@@ -241,7 +236,7 @@ pub async fn consumer(
     let n = messages as u64;
     Ok(Row {
         path: format!(
-            "classification consuming {messages} census events, inbox + read model (limit: raw consume + one insert and commit per batch of up to 64)"
+            "classification consuming {messages} census events, inbox + read model (limit: raw consume, then the same inbox, return, enterprise and dirty-period rows in indexed copies, one set-based statement and commit per batch of up to 64)"
         ),
         unit: "messages",
         platform: Side::once(n, platform_time),
@@ -252,26 +247,209 @@ pub async fn consumer(
     })
 }
 
-/// The limit's effect of one batch: a row per message, one statement, one commit.
-async fn insert_consumed(pool: &PgPool, batch: &[OwnedMessage]) -> sqlx::Result<()> {
-    let partitions: Vec<i32> = batch.iter().map(|m| m.partition()).collect();
-    let offsets: Vec<i64> = batch.iter().map(|m| m.offset()).collect();
-    let keys: Vec<String> = batch
-        .iter()
-        .map(|m| String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned())
-        .collect();
-    let payloads: Vec<&[u8]> = batch
-        .iter()
-        .map(|m| m.payload().unwrap_or_default())
-        .collect();
+/// The limit's copies of the tables classification's census consumer writes, with the same
+/// columns, defaults, constraints and indexes, and the same rows as now (the inbox's copy
+/// empty: its consumer name is the limit's own).
+async fn create_limit_tables(pool: &PgPool) -> sqlx::Result<()> {
+    for (copy, table, rows) in [
+        ("bench_inbox", "inbox", false),
+        ("bench_census_returns", "census_returns", true),
+        ("bench_enterprises", "enterprises", true),
+        ("bench_dirty_periods", "dirty_periods", true),
+    ] {
+        let copied = if rows {
+            format!("; INSERT INTO {copy} SELECT * FROM {table}; ANALYZE {copy}")
+        } else {
+            String::new()
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {copy}; CREATE TABLE {copy} (LIKE {table} INCLUDING ALL){copied}"
+        )))
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The limit's effect of one batch: what the inbox and classification's census consumer
+/// write for it (the ids, the latest revision of each return, the newest registry fields of
+/// each firm, the dirty mark of each period touched: the firm's cohort, or the whole period
+/// when its registry fields changed; one notify) in one statement, so one commit.
+async fn apply_limit_batch(
+    pool: &PgPool,
+    topic: &str,
+    batch: &[OwnedMessage],
+) -> anyhow::Result<()> {
+    let mut ids = Vec::with_capacity(batch.len());
+    let mut partitions = Vec::with_capacity(batch.len());
+    let mut offsets = Vec::with_capacity(batch.len());
+    let mut records = Vec::with_capacity(batch.len());
+    for message in batch {
+        let event = CloudEvent::from_headers(message.headers().map(|h| h.as_borrowed()))?;
+        let payload = CensusReturnSubmitted::decode(message.payload().unwrap_or_default())?;
+        let record = classification::consumers::return_record(payload)
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        ids.push(event.id);
+        partitions.push(message.partition());
+        offsets.push(message.offset());
+        records.push(record);
+    }
+    let column = |f: fn(&classification::store::read_model::ReturnRecord) -> i64| {
+        records.iter().map(f).collect::<Vec<i64>>()
+    };
     sqlx::query(
-        "INSERT INTO bench_consumed (partition, message_offset, message_key, payload)
-         SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::bytea[])",
+        "WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                                  $10::bigint[], $11::bigint[], $12::bigint[],
+                                  $13::float8[], $14::bigint[], $15::bigint[], $16::float8[],
+                                  $17::timestamptz[], $18::text[], $19::text[], $20::text[],
+                                  $21::text[], $22::date[], $23::bigint[])
+                 WITH ORDINALITY AS i(event_id, kafka_partition, kafka_offset, period, uscc,
+                                      revision, employees_total, rd_spend_fen, revenue_fen,
+                                      industrial_output_fen, tax_paid_fen, export_sales_fen,
+                                      automation_share_percent, patents, land_used_centi_mu,
+                                      energy_use_tce, submitted_at, name, park, segment,
+                                      industry_class, registration_date, record_version, n)
+         ),
+         ids AS (
+             INSERT INTO bench_inbox (consumer, event_id, topic, kafka_partition, kafka_offset)
+             SELECT 'bench-limit', event_id, $24, kafka_partition, kafka_offset FROM input
+             ON CONFLICT DO NOTHING RETURNING event_id
+         ),
+         fresh AS (SELECT input.* FROM input JOIN ids USING (event_id)),
+         returns AS (
+             INSERT INTO bench_census_returns (period, uscc, revision, employees_total,
+                 rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                 export_sales_fen, automation_share_percent, patents, land_used_centi_mu,
+                 energy_use_tce, submitted_at)
+             SELECT DISTINCT ON (period, uscc) period, uscc, revision, employees_total,
+                    rd_spend_fen, revenue_fen, industrial_output_fen, tax_paid_fen,
+                    export_sales_fen, automation_share_percent, patents, land_used_centi_mu,
+                    energy_use_tce, submitted_at
+             FROM fresh ORDER BY period, uscc, revision DESC, n
+             ON CONFLICT (period, uscc) DO UPDATE SET
+                 revision = EXCLUDED.revision, employees_total = EXCLUDED.employees_total,
+                 rd_spend_fen = EXCLUDED.rd_spend_fen, revenue_fen = EXCLUDED.revenue_fen,
+                 industrial_output_fen = EXCLUDED.industrial_output_fen,
+                 tax_paid_fen = EXCLUDED.tax_paid_fen,
+                 export_sales_fen = EXCLUDED.export_sales_fen,
+                 automation_share_percent = EXCLUDED.automation_share_percent,
+                 patents = EXCLUDED.patents, land_used_centi_mu = EXCLUDED.land_used_centi_mu,
+                 energy_use_tce = EXCLUDED.energy_use_tce,
+                 submitted_at = EXCLUDED.submitted_at, received_at = now()
+             WHERE bench_census_returns.revision < EXCLUDED.revision
+             RETURNING period, uscc
+         ),
+         firms AS (
+             INSERT INTO bench_enterprises (uscc, name, park, segment, industry_class,
+                                            registration_date, active, record_version)
+             SELECT DISTINCT ON (uscc) uscc, name, park, segment, industry_class,
+                    registration_date, true, record_version
+             FROM fresh ORDER BY uscc, record_version DESC, n
+             ON CONFLICT (uscc) DO UPDATE SET
+                 name = EXCLUDED.name, park = EXCLUDED.park, segment = EXCLUDED.segment,
+                 industry_class = EXCLUDED.industry_class,
+                 registration_date = EXCLUDED.registration_date,
+                 record_version = EXCLUDED.record_version, updated_at = now()
+             WHERE bench_enterprises.record_version < EXCLUDED.record_version
+             RETURNING uscc
+         ),
+         touched AS (
+             SELECT period, uscc FROM returns
+             UNION SELECT c.period, c.uscc FROM bench_census_returns c JOIN firms USING (uscc)
+             UNION SELECT f.period, f.uscc FROM fresh f JOIN firms USING (uscc)
+         ),
+         marks AS (
+             SELECT t.period,
+                    CASE WHEN bool_or(firms.uscc IS NOT NULL OR e.segment IS NULL) THEN NULL
+                         ELSE array_agg(DISTINCT e.segment) END AS segments
+             FROM touched t LEFT JOIN firms USING (uscc)
+                  LEFT JOIN bench_enterprises e ON e.uscc = t.uscc
+             GROUP BY t.period
+         ),
+         dirty AS (
+             INSERT INTO bench_dirty_periods (period, generation, first_dirty_at,
+                                              last_dirty_at, trace_headers, segments)
+             SELECT period, 1, clock_timestamp(), clock_timestamp(), '{}'::jsonb, segments
+             FROM marks
+             ON CONFLICT (period) DO UPDATE SET
+                 generation = bench_dirty_periods.generation + 1,
+                 last_dirty_at = clock_timestamp(), trace_headers = EXCLUDED.trace_headers,
+                 segments = CASE
+                     WHEN bench_dirty_periods.segments IS NULL OR EXCLUDED.segments IS NULL
+                         THEN NULL
+                     ELSE ARRAY(SELECT DISTINCT unnest(bench_dirty_periods.segments
+                                                       || EXCLUDED.segments))
+                 END
+             RETURNING period
+         )
+         SELECT pg_notify('bench_limit_dirty', '') FROM (SELECT count(*) FROM dirty) d",
     )
+    .bind(&ids)
     .bind(&partitions)
     .bind(&offsets)
-    .bind(&keys)
-    .bind(&payloads)
+    .bind(
+        records
+            .iter()
+            .map(|r| r.period.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(records.iter().map(|r| r.uscc.as_str()).collect::<Vec<_>>())
+    .bind(column(|r| r.revision))
+    .bind(column(|r| r.figures.employees_total))
+    .bind(column(|r| r.figures.rd_spend_fen))
+    .bind(column(|r| r.figures.revenue_fen))
+    .bind(column(|r| r.figures.industrial_output_fen))
+    .bind(column(|r| r.figures.tax_paid_fen))
+    .bind(column(|r| r.figures.export_sales_fen))
+    .bind(
+        records
+            .iter()
+            .map(|r| r.figures.automation_share_percent)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.figures.patents))
+    .bind(column(|r| r.figures.land_used_centi_mu))
+    .bind(
+        records
+            .iter()
+            .map(|r| r.figures.energy_use_tce)
+            .collect::<Vec<_>>(),
+    )
+    .bind(records.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
+    .bind(
+        records
+            .iter()
+            .map(|r| r.enterprise.name.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        records
+            .iter()
+            .map(|r| r.enterprise.park.map(<&'static str>::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        records
+            .iter()
+            .map(|r| <&'static str>::from(r.enterprise.segment))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        records
+            .iter()
+            .map(|r| r.enterprise.industry_class.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        records
+            .iter()
+            .map(|r| r.enterprise.registration_date)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.enterprise.version))
+    .bind(topic)
     .execute(pool)
     .await?;
     Ok(())
