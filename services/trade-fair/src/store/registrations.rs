@@ -117,33 +117,32 @@ pub(super) fn sort_as_read(all: &mut [Registration]) {
     });
 }
 
-/// One registration, or NOT_FOUND.
+/// One registration, or NOT_FOUND. Only a waitlisted registration has a position, counted
+/// among the waitlisted of its booth type that rank before it (the order [`of_fair`] numbers
+/// them in): ranking the whole fair for every registration read made each application cost
+/// time in the fair's size (BENCHMARKS.md, how cost grows).
 pub(super) async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Registration> {
-    let fair_id = sqlx::query_scalar!("SELECT fair_id FROM registrations WHERE id = $1", id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
     let row = sqlx::query_as!(
         Row,
-        r#"SELECT id AS "id!", fair_id AS "fair_id!", uscc AS "uscc!", booth_type AS "booth_type!",
-                  booths_requested AS "booths_requested!", status AS "status!",
-                  from_general AS "from_general!", from_small AS "from_small!",
-                  from_a_class AS "from_a_class!", class AS "class?: Class", small_firm AS "small_firm!",
-                  invited_a AS "invited_a!", applied_at AS "applied_at!", confirmed_at, offer_expires_at,
-                  cancellation_reason AS "cancellation_reason!",
-                  cancellation_fee_fen AS "cancellation_fee_fen!", explanation AS "explanation!",
-                  position AS "position!"
-           FROM (SELECT *, enterprise_class AS class, row_number() OVER (
-                     PARTITION BY booth_type, status
-                     ORDER BY CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
-                              applied_at, id) AS position
-                 FROM registrations WHERE fair_id = $1) ranked
-           WHERE id = $2"#,
-        fair_id,
+        r#"SELECT r.id, r.fair_id, r.uscc, r.booth_type, r.booths_requested, r.status,
+                  r.from_general, r.from_small, r.from_a_class, r.enterprise_class AS "class?: Class",
+                  r.small_firm, r.invited_a, r.applied_at, r.confirmed_at, r.offer_expires_at,
+                  r.cancellation_reason, r.cancellation_fee_fen, r.explanation,
+                  CASE WHEN r.status = 'waitlisted' THEN (
+                      SELECT count(*) + 1 FROM registrations w
+                      WHERE w.fair_id = r.fair_id AND w.booth_type = r.booth_type
+                        AND w.status = 'waitlisted'
+                        AND (CASE w.enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                             w.applied_at, w.id)
+                          < (CASE r.enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                             r.applied_at, r.id))
+                  ELSE 0 END AS "position!"
+           FROM registrations r WHERE r.id = $1"#,
         id
     )
-    .fetch_one(conn)
-    .await?;
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
     row.try_into()
 }
 
