@@ -2,6 +2,9 @@
 //! effect is applied once per event id) and marks the affected periods dirty in the same
 //! transaction. It never re-ranks itself: that is the re-ranker's job, coalesced.
 //!
+//! A batch of returns (the inbox hands over the messages already received together) is
+//! applied set-based with the effect of applying them one by one.
+//!
 //! Events are told apart by `ce_type`; other types on the topic are ignored, not dead-lettered,
 //! so the census can add events without breaking this consumer.
 
@@ -36,6 +39,33 @@ impl Handler for CensusConsumer {
         } else {
             tracing::debug!(ce_type = %event.event.ty, "ignoring an event type classification does not use");
         }
+        Ok(())
+    }
+
+    const BATCHES: bool = true;
+
+    /// Returns, the bulk of the topic, are applied set-based (a few statements per batch, see
+    /// [`read_model::apply_returns`]); a batch holding a registry event is applied one event
+    /// at a time, in order, as `handle` would.
+    async fn handle_batch(
+        &self,
+        tx: &mut PgConnection,
+        events: &[&Envelope],
+    ) -> Result<(), HandlerError> {
+        let mut returns = Vec::with_capacity(events.len());
+        for event in events {
+            if event.is::<CensusReturnSubmitted>() {
+                returns.push(return_record(event.decode()?)?);
+            } else if event.is::<EnterpriseRegistered>() || event.is::<EnterpriseUpdated>() {
+                for event in events {
+                    self.handle(tx, event).await?;
+                }
+                return Ok(());
+            } else {
+                tracing::debug!(ce_type = %event.event.ty, "ignoring an event type classification does not use");
+            }
+        }
+        read_model::apply_returns(tx, &returns).await?;
         Ok(())
     }
 }

@@ -27,6 +27,7 @@ macro_rules! optional_class_number {
 }
 
 mod api;
+mod batch;
 mod chain;
 mod class_spelling;
 mod coalescing;
