@@ -32,8 +32,8 @@ use std::{path::PathBuf, time::Duration};
 
 use load::Bounds;
 use services::{PeakRss, rss_mib};
-use testkit::process::ServiceProcess;
 use table::{Row, Side, Target};
+use testkit::process::ServiceProcess;
 
 /// Callers and connections of every gRPC row (and the size of each limit's pool).
 pub const CALLERS: usize = 16;

@@ -53,10 +53,12 @@ pub async fn run(options: &Options, rows: &[String], sizes: &[usize]) -> Vec<Lin
                 Ok(measured) => line_of(firms, row, measured),
                 Err(err) => line_of(firms, row, vec![Row::failed(row, &format!("{err:#}"))]),
             };
-            eprintln!(
-                "bench: scale: {row} at {firms} firms: {}",
-                crate::table::summary(&line.measured)
-            );
+            // The line as it comes, so a long run that is cut short still leaves its figures.
+            let before = lines
+                .iter()
+                .rev()
+                .find(|l: &&Line| l.row == line.row && l.measured.has_figure());
+            eprint!("bench: scale: {}", format_line(&line, before));
             lines.push(line);
         }
     }
@@ -85,12 +87,12 @@ fn line_of(firms: usize, row: &str, rows: Vec<Row>) -> Line {
     line
 }
 
+const HEADER: &str = "| row | firms | time | rate | p50 / p99 | peak resident (MiB) | database (MiB) | cost per unit vs the size before (n log n) |\n\
+     | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+
 /// The table in Markdown: one line per row and size, rows grouped.
 pub fn print(lines: &[Line]) -> String {
-    let mut out = String::from(
-        "| row | firms | time | rate | p50 / p99 | peak resident (MiB) | database (MiB) | cost per unit vs the size before (n log n) |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
+    let mut out = String::from(HEADER);
     let mut rows: Vec<&str> = Vec::new();
     for line in lines {
         if !rows.contains(&line.row.as_str()) {
