@@ -397,6 +397,7 @@ async fn read_stored(
     .collect();
     // Firms whose registry fields a return of the batch would change: all their periods are
     // marked then, so all are read; of the others, only the batch's own (period, firm) rows.
+    // Two index lookups joined by UNION: an OR of the two would scan the whole table.
     let mut changing: Vec<&str> = returns
         .iter()
         .filter(|r| {
@@ -410,9 +411,11 @@ async fn read_stored(
     changing.dedup();
     let periods: Vec<&str> = returns.iter().map(|r| r.period.as_str()).collect();
     let revisions = sqlx::query!(
-        "SELECT c.period, c.uscc, c.revision FROM census_returns c
-         WHERE c.uscc = ANY($3::text[])
-            OR (c.period, c.uscc) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        r#"SELECT c.period AS "period!", c.uscc AS "uscc!", c.revision AS "revision!"
+           FROM unnest($1::text[], $2::text[]) AS k(period, uscc)
+                JOIN census_returns c ON c.period = k.period AND c.uscc = k.uscc
+           UNION
+           SELECT c.period, c.uscc, c.revision FROM census_returns c WHERE c.uscc = ANY($3::text[])"#,
         &periods as &[&str],
         &firms as &[&str],
         &changing as &[&str],
