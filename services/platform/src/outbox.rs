@@ -2,7 +2,7 @@
 //! the [`Relay`] publishes committed rows in id order and records how far it got (a watermark).
 //!
 //! Delivery is at least once: a relay that dies between the broker's acknowledgement and
-//! its marking publishes those rows again, and consumers drop the copy by `ce_id`. One relay
+//! its recording publishes those rows again, and consumers drop the copy by `ce_id`. One relay
 //! per database publishes at a time (an advisory lock): two relays publishing interleaved
 //! could reorder the events of one key. [`replay`] re-queues retained sent rows;
 //! [`crate::retention`] deletes expired ones.
