@@ -138,7 +138,9 @@ pub async fn run(
     cpu: Watched,
 ) -> anyhow::Result<Row> {
     let pool = PgPool::connect(fair_db).await?;
-    let client = FairServiceClient::new(channel.clone());
+    // AllocateBooths answers with every registration: above gRPC's default 4 MiB at 100,000
+    // of them (the scale table), so the bench takes any size.
+    let client = FairServiceClient::new(channel.clone()).max_decoding_message_size(usize::MAX);
     seed(&pool, firms).await?;
     let booths = (firms.len() / 2).max(1) as i32;
     let measured = applied_fair(&client, &pool, firms, booths).await?;
