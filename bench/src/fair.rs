@@ -139,7 +139,7 @@ pub async fn run(
 ) -> anyhow::Result<Row> {
     let pool = PgPool::connect(fair_db).await?;
     // AllocateBooths answers with every registration: above gRPC's default 4 MiB at 100,000
-    // of them (the scale table), so the bench takes any size.
+    // of them, so the bench takes any size (the service's own bound is `MAX_MESSAGE_BYTES`).
     let client = FairServiceClient::new(channel.clone()).max_decoding_message_size(usize::MAX);
     seed(&pool, firms).await?;
     let booths = (firms.len() / 2).max(1) as i32;
