@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import json
 import os
 import re
 import string
@@ -156,23 +157,40 @@ def _read(path: Path) -> str:
         fatal(f"cannot read {path}: {err}")
 
 
-def read_variables(repo: Path, services: list[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """What each service binary reads, as it prints it (`<service> vars`: OWNER<TAB>NAME lines,
-    OWNER `platform` or the service): the platform's variables and each service's own."""
+def build_services(repo: Path) -> Path:
+    """Builds the binaries the way `make run` and `make test` do (`--workspace`: one set of
+    features, so this build and theirs share every artifact; `-p`/`cargo run -p` would resolve
+    each package's features apart and build the dependencies again) and returns their folder."""
     cargo = os.environ.get("CARGO", "cargo")
-    packages = [arg for svc in services for arg in ("-p", svc)]
     try:
-        build = subprocess.run([cargo, "build", "--quiet", "--bins", *packages], cwd=repo,
+        build = subprocess.run([cargo, "build", "--quiet", "--workspace", "--bins"], cwd=repo,
                                capture_output=True, text=True)
+        meta = subprocess.run([cargo, "metadata", "--format-version", "1", "--no-deps"], cwd=repo,
+                              capture_output=True, text=True)
     except OSError as err:
         fatal(f"cannot run {cargo} to build the services (their variable lists): {err}")
     if build.returncode != 0:
-        fatal(f"cargo build of {', '.join(services)} failed:\n{build.stderr.strip()}")
+        fatal(f"cargo build of the services failed:\n{build.stderr.strip()}")
+    if meta.returncode != 0:
+        fatal(f"cargo metadata failed:\n{meta.stderr.strip()}")
+    return Path(json.loads(meta.stdout)["target_directory"]) / "debug"
+
+
+def run_service(binary_dir: Path, svc: str, command: str) -> subprocess.CompletedProcess:
+    """`<svc> <command>` from the binaries `build_services` made."""
+    try:
+        return subprocess.run([str(binary_dir / svc), command], capture_output=True, text=True)
+    except OSError as err:
+        fatal(f"cannot run `{svc} {command}`: {err}")
+
+
+def read_variables(binary_dir: Path, services: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """What each service binary reads, as it prints it (`<service> vars`: OWNER<TAB>NAME lines,
+    OWNER `platform` or the service): the platform's variables and each service's own."""
     platform: list[str] | None = None
     own: dict[str, list[str]] = {}
     for svc in services:
-        run = subprocess.run([cargo, "run", "--quiet", "-p", svc, "--bin", svc, "--", "vars"], cwd=repo,
-                             capture_output=True, text=True)
+        run = run_service(binary_dir, svc, "vars")
         lines = [line.split("\t") for line in run.stdout.splitlines() if line.strip()]
         if run.returncode != 0 or not lines or any(len(parts) != 2 for parts in lines):
             fatal(f"`{svc} vars` did not list its variables: {run.stderr.strip() or run.stdout[:200]}")
@@ -187,14 +205,12 @@ def read_variables(repo: Path, services: list[str]) -> tuple[list[str], dict[str
     return platform or [], own
 
 
-def read_kafka_use(repo: Path, services: list[str]) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
+def read_kafka_use(binary_dir: Path, services: list[str]) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
     """What each service reads and writes on Kafka, as its binary prints it (`<service> topics`:
     `consume<TAB>TOPIC<TAB>GROUP` and `produce<TAB>TOPIC` lines, from its ServiceSpec)."""
-    cargo = os.environ.get("CARGO", "cargo")
     use = {}
     for svc in services:
-        run = subprocess.run([cargo, "run", "--quiet", "-p", svc, "--bin", svc, "--", "topics"], cwd=repo,
-                             capture_output=True, text=True)
+        run = run_service(binary_dir, svc, "topics")
         reads, writes = [], []
         for line in run.stdout.splitlines():
             parts = line.split("\t")
@@ -230,8 +246,9 @@ def read_source(repo: Path) -> Source:
             services[cfg.parent.parent.name] = int(m.group(1))
     if not services:
         fatal("found no service (services/*/src/config.rs with DEFAULT_GRPC_PORT)")
-    env_vars, service_vars = read_variables(repo, list(services))
-    kafka = read_kafka_use(repo, list(services))
+    binary_dir = build_services(repo)
+    env_vars, service_vars = read_variables(binary_dir, list(services))
+    kafka = read_kafka_use(binary_dir, list(services))
     budgets = read_shutdown_budgets(repo)
 
     topics = re.findall(r'pub const \w+: &str = "([a-z0-9.\-_]+)";', _read(repo / "proto/src/topics.rs"))
@@ -1427,7 +1444,6 @@ def check_kafka_resource(kafka: dict | None, services: list[str], report: Report
 
 def check_observability(root: Path, report: Report) -> None:
     """The collector's configuration, the ServiceMonitor, the alert rules and the dashboard."""
-    import json  # noqa: PLC0415
 
     def load(name: str):
         try:
