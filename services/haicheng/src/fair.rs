@@ -5,9 +5,10 @@
 //! - `fair invitations [--fair ID] [--uscc USCC]`: who was invited (class A) and whether the
 //!   invitation was used or withdrawn;
 //! - `fair apply FAIR_ID USCC [--booths N] [--type standard|brand|custom-space]`,
-//!   `fair registrations FAIR_ID [--status S]`, `fair registration ID` (with the explanation
-//!   of its allocation), `fair allocate FAIR_ID`, `fair cancel ID --reason TEXT`,
-//!   `fair accept ID`, `fair decline ID`: applications, allocation and waitlist offers;
+//!   `fair registrations FAIR_ID [--status S]` (every page), `fair registration ID` (with the
+//!   explanation of its allocation), `fair allocate FAIR_ID` (what it decided, counted),
+//!   `fair cancel ID --reason TEXT`, `fair accept ID`, `fair decline ID`: applications,
+//!   allocation and waitlist offers;
 //! - `fair outcome ID --leads N --intended-yuan X --signed-yuan Y`, `fair report FAIR_ID`:
 //!   outcomes;
 //! - `fair subsidy ID` (claim), `fair subsidies --year Y [--uscc USCC]`,
@@ -70,7 +71,8 @@ pub enum FairCommand {
         #[arg(long = "type", default_value = "standard", value_parser = enums::parse::<pb::BoothType>)]
         booth_type: pb::BoothType,
     },
-    /// Registrations of a fair (the waitlisted in waitlist order).
+    /// Registrations of a fair, every page: by application time; with --status waitlisted,
+    /// in waitlist order.
     Registrations {
         fair_id: String,
         /// APPLIED, CONFIRMED, WAITLISTED, OFFERED or CANCELLED.
@@ -79,7 +81,8 @@ pub enum FairCommand {
     },
     /// One registration, with why it got what it got.
     Registration { registration_id: String },
-    /// Allocate a scored fair's booths once its window has closed.
+    /// Allocate a scored fair's booths once its window has closed; prints how many were
+    /// confirmed, waitlisted and cancelled (`fair registrations` lists them).
     Allocate { fair_id: String },
     /// Cancel a registration (after the window closes it costs a share of the fee).
     Cancel {
@@ -260,13 +263,7 @@ pub async fn run(args: FairArgs, context: &Context) -> Result<(), CliError> {
             Ok(())
         }
         FairCommand::Registrations { fair_id, status } => {
-            let request = pb::ListRegistrationsRequest {
-                fair_id,
-                status: status.map_or(0, |s| s as i32),
-            };
-            let reply = service.list_registrations(call(request)).await?;
-            emit_registrations(&reply.into_inner().registrations, format);
-            Ok(())
+            registrations(service, fair_id, status, format).await
         }
         FairCommand::Registration { registration_id } => {
             let request = pb::GetRegistrationRequest { registration_id };
@@ -274,12 +271,7 @@ pub async fn run(args: FairArgs, context: &Context) -> Result<(), CliError> {
             emit_registration(reply.into_inner().registration, format);
             Ok(())
         }
-        FairCommand::Allocate { fair_id } => {
-            let request = pb::AllocateBoothsRequest { fair_id };
-            let reply = service.allocate_booths(call(request)).await?;
-            emit_registrations(&reply.into_inner().registrations, format);
-            Ok(())
-        }
+        FairCommand::Allocate { fair_id } => allocate(&mut service, fair_id, format).await,
         command => run_after_allocation(&mut service, command, format).await,
     }
 }
@@ -420,6 +412,63 @@ async fn fairs(service: Client, list: ListArgs, format: Format) -> Result<(), Cl
             output::emit(&fairs_table(&fairs));
             more_hint(&next_page_token);
         }
+    }
+    Ok(())
+}
+
+/// `fair registrations FAIR_ID [--status S]`: every page, read as `fair list --all` reads
+/// them (JSON: the list itself).
+async fn registrations(
+    service: Client,
+    fair_id: String,
+    status: Option<pb::RegistrationStatus>,
+    format: Format,
+) -> Result<(), CliError> {
+    let (all, _) = client::pages(true, String::new(), "registrations", |token| {
+        let mut service = service.clone();
+        let request = call(pb::ListRegistrationsRequest {
+            fair_id: fair_id.clone(),
+            status: status.map_or(0, |s| s as i32),
+            page_size: REGISTRATIONS_PAGE,
+            page_token: token,
+        });
+        async move {
+            let page = service.list_registrations(request).await?.into_inner();
+            Ok((page.registrations, page.next_page_token))
+        }
+    })
+    .await?;
+    emit_registrations(&all, format);
+    Ok(())
+}
+
+/// Registrations asked for per page: the most the services serve
+/// (`platform::paging::MAX_PAGE_SIZE`), so a large fair takes few calls.
+const REGISTRATIONS_PAGE: i32 = platform::paging::MAX_PAGE_SIZE as i32;
+
+/// `fair allocate FAIR_ID`: what the allocation decided, counted (JSON: the response), and
+/// how to read the registrations.
+async fn allocate(service: &mut Client, fair_id: String, format: Format) -> Result<(), CliError> {
+    let request = pb::AllocateBoothsRequest {
+        fair_id: fair_id.clone(),
+    };
+    let r = service.allocate_booths(call(request)).await?.into_inner();
+    output::emit(&match format {
+        Format::Json => output::json(&r),
+        Format::Table => output::fields(&[
+            ("confirmed", r.confirmed.to_string()),
+            ("booths allocated", r.booths_allocated.to_string()),
+            ("waitlisted", r.waitlisted.to_string()),
+            (
+                "cancelled (not eligible)",
+                r.cancelled_ineligible.to_string(),
+            ),
+        ]),
+    });
+    if format == Format::Table {
+        eprintln!(
+            "the registrations, each with why: haicheng fair registrations {fair_id} [--status waitlisted]"
+        );
     }
     Ok(())
 }

