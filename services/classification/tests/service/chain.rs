@@ -17,7 +17,7 @@ use haicheng_proto::{
     policy::v1::SupportPolicyNotice, topics,
 };
 
-use crate::{App, collect, set, spawn_app};
+use crate::{App, collect, once_locked, set, spawn_app};
 
 const PERIOD: &str = "2025";
 
@@ -253,16 +253,10 @@ async fn replaying_the_same_census_event_yields_no_new_notice() {
     let outbox = platform::Outbox::new("classification");
     let rules = std::sync::Arc::new(policy::default_rules());
     let store = Store::new(app.pool.clone(), outbox, rules);
-    let outcome = store.rerank_period(PERIOD).await.unwrap();
-    if let Some(outcome) = outcome {
-        assert_eq!(outcome.changed_classes, 0);
-    }
+    let outcome = once_locked(|| store.rerank_period(PERIOD)).await;
+    assert_eq!(outcome.changed_classes, 0);
     // And settling it again finds every class in force already notified.
-    let settled = store
-        .settle_period(PERIOD)
-        .await
-        .unwrap()
-        .expect("the period's lock is free");
+    let settled = once_locked(|| store.settle_period(PERIOD)).await;
     assert_eq!(settled, settle::SettleOutcome::default());
     assert_eq!(
         change_notices(&app, &codes, mark, 6).await.len(),

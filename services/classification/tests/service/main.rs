@@ -322,3 +322,25 @@ impl App {
 pub fn set(codes: &[&str]) -> HashSet<String> {
     codes.iter().map(|c| c.to_string()).collect()
 }
+
+/// Runs a step that takes a period's lock (a settle or a re-rank called directly) until it
+/// gets it. `None` means another transaction held the lock at that moment: the service's own
+/// re-ranker takes it after every re-rank to see whether the period is due, so a test's call
+/// can meet it however settled the period looked.
+pub async fn once_locked<T, F, Fut>(mut step: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = step().await.expect("the step runs") {
+            return done;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the period's lock stayed taken for 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

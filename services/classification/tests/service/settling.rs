@@ -24,7 +24,7 @@ use haicheng_proto::{
 };
 use testkit::wait_until;
 
-use crate::{App, collect, set, spawn_app_with};
+use crate::{App, collect, once_locked, set, spawn_app_with};
 
 const PERIOD: &str = "2025";
 
@@ -49,11 +49,8 @@ fn store(app: &App) -> Store {
 
 /// The settle step, called directly (the service's own settle time is never reached).
 async fn settle_now(app: &App) -> SettleOutcome {
-    store(app)
-        .settle_period(PERIOD)
-        .await
-        .expect("settling")
-        .expect("the period's lock is free")
+    let store = store(app);
+    once_locked(|| store.settle_period(PERIOD)).await
 }
 
 async fn class(app: &App, uscc: &str) -> EnterpriseClass {
@@ -93,11 +90,9 @@ async fn a_b_a_inside_the_settle_time_sends_nothing_and_each_genuine_move_gets_n
     let codes = cohort_of_ten(&app).await;
     let (leader, reporter) = (&codes[0], &codes[1]);
     // Not quiet for an hour yet: the re-ranker's settle step leaves the period as it is.
-    let early = store(&app)
-        .settle_if_due(PERIOD, Duration::from_secs(3_600))
-        .await
-        .unwrap();
-    assert_eq!(early, Some(SettleOutcome::default()));
+    let store_now = store(&app);
+    let early = once_locked(|| store_now.settle_if_due(PERIOD, Duration::from_secs(3_600))).await;
+    assert_eq!(early, SettleOutcome::default());
     let notified: i64 = sqlx::query_scalar("SELECT count(*) FROM notified_classes")
         .fetch_one(&app.pool)
         .await
