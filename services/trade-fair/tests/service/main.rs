@@ -26,7 +26,11 @@ use tonic::transport::Channel;
 use trade_fair::{
     Config,
     config::Rules,
-    domain::{Class, Period, Segment, registration::Registration},
+    domain::{
+        Class, Period, Segment,
+        fair::BoothType,
+        registration::{Application, Registration},
+    },
     store::{
         Store,
         read_model::{self, EnterpriseRecord, ReturnRecord},
@@ -308,6 +312,67 @@ impl App {
             .await
             .expect("GetFair")
             .into_inner()
+    }
+
+    /// A scored fair of `standard` standard and `brand` brand booths (20 % of them reserved
+    /// for small firms, 10 % for class A, at most 3 a firm) and `n` applications a minute
+    /// apart from its opening, not allocated: firms of every class in turn (none, C, B, A, so
+    /// that later applicants often rank before earlier ones), every fifth small, every third
+    /// for brand booths, one to three booths each; firm 7 is then vetoed (the allocation
+    /// cancels it).
+    pub async fn mixed_scored_fair(&self, standard: i32, brand: i32, n: usize) -> pb::Fair {
+        let mut plan = fair_plan(
+            pb::FairKind::CantonFair,
+            pb::AllocationMode::Scored,
+            standard,
+        );
+        plan.inventory.push(pb::BoothInventory {
+            booth_type: pb::BoothType::Brand as i32,
+            capacity: brand,
+            fee_fen: 5_000_000,
+            taken: 0,
+        });
+        plan.small_firm_reserve_percent = Some(20);
+        plan.a_class_reserve_percent = Some(10);
+        plan.per_firm_cap = Some(3);
+        let fair = self.create_fair(plan).await;
+        let fair_id = uuid::Uuid::parse_str(&fair.id).unwrap();
+        let opens = at(&fair.registration_opens_at);
+        for i in 0..n {
+            let firm = FirmSpec {
+                class: [None, Some(Class::C), Some(Class::B), Some(Class::A)][i % 4],
+                export_sales_fen: 2_000_000_000 + (i as i64 % 5) * 1_000_000,
+                small: i % 5 == 0,
+                ..FirmSpec::default()
+            };
+            self.seed(&self.uscc(i), firm).await;
+            let application = Application {
+                fair_id,
+                uscc: self.uscc(i),
+                booth_type: if i % 3 == 0 {
+                    BoothType::Brand
+                } else {
+                    BoothType::Standard
+                },
+                booths: 1 + (i as u32 % 3),
+            };
+            let applied_at = opens + chrono::Duration::minutes(i as i64);
+            self.store.apply(&application, applied_at).await.unwrap();
+        }
+        let mut tx = self.pool.begin().await.unwrap();
+        let vetoed = EnterpriseRecord {
+            uscc: self.uscc(7),
+            name: "Firm 7".into(),
+            small_firm: false,
+            tax_credit_violation: true,
+            segment: Some(Segment::Textile),
+            version: 2,
+        };
+        read_model::apply_enterprise(&mut tx, &vetoed)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        fair
     }
 
     /// Rows in the inbox of the service's consumers (each event applied once is one row).

@@ -10,10 +10,6 @@ use haicheng_proto::{
     fair::v1::{self as pb, RegistrationStatus as S},
 };
 use tonic::Code;
-use trade_fair::{
-    domain::{Class, Segment, fair::BoothType, registration::Application},
-    store::read_model::{self, EnterpriseRecord},
-};
 use uuid::Uuid;
 
 use crate::{App, FirmSpec, fair_plan, fields, spawn_app};
@@ -47,53 +43,8 @@ async fn refused(app: &App, request: pb::ListRegistrationsRequest) -> Vec<String
 /// A-class firm ranks before earlier ones), a third of them for brand booths, firm 7 vetoed
 /// after it applied; its window closed a second ago, not allocated.
 async fn applied_scored_fair(app: &App) -> pb::Fair {
-    let mut plan = fair_plan(pb::FairKind::CantonFair, pb::AllocationMode::Scored, 6);
-    plan.inventory.push(pb::BoothInventory {
-        booth_type: pb::BoothType::Brand as i32,
-        capacity: 3,
-        fee_fen: 5_000_000,
-        taken: 0,
-    });
-    plan.small_firm_reserve_percent = Some(20);
-    plan.a_class_reserve_percent = Some(10);
-    plan.per_firm_cap = Some(3);
-    let fair = app.create_fair(plan).await;
+    let fair = app.mixed_scored_fair(6, 3, 30).await;
     let fair_id = Uuid::parse_str(&fair.id).unwrap();
-    let opens = crate::at(&fair.registration_opens_at);
-    for i in 0..30 {
-        let firm = FirmSpec {
-            class: [None, Some(Class::C), Some(Class::B), Some(Class::A)][i % 4],
-            export_sales_fen: 2_000_000_000 + (i as i64 % 5) * 1_000_000,
-            small: i % 5 == 0,
-            ..FirmSpec::default()
-        };
-        app.seed(&app.uscc(i), firm).await;
-        let application = Application {
-            fair_id,
-            uscc: app.uscc(i),
-            booth_type: if i % 3 == 0 {
-                BoothType::Brand
-            } else {
-                BoothType::Standard
-            },
-            booths: 1 + (i as u32 % 3),
-        };
-        let at = opens + chrono::Duration::minutes(i as i64);
-        app.store.apply(&application, at).await.unwrap();
-    }
-    let mut tx = app.pool.begin().await.unwrap();
-    let vetoed = EnterpriseRecord {
-        uscc: app.uscc(7),
-        name: "Firm 7".into(),
-        small_firm: false,
-        tax_credit_violation: true,
-        segment: Some(Segment::Textile),
-        version: 2,
-    };
-    read_model::apply_enterprise(&mut tx, &vetoed)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
     // The window closes now, after the last application (opens + 29 minutes).
     sqlx::query("UPDATE fairs SET closes_at = now() - interval '1 second' WHERE id = $1")
         .bind(fair_id)

@@ -249,56 +249,10 @@ fn same_but_position(event: &pb::Registration, read: &registrations::Registratio
 #[tokio::test(flavor = "multi_thread")]
 async fn an_allocation_of_many_registrations_announces_each_as_written_and_counts_what_is_stored() {
     let app = spawn_app().await;
-    let mut plan = fair_plan(pb::FairKind::CantonFair, pb::AllocationMode::Scored, 12);
-    plan.inventory.push(pb::BoothInventory {
-        booth_type: pb::BoothType::Brand as i32,
-        capacity: 5,
-        fee_fen: 5_000_000,
-        taken: 0,
-    });
-    plan.small_firm_reserve_percent = Some(20);
-    plan.a_class_reserve_percent = Some(10);
-    plan.per_firm_cap = Some(3);
-    let fair = app.create_fair(plan).await;
-    let fair_id = Uuid::parse_str(&fair.id).unwrap();
-    let opens = crate::at(&fair.registration_opens_at);
-    let closes = crate::at(&fair.registration_closes_at);
     let n = 48;
-    for i in 0..n {
-        let firm = FirmSpec {
-            class: [None, Some(Class::C), Some(Class::B), Some(Class::A)][i % 4],
-            export_sales_fen: 2_000_000_000 + (i as i64 % 5) * 1_000_000,
-            small: i % 5 == 0,
-            ..FirmSpec::default()
-        };
-        app.seed(&app.uscc(i), firm).await;
-        let application = Application {
-            fair_id,
-            uscc: app.uscc(i),
-            booth_type: if i % 3 == 0 {
-                BoothType::Brand
-            } else {
-                BoothType::Standard
-            },
-            booths: 1 + (i as u32 % 3),
-        };
-        let at = opens + chrono::Duration::minutes(i as i64);
-        app.store.apply(&application, at).await.unwrap();
-    }
-    // Firm 7 is vetoed after it applied: the allocation cancels it.
-    let mut tx = app.pool.begin().await.unwrap();
-    let vetoed = trade_fair::store::read_model::EnterpriseRecord {
-        uscc: app.uscc(7),
-        name: "Firm 7".into(),
-        small_firm: false,
-        tax_credit_violation: true,
-        segment: Some(Segment::Textile),
-        version: 2,
-    };
-    trade_fair::store::read_model::apply_enterprise(&mut tx, &vetoed)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let fair = app.mixed_scored_fair(12, 5, n).await;
+    let fair_id = Uuid::parse_str(&fair.id).unwrap();
+    let closes = crate::at(&fair.registration_closes_at);
     let (last_event,): (i64,) = sqlx::query_as("SELECT COALESCE(max(id), 0) FROM outbox")
         .fetch_one(&app.pool)
         .await
