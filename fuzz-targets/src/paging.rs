@@ -47,7 +47,7 @@ pub fn page_tokens(data: &[u8]) {
         Parks::All,
     );
     if let Ok(Some(cursor)) = decode_token::<trade_fair::api::fairs::Cursor>(&page_token) {
-        let _ = cursor.position();
+        let _ = cursor.position(Default::default());
     }
     let _ = support::api::uuid_token(&page_token);
     let _ = inspection::api::parse::uuid_token(&page_token);

@@ -7,7 +7,11 @@ use platform::{
     paging::{decode_token, page_size},
 };
 use trade_fair::{
-    api::{breaches, convert, fairs::Cursor, reports},
+    api::{
+        breaches, convert,
+        fairs::{self, Cursor},
+        reports,
+    },
     domain::rules::Rules,
 };
 
@@ -47,7 +51,7 @@ requests! {
         let _ = convert::market_from_proto(r.market);
         let _ = page_size(r.page_size);
         if let Ok(Some(cursor)) = decode_token::<Cursor>(&r.page_token) {
-            let _ = cursor.position();
+            let _ = cursor.position(fairs::filters_of(r));
         }
     },
     pb::ListInvitationsRequest => |r| {

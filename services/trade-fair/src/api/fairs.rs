@@ -13,22 +13,56 @@ use crate::{
     store::fairs::{After, Filter},
 };
 
-/// A page token's content: after this fair (starts_at in microseconds, id).
+/// The filters of a ListFairs request, as a page token carries them: kind, market,
+/// external only, open only, past included.
+pub type Filters = (i32, i32, bool, bool, bool);
+
+/// The filters `r` asks for.
+pub fn filters_of(r: &pb::ListFairsRequest) -> Filters {
+    (
+        r.kind,
+        r.market,
+        r.external_only,
+        r.open_only,
+        r.include_past,
+    )
+}
+
+/// A page token's content: the filters it was issued for and the last fair served (its start
+/// in microseconds, its id). A token sent with other filters is refused, as ListNotices' and
+/// ListRegistrations' are, rather than paging through another list from a stranger's place.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Cursor(i64, String);
+pub struct Cursor {
+    filters: Filters,
+    starts_at: i64,
+    id: String,
+}
 
 impl Cursor {
-    fn after(fair: &Fair) -> Self {
-        Self(fair.spec.starts_at.timestamp_micros(), fair.id.to_string())
+    fn after(filters: Filters, fair: &Fair) -> Self {
+        Self {
+            filters,
+            starts_at: fair.spec.starts_at.timestamp_micros(),
+            id: fair.id.to_string(),
+        }
     }
 
-    pub fn position(&self) -> Result<After, ApiError> {
-        let starts_at = DateTime::<Utc>::from_timestamp_micros(self.0);
-        let id = Uuid::parse_str(&self.1).ok();
+    /// Where the next page starts, if the token was issued for `filters`; INVALID_ARGUMENT on
+    /// `page_token` otherwise.
+    pub fn position(&self, filters: Filters) -> Result<After, ApiError> {
+        if self.filters != filters {
+            return Err(ApiError::invalid(
+                "page_token",
+                "was issued for other filters: repeat the filters of the first page",
+            ));
+        }
+        let starts_at = DateTime::<Utc>::from_timestamp_micros(self.starts_at);
+        let id = Uuid::parse_str(&self.id).ok();
         match (starts_at, id) {
             (Some(starts_at), Some(id)) => Ok(After { starts_at, id }),
-            _ => Err(ApiError::FailedPrecondition(
-                "the page token does not name a fair".into(),
+            _ => Err(ApiError::invalid(
+                "page_token",
+                "not a token this service issued",
             )),
         }
     }
@@ -110,7 +144,8 @@ impl FairApi {
         let cursor = paging::decode_token::<Cursor>(&r.page_token);
         violations.finish()?;
         let (size, cursor) = (size?, cursor?);
-        let after = cursor.as_ref().map(Cursor::position).transpose()?;
+        let filters = filters_of(&r);
+        let after = cursor.map(|c| c.position(filters)).transpose()?;
         let filter = Filter {
             kind: kind.flatten(),
             market: market.flatten(),
@@ -124,7 +159,7 @@ impl FairApi {
         let next_page_token = if page.len() > size as usize {
             page.truncate(size as usize);
             page.last()
-                .map(|f| paging::encode_token(&Cursor::after(f)))
+                .map(|f| paging::encode_token(&Cursor::after(filters, f)))
                 .unwrap_or_default()
         } else {
             String::new()

@@ -253,6 +253,29 @@ async fn upcoming_fairs_page_in_start_order_and_updates_need_the_current_version
         ids.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
         "upcoming only, by start"
     );
+    // A token belongs to the filters it was issued for.
+    let list = |request: pb::ListFairsRequest| {
+        let mut client = app.client.clone();
+        async move { client.list_fairs(as_dept("park_committee", request)).await }
+    };
+    let first = list(pb::ListFairsRequest {
+        page_size: 1,
+        ..Default::default()
+    })
+    .await
+    .expect("ListFairs")
+    .into_inner();
+    assert!(!first.next_page_token.is_empty());
+    let refused = list(pb::ListFairsRequest {
+        page_size: 1,
+        page_token: first.next_page_token,
+        include_past: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(fields(&refused), ["page_token"]);
 
     let fair = app.get_fair(&ids[0].1).await.fair.unwrap();
     let mut changed = fair.clone();
